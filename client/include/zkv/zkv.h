@@ -1,0 +1,176 @@
+/* zkv.h: libzkv, the smart client of a zkv cluster.
+ *
+ * Rules of this header:
+ * - Every type is opaque and comes with a create/free pair; every *_free(NULL) is a no-op.
+ * - Errors: functions return an int status: ZKV_OK (0) on success, a negative ZKV_E* code
+ *   on failure (ZKV_ENOTFOUND for a missing key). A human-readable reason for the last
+ *   failure on the calling thread is returned by zkv_last_error(); zkv_strerror(code)
+ *   names a code. The library never prints.
+ * - Ownership: an out-pointer the library fills (zkv_value **, zkv_scan **, char **) is
+ *   the caller's and is released with the matching *_free (zkv_free for char *).
+ * - Threads: a zkv_client is thread-safe: one handle may be shared by all the threads of
+ *   a web server. Options, values, scans and batches are not: use each from one thread.
+ * - Timeouts: timeout_ms 0 means the client's default (zkv_options_set_timeout).
+ *
+ * The client reads the range map from ZooKeeper once, watches the map znode, and sends
+ * each request straight to the node that owns the key, over one reused connection per
+ * node. A NOT_OWNER answer refreshes the map and retries within the call's time budget.
+ */
+#ifndef ZKV_ZKV_H
+#define ZKV_ZKV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ZKV_BUILDING_LIBRARY)
+#define ZKV_EXPORT __attribute__((visibility("default")))
+#else
+#define ZKV_EXPORT
+#endif
+
+/* Status codes. */
+enum {
+    ZKV_OK = 0,
+    ZKV_ENOTFOUND = -1,    /* the key does not exist */
+    ZKV_ENOTOWNER = -2,    /* routing did not settle within the call's time */
+    ZKV_EUNAVAILABLE = -3, /* the key's range has no serving owner (writes refused) */
+    ZKV_ETOOLARGE = -4,    /* key or value over the cluster's limits */
+    ZKV_EBADREQUEST = -5,  /* the node refused the request as malformed */
+    ZKV_ETIMEOUT = -6,     /* no answer within the call's timeout */
+    ZKV_EINTERNAL = -7,    /* the node failed internally (storage error) */
+    ZKV_ECONNECT = -8,     /* the owner node could not be reached */
+    ZKV_EZOOKEEPER = -9,   /* ZooKeeper could not be reached or read */
+    ZKV_ENOCLUSTER = -10,  /* no such cluster in ZooKeeper, or a node of another cluster */
+    ZKV_ENOMEM = -11,
+    ZKV_EINVAL = -12,      /* bad argument */
+    ZKV_EPROTOCOL = -13,   /* the peer sent something that is not the zkv protocol */
+};
+
+/* Request flags (bit mask), for the flags argument of the calls below. */
+enum {
+    ZKV_FLAG_NONE = 0,
+    ZKV_FLAG_ALLOW_STALE = 1 << 0, /* a replica may answer a read; the value is flagged stale */
+    ZKV_FLAG_ACK_OWNER = 1 << 1,   /* acknowledge a write once the owner alone has it */
+};
+
+typedef struct zkv_options zkv_options;
+typedef struct zkv_client zkv_client;
+typedef struct zkv_value zkv_value;
+typedef struct zkv_scan zkv_scan;
+typedef struct zkv_batch zkv_batch;
+
+/* The version of a write: the range epoch and the sequence number in its range log. */
+typedef struct zkv_version {
+    uint64_t epoch;
+    uint64_t seq;
+} zkv_version;
+
+/* Name of a status code ("ZKV_ENOTFOUND: key not found"). Never NULL; static storage. */
+ZKV_EXPORT const char *zkv_strerror(int code);
+/* Reason for the last failed call on this thread ("" if none). Valid until the next call
+ * of this library on this thread. */
+ZKV_EXPORT const char *zkv_last_error(void);
+/* Frees memory returned as char * by this library. */
+ZKV_EXPORT void zkv_free(void *p);
+/* Library version string ("0.1.0"). */
+ZKV_EXPORT const char *zkv_version_string(void);
+
+/* --- options ------------------------------------------------------------------------ */
+/* Defaults: zk "127.0.0.1:2181" (or $ZKV_ZK), cluster "default" (or $ZKV_CLUSTER),
+ * connect timeout 5000 ms, request timeout 5000 ms, ZooKeeper session timeout 10000 ms,
+ * max key 4096 bytes, max value 1 MiB. Returns NULL on ENOMEM. */
+ZKV_EXPORT zkv_options *zkv_options_create(void);
+ZKV_EXPORT void zkv_options_free(zkv_options *o);
+/* String setters copy their argument. Return ZKV_OK or ZKV_EINVAL/ZKV_ENOMEM. */
+ZKV_EXPORT int zkv_options_set_zk(zkv_options *o, const char *connect);
+ZKV_EXPORT int zkv_options_set_cluster(zkv_options *o, const char *name);
+/* Bound on reaching ZooKeeper (and reading the map) in zkv_client_create. */
+ZKV_EXPORT int zkv_options_set_connect_timeout(zkv_options *o, int ms);
+/* Default time budget of each call, routing retries included. */
+ZKV_EXPORT int zkv_options_set_timeout(zkv_options *o, int ms);
+ZKV_EXPORT int zkv_options_set_session_timeout(zkv_options *o, int ms);
+ZKV_EXPORT int zkv_options_set_max_value(zkv_options *o, size_t bytes);
+/* Flags ORed into every call of clients made with these options. */
+ZKV_EXPORT int zkv_options_set_default_flags(zkv_options *o, unsigned flags);
+/* Name sent in HELLO, shown in node logs. */
+ZKV_EXPORT int zkv_options_set_client_name(zkv_options *o, const char *name);
+
+/* --- client --------------------------------------------------------------------------- */
+/* Connects to ZooKeeper, reads the cluster record and the range map. Fails within the
+ * connect timeout with ZKV_EZOOKEEPER when ZooKeeper is down and ZKV_ENOCLUSTER when the
+ * cluster does not exist. opts may be NULL (defaults); it is copied. */
+ZKV_EXPORT int zkv_client_create(const zkv_options *opts, zkv_client **out);
+/* Closes connections and the ZooKeeper session. Not concurrently with other calls. */
+ZKV_EXPORT void zkv_client_free(zkv_client *c);
+
+/* Reads key. On ZKV_OK *out is a new value (caller frees); on ZKV_ENOTFOUND *out is NULL. */
+ZKV_EXPORT int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms,
+                       unsigned flags, zkv_value **out);
+/* Writes key = value. On success *ver (if not NULL) receives the write's version. */
+ZKV_EXPORT int zkv_put(zkv_client *c, const void *key, size_t klen, const void *val,
+                       size_t vlen, int timeout_ms, unsigned flags, zkv_version *ver);
+/* Deletes key. Deleting a missing key is ZKV_OK (idempotent). */
+ZKV_EXPORT int zkv_del(zkv_client *c, const void *key, size_t klen, int timeout_ms,
+                       unsigned flags, zkv_version *ver);
+/* Returns up to limit pairs with start <= key < end in key order, across ranges.
+ * Empty start/end (len 0) mean unbounded; limit 0 means 1000. */
+ZKV_EXPORT int zkv_scan_range(zkv_client *c, const void *start, size_t slen, const void *end,
+                              size_t elen, size_t limit, int timeout_ms, unsigned flags,
+                              zkv_scan **out);
+
+/* Cluster description as compact JSON, read fresh from ZooKeeper:
+ * {"cluster":"default","cluster_id":"...","map_version":N,"replicas":R,
+ *  "ranges":[{"id","start","end","owner","replicas":[..],"in_sync":[..],"epoch"}...],
+ *  "nodes":[{"id","addr","incarnation","zone","version","owned":N,"replica_of":N}...]}
+ * Keys are escaped as in ZooKeeper. *json is the caller's (zkv_free). */
+ZKV_EXPORT int zkv_describe(zkv_client *c, char **json);
+/* Routing version of the cached map. */
+ZKV_EXPORT int64_t zkv_client_map_version(zkv_client *c);
+
+/* --- values --------------------------------------------------------------------------- */
+ZKV_EXPORT const void *zkv_value_data(const zkv_value *v);
+ZKV_EXPORT size_t zkv_value_len(const zkv_value *v);
+ZKV_EXPORT zkv_version zkv_value_version(const zkv_value *v);
+/* 1 when a replica answered (the value may lag the owner), else 0. */
+ZKV_EXPORT int zkv_value_stale(const zkv_value *v);
+/* Node that answered. */
+ZKV_EXPORT const char *zkv_value_node(const zkv_value *v);
+ZKV_EXPORT void zkv_value_free(zkv_value *v);
+
+/* --- scan results ----------------------------------------------------------------------- */
+ZKV_EXPORT size_t zkv_scan_count(const zkv_scan *s);
+ZKV_EXPORT const void *zkv_scan_key(const zkv_scan *s, size_t i, size_t *len);
+ZKV_EXPORT const void *zkv_scan_value(const zkv_scan *s, size_t i, size_t *len);
+/* 1 when the scan stopped at its limit before the end bound. */
+ZKV_EXPORT int zkv_scan_more(const zkv_scan *s);
+ZKV_EXPORT void zkv_scan_free(zkv_scan *s);
+
+/* --- pipelining ------------------------------------------------------------------------- */
+/* A batch queues many gets, puts and deletes, then zkv_batch_run sends them with one write
+ * per node and reads all the answers (pipelining, as in hiredis). Each operation keeps its
+ * own status; a NOT_OWNER answer re-routes that operation within the call's time. Keys and
+ * values are copied when queued. */
+ZKV_EXPORT zkv_batch *zkv_batch_create(void);
+ZKV_EXPORT void zkv_batch_free(zkv_batch *b);
+ZKV_EXPORT int zkv_batch_get(zkv_batch *b, const void *key, size_t klen);
+ZKV_EXPORT int zkv_batch_put(zkv_batch *b, const void *key, size_t klen, const void *val,
+                             size_t vlen);
+ZKV_EXPORT int zkv_batch_del(zkv_batch *b, const void *key, size_t klen);
+/* Runs every queued operation. Returns ZKV_OK when all ran (each may still have failed:
+ * see zkv_batch_status), or an error that stopped the whole batch. */
+ZKV_EXPORT int zkv_batch_run(zkv_client *c, zkv_batch *b, int timeout_ms, unsigned flags);
+ZKV_EXPORT size_t zkv_batch_count(const zkv_batch *b);
+ZKV_EXPORT int zkv_batch_status(const zkv_batch *b, size_t i);
+/* Value of a successful get at position i (NULL otherwise); valid until clear/free. */
+ZKV_EXPORT const void *zkv_batch_value(const zkv_batch *b, size_t i, size_t *len);
+/* Empties the batch for reuse, keeping its memory. */
+ZKV_EXPORT void zkv_batch_clear(zkv_batch *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

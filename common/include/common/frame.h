@@ -1,0 +1,50 @@
+/* frame.h: length-prefixed framing of the wire protocol, independent of sockets.
+ * A frame is a 4-byte big-endian payload length followed by one protobuf message.
+ * The parser is fed whatever bytes have arrived and says: a whole frame, need more, or
+ * a frame too large to accept (whose bytes the caller then skips, see zkv_frame_skip).
+ * Errors: negative ZKV_FRAME_* values; no allocation happens in the parser. */
+#ifndef ZKV_COMMON_FRAME_H
+#define ZKV_COMMON_FRAME_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/buf.h"
+#include "zkv.pb-c.h"
+
+#define ZKV_FRAME_HEADER_LEN 4u
+#define ZKV_MAX_KEY_DEFAULT 4096u
+#define ZKV_MAX_VALUE_DEFAULT (1024u * 1024u)
+/* Room for the other fields of a request around the largest key and value. */
+#define ZKV_FRAME_SLACK 1024u
+/* Largest response a client accepts (scan pages are capped well below this). */
+#define ZKV_MAX_RESPONSE_FRAME (64u * 1024u * 1024u)
+
+typedef enum {
+    ZKV_FRAME_OK = 1,         /* a whole frame: *payload, *payload_len, *consumed set */
+    ZKV_FRAME_NEED_MORE = 0,  /* not enough bytes yet */
+    ZKV_FRAME_TOO_LARGE = -1, /* declared length > max_payload: *payload_len set to it */
+} zkv_frame_result;
+
+/* Looks at buf[0..len). On ZKV_FRAME_OK the payload is buf+4 .. buf+4+*payload_len and
+ * *consumed = 4 + *payload_len. On ZKV_FRAME_TOO_LARGE *payload_len holds the declared
+ * length and *consumed = 4 (the header). */
+zkv_frame_result zkv_frame_parse(const uint8_t *buf, size_t len, size_t max_payload,
+                                 const uint8_t **payload, size_t *payload_len, size_t *consumed);
+
+/* Writes the 4-byte header for a payload of len bytes. */
+void zkv_frame_put_header(uint8_t hdr[ZKV_FRAME_HEADER_LEN], uint32_t len);
+
+/* Recovers the request id from the first bytes of a payload (field 1, varint, which
+ * protobuf-c always writes first). Returns 0 and sets *id, or -1 if it is not there. */
+int zkv_frame_peek_id(const uint8_t *payload, size_t len, uint64_t *id);
+
+/* Appends one framed message (header + packed protobuf) to out. Returns 0 or -1. */
+int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req);
+int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp);
+
+/* Largest request payload a node accepts for the given key/value limits. */
+size_t zkv_frame_max_request(size_t max_key, size_t max_value);
+
+/* Name of a status ("NOT_OWNER"), for messages and the REPL. */
+const char *zkv_status_name(int status);
+
+#endif
