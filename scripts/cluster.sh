@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# cluster.sh: a local zkv cluster for trying zkv out: ZooKeeper, one coordinator and three
+# zkv-server nodes on loopback, state under .local/cluster/ in the repo.
+#
+#   scripts/cluster.sh up       install what is missing, build, start, open the REPL
+#   scripts/cluster.sh start    the same without the REPL
+#   scripts/cluster.sh repl     open the REPL against the running cluster
+#   scripts/cluster.sh status   what runs, and the ranges table
+#   scripts/cluster.sh down     stop everything (data stays; "down --wipe" removes it)
+#
+# Environment: ZKV_ZK_PORT (2181), ZKV_NODES (3), ZKV_BASE_PORT (7401), ZKV_CLUSTER.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+state="$root/.local/cluster"
+zk_port="${ZKV_ZK_PORT:-2181}"
+nodes="${ZKV_NODES:-3}"
+base_port="${ZKV_BASE_PORT:-7401}"
+cluster="${ZKV_CLUSTER:-default}"
+zk="127.0.0.1:$zk_port"
+bin="$root/build"
+export ZKV_ZK="$zk" ZKV_CLUSTER="$cluster"
+
+log() { printf 'cluster: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds or time is up.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+zk_ok() ( exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf 'ruok' >&3 && grep -q imok <&3 ) 2>/dev/null
+
+# start_daemon NAME COMMAND...: runs COMMAND in the background, logs and pid under $state.
+start_daemon() {
+  local name="$1"; shift
+  if alive "$state/$name.pid"; then log "$name already running (pid $(cat "$state/$name.pid"))"; return; fi
+  setsid "$@" >>"$state/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$state/$name.pid"
+  log "started $name (pid $!), log: .local/cluster/logs/$name.log"
+}
+
+start_zookeeper() {
+  if alive "$state/zookeeper.pid"; then return; fi
+  if zk_ok; then die "something else already answers on 127.0.0.1:$zk_port; set ZKV_ZK_PORT to a free port"; fi
+  mkdir -p "$state/zookeeper"
+  cat >"$state/zoo.cfg" <<CFG
+tickTime=2000
+dataDir=$state/zookeeper
+clientPort=$zk_port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=srvr,ruok,mntr
+CFG
+  start_daemon zookeeper java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+    org.apache.zookeeper.server.quorum.QuorumPeerMain "$state/zoo.cfg"
+  wait_for 30 zk_ok || die "ZooKeeper did not answer on $zk within 30 s; see .local/cluster/logs/zookeeper.log"
+}
+
+all_owned() {
+  local out
+  out="$("$bin/repl/zkv" --json ranges)" || return 1
+  case "$out" in *'"owner":""'*|'[]') return 1 ;; esac
+}
+
+start() {
+  "$root/scripts/install-deps.sh"
+  "$root/scripts/build.sh" release >/dev/null
+  mkdir -p "$state/logs"
+  start_zookeeper
+  for i in $(seq 1 "$nodes"); do
+    start_daemon "node-$i" "$bin/server/zkv-server" --id "node-$i" \
+      --listen "127.0.0.1:$((base_port + i - 1))" --data-dir "$state/node-$i"
+  done
+  start_daemon coordinator "$bin/coordinator/zkv-coordinator" --min-nodes "$nodes"
+  wait_for 60 all_owned || die "ranges not assigned within 60 s; see .local/cluster/logs/"
+  log "cluster '$cluster' is up: ZooKeeper at $zk, $nodes nodes from 127.0.0.1:$base_port"
+}
+
+stop() {
+  for pidfile in "$state"/coordinator.pid "$state"/node-*.pid "$state"/zookeeper.pid; do
+    [ -f "$pidfile" ] || continue
+    local pid name
+    pid="$(cat "$pidfile")"; name="$(basename "$pidfile" .pid)"
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait_for 15 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+      log "stopped $name (pid $pid)"
+    fi
+    rm -f "$pidfile"
+  done
+}
+
+status() {
+  for pidfile in "$state"/*.pid; do
+    [ -f "$pidfile" ] || { log "nothing runs"; return; }
+    if alive "$pidfile"; then s=running; else s=dead; fi
+    printf '%-12s pid %-8s %s\n' "$(basename "$pidfile" .pid)" "$(cat "$pidfile")" "$s"
+  done
+  "$bin/repl/zkv" ranges || true
+}
+
+case "${1:-up}" in
+  up) start; exec "$bin/repl/zkv" ;;
+  start) start ;;
+  repl) exec "$bin/repl/zkv" ;;
+  status) status ;;
+  down|stop) stop; if [ "${2:-}" = "--wipe" ]; then rm -rf "$state"; log "removed .local/cluster"; fi ;;
+  *) echo "usage: scripts/cluster.sh [up|start|repl|status|down [--wipe]]" >&2; exit 2 ;;
+esac
