@@ -65,7 +65,8 @@ int zkv_rangemap_finish(zkv_rangemap *m, char *err, size_t errlen);
 /* The range holding key, or NULL (only for a map that does not tile the key space). */
 const zkv_range *zkv_rangemap_find(const zkv_rangemap *m, const uint8_t *key, size_t klen);
 const zkv_node_info *zkv_rangemap_node(const zkv_rangemap *m, const char *node_id);
-/* true when node_id is the range's owner / one of its replicas / one of in_sync. */
+/* true when node_id is one of the range's recovery replicas (r->replicas; the owner is
+ * not in that list) / one of in_sync. */
 bool zkv_range_is_replica(const zkv_range *r, const char *node_id);
 bool zkv_range_is_in_sync(const zkv_range *r, const char *node_id);
 

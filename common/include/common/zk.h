@@ -1,7 +1,8 @@
 /* zk.h: thin helpers over the ZooKeeper C client (multi-threaded build) shared by the
  * server, coordinator and client: connect and wait, read a consistent routing snapshot,
  * read nodes, create parents. Errors: 0 on success, otherwise a ZooKeeper error code
- * (ZOK is 0, errors are negative) or ZKV_ZK_TIMEOUT, with a readable reason in err. */
+ * (ZOK is 0, errors are negative) or one of the ZKV_ZK_* codes below, with a readable
+ * reason in err. */
 #ifndef ZKV_COMMON_ZK_H
 #define ZKV_COMMON_ZK_H
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #define ZKV_ZK_TIMEOUT (-1000) /* our own code: no session within the wait */
 #define ZKV_ZK_NOCLUSTER (-1001) /* /zkv/NAME/cluster does not exist */
+#define ZKV_ZK_BADDATA (-1002)   /* a znode holds malformed metadata (see err) */
 
 /* Connects and waits up to wait_ms for the session to be established. The watcher gets
  * every session event afterwards (as with zookeeper_init); ZooKeeper's own log lines go

@@ -1,0 +1,101 @@
+/* log.c: one line per event on stderr. Each line is formatted into a stack buffer and
+ * written with a single write(2), so lines from different threads never interleave and
+ * no lock is needed. The component and minimum level are set once before threads start. */
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define ZKV_LOG_LINE_MAX 4096
+
+static char g_component[32] = "zkv";
+static zkv_log_level g_min_level = ZKV_LOG_INFO;
+
+static const char *const level_names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
+
+void zkv_log_init(const char *component, zkv_log_level min_level)
+{
+    if (component)
+        snprintf(g_component, sizeof g_component, "%s", component);
+    if (min_level >= ZKV_LOG_DEBUG && min_level <= ZKV_LOG_ERROR)
+        g_min_level = min_level;
+}
+
+int zkv_log_level_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    if (strcasecmp(name, "debug") == 0)
+        return ZKV_LOG_DEBUG;
+    if (strcasecmp(name, "info") == 0)
+        return ZKV_LOG_INFO;
+    if (strcasecmp(name, "warn") == 0 || strcasecmp(name, "warning") == 0)
+        return ZKV_LOG_WARN;
+    if (strcasecmp(name, "error") == 0)
+        return ZKV_LOG_ERROR;
+    return -1;
+}
+
+__attribute__((format(printf, 2, 0))) static void log_write(zkv_log_level level, const char *fmt,
+                                                            va_list ap)
+{
+    if (level < g_min_level)
+        return;
+    if (level < ZKV_LOG_DEBUG || level > ZKV_LOG_ERROR)
+        level = ZKV_LOG_ERROR;
+    char line[ZKV_LOG_LINE_MAX];
+    char ts[32];
+    zkv_iso8601(zkv_wall_ms(), ts, sizeof ts);
+    int n = snprintf(line, sizeof line, "%s %s %s: ", ts, level_names[level], g_component);
+    if (n < 0)
+        return;
+    size_t pos = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    int m = vsnprintf(line + pos, sizeof line - pos, fmt, ap);
+    if (m < 0)
+        m = 0;
+    pos += (size_t)m;
+    if (pos > sizeof line - 2)
+        pos = sizeof line - 2; /* truncated: keep room for the newline */
+    /* Strip trailing newlines the caller may have added; we add exactly one. */
+    while (pos > 0 && (line[pos - 1] == '\n' || line[pos - 1] == '\r'))
+        pos--;
+    line[pos++] = '\n';
+    const char *p = line;
+    while (pos > 0) {
+        ssize_t w = write(STDERR_FILENO, p, pos);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        p += w;
+        pos -= (size_t)w;
+    }
+}
+
+void zkv_log(zkv_log_level level, const char *fmt, ...)
+{
+    int saved = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    log_write(level, fmt, ap);
+    va_end(ap);
+    errno = saved;
+}
+
+void zkv_log_zookeeper(const char *message)
+{
+    if (!message)
+        return;
+    /* The ZooKeeper client formats lines as "...:ZOO_ERROR@..." / "ZOO_WARN@...". */
+    zkv_log_level level = ZKV_LOG_DEBUG;
+    if (strstr(message, "ZOO_ERROR") || strstr(message, "ZOO_WARN"))
+        level = ZKV_LOG_WARN;
+    zkv_log(level, "zookeeper: %s", message);
+}

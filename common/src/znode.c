@@ -1,0 +1,411 @@
+/* znode.c: the ZooKeeper path layout of a cluster and the JSON codecs of its znodes.
+ * JSON goes through cJSON (compact output) so an operator can read every znode with
+ * zkCli.sh; binary keys are written with zkv_key_escape. Decoders parse with an explicit
+ * length (znode data is not NUL-terminated), check every field's presence, type and size,
+ * and say which field is wrong; unknown fields are ignored so newer writers can add some.
+ * 64-bit integers are written as exact decimals and accepted up to 2^53 (cJSON parses
+ * numbers as doubles). */
+#include "common/znode.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/keyrange.h"
+
+#define MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
+
+int zkv_id_valid(const char *id)
+{
+    if (!id)
+        return 0;
+    size_t n = 0;
+    for (const char *p = id; *p; p++, n++) {
+        char c = *p;
+        if (n >= ZKV_ID_MAX - 1)
+            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return n > 0;
+}
+
+int zkv_path(char *out, size_t outlen, const char *cluster, zkv_path_kind kind, const char *child)
+{
+    if (!out || outlen == 0 || !cluster)
+        return -1;
+    size_t clen = strlen(cluster);
+    if (clen == 0 || clen > 100 || strchr(cluster, '/'))
+        return -1;
+    const char *suffix;
+    switch (kind) {
+    case ZKV_PATH_ROOT:
+        suffix = "";
+        break;
+    case ZKV_PATH_CLUSTER:
+        suffix = "/cluster";
+        break;
+    case ZKV_PATH_NODES:
+        suffix = "/nodes";
+        break;
+    case ZKV_PATH_RANGES:
+        suffix = "/ranges";
+        break;
+    case ZKV_PATH_MAP:
+        suffix = "/map";
+        break;
+    case ZKV_PATH_COORDINATOR:
+        suffix = "/coordinator";
+        break;
+    default:
+        return -1;
+    }
+    int n;
+    if (child)
+        n = snprintf(out, outlen, "%s/%s%s/%s", ZKV_ROOT, cluster, suffix, child);
+    else
+        n = snprintf(out, outlen, "%s/%s%s", ZKV_ROOT, cluster, suffix);
+    if (n < 0 || (size_t)n >= outlen)
+        return -1;
+    return 0;
+}
+
+/* ---- encoding helpers ---------------------------------------------------------------- */
+
+static int add_u64(cJSON *obj, const char *name, uint64_t v)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%" PRIu64, v);
+    return cJSON_AddItemToObject(obj, name, cJSON_CreateRaw(num)) ? 0 : -1;
+}
+
+static int add_str(cJSON *obj, const char *name, const char *v)
+{
+    return cJSON_AddStringToObject(obj, name, v) ? 0 : -1;
+}
+
+static int add_key(cJSON *obj, const char *name, const uint8_t *key, size_t len)
+{
+    char *esc = malloc(4 * len + 1);
+    if (!esc)
+        return -1;
+    zkv_key_escape(key, len, esc);
+    int rc = add_str(obj, name, esc);
+    free(esc);
+    return rc;
+}
+
+static int add_ids(cJSON *obj, const char *name, const char (*ids)[ZKV_ID_MAX], int n)
+{
+    cJSON *arr = cJSON_AddArrayToObject(obj, name);
+    if (!arr)
+        return -1;
+    for (int i = 0; i < n && i < ZKV_MAX_REPLICAS; i++) {
+        cJSON *s = cJSON_CreateString(ids[i]);
+        if (!s || !cJSON_AddItemToArray(arr, s)) {
+            cJSON_Delete(s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static char *finish_json(cJSON *obj, int failed)
+{
+    char *out = failed ? NULL : cJSON_PrintUnformatted(obj);
+    cJSON_Delete(obj);
+    return out;
+}
+
+/* ---- decoding helpers ---------------------------------------------------------------- */
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static cJSON *parse_object(const char *what, const char *json, size_t len, char *err, size_t errlen)
+{
+    if (!json) {
+        fail(err, errlen, "%s: no data", what);
+        return NULL;
+    }
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        fail(err, errlen, "%s: not valid JSON", what);
+        return NULL;
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        fail(err, errlen, "%s: not a JSON object", what);
+        return NULL;
+    }
+    return root;
+}
+
+/* Copies string field name into out (outlen bytes, NUL included). */
+static int get_str(const char *what, const cJSON *obj, const char *name, char *out, size_t outlen,
+                   char *err, size_t errlen)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!f)
+        return fail(err, errlen, "%s: missing field '%s'", what, name);
+    if (!cJSON_IsString(f) || !f->valuestring)
+        return fail(err, errlen, "%s: field '%s' is not a string", what, name);
+    size_t n = strlen(f->valuestring);
+    if (n >= outlen)
+        return fail(err, errlen, "%s: field '%s' is too long (%zu bytes, at most %zu)", what, name,
+                    n, outlen - 1);
+    memcpy(out, f->valuestring, n + 1);
+    return 0;
+}
+
+static int get_id(const char *what, const cJSON *obj, const char *name, char *out, bool allow_empty,
+                  char *err, size_t errlen)
+{
+    if (get_str(what, obj, name, out, ZKV_ID_MAX, err, errlen) != 0)
+        return -1;
+    if (allow_empty && out[0] == '\0')
+        return 0;
+    if (!zkv_id_valid(out))
+        return fail(err, errlen, "%s: field '%s' is not a valid id: '%s'", what, name, out);
+    return 0;
+}
+
+/* An integer number field within [min, max] (max <= 2^53). */
+static int get_num(const char *what, const cJSON *obj, const char *name, double min, double max,
+                   double *out, char *err, size_t errlen)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!f)
+        return fail(err, errlen, "%s: missing field '%s'", what, name);
+    if (!cJSON_IsNumber(f))
+        return fail(err, errlen, "%s: field '%s' is not a number", what, name);
+    double d = f->valuedouble;
+    if (!(d >= min && d <= max))
+        return fail(err, errlen, "%s: field '%s' is out of range", what, name);
+    if ((double)(int64_t)d != d)
+        return fail(err, errlen, "%s: field '%s' is not an integer", what, name);
+    *out = d;
+    return 0;
+}
+
+static int get_u64(const char *what, const cJSON *obj, const char *name, uint64_t *out, char *err,
+                   size_t errlen)
+{
+    double d;
+    if (get_num(what, obj, name, 0, MAX_SAFE_INT, &d, err, errlen) != 0)
+        return -1;
+    *out = (uint64_t)d;
+    return 0;
+}
+
+static int get_key(const char *what, const cJSON *obj, const char *name, uint8_t **key,
+                   size_t *klen, char *err, size_t errlen)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!f)
+        return fail(err, errlen, "%s: missing field '%s'", what, name);
+    if (!cJSON_IsString(f) || !f->valuestring)
+        return fail(err, errlen, "%s: field '%s' is not a string", what, name);
+    size_t n = strlen(f->valuestring);
+    *key = NULL;
+    *klen = 0;
+    if (n == 0)
+        return 0;
+    uint8_t *buf = malloc(n);
+    if (!buf)
+        return fail(err, errlen, "%s: out of memory", what);
+    long k = zkv_key_unescape(f->valuestring, buf);
+    if (k < 0) {
+        free(buf);
+        return fail(err, errlen, "%s: field '%s' has a bad escape: '%s'", what, name,
+                    f->valuestring);
+    }
+    *key = buf;
+    *klen = (size_t)k;
+    return 0;
+}
+
+static int get_ids(const char *what, const cJSON *obj, const char *name, char (*ids)[ZKV_ID_MAX],
+                   int *n, char *err, size_t errlen)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!f)
+        return fail(err, errlen, "%s: missing field '%s'", what, name);
+    if (!cJSON_IsArray(f))
+        return fail(err, errlen, "%s: field '%s' is not an array", what, name);
+    int count = cJSON_GetArraySize(f);
+    if (count > ZKV_MAX_REPLICAS)
+        return fail(err, errlen, "%s: field '%s' has %d entries, at most %d", what, name, count,
+                    ZKV_MAX_REPLICAS);
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, f)
+    {
+        if (!cJSON_IsString(e) || !e->valuestring)
+            return fail(err, errlen, "%s: entry %d of '%s' is not a string", what, i, name);
+        if (!zkv_id_valid(e->valuestring))
+            return fail(err, errlen, "%s: entry %d of '%s' is not a valid id: '%.80s'", what, i,
+                        name, e->valuestring);
+        snprintf(ids[i], ZKV_ID_MAX, "%s", e->valuestring);
+        i++;
+    }
+    *n = i;
+    return 0;
+}
+
+/* ---- cluster ------------------------------------------------------------------------- */
+
+char *zkv_cluster_to_json(const zkv_cluster_info *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    int bad = add_str(o, "cluster_id", c->cluster_id) || add_str(o, "created", c->created) ||
+              !cJSON_AddNumberToObject(o, "replicas", c->replicas) ||
+              !cJSON_AddNumberToObject(o, "format", c->format);
+    return finish_json(o, bad);
+}
+
+int zkv_cluster_from_json(const char *json, size_t len, zkv_cluster_info *out, char *err,
+                          size_t errlen)
+{
+    static const char what[] = "cluster znode";
+    cJSON *o = parse_object(what, json, len, err, errlen);
+    if (!o)
+        return -1;
+    zkv_cluster_info c;
+    memset(&c, 0, sizeof c);
+    double replicas, format;
+    int rc = -1;
+    if (get_id(what, o, "cluster_id", c.cluster_id, false, err, errlen) == 0 &&
+        get_str(what, o, "created", c.created, sizeof c.created, err, errlen) == 0 &&
+        get_num(what, o, "replicas", 1, ZKV_MAX_REPLICAS + 1, &replicas, err, errlen) == 0 &&
+        get_num(what, o, "format", 1, 1000000, &format, err, errlen) == 0) {
+        c.replicas = (int)replicas;
+        c.format = (int)format;
+        *out = c;
+        rc = 0;
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* ---- node ---------------------------------------------------------------------------- */
+
+char *zkv_node_to_json(const zkv_node_info *n)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    int bad = add_str(o, "id", n->id) || add_str(o, "addr", n->addr) ||
+              add_u64(o, "incarnation", n->incarnation) || add_str(o, "zone", n->zone) ||
+              add_str(o, "version", n->version);
+    return finish_json(o, bad);
+}
+
+int zkv_node_from_json(const char *json, size_t len, zkv_node_info *out, char *err, size_t errlen)
+{
+    static const char what[] = "node znode";
+    cJSON *o = parse_object(what, json, len, err, errlen);
+    if (!o)
+        return -1;
+    zkv_node_info n;
+    memset(&n, 0, sizeof n);
+    int rc = -1;
+    if (get_id(what, o, "id", n.id, false, err, errlen) == 0 &&
+        get_str(what, o, "addr", n.addr, sizeof n.addr, err, errlen) == 0 &&
+        get_u64(what, o, "incarnation", &n.incarnation, err, errlen) == 0 &&
+        get_str(what, o, "zone", n.zone, sizeof n.zone, err, errlen) == 0 &&
+        get_str(what, o, "version", n.version, sizeof n.version, err, errlen) == 0) {
+        if (n.addr[0] == '\0') {
+            fail(err, errlen, "%s: field 'addr' is empty", what);
+        } else {
+            *out = n;
+            rc = 0;
+        }
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* ---- range --------------------------------------------------------------------------- */
+
+char *zkv_range_to_json(const zkv_range *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    int bad = add_str(o, "id", r->id) || add_key(o, "start", r->start, r->start_len) ||
+              add_key(o, "end", r->end, r->end_len) || add_str(o, "owner", r->owner) ||
+              add_ids(o, "replicas", r->replicas, r->n_replicas) ||
+              add_ids(o, "in_sync", r->in_sync, r->n_in_sync) || add_u64(o, "epoch", r->epoch);
+    return finish_json(o, bad);
+}
+
+int zkv_range_from_json(const char *json, size_t len, zkv_range *out, char *err, size_t errlen)
+{
+    static const char what[] = "range znode";
+    memset(out, 0, sizeof *out);
+    out->zversion = -1;
+    cJSON *o = parse_object(what, json, len, err, errlen);
+    if (!o)
+        return -1;
+    int rc = -1;
+    if (get_id(what, o, "id", out->id, false, err, errlen) == 0 &&
+        get_key(what, o, "start", &out->start, &out->start_len, err, errlen) == 0 &&
+        get_key(what, o, "end", &out->end, &out->end_len, err, errlen) == 0 &&
+        get_id(what, o, "owner", out->owner, true, err, errlen) == 0 &&
+        get_ids(what, o, "replicas", out->replicas, &out->n_replicas, err, errlen) == 0 &&
+        get_ids(what, o, "in_sync", out->in_sync, &out->n_in_sync, err, errlen) == 0 &&
+        get_u64(what, o, "epoch", &out->epoch, err, errlen) == 0) {
+        if (out->start_len && out->end_len &&
+            zkv_key_cmp(out->start, out->start_len, out->end, out->end_len) >= 0)
+            fail(err, errlen, "%s: range '%s' has start >= end", what, out->id);
+        else
+            rc = 0;
+    }
+    cJSON_Delete(o);
+    if (rc != 0) {
+        zkv_range_clear(out);
+        out->zversion = -1;
+    }
+    return rc;
+}
+
+/* ---- map version --------------------------------------------------------------------- */
+
+char *zkv_mapver_to_json(int64_t version)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    int bad = add_u64(o, "version", version < 0 ? 0 : (uint64_t)version);
+    return finish_json(o, bad);
+}
+
+int zkv_mapver_from_json(const char *json, size_t len, int64_t *version, char *err, size_t errlen)
+{
+    static const char what[] = "map znode";
+    cJSON *o = parse_object(what, json, len, err, errlen);
+    if (!o)
+        return -1;
+    double v;
+    int rc = get_num(what, o, "version", 0, MAX_SAFE_INT, &v, err, errlen);
+    if (rc == 0)
+        *version = (int64_t)v;
+    cJSON_Delete(o);
+    return rc;
+}
