@@ -1,0 +1,94 @@
+/* coord.h: the coordinator process state shared by its modules, and the wakeup rule.
+ *
+ * Threads: the main thread does all the work (ZooKeeper calls, placement, logging of
+ * decisions). ZooKeeper watchers run on the client's completion thread and the signal
+ * thread waits in sigwait; both only post event bits under `mu` and signal `cv`
+ * (zkv_coord_notify). The main loop sleeps on `cv` with a timeout (periodic reconcile,
+ * retry backoff) and acts on the bits it takes. Fields other than `pending` and
+ * `connected` belong to the main thread alone.
+ * Errors: functions returning int give 0 or a ZooKeeper error code (negative), see
+ * common/zk.h. */
+#ifndef ZKV_COORDINATOR_COORD_H
+#define ZKV_COORDINATOR_COORD_H
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zookeeper/zookeeper.h>
+#include "common/rangemap.h"
+#include "common/znode.h"
+
+typedef struct zkv_coord_config {
+    const char *zk;      /* connect string */
+    const char *cluster; /* cluster name: root /zkv/NAME */
+    char id[ZKV_ID_MAX]; /* this coordinator's name (--id) */
+    int ranges;          /* --ranges: initial range count on creation */
+    int replicas;        /* --replicas: R on creation (the stored R wins afterwards) */
+    bool ranges_given;   /* --ranges / --replicas were on the command line */
+    bool replicas_given;
+    int min_nodes; /* --min-nodes */
+    int session_timeout_ms;
+    int reconcile_interval_ms; /* safety-net reconcile period while leading */
+} zkv_coord_config;
+
+/* Events posted by other threads, as bits of zkv_coord.pending (guarded by mu). */
+enum {
+    ZKV_EV_STOP = 1u << 0,      /* SIGTERM/SIGINT (never cleared) */
+    ZKV_EV_EXPIRED = 1u << 1,   /* the session expired or failed auth: start a new one */
+    ZKV_EV_ELECTION = 1u << 2,  /* coordinator/ changed (predecessor or own znode) */
+    ZKV_EV_RECONCILE = 1u << 3, /* nodes/ or map changed */
+    ZKV_EV_CONNECTED = 1u << 4, /* (re)connected: re-check everything */
+};
+
+/* Election state (main thread). */
+typedef enum {
+    ZKV_ELECT_NONE,    /* no znode of ours in coordinator/ (new session) */
+    ZKV_ELECT_STANDBY, /* watching the predecessor */
+    ZKV_ELECT_LEADING, /* lowest sequence number: we lead */
+} zkv_elect_state;
+
+typedef struct zkv_coord {
+    zkv_coord_config cfg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    unsigned pending;  /* ZKV_EV_* bits posted and not yet taken */
+    bool connected;    /* last session state was CONNECTED (guarded by mu) */
+
+    zhandle_t *zh; /* NULL between sessions */
+    zkv_cluster_info cluster;
+    bool have_cluster;
+
+    zkv_elect_state elect;
+    char my_znode[64];    /* "c-0000000007" when joined */
+    char predecessor[64]; /* znode we wait behind (standby) */
+
+    /* leader bookkeeping (leader.c) */
+    uint64_t next_reconcile_ms; /* monotonic time of the next periodic reconcile */
+    uint64_t retry_at_ms;       /* do not retry before (backoff after a conflict) */
+    int conflicts;              /* consecutive conflicts, for the backoff */
+    size_t waiting_logged;      /* live count last logged while below --min-nodes */
+} zkv_coord;
+
+int zkv_coord_init(zkv_coord *c, const zkv_coord_config *cfg); /* 0 or -1 */
+void zkv_coord_destroy(zkv_coord *c);
+
+/* Posts ZKV_EV_* bits and wakes the main loop. Safe from any thread except a signal
+ * handler. */
+void zkv_coord_notify(zkv_coord *c, unsigned events);
+/* Waits until an event is pending or the monotonic clock reaches deadline_ms, then
+ * takes and returns the pending bits (ZKV_EV_STOP stays set once posted). */
+unsigned zkv_coord_wait(zkv_coord *c, uint64_t deadline_ms);
+bool zkv_coord_stopping(zkv_coord *c);
+bool zkv_coord_connected(zkv_coord *c);
+
+/* Watchers (ctx: the zkv_coord). Each one sets flags and returns. */
+void zkv_coord_session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+void zkv_coord_election_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+void zkv_coord_reconcile_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+
+/* true for error codes meaning the session is gone (start a new one). */
+bool zkv_coord_session_lost(int rc);
+
+/* Runs until stop: connect, bootstrap, elect, lead. Returns the exit code (0). */
+int zkv_coord_run(zkv_coord *c);
+
+#endif

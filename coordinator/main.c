@@ -1,0 +1,150 @@
+/* main.c: zkv-coordinator entry point: flags, logging, signal handling, then the main
+ * loop of coordinator.c. SIGTERM/SIGINT are blocked in every thread and taken by one
+ * thread with sigwait, which posts ZKV_EV_STOP; the main loop then closes the
+ * ZooKeeper session (the election znode goes at once) and the process exits 0. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coord.h"
+#include "common/flags.h"
+#include "common/log.h"
+#include "common/znode.h"
+
+#define PROG "zkv-coordinator"
+#define DEFAULT_RANGES 8
+#define DEFAULT_REPLICAS 3
+
+static void *signal_thread(void *arg)
+{
+    zkv_coord *c = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    if (sigwait(&set, &sig) == 0) {
+        ZKV_INFO("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        zkv_coord_notify(c, ZKV_EV_STOP);
+    }
+    return NULL;
+}
+
+/* true when --name or --name=V is among the parsed flags (only to word a log line about
+ * flags the existing cluster overrides). */
+static bool flag_given(const char *name, int argc, char **argv, int first_arg)
+{
+    size_t len = strlen(name);
+    for (int i = 1; i < first_arg && i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, name, len) == 0 &&
+            (a[2 + len] == '\0' || a[2 + len] == '='))
+            return true;
+    }
+    return false;
+}
+
+static int usage_error(const zkv_flag *flags, size_t n, const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    zkv_flags_usage(stderr, PROG, "[flags]", flags, n);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    long ranges = DEFAULT_RANGES, replicas = DEFAULT_REPLICAS, min_nodes = 1,
+         session_timeout = 10000;
+    const char *id = NULL, *log_level = "info";
+    const zkv_flag flags[] = {
+        {"ranges", 0, ZKV_FLAG_INT, &ranges, "N", "initial range count when creating the cluster",
+         1, 4096},
+        {"replicas", 0, ZKV_FLAG_INT, &replicas, "R",
+         "replication factor when creating the cluster", 1, ZKV_MAX_REPLICAS + 1},
+        {"min-nodes", 0, ZKV_FLAG_INT, &min_nodes, "N",
+         "live nodes to wait for before assigning never-owned ranges", 1, 100000},
+        {"id", 0, ZKV_FLAG_STRING, &id, "NAME",
+         "name of this coordinator (default coord-<hostname>-<pid>)", 0, 0},
+        {"session-timeout", 0, ZKV_FLAG_INT, &session_timeout, "MS", "ZooKeeper session timeout",
+         100, 600000},
+        {"log-level", 0, ZKV_FLAG_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
+    };
+    const size_t n_flags = sizeof(flags) / sizeof(flags[0]);
+    zkv_common_opts common = {0};
+    int first_arg = 0;
+    zkv_flags_result fr = zkv_flags_parse(
+        PROG, "[flags]",
+        "Coordinator of a zkv cluster: creates the cluster on first start, elects one "
+        "leader among the running coordinators, and assigns every range an owner and "
+        "recovery replicas among the live nodes.",
+        flags, n_flags, &common, argc, argv, &first_arg);
+    if (fr == ZKV_FLAGS_EXIT)
+        return 0;
+    if (fr != ZKV_FLAGS_OK)
+        return 2;
+    if (first_arg < argc)
+        return usage_error(flags, n_flags, "unexpected argument '%s'", argv[first_arg]);
+    int level = zkv_log_level_parse(log_level);
+    if (level < 0)
+        return usage_error(flags, n_flags, "bad --log-level '%s'", log_level);
+    char root[ZKV_PATH_MAX];
+    if (zkv_path(root, sizeof(root), common.cluster, ZKV_PATH_ROOT, NULL) != 0)
+        return usage_error(flags, n_flags, "bad --cluster '%s'", common.cluster);
+
+    zkv_coord_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.zk = common.zk;
+    cfg.cluster = common.cluster;
+    cfg.ranges_given = flag_given("ranges", argc, argv, first_arg);
+    cfg.replicas_given = flag_given("replicas", argc, argv, first_arg);
+    cfg.ranges = (int)ranges;
+    cfg.replicas = (int)replicas;
+    cfg.min_nodes = (int)min_nodes;
+    cfg.session_timeout_ms = (int)session_timeout;
+    cfg.reconcile_interval_ms = 2000;
+    if (id) {
+        if (!zkv_id_valid(id))
+            return usage_error(flags, n_flags, "bad --id '%s' (1..63 bytes of A-Z a-z 0-9 . _ -)",
+                               id);
+        snprintf(cfg.id, sizeof(cfg.id), "%s", id);
+    } else {
+        char host[ZKV_ID_MAX] = "";
+        if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+            snprintf(host, sizeof(host), "localhost");
+        host[40] = '\0'; /* leave room for the pid */
+        snprintf(cfg.id, sizeof(cfg.id), "coord-%s-%ld", host, (long)getpid());
+    }
+
+    zkv_log_init("coordinator", (zkv_log_level)level);
+
+    /* Block the stop signals before any thread starts, so every thread inherits it. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    zkv_coord c;
+    if (zkv_coord_init(&c, &cfg) != 0) {
+        ZKV_ERROR("cannot initialise");
+        return 1;
+    }
+    pthread_t sig_tid;
+    if (pthread_create(&sig_tid, NULL, signal_thread, &c) != 0) {
+        ZKV_ERROR("cannot start the signal thread");
+        zkv_coord_destroy(&c);
+        return 1;
+    }
+    pthread_detach(sig_tid);
+    ZKV_INFO("starting %s %s as %s: zk=%s cluster=%s min-nodes=%d", PROG, ZKV_VERSION, cfg.id,
+             cfg.zk, cfg.cluster, cfg.min_nodes);
+    int rc = zkv_coord_run(&c);
+    /* The signal thread may still sit in sigwait; exiting ends it. c stays valid. */
+    return rc;
+}

@@ -1,0 +1,7 @@
+# Coordinator unit tests: the pure placement function and the election helpers.
+zkv_unit_test(placement
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_placement.c
+  LIBS zkv_coordinator_core zkv_common)
+zkv_unit_test(coordinator_election
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_election.c
+  LIBS zkv_coordinator_core zkv_common)
