@@ -91,11 +91,9 @@ void zkv_log(zkv_log_level level, const char *fmt, ...)
 
 void zkv_log_zookeeper(const char *message)
 {
-    if (!message)
-        return;
-    /* The ZooKeeper client formats lines as "...:ZOO_ERROR@..." / "ZOO_WARN@...". */
-    zkv_log_level level = ZKV_LOG_DEBUG;
-    if (strstr(message, "ZOO_ERROR") || strstr(message, "ZOO_WARN"))
-        level = ZKV_LOG_WARN;
-    zkv_log(level, "zookeeper: %s", message);
+    /* The ZooKeeper client repeats its connection errors many times a second while a
+     * server is down; the programs log session state changes themselves, so the
+     * client's own lines are detail for --log-level debug. */
+    if (message)
+        zkv_log(ZKV_LOG_DEBUG, "zookeeper: %s", message);
 }

@@ -402,7 +402,7 @@ int zkv_mapver_from_json(const char *json, size_t len, int64_t *version, char *e
     cJSON *o = parse_object(what, json, len, err, errlen);
     if (!o)
         return -1;
-    double v;
+    double v = 0;
     int rc = get_num(what, o, "version", 0, MAX_SAFE_INT, &v, err, errlen);
     if (rc == 0)
         *version = (int64_t)v;

@@ -12,8 +12,8 @@ void zkv_log_init(const char *component, zkv_log_level min_level);
 /* Parses "debug", "info", "warn", "error"; returns -1 for anything else. */
 int zkv_log_level_parse(const char *name);
 void zkv_log(zkv_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A log_callback_fn for zookeeper_init2: forwards ZooKeeper client lines at DEBUG
- * (WARN for lines the client marks as errors). */
+/* A log_callback_fn for zookeeper_init2: forwards ZooKeeper client lines at DEBUG (the
+ * programs log session state changes themselves, once each). */
 void zkv_log_zookeeper(const char *message);
 
 #define ZKV_DEBUG(...) zkv_log(ZKV_LOG_DEBUG, __VA_ARGS__)
