@@ -1,0 +1,89 @@
+/* commands.h: the zkv command table and the pure decisions around it: which command a
+ * line names, whether its argument count fits, how scan's arguments read, and the short
+ * names of client status codes used in error messages. No I/O. */
+#ifndef ZKV_REPL_COMMANDS_H
+#define ZKV_REPL_COMMANDS_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tokenize.h"
+
+typedef enum {
+    ZKV_REPL_CMD_GET,
+    ZKV_REPL_CMD_PUT,
+    ZKV_REPL_CMD_DEL,
+    ZKV_REPL_CMD_SCAN,
+    ZKV_REPL_CMD_RANGES,
+    ZKV_REPL_CMD_NODES,
+    ZKV_REPL_CMD_HELP,
+    ZKV_REPL_CMD_QUIT,
+} zkv_repl_cmd_id;
+
+typedef struct zkv_repl_command {
+    zkv_repl_cmd_id id;
+    int min_args; /* arguments after the command name */
+    int max_args;
+    bool needs_client; /* talks to the cluster */
+    const char *name;
+    const char *alias;   /* another accepted name, or NULL */
+    const char *usage;   /* "put KEY VALUE" */
+    const char *summary; /* one line for the command list */
+    const char *help;    /* a paragraph for "help NAME" */
+} zkv_repl_command;
+
+/* The table, in the order "help" lists it. */
+const zkv_repl_command *zkv_repl_commands(size_t *n);
+
+/* Command by name or alias, ASCII case-insensitive; NULL when unknown. */
+const zkv_repl_command *zkv_repl_command_find(const char *name, size_t len);
+
+typedef enum {
+    ZKV_REPL_DISPATCH_OK = 0,
+    ZKV_REPL_DISPATCH_EMPTY,   /* no arguments: nothing to do */
+    ZKV_REPL_DISPATCH_UNKNOWN, /* err: "unknown command 'foo' (try 'help')" */
+    ZKV_REPL_DISPATCH_ARITY,   /* err: "usage: put KEY VALUE" */
+} zkv_repl_dispatch_result;
+
+/* Decides what args (argv[0] the command name) asks for. On ZKV_REPL_DISPATCH_OK *cmd is the
+ * command; otherwise err holds the message to print. */
+zkv_repl_dispatch_result zkv_repl_dispatch(const zkv_repl_args *args, const zkv_repl_command **cmd,
+                                           char *err, size_t errlen);
+
+/* Arguments of "scan [START [END]] [limit N]". A trailing "limit N" (N a positive decimal)
+ * is the limit; the arguments before it are START and END. Pointers are into args. */
+typedef struct zkv_repl_scan_args {
+    const char *start;
+    size_t slen;
+    const char *end;
+    size_t elen;
+    size_t limit; /* ZKV_REPL_SCAN_DEFAULT_LIMIT when not given */
+} zkv_repl_scan_args;
+
+#define ZKV_REPL_SCAN_DEFAULT_LIMIT 1000
+#define ZKV_REPL_SCAN_MAX_LIMIT 1000000
+
+/* Parses args (argv[0] == "scan"). Returns 0, or -1 with the message in err. */
+int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out, char *err,
+                             size_t errlen);
+
+/* Short protocol-style name of a libzkv status: "NOT_FOUND", "UNAVAILABLE", ...;
+ * "ERROR" for a code this table does not know. */
+const char *zkv_repl_status_name(int code);
+
+/* Process exit status for a libzkv status: 0 ok, 1 not found, 2 any other error. */
+int zkv_repl_exit_status(int code);
+
+/* Writes the list of commands ("help") or the help of one command into out (NUL
+ * terminated, truncated to outlen). Returns -1 when name is not a command. */
+int zkv_repl_help_text(const char *name, size_t len, char *out, size_t outlen);
+
+/* Command-name completion: the i-th (0-based) command name or alias that starts with
+ * prefix, or NULL when there are no more. */
+const char *zkv_repl_complete(const char *prefix, size_t i);
+
+/* Whether tab completion at byte offset start of line (the start of the word being
+ * completed) should offer command names: for the first word, and for the word after
+ * "help". */
+bool zkv_repl_completion_wants_command(const char *line, size_t start);
+
+#endif

@@ -1,0 +1,23 @@
+/* describe_render.h: turns the cluster description of zkv_describe (JSON) into what the
+ * "ranges" and "nodes" commands print: a table, or the JSON array itself (pure).
+ *
+ * ranges: ID RANGE OWNER REPLICAS IN_SYNC EPOCH ADDRESS, sorted by start key. RANGE is
+ *         "START..END" with keys as escaped in ZooKeeper (and a space as \x20, so cells
+ *         hold no blanks), "-inf"/"+inf" when unbounded;
+ *         an empty owner or list prints "-"; ADDRESS is the owner's registered address,
+ *         "(down)" when the owner has no nodes/ entry.
+ * nodes:  ID ADDRESS INCARNATION OWNED REPLICA_OF, sorted by id.
+ *
+ * Returns a malloc'd string ending in '\n' (the caller frees it), or NULL with a reason
+ * in err (unparsable description, out of memory). */
+#ifndef ZKV_REPL_DESCRIBE_RENDER_H
+#define ZKV_REPL_DESCRIBE_RENDER_H
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum { ZKV_REPL_VIEW_RANGES, ZKV_REPL_VIEW_NODES } zkv_repl_describe_view;
+
+char *zkv_repl_describe_render(const char *json, zkv_repl_describe_view view, bool as_json,
+                               char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,262 @@
+/* main.c: the zkv command line. Parses the flags, then runs one command given on the
+ * command line, or the interactive REPL (GNU readline: editing, a history file, tab
+ * completion of command names) when stdin is a terminal, or the commands read line by
+ * line from stdin otherwise (scripts: no prompt, exit status of the last failing command).
+ * Command execution lives in session.c; this file is the three input loops. */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "commands.h"
+#include "common/flags.h"
+#include "session.h"
+
+#define HISTORY_MAX 1000
+
+static const char synopsis[] = "[--json] [--timeout MS] [--strict] [COMMAND ARGS...]";
+static const char description[] =
+    "The zkv command line. With a COMMAND, runs it once and exits 0 (ok), 1 (key not\n"
+    "found) or 2 (error, reason on stderr). Without one, reads commands from stdin: the\n"
+    "interactive REPL on a terminal, else one command per line (a script). Commands:\n"
+    "get KEY, put KEY VALUE, del KEY, scan [START [END]] [limit N], ranges, nodes,\n"
+    "help [COMMAND], quit. 'zkv help' explains quoting and escapes.";
+
+/* --- script mode ----------------------------------------------------------------------- */
+
+static int run_script(zkv_repl_session *s, FILE *in)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int last_failure = 0;
+    while (!s->quit && (len = getline(&line, &cap, in)) >= 0) {
+        s->line++;
+        if ((size_t)len != strlen(line)) {
+            fprintf(stderr, "zkv: line %lu: NUL byte in line (use \\x00)\n", s->line);
+            last_failure = 2;
+            continue;
+        }
+        int status = zkv_repl_session_run_line(s, line);
+        if (status != 0)
+            last_failure = status;
+    }
+    free(line);
+    return last_failure;
+}
+
+/* --- interactive mode ------------------------------------------------------------------- */
+
+static zkv_repl_session *g_session;
+static volatile sig_atomic_t g_sigint, g_sigwinch, g_sigtstp;
+static char g_history_path[4096];
+static bool g_history_ok;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGINT)
+        g_sigint = 1;
+    else if (sig == SIGTSTP)
+        g_sigtstp = 1;
+    else
+        g_sigwinch = 1;
+}
+
+static char *command_generator(const char *text, int state)
+{
+    static size_t next;
+    if (state == 0)
+        next = 0;
+    const char *name = zkv_repl_complete(text, next++);
+    return name ? strdup(name) : NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    (void)end;
+    rl_attempted_completion_over = 1; /* never fall back to file names */
+    if (zkv_repl_completion_wants_command(rl_line_buffer, (size_t)start))
+        return rl_completion_matches(text, command_generator);
+    return NULL;
+}
+
+static void history_setup(void)
+{
+    const char *env = getenv("ZKV_HISTORY");
+    const char *home = getenv("HOME");
+    g_history_ok = false;
+    if (env) {
+        if (!*env) /* ZKV_HISTORY= turns the history file off */
+            return;
+        snprintf(g_history_path, sizeof g_history_path, "%s", env);
+    } else if (home && *home) {
+        snprintf(g_history_path, sizeof g_history_path, "%s/.zkv_history", home);
+    } else {
+        return;
+    }
+    stifle_history(HISTORY_MAX);
+    int rc = read_history(g_history_path);
+    if (rc == ENOENT)
+        rc = write_history(g_history_path); /* create it, so that appends work */
+    g_history_ok = rc == 0;                 /* unreadable or unwritable: history in memory */
+}
+
+static void history_add(const char *line)
+{
+    HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
+    if (!line[strspn(line, " \t")] || (last && strcmp(last->line, line) == 0))
+        return;
+    add_history(line);
+    if (g_history_ok && append_history(1, g_history_path) != 0)
+        g_history_ok = false; /* stop trying; keep the REPL working */
+}
+
+static void on_line(char *line)
+{
+    if (!line) { /* Ctrl-D */
+        fputc('\n', stdout);
+        g_session->quit = true;
+    } else {
+        history_add(line);
+        zkv_repl_session_run_line(g_session, line);
+        free(line);
+        g_sigint = 0; /* a Ctrl-C during the command is spent */
+    }
+    if (g_session->quit)
+        rl_callback_handler_remove();
+}
+
+static int run_interactive(zkv_repl_session *s)
+{
+    char prompt[256];
+    if (strcmp(s->cluster, "default") == 0)
+        snprintf(prompt, sizeof prompt, "zkv> ");
+    else
+        snprintf(prompt, sizeof prompt, "zkv:%s> ", s->cluster);
+
+    g_session = s;
+    rl_readline_name = "zkv";
+    rl_attempted_completion_function = complete;
+    rl_catch_signals = 0; /* our handlers below; readline is told in the loop */
+    rl_catch_sigwinch = 0;
+    history_setup();
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: select returns EINTR */
+    sigaction(SIGWINCH, &sa, NULL);
+    sigaction(SIGTSTP, &sa, NULL);
+
+    printf("zkv %s, cluster '%s' at %s. Type 'help' for commands, Ctrl-D to leave.\n", ZKV_VERSION,
+           s->cluster, s->zk);
+    fflush(stdout);
+    zkv_repl_session_connect(s); /* an early word on a bad --zk; commands retry */
+
+    rl_callback_handler_install(prompt, on_line);
+    while (!s->quit) {
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(fileno(rl_instream), &fds);
+        int n = select(fileno(rl_instream) + 1, &fds, NULL, NULL, NULL);
+        if (g_sigtstp) { /* Ctrl-Z: give the shell a sane terminal, redraw on return */
+            g_sigtstp = 0;
+            rl_cleanup_after_signal();
+            signal(SIGTSTP, SIG_DFL);
+            raise(SIGTSTP); /* stopped here until SIGCONT */
+            sigaction(SIGTSTP, &sa, NULL);
+            rl_reset_after_signal();
+            rl_forced_update_display();
+            continue;
+        }
+        if (g_sigwinch) {
+            g_sigwinch = 0;
+            rl_resize_terminal();
+        }
+        if (g_sigint) { /* Ctrl-C: drop the line being edited, new prompt */
+            g_sigint = 0;
+            rl_free_line_state();
+            rl_callback_sigcleanup();
+            rl_replace_line("", 0);
+            rl_crlf();
+            rl_on_new_line();
+            rl_redisplay();
+            continue;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("zkv: select");
+            rl_callback_handler_remove();
+            break;
+        }
+        if (n > 0)
+            rl_callback_read_char();
+    }
+    if (g_history_ok)
+        history_truncate_file(g_history_path, HISTORY_MAX);
+    return 0;
+}
+
+/* --- main -------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    bool json = false, strict = false;
+    long timeout = 5000;
+    const zkv_flag flags[] = {
+        {"json", 0, ZKV_FLAG_BOOL, &json, NULL, "print results as JSON", 0, 0},
+        {"timeout", 0, ZKV_FLAG_INT, &timeout, "MS",
+         "time budget of each call (and of connecting), in milliseconds", 1, 3600000},
+        {"strict", 0, ZKV_FLAG_BOOL, &strict, NULL,
+         "reads fail rather than fall back to a replica when the owner is down", 0, 0},
+    };
+    zkv_common_opts common;
+    int first = 0;
+    switch (zkv_flags_parse("zkv", synopsis, description, flags, sizeof flags / sizeof flags[0],
+                            &common, argc, argv, &first)) {
+    case ZKV_FLAGS_OK:
+        break;
+    case ZKV_FLAGS_EXIT:
+        return 0;
+    case ZKV_FLAGS_ERROR:
+        return 2;
+    }
+
+    zkv_repl_session s = {
+        .zk = common.zk,
+        .cluster = common.cluster,
+        .timeout_ms = (int)timeout,
+        .json = json,
+        .read_flags = strict ? ZKV_FLAG_NONE : ZKV_FLAG_ALLOW_STALE,
+    };
+    int status;
+    if (first < argc) {
+        zkv_repl_args args;
+        s.mode = ZKV_REPL_MODE_ONESHOT;
+        if (zkv_repl_args_from_argv(argc - first, argv + first, &args) < 0) {
+            fprintf(stderr, "zkv: out of memory\n");
+            return 2;
+        }
+        status = zkv_repl_session_run(&s, &args);
+        zkv_repl_args_free(&args);
+    } else if (isatty(STDIN_FILENO)) {
+        s.mode = ZKV_REPL_MODE_INTERACTIVE;
+        status = run_interactive(&s);
+    } else {
+        s.mode = ZKV_REPL_MODE_SCRIPT;
+        status = run_script(&s, stdin);
+    }
+    zkv_repl_session_close(&s);
+    if (fflush(stdout) != 0 && status == 0)
+        status = 2;
+    return status;
+}

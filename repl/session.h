@@ -1,0 +1,44 @@
+/* session.h: runs zkv commands against a cluster and prints their results: the I/O shell
+ * around the pure parts (tokenize, commands, describe_render). One session per process;
+ * the client is connected on the first command that needs it, and again after a failed
+ * connection. Output goes to stdout, errors and notes to stderr, in the form the mode
+ * asks for:
+ *   one-shot     "zkv: put: UNAVAILABLE: range r0003 has no owner"
+ *   script       "zkv: line 3: put: UNAVAILABLE: ..."
+ *   interactive  "(error) put: UNAVAILABLE: ..." */
+#ifndef ZKV_REPL_SESSION_H
+#define ZKV_REPL_SESSION_H
+#include <stdbool.h>
+
+#include <zkv/zkv.h>
+
+#include "tokenize.h"
+
+typedef enum {
+    ZKV_REPL_MODE_ONESHOT,
+    ZKV_REPL_MODE_SCRIPT,
+    ZKV_REPL_MODE_INTERACTIVE
+} zkv_repl_mode;
+
+typedef struct zkv_repl_session {
+    const char *zk;
+    const char *cluster;
+    int timeout_ms;
+    bool json;
+    unsigned read_flags; /* flags of get and scan (ZKV_FLAG_ALLOW_STALE or none) */
+    zkv_repl_mode mode;
+    unsigned long line; /* current script line, for messages */
+    bool quit;          /* set by quit/exit */
+    zkv_client *client; /* NULL until connected */
+} zkv_repl_session;
+
+/* Connects now (interactive start-up). Returns a libzkv status; prints the failure. */
+int zkv_repl_session_connect(zkv_repl_session *s);
+/* Runs one command. Returns the exit status: 0 ok, 1 key not found, 2 error. */
+int zkv_repl_session_run(zkv_repl_session *s, const zkv_repl_args *args);
+/* Tokenizes and runs one line (empty lines and comments do nothing and return 0). */
+int zkv_repl_session_run_line(zkv_repl_session *s, const char *line);
+/* Closes the client. */
+void zkv_repl_session_close(zkv_repl_session *s);
+
+#endif
