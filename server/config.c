@@ -1,0 +1,96 @@
+/* config.c: zkv-server flags (see config.h). Validation that needs no I/O (addresses, id,
+ * log level, no stray arguments) happens here so a bad command line exits 2 at once. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include "common/flags.h"
+#include "common/frame.h"
+#include "common/util.h"
+#include "common/znode.h"
+
+static const char *const SYNOPSIS = "[--listen HOST:PORT] [--data-dir DIR] [--advertise "
+                                    "HOST:PORT] [--id ID] [FLAGS]";
+static const char *const DESCRIPTION =
+    "The zkv KV node: serves the key ranges the coordinator assigns to it, stores them in\n"
+    "LevelDB under DIR, and registers itself in ZooKeeper under /zkv/NAME/nodes.";
+
+static void set_defaults(zkv_server_config *cfg)
+{
+    cfg->listen = ZKV_SERVER_DEFAULT_LISTEN;
+    cfg->data_dir = ZKV_SERVER_DEFAULT_DATA_DIR;
+    cfg->advertise = NULL;
+    cfg->id = NULL;
+    cfg->log_level_name = "info";
+    cfg->max_value = ZKV_MAX_VALUE_DEFAULT;
+    cfg->session_timeout_ms = ZKV_SERVER_DEFAULT_SESSION_MS;
+}
+
+/* Prints the reason and the usage (with the true defaults) to stderr. */
+static zkv_config_result fail(zkv_server_config *cfg, const zkv_flag *flags, size_t n,
+                              const char *fmt, const char *arg)
+{
+    fprintf(stderr, "zkv-server: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    set_defaults(cfg);
+    zkv_flags_usage(stderr, "zkv-server", SYNOPSIS, flags, n);
+    return ZKV_CONFIG_ERROR;
+}
+
+zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    set_defaults(cfg);
+    const zkv_flag flags[] = {
+        {"listen", 0, ZKV_FLAG_STRING, &cfg->listen, "HOST:PORT", "address to listen on", 0, 0},
+        {"data-dir", 0, ZKV_FLAG_STRING, &cfg->data_dir, "DIR",
+         "data directory (created if missing)", 0, 0},
+        {"advertise", 0, ZKV_FLAG_STRING, &cfg->advertise, "HOST:PORT",
+         "address clients reach this node at (default: the listen address)", 0, 0},
+        {"id", 0, ZKV_FLAG_STRING, &cfg->id, "ID",
+         "node id (default: the one persisted in DIR, else node-XXXXXXXX)", 0, 0},
+        {"max-value", 0, ZKV_FLAG_INT, &cfg->max_value, "BYTES", "largest value accepted", 1,
+         (long)(ZKV_MAX_RESPONSE_FRAME / 2)},
+        {"session-timeout", 0, ZKV_FLAG_INT, &cfg->session_timeout_ms, "MS",
+         "ZooKeeper session timeout", 100, 3600000},
+        {"log-level", 0, ZKV_FLAG_STRING, &cfg->log_level_name, "LEVEL",
+         "debug, info, warn or error", 0, 0},
+    };
+    size_t n = sizeof(flags) / sizeof(flags[0]);
+    zkv_common_opts common = {0};
+    int first_arg = argc;
+    zkv_flags_result fr = zkv_flags_parse("zkv-server", SYNOPSIS, DESCRIPTION, flags, n, &common,
+                                          argc, argv, &first_arg);
+    if (fr == ZKV_FLAGS_EXIT)
+        return ZKV_CONFIG_EXIT;
+    if (fr != ZKV_FLAGS_OK)
+        return ZKV_CONFIG_ERROR;
+    cfg->zk = common.zk;
+    cfg->cluster = common.cluster;
+    if (first_arg < argc)
+        return fail(cfg, flags, n, "unexpected argument '%s'", argv[first_arg]);
+    if (zkv_parse_hostport(cfg->listen, cfg->listen_host, sizeof(cfg->listen_host),
+                           &cfg->listen_port) != 0 ||
+        cfg->listen_port < 0 || cfg->listen_port > 65535)
+        return fail(cfg, flags, n, "--listen: bad address '%s' (want HOST:PORT)", cfg->listen);
+    if (!cfg->advertise)
+        cfg->advertise = cfg->listen;
+    char host[256];
+    int port;
+    if (zkv_parse_hostport(cfg->advertise, host, sizeof(host), &port) != 0 || port <= 0 ||
+        port > 65535 || strlen(cfg->advertise) >= ZKV_ADDR_MAX)
+        return fail(cfg, flags, n, "--advertise: bad address '%s' (want HOST:PORT)",
+                    cfg->advertise);
+    if (cfg->id && !zkv_id_valid(cfg->id))
+        return fail(cfg, flags, n, "--id: invalid node id '%s' (1-63 of [A-Za-z0-9._-])", cfg->id);
+    int lvl = zkv_log_level_parse(cfg->log_level_name);
+    if (lvl < 0)
+        return fail(cfg, flags, n, "--log-level: unknown level '%s'", cfg->log_level_name);
+    cfg->log_level = (zkv_log_level)lvl;
+    if (!cfg->data_dir[0])
+        return fail(cfg, flags, n, "--data-dir: empty path%s", "");
+    if (zkv_path(host, sizeof(host), cfg->cluster, ZKV_PATH_ROOT, NULL) != 0)
+        return fail(cfg, flags, n, "--cluster: invalid cluster name '%s'", cfg->cluster);
+    return ZKV_CONFIG_OK;
+}

@@ -1,0 +1,36 @@
+/* config.h: zkv-server's command line (docs/internals.md, "Program flags") parsed into
+ * one struct. Pure apart from printing usage/errors and reading ZKV_ZK/ZKV_CLUSTER. */
+#ifndef ZKV_SERVER_CONFIG_H
+#define ZKV_SERVER_CONFIG_H
+#include <stddef.h>
+#include "common/log.h"
+#include "common/rangemap.h"
+
+#define ZKV_SERVER_DEFAULT_LISTEN "127.0.0.1:7400"
+#define ZKV_SERVER_DEFAULT_DATA_DIR "./zkv-data"
+#define ZKV_SERVER_DEFAULT_SESSION_MS 10000
+
+typedef struct zkv_server_config {
+    const char *zk;
+    const char *cluster;
+    const char *listen; /* HOST:PORT */
+    const char *data_dir;
+    const char *advertise; /* HOST:PORT announced in nodes/<id>; default: listen */
+    const char *id;        /* NULL: persisted or generated */
+    const char *log_level_name;
+    zkv_log_level log_level;
+    long max_value;
+    long session_timeout_ms;
+    char listen_host[256];
+    int listen_port;
+} zkv_server_config;
+
+typedef enum {
+    ZKV_CONFIG_OK = 0,
+    ZKV_CONFIG_EXIT = 1,  /* --help/--version printed: exit 0 */
+    ZKV_CONFIG_ERROR = 2, /* reason and usage printed: exit 2 */
+} zkv_config_result;
+
+zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char **argv);
+
+#endif

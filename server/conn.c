@@ -1,0 +1,346 @@
+/* conn.c: one client connection: read, frame, dispatch, queue answers in order, write.
+ *
+ * The read callback appends to the connection's input buffer and handles every whole
+ * frame in it. Answers go to c->out in request order; they are written only by
+ * zkv_conn_flush, which the loop calls before sleeping, after the group commit of the
+ * turn's writes (server.c), so no write is acknowledged before it is in LevelDB. One
+ * uv_write of one buffer per connection per turn: c->out and c->wbuf swap roles.
+ *
+ * Oversized frames are answered TOO_LARGE as soon as their id is readable, and their
+ * bytes are dropped as they arrive (c->skip). Undecodable frames get BAD_REQUEST; the
+ * third bad frame in a row closes the connection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/frame.h"
+#include "common/log.h"
+#include "server_int.h"
+
+/* Bytes of payload needed to read the id of a frame: field tag + 10-byte varint. */
+#define PEEK_BYTES 11u
+
+static size_t queued_output(const zkv_conn *c)
+{
+    return zkv_buf_unread(&c->out) + zkv_buf_unread(&c->wbuf);
+}
+
+void zkv_conn_mark_dirty(zkv_conn *c)
+{
+    if (c->dirty || c->closing)
+        return;
+    c->dirty = true;
+    c->dirty_next = c->srv->dirty;
+    c->srv->dirty = c;
+}
+
+static void unlink_dirty(zkv_conn *c)
+{
+    if (!c->dirty)
+        return;
+    for (zkv_conn **p = &c->srv->dirty; *p; p = &(*p)->dirty_next) {
+        if (*p == c) {
+            *p = c->dirty_next;
+            break;
+        }
+    }
+    c->dirty = false;
+}
+
+static void on_close(uv_handle_t *h)
+{
+    zkv_conn *c = h->data;
+    zkv_server *s = c->srv;
+    unlink_dirty(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    zkv_buf_free(&c->in);
+    zkv_buf_free(&c->out);
+    zkv_buf_free(&c->wbuf);
+    free(c);
+    s->n_conns--;
+    zkv_server_conn_closed(s);
+}
+
+void zkv_conn_close(zkv_conn *c)
+{
+    if (c->closing)
+        return;
+    unlink_dirty(c);
+    c->closing = true;
+    ZKV_DEBUG("connection from %s closed", c->peer);
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void stop_reading(zkv_conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+void zkv_conn_drain(zkv_conn *c)
+{
+    stop_reading(c);
+    c->paused = false;
+    c->close_after_flush = true;
+    zkv_conn_mark_dirty(c);
+}
+
+/* Appends the current reply to the output. A connection that cannot hold its answers
+ * (out of memory) is closed. */
+static void queue_reply(zkv_conn *c)
+{
+    zkv_server *s = c->srv;
+    if (zkv_frame_append_response(&c->out, &s->reply.resp) != 0) {
+        ZKV_WARN("connection from %s: cannot queue an answer (out of memory); closing", c->peer);
+        c->out.len = c->out.off = 0;
+        c->close_after_flush = true;
+    }
+    zkv_reply_reset(&s->reply);
+}
+
+static void bad_frame(zkv_conn *c)
+{
+    if (++c->bad_frames >= ZKV_MAX_BAD_FRAMES) {
+        ZKV_WARN("connection from %s: %d bad frames in a row; closing", c->peer, c->bad_frames);
+        zkv_conn_drain(c);
+    }
+}
+
+static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
+{
+    zkv_server *s = c->srv;
+    Zkv__Request *req = zkv__request__unpack(&s->arena.pb, len, payload);
+    if (!req) {
+        uint64_t id = 0;
+        zkv_frame_peek_id(payload, len, &id);
+        zkv_dispatch_error(&s->env, &s->reply, id, ZKV__STATUS__BAD_REQUEST,
+                           "undecodable request frame (%zu bytes)", len);
+        zkv_arena_reset(&s->arena);
+        queue_reply(c);
+        bad_frame(c);
+        return;
+    }
+    c->bad_frames = 0;
+    zkv_dispatch_result res = zkv_dispatch(&s->env, &c->sess, req, &s->reply);
+    if (res == ZKV_DISPATCH_CLOSE)
+        ZKV_INFO("connection from %s refused: %s", c->peer, s->reply.message);
+    queue_reply(c);
+    zkv_arena_reset(&s->arena);
+    if (res == ZKV_DISPATCH_CLOSE)
+        zkv_conn_drain(c);
+    if (zkv_store_failed(s->store))
+        zkv_server_fatal(s, "storage failure while serving a read");
+}
+
+/* Handles every whole frame buffered in c->in. */
+static void process(zkv_conn *c)
+{
+    zkv_server *s = c->srv;
+    while (!c->closing && !c->close_after_flush && !s->shutting_down) {
+        if (queued_output(c) > ZKV_CONN_HIGH_WATER) {
+            stop_reading(c);
+            c->paused = true;
+            break;
+        }
+        size_t avail = zkv_buf_unread(&c->in);
+        if (c->skip) {
+            size_t n = avail < c->skip ? avail : (size_t)c->skip;
+            zkv_buf_consume(&c->in, n);
+            c->skip -= n;
+            if (c->skip)
+                break;
+            continue;
+        }
+        if (avail == 0)
+            break;
+        const uint8_t *payload;
+        size_t plen, consumed;
+        zkv_frame_result fr =
+            zkv_frame_parse(zkv_buf_head(&c->in), avail, s->max_frame, &payload, &plen, &consumed);
+        if (fr == ZKV_FRAME_NEED_MORE)
+            break;
+        if (fr == ZKV_FRAME_TOO_LARGE) {
+            size_t peek = plen < PEEK_BYTES ? plen : PEEK_BYTES;
+            if (avail < ZKV_FRAME_HEADER_LEN + peek)
+                break; /* wait for the id */
+            uint64_t id = 0;
+            zkv_frame_peek_id(zkv_buf_head(&c->in) + ZKV_FRAME_HEADER_LEN, peek, &id);
+            zkv_dispatch_error(&s->env, &s->reply, id, ZKV__STATUS__TOO_LARGE,
+                               "frame of %zu bytes exceeds the limit of %zu bytes (keys up to "
+                               "%zu bytes, values up to %zu bytes)",
+                               plen, s->max_frame, s->env.max_key, s->env.max_value);
+            queue_reply(c);
+            c->skip = (uint64_t)ZKV_FRAME_HEADER_LEN + plen;
+            bad_frame(c);
+            continue;
+        }
+        handle_frame(c, payload, plen);
+        zkv_buf_consume(&c->in, consumed);
+    }
+    if (zkv_buf_unread(&c->out) || c->close_after_flush)
+        zkv_conn_mark_dirty(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    zkv_conn *c = h->data;
+    size_t want = ZKV_CONN_READ_CHUNK;
+    size_t avail = zkv_buf_unread(&c->in);
+    if (c->skip == 0 && avail >= ZKV_FRAME_HEADER_LEN) {
+        /* A partial frame: make room for all of it at once. */
+        const uint8_t *payload;
+        size_t plen, consumed;
+        zkv_frame_result fr = zkv_frame_parse(zkv_buf_head(&c->in), avail, c->srv->max_frame,
+                                              &payload, &plen, &consumed);
+        if (fr == ZKV_FRAME_NEED_MORE) {
+            const uint8_t *p = zkv_buf_head(&c->in);
+            size_t total = ZKV_FRAME_HEADER_LEN + (((size_t)p[0] << 24) | ((size_t)p[1] << 16) |
+                                                   ((size_t)p[2] << 8) | p[3]);
+            if (total > avail && total - avail > want)
+                want = total - avail;
+        }
+    }
+    zkv_buf_compact(&c->in);
+    if (zkv_buf_reserve(&c->in, want) != 0) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = (char *)c->in.data + c->in.len;
+    buf->len = c->in.cap - c->in.len;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    zkv_conn *c = st->data;
+    if (nread > 0) {
+        c->in.len += (size_t)nread;
+        process(c);
+        return;
+    }
+    if (nread == 0)
+        return; /* EAGAIN */
+    if (nread == UV_EOF) {
+        ZKV_DEBUG("connection from %s: end of stream", c->peer);
+        zkv_conn_drain(c); /* answer what was asked, then close */
+        return;
+    }
+    ZKV_DEBUG("connection from %s: read error: %s", c->peer, uv_strerror((int)nread));
+    zkv_conn_close(c);
+}
+
+static void start_reading(zkv_conn *c)
+{
+    if (c->reading || c->closing || c->close_after_flush)
+        return;
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc != 0) {
+        ZKV_WARN("connection from %s: cannot read: %s", c->peer, uv_strerror(rc));
+        zkv_conn_close(c);
+        return;
+    }
+    c->reading = true;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    zkv_conn *c = req->data;
+    c->writing = false;
+    c->wbuf.len = c->wbuf.off = 0;
+    if (c->wbuf.cap > ZKV_CONN_LOW_WATER)
+        zkv_buf_free(&c->wbuf); /* do not keep a big page's buffer around */
+    if (c->closing)
+        return;
+    if (status < 0) {
+        ZKV_DEBUG("connection from %s: write error: %s", c->peer, uv_strerror(status));
+        zkv_conn_close(c);
+        return;
+    }
+    if (c->paused && queued_output(c) < ZKV_CONN_LOW_WATER) {
+        c->paused = false;
+        process(c);
+        if (!c->paused)
+            start_reading(c);
+    }
+    if (zkv_buf_unread(&c->out) || c->close_after_flush)
+        zkv_conn_mark_dirty(c);
+}
+
+void zkv_conn_flush(zkv_conn *c)
+{
+    if (c->closing || c->writing)
+        return;
+    if (zkv_buf_unread(&c->out) == 0) {
+        if (c->close_after_flush)
+            zkv_conn_close(c);
+        return;
+    }
+    zkv_buf tmp = c->wbuf;
+    c->wbuf = c->out;
+    c->out = tmp;
+    c->out.len = c->out.off = 0;
+    uv_buf_t b = uv_buf_init((char *)zkv_buf_head(&c->wbuf), (unsigned)zkv_buf_unread(&c->wbuf));
+    c->wreq.data = c;
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc != 0) {
+        ZKV_DEBUG("connection from %s: write error: %s", c->peer, uv_strerror(rc));
+        zkv_conn_close(c);
+        return;
+    }
+    c->writing = true;
+}
+
+static void peer_name(uv_tcp_t *t, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    snprintf(out, outlen, "?");
+    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    char host[INET6_ADDRSTRLEN];
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        uv_ip4_name(a, host, sizeof(host));
+        snprintf(out, outlen, "%s:%d", host, ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, host, sizeof(host));
+        snprintf(out, outlen, "[%s]:%d", host, ntohs(a->sin6_port));
+    }
+}
+
+void zkv_conn_accept(zkv_server *s)
+{
+    zkv_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        ZKV_WARN("cannot accept a connection: out of memory");
+        return;
+    }
+    c->srv = s;
+    zkv_buf_init(&c->in);
+    zkv_buf_init(&c->out);
+    zkv_buf_init(&c->wbuf);
+    uv_tcp_init(&s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    int rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
+    if (rc != 0) {
+        ZKV_WARN("accept failed: %s", uv_strerror(rc));
+        zkv_conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    peer_name(&c->tcp, c->peer, sizeof(c->peer));
+    ZKV_DEBUG("connection from %s", c->peer);
+    start_reading(c);
+}

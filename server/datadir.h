@@ -1,0 +1,34 @@
+/* datadir.h: the node's data directory (docs/internals.md):
+ *   DIR/FORMAT       "1", the data-dir format version, checked at start
+ *   DIR/node_id      the node id, written on first start
+ *   DIR/incarnation  decimal, +1 on every start
+ *   DIR/db/          the LevelDB database (store.h)
+ * Files are written with zkv_write_file_atomic. Errors: 0, or -1 with a reason in err;
+ * zkv_datadir_identity returns ZKV_DATADIR_ID_MISMATCH for an --id that differs from the
+ * persisted one (the caller exits 2). */
+#ifndef ZKV_SERVER_DATADIR_H
+#define ZKV_SERVER_DATADIR_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/rangemap.h"
+
+#define ZKV_DATADIR_FORMAT 1
+#define ZKV_DATADIR_ID_MISMATCH (-2)
+
+/* Creates dir (mkdir -p) and checks or writes DIR/FORMAT. db_path receives DIR/db. */
+int zkv_datadir_init(const char *dir, char *db_path, size_t db_path_len, char *err, size_t errlen);
+
+/* Settles the node id (persisted, else flag_id, else "node-" + 8 random hex digits) and
+ * bumps DIR/incarnation. flag_id may be NULL. */
+int zkv_datadir_identity(const char *dir, const char *flag_id, char node_id[ZKV_ID_MAX],
+                         uint64_t *incarnation, char *err, size_t errlen);
+
+/* Read-only early check, before the database lock is taken: ZKV_DATADIR_ID_MISMATCH when
+ * flag_id differs from a persisted id, else 0 (also when nothing is persisted yet). */
+int zkv_datadir_check_id(const char *dir, const char *flag_id, char *err, size_t errlen);
+
+/* Pure parsers of the files' contents (trailing whitespace allowed). Return 0 or -1. */
+int zkv_datadir_parse_u64(const char *text, uint64_t *out);
+int zkv_datadir_parse_id(const char *text, char id[ZKV_ID_MAX]);
+
+#endif

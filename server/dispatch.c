@@ -1,0 +1,363 @@
+/* dispatch.c: request -> response (see dispatch.h). Order of checks for a keyed request:
+ * hello, key/value limits, map loaded, routing (owner / other owner / no owner), then the
+ * store. Messages name the limit or the range so an operator can act on them. */
+#include "dispatch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/keyrange.h"
+
+void zkv_reply_init(zkv_reply *r)
+{
+    memset(r, 0, sizeof(*r));
+    zkv__response__init(&r->resp);
+    zkv_buf_init(&r->scan_data);
+}
+
+void zkv_reply_reset(zkv_reply *r)
+{
+    zkv_store_value_release(&r->value);
+    r->scan_data.len = r->scan_data.off = 0;
+    zkv__response__init(&r->resp);
+    r->message[0] = '\0';
+}
+
+void zkv_reply_free(zkv_reply *r)
+{
+    zkv_reply_reset(r);
+    zkv_buf_free(&r->scan_data);
+    free(r->items);
+    free(r->item_ptrs);
+    free(r->item_offs);
+    r->items = NULL;
+    r->item_ptrs = NULL;
+    r->item_offs = NULL;
+    r->items_cap = 0;
+}
+
+static uint64_t map_version(const zkv_dispatch_env *env)
+{
+    return env->map && env->map->version > 0 ? (uint64_t)env->map->version : 0;
+}
+
+static void vset_status(zkv_reply *r, Zkv__Status status, const char *fmt, va_list ap)
+{
+    r->resp.status = status;
+    if (fmt) {
+        vsnprintf(r->message, sizeof(r->message), fmt, ap);
+        r->resp.message = r->message;
+    }
+}
+
+static void set_status(zkv_reply *r, Zkv__Status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_status(zkv_reply *r, Zkv__Status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vset_status(r, status, fmt, ap);
+    va_end(ap);
+}
+
+void zkv_dispatch_error(const zkv_dispatch_env *env, zkv_reply *r, uint64_t id, Zkv__Status status,
+                        const char *fmt, ...)
+{
+    zkv_reply_reset(r);
+    r->resp.id = id;
+    r->resp.map_version = map_version(env);
+    va_list ap;
+    va_start(ap, fmt);
+    vset_status(r, status, fmt, ap);
+    va_end(ap);
+}
+
+zkv_route zkv_dispatch_route(const zkv_rangemap *map, const char *node_id, const uint8_t *key,
+                             size_t klen, const zkv_range **range)
+{
+    *range = NULL;
+    if (!map)
+        return ZKV_ROUTE_NOT_READY;
+    const zkv_range *rg = zkv_rangemap_find(map, key, klen);
+    if (!rg)
+        return ZKV_ROUTE_NOT_READY;
+    *range = rg;
+    if (rg->owner[0] == '\0')
+        return ZKV_ROUTE_NO_OWNER;
+    if (strcmp(rg->owner, node_id) != 0)
+        return ZKV_ROUTE_NOT_OWNER;
+    return ZKV_ROUTE_SERVE;
+}
+
+/* Answers a routing refusal; returns true when the request may be served. */
+static bool route_ok(const zkv_dispatch_env *env, const uint8_t *key, size_t klen,
+                     const zkv_range **range, zkv_reply *r)
+{
+    switch (zkv_dispatch_route(env->map, env->node_id, key, klen, range)) {
+    case ZKV_ROUTE_SERVE:
+        return true;
+    case ZKV_ROUTE_NOT_OWNER:
+        set_status(r, ZKV__STATUS__NOT_OWNER, "range %s is owned by %s", (*range)->id,
+                   (*range)->owner);
+        return false;
+    case ZKV_ROUTE_NO_OWNER:
+        set_status(r, ZKV__STATUS__UNAVAILABLE, "range %s has no owner", (*range)->id);
+        return false;
+    case ZKV_ROUTE_NOT_READY:
+    default:
+        set_status(r, ZKV__STATUS__UNAVAILABLE, "node not ready: range map not loaded");
+        return false;
+    }
+}
+
+static bool key_ok(const zkv_dispatch_env *env, const char *what, size_t klen, zkv_reply *r)
+{
+    if (klen <= env->max_key)
+        return true;
+    set_status(r, ZKV__STATUS__TOO_LARGE, "%s of %zu bytes exceeds the limit of %zu bytes", what,
+               klen, env->max_key);
+    return false;
+}
+
+static void store_error(zkv_reply *r, int rc, const char *err)
+{
+    if (rc == ZKV_STORE_STALE_EPOCH)
+        set_status(r, ZKV__STATUS__UNAVAILABLE, "%s", err);
+    else
+        set_status(r, ZKV__STATUS__INTERNAL, "storage error: %s", err);
+}
+
+static zkv_dispatch_result do_hello(const zkv_dispatch_env *env, zkv_session *sess,
+                                    const Zkv__Request *req, zkv_reply *r)
+{
+    if (!env->cluster_id || env->cluster_id[0] == '\0') {
+        set_status(r, ZKV__STATUS__UNAVAILABLE, "node not ready: cluster %s not joined yet",
+                   env->cluster_name ? env->cluster_name : "?");
+        return ZKV_DISPATCH_REPLY;
+    }
+    const char *want = req->cluster_id ? req->cluster_id : "";
+    if (strcmp(want, env->cluster_id) != 0) {
+        set_status(r, ZKV__STATUS__BAD_REQUEST,
+                   "cluster id mismatch: node %s belongs to cluster %s (id %s), the client "
+                   "expects id \"%s\"",
+                   env->node_id, env->cluster_name ? env->cluster_name : "?", env->cluster_id,
+                   want);
+        sess->hello_done = false;
+        return ZKV_DISPATCH_CLOSE;
+    }
+    sess->hello_done = true;
+    r->resp.status = ZKV__STATUS__OK;
+    r->resp.node_id = (char *)env->node_id;
+    r->resp.cluster_id = (char *)env->cluster_id;
+    return ZKV_DISPATCH_REPLY;
+}
+
+static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
+{
+    const zkv_range *rg;
+    if (!key_ok(env, "key", req->key.len, r) || !route_ok(env, req->key.data, req->key.len, &rg, r))
+        return;
+    char err[256];
+    int rc = zkv_store_get(env->store, req->key.data, req->key.len, &r->value, err, sizeof(err));
+    if (rc < 0) {
+        store_error(r, rc, err);
+        return;
+    }
+    if (rc == 0) {
+        r->resp.status = ZKV__STATUS__NOT_FOUND;
+        return;
+    }
+    r->resp.status = ZKV__STATUS__OK;
+    r->resp.value.data = (uint8_t *)r->value.view.value;
+    r->resp.value.len = r->value.view.value_len;
+    r->resp.epoch = r->value.view.meta.epoch;
+    r->resp.seq = r->value.view.meta.seq;
+}
+
+static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
+{
+    const zkv_range *rg;
+    if (!key_ok(env, "key", req->key.len, r))
+        return;
+    if (req->op == ZKV__OP__PUT && req->value.len > env->max_value) {
+        set_status(r, ZKV__STATUS__TOO_LARGE,
+                   "value of %zu bytes exceeds the limit of %zu bytes (--max-value)",
+                   req->value.len, env->max_value);
+        return;
+    }
+    if (!route_ok(env, req->key.data, req->key.len, &rg, r))
+        return;
+    char err[256];
+    zkv_value_meta m;
+    int rc;
+    if (req->op == ZKV__OP__PUT)
+        rc = zkv_store_put(env->store, rg->id, rg->epoch, req->key.data, req->key.len,
+                           req->value.data, req->value.len, &m, err, sizeof(err));
+    else
+        rc = zkv_store_delete(env->store, rg->id, rg->epoch, req->key.data, req->key.len, &m, err,
+                              sizeof(err));
+    if (rc != 0) {
+        store_error(r, rc, err);
+        return;
+    }
+    r->resp.status = ZKV__STATUS__OK;
+    r->resp.epoch = m.epoch;
+    r->resp.seq = m.seq;
+}
+
+typedef struct scan_ctx {
+    zkv_reply *r;
+    size_t limit;
+    size_t n;
+    size_t bytes;
+    bool oom;
+    bool have_next;
+    size_t next_off, next_len;
+} scan_ctx;
+
+static int grow_items(zkv_reply *r, size_t need)
+{
+    if (need <= r->items_cap)
+        return 0;
+    size_t ncap = r->items_cap ? r->items_cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    Zkv__KeyValue *items = realloc(r->items, ncap * sizeof(*items));
+    if (!items)
+        return -1;
+    r->items = items;
+    Zkv__KeyValue **ptrs = realloc(r->item_ptrs, ncap * sizeof(*ptrs));
+    if (!ptrs)
+        return -1;
+    r->item_ptrs = ptrs;
+    size_t *offs = realloc(r->item_offs, 2 * ncap * sizeof(*offs));
+    if (!offs)
+        return -1;
+    r->item_offs = offs;
+    r->items_cap = ncap;
+    return 0;
+}
+
+static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
+{
+    scan_ctx *c = vctx;
+    zkv_reply *r = c->r;
+    size_t cost = klen + v->value_len + 32;
+    if (c->n >= c->limit || (c->n > 0 && c->bytes + cost > ZKV_SCAN_BYTE_BUDGET)) {
+        c->next_off = r->scan_data.len;
+        c->next_len = klen;
+        if (zkv_buf_append(&r->scan_data, key, klen) != 0)
+            c->oom = true;
+        c->have_next = true;
+        return 1;
+    }
+    if (grow_items(r, c->n + 1) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    Zkv__KeyValue *kv = &r->items[c->n];
+    zkv__key_value__init(kv);
+    kv->key.len = klen;
+    kv->value.len = v->value_len;
+    kv->epoch = v->meta.epoch;
+    kv->seq = v->meta.seq;
+    r->item_offs[2 * c->n] = r->scan_data.len;
+    if (zkv_buf_append(&r->scan_data, key, klen) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    r->item_offs[2 * c->n + 1] = r->scan_data.len;
+    if (zkv_buf_append(&r->scan_data, v->value, v->value_len) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    c->n++;
+    c->bytes += cost;
+    return 0;
+}
+
+static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
+{
+    const zkv_range *rg;
+    if (!key_ok(env, "start key", req->key.len, r) ||
+        !key_ok(env, "end key", req->end_key.len, r) ||
+        !route_ok(env, req->key.data, req->key.len, &rg, r))
+        return;
+    /* Effective end: min(end_key, range end); an empty bound is +infinity. */
+    const uint8_t *end = req->end_key.data;
+    size_t elen = req->end_key.len;
+    bool clipped = false; /* the range end, not the request, bounds this page */
+    if (rg->end_len && (elen == 0 || zkv_key_cmp(rg->end, rg->end_len, end, elen) < 0)) {
+        end = rg->end;
+        elen = rg->end_len;
+        clipped = true;
+    }
+    r->resp.status = ZKV__STATUS__OK;
+    if (elen && zkv_end_cmp(end, elen, req->key.data, req->key.len) <= 0)
+        return; /* empty interval */
+    scan_ctx c = {.r = r, .limit = req->limit ? req->limit : ZKV_SCAN_DEFAULT_LIMIT};
+    if (c.limit > ZKV_SCAN_MAX_LIMIT)
+        c.limit = ZKV_SCAN_MAX_LIMIT;
+    char err[256];
+    int rc = zkv_store_scan(env->store, req->key.data, req->key.len, end, elen, scan_item, &c, err,
+                            sizeof(err));
+    if (rc < 0) {
+        store_error(r, rc, err);
+        return;
+    }
+    if (c.oom) {
+        set_status(r, ZKV__STATUS__INTERNAL, "out of memory building the scan page");
+        return;
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        r->items[i].key.data = r->scan_data.data + r->item_offs[2 * i];
+        r->items[i].value.data = r->scan_data.data + r->item_offs[2 * i + 1];
+        r->item_ptrs[i] = &r->items[i];
+    }
+    r->resp.n_items = c.n;
+    r->resp.items = c.n ? r->item_ptrs : NULL;
+    if (c.have_next) {
+        r->resp.more = true;
+        r->resp.next_key.data = r->scan_data.data + c.next_off;
+        r->resp.next_key.len = c.next_len;
+    } else if (clipped) {
+        r->resp.more = true;
+        r->resp.next_key.data = rg->end;
+        r->resp.next_key.len = rg->end_len;
+    }
+}
+
+zkv_dispatch_result zkv_dispatch(const zkv_dispatch_env *env, zkv_session *sess,
+                                 const Zkv__Request *req, zkv_reply *r)
+{
+    zkv_reply_reset(r);
+    r->resp.id = req->id;
+    r->resp.map_version = map_version(env);
+    zkv_dispatch_result res = ZKV_DISPATCH_REPLY;
+    if (req->op == ZKV__OP__HELLO)
+        return do_hello(env, sess, req, r);
+    if (!sess->hello_done) {
+        set_status(r, ZKV__STATUS__BAD_REQUEST, "hello required");
+        return res;
+    }
+    switch ((int)req->op) {
+    case ZKV__OP__PING:
+        r->resp.status = ZKV__STATUS__OK;
+        break;
+    case ZKV__OP__GET:
+        do_get(env, req, r);
+        break;
+    case ZKV__OP__PUT:
+    case ZKV__OP__DELETE:
+        do_write(env, req, r);
+        break;
+    case ZKV__OP__SCAN:
+        do_scan(env, req, r);
+        break;
+    default:
+        set_status(r, ZKV__STATUS__BAD_REQUEST, "unknown op %d", (int)req->op);
+        break;
+    }
+    return res;
+}

@@ -1,0 +1,80 @@
+/* dispatch.h: one request in, one response out, over a store and a range map: the
+ * protocol rules of docs/internals.md (hello first, limits, ownership, scan pages)
+ * without sockets. Writes are staged in the store and acknowledged by the caller only
+ * after zkv_store_commit (group commit lives in the network loop).
+ *
+ * A zkv_reply holds the response and every buffer it points into; it is reused from
+ * request to request (zkv_reply_reset keeps the memory). Not thread-safe. */
+#ifndef ZKV_SERVER_DISPATCH_H
+#define ZKV_SERVER_DISPATCH_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/buf.h"
+#include "common/rangemap.h"
+#include "store.h"
+#include "zkv.pb-c.h"
+
+#define ZKV_SCAN_DEFAULT_LIMIT 1000u
+#define ZKV_SCAN_MAX_LIMIT 10000u
+#define ZKV_SCAN_BYTE_BUDGET (4u * 1024u * 1024u)
+#define ZKV_PROTOCOL_VERSION 1u
+
+/* What the node knows when it answers. */
+typedef struct zkv_dispatch_env {
+    zkv_store *store;
+    const zkv_rangemap *map; /* NULL until the first map is loaded */
+    const char *node_id;
+    const char *cluster_name;
+    const char *cluster_id; /* "" until the cluster record has been read */
+    size_t max_key, max_value;
+} zkv_dispatch_env;
+
+/* Per-connection protocol state. */
+typedef struct zkv_session {
+    bool hello_done;
+} zkv_session;
+
+typedef struct zkv_reply {
+    Zkv__Response resp;
+    char message[512];
+    zkv_store_value value; /* GET: the record resp.value points into */
+    /* SCAN: item bytes and the items pointing into them */
+    zkv_buf scan_data;
+    Zkv__KeyValue *items;
+    Zkv__KeyValue **item_ptrs;
+    size_t *item_offs; /* 2 per item: key offset, value offset in scan_data */
+    size_t items_cap;
+} zkv_reply;
+
+void zkv_reply_init(zkv_reply *r);
+/* Releases what the last response held, keeps the buffers. */
+void zkv_reply_reset(zkv_reply *r);
+void zkv_reply_free(zkv_reply *r);
+
+/* Routing decision for a key, a pure function of the map. */
+typedef enum {
+    ZKV_ROUTE_SERVE,     /* this node owns the key's range */
+    ZKV_ROUTE_NOT_OWNER, /* another node owns it */
+    ZKV_ROUTE_NO_OWNER,  /* nobody owns it: UNAVAILABLE */
+    ZKV_ROUTE_NOT_READY, /* no map loaded yet (or a map with a hole) */
+} zkv_route;
+
+zkv_route zkv_dispatch_route(const zkv_rangemap *map, const char *node_id, const uint8_t *key,
+                             size_t klen, const zkv_range **range);
+
+typedef enum {
+    ZKV_DISPATCH_REPLY = 0, /* send r->resp */
+    ZKV_DISPATCH_CLOSE = 1, /* send r->resp, then close the connection */
+} zkv_dispatch_result;
+
+/* Handles req; fills r (reset first by the function). */
+zkv_dispatch_result zkv_dispatch(const zkv_dispatch_env *env, zkv_session *sess,
+                                 const Zkv__Request *req, zkv_reply *r);
+
+/* Fills r with an error answer for a frame that never became a request (too large,
+ * undecodable). */
+void zkv_dispatch_error(const zkv_dispatch_env *env, zkv_reply *r, uint64_t id, Zkv__Status status,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif

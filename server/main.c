@@ -1,0 +1,68 @@
+/* main.c: zkv-server start-up: flags, logging, data directory, store, then the loop
+ * (server.c) until SIGTERM/SIGINT. Exit codes: 0 clean shutdown, 1 runtime failure,
+ * 2 bad command line (including an --id that differs from the persisted one). */
+#include <signal.h>
+#include <stdio.h>
+#include "common/frame.h"
+#include "common/log.h"
+#include "config.h"
+#include "datadir.h"
+#include "server.h"
+#include "store.h"
+
+int main(int argc, char **argv)
+{
+    zkv_server_config cfg;
+    zkv_config_result cr = zkv_server_config_parse(&cfg, argc, argv);
+    if (cr == ZKV_CONFIG_EXIT)
+        return 0;
+    if (cr != ZKV_CONFIG_OK)
+        return 2;
+    zkv_log_init("server", cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    ZKV_INFO("zkv-server %s starting: cluster %s, ZooKeeper %s, data dir %s", ZKV_VERSION,
+             cfg.cluster, cfg.zk, cfg.data_dir);
+
+    char err[512], db_path[4096];
+    if (zkv_datadir_init(cfg.data_dir, db_path, sizeof(db_path), err, sizeof(err)) != 0) {
+        ZKV_ERROR("%s", err);
+        return 1;
+    }
+    if (zkv_datadir_check_id(cfg.data_dir, cfg.id, err, sizeof(err)) != 0) {
+        ZKV_ERROR("%s", err);
+        return 2;
+    }
+    zkv_store *store = NULL;
+    if (zkv_store_open(db_path, &store, err, sizeof(err)) != 0) {
+        ZKV_ERROR("%s", err);
+        return 1;
+    }
+    char node_id[ZKV_ID_MAX];
+    uint64_t incarnation = 0;
+    int rc = zkv_datadir_identity(cfg.data_dir, cfg.id, node_id, &incarnation, err, sizeof(err));
+    if (rc != 0) {
+        ZKV_ERROR("%s", err);
+        zkv_store_close(store);
+        return rc == ZKV_DATADIR_ID_MISMATCH ? 2 : 1;
+    }
+    ZKV_INFO("node %s, incarnation %llu, %zu range log(s) on disk", node_id,
+             (unsigned long long)incarnation, zkv_store_range_count(store));
+
+    zkv_server_options opt = {
+        .listen_host = cfg.listen_host,
+        .listen_port = cfg.listen_port,
+        .node_id = node_id,
+        .cluster_name = cfg.cluster,
+        .max_key = ZKV_MAX_KEY_DEFAULT,
+        .max_value = (size_t)cfg.max_value,
+        .membership = {.zk = cfg.zk,
+                       .cluster = cfg.cluster,
+                       .node_id = node_id,
+                       .advertise = cfg.advertise,
+                       .incarnation = incarnation,
+                       .session_timeout_ms = (int)cfg.session_timeout_ms},
+    };
+    int code = zkv_server_run(&opt, store);
+    ZKV_INFO("exiting with status %d", code);
+    return code;
+}

@@ -1,0 +1,430 @@
+/* membership.c: ZooKeeper session, registration and map watch on the membership thread
+ * (see membership.h). The thread is a loop over one state:
+ *   no session  -> connect (retry every second)
+ *   session     -> read the cluster record (poll every 500 ms until it exists)
+ *   cluster     -> register nodes/<id>
+ *   registered  -> read the map when marked dirty, then sleep until a watch or session
+ *                  event; an expired session drops back to "no session".
+ * Watchers only set flags and signal the condition variable. */
+#include "membership.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "common/log.h"
+#include "common/zk.h"
+#include "common/znode.h"
+
+#define CONNECT_WAIT_MS 2000
+#define RETRY_MS 500
+
+struct zkv_membership {
+    zkv_membership_config cfg;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    /* under mu */
+    bool stop;
+    bool ev_map;     /* the map watch fired */
+    bool ev_session; /* a session event arrived; state in zk_state */
+    int zk_state;
+    zkv_membership_notify_fn notify;
+    void *notify_ctx;
+    zkv_membership_update pending;
+    /* membership thread only */
+    zhandle_t *zh;
+    bool registered;
+    bool ever_registered;
+    bool disconnected;
+    char cluster_id[ZKV_ID_MAX];
+    char last_warning[512]; /* a retried failure is logged once, not every 500 ms */
+};
+
+static bool stopping(zkv_membership *m)
+{
+    pthread_mutex_lock(&m->mu);
+    bool s = m->stop;
+    pthread_mutex_unlock(&m->mu);
+    return s;
+}
+
+/* Sleeps up to ms or until an event or stop arrives. */
+static void wait_event(zkv_membership *m, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->mu);
+    while (!m->stop && !m->ev_map && !m->ev_session) {
+        if (pthread_cond_timedwait(&m->cond, &m->mu, &ts) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void publish_locked(zkv_membership *m)
+{
+    if (m->notify)
+        m->notify(m->notify_ctx);
+}
+
+static void publish_map(zkv_membership *m, zkv_rangemap *map)
+{
+    pthread_mutex_lock(&m->mu);
+    zkv_rangemap_free(m->pending.map);
+    m->pending.map = map;
+    publish_locked(m);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void publish_fatal(zkv_membership *m, const char *reason)
+{
+    pthread_mutex_lock(&m->mu);
+    m->pending.fatal = true;
+    snprintf(m->pending.reason, sizeof(m->pending.reason), "%s", reason);
+    publish_locked(m);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static const char *state_name(int state)
+{
+    if (state == ZOO_CONNECTED_STATE)
+        return "connected";
+    if (state == ZOO_CONNECTING_STATE)
+        return "connecting";
+    if (state == ZOO_ASSOCIATING_STATE)
+        return "associating";
+    if (state == ZOO_EXPIRED_SESSION_STATE)
+        return "expired";
+    if (state == ZOO_AUTH_FAILED_STATE)
+        return "auth failed";
+    return "disconnected";
+}
+
+/* Default watcher: session events only. Runs on the ZooKeeper client's thread. */
+static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    zkv_membership *m = ctx;
+    if (type != ZOO_SESSION_EVENT)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->ev_session = true;
+    m->zk_state = state;
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Data watch on map. Runs on the ZooKeeper client's thread. */
+static void map_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    zkv_membership *m = ctx;
+    if (type == ZOO_SESSION_EVENT)
+        return; /* session_watcher handles these */
+    pthread_mutex_lock(&m->mu);
+    m->ev_map = true;
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Logs a warning unless it repeats the previous one; ok() forgets it after a success. */
+static void warn_once(zkv_membership *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void warn_once(zkv_membership *m, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (strcmp(msg, m->last_warning) == 0)
+        return;
+    snprintf(m->last_warning, sizeof(m->last_warning), "%s", msg);
+    ZKV_WARN("%s", msg);
+}
+
+static void ok(zkv_membership *m)
+{
+    m->last_warning[0] = '\0';
+}
+
+static void drop_session(zkv_membership *m)
+{
+    if (m->zh)
+        zookeeper_close(m->zh);
+    m->zh = NULL;
+    m->registered = false;
+    m->disconnected = false;
+}
+
+static bool connect_zk(zkv_membership *m, bool *logged_failure)
+{
+    char err[256];
+    pthread_mutex_lock(&m->mu);
+    m->ev_session = false;
+    pthread_mutex_unlock(&m->mu);
+    m->zh = zkv_zk_connect(m->cfg.zk, m->cfg.session_timeout_ms, CONNECT_WAIT_MS, session_watcher,
+                           m, zkv_log_zookeeper, err, sizeof(err));
+    if (!m->zh) {
+        if (!*logged_failure)
+            ZKV_WARN("%s; retrying", err);
+        *logged_failure = true;
+        return false;
+    }
+    *logged_failure = false;
+    const clientid_t *cid = zoo_client_id(m->zh);
+    ZKV_INFO("ZooKeeper session 0x%" PRIx64 " established with %s (timeout %d ms)",
+             (uint64_t)cid->client_id, m->cfg.zk, zoo_recv_timeout(m->zh));
+    return true;
+}
+
+typedef enum { REG_OK, REG_RETRY, REG_REFUSED } reg_result;
+
+/* Creates the ephemeral nodes/<id>; replaces a registration left by an older incarnation. */
+static reg_result register_node(zkv_membership *m, char *reason, size_t rlen)
+{
+    char path[ZKV_PATH_MAX];
+    if (zkv_path(path, sizeof(path), m->cfg.cluster, ZKV_PATH_NODES, m->cfg.node_id) != 0) {
+        snprintf(reason, rlen, "bad node path for %s", m->cfg.node_id);
+        return REG_REFUSED;
+    }
+    zkv_node_info info;
+    memset(&info, 0, sizeof(info));
+    snprintf(info.id, sizeof(info.id), "%s", m->cfg.node_id);
+    snprintf(info.addr, sizeof(info.addr), "%s", m->cfg.advertise);
+    info.incarnation = m->cfg.incarnation;
+    snprintf(info.version, sizeof(info.version), "%s", ZKV_VERSION);
+    char *json = zkv_node_to_json(&info);
+    if (!json) {
+        snprintf(reason, rlen, "out of memory");
+        return REG_RETRY;
+    }
+    reg_result res = REG_RETRY;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int rc = zoo_create(m->zh, path, json, (int)strlen(json), &ZOO_OPEN_ACL_UNSAFE,
+                            ZOO_EPHEMERAL, NULL, 0);
+        if (rc == ZOK) {
+            ZKV_INFO("registered %s (incarnation %" PRIu64 ", addr %s)", path, m->cfg.incarnation,
+                     m->cfg.advertise);
+            res = REG_OK;
+            break;
+        }
+        if (rc != ZNODEEXISTS) {
+            snprintf(reason, rlen, "cannot create %.200s: %s", path, zkv_zk_strerror(rc));
+            break;
+        }
+        char buf[1024];
+        int len = sizeof(buf) - 1;
+        struct Stat st;
+        rc = zoo_get(m->zh, path, 0, buf, &len, &st);
+        if (rc == ZNONODE)
+            continue; /* vanished meanwhile: create again */
+        if (rc != ZOK) {
+            snprintf(reason, rlen, "cannot read %.200s: %s", path, zkv_zk_strerror(rc));
+            break;
+        }
+        const clientid_t *cid = zoo_client_id(m->zh);
+        if (st.ephemeralOwner == cid->client_id) {
+            ZKV_INFO("registered %s (incarnation %" PRIu64 ", addr %s)", path, m->cfg.incarnation,
+                     m->cfg.advertise);
+            res = REG_OK; /* our own create went through before a connection loss */
+            break;
+        }
+        zkv_node_info other;
+        char perr[128];
+        bool parsed =
+            len >= 0 && zkv_node_from_json(buf, (size_t)len, &other, perr, sizeof(perr)) == 0;
+        bool older = parsed && (other.incarnation < m->cfg.incarnation ||
+                                (m->ever_registered && other.incarnation == m->cfg.incarnation));
+        if (!older) {
+            snprintf(reason, rlen,
+                     "node id %s is already registered by another process (incarnation %" PRIu64
+                     ", ours %" PRIu64 ", addr %s)",
+                     m->cfg.node_id, parsed ? other.incarnation : 0, m->cfg.incarnation,
+                     parsed ? other.addr : "?");
+            res = REG_REFUSED;
+            break;
+        }
+        rc = zoo_delete(m->zh, path, st.version);
+        if (rc != ZOK && rc != ZNONODE) {
+            snprintf(reason, rlen, "cannot remove stale %.200s: %s", path, zkv_zk_strerror(rc));
+            break;
+        }
+        ZKV_INFO("removed the stale registration of incarnation %" PRIu64 " from %s",
+                 other.incarnation, path);
+    }
+    free(json);
+    return res;
+}
+
+static void *membership_main(void *arg)
+{
+    zkv_membership *m = arg;
+    bool logged_connect_failure = false, logged_waiting = false;
+    bool have_cluster = false, map_dirty = true;
+    char err[256];
+    while (!stopping(m)) {
+        if (!m->zh) {
+            if (!connect_zk(m, &logged_connect_failure)) {
+                wait_event(m, 1000);
+                continue;
+            }
+            have_cluster = false;
+            map_dirty = true;
+        }
+        /* Session events first: they decide whether the handle is still any good. */
+        pthread_mutex_lock(&m->mu);
+        bool ev_session = m->ev_session;
+        bool ev_map = m->ev_map;
+        m->ev_session = false;
+        m->ev_map = false;
+        pthread_mutex_unlock(&m->mu);
+        if (ev_map)
+            map_dirty = true;
+        int state = zoo_state(m->zh);
+        if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
+            ZKV_WARN("ZooKeeper session %s; opening a new session and registering again",
+                     state_name(state));
+            drop_session(m);
+            continue;
+        }
+        if (state != ZOO_CONNECTED_STATE) {
+            if (!m->disconnected)
+                ZKV_WARN("ZooKeeper connection lost (%s); serving with the current map while "
+                         "the client reconnects",
+                         state_name(state));
+            m->disconnected = true;
+            wait_event(m, RETRY_MS);
+            continue;
+        }
+        if (m->disconnected || ev_session) {
+            if (m->disconnected)
+                ZKV_INFO("ZooKeeper connection re-established (session 0x%" PRIx64 ")",
+                         (uint64_t)zoo_client_id(m->zh)->client_id);
+            m->disconnected = false;
+            map_dirty = true; /* changes may have been missed while away */
+        }
+        if (!have_cluster) {
+            zkv_cluster_info ci;
+            int rc = zkv_zk_read_cluster(m->zh, m->cfg.cluster, &ci, err, sizeof(err));
+            if (rc == ZKV_ZK_NOCLUSTER || rc == ZNONODE) {
+                if (!logged_waiting)
+                    ZKV_INFO("waiting for cluster %s to be created", m->cfg.cluster);
+                logged_waiting = true;
+                wait_event(m, RETRY_MS);
+                continue;
+            }
+            if (rc != 0) {
+                warn_once(m, "cannot read the cluster record: %s; retrying", err);
+                wait_event(m, RETRY_MS);
+                continue;
+            }
+            if (strcmp(ci.cluster_id, m->cluster_id) != 0) {
+                if (m->cluster_id[0])
+                    ZKV_WARN("cluster %s changed id from %s to %s", m->cfg.cluster, m->cluster_id,
+                             ci.cluster_id);
+                else
+                    ZKV_INFO("cluster %s has id %s", m->cfg.cluster, ci.cluster_id);
+                snprintf(m->cluster_id, sizeof(m->cluster_id), "%s", ci.cluster_id);
+                pthread_mutex_lock(&m->mu);
+                m->pending.has_cluster_id = true;
+                snprintf(m->pending.cluster_id, sizeof(m->pending.cluster_id), "%s", ci.cluster_id);
+                publish_locked(m);
+                pthread_mutex_unlock(&m->mu);
+            }
+            have_cluster = true;
+        }
+        if (!m->registered) {
+            reg_result rr = register_node(m, err, sizeof(err));
+            if (rr == REG_REFUSED) {
+                ZKV_ERROR("%s", err);
+                publish_fatal(m, err);
+                break;
+            }
+            if (rr == REG_RETRY) {
+                warn_once(m, "registration failed: %s; retrying", err);
+                wait_event(m, RETRY_MS);
+                continue;
+            }
+            ok(m);
+            m->registered = true;
+            m->ever_registered = true;
+            map_dirty = true;
+        }
+        if (map_dirty) {
+            zkv_rangemap *map = NULL;
+            int rc = zkv_zk_read_map(m->zh, m->cfg.cluster, map_watcher, m, &map, err, sizeof(err));
+            if (rc != 0) {
+                warn_once(m, "cannot read the range map: %s; retrying", err);
+                wait_event(m, RETRY_MS);
+                continue;
+            }
+            map_dirty = false;
+            ok(m);
+            publish_map(m, map);
+        }
+        wait_event(m, 1000);
+    }
+    drop_session(m);
+    return NULL;
+}
+
+int zkv_membership_start(const zkv_membership_config *cfg, zkv_membership_notify_fn notify,
+                         void *ctx, zkv_membership **out)
+{
+    zkv_membership *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -1;
+    m->cfg = *cfg;
+    m->notify = notify;
+    m->notify_ctx = ctx;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cond, NULL);
+    if (pthread_create(&m->thread, NULL, membership_main, m) != 0) {
+        pthread_cond_destroy(&m->cond);
+        pthread_mutex_destroy(&m->mu);
+        free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+void zkv_membership_take(zkv_membership *m, zkv_membership_update *u)
+{
+    pthread_mutex_lock(&m->mu);
+    *u = m->pending;
+    memset(&m->pending, 0, sizeof(m->pending));
+    pthread_mutex_unlock(&m->mu);
+}
+
+void zkv_membership_detach(zkv_membership *m)
+{
+    pthread_mutex_lock(&m->mu);
+    m->notify = NULL;
+    m->notify_ctx = NULL;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void zkv_membership_stop(zkv_membership *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->stop = true;
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->thread, NULL);
+    zkv_rangemap_free(m->pending.map);
+    pthread_cond_destroy(&m->cond);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}

@@ -1,0 +1,52 @@
+/* membership.h: the node's life in ZooKeeper, on a thread of its own.
+ *
+ * The membership thread connects (zkv_zk_connect), waits for /zkv/NAME/cluster, reads the
+ * cluster id, registers the ephemeral nodes/<id> (incarnation rules of docs/internals.md),
+ * reads the routing map with a watch on map, and re-reads and re-arms after every map
+ * event. While merely disconnected the node keeps its map (the ZooKeeper client
+ * reconnects by itself); after ZOO_EXPIRED_SESSION_STATE the thread closes the handle,
+ * opens a new session, re-registers and re-reads the map.
+ *
+ * Threads: ZooKeeper watchers run on the ZooKeeper client's thread and only set flags
+ * under the membership mutex; every ZooKeeper call happens on the membership thread.
+ * Results reach the loop thread through zkv_membership_take after the notify callback
+ * (called on the membership thread with no lock of the loop's held; the server makes it a
+ * uv_async_send). zkv_membership_detach stops further notifies (before the loop closes its
+ * async handle). start/stop/detach/take are for the loop thread. */
+#ifndef ZKV_SERVER_MEMBERSHIP_H
+#define ZKV_SERVER_MEMBERSHIP_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/rangemap.h"
+
+typedef struct zkv_membership zkv_membership;
+
+typedef struct zkv_membership_config {
+    const char *zk;
+    const char *cluster;
+    const char *node_id;
+    const char *advertise;
+    uint64_t incarnation;
+    int session_timeout_ms;
+} zkv_membership_config;
+
+typedef void (*zkv_membership_notify_fn)(void *ctx);
+
+/* What changed since the last take. */
+typedef struct zkv_membership_update {
+    zkv_rangemap *map; /* a newer map (the caller frees it), or NULL */
+    bool has_cluster_id;
+    char cluster_id[ZKV_ID_MAX]; /* set when has_cluster_id */
+    bool fatal;                  /* the node must stop (id registered by another process) */
+    char reason[256];            /* set when fatal */
+} zkv_membership_update;
+
+/* Starts the thread. The config's strings must outlive the membership. Returns 0 or -1. */
+int zkv_membership_start(const zkv_membership_config *cfg, zkv_membership_notify_fn notify,
+                         void *ctx, zkv_membership **out);
+void zkv_membership_take(zkv_membership *m, zkv_membership_update *u);
+void zkv_membership_detach(zkv_membership *m);
+/* Stops the thread, closes the session (removing nodes/<id>) and frees m. NULL: no-op. */
+void zkv_membership_stop(zkv_membership *m);
+
+#endif

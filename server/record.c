@@ -1,0 +1,195 @@
+/* record.c: encode/decode of the store's LevelDB keys and records (see record.h and
+ * docs/internals.md). Every integer is big-endian so keys sort numerically. */
+#include "record.h"
+
+#include <string.h>
+
+void zkv_put_u64be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+uint64_t zkv_get_u64be(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+void zkv_put_u32be(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+uint32_t zkv_get_u32be(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static int append_u8(zkv_buf *out, uint8_t v)
+{
+    return zkv_buf_append(out, &v, 1);
+}
+
+static int append_u64(zkv_buf *out, uint64_t v)
+{
+    uint8_t b[8];
+    zkv_put_u64be(b, v);
+    return zkv_buf_append(out, b, 8);
+}
+
+int zkv_rec_data_key(zkv_buf *out, const uint8_t *key, size_t klen)
+{
+    if (zkv_buf_reserve(out, 1 + klen) != 0)
+        return -1;
+    append_u8(out, ZKV_REC_DATA_PREFIX);
+    return zkv_buf_append(out, key, klen);
+}
+
+int zkv_rec_data_key_decode(const uint8_t *k, size_t len, const uint8_t **key, size_t *klen)
+{
+    if (len < 1 || k[0] != ZKV_REC_DATA_PREFIX)
+        return -1;
+    *key = k + 1;
+    *klen = len - 1;
+    return 0;
+}
+
+int zkv_rec_log_key(zkv_buf *out, const char *range_id, uint64_t seq)
+{
+    size_t idlen = strlen(range_id);
+    if (zkv_buf_reserve(out, 1 + idlen + 1 + 8) != 0)
+        return -1;
+    append_u8(out, ZKV_REC_LOG_PREFIX);
+    zkv_buf_append(out, range_id, idlen);
+    append_u8(out, 0);
+    return append_u64(out, seq);
+}
+
+static int copy_id(const uint8_t *p, size_t n, char *range_id, size_t idlen)
+{
+    if (n == 0 || n + 1 > idlen || memchr(p, 0, n) != NULL)
+        return -1;
+    memcpy(range_id, p, n);
+    range_id[n] = '\0';
+    return 0;
+}
+
+int zkv_rec_log_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen,
+                           uint64_t *seq)
+{
+    if (len < 1 + 1 + 1 + 8 || k[0] != ZKV_REC_LOG_PREFIX || k[len - 9] != 0)
+        return -1;
+    if (copy_id(k + 1, len - 10, range_id, idlen) != 0)
+        return -1;
+    *seq = zkv_get_u64be(k + len - 8);
+    return 0;
+}
+
+int zkv_rec_range_key(zkv_buf *out, const char *range_id)
+{
+    size_t idlen = strlen(range_id);
+    if (zkv_buf_reserve(out, 1 + idlen) != 0)
+        return -1;
+    append_u8(out, ZKV_REC_RANGE_PREFIX);
+    return zkv_buf_append(out, range_id, idlen);
+}
+
+int zkv_rec_range_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen)
+{
+    if (len < 2 || k[0] != ZKV_REC_RANGE_PREFIX)
+        return -1;
+    return copy_id(k + 1, len - 1, range_id, idlen);
+}
+
+int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen)
+{
+    if (zkv_buf_reserve(out, ZKV_REC_VALUE_HDR + vlen) != 0)
+        return -1;
+    uint8_t *p = out->data + out->len;
+    p[0] = ZKV_REC_FORMAT;
+    p[1] = m->flags;
+    zkv_put_u64be(p + 2, m->epoch);
+    zkv_put_u64be(p + 10, m->seq);
+    zkv_put_u64be(p + 18, m->expiry_ms);
+    out->len += ZKV_REC_VALUE_HDR;
+    return zkv_buf_append(out, value, vlen);
+}
+
+int zkv_rec_value_decode(const uint8_t *rec, size_t len, zkv_value_view *out)
+{
+    if (len < ZKV_REC_VALUE_HDR || rec[0] != ZKV_REC_FORMAT)
+        return -1;
+    out->meta.flags = rec[1];
+    out->meta.epoch = zkv_get_u64be(rec + 2);
+    out->meta.seq = zkv_get_u64be(rec + 10);
+    out->meta.expiry_ms = zkv_get_u64be(rec + 18);
+    out->value = rec + ZKV_REC_VALUE_HDR;
+    out->value_len = len - ZKV_REC_VALUE_HDR;
+    return 0;
+}
+
+int zkv_rec_log_encode(zkv_buf *out, zkv_log_op op, uint64_t epoch, const uint8_t *key, size_t klen,
+                       const zkv_value_meta *m, const uint8_t *value, size_t vlen)
+{
+    if (klen > UINT32_MAX || (op != ZKV_LOG_OP_PUT && op != ZKV_LOG_OP_DELETE))
+        return -1;
+    size_t need = 1 + 8 + 4 + klen + (op == ZKV_LOG_OP_PUT ? ZKV_REC_VALUE_HDR + vlen : 0);
+    if (zkv_buf_reserve(out, need) != 0)
+        return -1;
+    uint8_t *p = out->data + out->len;
+    p[0] = (uint8_t)op;
+    zkv_put_u64be(p + 1, epoch);
+    zkv_put_u32be(p + 9, (uint32_t)klen);
+    out->len += 13;
+    zkv_buf_append(out, key, klen);
+    if (op == ZKV_LOG_OP_PUT)
+        return zkv_rec_value_encode(out, m, value, vlen);
+    return 0;
+}
+
+int zkv_rec_log_decode(const uint8_t *rec, size_t len, zkv_log_view *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len < 13)
+        return -1;
+    uint8_t op = rec[0];
+    if (op != ZKV_LOG_OP_PUT && op != ZKV_LOG_OP_DELETE)
+        return -1;
+    out->op = (zkv_log_op)op;
+    out->epoch = zkv_get_u64be(rec + 1);
+    size_t klen = zkv_get_u32be(rec + 9);
+    if (klen > len - 13)
+        return -1;
+    out->key = rec + 13;
+    out->key_len = klen;
+    const uint8_t *rest = rec + 13 + klen;
+    size_t rest_len = len - 13 - klen;
+    if (op == ZKV_LOG_OP_DELETE)
+        return rest_len == 0 ? 0 : -1;
+    return zkv_rec_value_decode(rest, rest_len, &out->value);
+}
+
+int zkv_rec_range_state_encode(zkv_buf *out, const zkv_range_state_rec *st)
+{
+    if (zkv_buf_reserve(out, ZKV_REC_RANGE_STATE_LEN) != 0)
+        return -1;
+    append_u64(out, st->epoch);
+    return append_u64(out, st->last_seq);
+}
+
+int zkv_rec_range_state_decode(const uint8_t *rec, size_t len, zkv_range_state_rec *out)
+{
+    if (len != ZKV_REC_RANGE_STATE_LEN)
+        return -1;
+    out->epoch = zkv_get_u64be(rec);
+    out->last_seq = zkv_get_u64be(rec + 8);
+    return 0;
+}

@@ -1,0 +1,93 @@
+/* record.h: the LevelDB key and record formats of a node's store (docs/internals.md),
+ * as pure encode/decode functions over byte buffers. No I/O, no LevelDB.
+ *
+ *   'd' + user key                      value record
+ *   'l' + range id + 0x00 + u64be seq   log entry
+ *   'r' + range id                      range state
+ *
+ * value record: u8 format (1), u8 flags (0), u64be epoch, u64be seq, u64be expiry_ms,
+ *               value bytes
+ * log entry:    u8 op (1 put, 2 delete), u64be epoch, u32be key length, key, and for a
+ *               put the value record
+ * range state:  u64be epoch, u64be last seq
+ *
+ * Errors: encoders append to a zkv_buf and return 0 or -1 (ENOMEM); decoders return 0,
+ * or -1 for a malformed or unknown-format record. Decoded pointers alias the input. */
+#ifndef ZKV_SERVER_RECORD_H
+#define ZKV_SERVER_RECORD_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/buf.h"
+
+#define ZKV_REC_FORMAT 1u
+#define ZKV_REC_VALUE_HDR 26u /* bytes of a value record before the value */
+#define ZKV_REC_RANGE_STATE_LEN 16u
+#define ZKV_REC_DATA_PREFIX 'd'
+#define ZKV_REC_LOG_PREFIX 'l'
+#define ZKV_REC_RANGE_PREFIX 'r'
+
+typedef enum {
+    ZKV_LOG_OP_PUT = 1,
+    ZKV_LOG_OP_DELETE = 2,
+} zkv_log_op;
+
+/* Version and expiry stored with every value. */
+typedef struct zkv_value_meta {
+    uint8_t flags;  /* 0 for now; room for tombstones, compression, ... */
+    uint64_t epoch; /* (epoch, seq) of the write that stored the value */
+    uint64_t seq;
+    uint64_t expiry_ms; /* wall-clock expiry, 0 = none */
+} zkv_value_meta;
+
+typedef struct zkv_value_view {
+    zkv_value_meta meta;
+    const uint8_t *value;
+    size_t value_len;
+} zkv_value_view;
+
+typedef struct zkv_log_view {
+    zkv_log_op op;
+    uint64_t epoch;
+    const uint8_t *key;
+    size_t key_len;
+    zkv_value_view value; /* put only */
+} zkv_log_view;
+
+typedef struct zkv_range_state_rec {
+    uint64_t epoch;
+    uint64_t last_seq;
+} zkv_range_state_rec;
+
+void zkv_put_u64be(uint8_t *p, uint64_t v);
+uint64_t zkv_get_u64be(const uint8_t *p);
+void zkv_put_u32be(uint8_t *p, uint32_t v);
+uint32_t zkv_get_u32be(const uint8_t *p);
+
+/* 'd' + key. */
+int zkv_rec_data_key(zkv_buf *out, const uint8_t *key, size_t klen);
+/* Strips the 'd' prefix: returns 0 and sets key and klen, or -1 for another kind of key. */
+int zkv_rec_data_key_decode(const uint8_t *k, size_t len, const uint8_t **key, size_t *klen);
+
+/* 'l' + range id + 0x00 + u64be seq. The range id holds no NUL (ids are [A-Za-z0-9._-]),
+ * so every log key of one range sorts together, in seq order. */
+int zkv_rec_log_key(zkv_buf *out, const char *range_id, uint64_t seq);
+/* range_id receives the id (NUL-terminated, at most idlen-1 bytes). */
+int zkv_rec_log_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen,
+                           uint64_t *seq);
+
+/* 'r' + range id. */
+int zkv_rec_range_key(zkv_buf *out, const char *range_id);
+int zkv_rec_range_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen);
+
+int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen);
+int zkv_rec_value_decode(const uint8_t *rec, size_t len, zkv_value_view *out);
+
+/* A put entry carries the value record of the write; a delete entry none (value/m ignored). */
+int zkv_rec_log_encode(zkv_buf *out, zkv_log_op op, uint64_t epoch, const uint8_t *key, size_t klen,
+                       const zkv_value_meta *m, const uint8_t *value, size_t vlen);
+int zkv_rec_log_decode(const uint8_t *rec, size_t len, zkv_log_view *out);
+
+int zkv_rec_range_state_encode(zkv_buf *out, const zkv_range_state_rec *st);
+int zkv_rec_range_state_decode(const uint8_t *rec, size_t len, zkv_range_state_rec *out);
+
+#endif

@@ -1,0 +1,303 @@
+/* server.c: the loop of zkv-server (see server.h).
+ *
+ * Turn structure (libuv): I/O callbacks read and dispatch requests; reads are answered
+ * from LevelDB at once, writes are staged in the store's batch. The check handle (right
+ * after I/O) and the prepare handle (before the loop blocks) run before_sleep: commit the
+ * batch (one LevelDB WriteBatch for every write of the turn), then flush each connection
+ * that has answers with one uv_write. Redis's beforeSleep, with the write barrier.
+ *
+ * The membership thread hands over maps, the cluster id and fatal errors through an
+ * uv_async; the loop swaps its map and frees the old one here, on the loop thread.
+ * Replication (next issue) hooks in after the commit: the log shipper streams the newly
+ * committed entries of each range and the write answers wait for the in_sync replicas. */
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/frame.h"
+#include "common/log.h"
+#include "server_int.h"
+
+#define SHUTDOWN_GRACE_MS 3000
+
+static void begin_shutdown(zkv_server *s, const char *why);
+
+static void close_core(zkv_server *s, uv_handle_t *h);
+
+static void before_sleep(zkv_server *s)
+{
+    char err[256];
+    if (zkv_store_pending(s->store) && zkv_store_commit(s->store, err, sizeof(err)) != 0) {
+        zkv_server_fatal(s, "cannot commit writes: %s", err);
+        return;
+    }
+    while (s->dirty) {
+        zkv_conn *c = s->dirty;
+        s->dirty = c->dirty_next;
+        c->dirty = false;
+        c->dirty_next = NULL;
+        zkv_conn_flush(c);
+    }
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    before_sleep(h->data);
+}
+
+static void on_check(uv_check_t *h)
+{
+    before_sleep(h->data);
+}
+
+static size_t owned_ranges(const zkv_rangemap *m, const char *node_id)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_ranges; i++)
+        if (strcmp(m->ranges[i].owner, node_id) == 0)
+            n++;
+    return n;
+}
+
+static void install_map(zkv_server *s, zkv_rangemap *map)
+{
+    zkv_rangemap *old = s->map;
+    size_t owned = owned_ranges(map, s->opt->node_id);
+    if (!old || old->version != map->version || owned_ranges(old, s->opt->node_id) != owned)
+        ZKV_INFO("range map version %lld: this node owns %zu of %zu ranges",
+                 (long long)map->version, owned, map->n_ranges);
+    for (size_t i = 0; i < map->n_ranges; i++) {
+        const zkv_range *r = &map->ranges[i];
+        if (strcmp(r->owner, s->opt->node_id) == 0)
+            ZKV_DEBUG("owns range %s (epoch %llu)", r->id, (unsigned long long)r->epoch);
+    }
+    s->map = map;
+    s->env.map = map;
+    zkv_rangemap_free(old);
+}
+
+static void on_async(uv_async_t *h)
+{
+    zkv_server *s = h->data;
+    zkv_membership_update u;
+    zkv_membership_take(s->membership, &u);
+    if (u.has_cluster_id) {
+        snprintf(s->cluster_id, sizeof(s->cluster_id), "%s", u.cluster_id);
+        s->env.cluster_id = s->cluster_id;
+    }
+    if (u.map)
+        install_map(s, u.map);
+    if (u.fatal) {
+        s->exit_code = 1;
+        begin_shutdown(s, "registration refused");
+    }
+}
+
+static void on_core_closed(uv_handle_t *h)
+{
+    zkv_server *s = h->data;
+    s->open_core_handles--;
+}
+
+static void close_core(zkv_server *s, uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, on_core_closed);
+}
+
+/* When the last connection is gone during shutdown, close the loop's own handles so
+ * uv_run returns. */
+static void maybe_finish(zkv_server *s)
+{
+    if (!s->shutting_down || s->n_conns > 0)
+        return;
+    before_sleep(s);
+    if (s->membership)
+        zkv_membership_detach(s->membership);
+    close_core(s, (uv_handle_t *)&s->prepare);
+    close_core(s, (uv_handle_t *)&s->check);
+    close_core(s, (uv_handle_t *)&s->async);
+    close_core(s, (uv_handle_t *)&s->sigterm);
+    close_core(s, (uv_handle_t *)&s->sigint);
+    close_core(s, (uv_handle_t *)&s->shutdown_timer);
+}
+
+void zkv_server_conn_closed(zkv_server *s)
+{
+    maybe_finish(s);
+}
+
+static void on_shutdown_timer(uv_timer_t *t)
+{
+    zkv_server *s = t->data;
+    if (s->n_conns)
+        ZKV_WARN("closing %zu connection(s) that did not drain in time", s->n_conns);
+    for (zkv_conn *c = s->conns; c; c = c->next)
+        zkv_conn_close(c);
+}
+
+static void begin_shutdown(zkv_server *s, const char *why)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = true;
+    ZKV_INFO("shutting down (%s)", why);
+    if (s->listening) {
+        s->listening = false;
+        close_core(s, (uv_handle_t *)&s->listener);
+    }
+    for (zkv_conn *c = s->conns; c; c = c->next)
+        zkv_conn_drain(c);
+    uv_timer_start(&s->shutdown_timer, on_shutdown_timer, SHUTDOWN_GRACE_MS, 0);
+    maybe_finish(s);
+}
+
+void zkv_server_fatal(zkv_server *s, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ZKV_ERROR("%s; stopping without answering unsaved writes", msg);
+    s->exit_code = 1;
+    /* Nothing queued may go out: some answers acknowledge writes that did not persist. */
+    for (zkv_conn *c = s->conns; c; c = c->next) {
+        c->out.len = c->out.off = 0;
+        zkv_conn_close(c);
+    }
+    begin_shutdown(s, "fatal error");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    zkv_server *s = h->data;
+    if (s->shutting_down) {
+        ZKV_WARN("second %s: closing every connection now",
+                 signum == SIGINT ? "SIGINT" : "SIGTERM");
+        on_shutdown_timer(&s->shutdown_timer);
+        return;
+    }
+    begin_shutdown(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    zkv_server *s = l->data;
+    if (status < 0) {
+        ZKV_WARN("accept error: %s", uv_strerror(status));
+        return;
+    }
+    if (s->shutting_down)
+        return;
+    zkv_conn_accept(s);
+}
+
+static int start_listening(zkv_server *s)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", s->opt->listen_port);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int grc = getaddrinfo(s->opt->listen_host, port, &hints, &res);
+    if (grc != 0) {
+        ZKV_ERROR("cannot resolve listen address %s:%s: %s", s->opt->listen_host, port,
+                  gai_strerror(grc));
+        return -1;
+    }
+    int rc = uv_tcp_bind(&s->listener, res->ai_addr, 0);
+    freeaddrinfo(res);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+    if (rc != 0) {
+        ZKV_ERROR("cannot listen on %s:%s: %s", s->opt->listen_host, port, uv_strerror(rc));
+        return -1;
+    }
+    s->listening = true;
+    ZKV_INFO("listening on %s:%s", s->opt->listen_host, port);
+    return 0;
+}
+
+static void notify_loop(void *ctx)
+{
+    uv_async_send(ctx);
+}
+
+int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
+{
+    zkv_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        ZKV_ERROR("out of memory");
+        return 1;
+    }
+    s->opt = opt;
+    s->store = store;
+    s->max_frame = zkv_frame_max_request(opt->max_key, opt->max_value);
+    s->env = (zkv_dispatch_env){.store = store,
+                                .map = NULL,
+                                .node_id = opt->node_id,
+                                .cluster_name = opt->cluster_name,
+                                .cluster_id = s->cluster_id,
+                                .max_key = opt->max_key,
+                                .max_value = opt->max_value};
+    zkv_arena_init(&s->arena, 64u * 1024u, s->max_frame + 64u * 1024u);
+    zkv_reply_init(&s->reply);
+    uv_loop_init(&s->loop);
+    uv_handle_t *core[] = {(uv_handle_t *)&s->listener,      (uv_handle_t *)&s->prepare,
+                           (uv_handle_t *)&s->check,         (uv_handle_t *)&s->async,
+                           (uv_handle_t *)&s->sigterm,       (uv_handle_t *)&s->sigint,
+                           (uv_handle_t *)&s->shutdown_timer};
+    uv_tcp_init(&s->loop, &s->listener);
+    uv_prepare_init(&s->loop, &s->prepare);
+    uv_check_init(&s->loop, &s->check);
+    uv_async_init(&s->loop, &s->async, on_async);
+    uv_signal_init(&s->loop, &s->sigterm);
+    uv_signal_init(&s->loop, &s->sigint);
+    uv_timer_init(&s->loop, &s->shutdown_timer);
+    for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
+        core[i]->data = s;
+    s->open_core_handles = (int)(sizeof(core) / sizeof(core[0]));
+    uv_unref((uv_handle_t *)&s->shutdown_timer);
+    uv_prepare_start(&s->prepare, on_prepare);
+    uv_check_start(&s->check, on_check);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+
+    if (start_listening(s) != 0) {
+        s->exit_code = 1;
+        begin_shutdown(s, "cannot listen");
+    } else if (zkv_membership_start(&opt->membership, notify_loop, &s->async, &s->membership) !=
+               0) {
+        ZKV_ERROR("cannot start the membership thread");
+        s->exit_code = 1;
+        begin_shutdown(s, "membership thread");
+    }
+    if (!s->listening)
+        close_core(s, (uv_handle_t *)&s->listener);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+
+    /* Every handle is closed and the last before_sleep committed the store. Close the
+     * database first, then the session (nodes/<id> goes away with it). */
+    char err[256];
+    if (zkv_store_commit(store, err, sizeof(err)) != 0 && s->exit_code == 0) {
+        ZKV_ERROR("cannot commit writes: %s", err);
+        s->exit_code = 1;
+    }
+    zkv_store_close(store);
+    ZKV_INFO("store closed");
+    if (s->membership) {
+        zkv_membership_stop(s->membership);
+        ZKV_INFO("left ZooKeeper");
+    }
+    int rc = uv_loop_close(&s->loop);
+    if (rc != 0)
+        ZKV_WARN("event loop closed with handles open: %s", uv_strerror(rc));
+    zkv_rangemap_free(s->map);
+    zkv_reply_free(&s->reply);
+    zkv_arena_free(&s->arena);
+    int code = s->exit_code;
+    free(s);
+    return code;
+}

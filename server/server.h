@@ -1,0 +1,28 @@
+/* server.h: the node's network loop (libuv): listener, connections, group commit, and
+ * the hand-over of range maps from the membership thread. One loop thread does network
+ * and storage; zkv_server_run returns when the node has shut down. */
+#ifndef ZKV_SERVER_SERVER_H
+#define ZKV_SERVER_SERVER_H
+#include <stddef.h>
+#include "membership.h"
+#include "store.h"
+
+typedef struct zkv_server_options {
+    const char *listen_host;
+    int listen_port;
+    const char *node_id;
+    const char *cluster_name;
+    size_t max_key;
+    size_t max_value;
+    zkv_membership_config membership;
+} zkv_server_options;
+
+/* Serves until SIGTERM/SIGINT (or a fatal error): stops accepting, commits and flushes,
+ * closes the connections and the store, then stops the membership (closing the ZooKeeper
+ * session).
+ * Takes the store and closes it before the session. Returns the exit code: 0 after a clean
+ * shutdown, 1 after a fatal error (listen failure, storage failure, refused
+ * registration). */
+int zkv_server_run(const zkv_server_options *opt, zkv_store *store);
+
+#endif

@@ -1,0 +1,80 @@
+/* server_int.h: the loop's shared state, private to server.c and conn.c. Everything here
+ * is touched by the loop thread only. */
+#ifndef ZKV_SERVER_SERVER_INT_H
+#define ZKV_SERVER_SERVER_INT_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+#include "arena.h"
+#include "common/buf.h"
+#include "dispatch.h"
+#include "server.h"
+
+/* Output above this stops reading from the peer until it drains below the low mark. */
+#define ZKV_CONN_HIGH_WATER (16u * 1024u * 1024u)
+#define ZKV_CONN_LOW_WATER (4u * 1024u * 1024u)
+#define ZKV_CONN_READ_CHUNK (64u * 1024u)
+#define ZKV_MAX_BAD_FRAMES 3
+
+typedef struct zkv_conn zkv_conn;
+
+typedef struct zkv_server {
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_prepare_t prepare; /* before-sleep: group commit, then flush */
+    uv_check_t check;     /* the same right after the I/O callbacks of a turn */
+    uv_async_t async;     /* membership -> loop: new map, cluster id, fatal */
+    uv_signal_t sigterm, sigint;
+    uv_timer_t shutdown_timer;
+    const zkv_server_options *opt;
+    zkv_store *store;
+    zkv_membership *membership;
+    zkv_rangemap *map;
+    char cluster_id[ZKV_ID_MAX];
+    zkv_dispatch_env env;
+    size_t max_frame;
+    zkv_arena arena; /* request decoding */
+    zkv_reply reply; /* the response being built */
+    zkv_conn *conns; /* every open connection */
+    zkv_conn *dirty; /* connections with output to flush */
+    size_t n_conns;
+    bool listening;
+    bool shutting_down;
+    int exit_code;
+    int open_core_handles; /* handles besides connections still to close at exit */
+} zkv_server;
+
+struct zkv_conn {
+    uv_tcp_t tcp;
+    zkv_server *srv;
+    zkv_conn *prev, *next;
+    zkv_conn *dirty_next;
+    bool dirty;
+    zkv_buf in;   /* bytes received, not yet parsed */
+    zkv_buf out;  /* responses of this turn, waiting for the commit and the flush */
+    zkv_buf wbuf; /* bytes handed to uv_write */
+    uv_write_t wreq;
+    bool writing;
+    bool reading;
+    bool paused;            /* reading stopped by the high-water mark */
+    bool close_after_flush; /* answer what is queued, then close */
+    bool closing;           /* uv_close called */
+    uint64_t skip;          /* bytes of an oversized frame still to drop */
+    int bad_frames;         /* consecutive bad frames */
+    zkv_session sess;
+    char peer[96];
+};
+
+/* conn.c */
+void zkv_conn_accept(zkv_server *s);
+void zkv_conn_flush(zkv_conn *c);
+void zkv_conn_close(zkv_conn *c);
+void zkv_conn_mark_dirty(zkv_conn *c);
+/* Stops reading; the connection closes once its queued answers are written. */
+void zkv_conn_drain(zkv_conn *c);
+
+/* server.c */
+void zkv_server_conn_closed(zkv_server *s);
+void zkv_server_fatal(zkv_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

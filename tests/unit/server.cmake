@@ -1,0 +1,8 @@
+# Unit tests of server/: record and key encodings, the request-decoding arena, the
+# LevelDB store (real database in a temp dir), request dispatch (ownership, limits, hello,
+# scan pages) without sockets, and the data directory and flags.
+# Included by tests/CMakeLists.txt.
+foreach(t record store dispatch datadir arena)
+  zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
+    LIBS zkv_server_core zkv_common)
+endforeach()

@@ -1,0 +1,193 @@
+/* test_server_record.c: the LevelDB key and record formats of server/record.c: round
+ * trips with binary keys (NUL, 0xFF, empty), the exact byte layout of docs/internals.md,
+ * key ordering of log entries, and rejection of malformed records. */
+#include <CUnit/Basic.h>
+#include <string.h>
+
+#include "common/rangemap.h"
+#include "record.h"
+
+static zkv_buf b;
+
+static void test_ints(void)
+{
+    uint8_t p[8];
+    zkv_put_u64be(p, 0x0102030405060708ull);
+    CU_ASSERT_EQUAL(p[0], 1);
+    CU_ASSERT_EQUAL(p[7], 8);
+    CU_ASSERT_EQUAL(zkv_get_u64be(p), 0x0102030405060708ull);
+    zkv_put_u32be(p, 0xdeadbeefu);
+    CU_ASSERT_EQUAL(p[0], 0xde);
+    CU_ASSERT_EQUAL(zkv_get_u32be(p), 0xdeadbeefu);
+}
+
+static void test_data_key(void)
+{
+    const uint8_t key[] = {0x00, 'a', 0xff, 0x00};
+    b.len = 0;
+    CU_ASSERT_EQUAL_FATAL(zkv_rec_data_key(&b, key, sizeof(key)), 0);
+    CU_ASSERT_EQUAL_FATAL(b.len, 5);
+    CU_ASSERT_EQUAL(b.data[0], 'd');
+    CU_ASSERT_EQUAL(memcmp(b.data + 1, key, sizeof(key)), 0);
+    const uint8_t *k;
+    size_t kl;
+    CU_ASSERT_EQUAL(zkv_rec_data_key_decode(b.data, b.len, &k, &kl), 0);
+    CU_ASSERT_EQUAL(kl, sizeof(key));
+    CU_ASSERT_EQUAL(memcmp(k, key, kl), 0);
+    /* the empty key is a key too */
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_data_key(&b, NULL, 0), 0);
+    CU_ASSERT_EQUAL(b.len, 1);
+    CU_ASSERT_EQUAL(zkv_rec_data_key_decode(b.data, b.len, &k, &kl), 0);
+    CU_ASSERT_EQUAL(kl, 0);
+    const uint8_t other[] = {'r', 'x'};
+    CU_ASSERT_EQUAL(zkv_rec_data_key_decode(other, 2, &k, &kl), -1);
+    CU_ASSERT_EQUAL(zkv_rec_data_key_decode(other, 0, &k, &kl), -1);
+}
+
+static void test_value_record(void)
+{
+    const uint8_t val[] = {0x00, 0xff, 'v', 0x00};
+    zkv_value_meta m = {.flags = 0, .epoch = 7, .seq = 0x1122334455ull, .expiry_ms = 99};
+    b.len = 0;
+    CU_ASSERT_EQUAL_FATAL(zkv_rec_value_encode(&b, &m, val, sizeof(val)), 0);
+    CU_ASSERT_EQUAL_FATAL(b.len, ZKV_REC_VALUE_HDR + sizeof(val));
+    /* layout: u8 format, u8 flags, u64be epoch, u64be seq, u64be expiry, value */
+    CU_ASSERT_EQUAL(b.data[0], 1);
+    CU_ASSERT_EQUAL(b.data[1], 0);
+    CU_ASSERT_EQUAL(zkv_get_u64be(b.data + 2), 7);
+    CU_ASSERT_EQUAL(zkv_get_u64be(b.data + 10), 0x1122334455ull);
+    CU_ASSERT_EQUAL(zkv_get_u64be(b.data + 18), 99);
+    CU_ASSERT_EQUAL(memcmp(b.data + 26, val, sizeof(val)), 0);
+    zkv_value_view v;
+    CU_ASSERT_EQUAL_FATAL(zkv_rec_value_decode(b.data, b.len, &v), 0);
+    CU_ASSERT_EQUAL(v.meta.epoch, 7);
+    CU_ASSERT_EQUAL(v.meta.seq, 0x1122334455ull);
+    CU_ASSERT_EQUAL(v.meta.expiry_ms, 99);
+    CU_ASSERT_EQUAL(v.value_len, sizeof(val));
+    CU_ASSERT_EQUAL(memcmp(v.value, val, sizeof(val)), 0);
+    /* empty value */
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_value_encode(&b, &m, NULL, 0), 0);
+    CU_ASSERT_EQUAL(zkv_rec_value_decode(b.data, b.len, &v), 0);
+    CU_ASSERT_EQUAL(v.value_len, 0);
+    /* truncated header, unknown format */
+    CU_ASSERT_EQUAL(zkv_rec_value_decode(b.data, ZKV_REC_VALUE_HDR - 1, &v), -1);
+    b.data[0] = 2;
+    CU_ASSERT_EQUAL(zkv_rec_value_decode(b.data, b.len, &v), -1);
+}
+
+static void test_log_key(void)
+{
+    char id[ZKV_ID_MAX];
+    uint64_t seq;
+    b.len = 0;
+    CU_ASSERT_EQUAL_FATAL(zkv_rec_log_key(&b, "r0003", 258), 0);
+    /* 'l' + "r0003" + 0x00 + u64be 258 */
+    CU_ASSERT_EQUAL_FATAL(b.len, 1 + 5 + 1 + 8);
+    CU_ASSERT_EQUAL(b.data[0], 'l');
+    CU_ASSERT_EQUAL(memcmp(b.data + 1, "r0003", 5), 0);
+    CU_ASSERT_EQUAL(b.data[6], 0);
+    CU_ASSERT_EQUAL(b.data[13], 1);
+    CU_ASSERT_EQUAL(b.data[14], 2);
+    CU_ASSERT_EQUAL(zkv_rec_log_key_decode(b.data, b.len, id, sizeof(id), &seq), 0);
+    CU_ASSERT_STRING_EQUAL(id, "r0003");
+    CU_ASSERT_EQUAL(seq, 258);
+    /* seq order is key order, and one range's entries sort before the next range's */
+    zkv_buf a, c;
+    zkv_buf_init(&a);
+    zkv_buf_init(&c);
+    zkv_rec_log_key(&a, "r0003", 255);
+    zkv_rec_log_key(&c, "r00030", 0);
+    CU_ASSERT_TRUE(memcmp(a.data, b.data, a.len) < 0);
+    CU_ASSERT_TRUE(memcmp(b.data, c.data, b.len < c.len ? b.len : c.len) < 0);
+    zkv_buf_free(&a);
+    zkv_buf_free(&c);
+    CU_ASSERT_EQUAL(zkv_rec_log_key_decode(b.data, b.len - 1, id, sizeof(id), &seq), -1);
+    CU_ASSERT_EQUAL(zkv_rec_log_key_decode(b.data, b.len, id, 4, &seq), -1);
+}
+
+static void test_range_state(void)
+{
+    char id[ZKV_ID_MAX];
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_range_key(&b, "r0012"), 0);
+    CU_ASSERT_EQUAL(b.len, 6);
+    CU_ASSERT_EQUAL(b.data[0], 'r');
+    CU_ASSERT_EQUAL(zkv_rec_range_key_decode(b.data, b.len, id, sizeof(id)), 0);
+    CU_ASSERT_STRING_EQUAL(id, "r0012");
+    CU_ASSERT_EQUAL(zkv_rec_range_key_decode(b.data, 1, id, sizeof(id)), -1);
+    zkv_range_state_rec st = {.epoch = 5, .last_seq = 1ull << 40}, got;
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_range_state_encode(&b, &st), 0);
+    CU_ASSERT_EQUAL_FATAL(b.len, 16);
+    CU_ASSERT_EQUAL(zkv_get_u64be(b.data), 5);
+    CU_ASSERT_EQUAL(zkv_get_u64be(b.data + 8), 1ull << 40);
+    CU_ASSERT_EQUAL(zkv_rec_range_state_decode(b.data, b.len, &got), 0);
+    CU_ASSERT_EQUAL(got.epoch, 5);
+    CU_ASSERT_EQUAL(got.last_seq, 1ull << 40);
+    CU_ASSERT_EQUAL(zkv_rec_range_state_decode(b.data, 15, &got), -1);
+}
+
+static void test_log_entry(void)
+{
+    const uint8_t key[] = {0xff, 0x00, 0xff};
+    const uint8_t val[] = "hello\0world";
+    zkv_value_meta m = {.epoch = 3, .seq = 42};
+    b.len = 0;
+    CU_ASSERT_EQUAL_FATAL(
+        zkv_rec_log_encode(&b, ZKV_LOG_OP_PUT, 3, key, sizeof(key), &m, val, sizeof(val)), 0);
+    /* u8 op, u64be epoch, u32be key length, key, value record */
+    CU_ASSERT_EQUAL_FATAL(b.len, 1 + 8 + 4 + sizeof(key) + ZKV_REC_VALUE_HDR + sizeof(val));
+    CU_ASSERT_EQUAL(b.data[0], 1);
+    CU_ASSERT_EQUAL(zkv_get_u64be(b.data + 1), 3);
+    CU_ASSERT_EQUAL(zkv_get_u32be(b.data + 9), sizeof(key));
+    zkv_log_view e;
+    CU_ASSERT_EQUAL_FATAL(zkv_rec_log_decode(b.data, b.len, &e), 0);
+    CU_ASSERT_EQUAL(e.op, ZKV_LOG_OP_PUT);
+    CU_ASSERT_EQUAL(e.epoch, 3);
+    CU_ASSERT_EQUAL(e.key_len, sizeof(key));
+    CU_ASSERT_EQUAL(memcmp(e.key, key, sizeof(key)), 0);
+    CU_ASSERT_EQUAL(e.value.meta.seq, 42);
+    CU_ASSERT_EQUAL(e.value.value_len, sizeof(val));
+    CU_ASSERT_EQUAL(memcmp(e.value.value, val, sizeof(val)), 0);
+    /* truncations are refused */
+    for (size_t n = 0; n < 13 + sizeof(key) + ZKV_REC_VALUE_HDR; n++)
+        CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, n, &e), -1);
+
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 4, key, sizeof(key), NULL, NULL, 0),
+                    0);
+    CU_ASSERT_EQUAL_FATAL(b.len, 13 + sizeof(key));
+    CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, b.len, &e), 0);
+    CU_ASSERT_EQUAL(e.op, ZKV_LOG_OP_DELETE);
+    CU_ASSERT_EQUAL(e.epoch, 4);
+    /* trailing bytes after a delete, unknown op */
+    uint8_t bad[64];
+    memcpy(bad, b.data, b.len);
+    bad[b.len] = 0;
+    CU_ASSERT_EQUAL(zkv_rec_log_decode(bad, b.len + 1, &e), -1);
+    bad[0] = 3;
+    CU_ASSERT_EQUAL(zkv_rec_log_decode(bad, b.len, &e), -1);
+    CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, (zkv_log_op)9, 1, key, 1, NULL, NULL, 0), -1);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    zkv_buf_init(&b);
+    CU_pSuite s = CU_add_suite("server_record", NULL, NULL);
+    CU_add_test(s, "big-endian integers", test_ints);
+    CU_add_test(s, "data key", test_data_key);
+    CU_add_test(s, "value record", test_value_record);
+    CU_add_test(s, "log key", test_log_key);
+    CU_add_test(s, "range state", test_range_state);
+    CU_add_test(s, "log entry", test_log_entry);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    zkv_buf_free(&b);
+    return failed ? 1 : 0;
+}
