@@ -142,6 +142,7 @@ static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
 static void process(zkv_conn *c)
 {
     zkv_server *s = c->srv;
+    zkv_server_check_lease(s);
     while (!c->closing && !c->close_after_flush && !s->shutting_down) {
         if (queued_output(c) > ZKV_CONN_HIGH_WATER) {
             stop_reading(c);

@@ -96,7 +96,13 @@ static bool route_ok(const zkv_dispatch_env *env, const uint8_t *key, size_t kle
 {
     switch (zkv_dispatch_route(env->map, env->node_id, key, klen, range)) {
     case ZKV_ROUTE_SERVE:
-        return true;
+        if (!env->fenced)
+            return true;
+        set_status(r, ZKV__STATUS__UNAVAILABLE,
+                   "node %s is fenced: its ZooKeeper session is not confirmed, so it does not "
+                   "serve range %s until it is",
+                   env->node_id, (*range)->id);
+        return false;
     case ZKV_ROUTE_NOT_OWNER:
         set_status(r, ZKV__STATUS__NOT_OWNER, "range %s is owned by %s", (*range)->id,
                    (*range)->owner);

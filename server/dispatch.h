@@ -28,6 +28,8 @@ typedef struct zkv_dispatch_env {
     const char *cluster_name;
     const char *cluster_id; /* "" until the cluster record has been read */
     size_t max_key, max_value;
+    /* No valid serving lease (lease.h): owned ranges are answered UNAVAILABLE. */
+    bool fenced;
 } zkv_dispatch_env;
 
 /* Per-connection protocol state. */

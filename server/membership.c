@@ -17,6 +17,7 @@
 #include <time.h>
 #include "common/log.h"
 #include "common/zk.h"
+#include "common/util.h"
 #include "common/znode.h"
 
 #define CONNECT_WAIT_MS 2000
@@ -41,8 +42,19 @@ struct zkv_membership {
     bool ever_registered;
     bool disconnected;
     char cluster_id[ZKV_ID_MAX];
-    char last_warning[512]; /* a retried failure is logged once, not every 500 ms */
+    char last_warning[512];   /* a retried failure is logged once, not every 500 ms */
+    uint64_t last_confirm_ms; /* when the last lease confirmation was sent */
+    /* under mu */
+    zkv_lease lease;
 };
+
+/* One lease confirmation in flight: what it proves once answered. */
+typedef struct confirm_ctx {
+    zkv_membership *m;
+    int64_t session;
+    uint64_t sent_ms;
+    int timeout_ms;
+} confirm_ctx;
 
 static bool stopping(zkv_membership *m)
 {
@@ -77,11 +89,18 @@ static void publish_locked(zkv_membership *m)
         m->notify(m->notify_ctx);
 }
 
+static int64_t session_id(zkv_membership *m)
+{
+    const clientid_t *cid = m->zh ? zoo_client_id(m->zh) : NULL;
+    return cid ? cid->client_id : 0;
+}
+
 static void publish_map(zkv_membership *m, zkv_rangemap *map)
 {
     pthread_mutex_lock(&m->mu);
     zkv_rangemap_free(m->pending.map);
     m->pending.map = map;
+    m->pending.map_session = session_id(m);
     publish_locked(m);
     pthread_mutex_unlock(&m->mu);
 }
@@ -163,6 +182,7 @@ static void drop_session(zkv_membership *m)
     m->zh = NULL;
     m->registered = false;
     m->disconnected = false;
+    m->last_confirm_ms = 0; /* a new session confirms at once */
 }
 
 static bool connect_zk(zkv_membership *m, bool *logged_failure)
@@ -263,6 +283,40 @@ static reg_result register_node(zkv_membership *m, char *reason, size_t rlen)
     }
     free(json);
     return res;
+}
+
+/* Completion of a lease confirmation, on the ZooKeeper client's thread. Only an answer
+ * that shows our registration under the same session proves the session alive. The
+ * client calls every pending completion (with an error) when the handle closes. */
+static void confirm_done(int rc, const struct Stat *st, const void *data)
+{
+    confirm_ctx *cc = (confirm_ctx *)data;
+    zkv_membership *m = cc->m;
+    if (rc == ZOK && st && st->ephemeralOwner == cc->session) {
+        pthread_mutex_lock(&m->mu);
+        zkv_lease_confirm(&m->lease, cc->session, cc->sent_ms, cc->timeout_ms);
+        pthread_mutex_unlock(&m->mu);
+    }
+    free(cc);
+}
+
+/* Sends a confirmation when the last one is a quarter of the timeout old. */
+static void maybe_confirm(zkv_membership *m)
+{
+    int timeout = zoo_recv_timeout(m->zh);
+    uint64_t now = zkv_now_ms();
+    if (m->last_confirm_ms && now - m->last_confirm_ms < zkv_lease_confirm_interval_ms(timeout))
+        return;
+    char path[ZKV_PATH_MAX];
+    if (zkv_path(path, sizeof(path), m->cfg.cluster, ZKV_PATH_NODES, m->cfg.node_id) != 0)
+        return;
+    confirm_ctx *cc = malloc(sizeof(*cc));
+    if (!cc)
+        return;
+    *cc = (confirm_ctx){.m = m, .session = session_id(m), .sent_ms = now, .timeout_ms = timeout};
+    m->last_confirm_ms = now;
+    if (zoo_aexists(m->zh, path, 0, confirm_done, cc) != ZOK)
+        free(cc);
 }
 
 static void *membership_main(void *arg)
@@ -371,7 +425,8 @@ static void *membership_main(void *arg)
             ok(m);
             publish_map(m, map);
         }
-        wait_event(m, 1000);
+        maybe_confirm(m);
+        wait_event(m, (long)zkv_lease_confirm_interval_ms(zoo_recv_timeout(m->zh)));
     }
     drop_session(m);
     return NULL;
@@ -404,6 +459,14 @@ void zkv_membership_take(zkv_membership *m, zkv_membership_update *u)
     *u = m->pending;
     memset(&m->pending, 0, sizeof(m->pending));
     pthread_mutex_unlock(&m->mu);
+}
+
+zkv_lease zkv_membership_lease(zkv_membership *m)
+{
+    pthread_mutex_lock(&m->mu);
+    zkv_lease l = m->lease;
+    pthread_mutex_unlock(&m->mu);
+    return l;
 }
 
 void zkv_membership_detach(zkv_membership *m)

@@ -5,7 +5,10 @@
  * reads the routing map with a watch on map, and re-reads and re-arms after every map
  * event. While merely disconnected the node keeps its map (the ZooKeeper client
  * reconnects by itself); after ZOO_EXPIRED_SESSION_STATE the thread closes the handle,
- * opens a new session, re-registers and re-reads the map.
+ * opens a new session, re-registers and re-reads the map. Once registered with a current
+ * map it confirms its session every quarter of the timeout (an asynchronous exists of its
+ * own nodes/<id>), which keeps the serving lease of lease.h alive: when ZooKeeper stops
+ * answering, the lease runs out before the session can expire and the node stops serving.
  *
  * Threads: ZooKeeper watchers run on the ZooKeeper client's thread and only set flags
  * under the membership mutex; every ZooKeeper call happens on the membership thread.
@@ -18,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/rangemap.h"
+#include "lease.h"
 
 typedef struct zkv_membership zkv_membership;
 
@@ -35,6 +39,7 @@ typedef void (*zkv_membership_notify_fn)(void *ctx);
 /* What changed since the last take. */
 typedef struct zkv_membership_update {
     zkv_rangemap *map; /* a newer map (the caller frees it), or NULL */
+    int64_t map_session; /* with map: the ZooKeeper session it was read under */
     bool has_cluster_id;
     char cluster_id[ZKV_ID_MAX]; /* set when has_cluster_id */
     bool fatal;                  /* the node must stop (id registered by another process) */
@@ -46,6 +51,8 @@ int zkv_membership_start(const zkv_membership_config *cfg, zkv_membership_notify
                          void *ctx, zkv_membership **out);
 void zkv_membership_take(zkv_membership *m, zkv_membership_update *u);
 void zkv_membership_detach(zkv_membership *m);
+/* The current serving lease (lease.h); any thread. */
+zkv_lease zkv_membership_lease(zkv_membership *m);
 /* Stops the thread, closes the session (removing nodes/<id>) and frees m. NULL: no-op. */
 void zkv_membership_stop(zkv_membership *m);
 

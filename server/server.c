@@ -17,6 +17,7 @@
 #include <string.h>
 #include "common/frame.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "server_int.h"
 
 #define SHUTDOWN_GRACE_MS 3000
@@ -77,6 +78,22 @@ static void install_map(zkv_server *s, zkv_rangemap *map)
     zkv_rangemap_free(old);
 }
 
+void zkv_server_check_lease(zkv_server *s)
+{
+    bool fenced = true;
+    if (s->membership) {
+        zkv_lease l = zkv_membership_lease(s->membership);
+        fenced = !zkv_lease_valid(&l, s->map_session, zkv_now_ms());
+    }
+    if (fenced == s->env.fenced)
+        return;
+    s->env.fenced = fenced;
+    if (fenced)
+        ZKV_WARN("fenced: ZooKeeper session not confirmed; owned ranges answer UNAVAILABLE");
+    else
+        ZKV_INFO("serving: ZooKeeper session confirmed");
+}
+
 static void on_async(uv_async_t *h)
 {
     zkv_server *s = h->data;
@@ -86,8 +103,10 @@ static void on_async(uv_async_t *h)
         snprintf(s->cluster_id, sizeof(s->cluster_id), "%s", u.cluster_id);
         s->env.cluster_id = s->cluster_id;
     }
-    if (u.map)
+    if (u.map) {
         install_map(s, u.map);
+        s->map_session = u.map_session;
+    }
     if (u.fatal) {
         s->exit_code = 1;
         begin_shutdown(s, "registration refused");
@@ -241,7 +260,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                                 .cluster_name = opt->cluster_name,
                                 .cluster_id = s->cluster_id,
                                 .max_key = opt->max_key,
-                                .max_value = opt->max_value};
+                                .max_value = opt->max_value,
+                                .fenced = true};
     zkv_arena_init(&s->arena, 64u * 1024u, s->max_frame + 64u * 1024u);
     zkv_reply_init(&s->reply);
     uv_loop_init(&s->loop);

@@ -30,6 +30,7 @@ typedef struct zkv_server {
     zkv_store *store;
     zkv_membership *membership;
     zkv_rangemap *map;
+    int64_t map_session; /* ZooKeeper session the map was read under */
     char cluster_id[ZKV_ID_MAX];
     zkv_dispatch_env env;
     size_t max_frame;
@@ -74,6 +75,9 @@ void zkv_conn_mark_dirty(zkv_conn *c);
 void zkv_conn_drain(zkv_conn *c);
 
 /* server.c */
+/* Sets env.fenced from the membership's lease; logs when it changes. Called before a
+ * batch of requests is handled. */
+void zkv_server_check_lease(zkv_server *s);
 void zkv_server_conn_closed(zkv_server *s);
 void zkv_server_fatal(zkv_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

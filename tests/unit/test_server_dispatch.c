@@ -168,6 +168,24 @@ static void test_ownership(void)
     CU_ASSERT_EQUAL(reply.resp.map_version, 0);
 }
 
+static void test_fenced(void)
+{
+    zkv_dispatch_env e = env();
+    e.fenced = true;
+    zkv_session sess = {.hello_done = true};
+    run(&e, &sess, ZKV__OP__PUT, "apple", 5, "v", 1);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__UNAVAILABLE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(reply.resp.message, "node node-1 is fenced"));
+    run(&e, &sess, ZKV__OP__GET, "apple", 5, NULL, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__UNAVAILABLE);
+    /* Keys of other owners are still redirected: fencing is about owned ranges. */
+    run(&e, &sess, ZKV__OP__GET, "mango", 5, NULL, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__NOT_OWNER);
+    e.fenced = false;
+    run(&e, &sess, ZKV__OP__GET, "apple", 5, NULL, 0);
+    CU_ASSERT_NOT_EQUAL(reply.resp.status, ZKV__STATUS__UNAVAILABLE);
+}
+
 static void test_limits(void)
 {
     zkv_dispatch_env e = env();
@@ -300,6 +318,7 @@ int main(void)
     CU_add_test(s, "route", test_route);
     CU_add_test(s, "hello rules", test_hello);
     CU_add_test(s, "ownership", test_ownership);
+    CU_add_test(s, "fenced node refuses owned keys", test_fenced);
     CU_add_test(s, "limits", test_limits);
     CU_add_test(s, "write and read", test_write_read);
     CU_add_test(s, "scan pages", test_scan);
