@@ -1,0 +1,49 @@
+/* batch.h: the contents of zkv_batch and the grouping step of zkv_batch_run, exposed
+ * for unit tests. A batch owns copies of its keys and values (one arena, offsets). */
+#ifndef ZKV_CLIENT_BATCH_H
+#define ZKV_CLIENT_BATCH_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "route.h"
+
+/* Marks an operation that has no final status yet. */
+#define ZKV__BATCH_PENDING 1
+
+typedef struct zkv__batch_op {
+    int op;             /* Zkv__Op: GET, PUT or DELETE */
+    size_t koff, klen;  /* key in the arena */
+    size_t voff, vlen;  /* value (PUT) in the arena */
+    int status;         /* ZKV_OK, ZKV_E*, or ZKV__BATCH_PENDING while running */
+    bool has_value;     /* a get found the key: result in results */
+    size_t roff, rlen;  /* value read by a get, in results */
+    zkv__call_state st; /* routing state across the run's rounds */
+    int group;          /* this round: index of its node group, -1 when none */
+} zkv__batch_op;
+
+struct zkv_batch {
+    zkv_buf arena;   /* keys and values as queued */
+    zkv_buf results; /* values read by gets */
+    zkv__batch_op *ops;
+    size_t n, cap;
+};
+
+/* One node's share of a round. */
+typedef struct zkv__batch_group {
+    char node[ZKV_ID_MAX];
+    char addr[ZKV_ADDR_MAX];
+    bool replica;
+    size_t first; /* ops of the group: order[first .. first+count) */
+    size_t count;
+} zkv__batch_group;
+
+/* Groups the operations with ops[i].group >= 0 by group, groups sorted by node id (the
+ * order their connections are locked in, so two batches never deadlock): renumbers
+ * ops[i].group to the sorted order and fills order[] (n entries at most) so each group's
+ * operations are contiguous and in queue order. rank is scratch for ngroups entries.
+ * Returns the number of grouped operations. Pure, no allocation. */
+size_t zkv__batch_order(zkv__batch_op *ops, size_t n, zkv__batch_group *groups, size_t ngroups,
+                        size_t *order, size_t *rank);
+
+#endif

@@ -1,0 +1,175 @@
+/* client.c: the blocking single-key API: zkv_client_create/free, get, put, delete and
+ * the cached map version. Each call validates locally (sizes are checked before
+ * anything is sent), builds one request and hands it to the routed loop in call.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "client.h"
+#include "error.h"
+#include "value.h"
+
+int zkv_client_create(const zkv_options *opts, zkv_client **out)
+{
+    zkv__clear_error();
+    if (!out)
+        return zkv__fail(ZKV_EINVAL, "out is NULL");
+    *out = NULL;
+    zkv_options *defaults = NULL;
+    if (!opts) {
+        defaults = zkv_options_create();
+        if (!defaults)
+            return zkv__fail(ZKV_ENOMEM, "out of memory");
+        opts = defaults;
+    }
+    zkv_client *c = calloc(1, sizeof *c);
+    if (!c || zkv__options_copy(&c->opts, opts) != ZKV_OK) {
+        free(c);
+        zkv_options_free(defaults);
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    }
+    zkv_options_free(defaults);
+    if (zkv__pool_init(&c->pool) != 0) {
+        zkv__options_clear(&c->opts);
+        free(c);
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    }
+    char err[ZKV__ERR_MAX];
+    int rc = zkv__mapcache_open(&c->mc, c->opts.zk, c->opts.cluster, c->opts.session_timeout_ms,
+                                c->opts.connect_timeout_ms, &c->info, err, sizeof err);
+    if (rc != ZKV_OK) {
+        zkv__pool_destroy(&c->pool);
+        zkv__options_clear(&c->opts);
+        free(c);
+        return zkv__fail(rc, "%s", err);
+    }
+    *out = c;
+    return ZKV_OK;
+}
+
+void zkv_client_free(zkv_client *c)
+{
+    if (!c)
+        return;
+    zkv__pool_destroy(&c->pool);
+    zkv__mapcache_close(&c->mc);
+    zkv__options_clear(&c->opts);
+    free(c);
+}
+
+int64_t zkv_client_map_version(zkv_client *c)
+{
+    return c ? zkv__mapcache_version(&c->mc) : -1;
+}
+
+/* Local checks of a key (and value) before anything is sent. Publishes the error. */
+static int check_kv(const zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
+                    unsigned flags)
+{
+    if ((!key && klen) || (!val && vlen))
+        return zkv__fail(ZKV_EINVAL, "NULL key or value with a non-zero length");
+    if (flags & ~(unsigned)(ZKV_FLAG_ALLOW_STALE | ZKV_FLAG_ACK_OWNER))
+        return zkv__fail(ZKV_EINVAL, "unknown flag bits 0x%x", flags);
+    if (klen > c->opts.max_key)
+        return zkv__fail(ZKV_ETOOLARGE, "key of %zu bytes is over the limit of %zu bytes", klen,
+                         c->opts.max_key);
+    if (vlen > c->opts.max_value)
+        return zkv__fail(ZKV_ETOOLARGE, "value of %zu bytes is over the limit of %zu bytes", vlen,
+                         c->opts.max_value);
+    return ZKV_OK;
+}
+
+/* Runs one single-key request and publishes a failure. */
+static int run(zkv_client *c, Zkv__Request *req, zkv__op_kind op, unsigned flags,
+               uint64_t deadline_ms, zkv__reply *reply)
+{
+    char err[ZKV__ERR_MAX] = "";
+    memset(reply, 0, sizeof *reply);
+    int rc = zkv__call(c, req, req->key.data, req->key.len, op, flags, deadline_ms, reply, err,
+                       sizeof err);
+    if (rc != ZKV_OK && rc != ZKV_ENOTFOUND)
+        return zkv__fail(rc, "%s", err);
+    return rc;
+}
+
+static void reply_clear(zkv__reply *reply)
+{
+    if (reply->resp)
+        zkv__response__free_unpacked(reply->resp, NULL);
+    reply->resp = NULL;
+}
+
+int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigned flags,
+            zkv_value **out)
+{
+    uint64_t deadline;
+    int rc = zkv__call_begin(c, timeout_ms, &deadline);
+    if (rc != ZKV_OK)
+        return rc;
+    if (!out)
+        return zkv__fail(ZKV_EINVAL, "out is NULL");
+    *out = NULL;
+    flags |= c->opts.default_flags;
+    if ((rc = check_kv(c, key, klen, NULL, 0, flags)) != ZKV_OK)
+        return rc;
+    Zkv__Request req = ZKV__REQUEST__INIT;
+    req.op = ZKV__OP__GET;
+    req.key.data = (uint8_t *)key;
+    req.key.len = klen;
+    zkv__reply reply;
+    rc = run(c, &req, ZKV__READ, flags, deadline, &reply);
+    if (rc == ZKV_OK) {
+        Zkv__Response *r = reply.resp;
+        zkv_version ver = {r->epoch, r->seq};
+        *out = zkv__value_new(r->value.data, r->value.len, ver, r->stale ? 1 : 0, reply.node);
+        if (!*out)
+            rc = zkv__fail(ZKV_ENOMEM, "out of memory");
+    } else if (rc == ZKV_ENOTFOUND) {
+        zkv__fail(rc, "key not found");
+    }
+    reply_clear(&reply);
+    return rc;
+}
+
+static int write_op(zkv_client *c, int op, const void *key, size_t klen, const void *val,
+                    size_t vlen, int timeout_ms, unsigned flags, zkv_version *ver)
+{
+    uint64_t deadline;
+    int rc = zkv__call_begin(c, timeout_ms, &deadline);
+    if (rc != ZKV_OK)
+        return rc;
+    flags |= c->opts.default_flags;
+    if ((rc = check_kv(c, key, klen, val, vlen, flags)) != ZKV_OK)
+        return rc;
+    Zkv__Request req = ZKV__REQUEST__INIT;
+    req.op = op;
+    req.key.data = (uint8_t *)key;
+    req.key.len = klen;
+    req.value.data = (uint8_t *)val;
+    req.value.len = vlen;
+    zkv__reply reply;
+    /* A stale read is meaningless for a write: the owner alone takes it. */
+    rc = run(c, &req, ZKV__WRITE, flags & ~(unsigned)ZKV_FLAG_ALLOW_STALE, deadline, &reply);
+    if (rc == ZKV_ENOTFOUND && op == ZKV__OP__DELETE)
+        rc = ZKV_OK; /* deleting a missing key is not an error */
+    else if (rc == ZKV_ENOTFOUND)
+        rc = zkv__fail(ZKV_EPROTOCOL, "node %s answered NOT_FOUND to a put", reply.node);
+    if (rc == ZKV_OK && ver) {
+        ver->epoch = reply.resp->epoch;
+        ver->seq = reply.resp->seq;
+    }
+    reply_clear(&reply);
+    return rc;
+}
+
+int zkv_put(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
+            int timeout_ms, unsigned flags, zkv_version *ver)
+{
+    return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, timeout_ms, flags, ver);
+}
+
+int zkv_del(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigned flags,
+            zkv_version *ver)
+{
+    return write_op(c, ZKV__OP__DELETE, key, klen, NULL, 0, timeout_ms, flags, ver);
+}

@@ -1,0 +1,387 @@
+/* conn.c: one TCP connection to one node (see conn.h). Non-blocking socket, every wait
+ * a poll(2) bounded by the call's deadline, send(2) with MSG_NOSIGNAL so a closed peer
+ * never raises SIGPIPE in the application. While it writes a pipelined group it also
+ * reads answers, so a large group can never deadlock against a node that is waiting for
+ * us to read. Any failure closes the socket: the stream position is then unknown. */
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "zkv/zkv.h"
+#include "common/util.h"
+#include "conn.h"
+#include "error.h"
+#include "route.h"
+
+#define READ_CHUNK (64u * 1024u)
+
+zkv__conn *zkv__conn_new(const char *node_id, const char *addr)
+{
+    zkv__conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    atomic_init(&c->refs, 1);
+    snprintf(c->node_id, sizeof c->node_id, "%s", node_id);
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    c->fd = -1;
+    c->next_id = 1;
+    zkv_buf_init(&c->in);
+    zkv_buf_init(&c->out);
+    return c;
+}
+
+void zkv__conn_ref(zkv__conn *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
+void zkv__conn_unref(zkv__conn *c)
+{
+    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    zkv__conn_close(c);
+    zkv_buf_free(&c->in);
+    zkv_buf_free(&c->out);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+void zkv__conn_close(zkv__conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->in.len = c->in.off = 0;
+    c->out.len = c->out.off = 0;
+}
+
+/* strerror with a lowercase first letter, to sit inside our sentences. */
+static const char *reason(int errnum, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", strerror(errnum));
+    buf[0] = (char)tolower((unsigned char)buf[0]);
+    return buf;
+}
+
+static int remaining_ms(uint64_t deadline_ms)
+{
+    uint64_t now = zkv_now_ms();
+    if (now >= deadline_ms)
+        return 0;
+    uint64_t left = deadline_ms - now;
+    return left > 1000000 ? 1000000 : (int)left;
+}
+
+/* Waits for events on fd until the deadline. Returns revents, 0 on timeout, -1 on
+ * error (errno). */
+static int wait_fd(int fd, short events, uint64_t deadline_ms)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc = poll(&p, 1, remaining_ms(deadline_ms));
+        if (rc > 0)
+            return p.revents;
+        if (rc == 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* Closes c and reports an I/O failure: "node X at A unreachable: <errno>" when nothing
+ * could be sent, else "connection to node X at A lost: <errno>". */
+static int fail_io(zkv__conn *c, int code, char *err, size_t errlen, bool lost, int errnum)
+{
+    char buf[128];
+    if (lost)
+        zkv__err(code, err, errlen, "connection to node %s at %s lost: %s", c->node_id, c->addr,
+                 reason(errnum, buf, sizeof buf));
+    else
+        zkv__err(code, err, errlen, "node %s at %s unreachable: %s", c->node_id, c->addr,
+                 reason(errnum, buf, sizeof buf));
+    zkv__conn_close(c);
+    return code;
+}
+
+/* Connects one resolved address; returns the socket or -1 with *errnum set. */
+static int connect_one(const struct addrinfo *ai, uint64_t deadline_ms, int *errnum)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        *errnum = errno;
+        return -1;
+    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        if (errno != EINPROGRESS) {
+            *errnum = errno;
+            close(fd);
+            return -1;
+        }
+        int ev = wait_fd(fd, POLLOUT, deadline_ms);
+        if (ev <= 0) {
+            *errnum = ev == 0 ? ETIMEDOUT : errno;
+            close(fd);
+            return -1;
+        }
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+            *errnum = soerr ? soerr : errno;
+            close(fd);
+            return -1;
+        }
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static int tcp_connect(zkv__conn *c, uint64_t deadline_ms, char *err, size_t errlen)
+{
+    char host[ZKV_ADDR_MAX];
+    int port = 0;
+    if (zkv_parse_hostport(c->addr, host, sizeof host, &port) != 0)
+        return zkv__err(ZKV_ECONNECT, err, errlen, "node %s has a bad address \"%s\"", c->node_id,
+                        c->addr);
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, portstr, &hints, &res);
+    if (gai != 0)
+        return zkv__err(ZKV_ECONNECT, err, errlen, "node %s at %s unreachable: %s", c->node_id,
+                        c->addr, gai_strerror(gai));
+    int errnum = ECONNREFUSED;
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+        fd = connect_one(ai, deadline_ms, &errnum);
+    freeaddrinfo(res);
+    if (fd < 0) {
+        char buf[128];
+        return zkv__err(
+            ZKV_ECONNECT, err, errlen, "node %s at %s unreachable: %s", c->node_id, c->addr,
+            errnum == ETIMEDOUT ? "connect timed out" : reason(errnum, buf, sizeof buf));
+    }
+    c->fd = fd;
+    return ZKV_OK;
+}
+
+/* Writes as much of the output buffer as the socket takes now. 0, or -1 (errno). */
+static int flush_some(zkv__conn *c)
+{
+    while (zkv_buf_unread(&c->out) > 0) {
+        ssize_t w = send(c->fd, zkv_buf_head(&c->out), zkv_buf_unread(&c->out), MSG_NOSIGNAL);
+        if (w > 0) {
+            zkv_buf_consume(&c->out, (size_t)w);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads what has arrived. Returns bytes read (0: nothing yet), -1 on error (errno),
+ * -2 when the peer closed the connection. */
+static ssize_t read_some(zkv__conn *c)
+{
+    zkv_buf_compact(&c->in);
+    if (zkv_buf_reserve(&c->in, READ_CHUNK) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (;;) {
+        ssize_t r = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        if (r > 0) {
+            c->in.len += (size_t)r;
+            return r;
+        }
+        if (r == 0)
+            return -2;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        return -1;
+    }
+}
+
+int zkv__conn_send(zkv__conn *c, Zkv__Request *const *reqs, size_t n, uint64_t *first_id, char *err,
+                   size_t errlen)
+{
+    if (c->fd < 0)
+        return zkv__err(ZKV_ECONNECT, err, errlen, "connection to node %s is closed", c->node_id);
+    *first_id = c->next_id;
+    for (size_t i = 0; i < n; i++) {
+        reqs[i]->id = c->next_id++;
+        if (zkv_frame_append_request(&c->out, reqs[i]) != 0) {
+            zkv__conn_close(c);
+            return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory encoding a request");
+        }
+    }
+    if (flush_some(c) != 0)
+        return fail_io(c, ZKV_ECONNECT, err, errlen, false, errno);
+    return ZKV_OK;
+}
+
+/* Decodes every whole frame in the input buffer into resps. Returns ZKV_OK or an
+ * error (connection closed). */
+static int parse_answers(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **resps,
+                         size_t *got, char *err, size_t errlen)
+{
+    while (*got < n) {
+        const uint8_t *payload;
+        size_t plen, consumed;
+        zkv_frame_result fr = zkv_frame_parse(zkv_buf_head(&c->in), zkv_buf_unread(&c->in),
+                                              ZKV_MAX_RESPONSE_FRAME, &payload, &plen, &consumed);
+        if (fr == ZKV_FRAME_NEED_MORE)
+            return ZKV_OK;
+        if (fr == ZKV_FRAME_TOO_LARGE) {
+            zkv__err(ZKV_EPROTOCOL, err, errlen,
+                     "node %s at %s sent an answer of %zu bytes (limit %u)", c->node_id, c->addr,
+                     plen, ZKV_MAX_RESPONSE_FRAME);
+            zkv__conn_close(c);
+            return ZKV_EPROTOCOL;
+        }
+        Zkv__Response *r = zkv__response__unpack(NULL, plen, payload);
+        zkv_buf_consume(&c->in, consumed);
+        if (!r) {
+            zkv__err(ZKV_EPROTOCOL, err, errlen, "node %s at %s sent an undecodable answer",
+                     c->node_id, c->addr);
+            zkv__conn_close(c);
+            return ZKV_EPROTOCOL;
+        }
+        uint64_t id = r->id;
+        /* A node that could not decode a request answers with id 0; with a single
+         * request outstanding that answer can only be for it. */
+        if (id == 0 && n == 1)
+            id = first_id;
+        if (id < first_id || id - first_id >= n || resps[id - first_id]) {
+            zkv__err(ZKV_EPROTOCOL, err, errlen, "node %s at %s answered unknown request id %llu",
+                     c->node_id, c->addr, (unsigned long long)r->id);
+            zkv__response__free_unpacked(r, NULL);
+            zkv__conn_close(c);
+            return ZKV_EPROTOCOL;
+        }
+        c->peer_map_version = r->map_version;
+        resps[id - first_id] = r;
+        (*got)++;
+    }
+    return ZKV_OK;
+}
+
+int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **resps,
+                   uint64_t deadline_ms, char *err, size_t errlen)
+{
+    size_t got = 0;
+    for (size_t i = 0; i < n; i++)
+        if (resps[i])
+            got++;
+    for (;;) {
+        if (c->fd < 0)
+            return zkv__err(ZKV_ECONNECT, err, errlen, "connection to node %s at %s is closed",
+                            c->node_id, c->addr);
+        int rc = parse_answers(c, first_id, n, resps, &got, err, errlen);
+        if (rc != ZKV_OK)
+            return rc;
+        if (got == n)
+            return ZKV_OK;
+        short want = POLLIN;
+        if (zkv_buf_unread(&c->out) > 0)
+            want |= POLLOUT;
+        int ev = wait_fd(c->fd, want, deadline_ms);
+        if (ev == 0) {
+            zkv__err(ZKV_ETIMEOUT, err, errlen, "node %s at %s did not answer", c->node_id,
+                     c->addr);
+            zkv__conn_close(c);
+            return ZKV_ETIMEOUT;
+        }
+        if (ev < 0)
+            return fail_io(c, ZKV_ECONNECT, err, errlen, true, errno);
+        if ((ev & POLLOUT) && flush_some(c) != 0)
+            return fail_io(c, ZKV_ECONNECT, err, errlen, true, errno);
+        if (ev & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = read_some(c);
+            if (r == -2) {
+                zkv__err(ZKV_ECONNECT, err, errlen, "node %s at %s closed the connection",
+                         c->node_id, c->addr);
+                zkv__conn_close(c);
+                return ZKV_ECONNECT;
+            }
+            if (r < 0)
+                return fail_io(c, errno == ENOMEM ? ZKV_ENOMEM : ZKV_ECONNECT, err, errlen, true,
+                               errno);
+        }
+    }
+}
+
+/* True when an idle connection has something to read: the peer closed it (EOF, reset)
+ * or sent bytes nobody asked for. Either way it is no longer usable. */
+static bool idle_conn_dead(const zkv__conn *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
+static int hello(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *err, size_t errlen)
+{
+    Zkv__Request req = ZKV__REQUEST__INIT;
+    req.op = ZKV__OP__HELLO;
+    req.cluster_id = (char *)h->cluster_id;
+    req.client_name = (char *)(h->client_name ? h->client_name : "");
+    req.map_version = h->map_version;
+    req.protocol = 1;
+    Zkv__Request *reqs[1] = {&req};
+    uint64_t id;
+    int rc = zkv__conn_send(c, reqs, 1, &id, err, errlen);
+    if (rc != ZKV_OK)
+        return rc;
+    Zkv__Response *resp = NULL;
+    rc = zkv__conn_recv(c, id, 1, &resp, deadline_ms, err, errlen);
+    if (rc != ZKV_OK)
+        return rc;
+    if (resp->status != ZKV__STATUS__OK) {
+        rc = zkv__status_to_code(resp->status);
+        if (resp->status == ZKV__STATUS__BAD_REQUEST && strstr(resp->message, "cluster"))
+            rc = ZKV_ENOCLUSTER;
+        zkv__err(rc, err, errlen, "node %s at %s refused hello: %s", c->node_id, c->addr,
+                 resp->message[0] ? resp->message : zkv_status_name(resp->status));
+    } else if (resp->cluster_id[0] && strcmp(resp->cluster_id, h->cluster_id) != 0) {
+        rc = zkv__err(ZKV_ENOCLUSTER, err, errlen, "node %s at %s belongs to cluster id %s, not %s",
+                      c->node_id, c->addr, resp->cluster_id, h->cluster_id);
+    }
+    zkv__response__free_unpacked(resp, NULL);
+    if (rc != ZKV_OK)
+        zkv__conn_close(c);
+    return rc;
+}
+
+int zkv__conn_open(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *err,
+                   size_t errlen)
+{
+    if (c->fd >= 0 && idle_conn_dead(c))
+        zkv__conn_close(c);
+    if (c->fd >= 0)
+        return ZKV_OK;
+    int rc = tcp_connect(c, deadline_ms, err, errlen);
+    if (rc != ZKV_OK)
+        return rc;
+    return hello(c, h, deadline_ms, err, errlen);
+}

@@ -1,0 +1,63 @@
+/* conn.h: one TCP connection from the client to one node. Blocking API over a
+ * non-blocking socket: every wait is a poll(2) bounded by the call's deadline. A
+ * connection opens with HELLO (cluster id checked) and then carries pipelined requests:
+ * zkv__conn_send queues and starts writing a group of requests (one write), and
+ * zkv__conn_recv finishes writing while reading their answers, matched by request id.
+ * On any I/O error, timeout or protocol violation the socket is closed (fd = -1); the
+ * next zkv__conn_open reconnects. Not thread-safe by itself: hold c->lock for one
+ * open/send/recv exchange. Errors: ZKV_* codes with the reason in err. */
+#ifndef ZKV_CLIENT_CONN_H
+#define ZKV_CLIENT_CONN_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/frame.h"
+#include "common/rangemap.h"
+
+typedef struct zkv__conn {
+    pthread_mutex_t lock; /* held for one request/response exchange */
+    atomic_int refs;      /* the pool's reference plus one per user */
+    char node_id[ZKV_ID_MAX];
+    char addr[ZKV_ADDR_MAX];
+    int fd;                    /* -1 while closed */
+    uint64_t next_id;          /* request ids increase per connection */
+    uint64_t peer_map_version; /* the node's routing version, from its last answer */
+    zkv_buf in;                /* bytes read, not yet parsed */
+    zkv_buf out;               /* bytes queued, not yet written */
+} zkv__conn;
+
+/* What HELLO says about us. */
+typedef struct zkv__hello {
+    const char *cluster_id;
+    const char *client_name;
+    uint64_t map_version;
+} zkv__hello;
+
+/* A closed connection to node_id at addr with one reference. NULL on ENOMEM. */
+zkv__conn *zkv__conn_new(const char *node_id, const char *addr);
+void zkv__conn_ref(zkv__conn *c);
+/* Drops one reference; the last one closes and frees. NULL is a no-op. */
+void zkv__conn_unref(zkv__conn *c);
+void zkv__conn_close(zkv__conn *c);
+
+/* Makes sure the connection is open: drops it if the peer closed it while idle, then
+ * connects (TCP_NODELAY) and exchanges HELLO. ZKV_OK, ZKV_ECONNECT (unreachable),
+ * ZKV_ETIMEOUT, ZKV_ENOCLUSTER (node of another cluster), ZKV_EPROTOCOL, ZKV_ENOMEM. */
+int zkv__conn_open(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *err,
+                   size_t errlen);
+
+/* Assigns ids to reqs[0..n) (first one in *first_id), encodes them into the output
+ * buffer and writes what the socket takes without waiting. */
+int zkv__conn_send(zkv__conn *c, Zkv__Request *const *reqs, size_t n, uint64_t *first_id, char *err,
+                   size_t errlen);
+
+/* Writes the rest, then reads until the answers to ids first_id .. first_id+n-1 are all in
+ * resps[0..n) (in any order). On failure the connection is closed; answers already read
+ * stay in resps (the others are NULL). Free each with zkv__response__free_unpacked. */
+int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **resps,
+                   uint64_t deadline_ms, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,155 @@
+/* options.c: zkv_options, one struct of settings instead of many connect variants
+ * (hiredis' redisOptions). Defaults come from the environment (ZKV_ZK, ZKV_CLUSTER) like
+ * every zkv program's flags; setters validate so a bad value fails where it was set. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "zkv/zkv.h"
+#include "common/frame.h"
+#include "common/znode.h"
+#include "error.h"
+#include "options.h"
+
+static int set_string(char **slot, const char *s)
+{
+    char *copy = strdup(s);
+    if (!copy)
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    free(*slot);
+    *slot = copy;
+    return ZKV_OK;
+}
+
+zkv_options *zkv_options_create(void)
+{
+    zkv_options *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    const char *zk = getenv("ZKV_ZK");
+    const char *cluster = getenv("ZKV_CLUSTER");
+    if (!zk || !*zk)
+        zk = ZKV__DEFAULT_ZK;
+    if (!cluster || !zkv_id_valid(cluster))
+        cluster = ZKV__DEFAULT_CLUSTER;
+    o->zk = strdup(zk);
+    o->cluster = strdup(cluster);
+    o->client_name = strdup("libzkv");
+    o->connect_timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
+    o->timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
+    o->session_timeout_ms = ZKV__DEFAULT_SESSION_MS;
+    o->max_key = ZKV_MAX_KEY_DEFAULT;
+    o->max_value = ZKV_MAX_VALUE_DEFAULT;
+    o->default_flags = ZKV_FLAG_NONE;
+    if (!o->zk || !o->cluster || !o->client_name) {
+        zkv_options_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+void zkv__options_clear(struct zkv_options *o)
+{
+    free(o->zk);
+    free(o->cluster);
+    free(o->client_name);
+    o->zk = o->cluster = o->client_name = NULL;
+}
+
+void zkv_options_free(zkv_options *o)
+{
+    if (!o)
+        return;
+    zkv__options_clear(o);
+    free(o);
+}
+
+int zkv__options_copy(struct zkv_options *dst, const struct zkv_options *src)
+{
+    *dst = *src;
+    dst->zk = strdup(src->zk);
+    dst->cluster = strdup(src->cluster);
+    dst->client_name = strdup(src->client_name);
+    if (!dst->zk || !dst->cluster || !dst->client_name) {
+        zkv__options_clear(dst);
+        return ZKV_ENOMEM;
+    }
+    return ZKV_OK;
+}
+
+size_t zkv__options_max_value_limit(void)
+{
+    return ZKV_MAX_RESPONSE_FRAME - ZKV_MAX_KEY_DEFAULT - ZKV_FRAME_SLACK;
+}
+
+int zkv_options_set_zk(zkv_options *o, const char *connect)
+{
+    if (!o || !connect || !*connect)
+        return zkv__fail(ZKV_EINVAL, "ZooKeeper connect string must not be empty");
+    if (strchr(connect, ' '))
+        return zkv__fail(ZKV_EINVAL, "bad ZooKeeper connect string \"%s\"", connect);
+    return set_string(&o->zk, connect);
+}
+
+int zkv_options_set_cluster(zkv_options *o, const char *name)
+{
+    if (!o || !name || !zkv_id_valid(name))
+        return zkv__fail(ZKV_EINVAL, "bad cluster name \"%s\": 1..63 of [A-Za-z0-9._-]",
+                         name ? name : "(null)");
+    return set_string(&o->cluster, name);
+}
+
+static int check_ms(const zkv_options *o, int ms, const char *what)
+{
+    if (!o || ms <= 0 || ms > ZKV__MAX_TIMEOUT_MS)
+        return zkv__fail(ZKV_EINVAL, "%s must be 1..%d ms, not %d", what, ZKV__MAX_TIMEOUT_MS, ms);
+    return ZKV_OK;
+}
+
+int zkv_options_set_connect_timeout(zkv_options *o, int ms)
+{
+    int rc = check_ms(o, ms, "connect timeout");
+    if (rc == ZKV_OK)
+        o->connect_timeout_ms = ms;
+    return rc;
+}
+
+int zkv_options_set_timeout(zkv_options *o, int ms)
+{
+    int rc = check_ms(o, ms, "timeout");
+    if (rc == ZKV_OK)
+        o->timeout_ms = ms;
+    return rc;
+}
+
+int zkv_options_set_session_timeout(zkv_options *o, int ms)
+{
+    int rc = check_ms(o, ms, "session timeout");
+    if (rc == ZKV_OK)
+        o->session_timeout_ms = ms;
+    return rc;
+}
+
+int zkv_options_set_max_value(zkv_options *o, size_t bytes)
+{
+    if (!o || bytes == 0 || bytes > zkv__options_max_value_limit())
+        return zkv__fail(ZKV_EINVAL, "max value must be 1..%zu bytes, not %zu",
+                         zkv__options_max_value_limit(), bytes);
+    o->max_value = bytes;
+    return ZKV_OK;
+}
+
+int zkv_options_set_default_flags(zkv_options *o, unsigned flags)
+{
+    if (!o || (flags & ~(unsigned)(ZKV_FLAG_ALLOW_STALE | ZKV_FLAG_ACK_OWNER)))
+        return zkv__fail(ZKV_EINVAL, "unknown flag bits 0x%x", flags);
+    o->default_flags = flags;
+    return ZKV_OK;
+}
+
+int zkv_options_set_client_name(zkv_options *o, const char *name)
+{
+    if (!o || !name || strlen(name) >= ZKV__MAX_CLIENT_NAME)
+        return zkv__fail(ZKV_EINVAL, "client name must be shorter than %d bytes",
+                         ZKV__MAX_CLIENT_NAME);
+    return set_string(&o->client_name, name);
+}

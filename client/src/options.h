@@ -1,0 +1,33 @@
+/* options.h: the contents of zkv_options, shared by options.c (setters, validation) and
+ * client.c (which keeps its own copy). Plain data, no resources besides the strings. */
+#ifndef ZKV_CLIENT_OPTIONS_H
+#define ZKV_CLIENT_OPTIONS_H
+#include <stddef.h>
+
+#define ZKV__DEFAULT_ZK "127.0.0.1:2181"
+#define ZKV__DEFAULT_CLUSTER "default"
+#define ZKV__DEFAULT_TIMEOUT_MS 5000
+#define ZKV__DEFAULT_SESSION_MS 10000
+#define ZKV__MAX_TIMEOUT_MS (24 * 3600 * 1000) /* a day: larger is a bug, not a choice */
+#define ZKV__MAX_CLIENT_NAME 128
+
+struct zkv_options {
+    char *zk;          /* ZooKeeper connect string */
+    char *cluster;     /* cluster name: /zkv/NAME */
+    char *client_name; /* sent in HELLO */
+    int connect_timeout_ms;
+    int timeout_ms;
+    int session_timeout_ms;
+    size_t max_key;
+    size_t max_value;
+    unsigned default_flags;
+};
+
+/* Deep copy of src into dst (uninitialised). Returns ZKV_OK or ZKV_ENOMEM. */
+int zkv__options_copy(struct zkv_options *dst, const struct zkv_options *src);
+/* Frees the strings of an options value that is not heap-allocated itself. */
+void zkv__options_clear(struct zkv_options *o);
+/* Largest max_value accepted: a get answer must fit in one response frame. */
+size_t zkv__options_max_value_limit(void);
+
+#endif

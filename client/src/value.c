@@ -1,0 +1,62 @@
+/* value.c: zkv_value, what a get returns: the bytes, their version, whether a replica
+ * answered (stale) and which node did. Opaque so fields can grow (TTL, flags). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "value.h"
+
+zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, int stale,
+                          const char *node)
+{
+    zkv_value *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->data = malloc(len + 1);
+    if (!v->data) {
+        free(v);
+        return NULL;
+    }
+    if (len)
+        memcpy(v->data, data, len);
+    v->data[len] = '\0';
+    v->len = len;
+    v->version = ver;
+    v->stale = stale;
+    snprintf(v->node, sizeof v->node, "%s", node ? node : "");
+    return v;
+}
+
+const void *zkv_value_data(const zkv_value *v)
+{
+    return v ? v->data : NULL;
+}
+
+size_t zkv_value_len(const zkv_value *v)
+{
+    return v ? v->len : 0;
+}
+
+zkv_version zkv_value_version(const zkv_value *v)
+{
+    zkv_version none = {0, 0};
+    return v ? v->version : none;
+}
+
+int zkv_value_stale(const zkv_value *v)
+{
+    return v ? v->stale : 0;
+}
+
+const char *zkv_value_node(const zkv_value *v)
+{
+    return v ? v->node : "";
+}
+
+void zkv_value_free(zkv_value *v)
+{
+    if (!v)
+        return;
+    free(v->data);
+    free(v);
+}

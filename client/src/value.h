@@ -1,0 +1,21 @@
+/* value.h: the contents of zkv_value (an answer to a get), made by client.c and batch.c. */
+#ifndef ZKV_CLIENT_VALUE_H
+#define ZKV_CLIENT_VALUE_H
+#include <stddef.h>
+
+#include "zkv/zkv.h"
+#include "common/rangemap.h"
+
+struct zkv_value {
+    unsigned char *data; /* len bytes plus a NUL, so text values print as they are */
+    size_t len;
+    zkv_version version;
+    int stale;
+    char node[ZKV_ID_MAX];
+};
+
+/* A new value holding a copy of data. NULL on ENOMEM. */
+zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, int stale,
+                          const char *node);
+
+#endif
