@@ -1,0 +1,78 @@
+/* cluster.h: a zkv cluster for one test: a ZooKeeper server, zkv-server processes
+ * (`--zk --cluster --listen 127.0.0.1:PORT --data-dir DIR --id node-i --session-timeout`)
+ * and zkv-coordinator processes (`--ranges --replicas --min-nodes --session-timeout`), each
+ * on free ports with its data dir and log under the run's temp dir; plus the readiness
+ * checks tests wait on (every range has a live owner, a node is registered again). */
+#ifndef ZKT_CLUSTER_H
+#define ZKT_CLUSTER_H
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "zkt/zkclient.h"
+#include "zkt/zkserver.h"
+
+#define ZKT_MAX_SERVERS 8
+#define ZKT_MAX_COORDS 4
+
+typedef struct zkt_server {
+    char id[32]; /* node-i */
+    int port;
+    char addr[64]; /* 127.0.0.1:PORT */
+    char dir[PATH_MAX];
+    char log[PATH_MAX];
+    char zk_connect[64]; /* the --zk it is given ("": the cluster's ZooKeeper) */
+    pid_t pid;           /* 0 while stopped */
+} zkt_server;
+
+typedef struct zkt_coord {
+    char log[PATH_MAX];
+    pid_t pid; /* 0 while stopped */
+} zkt_coord;
+
+typedef struct zkt_cluster {
+    char name[64];
+    int ranges;             /* --ranges (8) */
+    int replicas;           /* --replicas (3) */
+    int session_timeout_ms; /* --session-timeout for servers and coordinators (2000) */
+    zkt_zkserver zk;
+    zkt_zkc *zc; /* the harness's ZooKeeper session */
+    zkt_server servers[ZKT_MAX_SERVERS];
+    int n_servers;
+    zkt_coord coords[ZKT_MAX_COORDS];
+    int n_coords;
+} zkt_cluster;
+
+/* Zeroes cl, sets the defaults above and name, starts ZooKeeper and connects to it.
+ * Returns 0 or -1. */
+int zkt_cluster_init(zkt_cluster *cl, const char *name);
+/* Kills every process of the cluster, ZooKeeper last, and closes the session. */
+void zkt_cluster_destroy(zkt_cluster *cl);
+
+/* Adds server node-<n_servers> (free port, data dir <tmpdir>/<cluster>-node-i) and starts
+ * it. Returns its index or -1. */
+int zkt_cluster_add_server(zkt_cluster *cl);
+/* As zkt_cluster_add_server, with --zk zk_connect (e.g. through a zkt_proxy). */
+int zkt_cluster_add_server_via(zkt_cluster *cl, const char *zk_connect);
+/* Starts server i again with the same id, port and data dir. Returns 0 or -1. */
+int zkt_server_start(zkt_cluster *cl, int i);
+/* Stops server i with sig (SIGTERM: bounded wait then SIGKILL; SIGKILL: at once).
+ * Returns its exit code as zkt_proc_stop. */
+int zkt_server_stop(zkt_cluster *cl, int i, int sig);
+/* Adds and starts a coordinator. Returns its index or -1. */
+int zkt_cluster_add_coordinator(zkt_cluster *cl, int min_nodes);
+int zkt_coord_stop(zkt_cluster *cl, int i, int sig);
+
+/* Reads the cluster's map now (NULL on error; caller frees with zkt_map_free). */
+zkt_map *zkt_cluster_map(zkt_cluster *cl);
+/* Waits until the cluster exists, has cl->ranges ranges, every range has a live owner and
+ * every running server is registered. */
+bool zkt_cluster_wait_ready(zkt_cluster *cl, int timeout_ms);
+/* Waits until nodes/<id of server i> exists with an incarnation > min_incarnation; its
+ * incarnation goes to *incarnation (may be NULL). */
+bool zkt_cluster_wait_registered(zkt_cluster *cl, int i, uint64_t min_incarnation, int timeout_ms,
+                                 uint64_t *incarnation);
+/* Index of the server with node id, or -1. */
+int zkt_cluster_server_index(const zkt_cluster *cl, const char *id);
+
+#endif

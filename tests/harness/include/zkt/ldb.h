@@ -1,0 +1,23 @@
+/* ldb.h: reads a stopped server's LevelDB (DIR/db) with the LevelDB C API to check what
+ * it stored. Keys and value records as in docs/internals.md: data key 'd' + user key,
+ * value record u8 format (1), u8 flags, u64be epoch, u64be seq, u64be expiry_ms, bytes. */
+#ifndef ZKT_LDB_H
+#define ZKT_LDB_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZKT_VALUE_HEADER 26
+
+typedef struct zkt_ldb zkt_ldb;
+
+/* Opens DIR/db (never creates it). NULL with a log line on error (e.g. still locked). */
+zkt_ldb *zkt_ldb_open(const char *data_dir);
+void zkt_ldb_close(zkt_ldb *db); /* NULL is a no-op */
+/* Looks up user key. Returns 1 (found: *val malloc'd value bytes, caller frees; epoch/seq
+ * filled when not NULL), 0 (absent), -1 (read error or malformed value record). */
+int zkt_ldb_get(zkt_ldb *db, const void *key, size_t klen, uint8_t **val, size_t *vlen,
+                uint64_t *epoch, uint64_t *seq);
+/* Number of LevelDB keys starting with prefix. */
+size_t zkt_ldb_count_prefix(zkt_ldb *db, const void *prefix, size_t plen);
+
+#endif

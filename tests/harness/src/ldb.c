@@ -1,0 +1,120 @@
+/* ldb.c: read-only looks into a stopped server's LevelDB through the LevelDB C API:
+ * the value record of a user key ('d' + key) and key counts by prefix. */
+#include "zkt/ldb.h"
+
+#include <leveldb/c.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "zkt/util.h"
+
+struct zkt_ldb {
+    leveldb_t *db;
+    leveldb_options_t *opts;
+    leveldb_readoptions_t *ropts;
+};
+
+zkt_ldb *zkt_ldb_open(const char *data_dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/db", data_dir);
+    zkt_ldb *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->opts = leveldb_options_create();
+    leveldb_options_set_create_if_missing(d->opts, 0);
+    d->ropts = leveldb_readoptions_create();
+    char *err = NULL;
+    d->db = leveldb_open(d->opts, path, &err);
+    if (err || !d->db) {
+        zkt_log("leveldb open %s: %s", path, err ? err : "?");
+        leveldb_free(err);
+        zkt_ldb_close(d);
+        return NULL;
+    }
+    return d;
+}
+
+void zkt_ldb_close(zkt_ldb *d)
+{
+    if (!d)
+        return;
+    if (d->db)
+        leveldb_close(d->db);
+    if (d->ropts)
+        leveldb_readoptions_destroy(d->ropts);
+    if (d->opts)
+        leveldb_options_destroy(d->opts);
+    free(d);
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+int zkt_ldb_get(zkt_ldb *d, const void *key, size_t klen, uint8_t **val, size_t *vlen,
+                uint64_t *epoch, uint64_t *seq)
+{
+    uint8_t *k = malloc(klen + 1);
+    if (!k)
+        return -1;
+    k[0] = 'd';
+    if (klen)
+        memcpy(k + 1, key, klen);
+    char *err = NULL;
+    size_t rlen = 0;
+    char *rec = leveldb_get(d->db, d->ropts, (const char *)k, klen + 1, &rlen, &err);
+    free(k);
+    if (err) {
+        zkt_log("leveldb get: %s", err);
+        leveldb_free(err);
+        return -1;
+    }
+    if (!rec)
+        return 0;
+    int rc = -1;
+    if (rlen >= ZKT_VALUE_HEADER && (uint8_t)rec[0] == 1) {
+        const uint8_t *p = (const uint8_t *)rec;
+        if (epoch)
+            *epoch = be64(p + 2);
+        if (seq)
+            *seq = be64(p + 10);
+        size_t n = rlen - ZKT_VALUE_HEADER;
+        if (val) {
+            *val = malloc(n + 1);
+            if (*val) {
+                if (n)
+                    memcpy(*val, p + ZKT_VALUE_HEADER, n);
+                (*val)[n] = 0;
+            }
+        }
+        if (vlen)
+            *vlen = n;
+        rc = 1;
+    } else {
+        zkt_log("leveldb: malformed value record (%zu bytes, format %d)", rlen,
+                rlen ? (uint8_t)rec[0] : -1);
+    }
+    leveldb_free(rec);
+    return rc;
+}
+
+size_t zkt_ldb_count_prefix(zkt_ldb *d, const void *prefix, size_t plen)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator(d->db, d->ropts);
+    size_t n = 0;
+    for (leveldb_iter_seek(it, prefix, plen); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t kl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl < plen || memcmp(k, prefix, plen) != 0)
+            break;
+        n++;
+    }
+    leveldb_iter_destroy(it);
+    return n;
+}

@@ -1,0 +1,316 @@
+/* test_faults.c: real faults against a running cluster (DESIGN.md, Tests and Guarantees).
+ * 1. Partition from ZooKeeper: node-0 reaches ZooKeeper through a test proxy that is
+ *    blackholed. Once ZooKeeper has expired node-0's session (its nodes/ znode is gone),
+ *    node-0 must no longer acknowledge writes ("a node that loses its ZooKeeper session
+ *    stops serving its ranges before the session can expire"). Healed, it registers again
+ *    and serves.
+ * 2. SIGSTOP past the session timeout: calls to the frozen node's ranges fail in bounded
+ *    time; after SIGCONT the same process registers again and every key reads back.
+ * 3. ZooKeeper restart (same port and dataDir): servers, coordinator and client recover:
+ *    every key reads back, writes work, and a later map change reaches the client. */
+#include <CUnit/CUnit.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include "it_common.h"
+#include "it_wire.h"
+#include "zkt/zkt.h"
+#include "zkv/zkv.h"
+
+#define N_KEYS 600
+
+static zkt_cluster g_cl;
+static zkt_proxy *g_proxy;
+static zkv_client *g_client;
+static char g_cluster_id[ZKT_ID_MAX];
+static int g_gen[N_KEYS];
+
+static int suite_init(void)
+{
+    if (zkt_cluster_init(&g_cl, "faults") != 0)
+        return -1;
+    g_proxy = zkt_proxy_start(g_cl.zk.port);
+    if (!g_proxy)
+        return -1;
+    char via[64];
+    snprintf(via, sizeof via, "127.0.0.1:%d", zkt_proxy_port(g_proxy));
+    if (zkt_cluster_add_server_via(&g_cl, via) < 0) /* node-0: ZooKeeper through the proxy */
+        return -1;
+    for (int i = 1; i < 3; i++)
+        if (zkt_cluster_add_server(&g_cl) < 0)
+            return -1;
+    if (zkt_cluster_add_coordinator(&g_cl, 3) < 0 || !zkt_cluster_wait_ready(&g_cl, 60000))
+        return -1;
+    zkt_map *m = zkt_cluster_map(&g_cl);
+    if (!m)
+        return -1;
+    snprintf(g_cluster_id, sizeof g_cluster_id, "%s", m->cluster_id);
+    zkt_map_free(m);
+    return it_client(&g_cl, 10000, &g_client) == ZKV_OK ? 0 : -1;
+}
+
+static int suite_cleanup(void)
+{
+    zkv_client_free(g_client);
+    g_client = NULL;
+    zkt_cluster_destroy(&g_cl);
+    zkt_proxy_stop(g_proxy);
+    g_proxy = NULL;
+    return 0;
+}
+
+static int put_all(int gen)
+{
+    static uint8_t val[IT_VAL_MAX];
+    uint8_t key[IT_KEY_MAX];
+    char show[256];
+    int failed = 0;
+    for (int i = 0; i < N_KEYS; i++) {
+        size_t kl = it_key(i, key), vl = it_value(i, gen, val);
+        int rc = zkv_put(g_client, key, kl, val, vl, 0, 0, NULL);
+        if (rc == ZKV_OK)
+            g_gen[i] = gen;
+        else if (failed++ < 5)
+            zkt_log("put %s: %s: %s", it_show(key, kl, show, sizeof show), zkv_strerror(rc),
+                    zkv_last_error());
+    }
+    return failed;
+}
+
+static int read_all(void)
+{
+    static uint8_t val[IT_VAL_MAX];
+    uint8_t key[IT_KEY_MAX];
+    char show[256];
+    int failed = 0;
+    for (int i = 0; i < N_KEYS; i++) {
+        size_t kl = it_key(i, key), vl = it_value(i, g_gen[i], val);
+        zkv_value *v = NULL;
+        int rc = zkv_get(g_client, key, kl, 0, 0, &v);
+        bool ok = rc == ZKV_OK && zkv_value_len(v) == vl && memcmp(zkv_value_data(v), val, vl) == 0;
+        if (!ok && failed++ < 5)
+            zkt_log("get %s: %s (%s)", it_show(key, kl, show, sizeof show), zkv_strerror(rc),
+                    zkv_last_error());
+        zkv_value_free(v);
+    }
+    return failed;
+}
+
+/* Index of a test key whose range server s owns, or -1. */
+static int key_owned_by(int s)
+{
+    zkt_map *m = zkt_cluster_map(&g_cl);
+    if (!m)
+        return -1;
+    uint8_t key[IT_KEY_MAX];
+    int found = -1;
+    for (int i = 0; i < N_KEYS && found < 0; i++) {
+        size_t kl = it_key(i, key);
+        const zkt_map_range *r = zkt_map_find(m, key, kl);
+        if (r && strcmp(r->owner, g_cl.servers[s].id) == 0)
+            found = i;
+    }
+    zkt_map_free(m);
+    return found;
+}
+
+typedef struct node_arg {
+    int s;
+} node_arg;
+
+static bool node_gone(void *p)
+{
+    zkt_map *m = zkt_cluster_map(&g_cl);
+    if (!m)
+        return false;
+    bool gone = !zkt_map_node_by_id(m, g_cl.servers[((node_arg *)p)->s].id);
+    zkt_map_free(m);
+    return gone;
+}
+
+static bool get_works(void *p)
+{
+    uint8_t key[IT_KEY_MAX];
+    size_t kl = it_key(*(int *)p, key);
+    zkv_value *v = NULL;
+    int rc = zkv_get(g_client, key, kl, 1000, 0, &v);
+    zkv_value_free(v);
+    return rc == ZKV_OK;
+}
+
+/* --- 1. partition from ZooKeeper --------------------------------------------------------- */
+
+static void test_partition_from_zookeeper(void)
+{
+    CU_ASSERT_FATAL(put_all(1) == 0);
+    int k = key_owned_by(0);
+    CU_ASSERT_FATAL(k >= 0);
+    uint8_t key[IT_KEY_MAX];
+    size_t kl = it_key(k, key);
+
+    conn c;
+    CU_ASSERT_FATAL(conn_open(&c, g_cl.servers[0].port) == 0);
+    Zkv__Response *r = hello(&c, g_cluster_id, 1);
+    CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
+    zkv__response__free_unpacked(r, NULL);
+    r = simple(&c, ZKV__OP__PUT, 2, key, kl, "before", 6);
+    log_resp("PUT to node-0 before the partition", r);
+    CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
+    zkv__response__free_unpacked(r, NULL);
+    g_gen[k] = -1; /* no longer the generated value */
+
+    uint64_t t0 = zkt_now_ms();
+    zkt_proxy_set_blackhole(g_proxy, true);
+    node_arg na = {0};
+    CU_ASSERT_FATAL(zkt_wait_for(node_gone, &na, 20000));
+    zkt_log("ZooKeeper expired node-0's session %d ms into the partition",
+            (int)(zkt_now_ms() - t0));
+
+    /* node-0 no longer holds a session: a successor may now be chosen, so it must not
+     * acknowledge a write (an error status, or no answer at all, is fine). */
+    r = simple(&c, ZKV__OP__PUT, 3, key, kl, "after", 5);
+    log_resp("PUT to node-0 after its session expired", r);
+    CU_ASSERT(r == NULL || r->status != ZKV__STATUS__OK);
+    if (r)
+        zkv__response__free_unpacked(r, NULL);
+    r = simple(&c, ZKV__OP__GET, 4, key, kl, NULL, 0);
+    log_resp("GET from node-0 after its session expired", r);
+    if (r)
+        zkv__response__free_unpacked(r, NULL);
+    conn_close(&c);
+
+    /* Through libzkv: a failure in bounded time, not an acknowledged write. */
+    uint64_t t1 = zkt_now_ms();
+    int rc = zkv_put(g_client, key, kl, "client", 6, 2000, 0, NULL);
+    int el = (int)(zkt_now_ms() - t1);
+    zkt_log("zkv_put to node-0's range during the partition: %s in %d ms: %s", zkv_strerror(rc), el,
+            zkv_last_error());
+    CU_ASSERT(rc != ZKV_OK);
+    CU_ASSERT(el <= 2000 + 3000);
+
+    zkt_proxy_set_blackhole(g_proxy, false);
+    CU_ASSERT_FATAL(zkt_cluster_wait_registered(&g_cl, 0, 0, 30000, NULL));
+    CU_ASSERT_FATAL(zkt_cluster_wait_ready(&g_cl, 30000));
+    CU_ASSERT(zkt_wait_for(get_works, &k, 30000));
+    CU_ASSERT(zkv_put(g_client, key, kl, "healed", 6, 0, 0, NULL) == ZKV_OK);
+    zkv_value *v = NULL;
+    CU_ASSERT(zkv_get(g_client, key, kl, 0, 0, &v) == ZKV_OK);
+    CU_ASSERT(v && zkv_value_len(v) == 6 && memcmp(zkv_value_data(v), "healed", 6) == 0);
+    zkv_value_free(v);
+    CU_ASSERT(zkt_proc_alive(g_cl.servers[0].pid));
+    /* Back to the generated value for the read-back checks that follow. */
+    static uint8_t val[IT_VAL_MAX];
+    size_t vl = it_value(k, 1, val);
+    CU_ASSERT(zkv_put(g_client, key, kl, val, vl, 0, 0, NULL) == ZKV_OK);
+    g_gen[k] = 1;
+}
+
+/* --- 2. SIGSTOP / SIGCONT ---------------------------------------------------------------- */
+
+static void test_sigstop_past_session_timeout(void)
+{
+    const int victim = 2;
+    CU_ASSERT_FATAL(put_all(2) == 0);
+    int k = key_owned_by(victim);
+    CU_ASSERT_FATAL(k >= 0);
+    pid_t pid = g_cl.servers[victim].pid;
+    CU_ASSERT_FATAL(zkt_proc_signal(pid, SIGSTOP) == 0);
+    node_arg na = {victim};
+    CU_ASSERT(zkt_wait_for(node_gone, &na, 20000));
+
+    uint8_t key[IT_KEY_MAX];
+    size_t kl = it_key(k, key);
+    zkv_value *v = NULL;
+    uint64_t t0 = zkt_now_ms();
+    int rc = zkv_get(g_client, key, kl, 1500, 0, &v);
+    int el = (int)(zkt_now_ms() - t0);
+    zkt_log("get from the stopped node's range: %s in %d ms: %s", zkv_strerror(rc), el,
+            zkv_last_error());
+    CU_ASSERT(rc != ZKV_OK);
+    CU_ASSERT(el <= 1500 + 2500);
+    zkv_value_free(v);
+
+    CU_ASSERT_FATAL(zkt_proc_signal(pid, SIGCONT) == 0);
+    CU_ASSERT_FATAL(zkt_cluster_wait_registered(&g_cl, victim, 0, 30000, NULL));
+    CU_ASSERT_FATAL(zkt_cluster_wait_ready(&g_cl, 30000));
+    CU_ASSERT(zkt_wait_for(get_works, &k, 30000));
+    CU_ASSERT(zkt_proc_alive(pid));
+    CU_ASSERT(read_all() == 0);
+}
+
+/* --- 3. ZooKeeper restart ---------------------------------------------------------------- */
+
+typedef struct placed_arg {
+    const char *id;
+    int64_t old_version;
+    int64_t version;
+} placed_arg;
+
+static bool node_placed(void *p)
+{
+    placed_arg *a = p;
+    zkt_map *m = zkt_cluster_map(&g_cl);
+    if (!m)
+        return false;
+    int slots = 0;
+    for (int i = 0; i < m->n_ranges; i++)
+        slots += zkt_range_has_replica(&m->ranges[i], a->id);
+    a->version = m->version;
+    zkt_map_free(m);
+    return slots > 0 && a->version > a->old_version;
+}
+
+/* The client refreshes its map when its watch has fired and it makes a call: call, then
+ * look at the version. */
+static bool client_sees(void *p)
+{
+    zkv_value *v = NULL;
+    zkv_get(g_client, "probe", 5, 1000, 0, &v);
+    zkv_value_free(v);
+    return zkv_client_map_version(g_client) >= *(int64_t *)p;
+}
+
+static void test_zookeeper_restart(void)
+{
+    CU_ASSERT_FATAL(put_all(3) == 0);
+    int k = key_owned_by(1);
+    CU_ASSERT_FATAL(k >= 0);
+    CU_ASSERT_FATAL(zkt_zk_stop(&g_cl.zk) == 0);
+    CU_ASSERT_FATAL(zkt_zk_restart(&g_cl.zk) == 0);
+    CU_ASSERT_FATAL(zkt_cluster_wait_ready(&g_cl, 30000));
+    CU_ASSERT(zkt_wait_for(get_works, &k, 30000));
+    CU_ASSERT(read_all() == 0);
+    CU_ASSERT(put_all(4) == 0);
+    CU_ASSERT(read_all() == 0);
+    for (int i = 0; i < g_cl.n_servers; i++)
+        CU_ASSERT(zkt_proc_alive(g_cl.servers[i].pid));
+    CU_ASSERT(zkt_proc_alive(g_cl.coords[0].pid));
+
+    /* The coordinator still leads and the client still watches the map. */
+    zkt_map *m = zkt_cluster_map(&g_cl);
+    CU_ASSERT_FATAL(m != NULL);
+    placed_arg pa = {NULL, m->version, 0};
+    zkt_map_free(m);
+    int idx = zkt_cluster_add_server(&g_cl);
+    CU_ASSERT_FATAL(idx >= 0);
+    pa.id = g_cl.servers[idx].id;
+    CU_ASSERT(zkt_wait_for(node_placed, &pa, 30000));
+    CU_ASSERT(zkt_wait_for(client_sees, &pa.version, 15000));
+    zkt_log("after the ZooKeeper restart: map version %lld, client sees %lld",
+            (long long)pa.version, (long long)zkv_client_map_version(g_client));
+}
+
+int main(void)
+{
+    zkt_init();
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("faults", suite_init, suite_cleanup);
+    CU_add_test(s, "partitioned from ZooKeeper: no write acknowledged after session expiry",
+                test_partition_from_zookeeper);
+    CU_add_test(s, "SIGSTOP past the session timeout, SIGCONT: registers again, serves",
+                test_sigstop_past_session_timeout);
+    CU_add_test(s, "ZooKeeper restart: servers, coordinator and client recover",
+                test_zookeeper_restart);
+    return zkt_run_all();
+}
