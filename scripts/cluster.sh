@@ -34,7 +34,10 @@ wait_for() {
   done
 }
 
-zk_ok() ( exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf 'ruok' >&3 && grep -q imok <&3 ) 2>/dev/null
+# ZooKeeper answers "srvr" only once it serves requests ("ruok" answers earlier).
+zk_ok() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf srvr >&3 && grep -q Mode <&3" 2>/dev/null
+}
 
 # start_daemon NAME COMMAND...: runs COMMAND in the background, logs and pid under $state.
 start_daemon() {
