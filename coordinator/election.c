@@ -122,7 +122,9 @@ static int join(zkv_coord *c)
     if (rc != ZOK)
         return rc;
     const char *slash = strrchr(created, '/');
-    snprintf(c->my_znode, sizeof(c->my_znode), "%s", slash ? slash + 1 : created);
+    /* A sequential name is "c-" and 10 digits; the precision only bounds the copy. */
+    _Static_assert(sizeof(c->my_znode) == 64, "my_znode size matches the %.63s below");
+    snprintf(c->my_znode, sizeof(c->my_znode), "%.63s", slash ? slash + 1 : created);
     ZKV_INFO("joined election as %s (id %s)", c->my_znode, c->cfg.id);
     return ZOK;
 }
