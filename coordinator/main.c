@@ -116,8 +116,8 @@ int main(int argc, char **argv)
         char host[ZKV_ID_MAX] = "";
         if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
             snprintf(host, sizeof(host), "localhost");
-        host[40] = '\0'; /* leave room for the pid */
-        snprintf(cfg.id, sizeof(cfg.id), "coord-%s-%ld", host, (long)getpid());
+        /* 6 + 40 + 1 + up to 10 pid digits fit in an id; longer host names are cut. */
+        snprintf(cfg.id, sizeof(cfg.id), "coord-%.40s-%ld", host, (long)getpid());
     }
 
     zkv_log_init("coordinator", (zkv_log_level)level);
