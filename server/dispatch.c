@@ -1,6 +1,8 @@
 /* dispatch.c: request -> response (see dispatch.h). Order of checks for a keyed request:
  * hello, key/value limits, map loaded, routing (owner / other owner / no owner), then the
- * store. Messages name the limit or the range so an operator can act on them. */
+ * store. Messages name the limit or the range so an operator can act on them. Replication
+ * requests (RANGE_STATUS, APPEND, SNAPSHOT) go to replica.c; reads with FLAG_ALLOW_STALE
+ * are answered by a recovery replica of the range, flagged stale with its position. */
 #include "dispatch.h"
 
 #include <stdarg.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/keyrange.h"
+#include "replica.h"
 
 void zkv_reply_init(zkv_reply *r)
 {
@@ -61,6 +64,39 @@ static void set_status(zkv_reply *r, Zkv__Status status, const char *fmt, ...)
     va_end(ap);
 }
 
+void zkv_reply_status(zkv_reply *r, Zkv__Status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vset_status(r, status, fmt, ap);
+    va_end(ap);
+}
+
+Zkv__ReplicaStatus *zkv_reply_add_replica(zkv_reply *r, const char *node_id)
+{
+    size_t i = r->resp.n_replicas;
+    if (i >= ZKV_MAX_REPLICAS)
+        return NULL;
+    Zkv__ReplicaStatus *st = &r->rstat[i];
+    zkv__replica_status__init(st);
+    snprintf(r->rstat_ids[i], sizeof(r->rstat_ids[i]), "%s", node_id ? node_id : "");
+    st->node_id = r->rstat_ids[i];
+    r->rstat_ptrs[i] = st;
+    r->resp.replicas = r->rstat_ptrs;
+    r->resp.n_replicas = i + 1;
+    return st;
+}
+
+const zkv_range *zkv_dispatch_find_range(const zkv_rangemap *map, const char *range_id)
+{
+    if (!map || !range_id)
+        return NULL;
+    for (size_t i = 0; i < map->n_ranges; i++)
+        if (strcmp(map->ranges[i].id, range_id) == 0)
+            return &map->ranges[i];
+    return NULL;
+}
+
 void zkv_dispatch_error(const zkv_dispatch_env *env, zkv_reply *r, uint64_t id, Zkv__Status status,
                         const char *fmt, ...)
 {
@@ -96,8 +132,14 @@ static bool route_ok(const zkv_dispatch_env *env, const uint8_t *key, size_t kle
 {
     switch (zkv_dispatch_route(env->map, env->node_id, key, klen, range)) {
     case ZKV_ROUTE_SERVE:
-        if (!env->fenced)
-            return true;
+        if (!env->fenced) {
+            if (!zkv_store_range_snapshot_epoch(env->store, (*range)->id))
+                return true;
+            set_status(r, ZKV__STATUS__UNAVAILABLE,
+                       "range %s is being rebuilt from a snapshot on node %s", (*range)->id,
+                       env->node_id);
+            return false;
+        }
         set_status(r, ZKV__STATUS__UNAVAILABLE,
                    "node %s is fenced: its ZooKeeper session is not confirmed, so it does not "
                    "serve range %s until it is",
@@ -117,6 +159,38 @@ static bool route_ok(const zkv_dispatch_env *env, const uint8_t *key, size_t kle
     }
 }
 
+/* Routing of a read: the owner's rules, and with FLAG_ALLOW_STALE a recovery replica of the
+ * range answers from its own data (*stale set). A fenced owner never answers. */
+static bool read_route_ok(const zkv_dispatch_env *env, const Zkv__Request *req, const uint8_t *key,
+                          size_t klen, const zkv_range **range, zkv_reply *r, bool *stale)
+{
+    *stale = false;
+    zkv_route rt = zkv_dispatch_route(env->map, env->node_id, key, klen, range);
+    if (rt == ZKV_ROUTE_SERVE || rt == ZKV_ROUTE_NOT_READY ||
+        !(req->flags & ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE) ||
+        !zkv_range_is_replica(*range, env->node_id))
+        return route_ok(env, key, klen, range, r);
+    if (zkv_store_range_snapshot_epoch(env->store, (*range)->id)) {
+        set_status(r, ZKV__STATUS__UNAVAILABLE,
+                   "range %s is being rebuilt from a snapshot on replica %s", (*range)->id,
+                   env->node_id);
+        return false;
+    }
+    *stale = true;
+    return true;
+}
+
+/* A replica read answers with the position its data reflects. */
+static void mark_stale(const zkv_dispatch_env *env, const zkv_range *rg, zkv_reply *r)
+{
+    r->resp.stale = true;
+    const zkv_range_state *st = zkv_store_range(env->store, rg->id);
+    if (st) {
+        r->resp.range_epoch = st->committed_epoch;
+        r->resp.range_seq = st->committed_seq;
+    }
+}
+
 static bool key_ok(const zkv_dispatch_env *env, const char *what, size_t klen, zkv_reply *r)
 {
     if (klen <= env->max_key)
@@ -128,7 +202,7 @@ static bool key_ok(const zkv_dispatch_env *env, const char *what, size_t klen, z
 
 static void store_error(zkv_reply *r, int rc, const char *err)
 {
-    if (rc == ZKV_STORE_STALE_EPOCH)
+    if (rc == ZKV_STORE_STALE_EPOCH || rc == ZKV_STORE_INCOMPLETE)
         set_status(r, ZKV__STATUS__UNAVAILABLE, "%s", err);
     else
         set_status(r, ZKV__STATUS__INTERNAL, "storage error: %s", err);
@@ -152,6 +226,13 @@ static zkv_dispatch_result do_hello(const zkv_dispatch_env *env, zkv_session *se
         sess->hello_done = false;
         return ZKV_DISPATCH_CLOSE;
     }
+    const char *peer = req->node_id ? req->node_id : "";
+    if (strlen(peer) >= sizeof(sess->peer_node)) {
+        set_status(r, ZKV__STATUS__BAD_REQUEST, "node id of %zu bytes is too long", strlen(peer));
+        sess->hello_done = false;
+        return ZKV_DISPATCH_CLOSE;
+    }
+    memcpy(sess->peer_node, peer, strlen(peer) + 1);
     sess->hello_done = true;
     r->resp.status = ZKV__STATUS__OK;
     r->resp.node_id = (char *)env->node_id;
@@ -162,7 +243,9 @@ static zkv_dispatch_result do_hello(const zkv_dispatch_env *env, zkv_session *se
 static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
 {
     const zkv_range *rg;
-    if (!key_ok(env, "key", req->key.len, r) || !route_ok(env, req->key.data, req->key.len, &rg, r))
+    bool stale;
+    if (!key_ok(env, "key", req->key.len, r) ||
+        !read_route_ok(env, req, req->key.data, req->key.len, &rg, r, &stale))
         return;
     char err[256];
     int rc = zkv_store_get(env->store, req->key.data, req->key.len, &r->value, err, sizeof(err));
@@ -170,6 +253,8 @@ static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_rep
         store_error(r, rc, err);
         return;
     }
+    if (stale)
+        mark_stale(env, rg, r);
     if (rc == 0) {
         r->resp.status = ZKV__STATUS__NOT_FOUND;
         return;
@@ -194,6 +279,22 @@ static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
     }
     if (!route_ok(env, req->key.data, req->key.len, &rg, r))
         return;
+    uint64_t min_epoch = zkv_store_range_min_epoch(env->store, rg->id);
+    if (rg->epoch < min_epoch) {
+        set_status(r, ZKV__STATUS__UNAVAILABLE,
+                   "range %s: epoch %llu in map version %lld is older than epoch %llu seen here",
+                   rg->id, (unsigned long long)rg->epoch, (long long)map_version(env),
+                   (unsigned long long)min_epoch);
+        return;
+    }
+    if (env->write_gate) {
+        char msg[256] = "";
+        if (env->write_gate(env->hook_ctx, rg, msg, sizeof(msg)) != 0) {
+            set_status(r, ZKV__STATUS__UNAVAILABLE, "%s",
+                       msg[0] ? msg : "range is not accepting writes");
+            return;
+        }
+    }
     char err[256];
     zkv_value_meta m;
     int rc;
@@ -268,6 +369,7 @@ static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_valu
     kv->value.len = v->value_len;
     kv->epoch = v->meta.epoch;
     kv->seq = v->meta.seq;
+    kv->expiry_ms = v->meta.expiry_ms;
     r->item_offs[2 * c->n] = r->scan_data.len;
     if (zkv_buf_append(&r->scan_data, key, klen) != 0) {
         c->oom = true;
@@ -286,9 +388,10 @@ static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_valu
 static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
 {
     const zkv_range *rg;
+    bool stale;
     if (!key_ok(env, "start key", req->key.len, r) ||
         !key_ok(env, "end key", req->end_key.len, r) ||
-        !route_ok(env, req->key.data, req->key.len, &rg, r))
+        !read_route_ok(env, req, req->key.data, req->key.len, &rg, r, &stale))
         return;
     /* Effective end: min(end_key, range end); an empty bound is +infinity. */
     const uint8_t *end = req->end_key.data;
@@ -300,6 +403,8 @@ static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_re
         clipped = true;
     }
     r->resp.status = ZKV__STATUS__OK;
+    if (stale)
+        mark_stale(env, rg, r);
     if (elen && zkv_end_cmp(end, elen, req->key.data, req->key.len) <= 0)
         return; /* empty interval */
     scan_ctx c = {.r = r, .limit = req->limit ? req->limit : ZKV_SCAN_DEFAULT_LIMIT};
@@ -316,6 +421,8 @@ static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_re
         set_status(r, ZKV__STATUS__INTERNAL, "out of memory building the scan page");
         return;
     }
+    if (stale)
+        mark_stale(env, rg, r); /* the position after the scan's commit */
     for (size_t i = 0; i < c.n; i++) {
         r->items[i].key.data = r->scan_data.data + r->item_offs[2 * i];
         r->items[i].value.data = r->scan_data.data + r->item_offs[2 * i + 1];
@@ -360,6 +467,15 @@ zkv_dispatch_result zkv_dispatch(const zkv_dispatch_env *env, zkv_session *sess,
         break;
     case ZKV__OP__SCAN:
         do_scan(env, req, r);
+        break;
+    case ZKV__OP__RANGE_STATUS:
+        zkv_replica_range_status(env, req, r);
+        break;
+    case ZKV__OP__APPEND:
+        zkv_replica_append(env, sess, req, r);
+        break;
+    case ZKV__OP__SNAPSHOT:
+        zkv_replica_snapshot(env, sess, req, r);
         break;
     default:
         set_status(r, ZKV__STATUS__BAD_REQUEST, "unknown op %d", (int)req->op);

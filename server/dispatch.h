@@ -20,6 +20,8 @@
 #define ZKV_SCAN_BYTE_BUDGET (4u * 1024u * 1024u)
 #define ZKV_PROTOCOL_VERSION 1u
 
+struct zkv_reply;
+
 /* What the node knows when it answers. */
 typedef struct zkv_dispatch_env {
     zkv_store *store;
@@ -30,15 +32,30 @@ typedef struct zkv_dispatch_env {
     size_t max_key, max_value;
     /* No valid serving lease (lease.h): owned ranges are answered UNAVAILABLE. */
     bool fenced;
+    /* Replication hooks (owner side), called with hook_ctx; NULL = not set.
+     * write_gate: PUT/DELETE of a range this node serves, before staging; non-zero refuses
+     * the write with UNAVAILABLE and msg (--min-in-sync).
+     * owner_status: RANGE_STATUS of a range this node owns (and is not fenced for): adds the
+     * replicas with zkv_reply_add_replica. */
+    int (*write_gate)(void *ctx, const zkv_range *r, char *msg, size_t msglen);
+    void (*owner_status)(void *ctx, const char *range_id, struct zkv_reply *r);
+    void *hook_ctx;
+    /* Replicas keep the last log_retain entries of a range's log (0: keep everything). */
+    uint64_t log_retain;
 } zkv_dispatch_env;
 
 /* Per-connection protocol state. */
 typedef struct zkv_session {
     bool hello_done;
+    char peer_node[ZKV_ID_MAX]; /* HELLO node_id: the peer is a node ("" for clients) */
 } zkv_session;
 
 typedef struct zkv_reply {
     Zkv__Response resp;
+    /* RANGE_STATUS: the owner's replica list */
+    Zkv__ReplicaStatus rstat[ZKV_MAX_REPLICAS];
+    Zkv__ReplicaStatus *rstat_ptrs[ZKV_MAX_REPLICAS];
+    char rstat_ids[ZKV_MAX_REPLICAS][ZKV_ID_MAX];
     char message[512];
     zkv_store_value value; /* GET: the record resp.value points into */
     /* SCAN: item bytes and the items pointing into them */
@@ -54,6 +71,14 @@ void zkv_reply_init(zkv_reply *r);
 void zkv_reply_reset(zkv_reply *r);
 void zkv_reply_free(zkv_reply *r);
 
+/* Appends a ReplicaStatus for node_id to r->resp.replicas (initialised, node_id copied) and
+ * returns it for the caller to fill; NULL when ZKV_MAX_REPLICAS are there already. */
+Zkv__ReplicaStatus *zkv_reply_add_replica(zkv_reply *r, const char *node_id);
+
+/* Sets the status and a printf-style message of r (for dispatch.c and replica.c). */
+void zkv_reply_status(zkv_reply *r, Zkv__Status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Routing decision for a key, a pure function of the map. */
 typedef enum {
     ZKV_ROUTE_SERVE,     /* this node owns the key's range */
@@ -64,6 +89,8 @@ typedef enum {
 
 zkv_route zkv_dispatch_route(const zkv_rangemap *map, const char *node_id, const uint8_t *key,
                              size_t klen, const zkv_range **range);
+/* The map's range with that id, or NULL. */
+const zkv_range *zkv_dispatch_find_range(const zkv_rangemap *map, const char *range_id);
 
 typedef enum {
     ZKV_DISPATCH_REPLY = 0, /* send r->resp */

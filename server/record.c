@@ -62,17 +62,6 @@ int zkv_rec_data_key_decode(const uint8_t *k, size_t len, const uint8_t **key, s
     return 0;
 }
 
-int zkv_rec_log_key(zkv_buf *out, const char *range_id, uint64_t seq)
-{
-    size_t idlen = strlen(range_id);
-    if (zkv_buf_reserve(out, 1 + idlen + 1 + 8) != 0)
-        return -1;
-    append_u8(out, ZKV_REC_LOG_PREFIX);
-    zkv_buf_append(out, range_id, idlen);
-    append_u8(out, 0);
-    return append_u64(out, seq);
-}
-
 static int copy_id(const uint8_t *p, size_t n, char *range_id, size_t idlen)
 {
     if (n == 0 || n + 1 > idlen || memchr(p, 0, n) != NULL)
@@ -82,14 +71,77 @@ static int copy_id(const uint8_t *p, size_t n, char *range_id, size_t idlen)
     return 0;
 }
 
-int zkv_rec_log_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen,
-                           uint64_t *seq)
+/* prefix + range id + 0x00 + u64be n: log and epoch-history keys. */
+static int id_seq_key(zkv_buf *out, uint8_t prefix, const char *range_id, uint64_t n)
 {
-    if (len < 1 + 1 + 1 + 8 || k[0] != ZKV_REC_LOG_PREFIX || k[len - 9] != 0)
+    size_t idlen = strlen(range_id);
+    if (zkv_buf_reserve(out, 1 + idlen + 1 + 8) != 0)
+        return -1;
+    append_u8(out, prefix);
+    zkv_buf_append(out, range_id, idlen);
+    append_u8(out, 0);
+    return append_u64(out, n);
+}
+
+static int id_seq_key_decode(const uint8_t *k, size_t len, uint8_t prefix, char *range_id,
+                             size_t idlen, uint64_t *n)
+{
+    if (len < 1 + 1 + 1 + 8 || k[0] != prefix || k[len - 9] != 0)
         return -1;
     if (copy_id(k + 1, len - 10, range_id, idlen) != 0)
         return -1;
-    *seq = zkv_get_u64be(k + len - 8);
+    *n = zkv_get_u64be(k + len - 8);
+    return 0;
+}
+
+int zkv_rec_log_key(zkv_buf *out, const char *range_id, uint64_t seq)
+{
+    return id_seq_key(out, ZKV_REC_LOG_PREFIX, range_id, seq);
+}
+
+int zkv_rec_log_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen,
+                           uint64_t *seq)
+{
+    return id_seq_key_decode(k, len, ZKV_REC_LOG_PREFIX, range_id, idlen, seq);
+}
+
+int zkv_rec_epoch_key(zkv_buf *out, const char *range_id, uint64_t epoch)
+{
+    return id_seq_key(out, ZKV_REC_EPOCH_PREFIX, range_id, epoch);
+}
+
+int zkv_rec_epoch_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen,
+                             uint64_t *epoch)
+{
+    return id_seq_key_decode(k, len, ZKV_REC_EPOCH_PREFIX, range_id, idlen, epoch);
+}
+
+int zkv_rec_snap_key(zkv_buf *out, const char *range_id)
+{
+    size_t idlen = strlen(range_id);
+    if (zkv_buf_reserve(out, 1 + idlen) != 0)
+        return -1;
+    append_u8(out, ZKV_REC_SNAP_PREFIX);
+    return zkv_buf_append(out, range_id, idlen);
+}
+
+int zkv_rec_snap_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen)
+{
+    if (len < 2 || k[0] != ZKV_REC_SNAP_PREFIX)
+        return -1;
+    return copy_id(k + 1, len - 1, range_id, idlen);
+}
+
+int zkv_rec_u64_encode(zkv_buf *out, uint64_t v)
+{
+    return append_u64(out, v);
+}
+
+int zkv_rec_u64_decode(const uint8_t *rec, size_t len, uint64_t *out)
+{
+    if (len != 8)
+        return -1;
+    *out = zkv_get_u64be(rec);
     return 0;
 }
 

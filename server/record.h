@@ -4,6 +4,9 @@
  *   'd' + user key                      value record
  *   'l' + range id + 0x00 + u64be seq   log entry
  *   'r' + range id                      range state
+ *   'e' + range id + 0x00 + u64be epoch u64be start_seq: first seq written in that epoch
+ *   'p' + range id                      u64be epoch: a snapshot of that epoch is being
+ *                                       received (the range's data is incomplete)
  *
  * value record: u8 format (1), u8 flags (0), u64be epoch, u64be seq, u64be expiry_ms,
  *               value bytes
@@ -25,6 +28,8 @@
 #define ZKV_REC_DATA_PREFIX 'd'
 #define ZKV_REC_LOG_PREFIX 'l'
 #define ZKV_REC_RANGE_PREFIX 'r'
+#define ZKV_REC_EPOCH_PREFIX 'e'
+#define ZKV_REC_SNAP_PREFIX 'p'
 
 typedef enum {
     ZKV_LOG_OP_PUT = 1,
@@ -53,6 +58,12 @@ typedef struct zkv_log_view {
     zkv_value_view value; /* put only */
 } zkv_log_view;
 
+/* One entry of a range's epoch history: the first seq written in epoch. */
+typedef struct zkv_epoch_start {
+    uint64_t epoch;
+    uint64_t start_seq;
+} zkv_epoch_start;
+
 typedef struct zkv_range_state_rec {
     uint64_t epoch;
     uint64_t last_seq;
@@ -78,6 +89,19 @@ int zkv_rec_log_key_decode(const uint8_t *k, size_t len, char *range_id, size_t 
 /* 'r' + range id. */
 int zkv_rec_range_key(zkv_buf *out, const char *range_id);
 int zkv_rec_range_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen);
+
+/* 'e' + range id + 0x00 + u64be epoch (the value is a u64be start seq). */
+int zkv_rec_epoch_key(zkv_buf *out, const char *range_id, uint64_t epoch);
+int zkv_rec_epoch_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen,
+                             uint64_t *epoch);
+
+/* 'p' + range id (the value is the u64be epoch of the snapshot being received). */
+int zkv_rec_snap_key(zkv_buf *out, const char *range_id);
+int zkv_rec_snap_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen);
+
+/* A bare u64be (epoch history and snapshot marker values). */
+int zkv_rec_u64_encode(zkv_buf *out, uint64_t v);
+int zkv_rec_u64_decode(const uint8_t *rec, size_t len, uint64_t *out);
 
 int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen);
 int zkv_rec_value_decode(const uint8_t *rec, size_t len, zkv_value_view *out);

@@ -1,7 +1,12 @@
 /* store.c: LevelDB storage with per-range logs and group commit (see store.h).
  * Range states live in a small open-addressing hash table keyed by range id. A 4096-bit
  * filter of staged key hashes tells a read whether it may need the batch committed first
- * (a false positive only costs an early commit). */
+ * (a false positive only costs an early commit).
+ *
+ * Per range the store also keeps in memory what replication asks for often: the epoch
+ * history (mirrors the 'e' keys), the first seq of the log (the log is always the
+ * contiguous [first_seq, last_seq], so truncation deletes keys it can compute), and the
+ * snapshot-in-progress mark ('p' key). All are loaded at open. */
 #include "store.h"
 
 #include <leveldb/c.h>
@@ -11,6 +16,28 @@
 #include <string.h>
 
 #define PENDING_BITS 4096u
+#define RESET_CHUNK 4096u /* deletions per commit while a range is reset */
+
+/* A range as the store keeps it: the public state first, then what only the store sees. */
+typedef struct range {
+    zkv_range_state st;
+    zkv_epoch_start *hist; /* epoch history, oldest first (staged entries included) */
+    size_t n_hist, hist_cap;
+    uint64_t first_seq;  /* first entry of the log (0: empty log) */
+    uint64_t snap_epoch; /* a snapshot of this epoch is being received (0: none) */
+    uint64_t peer_epoch; /* highest epoch of accepted replication traffic (memory only) */
+} range;
+
+struct zkv_store_snapshot {
+    zkv_store *s;
+    const leveldb_snapshot_t *snap;
+    leveldb_readoptions_t *ropts;
+    leveldb_iterator_t *it;
+    uint8_t *end;
+    size_t elen;
+    zkv_store_snapshot_info info;
+    zkv_epoch_start *hist;
+};
 
 struct zkv_store {
     leveldb_t *db;
@@ -24,10 +51,10 @@ struct zkv_store {
     bool failed;
     uint64_t pending_filter[PENDING_BITS / 64];
 
-    zkv_range_state **ranges; /* hash table of owned pointers, NULL = empty slot */
-    size_t table_cap;         /* power of two */
+    range **ranges;   /* hash table of owned pointers, NULL = empty slot */
+    size_t table_cap; /* power of two */
     size_t n_ranges;
-    zkv_range_state **dirty; /* ranges with staged writes */
+    range **dirty; /* ranges with staged writes */
     size_t n_dirty, dirty_cap;
 
     zkv_buf kbuf, vbuf; /* scratch for keys and records */
@@ -50,11 +77,11 @@ static uint64_t hash_bytes(const void *p, size_t n)
     return h;
 }
 
-static zkv_range_state **slot_of(const zkv_store *s, const char *id)
+static range **slot_of(const zkv_store *s, const char *id)
 {
     size_t mask = s->table_cap - 1;
     size_t i = (size_t)hash_bytes(id, strlen(id)) & mask;
-    while (s->ranges[i] && strcmp(s->ranges[i]->id, id) != 0)
+    while (s->ranges[i] && strcmp(s->ranges[i]->st.id, id) != 0)
         i = (i + 1) & mask;
     return &s->ranges[i];
 }
@@ -62,7 +89,7 @@ static zkv_range_state **slot_of(const zkv_store *s, const char *id)
 static int table_grow(zkv_store *s)
 {
     size_t ncap = s->table_cap ? s->table_cap * 2 : 64;
-    zkv_range_state **old = s->ranges;
+    range **old = s->ranges;
     size_t ocap = s->table_cap;
     s->ranges = calloc(ncap, sizeof(*s->ranges));
     if (!s->ranges) {
@@ -72,35 +99,41 @@ static int table_grow(zkv_store *s)
     s->table_cap = ncap;
     for (size_t i = 0; i < ocap; i++)
         if (old[i])
-            *slot_of(s, old[i]->id) = old[i];
+            *slot_of(s, old[i]->st.id) = old[i];
     free(old);
     return 0;
 }
 
 /* Finds or creates the state of range id. */
-static zkv_range_state *range_get(zkv_store *s, const char *id)
+static range *range_get(zkv_store *s, const char *id)
 {
-    if (strlen(id) == 0 || strlen(id) >= ZKV_ID_MAX)
+    if (!id || strlen(id) == 0 || strlen(id) >= ZKV_ID_MAX)
         return NULL;
     if ((s->n_ranges + 1) * 2 > s->table_cap && table_grow(s) != 0)
         return NULL;
-    zkv_range_state **slot = slot_of(s, id);
+    range **slot = slot_of(s, id);
     if (*slot)
         return *slot;
-    zkv_range_state *r = calloc(1, sizeof(*r));
+    range *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    snprintf(r->id, sizeof(r->id), "%s", id);
+    snprintf(r->st.id, sizeof(r->st.id), "%s", id);
     *slot = r;
     s->n_ranges++;
     return r;
 }
 
+static range *range_find(const zkv_store *s, const char *id)
+{
+    if (s->table_cap == 0 || !id)
+        return NULL;
+    return *slot_of(s, id);
+}
+
 const zkv_range_state *zkv_store_range(const zkv_store *s, const char *range_id)
 {
-    if (s->table_cap == 0)
-        return NULL;
-    return *slot_of(s, range_id);
+    range *r = range_find(s, range_id);
+    return r ? &r->st : NULL;
 }
 
 size_t zkv_store_range_count(const zkv_store *s)
@@ -108,43 +141,166 @@ size_t zkv_store_range_count(const zkv_store *s)
     return s->n_ranges;
 }
 
-static int load_ranges(zkv_store *s, char *err, size_t errlen)
+static int iter_finish(leveldb_iterator_t *it, int rc, const char *what, char *err, size_t errlen)
 {
-    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
-    const char prefix = ZKV_REC_RANGE_PREFIX;
-    int rc = 0;
-    for (leveldb_iter_seek(it, &prefix, 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
-        size_t klen, vlen;
-        const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
-        const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
-        if (klen < 1 || k[0] != ZKV_REC_RANGE_PREFIX)
-            break;
-        char id[ZKV_ID_MAX];
-        zkv_range_state_rec st;
-        if (zkv_rec_range_key_decode(k, klen, id, sizeof(id)) != 0 ||
-            zkv_rec_range_state_decode(v, vlen, &st) != 0) {
-            set_err(err, errlen, "corrupt range state record", NULL);
-            rc = ZKV_STORE_ERR;
-            break;
-        }
-        zkv_range_state *r = range_get(s, id);
-        if (!r) {
-            set_err(err, errlen, "out of memory", NULL);
-            rc = ZKV_STORE_ERR;
-            break;
-        }
-        r->epoch = r->committed_epoch = st.epoch;
-        r->last_seq = r->committed_seq = st.last_seq;
-    }
     char *lerr = NULL;
     leveldb_iter_get_error(it, &lerr);
     if (lerr) {
-        set_err(err, errlen, "reading range states", lerr);
+        set_err(err, errlen, what, lerr);
         leveldb_free(lerr);
         rc = ZKV_STORE_ERR;
     }
     leveldb_iter_destroy(it);
     return rc;
+}
+
+static int hist_push(range *r, uint64_t epoch, uint64_t start_seq)
+{
+    if (r->n_hist == r->hist_cap) {
+        size_t ncap = r->hist_cap ? r->hist_cap * 2 : 4;
+        zkv_epoch_start *nh = realloc(r->hist, ncap * sizeof(*nh));
+        if (!nh)
+            return -1;
+        r->hist = nh;
+        r->hist_cap = ncap;
+    }
+    r->hist[r->n_hist].epoch = epoch;
+    r->hist[r->n_hist].start_seq = start_seq;
+    r->n_hist++;
+    return 0;
+}
+
+/* Visits every key starting with prefix (plen bytes) in key order. */
+typedef int (*prefix_fn)(zkv_store *s, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+                         char *err, size_t errlen);
+
+static int scan_prefix(zkv_store *s, const void *prefix, size_t plen, prefix_fn fn, char *err,
+                       size_t errlen)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
+    int rc = 0;
+    for (leveldb_iter_seek(it, prefix, plen); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t klen, vlen;
+        const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
+        if (klen < plen || memcmp(k, prefix, plen) != 0)
+            break;
+        const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
+        if ((rc = fn(s, k, klen, v, vlen, err, errlen)) != 0)
+            break;
+    }
+    char *lerr = NULL;
+    leveldb_iter_get_error(it, &lerr);
+    if (lerr) {
+        set_err(err, errlen, "reading the store at open", lerr);
+        leveldb_free(lerr);
+        rc = ZKV_STORE_ERR;
+    }
+    leveldb_iter_destroy(it);
+    return rc;
+}
+
+static int load_state(zkv_store *s, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+                      char *err, size_t errlen)
+{
+    char id[ZKV_ID_MAX];
+    zkv_range_state_rec st;
+    if (zkv_rec_range_key_decode(k, klen, id, sizeof(id)) != 0 ||
+        zkv_rec_range_state_decode(v, vlen, &st) != 0) {
+        set_err(err, errlen, "corrupt range state record", NULL);
+        return ZKV_STORE_ERR;
+    }
+    range *r = range_get(s, id);
+    if (!r) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    r->st.epoch = r->st.committed_epoch = st.epoch;
+    r->st.last_seq = r->st.committed_seq = st.last_seq;
+    return 0;
+}
+
+static int load_history(zkv_store *s, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+                        char *err, size_t errlen)
+{
+    char id[ZKV_ID_MAX];
+    uint64_t epoch, start;
+    if (zkv_rec_epoch_key_decode(k, klen, id, sizeof(id), &epoch) != 0 ||
+        zkv_rec_u64_decode(v, vlen, &start) != 0) {
+        set_err(err, errlen, "corrupt epoch history record", NULL);
+        return ZKV_STORE_ERR;
+    }
+    range *r = range_get(s, id);
+    if (!r || hist_push(r, epoch, start) != 0) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    return 0;
+}
+
+static int load_snap_marker(zkv_store *s, const uint8_t *k, size_t klen, const uint8_t *v,
+                            size_t vlen, char *err, size_t errlen)
+{
+    char id[ZKV_ID_MAX];
+    uint64_t epoch;
+    if (zkv_rec_snap_key_decode(k, klen, id, sizeof(id)) != 0 ||
+        zkv_rec_u64_decode(v, vlen, &epoch) != 0) {
+        set_err(err, errlen, "corrupt snapshot marker", NULL);
+        return ZKV_STORE_ERR;
+    }
+    range *r = range_get(s, id);
+    if (!r) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    r->snap_epoch = epoch ? epoch : 1;
+    return 0;
+}
+
+/* The first log entry of r (0: none). */
+static int load_first_seq(zkv_store *s, range *r, char *err, size_t errlen)
+{
+    s->kbuf.len = s->kbuf.off = 0;
+    if (zkv_rec_log_key(&s->kbuf, r->st.id, 0) != 0) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    size_t plen = s->kbuf.len - 8;
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
+    leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len);
+    r->first_seq = 0;
+    if (leveldb_iter_valid(it)) {
+        size_t klen;
+        const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
+        if (klen == plen + 8 && memcmp(k, s->kbuf.data, plen) == 0)
+            r->first_seq = zkv_get_u64be(k + plen);
+    }
+    return iter_finish(it, 0, "reading a range log at open", err, errlen);
+}
+
+static int load_ranges(zkv_store *s, char *err, size_t errlen)
+{
+    const char pr = ZKV_REC_RANGE_PREFIX, pe = ZKV_REC_EPOCH_PREFIX, pp = ZKV_REC_SNAP_PREFIX;
+    if (scan_prefix(s, &pr, 1, load_state, err, errlen) != 0 ||
+        scan_prefix(s, &pe, 1, load_history, err, errlen) != 0 ||
+        scan_prefix(s, &pp, 1, load_snap_marker, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    for (size_t i = 0; i < s->table_cap; i++) {
+        range *r = s->ranges[i];
+        if (!r)
+            continue;
+        if (r->snap_epoch) {
+            /* An unfinished snapshot: whatever is left of the range is void until the next
+             * reset; the range reads as empty. */
+            r->n_hist = 0;
+            r->first_seq = 0;
+            r->st.epoch = r->st.committed_epoch = 0;
+            r->st.last_seq = r->st.committed_seq = 0;
+            continue;
+        }
+        if (r->st.last_seq && load_first_seq(s, r, err, errlen) != 0)
+            return ZKV_STORE_ERR;
+    }
+    return 0;
 }
 
 int zkv_store_open(const char *dir, zkv_store **out, char *err, size_t errlen)
@@ -202,8 +358,11 @@ void zkv_store_close(zkv_store *s)
         leveldb_filterpolicy_destroy(s->filter);
     if (s->cache)
         leveldb_cache_destroy(s->cache);
-    for (size_t i = 0; i < s->table_cap; i++)
+    for (size_t i = 0; i < s->table_cap; i++) {
+        if (s->ranges[i])
+            free(s->ranges[i]->hist);
         free(s->ranges[i]);
+    }
     free(s->ranges);
     free(s->dirty);
     zkv_buf_free(&s->kbuf);
@@ -223,31 +382,12 @@ static bool filter_has(const zkv_store *s, const uint8_t *key, size_t klen)
     return (s->pending_filter[h / 64] >> (h % 64)) & 1u;
 }
 
-/* Gives the next seq of range_id to a write at epoch and stages the log entry and the
- * data change. */
-static int stage(zkv_store *s, zkv_log_op op, const char *range_id, uint64_t epoch,
-                 const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
-                 zkv_value_meta *meta, char *err, size_t errlen)
+static int mark_dirty(zkv_store *s, range *r, char *err, size_t errlen)
 {
-    if (s->failed) {
-        set_err(err, errlen, "store failed after a write error", NULL);
-        return ZKV_STORE_ERR;
-    }
-    zkv_range_state *r = range_get(s, range_id);
-    if (!r) {
-        set_err(err, errlen, "bad range id or out of memory", NULL);
-        return ZKV_STORE_ERR;
-    }
-    if (epoch < r->epoch) {
-        if (err && errlen)
-            snprintf(err, errlen, "range %s: epoch %llu is older than the stored epoch %llu",
-                     range_id, (unsigned long long)epoch, (unsigned long long)r->epoch);
-        return ZKV_STORE_STALE_EPOCH;
-    }
-    if (r->pending == 0) {
+    if (r->st.pending == 0) {
         if (s->n_dirty == s->dirty_cap) {
             size_t ncap = s->dirty_cap ? s->dirty_cap * 2 : 16;
-            zkv_range_state **nd = realloc(s->dirty, ncap * sizeof(*nd));
+            range **nd = realloc(s->dirty, ncap * sizeof(*nd));
             if (!nd) {
                 set_err(err, errlen, "out of memory", NULL);
                 return ZKV_STORE_ERR;
@@ -257,21 +397,62 @@ static int stage(zkv_store *s, zkv_log_op op, const char *range_id, uint64_t epo
         }
         s->dirty[s->n_dirty++] = r;
     }
-    zkv_value_meta m = {.flags = 0, .epoch = epoch, .seq = r->last_seq + 1, .expiry_ms = 0};
+    r->st.pending++;
+    s->n_pending++;
+    return 0;
+}
+
+static int oom(zkv_store *s, char *err, size_t errlen)
+{
+    /* Something may already be in the batch: the in-memory state can no longer be trusted. */
+    s->failed = true;
+    set_err(err, errlen, "out of memory", NULL);
+    return ZKV_STORE_ERR;
+}
+
+/* Stages 'e' + id + epoch -> start_seq and appends it to the in-memory history. */
+static int stage_history(zkv_store *s, range *r, uint64_t epoch, uint64_t start_seq, char *err,
+                         size_t errlen)
+{
     s->kbuf.len = s->kbuf.off = 0;
     s->vbuf.len = s->vbuf.off = 0;
-    if (zkv_rec_log_key(&s->kbuf, range_id, m.seq) != 0 ||
-        zkv_rec_log_encode(&s->vbuf, op, epoch, key, klen, &m, value, vlen) != 0) {
-        set_err(err, errlen, "out of memory", NULL);
+    if (zkv_rec_epoch_key(&s->kbuf, r->st.id, epoch) != 0 ||
+        zkv_rec_u64_encode(&s->vbuf, start_seq) != 0 || hist_push(r, epoch, start_seq) != 0)
+        return oom(s, err, errlen);
+    leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
+                           (const char *)s->vbuf.data, s->vbuf.len);
+    return 0;
+}
+
+/* true when a write at epoch after r's last write starts a new epoch in the history. A range
+ * with writes but no history (written before histories existed) records only a change. */
+static bool new_epoch(const range *r, uint64_t epoch)
+{
+    if (r->n_hist == 0)
+        return r->st.last_seq == 0 || epoch != r->st.epoch;
+    return epoch != r->hist[r->n_hist - 1].epoch;
+}
+
+/* Stages one log entry at (m->epoch, m->seq) = r's next seq, its data change, and the history
+ * entry when it opens an epoch. The caller checked every rule. */
+static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const uint8_t *key, size_t klen,
+                       const uint8_t *value, size_t vlen, const zkv_value_meta *m, char *err,
+                       size_t errlen)
+{
+    if (mark_dirty(s, r, err, errlen) != 0)
         return ZKV_STORE_ERR;
-    }
+    if (new_epoch(r, m->epoch) && stage_history(s, r, m->epoch, m->seq, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    s->kbuf.len = s->kbuf.off = 0;
+    s->vbuf.len = s->vbuf.off = 0;
+    if (zkv_rec_log_key(&s->kbuf, r->st.id, m->seq) != 0 ||
+        zkv_rec_log_encode(&s->vbuf, op, m->epoch, key, klen, m, value, vlen) != 0)
+        return oom(s, err, errlen);
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
     s->kbuf.len = 0;
-    if (zkv_rec_data_key(&s->kbuf, key, klen) != 0) {
-        set_err(err, errlen, "out of memory", NULL);
-        return ZKV_STORE_ERR;
-    }
+    if (zkv_rec_data_key(&s->kbuf, key, klen) != 0)
+        return oom(s, err, errlen);
     if (op == ZKV_LOG_OP_PUT) {
         /* The value record is the tail of the log entry just encoded. */
         size_t off = s->vbuf.len - (ZKV_REC_VALUE_HDR + vlen);
@@ -281,10 +462,49 @@ static int stage(zkv_store *s, zkv_log_op op, const char *range_id, uint64_t epo
         leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
     }
     filter_add(s, key, klen);
-    r->last_seq = m.seq;
-    r->epoch = epoch;
-    r->pending++;
-    s->n_pending++;
+    if (r->first_seq == 0)
+        r->first_seq = m->seq;
+    r->st.last_seq = m->seq;
+    r->st.epoch = m->epoch;
+    return 0;
+}
+
+static range *writable(zkv_store *s, const char *range_id, char *err, size_t errlen)
+{
+    if (s->failed) {
+        set_err(err, errlen, "store failed after a write error", NULL);
+        return NULL;
+    }
+    range *r = range_get(s, range_id);
+    if (!r)
+        set_err(err, errlen, "bad range id or out of memory", NULL);
+    return r;
+}
+
+/* Gives the next seq of range_id to a write at epoch and stages the log entry and the
+ * data change. */
+static int stage(zkv_store *s, zkv_log_op op, const char *range_id, uint64_t epoch,
+                 const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                 zkv_value_meta *meta, char *err, size_t errlen)
+{
+    range *r = writable(s, range_id, err, errlen);
+    if (!r)
+        return ZKV_STORE_ERR;
+    if (r->snap_epoch) {
+        if (err && errlen)
+            snprintf(err, errlen, "range %s is being rebuilt from a snapshot (epoch %llu)",
+                     range_id, (unsigned long long)r->snap_epoch);
+        return ZKV_STORE_INCOMPLETE;
+    }
+    if (epoch < r->st.epoch) {
+        if (err && errlen)
+            snprintf(err, errlen, "range %s: epoch %llu is older than the stored epoch %llu",
+                     range_id, (unsigned long long)epoch, (unsigned long long)r->st.epoch);
+        return ZKV_STORE_STALE_EPOCH;
+    }
+    zkv_value_meta m = {.flags = 0, .epoch = epoch, .seq = r->st.last_seq + 1, .expiry_ms = 0};
+    if (stage_entry(s, r, op, key, klen, value, vlen, &m, err, errlen) != 0)
+        return ZKV_STORE_ERR;
     if (meta)
         *meta = m;
     return 0;
@@ -301,6 +521,238 @@ int zkv_store_delete(zkv_store *s, const char *range_id, uint64_t epoch, const u
                      size_t klen, zkv_value_meta *meta, char *err, size_t errlen)
 {
     return stage(s, ZKV_LOG_OP_DELETE, range_id, epoch, key, klen, NULL, 0, meta, err, errlen);
+}
+
+int zkv_store_apply(zkv_store *s, const char *range_id, const zkv_store_entry *e, char *err,
+                    size_t errlen)
+{
+    range *r = writable(s, range_id, err, errlen);
+    if (!r)
+        return ZKV_STORE_ERR;
+    if (r->snap_epoch) {
+        if (err && errlen)
+            snprintf(err, errlen, "range %s is being rebuilt from a snapshot", range_id);
+        return ZKV_STORE_INCOMPLETE;
+    }
+    if (e->op != ZKV_LOG_OP_PUT && e->op != ZKV_LOG_OP_DELETE) {
+        set_err(err, errlen, "log entry with an unknown op", NULL);
+        return ZKV_STORE_ERR;
+    }
+    if (e->seq != r->st.last_seq + 1 || e->epoch < r->st.epoch) {
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "range %s: entry (%llu, %llu) does not follow the last entry (%llu, %llu)",
+                     range_id, (unsigned long long)e->epoch, (unsigned long long)e->seq,
+                     (unsigned long long)r->st.epoch, (unsigned long long)r->st.last_seq);
+        return ZKV_STORE_ERR;
+    }
+    zkv_value_meta m = {.flags = 0, .epoch = e->epoch, .seq = e->seq, .expiry_ms = e->expiry_ms};
+    return stage_entry(s, r, e->op, e->key, e->klen, e->value, e->vlen, &m, err, errlen);
+}
+
+int zkv_store_history(const zkv_store *s, const char *range_id, zkv_epoch_start *out, size_t n)
+{
+    const range *r = range_find(s, range_id);
+    if (!r)
+        return 0;
+    size_t k = r->n_hist < n ? r->n_hist : n;
+    if (k)
+        memcpy(out, r->hist, k * sizeof(*out));
+    return r->n_hist > INT32_MAX ? ZKV_STORE_ERR : (int)r->n_hist;
+}
+
+uint64_t zkv_store_log_first_seq(const zkv_store *s, const char *range_id)
+{
+    const range *r = range_find(s, range_id);
+    return r ? r->first_seq : 0;
+}
+
+uint64_t zkv_store_range_snapshot_epoch(const zkv_store *s, const char *range_id)
+{
+    const range *r = range_find(s, range_id);
+    return r ? r->snap_epoch : 0;
+}
+
+uint64_t zkv_store_range_min_epoch(const zkv_store *s, const char *range_id)
+{
+    const range *r = range_find(s, range_id);
+    if (!r)
+        return 0;
+    uint64_t e = r->st.epoch;
+    if (r->snap_epoch > e)
+        e = r->snap_epoch;
+    if (r->peer_epoch > e)
+        e = r->peer_epoch;
+    return e;
+}
+
+int zkv_store_range_note_epoch(zkv_store *s, const char *range_id, uint64_t epoch)
+{
+    range *r = range_get(s, range_id);
+    if (!r)
+        return ZKV_STORE_ERR;
+    if (epoch > r->peer_epoch)
+        r->peer_epoch = epoch;
+    return 0;
+}
+
+int64_t zkv_store_truncate_log(zkv_store *s, const char *range_id, uint64_t upto_seq, char *err,
+                               size_t errlen)
+{
+    if (s->failed) {
+        set_err(err, errlen, "store failed after a write error", NULL);
+        return ZKV_STORE_ERR;
+    }
+    range *r = range_find(s, range_id);
+    if (!r || r->first_seq == 0)
+        return 0;
+    uint64_t limit = upto_seq < r->st.committed_seq ? upto_seq : r->st.committed_seq;
+    if (r->first_seq > limit)
+        return 0;
+    uint64_t n = limit - r->first_seq + 1;
+    if (n > ZKV_STORE_TRUNCATE_CHUNK)
+        n = ZKV_STORE_TRUNCATE_CHUNK;
+    for (uint64_t seq = r->first_seq; seq < r->first_seq + n; seq++) {
+        s->kbuf.len = s->kbuf.off = 0;
+        if (zkv_rec_log_key(&s->kbuf, r->st.id, seq) != 0)
+            return oom(s, err, errlen);
+        leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
+    }
+    s->n_pending++;
+    r->first_seq += n;
+    if (r->first_seq > r->st.last_seq)
+        r->first_seq = 0;
+    if (r->first_seq == 0 || r->first_seq > limit)
+        return 0;
+    return (int64_t)(limit - r->first_seq + 1);
+}
+
+/* Stages the deletion of every key starting with prefix, committing every RESET_CHUNK
+ * deletions; with end set, data keys stop before 'd' + end. */
+static int delete_prefix(zkv_store *s, const uint8_t *seek, size_t seeklen, size_t plen,
+                         const uint8_t *end, size_t elen, char *err, size_t errlen)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
+    uint8_t *prefix = malloc(seeklen ? seeklen : 1);
+    if (!prefix) {
+        leveldb_iter_destroy(it);
+        return oom(s, err, errlen);
+    }
+    memcpy(prefix, seek, seeklen);
+    int rc = 0;
+    size_t n = 0;
+    for (leveldb_iter_seek(it, (const char *)prefix, seeklen); leveldb_iter_valid(it);
+         leveldb_iter_next(it)) {
+        size_t klen;
+        const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
+        if (klen < plen || memcmp(k, prefix, plen) != 0)
+            break;
+        if (elen && zkv_end_cmp(end, elen, k + 1, klen - 1) <= 0)
+            break;
+        leveldb_writebatch_delete(s->batch, (const char *)k, klen);
+        s->n_pending++;
+        if (++n % RESET_CHUNK == 0 && (rc = zkv_store_commit(s, err, errlen)) != 0)
+            break;
+    }
+    free(prefix);
+    return iter_finish(it, rc, "LevelDB read failed during a range reset", err, errlen);
+}
+
+int zkv_store_range_reset(zkv_store *s, const char *range_id, uint64_t snap_epoch,
+                          const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
+                          char *err, size_t errlen)
+{
+    range *r = writable(s, range_id, err, errlen);
+    if (!r || zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    /* First commit: the marker, the empty state and the history go, so that a crash in the
+     * middle leaves a range that reads as incomplete. */
+    r->snap_epoch = snap_epoch ? snap_epoch : 1;
+    s->kbuf.len = s->kbuf.off = 0;
+    s->vbuf.len = s->vbuf.off = 0;
+    if (zkv_rec_snap_key(&s->kbuf, range_id) != 0 ||
+        zkv_rec_u64_encode(&s->vbuf, r->snap_epoch) != 0)
+        return oom(s, err, errlen);
+    leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
+                           (const char *)s->vbuf.data, s->vbuf.len);
+    r->st.epoch = 0;
+    r->st.last_seq = 0;
+    r->n_hist = 0;
+    r->first_seq = 0;
+    if (mark_dirty(s, r, err, errlen) != 0 || zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    zkv_buf p;
+    zkv_buf_init(&p);
+    int rc = 0;
+    /* history, log, then the data keys of [start, end) */
+    if (zkv_rec_epoch_key(&p, range_id, 0) != 0)
+        rc = oom(s, err, errlen);
+    if (rc == 0)
+        rc = delete_prefix(s, p.data, p.len - 8, p.len - 8, NULL, 0, err, errlen);
+    p.len = 0;
+    if (rc == 0 && zkv_rec_log_key(&p, range_id, 0) != 0)
+        rc = oom(s, err, errlen);
+    if (rc == 0)
+        rc = delete_prefix(s, p.data, p.len - 8, p.len - 8, NULL, 0, err, errlen);
+    p.len = 0;
+    if (rc == 0 && zkv_rec_data_key(&p, start, slen) != 0)
+        rc = oom(s, err, errlen);
+    if (rc == 0)
+        rc = delete_prefix(s, p.data, p.len, 1, end, elen, err, errlen);
+    zkv_buf_free(&p);
+    if (rc == 0)
+        rc = zkv_store_commit(s, err, errlen);
+    return rc;
+}
+
+int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_value_view *v,
+                       char *err, size_t errlen)
+{
+    if (s->failed) {
+        set_err(err, errlen, "store failed after a write error", NULL);
+        return ZKV_STORE_ERR;
+    }
+    s->kbuf.len = s->kbuf.off = 0;
+    s->vbuf.len = s->vbuf.off = 0;
+    if (zkv_rec_data_key(&s->kbuf, key, klen) != 0 ||
+        zkv_rec_value_encode(&s->vbuf, &v->meta, v->value, v->value_len) != 0)
+        return oom(s, err, errlen);
+    leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
+                           (const char *)s->vbuf.data, s->vbuf.len);
+    filter_add(s, key, klen);
+    s->n_pending++;
+    return 0;
+}
+
+int zkv_store_range_set_position(zkv_store *s, const char *range_id, uint64_t epoch, uint64_t seq,
+                                 const zkv_epoch_start *hist, size_t n, char *err, size_t errlen)
+{
+    range *r = writable(s, range_id, err, errlen);
+    if (!r)
+        return ZKV_STORE_ERR;
+    if (mark_dirty(s, r, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    for (size_t i = 0; i < r->n_hist; i++) {
+        s->kbuf.len = s->kbuf.off = 0;
+        if (zkv_rec_epoch_key(&s->kbuf, range_id, r->hist[i].epoch) != 0)
+            return oom(s, err, errlen);
+        leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
+    }
+    r->n_hist = 0;
+    for (size_t i = 0; i < n; i++)
+        if (stage_history(s, r, hist[i].epoch, hist[i].start_seq, err, errlen) != 0)
+            return ZKV_STORE_ERR;
+    if (r->snap_epoch) {
+        s->kbuf.len = s->kbuf.off = 0;
+        if (zkv_rec_snap_key(&s->kbuf, range_id) != 0)
+            return oom(s, err, errlen);
+        leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
+        r->snap_epoch = 0;
+    }
+    r->st.epoch = epoch;
+    r->st.last_seq = seq;
+    r->first_seq = 0; /* the log starts with the next entry */
+    return 0;
 }
 
 size_t zkv_store_pending(const zkv_store *s)
@@ -322,16 +774,13 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
     if (s->n_pending == 0)
         return 0;
     for (size_t i = 0; i < s->n_dirty; i++) {
-        zkv_range_state *r = s->dirty[i];
-        zkv_range_state_rec st = {.epoch = r->epoch, .last_seq = r->last_seq};
+        range *r = s->dirty[i];
+        zkv_range_state_rec st = {.epoch = r->st.epoch, .last_seq = r->st.last_seq};
         s->kbuf.len = s->kbuf.off = 0;
         s->vbuf.len = s->vbuf.off = 0;
-        if (zkv_rec_range_key(&s->kbuf, r->id) != 0 ||
-            zkv_rec_range_state_encode(&s->vbuf, &st) != 0) {
-            s->failed = true;
-            set_err(err, errlen, "out of memory", NULL);
-            return ZKV_STORE_ERR;
-        }
+        if (zkv_rec_range_key(&s->kbuf, r->st.id) != 0 ||
+            zkv_rec_range_state_encode(&s->vbuf, &st) != 0)
+            return oom(s, err, errlen);
         leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                                (const char *)s->vbuf.data, s->vbuf.len);
     }
@@ -344,10 +793,10 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
         return ZKV_STORE_ERR;
     }
     for (size_t i = 0; i < s->n_dirty; i++) {
-        zkv_range_state *r = s->dirty[i];
-        r->committed_seq = r->last_seq;
-        r->committed_epoch = r->epoch;
-        r->pending = 0;
+        range *r = s->dirty[i];
+        r->st.committed_seq = r->st.last_seq;
+        r->st.committed_epoch = r->st.epoch;
+        r->st.pending = 0;
     }
     s->n_dirty = 0;
     s->n_pending = 0;
@@ -392,19 +841,6 @@ void zkv_store_value_release(zkv_store_value *v)
         leveldb_free(v->buf);
         v->buf = NULL;
     }
-}
-
-static int iter_finish(leveldb_iterator_t *it, int rc, const char *what, char *err, size_t errlen)
-{
-    char *lerr = NULL;
-    leveldb_iter_get_error(it, &lerr);
-    if (lerr) {
-        set_err(err, errlen, what, lerr);
-        leveldb_free(lerr);
-        rc = ZKV_STORE_ERR;
-    }
-    leveldb_iter_destroy(it);
-    return rc;
 }
 
 int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
@@ -476,4 +912,125 @@ int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zk
         }
     }
     return iter_finish(it, rc, "LevelDB log read failed", err, errlen);
+}
+
+int zkv_store_snapshot_open(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                            size_t elen, const char *range_id, zkv_store_snapshot **out, char *err,
+                            size_t errlen)
+{
+    *out = NULL;
+    if (s->n_pending && zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    zkv_store_snapshot *sn = calloc(1, sizeof(*sn));
+    if (!sn) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    sn->s = s;
+    const range *r = range_find(s, range_id);
+    if (r && r->snap_epoch == 0) {
+        sn->info.epoch = r->st.committed_epoch;
+        sn->info.seq = r->st.committed_seq;
+        if (r->n_hist) {
+            sn->hist = malloc(r->n_hist * sizeof(*sn->hist));
+            if (!sn->hist) {
+                free(sn);
+                set_err(err, errlen, "out of memory", NULL);
+                return ZKV_STORE_ERR;
+            }
+            memcpy(sn->hist, r->hist, r->n_hist * sizeof(*sn->hist));
+            sn->info.history = sn->hist;
+            sn->info.n_history = r->n_hist;
+        }
+    }
+    if (elen) {
+        sn->end = malloc(elen);
+        if (!sn->end) {
+            free(sn->hist);
+            free(sn);
+            set_err(err, errlen, "out of memory", NULL);
+            return ZKV_STORE_ERR;
+        }
+        memcpy(sn->end, end, elen);
+        sn->elen = elen;
+    }
+    sn->snap = leveldb_create_snapshot(s->db);
+    sn->ropts = leveldb_readoptions_create();
+    leveldb_readoptions_set_snapshot(sn->ropts, sn->snap);
+    leveldb_readoptions_set_fill_cache(sn->ropts, 0);
+    sn->it = leveldb_create_iterator(s->db, sn->ropts);
+    s->kbuf.len = s->kbuf.off = 0;
+    if (zkv_rec_data_key(&s->kbuf, start, slen) != 0) {
+        zkv_store_snapshot_close(sn);
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    leveldb_iter_seek(sn->it, (const char *)s->kbuf.data, s->kbuf.len);
+    *out = sn;
+    return 0;
+}
+
+const zkv_store_snapshot_info *zkv_store_snapshot_info_of(const zkv_store_snapshot *snap)
+{
+    return &snap->info;
+}
+
+/* The iterator's current user key when it is a data key inside the bounds. */
+static bool snap_current(zkv_store_snapshot *sn, const uint8_t **ukey, size_t *uklen)
+{
+    if (!leveldb_iter_valid(sn->it))
+        return false;
+    size_t klen;
+    const uint8_t *k = (const uint8_t *)leveldb_iter_key(sn->it, &klen);
+    if (zkv_rec_data_key_decode(k, klen, ukey, uklen) != 0)
+        return false;
+    return !(sn->elen && zkv_end_cmp(sn->end, sn->elen, *ukey, *uklen) <= 0);
+}
+
+int zkv_store_snapshot_next(zkv_store_snapshot *sn, zkv_store_scan_fn fn, void *ctx,
+                            size_t max_bytes, char *err, size_t errlen)
+{
+    size_t bytes = 0;
+    const uint8_t *ukey;
+    size_t uklen;
+    while (snap_current(sn, &ukey, &uklen)) {
+        if (bytes > 0 && bytes >= max_bytes)
+            return 1;
+        size_t vlen;
+        const uint8_t *v = (const uint8_t *)leveldb_iter_value(sn->it, &vlen);
+        zkv_value_view view;
+        if (zkv_rec_value_decode(v, vlen, &view) != 0) {
+            set_err(err, errlen, "corrupt value record", NULL);
+            return ZKV_STORE_ERR;
+        }
+        if (fn(ctx, ukey, uklen, &view) != 0) {
+            set_err(err, errlen, "snapshot item refused by the caller", NULL);
+            return ZKV_STORE_ERR;
+        }
+        bytes += uklen + vlen;
+        leveldb_iter_next(sn->it);
+    }
+    char *lerr = NULL;
+    leveldb_iter_get_error(sn->it, &lerr);
+    if (lerr) {
+        set_err(err, errlen, "LevelDB snapshot read failed", lerr);
+        leveldb_free(lerr);
+        return ZKV_STORE_ERR;
+    }
+    return 0;
+}
+
+void zkv_store_snapshot_close(zkv_store_snapshot *sn)
+{
+    if (!sn)
+        return;
+    if (sn->it)
+        leveldb_iter_destroy(sn->it);
+    if (sn->ropts)
+        leveldb_readoptions_destroy(sn->ropts);
+    if (sn->snap)
+        leveldb_release_snapshot(sn->s->db, sn->snap);
+    free(sn->end);
+    free(sn->hist);
+    free(sn);
 }

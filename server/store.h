@@ -21,7 +21,9 @@
 #include "record.h"
 
 #define ZKV_STORE_ERR (-1)
-#define ZKV_STORE_STALE_EPOCH (-2) /* write epoch older than the range's stored epoch */
+#define ZKV_STORE_STALE_EPOCH (-2)     /* write epoch older than the range's stored epoch */
+#define ZKV_STORE_INCOMPLETE (-3)      /* write to a range whose snapshot is being received */
+#define ZKV_STORE_TRUNCATE_CHUNK 4096u /* log entries deleted per zkv_store_truncate_log */
 
 typedef struct zkv_store zkv_store;
 
@@ -51,7 +53,8 @@ int zkv_store_put(zkv_store *s, const char *range_id, uint64_t epoch, const uint
 /* Stages the deletion of key (a missing key is fine: the delete is logged all the same). */
 int zkv_store_delete(zkv_store *s, const char *range_id, uint64_t epoch, const uint8_t *key,
                      size_t klen, zkv_value_meta *meta, char *err, size_t errlen);
-/* Number of staged writes. */
+/* Number of staged operations (writes, applied entries, snapshot items, truncations,
+ * resets): non-zero means zkv_store_commit has work. */
 size_t zkv_store_pending(const zkv_store *s);
 /* Writes the staged batch (no-op when empty). */
 int zkv_store_commit(zkv_store *s, char *err, size_t errlen);
@@ -83,5 +86,90 @@ int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_
 typedef int (*zkv_store_log_fn)(void *ctx, uint64_t seq, const zkv_log_view *e);
 int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zkv_store_log_fn fn,
                        void *ctx, char *err, size_t errlen);
+
+/* ---- Replication (docs/replication.md) ----
+ *
+ * Epoch history: every range keeps the first seq written in each epoch ('e' keys). A write
+ * (put, delete or applied entry) whose epoch differs from the epoch of the range's last
+ * write records (epoch, seq) in the same batch. */
+
+/* Copies up to n history entries (oldest first, staged ones included) into out and returns
+ * the range's total count (may exceed n; 0 for an unknown range). */
+int zkv_store_history(const zkv_store *s, const char *range_id, zkv_epoch_start *out, size_t n);
+
+/* One replicated log entry, as the owner wrote it. */
+typedef struct zkv_store_entry {
+    uint64_t seq;
+    uint64_t epoch;
+    zkv_log_op op;
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *value; /* put */
+    size_t vlen;
+    uint64_t expiry_ms; /* put */
+} zkv_store_entry;
+
+/* Stages e exactly as given (data key, log entry, range state, history). Needs
+ * e->seq == last_seq + 1 and e->epoch >= the range's epoch; else ZKV_STORE_ERR and nothing
+ * is staged. ZKV_STORE_INCOMPLETE while a snapshot of the range is being received. */
+int zkv_store_apply(zkv_store *s, const char *range_id, const zkv_store_entry *e, char *err,
+                    size_t errlen);
+
+/* First seq of the range's log, 0 when the log is empty (the log is [first, last_seq]). */
+uint64_t zkv_store_log_first_seq(const zkv_store *s, const char *range_id);
+
+/* Stages the deletion of log entries with seq <= min(upto_seq, committed last seq), at most
+ * ZKV_STORE_TRUNCATE_CHUNK per call. Returns how many such entries remain (0: done; call
+ * again on a later loop turn while > 0), or ZKV_STORE_ERR. */
+int64_t zkv_store_truncate_log(zkv_store *s, const char *range_id, uint64_t upto_seq, char *err,
+                               size_t errlen);
+
+/* Owner side: a consistent view of one range's data for a SNAPSHOT. Open commits anything
+ * staged, then takes a LevelDB snapshot; the items are the data keys in [start, end) (empty
+ * end: unbounded) exactly as of the range's committed (epoch, seq), whatever is written
+ * after. Close every snapshot before zkv_store_close. */
+typedef struct zkv_store_snapshot zkv_store_snapshot;
+typedef struct zkv_store_snapshot_info {
+    uint64_t epoch; /* the range's committed position when the snapshot was taken */
+    uint64_t seq;
+    const zkv_epoch_start *history; /* the range's history then (owned by the snapshot) */
+    size_t n_history;
+} zkv_store_snapshot_info;
+
+int zkv_store_snapshot_open(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                            size_t elen, const char *range_id, zkv_store_snapshot **out, char *err,
+                            size_t errlen);
+const zkv_store_snapshot_info *zkv_store_snapshot_info_of(const zkv_store_snapshot *snap);
+/* Visits the next items (user key and value, valid during the call; fn returns 0, anything
+ * else fails the call) until about max_bytes of keys and values (at least one item).
+ * Returns 1 while items remain, 0 at the end, or ZKV_STORE_ERR. */
+int zkv_store_snapshot_next(zkv_store_snapshot *snap, zkv_store_scan_fn fn, void *ctx,
+                            size_t max_bytes, char *err, size_t errlen);
+void zkv_store_snapshot_close(zkv_store_snapshot *snap); /* NULL is a no-op */
+
+/* Replica side: receiving a SNAPSHOT.
+ * zkv_store_range_reset deletes the range's data keys in [start, end), its log, history and
+ * position, and marks the range incomplete ('p' key: a snapshot of snap_epoch is being
+ * received); it commits (everything staged before it too) in pieces of bounded size and
+ * returns once the range is empty on disk. An incomplete range reads as position (0, 0),
+ * refuses put/delete/apply (ZKV_STORE_INCOMPLETE) and stays incomplete across a restart
+ * until zkv_store_range_set_position. */
+int zkv_store_range_reset(zkv_store *s, const char *range_id, uint64_t snap_epoch,
+                          const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
+                          char *err, size_t errlen);
+/* The epoch of the snapshot being received into the range, 0 when none. */
+uint64_t zkv_store_range_snapshot_epoch(const zkv_store *s, const char *range_id);
+/* The oldest epoch replication traffic and writes of the range may carry: the greatest of
+ * the range's epoch, the epoch of a snapshot being received, and the highest epoch noted
+ * with zkv_store_range_note_epoch (in memory only: after a restart the map is fresh). */
+uint64_t zkv_store_range_min_epoch(const zkv_store *s, const char *range_id);
+int zkv_store_range_note_epoch(zkv_store *s, const char *range_id, uint64_t epoch);
+/* Stages a data key as given, without a log entry (snapshot items). */
+int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_value_view *v,
+                       char *err, size_t errlen);
+/* Stages the range's position (epoch, seq) with an empty log and the given history
+ * (replacing the old one), and clears the incomplete mark. */
+int zkv_store_range_set_position(zkv_store *s, const char *range_id, uint64_t epoch, uint64_t seq,
+                                 const zkv_epoch_start *hist, size_t n, char *err, size_t errlen);
 
 #endif

@@ -129,6 +129,51 @@ static void test_range_state(void)
     CU_ASSERT_EQUAL(zkv_rec_range_state_decode(b.data, 15, &got), -1);
 }
 
+static void test_epoch_and_snap_keys(void)
+{
+    char id[ZKV_ID_MAX];
+    uint64_t epoch = 0;
+    b.len = 0;
+    CU_ASSERT_EQUAL_FATAL(zkv_rec_epoch_key(&b, "r0003", 0x0102ull), 0);
+    /* 'e' + id + 0x00 + u64be epoch */
+    CU_ASSERT_EQUAL_FATAL(b.len, 1 + 5 + 1 + 8);
+    CU_ASSERT_EQUAL(b.data[0], 'e');
+    CU_ASSERT_EQUAL(memcmp(b.data + 1, "r0003", 5), 0);
+    CU_ASSERT_EQUAL(b.data[6], 0);
+    CU_ASSERT_EQUAL(zkv_get_u64be(b.data + 7), 0x0102ull);
+    CU_ASSERT_EQUAL(zkv_rec_epoch_key_decode(b.data, b.len, id, sizeof(id), &epoch), 0);
+    CU_ASSERT_STRING_EQUAL(id, "r0003");
+    CU_ASSERT_EQUAL(epoch, 0x0102ull);
+    /* epochs of one range sort numerically, before the next range's */
+    zkv_buf c, d;
+    zkv_buf_init(&c);
+    zkv_buf_init(&d);
+    CU_ASSERT_EQUAL(zkv_rec_epoch_key(&c, "r0003", 0x0201ull), 0);
+    CU_ASSERT_EQUAL(zkv_rec_epoch_key(&d, "r00030", 0), 0);
+    CU_ASSERT_TRUE(memcmp(b.data, c.data, b.len) < 0);
+    CU_ASSERT_TRUE(memcmp(c.data, d.data, c.len) < 0);
+    zkv_buf_free(&c);
+    zkv_buf_free(&d);
+    /* a log key is not an epoch key */
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_log_key(&b, "r0003", 1), 0);
+    CU_ASSERT_EQUAL(zkv_rec_epoch_key_decode(b.data, b.len, id, sizeof(id), &epoch), -1);
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_snap_key(&b, "r0003"), 0);
+    CU_ASSERT_EQUAL_FATAL(b.len, 6);
+    CU_ASSERT_EQUAL(b.data[0], 'p');
+    CU_ASSERT_EQUAL(zkv_rec_snap_key_decode(b.data, b.len, id, sizeof(id)), 0);
+    CU_ASSERT_STRING_EQUAL(id, "r0003");
+    CU_ASSERT_EQUAL(zkv_rec_snap_key_decode(b.data, 1, id, sizeof(id)), -1);
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_u64_encode(&b, 77), 0);
+    CU_ASSERT_EQUAL_FATAL(b.len, 8);
+    uint64_t v = 0;
+    CU_ASSERT_EQUAL(zkv_rec_u64_decode(b.data, b.len, &v), 0);
+    CU_ASSERT_EQUAL(v, 77);
+    CU_ASSERT_EQUAL(zkv_rec_u64_decode(b.data, 7, &v), -1);
+}
+
 static void test_log_entry(void)
 {
     const uint8_t key[] = {0xff, 0x00, 0xff};
@@ -184,6 +229,7 @@ int main(void)
     CU_add_test(s, "log key", test_log_key);
     CU_add_test(s, "range state", test_range_state);
     CU_add_test(s, "log entry", test_log_entry);
+    CU_add_test(s, "epoch history and snapshot marker keys", test_epoch_and_snap_keys);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -1,7 +1,9 @@
 /* test_server_store.c: server/store.c against a real LevelDB in a mkdtemp directory:
  * put/get/delete with binary keys, per-range sequence numbers, reads of staged writes,
  * scans within bounds, the log, stale epochs, and what survives a reopen (data, range
- * states, sequence numbers; keys stored at 'd' + key as docs/internals.md says). */
+ * states, sequence numbers; keys stored at 'd' + key as docs/internals.md says), and the
+ * replication primitives: epoch history, applied entries, log truncation, snapshot reads
+ * and range resets with their positions. */
 #include <CUnit/Basic.h>
 #include <leveldb/c.h>
 #include <stdio.h>
@@ -266,6 +268,366 @@ static void test_raw_layout(void)
     leveldb_options_destroy(o);
 }
 
+/* ---- replication primitives, in a second database ---- */
+
+static char db2[160];
+
+static zkv_store *open_db2(void)
+{
+    zkv_store *s = NULL;
+    snprintf(db2, sizeof(db2), "%s/db2", dir);
+    int rc = zkv_store_open(db2, &s, err, sizeof(err));
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    return s;
+}
+
+static int put_s(zkv_store *s, const char *range, uint64_t epoch, const char *k, const char *v)
+{
+    zkv_value_meta m;
+    return zkv_store_put(s, range, epoch, (const uint8_t *)k, strlen(k), (const uint8_t *)v,
+                         strlen(v), &m, err, sizeof(err));
+}
+
+static void test_history(void)
+{
+    zkv_store *s = open_db2();
+    zkv_epoch_start h[8];
+    CU_ASSERT_EQUAL(zkv_store_history(s, "h0", h, 8), 0);
+    CU_ASSERT_EQUAL(put_s(s, "h0", 2, "a", "1"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "h0", 2, "b", "2"), 0);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "h0", h, 8), 1);
+    CU_ASSERT_EQUAL(h[0].epoch, 2);
+    CU_ASSERT_EQUAL(h[0].start_seq, 1);
+    /* a new epoch (staged, not committed yet) */
+    zkv_value_meta m;
+    CU_ASSERT_EQUAL(zkv_store_delete(s, "h0", 5, (const uint8_t *)"a", 1, &m, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(put_s(s, "h0", 5, "c", "3"), 0);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "h0", h, 8), 2);
+    CU_ASSERT_EQUAL(h[1].epoch, 5);
+    CU_ASSERT_EQUAL(h[1].start_seq, 3);
+    /* only n copied, the total returned */
+    memset(h, 0, sizeof(h));
+    CU_ASSERT_EQUAL(zkv_store_history(s, "h0", h, 1), 2);
+    CU_ASSERT_EQUAL(h[0].epoch, 2);
+    CU_ASSERT_EQUAL(h[1].epoch, 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "h0"), 1);
+    zkv_store_close(s);
+    /* durable, and the next epoch appends */
+    s = open_db2();
+    CU_ASSERT_EQUAL(zkv_store_history(s, "h0", h, 8), 2);
+    CU_ASSERT_EQUAL(h[1].start_seq, 3);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "h0"), 1);
+    CU_ASSERT_EQUAL(put_s(s, "h0", 6, "d", "4"), 0);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "h0", h, 8), 3);
+    CU_ASSERT_EQUAL(h[2].epoch, 6);
+    CU_ASSERT_EQUAL(h[2].start_seq, 5);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+}
+
+static zkv_store_entry entry(uint64_t seq, uint64_t epoch, zkv_log_op op, const char *k,
+                             const char *v, uint64_t expiry)
+{
+    zkv_store_entry e = {.seq = seq,
+                         .epoch = epoch,
+                         .op = op,
+                         .key = (const uint8_t *)k,
+                         .klen = strlen(k),
+                         .value = (const uint8_t *)v,
+                         .vlen = v ? strlen(v) : 0,
+                         .expiry_ms = expiry};
+    return e;
+}
+
+typedef struct {
+    uint64_t seq[16], epoch[16], vseq[16], expiry[16];
+    zkv_log_op op[16];
+    int n;
+} log_full;
+
+static int collect_full(void *ctx, uint64_t seq, const zkv_log_view *e)
+{
+    log_full *r = ctx;
+    if (r->n == 16)
+        return 1;
+    r->seq[r->n] = seq;
+    r->epoch[r->n] = e->epoch;
+    r->op[r->n] = e->op;
+    r->vseq[r->n] = e->value.meta.seq;
+    r->expiry[r->n] = e->value.meta.expiry_ms;
+    r->n++;
+    return 0;
+}
+
+static void test_apply(void)
+{
+    zkv_store *s = open_db2();
+    zkv_store_entry e = entry(1, 3, ZKV_LOG_OP_PUT, "x", "10", 777);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "a0", &e, err, sizeof(err)), 0);
+    e = entry(2, 3, ZKV_LOG_OP_PUT, "y", "20", 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "a0", &e, err, sizeof(err)), 0);
+    e = entry(3, 4, ZKV_LOG_OP_DELETE, "y", NULL, 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "a0", &e, err, sizeof(err)), 0);
+    size_t pending = zkv_store_pending(s);
+    /* a gap, a repeat, and an older epoch are refused and stage nothing */
+    e = entry(5, 4, ZKV_LOG_OP_PUT, "z", "z", 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "a0", &e, err, sizeof(err)), ZKV_STORE_ERR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "does not follow"));
+    e = entry(3, 4, ZKV_LOG_OP_PUT, "z", "z", 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "a0", &e, err, sizeof(err)), ZKV_STORE_ERR);
+    e = entry(4, 3, ZKV_LOG_OP_PUT, "z", "z", 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "a0", &e, err, sizeof(err)), ZKV_STORE_ERR);
+    CU_ASSERT_EQUAL(zkv_store_pending(s), pending);
+    const zkv_range_state *r = zkv_store_range(s, "a0");
+    CU_ASSERT_EQUAL(r->last_seq, 3);
+    CU_ASSERT_EQUAL(r->epoch, 4);
+    zkv_epoch_start h[4];
+    CU_ASSERT_EQUAL(zkv_store_history(s, "a0", h, 4), 2);
+    CU_ASSERT_EQUAL(h[0].epoch, 3);
+    CU_ASSERT_EQUAL(h[0].start_seq, 1);
+    CU_ASSERT_EQUAL(h[1].epoch, 4);
+    CU_ASSERT_EQUAL(h[1].start_seq, 3);
+    /* values stored exactly as shipped, expiry included */
+    char buf[16];
+    zkv_value_meta m;
+    CU_ASSERT_EQUAL(get(s, "x", 1, buf, sizeof(buf), &m), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "10");
+    CU_ASSERT_EQUAL(m.epoch, 3);
+    CU_ASSERT_EQUAL(m.seq, 1);
+    CU_ASSERT_EQUAL(m.expiry_ms, 777);
+    CU_ASSERT_EQUAL(get(s, "y", 1, buf, sizeof(buf), NULL), 0);
+    log_full lf = {0};
+    CU_ASSERT_EQUAL(zkv_store_read_log(s, "a0", 1, collect_full, &lf, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(lf.n, 3);
+    CU_ASSERT_EQUAL(lf.epoch[0], 3);
+    CU_ASSERT_EQUAL(lf.expiry[0], 777);
+    CU_ASSERT_EQUAL(lf.op[2], ZKV_LOG_OP_DELETE);
+    CU_ASSERT_EQUAL(lf.epoch[2], 4);
+    /* the owner's own writes continue the log; older epochs are refused */
+    CU_ASSERT_EQUAL(put_s(s, "a0", 3, "w", "w"), ZKV_STORE_STALE_EPOCH);
+    zkv_value_meta wm;
+    CU_ASSERT_EQUAL(zkv_store_put(s, "a0", 4, (const uint8_t *)"w", 1, (const uint8_t *)"w", 1, &wm,
+                                  err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(wm.seq, 4);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "a0", h, 4), 2);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+}
+
+static void test_truncate(void)
+{
+    zkv_store *s = open_db2();
+    char k[16];
+    for (int i = 1; i <= 5000; i++) {
+        snprintf(k, sizeof(k), "t%05d", i);
+        CU_ASSERT_EQUAL_FATAL(put_s(s, "t0", 1, k, "v"), 0);
+    }
+    /* nothing is committed yet: nothing to truncate */
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "t0", 4500, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), 1);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    /* bounded work per call */
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "t0", 4500, err, sizeof(err)),
+                    4500 - (int64_t)ZKV_STORE_TRUNCATE_CHUNK);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), ZKV_STORE_TRUNCATE_CHUNK + 1);
+    CU_ASSERT_TRUE(zkv_store_pending(s) > 0);
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "t0", 4500, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), 4501);
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "t0", 4500, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    log_full lf = {0};
+    CU_ASSERT_EQUAL(zkv_store_read_log(s, "t0", 1, collect_full, &lf, err, sizeof(err)), 1);
+    CU_ASSERT_EQUAL(lf.seq[0], 4501);
+    /* staged entries are never truncated */
+    CU_ASSERT_EQUAL(put_s(s, "t0", 1, "u1", "v"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "t0", 1, "u2", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "t0", UINT64_MAX, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), 5001);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    log_full lf2 = {0};
+    CU_ASSERT_EQUAL(zkv_store_read_log(s, "t0", 1, collect_full, &lf2, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(lf2.n, 2);
+    CU_ASSERT_EQUAL(lf2.seq[0], 5001);
+    /* the data stays */
+    char buf[8];
+    CU_ASSERT_EQUAL(get(s, "t00001", 6, buf, sizeof(buf), NULL), 1);
+    zkv_store_close(s);
+    s = open_db2();
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), 5001);
+    /* truncating everything empties the log; the next write starts it again */
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "t0", 5002, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "t0", 1, "u3", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), 5003);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+}
+
+typedef struct {
+    char keys[64][8];
+    char vals[64][8];
+    int n;
+    int calls;
+} snap_rec;
+
+static int collect_snap(void *ctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
+{
+    snap_rec *r = ctx;
+    if (r->n == 64 || klen >= 8 || v->value_len >= 8)
+        return -1;
+    memcpy(r->keys[r->n], key, klen);
+    r->keys[r->n][klen] = '\0';
+    memcpy(r->vals[r->n], v->value, v->value_len);
+    r->vals[r->n][v->value_len] = '\0';
+    r->n++;
+    return 0;
+}
+
+static void test_snapshot_read(void)
+{
+    zkv_store *s = open_db2();
+    char k[8];
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof(k), "s%02d", i);
+        CU_ASSERT_EQUAL_FATAL(put_s(s, "s0", 4, k, "old"), 0);
+    }
+    CU_ASSERT_EQUAL(put_s(s, "s1", 1, "u0", "other"), 0); /* past the range end "t" */
+    /* open commits what is staged; the position is the range's */
+    zkv_store_snapshot *sn = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkv_store_snapshot_open(s, (const uint8_t *)"s", 1, (const uint8_t *)"t",
+                                                  1, "s0", &sn, err, sizeof(err)),
+                          0);
+    CU_ASSERT_EQUAL(zkv_store_pending(s), 0);
+    const zkv_store_snapshot_info *info = zkv_store_snapshot_info_of(sn);
+    CU_ASSERT_EQUAL(info->epoch, 4);
+    CU_ASSERT_EQUAL(info->seq, 50);
+    CU_ASSERT_EQUAL_FATAL(info->n_history, 1);
+    CU_ASSERT_EQUAL(info->history[0].epoch, 4);
+    /* writes after the snapshot, committed, in the middle of the iteration */
+    snap_rec r = {0};
+    int rc = zkv_store_snapshot_next(sn, collect_snap, &r, 40, err, sizeof(err));
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(r.n >= 1 && r.n < 50);
+    CU_ASSERT_EQUAL(put_s(s, "s0", 5, "s00", "new"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "s0", 5, "s49", "new"), 0);
+    zkv_value_meta m;
+    CU_ASSERT_EQUAL(zkv_store_delete(s, "s0", 5, (const uint8_t *)"s48", 3, &m, err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(put_s(s, "s0", 5, "s30a", "new"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    r.calls = 1;
+    while ((rc = zkv_store_snapshot_next(sn, collect_snap, &r, 40, err, sizeof(err))) == 1)
+        r.calls++;
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(r.calls > 5); /* bounded pages */
+    CU_ASSERT_EQUAL_FATAL(r.n, 50);
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof(k), "s%02d", i);
+        CU_ASSERT_STRING_EQUAL(r.keys[i], k);
+        CU_ASSERT_STRING_EQUAL(r.vals[i], "old");
+    }
+    CU_ASSERT_EQUAL(info->seq, 50); /* the info does not move either */
+    /* the end: further calls stay at 0 */
+    CU_ASSERT_EQUAL(zkv_store_snapshot_next(sn, collect_snap, &r, 40, err, sizeof(err)), 0);
+    zkv_store_snapshot_close(sn);
+    /* a new snapshot sees the new state */
+    CU_ASSERT_EQUAL_FATAL(zkv_store_snapshot_open(s, (const uint8_t *)"s", 1, (const uint8_t *)"t",
+                                                  1, "s0", &sn, err, sizeof(err)),
+                          0);
+    CU_ASSERT_EQUAL(zkv_store_snapshot_info_of(sn)->seq, 54);
+    CU_ASSERT_EQUAL(zkv_store_snapshot_info_of(sn)->n_history, 2);
+    snap_rec r2 = {0};
+    CU_ASSERT_EQUAL(zkv_store_snapshot_next(sn, collect_snap, &r2, 1u << 20, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(r2.n, 50); /* s48 deleted, s30a added */
+    CU_ASSERT_STRING_EQUAL(r2.vals[0], "new");
+    zkv_store_snapshot_close(sn);
+    zkv_store_close(s);
+}
+
+static void test_reset_and_position(void)
+{
+    zkv_store *s = open_db2();
+    /* range p0 = [p, q) with data, log and history; a neighbour key outside it */
+    CU_ASSERT_EQUAL(put_s(s, "p0", 2, "p1", "a"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "p0", 3, "p2", "b"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "q0", 1, "q1", "keep"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "p0", 3, "p", "c"), 0);
+    CU_ASSERT_EQUAL(zkv_store_range_reset(s, "p0", 9, (const uint8_t *)"p", 1, (const uint8_t *)"q",
+                                          1, err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(zkv_store_pending(s), 0); /* committed, in pieces */
+    CU_ASSERT_EQUAL(zkv_store_range_snapshot_epoch(s, "p0"), 9);
+    const zkv_range_state *r = zkv_store_range(s, "p0");
+    CU_ASSERT_EQUAL(r->last_seq, 0);
+    CU_ASSERT_EQUAL(r->epoch, 0);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "p0", NULL, 0), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "p0"), 0);
+    char buf[16];
+    CU_ASSERT_EQUAL(get(s, "p1", 2, buf, sizeof(buf), NULL), 0);
+    CU_ASSERT_EQUAL(get(s, "p", 1, buf, sizeof(buf), NULL), 0);
+    CU_ASSERT_EQUAL(get(s, "q1", 2, buf, sizeof(buf), NULL), 1);
+    log_full lf = {0};
+    CU_ASSERT_EQUAL(zkv_store_read_log(s, "p0", 0, collect_full, &lf, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(lf.n, 0);
+    /* writes wait for the snapshot to finish */
+    CU_ASSERT_EQUAL(put_s(s, "p0", 9, "p3", "x"), ZKV_STORE_INCOMPLETE);
+    zkv_store_entry e = entry(1, 9, ZKV_LOG_OP_PUT, "p3", "x", 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "p0", &e, err, sizeof(err)), ZKV_STORE_INCOMPLETE);
+    /* a restart in the middle keeps the range incomplete */
+    zkv_value_view v = {.meta = {.epoch = 2, .seq = 1, .expiry_ms = 55},
+                        .value = (const uint8_t *)"A",
+                        .value_len = 1};
+    CU_ASSERT_EQUAL(zkv_store_put_item(s, (const uint8_t *)"p1", 2, &v, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    s = open_db2();
+    CU_ASSERT_EQUAL(zkv_store_range_snapshot_epoch(s, "p0"), 9);
+    CU_ASSERT_EQUAL(zkv_store_range(s, "p0")->last_seq, 0);
+    /* a new BEGIN resets again, then items and the position */
+    CU_ASSERT_EQUAL(zkv_store_range_reset(s, "p0", 10, (const uint8_t *)"p", 1,
+                                          (const uint8_t *)"q", 1, err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(get(s, "p1", 2, buf, sizeof(buf), NULL), 0);
+    CU_ASSERT_EQUAL(zkv_store_put_item(s, (const uint8_t *)"p1", 2, &v, err, sizeof(err)), 0);
+    v.meta.seq = 40;
+    v.meta.epoch = 8;
+    v.meta.expiry_ms = 0;
+    v.value = (const uint8_t *)"B";
+    CU_ASSERT_EQUAL(zkv_store_put_item(s, (const uint8_t *)"p5", 2, &v, err, sizeof(err)), 0);
+    zkv_epoch_start hist[] = {{2, 1}, {8, 30}};
+    CU_ASSERT_EQUAL(zkv_store_range_set_position(s, "p0", 8, 45, hist, 2, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    s = open_db2();
+    r = zkv_store_range(s, "p0");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(r->epoch, 8);
+    CU_ASSERT_EQUAL(r->last_seq, 45);
+    CU_ASSERT_EQUAL(zkv_store_range_snapshot_epoch(s, "p0"), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "p0"), 0);
+    zkv_epoch_start h[4];
+    CU_ASSERT_EQUAL_FATAL(zkv_store_history(s, "p0", h, 4), 2);
+    CU_ASSERT_EQUAL(h[1].epoch, 8);
+    CU_ASSERT_EQUAL(h[1].start_seq, 30);
+    zkv_value_meta m;
+    CU_ASSERT_EQUAL(get(s, "p1", 2, buf, sizeof(buf), &m), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "A");
+    CU_ASSERT_EQUAL(m.expiry_ms, 55);
+    CU_ASSERT_EQUAL(get(s, "p5", 2, buf, sizeof(buf), &m), 1);
+    CU_ASSERT_EQUAL(m.seq, 40);
+    /* the log continues from the snapshot's seq */
+    e = entry(47, 8, ZKV_LOG_OP_PUT, "p6", "x", 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "p0", &e, err, sizeof(err)), ZKV_STORE_ERR);
+    e = entry(46, 8, ZKV_LOG_OP_PUT, "p6", "x", 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "p0", &e, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "p0"), 46);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "p0", h, 4), 2); /* same epoch: no new entry */
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -275,6 +637,11 @@ int main(void)
     CU_add_test(s, "scan over binary keys", test_scan_binary);
     CU_add_test(s, "reopen keeps data, states and numbering", test_reopen);
     CU_add_test(s, "raw LevelDB layout", test_raw_layout);
+    CU_add_test(s, "epoch history", test_history);
+    CU_add_test(s, "apply replicated entries", test_apply);
+    CU_add_test(s, "log truncation", test_truncate);
+    CU_add_test(s, "snapshot reads while writes go on", test_snapshot_read);
+    CU_add_test(s, "range reset, items, position, reopen", test_reset_and_position);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
