@@ -24,6 +24,9 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->log_level_name = "info";
     cfg->max_value = ZKV_MAX_VALUE_DEFAULT;
     cfg->session_timeout_ms = ZKV_SERVER_DEFAULT_SESSION_MS;
+    cfg->min_in_sync = ZKV_SERVER_DEFAULT_MIN_IN_SYNC;
+    cfg->replica_lag_ms = ZKV_SERVER_DEFAULT_REPLICA_LAG_MS;
+    cfg->log_retain = ZKV_SERVER_DEFAULT_LOG_RETAIN;
 }
 
 /* Prints the reason and the usage (with the true defaults) to stderr. */
@@ -56,6 +59,13 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "ZooKeeper session timeout", 100, 3600000},
         {"log-level", 0, ZKV_FLAG_STRING, &cfg->log_level_name, "LEVEL",
          "debug, info, warn or error", 0, 0},
+        {"min-in-sync", 0, ZKV_FLAG_INT, &cfg->min_in_sync, "N",
+         "refuse writes to a range with fewer in-sync copies (owner included)", 1,
+         ZKV_MAX_REPLICAS + 1},
+        {"replica-lag-ms", 0, ZKV_FLAG_INT, &cfg->replica_lag_ms, "MS",
+         "remove an in-sync replica not caught up for this long", 10, 3600000},
+        {"log-retain", 0, ZKV_FLAG_INT, &cfg->log_retain, "N",
+         "range log entries kept beyond what in-sync replicas still need", 0, 1000000000L},
     };
     size_t n = sizeof(flags) / sizeof(flags[0]);
     zkv_common_opts common = {0};

@@ -9,6 +9,9 @@
 #define ZKV_SERVER_DEFAULT_LISTEN "127.0.0.1:7400"
 #define ZKV_SERVER_DEFAULT_DATA_DIR "./zkv-data"
 #define ZKV_SERVER_DEFAULT_SESSION_MS 10000
+#define ZKV_SERVER_DEFAULT_MIN_IN_SYNC 1
+#define ZKV_SERVER_DEFAULT_REPLICA_LAG_MS 2000
+#define ZKV_SERVER_DEFAULT_LOG_RETAIN 100000
 
 typedef struct zkv_server_config {
     const char *zk;
@@ -21,6 +24,9 @@ typedef struct zkv_server_config {
     zkv_log_level log_level;
     long max_value;
     long session_timeout_ms;
+    long min_in_sync;    /* --min-in-sync: copies (owner included) a write needs */
+    long replica_lag_ms; /* --replica-lag-ms */
+    long log_retain;     /* --log-retain */
     char listen_host[256];
     int listen_port;
 } zkv_server_config;

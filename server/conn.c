@@ -21,7 +21,7 @@
 
 static size_t queued_output(const zkv_conn *c)
 {
-    return zkv_buf_unread(&c->out) + zkv_buf_unread(&c->wbuf);
+    return zkv_buf_unread(&c->out) + zkv_buf_unread(&c->wbuf) + zkv_acks_held_bytes(c);
 }
 
 void zkv_conn_mark_dirty(zkv_conn *c)
@@ -51,6 +51,14 @@ static void on_close(uv_handle_t *h)
     zkv_conn *c = h->data;
     zkv_server *s = c->srv;
     unlink_dirty(c);
+    if (c->in_held_list) {
+        for (zkv_conn **p = &s->held_conns; *p; p = &(*p)->held_next) {
+            if (*p == c) {
+                *p = c->held_next;
+                break;
+            }
+        }
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -60,6 +68,8 @@ static void on_close(uv_handle_t *h)
     zkv_buf_free(&c->in);
     zkv_buf_free(&c->out);
     zkv_buf_free(&c->wbuf);
+    zkv_buf_free(&c->held_bytes);
+    free(c->held);
     free(c);
     s->n_conns--;
     zkv_server_conn_closed(s);
@@ -91,11 +101,37 @@ void zkv_conn_drain(zkv_conn *c)
     zkv_conn_mark_dirty(c);
 }
 
-/* Appends the current reply to the output. A connection that cannot hold its answers
- * (out of memory) is closed. */
-static void queue_reply(zkv_conn *c)
+/* Whether the answer to req (in s->reply) is a write that must wait for replica acks;
+ * sets the range it belongs to. */
+static bool write_waits(zkv_server *s, const Zkv__Request *req, const zkv_range **rg)
+{
+    *rg = NULL;
+    if (!req || (req->op != ZKV__OP__PUT && req->op != ZKV__OP__DELETE) ||
+        s->reply.resp.status != ZKV__STATUS__OK ||
+        (req->flags & ZKV__REQUEST_FLAG__FLAG_ACK_OWNER) || !s->map || !s->shipper)
+        return false;
+    *rg = zkv_rangemap_find(s->map, req->key.data, req->key.len);
+    return *rg && zkv_shipper_needs_acks(s->shipper, (*rg)->id);
+}
+
+/* Appends the current reply to the output, or holds it until replica acks (acks.h). A
+ * connection that cannot hold its answers (out of memory) is closed. */
+static void queue_reply(zkv_conn *c, const Zkv__Request *req)
 {
     zkv_server *s = c->srv;
+    const zkv_range *rg;
+    bool wait = write_waits(s, req, &rg);
+    if (zkv_acks_must_hold(c, wait)) {
+        if (zkv_acks_hold(c, &s->reply.resp, wait, rg ? rg->id : NULL, s->reply.resp.epoch,
+                          s->reply.resp.seq) != 0) {
+            ZKV_WARN("connection from %s: cannot hold an answer (out of memory); closing", c->peer);
+            zkv_acks_drop(c);
+            c->out.len = c->out.off = 0;
+            c->close_after_flush = true;
+        }
+        zkv_reply_reset(&s->reply);
+        return;
+    }
     if (zkv_frame_append_response(&c->out, &s->reply.resp) != 0) {
         ZKV_WARN("connection from %s: cannot queue an answer (out of memory); closing", c->peer);
         c->out.len = c->out.off = 0;
@@ -122,7 +158,7 @@ static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
         zkv_dispatch_error(&s->env, &s->reply, id, ZKV__STATUS__BAD_REQUEST,
                            "undecodable request frame (%zu bytes)", len);
         zkv_arena_reset(&s->arena);
-        queue_reply(c);
+        queue_reply(c, NULL);
         bad_frame(c);
         return;
     }
@@ -130,7 +166,7 @@ static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
     zkv_dispatch_result res = zkv_dispatch(&s->env, &c->sess, req, &s->reply);
     if (res == ZKV_DISPATCH_CLOSE)
         ZKV_INFO("connection from %s refused: %s", c->peer, s->reply.message);
-    queue_reply(c);
+    queue_reply(c, req);
     zkv_arena_reset(&s->arena);
     if (res == ZKV_DISPATCH_CLOSE)
         zkv_conn_drain(c);
@@ -176,7 +212,7 @@ static void process(zkv_conn *c)
                                "frame of %zu bytes exceeds the limit of %zu bytes (keys up to "
                                "%zu bytes, values up to %zu bytes)",
                                plen, s->max_frame, s->env.max_key, s->env.max_value);
-            queue_reply(c);
+            queue_reply(c, NULL);
             c->skip = (uint64_t)ZKV_FRAME_HEADER_LEN + plen;
             bad_frame(c);
             continue;
@@ -278,7 +314,7 @@ void zkv_conn_flush(zkv_conn *c)
     if (c->closing || c->writing)
         return;
     if (zkv_buf_unread(&c->out) == 0) {
-        if (c->close_after_flush)
+        if (c->close_after_flush && c->held_n == 0)
             zkv_conn_close(c);
         return;
     }
@@ -327,6 +363,7 @@ void zkv_conn_accept(zkv_server *s)
     zkv_buf_init(&c->in);
     zkv_buf_init(&c->out);
     zkv_buf_init(&c->wbuf);
+    zkv_buf_init(&c->held_bytes);
     uv_tcp_init(&s->loop, &c->tcp);
     c->tcp.data = c;
     c->next = s->conns;

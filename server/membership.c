@@ -46,6 +46,9 @@ struct zkv_membership {
     uint64_t last_confirm_ms; /* when the last lease confirmation was sent */
     /* under mu */
     zkv_lease lease;
+    bool ev_isr;        /* in_sync requests queued */
+    zkv_range *isr_req; /* queued in_sync writes */
+    size_t n_isr_req, cap_isr_req;
 };
 
 /* One lease confirmation in flight: what it proves once answered. */
@@ -76,7 +79,7 @@ static void wait_event(zkv_membership *m, long ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&m->mu);
-    while (!m->stop && !m->ev_map && !m->ev_session) {
+    while (!m->stop && !m->ev_map && !m->ev_session && !m->ev_isr) {
         if (pthread_cond_timedwait(&m->cond, &m->mu, &ts) != 0)
             break;
     }
@@ -142,7 +145,7 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
     pthread_mutex_unlock(&m->mu);
 }
 
-/* Data watch on map. Runs on the ZooKeeper client's thread. */
+/* Data watch on map, child watch on nodes/. Runs on the ZooKeeper client's thread. */
 static void map_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
     zkv_membership *m = ctx;
@@ -319,6 +322,145 @@ static void maybe_confirm(zkv_membership *m)
         free(cc);
 }
 
+/* One in_sync write: the range znode at the version the owner read, and map = its current
+ * version + 1 (read fresh: other owners bump map too; only the range's version decides).
+ * Returns a ZooKeeper code; *zversion gets the range znode's new version. */
+static int isr_write(zkv_membership *m, const zkv_range *r, int32_t *zversion)
+{
+    char rpath[ZKV_PATH_MAX], mpath[ZKV_PATH_MAX];
+    if (zkv_path(rpath, sizeof(rpath), m->cfg.cluster, ZKV_PATH_RANGES, r->id) != 0 ||
+        zkv_path(mpath, sizeof(mpath), m->cfg.cluster, ZKV_PATH_MAP, NULL) != 0)
+        return ZBADARGUMENTS;
+    char *rjson = zkv_range_to_json(r);
+    if (!rjson)
+        return ZSYSTEMERROR;
+    int rc = ZSYSTEMERROR;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        char buf[256];
+        int len = sizeof(buf) - 1;
+        struct Stat mst;
+        rc = zoo_get(m->zh, mpath, 0, buf, &len, &mst);
+        if (rc != ZOK)
+            break;
+        int64_t version = 0;
+        char perr[128];
+        if (len < 0 || zkv_mapver_from_json(buf, (size_t)len, &version, perr, sizeof(perr)) != 0) {
+            rc = ZKV_ZK_BADDATA;
+            break;
+        }
+        char *mjson = zkv_mapver_to_json(version + 1);
+        if (!mjson) {
+            rc = ZSYSTEMERROR;
+            break;
+        }
+        zoo_op_t ops[2];
+        zoo_op_result_t results[2];
+        struct Stat stats[2];
+        memset(results, 0, sizeof(results));
+        zoo_set_op_init(&ops[0], rpath, rjson, (int)strlen(rjson), r->zversion, &stats[0]);
+        zoo_set_op_init(&ops[1], mpath, mjson, (int)strlen(mjson), mst.version, &stats[1]);
+        rc = zoo_multi(m->zh, 2, ops, results);
+        free(mjson);
+        if (rc == ZOK) {
+            *zversion = stats[0].version;
+            break;
+        }
+        if (results[0].err == ZBADVERSION || results[0].err == ZNONODE) {
+            rc = results[0].err;
+            break;
+        }
+        if (results[1].err != ZBADVERSION)
+            break; /* not a race on map: report it */
+    }
+    free(rjson);
+    return rc;
+}
+
+/* Runs the queued in_sync writes and publishes their results. */
+static void run_isr_requests(zkv_membership *m)
+{
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        if (m->n_isr_req == 0) {
+            pthread_mutex_unlock(&m->mu);
+            return;
+        }
+        zkv_range r = m->isr_req[0];
+        memmove(&m->isr_req[0], &m->isr_req[1], (m->n_isr_req - 1) * sizeof(r));
+        m->n_isr_req--;
+        pthread_mutex_unlock(&m->mu);
+
+        zkv_isr_result res;
+        memset(&res, 0, sizeof(res));
+        snprintf(res.range_id, sizeof(res.range_id), "%s", r.id);
+        res.epoch = r.epoch;
+        res.n_in_sync = r.n_in_sync;
+        memcpy(res.in_sync, r.in_sync, sizeof(res.in_sync));
+        res.rc = isr_write(m, &r, &res.zversion);
+        zkv_range_clear(&r);
+        if (res.rc != ZOK && res.rc != ZBADVERSION)
+            ZKV_DEBUG("in_sync write of %s: %s", res.range_id, zkv_zk_strerror(res.rc));
+        pthread_mutex_lock(&m->mu);
+        zkv_isr_result *nr = realloc(m->pending.isr, (m->pending.n_isr + 1) * sizeof(*nr));
+        if (nr) {
+            m->pending.isr = nr;
+            m->pending.isr[m->pending.n_isr++] = res;
+            publish_locked(m);
+        }
+        pthread_mutex_unlock(&m->mu);
+    }
+}
+
+/* Fails every queued in_sync write (no usable session): the owner retries later. */
+static void fail_isr_requests(zkv_membership *m, int rc)
+{
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n_isr_req; i++) {
+        zkv_isr_result *nr = realloc(m->pending.isr, (m->pending.n_isr + 1) * sizeof(*nr));
+        if (nr) {
+            m->pending.isr = nr;
+            zkv_isr_result *res = &m->pending.isr[m->pending.n_isr++];
+            memset(res, 0, sizeof(*res));
+            snprintf(res->range_id, sizeof(res->range_id), "%s", m->isr_req[i].id);
+            res->epoch = m->isr_req[i].epoch;
+            res->rc = rc;
+        }
+        zkv_range_clear(&m->isr_req[i]);
+    }
+    if (m->n_isr_req)
+        publish_locked(m);
+    m->n_isr_req = 0;
+    pthread_mutex_unlock(&m->mu);
+}
+
+int zkv_membership_isr_submit(zkv_membership *m, const zkv_range *r)
+{
+    int rc = -1;
+    pthread_mutex_lock(&m->mu);
+    bool dup = false;
+    for (size_t i = 0; i < m->n_isr_req; i++)
+        if (strcmp(m->isr_req[i].id, r->id) == 0)
+            dup = true;
+    if (!dup && m->n_isr_req == m->cap_isr_req) {
+        size_t ncap = m->cap_isr_req ? m->cap_isr_req * 2 : 16;
+        zkv_range *nq = realloc(m->isr_req, ncap * sizeof(*nq));
+        if (nq) {
+            m->isr_req = nq;
+            m->cap_isr_req = ncap;
+        }
+    }
+    if (!dup && m->n_isr_req < m->cap_isr_req &&
+        zkv_range_copy(&m->isr_req[m->n_isr_req], r) == 0) {
+        m->isr_req[m->n_isr_req].zversion = r->zversion;
+        m->n_isr_req++;
+        m->ev_isr = true;
+        pthread_cond_signal(&m->cond);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
 static void *membership_main(void *arg)
 {
     zkv_membership *m = arg;
@@ -340,6 +482,7 @@ static void *membership_main(void *arg)
         bool ev_map = m->ev_map;
         m->ev_session = false;
         m->ev_map = false;
+        m->ev_isr = false;
         pthread_mutex_unlock(&m->mu);
         if (ev_map)
             map_dirty = true;
@@ -351,6 +494,7 @@ static void *membership_main(void *arg)
             continue;
         }
         if (state != ZOO_CONNECTED_STATE) {
+            fail_isr_requests(m, ZCONNECTIONLOSS);
             if (!m->disconnected)
                 ZKV_WARN("ZooKeeper connection lost (%s); serving with the current map while "
                          "the client reconnects",
@@ -414,6 +558,14 @@ static void *membership_main(void *arg)
             map_dirty = true;
         }
         if (map_dirty) {
+            /* The map carries the live nodes, whose addresses the log shipper connects to;
+             * nodes come and go without a map version bump, so a child watch on nodes/
+             * (armed before the read) re-reads the map too. */
+            char npath[ZKV_PATH_MAX];
+            struct String_vector sv = {0};
+            if (zkv_path(npath, sizeof(npath), m->cfg.cluster, ZKV_PATH_NODES, NULL) == 0 &&
+                zoo_wget_children(m->zh, npath, map_watcher, m, &sv) == ZOK)
+                deallocate_String_vector(&sv);
             zkv_rangemap *map = NULL;
             int rc = zkv_zk_read_map(m->zh, m->cfg.cluster, map_watcher, m, &map, err, sizeof(err));
             if (rc != 0) {
@@ -425,6 +577,7 @@ static void *membership_main(void *arg)
             ok(m);
             publish_map(m, map);
         }
+        run_isr_requests(m);
         maybe_confirm(m);
         wait_event(m, (long)zkv_lease_confirm_interval_ms(zoo_recv_timeout(m->zh)));
     }
@@ -487,6 +640,10 @@ void zkv_membership_stop(zkv_membership *m)
     pthread_mutex_unlock(&m->mu);
     pthread_join(m->thread, NULL);
     zkv_rangemap_free(m->pending.map);
+    free(m->pending.isr);
+    for (size_t i = 0; i < m->n_isr_req; i++)
+        zkv_range_clear(&m->isr_req[i]);
+    free(m->isr_req);
     pthread_cond_destroy(&m->cond);
     pthread_mutex_destroy(&m->mu);
     free(m);

@@ -8,8 +8,10 @@
  *
  * The membership thread hands over maps, the cluster id and fatal errors through an
  * uv_async; the loop swaps its map and frees the old one here, on the loop thread.
- * Replication (next issue) hooks in after the commit: the log shipper streams the newly
- * committed entries of each range and the write answers wait for the in_sync replicas. */
+ * Replication hooks in after the commit: the shipper (shipper.c) streams the newly
+ * committed entries of each owned range to its replicas, then held write answers whose
+ * replicas acked are released (acks.c), then the connections are flushed. In_sync writes
+ * run on the membership thread; their results come back through the same uv_async. */
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +34,12 @@ static void before_sleep(zkv_server *s)
     if (zkv_store_pending(s->store) && zkv_store_commit(s->store, err, sizeof(err)) != 0) {
         zkv_server_fatal(s, "cannot commit writes: %s", err);
         return;
+    }
+    if (s->shipper) {
+        zkv_shipper_after_commit(s->shipper);
+        if (s->fatal)
+            return;
+        zkv_acks_release_all(s);
     }
     while (s->dirty) {
         zkv_conn *c = s->dirty;
@@ -75,6 +83,8 @@ static void install_map(zkv_server *s, zkv_rangemap *map)
     }
     s->map = map;
     s->env.map = map;
+    if (s->shipper)
+        zkv_shipper_sync_map(s->shipper);
     zkv_rangemap_free(old);
 }
 
@@ -104,9 +114,18 @@ static void on_async(uv_async_t *h)
         s->env.cluster_id = s->cluster_id;
     }
     if (u.map) {
-        install_map(s, u.map);
         s->map_session = u.map_session;
+        install_map(s, u.map);
     }
+    for (size_t i = 0; i < u.n_isr; i++) {
+        const zkv_isr_result *r = &u.isr[i];
+        if (s->shipper)
+            zkv_shipper_isr_result(s->shipper, r->range_id, r->epoch, r->rc, r->zversion,
+                                   (const char(*)[ZKV_ID_MAX])r->in_sync, r->n_in_sync);
+    }
+    free(u.isr);
+    if (u.has_cluster_id && s->shipper)
+        zkv_shipper_sync_map(s->shipper);
     if (u.fatal) {
         s->exit_code = 1;
         begin_shutdown(s, "registration refused");
@@ -132,6 +151,8 @@ static void maybe_finish(zkv_server *s)
     if (!s->shutting_down || s->n_conns > 0)
         return;
     before_sleep(s);
+    if (s->shipper)
+        zkv_shipper_close(s->shipper);
     if (s->membership)
         zkv_membership_detach(s->membership);
     close_core(s, (uv_handle_t *)&s->prepare);
@@ -181,11 +202,15 @@ void zkv_server_fatal(zkv_server *s, const char *fmt, ...)
     va_end(ap);
     ZKV_ERROR("%s; stopping without answering unsaved writes", msg);
     s->exit_code = 1;
+    s->fatal = true;
     /* Nothing queued may go out: some answers acknowledge writes that did not persist. */
     for (zkv_conn *c = s->conns; c; c = c->next) {
         c->out.len = c->out.off = 0;
+        zkv_acks_drop(c);
         zkv_conn_close(c);
     }
+    if (s->shipper)
+        zkv_shipper_close(s->shipper);
     begin_shutdown(s, "fatal error");
 }
 
@@ -261,7 +286,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                                 .cluster_id = s->cluster_id,
                                 .max_key = opt->max_key,
                                 .max_value = opt->max_value,
-                                .fenced = true};
+                                .fenced = true,
+                                .log_retain = opt->log_retain};
     zkv_arena_init(&s->arena, 64u * 1024u, s->max_frame + 64u * 1024u);
     zkv_reply_init(&s->reply);
     uv_loop_init(&s->loop);
@@ -284,6 +310,19 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     uv_check_start(&s->check, on_check);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
+    zkv_shipper_options sopt = {.min_in_sync = opt->min_in_sync,
+                                .replica_lag_ms = opt->replica_lag_ms,
+                                .log_retain = opt->log_retain};
+    s->shipper = zkv_shipper_new(s, &sopt);
+    if (!s->shipper) {
+        ZKV_ERROR("out of memory");
+        s->exit_code = 1;
+        begin_shutdown(s, "out of memory");
+    } else {
+        s->env.write_gate = zkv_shipper_write_gate;
+        s->env.owner_status = zkv_shipper_owner_status;
+        s->env.hook_ctx = s->shipper;
+    }
 
     if (start_listening(s) != 0) {
         s->exit_code = 1;
@@ -314,6 +353,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     int rc = uv_loop_close(&s->loop);
     if (rc != 0)
         ZKV_WARN("event loop closed with handles open: %s", uv_strerror(rc));
+    zkv_shipper_free(s->shipper);
     zkv_rangemap_free(s->map);
     zkv_reply_free(&s->reply);
     zkv_arena_free(&s->arena);

@@ -14,6 +14,9 @@ typedef struct zkv_server_options {
     const char *cluster_name;
     size_t max_key;
     size_t max_value;
+    int min_in_sync;         /* --min-in-sync: owner + in_sync replicas a write needs */
+    uint64_t replica_lag_ms; /* --replica-lag-ms: in_sync replicas behind longer are removed */
+    uint64_t log_retain;     /* --log-retain: log entries kept beyond what replicas need */
     zkv_membership_config membership;
 } zkv_server_options;
 

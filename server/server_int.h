@@ -5,10 +5,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
+#include "acks.h"
 #include "arena.h"
 #include "common/buf.h"
 #include "dispatch.h"
 #include "server.h"
+#include "shipper.h"
 
 /* Output above this stops reading from the peer until it drains below the low mark. */
 #define ZKV_CONN_HIGH_WATER (16u * 1024u * 1024u)
@@ -34,14 +36,17 @@ typedef struct zkv_server {
     char cluster_id[ZKV_ID_MAX];
     zkv_dispatch_env env;
     size_t max_frame;
-    zkv_arena arena; /* request decoding */
-    zkv_reply reply; /* the response being built */
-    zkv_conn *conns; /* every open connection */
-    zkv_conn *dirty; /* connections with output to flush */
+    zkv_arena arena;      /* request decoding */
+    zkv_reply reply;      /* the response being built */
+    zkv_conn *conns;      /* every open connection */
+    zkv_conn *dirty;      /* connections with output to flush */
+    zkv_conn *held_conns; /* connections holding answers until replica acks (acks.h) */
+    zkv_shipper *shipper; /* owner-side replication (shipper.h) */
     size_t n_conns;
     bool listening;
     bool shutting_down;
     int exit_code;
+    bool fatal;            /* zkv_server_fatal ran: nothing more may be answered */
     int open_core_handles; /* handles besides connections still to close at exit */
 } zkv_server;
 
@@ -64,6 +69,12 @@ struct zkv_conn {
     int bad_frames;         /* consecutive bad frames */
     zkv_session sess;
     char peer[96];
+    /* answers held until replica acks (acks.h): a ring of entries, their bytes in order */
+    zkv_held *held;
+    size_t held_head, held_n, held_cap;
+    zkv_buf held_bytes;
+    bool in_held_list;
+    zkv_conn *held_next;
 };
 
 /* conn.c */

@@ -2,7 +2,7 @@
 # LevelDB store (real database in a temp dir), request dispatch (ownership, limits, hello,
 # scan pages) without sockets, and the data directory and flags.
 # Included by tests/CMakeLists.txt.
-foreach(t record store dispatch datadir arena lease)
+foreach(t record store dispatch datadir arena lease repl_state shipper repl_plan replica)
   zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
     LIBS zkv_server_core zkv_common)
 endforeach()

@@ -1,0 +1,123 @@
+/* acks.c: answers held until replica acks (see acks.h). */
+#include "acks.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "common/frame.h"
+#include "common/log.h"
+#include "server_int.h"
+#include "shipper.h"
+
+size_t zkv_acks_held_bytes(const zkv_conn *c)
+{
+    return zkv_buf_unread(&c->held_bytes);
+}
+
+bool zkv_acks_must_hold(const zkv_conn *c, bool wait)
+{
+    return wait || c->held_n > 0;
+}
+
+int zkv_acks_hold(zkv_conn *c, const Zkv__Response *resp, bool wait, const char *range_id,
+                  uint64_t epoch, uint64_t seq)
+{
+    if (c->held_n == c->held_cap) {
+        size_t ncap = c->held_cap ? c->held_cap * 2 : 32;
+        zkv_held *nh = malloc(ncap * sizeof(*nh));
+        if (!nh)
+            return -1;
+        for (size_t i = 0; i < c->held_n; i++)
+            nh[i] = c->held[(c->held_head + i) % c->held_cap];
+        free(c->held);
+        c->held = nh;
+        c->held_cap = ncap;
+        c->held_head = 0;
+    }
+    if (c->held_bytes.off > (size_t)1024 * 1024)
+        zkv_buf_compact(&c->held_bytes);
+    size_t before = c->held_bytes.len;
+    if (zkv_frame_append_response(&c->held_bytes, resp) != 0)
+        return -1;
+    zkv_held *h = &c->held[(c->held_head + c->held_n) % c->held_cap];
+    memset(h, 0, sizeof(*h));
+    h->id = resp->id;
+    h->len = c->held_bytes.len - before;
+    h->wait = wait;
+    if (wait) {
+        snprintf(h->range_id, sizeof(h->range_id), "%s", range_id);
+        h->epoch = epoch;
+        h->seq = seq;
+    }
+    c->held_n++;
+    if (!c->in_held_list) {
+        c->in_held_list = true;
+        c->held_next = c->srv->held_conns;
+        c->srv->held_conns = c;
+    }
+    return 0;
+}
+
+/* Releases c's head entries; returns true when c still holds answers. */
+static bool release(zkv_conn *c)
+{
+    zkv_server *s = c->srv;
+    bool moved = false;
+    while (c->held_n > 0 && !c->closing) {
+        zkv_held *h = &c->held[c->held_head];
+        int rc = 0;
+        if (h->wait) {
+            bool owned = false;
+            uint64_t cp = zkv_shipper_commit_point(s->shipper, h->range_id, h->epoch, &owned);
+            if (!owned) {
+                Zkv__Response r = ZKV__RESPONSE__INIT;
+                r.id = h->id;
+                r.status = ZKV__STATUS__UNAVAILABLE;
+                r.message = ZKV_ACKS_OWNERSHIP_MSG;
+                r.map_version = s->map && s->map->version > 0 ? (uint64_t)s->map->version : 0;
+                rc = zkv_frame_append_response(&c->out, &r);
+            } else if (cp >= h->seq) {
+                rc = zkv_buf_append(&c->out, zkv_buf_head(&c->held_bytes), h->len);
+            } else {
+                break;
+            }
+        } else {
+            rc = zkv_buf_append(&c->out, zkv_buf_head(&c->held_bytes), h->len);
+        }
+        if (rc != 0) {
+            ZKV_WARN("connection from %s: cannot queue an answer (out of memory); closing",
+                     c->peer);
+            c->close_after_flush = true;
+            zkv_acks_drop(c);
+            break;
+        }
+        zkv_buf_consume(&c->held_bytes, h->len);
+        c->held_head = (c->held_head + 1) % c->held_cap;
+        c->held_n--;
+        moved = true;
+    }
+    if (moved)
+        zkv_conn_mark_dirty(c);
+    return c->held_n > 0 && !c->closing;
+}
+
+void zkv_acks_release_all(zkv_server *s)
+{
+    zkv_conn **pp = &s->held_conns;
+    while (*pp) {
+        zkv_conn *c = *pp;
+        if (release(c)) {
+            pp = &c->held_next;
+            continue;
+        }
+        *pp = c->held_next;
+        c->held_next = NULL;
+        c->in_held_list = false;
+    }
+}
+
+void zkv_acks_drop(zkv_conn *c)
+{
+    c->held_n = 0;
+    c->held_head = 0;
+    c->held_bytes.len = c->held_bytes.off = 0;
+}

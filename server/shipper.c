@@ -1,0 +1,1531 @@
+/* shipper.c: owner-side replication (see shipper.h and docs/replication.md).
+ *
+ * Objects, all on the loop thread:
+ *   owned  - a range this node owns by its map: a copy of the range (bounds, replicas,
+ *            confirmed in_sync, znode version), one stream per replica, the commit point
+ *            that releases write answers, the in_sync write in flight, truncation progress.
+ *   stream - one (range, replica): the state machine of zkv_ship_state, what was shipped
+ *            (next_seq, prev), frames in flight, an open snapshot, and the replica's
+ *            zkv_repl_replica record (acked seq, caught-up time, in_sync flags).
+ *   peer   - one TCP connection to a replica node, shared by all its streams: HELLO, then
+ *            pipelined requests whose answers come back in order (a FIFO of what each one
+ *            was); reconnects with backoff (50 ms doubling to 1 s).
+ *
+ * Sending happens in zkv_shipper_after_commit (called by before_sleep right after the
+ * group commit, and by the 50 ms tick) so only committed entries are shipped; answers
+ * from replicas only update state. Decisions are pure: zkv_ship_next (transitions),
+ * zkv_repl_plan (STREAM or SNAPSHOT), repl_state.h (commit point, in_sync, truncation). */
+#include "shipper.h"
+
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/frame.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/zk.h"
+#include "membership.h"
+#include "repl_plan.h"
+#include "repl_state.h"
+#include "server_int.h"
+
+#define TICK_MS 50u
+#define RETRY_MS 200u     /* pause before probing again after a refusal */
+#define ISR_RETRY_MS 500u /* pause before another in_sync write after a failure */
+#define HISTORY_MAX 1024u
+/* A connection whose oldest request (or connect) got no answer for this long is dropped and
+ * made again: a partition without RST must not stall a stream forever. */
+#define PEER_ANSWER_TIMEOUT_MS 5000u
+
+/* ---- pure parts ---- */
+
+zkv_ship_state zkv_ship_next(zkv_ship_state s, zkv_ship_event ev)
+{
+    if (s == ZKV_SHIP_STOPPED)
+        return s; /* only a new map (a new stream) ships again */
+    switch (ev) {
+    case ZKV_SHIP_EV_DISCONNECTED:
+        return ZKV_SHIP_IDLE;
+    case ZKV_SHIP_EV_CONNECTED:
+        return s == ZKV_SHIP_IDLE ? ZKV_SHIP_PROBE : s;
+    case ZKV_SHIP_EV_PLAN_STREAM:
+        return s == ZKV_SHIP_PROBE ? ZKV_SHIP_STREAM : s;
+    case ZKV_SHIP_EV_PLAN_SNAPSHOT:
+        return s == ZKV_SHIP_PROBE ? ZKV_SHIP_SNAPSHOT : s;
+    case ZKV_SHIP_EV_ACK:
+        return s;
+    case ZKV_SHIP_EV_SNAPSHOT_DONE:
+        return s == ZKV_SHIP_SNAPSHOT ? ZKV_SHIP_STREAM : s;
+    case ZKV_SHIP_EV_MISMATCH:
+    case ZKV_SHIP_EV_ERROR:
+        return s == ZKV_SHIP_IDLE ? s : ZKV_SHIP_PROBE;
+    case ZKV_SHIP_EV_STALE:
+        return ZKV_SHIP_STOPPED;
+    }
+    return s;
+}
+
+const char *zkv_ship_state_name(zkv_ship_state s)
+{
+    switch (s) {
+    case ZKV_SHIP_IDLE:
+        return "idle";
+    case ZKV_SHIP_PROBE:
+        return "probe";
+    case ZKV_SHIP_STREAM:
+        return "stream";
+    case ZKV_SHIP_SNAPSHOT:
+        return "snapshot";
+    case ZKV_SHIP_STOPPED:
+        return "stopped";
+    }
+    return "?";
+}
+
+zkv_ship_event zkv_ship_classify(Zkv__Status status, bool snapshot_end)
+{
+    switch (status) {
+    case ZKV__STATUS__OK:
+        return snapshot_end ? ZKV_SHIP_EV_SNAPSHOT_DONE : ZKV_SHIP_EV_ACK;
+    case ZKV__STATUS__LOG_MISMATCH:
+        return ZKV_SHIP_EV_MISMATCH;
+    case ZKV__STATUS__STALE_EPOCH:
+        return ZKV_SHIP_EV_STALE;
+    default:
+        return ZKV_SHIP_EV_ERROR;
+    }
+}
+
+uint32_t zkv_ship_backoff_next(uint32_t prev_ms)
+{
+    if (prev_ms < 50)
+        return 50;
+    return prev_ms >= 500 ? 1000 : prev_ms * 2;
+}
+
+/* ---- state ---- */
+
+typedef struct peer peer;
+typedef struct stream stream;
+typedef struct owned owned;
+
+typedef enum {
+    REQ_HELLO,
+    REQ_PROBE,
+    REQ_APPEND,
+    REQ_SNAP_BEGIN,
+    REQ_SNAP_CHUNK,
+    REQ_SNAP_END
+} req_kind;
+
+/* One request in flight on a peer connection. */
+typedef struct sent_req {
+    uint64_t id;
+    uint64_t stream_serial; /* 0 for HELLO */
+    uint32_t gen;           /* the stream's generation when sent */
+    req_kind kind;
+    uint64_t last_seq;           /* APPEND: seq of its last entry (prev_seq when empty) */
+    uint64_t owner_last_at_send; /* committed seq of the range when sent */
+    uint64_t sent_ms;
+} sent_req;
+
+typedef enum { PEER_DOWN, PEER_CONNECTING, PEER_HELLO, PEER_READY } peer_state;
+
+struct stream {
+    owned *rg;
+    peer *p;
+    stream *peer_next;
+    uint64_t serial;
+    uint32_t gen; /* bumped when the stream restarts: older answers are ignored */
+    zkv_ship_state st;
+    bool probe_sent;
+    uint64_t retry_at;
+    uint64_t next_seq, prev_seq, prev_epoch; /* next entry to ship, last entry shipped */
+    int inflight;
+    uint64_t last_sent_ms;
+    zkv_store_snapshot *snap;
+    bool snap_begin_sent, snap_items_done, snap_end_sent;
+    uint64_t snap_seq, snap_epoch;
+    zkv_repl_replica *rep; /* &rg->reps[index] */
+};
+
+struct owned {
+    zkv_range range; /* deep copy; in_sync = the confirmed set, zversion its znode version */
+    stream *streams[ZKV_MAX_REPLICAS];
+    zkv_repl_replica reps[ZKV_MAX_REPLICAS];
+    int n;
+    uint64_t commit_point;
+    bool isr_inflight;
+    bool isr_wait_map; /* a conditional write lost: wait for a newer map */
+    int32_t isr_wait_zversion;
+    uint64_t isr_retry_at;
+    bool truncating;
+    uint64_t trunc_floor;
+    bool logged_gate;
+};
+
+struct peer {
+    zkv_shipper *sh;
+    char node_id[ZKV_ID_MAX];
+    char addr[ZKV_ADDR_MAX];
+    peer *next;
+    peer_state st;
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    uv_timer_t timer;
+    uv_write_t wreq;
+    bool tcp_open, timer_open, writing, dead;
+    zkv_buf in, out, wbuf;
+    uint64_t next_id;
+    sent_req *fifo;
+    size_t fifo_head, fifo_n, fifo_cap;
+    uint32_t backoff_ms;
+    uint64_t connect_ms; /* when the current connect began */
+    stream *streams;
+    bool logged_down;
+};
+
+struct zkv_shipper {
+    zkv_server *srv;
+    zkv_shipper_options opt;
+    owned **ranges;
+    size_t n_ranges, cap_ranges;
+    peer *peers;
+    uv_timer_t tick;
+    bool tick_open;
+    int open_handles;
+    bool closing;
+    uint64_t next_serial;
+    /* scratch for building frames */
+    zkv_buf data;
+    Zkv__LogEntry *entries;
+    Zkv__LogEntry **entry_ptrs;
+    size_t *entry_offs;
+    Zkv__KeyValue *items;
+    Zkv__KeyValue **item_ptrs;
+    size_t entries_cap, items_cap;
+    zkv_epoch_start hist[HISTORY_MAX];
+};
+
+static void peer_connect(peer *p);
+static void peer_fail(peer *p, const char *why);
+static void stream_event(stream *st, zkv_ship_event ev);
+
+static void on_peer_retry(uv_timer_t *t)
+{
+    peer *p = t->data;
+    if (!p->dead && !p->sh->closing && p->st == PEER_DOWN && !p->tcp_open)
+        peer_connect(p);
+}
+
+/* ---- owned ranges ---- */
+
+static owned *find_owned(zkv_shipper *sh, const char *range_id)
+{
+    for (size_t i = 0; i < sh->n_ranges; i++)
+        if (strcmp(sh->ranges[i]->range.id, range_id) == 0)
+            return sh->ranges[i];
+    return NULL;
+}
+
+static const zkv_range_state *range_store_state(zkv_shipper *sh, const owned *o)
+{
+    return zkv_store_range(sh->srv->store, o->range.id);
+}
+
+static uint64_t committed_seq(zkv_shipper *sh, const owned *o)
+{
+    const zkv_range_state *rs = range_store_state(sh, o);
+    return rs ? rs->committed_seq : 0;
+}
+
+static void update_commit_point(zkv_shipper *sh, owned *o)
+{
+    o->commit_point = zkv_repl_commit_point(committed_seq(sh, o), o->reps, (size_t)o->n);
+}
+
+/* ---- peers ---- */
+
+static peer *find_peer(zkv_shipper *sh, const char *node_id)
+{
+    for (peer *p = sh->peers; p; p = p->next)
+        if (!p->dead && strcmp(p->node_id, node_id) == 0)
+            return p;
+    return NULL;
+}
+
+static void peer_maybe_free(peer *p)
+{
+    if (!p->dead || p->tcp_open || p->timer_open || p->writing)
+        return;
+    zkv_shipper *sh = p->sh;
+    for (peer **pp = &sh->peers; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    zkv_buf_free(&p->in);
+    zkv_buf_free(&p->out);
+    zkv_buf_free(&p->wbuf);
+    free(p->fifo);
+    free(p);
+}
+
+static void on_peer_timer_closed(uv_handle_t *h)
+{
+    peer *p = h->data;
+    p->timer_open = false;
+    p->sh->open_handles--;
+    peer_maybe_free(p);
+}
+
+static void on_peer_tcp_closed(uv_handle_t *h)
+{
+    peer *p = h->data;
+    p->tcp_open = false;
+    p->writing = false;
+    p->sh->open_handles--;
+    p->in.len = p->in.off = 0;
+    p->out.len = p->out.off = 0;
+    p->wbuf.len = p->wbuf.off = 0;
+    if (p->dead) {
+        peer_maybe_free(p);
+        return;
+    }
+    if (p->sh->closing)
+        return;
+    p->backoff_ms = zkv_ship_backoff_next(p->backoff_ms);
+    uv_timer_start(&p->timer, on_peer_retry, p->backoff_ms, 0);
+}
+
+/* Drops the connection: every stream of the peer goes back to IDLE. */
+static void peer_close_tcp(peer *p)
+{
+    p->fifo_n = 0;
+    p->fifo_head = 0;
+    p->st = PEER_DOWN;
+    for (stream *st = p->streams; st; st = st->peer_next)
+        stream_event(st, ZKV_SHIP_EV_DISCONNECTED);
+    if (p->tcp_open && !uv_is_closing((uv_handle_t *)&p->tcp))
+        uv_close((uv_handle_t *)&p->tcp, on_peer_tcp_closed);
+}
+
+static void peer_fail(peer *p, const char *why)
+{
+    if (p->st == PEER_DOWN && !p->tcp_open)
+        return;
+    if (!p->logged_down)
+        ZKV_WARN("replication connection to %s (%s): %s; reconnecting", p->node_id, p->addr, why);
+    p->logged_down = true;
+    peer_close_tcp(p);
+}
+
+static int resolve(const char *addr, struct sockaddr_storage *ss)
+{
+    char host[256];
+    int port;
+    if (zkv_parse_hostport(addr, host, sizeof(host), &port) != 0 || port <= 0)
+        return -1;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
+        return 0;
+    if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
+        return 0;
+    char pstr[16];
+    snprintf(pstr, sizeof(pstr), "%d", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(host, pstr, &hints, &res) != 0 || !res)
+        return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void peer_flush(peer *p);
+
+static sent_req *fifo_push(peer *p)
+{
+    if (p->fifo_n == p->fifo_cap) {
+        size_t ncap = p->fifo_cap ? p->fifo_cap * 2 : 32;
+        sent_req *nf = malloc(ncap * sizeof(*nf));
+        if (!nf)
+            return NULL;
+        for (size_t i = 0; i < p->fifo_n; i++)
+            nf[i] = p->fifo[(p->fifo_head + i) % p->fifo_cap];
+        free(p->fifo);
+        p->fifo = nf;
+        p->fifo_cap = ncap;
+        p->fifo_head = 0;
+    }
+    sent_req *r = &p->fifo[(p->fifo_head + p->fifo_n) % p->fifo_cap];
+    p->fifo_n++;
+    memset(r, 0, sizeof(*r));
+    return r;
+}
+
+/* Frames req onto the peer's output and records it; returns the record or NULL (the
+ * connection is failed on out of memory). */
+static sent_req *peer_send(peer *p, Zkv__Request *req, req_kind kind, stream *st)
+{
+    req->id = ++p->next_id;
+    if (zkv_frame_append_request(&p->out, req) != 0) {
+        peer_fail(p, "out of memory");
+        return NULL;
+    }
+    sent_req *r = fifo_push(p);
+    if (!r) {
+        peer_fail(p, "out of memory");
+        return NULL;
+    }
+    r->id = req->id;
+    r->kind = kind;
+    r->sent_ms = zkv_now_ms();
+    if (st) {
+        r->stream_serial = st->serial;
+        r->gen = st->gen;
+        st->last_sent_ms = r->sent_ms;
+    }
+    return r;
+}
+
+static void on_peer_write(uv_write_t *w, int status)
+{
+    peer *p = w->data;
+    p->writing = false;
+    p->wbuf.len = p->wbuf.off = 0;
+    if (p->dead) {
+        peer_maybe_free(p);
+        return;
+    }
+    if (status < 0) {
+        peer_fail(p, uv_strerror(status));
+        return;
+    }
+    peer_flush(p);
+}
+
+static void peer_flush(peer *p)
+{
+    if (p->writing || !p->tcp_open || p->st == PEER_DOWN || p->st == PEER_CONNECTING ||
+        zkv_buf_unread(&p->out) == 0)
+        return;
+    zkv_buf tmp = p->wbuf;
+    p->wbuf = p->out;
+    p->out = tmp;
+    p->out.len = p->out.off = 0;
+    uv_buf_t b = uv_buf_init((char *)zkv_buf_head(&p->wbuf), (unsigned)zkv_buf_unread(&p->wbuf));
+    p->wreq.data = p;
+    int rc = uv_write(&p->wreq, (uv_stream_t *)&p->tcp, &b, 1, on_peer_write);
+    if (rc != 0) {
+        peer_fail(p, uv_strerror(rc));
+        return;
+    }
+    p->writing = true;
+}
+
+static stream *find_stream(peer *p, uint64_t serial)
+{
+    for (stream *st = p->streams; st; st = st->peer_next)
+        if (st->serial == serial)
+            return st;
+    return NULL;
+}
+
+static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp);
+
+static void peer_process(peer *p)
+{
+    while (p->tcp_open && p->st != PEER_DOWN) {
+        const uint8_t *payload;
+        size_t plen, consumed;
+        zkv_frame_result fr = zkv_frame_parse(zkv_buf_head(&p->in), zkv_buf_unread(&p->in),
+                                              ZKV_MAX_RESPONSE_FRAME, &payload, &plen, &consumed);
+        if (fr == ZKV_FRAME_NEED_MORE)
+            break;
+        if (fr == ZKV_FRAME_TOO_LARGE) {
+            peer_fail(p, "oversized answer");
+            return;
+        }
+        Zkv__Response *resp = zkv__response__unpack(NULL, plen, payload);
+        zkv_buf_consume(&p->in, consumed);
+        if (!resp) {
+            peer_fail(p, "undecodable answer");
+            return;
+        }
+        if (p->fifo_n == 0 || p->fifo[p->fifo_head].id != resp->id) {
+            zkv__response__free_unpacked(resp, NULL);
+            peer_fail(p, "answer out of order");
+            return;
+        }
+        sent_req rq = p->fifo[p->fifo_head];
+        p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
+        p->fifo_n--;
+        handle_answer(p, &rq, resp);
+        zkv__response__free_unpacked(resp, NULL);
+    }
+}
+
+static void on_peer_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    peer *p = h->data;
+    zkv_buf_compact(&p->in);
+    if (zkv_buf_reserve(&p->in, (size_t)64 * 1024) != 0) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = (char *)p->in.data + p->in.len;
+    buf->len = p->in.cap - p->in.len;
+}
+
+static void on_peer_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    peer *p = s->data;
+    if (nread > 0) {
+        p->in.len += (size_t)nread;
+        peer_process(p);
+        return;
+    }
+    if (nread == 0)
+        return;
+    peer_fail(p, nread == UV_EOF ? "closed by the replica" : uv_strerror((int)nread));
+}
+
+static void on_peer_connect(uv_connect_t *c, int status)
+{
+    peer *p = c->data;
+    if (p->dead || p->st != PEER_CONNECTING)
+        return;
+    if (status < 0) {
+        peer_fail(p, uv_strerror(status));
+        return;
+    }
+    uv_tcp_nodelay(&p->tcp, 1);
+    int rc = uv_read_start((uv_stream_t *)&p->tcp, on_peer_alloc, on_peer_read);
+    if (rc != 0) {
+        peer_fail(p, uv_strerror(rc));
+        return;
+    }
+    zkv_server *srv = p->sh->srv;
+    Zkv__Request req = ZKV__REQUEST__INIT;
+    req.op = ZKV__OP__HELLO;
+    req.cluster_id = srv->cluster_id;
+    req.node_id = (char *)srv->opt->node_id;
+    req.protocol = ZKV_PROTOCOL_VERSION;
+    req.client_name = "zkv-server replication";
+    p->st = PEER_HELLO;
+    if (peer_send(p, &req, REQ_HELLO, NULL))
+        peer_flush(p);
+}
+
+static void peer_connect(peer *p)
+{
+    zkv_shipper *sh = p->sh;
+    if (sh->srv->cluster_id[0] == '\0' || p->tcp_open)
+        return;
+    struct sockaddr_storage ss;
+    if (p->addr[0] == '\0' || resolve(p->addr, &ss) != 0) {
+        p->backoff_ms = zkv_ship_backoff_next(p->backoff_ms);
+        uv_timer_start(&p->timer, on_peer_retry, p->backoff_ms, 0);
+        return;
+    }
+    uv_tcp_init(&sh->srv->loop, &p->tcp);
+    p->tcp.data = p;
+    p->tcp_open = true;
+    sh->open_handles++;
+    p->st = PEER_CONNECTING;
+    p->connect_ms = zkv_now_ms();
+    p->creq.data = p;
+    p->next_id = 0;
+    int rc = uv_tcp_connect(&p->creq, &p->tcp, (struct sockaddr *)&ss, on_peer_connect);
+    if (rc != 0)
+        peer_fail(p, uv_strerror(rc));
+}
+
+static peer *peer_get(zkv_shipper *sh, const char *node_id)
+{
+    peer *p = find_peer(sh, node_id);
+    if (p)
+        return p;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->sh = sh;
+    snprintf(p->node_id, sizeof(p->node_id), "%s", node_id);
+    zkv_buf_init(&p->in);
+    zkv_buf_init(&p->out);
+    zkv_buf_init(&p->wbuf);
+    uv_timer_init(&sh->srv->loop, &p->timer);
+    p->timer.data = p;
+    p->timer_open = true;
+    sh->open_handles++;
+    p->next = sh->peers;
+    sh->peers = p;
+    return p;
+}
+
+static void peer_release(peer *p)
+{
+    if (p->streams || p->dead)
+        return;
+    p->dead = true;
+    peer_close_tcp(p);
+    if (p->timer_open && !uv_is_closing((uv_handle_t *)&p->timer))
+        uv_close((uv_handle_t *)&p->timer, on_peer_timer_closed);
+    peer_maybe_free(p);
+}
+
+/* ---- streams ---- */
+
+static void stream_reset(stream *st)
+{
+    st->gen++;
+    st->inflight = 0;
+    st->probe_sent = false;
+    if (st->snap) {
+        zkv_store_snapshot_close(st->snap);
+        st->snap = NULL;
+    }
+    st->snap_begin_sent = st->snap_items_done = st->snap_end_sent = false;
+    st->rep->streaming = false;
+}
+
+static void stream_event(stream *st, zkv_ship_event ev)
+{
+    zkv_ship_state from = st->st;
+    zkv_ship_state to = zkv_ship_next(from, ev);
+    if (ev == ZKV_SHIP_EV_DISCONNECTED || ev == ZKV_SHIP_EV_CONNECTED)
+        st->rep->connected = ev == ZKV_SHIP_EV_CONNECTED;
+    if (to == from && ev != ZKV_SHIP_EV_MISMATCH && ev != ZKV_SHIP_EV_ERROR)
+        return;
+    if (to != from)
+        ZKV_DEBUG("range %s -> %s: %s -> %s", st->rg->range.id, st->rep->node_id,
+                  zkv_ship_state_name(from), zkv_ship_state_name(to));
+    if (to == ZKV_SHIP_STOPPED && from != ZKV_SHIP_STOPPED)
+        ZKV_WARN("range %s: replica %s answered STALE_EPOCH to epoch %" PRIu64
+                 "; stopping replication (this node is no longer the owner)",
+                 st->rg->range.id, st->rep->node_id, st->rg->range.epoch);
+    if (to == ZKV_SHIP_PROBE || to == ZKV_SHIP_IDLE || to == ZKV_SHIP_STOPPED) {
+        stream_reset(st);
+        if (ev == ZKV_SHIP_EV_ERROR || ev == ZKV_SHIP_EV_MISMATCH)
+            st->retry_at = zkv_now_ms() + (ev == ZKV_SHIP_EV_ERROR ? RETRY_MS : 0);
+    }
+    st->st = to;
+    st->rep->streaming = to == ZKV_SHIP_STREAM;
+}
+
+static stream *stream_new(zkv_shipper *sh, owned *o, int idx, const char *node_id)
+{
+    stream *st = calloc(1, sizeof(*st));
+    peer *p = st ? peer_get(sh, node_id) : NULL;
+    if (!p) {
+        free(st);
+        return NULL;
+    }
+    st->rg = o;
+    st->p = p;
+    st->serial = ++sh->next_serial;
+    st->rep = &o->reps[idx];
+    st->st = ZKV_SHIP_IDLE;
+    st->peer_next = p->streams;
+    p->streams = st;
+    if (p->st == PEER_READY)
+        stream_event(st, ZKV_SHIP_EV_CONNECTED);
+    else if (p->st == PEER_DOWN && !p->tcp_open && !uv_is_active((uv_handle_t *)&p->timer))
+        peer_connect(p);
+    return st;
+}
+
+static void stream_free(stream *st)
+{
+    peer *p = st->p;
+    for (stream **pp = &p->streams; *pp; pp = &(*pp)->peer_next)
+        if (*pp == st) {
+            *pp = st->peer_next;
+            break;
+        }
+    if (st->snap)
+        zkv_store_snapshot_close(st->snap);
+    free(st);
+    peer_release(p);
+}
+
+/* ---- answers ---- */
+
+static uint64_t epoch_of_seq(const zkv_epoch_start *h, size_t n, uint64_t seq, uint64_t dflt)
+{
+    uint64_t e = dflt, best = 0;
+    bool found = false;
+    for (size_t i = 0; i < n; i++)
+        if (h[i].start_seq <= seq && (!found || h[i].start_seq >= best)) {
+            e = h[i].epoch;
+            best = h[i].start_seq;
+            found = true;
+        }
+    return e;
+}
+
+static size_t load_history(zkv_shipper *sh, const char *range_id)
+{
+    int n = zkv_store_history(sh->srv->store, range_id, sh->hist, HISTORY_MAX);
+    if (n < 0)
+        return 0;
+    return (size_t)n > HISTORY_MAX ? HISTORY_MAX : (size_t)n;
+}
+
+static void on_probe_answer(stream *st, const Zkv__Response *resp)
+{
+    zkv_shipper *sh = st->p->sh;
+    owned *o = st->rg;
+    if (resp->status != ZKV__STATUS__OK) {
+        stream_event(st, zkv_ship_classify(resp->status, false));
+        return;
+    }
+    const zkv_range_state *rs = range_store_state(sh, o);
+    uint64_t last = rs ? rs->committed_seq : 0, last_epoch = rs ? rs->committed_epoch : 0;
+    size_t nh = load_history(sh, o->range.id);
+    uint64_t first = zkv_store_log_first_seq(sh->srv->store, o->range.id);
+    uint64_t from = 0;
+    zkv_repl_action a = zkv_repl_plan(sh->hist, nh, first, last, last_epoch, resp->range_epoch,
+                                      resp->range_seq, &from);
+    if (a == ZKV_REPL_STREAM) {
+        st->next_seq = from;
+        st->prev_seq = from - 1;
+        if (from - 1 == resp->range_seq)
+            st->prev_epoch = resp->range_epoch;
+        else
+            st->prev_epoch = from - 1 == 0 ? 0 : epoch_of_seq(sh->hist, nh, from - 1, last_epoch);
+        zkv_repl_on_ack(st->rep, from - 1, last, zkv_now_ms(), true);
+        ZKV_INFO("range %s: replica %s at (%" PRIu64 ", %" PRIu64 "); streaming from seq %" PRIu64,
+                 o->range.id, st->rep->node_id, resp->range_epoch, resp->range_seq, from);
+        stream_event(st, ZKV_SHIP_EV_PLAN_STREAM);
+    } else {
+        zkv_repl_on_ack(st->rep, 0, last, 0, true);
+        ZKV_INFO("range %s: replica %s at (%" PRIu64 ", %" PRIu64
+                 ") needs a snapshot (owner log %" PRIu64 "..%" PRIu64 ")",
+                 o->range.id, st->rep->node_id, resp->range_epoch, resp->range_seq, first, last);
+        stream_event(st, ZKV_SHIP_EV_PLAN_SNAPSHOT);
+    }
+    update_commit_point(sh, o);
+}
+
+static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp)
+{
+    if (rq->kind == REQ_HELLO) {
+        if (resp->status != ZKV__STATUS__OK) {
+            char why[300];
+            snprintf(why, sizeof(why), "hello refused: %s",
+                     resp->message ? resp->message : zkv_status_name(resp->status));
+            peer_fail(p, why);
+            return;
+        }
+        if (p->logged_down)
+            ZKV_INFO("replication connection to %s (%s) up", p->node_id, p->addr);
+        p->logged_down = false;
+        p->st = PEER_READY;
+        p->backoff_ms = 0;
+        for (stream *st = p->streams; st; st = st->peer_next)
+            stream_event(st, ZKV_SHIP_EV_CONNECTED);
+        return;
+    }
+    stream *st = find_stream(p, rq->stream_serial);
+    if (!st || st->gen != rq->gen)
+        return; /* a restarted or removed stream */
+    if (st->inflight > 0)
+        st->inflight--;
+    zkv_shipper *sh = p->sh;
+    switch (rq->kind) {
+    case REQ_PROBE:
+        st->probe_sent = false;
+        on_probe_answer(st, resp);
+        return;
+    case REQ_APPEND:
+        if (resp->status == ZKV__STATUS__OK) {
+            zkv_repl_on_ack(st->rep, rq->last_seq, rq->owner_last_at_send, rq->sent_ms, false);
+            update_commit_point(sh, st->rg);
+            return;
+        }
+        break;
+    case REQ_SNAP_BEGIN:
+    case REQ_SNAP_CHUNK:
+        if (resp->status == ZKV__STATUS__OK)
+            return;
+        break;
+    case REQ_SNAP_END:
+        if (resp->status == ZKV__STATUS__OK) {
+            ZKV_INFO("range %s: snapshot at seq %" PRIu64 " installed on %s; streaming",
+                     st->rg->range.id, st->snap_seq, st->rep->node_id);
+            st->next_seq = st->snap_seq + 1;
+            st->prev_seq = st->snap_seq;
+            st->prev_epoch = st->snap_epoch;
+            zkv_repl_on_ack(st->rep, st->snap_seq, committed_seq(sh, st->rg), rq->sent_ms, false);
+            if (st->snap) {
+                zkv_store_snapshot_close(st->snap);
+                st->snap = NULL;
+            }
+            stream_event(st, ZKV_SHIP_EV_SNAPSHOT_DONE);
+            update_commit_point(sh, st->rg);
+            return;
+        }
+        break;
+    case REQ_HELLO:
+        break;
+    }
+    if (resp->status != ZKV__STATUS__LOG_MISMATCH && resp->status != ZKV__STATUS__STALE_EPOCH)
+        ZKV_WARN("range %s: replica %s refused a replication frame: %s %s", st->rg->range.id,
+                 st->rep->node_id, zkv_status_name(resp->status),
+                 resp->message ? resp->message : "");
+    else if (resp->status == ZKV__STATUS__LOG_MISMATCH)
+        ZKV_INFO("range %s: replica %s reports a log mismatch at (%" PRIu64 ", %" PRIu64
+                 "); probing again",
+                 st->rg->range.id, st->rep->node_id, resp->range_epoch, resp->range_seq);
+    stream_event(st, zkv_ship_classify(resp->status, rq->kind == REQ_SNAP_END));
+}
+
+/* ---- sending ---- */
+
+typedef struct log_ctx {
+    zkv_shipper *sh;
+    uint64_t expect;  /* next seq expected */
+    uint64_t max_seq; /* committed last seq */
+    size_t n, bytes;
+    bool gap;
+    bool oom;
+    uint64_t last_epoch;
+} log_ctx;
+
+static int grow_entries(zkv_shipper *sh, size_t need)
+{
+    if (need <= sh->entries_cap)
+        return 0;
+    size_t ncap = sh->entries_cap ? sh->entries_cap * 2 : 256;
+    while (ncap < need)
+        ncap *= 2;
+    Zkv__LogEntry *e = realloc(sh->entries, ncap * sizeof(*e));
+    if (!e)
+        return -1;
+    sh->entries = e;
+    Zkv__LogEntry **p = realloc(sh->entry_ptrs, ncap * sizeof(Zkv__LogEntry *));
+    if (!p)
+        return -1;
+    sh->entry_ptrs = p;
+    size_t *off = realloc(sh->entry_offs, 2 * ncap * sizeof(*off));
+    if (!off)
+        return -1;
+    sh->entry_offs = off;
+    sh->entries_cap = ncap;
+    return 0;
+}
+
+static int collect_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
+{
+    log_ctx *c = vctx;
+    zkv_shipper *sh = c->sh;
+    if (seq > c->max_seq)
+        return 1;
+    if (seq != c->expect) {
+        c->gap = true;
+        return 1;
+    }
+    size_t cost = e->key_len + (e->op == ZKV_LOG_OP_PUT ? e->value.value_len : 0) + 40;
+    if (c->n > 0 && (c->bytes + cost > ZKV_SHIP_FRAME_BYTES || c->n >= ZKV_SHIP_FRAME_ENTRIES))
+        return 1;
+    if (grow_entries(sh, c->n + 1) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    Zkv__LogEntry *le = &sh->entries[c->n];
+    zkv__log_entry__init(le);
+    le->seq = seq;
+    le->epoch = e->epoch;
+    le->op = e->op == ZKV_LOG_OP_PUT ? ZKV__OP__PUT : ZKV__OP__DELETE;
+    le->key.len = e->key_len;
+    sh->entry_offs[2 * c->n] = sh->data.len;
+    if (zkv_buf_append(&sh->data, e->key, e->key_len) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    sh->entry_offs[2 * c->n + 1] = sh->data.len;
+    if (e->op == ZKV_LOG_OP_PUT) {
+        le->value.len = e->value.value_len;
+        le->expiry_ms = e->value.meta.expiry_ms;
+        if (zkv_buf_append(&sh->data, e->value.value, e->value.value_len) != 0) {
+            c->oom = true;
+            return 1;
+        }
+    }
+    c->n++;
+    c->bytes += cost;
+    c->expect = seq + 1;
+    c->last_epoch = e->epoch;
+    return 0;
+}
+
+static void init_repl_request(Zkv__Request *req, zkv_shipper *sh, owned *o, Zkv__Op op)
+{
+    zkv__request__init(req);
+    req->op = op;
+    req->range_id = o->range.id;
+    req->epoch = o->range.epoch;
+    req->map_version = sh->srv->map ? (uint64_t)sh->srv->map->version : 0;
+}
+
+/* One APPEND with the committed entries from st->next_seq (or none: a heartbeat).
+ * Returns 1 when a frame went out, 0 when there was nothing to send, -1 on error. */
+static int send_append(stream *st, bool heartbeat)
+{
+    zkv_shipper *sh = st->p->sh;
+    owned *o = st->rg;
+    uint64_t last = committed_seq(sh, o);
+    log_ctx c = {.sh = sh, .expect = st->next_seq, .max_seq = last};
+    sh->data.len = sh->data.off = 0;
+    if (!heartbeat) {
+        if (st->next_seq > last)
+            return 0;
+        char err[256];
+        int rc = zkv_store_read_log(sh->srv->store, o->range.id, st->next_seq, collect_entry, &c,
+                                    err, sizeof(err));
+        if (rc < 0) {
+            ZKV_ERROR("range %s: cannot read the log for %s: %s", o->range.id, st->rep->node_id,
+                      err);
+            return -1;
+        }
+        if (c.oom) {
+            ZKV_ERROR("range %s: out of memory building a frame", o->range.id);
+            return -1;
+        }
+        if (c.n == 0) {
+            /* the log no longer holds next_seq (truncated): re-plan, likely a snapshot */
+            ZKV_INFO("range %s: log entry %" PRIu64 " for %s is gone; probing again", o->range.id,
+                     st->next_seq, st->rep->node_id);
+            stream_event(st, ZKV_SHIP_EV_MISMATCH);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        sh->entries[i].key.data = sh->data.data + sh->entry_offs[2 * i];
+        sh->entries[i].value.data = sh->data.data + sh->entry_offs[2 * i + 1];
+        sh->entry_ptrs[i] = &sh->entries[i];
+    }
+    Zkv__Request req;
+    init_repl_request(&req, sh, o, ZKV__OP__APPEND);
+    req.prev_seq = st->prev_seq;
+    req.prev_epoch = st->prev_epoch;
+    req.n_entries = c.n;
+    req.entries = c.n ? sh->entry_ptrs : NULL;
+    req.commit_seq = o->commit_point;
+    sent_req *r = peer_send(st->p, &req, REQ_APPEND, st);
+    if (!r)
+        return -1;
+    r->owner_last_at_send = last;
+    if (c.n) {
+        st->prev_seq = c.expect - 1;
+        st->prev_epoch = c.last_epoch;
+        st->next_seq = c.expect;
+    }
+    r->last_seq = st->prev_seq;
+    st->inflight++;
+    return 1;
+}
+
+typedef struct item_ctx {
+    zkv_shipper *sh;
+    size_t n;
+    bool oom;
+} item_ctx;
+
+static int collect_item(void *vctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
+{
+    item_ctx *c = vctx;
+    zkv_shipper *sh = c->sh;
+    if (c->n + 1 > sh->items_cap) {
+        size_t ncap = sh->items_cap ? sh->items_cap * 2 : 256;
+        Zkv__KeyValue *it = realloc(sh->items, ncap * sizeof(*it));
+        if (!it) {
+            c->oom = true;
+            return 1;
+        }
+        sh->items = it;
+        Zkv__KeyValue **pp = realloc(sh->item_ptrs, ncap * sizeof(Zkv__KeyValue *));
+        if (!pp) {
+            c->oom = true;
+            return 1;
+        }
+        sh->item_ptrs = pp;
+        if (grow_entries(sh, ncap) != 0) { /* entry_offs doubles as item offsets */
+            c->oom = true;
+            return 1;
+        }
+        sh->items_cap = ncap;
+    }
+    Zkv__KeyValue *kv = &sh->items[c->n];
+    zkv__key_value__init(kv);
+    kv->key.len = klen;
+    kv->value.len = v->value_len;
+    kv->epoch = v->meta.epoch;
+    kv->seq = v->meta.seq;
+    kv->expiry_ms = v->meta.expiry_ms;
+    sh->entry_offs[2 * c->n] = sh->data.len;
+    if (zkv_buf_append(&sh->data, key, klen) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    sh->entry_offs[2 * c->n + 1] = sh->data.len;
+    if (zkv_buf_append(&sh->data, v->value, v->value_len) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    c->n++;
+    return 0;
+}
+
+/* Advances a snapshot: BEGIN, a few CHUNKs, END. Returns -1 on a storage error. */
+static int pump_snapshot(stream *st)
+{
+    zkv_shipper *sh = st->p->sh;
+    owned *o = st->rg;
+    char err[256];
+    Zkv__Request req;
+    if (!st->snap_begin_sent) {
+        if (zkv_store_snapshot_open(sh->srv->store, o->range.start, o->range.start_len,
+                                    o->range.end, o->range.end_len, o->range.id, &st->snap, err,
+                                    sizeof(err)) != 0) {
+            ZKV_ERROR("range %s: cannot open a snapshot: %s", o->range.id, err);
+            return -1;
+        }
+        const zkv_store_snapshot_info *info = zkv_store_snapshot_info_of(st->snap);
+        st->snap_seq = info->seq;
+        st->snap_epoch = info->epoch;
+        ZKV_INFO("range %s: sending a snapshot at (%" PRIu64 ", %" PRIu64 ") to %s", o->range.id,
+                 info->epoch, info->seq, st->rep->node_id);
+        init_repl_request(&req, sh, o, ZKV__OP__SNAPSHOT);
+        req.phase = ZKV__SNAPSHOT_PHASE__SNAPSHOT_BEGIN;
+        if (!peer_send(st->p, &req, REQ_SNAP_BEGIN, st))
+            return 0;
+        st->inflight++;
+        st->snap_begin_sent = true;
+    }
+    for (int k = 0; k < ZKV_SHIP_SNAPSHOT_CHUNKS_PER_TURN && !st->snap_items_done &&
+                    st->inflight < ZKV_SHIP_MAX_INFLIGHT;
+         k++) {
+        item_ctx c = {.sh = sh};
+        sh->data.len = sh->data.off = 0;
+        int rc = zkv_store_snapshot_next(st->snap, collect_item, &c, ZKV_SHIP_FRAME_BYTES, err,
+                                         sizeof(err));
+        if (rc < 0 || c.oom) {
+            ZKV_ERROR("range %s: snapshot read failed: %s", o->range.id,
+                      c.oom ? "out of memory" : err);
+            return -1;
+        }
+        if (rc == 0)
+            st->snap_items_done = true;
+        if (c.n == 0)
+            continue;
+        for (size_t i = 0; i < c.n; i++) {
+            sh->items[i].key.data = sh->data.data + sh->entry_offs[2 * i];
+            sh->items[i].value.data = sh->data.data + sh->entry_offs[2 * i + 1];
+            sh->item_ptrs[i] = &sh->items[i];
+        }
+        init_repl_request(&req, sh, o, ZKV__OP__SNAPSHOT);
+        req.phase = ZKV__SNAPSHOT_PHASE__SNAPSHOT_CHUNK;
+        req.n_items = c.n;
+        req.items = sh->item_ptrs;
+        if (!peer_send(st->p, &req, REQ_SNAP_CHUNK, st))
+            return 0;
+        st->inflight++;
+    }
+    if (st->snap_items_done && !st->snap_end_sent && st->inflight < ZKV_SHIP_MAX_INFLIGHT) {
+        const zkv_store_snapshot_info *info = zkv_store_snapshot_info_of(st->snap);
+        size_t nh = info->n_history;
+        Zkv__EpochStart *hs = calloc(nh ? nh : 1, sizeof(*hs));
+        Zkv__EpochStart **hp = calloc(nh ? nh : 1, sizeof(Zkv__EpochStart *));
+        if (!hs || !hp) {
+            free(hs);
+            free(hp);
+            ZKV_ERROR("range %s: out of memory ending a snapshot", o->range.id);
+            return -1;
+        }
+        for (size_t i = 0; i < nh; i++) {
+            zkv__epoch_start__init(&hs[i]);
+            hs[i].epoch = info->history[i].epoch;
+            hs[i].start_seq = info->history[i].start_seq;
+            hp[i] = &hs[i];
+        }
+        init_repl_request(&req, sh, o, ZKV__OP__SNAPSHOT);
+        req.phase = ZKV__SNAPSHOT_PHASE__SNAPSHOT_END;
+        req.seq = info->seq;
+        req.n_history = nh;
+        req.history = hp;
+        sent_req *r = peer_send(st->p, &req, REQ_SNAP_END, st);
+        free(hs);
+        free(hp);
+        if (!r)
+            return 0;
+        r->last_seq = info->seq;
+        r->owner_last_at_send = committed_seq(sh, o);
+        st->inflight++;
+        st->snap_end_sent = true;
+    }
+    return 0;
+}
+
+static void pump_stream(zkv_shipper *sh, stream *st, uint64_t now)
+{
+    if (st->p->st != PEER_READY)
+        return;
+    owned *o = st->rg;
+    switch (st->st) {
+    case ZKV_SHIP_IDLE:
+        stream_event(st, ZKV_SHIP_EV_CONNECTED);
+        if (st->st != ZKV_SHIP_PROBE)
+            return;
+        /* fall through */
+    case ZKV_SHIP_PROBE:
+        if (!st->probe_sent && now >= st->retry_at) {
+            Zkv__Request req;
+            init_repl_request(&req, sh, o, ZKV__OP__RANGE_STATUS);
+            if (peer_send(st->p, &req, REQ_PROBE, st)) {
+                st->probe_sent = true;
+                st->inflight++;
+            }
+        }
+        return;
+    case ZKV_SHIP_STREAM: {
+        int sent = 0;
+        while (st->st == ZKV_SHIP_STREAM && st->inflight < ZKV_SHIP_MAX_INFLIGHT) {
+            int rc = send_append(st, false);
+            if (rc < 0) {
+                zkv_server_fatal(sh->srv, "cannot read range %s's log", o->range.id);
+                return;
+            }
+            if (rc == 0)
+                break;
+            sent++;
+        }
+        if (st->st == ZKV_SHIP_STREAM && !sent && st->inflight < ZKV_SHIP_MAX_INFLIGHT &&
+            now - st->last_sent_ms >= ZKV_SHIP_HEARTBEAT_MS)
+            send_append(st, true);
+        return;
+    }
+    case ZKV_SHIP_SNAPSHOT:
+        if (pump_snapshot(st) != 0)
+            zkv_server_fatal(sh->srv, "cannot read a snapshot of range %s", o->range.id);
+        return;
+    case ZKV_SHIP_STOPPED:
+        return;
+    }
+}
+
+/* ---- in_sync ---- */
+
+static void submit_isr(zkv_shipper *sh, owned *o, uint64_t now)
+{
+    if (o->isr_wait_map && now >= o->isr_retry_at)
+        o->isr_wait_map = false; /* no newer map came: try again with what we have */
+    if (o->isr_inflight || o->isr_wait_map || now < o->isr_retry_at || sh->srv->env.fenced ||
+        !sh->srv->membership)
+        return;
+    uint64_t committed = committed_seq(sh, o);
+    uint64_t lag = sh->opt.replica_lag_ms;
+    bool change = false;
+    bool add[ZKV_MAX_REPLICAS] = {0}, del[ZKV_MAX_REPLICAS] = {0};
+    for (int i = 0; i < o->n; i++) {
+        zkv_repl_replica *r = &o->reps[i];
+        if (zkv_repl_should_shrink(r, now, lag)) {
+            del[i] = true;
+            change = true;
+        } else if (zkv_repl_should_expand(r, committed, o->commit_point, now, lag)) {
+            add[i] = true;
+            change = true;
+        }
+    }
+    if (!change)
+        return;
+    zkv_range next;
+    if (zkv_range_copy(&next, &o->range) != 0)
+        return;
+    next.n_in_sync = 0;
+    char desc[512] = "";
+    size_t dl = 0;
+    for (int i = 0; i < o->n; i++) {
+        zkv_repl_replica *r = &o->reps[i];
+        bool keep = (r->in_sync && !del[i]) || add[i];
+        if (keep)
+            snprintf(next.in_sync[next.n_in_sync++], ZKV_ID_MAX, "%s", r->node_id);
+        if (del[i] && dl < sizeof(desc))
+            dl += (size_t)snprintf(desc + dl, sizeof(desc) - dl,
+                                   " -%s (not caught up for %" PRIu64 " ms)", r->node_id,
+                                   now - r->caught_up_at);
+        if (add[i] && dl < sizeof(desc))
+            dl += (size_t)snprintf(desc + dl, sizeof(desc) - dl, " +%s (acked %" PRIu64 ")",
+                                   r->node_id, r->acked_seq);
+    }
+    if (zkv_membership_isr_submit(sh->srv->membership, &next) != 0) {
+        zkv_range_clear(&next);
+        o->isr_retry_at = now + ISR_RETRY_MS;
+        return;
+    }
+    zkv_range_clear(&next);
+    for (int i = 0; i < o->n; i++) {
+        if (del[i])
+            o->reps[i].removing = true;
+        if (add[i])
+            o->reps[i].adding = true;
+    }
+    o->isr_inflight = true;
+    ZKV_INFO("range %s: changing in_sync:%s", o->range.id, desc);
+    update_commit_point(sh, o);
+}
+
+void zkv_shipper_isr_result(zkv_shipper *sh, const char *range_id, uint64_t epoch, int rc,
+                            int32_t new_zversion, const char (*in_sync)[ZKV_ID_MAX], int n_in_sync)
+{
+    owned *o = find_owned(sh, range_id);
+    if (!o || o->range.epoch != epoch)
+        return;
+    o->isr_inflight = false;
+    for (int i = 0; i < o->n; i++)
+        o->reps[i].adding = o->reps[i].removing = false;
+    if (rc == 0) {
+        if (new_zversion > o->range.zversion) {
+            o->range.zversion = new_zversion;
+            o->range.n_in_sync = 0;
+            for (int k = 0; k < n_in_sync && k < ZKV_MAX_REPLICAS; k++)
+                snprintf(o->range.in_sync[o->range.n_in_sync++], ZKV_ID_MAX, "%s", in_sync[k]);
+            for (int i = 0; i < o->n; i++)
+                o->reps[i].in_sync = zkv_range_is_in_sync(&o->range, o->reps[i].node_id);
+        }
+        char list[ZKV_MAX_REPLICAS * ZKV_ID_MAX + 4] = "";
+        size_t l = 0;
+        for (int k = 0; k < o->range.n_in_sync; k++)
+            l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%s", k ? "," : "",
+                                  o->range.in_sync[k]);
+        ZKV_INFO("range %s: in_sync is now [%s] (znode version %d)", range_id, list,
+                 (int)o->range.zversion);
+    } else if (rc == ZBADVERSION || rc == ZNONODE) {
+        ZKV_INFO("range %s: in_sync write lost a race (%s); waiting for the next map", range_id,
+                 zkv_zk_strerror(rc));
+        o->isr_wait_map = true;
+        o->isr_retry_at = zkv_now_ms() + 4 * ISR_RETRY_MS;
+        o->isr_wait_zversion = o->range.zversion;
+    } else {
+        ZKV_WARN("range %s: in_sync write failed: %s; retrying", range_id, zkv_zk_strerror(rc));
+        o->isr_retry_at = zkv_now_ms() + ISR_RETRY_MS;
+    }
+    update_commit_point(sh, o);
+}
+
+/* ---- truncation ---- */
+
+static void truncate_step(zkv_shipper *sh, owned *o)
+{
+    const zkv_range_state *rs = range_store_state(sh, o);
+    if (!rs)
+        return;
+    uint64_t floor =
+        zkv_repl_truncate_floor(rs->committed_seq, sh->opt.log_retain, o->reps, (size_t)o->n);
+    if (floor == 0 || (floor <= o->trunc_floor && !o->truncating))
+        return;
+    char err[256];
+    int64_t left = zkv_store_truncate_log(sh->srv->store, o->range.id, floor, err, sizeof(err));
+    if (left < 0) {
+        ZKV_WARN("range %s: log truncation failed: %s", o->range.id, err);
+        return;
+    }
+    o->truncating = left > 0;
+    o->trunc_floor = floor;
+}
+
+/* ---- map ---- */
+
+static void owned_free(owned *o)
+{
+    for (int i = 0; i < o->n; i++)
+        if (o->streams[i])
+            stream_free(o->streams[i]);
+    zkv_range_clear(&o->range);
+    free(o);
+}
+
+/* Brings o's replicas in line with r (same epoch). */
+static void owned_update(zkv_shipper *sh, owned *o, const zkv_range *r, uint64_t now)
+{
+    bool newer = r->zversion > o->range.zversion || r->zversion < 0;
+    if (o->isr_wait_map && r->zversion > o->isr_wait_zversion) {
+        o->isr_wait_map = false;
+        o->isr_retry_at = 0;
+    }
+    /* Replicas: keep the streams of those still listed, in the order of r. */
+    stream *streams[ZKV_MAX_REPLICAS] = {0};
+    zkv_repl_replica reps[ZKV_MAX_REPLICAS];
+    memset(reps, 0, sizeof(reps));
+    int n = 0;
+    bool kept[ZKV_MAX_REPLICAS] = {0};
+    for (int k = 0; k < r->n_replicas && n < ZKV_MAX_REPLICAS; k++) {
+        if (strcmp(r->replicas[k], sh->srv->opt->node_id) == 0)
+            continue;
+        int found = -1;
+        for (int i = 0; i < o->n; i++)
+            if (!kept[i] && strcmp(o->reps[i].node_id, r->replicas[k]) == 0)
+                found = i;
+        if (found >= 0) {
+            kept[found] = true;
+            reps[n] = o->reps[found];
+            streams[n] = o->streams[found];
+        } else {
+            snprintf(reps[n].node_id, ZKV_ID_MAX, "%s", r->replicas[k]);
+            reps[n].caught_up_at = now; /* the lag clock starts now */
+        }
+        n++;
+    }
+    for (int i = 0; i < o->n; i++)
+        if (!kept[i] && o->streams[i])
+            stream_free(o->streams[i]);
+    memcpy(o->reps, reps, sizeof(reps));
+    o->n = n;
+    for (int i = 0; i < n; i++) {
+        o->streams[i] = streams[i];
+        if (streams[i])
+            streams[i]->rep = &o->reps[i];
+    }
+    if (newer) {
+        zkv_range copy;
+        if (zkv_range_copy(&copy, r) == 0) {
+            zkv_range_clear(&o->range);
+            o->range = copy;
+        }
+        for (int i = 0; i < n; i++) {
+            bool was = o->reps[i].in_sync;
+            o->reps[i].in_sync = zkv_range_is_in_sync(r, o->reps[i].node_id);
+            if (!o->isr_inflight)
+                o->reps[i].adding = o->reps[i].removing = false;
+            if (o->reps[i].in_sync && !was)
+                o->reps[i].caught_up_at = now;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (!o->streams[i])
+            o->streams[i] = stream_new(sh, o, i, o->reps[i].node_id);
+        peer *p = o->streams[i] ? o->streams[i]->p : NULL;
+        const zkv_node_info *ni = zkv_rangemap_node(sh->srv->map, o->reps[i].node_id);
+        if (p && ni && strcmp(p->addr, ni->addr) != 0) {
+            snprintf(p->addr, sizeof(p->addr), "%s", ni->addr);
+            if (p->st == PEER_DOWN && !p->tcp_open) {
+                uv_timer_stop(&p->timer);
+                p->backoff_ms = 0;
+                peer_connect(p);
+            }
+        }
+    }
+    update_commit_point(sh, o);
+}
+
+void zkv_shipper_sync_map(zkv_shipper *sh)
+{
+    const zkv_rangemap *m = sh->srv->map;
+    const char *me = sh->srv->opt->node_id;
+    uint64_t now = zkv_now_ms();
+    if (sh->closing)
+        return;
+    /* Drop ranges no longer owned here (or owned at another epoch). */
+    for (size_t i = 0; i < sh->n_ranges;) {
+        owned *o = sh->ranges[i];
+        const zkv_range *r = NULL;
+        for (size_t k = 0; m && k < m->n_ranges; k++)
+            if (strcmp(m->ranges[k].id, o->range.id) == 0)
+                r = &m->ranges[k];
+        if (r && strcmp(r->owner, me) == 0 && r->epoch == o->range.epoch) {
+            i++;
+            continue;
+        }
+        ZKV_INFO("range %s: no longer owned here at epoch %" PRIu64 "; replication stopped",
+                 o->range.id, o->range.epoch);
+        owned_free(o);
+        sh->ranges[i] = sh->ranges[--sh->n_ranges];
+    }
+    for (size_t k = 0; m && k < m->n_ranges; k++) {
+        const zkv_range *r = &m->ranges[k];
+        if (strcmp(r->owner, me) != 0)
+            continue;
+        owned *o = find_owned(sh, r->id);
+        if (!o) {
+            if (sh->n_ranges == sh->cap_ranges) {
+                size_t ncap = sh->cap_ranges ? sh->cap_ranges * 2 : 16;
+                owned **nr = realloc(sh->ranges, ncap * sizeof(owned *));
+                if (!nr)
+                    continue;
+                sh->ranges = nr;
+                sh->cap_ranges = ncap;
+            }
+            o = calloc(1, sizeof(*o));
+            if (!o || zkv_range_copy(&o->range, r) != 0) {
+                free(o);
+                continue;
+            }
+            o->range.n_replicas = 0; /* owned_update fills the replicas */
+            o->range.zversion = INT32_MIN;
+            sh->ranges[sh->n_ranges++] = o;
+        }
+        owned_update(sh, o, r, now);
+    }
+}
+
+/* ---- turn ---- */
+
+void zkv_shipper_after_commit(zkv_shipper *sh)
+{
+    if (sh->closing)
+        return;
+    uint64_t now = zkv_now_ms();
+    for (size_t i = 0; i < sh->n_ranges; i++) {
+        owned *o = sh->ranges[i];
+        update_commit_point(sh, o);
+        for (int k = 0; k < o->n; k++) {
+            if (o->streams[k])
+                pump_stream(sh, o->streams[k], now);
+            if (sh->closing)
+                return; /* a fatal error stopped the node */
+        }
+    }
+    for (peer *p = sh->peers; p; p = p->next)
+        peer_flush(p);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    zkv_shipper *sh = t->data;
+    if (sh->closing)
+        return;
+    uint64_t now = zkv_now_ms();
+    for (size_t i = 0; i < sh->n_ranges; i++) {
+        owned *o = sh->ranges[i];
+        update_commit_point(sh, o);
+        submit_isr(sh, o, now);
+        if (!sh->srv->env.fenced)
+            truncate_step(sh, o);
+    }
+    /* reconnect peers whose retry is due (the timer callback only marks them) */
+    for (peer *p = sh->peers; p; p = p->next)
+        if (!p->dead && p->st == PEER_DOWN && !p->tcp_open &&
+            !uv_is_active((uv_handle_t *)&p->timer))
+            uv_timer_start(&p->timer, on_peer_retry, p->backoff_ms, 0);
+    zkv_shipper_after_commit(sh);
+}
+
+uint64_t zkv_shipper_commit_point(zkv_shipper *sh, const char *range_id, uint64_t epoch,
+                                  bool *owned_here)
+{
+    owned *o = find_owned(sh, range_id);
+    *owned_here = o && o->range.epoch == epoch && !sh->srv->env.fenced;
+    if (!*owned_here)
+        return 0;
+    return o->commit_point;
+}
+
+bool zkv_shipper_needs_acks(zkv_shipper *sh, const char *range_id)
+{
+    owned *o = find_owned(sh, range_id);
+    if (!o)
+        return false;
+    for (int i = 0; i < o->n; i++)
+        if (zkv_repl_in_ack_set(&o->reps[i]))
+            return true;
+    return false;
+}
+
+int zkv_shipper_write_gate(void *ctx, const zkv_range *r, char *msg, size_t msglen)
+{
+    zkv_shipper *sh = ctx;
+    if (sh->opt.min_in_sync <= 1)
+        return 0;
+    owned *o = find_owned(sh, r->id);
+    int copies = o ? zkv_repl_in_sync_copies(o->reps, (size_t)o->n) : 1 + r->n_in_sync;
+    return zkv_repl_min_in_sync_ok(r->id, copies, sh->opt.min_in_sync, msg, msglen) ? 0 : 1;
+}
+
+void zkv_shipper_owner_status(void *ctx, const char *range_id, zkv_reply *r)
+{
+    zkv_shipper *sh = ctx;
+    owned *o = find_owned(sh, range_id);
+    if (!o)
+        return;
+    uint64_t now = zkv_now_ms(), committed = committed_seq(sh, o);
+    for (int i = 0; i < o->n; i++) {
+        Zkv__ReplicaStatus *rs = zkv_reply_add_replica(r, o->reps[i].node_id);
+        if (!rs)
+            return;
+        rs->acked_seq = o->reps[i].acked_known ? o->reps[i].acked_seq : 0;
+        rs->in_sync = o->reps[i].in_sync;
+        rs->connected = o->reps[i].connected;
+        rs->lag_ms = zkv_repl_lag_ms(&o->reps[i], committed, now);
+    }
+}
+
+/* ---- life cycle ---- */
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    zkv_shipper *sh = h->data;
+    sh->tick_open = false;
+    sh->open_handles--;
+}
+
+zkv_shipper *zkv_shipper_new(zkv_server *s, const zkv_shipper_options *opt)
+{
+    zkv_shipper *sh = calloc(1, sizeof(*sh));
+    if (!sh)
+        return NULL;
+    sh->srv = s;
+    sh->opt = *opt;
+    zkv_buf_init(&sh->data);
+    uv_timer_init(&s->loop, &sh->tick);
+    sh->tick.data = sh;
+    sh->tick_open = true;
+    sh->open_handles = 1;
+    uv_timer_start(&sh->tick, on_tick, TICK_MS, TICK_MS);
+    return sh;
+}
+
+void zkv_shipper_close(zkv_shipper *sh)
+{
+    if (sh->closing)
+        return;
+    sh->closing = true;
+    for (size_t i = 0; i < sh->n_ranges; i++)
+        owned_free(sh->ranges[i]);
+    sh->n_ranges = 0;
+    if (sh->tick_open && !uv_is_closing((uv_handle_t *)&sh->tick))
+        uv_close((uv_handle_t *)&sh->tick, on_tick_closed);
+}
+
+int zkv_shipper_open_handles(const zkv_shipper *sh)
+{
+    return sh->open_handles;
+}
+
+void zkv_shipper_free(zkv_shipper *sh)
+{
+    if (!sh)
+        return;
+    for (size_t i = 0; i < sh->n_ranges; i++)
+        owned_free(sh->ranges[i]);
+    while (sh->peers) { /* only after the loop closed every handle */
+        peer *p = sh->peers;
+        sh->peers = p->next;
+        zkv_buf_free(&p->in);
+        zkv_buf_free(&p->out);
+        zkv_buf_free(&p->wbuf);
+        free(p->fifo);
+        free(p);
+    }
+    free(sh->ranges);
+    zkv_buf_free(&sh->data);
+    free(sh->entries);
+    free(sh->entry_ptrs);
+    free(sh->entry_offs);
+    free(sh->items);
+    free(sh->item_ptrs);
+    free(sh);
+}
