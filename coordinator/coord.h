@@ -66,6 +66,8 @@ typedef struct zkv_coord {
     uint64_t retry_at_ms;       /* do not retry before (backoff after a conflict) */
     int conflicts;              /* consecutive conflicts, for the backoff */
     size_t waiting_logged;      /* live count last logged while below --min-nodes */
+    char *read_only_logged;     /* read-only ranges last logged ("r0003 (node-1), ..."), or
+                                   NULL for none; malloc'd */
 } zkv_coord;
 
 int zkv_coord_init(zkv_coord *c, const zkv_coord_config *cfg); /* 0 or -1 */

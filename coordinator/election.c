@@ -149,6 +149,8 @@ static void become_leader(zkv_coord *c)
     c->retry_at_ms = 0;
     c->conflicts = 0;
     c->waiting_logged = (size_t)-1;
+    free(c->read_only_logged); /* a new leader states the read-only ranges afresh */
+    c->read_only_logged = NULL;
 }
 
 static void become_standby(zkv_coord *c, const char *pred)

@@ -2,6 +2,7 @@
  * condition variable on the monotonic clock, and the ZooKeeper watchers that post them.
  * Watchers never call ZooKeeper or do work; the main loop (coordinator.c) does. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,6 +33,8 @@ fail_mu:
 
 void zkv_coord_destroy(zkv_coord *c)
 {
+    free(c->read_only_logged);
+    c->read_only_logged = NULL;
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
 }

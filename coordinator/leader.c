@@ -1,10 +1,12 @@
 /* leader.c: the leader's reconcile pass (see leader.h). Reads the routing snapshot,
- * asks placement.c for the new assignment and writes the difference as one conditional
- * zoo_multi. Every set checks the znode version it was read at, and map's version is
- * checked and bumped in the same multi: a deposed or slower coordinator working from an
- * older snapshot fails with ZBADVERSION instead of overwriting a newer decision, and
- * clients watching map see every change. An answer lost to a connection drop is safe:
- * the next pass re-reads, and placement is idempotent. */
+ * asks the failover candidates of ranges whose owner is down for their positions
+ * (position.c), asks placement.c for the new assignment and writes the difference as
+ * one conditional zoo_multi. Every set checks the znode version it was read at, and
+ * map's version is checked and bumped in the same multi: a deposed or slower
+ * coordinator working from an older snapshot fails with ZBADVERSION instead of
+ * overwriting a newer decision, and clients watching map see every change. An answer
+ * lost to a connection drop is safe: the next pass re-reads, and placement is
+ * idempotent. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,8 @@
 
 #include "leader.h"
 #include "placement.h"
+#include "position.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/zk.h"
 
@@ -39,6 +43,34 @@ static void log_waiting(zkv_coord *c, const zkv_rangemap *map, const zkv_assignm
              c->cfg.min_nodes, waiting);
 }
 
+/* The position a node reported for a range, or NULL. */
+static const zkv_position *reported(const zkv_range_positions *pos, const char *node)
+{
+    for (int k = 0; pos && k < pos->n; k++)
+        if (strcmp(pos->at[k].node, node) == 0)
+            return &pos->at[k];
+    return NULL;
+}
+
+/* "failover r0003: node-1 down; promoting node-2 at 3:1042 (epoch 4)" for a range whose
+ * dead owner gave way to an in_sync replica. */
+static void log_failover(const zkv_rangemap *map, size_t i, const zkv_assignment *a,
+                         const zkv_range_positions *pos)
+{
+    const zkv_range *old = &map->ranges[i];
+    if (old->owner[0] == '\0' || strcmp(old->owner, a->owner) == 0)
+        return;
+    const zkv_position *p = reported(pos, a->owner);
+    if (p)
+        ZKV_INFO("failover %s: %s down; promoting %s at %" PRIu64 ":%" PRIu64 " (epoch %" PRIu64
+                 ")",
+                 old->id, old->owner, a->owner, p->epoch, p->seq, a->epoch);
+    else
+        ZKV_WARN("failover %s: %s down; promoting %s, the first live in_sync replica by id: no "
+                 "candidate reported its position (epoch %" PRIu64 ")",
+                 old->id, old->owner, a->owner, a->epoch);
+}
+
 static void log_decision(const zkv_rangemap *map, size_t i, const zkv_assignment *a,
                          int64_t new_version)
 {
@@ -54,9 +86,10 @@ static void log_decision(const zkv_rangemap *map, size_t i, const zkv_assignment
              owner_live || a->owner[0] == '\0' ? "" : " [owner down]");
 }
 
-/* Writes the changed ranges and map version+1 in one conditional multi. */
+/* Writes the changed ranges and map version+1 in one conditional multi. pos: the
+ * positions the placement used (NULL or n_ranges entries), for the log. */
 static int write_changes(zkv_coord *c, const zkv_rangemap *map, const zkv_assignment *next,
-                         size_t changed)
+                         size_t changed, const zkv_range_positions *pos)
 {
     size_t n_ops = changed + 1;
     zoo_op_t *ops = calloc(n_ops, sizeof(*ops));
@@ -92,9 +125,12 @@ static int write_changes(zkv_coord *c, const zkv_rangemap *map, const zkv_assign
 
     rc = zoo_multi(c->zh, (int)k, ops, results);
     if (rc == ZOK) {
-        for (size_t i = 0; i < map->n_ranges; i++)
-            if (next[i].changed)
-                log_decision(map, i, &next[i], new_version);
+        for (size_t i = 0; i < map->n_ranges; i++) {
+            if (!next[i].changed)
+                continue;
+            log_failover(map, i, &next[i], pos ? &pos[i] : NULL);
+            log_decision(map, i, &next[i], new_version);
+        }
     } else if (zkv_leader_conflict(rc)) {
         ZKV_INFO("map %" PRId64 " changed under us (%s); re-reading", map->version,
                  zkv_zk_strerror(rc));
@@ -112,6 +148,153 @@ done:
     free(paths);
     free(data);
     return rc;
+}
+
+/* Asks the failover candidates of every range whose owner is down for their positions:
+ * one RANGE_STATUS connection per candidate node (all its ranges on it), all nodes in
+ * parallel, ZKV_POSITION_BUDGET_MS. *out gets n_ranges entries (what answered), or
+ * NULL when no range needs a failover. Returns 0 or ZSYSTEMERROR (out of memory: better
+ * no decision than a promotion made blind). */
+static int ask_positions(zkv_coord *c, const zkv_rangemap *map, const zkv_assignment *cur,
+                         const char *const *live, zkv_range_positions **out)
+{
+    size_t n = map->n_ranges, nn = map->n_nodes, total = 0, n_targets = 0;
+    char cand[ZKV_MAX_REPLICAS][ZKV_ID_MAX];
+    *out = NULL;
+    size_t *count = calloc(nn ? nn : 1, sizeof(*count));
+    if (!count)
+        return ZSYSTEMERROR;
+    for (size_t i = 0; i < n; i++) {
+        int k = zkv_failover_candidates(&cur[i], live, nn, cand);
+        for (int m = 0; m < k; m++) {
+            const zkv_node_info *node = zkv_rangemap_node(map, cand[m]);
+            if (node) {
+                count[node - map->nodes]++;
+                total++;
+            }
+        }
+    }
+    if (total == 0) {
+        free(count);
+        return ZOK;
+    }
+    for (size_t j = 0; j < nn; j++)
+        n_targets += count[j] > 0;
+
+    int rc = ZSYSTEMERROR;
+    zkv_position_target *targets = calloc(n_targets, sizeof(*targets));
+    const char **ids = calloc(total, sizeof(*ids));
+    size_t *range_of = calloc(total, sizeof(*range_of));
+    zkv_position_answer *answers = calloc(total, sizeof(*answers));
+    size_t *first = calloc(nn, sizeof(*first)), *fill = calloc(nn, sizeof(*fill));
+    zkv_range_positions *pos = calloc(n, sizeof(*pos));
+    if (!targets || !ids || !range_of || !answers || !first || !fill || !pos)
+        goto done;
+    /* Slots: node j's requests are ids[first[j] .. first[j] + count[j]). */
+    for (size_t j = 0, off = 0; j < nn; j++) {
+        first[j] = off;
+        off += count[j];
+    }
+    for (size_t i = 0; i < n; i++) {
+        int k = zkv_failover_candidates(&cur[i], live, nn, cand);
+        for (int m = 0; m < k; m++) {
+            const zkv_node_info *node = zkv_rangemap_node(map, cand[m]);
+            if (!node)
+                continue;
+            size_t j = (size_t)(node - map->nodes), at = first[j] + fill[j]++;
+            ids[at] = map->ranges[i].id;
+            range_of[at] = i;
+        }
+        if (k > 0)
+            ZKV_DEBUG("failover %s: owner %s down; asking %d in_sync replica(s) for positions",
+                      map->ranges[i].id, cur[i].owner, k);
+    }
+    size_t t = 0;
+    for (size_t j = 0; j < nn; j++) {
+        if (count[j] == 0)
+            continue;
+        targets[t] = (zkv_position_target){.node_id = map->nodes[j].id,
+                                           .addr = map->nodes[j].addr,
+                                           .range_ids = &ids[first[j]],
+                                           .n_ranges = count[j],
+                                           .answers = &answers[first[j]]};
+        t++;
+    }
+    zkv_position_ask(targets, n_targets, c->cluster.cluster_id, ZKV_POSITION_BUDGET_MS);
+    for (t = 0; t < n_targets; t++) {
+        const zkv_position_target *tg = &targets[t];
+        if (tg->error[0] != '\0')
+            ZKV_WARN("failover: no position from %s at %s: %s", tg->node_id, tg->addr, tg->error);
+        size_t base = (size_t)(tg->range_ids - ids);
+        for (size_t k = 0; k < tg->n_ranges; k++) {
+            if (!tg->answers[k].answered)
+                continue;
+            zkv_range_positions *rp = &pos[range_of[base + k]];
+            if (rp->n >= ZKV_MAX_REPLICAS)
+                continue;
+            zkv_position *p = &rp->at[rp->n++];
+            snprintf(p->node, sizeof(p->node), "%s", tg->node_id);
+            p->epoch = tg->answers[k].epoch;
+            p->seq = tg->answers[k].seq;
+            ZKV_DEBUG("failover %s: %s is at %" PRIu64 ":%" PRIu64, tg->range_ids[k], tg->node_id,
+                      p->epoch, p->seq);
+        }
+    }
+    *out = pos;
+    pos = NULL;
+    rc = ZOK;
+done:
+    if (rc != ZOK)
+        ZKV_ERROR("failover: out of memory");
+    free(count);
+    free(targets);
+    free(ids);
+    free(range_of);
+    free(answers);
+    free(first);
+    free(fill);
+    free(pos);
+    return rc;
+}
+
+/* Logs the ranges left read-only (owner down, no live in_sync replica) whenever that
+ * list changes, so an operator sees each change once and not every pass. */
+static void log_read_only(zkv_coord *c, const zkv_rangemap *map, const zkv_assignment *next)
+{
+    zkv_buf b;
+    zkv_buf_init(&b);
+    size_t count = 0;
+    for (size_t i = 0; i < map->n_ranges; i++) {
+        const zkv_assignment *a = &next[i];
+        if (a->owner[0] == '\0' || zkv_rangemap_node(map, a->owner))
+            continue;
+        const char *sep = count++ ? ", " : "";
+        if (zkv_buf_append(&b, sep, strlen(sep)) != 0 ||
+            zkv_buf_append(&b, map->ranges[i].id, strlen(map->ranges[i].id)) != 0 ||
+            zkv_buf_append(&b, " (", 2) != 0 ||
+            zkv_buf_append(&b, a->owner, strlen(a->owner)) != 0 ||
+            zkv_buf_append(&b, ")", 1) != 0) {
+            zkv_buf_free(&b);
+            return;
+        }
+    }
+    if (zkv_buf_append(&b, "", 1) != 0) {
+        zkv_buf_free(&b);
+        return;
+    }
+    const char *now = (const char *)b.data;
+    const char *before = c->read_only_logged ? c->read_only_logged : "";
+    if (strcmp(now, before) != 0) {
+        if (count)
+            ZKV_WARN("read-only: %zu range(s) with the owner down and no live in_sync replica to "
+                     "promote: %s",
+                     count, now);
+        else
+            ZKV_INFO("read-only: none left (every range has a live owner or none yet)");
+        free(c->read_only_logged);
+        c->read_only_logged = count ? strdup(now) : NULL;
+    }
+    zkv_buf_free(&b);
 }
 
 int zkv_leader_reconcile(zkv_coord *c)
@@ -140,6 +323,7 @@ int zkv_leader_reconcile(zkv_coord *c)
     zkv_assignment *cur = calloc(n ? n : 1, sizeof(*cur));
     zkv_assignment *next = calloc(n ? n : 1, sizeof(*next));
     const char **live = calloc(map->n_nodes ? map->n_nodes : 1, sizeof(*live));
+    zkv_range_positions *positions = NULL;
     rc = ZSYSTEMERROR;
     if (!cur || !next || !live) {
         ZKV_ERROR("reconcile: out of memory");
@@ -149,6 +333,9 @@ int zkv_leader_reconcile(zkv_coord *c)
         zkv_assignment_from_range(&cur[i], &map->ranges[i]);
     for (size_t j = 0; j < map->n_nodes; j++)
         live[j] = map->nodes[j].id;
+    if ((rc = ask_positions(c, map, cur, live, &positions)) != ZOK)
+        goto done;
+    rc = ZSYSTEMERROR;
     zkv_placement_input in = {
         .ranges = cur,
         .n_ranges = n,
@@ -156,19 +343,22 @@ int zkv_leader_reconcile(zkv_coord *c)
         .n_live = map->n_nodes,
         .replicas = c->cluster.replicas,
         .min_nodes = c->cfg.min_nodes,
+        .positions = positions,
     };
     if (zkv_placement_compute(&in, next) != 0) {
         ZKV_ERROR("placement failed (replicas=%d)", c->cluster.replicas);
         goto done;
     }
     log_waiting(c, map, next);
+    log_read_only(c, map, next);
     size_t changed = 0;
     for (size_t i = 0; i < n; i++)
         changed += next[i].changed;
     ZKV_DEBUG("reconcile: map %" PRId64 ", %zu ranges, %zu live nodes, %zu to change", map->version,
               n, map->n_nodes, changed);
-    rc = changed ? write_changes(c, map, next, changed) : ZOK;
+    rc = changed ? write_changes(c, map, next, changed, positions) : ZOK;
 done:
+    free(positions);
     free(cur);
     free(next);
     free(live);

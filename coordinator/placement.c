@@ -2,16 +2,37 @@
  *
  * Work happens on a copy of the input in four passes over the ranges, in routing
  * order, with per-node counters (ranges owned, replica slots held) indexed by the
- * position of the node id in the sorted live list. Every choice is a minimum over a
- * total order (counter, then id), so the result does not depend on anything but the
- * input. Idempotence follows from each pass leaving nothing for itself to do: replicas
- * are clean, every assignable range has an owner and a full replica set, and the
- * rebalancing loop stops only when no allowed move is left.
+ * position of the node id in the sorted live list; dead nodes carry no counters. Every
+ * choice is a minimum over a total order (counter, then id; position, then id), so the
+ * result does not depend on anything but the input. Idempotence follows from each pass
+ * leaving nothing for itself to do: owners are live unless no live in_sync replica
+ * exists (and a second run sees the same in_sync), a dead replica that is not in_sync
+ * survives only while every live node already holds a copy of its range (which also
+ * keeps rebalancing away from that range), replica sets are full or out of spares, a
+ * move in progress finishes only once its extra replica is in_sync (which a second run
+ * sees exactly as the first did), and the rebalancing loop stops only when its budget
+ * of moves in progress is spent or no allowed move is left.
  *
  * Load of a node = ranges owned + replica slots held: every copy of a range costs the
  * same disk space and write traffic, so balancing copies balances the cluster; owners
- * are balanced on their own when they are chosen (a new node never takes an owner away,
- * there are no data moves yet). */
+ * are balanced on their own when they are chosen (a new node never takes an owner away:
+ * there are no live owner moves yet). The extra replica of a move in progress counts for
+ * its target like any slot; rebalancing balances projected loads, where the replica that
+ * will leave when the move finishes no longer counts, so it neither starts moves a
+ * running one already covers nor overshoots.
+ *
+ * Moves are two-phase (add the target as an extra replica, drop a replica once the
+ * extra is in_sync) because every replica may be in_sync: swapping an in_sync replica
+ * for an empty node would leave the range, for the whole copy, with one copy fewer that
+ * has every acknowledged write. Dropping an in_sync replica through the conditional
+ * write is safe: the owner waits for it until it sees the new map, and the remaining
+ * in_sync members, the extra included, have every acknowledged write.
+ *
+ * Why dead nodes stay: a dead in_sync replica has every acknowledged write, so only its
+ * owner (which stops waiting for it through a conditional write of in_sync) may drop it,
+ * or a finishing move (above); a dead replica that is not in_sync, or a dead owner, may
+ * come back with data worth catching up from, so it is only displaced when a live spare,
+ * or the extra replica of a move in progress, can take its place. */
 #include "placement.h"
 
 #include <stdio.h>
@@ -65,10 +86,13 @@ static void list_remove_at(char (*ids)[ZKV_ID_MAX], int *n, int at)
     memset(ids[*n], 0, ZKV_ID_MAX);
 }
 
+/* dst (ZKV_ID_MAX bytes, zero-padded) := src cut to ZKV_ID_MAX - 1 bytes. dst and src
+ * never overlap. */
 static void set_id(char *dst, const char *src)
 {
+    size_t n = strnlen(src, ZKV_ID_MAX - 1);
     memset(dst, 0, ZKV_ID_MAX);
-    strncpy(dst, src, ZKV_ID_MAX - 1);
+    memcpy(dst, src, n);
 }
 
 /* A never-owned range waits until min_nodes nodes are live. */
@@ -78,15 +102,15 @@ static bool held_back(const zkv_placement_input *in, const plan *p, const zkv_as
            p->n < (size_t)(in->min_nodes > 0 ? in->min_nodes : 1);
 }
 
-/* Pass 1: drop replicas that are not live, equal the owner or repeat. */
-static void clean_replicas(const plan *p, zkv_assignment *a)
+/* Pass 1: drop replicas that are empty, equal the owner or repeat (dead ones stay). */
+static void clean_replicas(zkv_assignment *a)
 {
     char kept[ZKV_MAX_REPLICAS][ZKV_ID_MAX];
     int n = 0;
     memset(kept, 0, sizeof(kept));
     for (int j = 0; j < a->n_replicas; j++) {
         const char *id = a->replicas[j];
-        if (node_index(p, id) < 0 || strcmp(id, a->owner) == 0 || list_has(kept, n, id))
+        if (id[0] == '\0' || strcmp(id, a->owner) == 0 || list_has(kept, n, id))
             continue;
         set_id(kept[n++], id);
     }
@@ -108,6 +132,22 @@ static void filter_in_sync(zkv_assignment *a)
     }
     memcpy(a->in_sync, kept, sizeof(kept));
     a->n_in_sync = n;
+}
+
+/* Bounds the counts, terminates the ids, cleans replicas and in_sync (rule 2). */
+static void sanitize(zkv_assignment *a)
+{
+    a->owner[ZKV_ID_MAX - 1] = '\0';
+    if (a->n_replicas < 0 || a->n_replicas > ZKV_MAX_REPLICAS)
+        a->n_replicas = a->n_replicas < 0 ? 0 : ZKV_MAX_REPLICAS;
+    if (a->n_in_sync < 0 || a->n_in_sync > ZKV_MAX_REPLICAS)
+        a->n_in_sync = a->n_in_sync < 0 ? 0 : ZKV_MAX_REPLICAS;
+    for (int j = 0; j < ZKV_MAX_REPLICAS; j++) {
+        a->replicas[j][ZKV_ID_MAX - 1] = '\0';
+        a->in_sync[j][ZKV_ID_MAX - 1] = '\0';
+    }
+    clean_replicas(a);
+    filter_in_sync(a);
 }
 
 /* Live node owning the fewest ranges; ties: fewest replica slots, then id order. */
@@ -135,24 +175,66 @@ static int pick_replica(const plan *p, const zkv_assignment *a)
     return best;
 }
 
-/* Pass 3: replica count to min(R-1, live nodes other than the owner). When over it,
- * the last replicas that are not in_sync go first. */
-static void size_replicas(const plan *p, zkv_assignment *a, int r1)
+static bool is_in_sync(const zkv_assignment *a, const char *id)
 {
-    int others = (int)p->n - (node_index(p, a->owner) >= 0 ? 1 : 0);
-    int target = r1 < others ? r1 : others;
-    while (a->n_replicas > target) {
-        int at = a->n_replicas - 1;
-        for (int j = a->n_replicas - 1; j >= 0; j--) {
-            if (!list_has(a->in_sync, a->n_in_sync, a->replicas[j])) {
-                at = j;
-                break;
-            }
-        }
-        p->slots[node_index(p, a->replicas[at])]--;
-        list_remove_at(a->replicas, &a->n_replicas, at);
+    return list_has(a->in_sync, a->n_in_sync, id);
+}
+
+/* Pass 3, rule 5: every dead replica that is not in_sync gives its slot to the
+ * least-loaded spare live node, while spares last. */
+static void replace_dead(const plan *p, zkv_assignment *a)
+{
+    for (int j = 0; j < a->n_replicas; j++) {
+        if (node_index(p, a->replicas[j]) >= 0 || is_in_sync(a, a->replicas[j]))
+            continue;
+        int pick = pick_replica(p, a);
+        if (pick < 0)
+            return;
+        set_id(a->replicas[j], p->live[pick]);
+        p->slots[pick]++;
     }
-    while (a->n_replicas < target) {
+}
+
+/* The most replicas a range may list: r1, plus one extra while a move is in progress
+ * (only when there is room for it: r1 >= 1 and r1 + 1 <= ZKV_MAX_REPLICAS). */
+static int replica_cap(int r1)
+{
+    return r1 >= 1 && r1 < ZKV_MAX_REPLICAS ? r1 + 1 : r1;
+}
+
+/* Removes replicas[at] from replicas and in_sync and gives back its slot. */
+static void remove_replica(const plan *p, zkv_assignment *a, int at)
+{
+    int k = node_index(p, a->replicas[at]);
+    if (k >= 0)
+        p->slots[k]--;
+    for (int j = a->n_in_sync - 1; j >= 0; j--)
+        if (strcmp(a->in_sync[j], a->replicas[at]) == 0)
+            list_remove_at(a->in_sync, &a->n_in_sync, j);
+    list_remove_at(a->replicas, &a->n_replicas, at);
+}
+
+/* Pass 3, rule 6: at most cap replicas; over it, the last dead replica that is not
+ * in_sync goes first, then the last live one that is not in_sync, then the last. */
+static void trim_replicas(const plan *p, zkv_assignment *a, int cap)
+{
+    while (a->n_replicas > cap) {
+        int at = -1;
+        for (int pass = 0; pass < 2 && at < 0; pass++)
+            for (int j = a->n_replicas - 1; j >= 0 && at < 0; j--)
+                if (!is_in_sync(a, a->replicas[j]) &&
+                    (pass == 1 || node_index(p, a->replicas[j]) < 0))
+                    at = j;
+        if (at < 0)
+            at = a->n_replicas - 1;
+        remove_replica(p, a, at);
+    }
+}
+
+/* Pass 3, rule 6: under r1 replicas, spares fill the missing slots. */
+static void fill_replicas(const plan *p, zkv_assignment *a, int r1)
+{
+    while (a->n_replicas < r1) {
         int pick = pick_replica(p, a);
         if (pick < 0)
             break;
@@ -161,49 +243,160 @@ static void size_replicas(const plan *p, zkv_assignment *a, int r1)
     }
 }
 
-/* Moves replica slots of node h that are not in_sync to node l, walking the ranges in
- * routing order and skipping ranges where l already holds a copy, while h carries at
- * least 2 more than l: one slot, then more only while h stays above the average load
- * and l below it (so a batch never overshoots and makes work for later moves).
- * Returns the number of slots moved. */
-static int move_slots(const zkv_placement_input *in, const plan *p, zkv_assignment *out, size_t h,
-                      size_t l, int floor_avg, int ceil_avg)
+/* true when replica x should leave before replica y when a move finishes: dead first,
+ * then not in_sync, then the higher load (a dead node carries none), then the higher
+ * id. */
+static bool leaves_before(const plan *p, const zkv_assignment *a, const char *x, const char *y)
 {
-    const char *from = p->live[h], *to = p->live[l];
-    int moved = 0;
-    for (size_t i = 0; i < in->n_ranges && load(p, h) - load(p, l) >= 2 &&
-                       (moved == 0 || (load(p, h) > ceil_avg && load(p, l) < floor_avg));
-         i++) {
-        zkv_assignment *a = &out[i];
-        if (held_back(in, p, a) || strcmp(a->owner, to) == 0 ||
-            list_has(a->replicas, a->n_replicas, to) || list_has(a->in_sync, a->n_in_sync, from))
-            continue;
-        for (int j = 0; j < a->n_replicas; j++) {
-            if (strcmp(a->replicas[j], from) == 0) {
-                set_id(a->replicas[j], to);
-                p->slots[h]--;
-                p->slots[l]++;
-                moved++;
-                break;
-            }
-        }
-    }
-    return moved;
+    int kx = node_index(p, x), ky = node_index(p, y);
+    if ((kx >= 0) != (ky >= 0))
+        return kx < 0;
+    bool sx = is_in_sync(a, x), sy = is_in_sync(a, y);
+    if (sx != sy)
+        return !sx;
+    int lx = kx >= 0 ? load(p, (size_t)kx) : 0, ly = ky >= 0 ? load(p, (size_t)ky) : 0;
+    if (lx != ly)
+        return lx > ly;
+    return strcmp(x, y) > 0;
 }
 
-/* Sorts idx (node positions) by load, descending when desc, ties by id order.
- * Insertion sort: node counts are small and it needs no global comparator context. */
-static void sort_by_load(const plan *p, size_t *idx, bool desc)
+/* The replica (index below r1) that leaves when the move of a finishes: the extra
+ * replicas[r1] stays. */
+static int leaving_replica(const plan *p, const zkv_assignment *a, int r1)
 {
-    for (size_t i = 0; i < p->n; i++)
+    int best = 0;
+    for (int j = 1; j < r1 && j < a->n_replicas; j++)
+        if (leaves_before(p, a, a->replicas[j], a->replicas[best]))
+            best = j;
+    return best;
+}
+
+/* Pass 3, rules 7 and 8, for a range listing more than r1 replicas (a move in progress,
+ * the extra is replicas[r1]): an extra that died before it was in_sync is dropped; with
+ * a live owner, a dead replica that is not in_sync is dropped instead of replaced (the
+ * extra takes its slot); with a live owner and a live in_sync extra, the move finishes
+ * and the replica leaving_replica names goes, from replicas and in_sync. */
+static void settle_move(const plan *p, zkv_assignment *a, int r1)
+{
+    if (a->n_replicas <= r1)
+        return;
+    const char *extra = a->replicas[r1];
+    if (node_index(p, extra) < 0 && !is_in_sync(a, extra)) {
+        remove_replica(p, a, r1);
+        return;
+    }
+    if (node_index(p, a->owner) < 0)
+        return; /* never rebalanced: the move waits for an owner */
+    for (int j = 0; j < r1; j++) {
+        if (node_index(p, a->replicas[j]) < 0 && !is_in_sync(a, a->replicas[j])) {
+            remove_replica(p, a, j);
+            return;
+        }
+    }
+    if (node_index(p, extra) >= 0 && is_in_sync(a, extra))
+        remove_replica(p, a, leaving_replica(p, a, r1));
+}
+
+/* The position candidate id reported for the range, or NULL. */
+static const zkv_position *position_of(const zkv_range_positions *rp, const char *id)
+{
+    for (int k = 0; rp && k < rp->n && k < ZKV_MAX_REPLICAS; k++)
+        if (strncmp(rp->at[k].node, id, ZKV_ID_MAX) == 0)
+            return &rp->at[k];
+    return NULL;
+}
+
+/* Live in_sync replicas of a range whose owner is set and dead, sorted by id. */
+static int candidates(const plan *p, const zkv_assignment *a, char (*out)[ZKV_ID_MAX])
+{
+    if (a->owner[0] == '\0' || node_index(p, a->owner) >= 0)
+        return 0;
+    int n = 0;
+    for (int j = 0; j < a->n_in_sync; j++) {
+        const char *id = a->in_sync[j];
+        if (node_index(p, id) < 0 || strcmp(id, a->owner) == 0 || list_has(out, n, id))
+            continue;
+        int at = n++;
+        while (at > 0 && strcmp(out[at - 1], id) > 0) {
+            memcpy(out[at], out[at - 1], ZKV_ID_MAX);
+            at--;
+        }
+        set_id(out[at], id);
+    }
+    return n;
+}
+
+/* Pass 2, rule 4: promotes a live in_sync replica of a range whose owner is dead.
+ * Returns false (nothing changed) when there is no candidate. */
+static bool fail_over(const plan *p, zkv_assignment *a, const zkv_range_positions *rp)
+{
+    char cand[ZKV_MAX_REPLICAS][ZKV_ID_MAX];
+    int n = candidates(p, a, cand);
+    if (n == 0)
+        return false;
+    int best = 0; /* no position reported at all: the first by id */
+    const zkv_position *best_pos = NULL;
+    for (int k = 0; k < n; k++) {
+        const zkv_position *pos = position_of(rp, cand[k]);
+        if (!pos)
+            continue;
+        /* Candidates are in id order: only a strictly higher position wins a tie. */
+        if (!best_pos || pos->epoch > best_pos->epoch ||
+            (pos->epoch == best_pos->epoch && pos->seq > best_pos->seq)) {
+            best = k;
+            best_pos = pos;
+        }
+    }
+    const char *winner = cand[best];
+    int w = node_index(p, winner);
+    char old_owner[ZKV_ID_MAX];
+    memcpy(old_owner, a->owner, ZKV_ID_MAX);
+
+    /* The old owner takes the winner's replica slot (rule 5 may give it to a spare). */
+    for (int j = 0; j < a->n_replicas; j++) {
+        if (strcmp(a->replicas[j], winner) == 0) {
+            set_id(a->replicas[j], old_owner);
+            p->slots[w]--;
+            break;
+        }
+    }
+    set_id(a->owner, winner);
+    p->owned[w]++;
+    a->epoch++;
+
+    /* in_sync: minus the new owner, minus every node that is not live. */
+    for (int j = a->n_in_sync - 1; j >= 0; j--)
+        if (strcmp(a->in_sync[j], winner) == 0 || node_index(p, a->in_sync[j]) < 0)
+            list_remove_at(a->in_sync, &a->n_in_sync, j);
+    return true;
+}
+
+/* true when a move of a's replica slot on node h to node l may start: the range is
+ * assigned, its owner live and not l, it has exactly r1 replicas (no move in progress),
+ * l holds no copy, h holds a replica slot and that slot is the one that leaves when the
+ * move finishes (leaving_replica), so the move does what balance asked for. */
+static bool can_start(const zkv_placement_input *in, const plan *p, const zkv_assignment *a,
+                      size_t h, size_t l, int r1)
+{
+    const char *from = p->live[h], *to = p->live[l];
+    if (held_back(in, p, a) || a->n_replicas != r1 || node_index(p, a->owner) < 0 ||
+        strcmp(a->owner, to) == 0 || list_has(a->replicas, a->n_replicas, to))
+        return false;
+    return strcmp(a->replicas[leaving_replica(p, a, r1)], from) == 0;
+}
+
+/* Sorts idx (node positions) by val, descending when desc, ties by id order.
+ * Insertion sort: node counts are small and it needs no global comparator context. */
+static void sort_by_val(size_t n, const int *val, size_t *idx, bool desc)
+{
+    for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    for (size_t i = 1; i < p->n; i++) {
+    for (size_t i = 1; i < n; i++) {
         size_t x = idx[i], j = i;
         for (; j > 0; j--) {
             size_t y = idx[j - 1];
-            int lx = load(p, x), ly = load(p, y);
-            bool before = desc ? lx > ly : lx < ly;
-            if (!before && !(lx == ly && x < y))
+            bool before = desc ? val[x] > val[y] : val[x] < val[y];
+            if (!before && !(val[x] == val[y] && x < y))
                 break;
             idx[j] = y;
         }
@@ -211,33 +404,67 @@ static void sort_by_load(const plan *p, size_t *idx, bool desc)
     }
 }
 
-/* Pass 4: while some node carries at least 2 more than another and a movable slot
- * exists between such a pair, move slots from the most loaded to the least loaded
- * node of the first such pair, then sort again. Each move lowers the sum of squared
- * loads by at least 2, so the loop ends; it ends only when no pair with a difference
- * of 2 or more has a movable slot, which makes a second run a no-op. */
-static void rebalance(const zkv_placement_input *in, const plan *p, zkv_assignment *out, size_t *hi,
-                      size_t *lo)
+/* Ranges with a move in progress (more than r1 replicas); proj := every live node's
+ * load once those moves finish: its load minus the moves whose leaving replica it is
+ * (ranges with a live owner and a live extra). */
+static size_t project(const zkv_placement_input *in, const plan *p, const zkv_assignment *out,
+                      int r1, int *proj)
 {
-    long total = 0;
-    for (size_t i = 0; i < p->n; i++)
-        total += load(p, i);
-    int floor_avg = p->n ? (int)(total / (long)p->n) : 0;
-    int ceil_avg = p->n ? (int)((total + (long)p->n - 1) / (long)p->n) : 0;
+    size_t busy = 0;
+    for (size_t k = 0; k < p->n; k++)
+        proj[k] = load(p, k);
+    for (size_t i = 0; i < in->n_ranges; i++) {
+        const zkv_assignment *a = &out[i];
+        if (held_back(in, p, a) || a->n_replicas <= r1)
+            continue;
+        busy++;
+        if (node_index(p, a->owner) < 0 || node_index(p, a->replicas[r1]) < 0)
+            continue;
+        int k = node_index(p, a->replicas[leaving_replica(p, a, r1)]);
+        if (k >= 0)
+            proj[k]--;
+    }
+    return busy;
+}
+
+/* Pass 4, rule 9: starts moves (the target becomes the range's extra replica) while
+ * fewer than max(1, live/2) ranges have a move in progress and some node's projected
+ * load is at least 2 above another's with a range allowing the move (can_start): the
+ * most loaded node gives to the least loaded one, first such pair and range in sort and
+ * routing order; projections are recomputed after each start. A start needs a range
+ * with exactly r1 replicas, so the loop ends after at most budget starts; it ends only
+ * when the budget is spent or no start is allowed, both of which a second run computes
+ * again from the same output, so it starts nothing more (idempotence). */
+static void rebalance(const zkv_placement_input *in, const plan *p, zkv_assignment *out, size_t *hi,
+                      size_t *lo, int *proj)
+{
+    int r1 = in->replicas - 1;
+    if (replica_cap(r1) == r1)
+        return;
+    size_t budget = p->n / 2 > 1 ? p->n / 2 : 1;
     for (;;) {
-        sort_by_load(p, hi, true);
-        sort_by_load(p, lo, false);
-        int moved = 0;
-        for (size_t a = 0; a < p->n && !moved; a++) {
-            if (p->slots[hi[a]] == 0)
+        if (project(in, p, out, r1, proj) >= budget)
+            return;
+        sort_by_val(p->n, proj, hi, true);
+        sort_by_val(p->n, proj, lo, false);
+        bool started = false;
+        for (size_t x = 0; x < p->n && !started; x++) {
+            size_t h = hi[x];
+            if (p->slots[h] == 0)
                 continue; /* owns all it carries: nothing it could give */
-            for (size_t b = 0; b < p->n && !moved; b++) {
-                if (load(p, hi[a]) - load(p, lo[b]) < 2)
-                    break;
-                moved = move_slots(in, p, out, hi[a], lo[b], floor_avg, ceil_avg);
+            for (size_t y = 0; y < p->n && !started && proj[h] - proj[lo[y]] >= 2; y++) {
+                size_t l = lo[y];
+                for (size_t i = 0; i < in->n_ranges && !started; i++) {
+                    zkv_assignment *a = &out[i];
+                    if (!can_start(in, p, a, h, l, r1))
+                        continue;
+                    set_id(a->replicas[a->n_replicas++], p->live[l]);
+                    p->slots[l]++;
+                    started = true;
+                }
             }
         }
-        if (!moved)
+        if (!started)
             return;
     }
 }
@@ -255,8 +482,9 @@ int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out)
     p.slots = calloc(cap, sizeof(*p.slots));
     size_t *hi = malloc(cap * sizeof(*hi));
     size_t *lo = malloc(cap * sizeof(*lo));
+    int *proj = malloc(cap * sizeof(*proj));
     int rc = -1;
-    if (!p.live || !p.owned || !p.slots || !hi || !lo)
+    if (!p.live || !p.owned || !p.slots || !hi || !lo || !proj)
         goto done;
 
     /* The live list: sorted, without duplicates or unusable ids. */
@@ -277,33 +505,32 @@ int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out)
         zkv_assignment *a = &out[i];
         *a = in->ranges[i];
         a->changed = false;
-        a->owner[ZKV_ID_MAX - 1] = '\0';
-        if (a->n_replicas < 0 || a->n_replicas > ZKV_MAX_REPLICAS)
-            a->n_replicas = a->n_replicas < 0 ? 0 : ZKV_MAX_REPLICAS;
-        if (a->n_in_sync < 0 || a->n_in_sync > ZKV_MAX_REPLICAS)
-            a->n_in_sync = a->n_in_sync < 0 ? 0 : ZKV_MAX_REPLICAS;
-        for (int j = 0; j < ZKV_MAX_REPLICAS; j++) {
-            a->replicas[j][ZKV_ID_MAX - 1] = '\0';
-            a->in_sync[j][ZKV_ID_MAX - 1] = '\0';
-        }
         if (held_back(in, &p, a))
             continue;
-        clean_replicas(&p, a);
+        sanitize(a);
         int o = node_index(&p, a->owner);
         if (o >= 0)
             p.owned[o]++;
-        for (int j = 0; j < a->n_replicas; j++)
-            p.slots[node_index(&p, a->replicas[j])]++;
+        for (int j = 0; j < a->n_replicas; j++) {
+            int k = node_index(&p, a->replicas[j]);
+            if (k >= 0)
+                p.slots[k]++;
+        }
     }
 
-    /* Pass 2: owners for ownerless ranges. A live owner never moves. A range whose
-     * owner is not live keeps that owner: without replication no other node has its
-     * data, so promoting one would lose every write. Failover (promotion of an in_sync
-     * replica, with epoch+1) belongs here once replication exists. */
+    /* Pass 2: owners. A live owner never moves. A dead owner gives way to its best live
+     * in_sync replica (failover), or stays when there is none: no other node is known
+     * to hold every acknowledged write, so the range stays read-only. An ownerless range
+     * gets the least-loaded live node. */
     for (size_t i = 0; i < in->n_ranges && p.n > 0; i++) {
         zkv_assignment *a = &out[i];
-        if (a->owner[0] != '\0' || held_back(in, &p, a))
+        if (held_back(in, &p, a))
             continue;
+        if (a->owner[0] != '\0') {
+            if (node_index(&p, a->owner) < 0)
+                fail_over(&p, a, in->positions ? &in->positions[i] : NULL);
+            continue;
+        }
         size_t o = pick_owner(&p);
         set_id(a->owner, p.live[o]);
         a->epoch++;
@@ -317,17 +544,23 @@ int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out)
         }
     }
 
-    /* Pass 3: drop in_sync entries of removed replicas, then size every replica set. */
+    /* Pass 3: drop in_sync entries of removed replicas, bound the replica list, settle
+     * moves in progress (drop a dead extra, finish when the extra is in_sync), give the
+     * slots of dead replicas that are not in_sync to spares, fill missing slots. */
+    int r1 = in->replicas - 1;
     for (size_t i = 0; i < in->n_ranges; i++) {
         zkv_assignment *a = &out[i];
         if (held_back(in, &p, a))
             continue;
         filter_in_sync(a);
-        size_replicas(&p, a, in->replicas - 1);
+        trim_replicas(&p, a, replica_cap(r1));
+        settle_move(&p, a, r1);
+        replace_dead(&p, a);
+        fill_replicas(&p, a, r1);
     }
 
-    /* Pass 4: even out replica slots. */
-    rebalance(in, &p, out, hi, lo);
+    /* Pass 4: even out replica slots by starting moves. */
+    rebalance(in, &p, out, hi, lo, proj);
 
     for (size_t i = 0; i < in->n_ranges; i++) {
         filter_in_sync(&out[i]);
@@ -340,7 +573,29 @@ done:
     free(p.slots);
     free(hi);
     free(lo);
+    free(proj);
     return rc;
+}
+
+int zkv_failover_candidates(const zkv_assignment *a, const char *const *live, size_t n_live,
+                            char (*out)[ZKV_ID_MAX])
+{
+    if (!a || !out || (n_live > 0 && !live))
+        return 0;
+    const char **ids = malloc((n_live ? n_live : 1) * sizeof(*ids));
+    if (!ids)
+        return 0;
+    plan p = {.live = ids};
+    for (size_t i = 0; i < n_live; i++)
+        if (live[i] && live[i][0] != '\0' && strlen(live[i]) < ZKV_ID_MAX)
+            ids[p.n++] = live[i];
+    qsort(ids, p.n, sizeof(*ids), cmp_str_ptr);
+    zkv_assignment copy = *a;
+    sanitize(&copy);
+    memset(out, 0, ZKV_MAX_REPLICAS * sizeof(*out));
+    int n = candidates(&p, &copy, out);
+    free(ids);
+    return n;
 }
 
 void zkv_assignment_from_range(zkv_assignment *a, const zkv_range *r)

@@ -1,6 +1,7 @@
 /* placement.h: the coordinator's placement decision as a pure function: given every
  * range's current assignment (owner, recovery replicas, in_sync, epoch), the live node
- * ids, the replication factor R and --min-nodes, it returns the new assignment of every
+ * ids, the positions that candidate replicas reported for ranges whose owner is down,
+ * the replication factor R and --min-nodes, it returns the new assignment of every
  * range and whether it changed. No I/O, no clocks, no randomness: the same input gives
  * the same output, and feeding the output back in changes nothing (idempotent), so the
  * leader can re-run it after any conflict or lost reply.
@@ -23,6 +24,21 @@ typedef struct zkv_assignment {
     bool changed; /* output only: differs from the input assignment */
 } zkv_assignment;
 
+/* A replica's position in a range's log, as it answered RANGE_STATUS: (epoch, seq) of
+ * the last entry it holds. */
+typedef struct zkv_position {
+    char node[ZKV_ID_MAX];
+    uint64_t epoch;
+    uint64_t seq;
+} zkv_position;
+
+/* The positions collected for one range: one entry per candidate that answered (a
+ * candidate that did not answer is simply absent). */
+typedef struct zkv_range_positions {
+    zkv_position at[ZKV_MAX_REPLICAS];
+    int n;
+} zkv_range_positions;
+
 typedef struct zkv_placement_input {
     const zkv_assignment *ranges; /* in routing order (sorted by start key) */
     size_t n_ranges;
@@ -30,22 +46,59 @@ typedef struct zkv_placement_input {
     size_t n_live;
     int replicas;  /* R: owner + R-1 recovery replicas; 1..ZKV_MAX_REPLICAS+1 */
     int min_nodes; /* live nodes needed before a never-owned range is assigned */
+    /* NULL (nobody answered), or n_ranges entries: positions[i] holds what the failover
+     * candidates of ranges[i] (zkv_failover_candidates) reported. */
+    const zkv_range_positions *positions;
 } zkv_placement_input;
 
 /* Computes the new assignment of in->ranges[i] into out[i] (out holds n_ranges entries
- * and may not alias in->ranges). Rules, in order:
+ * and may not alias in->ranges). Rules, in order (docs/replication.md, "Failover" and
+ * "Rebalancing"):
  *  1. A never-owned range (owner "", epoch 0) is left alone while fewer than min_nodes
  *     nodes are live.
- *  2. Replicas that are not live, equal the owner or repeat are dropped; in_sync keeps
- *     only entries that are still replicas.
+ *  2. Replicas that are empty, equal the owner or repeat are dropped; dead replicas stay
+ *     (see 5). in_sync keeps, in order and once each, the entries that are replicas.
+ *     Beyond that the coordinator never changes in_sync of a range whose owner is live
+ *     (the owner shrinks and expands it) but for the replica a finishing move drops (8).
  *  3. A range without owner gets the live node owning the fewest ranges (ties: fewest
  *     replica slots, then id order); its epoch grows by one. A live owner never moves.
- *     A dead owner is kept (see placement.c).
- *  4. Each range gets min(R-1, live nodes other than its owner) replicas: missing slots
- *     go to the least-loaded live nodes (load = owned ranges + replica slots, ties by id).
- *  5. Replica slots that are not in_sync move from the most to the least loaded nodes
- *     until max-min load is at most 1, or no such move is possible. */
+ *  4. Failover: a range whose owner is not live is given the live in_sync replica with
+ *     the highest reported (epoch, seq) (ties: lowest id; candidates without a position
+ *     are skipped; when none reported one, the first live in_sync replica by id). Its
+ *     epoch grows by one; in_sync becomes the old in_sync minus the new owner and minus
+ *     the nodes that are not live; the old owner takes the new owner's replica slot.
+ *     Without a live in_sync replica the dead owner is kept: the range is read-only.
+ *  5. A dead replica that is not in_sync (the old owner after a failover, too) is
+ *     replaced in its slot by the least-loaded spare live node (neither the owner nor a
+ *     replica of the range; load = owned ranges + replica slots, ties by id) when one
+ *     exists, and kept otherwise. A dead in_sync replica is always kept (but see 8).
+ *  6. Each range gets up to R-1 replicas, plus one extra while a move is in progress
+ *     (only when R-1 >= 1 and R <= ZKV_MAX_REPLICAS): missing slots go to the
+ *     least-loaded spare live nodes; over the limit, dead then live replicas that are
+ *     not in_sync go first, then the last.
+ *  7. A move in progress (more than R-1 replicas; the extra is replicas[R-1]) whose
+ *     extra is dead and not in_sync drops the extra. With a live owner, a dead replica
+ *     that is not in_sync is dropped instead of replaced: the extra takes its slot.
+ *  8. A move finishes when the owner and the extra are live and the extra is in_sync:
+ *     one other replica leaves replicas and in_sync, the first of: dead, not in_sync,
+ *     most loaded, highest id.
+ *  9. Rebalancing is two-phase: to move a slot from the most loaded node h to the least
+ *     loaded node l (projected loads: a move in progress counts for its extra, not for
+ *     the replica that will leave), l is appended as the extra replica of the first
+ *     range (routing order) with a live owner other than l, exactly R-1 replicas, no
+ *     copy on l, and h as the replica that would leave (8). Moves start while the
+ *     projected max-min load is 2 or more, such a range exists, and fewer than
+ *     max(1, live nodes / 2) ranges have a move in progress. A range whose owner is down
+ *     never starts or finishes a move. Placing the output again changes nothing until
+ *     in_sync (or the live set) changes: a half-done move stays half-done. */
 int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out);
+
+/* The failover candidates of a: when its owner is set and not live, its live in_sync
+ * replicas other than the owner, sorted by id, into out (ZKV_MAX_REPLICAS entries).
+ * Returns their number; 0 when the owner is live, unset, or nobody qualifies. live as in
+ * zkv_placement_input (any order). */
+int zkv_failover_candidates(const zkv_assignment *a, const char *const *live, size_t n_live,
+                            char (*out)[ZKV_ID_MAX]);
 
 /* Copies the assignment fields of r into a (changed = false). */
 void zkv_assignment_from_range(zkv_assignment *a, const zkv_range *r);

@@ -1,7 +1,11 @@
-# Coordinator unit tests: the pure placement function and the election helpers.
+# Coordinator unit tests: the pure placement function (failover included), the election
+# helpers, and the RANGE_STATUS client against fake nodes on loopback.
 zkv_unit_test(placement
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_placement.c
   LIBS zkv_coordinator_core zkv_common)
 zkv_unit_test(coordinator_election
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_election.c
+  LIBS zkv_coordinator_core zkv_common)
+zkv_unit_test(coordinator_position
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_position.c
   LIBS zkv_coordinator_core zkv_common)
