@@ -27,6 +27,7 @@
 typedef struct bench {
     long clients, requests, data_size, pipeline, keyspace, timeout;
     bool quiet;
+    unsigned write_flags; /* ZKV_FLAG_ACK_OWNER with --ack-owner */
     const char *zk, *cluster;
     char *value; /* data_size bytes of 'x' */
 
@@ -100,7 +101,7 @@ static void run_single(worker *w, bool put)
     uint64_t t0 = now_ns();
     int rc;
     if (put) {
-        rc = zkv_put(w->client, key, klen, b->value, (size_t)b->data_size, 0, 0, NULL);
+        rc = zkv_put(w->client, key, klen, b->value, (size_t)b->data_size, 0, b->write_flags, NULL);
     } else {
         zkv_value *v = NULL;
         rc = zkv_get(w->client, key, klen, 0, 0, &v);
@@ -128,7 +129,7 @@ static void run_batch(worker *w, zkv_batch *batch, bool put, long count)
         }
     }
     uint64_t t0 = now_ns();
-    int rc = zkv_batch_run(w->client, batch, 0, 0);
+    int rc = zkv_batch_run(w->client, batch, 0, put ? b->write_flags : 0);
     uint64_t elapsed = now_ns() - t0;
     char reason[256]; /* before other library calls overwrite it */
     snprintf(reason, sizeof reason, "%s", zkv_last_error());
@@ -283,7 +284,7 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
 }
 
 static const char synopsis[] =
-    "[-c CLIENTS] [-n REQUESTS] [-d SIZE] [-P DEPTH] [-r KEYSPACE] [-t get,put] [-q]";
+    "[-c CLIENTS] [-n REQUESTS] [-d SIZE] [-P DEPTH] [-r KEYSPACE] [-t get,put] [-q] [--ack-owner]";
 static const char description[] =
     "Load generator for a zkv cluster, with redis-benchmark's flags. Each of the -c clients\n"
     "is a thread with its own connection; together they send -n requests per test, -P at a\n"
@@ -302,6 +303,7 @@ int main(int argc, char **argv)
     b.pipeline = 1;
     b.keyspace = 100000;
     b.timeout = 5000;
+    bool ack_owner = false;
     const zkv_flag flags[] = {
         {"clients", 'c', ZKV_FLAG_INT, &b.clients, "CLIENTS", "parallel clients (threads)", 1,
          10000},
@@ -316,6 +318,8 @@ int main(int argc, char **argv)
         {"quiet", 'q', ZKV_FLAG_BOOL, &b.quiet, NULL, "print only the result line of each test", 0,
          0},
         {"timeout", 0, ZKV_FLAG_INT, &b.timeout, "MS", "time budget of each request", 1, 3600000},
+        {"ack-owner", 0, ZKV_FLAG_BOOL, &ack_owner, NULL,
+         "PUTs are acknowledged by the owner alone (not waiting for in-sync replicas)", 0, 0},
     };
     zkv_common_opts common;
     int first = 0;
@@ -341,6 +345,7 @@ int main(int argc, char **argv)
         zkv_flags_usage(stderr, "zkv-bench", synopsis, flags, sizeof flags / sizeof flags[0]);
         return 2;
     }
+    b.write_flags = ack_owner ? ZKV_FLAG_ACK_OWNER : ZKV_FLAG_NONE;
     b.zk = common.zk;
     b.cluster = common.cluster;
     b.value = malloc((size_t)b.data_size + 1);

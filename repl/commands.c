@@ -19,11 +19,14 @@ static const zkv_repl_command commands[] = {
      .needs_client = true,
      .usage = "get KEY",
      .summary = "print the value of KEY",
-     .help =
-         "Prints the value's raw bytes followed by a newline. A missing key prints "
-         "\"(not found)\" on stderr (exit status 1). When the owner of the key's range is down, "
-         "a replica may answer: the value is then flagged stale on stderr. With --json: "
-         "{\"key\",\"value\",\"epoch\",\"seq\",\"stale\",\"node\"}, bytes escaped as \\xHH."},
+     .help = "Prints the value's raw bytes followed by a newline. A missing key prints "
+             "\"(not found)\" on stderr (exit status 1). When the owner of the key's range is "
+             "unreachable or absent, a replica answers: the value is printed as usual and a note "
+             "such as \"(stale: replica node-2 at 3:1042)\" on stderr names the replica and the "
+             "EPOCH:SEQ of the range's log it had applied (exit status 0). --strict turns the "
+             "fallback off; --replica reads the nearest replica on purpose. With --json: "
+             "{\"key\",\"value\",\"epoch\",\"seq\",\"stale\",\"node\",\"range_epoch\","
+             "\"range_seq\"}, bytes escaped as \\xHH."},
     {.id = ZKV_REPL_CMD_PUT,
      .name = "put",
      .alias = "set",
@@ -32,8 +35,11 @@ static const zkv_repl_command commands[] = {
      .needs_client = true,
      .usage = "put KEY VALUE",
      .summary = "set KEY to VALUE",
-     .help = "Writes KEY = VALUE and prints OK once the write is acknowledged. With --json: "
-             "{\"ok\":true,\"epoch\":E,\"seq\":S}, the version of the write."},
+     .help = "Writes KEY = VALUE and prints OK once the write is acknowledged (by the owner "
+             "and its in-sync replicas; with --ack-owner by the owner alone). When the range "
+             "has no serving owner the write fails within about a second with UNAVAILABLE "
+             "(exit status 2). With --json: {\"ok\":true,\"epoch\":E,\"seq\":S}, the version "
+             "of the write."},
     {.id = ZKV_REPL_CMD_DEL,
      .name = "del",
      .alias = "delete",
@@ -42,7 +48,8 @@ static const zkv_repl_command commands[] = {
      .needs_client = true,
      .usage = "del KEY",
      .summary = "delete KEY",
-     .help = "Deletes KEY and prints OK. Deleting a missing key is not an error."},
+     .help = "Deletes KEY and prints OK. Deleting a missing key is not an error. Fails like "
+             "put when the range has no serving owner."},
     {.id = ZKV_REPL_CMD_SCAN,
      .name = "scan",
      .alias = NULL,
@@ -54,7 +61,8 @@ static const zkv_repl_command commands[] = {
      .help = "Prints one KEY<TAB>VALUE line per key with START <= KEY < END, in key order, across "
              "ranges. Bytes outside printable ASCII (and the backslash) are shown as \\xHH. A "
              "missing or empty START or END is unbounded (scan \"\" b). At most N keys are shown "
-             "(default 1000); when more follow, a note says so on stderr. With --json: an array of "
+             "(default 1000); when more follow, a note says so on stderr. Ranges whose owner is "
+             "unreachable are read from a replica, like get. With --json: an array of "
              "{\"key\",\"value\"}."},
     {.id = ZKV_REPL_CMD_RANGES,
      .name = "ranges",
@@ -66,8 +74,12 @@ static const zkv_repl_command commands[] = {
      .summary = "show the key ranges and owners",
      .help = "Prints a table of the cluster's ranges, read fresh from ZooKeeper: id, key range "
              "(-inf/+inf when unbounded), owner node, recovery replicas, the in-sync replicas, "
-             "epoch, and the address of the owner ((down) when the owner is not registered). With "
-             "--json: the JSON array of ranges."},
+             "epoch, the owner's last SEQ in the range's log, the LAG of each replica in log "
+             "entries behind the owner (node-2:0,node-3:12; ? when the owner did not answer), "
+             "and the address of the owner ((down) when the owner is not registered). With "
+             "--json: the JSON array of ranges, with \"seq\" and \"lag\" "
+             "({\"node-2\":{\"seq_behind\",\"lag_ms\",\"connected\"}}) when the owner "
+             "answered."},
     {.id = ZKV_REPL_CMD_NODES,
      .name = "nodes",
      .alias = NULL,
@@ -248,6 +260,12 @@ const char *zkv_repl_status_name(int code)
     default:
         return "ERROR";
     }
+}
+
+void zkv_repl_stale_note(const char *node, uint64_t epoch, uint64_t seq, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "(stale: replica %s at %llu:%llu)", node && node[0] ? node : "?",
+             (unsigned long long)epoch, (unsigned long long)seq);
 }
 
 int zkv_repl_exit_status(int code)

@@ -5,6 +5,7 @@
 #define ZKV_REPL_COMMANDS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tokenize.h"
 
@@ -69,6 +70,11 @@ int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out,
 /* Short protocol-style name of a libzkv status: "NOT_FOUND", "UNAVAILABLE", ...;
  * "ERROR" for a code this table does not know. */
 const char *zkv_repl_status_name(int code);
+
+/* The note one-shot get, scripts and the REPL print on stderr for a value a replica
+ * answered: "(stale: replica node-2 at 3:1042)", the replica's (epoch, seq) position in
+ * the range's log. */
+void zkv_repl_stale_note(const char *node, uint64_t epoch, uint64_t seq, char *out, size_t outlen);
 
 /* Process exit status for a libzkv status: 0 ok, 1 not found, 2 any other error. */
 int zkv_repl_exit_status(int code);

@@ -2,6 +2,7 @@
  * describe_render.h). Parsing with cJSON; sorting on copies of the item pointers. */
 #include "describe_render.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,41 +137,119 @@ static const char *owner_address(const cJSON *nodes, const char *owner)
     return "(down)";
 }
 
+/* Appends "id:N" (N = seq_behind, or ?) to a cell being built in out (cap bytes). */
+static void lag_entry(char *out, size_t cap, size_t *o, const char *id, const cJSON *e)
+{
+    const cJSON *behind = cJSON_GetObjectItemCaseSensitive(e, "seq_behind");
+    int n;
+    if (cJSON_IsNumber(behind) && behind->valuedouble >= 0 && behind->valuedouble < 1e19)
+        n = snprintf(out + *o, cap - *o, "%s%s:%.0f", *o ? "," : "", id, behind->valuedouble);
+    else
+        n = snprintf(out + *o, cap - *o, "%s%s:?", *o ? "," : "", id);
+    if (n > 0)
+        *o = *o + (size_t)n < cap ? *o + (size_t)n : cap - 1;
+}
+
+char *zkv_repl_lag_cell(const cJSON *range)
+{
+    const cJSON *replicas = cJSON_GetObjectItemCaseSensitive(range, "replicas");
+    const cJSON *lag = cJSON_GetObjectItemCaseSensitive(range, "lag");
+    size_t cap = 4;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, replicas)
+    {
+        if (cJSON_IsString(it))
+            cap += strlen(it->valuestring) + 32;
+    }
+    if (cJSON_IsObject(lag))
+        cJSON_ArrayForEach(it, lag)
+        {
+            cap += (it->string ? strlen(it->string) : 0) + 32;
+        }
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    out[0] = '\0';
+    if (!cJSON_IsObject(lag)) {
+        bool any = false;
+        cJSON_ArrayForEach(it, replicas)
+        {
+            any |= cJSON_IsString(it) && it->valuestring[0];
+        }
+        memcpy(out, any ? "?" : "-", 2);
+        return out;
+    }
+    cJSON_ArrayForEach(it, replicas)
+    {
+        if (cJSON_IsString(it) && it->valuestring[0])
+            lag_entry(out, cap, &o, it->valuestring,
+                      cJSON_GetObjectItemCaseSensitive(lag, it->valuestring));
+    }
+    cJSON_ArrayForEach(it, lag) /* replicas the owner ships to that the map does not list */
+    {
+        bool listed = false;
+        const cJSON *r;
+        cJSON_ArrayForEach(r, replicas)
+        {
+            listed |= cJSON_IsString(r) && it->string && strcmp(r->valuestring, it->string) == 0;
+        }
+        if (!listed && it->string && it->string[0])
+            lag_entry(out, cap, &o, it->string, it);
+    }
+    if (o == 0)
+        memcpy(out, "-", 2);
+    return out;
+}
+
 static char *render_ranges(const cJSON *ranges, const cJSON *nodes)
 {
-    static const char *const headers[] = {"ID",      "RANGE", "OWNER",  "REPLICAS",
-                                          "IN_SYNC", "EPOCH", "ADDRESS"};
-    zkv_repl_table *t = zkv_repl_table_create(7, headers);
+    static const char *const headers[] = {"ID",    "RANGE", "OWNER", "REPLICAS", "IN_SYNC",
+                                          "EPOCH", "SEQ",   "LAG",   "ADDRESS"};
+    zkv_repl_table *t = zkv_repl_table_create(9, headers);
     size_t n = 0;
     const cJSON **items = sorted_items(ranges, cmp_range_start, &n);
     char *out = NULL;
     if (!t || !items)
         goto done;
     zkv_repl_table_set_align(t, 5, ZKV_REPL_ALIGN_RIGHT);
+    zkv_repl_table_set_align(t, 6, ZKV_REPL_ALIGN_RIGHT);
     for (size_t i = 0; i < n; i++) {
         const cJSON *r = items[i];
         const char *start = str_field(r, "start"), *end = str_field(r, "end");
         const char *owner = str_field(r, "owner");
-        char epoch[32];
+        char epoch[32], seq[32];
         num_field(r, "epoch", epoch, sizeof epoch);
+        if (cJSON_GetObjectItemCaseSensitive(r, "seq"))
+            num_field(r, "seq", seq, sizeof seq);
+        else
+            snprintf(seq, sizeof seq, "?");
         size_t rlen = 4 * (strlen(start) + strlen(end)) + 16;
         char *range = malloc(rlen);
         char *replicas = join_list(cJSON_GetObjectItemCaseSensitive(r, "replicas"));
         char *in_sync = join_list(cJSON_GetObjectItemCaseSensitive(r, "in_sync"));
+        char *lag = zkv_repl_lag_cell(r);
         int rc = -1;
-        if (range && replicas && in_sync) {
+        if (range && replicas && in_sync && lag) {
             size_t o = put_bound(range, start, "-inf");
             memcpy(range + o, "..", 2);
             o += put_bound(range + o + 2, end, "+inf") + 2;
             range[o] = '\0';
-            const char *cells[] = {
-                str_field(r, "id"),         range, owner[0] ? owner : "-", replicas, in_sync, epoch,
-                owner_address(nodes, owner)};
+            const char *cells[] = {str_field(r, "id"),
+                                   range,
+                                   owner[0] ? owner : "-",
+                                   replicas,
+                                   in_sync,
+                                   epoch,
+                                   seq,
+                                   lag,
+                                   owner_address(nodes, owner)};
             rc = zkv_repl_table_add_row(t, cells);
         }
         free(range);
         free(replicas);
         free(in_sync);
+        free(lag);
         if (rc < 0)
             goto done;
     }

@@ -21,13 +21,17 @@
 
 #define HISTORY_MAX 1000
 
-static const char synopsis[] = "[--json] [--timeout MS] [--strict] [COMMAND ARGS...]";
+static const char synopsis[] =
+    "[--json] [--timeout MS] [--strict | --replica] [--zone Z] [--ack-owner] [COMMAND ARGS...]";
 static const char description[] =
     "The zkv command line. With a COMMAND, runs it once and exits 0 (ok), 1 (key not\n"
     "found) or 2 (error, reason on stderr). Without one, reads commands from stdin: the\n"
     "interactive REPL on a terminal, else one command per line (a script). Commands:\n"
     "get KEY, put KEY VALUE, del KEY, scan [START [END]] [limit N], ranges, nodes,\n"
-    "help [COMMAND], quit. 'zkv help' explains quoting and escapes.";
+    "help [COMMAND], quit. 'zkv help' explains quoting and escapes.\n"
+    "Reads go to the key's owner; when it is unreachable or absent a replica answers and\n"
+    "get notes \"(stale: replica node-2 at 3:1042)\" on stderr. Writes to a range without\n"
+    "a serving owner fail within about a second: UNAVAILABLE, exit 2.";
 
 /* --- script mode ----------------------------------------------------------------------- */
 
@@ -210,14 +214,21 @@ static int run_interactive(zkv_repl_session *s)
 
 int main(int argc, char **argv)
 {
-    bool json = false, strict = false;
+    bool json = false, strict = false, replica = false, ack_owner = false;
     long timeout = 5000;
+    const char *zone = "";
     const zkv_flag flags[] = {
         {"json", 0, ZKV_FLAG_BOOL, &json, NULL, "print results as JSON", 0, 0},
         {"timeout", 0, ZKV_FLAG_INT, &timeout, "MS",
          "time budget of each call (and of connecting), in milliseconds", 1, 3600000},
         {"strict", 0, ZKV_FLAG_BOOL, &strict, NULL,
          "reads fail rather than fall back to a replica when the owner is down", 0, 0},
+        {"replica", 0, ZKV_FLAG_BOOL, &replica, NULL,
+         "read from the nearest replica on purpose (values flagged stale)", 0, 0},
+        {"zone", 0, ZKV_FLAG_STRING, &zone, "Z",
+         "this client's zone: --replica prefers replicas in it", 0, 0},
+        {"ack-owner", 0, ZKV_FLAG_BOOL, &ack_owner, NULL,
+         "writes are acknowledged once the owner alone has them", 0, 0},
     };
     zkv_common_opts common;
     int first = 0;
@@ -231,12 +242,21 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (strict && replica) {
+        fprintf(stderr, "zkv: --strict and --replica exclude each other\n");
+        zkv_flags_usage(stderr, "zkv", synopsis, flags, sizeof flags / sizeof flags[0]);
+        return 2;
+    }
     zkv_repl_session s = {
         .zk = common.zk,
         .cluster = common.cluster,
         .timeout_ms = (int)timeout,
         .json = json,
-        .read_flags = strict ? ZKV_FLAG_NONE : ZKV_FLAG_ALLOW_STALE,
+        .read_flags = strict    ? ZKV_FLAG_OWNER_ONLY
+                      : replica ? ZKV_FLAG_READ_REPLICA
+                                : ZKV_FLAG_NONE,
+        .write_flags = ack_owner ? ZKV_FLAG_ACK_OWNER : ZKV_FLAG_NONE,
+        .zone = zone,
     };
     int status;
     if (first < argc) {

@@ -99,6 +99,8 @@ int zkv_repl_session_connect(zkv_repl_session *s)
         rc = zkv_options_set_connect_timeout(o, s->timeout_ms);
     if (rc == ZKV_OK)
         rc = zkv_options_set_client_name(o, "zkv-cli");
+    if (rc == ZKV_OK && s->zone && s->zone[0])
+        rc = zkv_options_set_zone(o, s->zone);
     if (rc == ZKV_OK)
         rc = zkv_client_create(o, &s->client);
     if (rc != ZKV_OK) {
@@ -126,6 +128,7 @@ static int cmd_get(zkv_repl_session *s, const zkv_repl_args *a)
     if (rc != ZKV_OK)
         return report_status(s, "get", rc);
     zkv_version ver = zkv_value_version(v);
+    zkv_version pos = zkv_value_position(v);
     const char *node = zkv_value_node(v) ? zkv_value_node(v) : "";
     int status = 0;
     if (s->json) {
@@ -139,6 +142,8 @@ static int cmd_get(zkv_repl_session *s, const zkv_repl_args *a)
             cJSON_AddNumberToObject(o, "seq", (double)ver.seq);
             cJSON_AddBoolToObject(o, "stale", zkv_value_stale(v) != 0);
             cJSON_AddStringToObject(o, "node", node);
+            cJSON_AddNumberToObject(o, "range_epoch", (double)pos.epoch);
+            cJSON_AddNumberToObject(o, "range_seq", (double)pos.seq);
         } else {
             cJSON_Delete(o);
             o = NULL;
@@ -151,8 +156,7 @@ static int cmd_get(zkv_repl_session *s, const zkv_repl_args *a)
         fputc('\n', stdout);
         if (zkv_value_stale(v)) {
             char msg[256];
-            snprintf(msg, sizeof msg, "(stale: read from replica %s at version %llu:%llu)", node,
-                     (unsigned long long)ver.epoch, (unsigned long long)ver.seq);
+            zkv_repl_stale_note(node, pos.epoch, pos.seq, msg, sizeof msg);
             note(msg);
         }
     }
@@ -179,7 +183,7 @@ static int cmd_put(zkv_repl_session *s, const zkv_repl_args *a)
 {
     zkv_version ver = {0, 0};
     int rc = zkv_put(s->client, a->argv[1].data, a->argv[1].len, a->argv[2].data, a->argv[2].len, 0,
-                     0, &ver);
+                     s->write_flags, &ver);
     if (rc != ZKV_OK)
         return report_status(s, "put", rc);
     return print_write_result(s, ver);
@@ -188,7 +192,7 @@ static int cmd_put(zkv_repl_session *s, const zkv_repl_args *a)
 static int cmd_del(zkv_repl_session *s, const zkv_repl_args *a)
 {
     zkv_version ver = {0, 0};
-    int rc = zkv_del(s->client, a->argv[1].data, a->argv[1].len, 0, 0, &ver);
+    int rc = zkv_del(s->client, a->argv[1].data, a->argv[1].len, 0, s->write_flags, &ver);
     if (rc != ZKV_OK)
         return report_status(s, "del", rc);
     return print_write_result(s, ver);

@@ -174,7 +174,6 @@ typedef struct run_ctx {
     Zkv__Request *reqs;
     Zkv__Request **reqp;
     Zkv__Response **resps;
-    int *last_io; /* per operation: the last connection error it met */
     /* what the round's retries ask for */
     bool refresh, force, clear_down;
     int64_t min_version;
@@ -196,11 +195,16 @@ static void note_failure(run_ctx *x, size_t i, const char *msg)
 
 /* Applies route.h's decision for operation i. */
 static void settle(run_ctx *x, size_t i, const zkv__outcome *o, const Zkv__Response *resp,
-                   const char *node, const char *msg)
+                   const char *node, const char *msg, const char *why)
 {
     zkv__batch_op *op = &x->b->ops[i];
     op->st.now_ms = zkv_now_ms();
     zkv__next nx = zkv__route_decide(o, &op->st);
+    if (nx.unserved) {
+        op->st.unserved_since = nx.unserved_since;
+        snprintf(op->st.unserved_owner, sizeof op->st.unserved_owner, "%s",
+                 o->owner ? o->owner : "");
+    }
     switch (nx.kind) {
     case ZKV__NEXT_DONE:
         op->status = nx.code;
@@ -218,6 +222,7 @@ static void settle(run_ctx *x, size_t i, const zkv__outcome *o, const Zkv__Respo
                 return;
             }
             op->has_value = true;
+            op->stale = resp->stale || op->to_replica;
         }
         return;
     case ZKV__NEXT_FAIL:
@@ -225,11 +230,8 @@ static void settle(run_ctx *x, size_t i, const zkv__outcome *o, const Zkv__Respo
         note_failure(x, i, msg[0] ? msg : zkv_strerror(nx.code));
         return;
     case ZKV__NEXT_RETRY:
-        if (nx.mark_down && node) {
-            zkv__down_add(&x->down, node);
-            if (!o->to_replica || !x->last_io[i])
-                x->last_io[i] = nx.code;
-        }
+        if (nx.mark_down && node)
+            zkv__down_add_why(&x->down, node, why);
         x->clear_down |= nx.clear_down;
         x->refresh |= nx.refresh;
         x->force |= nx.force_refresh;
@@ -246,6 +248,47 @@ static void settle(run_ctx *x, size_t i, const zkv__outcome *o, const Zkv__Respo
     }
 }
 
+static unsigned op_flags(const run_ctx *x, const zkv__batch_op *op)
+{
+    return is_read(op) ? x->flags : x->flags & (unsigned)ZKV_FLAG_ACK_OWNER;
+}
+
+/* The message of an operation no node could serve (see zkv__unavailable_message). */
+static void unserved_message(const run_ctx *x, const zkv_rangemap *m, const zkv__batch_op *op,
+                             const zkv__route *rt, char *msg, size_t msglen)
+{
+    zkv__op_kind kind = is_read(op) ? ZKV__READ : ZKV__WRITE;
+    unsigned f = op_flags(x, op);
+    bool fallback = kind == ZKV__READ && !(f & ZKV_FLAG_OWNER_ONLY);
+    bool read_replica = kind == ZKV__READ && (f & ZKV_FLAG_READ_REPLICA);
+    zkv__cand cands[ZKV__CAND_MAX];
+    size_t n = zkv__route_candidates(m, rt->range, kind, f, x->c->opts.zone, cands);
+    const char *replica_why = "";
+    char rwhy[ZKV__WHY_MAX + ZKV_ID_MAX + 8] = "";
+    size_t n_replicas = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (!cands[k].replica)
+            continue;
+        n_replicas++;
+        const char *w = zkv__down_why(&x->down, cands[k].id);
+        if (w[0]) {
+            snprintf(rwhy, sizeof rwhy, "node %s: %s", cands[k].id, w);
+            replica_why = rwhy;
+        }
+    }
+    const char *owner_why = rt->range->owner[0] ? zkv__down_why(&x->down, rt->range->owner) : "";
+    zkv__unserved u = {.range = rt->range->id,
+                       .owner = rt->range->owner,
+                       .state = rt->owner,
+                       .owner_why = owner_why,
+                       .owner_answered = false,
+                       .fallback = fallback,
+                       .read_replica = read_replica,
+                       .n_replicas = n_replicas,
+                       .replica_why = replica_why};
+    zkv__unavailable_message(&u, kind, msg, msglen);
+}
+
 /* Routes every pending operation with the current map: into a node group, or settled
  * (no owner, every node down). */
 static void route_round(run_ctx *x)
@@ -260,33 +303,39 @@ static void route_round(run_ctx *x)
             continue;
         op->st.map_version = m->version;
         zkv__route rt;
-        unsigned f = is_read(op) ? x->flags : x->flags & ~(unsigned)ZKV_FLAG_ALLOW_STALE;
+        unsigned f = op_flags(x, op);
         zkv__route_key(m, x->b->arena.data ? x->b->arena.data + op->koff : (const uint8_t *)"",
-                       op->klen, is_read(op) ? ZKV__READ : ZKV__WRITE, f, &x->down, &rt);
+                       op->klen, is_read(op) ? ZKV__READ : ZKV__WRITE, f, x->c->opts.zone, &x->down,
+                       &rt);
+        bool fallback = is_read(op) && !(f & ZKV_FLAG_OWNER_ONLY);
         if (rt.kind == ZKV__ROUTE_SEND) {
             size_t g = 0;
+            op->to_replica = rt.replica;
+            op->may_fall_back = fallback && !rt.replica && rt.n_candidates > 1;
             while (g < x->ngroups && strcmp(x->groups[g].node, rt.node->id) != 0)
                 g++;
             if (g == x->ngroups) {
                 snprintf(x->groups[g].node, sizeof x->groups[g].node, "%s", rt.node->id);
                 snprintf(x->groups[g].addr, sizeof x->groups[g].addr, "%s", rt.node->addr);
-                x->groups[g].replica = rt.replica;
+                x->groups[g].reads_only = x->groups[g].may_skip = true;
                 x->ngroups++;
             }
+            x->groups[g].reads_only &= op->may_fall_back;
+            x->groups[g].may_skip &= fallback && rt.n_candidates > 1 && op->st.retries == 0;
             op->group = (int)g;
             continue;
         }
         char msg[ZKV__ERR_MAX];
-        zkv__outcome o = {.stale_ok = is_read(op) && (x->flags & ZKV_FLAG_ALLOW_STALE)};
-        if (rt.kind == ZKV__ROUTE_ALL_DOWN) {
-            o.event = ZKV__EV_ALL_DOWN;
-            o.io_code = x->last_io[i];
-            snprintf(msg, sizeof msg, "no live node serves range %s", rt.range->id);
-        } else {
-            o.event = ZKV__EV_NO_OWNER;
-            snprintf(msg, sizeof msg, "range %s has no owner", rt.range ? rt.range->id : "?");
-        }
-        settle(x, i, &o, NULL, NULL, msg);
+        zkv__outcome o = {.fallback = fallback,
+                          .owner = rt.range ? rt.range->owner : "",
+                          .owner_live = rt.owner == ZKV__OWNER_LIVE};
+        o.event = rt.kind == ZKV__ROUTE_ALL_DOWN ? ZKV__EV_ALL_DOWN : ZKV__EV_NO_OWNER;
+        if (rt.range)
+            unserved_message(x, m, op, &rt, msg, sizeof msg);
+        else
+            snprintf(msg, sizeof msg, "map version %lld does not cover the key",
+                     (long long)m->version);
+        settle(x, i, &o, NULL, NULL, msg, "");
     }
     zkv__mapsnap_release(snap);
 }
@@ -296,19 +345,31 @@ static void exchange_round(run_ctx *x, zkv__conn **conns, int *rcs, uint64_t *fi
                            char (*errs)[ZKV__ERR_MAX])
 {
     zkv__batch_order(x->b->ops, x->b->n, x->groups, x->ngroups, x->order, x->rank);
+    uint64_t now = zkv_now_ms();
+    /* A group of reads that replicas could answer leaves half the budget for them. */
+    uint64_t half = now < x->deadline_ms ? now + (x->deadline_ms - now) / 2 : x->deadline_ms;
     for (size_t g = 0; g < x->ngroups; g++) {
         zkv__batch_group *gr = &x->groups[g];
+        uint64_t gdeadline = gr->reads_only ? half : x->deadline_ms;
         errs[g][0] = '\0';
         conns[g] = zkv__pool_get(&x->c->pool, gr->node, gr->addr);
         if (!conns[g]) {
             rcs[g] = zkv__err(ZKV_ENOMEM, errs[g], ZKV__ERR_MAX, "out of memory");
-            continue;
+        } else if (gr->may_skip && zkv__conn_skipped(conns[g], now)) {
+            /* failed just now: let the replicas answer without waiting on it again */
+            rcs[g] = zkv__err(ZKV_ECONNECT, errs[g], ZKV__ERR_MAX,
+                              "node %s at %s unreachable: failed less than %d ms ago", gr->node,
+                              gr->addr, ZKV__SKIP_MS);
+            zkv__conn_unref(conns[g]);
+            conns[g] = NULL;
+        } else {
+            pthread_mutex_lock(&conns[g]->lock);
+            zkv__hello h = {.cluster_id = x->c->info.cluster_id,
+                            .client_name = x->c->opts.client_name,
+                            .map_version = (uint64_t)x->b->ops[x->order[gr->first]].st.map_version};
+            rcs[g] = zkv__conn_open(conns[g], &h, zkv__open_deadline(x->c, now, gdeadline), errs[g],
+                                    ZKV__ERR_MAX);
         }
-        pthread_mutex_lock(&conns[g]->lock);
-        zkv__hello h = {.cluster_id = x->c->info.cluster_id,
-                        .client_name = x->c->opts.client_name,
-                        .map_version = (uint64_t)x->b->ops[x->order[gr->first]].st.map_version};
-        rcs[g] = zkv__conn_open(conns[g], &h, x->deadline_ms, errs[g], ZKV__ERR_MAX);
         for (size_t k = gr->first; k < gr->first + gr->count; k++) {
             zkv__batch_op *op = &x->b->ops[x->order[k]];
             Zkv__Request *r = &x->reqs[k];
@@ -318,7 +379,8 @@ static void exchange_round(run_ctx *x, zkv__conn **conns, int *rcs, uint64_t *fi
             r->key.len = op->klen;
             r->value.data = op->vlen ? x->b->arena.data + op->voff : NULL;
             r->value.len = op->vlen;
-            r->flags = is_read(op) ? x->flags : x->flags & ~(unsigned)ZKV_FLAG_ALLOW_STALE;
+            r->flags =
+                zkv__wire_flags(is_read(op) ? ZKV__READ : ZKV__WRITE, x->flags, op->to_replica);
             r->map_version = (uint64_t)op->st.map_version;
             x->reqp[k] = r;
             x->resps[k] = NULL;
@@ -329,10 +391,12 @@ static void exchange_round(run_ctx *x, zkv__conn **conns, int *rcs, uint64_t *fi
     }
     for (size_t g = 0; g < x->ngroups; g++) {
         zkv__batch_group *gr = &x->groups[g];
+        uint64_t gdeadline = gr->reads_only ? half : x->deadline_ms;
         if (rcs[g] == ZKV_OK)
             rcs[g] = zkv__conn_recv(conns[g], first_ids[g], gr->count, x->resps + gr->first,
-                                    x->deadline_ms, errs[g], ZKV__ERR_MAX);
+                                    gdeadline, errs[g], ZKV__ERR_MAX);
         if (conns[g]) {
+            zkv__conn_note(conns[g], rcs[g], zkv_now_ms());
             pthread_mutex_unlock(&conns[g]->lock);
             zkv__conn_unref(conns[g]);
         }
@@ -340,23 +404,25 @@ static void exchange_round(run_ctx *x, zkv__conn **conns, int *rcs, uint64_t *fi
             size_t i = x->order[k];
             zkv__batch_op *op = &x->b->ops[i];
             Zkv__Response *resp = x->resps[k];
-            zkv__outcome o = {.stale_ok = is_read(op) && (x->flags & ZKV_FLAG_ALLOW_STALE),
-                              .to_replica = gr->replica};
-            char msg[ZKV__ERR_MAX];
+            zkv__outcome o = {.fallback = is_read(op) && !(op_flags(x, op) & ZKV_FLAG_OWNER_ONLY),
+                              .to_replica = op->to_replica,
+                              .owner = op->to_replica ? "" : gr->node,
+                              .owner_live = !op->to_replica};
+            char msg[ZKV__ERR_MAX], why[ZKV__WHY_MAX];
             if (resp) {
                 o.event = ZKV__EV_RESPONSE;
                 o.status = resp->status;
                 o.node_map_version = resp->map_version;
                 snprintf(msg, sizeof msg, "node %s: %s", gr->node,
                          resp->message[0] ? resp->message : zkv_status_name(resp->status));
+                zkv__attempt_why(resp, NULL, why, sizeof why);
             } else {
                 o.event = ZKV__EV_IO;
                 o.io_code = rcs[g];
-                if (!gr->replica || !x->last_io[i])
-                    x->last_io[i] = rcs[g];
                 snprintf(msg, sizeof msg, "%s", errs[g]);
+                zkv__attempt_why(NULL, errs[g], why, sizeof why);
             }
-            settle(x, i, &o, resp, gr->node, msg);
+            settle(x, i, &o, resp, gr->node, msg, why);
             if (resp)
                 zkv__response__free_unpacked(resp, NULL);
             x->resps[k] = NULL;
@@ -372,7 +438,6 @@ static void run_ctx_free(run_ctx *x)
     free(x->reqs);
     free(x->reqp);
     free(x->resps);
-    free(x->last_io);
     free(x->backed_off);
 }
 
@@ -385,8 +450,9 @@ int zkv_batch_run(zkv_client *c, zkv_batch *b, int timeout_ms, unsigned flags)
     if (!b)
         return zkv__fail(ZKV_EINVAL, "batch is NULL");
     flags |= c->opts.default_flags;
-    if (flags & ~(unsigned)(ZKV_FLAG_ALLOW_STALE | ZKV_FLAG_ACK_OWNER))
-        return zkv__fail(ZKV_EINVAL, "unknown flag bits 0x%x", flags);
+    char ferr[128];
+    if (zkv__flags_check(flags, ferr, sizeof ferr) != 0)
+        return zkv__fail(ZKV_EINVAL, "%s", ferr);
     b->results.len = b->results.off = 0;
     if (b->n == 0)
         return ZKV_OK;
@@ -404,14 +470,13 @@ int zkv_batch_run(zkv_client *c, zkv_batch *b, int timeout_ms, unsigned flags)
     x.reqs = calloc(n, sizeof *x.reqs);
     x.reqp = calloc(n, sizeof *x.reqp);
     x.resps = calloc(n, sizeof *x.resps);
-    x.last_io = calloc(n, sizeof *x.last_io);
     x.backed_off = calloc(n, sizeof *x.backed_off);
     zkv__conn **conns = calloc(n, sizeof *conns);
     int *rcs = calloc(n, sizeof *rcs);
     uint64_t *first_ids = calloc(n, sizeof *first_ids);
     char(*errs)[ZKV__ERR_MAX] = calloc(n, sizeof *errs);
-    if (!x.groups || !x.order || !x.rank || !x.reqs || !x.reqp || !x.resps || !x.last_io ||
-        !x.backed_off || !conns || !rcs || !first_ids || !errs) {
+    if (!x.groups || !x.order || !x.rank || !x.reqs || !x.reqp || !x.resps || !x.backed_off ||
+        !conns || !rcs || !first_ids || !errs) {
         rc = zkv__fail(ZKV_ENOMEM, "out of memory");
         goto out;
     }
@@ -419,8 +484,10 @@ int zkv_batch_run(zkv_client *c, zkv_batch *b, int timeout_ms, unsigned flags)
         zkv__batch_op *op = &b->ops[i];
         op->status = ZKV__BATCH_PENDING;
         op->has_value = false;
+        op->stale = false;
         memset(&op->st, 0, sizeof op->st);
         op->st.deadline_ms = deadline;
+        op->st.failfast_ms = (unsigned)c->opts.failfast_ms;
         if (op->klen > c->opts.max_key || op->vlen > c->opts.max_value) {
             op->status = ZKV_ETOOLARGE;
             char msg[128];

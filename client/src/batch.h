@@ -20,6 +20,9 @@ typedef struct zkv__batch_op {
     size_t roff, rlen;  /* value read by a get, in results */
     zkv__call_state st; /* routing state across the run's rounds */
     int group;          /* this round: index of its node group, -1 when none */
+    bool to_replica;    /* this round: routed to a replica (a read sent FLAG_ALLOW_STALE) */
+    bool may_fall_back; /* this round: a read to the owner that replicas could answer */
+    bool stale;         /* a get answered by a replica */
 } zkv__batch_op;
 
 struct zkv_batch {
@@ -33,8 +36,9 @@ struct zkv_batch {
 typedef struct zkv__batch_group {
     char node[ZKV_ID_MAX];
     char addr[ZKV_ADDR_MAX];
-    bool replica;
-    size_t first; /* ops of the group: order[first .. first+count) */
+    bool reads_only; /* every operation of the group is a get that may fall back */
+    bool may_skip;   /* ...in its first round: skip the node if it failed just now */
+    size_t first;    /* ops of the group: order[first .. first+count) */
     size_t count;
 } zkv__batch_group;
 

@@ -35,103 +35,137 @@ void zkv__sleep_until(uint64_t ms, uint64_t deadline_ms)
     }
 }
 
-/* One exchange with node: open (connect + HELLO) if needed, send, read the answer. */
-static int exchange(zkv_client *c, const zkv_node_info *node, Zkv__Request *req,
-                    uint64_t deadline_ms, Zkv__Response **resp, char *err, size_t errlen)
+uint64_t zkv__open_deadline(const zkv_client *c, uint64_t now_ms, uint64_t deadline_ms)
+{
+    uint64_t bound = (uint64_t)(c->opts.failfast_ms > 250 ? c->opts.failfast_ms : 250);
+    return now_ms + bound < deadline_ms ? now_ms + bound : deadline_ms;
+}
+
+int zkv__exchange(zkv_client *c, const zkv_node_info *node, Zkv__Request *req, bool may_skip,
+                  uint64_t open_deadline_ms, uint64_t deadline_ms, Zkv__Response **resp, char *err,
+                  size_t errlen)
 {
     zkv__conn *conn = zkv__pool_get(&c->pool, node->id, node->addr);
     if (!conn)
         return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory");
+    if (may_skip && zkv__conn_skipped(conn, zkv_now_ms())) {
+        zkv__conn_unref(conn);
+        return zkv__err(ZKV_ECONNECT, err, errlen,
+                        "node %s at %s unreachable: failed less than %d ms ago", node->id,
+                        node->addr, ZKV__SKIP_MS);
+    }
     zkv__hello h = {.cluster_id = c->info.cluster_id,
                     .client_name = c->opts.client_name,
                     .map_version = req->map_version};
     pthread_mutex_lock(&conn->lock);
-    int rc = zkv__conn_open(conn, &h, deadline_ms, err, errlen);
+    int rc = zkv__conn_open(
+        conn, &h, open_deadline_ms < deadline_ms ? open_deadline_ms : deadline_ms, err, errlen);
     uint64_t id = 0;
     if (rc == ZKV_OK)
         rc = zkv__conn_send(conn, &req, 1, &id, err, errlen);
     if (rc == ZKV_OK)
         rc = zkv__conn_recv(conn, id, 1, resp, deadline_ms, err, errlen);
+    zkv__conn_note(conn, rc, zkv_now_ms());
     pthread_mutex_unlock(&conn->lock);
     zkv__conn_unref(conn);
     return rc;
 }
 
-/* True when the range has a node besides the owner that may answer this read. */
-static bool has_fallback(const zkv_range *r)
+void zkv__attempt_why(const Zkv__Response *resp, const char *ioerr, char *out, size_t outlen)
 {
-    return r->n_replicas > 0 || r->n_in_sync > 0;
+    if (resp)
+        snprintf(out, outlen, "%s",
+                 resp->message[0] ? resp->message : zkv_status_name(resp->status));
+    else
+        snprintf(out, outlen, "%s", zkv__short_reason(ioerr));
+}
+
+/* True when the range has a node besides the owner that may answer this read. */
+static bool has_fallback(const zkv__route *rt)
+{
+    return rt->n_candidates > 1;
 }
 
 int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rklen, zkv__op_kind op,
               unsigned flags, uint64_t deadline_ms, zkv__reply *reply, char *err, size_t errlen)
 {
     zkv__down down = {.n = 0};
-    zkv__call_state st = {.deadline_ms = deadline_ms};
-    char last[ZKV__ERR_MAX] = "";
-    int last_io = 0;
-    bool stale_ok = op == ZKV__READ && (flags & ZKV_FLAG_ALLOW_STALE);
+    zkv__call_state st = {.deadline_ms = deadline_ms, .failfast_ms = (unsigned)c->opts.failfast_ms};
+    char last[ZKV__ERR_MAX] = ""; /* the last failure, in full */
+    char owner_why[ZKV__WHY_MAX] = "", replica_why[ZKV__WHY_MAX] = ""; /* for EUNAVAILABLE */
+    bool owner_answered = false;
+    bool fallback = op == ZKV__READ && !(flags & ZKV_FLAG_OWNER_ONLY);
+    bool read_replica = op == ZKV__READ && (flags & ZKV_FLAG_READ_REPLICA);
     uint64_t started = zkv_now_ms();
-    req->flags = flags & (ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE | ZKV__REQUEST_FLAG__FLAG_ACK_OWNER);
 
     for (;;) {
         uint64_t gen = atomic_load(&c->mc.gen);
         zkv__mapsnap *snap = zkv__mapcache_get(&c->mc, deadline_ms);
         zkv__route rt;
-        zkv__route_key(snap->map, rkey, rklen, op, flags, &down, &rt);
-        zkv__outcome o = {.stale_ok = stale_ok, .to_replica = rt.replica};
+        zkv__route_key(snap->map, rkey, rklen, op, flags, c->opts.zone, &down, &rt);
+        zkv__outcome o = {.fallback = fallback,
+                          .to_replica = rt.replica,
+                          .owner = rt.range ? rt.range->owner : "",
+                          .owner_live = rt.owner == ZKV__OWNER_LIVE};
         Zkv__Response *resp = NULL;
         char node_id[ZKV_ID_MAX] = "";
-        char scratch[ZKV__ERR_MAX] = "";
-        const char *fail_msg = last; /* what a failure decided now reports */
         st.map_version = snap->map->version;
 
         if (rt.kind == ZKV__ROUTE_SEND) {
             snprintf(node_id, sizeof node_id, "%s", rt.node->id);
             req->map_version = st.map_version > 0 ? (uint64_t)st.map_version : 0;
+            req->flags = zkv__wire_flags(op, flags, rt.replica);
             uint64_t attempt_deadline = deadline_ms;
             uint64_t now = zkv_now_ms();
-            /* A stale-tolerant read leaves half its budget for the replicas, so a hung
+            /* A read that may fall back leaves half its budget for the replicas, so a hung
              * owner (SIGSTOP, partition) cannot eat the whole call. */
-            if (stale_ok && !rt.replica && has_fallback(rt.range) && now < deadline_ms)
+            bool may_skip = fallback && has_fallback(&rt) && st.retries == 0;
+            if (fallback && has_fallback(&rt) && !rt.replica && now < deadline_ms)
                 attempt_deadline = now + (deadline_ms - now) / 2;
             char ioerr[ZKV__ERR_MAX] = "";
-            int rc = exchange(c, rt.node, req, attempt_deadline, &resp, ioerr, sizeof ioerr);
-            /* What a replica says matters less than why the owner failed: keep that. */
-            char *msg = rt.replica && last_io ? scratch : last;
-            fail_msg = msg;
+            int rc = zkv__exchange(c, rt.node, req, may_skip,
+                                   zkv__open_deadline(c, now, attempt_deadline), attempt_deadline,
+                                   &resp, ioerr, sizeof ioerr);
             if (rc == ZKV_OK) {
                 o.event = ZKV__EV_RESPONSE;
                 o.status = resp->status;
                 o.node_map_version = resp->map_version;
                 if (resp->status == ZKV__STATUS__NOT_OWNER)
-                    snprintf(msg, ZKV__ERR_MAX,
+                    snprintf(last, sizeof last,
                              "node %s does not own the key (node map version %llu, ours "
                              "%lld)%s%s",
                              node_id, (unsigned long long)resp->map_version,
                              (long long)st.map_version, resp->message[0] ? ": " : "",
                              resp->message);
                 else if (resp->status != ZKV__STATUS__OK && resp->status != ZKV__STATUS__NOT_FOUND)
-                    snprintf(msg, ZKV__ERR_MAX, "node %s: %s", node_id,
+                    snprintf(last, sizeof last, "node %s: %s", node_id,
                              resp->message[0] ? resp->message : zkv_status_name(resp->status));
+                if (resp->status == ZKV__STATUS__UNAVAILABLE) {
+                    if (rt.replica) {
+                        snprintf(replica_why, sizeof replica_why, "node %s: %s", node_id,
+                                 resp->message[0] ? resp->message : "UNAVAILABLE");
+                    } else {
+                        zkv__attempt_why(resp, NULL, owner_why, sizeof owner_why);
+                        owner_answered = true;
+                    }
+                }
             } else {
                 o.event = ZKV__EV_IO;
                 o.io_code = rc;
-                if (msg == last)
-                    last_io = rc;
-                snprintf(msg, ZKV__ERR_MAX, "%s", ioerr);
+                snprintf(last, sizeof last, "%s", ioerr);
+                if (rt.replica) {
+                    snprintf(replica_why, sizeof replica_why, "node %s: %s", node_id,
+                             zkv__short_reason(ioerr));
+                } else {
+                    zkv__attempt_why(NULL, ioerr, owner_why, sizeof owner_why);
+                    owner_answered = false;
+                }
             }
         } else if (rt.kind == ZKV__ROUTE_ALL_DOWN) {
             o.event = ZKV__EV_ALL_DOWN;
-            o.io_code = last_io;
-            if (!last_io && rt.not_live)
-                snprintf(last, sizeof last, "node %s serving range %s is not live", rt.not_live,
-                         rt.range->id);
         } else {
             o.event = ZKV__EV_NO_OWNER;
-            if (rt.range)
-                snprintf(last, sizeof last, "range %s has no owner", rt.range->id);
-            else
+            if (!rt.range)
                 snprintf(last, sizeof last, "map version %lld does not cover the key",
                          (long long)st.map_version);
         }
@@ -140,28 +174,48 @@ int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rkle
         zkv__next nx = zkv__route_decide(&o, &st);
         if (nx.kind == ZKV__NEXT_DONE) {
             reply->resp = resp;
+            reply->replica = rt.replica;
             snprintf(reply->node, sizeof reply->node, "%s", node_id);
             zkv__mapsnap_release(snap);
             return nx.code;
         }
-        zkv__mapsnap_release(snap);
         if (resp)
             zkv__response__free_unpacked(resp, NULL);
         if (nx.kind == ZKV__NEXT_FAIL) {
-            if (nx.code == ZKV_ENOTOWNER)
-                return zkv__err(nx.code, err, errlen, "routing did not settle within %llu ms: %s",
-                                (unsigned long long)(zkv_now_ms() - started), fail_msg);
-            if (nx.code == ZKV_ETIMEOUT && o.event == ZKV__EV_IO)
-                return zkv__err(nx.code, err, errlen, "%s within %llu ms", fail_msg,
-                                (unsigned long long)(zkv_now_ms() - started));
-            return zkv__err(nx.code, err, errlen, "%s",
-                            fail_msg[0] ? fail_msg : zkv_strerror(nx.code));
+            int rc;
+            if (nx.unserved && rt.range) {
+                char msg[ZKV__ERR_MAX];
+                size_t n_owner = rt.range->owner[0] && !read_replica ? 1 : 0;
+                zkv__unserved u = {.range = rt.range->id,
+                                   .owner = rt.range->owner,
+                                   .state = rt.owner,
+                                   .owner_why = owner_why,
+                                   .owner_answered = owner_answered,
+                                   .fallback = fallback,
+                                   .read_replica = read_replica,
+                                   .n_replicas = fallback ? rt.n_candidates - n_owner : 0,
+                                   .replica_why = replica_why};
+                zkv__unavailable_message(&u, op, msg, sizeof msg);
+                rc = zkv__err(nx.code, err, errlen, "%s", msg);
+            } else if (nx.code == ZKV_ENOTOWNER) {
+                rc = zkv__err(nx.code, err, errlen, "routing did not settle within %llu ms: %s",
+                              (unsigned long long)(zkv_now_ms() - started), last);
+            } else if (nx.code == ZKV_ETIMEOUT && o.event == ZKV__EV_IO) {
+                rc = zkv__err(nx.code, err, errlen, "%s within %llu ms", last,
+                              (unsigned long long)(zkv_now_ms() - started));
+            } else {
+                rc = zkv__err(nx.code, err, errlen, "%s", last[0] ? last : zkv_strerror(nx.code));
+            }
+            zkv__mapsnap_release(snap);
+            return rc;
         }
-        if (nx.mark_down && node_id[0]) {
+        if (nx.unserved) {
+            st.unserved_since = nx.unserved_since;
+            snprintf(st.unserved_owner, sizeof st.unserved_owner, "%s", o.owner);
+        }
+        zkv__mapsnap_release(snap);
+        if (nx.mark_down && node_id[0])
             zkv__down_add(&down, node_id);
-            if (!o.to_replica || !last_io)
-                last_io = nx.code; /* what to report if every candidate ends up skipped */
-        }
         if (nx.clear_down)
             zkv__down_clear(&down);
         if (nx.backoff_ms) {

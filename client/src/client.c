@@ -68,8 +68,9 @@ static int check_kv(const zkv_client *c, const void *key, size_t klen, const voi
 {
     if ((!key && klen) || (!val && vlen))
         return zkv__fail(ZKV_EINVAL, "NULL key or value with a non-zero length");
-    if (flags & ~(unsigned)(ZKV_FLAG_ALLOW_STALE | ZKV_FLAG_ACK_OWNER))
-        return zkv__fail(ZKV_EINVAL, "unknown flag bits 0x%x", flags);
+    char err[128];
+    if (zkv__flags_check(flags, err, sizeof err) != 0)
+        return zkv__fail(ZKV_EINVAL, "%s", err);
     if (klen > c->opts.max_key)
         return zkv__fail(ZKV_ETOOLARGE, "key of %zu bytes is over the limit of %zu bytes", klen,
                          c->opts.max_key);
@@ -121,7 +122,9 @@ int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigne
     if (rc == ZKV_OK) {
         Zkv__Response *r = reply.resp;
         zkv_version ver = {r->epoch, r->seq};
-        *out = zkv__value_new(r->value.data, r->value.len, ver, r->stale ? 1 : 0, reply.node);
+        zkv_version pos = {r->range_epoch, r->range_seq};
+        *out = zkv__value_new(r->value.data, r->value.len, ver, pos,
+                              r->stale || reply.replica ? 1 : 0, reply.node);
         if (!*out)
             rc = zkv__fail(ZKV_ENOMEM, "out of memory");
     } else if (rc == ZKV_ENOTFOUND) {
@@ -148,8 +151,8 @@ static int write_op(zkv_client *c, int op, const void *key, size_t klen, const v
     req.value.data = (uint8_t *)val;
     req.value.len = vlen;
     zkv__reply reply;
-    /* A stale read is meaningless for a write: the owner alone takes it. */
-    rc = run(c, &req, ZKV__WRITE, flags & ~(unsigned)ZKV_FLAG_ALLOW_STALE, deadline, &reply);
+    /* Read flags mean nothing to a write: the owner alone takes it. */
+    rc = run(c, &req, ZKV__WRITE, flags & (unsigned)ZKV_FLAG_ACK_OWNER, deadline, &reply);
     if (rc == ZKV_ENOTFOUND && op == ZKV__OP__DELETE)
         rc = ZKV_OK; /* deleting a missing key is not an error */
     else if (rc == ZKV_ENOTFOUND)

@@ -3,6 +3,7 @@
  * connection pool; it has no other state, which is what makes it safe to share. */
 #ifndef ZKV_CLIENT_CLIENT_H
 #define ZKV_CLIENT_CLIENT_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "zkv/zkv.h"
@@ -23,12 +24,14 @@ struct zkv_client {
 typedef struct zkv__reply {
     Zkv__Response *resp;   /* the answer (OK or NOT_FOUND); caller frees */
     char node[ZKV_ID_MAX]; /* node that answered */
-    zkv_range range;       /* copy of the range it was routed to (caller clears) */
+    bool replica;          /* a replica answered (the value may be stale) */
 } zkv__reply;
 
 /* Sends req (routed by rkey) to the node that owns it, retrying NOT_OWNER answers and
- * unreachable nodes within the deadline (route.h decides). On ZKV_OK/ZKV_ENOTFOUND
- * *reply is filled; on other codes the reason is in err. */
+ * unreachable nodes within the deadline, falling back to replicas for reads and waiting
+ * `failfast` for a new owner when none can serve (route.h decides). Sets req->flags for
+ * each attempt. On ZKV_OK/ZKV_ENOTFOUND *reply is filled; on other codes the reason is
+ * in err. */
 int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rklen, zkv__op_kind op,
               unsigned flags, uint64_t deadline_ms, zkv__reply *reply, char *err, size_t errlen);
 
@@ -39,8 +42,20 @@ int zkv__call_begin(zkv_client *c, int timeout_ms, uint64_t *deadline_ms);
 /* Sleeps ms, but not past the deadline. */
 void zkv__sleep_until(uint64_t ms, uint64_t deadline_ms);
 
-/* The message for a routed failure, given the last node error (may be empty). */
-void zkv__route_message(int code, const zkv__route *rt, const char *last, int timeout_ms, char *err,
-                        size_t errlen);
+/* The reason of a failed attempt for the messages: the node's message for a status
+ * (resp), or the short reason of a connection error (ioerr). */
+void zkv__attempt_why(const Zkv__Response *resp, const char *ioerr, char *out, size_t outlen);
+
+/* One exchange with node: open (connect + HELLO, bounded by open_deadline_ms and the
+ * deadline) if needed, send req, read its answer. With may_skip (a read replicas can
+ * answer) a node that was unreachable or silent within the last ZKV__SKIP_MS is not
+ * asked: ZKV_ECONNECT at once, so an owner that hangs costs reads one wait, not each. */
+int zkv__exchange(zkv_client *c, const zkv_node_info *node, Zkv__Request *req, bool may_skip,
+                  uint64_t open_deadline_ms, uint64_t deadline_ms, Zkv__Response **resp, char *err,
+                  size_t errlen);
+
+/* Deadline of connecting and HELLO to a node: a node that cannot complete a HELLO within
+ * the failfast (at least 250 ms) counts as unreachable. */
+uint64_t zkv__open_deadline(const zkv_client *c, uint64_t now_ms, uint64_t deadline_ms);
 
 #endif

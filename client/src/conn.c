@@ -38,9 +38,23 @@ zkv__conn *zkv__conn_new(const char *node_id, const char *addr)
     snprintf(c->addr, sizeof c->addr, "%s", addr);
     c->fd = -1;
     c->next_id = 1;
+    atomic_init(&c->skip_until_ms, 0);
     zkv_buf_init(&c->in);
     zkv_buf_init(&c->out);
     return c;
+}
+
+void zkv__conn_note(zkv__conn *c, int rc, uint64_t now_ms)
+{
+    if (rc == ZKV_ECONNECT || rc == ZKV_ETIMEOUT)
+        atomic_store(&c->skip_until_ms, now_ms + ZKV__SKIP_MS);
+    else if (rc == ZKV_OK)
+        atomic_store(&c->skip_until_ms, 0);
+}
+
+bool zkv__conn_skipped(zkv__conn *c, uint64_t now_ms)
+{
+    return now_ms < atomic_load(&c->skip_until_ms);
 }
 
 void zkv__conn_ref(zkv__conn *c)
@@ -349,7 +363,7 @@ static int hello(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *
     req.map_version = h->map_version;
     req.protocol = 1;
     Zkv__Request *reqs[1] = {&req};
-    uint64_t id;
+    uint64_t id = 0;
     int rc = zkv__conn_send(c, reqs, 1, &id, err, errlen);
     if (rc != ZKV_OK)
         return rc;

@@ -10,6 +10,7 @@
 #define ZKV_CLIENT_CONN_H
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,8 +26,11 @@ typedef struct zkv__conn {
     int fd;                    /* -1 while closed */
     uint64_t next_id;          /* request ids increase per connection */
     uint64_t peer_map_version; /* the node's routing version, from its last answer */
-    zkv_buf in;                /* bytes read, not yet parsed */
-    zkv_buf out;               /* bytes queued, not yet written */
+    /* Until when reads that replicas can answer skip this node: set after it was
+     * unreachable or silent, cleared by its next answer (zkv__conn_note). */
+    atomic_uint_fast64_t skip_until_ms;
+    zkv_buf in;  /* bytes read, not yet parsed */
+    zkv_buf out; /* bytes queued, not yet written */
 } zkv__conn;
 
 /* What HELLO says about us. */
@@ -35,6 +39,16 @@ typedef struct zkv__hello {
     const char *client_name;
     uint64_t map_version;
 } zkv__hello;
+
+/* How long reads that may fall back skip a node that just failed them. */
+#define ZKV__SKIP_MS 1000
+
+/* Records how an exchange with the node went: unreachable or silent (ZKV_ECONNECT,
+ * ZKV_ETIMEOUT) starts a ZKV__SKIP_MS skip window; an answer ends it. Lock-free. */
+void zkv__conn_note(zkv__conn *c, int rc, uint64_t now_ms);
+/* Whether reads that replicas can answer should skip the node now. Lock-free (the
+ * connection's lock may be held by a thread stuck on that very node). */
+bool zkv__conn_skipped(zkv__conn *c, uint64_t now_ms);
 
 /* A closed connection to node_id at addr with one reference. NULL on ENOMEM. */
 zkv__conn *zkv__conn_new(const char *node_id, const char *addr);

@@ -335,22 +335,3 @@ zkv__mapsnap *zkv__mapcache_get(zkv__mapcache *mc, uint64_t deadline_ms)
     }
     return zkv__mapcache_snapshot(mc);
 }
-
-int zkv__mapcache_read_fresh(zkv__mapcache *mc, zkv_cluster_info *info, zkv_rangemap **map,
-                             char *err, size_t errlen)
-{
-    pthread_mutex_lock(&mc->zk_lock);
-    char zerr[256] = "";
-    int rc = ensure_session(mc, zkv_now_ms() + (uint64_t)mc->connect_timeout_ms, err, errlen);
-    if (rc == ZKV_OK && zoo_state(mc->zh) != ZOO_CONNECTED_STATE)
-        rc = zkv__err(ZKV_EZOOKEEPER, err, errlen, "ZooKeeper at %s not connected", mc->connect);
-    if (rc == ZKV_OK) {
-        int zrc = zkv_zk_read_cluster(mc->zh, mc->cluster, info, zerr, sizeof zerr);
-        if (zrc == 0)
-            zrc = zkv_zk_read_map(mc->zh, mc->cluster, NULL, NULL, map, zerr, sizeof zerr);
-        if (zrc != 0)
-            rc = zk_fail(mc, zrc, zerr, err, errlen);
-    }
-    pthread_mutex_unlock(&mc->zk_lock);
-    return rc;
-}

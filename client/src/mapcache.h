@@ -73,8 +73,4 @@ int64_t zkv__mapcache_version(zkv__mapcache *mc);
 int zkv__mapcache_refresh(zkv__mapcache *mc, bool force, int64_t min_version, uint64_t seen_gen,
                           uint64_t deadline_ms, char *err, size_t errlen);
 
-/* A fresh read for zkv_describe, independent of the cache: cluster record and map. */
-int zkv__mapcache_read_fresh(zkv__mapcache *mc, zkv_cluster_info *info, zkv_rangemap **map,
-                             char *err, size_t errlen);
-
 #endif

@@ -9,6 +9,7 @@
 #include "common/znode.h"
 #include "error.h"
 #include "options.h"
+#include "route.h"
 
 static int set_string(char **slot, const char *s)
 {
@@ -34,13 +35,15 @@ zkv_options *zkv_options_create(void)
     o->zk = strdup(zk);
     o->cluster = strdup(cluster);
     o->client_name = strdup("libzkv");
+    o->zone = strdup("");
+    o->failfast_ms = ZKV__DEFAULT_FAILFAST_MS;
     o->connect_timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
     o->timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
     o->session_timeout_ms = ZKV__DEFAULT_SESSION_MS;
     o->max_key = ZKV_MAX_KEY_DEFAULT;
     o->max_value = ZKV_MAX_VALUE_DEFAULT;
     o->default_flags = ZKV_FLAG_NONE;
-    if (!o->zk || !o->cluster || !o->client_name) {
+    if (!o->zk || !o->cluster || !o->client_name || !o->zone) {
         zkv_options_free(o);
         return NULL;
     }
@@ -52,7 +55,8 @@ void zkv__options_clear(struct zkv_options *o)
     free(o->zk);
     free(o->cluster);
     free(o->client_name);
-    o->zk = o->cluster = o->client_name = NULL;
+    free(o->zone);
+    o->zk = o->cluster = o->client_name = o->zone = NULL;
 }
 
 void zkv_options_free(zkv_options *o)
@@ -69,7 +73,8 @@ int zkv__options_copy(struct zkv_options *dst, const struct zkv_options *src)
     dst->zk = strdup(src->zk);
     dst->cluster = strdup(src->cluster);
     dst->client_name = strdup(src->client_name);
-    if (!dst->zk || !dst->cluster || !dst->client_name) {
+    dst->zone = strdup(src->zone ? src->zone : "");
+    if (!dst->zk || !dst->cluster || !dst->client_name || !dst->zone) {
         zkv__options_clear(dst);
         return ZKV_ENOMEM;
     }
@@ -140,8 +145,11 @@ int zkv_options_set_max_value(zkv_options *o, size_t bytes)
 
 int zkv_options_set_default_flags(zkv_options *o, unsigned flags)
 {
-    if (!o || (flags & ~(unsigned)(ZKV_FLAG_ALLOW_STALE | ZKV_FLAG_ACK_OWNER)))
-        return zkv__fail(ZKV_EINVAL, "unknown flag bits 0x%x", flags);
+    char err[128];
+    if (!o)
+        return zkv__fail(ZKV_EINVAL, "options are NULL");
+    if (zkv__flags_check(flags, err, sizeof err) != 0)
+        return zkv__fail(ZKV_EINVAL, "%s", err);
     o->default_flags = flags;
     return ZKV_OK;
 }
@@ -152,4 +160,19 @@ int zkv_options_set_client_name(zkv_options *o, const char *name)
         return zkv__fail(ZKV_EINVAL, "client name must be shorter than %d bytes",
                          ZKV__MAX_CLIENT_NAME);
     return set_string(&o->client_name, name);
+}
+
+int zkv_options_set_failfast(zkv_options *o, int ms)
+{
+    if (!o || ms < 0 || ms > ZKV__MAX_TIMEOUT_MS)
+        return zkv__fail(ZKV_EINVAL, "failfast must be 0..%d ms, not %d", ZKV__MAX_TIMEOUT_MS, ms);
+    o->failfast_ms = ms;
+    return ZKV_OK;
+}
+
+int zkv_options_set_zone(zkv_options *o, const char *zone)
+{
+    if (!o || !zone || strlen(zone) >= ZKV__MAX_ZONE)
+        return zkv__fail(ZKV_EINVAL, "zone must be shorter than %d bytes", ZKV__MAX_ZONE);
+    return set_string(&o->zone, zone);
 }

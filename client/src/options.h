@@ -8,19 +8,23 @@
 #define ZKV__DEFAULT_CLUSTER "default"
 #define ZKV__DEFAULT_TIMEOUT_MS 5000
 #define ZKV__DEFAULT_SESSION_MS 10000
+#define ZKV__DEFAULT_FAILFAST_MS 1000
 #define ZKV__MAX_TIMEOUT_MS (24 * 3600 * 1000) /* a day: larger is a bug, not a choice */
 #define ZKV__MAX_CLIENT_NAME 128
+#define ZKV__MAX_ZONE 64 /* ZKV_ID_MAX: zones are compared with nodes/ zone fields */
 
 struct zkv_options {
     char *zk;          /* ZooKeeper connect string */
     char *cluster;     /* cluster name: /zkv/NAME */
     char *client_name; /* sent in HELLO */
+    char *zone;        /* the client's zone ("" when none) */
     int connect_timeout_ms;
     int timeout_ms;
     int session_timeout_ms;
     size_t max_key;
     size_t max_value;
     unsigned default_flags;
+    int failfast_ms; /* how long a call waits for a new owner when none can serve */
 };
 
 /* Deep copy of src into dst (uninitialised). Returns ZKV_OK or ZKV_ENOMEM. */

@@ -1,24 +1,57 @@
 /* route.c: pure routing decisions (see route.h). Kept free of I/O and clocks so every
- * rule (binary keys at range edges, ownerless ranges, dead owners, NOT_OWNER retries,
- * the time budget) is unit tested with hand-built maps. */
+ * rule (binary keys at range edges, ownerless ranges, dead owners, replica fallback and
+ * its order, NOT_OWNER retries, failfast, the time budget) is unit tested with
+ * hand-built maps. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "zkv/zkv.h"
 #include "common/frame.h"
 #include "route.h"
 
+int zkv__flags_check(unsigned flags, char *err, size_t errlen)
+{
+    if (flags & ~(unsigned)ZKV__FLAGS_ALL) {
+        snprintf(err, errlen, "unknown flag bits 0x%x", flags & ~(unsigned)ZKV__FLAGS_ALL);
+        return -1;
+    }
+    if ((flags & ZKV_FLAG_READ_REPLICA) && (flags & ZKV_FLAG_OWNER_ONLY)) {
+        snprintf(err, errlen, "ZKV_FLAG_READ_REPLICA and ZKV_FLAG_OWNER_ONLY exclude each other");
+        return -1;
+    }
+    return 0;
+}
+
+static void copy_id(char *dst, size_t cap, const char *src)
+{
+    size_t len = strnlen(src, cap - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+void zkv__down_add_why(zkv__down *d, const char *node_id, const char *why)
+{
+    size_t i = 0;
+    while (i < d->n && strcmp(d->ids[i], node_id) != 0)
+        i++;
+    if (i == d->n) {
+        if (d->n == ZKV__DOWN_MAX) { /* forget the oldest: the set only steers retries */
+            memmove(d->ids[0], d->ids[1], sizeof d->ids[0] * (ZKV__DOWN_MAX - 1));
+            memmove(d->why[0], d->why[1], sizeof d->why[0] * (ZKV__DOWN_MAX - 1));
+            d->n--;
+        }
+        i = d->n++;
+        copy_id(d->ids[i], sizeof d->ids[i], node_id);
+        d->why[i][0] = '\0';
+    }
+    if (why && why[0])
+        copy_id(d->why[i], sizeof d->why[i], why);
+}
+
 void zkv__down_add(zkv__down *d, const char *node_id)
 {
-    if (zkv__down_has(d, node_id))
-        return;
-    if (d->n == ZKV__DOWN_MAX) { /* forget the oldest: the set only steers retries */
-        memmove(d->ids[0], d->ids[1], sizeof d->ids[0] * (ZKV__DOWN_MAX - 1));
-        d->n--;
-    }
-    size_t len = strnlen(node_id, ZKV_ID_MAX - 1);
-    memcpy(d->ids[d->n], node_id, len);
-    d->ids[d->n][len] = '\0';
-    d->n++;
+    zkv__down_add_why(d, node_id, NULL);
 }
 
 bool zkv__down_has(const zkv__down *d, const char *node_id)
@@ -31,56 +64,117 @@ bool zkv__down_has(const zkv__down *d, const char *node_id)
     return false;
 }
 
-/* Tries one candidate: SEND when live and not down. Remembers a non-live one. */
-static bool try_candidate(const zkv_rangemap *m, const char *id, const zkv__down *down,
-                          bool replica, zkv__route *out)
+const char *zkv__down_why(const zkv__down *d, const char *node_id)
 {
-    if (!id[0] || zkv__down_has(down, id))
-        return false;
-    const zkv_node_info *n = zkv_rangemap_node(m, id);
-    if (!n || !n->addr[0]) {
-        if (!out->not_live)
-            out->not_live = id;
-        return false;
+    for (size_t i = 0; d && i < d->n; i++)
+        if (strcmp(d->ids[i], node_id) == 0)
+            return d->why[i];
+    return "";
+}
+
+const char *zkv__short_reason(const char *err)
+{
+    const char *p = NULL, *s = err;
+    while ((s = strstr(s, ": ")) != NULL)
+        p = s += 2;
+    return p && *p ? p : err;
+}
+
+/* --- candidates --------------------------------------------------------------------------- */
+
+/* Sort key of a replica candidate: lower asks first. */
+static int replica_rank(const zkv_rangemap *m, const zkv_range *r, const char *id, bool by_zone,
+                        const char *zone)
+{
+    int rank = zkv_range_is_in_sync(r, id) ? 0 : 1;
+    if (by_zone) {
+        const zkv_node_info *n = zkv_rangemap_node(m, id);
+        if (!n || strcmp(n->zone, zone) != 0)
+            rank += 2;
     }
-    out->kind = ZKV__ROUTE_SEND;
-    out->node = n;
-    out->replica = replica;
-    return true;
+    return rank;
+}
+
+size_t zkv__route_candidates(const zkv_rangemap *m, const zkv_range *r, zkv__op_kind op,
+                             unsigned flags, const char *zone, zkv__cand *out)
+{
+    size_t n = 0;
+    bool read_replica = op == ZKV__READ && (flags & ZKV_FLAG_READ_REPLICA);
+    bool fallback = op == ZKV__READ && !(flags & ZKV_FLAG_OWNER_ONLY);
+    if (r->owner[0] && !read_replica)
+        out[n++] = (zkv__cand){.id = r->owner, .replica = false};
+    if (!fallback)
+        return n;
+    bool by_zone = read_replica && zone && zone[0];
+    size_t first = n;
+    int ranks[ZKV__CAND_MAX];
+    for (int i = 0; i < r->n_replicas && n < ZKV__CAND_MAX; i++) {
+        const char *id = r->replicas[i];
+        if (!id[0] || strcmp(id, r->owner) == 0)
+            continue;
+        bool dup = false;
+        for (size_t j = first; j < n; j++)
+            dup |= strcmp(out[j].id, id) == 0;
+        if (dup)
+            continue;
+        /* insertion by (rank, id) */
+        int rank = replica_rank(m, r, id, by_zone, zone);
+        size_t at = n;
+        while (at > first && (ranks[at - 1] > rank ||
+                              (ranks[at - 1] == rank && strcmp(out[at - 1].id, id) > 0))) {
+            out[at] = out[at - 1];
+            ranks[at] = ranks[at - 1];
+            at--;
+        }
+        out[at] = (zkv__cand){.id = id, .replica = true};
+        ranks[at] = rank;
+        n++;
+    }
+    return n;
 }
 
 void zkv__route_key(const zkv_rangemap *m, const uint8_t *key, size_t klen, zkv__op_kind op,
-                    unsigned flags, const zkv__down *down, zkv__route *out)
+                    unsigned flags, const char *zone, const zkv__down *down, zkv__route *out)
 {
     memset(out, 0, sizeof *out);
     const zkv_range *r = m ? zkv_rangemap_find(m, key, klen) : NULL;
     if (!r) {
         out->kind = ZKV__ROUTE_NO_RANGE;
+        out->owner = ZKV__OWNER_NONE;
         return;
     }
     out->range = r;
-    bool stale_ok = op == ZKV__READ && (flags & ZKV_FLAG_ALLOW_STALE);
-    bool any = r->owner[0] != '\0';
-    if (try_candidate(m, r->owner, down, false, out))
-        return;
-    if (stale_ok) {
-        /* Caught-up replicas first, then the others (still flagged stale). */
-        for (int i = 0; i < r->n_in_sync; i++) {
-            if (strcmp(r->in_sync[i], r->owner) == 0)
-                continue;
-            any = true;
-            if (try_candidate(m, r->in_sync[i], down, true, out))
-                return;
-        }
-        for (int i = 0; i < r->n_replicas; i++) {
-            if (strcmp(r->replicas[i], r->owner) == 0 || zkv_range_is_in_sync(r, r->replicas[i]))
-                continue;
-            any = true;
-            if (try_candidate(m, r->replicas[i], down, true, out))
-                return;
-        }
+    if (!r->owner[0])
+        out->owner = ZKV__OWNER_NONE;
+    else {
+        const zkv_node_info *o = zkv_rangemap_node(m, r->owner);
+        out->owner = o && o->addr[0] ? ZKV__OWNER_LIVE : ZKV__OWNER_NOT_LIVE;
     }
-    out->kind = any ? ZKV__ROUTE_ALL_DOWN : ZKV__ROUTE_NO_OWNER;
+    zkv__cand cands[ZKV__CAND_MAX];
+    size_t n = zkv__route_candidates(m, r, op, flags, zone, cands);
+    out->n_candidates = n;
+    for (size_t i = 0; i < n; i++) {
+        if (zkv__down_has(down, cands[i].id))
+            continue;
+        const zkv_node_info *node = zkv_rangemap_node(m, cands[i].id);
+        if (!node || !node->addr[0]) {
+            if (!out->not_live)
+                out->not_live = cands[i].id;
+            continue;
+        }
+        out->kind = ZKV__ROUTE_SEND;
+        out->node = node;
+        out->replica = cands[i].replica;
+        return;
+    }
+    out->kind = n ? ZKV__ROUTE_ALL_DOWN : ZKV__ROUTE_NO_OWNER;
+}
+
+uint32_t zkv__wire_flags(zkv__op_kind op, unsigned flags, bool to_replica)
+{
+    if (op == ZKV__WRITE)
+        return (flags & ZKV_FLAG_ACK_OWNER) ? ZKV__REQUEST_FLAG__FLAG_ACK_OWNER : 0;
+    return to_replica ? ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE : 0;
 }
 
 int zkv__status_to_code(int status)
@@ -102,6 +196,8 @@ int zkv__status_to_code(int status)
         return ZKV_ETIMEOUT;
     case ZKV__STATUS__INTERNAL:
         return ZKV_EINTERNAL;
+    case ZKV__STATUS__STALE_EPOCH:  /* replication traffic: never an answer to a client */
+    case ZKV__STATUS__LOG_MISMATCH: /* request, so the peer is confused */
     default:
         return ZKV_EPROTOCOL; /* a status this client does not know */
     }
@@ -110,6 +206,13 @@ int zkv__status_to_code(int status)
 unsigned zkv__backoff_ms(unsigned n)
 {
     return n >= 5 ? 100u : 5u << n;
+}
+
+bool zkv__failfast_expired(uint64_t since_ms, uint64_t now_ms, unsigned failfast_ms, bool new_owner)
+{
+    if (new_owner)
+        return false;
+    return now_ms >= since_ms && now_ms - since_ms >= failfast_ms;
 }
 
 static zkv__next done(int code)
@@ -127,6 +230,28 @@ static zkv__next fail(int code)
 static zkv__next retry(int code)
 {
     zkv__next nx = {.kind = ZKV__NEXT_RETRY, .code = code};
+    return nx;
+}
+
+/* No node can serve the operation now: wait for a new owner, refreshing the map, until
+ * failfast runs out. */
+static zkv__next unserved(const zkv__outcome *o, const zkv__call_state *st)
+{
+    const char *owner = o->owner ? o->owner : "";
+    bool new_owner = st->unserved_since && o->owner_live && strcmp(owner, st->unserved_owner) != 0;
+    uint64_t first = st->unserved_since ? st->unserved_since : st->now_ms;
+    uint64_t since = new_owner ? st->now_ms : first;
+    zkv__next nx;
+    if (zkv__failfast_expired(first, st->now_ms, st->failfast_ms, new_owner)) {
+        nx = fail(ZKV_EUNAVAILABLE);
+    } else {
+        nx = retry(ZKV_EUNAVAILABLE);
+        nx.clear_down = true;
+        nx.refresh = nx.force_refresh = true;
+        nx.backoff_ms = zkv__backoff_ms(st->retries);
+    }
+    nx.unserved = true;
+    nx.unserved_since = since;
     return nx;
 }
 
@@ -151,19 +276,15 @@ static zkv__next decide_response(const zkv__outcome *o, const zkv__call_state *s
         }
         return nx;
     case ZKV__STATUS__UNAVAILABLE:
-        if (o->to_replica)
-            return fail(ZKV_EUNAVAILABLE);
-        /* Our map names this node the owner but it cannot serve (starting up, lost its
-         * ZooKeeper session, failover under way): a transition, so retry within the
-         * budget with a fresh map; a stale-tolerant read tries a replica first. A map
-         * that shows no owner at all fails fast through ZKV__EV_NO_OWNER instead. */
-        nx = retry(ZKV_EUNAVAILABLE);
-        nx.refresh = nx.force_refresh = true;
-        if (o->stale_ok)
+        if (o->to_replica || o->fallback) {
+            /* A fenced owner, or a replica that cannot answer: the next candidate. */
+            nx = retry(ZKV_EUNAVAILABLE);
             nx.mark_down = true;
-        else
-            nx.backoff_ms = zkv__backoff_ms(st->retries);
-        return nx;
+            return nx;
+        }
+        /* The owner cannot serve (fenced, starting up, failover under way, too few
+         * in-sync copies): like an unreachable owner, wait for a change for failfast. */
+        return unserved(o, st);
     default:
         return fail(zkv__status_to_code(o->status));
     }
@@ -180,8 +301,8 @@ zkv__next zkv__route_decide(const zkv__outcome *o, const zkv__call_state *st)
         if (o->io_code == ZKV_ECONNECT || o->io_code == ZKV_EUNAVAILABLE ||
             (o->io_code == ZKV_ETIMEOUT && st->now_ms < st->deadline_ms)) {
             /* Unreachable, not ready (refused HELLO while joining), or slower than this
-             * attempt's share of the budget: try another candidate, then back off and
-             * refresh (ALL_DOWN). */
+             * attempt's share of the budget: try another candidate; with none left the
+             * route says ALL_DOWN, which waits for a new owner. */
             nx = retry(o->io_code);
             nx.mark_down = true;
         } else {
@@ -189,22 +310,85 @@ zkv__next zkv__route_decide(const zkv__outcome *o, const zkv__call_state *st)
         }
         break;
     case ZKV__EV_NO_OWNER:
-        if (st->forced_refresh)
-            return fail(ZKV_EUNAVAILABLE);
-        /* Our map may predate the assignment: read it once more before failing. */
-        nx = retry(ZKV_EUNAVAILABLE);
-        nx.refresh = nx.force_refresh = true;
-        break;
     case ZKV__EV_ALL_DOWN:
-        nx = retry(o->io_code ? o->io_code : ZKV_ECONNECT);
-        nx.clear_down = true;
-        nx.refresh = nx.force_refresh = true;
-        nx.backoff_ms = zkv__backoff_ms(st->retries);
+        nx = unserved(o, st);
         break;
     default:
         return fail(ZKV_EINTERNAL);
     }
-    if (nx.kind == ZKV__NEXT_RETRY && st->now_ms + nx.backoff_ms >= st->deadline_ms)
-        return fail(nx.code);
+    if (nx.kind == ZKV__NEXT_RETRY && st->now_ms + nx.backoff_ms >= st->deadline_ms) {
+        nx.kind = ZKV__NEXT_FAIL;
+        nx.mark_down = nx.clear_down = nx.refresh = nx.force_refresh = false;
+        nx.backoff_ms = 0;
+    }
     return nx;
+}
+
+/* --- messages ------------------------------------------------------------------------------ */
+
+typedef struct msgbuf {
+    char *p;
+    size_t cap, len;
+} msgbuf;
+
+static void add(msgbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(msgbuf *b, const char *fmt, ...)
+{
+    if (b->len + 1 >= b->cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len = b->len + (size_t)n < b->cap ? b->len + (size_t)n : b->cap - 1;
+}
+
+void zkv__unavailable_message(const zkv__unserved *u, zkv__op_kind op, char *out, size_t outlen)
+{
+    msgbuf b = {out, outlen, 0};
+    if (!outlen)
+        return;
+    out[0] = '\0';
+    const char *range = u->range && u->range[0] ? u->range : "?";
+    const char *owner_why = u->owner_why ? u->owner_why : "";
+    const char *replica_why = u->replica_why ? u->replica_why : "";
+    bool read_replica = op == ZKV__READ && u->read_replica;
+    bool new_owner_helps = true; /* say that a new owner is what it waits for */
+    if (read_replica) {
+        if (u->n_replicas == 0)
+            add(&b, "range %s has no replica to read from", range);
+        else
+            add(&b, "range %s: no replica could answer%s%s%s", range, replica_why[0] ? " (" : "",
+                replica_why, replica_why[0] ? ")" : "");
+        return;
+    }
+    switch (u->state) {
+    case ZKV__OWNER_NONE:
+        add(&b, "range %s has no owner", range);
+        break;
+    case ZKV__OWNER_NOT_LIVE:
+        add(&b, "range %s: owner %s is not live (no nodes/ entry)", range, u->owner);
+        break;
+    default:
+        if (u->owner_answered) {
+            add(&b, "range %s: owner %s answered UNAVAILABLE: %s", range, u->owner, owner_why);
+            new_owner_helps = strstr(owner_why, "fenced") != NULL;
+        } else {
+            add(&b, "range %s: owner %s unreachable (%s)", range, u->owner,
+                owner_why[0] ? owner_why : "no answer");
+        }
+        break;
+    }
+    if (op == ZKV__WRITE) {
+        if (new_owner_helps)
+            add(&b, "; writes are refused until a new owner serves");
+    } else if (!u->fallback) {
+        add(&b, "; ZKV_FLAG_OWNER_ONLY: no replica asked");
+    } else if (u->n_replicas == 0) {
+        add(&b, "; no replica to read from");
+    } else {
+        add(&b, "; no replica could answer%s%s%s", replica_why[0] ? " (" : "", replica_why,
+            replica_why[0] ? ")" : "");
+    }
 }

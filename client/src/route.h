@@ -1,10 +1,20 @@
 /* route.h: routing decisions as pure functions (no sockets, no ZooKeeper, no clock).
- *  - zkv__route_key: given a map, a key, the kind of operation and the flags, which node
- *    to ask (the owner; for a read with ZKV_FLAG_ALLOW_STALE also the range's replicas,
- *    in_sync ones first), skipping nodes that already failed in this call.
- *  - zkv__route_decide: given what happened to one attempt (an I/O error or a response
- *    status) and the call's state, what to do next: done, fail with which code, or retry
- *    (after marking the node down, refreshing the map, backing off).
+ *  - zkv__route_candidates / zkv__route_key: given a map, a key, the kind of operation,
+ *    the flags and the client's zone, which nodes may serve it and in what order:
+ *      write                  the owner only;
+ *      read                   the owner, then (unless ZKV_FLAG_OWNER_ONLY) the replicas:
+ *                             in_sync ones first, then the others, each group by id;
+ *      ZKV_FLAG_READ_REPLICA  the replicas only (the owner is not asked): same zone as
+ *                             the client first, then in_sync first, then by id;
+ *    skipping nodes that already failed in this call and nodes that are not live.
+ *  - zkv__route_decide: given what happened to one attempt (an I/O error, a response
+ *    status, or no node to ask) and the call's state, what to do next: done, fail with
+ *    which code, or retry (after marking the node down, refreshing the map, backing off).
+ *    When no node can serve the operation (the owner is unreachable, not live, fenced or
+ *    absent and no replica may or can answer) the call keeps refreshing the map for
+ *    `failfast` ms (zkv__failfast_expired) and then fails with ZKV_EUNAVAILABLE.
+ *  - zkv__wire_flags: the RequestFlag bits one attempt carries.
+ *  - zkv__unavailable_message: the sentence a ZKV_EUNAVAILABLE failure reports.
  * The I/O shells (call.c, batch.c) only carry out these decisions. */
 #ifndef ZKV_CLIENT_ROUTE_H
 #define ZKV_CLIENT_ROUTE_H
@@ -14,31 +24,66 @@
 
 #include "common/rangemap.h"
 
+/* Every flag bit of zkv.h. */
+#define ZKV__FLAGS_ALL (ZKV_FLAG_READ_REPLICA | ZKV_FLAG_ACK_OWNER | ZKV_FLAG_OWNER_ONLY)
+
+/* Checks a call's flags (defaults included): known bits, no contradiction. 0, or -1 with
+ * the reason in err. */
+int zkv__flags_check(unsigned flags, char *err, size_t errlen);
+
 /* What an operation does, for replica eligibility. */
 typedef enum {
-    ZKV__READ,  /* get, scan: a replica may answer with ZKV_FLAG_ALLOW_STALE */
+    ZKV__READ,  /* get, scan: replicas may answer (flagged stale) */
     ZKV__WRITE, /* put, delete: the owner only */
 } zkv__op_kind;
 
 /* Nodes that failed (unreachable, timed out, refused) during the current round of a
- * call; they are skipped until the call backs off and refreshes the map. */
+ * call, with a short reason each; they are skipped until the call backs off and
+ * refreshes the map. */
 #define ZKV__DOWN_MAX 16
+#define ZKV__WHY_MAX 160
 typedef struct zkv__down {
     char ids[ZKV__DOWN_MAX][ZKV_ID_MAX];
+    char why[ZKV__DOWN_MAX][ZKV__WHY_MAX];
     size_t n;
 } zkv__down;
 
 void zkv__down_add(zkv__down *d, const char *node_id);
+/* Adds (or updates) node_id with a reason ("connection refused"). */
+void zkv__down_add_why(zkv__down *d, const char *node_id, const char *why);
 bool zkv__down_has(const zkv__down *d, const char *node_id);
+/* The reason recorded for node_id ("" when none or not down). */
+const char *zkv__down_why(const zkv__down *d, const char *node_id);
 static inline void zkv__down_clear(zkv__down *d)
 {
     d->n = 0;
 }
 
+/* The short reason inside a connection error: the text after its last ": "
+ * ("node n at a unreachable: connection refused" -> "connection refused"), or all of it. */
+const char *zkv__short_reason(const char *err);
+
+/* The owner of a range as the map shows it. */
+typedef enum {
+    ZKV__OWNER_LIVE,     /* named and registered in nodes/ */
+    ZKV__OWNER_NOT_LIVE, /* named, but no nodes/ entry (its session is gone) */
+    ZKV__OWNER_NONE,     /* the range has no owner */
+} zkv__owner_state;
+
+/* Candidates of a range for one operation, in the order they are asked (see above).
+ * ids point into r. Returns the count (at most ZKV__CAND_MAX). */
+#define ZKV__CAND_MAX (ZKV_MAX_REPLICAS + 1)
+typedef struct zkv__cand {
+    const char *id;
+    bool replica; /* a replica, not the owner: the read is sent with FLAG_ALLOW_STALE */
+} zkv__cand;
+size_t zkv__route_candidates(const zkv_rangemap *m, const zkv_range *r, zkv__op_kind op,
+                             unsigned flags, const char *zone, zkv__cand *out);
+
 typedef enum {
     ZKV__ROUTE_SEND,     /* ask node (replica says whether it is not the owner) */
-    ZKV__ROUTE_NO_OWNER, /* the range has no owner (and no replica may answer) */
-    ZKV__ROUTE_ALL_DOWN, /* every eligible node failed or is not live: back off, retry */
+    ZKV__ROUTE_NO_OWNER, /* nobody may serve: no owner (and for reads, no replica) */
+    ZKV__ROUTE_ALL_DOWN, /* every candidate failed or is not live: back off, retry */
     ZKV__ROUTE_NO_RANGE, /* the map does not cover the key (a map that does not tile) */
 } zkv__route_kind;
 
@@ -47,25 +92,40 @@ typedef struct zkv__route {
     const zkv_range *range;    /* the key's range (NULL for NO_RANGE) */
     const zkv_node_info *node; /* SEND: the node to ask */
     bool replica;              /* SEND: node is a replica, not the owner */
-    const char *not_live;      /* ALL_DOWN: an eligible node absent from nodes/, or NULL */
+    zkv__owner_state owner;    /* the map's view of the range's owner */
+    size_t n_candidates;       /* nodes that may serve the operation, live or not */
+    const char *not_live;      /* an eligible node absent from nodes/, or NULL */
 } zkv__route;
 
-/* Picks the node for key. Pointers in *out point into m. */
+/* Picks the node for key. zone may be NULL or "". Pointers in *out point into m. */
 void zkv__route_key(const zkv_rangemap *m, const uint8_t *key, size_t klen, zkv__op_kind op,
-                    unsigned flags, const zkv__down *down, zkv__route *out);
+                    unsigned flags, const char *zone, const zkv__down *down, zkv__route *out);
 
-/* Maps a wire status (Zkv__Status) to a ZKV_* code (OK and NOT_FOUND included). */
+/* The RequestFlag bits of one attempt: FLAG_ACK_OWNER for a write with
+ * ZKV_FLAG_ACK_OWNER, FLAG_ALLOW_STALE for a read sent to a replica (never to the
+ * owner: a node our stale map calls the owner must say NOT_OWNER, not answer stale). */
+uint32_t zkv__wire_flags(zkv__op_kind op, unsigned flags, bool to_replica);
+
+/* Maps a wire status (Zkv__Status) to a ZKV_* code (OK and NOT_FOUND included); the
+ * node-to-node statuses (STALE_EPOCH, LOG_MISMATCH) are protocol errors for a client. */
 int zkv__status_to_code(int status);
 
 /* Backoff before retry number n (0-based): 5, 10, 20, 40, 80, 100, 100, ... ms. */
 unsigned zkv__backoff_ms(unsigned n);
 
+/* Whether a call that found no node able to serve it since since_ms stops waiting for a
+ * new owner now: never when the map names a new live owner (new_owner: another owner
+ * than when the wait began; the wait starts over for it), else once failfast_ms have
+ * passed since the first failure. */
+bool zkv__failfast_expired(uint64_t since_ms, uint64_t now_ms, unsigned failfast_ms,
+                           bool new_owner);
+
 /* What happened to one attempt. */
 typedef enum {
     ZKV__EV_RESPONSE, /* an answer arrived: status, node_map_version */
     ZKV__EV_IO,       /* no answer: io_code is ZKV_ECONNECT, ZKV_ETIMEOUT, ... */
-    ZKV__EV_NO_OWNER, /* routing found no owner */
-    ZKV__EV_ALL_DOWN, /* routing found every eligible node down */
+    ZKV__EV_NO_OWNER, /* routing found nobody who may serve */
+    ZKV__EV_ALL_DOWN, /* routing found every candidate down or not live */
 } zkv__event;
 
 typedef struct zkv__outcome {
@@ -73,17 +133,22 @@ typedef struct zkv__outcome {
     int status;                /* RESPONSE: Zkv__Status */
     uint64_t node_map_version; /* RESPONSE: the node's routing version */
     int io_code;               /* IO: what the connection reported */
-    bool stale_ok;             /* the call is a read with ZKV_FLAG_ALLOW_STALE */
+    bool fallback;             /* a read that replicas may answer (not OWNER_ONLY) */
     bool to_replica;           /* the attempt went to a replica */
+    const char *owner;         /* the range's owner in the map routed with ("" if none) */
+    bool owner_live;           /* ...and it is registered in nodes/ */
 } zkv__outcome;
 
 /* The state of one call (or one operation of a batch) across its attempts. */
 typedef struct zkv__call_state {
-    unsigned retries;     /* retries that backed off so far (backoff index) */
-    bool forced_refresh;  /* a no-owner answer already forced a map reload */
-    int64_t map_version;  /* version of the map the attempt was routed with */
-    uint64_t now_ms;      /* clock when deciding */
-    uint64_t deadline_ms; /* end of the call's budget */
+    unsigned retries;                /* retries that backed off so far (backoff index) */
+    bool forced_refresh;             /* a no-owner answer already forced a map reload */
+    int64_t map_version;             /* version of the map the attempt was routed with */
+    uint64_t now_ms;                 /* clock when deciding */
+    uint64_t deadline_ms;            /* end of the call's budget */
+    unsigned failfast_ms;            /* the client's failfast */
+    uint64_t unserved_since;         /* first time no node could serve (0: not yet) */
+    char unserved_owner[ZKV_ID_MAX]; /* the range's owner then ("" if none) */
 } zkv__call_state;
 
 typedef enum {
@@ -94,16 +159,38 @@ typedef enum {
 
 typedef struct zkv__next {
     zkv__next_kind kind;
-    int code;            /* DONE/FAIL: result; RETRY: the error if the budget runs out */
-    bool mark_down;      /* RETRY: skip this node for the rest of the round */
-    bool clear_down;     /* RETRY: start a new round (forget nodes marked down) */
-    bool refresh;        /* RETRY: reload the map if a watch fired */
-    bool force_refresh;  /* RETRY: reload the map even without a watch event */
-    unsigned backoff_ms; /* RETRY: sleep this long first */
+    int code;                /* DONE/FAIL: result; RETRY: the error if the budget runs out */
+    bool mark_down;          /* RETRY: skip this node for the rest of the round */
+    bool clear_down;         /* RETRY: start a new round (forget nodes marked down) */
+    bool refresh;            /* RETRY: reload the map if a watch fired */
+    bool force_refresh;      /* RETRY: reload the map even without a watch event */
+    unsigned backoff_ms;     /* RETRY: sleep this long first */
+    bool unserved;           /* no node could serve: FAIL/RETRY carry ZKV_EUNAVAILABLE and the
+                                caller reports zkv__unavailable_message */
+    uint64_t unserved_since; /* when unserved: the caller stores it (and o->owner) in its
+                                state: the wait began then (or began again: new owner) */
 } zkv__next;
 
 /* Decides the next step. A retry whose backoff would end past the deadline becomes a
  * failure with the retry's code. The caller increments st->retries after a backoff. */
 zkv__next zkv__route_decide(const zkv__outcome *o, const zkv__call_state *st);
+
+/* What a ZKV_EUNAVAILABLE failure knows. */
+typedef struct zkv__unserved {
+    const char *range;       /* range id */
+    const char *owner;       /* "" when none */
+    zkv__owner_state state;  /* the map's view of the owner */
+    const char *owner_why;   /* why the owner failed ("connection refused", a node's
+                                UNAVAILABLE message), "" when it was not asked */
+    bool owner_answered;     /* owner_why is the owner's UNAVAILABLE answer */
+    bool fallback;           /* a read that replicas may answer */
+    bool read_replica;       /* ZKV_FLAG_READ_REPLICA */
+    size_t n_replicas;       /* replicas that could have answered */
+    const char *replica_why; /* the last replica's failure, "" when none was asked */
+} zkv__unserved;
+
+/* "range r0003: owner node-2 unreachable (connection refused); writes are refused until
+ * a new owner serves", "range r0003 has no owner; ...", and for reads the replicas' part. */
+void zkv__unavailable_message(const zkv__unserved *u, zkv__op_kind op, char *out, size_t outlen);
 
 #endif

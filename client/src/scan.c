@@ -110,8 +110,9 @@ int zkv_scan_range(zkv_client *c, const void *start, size_t slen, const void *en
         return zkv__fail(ZKV_EINVAL, "NULL out, start or end");
     *out = NULL;
     flags |= c->opts.default_flags;
-    if (flags & ~(unsigned)(ZKV_FLAG_ALLOW_STALE | ZKV_FLAG_ACK_OWNER))
-        return zkv__fail(ZKV_EINVAL, "unknown flag bits 0x%x", flags);
+    char ferr[128];
+    if (zkv__flags_check(flags, ferr, sizeof ferr) != 0)
+        return zkv__fail(ZKV_EINVAL, "%s", ferr);
     if (slen > c->opts.max_key || elen > c->opts.max_key)
         return zkv__fail(ZKV_ETOOLARGE, "scan bound over the key limit of %zu bytes",
                          c->opts.max_key);

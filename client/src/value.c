@@ -1,13 +1,14 @@
 /* value.c: zkv_value, what a get returns: the bytes, their version, whether a replica
- * answered (stale) and which node did. Opaque so fields can grow (TTL, flags). */
+ * answered (stale), how far that node had caught up (position) and which node
+ * answered. Opaque so fields can grow (TTL, flags). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "value.h"
 
-zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, int stale,
-                          const char *node)
+zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, zkv_version position,
+                          int stale, const char *node)
 {
     zkv_value *v = calloc(1, sizeof *v);
     if (!v)
@@ -22,6 +23,7 @@ zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, int sta
     v->data[len] = '\0';
     v->len = len;
     v->version = ver;
+    v->position = position;
     v->stale = stale;
     snprintf(v->node, sizeof v->node, "%s", node ? node : "");
     return v;
@@ -46,6 +48,12 @@ zkv_version zkv_value_version(const zkv_value *v)
 int zkv_value_stale(const zkv_value *v)
 {
     return v ? v->stale : 0;
+}
+
+zkv_version zkv_value_position(const zkv_value *v)
+{
+    zkv_version none = {0, 0};
+    return v ? v->position : none;
 }
 
 const char *zkv_value_node(const zkv_value *v)

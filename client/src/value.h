@@ -10,12 +10,13 @@ struct zkv_value {
     unsigned char *data; /* len bytes plus a NUL, so text values print as they are */
     size_t len;
     zkv_version version;
+    zkv_version position; /* the answering node's (epoch, seq) in the range's log */
     int stale;
     char node[ZKV_ID_MAX];
 };
 
 /* A new value holding a copy of data. NULL on ENOMEM. */
-zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, int stale,
-                          const char *node);
+zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, zkv_version position,
+                          int stale, const char *node);
 
 #endif

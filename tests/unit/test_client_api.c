@@ -22,6 +22,7 @@
 #include "describe.h"
 #include "options.h"
 #include "scan.h"
+#include "value.h"
 
 static void test_strerror(void)
 {
@@ -84,6 +85,8 @@ static void test_options_defaults_and_env(void)
     CU_ASSERT_EQUAL(o->max_key, 4096);
     CU_ASSERT_EQUAL(o->max_value, 1024 * 1024);
     CU_ASSERT_EQUAL(o->default_flags, 0);
+    CU_ASSERT_EQUAL(o->failfast_ms, 1000);
+    CU_ASSERT_STRING_EQUAL(o->zone, "");
     zkv_options_free(o);
 
     setenv("ZKV_ZK", "127.0.0.1:2999", 1);
@@ -122,7 +125,25 @@ static void test_options_validation(void)
     CU_ASSERT_EQUAL(zkv_options_set_max_value(o, 10), ZKV_OK);
     CU_ASSERT_EQUAL(o->max_value, 10);
     CU_ASSERT_EQUAL(zkv_options_set_default_flags(o, 1u << 7), ZKV_EINVAL);
-    CU_ASSERT_EQUAL(zkv_options_set_default_flags(o, ZKV_FLAG_ALLOW_STALE), ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_options_set_default_flags(o, ZKV_FLAG_READ_REPLICA | ZKV_FLAG_OWNER_ONLY),
+                    ZKV_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(zkv_last_error(), "exclude"));
+    CU_ASSERT_EQUAL(zkv_options_set_default_flags(o, ZKV_FLAG_READ_REPLICA | ZKV_FLAG_ACK_OWNER),
+                    ZKV_OK);
+    CU_ASSERT_EQUAL(o->default_flags, ZKV_FLAG_READ_REPLICA | ZKV_FLAG_ACK_OWNER);
+    CU_ASSERT_EQUAL(zkv_options_set_default_flags(o, ZKV_FLAG_OWNER_ONLY), ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_options_set_failfast(o, -1), ZKV_EINVAL);
+    CU_ASSERT_EQUAL(zkv_options_set_failfast(NULL, 10), ZKV_EINVAL);
+    CU_ASSERT_EQUAL(zkv_options_set_failfast(o, 0), ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_options_set_failfast(o, 2500), ZKV_OK);
+    CU_ASSERT_EQUAL(o->failfast_ms, 2500);
+    CU_ASSERT_EQUAL(zkv_options_set_zone(o, NULL), ZKV_EINVAL);
+    char longzone[100];
+    memset(longzone, 'z', sizeof longzone - 1);
+    longzone[sizeof longzone - 1] = '\0';
+    CU_ASSERT_EQUAL(zkv_options_set_zone(o, longzone), ZKV_EINVAL);
+    CU_ASSERT_EQUAL(zkv_options_set_zone(o, "eu-west-1a"), ZKV_OK);
+    CU_ASSERT_STRING_EQUAL(o->zone, "eu-west-1a");
     CU_ASSERT_EQUAL(zkv_options_set_client_name(o, "bench-7"), ZKV_OK);
     CU_ASSERT_STRING_EQUAL(o->client_name, "bench-7");
     char longname[300];
@@ -135,6 +156,9 @@ static void test_options_validation(void)
     CU_ASSERT_EQUAL_FATAL(zkv__options_copy(&copy, o), ZKV_OK);
     CU_ASSERT_PTR_NOT_EQUAL(copy.zk, o->zk);
     CU_ASSERT_STRING_EQUAL(copy.cluster, "prod-1.eu_west");
+    CU_ASSERT_PTR_NOT_EQUAL(copy.zone, o->zone);
+    CU_ASSERT_STRING_EQUAL(copy.zone, "eu-west-1a");
+    CU_ASSERT_EQUAL(copy.failfast_ms, 2500);
     CU_ASSERT_EQUAL(copy.max_value, 10);
     zkv__options_clear(&copy);
     zkv_options_free(o);
@@ -247,7 +271,7 @@ static void test_describe_json(void)
     zkv_cluster_info info = {.replicas = 3, .format = 1};
     strcpy(info.cluster_id, "c0ffee");
 
-    char *json = zkv__describe_json("default", &info, m);
+    char *json = zkv__describe_json("default", &info, m, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(json);
     CU_ASSERT_PTR_NULL(strchr(json, '\n')); /* compact */
     cJSON *root = cJSON_Parse(json);
@@ -266,6 +290,8 @@ static void test_describe_json(void)
     CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(r0, "replicas")), 1);
     CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(r0, "in_sync")), 0);
     CU_ASSERT_EQUAL(cJSON_GetObjectItem(r0, "epoch")->valuedouble, 3);
+    CU_ASSERT_PTR_NULL(cJSON_GetObjectItem(r0, "seq")); /* nobody asked: absent */
+    CU_ASSERT_PTR_NULL(cJSON_GetObjectItem(r0, "lag"));
     cJSON *nodes = cJSON_GetObjectItem(root, "nodes");
     CU_ASSERT_EQUAL_FATAL(cJSON_GetArraySize(nodes), 2);
     cJSON *na = cJSON_GetArrayItem(nodes, 0), *nb = cJSON_GetArrayItem(nodes, 1);
@@ -280,6 +306,106 @@ static void test_describe_json(void)
     cJSON_Delete(root);
     zkv_free(json);
     zkv_rangemap_free(m);
+}
+
+static void test_describe_status(void)
+{
+    /* RANGE_STATUS answers: r0000's owner reports two replicas, r0001's did not answer */
+    zkv_rangemap *m = calloc(1, sizeof *m);
+    m->version = 9;
+    m->n_ranges = 2;
+    m->ranges = calloc(2, sizeof *m->ranges);
+    strcpy(m->ranges[0].id, "r0000");
+    strcpy(m->ranges[1].id, "r0001");
+    const uint8_t mid[1] = {'m'};
+    CU_ASSERT_FATAL(zkv_range_set_bounds(&m->ranges[0], NULL, 0, mid, 1) == 0);
+    CU_ASSERT_FATAL(zkv_range_set_bounds(&m->ranges[1], mid, 1, NULL, 0) == 0);
+    strcpy(m->ranges[0].owner, "node-1");
+    strcpy(m->ranges[1].owner, "node-2");
+    zkv_cluster_info info = {.replicas = 3, .format = 1};
+    strcpy(info.cluster_id, "c1");
+
+    Zkv__Response r = ZKV__RESPONSE__INIT;
+    Zkv__ReplicaStatus a = ZKV__REPLICA_STATUS__INIT, b = ZKV__REPLICA_STATUS__INIT;
+    a.node_id = "node-2";
+    a.acked_seq = 1042;
+    a.in_sync = true;
+    a.connected = true;
+    b.node_id = "node-3";
+    b.acked_seq = 1030;
+    b.connected = false;
+    b.lag_ms = 2500;
+    Zkv__ReplicaStatus *reps[2] = {&a, &b};
+    r.status = ZKV__STATUS__OK;
+    r.owner = true;
+    r.range_epoch = 3;
+    r.range_seq = 1042;
+    r.replicas = reps;
+    r.n_replicas = 2;
+    zkv__range_status st[2];
+    zkv__range_status_from(&st[0], &r);
+    CU_ASSERT_TRUE(st[0].answered);
+    CU_ASSERT_TRUE(st[0].owner);
+    CU_ASSERT_EQUAL(st[0].seq, 1042);
+    CU_ASSERT_EQUAL(st[0].n_replicas, 2);
+    CU_ASSERT_STRING_EQUAL(st[0].replicas[1].id, "node-3");
+    zkv__range_status_from(&st[1], NULL); /* no answer */
+    CU_ASSERT_FALSE(st[1].answered);
+
+    char *json = zkv__describe_json("default", &info, m, st);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+    cJSON *root = cJSON_Parse(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+    cJSON *ranges = cJSON_GetObjectItem(root, "ranges");
+    cJSON *r0 = cJSON_GetArrayItem(ranges, 0), *r1 = cJSON_GetArrayItem(ranges, 1);
+    CU_ASSERT_EQUAL(cJSON_GetObjectItem(r0, "seq")->valuedouble, 1042);
+    cJSON *lag = cJSON_GetObjectItem(r0, "lag");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lag);
+    cJSON *l2 = cJSON_GetObjectItem(lag, "node-2"), *l3 = cJSON_GetObjectItem(lag, "node-3");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l3);
+    CU_ASSERT_EQUAL(cJSON_GetObjectItem(l2, "seq_behind")->valuedouble, 0);
+    CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(l2, "connected")));
+    CU_ASSERT_EQUAL(cJSON_GetObjectItem(l3, "seq_behind")->valuedouble, 12);
+    CU_ASSERT_EQUAL(cJSON_GetObjectItem(l3, "lag_ms")->valuedouble, 2500);
+    CU_ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(l3, "connected")));
+    CU_ASSERT_PTR_NULL(cJSON_GetObjectItem(r1, "seq"));
+    CU_ASSERT_PTR_NULL(cJSON_GetObjectItem(r1, "lag"));
+    cJSON_Delete(root);
+    zkv_free(json);
+
+    /* a node that answers but is not (or no longer) the serving owner: seq, no lag */
+    r.owner = false;
+    zkv__range_status_from(&st[0], &r);
+    CU_ASSERT_TRUE(st[0].answered);
+    CU_ASSERT_EQUAL(st[0].n_replicas, 0);
+    /* an acked seq ahead of the owner's (a stale answer) is not negative */
+    r.owner = true;
+    a.acked_seq = 2000;
+    zkv__range_status_from(&st[0], &r);
+    json = zkv__describe_json("default", &info, m, st);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"node-2\":{\"seq_behind\":0,"));
+    zkv_free(json);
+    /* an error status counts as no answer */
+    r.status = ZKV__STATUS__BAD_REQUEST;
+    zkv__range_status_from(&st[0], &r);
+    CU_ASSERT_FALSE(st[0].answered);
+    zkv_rangemap_free(m);
+}
+
+static void test_value_position(void)
+{
+    zkv_version ver = {2, 17}, pos = {3, 1042};
+    zkv_value *v = zkv__value_new("abc", 3, ver, pos, 1, "node-2");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    CU_ASSERT_EQUAL(zkv_value_version(v).seq, 17);
+    CU_ASSERT_EQUAL(zkv_value_position(v).epoch, 3);
+    CU_ASSERT_EQUAL(zkv_value_position(v).seq, 1042);
+    CU_ASSERT_EQUAL(zkv_value_stale(v), 1);
+    CU_ASSERT_STRING_EQUAL(zkv_value_node(v), "node-2");
+    zkv_value_free(v);
+    CU_ASSERT_EQUAL(zkv_value_position(NULL).seq, 0);
 }
 
 /* A loopback port nothing listens on: bind one, note it, close it. */
@@ -466,6 +592,8 @@ int main(void)
     CU_add_test(s, "batch queueing", test_batch_queue);
     CU_add_test(s, "batch grouping by node", test_batch_order);
     CU_add_test(s, "describe JSON", test_describe_json);
+    CU_add_test(s, "describe seq and lag (RANGE_STATUS)", test_describe_status);
+    CU_add_test(s, "value position", test_value_position);
     CU_add_test(s, "scan pages across ranges", test_scan_pages);
     CU_add_test(s, "create fails fast without ZooKeeper", test_create_without_zookeeper);
     CU_add_test(s, "NULL arguments", test_null_arguments);

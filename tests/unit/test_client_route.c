@@ -1,7 +1,9 @@
 /* Unit tests of client/src/route.c: which node a key goes to (binary keys at range edges,
- * ranges without owner, owners that are not live, stale-tolerant reads falling back to
- * replicas, nodes marked down) and what to do after each attempt (status -> code, NOT_OWNER
- * refresh and backoff, unreachable nodes, the time budget). */
+ * ranges without owner, owners that are not live, reads falling back to replicas in_sync
+ * first then by id, ZKV_FLAG_OWNER_ONLY, ZKV_FLAG_READ_REPLICA with zone preference, nodes
+ * marked down), the wire flags, and what to do after each attempt (status -> code,
+ * NOT_OWNER refresh and backoff, unreachable nodes, failfast waiting for a new owner,
+ * the time budget, the UNAVAILABLE messages). */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +55,15 @@ static zkv__route route(const zkv_rangemap *m, const char *key, size_t klen, zkv
                         unsigned flags, const zkv__down *down)
 {
     zkv__route rt;
-    zkv__route_key(m, (const uint8_t *)key, klen, op, flags, down, &rt);
+    zkv__route_key(m, (const uint8_t *)key, klen, op, flags, NULL, down, &rt);
+    return rt;
+}
+
+static zkv__route route_zone(const zkv_rangemap *m, const char *key, unsigned flags,
+                             const char *zone, const zkv__down *down)
+{
+    zkv__route rt;
+    zkv__route_key(m, (const uint8_t *)key, strlen(key), ZKV__READ, flags, zone, down, &rt);
     return rt;
 }
 
@@ -95,21 +105,24 @@ static void test_route_no_owner(void)
     zkv_rangemap *m = test_map();
     zkv__route rt = route(m, "\xff", 1, ZKV__WRITE, 0, NULL);
     CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_NO_OWNER);
+    CU_ASSERT_EQUAL(rt.owner, ZKV__OWNER_NONE);
     CU_ASSERT_STRING_EQUAL(rt.range->id, "r0002");
-    /* no replicas either: a stale read has nowhere to go */
-    rt = route(m, "\xff", 1, ZKV__READ, ZKV_FLAG_ALLOW_STALE, NULL);
+    /* no replicas either: a read has nowhere to go */
+    rt = route(m, "\xff", 1, ZKV__READ, 0, NULL);
     CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_NO_OWNER);
-    /* a range whose owner is gone but that has a replica serves stale reads */
+    CU_ASSERT_EQUAL(rt.n_candidates, 0);
+    /* a range whose owner is gone but that has a replica serves reads by default */
     strcpy(m->ranges[2].replicas[0], "node-3");
     m->ranges[2].n_replicas = 1;
-    rt = route(m, "\xff", 1, ZKV__READ, ZKV_FLAG_ALLOW_STALE, NULL);
+    rt = route(m, "\xff", 1, ZKV__READ, 0, NULL);
     CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_SEND);
     CU_ASSERT_STRING_EQUAL(rt.node->id, "node-3");
     CU_ASSERT_TRUE(rt.replica);
-    /* ...but never writes, nor reads without the flag */
-    rt = route(m, "\xff", 1, ZKV__WRITE, ZKV_FLAG_ALLOW_STALE, NULL);
+    CU_ASSERT_EQUAL(rt.owner, ZKV__OWNER_NONE);
+    /* ...but never writes, nor owner-only reads */
+    rt = route(m, "\xff", 1, ZKV__WRITE, ZKV_FLAG_READ_REPLICA, NULL);
     CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_NO_OWNER);
-    rt = route(m, "\xff", 1, ZKV__READ, 0, NULL);
+    rt = route(m, "\xff", 1, ZKV__READ, ZKV_FLAG_OWNER_ONLY, NULL);
     CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_NO_OWNER);
     zkv_rangemap_free(m);
 }
@@ -120,39 +133,151 @@ static void test_route_unknown_owner(void)
     strcpy(m->ranges[0].owner, "node-9"); /* not in nodes/: its session is gone */
     zkv__route rt = route(m, "a", 1, ZKV__WRITE, 0, NULL);
     CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_ALL_DOWN);
+    CU_ASSERT_EQUAL(rt.owner, ZKV__OWNER_NOT_LIVE);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rt.not_live);
     CU_ASSERT_STRING_EQUAL(rt.not_live, "node-9");
     CU_ASSERT_PTR_NULL(rt.node);
+    /* a read goes straight to a replica: no attempt on an owner that is not live */
+    strcpy(m->ranges[0].replicas[0], "node-2");
+    m->ranges[0].n_replicas = 1;
+    rt = route(m, "a", 1, ZKV__READ, 0, NULL);
+    CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_SEND);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-2");
+    CU_ASSERT_TRUE(rt.replica);
+    CU_ASSERT_EQUAL(rt.owner, ZKV__OWNER_NOT_LIVE);
+    /* owner-only: nothing to ask */
+    rt = route(m, "a", 1, ZKV__READ, ZKV_FLAG_OWNER_ONLY, NULL);
+    CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_ALL_DOWN);
     zkv_rangemap_free(m);
 }
 
-static void test_route_stale_fallback_order(void)
+static void test_route_fallback_order(void)
 {
     zkv_rangemap *m = test_map();
     zkv__down down = {.n = 0};
-    /* owner first, even for stale-tolerant reads */
-    zkv__route rt = route(m, "c", 1, ZKV__READ, ZKV_FLAG_ALLOW_STALE, &down);
+    /* owner first */
+    zkv__route rt = route(m, "c", 1, ZKV__READ, 0, &down);
     CU_ASSERT_STRING_EQUAL(rt.node->id, "node-2");
     CU_ASSERT_FALSE(rt.replica);
+    CU_ASSERT_EQUAL(rt.n_candidates, 3);
     /* owner down: the in-sync replica (node-3) before the lagging one (node-1) */
     zkv__down_add(&down, "node-2");
-    rt = route(m, "c", 1, ZKV__READ, ZKV_FLAG_ALLOW_STALE, &down);
+    rt = route(m, "c", 1, ZKV__READ, 0, &down);
     CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_SEND);
     CU_ASSERT_STRING_EQUAL(rt.node->id, "node-3");
     CU_ASSERT_TRUE(rt.replica);
     zkv__down_add(&down, "node-3");
-    rt = route(m, "c", 1, ZKV__READ, ZKV_FLAG_ALLOW_STALE, &down);
+    rt = route(m, "c", 1, ZKV__READ, 0, &down);
     CU_ASSERT_STRING_EQUAL(rt.node->id, "node-1");
     zkv__down_add(&down, "node-1");
-    rt = route(m, "c", 1, ZKV__READ, ZKV_FLAG_ALLOW_STALE, &down);
+    rt = route(m, "c", 1, ZKV__READ, 0, &down);
     CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_ALL_DOWN);
     CU_ASSERT_PTR_NULL(rt.not_live);
     /* a write with the owner down waits for the owner; replicas are not asked */
     zkv__down_clear(&down);
     zkv__down_add(&down, "node-2");
-    rt = route(m, "c", 1, ZKV__WRITE, ZKV_FLAG_ALLOW_STALE, &down);
+    rt = route(m, "c", 1, ZKV__WRITE, 0, &down);
+    CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_ALL_DOWN);
+    CU_ASSERT_EQUAL(rt.n_candidates, 1);
+    /* owner-only reads too */
+    rt = route(m, "c", 1, ZKV__READ, ZKV_FLAG_OWNER_ONLY, &down);
     CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_ALL_DOWN);
     zkv_rangemap_free(m);
+}
+
+/* Candidates in order, as "id,id,..." with a '*' after replicas. */
+static void cands_str(const zkv_rangemap *m, const zkv_range *r, zkv__op_kind op, unsigned flags,
+                      const char *zone, char *out, size_t outlen)
+{
+    zkv__cand c[ZKV__CAND_MAX];
+    size_t n = zkv__route_candidates(m, r, op, flags, zone, c);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(out);
+        snprintf(out + len, outlen - len, "%s%s%s", i ? "," : "", c[i].id, c[i].replica ? "*" : "");
+    }
+}
+
+static void test_candidates_sorted(void)
+{
+    zkv_rangemap *m = test_map();
+    zkv_range *r = &m->ranges[1];
+    /* replicas listed out of id order; in_sync: node-5 and node-3; the owner listed too */
+    const char *reps[] = {"node-6", "node-5", "node-2", "node-4", "node-3"};
+    for (int i = 0; i < 5; i++)
+        strcpy(r->replicas[i], reps[i]);
+    r->n_replicas = 5;
+    strcpy(r->in_sync[0], "node-5");
+    strcpy(r->in_sync[1], "node-3");
+    r->n_in_sync = 2;
+    char s[256];
+    cands_str(m, r, ZKV__READ, 0, NULL, s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "node-2,node-3*,node-5*,node-4*,node-6*");
+    cands_str(m, r, ZKV__WRITE, 0, NULL, s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "node-2");
+    cands_str(m, r, ZKV__READ, ZKV_FLAG_OWNER_ONLY, NULL, s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "node-2");
+    /* READ_REPLICA without a zone: replicas only, in_sync first */
+    cands_str(m, r, ZKV__READ, ZKV_FLAG_READ_REPLICA, NULL, s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "node-3*,node-5*,node-4*,node-6*");
+    cands_str(m, r, ZKV__READ, ZKV_FLAG_READ_REPLICA, "", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "node-3*,node-5*,node-4*,node-6*");
+    zkv_rangemap_free(m);
+}
+
+static void test_read_replica_zone(void)
+{
+    zkv_rangemap *m = test_map();
+    /* node-1 (lagging) is in zone "b" with the client; node-3 (in sync) in zone "a" */
+    strcpy(m->nodes[0].zone, "b");
+    strcpy(m->nodes[2].zone, "a");
+    zkv__route rt = route_zone(m, "c", ZKV_FLAG_READ_REPLICA, "b", NULL);
+    CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_SEND);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-1"); /* same zone beats in_sync */
+    CU_ASSERT_TRUE(rt.replica);
+    rt = route_zone(m, "c", ZKV_FLAG_READ_REPLICA, "a", NULL);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-3");
+    /* a zone nobody is in: in_sync first */
+    rt = route_zone(m, "c", ZKV_FLAG_READ_REPLICA, "z", NULL);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-3");
+    /* the owner is never asked, even with every replica down */
+    zkv__down down = {.n = 0};
+    zkv__down_add(&down, "node-1");
+    zkv__down_add(&down, "node-3");
+    rt = route_zone(m, "c", ZKV_FLAG_READ_REPLICA, "b", &down);
+    CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_ALL_DOWN);
+    /* the zone matters only with READ_REPLICA: a plain read asks the owner */
+    rt = route_zone(m, "c", 0, "b", NULL);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-2");
+    CU_ASSERT_FALSE(rt.replica);
+    /* a range without replicas: nothing to read */
+    rt = route_zone(m, "a", ZKV_FLAG_READ_REPLICA, "b", NULL);
+    CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_NO_OWNER);
+    zkv_rangemap_free(m);
+}
+
+static void test_wire_flags_and_check(void)
+{
+    CU_ASSERT_EQUAL(zkv__wire_flags(ZKV__READ, 0, false), 0);
+    CU_ASSERT_EQUAL(zkv__wire_flags(ZKV__READ, 0, true), ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE);
+    CU_ASSERT_EQUAL(zkv__wire_flags(ZKV__READ, ZKV_FLAG_READ_REPLICA, true),
+                    ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE);
+    /* never to the owner: a deposed owner must answer NOT_OWNER, not a stale value */
+    CU_ASSERT_EQUAL(zkv__wire_flags(ZKV__READ, ZKV_FLAG_ACK_OWNER, false), 0);
+    CU_ASSERT_EQUAL(zkv__wire_flags(ZKV__WRITE, ZKV_FLAG_ACK_OWNER, false),
+                    ZKV__REQUEST_FLAG__FLAG_ACK_OWNER);
+    CU_ASSERT_EQUAL(zkv__wire_flags(ZKV__WRITE, ZKV_FLAG_READ_REPLICA | ZKV_FLAG_OWNER_ONLY, false),
+                    0);
+    char err[128];
+    CU_ASSERT_EQUAL(zkv__flags_check(0, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(
+        zkv__flags_check(ZKV__FLAGS_ALL & ~(unsigned)ZKV_FLAG_OWNER_ONLY, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(zkv__flags_check(ZKV_FLAG_OWNER_ONLY | ZKV_FLAG_ACK_OWNER, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(zkv__flags_check(1u << 9, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "0x200"));
+    CU_ASSERT_EQUAL(zkv__flags_check(ZKV_FLAG_READ_REPLICA | ZKV_FLAG_OWNER_ONLY, err, sizeof err),
+                    -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "exclude"));
 }
 
 static void test_down_set(void)
@@ -163,16 +288,37 @@ static void test_down_set(void)
     zkv__down_add(&d, "a");
     zkv__down_add(&d, "a");
     CU_ASSERT_EQUAL(d.n, 1);
+    CU_ASSERT_STRING_EQUAL(zkv__down_why(&d, "a"), "");
+    zkv__down_add_why(&d, "a", "connection refused");
+    CU_ASSERT_EQUAL(d.n, 1);
+    CU_ASSERT_STRING_EQUAL(zkv__down_why(&d, "a"), "connection refused");
+    zkv__down_add(&d, "a"); /* no reason: keeps the one it had */
+    CU_ASSERT_STRING_EQUAL(zkv__down_why(&d, "a"), "connection refused");
+    CU_ASSERT_STRING_EQUAL(zkv__down_why(&d, "b"), "");
     char id[16];
     for (int i = 0; i < ZKV__DOWN_MAX + 3; i++) {
         snprintf(id, sizeof id, "n%d", i);
-        zkv__down_add(&d, id);
+        zkv__down_add_why(&d, id, id);
     }
     CU_ASSERT_EQUAL(d.n, ZKV__DOWN_MAX);
     CU_ASSERT_TRUE(zkv__down_has(&d, id)); /* the newest is kept, the oldest forgotten */
+    CU_ASSERT_STRING_EQUAL(zkv__down_why(&d, id), id);
+    CU_ASSERT_STRING_EQUAL(zkv__down_why(&d, "n5"), "n5"); /* reasons moved with their ids */
     CU_ASSERT_FALSE(zkv__down_has(&d, "a"));
     zkv__down_clear(&d);
     CU_ASSERT_FALSE(zkv__down_has(&d, id));
+}
+
+static void test_short_reason(void)
+{
+    CU_ASSERT_STRING_EQUAL(
+        zkv__short_reason("node node-2 at 127.0.0.1:7402 unreachable: connection refused"),
+        "connection refused");
+    CU_ASSERT_STRING_EQUAL(zkv__short_reason("connection to node n at a lost: x: reset"), "reset");
+    CU_ASSERT_STRING_EQUAL(zkv__short_reason("node n at a did not answer"),
+                           "node n at a did not answer");
+    CU_ASSERT_STRING_EQUAL(zkv__short_reason("trailing: "), "trailing: ");
+    CU_ASSERT_STRING_EQUAL(zkv__short_reason(""), "");
 }
 
 static void test_status_to_code(void)
@@ -185,6 +331,9 @@ static void test_status_to_code(void)
     CU_ASSERT_EQUAL(zkv__status_to_code(ZKV__STATUS__BAD_REQUEST), ZKV_EBADREQUEST);
     CU_ASSERT_EQUAL(zkv__status_to_code(ZKV__STATUS__TIMEOUT), ZKV_ETIMEOUT);
     CU_ASSERT_EQUAL(zkv__status_to_code(ZKV__STATUS__INTERNAL), ZKV_EINTERNAL);
+    /* replication statuses are never an answer to a client's request */
+    CU_ASSERT_EQUAL(zkv__status_to_code(ZKV__STATUS__STALE_EPOCH), ZKV_EPROTOCOL);
+    CU_ASSERT_EQUAL(zkv__status_to_code(ZKV__STATUS__LOG_MISMATCH), ZKV_EPROTOCOL);
     CU_ASSERT_EQUAL(zkv__status_to_code(99), ZKV_EPROTOCOL);
 }
 
@@ -198,19 +347,24 @@ static void test_backoff(void)
 
 static zkv__call_state state(unsigned retries, uint64_t now, uint64_t deadline)
 {
-    zkv__call_state st = {
-        .retries = retries, .map_version = 7, .now_ms = now, .deadline_ms = deadline};
+    zkv__call_state st = {.retries = retries,
+                          .map_version = 7,
+                          .now_ms = now,
+                          .deadline_ms = deadline,
+                          .failfast_ms = 1000};
     return st;
 }
 
-static zkv__next response(int status, uint64_t node_version, bool stale_ok, bool replica,
+static zkv__next response(int status, uint64_t node_version, bool fallback, bool replica,
                           const zkv__call_state *st)
 {
     zkv__outcome o = {.event = ZKV__EV_RESPONSE,
                       .status = status,
                       .node_map_version = node_version,
-                      .stale_ok = stale_ok,
-                      .to_replica = replica};
+                      .fallback = fallback,
+                      .to_replica = replica,
+                      .owner = "node-2",
+                      .owner_live = true};
     return zkv__route_decide(&o, st);
 }
 
@@ -223,11 +377,17 @@ static void test_decide_final_statuses(void)
     nx = response(ZKV__STATUS__NOT_FOUND, 7, false, false, &st);
     CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_DONE);
     CU_ASSERT_EQUAL(nx.code, ZKV_ENOTFOUND);
+    nx = response(ZKV__STATUS__OK, 7, true, true, &st); /* a replica's answer is an answer */
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_DONE);
     int statuses[] = {ZKV__STATUS__TOO_LARGE, ZKV__STATUS__BAD_REQUEST, ZKV__STATUS__TIMEOUT,
-                      ZKV__STATUS__INTERNAL};
-    int codes[] = {ZKV_ETOOLARGE, ZKV_EBADREQUEST, ZKV_ETIMEOUT, ZKV_EINTERNAL};
-    for (int i = 0; i < 4; i++) {
+                      ZKV__STATUS__INTERNAL,  ZKV__STATUS__STALE_EPOCH, ZKV__STATUS__LOG_MISMATCH};
+    int codes[] = {ZKV_ETOOLARGE, ZKV_EBADREQUEST, ZKV_ETIMEOUT,
+                   ZKV_EINTERNAL, ZKV_EPROTOCOL,   ZKV_EPROTOCOL};
+    for (int i = 0; i < 6; i++) {
         nx = response(statuses[i], 7, false, false, &st);
+        CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
+        CU_ASSERT_EQUAL(nx.code, codes[i]);
+        nx = response(statuses[i], 7, true, true, &st); /* from a replica too: not retried */
         CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
         CU_ASSERT_EQUAL(nx.code, codes[i]);
     }
@@ -244,6 +404,7 @@ static void test_decide_not_owner(void)
     CU_ASSERT_TRUE(nx.force_refresh);
     CU_ASSERT_EQUAL(nx.backoff_ms, 5);
     CU_ASSERT_FALSE(nx.mark_down);
+    CU_ASSERT_FALSE(nx.unserved);
     /* node is behind us: reload only if a watch fired, back off longer each time */
     st = state(3, 1000, 6000);
     nx = response(ZKV__STATUS__NOT_OWNER, 6, false, false, &st);
@@ -264,29 +425,44 @@ static void test_decide_not_owner(void)
     CU_ASSERT_EQUAL(nx.backoff_ms, 0);
 }
 
-static void test_decide_unavailable_stale(void)
+static void test_decide_unavailable(void)
 {
-    zkv__call_state st = state(1, 1000, 6000);
-    /* the owner cannot serve (starting, lost its session): back off, re-read the map */
-    zkv__next nx = response(ZKV__STATUS__UNAVAILABLE, 7, false, false, &st);
-    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
-    CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
-    CU_ASSERT_TRUE(nx.force_refresh);
-    CU_ASSERT_EQUAL(nx.backoff_ms, 10);
-    CU_ASSERT_FALSE(nx.mark_down);
-    /* ...until the budget is spent */
-    st = state(1, 5995, 6000);
-    nx = response(ZKV__STATUS__UNAVAILABLE, 7, false, false, &st);
-    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
-    CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
-    /* a stale-tolerant read tries a replica at once */
-    st = state(0, 1000, 6000);
-    nx = response(ZKV__STATUS__UNAVAILABLE, 7, true, false, &st);
+    /* a read the replicas may answer: a fenced owner is skipped at once */
+    zkv__call_state st = state(0, 1000, 6000);
+    zkv__next nx = response(ZKV__STATUS__UNAVAILABLE, 7, true, false, &st);
     CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
     CU_ASSERT_TRUE(nx.mark_down);
     CU_ASSERT_EQUAL(nx.backoff_ms, 0);
-    /* a replica saying UNAVAILABLE is final */
+    CU_ASSERT_FALSE(nx.unserved);
+    /* a replica that cannot answer: the next replica */
     nx = response(ZKV__STATUS__UNAVAILABLE, 7, true, true, &st);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
+    CU_ASSERT_TRUE(nx.mark_down);
+    /* a write (or an owner-only read): wait for a new owner, refreshing the map */
+    st = state(1, 1000, 6000);
+    nx = response(ZKV__STATUS__UNAVAILABLE, 7, false, false, &st);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
+    CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
+    CU_ASSERT_TRUE(nx.unserved);
+    CU_ASSERT_EQUAL(nx.unserved_since, 1000); /* the wait starts now */
+    CU_ASSERT_TRUE(nx.force_refresh);
+    CU_ASSERT_EQUAL(nx.backoff_ms, 10);
+    CU_ASSERT_FALSE(nx.mark_down);
+    /* ...for failfast, well inside the call's budget */
+    st.unserved_since = 1000;
+    strcpy(st.unserved_owner, "node-2");
+    st.now_ms = 1999;
+    nx = response(ZKV__STATUS__UNAVAILABLE, 7, false, false, &st);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
+    CU_ASSERT_EQUAL(nx.unserved_since, 1000);
+    st.now_ms = 2000;
+    nx = response(ZKV__STATUS__UNAVAILABLE, 7, false, false, &st);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
+    CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
+    CU_ASSERT_TRUE(nx.unserved);
+    /* the call's budget ends first: still EUNAVAILABLE */
+    st = state(1, 5995, 6000);
+    nx = response(ZKV__STATUS__UNAVAILABLE, 7, false, false, &st);
     CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
     CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
 }
@@ -312,7 +488,7 @@ static void test_decide_io(void)
     nx = zkv__route_decide(&o, &st);
     CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
     CU_ASSERT_EQUAL(nx.code, ZKV_ETIMEOUT);
-    /* an attempt's share ran out (stale read), the call's budget did not */
+    /* an attempt's share ran out (a read that may fall back), the call's budget did not */
     st = state(0, 3000, 6000);
     nx = zkv__route_decide(&o, &st);
     CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
@@ -326,34 +502,158 @@ static void test_decide_io(void)
     CU_ASSERT_EQUAL(nx.code, ZKV_ENOCLUSTER);
 }
 
+static void test_failfast_expired(void)
+{
+    /* (first failure, now, failfast, map names a new live owner) */
+    CU_ASSERT_FALSE(zkv__failfast_expired(1000, 1000, 1000, false));
+    CU_ASSERT_FALSE(zkv__failfast_expired(1000, 1999, 1000, false));
+    CU_ASSERT_TRUE(zkv__failfast_expired(1000, 2000, 1000, false));
+    CU_ASSERT_TRUE(zkv__failfast_expired(1000, 9000, 1000, false));
+    CU_ASSERT_FALSE(zkv__failfast_expired(1000, 9000, 1000, true)); /* ask the new owner */
+    CU_ASSERT_TRUE(zkv__failfast_expired(1000, 1000, 0, false));    /* failfast 0: at once */
+    CU_ASSERT_FALSE(zkv__failfast_expired(2000, 1000, 0, false));   /* clock before: no */
+    CU_ASSERT_FALSE(zkv__failfast_expired(1000, 1250, 300, false));
+    CU_ASSERT_TRUE(zkv__failfast_expired(1000, 1300, 300, false));
+}
+
+static zkv__next unserved_event(zkv__event ev, zkv__call_state *st, const char *owner, bool live)
+{
+    zkv__outcome o = {.event = ev, .owner = owner, .owner_live = live};
+    zkv__next nx = zkv__route_decide(&o, st);
+    if (nx.unserved) { /* as call.c does */
+        st->unserved_since = nx.unserved_since;
+        snprintf(st->unserved_owner, sizeof st->unserved_owner, "%s", owner);
+    }
+    return nx;
+}
+
 static void test_decide_all_down_and_no_owner(void)
 {
+    /* every candidate down (owner killed, still registered): wait and refresh */
     zkv__call_state st = state(2, 1000, 6000);
-    zkv__outcome o = {.event = ZKV__EV_ALL_DOWN, .io_code = ZKV_ECONNECT};
-    zkv__next nx = zkv__route_decide(&o, &st);
+    zkv__next nx = unserved_event(ZKV__EV_ALL_DOWN, &st, "node-2", true);
     CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
+    CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
+    CU_ASSERT_TRUE(nx.unserved);
     CU_ASSERT_TRUE(nx.clear_down);
     CU_ASSERT_TRUE(nx.force_refresh);
     CU_ASSERT_EQUAL(nx.backoff_ms, 20);
-    st = state(2, 5990, 6000);
-    nx = zkv__route_decide(&o, &st);
-    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
-    CU_ASSERT_EQUAL(nx.code, ZKV_ECONNECT);
-    o.io_code = 0; /* owner simply not live, nothing tried */
-    nx = zkv__route_decide(&o, &st);
-    CU_ASSERT_EQUAL(nx.code, ZKV_ECONNECT);
-
-    /* no owner: one forced reload, then EUNAVAILABLE */
-    st = state(0, 1000, 6000);
-    zkv__outcome no = {.event = ZKV__EV_NO_OWNER};
-    nx = zkv__route_decide(&no, &st);
+    CU_ASSERT_EQUAL(st.unserved_since, 1000);
+    st.now_ms = 1500;
+    nx = unserved_event(ZKV__EV_ALL_DOWN, &st, "node-2", true);
     CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
-    CU_ASSERT_TRUE(nx.force_refresh);
-    CU_ASSERT_EQUAL(nx.backoff_ms, 0);
-    st.forced_refresh = true;
-    nx = zkv__route_decide(&no, &st);
+    CU_ASSERT_EQUAL(st.unserved_since, 1000); /* the first failure counts */
+    st.now_ms = 2000;
+    nx = unserved_event(ZKV__EV_ALL_DOWN, &st, "node-2", true);
     CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
     CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
+    CU_ASSERT_TRUE(nx.unserved);
+
+    /* the map now names another owner: it gets its own failfast */
+    st = state(0, 1000, 6000);
+    unserved_event(ZKV__EV_ALL_DOWN, &st, "node-2", true);
+    st.now_ms = 1900;
+    nx = unserved_event(ZKV__EV_ALL_DOWN, &st, "node-3", true);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
+    CU_ASSERT_EQUAL(st.unserved_since, 1900);
+    CU_ASSERT_STRING_EQUAL(st.unserved_owner, "node-3");
+    st.now_ms = 2100; /* past node-2's failfast, inside node-3's */
+    nx = unserved_event(ZKV__EV_ALL_DOWN, &st, "node-3", true);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
+    st.now_ms = 2900;
+    nx = unserved_event(ZKV__EV_ALL_DOWN, &st, "node-3", true);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
+    /* ...but an owner that is not live does not restart the wait */
+    st = state(0, 1000, 6000);
+    unserved_event(ZKV__EV_ALL_DOWN, &st, "node-2", true);
+    st.now_ms = 2000;
+    nx = unserved_event(ZKV__EV_ALL_DOWN, &st, "node-9", false);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
+
+    /* no owner at all: the same wait, then EUNAVAILABLE */
+    st = state(0, 1000, 6000);
+    nx = unserved_event(ZKV__EV_NO_OWNER, &st, "", false);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
+    CU_ASSERT_TRUE(nx.force_refresh);
+    CU_ASSERT_EQUAL(nx.backoff_ms, 5);
+    st.now_ms = 2000;
+    nx = unserved_event(ZKV__EV_NO_OWNER, &st, "", false);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
+    CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
+    /* a shorter call budget ends it first, with the same code */
+    st = state(2, 5990, 6000);
+    nx = unserved_event(ZKV__EV_ALL_DOWN, &st, "node-2", true);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_FAIL);
+    CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
+    /* a custom failfast */
+    st = state(0, 1000, 60000);
+    st.failfast_ms = 3000;
+    unserved_event(ZKV__EV_ALL_DOWN, &st, "node-2", true);
+    st.now_ms = 3999;
+    CU_ASSERT_EQUAL(unserved_event(ZKV__EV_ALL_DOWN, &st, "node-2", true).kind, ZKV__NEXT_RETRY);
+    st.now_ms = 4000;
+    CU_ASSERT_EQUAL(unserved_event(ZKV__EV_ALL_DOWN, &st, "node-2", true).kind, ZKV__NEXT_FAIL);
+}
+
+static void test_unavailable_messages(void)
+{
+    char msg[512];
+    zkv__unserved u = {.range = "r0003",
+                       .owner = "node-2",
+                       .state = ZKV__OWNER_LIVE,
+                       .owner_why = "connection refused"};
+    zkv__unavailable_message(&u, ZKV__WRITE, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "range r0003: owner node-2 unreachable (connection refused); "
+                                "writes are refused until a new owner serves");
+    u.state = ZKV__OWNER_NONE;
+    u.owner = "";
+    zkv__unavailable_message(&u, ZKV__WRITE, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg,
+                           "range r0003 has no owner; writes are refused until a new owner serves");
+    u.state = ZKV__OWNER_NOT_LIVE;
+    u.owner = "node-2";
+    zkv__unavailable_message(&u, ZKV__WRITE, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "range r0003: owner node-2 is not live (no nodes/ entry); writes "
+                                "are refused until a new owner serves");
+    /* the owner answered: its message; a new owner helps only when it is fenced */
+    u.state = ZKV__OWNER_LIVE;
+    u.owner_answered = true;
+    u.owner_why = "range r0003 is fenced";
+    zkv__unavailable_message(&u, ZKV__WRITE, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "range r0003: owner node-2 answered UNAVAILABLE: range r0003 is "
+                                "fenced; writes are refused until a new owner serves");
+    u.owner_why = "range r0003 has 1 in-sync copy (owner only); --min-in-sync is 2";
+    zkv__unavailable_message(&u, ZKV__WRITE, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "range r0003: owner node-2 answered UNAVAILABLE: range r0003 has 1 "
+                                "in-sync copy (owner only); --min-in-sync is 2");
+    /* reads */
+    u.owner_answered = false;
+    u.owner_why = "connection refused";
+    u.fallback = true;
+    u.n_replicas = 2;
+    u.replica_why = "node node-3: connection refused";
+    zkv__unavailable_message(&u, ZKV__READ, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "range r0003: owner node-2 unreachable (connection refused); no "
+                                "replica could answer (node node-3: connection refused)");
+    u.n_replicas = 0;
+    zkv__unavailable_message(&u, ZKV__READ, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(
+        msg, "range r0003: owner node-2 unreachable (connection refused); no replica to read from");
+    u.fallback = false;
+    zkv__unavailable_message(&u, ZKV__READ, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "range r0003: owner node-2 unreachable (connection refused); "
+                                "ZKV_FLAG_OWNER_ONLY: no replica asked");
+    u.fallback = u.read_replica = true;
+    zkv__unavailable_message(&u, ZKV__READ, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "range r0003 has no replica to read from");
+    u.n_replicas = 1;
+    zkv__unavailable_message(&u, ZKV__READ, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(
+        msg, "range r0003: no replica could answer (node node-3: connection refused)");
+    /* truncation is safe */
+    char small[16];
+    zkv__unavailable_message(&u, ZKV__READ, small, sizeof small);
+    CU_ASSERT_EQUAL(strlen(small), sizeof small - 1);
 }
 
 int main(void)
@@ -364,15 +664,21 @@ int main(void)
     CU_add_test(s, "binary keys at range edges", test_route_binary_edges);
     CU_add_test(s, "range without owner", test_route_no_owner);
     CU_add_test(s, "owner not live", test_route_unknown_owner);
-    CU_add_test(s, "stale reads fall back to replicas", test_route_stale_fallback_order);
+    CU_add_test(s, "reads fall back to replicas", test_route_fallback_order);
+    CU_add_test(s, "candidates sorted (in_sync, id)", test_candidates_sorted);
+    CU_add_test(s, "READ_REPLICA prefers the client's zone", test_read_replica_zone);
+    CU_add_test(s, "wire flags and flag checks", test_wire_flags_and_check);
     CU_add_test(s, "down set", test_down_set);
+    CU_add_test(s, "short reason", test_short_reason);
     CU_add_test(s, "status to code", test_status_to_code);
     CU_add_test(s, "backoff", test_backoff);
     CU_add_test(s, "final statuses", test_decide_final_statuses);
     CU_add_test(s, "NOT_OWNER retries", test_decide_not_owner);
-    CU_add_test(s, "UNAVAILABLE and stale reads", test_decide_unavailable_stale);
+    CU_add_test(s, "UNAVAILABLE answers", test_decide_unavailable);
     CU_add_test(s, "I/O outcomes", test_decide_io);
-    CU_add_test(s, "all down, no owner", test_decide_all_down_and_no_owner);
+    CU_add_test(s, "failfast", test_failfast_expired);
+    CU_add_test(s, "all down, no owner: failfast", test_decide_all_down_and_no_owner);
+    CU_add_test(s, "UNAVAILABLE messages", test_unavailable_messages);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

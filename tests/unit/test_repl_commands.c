@@ -1,5 +1,6 @@
 /* test_repl_commands.c: command lookup and dispatch (unknown names, argument counts),
- * scan arguments, status names and exit codes, help text and completion. */
+ * scan arguments, status names and exit codes, the stale note, help text and
+ * completion. */
 #include <CUnit/Basic.h>
 #include <string.h>
 
@@ -158,6 +159,30 @@ static void test_completion(void)
     CU_ASSERT_FALSE(zkv_repl_completion_wants_command("put a b", 6));
 }
 
+static void test_stale_note(void)
+{
+    char out[128];
+    zkv_repl_stale_note("node-2", 3, 1042, out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "(stale: replica node-2 at 3:1042)");
+    zkv_repl_stale_note("node-7", 0, 0, out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "(stale: replica node-7 at 0:0)");
+    zkv_repl_stale_note("", 18446744073709551615ull, 1, out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "(stale: replica ? at 18446744073709551615:1)");
+    zkv_repl_stale_note(NULL, 1, 2, out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "(stale: replica ? at 1:2)");
+    char small[10];
+    zkv_repl_stale_note("node-2", 3, 1042, small, sizeof small);
+    CU_ASSERT_STRING_EQUAL(small, "(stale: r");
+    /* the help of get explains the note, put the fast failure */
+    static char help[4096];
+    CU_ASSERT_EQUAL(zkv_repl_help_text("get", 3, help, sizeof help), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(help, "(stale: replica"));
+    CU_ASSERT_EQUAL(zkv_repl_help_text("put", 3, help, sizeof help), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(help, "UNAVAILABLE"));
+    CU_ASSERT_EQUAL(zkv_repl_help_text("ranges", 6, help, sizeof help), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(help, "LAG"));
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -167,6 +192,7 @@ int main(void)
     CU_add_test(s, "dispatch", test_dispatch);
     CU_add_test(s, "scan_args", test_scan_args);
     CU_add_test(s, "status", test_status);
+    CU_add_test(s, "stale_note", test_stale_note);
     CU_add_test(s, "help", test_help);
     CU_add_test(s, "completion", test_completion);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -1,8 +1,11 @@
 /* test_repl_table.c: column widths from content, alignment, no trailing blanks; and the
- * ranges/nodes views rendered from a zkv_describe document. */
+ * ranges/nodes views rendered from a zkv_describe document, with the SEQ and LAG columns
+ * of replication. */
 #include <CUnit/Basic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "describe_render.h"
 #include "table.h"
@@ -64,7 +67,9 @@ static const char describe[] =
     "{\"cluster\":\"default\",\"cluster_id\":\"c1\",\"map_version\":7,\"replicas\":3,"
     "\"ranges\":["
     "{\"id\":\"r0001\",\"start\":\"\\\\x80\\\\x00\",\"end\":\"\",\"owner\":\"node-b\","
-    "\"replicas\":[\"node-a\",\"node-c\"],\"in_sync\":[\"node-a\"],\"epoch\":12},"
+    "\"replicas\":[\"node-a\",\"node-c\"],\"in_sync\":[\"node-a\"],\"epoch\":12,"
+    "\"seq\":1042,\"lag\":{\"node-a\":{\"seq_behind\":0,\"lag_ms\":0,\"connected\":true},"
+    "\"node-c\":{\"seq_behind\":12,\"lag_ms\":2500,\"connected\":false}}},"
     "{\"id\":\"r0000\",\"start\":\"\",\"end\":\"\\\\x80\\\\x00\",\"owner\":\"node-gone\","
     "\"replicas\":[],\"in_sync\":[],\"epoch\":3},"
     "{\"id\":\"r0002\",\"start\":\"\\\\x90\",\"end\":\"\\\\xa0\",\"owner\":\"\","
@@ -84,12 +89,21 @@ static void test_ranges_view(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     if (!out)
         return;
-    CU_ASSERT_STRING_EQUAL(
-        out, "ID     RANGE           OWNER      REPLICAS       IN_SYNC  EPOCH  ADDRESS\n"
-             "r0000  -inf..\\x80\\x00  node-gone  -              -            3  (down)\n"
-             "r0003  a\\x20b..a\\x20c  -          -              -            0  -\n"
-             "r0001  \\x80\\x00..+inf  node-b     node-a,node-c  node-a      12  127.0.0.1:7401\n"
-             "r0002  \\x90..\\xa0      -          -              -            0  -\n");
+    CU_ASSERT_STRING_EQUAL(out, "ID     RANGE           OWNER      REPLICAS       IN_SYNC  EPOCH   "
+                                "SEQ  LAG                 "
+                                "ADDRESS\n"
+                                "r0000  -inf..\\x80\\x00  node-gone  -              -            3 "
+                                "    ?  -                   "
+                                "(down)\n"
+                                "r0003  a\\x20b..a\\x20c  -          -              -            0 "
+                                "    ?  -                   "
+                                "-\n"
+                                "r0001  \\x80\\x00..+inf  node-b     node-a,node-c  node-a      12 "
+                                " 1042  node-a:0,node-c:12  "
+                                "127.0.0.1:7401\n"
+                                "r0002  \\x90..\\xa0      -          -              -            0 "
+                                "    ?  -                   "
+                                "-\n");
     free(out);
 }
 
@@ -124,7 +138,45 @@ static void test_json_views(void)
         return;
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"id\":\"r0001\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"start\":\"\\\\x80\\\\x00\""));
+    /* seq and lag pass through */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"seq\":1042"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"node-c\":{\"seq_behind\":12,\"lag_ms\":2500"));
     free(out);
+}
+
+/* The LAG cell of a range given as JSON. */
+static void check_lag(const char *range_json, const char *want)
+{
+    cJSON *r = cJSON_Parse(range_json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    char *cell = zkv_repl_lag_cell(r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cell);
+    CU_ASSERT_STRING_EQUAL(cell, want);
+    free(cell);
+    cJSON_Delete(r);
+}
+
+static void test_lag_cell(void)
+{
+    /* the owner did not answer: unknown */
+    check_lag("{\"replicas\":[\"node-2\",\"node-3\"]}", "?");
+    /* no replicas: nothing to lag */
+    check_lag("{\"replicas\":[]}", "-");
+    check_lag("{\"replicas\":[],\"lag\":{}}", "-");
+    /* in the map's order; a replica the owner did not report is ? */
+    check_lag("{\"replicas\":[\"node-3\",\"node-2\"],\"lag\":{\"node-2\":{\"seq_behind\":0},"
+              "\"node-3\":{\"seq_behind\":12}}}",
+              "node-3:12,node-2:0");
+    check_lag("{\"replicas\":[\"node-2\",\"node-3\"],\"lag\":{\"node-2\":{\"seq_behind\":7}}}",
+              "node-2:7,node-3:?");
+    /* one the owner ships to that the map does not list yet comes last */
+    check_lag("{\"replicas\":[\"node-2\"],\"lag\":{\"node-2\":{\"seq_behind\":1},"
+              "\"node-9\":{\"seq_behind\":100000}}}",
+              "node-2:1,node-9:100000");
+    /* junk numbers do not print as numbers */
+    check_lag("{\"replicas\":[\"node-2\",\"node-3\"],\"lag\":{\"node-2\":{\"seq_behind\":-1},"
+              "\"node-3\":{\"seq_behind\":1e300}}}",
+              "node-2:?,node-3:?");
 }
 
 static void test_bad_documents(void)
@@ -142,7 +194,7 @@ static void test_bad_documents(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     if (!out)
         return;
-    CU_ASSERT_STRING_EQUAL(out, "ID  RANGE  OWNER  REPLICAS  IN_SYNC  EPOCH  ADDRESS\n");
+    CU_ASSERT_STRING_EQUAL(out, "ID  RANGE  OWNER  REPLICAS  IN_SYNC  EPOCH  SEQ  LAG  ADDRESS\n");
     free(out);
 }
 
@@ -156,6 +208,7 @@ int main(void)
     CU_add_test(s, "ranges_view", test_ranges_view);
     CU_add_test(s, "nodes_view", test_nodes_view);
     CU_add_test(s, "json_views", test_json_views);
+    CU_add_test(s, "lag_cell", test_lag_cell);
     CU_add_test(s, "bad_documents", test_bad_documents);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -50,11 +50,17 @@ enum {
     ZKV_EPROTOCOL = -13,   /* the peer sent something that is not the zkv protocol */
 };
 
-/* Request flags (bit mask), for the flags argument of the calls below. */
+/* Request flags (bit mask), for the flags argument of the calls below.
+ * Reads go to the range's owner. When the owner is unreachable or the range has none, a
+ * read falls back to a replica and the value comes back flagged stale (zkv_value_stale)
+ * with the range position it reflects (zkv_value_position); ZKV_FLAG_OWNER_ONLY turns
+ * the fallback off. Writes never fall back: they fail fast with ZKV_EUNAVAILABLE (about
+ * a second, zkv_options_set_failfast) until a new owner serves. */
 enum {
     ZKV_FLAG_NONE = 0,
-    ZKV_FLAG_ALLOW_STALE = 1 << 0, /* a replica may answer a read; the value is flagged stale */
-    ZKV_FLAG_ACK_OWNER = 1 << 1,   /* acknowledge a write once the owner alone has it */
+    ZKV_FLAG_READ_REPLICA = 1 << 0, /* read from the nearest replica on purpose (stale-flagged) */
+    ZKV_FLAG_ACK_OWNER = 1 << 1,    /* acknowledge a write once the owner alone has it */
+    ZKV_FLAG_OWNER_ONLY = 1 << 2,   /* no replica fallback for reads */
 };
 
 typedef struct zkv_options zkv_options;
@@ -98,6 +104,11 @@ ZKV_EXPORT int zkv_options_set_max_value(zkv_options *o, size_t bytes);
 ZKV_EXPORT int zkv_options_set_default_flags(zkv_options *o, unsigned flags);
 /* Name sent in HELLO, shown in node logs. */
 ZKV_EXPORT int zkv_options_set_client_name(zkv_options *o, const char *name);
+/* How long a write keeps trying an unreachable or missing owner (waiting for a new one
+ * to be published) before it fails with ZKV_EUNAVAILABLE. Default 1000 ms. */
+ZKV_EXPORT int zkv_options_set_failfast(zkv_options *o, int ms);
+/* The client's zone: ZKV_FLAG_READ_REPLICA prefers replicas of the same zone. */
+ZKV_EXPORT int zkv_options_set_zone(zkv_options *o, const char *zone);
 
 /* --- client --------------------------------------------------------------------------- */
 /* Connects to ZooKeeper, reads the cluster record and the range map. Fails within the
@@ -124,9 +135,12 @@ ZKV_EXPORT int zkv_scan_range(zkv_client *c, const void *start, size_t slen, con
 
 /* Cluster description as compact JSON, read fresh from ZooKeeper:
  * {"cluster":"default","cluster_id":"...","map_version":N,"replicas":R,
- *  "ranges":[{"id","start","end","owner","replicas":[..],"in_sync":[..],"epoch"}...],
+ *  "ranges":[{"id","start","end","owner","replicas":[..],"in_sync":[..],"epoch",
+ *             "seq":S,"lag":{"node-2":{"seq_behind":N,"lag_ms":T,"connected":true}}}...],
  *  "nodes":[{"id","addr","incarnation","zone","version","owned":N,"replica_of":N}...]}
- * Keys are escaped as in ZooKeeper. *json is the caller's (zkv_free). */
+ * Keys are escaped as in ZooKeeper. "seq" and "lag" come from asking each owner
+ * (RANGE_STATUS) and are absent for an owner that does not answer. *json is the
+ * caller's (zkv_free). */
 ZKV_EXPORT int zkv_describe(zkv_client *c, char **json);
 /* Routing version of the cached map. */
 ZKV_EXPORT int64_t zkv_client_map_version(zkv_client *c);
@@ -139,6 +153,9 @@ ZKV_EXPORT zkv_version zkv_value_version(const zkv_value *v);
 ZKV_EXPORT int zkv_value_stale(const zkv_value *v);
 /* Node that answered. */
 ZKV_EXPORT const char *zkv_value_node(const zkv_value *v);
+/* The answering node's position (epoch, seq) in the range's log when it answered: for a
+ * stale value, how far the replica had caught up. */
+ZKV_EXPORT zkv_version zkv_value_position(const zkv_value *v);
 ZKV_EXPORT void zkv_value_free(zkv_value *v);
 
 /* --- scan results ----------------------------------------------------------------------- */
