@@ -525,7 +525,10 @@ static void test_leveldb_placement(void)
         const char *k = g_cli_live[i][0], *v = g_cli_live[i][1];
         const zkt_map_range *r = zkt_map_find(m, k, strlen(k));
         int s = r ? zkt_cluster_server_index(&g_cl, r->owner) : -1;
-        CU_ASSERT_FATAL(s >= 0);
+        if (s < 0) {
+            CU_FAIL("command-line key outside every range");
+            continue;
+        }
         uint8_t *got = NULL;
         size_t gl = 0;
         CU_ASSERT(zkt_ldb_get(db[s], k, strlen(k), &got, &gl, NULL, NULL) == 1);

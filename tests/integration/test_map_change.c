@@ -1,5 +1,6 @@
 /* test_map_change.c: (d) a libzkv client keeps working while the range map changes.
- * 1. A 4th server joins while a client thread puts and reads keys of every range; the
+ * 1. A 3rd server joins a 2-node cluster (replication factor 3: a replica slot of every
+ *    range is free) while a client thread puts and reads keys of every range; the
  *    coordinator gives it replica slots (map bump): no call fails, no acknowledged write
  *    goes missing, and the client's map version follows.
  * 2. With the coordinator stopped, the test moves one range's owner from node A to live
@@ -7,7 +8,8 @@
  *    with epoch+1, owner B, B out of and A into replicas; map version+1), while a client
  *    thread works on keys of that range: no call fails (NOT_OWNER is retried inside the
  *    library), the client's map version grows, a key written after the change carries the
- *    new epoch, is answered by B, and is in B's LevelDB (not A's) once they are stopped. */
+ *    new epoch, is answered by B, and is in B's LevelDB once they are stopped (in A's, now
+ *    a replica, only as B's copy). */
 #include <CUnit/CUnit.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,10 +27,13 @@ static int suite_init(void)
 {
     if (zkt_cluster_init(&g_cl, "mapchange") != 0)
         return -1;
-    for (int i = 0; i < 3; i++)
+    /* Two nodes, replication factor 3: every range has one free replica slot, which the
+     * coordinator gives the node that joins in test 1 (since issue 3 it moves no in_sync
+     * replica, so a node joining a full cluster would get nothing). */
+    for (int i = 0; i < 2; i++)
         if (zkt_cluster_add_server(&g_cl) < 0)
             return -1;
-    if (zkt_cluster_add_coordinator(&g_cl, 3) < 0)
+    if (zkt_cluster_add_coordinator(&g_cl, 2) < 0)
         return -1;
     if (!zkt_cluster_wait_ready(&g_cl, 60000))
         return -1;
@@ -357,9 +362,15 @@ static void test_owner_moves_while_client_works(void)
     CU_ASSERT(epoch == old_epoch + 1);
     free(got);
     zkt_ldb_close(db);
+    /* A, now a replica of the range (issue 3), holds either nothing or B's write. */
     db = zkt_ldb_open(g_cl.servers[a].dir);
     CU_ASSERT_FATAL(db != NULL);
-    CU_ASSERT(zkt_ldb_get(db, key, kl, NULL, NULL, NULL, NULL) == 0);
+    got = NULL;
+    epoch = 0;
+    int fa = zkt_ldb_get(db, key, kl, &got, &gl, &epoch, NULL);
+    CU_ASSERT(fa == 0 ||
+              (fa == 1 && gl == 5 && memcmp(got, "moved", 5) == 0 && epoch == old_epoch + 1));
+    free(got);
     zkt_ldb_close(db);
 }
 
@@ -369,7 +380,7 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
     CU_pSuite s = CU_add_suite("map changes under a working client", suite_init, suite_cleanup);
-    CU_add_test(s, "a 4th server joins: no failed call", test_node_joins_while_client_works);
+    CU_add_test(s, "a 3rd server joins: no failed call", test_node_joins_while_client_works);
     CU_add_test(s, "a range moves from A to B: no failed call, key lands on B",
                 test_owner_moves_while_client_works);
     return zkt_run_all();

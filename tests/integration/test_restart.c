@@ -101,7 +101,10 @@ static void restart_round(int sig, int gen)
     zkt_log("restart round (%s): %s owns %d ranges, incarnation %llu",
             sig == SIGKILL ? "kill -9" : "SIGTERM", s->id, zkt_map_owned_by(m, s->id),
             (unsigned long long)old_inc);
-    CU_ASSERT(zkt_map_owned_by(m, s->id) > 0);
+    /* Round 1 restarts an owner. Since issue 3 its ranges fail over while it is down and
+     * it returns as a replica, so in round 2 it may own nothing: not asserted. */
+    if (sig == SIGTERM)
+        CU_ASSERT(zkt_map_owned_by(m, s->id) > 0);
     zkt_map_free(m);
     char *id_before = read_dir_file("node_id");
     char *inc_before = read_dir_file("incarnation");

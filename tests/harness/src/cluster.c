@@ -52,12 +52,35 @@ int zkt_server_start(zkt_cluster *cl, int i)
     char session[16];
     snprintf(session, sizeof session, "%d", cl->session_timeout_ms);
     const char *zk = s->zk_connect[0] ? s->zk_connect : cl->zk.connect;
-    const char *argv[] = {bin,     "--zk",       zk,     "--cluster", cl->name, "--listen",
-                          s->addr, "--data-dir", s->dir, "--id",      s->id,    "--session-timeout",
-                          session, NULL};
+    const char *argv[16 + ZKT_MAX_SERVER_FLAGS] = {
+        bin,    "--zk", zk,    "--cluster",         cl->name, "--listen", s->addr, "--data-dir",
+        s->dir, "--id", s->id, "--session-timeout", session};
+    int argc = 13;
+    for (int f = 0; f < cl->n_server_flags; f++)
+        argv[argc++] = cl->server_flags[f];
+    argv[argc] = NULL;
     s->pid = zkt_spawn(s->id, argv, s->log);
     if (s->pid <= 0) {
         s->pid = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static int add_flag(zkt_cluster *cl, const char *arg)
+{
+    if (cl->n_server_flags >= ZKT_MAX_SERVER_FLAGS || strlen(arg) >= sizeof cl->server_flags[0])
+        return -1;
+    snprintf(cl->server_flags[cl->n_server_flags++], sizeof cl->server_flags[0], "%s", arg);
+    return 0;
+}
+
+int zkt_cluster_server_flag(zkt_cluster *cl, const char *flag, const char *value)
+{
+    if (add_flag(cl, flag) != 0)
+        return -1;
+    if (value && add_flag(cl, value) != 0) {
+        cl->n_server_flags--;
         return -1;
     }
     return 0;
@@ -100,32 +123,49 @@ int zkt_server_stop(zkt_cluster *cl, int i, int sig)
     return code;
 }
 
-int zkt_cluster_add_coordinator(zkt_cluster *cl, int min_nodes)
+int zkt_coord_start(zkt_cluster *cl, int i)
 {
     const char *bin = zkt_bin("ZKV_COORDINATOR_BIN");
-    if (!bin || cl->n_coords >= ZKT_MAX_COORDS)
+    if (!bin || i < 0 || i >= cl->n_coords)
         return -1;
-    int i = cl->n_coords;
     zkt_coord *c = &cl->coords[i];
-    memset(c, 0, sizeof *c);
-    char name[96], ranges[16], replicas[16], minn[16], session[16];
-    snprintf(name, sizeof name, "%s-coord-%d", cl->name, i);
-    if (zkt_path(c->log, sizeof c->log, "%s.log", name) != 0)
-        return -1;
+    if (c->pid)
+        return -1; /* still running */
+    char ranges[16], replicas[16], minn[16], session[16];
     snprintf(ranges, sizeof ranges, "%d", cl->ranges);
     snprintf(replicas, sizeof replicas, "%d", cl->replicas);
-    snprintf(minn, sizeof minn, "%d", min_nodes);
+    snprintf(minn, sizeof minn, "%d", c->min_nodes);
     snprintf(session, sizeof session, "%d", cl->session_timeout_ms);
     const char *argv[] = {bin,      "--zk",        cl->zk.connect, "--cluster",
                           cl->name, "--ranges",    ranges,         "--replicas",
                           replicas, "--min-nodes", minn,           "--session-timeout",
                           session,  NULL};
-    c->pid = zkt_spawn(name, argv, c->log);
+    c->pid = zkt_spawn(c->name, argv, c->log);
     if (c->pid <= 0) {
         c->pid = 0;
         return -1;
     }
+    return 0;
+}
+
+int zkt_cluster_add_coordinator(zkt_cluster *cl, int min_nodes)
+{
+    if (cl->n_coords >= ZKT_MAX_COORDS)
+        return -1;
+    int i = cl->n_coords;
+    zkt_coord *c = &cl->coords[i];
+    memset(c, 0, sizeof *c);
+    char name[sizeof c->name];
+    snprintf(name, sizeof name, "%s-coord-%d", cl->name, i);
+    memcpy(c->name, name, sizeof name);
+    if (zkt_path(c->log, sizeof c->log, "%s.log", c->name) != 0)
+        return -1;
+    c->min_nodes = min_nodes;
     cl->n_coords++;
+    if (zkt_coord_start(cl, i) != 0) {
+        cl->n_coords--;
+        return -1;
+    }
     return i;
 }
 

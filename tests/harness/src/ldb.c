@@ -118,3 +118,41 @@ size_t zkt_ldb_count_prefix(zkt_ldb *d, const void *prefix, size_t plen)
     leveldb_iter_destroy(it);
     return n;
 }
+
+int zkt_ldb_foreach(zkt_ldb *d, const void *start, size_t slen, const void *end, size_t elen,
+                    zkt_ldb_fn fn, void *arg)
+{
+    uint8_t seek[1 + 4096];
+    if (slen > sizeof seek - 1)
+        return -1;
+    seek[0] = 'd';
+    if (slen)
+        memcpy(seek + 1, start, slen);
+    leveldb_iterator_t *it = leveldb_create_iterator(d->db, d->ropts);
+    int rc = 0;
+    for (leveldb_iter_seek(it, (const char *)seek, slen + 1); leveldb_iter_valid(it);
+         leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &kl);
+        if (kl < 1 || k[0] != 'd')
+            break;
+        if (elen) { /* stop at end: memcmp order, a prefix first */
+            size_t n = kl - 1 < elen ? kl - 1 : elen;
+            int c = memcmp(k + 1, end, n);
+            if (c > 0 || (c == 0 && kl - 1 >= elen))
+                break;
+        }
+        const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vl);
+        if (vl < ZKT_VALUE_HEADER || v[0] != 1) {
+            zkt_log("leveldb: malformed value record (%zu bytes)", vl);
+            rc = -1;
+            break;
+        }
+        rc = fn(arg, k + 1, kl - 1, v + ZKT_VALUE_HEADER, vl - ZKT_VALUE_HEADER, be64(v + 2),
+                be64(v + 10));
+        if (rc != 0)
+            break;
+    }
+    leveldb_iter_destroy(it);
+    return rc;
+}

@@ -91,6 +91,11 @@ void zkt_tmpdir_finish(bool failed)
         zkt_log("FAILED: logs and data kept in %s", g_dir);
         return;
     }
+    const char *keep = getenv("ZKT_KEEP");
+    if (keep && *keep && strcmp(keep, "0") != 0) {
+        zkt_log("passed; logs and data kept in %s (ZKT_KEEP)", g_dir);
+        return;
+    }
     if (zkt_rmtree(g_dir) != 0)
         zkt_log("could not remove %s: %s", g_dir, strerror(errno));
     g_dir[0] = '\0';

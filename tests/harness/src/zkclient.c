@@ -66,12 +66,20 @@ zhandle_t *zkt_zkc_handle(zkt_zkc *c)
 
 char *zkt_zkc_get(zkt_zkc *c, const char *path, int *version, int *rc)
 {
+    struct Stat st;
+    char *buf = zkt_zkc_get_stat(c, path, &st, rc);
+    if (buf && version)
+        *version = st.version;
+    return buf;
+}
+
+char *zkt_zkc_get_stat(zkt_zkc *c, const char *path, struct Stat *st, int *rc)
+{
     char *buf = malloc(ZKT_ZNODE_MAX + 1);
     if (!buf)
         return NULL;
     int len = ZKT_ZNODE_MAX;
-    struct Stat st;
-    int r = zoo_get(c->zh, path, 0, buf, &len, &st);
+    int r = zoo_get(c->zh, path, 0, buf, &len, st);
     if (rc)
         *rc = r;
     if (r != ZOK) {
@@ -81,8 +89,6 @@ char *zkt_zkc_get(zkt_zkc *c, const char *path, int *version, int *rc)
     if (len < 0)
         len = 0;
     buf[len] = '\0';
-    if (version)
-        *version = st.version;
     return buf;
 }
 
@@ -395,6 +401,43 @@ bool zkt_range_has_replica(const zkt_map_range *r, const char *id)
         if (strcmp(r->replicas[i], id) == 0)
             return true;
     return false;
+}
+
+bool zkt_range_in_sync(const zkt_map_range *r, const char *id)
+{
+    for (int i = 0; i < r->n_in_sync; i++)
+        if (strcmp(r->in_sync[i], id) == 0)
+            return true;
+    return false;
+}
+
+static bool listed(const char ids[][ZKT_ID_MAX], int n, const char *id)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+bool zkt_range_sane(const zkt_map_range *r, int max_replicas, char *why, size_t whylen)
+{
+    why[0] = '\0';
+    if (listed(r->replicas, r->n_replicas, r->owner) && r->owner[0])
+        snprintf(why, whylen, "%s: owner %s is listed in replicas", r->id, r->owner);
+    else if (listed(r->in_sync, r->n_in_sync, r->owner) && r->owner[0])
+        snprintf(why, whylen, "%s: owner %s is listed in in_sync", r->id, r->owner);
+    else if (max_replicas > 0 && r->n_replicas > max_replicas)
+        snprintf(why, whylen, "%s: %d replicas (at most %d)", r->id, r->n_replicas, max_replicas);
+    for (int i = 0; !why[0] && i < r->n_replicas; i++)
+        if (listed(r->replicas, i, r->replicas[i]))
+            snprintf(why, whylen, "%s: %s twice in replicas", r->id, r->replicas[i]);
+    for (int i = 0; !why[0] && i < r->n_in_sync; i++) {
+        if (listed(r->in_sync, i, r->in_sync[i]))
+            snprintf(why, whylen, "%s: %s twice in in_sync", r->id, r->in_sync[i]);
+        else if (!listed(r->replicas, r->n_replicas, r->in_sync[i]))
+            snprintf(why, whylen, "%s: in_sync %s is not in replicas", r->id, r->in_sync[i]);
+    }
+    return why[0] == '\0';
 }
 
 int zkt_map_owned_by(const zkt_map *m, const char *id)

@@ -1,5 +1,6 @@
 /* cluster.h: a zkv cluster for one test: a ZooKeeper server, zkv-server processes
- * (`--zk --cluster --listen 127.0.0.1:PORT --data-dir DIR --id node-i --session-timeout`)
+ * (`--zk --cluster --listen 127.0.0.1:PORT --data-dir DIR --id node-i --session-timeout`,
+ * then the cluster's extra server flags, e.g. `--min-in-sync 2`, `--log-retain 50`)
  * and zkv-coordinator processes (`--ranges --replicas --min-nodes --session-timeout`), each
  * on free ports with its data dir and log under the run's temp dir; plus the readiness
  * checks tests wait on (every range has a live owner, a node is registered again). */
@@ -14,6 +15,7 @@
 
 #define ZKT_MAX_SERVERS 8
 #define ZKT_MAX_COORDS 4
+#define ZKT_MAX_SERVER_FLAGS 16
 
 typedef struct zkt_server {
     char id[32]; /* node-i */
@@ -26,8 +28,10 @@ typedef struct zkt_server {
 } zkt_server;
 
 typedef struct zkt_coord {
+    char name[96];
     char log[PATH_MAX];
-    pid_t pid; /* 0 while stopped */
+    int min_nodes; /* its --min-nodes, kept for zkt_coord_start */
+    pid_t pid;     /* 0 while stopped */
 } zkt_coord;
 
 typedef struct zkt_cluster {
@@ -35,6 +39,10 @@ typedef struct zkt_cluster {
     int ranges;             /* --ranges (8) */
     int replicas;           /* --replicas (3) */
     int session_timeout_ms; /* --session-timeout for servers and coordinators (2000) */
+    /* Extra arguments given to every zkv-server after the standard ones (set with
+     * zkt_cluster_server_flag before the servers start; restarts reuse them). */
+    char server_flags[ZKT_MAX_SERVER_FLAGS][64];
+    int n_server_flags;
     zkt_zkserver zk;
     zkt_zkc *zc; /* the harness's ZooKeeper session */
     zkt_server servers[ZKT_MAX_SERVERS];
@@ -49,6 +57,9 @@ int zkt_cluster_init(zkt_cluster *cl, const char *name);
 /* Kills every process of the cluster, ZooKeeper last, and closes the session. */
 void zkt_cluster_destroy(zkt_cluster *cl);
 
+/* Appends "flag value" (value may be NULL) to the arguments of every zkv-server started
+ * from now on. Returns 0, or -1 when the table is full or an argument does not fit. */
+int zkt_cluster_server_flag(zkt_cluster *cl, const char *flag, const char *value);
 /* Adds server node-<n_servers> (free port, data dir <tmpdir>/<cluster>-node-i) and starts
  * it. Returns its index or -1. */
 int zkt_cluster_add_server(zkt_cluster *cl);
@@ -62,6 +73,8 @@ int zkt_server_stop(zkt_cluster *cl, int i, int sig);
 /* Adds and starts a coordinator. Returns its index or -1. */
 int zkt_cluster_add_coordinator(zkt_cluster *cl, int min_nodes);
 int zkt_coord_stop(zkt_cluster *cl, int i, int sig);
+/* Starts stopped coordinator i again with the same flags and log. Returns 0 or -1. */
+int zkt_coord_start(zkt_cluster *cl, int i);
 
 /* Reads the cluster's map now (NULL on error; caller frees with zkt_map_free). */
 zkt_map *zkt_cluster_map(zkt_cluster *cl);

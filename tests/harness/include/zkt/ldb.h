@@ -17,6 +17,14 @@ void zkt_ldb_close(zkt_ldb *db); /* NULL is a no-op */
  * filled when not NULL), 0 (absent), -1 (read error or malformed value record). */
 int zkt_ldb_get(zkt_ldb *db, const void *key, size_t klen, uint8_t **val, size_t *vlen,
                 uint64_t *epoch, uint64_t *seq);
+/* Calls fn for every user key of [start, end) in key order (data keys 'd' + key; slen 0:
+ * from the first key, elen 0: to the last), with the value bytes and version of its
+ * record. fn returns 0 to go on, anything else to stop (returned). Returns 0, or -1 on a
+ * malformed record. */
+typedef int (*zkt_ldb_fn)(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen, uint64_t epoch, uint64_t seq);
+int zkt_ldb_foreach(zkt_ldb *db, const void *start, size_t slen, const void *end, size_t elen,
+                    zkt_ldb_fn fn, void *arg);
 /* Number of LevelDB keys starting with prefix. */
 size_t zkt_ldb_count_prefix(zkt_ldb *db, const void *prefix, size_t plen);
 

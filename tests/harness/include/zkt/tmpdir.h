@@ -14,7 +14,8 @@ int zkt_path(char *out, size_t outlen, const char *fmt, ...) __attribute__((form
 int zkt_mkdirs(const char *path);
 /* Removes a directory tree. Returns 0 or -1. */
 int zkt_rmtree(const char *path);
-/* End of run: removes the directory when !failed, else prints where it is. */
+/* End of run: removes the directory when !failed (and ZKT_KEEP is unset or "0"), else
+ * prints where it is. */
 void zkt_tmpdir_finish(bool failed);
 
 #endif

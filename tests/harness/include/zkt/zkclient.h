@@ -26,6 +26,8 @@ zhandle_t *zkt_zkc_handle(zkt_zkc *c);
  * in *version (may be NULL). NULL when missing or on error; *rc (may be NULL) gets the
  * ZooKeeper code. */
 char *zkt_zkc_get(zkt_zkc *c, const char *path, int *version, int *rc);
+/* As zkt_zkc_get, with the whole Stat (mtime: ZooKeeper's wall clock, ms) in *st. */
+char *zkt_zkc_get_stat(zkt_zkc *c, const char *path, struct Stat *st, int *rc);
 /* Sorted children of path: *names is a malloc'd array of malloc'd strings (free with
  * zkt_strv_free). Returns ZOK or the error. */
 int zkt_zkc_children(zkt_zkc *c, const char *path, char ***names, int *n);
@@ -73,6 +75,12 @@ const zkt_map_range *zkt_map_range_by_id(const zkt_map *m, const char *id);
 const zkt_map_node *zkt_map_node_by_id(const zkt_map *m, const char *id);
 /* true when id is the owner or listed in replicas. */
 bool zkt_range_has_replica(const zkt_map_range *r, const char *id);
+/* true when id is listed in the range's in_sync. */
+bool zkt_range_in_sync(const zkt_map_range *r, const char *id);
+/* Checks the replication fields of a range against the layout's rules: an owner that is
+ * not in replicas nor in in_sync, in_sync a subset of replicas, no id twice, at most
+ * max_replicas replicas (0: no limit). Returns true, or false with the reason in why. */
+bool zkt_range_sane(const zkt_map_range *r, int max_replicas, char *why, size_t whylen);
 /* Number of ranges whose owner is id. */
 int zkt_map_owned_by(const zkt_map *m, const char *id);
 /* true when the map has n_ranges ranges and every one has an owner that is a live node. */
