@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/keyrange.h"
 
 typedef struct buf {
     char *data;
@@ -56,17 +57,6 @@ static int args_push(zkv_repl_args *a, size_t *cap, buf *b)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_blank(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -92,8 +82,8 @@ static size_t decode_escape(const char *s, size_t column, char *out, char *err, 
         *out = '\t';
         return 2;
     case 'x': {
-        int hi = s[2] ? hexval(s[2]) : -1;
-        int lo = hi >= 0 && s[3] ? hexval(s[3]) : -1;
+        int hi = s[2] ? zkv_hex_digit(s[2]) : -1;
+        int lo = hi >= 0 && s[3] ? zkv_hex_digit(s[3]) : -1;
         if (hi < 0 || lo < 0) {
             snprintf(err, errlen, "bad escape at column %zu: \\x needs two hex digits", column);
             return 0;

@@ -64,7 +64,7 @@ size_t zkv_key_escape(const uint8_t *key, size_t len, char *out)
     return o;
 }
 
-static int hexval(char c)
+int zkv_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -90,10 +90,10 @@ long zkv_key_unescape(const char *s, uint8_t *out)
         }
         if (s[i + 1] != 'x')
             return -1;
-        int hi = hexval(s[i + 2]);
+        int hi = zkv_hex_digit(s[i + 2]);
         if (hi < 0)
             return -1;
-        int lo = hexval(s[i + 3]);
+        int lo = zkv_hex_digit(s[i + 3]);
         if (lo < 0)
             return -1;
         out[o++] = (uint8_t)(hi << 4 | lo);

@@ -28,6 +28,8 @@ size_t zkv_split_boundary(unsigned i, unsigned n, uint8_t out[2]);
  * kept, every other byte becomes "\xHH" (lowercase hex). out must hold 4*len+1 bytes;
  * returns the string length. */
 size_t zkv_key_escape(const uint8_t *key, size_t len, char *out);
+/* Value of one hexadecimal digit (either case), or -1 for any other character. */
+int zkv_hex_digit(char c);
 /* Inverse of zkv_key_escape; also accepts "\\\\" for a backslash. out must hold
  * strlen(s) bytes. Returns the key length, or -1 for a bad escape. */
 long zkv_key_unescape(const char *s, uint8_t *out);
