@@ -396,7 +396,7 @@ static void sort_by_val(size_t n, const int *val, size_t *idx, bool desc)
         for (; j > 0; j--) {
             size_t y = idx[j - 1];
             bool before = desc ? val[x] > val[y] : val[x] < val[y];
-            if (!before && !(val[x] == val[y] && x < y))
+            if (!before && !(x < y && val[x] == val[y])) /* ties keep index order */
                 break;
             idx[j] = y;
         }

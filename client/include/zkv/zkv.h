@@ -46,8 +46,8 @@ enum {
     ZKV_EZOOKEEPER = -9,   /* ZooKeeper could not be reached or read */
     ZKV_ENOCLUSTER = -10,  /* no such cluster in ZooKeeper, or a node of another cluster */
     ZKV_ENOMEM = -11,
-    ZKV_EINVAL = -12,      /* bad argument */
-    ZKV_EPROTOCOL = -13,   /* the peer sent something that is not the zkv protocol */
+    ZKV_EINVAL = -12,    /* bad argument */
+    ZKV_EPROTOCOL = -13, /* the peer sent something that is not the zkv protocol */
 };
 
 /* Request flags (bit mask), for the flags argument of the calls below.
@@ -119,14 +119,14 @@ ZKV_EXPORT int zkv_client_create(const zkv_options *opts, zkv_client **out);
 ZKV_EXPORT void zkv_client_free(zkv_client *c);
 
 /* Reads key. On ZKV_OK *out is a new value (caller frees); on ZKV_ENOTFOUND *out is NULL. */
-ZKV_EXPORT int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms,
-                       unsigned flags, zkv_value **out);
+ZKV_EXPORT int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigned flags,
+                       zkv_value **out);
 /* Writes key = value. On success *ver (if not NULL) receives the write's version. */
-ZKV_EXPORT int zkv_put(zkv_client *c, const void *key, size_t klen, const void *val,
-                       size_t vlen, int timeout_ms, unsigned flags, zkv_version *ver);
+ZKV_EXPORT int zkv_put(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
+                       int timeout_ms, unsigned flags, zkv_version *ver);
 /* Deletes key. Deleting a missing key is ZKV_OK (idempotent). */
-ZKV_EXPORT int zkv_del(zkv_client *c, const void *key, size_t klen, int timeout_ms,
-                       unsigned flags, zkv_version *ver);
+ZKV_EXPORT int zkv_del(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigned flags,
+                       zkv_version *ver);
 /* Returns up to limit pairs with start <= key < end in key order, across ranges.
  * Empty start/end (len 0) mean unbounded; limit 0 means 1000. */
 ZKV_EXPORT int zkv_scan_range(zkv_client *c, const void *start, size_t slen, const void *end,

@@ -16,13 +16,13 @@ typedef enum {
 } zkv_flag_kind;
 
 typedef struct zkv_flag {
-    const char *name;    /* long name without "--" */
-    char short_name;     /* 0 for none */
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0 for none */
     zkv_flag_kind kind;
     void *target;
     const char *metavar; /* "HOST:PORT", shown in usage */
     const char *help;
-    long min, max;       /* ZKV_FLAG_INT bounds (inclusive) */
+    long min, max; /* ZKV_FLAG_INT bounds (inclusive) */
 } zkv_flag;
 
 typedef struct zkv_common_opts {
@@ -38,9 +38,9 @@ typedef enum {
 
 /* prog: program name; synopsis: one line after "usage: prog "; description: a paragraph
  * printed by --help. common receives --zk/--cluster (defaults from the environment). */
-zkv_flags_result zkv_flags_parse(const char *prog, const char *synopsis,
-                                 const char *description, const zkv_flag *flags, size_t n,
-                                 zkv_common_opts *common, int argc, char **argv, int *first_arg);
+zkv_flags_result zkv_flags_parse(const char *prog, const char *synopsis, const char *description,
+                                 const zkv_flag *flags, size_t n, zkv_common_opts *common, int argc,
+                                 char **argv, int *first_arg);
 void zkv_flags_usage(FILE *out, const char *prog, const char *synopsis, const zkv_flag *flags,
                      size_t n);
 

@@ -4,7 +4,12 @@
 #ifndef ZKV_COMMON_LOG_H
 #define ZKV_COMMON_LOG_H
 
-typedef enum { ZKV_LOG_DEBUG = 0, ZKV_LOG_INFO = 1, ZKV_LOG_WARN = 2, ZKV_LOG_ERROR = 3 } zkv_log_level;
+typedef enum {
+    ZKV_LOG_DEBUG = 0,
+    ZKV_LOG_INFO = 1,
+    ZKV_LOG_WARN = 2,
+    ZKV_LOG_ERROR = 3
+} zkv_log_level;
 
 /* Sets the component name printed after the level ("server") and the minimum level.
  * Call once at start-up, before threads start. */

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZKV_ID_MAX 64        /* node, range and cluster ids, NUL included */
-#define ZKV_ADDR_MAX 128     /* "host:port", NUL included */
-#define ZKV_MAX_REPLICAS 15  /* replicas besides the owner */
+#define ZKV_ID_MAX 64       /* node, range and cluster ids, NUL included */
+#define ZKV_ADDR_MAX 128    /* "host:port", NUL included */
+#define ZKV_MAX_REPLICAS 15 /* replicas besides the owner */
 
 typedef struct zkv_cluster_info {
     char cluster_id[ZKV_ID_MAX];
@@ -43,9 +43,9 @@ typedef struct zkv_range {
 } zkv_range;
 
 typedef struct zkv_rangemap {
-    int64_t version;  /* routing version from the map znode */
+    int64_t version;      /* routing version from the map znode */
     int32_t map_zversion; /* znode version of map (for conditional writes) */
-    zkv_range *ranges; /* sorted by start key, covering the key space without gaps */
+    zkv_range *ranges;    /* sorted by start key, covering the key space without gaps */
     size_t n_ranges;
     zkv_node_info *nodes; /* live nodes (ephemeral znodes), sorted by id */
     size_t n_nodes;

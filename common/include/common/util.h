@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-uint64_t zkv_now_ms(void);       /* CLOCK_MONOTONIC in milliseconds */
-uint64_t zkv_now_us(void);       /* CLOCK_MONOTONIC in microseconds */
-uint64_t zkv_wall_ms(void);      /* CLOCK_REALTIME in milliseconds since the epoch */
+uint64_t zkv_now_ms(void);  /* CLOCK_MONOTONIC in milliseconds */
+uint64_t zkv_now_us(void);  /* CLOCK_MONOTONIC in microseconds */
+uint64_t zkv_wall_ms(void); /* CLOCK_REALTIME in milliseconds since the epoch */
 /* ISO-8601 UTC with milliseconds: "2026-11-22T12:00:00.123Z"; out holds >= 32 bytes. */
 void zkv_iso8601(uint64_t wall_ms, char *out, size_t outlen);
 

@@ -9,7 +9,7 @@
 #include <zookeeper/zookeeper.h>
 #include "common/rangemap.h"
 
-#define ZKV_ZK_TIMEOUT (-1000) /* our own code: no session within the wait */
+#define ZKV_ZK_TIMEOUT (-1000)   /* our own code: no session within the wait */
 #define ZKV_ZK_NOCLUSTER (-1001) /* /zkv/NAME/cluster does not exist */
 #define ZKV_ZK_BADDATA (-1002)   /* a znode holds malformed metadata (see err) */
 

@@ -28,8 +28,7 @@ typedef enum {
 /* Writes the path of kind for cluster into out; with child != NULL appends "/child".
  * Returns 0, or -1 when the cluster name is invalid (empty, '/', over 100 bytes) or the
  * path does not fit. */
-int zkv_path(char *out, size_t outlen, const char *cluster, zkv_path_kind kind,
-             const char *child);
+int zkv_path(char *out, size_t outlen, const char *cluster, zkv_path_kind kind, const char *child);
 /* true for a valid cluster, node or range id: 1..63 bytes of [A-Za-z0-9._-]. */
 int zkv_id_valid(const char *id);
 
@@ -37,14 +36,12 @@ char *zkv_cluster_to_json(const zkv_cluster_info *c);
 int zkv_cluster_from_json(const char *json, size_t len, zkv_cluster_info *out, char *err,
                           size_t errlen);
 char *zkv_node_to_json(const zkv_node_info *n);
-int zkv_node_from_json(const char *json, size_t len, zkv_node_info *out, char *err,
-                       size_t errlen);
+int zkv_node_from_json(const char *json, size_t len, zkv_node_info *out, char *err, size_t errlen);
 /* Range JSON carries no zversion. out is cleared first; free its bounds with
  * zkv_range_clear. */
 char *zkv_range_to_json(const zkv_range *r);
 int zkv_range_from_json(const char *json, size_t len, zkv_range *out, char *err, size_t errlen);
 char *zkv_mapver_to_json(int64_t version);
-int zkv_mapver_from_json(const char *json, size_t len, int64_t *version, char *err,
-                         size_t errlen);
+int zkv_mapver_from_json(const char *json, size_t len, int64_t *version, char *err, size_t errlen);
 
 #endif
