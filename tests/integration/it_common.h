@@ -4,6 +4,7 @@
 #ifndef ZKV_IT_COMMON_H
 #define ZKV_IT_COMMON_H
 #include <CUnit/CUnit.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include "zkt/zkt.h"
@@ -12,8 +13,9 @@
 #define IT_KEY_MAX 64
 #define IT_VAL_MAX (128 * 1024)
 
-/* A client of cl's cluster. Returns the libzkv status; *out set on ZKV_OK. */
-static inline int it_client(zkt_cluster *cl, int timeout_ms, zkv_client **out)
+/* A client of cl's cluster with a per-call timeout and a failfast budget (ms; <= 0: the
+ * library's default). Returns the libzkv status; *out set on ZKV_OK. */
+static inline int it_client_ff(zkt_cluster *cl, int timeout_ms, int failfast_ms, zkv_client **out)
 {
     zkv_options *o = zkv_options_create();
     if (!o)
@@ -24,11 +26,43 @@ static inline int it_client(zkt_cluster *cl, int timeout_ms, zkv_client **out)
     zkv_options_set_timeout(o, timeout_ms);
     zkv_options_set_session_timeout(o, 10000);
     zkv_options_set_client_name(o, "zkv-integration-test");
+    if (failfast_ms > 0)
+        zkv_options_set_failfast(o, failfast_ms);
     int rc = zkv_client_create(o, out);
     zkv_options_free(o);
     if (rc != ZKV_OK)
         zkt_log("zkv_client_create: %s: %s", zkv_strerror(rc), zkv_last_error());
     return rc;
+}
+
+/* A client of cl's cluster with the library's failfast budget. */
+static inline int it_client(zkt_cluster *cl, int timeout_ms, zkv_client **out)
+{
+    return it_client_ff(cl, timeout_ms, 0, out);
+}
+
+/* Brings up a cluster that zkt_cluster_init started (and the test gave its server flags):
+ * adds zkv-servers until it has n_servers, a coordinator waiting for n_servers nodes,
+ * waits (60 s) until every range has a live owner, then makes *client with
+ * it_client_ff(timeout_ms, failfast_ms). Returns 0 or -1 (a suite init's answer). */
+static inline int it_cluster_up(zkt_cluster *cl, int n_servers, int timeout_ms, int failfast_ms,
+                                zkv_client **client)
+{
+    while (cl->n_servers < n_servers)
+        if (zkt_cluster_add_server(cl) < 0)
+            return -1;
+    if (zkt_cluster_add_coordinator(cl, n_servers) < 0 || !zkt_cluster_wait_ready(cl, 60000))
+        return -1;
+    return it_client_ff(cl, timeout_ms, failfast_ms, client) == ZKV_OK ? 0 : -1;
+}
+
+/* A suite cleanup: frees *client (set to NULL) and destroys cl. Returns 0. */
+static inline int it_cluster_down(zkt_cluster *cl, zkv_client **client)
+{
+    zkv_client_free(*client);
+    *client = NULL;
+    zkt_cluster_destroy(cl);
+    return 0;
 }
 
 /* Key i of the test set: its first byte walks every byte value (so keys land in every
@@ -69,6 +103,62 @@ static inline const char *it_show(const void *key, size_t len, char *buf, size_t
     }
     buf[o] = '\0';
     return buf;
+}
+
+/* Puts keys from..to-1 with values of generation gen through c; gens[i] = gen for each
+ * acknowledged put. Returns the number of failed puts (the first 5 are logged). */
+static inline int it_put_keys(zkv_client *c, int from, int to, int gen, int *gens)
+{
+    static uint8_t val[IT_VAL_MAX];
+    uint8_t key[IT_KEY_MAX];
+    char show[256];
+    int failed = 0;
+    for (int i = from; i < to; i++) {
+        size_t kl = it_key(i, key), vl = it_value(i, gen, val);
+        int rc = zkv_put(c, key, kl, val, vl, 0, 0, NULL);
+        if (rc == ZKV_OK)
+            gens[i] = gen;
+        else if (failed++ < 5)
+            zkt_log("put %s: %s: %s", it_show(key, kl, show, sizeof show), zkv_strerror(rc),
+                    zkv_last_error());
+    }
+    return failed;
+}
+
+/* Reads keys 0..n-1 through c (any node may answer): each must hold its value of
+ * generation gens[i]. Returns the number of keys that did not (the first 5 are logged). */
+static inline int it_read_keys(zkv_client *c, int n, const int *gens)
+{
+    static uint8_t val[IT_VAL_MAX];
+    uint8_t key[IT_KEY_MAX];
+    char show[256];
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        size_t kl = it_key(i, key), vl = it_value(i, gens[i], val);
+        zkv_value *v = NULL;
+        int rc = zkv_get(c, key, kl, 0, 0, &v);
+        bool ok = rc == ZKV_OK && zkv_value_len(v) == vl && memcmp(zkv_value_data(v), val, vl) == 0;
+        if (!ok && failed++ < 5)
+            zkt_log("get %s: %s (%s), %zu bytes (expected %zu, generation %d)",
+                    it_show(key, kl, show, sizeof show), zkv_strerror(rc), zkv_last_error(),
+                    v ? zkv_value_len(v) : 0, vl, gens[i]);
+        zkv_value_free(v);
+    }
+    return failed;
+}
+
+/* Stops coordinator 0 first (so that nodes leaving changes nothing), then every server
+ * with SIGTERM: each must exit 0 after a clean shutdown. Then opens each server's LevelDB
+ * into db[i] (each must open: fatal). The caller closes them with zkt_ldb_close. */
+static inline void it_stop_all_open_ldb(zkt_cluster *cl, zkt_ldb **db)
+{
+    CU_ASSERT(zkt_coord_stop(cl, 0, SIGTERM) == 0);
+    for (int i = 0; i < cl->n_servers; i++)
+        CU_ASSERT(zkt_server_stop(cl, i, SIGTERM) == 0);
+    for (int i = 0; i < cl->n_servers; i++) {
+        db[i] = zkt_ldb_open(cl->servers[i].dir);
+        CU_ASSERT_FATAL(db[i] != NULL);
+    }
 }
 
 #endif

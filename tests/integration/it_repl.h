@@ -23,28 +23,6 @@ static inline uint64_t it_wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* A client of cl's cluster with a per-call timeout and a failfast budget (ms; <= 0: the
- * library's default). Returns the libzkv status; *out set on ZKV_OK. */
-static inline int it_client_ff(zkt_cluster *cl, int timeout_ms, int failfast_ms, zkv_client **out)
-{
-    zkv_options *o = zkv_options_create();
-    if (!o)
-        return ZKV_ENOMEM;
-    zkv_options_set_zk(o, cl->zk.connect);
-    zkv_options_set_cluster(o, cl->name);
-    zkv_options_set_connect_timeout(o, 10000);
-    zkv_options_set_timeout(o, timeout_ms);
-    zkv_options_set_session_timeout(o, 10000);
-    zkv_options_set_client_name(o, "zkv-integration-test");
-    if (failfast_ms > 0)
-        zkv_options_set_failfast(o, failfast_ms);
-    int rc = zkv_client_create(o, out);
-    zkv_options_free(o);
-    if (rc != ZKV_OK)
-        zkt_log("zkv_client_create: %s: %s", zkv_strerror(rc), zkv_last_error());
-    return rc;
-}
-
 /* A key prefix all of whose extensions by a suffix of '-'..'~' bytes fall in range r of m
  * (printable: one printable byte, for the command line). Returns its length, 0 if none. */
 static inline size_t it_range_prefix(const zkt_map *m, const zkt_map_range *r, uint8_t *out,

@@ -164,6 +164,16 @@ static inline Zkv__Response *hello(conn *c, const char *cluster_id, uint64_t id)
     return call(c, &req);
 }
 
+/* Opens c to port and says HELLO (request id 1) for cluster_id: both must work (fatal
+ * assertions, as in the test that calls it). */
+static inline void conn_open_hello(conn *c, int port, const char *cluster_id)
+{
+    CU_ASSERT_FATAL(conn_open(c, port) == 0);
+    Zkv__Response *r = hello(c, cluster_id, 1);
+    CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
+    zkv__response__free_unpacked(r, NULL);
+}
+
 static inline Zkv__Response *simple(conn *c, Zkv__Op op, uint64_t id, const void *key, size_t klen,
                                     const void *val, size_t vlen)
 {

@@ -27,22 +27,12 @@ static int suite_init(void)
 {
     if (zkt_cluster_init(&g_cl, "basic") != 0)
         return -1;
-    for (int i = 0; i < N_SERVERS; i++)
-        if (zkt_cluster_add_server(&g_cl) < 0)
-            return -1;
-    if (zkt_cluster_add_coordinator(&g_cl, N_SERVERS) < 0)
-        return -1;
-    if (!zkt_cluster_wait_ready(&g_cl, 60000))
-        return -1;
-    return it_client(&g_cl, 10000, &g_client) == ZKV_OK ? 0 : -1;
+    return it_cluster_up(&g_cl, N_SERVERS, 10000, 0, &g_client);
 }
 
 static int suite_cleanup(void)
 {
-    zkv_client_free(g_client);
-    g_client = NULL;
-    zkt_cluster_destroy(&g_cl);
-    return 0;
+    return it_cluster_down(&g_cl, &g_client);
 }
 
 typedef struct kv {
@@ -473,17 +463,8 @@ static void test_leveldb_placement(void)
     for (int i = 0; i < m->n_ranges; i++)
         replication |= m->ranges[i].n_in_sync > 0;
 
-    /* Stop the coordinator first so that nodes leaving changes nothing, then SIGTERM every
-     * server: each must exit 0 after a clean shutdown. */
-    CU_ASSERT(zkt_coord_stop(&g_cl, 0, SIGTERM) == 0);
-    for (int i = 0; i < N_SERVERS; i++)
-        CU_ASSERT(zkt_server_stop(&g_cl, i, SIGTERM) == 0);
-
     zkt_ldb *db[N_SERVERS];
-    for (int i = 0; i < N_SERVERS; i++) {
-        db[i] = zkt_ldb_open(g_cl.servers[i].dir);
-        CU_ASSERT_FATAL(db[i] != NULL);
-    }
+    it_stop_all_open_ldb(&g_cl, db);
     static uint8_t val[IT_VAL_MAX];
     uint8_t key[IT_KEY_MAX];
     char show[256];

@@ -34,12 +34,7 @@ static int start_cluster(const char *name, const char *log_retain)
         return -1;
     if (log_retain && zkt_cluster_server_flag(&g_cl, "--log-retain", log_retain) != 0)
         return -1;
-    for (int i = 0; i < N_SERVERS; i++)
-        if (zkt_cluster_add_server(&g_cl) < 0)
-            return -1;
-    if (zkt_cluster_add_coordinator(&g_cl, N_SERVERS) < 0 || !zkt_cluster_wait_ready(&g_cl, 60000))
-        return -1;
-    return it_client(&g_cl, 10000, &g_client) == ZKV_OK ? 0 : -1;
+    return it_cluster_up(&g_cl, N_SERVERS, 10000, 0, &g_client);
 }
 
 static int init_tail(void)
@@ -54,28 +49,12 @@ static int init_snapshot(void)
 
 static int cleanup(void)
 {
-    zkv_client_free(g_client);
-    g_client = NULL;
-    zkt_cluster_destroy(&g_cl);
-    return 0;
+    return it_cluster_down(&g_cl, &g_client);
 }
 
 static int put_keys(int from, int to, int gen)
 {
-    static uint8_t val[IT_VAL_MAX];
-    uint8_t key[IT_KEY_MAX];
-    char show[256];
-    int failed = 0;
-    for (int i = from; i < to; i++) {
-        size_t kl = it_key(i, key), vl = it_value(i, gen, val);
-        int rc = zkv_put(g_client, key, kl, val, vl, 0, 0, NULL);
-        if (rc == ZKV_OK)
-            g_gen[i] = gen;
-        else if (failed++ < 5)
-            zkt_log("put %s: %s: %s", it_show(key, kl, show, sizeof show), zkv_strerror(rc),
-                    zkv_last_error());
-    }
-    return failed;
+    return it_put_keys(g_client, from, to, gen, g_gen);
 }
 
 static int del_keys(int from, int to)
@@ -140,9 +119,9 @@ static bool all_owned_by(void *p)
     return ok;
 }
 
-/* --- 1. log tail ------------------------------------------------------------------------ */
-
-static void test_log_tail_catch_up(void)
+/* How both tests start: every replica in_sync, then keys 0..999 written (generation 1).
+ * Returns the index of the server that owns range 1 (fatal when there is none). */
+static int first_writes(void)
 {
     CU_ASSERT_FATAL(it_wait_all_in_sync(&g_cl, WAIT_MS));
     zkt_map *m = zkt_cluster_map(&g_cl);
@@ -150,9 +129,17 @@ static void test_log_tail_catch_up(void)
     const int o = zkt_cluster_server_index(&g_cl, m->ranges[1].owner);
     zkt_map_free(m);
     CU_ASSERT_FATAL(o >= 0);
+    CU_ASSERT_FATAL(put_keys(0, 1000, 1) == 0);
+    return o;
+}
+
+/* --- 1. log tail ------------------------------------------------------------------------ */
+
+static void test_log_tail_catch_up(void)
+{
+    const int o = first_writes();
     const int r = (o + 1) % N_SERVERS, t = (o + 2) % N_SERVERS;
     const char *rid = g_cl.servers[r].id, *tid = g_cl.servers[t].id;
-    CU_ASSERT_FATAL(put_keys(0, 1000, 1) == 0);
 
     zkt_log("stopping replica %s; writing while it is down", rid);
     CU_ASSERT(zkt_server_stop(&g_cl, r, SIGTERM) == 0);
@@ -280,15 +267,9 @@ static int compare_range(zkt_ldb *owner, zkt_ldb *replica, const zkt_map_range *
 
 static void test_snapshot_catch_up(void)
 {
-    CU_ASSERT_FATAL(it_wait_all_in_sync(&g_cl, WAIT_MS));
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    CU_ASSERT_FATAL(m != NULL);
-    const int o = zkt_cluster_server_index(&g_cl, m->ranges[1].owner);
-    zkt_map_free(m);
-    CU_ASSERT_FATAL(o >= 0);
+    const int o = first_writes();
     const int r = (o + 1) % N_SERVERS;
     const char *rid = g_cl.servers[r].id;
-    CU_ASSERT_FATAL(put_keys(0, 1000, 1) == 0);
 
     zkt_log("kill -9 replica %s; writing far past --log-retain 50 while it is down", rid);
     CU_ASSERT(zkt_server_stop(&g_cl, r, SIGKILL) == -SIGKILL);
@@ -307,14 +288,8 @@ static void test_snapshot_catch_up(void)
 
     zkt_map *mm = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(mm != NULL);
-    CU_ASSERT(zkt_coord_stop(&g_cl, 0, SIGTERM) == 0);
-    for (int i = 0; i < N_SERVERS; i++)
-        CU_ASSERT(zkt_server_stop(&g_cl, i, SIGTERM) == 0);
     zkt_ldb *db[N_SERVERS];
-    for (int i = 0; i < N_SERVERS; i++) {
-        db[i] = zkt_ldb_open(g_cl.servers[i].dir);
-        CU_ASSERT_FATAL(db[i] != NULL);
-    }
+    it_stop_all_open_ldb(&g_cl, db);
     int bad = 0, compared = 0;
     for (int i = 0; i < mm->n_ranges; i++) {
         const zkt_map_range *rg = &mm->ranges[i];

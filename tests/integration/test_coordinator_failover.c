@@ -101,28 +101,6 @@ static bool znode_gone(void *p)
     return !found && n == 1;
 }
 
-typedef struct placed_arg {
-    int64_t old_version;
-    const char *id;
-    int slots;
-    int64_t version;
-} placed_arg;
-
-static bool new_node_placed(void *p)
-{
-    placed_arg *a = p;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    if (!m)
-        return false;
-    int slots = 0;
-    for (int i = 0; i < m->n_ranges; i++)
-        slots += zkt_range_has_replica(&m->ranges[i], a->id);
-    a->slots = slots;
-    a->version = m->version;
-    zkt_map_free(m);
-    return slots > 0 && a->version > a->old_version;
-}
-
 static void test_leader_killed_standby_takes_over(void)
 {
     CU_ASSERT_FATAL(zkt_wait_for(two_candidates, NULL, 20000));
@@ -159,10 +137,11 @@ static void test_leader_killed_standby_takes_over(void)
      * leader promotes replicas for its ranges and the spare takes its slots once they are
      * not in_sync (the old owner at once, replica slots after the owners shrink them). */
     CU_ASSERT(zkt_server_stop(&g_cl, 0, SIGTERM) == 0);
-    placed_arg a = {v0, g_cl.servers[idx].id, 0, 0};
-    bool placed = zkt_wait_for(new_node_placed, &a, 30000);
+    int64_t version;
+    int slots;
+    bool placed = zkt_cluster_wait_placed(&g_cl, g_cl.servers[idx].id, v0, 30000, &version, &slots);
     zkt_log("%s: %d replica slots, map version %lld -> %lld, %d ms after the kill",
-            g_cl.servers[idx].id, a.slots, (long long)v0, (long long)a.version,
+            g_cl.servers[idx].id, slots, (long long)v0, (long long)version,
             (int)(zkt_now_ms() - t0));
     CU_ASSERT(placed);
     CU_ASSERT(zkt_cluster_wait_ready(&g_cl, 30000));

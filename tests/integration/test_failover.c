@@ -30,27 +30,15 @@ static char g_cluster_id[ZKT_ID_MAX];
 
 static int suite_init(void)
 {
-    if (zkt_cluster_init(&g_cl, "failover") != 0)
+    if (zkt_cluster_init(&g_cl, "failover") != 0 ||
+        it_cluster_up(&g_cl, N_SERVERS, 10000, 0, &g_client) != 0)
         return -1;
-    for (int i = 0; i < N_SERVERS; i++)
-        if (zkt_cluster_add_server(&g_cl) < 0)
-            return -1;
-    if (zkt_cluster_add_coordinator(&g_cl, N_SERVERS) < 0 || !zkt_cluster_wait_ready(&g_cl, 60000))
-        return -1;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    if (!m)
-        return -1;
-    snprintf(g_cluster_id, sizeof g_cluster_id, "%s", m->cluster_id);
-    zkt_map_free(m);
-    return it_client(&g_cl, 10000, &g_client) == ZKV_OK ? 0 : -1;
+    return zkt_cluster_id(&g_cl, g_cluster_id, sizeof g_cluster_id);
 }
 
 static int suite_cleanup(void)
 {
-    zkv_client_free(g_client);
-    g_client = NULL;
-    zkt_cluster_destroy(&g_cl);
-    return 0;
+    return it_cluster_down(&g_cl, &g_client);
 }
 
 /* Ranges owned by id: their indices in m, their ids and epochs, their in_sync sets. */
@@ -250,10 +238,8 @@ static void test_sigstop_owner_never_answers_after_successor(void)
 
     /* A connection to the victim, ready before it freezes. */
     conn c;
-    CU_ASSERT_FATAL(conn_open(&c, g_cl.servers[victim].port) == 0);
-    Zkv__Response *r = hello(&c, g_cluster_id, 1);
-    CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
-    zkv__response__free_unpacked(r, NULL);
+    conn_open_hello(&c, g_cl.servers[victim].port, g_cluster_id);
+    Zkv__Response *r;
 
     zkt_log("SIGSTOP %s (owner of %d ranges)", vid, o.n);
     CU_ASSERT_FATAL(zkt_proc_signal(pid, SIGSTOP) == 0);

@@ -33,20 +33,12 @@ static int suite_init(void)
 {
     if (zkt_cluster_init(&g_cl, "fallback") != 0)
         return -1;
-    for (int i = 0; i < N_SERVERS; i++)
-        if (zkt_cluster_add_server(&g_cl) < 0)
-            return -1;
-    if (zkt_cluster_add_coordinator(&g_cl, N_SERVERS) < 0 || !zkt_cluster_wait_ready(&g_cl, 60000))
-        return -1;
-    return it_client_ff(&g_cl, 10000, 1000, &g_client) == ZKV_OK ? 0 : -1;
+    return it_cluster_up(&g_cl, N_SERVERS, 10000, 1000, &g_client);
 }
 
 static int suite_cleanup(void)
 {
-    zkv_client_free(g_client);
-    g_client = NULL;
-    zkt_cluster_destroy(&g_cl);
-    return 0;
+    return it_cluster_down(&g_cl, &g_client);
 }
 
 static uint8_t g_prefix[ZKT_KEY_MAX];

@@ -39,24 +39,14 @@ static int suite_init(void)
     snprintf(via, sizeof via, "127.0.0.1:%d", zkt_proxy_port(g_proxy));
     if (zkt_cluster_add_server_via(&g_cl, via) < 0) /* node-0: ZooKeeper through the proxy */
         return -1;
-    for (int i = 1; i < 3; i++)
-        if (zkt_cluster_add_server(&g_cl) < 0)
-            return -1;
-    if (zkt_cluster_add_coordinator(&g_cl, 3) < 0 || !zkt_cluster_wait_ready(&g_cl, 60000))
+    if (it_cluster_up(&g_cl, 3, 10000, 0, &g_client) != 0) /* node-1 and node-2: direct */
         return -1;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    if (!m)
-        return -1;
-    snprintf(g_cluster_id, sizeof g_cluster_id, "%s", m->cluster_id);
-    zkt_map_free(m);
-    return it_client(&g_cl, 10000, &g_client) == ZKV_OK ? 0 : -1;
+    return zkt_cluster_id(&g_cl, g_cluster_id, sizeof g_cluster_id);
 }
 
 static int suite_cleanup(void)
 {
-    zkv_client_free(g_client);
-    g_client = NULL;
-    zkt_cluster_destroy(&g_cl);
+    it_cluster_down(&g_cl, &g_client);
     zkt_proxy_stop(g_proxy);
     g_proxy = NULL;
     return 0;
@@ -64,39 +54,12 @@ static int suite_cleanup(void)
 
 static int put_all(int gen)
 {
-    static uint8_t val[IT_VAL_MAX];
-    uint8_t key[IT_KEY_MAX];
-    char show[256];
-    int failed = 0;
-    for (int i = 0; i < N_KEYS; i++) {
-        size_t kl = it_key(i, key), vl = it_value(i, gen, val);
-        int rc = zkv_put(g_client, key, kl, val, vl, 0, 0, NULL);
-        if (rc == ZKV_OK)
-            g_gen[i] = gen;
-        else if (failed++ < 5)
-            zkt_log("put %s: %s: %s", it_show(key, kl, show, sizeof show), zkv_strerror(rc),
-                    zkv_last_error());
-    }
-    return failed;
+    return it_put_keys(g_client, 0, N_KEYS, gen, g_gen);
 }
 
 static int read_all(void)
 {
-    static uint8_t val[IT_VAL_MAX];
-    uint8_t key[IT_KEY_MAX];
-    char show[256];
-    int failed = 0;
-    for (int i = 0; i < N_KEYS; i++) {
-        size_t kl = it_key(i, key), vl = it_value(i, g_gen[i], val);
-        zkv_value *v = NULL;
-        int rc = zkv_get(g_client, key, kl, 0, 0, &v);
-        bool ok = rc == ZKV_OK && zkv_value_len(v) == vl && memcmp(zkv_value_data(v), val, vl) == 0;
-        if (!ok && failed++ < 5)
-            zkt_log("get %s: %s (%s)", it_show(key, kl, show, sizeof show), zkv_strerror(rc),
-                    zkv_last_error());
-        zkv_value_free(v);
-    }
-    return failed;
+    return it_read_keys(g_client, N_KEYS, g_gen);
 }
 
 /* Index of a test key whose range server s owns, or -1. */
@@ -161,11 +124,8 @@ static void test_partition_from_zookeeper(void)
     }
 
     conn c;
-    CU_ASSERT_FATAL(conn_open(&c, g_cl.servers[0].port) == 0);
-    Zkv__Response *r = hello(&c, g_cluster_id, 1);
-    CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
-    zkv__response__free_unpacked(r, NULL);
-    r = simple(&c, ZKV__OP__PUT, 2, key, kl, "before", 6);
+    conn_open_hello(&c, g_cl.servers[0].port, g_cluster_id);
+    Zkv__Response *r = simple(&c, ZKV__OP__PUT, 2, key, kl, "before", 6);
     log_resp("PUT to node-0 before the partition", r);
     CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
     zkv__response__free_unpacked(r, NULL);
@@ -264,26 +224,6 @@ static void test_sigstop_past_session_timeout(void)
 
 /* --- 3. ZooKeeper restart ---------------------------------------------------------------- */
 
-typedef struct placed_arg {
-    const char *id;
-    int64_t old_version;
-    int64_t version;
-} placed_arg;
-
-static bool node_placed(void *p)
-{
-    placed_arg *a = p;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    if (!m)
-        return false;
-    int slots = 0;
-    for (int i = 0; i < m->n_ranges; i++)
-        slots += zkt_range_has_replica(&m->ranges[i], a->id);
-    a->version = m->version;
-    zkt_map_free(m);
-    return slots > 0 && a->version > a->old_version;
-}
-
 /* The client refreshes its map when its watch has fired and it makes a call: call, then
  * look at the version. */
 static bool client_sees(void *p)
@@ -313,19 +253,18 @@ static void test_zookeeper_restart(void)
     /* The coordinator still leads and the client still watches the map. */
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
-    placed_arg pa = {NULL, m->version, 0};
+    int64_t v0 = m->version, version = 0;
     zkt_map_free(m);
     int idx = zkt_cluster_add_server(&g_cl);
     CU_ASSERT_FATAL(idx >= 0);
-    pa.id = g_cl.servers[idx].id;
     /* Since issue 3 a coordinator moves no in_sync replica: the new node gets slots once
      * node-1 leaves (its ranges fail over, its slots go to the spare when not in_sync). */
     CU_ASSERT_FATAL(zkt_cluster_wait_registered(&g_cl, idx, 0, 30000, NULL));
     CU_ASSERT(zkt_server_stop(&g_cl, 1, SIGTERM) == 0);
-    CU_ASSERT(zkt_wait_for(node_placed, &pa, 30000));
-    CU_ASSERT(zkt_wait_for(client_sees, &pa.version, 15000));
-    zkt_log("after the ZooKeeper restart: map version %lld, client sees %lld",
-            (long long)pa.version, (long long)zkv_client_map_version(g_client));
+    CU_ASSERT(zkt_cluster_wait_placed(&g_cl, g_cl.servers[idx].id, v0, 30000, &version, NULL));
+    CU_ASSERT(zkt_wait_for(client_sees, &version, 15000));
+    zkt_log("after the ZooKeeper restart: map version %lld, client sees %lld", (long long)version,
+            (long long)zkv_client_map_version(g_client));
 }
 
 int main(void)

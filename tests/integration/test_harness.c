@@ -35,21 +35,29 @@ static int child_mode(const char *mode, const char *pidfile)
         pause();
 }
 
+/* The state letter of pid in /proc/<pid>/stat ('R', 'S', 'T', 'Z'...), 0 when the line
+ * has no state after the command, -1 when it cannot be read. */
+static int proc_state(pid_t pid)
+{
+    char path[64], stat[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = 0;
+    const char *close_paren = strrchr(stat, ')');
+    return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+}
+
 static bool pid_gone(void *p)
 {
     pid_t pid = *(pid_t *)p;
     if (kill(pid, 0) != 0)
         return errno == ESRCH;
-    char path[64], stat[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return true;
-    size_t n = fread(stat, 1, sizeof stat - 1, f);
-    fclose(f);
-    stat[n] = 0;
-    const char *close_paren = strrchr(stat, ')');
-    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+    int state = proc_state(pid);
+    return state < 0 || state == 'Z';
 }
 
 static bool file_has_pid(void *p)
@@ -156,16 +164,7 @@ static void test_wait_for(void)
 
 static bool is_stopped(void *p)
 {
-    char path[64], stat[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)*(pid_t *)p);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t n = fread(stat, 1, sizeof stat - 1, f);
-    fclose(f);
-    stat[n] = 0;
-    const char *cp = strrchr(stat, ')');
-    return cp && cp[2] == 'T';
+    return proc_state(*(pid_t *)p) == 'T';
 }
 
 static bool log_says_ready(void *p)

@@ -37,12 +37,7 @@ static int start_cluster(const char *name, int session_ms, const char *min_in_sy
         return -1;
     if (min_in_sync && zkt_cluster_server_flag(&g_cl, "--min-in-sync", min_in_sync) != 0)
         return -1;
-    for (int i = 0; i < N_SERVERS; i++)
-        if (zkt_cluster_add_server(&g_cl) < 0)
-            return -1;
-    if (zkt_cluster_add_coordinator(&g_cl, N_SERVERS) < 0 || !zkt_cluster_wait_ready(&g_cl, 60000))
-        return -1;
-    return it_client_ff(&g_cl, 10000, 1000, &g_client) == ZKV_OK ? 0 : -1;
+    return it_cluster_up(&g_cl, N_SERVERS, 10000, 1000, &g_client);
 }
 
 static int init_lag(void)
@@ -57,10 +52,7 @@ static int init_min(void)
 
 static int cleanup(void)
 {
-    zkv_client_free(g_client);
-    g_client = NULL;
-    zkt_cluster_destroy(&g_cl);
-    return 0;
+    return it_cluster_down(&g_cl, &g_client);
 }
 
 /* --- 1. a lagging replica --------------------------------------------------------------- */
@@ -222,11 +214,8 @@ static void test_min_in_sync(void)
     }
     /* The node's own answer, over a raw socket. */
     conn c;
-    CU_ASSERT_FATAL(conn_open(&c, g_cl.servers[o].port) == 0);
-    Zkv__Response *r = hello(&c, cluster_id, 1);
-    CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
-    zkv__response__free_unpacked(r, NULL);
-    r = simple(&c, ZKV__OP__PUT, 2, key, kl, "raw", 3);
+    conn_open_hello(&c, g_cl.servers[o].port, cluster_id);
+    Zkv__Response *r = simple(&c, ZKV__OP__PUT, 2, key, kl, "raw", 3);
     log_resp("PUT with one in-sync copy", r);
     CU_ASSERT(r && r->status == ZKV__STATUS__UNAVAILABLE);
     CU_ASSERT(r && r->message && strstr(r->message, "min-in-sync") && strstr(r->message, range_id));

@@ -30,22 +30,12 @@ static int suite_init(void)
     /* Two nodes, replication factor 3: every range has one free replica slot, which the
      * coordinator gives the node that joins in test 1 (since issue 3 it moves no in_sync
      * replica, so a node joining a full cluster would get nothing). */
-    for (int i = 0; i < 2; i++)
-        if (zkt_cluster_add_server(&g_cl) < 0)
-            return -1;
-    if (zkt_cluster_add_coordinator(&g_cl, 2) < 0)
-        return -1;
-    if (!zkt_cluster_wait_ready(&g_cl, 60000))
-        return -1;
-    return it_client(&g_cl, 15000, &g_client) == ZKV_OK ? 0 : -1;
+    return it_cluster_up(&g_cl, 2, 15000, 0, &g_client);
 }
 
 static int suite_cleanup(void)
 {
-    zkv_client_free(g_client);
-    g_client = NULL;
-    zkt_cluster_destroy(&g_cl);
-    return 0;
+    return it_cluster_down(&g_cl, &g_client);
 }
 
 /* --- the client thread ---------------------------------------------------------------------- */
@@ -224,26 +214,6 @@ static bool client_sees(void *p)
 
 /* --- 1. a node joins ----------------------------------------------------------------------- */
 
-typedef struct placed_arg {
-    int64_t old_version;
-    const char *id;
-    int64_t version;
-} placed_arg;
-
-static bool new_node_placed(void *p)
-{
-    placed_arg *a = p;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    if (!m)
-        return false;
-    int slots = 0;
-    for (int i = 0; i < m->n_ranges; i++)
-        slots += zkt_range_has_replica(&m->ranges[i], a->id);
-    a->version = m->version;
-    zkt_map_free(m);
-    return slots > 0 && a->version > a->old_version;
-}
-
 static void test_node_joins_while_client_works(void)
 {
     zkt_map *m = zkt_cluster_map(&g_cl);
@@ -256,10 +226,10 @@ static void test_node_joins_while_client_works(void)
     CU_ASSERT(worker_progress(&w, 200, 30000));
     int idx = zkt_cluster_add_server(&g_cl);
     CU_ASSERT_FATAL(idx >= 0);
-    placed_arg pa = {v0, g_cl.servers[idx].id, 0};
-    bool placed = zkt_wait_for(new_node_placed, &pa, 30000);
+    int64_t version;
+    bool placed = zkt_cluster_wait_placed(&g_cl, g_cl.servers[idx].id, v0, 30000, &version, NULL);
     CU_ASSERT(placed);
-    version_arg va = {pa.version};
+    version_arg va = {version};
     CU_ASSERT(zkt_wait_for(client_sees, &va, 15000));
     /* Keep working a while on the new map before looking at the counters. */
     CU_ASSERT(worker_progress(&w, 300, 30000));
@@ -267,7 +237,7 @@ static void test_node_joins_while_client_works(void)
     CU_ASSERT(atomic_load(&w.failures) == 0);
     CU_ASSERT(atomic_load(&w.lost) == 0);
     CU_ASSERT(atomic_load(&w.wrong) == 0);
-    CU_ASSERT(atomic_load(&w.max_version) >= pa.version);
+    CU_ASSERT(atomic_load(&w.max_version) >= version);
     CU_ASSERT(zkt_cluster_wait_ready(&g_cl, 30000));
 }
 

@@ -141,10 +141,7 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 static void test_oversized_frame(void)
 {
     conn c;
-    CU_ASSERT_FATAL(conn_open(&c, g_cl.servers[0].port) == 0);
-    Zkv__Response *r = hello(&c, g_cluster_id, 1);
-    CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
-    zkv__response__free_unpacked(r, NULL);
+    conn_open_hello(&c, g_cl.servers[0].port, g_cluster_id);
 
     /* A well-formed PUT whose frame is 8 MiB: id 4242, op PUT, key "big", value fill. */
     const uint32_t total = 8u * 1024u * 1024u;
@@ -193,10 +190,7 @@ static void test_oversized_frame(void)
 static void test_garbage_frames(void)
 {
     conn c;
-    CU_ASSERT_FATAL(conn_open(&c, g_cl.servers[0].port) == 0);
-    Zkv__Response *r = hello(&c, g_cluster_id, 1);
-    CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
-    zkv__response__free_unpacked(r, NULL);
+    conn_open_hello(&c, g_cl.servers[0].port, g_cluster_id);
     /* Wire type 7 does not exist: no protobuf decoder accepts this. */
     static const uint8_t garbage[] = {0x0f, 0xde, 0xad, 0xbe, 0xef, 0xff, 0xff};
 
@@ -234,10 +228,7 @@ static void test_garbage_frames(void)
 static void test_limits(void)
 {
     conn c;
-    CU_ASSERT_FATAL(conn_open(&c, g_cl.servers[0].port) == 0);
-    Zkv__Response *r = hello(&c, g_cluster_id, 1);
-    CU_ASSERT_FATAL(r && r->status == ZKV__STATUS__OK);
-    zkv__response__free_unpacked(r, NULL);
+    conn_open_hello(&c, g_cl.servers[0].port, g_cluster_id);
     static uint8_t big[1024 * 1024 + 1];
     memset(big, 'k', sizeof big);
     expect(simple(&c, ZKV__OP__GET, 71, big, 4097, NULL, 0), ZKV__STATUS__TOO_LARGE, 71,
@@ -276,10 +267,7 @@ static void test_not_owner(void)
         kl += 5;
         CU_ASSERT_FATAL(zkt_map_find(m, key, kl) == r);
         conn c;
-        CU_ASSERT_FATAL(conn_open(&c, g_cl.servers[s].port) == 0);
-        Zkv__Response *h = hello(&c, g_cluster_id, 1);
-        CU_ASSERT_FATAL(h && h->status == ZKV__STATUS__OK);
-        zkv__response__free_unpacked(h, NULL);
+        conn_open_hello(&c, g_cl.servers[s].port, g_cluster_id);
         Zkv__Response *g = simple(&c, ZKV__OP__GET, 81, key, kl, NULL, 0);
         log_resp("GET to a node that does not own the key", g);
         CU_ASSERT_FATAL(g != NULL);

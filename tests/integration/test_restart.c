@@ -24,60 +24,22 @@ static int suite_init(void)
 {
     if (zkt_cluster_init(&g_cl, "restart") != 0)
         return -1;
-    for (int i = 0; i < N_SERVERS; i++)
-        if (zkt_cluster_add_server(&g_cl) < 0)
-            return -1;
-    if (zkt_cluster_add_coordinator(&g_cl, N_SERVERS) < 0)
-        return -1;
-    if (!zkt_cluster_wait_ready(&g_cl, 60000))
-        return -1;
-    return it_client(&g_cl, 10000, &g_client) == ZKV_OK ? 0 : -1;
+    return it_cluster_up(&g_cl, N_SERVERS, 10000, 0, &g_client);
 }
 
 static int suite_cleanup(void)
 {
-    zkv_client_free(g_client);
-    g_client = NULL;
-    zkt_cluster_destroy(&g_cl);
-    return 0;
+    return it_cluster_down(&g_cl, &g_client);
 }
 
 static int put_range(int from, int to, int gen)
 {
-    static uint8_t val[IT_VAL_MAX];
-    uint8_t key[IT_KEY_MAX];
-    char show[256];
-    int failed = 0;
-    for (int i = from; i < to; i++) {
-        size_t kl = it_key(i, key), vl = it_value(i, gen, val);
-        int rc = zkv_put(g_client, key, kl, val, vl, 0, 0, NULL);
-        if (rc == ZKV_OK)
-            g_gen[i] = gen;
-        else if (failed++ < 5)
-            zkt_log("put %s: %s: %s", it_show(key, kl, show, sizeof show), zkv_strerror(rc),
-                    zkv_last_error());
-    }
-    return failed;
+    return it_put_keys(g_client, from, to, gen, g_gen);
 }
 
 static int read_all(void)
 {
-    static uint8_t val[IT_VAL_MAX];
-    uint8_t key[IT_KEY_MAX];
-    char show[256];
-    int failed = 0;
-    for (int i = 0; i < N_KEYS; i++) {
-        size_t kl = it_key(i, key), vl = it_value(i, g_gen[i], val);
-        zkv_value *v = NULL;
-        int rc = zkv_get(g_client, key, kl, 0, 0, &v);
-        bool ok = rc == ZKV_OK && zkv_value_len(v) == vl && memcmp(zkv_value_data(v), val, vl) == 0;
-        if (!ok && failed++ < 5)
-            zkt_log("get %s: %s (%s), %zu bytes (expected %zu, generation %d)",
-                    it_show(key, kl, show, sizeof show), zkv_strerror(rc), zkv_last_error(),
-                    v ? zkv_value_len(v) : 0, vl, g_gen[i]);
-        zkv_value_free(v);
-    }
-    return failed;
+    return it_read_keys(g_client, N_KEYS, g_gen);
 }
 
 static char *read_dir_file(const char *name)

@@ -490,22 +490,31 @@ static void test_move_needs_live_owner(void)
         CU_ASSERT_FALSE(out[i].changed);
 }
 
-static void test_move_budget(void)
+/* n4..n7 join 32 ranges on n0..n3 (the start of the move tests): live gets "n0".."n7";
+ * cur the placement on n0..n3 (all in_sync when in_sync), out the next pass with all 8
+ * live, which starts 4 moves. */
+static void four_join(const char *live[8], zkv_assignment *cur, bool in_sync)
 {
-    /* 32 ranges on n0..n3, all in_sync, n4..n7 join: at most 4 moves at a time, one
-     * extra per range, and in the end every node within 1 of the others. */
     static char names[8][ZKV_ID_MAX];
-    const char *live[8];
     for (int k = 0; k < 8; k++) {
         snprintf(names[k], ZKV_ID_MAX, "n%d", k);
         live[k] = names[k];
     }
     reset(32);
-    static zkv_assignment cur[32];
     CU_ASSERT_EQUAL_FATAL(place(in, 32, live, 4, 3, 1, cur), 0);
-    mark_all_in_sync(cur, 32);
+    if (in_sync)
+        mark_all_in_sync(cur, 32);
     CU_ASSERT_EQUAL_FATAL(place(cur, 32, live, 8, 3, 1, out), 0);
     CU_ASSERT_EQUAL(moving(out, 32, 3), 4);
+}
+
+static void test_move_budget(void)
+{
+    /* 32 ranges on n0..n3, all in_sync, n4..n7 join: at most 4 moves at a time, one
+     * extra per range, and in the end every node within 1 of the others. */
+    const char *live[8];
+    static zkv_assignment cur[32];
+    four_join(live, cur, true);
     for (int i = 0; i < 32; i++)
         CU_ASSERT_TRUE(out[i].n_replicas <= 3);
     int moves = 0;
@@ -1148,17 +1157,9 @@ static void test_balance_without_in_sync(void)
     /* Nothing in_sync yet when n4..n7 join: moves start (4 at a time) and wait for
      * their extras; once the owners catch them up, copies end up within 1 of each
      * other and owners stay where they are. */
-    static char names[8][ZKV_ID_MAX];
     const char *live[8];
-    for (int k = 0; k < 8; k++) {
-        snprintf(names[k], ZKV_ID_MAX, "n%d", k);
-        live[k] = names[k];
-    }
-    reset(32);
     static zkv_assignment cur[32];
-    CU_ASSERT_EQUAL_FATAL(place(in, 32, live, 4, 3, 1, cur), 0);
-    CU_ASSERT_EQUAL_FATAL(place(cur, 32, live, 8, 3, 1, out), 0);
-    CU_ASSERT_EQUAL(moving(out, 32, 3), 4);
+    four_join(live, cur, false);
     check_idempotent(out, 32, live, 8, 3, 1);
     int moves = 0;
     CU_ASSERT_TRUE(converge(cur, 32, live, 8, 3, &moves) > 0);

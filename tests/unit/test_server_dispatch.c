@@ -8,12 +8,7 @@
 
 #include "common/keyrange.h"
 #include "dispatch.h"
-
-static char dir[64];
-static char err[256];
-static zkv_store *store;
-static zkv_rangemap *map;
-static zkv_reply reply;
+#include "server_fixture.h"
 
 /* r0000 [, "m") owned by node-1 at epoch 3; r0001 ["m", "\xff") owned by node-2;
  * r0002 ["\xff", ) without owner. */
@@ -43,48 +38,29 @@ static zkv_rangemap *test_map(void)
 
 static int setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/zkv-test-dispatch-XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    char db[128];
-    snprintf(db, sizeof(db), "%s/db", dir);
-    if (zkv_store_open(db, &store, err, sizeof(err)) != 0)
-        return -1;
-    map = test_map();
-    zkv_reply_init(&reply);
-    return map ? 0 : -1;
-}
-
-static int teardown(void)
-{
-    zkv_reply_free(&reply);
-    zkv_rangemap_free(map);
-    zkv_store_close(store);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fixture_setup("dispatch", test_map);
 }
 
 static zkv_dispatch_env env(void)
 {
-    zkv_dispatch_env e = {.store = store,
-                          .map = map,
-                          .node_id = "node-1",
-                          .cluster_name = "test",
-                          .cluster_id = "cid-1",
-                          .max_key = 4096,
-                          .max_value = 100};
-    return e;
+    return fixture_env(100);
+}
+
+/* A request with id, op and key (the rest left at its defaults). */
+static Zkv__Request request(uint64_t id, Zkv__Op op, const char *key, size_t klen)
+{
+    Zkv__Request req = ZKV__REQUEST__INIT;
+    req.id = id;
+    req.op = op;
+    req.key.data = (uint8_t *)key;
+    req.key.len = klen;
+    return req;
 }
 
 static zkv_dispatch_result run(const zkv_dispatch_env *e, zkv_session *sess, Zkv__Op op,
                                const char *key, size_t klen, const char *value, size_t vlen)
 {
-    Zkv__Request req = ZKV__REQUEST__INIT;
-    req.id = 42;
-    req.op = op;
-    req.key.data = (uint8_t *)key;
-    req.key.len = klen;
+    Zkv__Request req = request(42, op, key, klen);
     req.value.data = (uint8_t *)value;
     req.value.len = vlen;
     return zkv_dispatch(e, sess, &req, &reply);
@@ -237,11 +213,7 @@ static void test_write_read(void)
 static void scan(const zkv_dispatch_env *e, zkv_session *sess, const char *start, size_t slen,
                  const char *end, size_t elen, uint32_t limit)
 {
-    Zkv__Request req = ZKV__REQUEST__INIT;
-    req.id = 9;
-    req.op = ZKV__OP__SCAN;
-    req.key.data = (uint8_t *)start;
-    req.key.len = slen;
+    Zkv__Request req = request(9, ZKV__OP__SCAN, start, slen);
     req.end_key.data = (uint8_t *)end;
     req.end_key.len = elen;
     req.limit = limit;

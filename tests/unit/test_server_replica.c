@@ -11,12 +11,7 @@
 
 #include "common/keyrange.h"
 #include "dispatch.h"
-
-static char dir[64];
-static char err[256];
-static zkv_store *store;
-static zkv_rangemap *map;
-static zkv_reply reply;
+#include "server_fixture.h"
 
 /* This node is node-1. r0000 [, "m") owned by node-2 at epoch 5, replicas node-1, node-3;
  * r0001 ["m", ) owned by node-1 at epoch 2, replica node-2. */
@@ -50,39 +45,22 @@ static zkv_rangemap *test_map(void)
 
 static int setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/zkv-test-replica-XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    char db[128];
-    snprintf(db, sizeof(db), "%s/db", dir);
-    if (zkv_store_open(db, &store, err, sizeof(err)) != 0)
-        return -1;
-    map = test_map();
-    zkv_reply_init(&reply);
-    return map ? 0 : -1;
-}
-
-static int teardown(void)
-{
-    zkv_reply_free(&reply);
-    zkv_rangemap_free(map);
-    zkv_store_close(store);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fixture_setup("replica", test_map);
 }
 
 static zkv_dispatch_env env(void)
 {
-    zkv_dispatch_env e = {.store = store,
-                          .map = map,
-                          .node_id = "node-1",
-                          .cluster_name = "test",
-                          .cluster_id = "cid-1",
-                          .max_key = 4096,
-                          .max_value = 1000};
-    return e;
+    return fixture_env(1000);
 }
+
+/* The reply's status and the range position it carries (a macro: failures name the
+ * caller's line). */
+#define EXPECT_POSITION(want_status, want_epoch, want_seq)                                         \
+    do {                                                                                           \
+        CU_ASSERT_EQUAL(reply.resp.status, want_status);                                           \
+        CU_ASSERT_EQUAL(reply.resp.range_epoch, want_epoch);                                       \
+        CU_ASSERT_EQUAL(reply.resp.range_seq, want_seq);                                           \
+    } while (0)
 
 /* A session after a HELLO carrying node_id (NULL: a client). */
 static zkv_session hello(const zkv_dispatch_env *e, const char *node_id)
@@ -178,9 +156,7 @@ static void test_append(void)
     CU_ASSERT_EQUAL(reply.resp.range_seq, 3);
     /* prev does not match: the position comes back */
     append(&e, &owner, "r0000", 5, 5, 2, 5, k3, "v2", 1);
-    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__LOG_MISMATCH);
-    CU_ASSERT_EQUAL(reply.resp.range_epoch, 5);
-    CU_ASSERT_EQUAL(reply.resp.range_seq, 3);
+    EXPECT_POSITION(ZKV__STATUS__LOG_MISMATCH, 5, 3);
     append(&e, &owner, "r0000", 5, 4, 3, 5, k3, "v2", 1);
     CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__LOG_MISMATCH);
     append(&e, &owner, "r0000", 5, 5, 9, 5, k3, "v2", 1);
@@ -240,9 +216,7 @@ static void test_range_status(void)
     zkv_dispatch_env e = env();
     zkv_session coord = hello(&e, NULL);
     range_status(&e, &coord, "r0000");
-    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__OK);
-    CU_ASSERT_EQUAL(reply.resp.range_epoch, 5);
-    CU_ASSERT_EQUAL(reply.resp.range_seq, 5);
+    EXPECT_POSITION(ZKV__STATUS__OK, 5, 5);
     CU_ASSERT_FALSE(reply.resp.owner);
     CU_ASSERT_EQUAL(reply.resp.n_replicas, 0);
     /* a range without data here */
@@ -429,9 +403,7 @@ static void test_snapshot(void)
     /* END: the position is S in the epoch that holds it */
     const uint64_t h[] = {1, 1, 3, 8};
     snapshot(&e, &owner, 5, ZKV__SNAPSHOT_PHASE__SNAPSHOT_END, NULL, 0, 20, h, 2);
-    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__OK);
-    CU_ASSERT_EQUAL(reply.resp.range_epoch, 3);
-    CU_ASSERT_EQUAL(reply.resp.range_seq, 20);
+    EXPECT_POSITION(ZKV__STATUS__OK, 3, 20);
     commit();
     zkv_epoch_start hist[4];
     CU_ASSERT_EQUAL(zkv_store_history(store, "r0000", hist, 4), 2);
@@ -475,9 +447,7 @@ static void test_abandoned_snapshot(void)
     CU_ASSERT_EQUAL(reply.resp.range_seq, 0);
     /* an old owner's snapshot of epoch 5 is now refused */
     append(&e, &next, "r0000", 6, 0, 0, 6, k3, "x", 2);
-    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__OK);
-    CU_ASSERT_EQUAL(reply.resp.range_epoch, 6);
-    CU_ASSERT_EQUAL(reply.resp.range_seq, 2);
+    EXPECT_POSITION(ZKV__STATUS__OK, 6, 2);
     commit();
     zkv_session c = hello(&e, NULL);
     get(&e, &c, "g", ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE);

@@ -265,6 +265,51 @@ bool zkt_cluster_wait_registered(zkt_cluster *cl, int i, uint64_t min_incarnatio
     return ok;
 }
 
+int zkt_cluster_id(zkt_cluster *cl, char *out, size_t n)
+{
+    zkt_map *m = zkt_cluster_map(cl);
+    if (!m)
+        return -1;
+    snprintf(out, n, "%s", m->cluster_id);
+    zkt_map_free(m);
+    return 0;
+}
+
+typedef struct placed_arg {
+    zkt_cluster *cl;
+    const char *id;
+    int64_t old_version;
+    int64_t version; /* of the last map read */
+    int slots;       /* id's replica slots in it */
+} placed_arg;
+
+static bool placed(void *p)
+{
+    placed_arg *a = p;
+    zkt_map *m = zkt_cluster_map(a->cl);
+    if (!m)
+        return false;
+    int slots = 0;
+    for (int i = 0; i < m->n_ranges; i++)
+        slots += zkt_range_has_replica(&m->ranges[i], a->id);
+    a->slots = slots;
+    a->version = m->version;
+    zkt_map_free(m);
+    return slots > 0 && a->version > a->old_version;
+}
+
+bool zkt_cluster_wait_placed(zkt_cluster *cl, const char *id, int64_t old_version, int timeout_ms,
+                             int64_t *version, int *slots)
+{
+    placed_arg a = {cl, id, old_version, 0, 0};
+    bool ok = zkt_wait_for(placed, &a, timeout_ms);
+    if (version)
+        *version = a.version;
+    if (slots)
+        *slots = a.slots;
+    return ok;
+}
+
 int zkt_cluster_server_index(const zkt_cluster *cl, const char *id)
 {
     for (int i = 0; i < cl->n_servers; i++)

@@ -6,8 +6,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "internal.h"
 
 #define ZKT_MAX_PORTS 1024
 
@@ -15,15 +17,24 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_given[ZKT_MAX_PORTS];
 static int g_n_given;
 
-static int bind_any(void)
+int zkt__loopback_socket(int port, struct sockaddr_in *sa)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = 0;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa->sin_port = htons((uint16_t)port);
+    return fd;
+}
+
+static int bind_any(void)
+{
+    struct sockaddr_in sa;
+    int fd = zkt__loopback_socket(0, &sa);
+    if (fd < 0)
+        return -1;
     socklen_t sl = sizeof sa;
     int port = -1;
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&

@@ -8,6 +8,7 @@
 #define ZKT_CLUSTER_H
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "zkt/zkclient.h"
@@ -85,6 +86,13 @@ bool zkt_cluster_wait_ready(zkt_cluster *cl, int timeout_ms);
  * incarnation goes to *incarnation (may be NULL). */
 bool zkt_cluster_wait_registered(zkt_cluster *cl, int i, uint64_t min_incarnation, int timeout_ms,
                                  uint64_t *incarnation);
+/* Copies the cluster id from the map now into out (size n). Returns 0 or -1. */
+int zkt_cluster_id(zkt_cluster *cl, char *out, size_t n);
+/* Waits until node id holds a replica slot (owner or replica) in some range of a map whose
+ * version is above old_version. The last map read's version and id's slots in it go to
+ * *version and *slots (either may be NULL), also on a timeout. */
+bool zkt_cluster_wait_placed(zkt_cluster *cl, const char *id, int64_t old_version, int timeout_ms,
+                             int64_t *version, int *slots);
 /* Index of the server with node id, or -1. */
 int zkt_cluster_server_index(const zkt_cluster *cl, const char *id);
 
