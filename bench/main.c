@@ -1,12 +1,24 @@
-/* main.c: zkv-bench, a load generator in the manner of redis-benchmark. -c client
- * threads, each with its own zkv_client (its own ZooKeeper session and node connections),
- * share -n requests per test; with -P > 1 each thread sends its requests in pipelined
- * batches (zkv_batch_*). Keys are "key:%012lu" drawn uniformly from [0, -r). Every
- * request's latency goes into the thread's histogram (a batch's latency counts for each
- * of its requests, as redis-benchmark does); the histograms are merged per test. Each
- * test ends with one line: "PUT: 41234.5 requests per second, p50=0.71 msec, p99=1.90
- * msec". Exit status: 0, 1 when any request failed (or the clients could not connect), 2
- * for bad flags. */
+/* main.c: zkv-bench, a load generator in the manner of redis-benchmark and YCSB.
+ *
+ * -c clients, each its own zkv_client (its own ZooKeeper session and node connections),
+ * are spread over --threads worker threads (default: one thread per client); a thread
+ * drives its clients in turn. A test runs -n requests (claimed from a shared counter) or
+ * for --duration seconds, after --warmup seconds that are not measured. With -P > 1 a
+ * client sends its requests in pipelined batches (zkv_batch_*). With --rate the load is
+ * open-loop: each client has a schedule of intended start times (rate / clients per
+ * second) and a request's latency counts from its intended start, so a stall shows in the
+ * latencies instead of silently lowering the load (no coordinated omission).
+ *
+ * Keys: key numbers in [0, -r) drawn uniformly or zipfian (YCSB, theta 0.99, ranks
+ * scrambled), written "key:%012lu" behind 2 hash bytes (--key-prefix-hash, default on) so
+ * the load spreads over every range; zkv splits ranges on the first two key bytes.
+ *
+ * Every request's latency (a batch's for each request in it) goes into the thread's
+ * histogram; they are merged per test. Each test ends with one line: "PUT: 41234.5
+ * requests per second, p50=0.71 msec, p99=1.90 msec", or one CSV row / JSON object with
+ * --csv / --json. Exit status: 0, 1 when any request failed (or the clients could not
+ * connect), 2 for bad flags. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -14,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,38 +35,57 @@
 #include "commands.h"
 #include "common/flags.h"
 #include "hist.h"
+#include "keygen.h"
 #include "tests.h"
 
+typedef enum { OUT_TEXT, OUT_CSV, OUT_JSON } out_format;
+
+/* Pipelines up to this depth keep their per-batch arrays on the stack. */
+#define ZKV_BENCH_MAX_PIPELINE_STACK 256
+
 typedef struct bench {
-    long clients, requests, data_size, pipeline, keyspace, timeout;
-    bool quiet;
+    long clients, threads, requests, duration, warmup, rate, data_size, pipeline, keyspace, timeout;
+    bool quiet, zipfian, prefix_hash;
+    out_format format;
     unsigned write_flags; /* ZKV_FLAG_ACK_OWNER with --ack-owner */
     const char *zk, *cluster;
-    char *value; /* data_size bytes of 'x' */
+    char *value;         /* data_size bytes of 'x' */
+    zkv_bench_zipf zipf; /* with --distribution zipfian */
 
     pthread_barrier_t ready; /* main and every worker: all clients tried to connect */
     pthread_barrier_t start; /* main and every worker: a test (or the end) begins */
     zkv_bench_test test;     /* the test that runs; written before the start barrier */
+    uint64_t t_start;        /* when the test (its warm-up first) starts */
+    uint64_t t_measure;      /* when measuring starts (t_start + warm-up) */
+    uint64_t t_end;          /* with --duration: when the test ends; else 0 */
     bool stop;               /* workers leave at the next start barrier */
-    atomic_long next;        /* next request number to claim */
-    atomic_long done;        /* requests finished in this test */
+    atomic_long next;        /* next request number to claim (-n mode) */
+    atomic_long done;        /* measured requests finished in this test */
     atomic_long errors;      /* failed requests in this test */
-    atomic_long misses;      /* GETs of a missing key */
+    atomic_long misses;      /* reads of a missing key */
     atomic_int finished;     /* workers done with this test */
     pthread_mutex_t lock;    /* guards first_error */
     char first_error[512];
 } bench;
 
+typedef struct client {
+    zkv_client *zc;
+    uint64_t due; /* with --rate: intended start of the next request (batch) */
+} client;
+
 typedef struct worker {
     bench *b;
     unsigned index;
     pthread_t thread;
-    zkv_client *client;
+    client *clients; /* the clients this thread drives */
+    long nclients;
+    zkv_batch *batch, *rmw_batch; /* with -P > 1 */
     int connect_rc;
     char connect_error[256];
     zkv_bench_hist hist;
+    long ops[ZKV_BENCH_NOPS]; /* measured requests by operation */
     uint64_t rng;
-    uint64_t end_ns; /* when this worker finished the test */
+    uint64_t end_ns; /* when this worker finished its last measured request */
 } worker;
 
 static uint64_t now_ns(void)
@@ -63,21 +95,23 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t xorshift(uint64_t *s)
+static void sleep_until(uint64_t t)
 {
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * UINT64_C(2685821657736338717);
+    struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
 }
 
-static size_t make_key(worker *w, char *out, size_t outlen)
+static size_t make_key(worker *w, char *out)
 {
-    unsigned long k = (unsigned long)(xorshift(&w->rng) % (uint64_t)w->b->keyspace);
-    int n = snprintf(out, outlen, "key:%012lu", k);
-    return n > 0 ? (size_t)n : 0;
+    bench *b = w->b;
+    uint64_t k;
+    if (b->zipfian)
+        k = zkv_bench_scramble(zkv_bench_zipf_rank(&b->zipf, zkv_bench_rand_unit(&w->rng)),
+                               (uint64_t)b->keyspace);
+    else
+        k = zkv_bench_rand(&w->rng) % (uint64_t)b->keyspace;
+    return zkv_bench_make_key(k, b->prefix_hash, out);
 }
 
 /* Counts failures; keeps the first message ("PUT: UNAVAILABLE: reason"). */
@@ -93,116 +127,229 @@ static void record_error(bench *b, long count, int code, const char *reason)
     }
 }
 
-static void run_single(worker *w, bool put)
+/* The status of a read: a miss is not an error. */
+static void read_status(bench *b, int rc, bool measured, const char *reason)
 {
-    bench *b = w->b;
-    char key[32];
-    size_t klen = make_key(w, key, sizeof key);
-    uint64_t t0 = now_ns();
-    int rc;
-    if (put) {
-        rc = zkv_put(w->client, key, klen, b->value, (size_t)b->data_size, 0, b->write_flags, NULL);
-    } else {
-        zkv_value *v = NULL;
-        rc = zkv_get(w->client, key, klen, 0, 0, &v);
-        zkv_value_free(v);
+    if (rc == ZKV_ENOTFOUND) {
+        if (measured)
+            atomic_fetch_add(&b->misses, 1);
+    } else if (rc != ZKV_OK) {
+        record_error(b, 1, rc, reason);
     }
-    zkv_bench_hist_record(&w->hist, now_ns() - t0);
-    if (rc == ZKV_ENOTFOUND && !put)
-        atomic_fetch_add(&b->misses, 1);
-    else if (rc != ZKV_OK)
-        record_error(b, 1, rc, zkv_last_error());
 }
 
-static void run_batch(worker *w, zkv_batch *batch, bool put, long count)
+/* One request without pipelining. */
+static void run_single(worker *w, zkv_client *zc, zkv_bench_op op, bool measured)
 {
     bench *b = w->b;
-    char key[32];
-    zkv_batch_clear(batch);
-    for (long i = 0; i < count; i++) {
-        size_t klen = make_key(w, key, sizeof key);
-        int rc = put ? zkv_batch_put(batch, key, klen, b->value, (size_t)b->data_size)
-                     : zkv_batch_get(batch, key, klen);
-        if (rc != ZKV_OK) {
-            record_error(b, count, rc, zkv_last_error());
-            return;
-        }
+    char key[ZKV_BENCH_KEY_MAX];
+    size_t klen = make_key(w, key);
+    if (op == ZKV_BENCH_OP_READ || op == ZKV_BENCH_OP_RMW) {
+        zkv_value *v = NULL;
+        int rc = zkv_get(zc, key, klen, 0, 0, &v);
+        zkv_value_free(v);
+        read_status(b, rc, measured, zkv_last_error());
+        if (rc != ZKV_OK && rc != ZKV_ENOTFOUND)
+            return; /* a failed read-modify-write does not write */
     }
-    uint64_t t0 = now_ns();
-    int rc = zkv_batch_run(w->client, batch, 0, put ? b->write_flags : 0);
-    uint64_t elapsed = now_ns() - t0;
+    if (op == ZKV_BENCH_OP_UPDATE || op == ZKV_BENCH_OP_RMW) {
+        int rc = zkv_put(zc, key, klen, b->value, (size_t)b->data_size, 0, b->write_flags, NULL);
+        if (rc != ZKV_OK)
+            record_error(b, 1, rc, zkv_last_error());
+    }
+}
+
+/* Runs a batch; checks the statuses of its operations (gets are reads). */
+static void run_one_batch(worker *w, zkv_client *zc, zkv_batch *batch, bool writes,
+                          const bool *is_get, size_t nqueued, bool measured)
+{
+    bench *b = w->b;
+    int rc = zkv_batch_run(zc, batch, 0, writes ? b->write_flags : 0);
     char reason[256]; /* before other library calls overwrite it */
     snprintf(reason, sizeof reason, "%s", zkv_last_error());
+    size_t n = zkv_batch_count(batch);
     if (rc != ZKV_OK) {
-        record_error(b, count, rc, reason);
-        for (long i = 0; i < count; i++)
-            zkv_bench_hist_record(&w->hist, elapsed);
+        record_error(b, (long)n, rc, reason);
         return;
     }
-    size_t n = zkv_batch_count(batch);
     for (size_t i = 0; i < n; i++) {
         int st = zkv_batch_status(batch, i);
-        zkv_bench_hist_record(&w->hist, elapsed);
-        if (st == ZKV_ENOTFOUND && !put)
-            atomic_fetch_add(&b->misses, 1);
+        if (i < nqueued && is_get[i])
+            read_status(b, st, measured, reason[0] ? reason : "a pipelined get failed");
         else if (st != ZKV_OK)
-            record_error(b, 1, st, reason[0] ? reason : "a request of a pipelined batch failed");
+            record_error(b, 1, st, reason[0] ? reason : "a pipelined put failed");
     }
+}
+
+/* Runs count requests in pipelined batches: reads and updates in one batch; the writes of
+ * read-modify-writes in a second batch once their reads answered. */
+static void run_batch(worker *w, zkv_client *zc, const zkv_bench_op *ops, long count, bool measured)
+{
+    bench *b = w->b;
+    bool is_get[2 * ZKV_BENCH_MAX_PIPELINE_STACK] = {false};
+    bool *gets =
+        count <= ZKV_BENCH_MAX_PIPELINE_STACK ? is_get : calloc((size_t)count * 2, sizeof(bool));
+    if (!gets) {
+        record_error(b, count, ZKV_ENOMEM, "out of memory");
+        return;
+    }
+    char key[ZKV_BENCH_KEY_MAX];
+    bool writes = false, rmw = false;
+    zkv_batch_clear(w->batch);
+    zkv_batch_clear(w->rmw_batch);
+    for (long i = 0; i < count; i++) {
+        size_t klen = make_key(w, key);
+        int rc;
+        gets[i] = ops[i] != ZKV_BENCH_OP_UPDATE;
+        if (ops[i] == ZKV_BENCH_OP_UPDATE) {
+            writes = true;
+            rc = zkv_batch_put(w->batch, key, klen, b->value, (size_t)b->data_size);
+        } else {
+            rc = zkv_batch_get(w->batch, key, klen);
+        }
+        if (rc == ZKV_OK && ops[i] == ZKV_BENCH_OP_RMW) {
+            rmw = true;
+            rc = zkv_batch_put(w->rmw_batch, key, klen, b->value, (size_t)b->data_size);
+        }
+        if (rc != ZKV_OK) {
+            record_error(b, count, rc, zkv_last_error());
+            goto out;
+        }
+    }
+    run_one_batch(w, zc, w->batch, writes, gets, (size_t)count, measured);
+    if (rmw) {
+        size_t n = zkv_batch_count(w->rmw_batch);
+        bool *puts = gets + count;
+        if (n > (size_t)count)
+            n = (size_t)count;
+        memset(puts, 0, n);
+        run_one_batch(w, zc, w->rmw_batch, true, puts, n, measured);
+    }
+out:
+    if (gets != is_get)
+        free(gets);
+}
+
+/* The next client to serve: the one due first with --rate, else the next in turn. */
+static client *next_client(worker *w, long *turn)
+{
+    if (!w->b->rate) {
+        client *c = &w->clients[*turn];
+        *turn = (*turn + 1) % w->nclients;
+        return c;
+    }
+    client *best = &w->clients[0];
+    for (long i = 1; i < w->nclients; i++)
+        if (w->clients[i].due < best->due)
+            best = &w->clients[i];
+    return best;
+}
+
+static void run_worker_test(worker *w)
+{
+    bench *b = w->b;
+    zkv_bench_op ops_stack[ZKV_BENCH_MAX_PIPELINE_STACK];
+    zkv_bench_op *ops = b->pipeline <= ZKV_BENCH_MAX_PIPELINE_STACK
+                            ? ops_stack
+                            : malloc((size_t)b->pipeline * sizeof(*ops));
+    zkv_bench_hist_init(&w->hist);
+    memset(w->ops, 0, sizeof w->ops);
+    w->end_ns = 0;
+    if (!ops) {
+        record_error(b, 1, ZKV_ENOMEM, "out of memory");
+        return;
+    }
+    /* Per-client interval between batches at the target rate; clients start staggered. */
+    uint64_t interval =
+        b->rate ? (uint64_t)((double)b->pipeline * (double)b->clients * 1e9 / (double)b->rate) : 0;
+    for (long i = 0; i < w->nclients; i++)
+        w->clients[i].due = b->t_start + (interval ? zkv_bench_rand(&w->rng) % interval : 0);
+    long turn = 0;
+    for (;;) {
+        client *c = next_client(w, &turn);
+        uint64_t t0 = b->rate ? c->due : now_ns(); /* open loop: from the intended start */
+        if (b->t_end && t0 >= b->t_end)
+            break;
+        if (b->rate) {
+            if (c->due > now_ns())
+                sleep_until(c->due);
+            c->due += interval;
+        }
+        bool measured = t0 >= b->t_measure;
+        long count = b->pipeline;
+        if (measured && !b->t_end) {
+            long first = atomic_fetch_add(&b->next, b->pipeline);
+            if (first >= b->requests)
+                break;
+            if (b->requests - first < count)
+                count = b->requests - first;
+        }
+        for (long i = 0; i < count; i++)
+            ops[i] = zkv_bench_pick_op(b->test, zkv_bench_rand_unit(&w->rng));
+        if (count == 1 && !w->batch)
+            run_single(w, c->zc, ops[0], measured);
+        else
+            run_batch(w, c->zc, ops, count, measured);
+        uint64_t t1 = now_ns();
+        if (!measured)
+            continue;
+        for (long i = 0; i < count; i++) {
+            zkv_bench_hist_record(&w->hist, t1 - t0);
+            w->ops[ops[i]]++;
+        }
+        w->end_ns = t1;
+        atomic_fetch_add(&b->done, count);
+    }
+    if (ops != ops_stack)
+        free(ops);
 }
 
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     bench *b = w->b;
-    zkv_batch *batch = NULL;
-    zkv_options *o = zkv_options_create();
-    int rc = o ? ZKV_OK : ZKV_ENOMEM;
-    char name[64];
-    snprintf(name, sizeof name, "zkv-bench-%u", w->index);
-    if (rc == ZKV_OK)
-        rc = zkv_options_set_zk(o, b->zk);
-    if (rc == ZKV_OK)
-        rc = zkv_options_set_cluster(o, b->cluster);
-    if (rc == ZKV_OK)
-        rc = zkv_options_set_timeout(o, (int)b->timeout);
-    if (rc == ZKV_OK)
-        rc = zkv_options_set_connect_timeout(o, (int)b->timeout);
-    if (rc == ZKV_OK)
-        rc = zkv_options_set_client_name(o, name);
-    if (rc == ZKV_OK)
-        rc = zkv_client_create(o, &w->client);
-    if (rc == ZKV_OK && b->pipeline > 1 && !(batch = zkv_batch_create()))
+    int rc = ZKV_OK;
+    for (long i = 0; i < w->nclients && rc == ZKV_OK; i++) {
+        zkv_options *o = zkv_options_create();
+        rc = o ? ZKV_OK : ZKV_ENOMEM;
+        char name[64];
+        snprintf(name, sizeof name, "zkv-bench-%u-%ld", w->index, i);
+        if (rc == ZKV_OK)
+            rc = zkv_options_set_zk(o, b->zk);
+        if (rc == ZKV_OK)
+            rc = zkv_options_set_cluster(o, b->cluster);
+        if (rc == ZKV_OK)
+            rc = zkv_options_set_timeout(o, (int)b->timeout);
+        if (rc == ZKV_OK)
+            rc = zkv_options_set_connect_timeout(o, (int)b->timeout);
+        if (rc == ZKV_OK)
+            rc = zkv_options_set_client_name(o, name);
+        if (rc == ZKV_OK)
+            rc = zkv_client_create(o, &w->clients[i].zc);
+        if (rc != ZKV_OK)
+            snprintf(w->connect_error, sizeof w->connect_error, "%s: %s", zkv_repl_status_name(rc),
+                     zkv_last_error()[0] ? zkv_last_error() : zkv_strerror(rc));
+        zkv_options_free(o);
+    }
+    if (rc == ZKV_OK && b->pipeline > 1 &&
+        (!(w->batch = zkv_batch_create()) || !(w->rmw_batch = zkv_batch_create()))) {
         rc = ZKV_ENOMEM;
+        snprintf(w->connect_error, sizeof w->connect_error, "out of memory");
+    }
     w->connect_rc = rc;
-    if (rc != ZKV_OK)
-        snprintf(w->connect_error, sizeof w->connect_error, "%s: %s", zkv_repl_status_name(rc),
-                 zkv_last_error()[0] ? zkv_last_error() : zkv_strerror(rc));
-    zkv_options_free(o);
     pthread_barrier_wait(&b->ready);
 
     for (;;) {
         pthread_barrier_wait(&b->start);
         if (b->stop)
             break;
-        bool put = b->test == ZKV_BENCH_PUT;
-        zkv_bench_hist_init(&w->hist);
-        for (;;) {
-            long first = atomic_fetch_add(&b->next, b->pipeline);
-            if (first >= b->requests)
-                break;
-            long count = b->requests - first < b->pipeline ? b->requests - first : b->pipeline;
-            if (count == 1 && !batch)
-                run_single(w, put);
-            else
-                run_batch(w, batch, put, count);
-            atomic_fetch_add(&b->done, count);
-        }
-        w->end_ns = now_ns();
+        run_worker_test(w);
         atomic_fetch_add(&b->finished, 1);
     }
-    zkv_batch_free(batch);
-    zkv_client_free(w->client);
-    w->client = NULL;
+    zkv_batch_free(w->batch);
+    zkv_batch_free(w->rmw_batch);
+    for (long i = 0; i < w->nclients; i++)
+        zkv_client_free(w->clients[i].zc);
     return NULL;
 }
 
@@ -210,6 +357,13 @@ static void msleep(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static void print_csv_header(void)
+{
+    printf("test,requests,seconds,ops_per_sec,errors,misses,reads,updates,rmws,avg_ms,min_ms,"
+           "p50_ms,p90_ms,p99_ms,p99_9_ms,max_ms,clients,threads,pipeline,data_size,keyspace,"
+           "distribution,target_rate\n");
 }
 
 /* Runs one test with every worker; prints its report. Returns the number of failures. */
@@ -223,108 +377,179 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
     atomic_store(&b->misses, 0);
     atomic_store(&b->finished, 0);
     b->first_error[0] = '\0';
+    b->t_start = now_ns();
+    b->t_measure = b->t_start + (uint64_t)b->warmup * 1000000000u;
+    b->t_end = b->duration ? b->t_measure + (uint64_t)b->duration * 1000000000u : 0;
 
-    uint64_t start = now_ns();
     pthread_barrier_wait(&b->start);
     long last_done = 0;
-    uint64_t last_t = start;
-    while (atomic_load(&b->finished) < b->clients) {
+    uint64_t last_t = b->t_start;
+    while (atomic_load(&b->finished) < b->threads) {
         msleep(progress ? 250 : 20);
         if (!progress)
             continue;
         uint64_t now = now_ns();
         long done = atomic_load(&b->done);
         double rps = (double)(done - last_done) * 1e9 / (double)(now - last_t);
-        double overall = (double)done * 1e9 / (double)(now - start);
-        fprintf(stderr, "\r%s: rps=%.1f (overall: %.1f) %ld/%ld\033[K", name, rps, overall, done,
-                b->requests);
+        if (now < b->t_measure)
+            fprintf(stderr, "\r%s: warming up (%.0f s left)\033[K", name,
+                    (double)(b->t_measure - now) / 1e9);
+        else if (b->t_end)
+            fprintf(stderr, "\r%s: rps=%.1f (overall: %.1f) %.0f/%ld s\033[K", name, rps,
+                    (double)done * 1e9 / (double)(now - b->t_measure),
+                    (double)(now - b->t_measure) / 1e9, b->duration);
+        else
+            fprintf(stderr, "\r%s: rps=%.1f (overall: %.1f) %ld/%ld\033[K", name, rps,
+                    (double)done * 1e9 / (double)(now - b->t_measure), done, b->requests);
         last_done = done;
         last_t = now;
     }
     if (progress)
         fprintf(stderr, "\r\033[K");
 
-    uint64_t end = start;
+    uint64_t end = b->t_measure;
     zkv_bench_hist all;
     zkv_bench_hist_init(&all);
-    for (long i = 0; i < b->clients; i++) {
+    long ops[ZKV_BENCH_NOPS] = {0};
+    for (long i = 0; i < b->threads; i++) {
         if (ws[i].end_ns > end)
             end = ws[i].end_ns;
         zkv_bench_hist_merge(&all, &ws[i].hist);
+        for (int op = 0; op < ZKV_BENCH_NOPS; op++)
+            ops[op] += ws[i].ops[op];
     }
-    double secs = (double)(end - start) / 1e9;
-    double rps = secs > 0 ? (double)b->requests / secs : 0;
-    long errors = atomic_load(&b->errors);
-    double p50 = zkv_bench_hist_percentile(&all, 50) / 1e6,
-           p99 = zkv_bench_hist_percentile(&all, 99) / 1e6;
+    long requests = (long)all.count;
+    double secs = (double)(end - b->t_measure) / 1e9;
+    double rps = secs > 0 ? (double)requests / secs : 0;
+    long errors = atomic_load(&b->errors), misses = atomic_load(&b->misses);
+    double avg = zkv_bench_hist_mean(&all) / 1e6, min = all.count ? (double)all.min / 1e6 : 0,
+           p50 = zkv_bench_hist_percentile(&all, 50) / 1e6,
+           p90 = zkv_bench_hist_percentile(&all, 90) / 1e6,
+           p99 = zkv_bench_hist_percentile(&all, 99) / 1e6,
+           p999 = zkv_bench_hist_percentile(&all, 99.9) / 1e6, max = (double)all.max / 1e6;
+    const char *dist = b->zipfian ? "zipfian" : "uniform";
 
-    if (!b->quiet) {
+    if (b->format == OUT_TEXT && !b->quiet) {
         printf("====== %s ======\n", name);
-        printf("  %ld requests completed in %.2f seconds\n", b->requests, secs);
-        printf("  %ld parallel clients\n", b->clients);
+        printf("  %ld requests completed in %.2f seconds", requests, secs);
+        if (b->warmup)
+            printf(" (after %ld s of warm-up)", b->warmup);
+        printf("\n  %ld parallel clients on %ld threads\n", b->clients, b->threads);
         printf("  %ld bytes payload\n", b->data_size);
-        printf("  pipeline depth %ld, key space %ld\n", b->pipeline, b->keyspace);
-        if (t == ZKV_BENCH_GET)
-            printf("  %ld misses (key not found)\n", atomic_load(&b->misses));
-        printf("\nLatency (msec): avg=%.3f min=%.3f p50=%.3f p95=%.3f p99=%.3f p99.9=%.3f "
+        printf("  pipeline depth %ld, key space %ld (%s%s)\n", b->pipeline, b->keyspace, dist,
+               b->prefix_hash ? ", hash-prefixed keys" : "");
+        if (b->rate)
+            printf("  target rate %ld requests per second (open loop)\n", b->rate);
+        if (t >= ZKV_BENCH_YCSB_A)
+            printf("  %ld reads, %ld updates, %ld read-modify-writes\n", ops[0], ops[1], ops[2]);
+        if (ops[ZKV_BENCH_OP_READ] || ops[ZKV_BENCH_OP_RMW])
+            printf("  %ld misses (key not found)\n", misses);
+        printf("\nLatency (msec): avg=%.3f min=%.3f p50=%.3f p90=%.3f p99=%.3f p99.9=%.3f "
                "max=%.3f\n",
-               zkv_bench_hist_mean(&all) / 1e6, (double)all.min / 1e6, p50,
-               zkv_bench_hist_percentile(&all, 95) / 1e6, p99,
-               zkv_bench_hist_percentile(&all, 99.9) / 1e6, (double)all.max / 1e6);
+               avg, min, p50, p90, p99, p999, max);
     }
     if (errors) {
         fflush(stdout);
         fprintf(stderr, "errors: %ld (first: %s)\n", errors, b->first_error);
     }
-    printf("%s: %.1f requests per second, p50=%.2f msec, p99=%.2f msec\n", name, rps, p50, p99);
-    if (!b->quiet)
-        printf("\n");
+    switch (b->format) {
+    case OUT_TEXT:
+        printf("%s: %.1f requests per second, p50=%.2f msec, p99=%.2f msec\n", name, rps, p50, p99);
+        if (!b->quiet)
+            printf("\n");
+        break;
+    case OUT_CSV:
+        printf("%s,%ld,%.3f,%.1f,%ld,%ld,%ld,%ld,%ld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%ld,%ld,"
+               "%ld,%ld,%ld,%s,%ld\n",
+               name, requests, secs, rps, errors, misses, ops[0], ops[1], ops[2], avg, min, p50,
+               p90, p99, p999, max, b->clients, b->threads, b->pipeline, b->data_size, b->keyspace,
+               dist, b->rate);
+        break;
+    case OUT_JSON:
+        printf("{\"test\":\"%s\",\"requests\":%ld,\"seconds\":%.3f,\"ops_per_sec\":%.1f,"
+               "\"errors\":%ld,\"misses\":%ld,\"ops\":{\"read\":%ld,\"update\":%ld,\"rmw\":%ld},"
+               "\"latency_ms\":{\"avg\":%.3f,\"min\":%.3f,\"p50\":%.3f,\"p90\":%.3f,"
+               "\"p99\":%.3f,\"p99.9\":%.3f,\"max\":%.3f},\"clients\":%ld,\"threads\":%ld,"
+               "\"pipeline\":%ld,\"data_size\":%ld,\"keyspace\":%ld,\"distribution\":\"%s\","
+               "\"target_rate\":%ld}\n",
+               name, requests, secs, rps, errors, misses, ops[0], ops[1], ops[2], avg, min, p50,
+               p90, p99, p999, max, b->clients, b->threads, b->pipeline, b->data_size, b->keyspace,
+               dist, b->rate);
+        break;
+    }
     fflush(stdout);
     return errors;
 }
 
 static const char synopsis[] =
-    "[-c CLIENTS] [-n REQUESTS] [-d SIZE] [-P DEPTH] [-r KEYSPACE] [-t get,put] [-q] [--ack-owner]";
+    "[-c CLIENTS] [--threads T] [-n REQUESTS | --duration SEC] [--warmup SEC] [-d SIZE] "
+    "[-P DEPTH] [-r KEYSPACE] [--distribution uniform|zipfian] [-t get,put] [--workload "
+    "a,b,c,f] [--rate OPS] [-q | --csv | --json] [--ack-owner] [--no-key-prefix-hash]";
 static const char description[] =
-    "Load generator for a zkv cluster, with redis-benchmark's flags. Each of the -c clients\n"
-    "is a thread with its own connection; together they send -n requests per test, -P at a\n"
-    "time when pipelining, to keys \"key:%012lu\" drawn uniformly from [0, KEYSPACE). PUT\n"
-    "runs before GET. Each test ends with one line: throughput, p50 and p99 latency.\n"
-    "Exit status 1 when any request failed.";
+    "Load generator for a zkv cluster, with redis-benchmark's flags and YCSB's core\n"
+    "workloads. The -c clients (each its own connections) are spread over --threads\n"
+    "threads; together they send -n requests per test (or run --duration seconds), -P at\n"
+    "a time when pipelining, after --warmup seconds that are not measured. Keys number\n"
+    "[0, KEYSPACE), drawn uniformly or zipfian (theta 0.99), written \"key:%012lu\" behind\n"
+    "2 hash bytes that spread them over every range. Tests run in the order PUT, GET,\n"
+    "YCSB-A (50% read, 50% update), -B (95/5), -C (100% read), -F (50% read, 50%\n"
+    "read-modify-write). Each test ends with one line: throughput, p50 and p99 latency\n"
+    "(or a CSV row / JSON object). Exit status 1 when any request failed.";
 
 int main(int argc, char **argv)
 {
     static bench b;
     static const char default_tests[] = "put,get";
-    const char *tests = default_tests;
+    const char *tests = NULL, *workloads = NULL, *distribution = "uniform";
     b.clients = 50;
     b.requests = 100000;
     b.data_size = 100;
     b.pipeline = 1;
     b.keyspace = 100000;
     b.timeout = 5000;
-    bool ack_owner = false;
+    bool ack_owner = false, csv = false, json = false, prefix_hash = false, no_prefix_hash = false;
     const zkv_flag flags[] = {
-        {"clients", 'c', ZKV_FLAG_INT, &b.clients, "CLIENTS", "parallel clients (threads)", 1,
-         10000},
+        {"clients", 'c', ZKV_FLAG_INT, &b.clients, "CLIENTS",
+         "parallel clients, each with its own connections", 1, 10000},
+        {"threads", 0, ZKV_FLAG_INT, &b.threads, "T",
+         "worker threads the clients are spread over (0: one per client)", 0, 10000},
         {"requests", 'n', ZKV_FLAG_INT, &b.requests, "REQUESTS", "requests per test", 1,
          1000000000000L},
+        {"duration", 0, ZKV_FLAG_INT, &b.duration, "SEC",
+         "run each test for SEC seconds instead of -n requests", 1, 86400},
+        {"warmup", 0, ZKV_FLAG_INT, &b.warmup, "SEC",
+         "run each test SEC seconds before measuring (not counted)", 0, 3600},
         {"data-size", 'd', ZKV_FLAG_INT, &b.data_size, "SIZE", "value size in bytes", 0, 1 << 20},
         {"pipeline", 'P', ZKV_FLAG_INT, &b.pipeline, "DEPTH",
          "requests per pipelined batch (1: no pipelining)", 1, 100000},
-        {"keyspace", 'r', ZKV_FLAG_INT, &b.keyspace, "KEYSPACE",
-         "number of distinct keys, drawn uniformly", 1, 1000000000000L},
+        {"keyspace", 'r', ZKV_FLAG_INT, &b.keyspace, "KEYSPACE", "number of distinct keys", 1,
+         1000000000000L},
+        {"distribution", 0, ZKV_FLAG_STRING, &distribution, "DIST",
+         "key distribution: uniform or zipfian (theta 0.99)", 0, 0},
         {"tests", 't', ZKV_FLAG_STRING, &tests, "LIST", "tests to run: get, put", 0, 0},
+        {"workload", 0, ZKV_FLAG_STRING, &workloads, "LIST",
+         "YCSB core workloads to run: a, b, c, f (after -t tests, if given)", 0, 0},
+        {"rate", 0, ZKV_FLAG_INT, &b.rate, "OPS",
+         "target requests per second over all clients (open loop; 0: as fast as possible)", 0,
+         1000000000L},
         {"quiet", 'q', ZKV_FLAG_BOOL, &b.quiet, NULL, "print only the result line of each test", 0,
          0},
+        {"csv", 0, ZKV_FLAG_BOOL, &csv, NULL, "print a CSV header and one row per test", 0, 0},
+        {"json", 0, ZKV_FLAG_BOOL, &json, NULL, "print one JSON object per test (one a line)", 0,
+         0},
+        {"key-prefix-hash", 0, ZKV_FLAG_BOOL, &prefix_hash, NULL,
+         "prefix keys with 2 hash bytes to spread them over ranges (the default)", 0, 0},
+        {"no-key-prefix-hash", 0, ZKV_FLAG_BOOL, &no_prefix_hash, NULL,
+         "plain \"key:%012lu\" keys (they all fall in one range)", 0, 0},
         {"timeout", 0, ZKV_FLAG_INT, &b.timeout, "MS", "time budget of each request", 1, 3600000},
         {"ack-owner", 0, ZKV_FLAG_BOOL, &ack_owner, NULL,
          "PUTs are acknowledged by the owner alone (not waiting for in-sync replicas)", 0, 0},
     };
+    const size_t nflags = sizeof flags / sizeof flags[0];
     zkv_common_opts common;
     int first = 0;
-    switch (zkv_flags_parse("zkv-bench", synopsis, description, flags,
-                            sizeof flags / sizeof flags[0], &common, argc, argv, &first)) {
+    switch (zkv_flags_parse("zkv-bench", synopsis, description, flags, nflags, &common, argc, argv,
+                            &first)) {
     case ZKV_FLAGS_OK:
         break;
     case ZKV_FLAGS_EXIT:
@@ -334,47 +559,74 @@ int main(int argc, char **argv)
     }
     unsigned mask = 0;
     char err[256];
+    const char *bad = NULL;
     if (first < argc) {
-        fprintf(stderr, "zkv-bench: unexpected argument '%s'\n", argv[first]);
-        zkv_flags_usage(stderr, "zkv-bench", synopsis, flags, sizeof flags / sizeof flags[0]);
+        snprintf(err, sizeof err, "unexpected argument '%s'", argv[first]);
+        bad = err;
+    } else if (((tests || !workloads) &&
+                zkv_bench_parse_tests(tests ? tests : default_tests, &mask, err, sizeof err) < 0) ||
+               (workloads && zkv_bench_parse_workloads(workloads, &mask, err, sizeof err) < 0)) {
+        bad = err;
+    } else if (strcasecmp(distribution, "uniform") != 0 &&
+               strcasecmp(distribution, "zipfian") != 0) {
+        snprintf(err, sizeof err, "--distribution: unknown '%s' (known: uniform, zipfian)",
+                 distribution);
+        bad = err;
+    } else if (csv + json + b.quiet > 1) {
+        bad = "-q, --csv and --json exclude each other";
+    } else if (prefix_hash && no_prefix_hash) {
+        bad = "--key-prefix-hash and --no-key-prefix-hash exclude each other";
+    }
+    if (bad) {
+        fprintf(stderr, "zkv-bench: %s\n", bad);
+        workloads = NULL; /* usage shows the defaults */
+        distribution = "uniform";
+        zkv_flags_usage(stderr, "zkv-bench", synopsis, flags, nflags);
         return 2;
     }
-    if (zkv_bench_parse_tests(tests, &mask, err, sizeof err) < 0) {
-        fprintf(stderr, "zkv-bench: %s\n", err);
-        tests = default_tests; /* usage shows the defaults */
-        zkv_flags_usage(stderr, "zkv-bench", synopsis, flags, sizeof flags / sizeof flags[0]);
-        return 2;
-    }
+    b.zipfian = strcasecmp(distribution, "zipfian") == 0;
+    b.prefix_hash = !no_prefix_hash;
+    b.format = csv ? OUT_CSV : json ? OUT_JSON : OUT_TEXT;
+    if (!b.threads || b.threads > b.clients)
+        b.threads = b.clients;
+    if (b.zipfian)
+        zkv_bench_zipf_init(&b.zipf, (uint64_t)b.keyspace, ZKV_BENCH_ZIPF_THETA);
     b.write_flags = ack_owner ? ZKV_FLAG_ACK_OWNER : ZKV_FLAG_NONE;
     b.zk = common.zk;
     b.cluster = common.cluster;
     b.value = malloc((size_t)b.data_size + 1);
-    worker *ws = calloc((size_t)b.clients, sizeof(*ws));
-    if (!b.value || !ws) {
+    worker *ws = calloc((size_t)b.threads, sizeof(*ws));
+    client *cs = calloc((size_t)b.clients, sizeof(*cs));
+    if (!b.value || !ws || !cs) {
         fprintf(stderr, "zkv-bench: out of memory\n");
         free(b.value);
         free(ws);
+        free(cs);
         return 1;
     }
     memset(b.value, 'x', (size_t)b.data_size);
     pthread_mutex_init(&b.lock, NULL);
-    pthread_barrier_init(&b.ready, NULL, (unsigned)b.clients + 1);
-    pthread_barrier_init(&b.start, NULL, (unsigned)b.clients + 1);
+    pthread_barrier_init(&b.ready, NULL, (unsigned)b.threads + 1);
+    pthread_barrier_init(&b.start, NULL, (unsigned)b.threads + 1);
     uint64_t seed = now_ns() ^ ((uint64_t)getpid() << 32);
 
-    long started = 0;
-    for (; started < b.clients; started++) {
+    long started = 0, assigned = 0;
+    for (; started < b.threads; started++) {
         worker *w = &ws[started];
         w->b = &b;
         w->index = (unsigned)started;
+        /* Clients spread evenly: the first (clients % threads) threads get one more. */
+        w->nclients = b.clients / b.threads + (started < b.clients % b.threads);
+        w->clients = &cs[assigned];
+        assigned += w->nclients;
         w->rng = (seed + (uint64_t)started * UINT64_C(0x9e3779b97f4a7c15)) | 1;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
             break;
     }
     int status = 0;
-    if (started < b.clients) {
-        /* The barriers count every client: a thread that did not start would hang them. */
-        fprintf(stderr, "zkv-bench: cannot start %ld threads (started %ld)\n", b.clients, started);
+    if (started < b.threads) {
+        /* The barriers count every thread: a thread that did not start would hang them. */
+        fprintf(stderr, "zkv-bench: cannot start %ld threads (started %ld)\n", b.threads, started);
         _exit(1);
     }
 
@@ -382,18 +634,20 @@ int main(int argc, char **argv)
     pthread_barrier_wait(&b.ready);
     long failed = 0;
     const char *first_failure = NULL;
-    for (long i = 0; i < b.clients; i++) {
+    for (long i = 0; i < b.threads; i++) {
         if (ws[i].connect_rc != ZKV_OK) {
             if (!failed++)
                 first_failure = ws[i].connect_error;
         }
     }
     if (failed) {
-        fprintf(stderr, "zkv-bench: connect: %s (%ld of %ld clients failed)\n", first_failure,
-                failed, b.clients);
+        fprintf(stderr, "zkv-bench: connect: %s (%ld of %ld threads failed)\n", first_failure,
+                failed, b.threads);
         status = 1;
     } else {
-        bool progress = !b.quiet && isatty(STDERR_FILENO);
+        bool progress = b.format == OUT_TEXT && !b.quiet && isatty(STDERR_FILENO);
+        if (b.format == OUT_CSV)
+            print_csv_header();
         for (int t = 0; t < ZKV_BENCH_NTESTS; t++) {
             if ((mask & (1u << t)) && run_test(&b, ws, (zkv_bench_test)t, progress) > 0)
                 status = 1;
@@ -401,11 +655,12 @@ int main(int argc, char **argv)
     }
     b.stop = true;
     pthread_barrier_wait(&b.start);
-    for (long i = 0; i < b.clients; i++)
+    for (long i = 0; i < b.threads; i++)
         pthread_join(ws[i].thread, NULL);
     pthread_barrier_destroy(&b.ready);
     pthread_barrier_destroy(&b.start);
     pthread_mutex_destroy(&b.lock);
+    free(cs);
     free(ws);
     free(b.value);
     return status;
