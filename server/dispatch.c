@@ -126,11 +126,12 @@ zkv_route zkv_dispatch_route(const zkv_rangemap *map, const char *node_id, const
     return ZKV_ROUTE_SERVE;
 }
 
-/* Answers a routing refusal; returns true when the request may be served. */
-static bool route_ok(const zkv_dispatch_env *env, const uint8_t *key, size_t klen,
-                     const zkv_range **range, zkv_reply *r)
+/* Answers a routing refusal for route rt (of *range); returns true when the request may
+ * be served. Split from route_ok so a read routes its key once (read_route_ok). */
+static bool route_answer(const zkv_dispatch_env *env, zkv_route rt, const zkv_range **range,
+                         zkv_reply *r)
 {
-    switch (zkv_dispatch_route(env->map, env->node_id, key, klen, range)) {
+    switch (rt) {
     case ZKV_ROUTE_SERVE:
         if (!env->fenced) {
             if (!zkv_store_range_snapshot_epoch(env->store, (*range)->id))
@@ -159,6 +160,14 @@ static bool route_ok(const zkv_dispatch_env *env, const uint8_t *key, size_t kle
     }
 }
 
+/* Answers a routing refusal; returns true when the request may be served. */
+static bool route_ok(const zkv_dispatch_env *env, const uint8_t *key, size_t klen,
+                     const zkv_range **range, zkv_reply *r)
+{
+    return route_answer(env, zkv_dispatch_route(env->map, env->node_id, key, klen, range), range,
+                        r);
+}
+
 /* Routing of a read: the owner's rules, and with FLAG_ALLOW_STALE a recovery replica of the
  * range answers from its own data (*stale set). A fenced owner never answers. */
 static bool read_route_ok(const zkv_dispatch_env *env, const Zkv__Request *req, const uint8_t *key,
@@ -169,7 +178,7 @@ static bool read_route_ok(const zkv_dispatch_env *env, const Zkv__Request *req, 
     if (rt == ZKV_ROUTE_SERVE || rt == ZKV_ROUTE_NOT_READY ||
         !(req->flags & ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE) ||
         !zkv_range_is_replica(*range, env->node_id))
-        return route_ok(env, key, klen, range, r);
+        return route_answer(env, rt, range, r);
     if (zkv_store_range_snapshot_epoch(env->store, (*range)->id)) {
         set_status(r, ZKV__STATUS__UNAVAILABLE,
                    "range %s is being rebuilt from a snapshot on replica %s", (*range)->id,

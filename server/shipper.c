@@ -164,6 +164,13 @@ struct owned {
     bool truncating;
     uint64_t trunc_floor;
     bool logged_gate;
+    /* The store's state of this range, looked up once: the store never frees or moves a
+     * range's state before it closes, and an owned range keeps its id. Saves a hash lookup
+     * per owned range per loop turn (zkv_shipper_after_commit runs twice a turn). A range
+     * with no state yet (never written here) is looked up again only once the store has
+     * more ranges: store_miss is 1 + the store's range count at the last miss, 0 for none. */
+    const zkv_range_state *store_state;
+    size_t store_miss;
 };
 
 struct peer {
@@ -232,7 +239,15 @@ static owned *find_owned(zkv_shipper *sh, const char *range_id)
 
 static const zkv_range_state *range_store_state(zkv_shipper *sh, const owned *o)
 {
-    return zkv_store_range(sh->srv->store, o->range.id);
+    owned *m = (owned *)o; /* a cache only: every owned is allocated mutable */
+    if (!m->store_state) {
+        size_t n = zkv_store_range_count(sh->srv->store);
+        if (m->store_miss == n + 1)
+            return NULL; /* the store gained no range since the last miss */
+        m->store_state = zkv_store_range(sh->srv->store, m->range.id);
+        m->store_miss = m->store_state ? 0 : n + 1;
+    }
+    return m->store_state;
 }
 
 static uint64_t committed_seq(zkv_shipper *sh, const owned *o)

@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "client.h"
 #include "error.h"
+#include "value.h"
 
 int zkv__call_begin(zkv_client *c, int timeout_ms, uint64_t *deadline_ms)
 {
@@ -112,7 +113,7 @@ int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rkle
         st.map_version = snap->map->version;
 
         if (rt.kind == ZKV__ROUTE_SEND) {
-            snprintf(node_id, sizeof node_id, "%s", rt.node->id);
+            zkv__copy_str(node_id, sizeof node_id, rt.node->id);
             req->map_version = st.map_version > 0 ? (uint64_t)st.map_version : 0;
             req->flags = zkv__wire_flags(op, flags, rt.replica);
             uint64_t attempt_deadline = deadline_ms;
@@ -175,7 +176,7 @@ int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rkle
         if (nx.kind == ZKV__NEXT_DONE) {
             reply->resp = resp;
             reply->replica = rt.replica;
-            snprintf(reply->node, sizeof reply->node, "%s", node_id);
+            zkv__copy_str(reply->node, sizeof reply->node, node_id);
             zkv__mapsnap_release(snap);
             return nx.code;
         }
