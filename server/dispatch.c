@@ -372,20 +372,8 @@ static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_valu
         c->oom = true;
         return 1;
     }
-    Zkv__KeyValue *kv = &r->items[c->n];
-    zkv__key_value__init(kv);
-    kv->key.len = klen;
-    kv->value.len = v->value_len;
-    kv->epoch = v->meta.epoch;
-    kv->seq = v->meta.seq;
-    kv->expiry_ms = v->meta.expiry_ms;
-    r->item_offs[2 * c->n] = r->scan_data.len;
-    if (zkv_buf_append(&r->scan_data, key, klen) != 0) {
-        c->oom = true;
-        return 1;
-    }
-    r->item_offs[2 * c->n + 1] = r->scan_data.len;
-    if (zkv_buf_append(&r->scan_data, v->value, v->value_len) != 0) {
+    if (zkv_kv_item_stage(&r->items[c->n], &r->item_offs[2 * c->n], &r->scan_data, key, klen, v) !=
+        0) {
         c->oom = true;
         return 1;
     }
@@ -491,4 +479,20 @@ zkv_dispatch_result zkv_dispatch(const zkv_dispatch_env *env, zkv_session *sess,
         break;
     }
     return res;
+}
+
+int zkv_kv_item_stage(Zkv__KeyValue *kv, size_t offs[2], zkv_buf *data, const uint8_t *key,
+                      size_t klen, const zkv_value_view *v)
+{
+    zkv__key_value__init(kv);
+    kv->key.len = klen;
+    kv->value.len = v->value_len;
+    kv->epoch = v->meta.epoch;
+    kv->seq = v->meta.seq;
+    kv->expiry_ms = v->meta.expiry_ms;
+    offs[0] = data->len;
+    if (zkv_buf_append(data, key, klen) != 0)
+        return -1;
+    offs[1] = data->len;
+    return zkv_buf_append(data, v->value, v->value_len) != 0 ? -1 : 0;
 }

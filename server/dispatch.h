@@ -106,4 +106,10 @@ zkv_dispatch_result zkv_dispatch(const zkv_dispatch_env *env, zkv_session *sess,
 void zkv_dispatch_error(const zkv_dispatch_env *env, zkv_reply *r, uint64_t id, Zkv__Status status,
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Fills kv (a scan or snapshot item) from key and v, appending the key and value bytes to
+ * data and recording their offsets in offs[0] and offs[1]: the caller points kv's bytes
+ * into data once data stops growing. Returns 0, or -1 when data cannot grow. */
+int zkv_kv_item_stage(Zkv__KeyValue *kv, size_t offs[2], zkv_buf *data, const uint8_t *key,
+                      size_t klen, const zkv_value_view *v);
+
 #endif

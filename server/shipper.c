@@ -975,20 +975,8 @@ static int collect_item(void *vctx, const uint8_t *key, size_t klen, const zkv_v
         }
         sh->items_cap = ncap;
     }
-    Zkv__KeyValue *kv = &sh->items[c->n];
-    zkv__key_value__init(kv);
-    kv->key.len = klen;
-    kv->value.len = v->value_len;
-    kv->epoch = v->meta.epoch;
-    kv->seq = v->meta.seq;
-    kv->expiry_ms = v->meta.expiry_ms;
-    sh->entry_offs[2 * c->n] = sh->data.len;
-    if (zkv_buf_append(&sh->data, key, klen) != 0) {
-        c->oom = true;
-        return 1;
-    }
-    sh->entry_offs[2 * c->n + 1] = sh->data.len;
-    if (zkv_buf_append(&sh->data, v->value, v->value_len) != 0) {
+    if (zkv_kv_item_stage(&sh->items[c->n], &sh->entry_offs[2 * c->n], &sh->data, key, klen, v) !=
+        0) {
         c->oom = true;
         return 1;
     }
