@@ -1,8 +1,9 @@
 # Unit tests of libzkv (client/): routing and retry decisions, status mapping, errors,
-# options, batch queueing and grouping, describe JSON, create failing fast without
-# ZooKeeper. They link the static library and see its internal headers (client/src).
+# options, batch queueing and grouping, describe JSON, the async pending table and
+# context (scripted loopback peer), create failing fast without ZooKeeper. They link the
+# static library and see its internal headers (client/src).
 # Included by tests/CMakeLists.txt.
-foreach(t route api)
+foreach(t route api async)
   zkv_unit_test(client_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_${t}.c LIBS zkv_static)
   target_include_directories(test_client_${t} PRIVATE ${PROJECT_SOURCE_DIR}/client/src)
 endforeach()
