@@ -97,19 +97,15 @@ static int build_requests(peer *l, const zkv_position_target *t, const char *clu
 /* Starts a non-blocking connect to the first address of t->addr that accepts one. */
 static void start(peer *l, zkv_position_target *t)
 {
-    char host[ZKV_ADDR_MAX], portstr[16];
-    int port = 0;
-    if (!t->addr || zkv_parse_hostport(t->addr, host, sizeof(host), &port) != 0) {
+    struct addrinfo *res = NULL;
+    char why[128];
+    int rrc = zkv_resolve_tcp(t->addr, &res, why, sizeof(why));
+    if (rrc == ZKV_RESOLVE_BADADDR) {
         fail(l, t, 0, "bad address");
         return;
     }
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    int gai = getaddrinfo(host, portstr, &hints, &res);
-    if (gai != 0) {
-        set_error(t, "cannot resolve %s: %s", host, gai_strerror(gai));
+    if (rrc != 0) {
+        set_error(t, "cannot resolve %s: %s", t->addr, why);
         finish(l);
         return;
     }

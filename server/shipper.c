@@ -339,19 +339,9 @@ static void peer_fail(peer *p, const char *why)
 
 static int resolve(const char *addr, struct sockaddr_storage *ss)
 {
-    char host[256];
-    int port;
-    if (zkv_parse_hostport(addr, host, sizeof(host), &port) != 0 || port <= 0)
-        return -1;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
-        return 0;
-    if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
-        return 0;
-    char pstr[16];
-    snprintf(pstr, sizeof(pstr), "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
-    if (getaddrinfo(host, pstr, &hints, &res) != 0 || !res)
+    char why[128];
+    if (zkv_resolve_tcp(addr, &res, why, sizeof(why)) != 0)
         return -1;
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);

@@ -22,6 +22,7 @@
 
 #include "zkv/zkv_async.h"
 #include "common/util.h"
+#include "conn.h"
 #include "apending.h"
 #include "client.h"
 #include "error.h"
@@ -246,19 +247,10 @@ static aconn *conn_by_fd(zkv_async *a, int fd)
  * (reason in err); nothing pending on c is touched on failure (it has nothing). */
 static int conn_open(zkv_async *a, aconn *c, uint64_t map_version, char *err, size_t errlen)
 {
-    char host[ZKV_ADDR_MAX], portstr[16];
-    int port = 0;
-    if (zkv_parse_hostport(c->addr, host, sizeof host, &port) != 0)
-        return zkv__err(ZKV_ECONNECT, err, errlen, "node %s has a bad address \"%s\"", c->node_id,
-                        c->addr);
-    snprintf(portstr, sizeof portstr, "%d", port);
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    int gai = getaddrinfo(host, portstr, &hints, &res);
-    if (gai != 0)
-        return zkv__err(ZKV_ECONNECT, err, errlen, "node %s at %s unreachable: %s", c->node_id,
-                        c->addr, gai_strerror(gai));
+    int rrc = zkv__resolve_node(c->node_id, c->addr, &res, err, errlen);
+    if (rrc != ZKV_OK)
+        return rrc;
     int fd =
         socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, res->ai_protocol);
     int errnum = errno;

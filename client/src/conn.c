@@ -163,22 +163,26 @@ static int connect_one(const struct addrinfo *ai, uint64_t deadline_ms, int *err
     return fd;
 }
 
+int zkv__resolve_node(const char *node_id, const char *addr, struct addrinfo **res, char *err,
+                      size_t errlen)
+{
+    char why[128];
+    int rc = zkv_resolve_tcp(addr, res, why, sizeof why);
+    if (rc == ZKV_RESOLVE_BADADDR)
+        return zkv__err(ZKV_ECONNECT, err, errlen, "node %s has a bad address \"%s\"", node_id,
+                        addr);
+    if (rc != 0)
+        return zkv__err(ZKV_ECONNECT, err, errlen, "node %s at %s unreachable: %s", node_id, addr,
+                        why);
+    return ZKV_OK;
+}
+
 static int tcp_connect(zkv__conn *c, uint64_t deadline_ms, char *err, size_t errlen)
 {
-    char host[ZKV_ADDR_MAX];
-    int port = 0;
-    if (zkv_parse_hostport(c->addr, host, sizeof host, &port) != 0)
-        return zkv__err(ZKV_ECONNECT, err, errlen, "node %s has a bad address \"%s\"", c->node_id,
-                        c->addr);
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    int gai = getaddrinfo(host, portstr, &hints, &res);
-    if (gai != 0)
-        return zkv__err(ZKV_ECONNECT, err, errlen, "node %s at %s unreachable: %s", c->node_id,
-                        c->addr, gai_strerror(gai));
+    int rrc = zkv__resolve_node(c->node_id, c->addr, &res, err, errlen);
+    if (rrc != ZKV_OK)
+        return rrc;
     int errnum = ECONNREFUSED;
     int fd = -1;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)

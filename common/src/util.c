@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,26 @@ int zkv_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     *port = p;
+    return 0;
+}
+
+int zkv_resolve_tcp(const char *addr, struct addrinfo **res, char *err, size_t errlen)
+{
+    char host[256], portstr[16];
+    int port = 0;
+    if (!addr || zkv_parse_hostport(addr, host, sizeof(host), &port) != 0) {
+        snprintf(err, errlen, "not host:port");
+        return ZKV_RESOLVE_BADADDR;
+    }
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    *res = NULL;
+    int gai = getaddrinfo(host, portstr, &hints, res);
+    if (gai != 0 || !*res) {
+        snprintf(err, errlen, "%s", gai != 0 ? gai_strerror(gai) : "no address");
+        return ZKV_RESOLVE_FAILED;
+    }
     return 0;
 }
 

@@ -14,6 +14,13 @@ void zkv_iso8601(uint64_t wall_ms, char *out, size_t outlen);
 /* Splits "host:port" ("[::1]:7400" too). Returns 0, or -1 for a malformed address. */
 int zkv_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 
+struct addrinfo;
+#define ZKV_RESOLVE_BADADDR (-1) /* not "host:port" */
+#define ZKV_RESOLVE_FAILED (-2)  /* getaddrinfo failed: its reason is in err */
+/* Resolves "host:port" for a TCP connection (IPv4 or IPv6, numeric port). Returns 0 with
+ * *res set (the caller frees it with freeaddrinfo), or one of the codes above. */
+int zkv_resolve_tcp(const char *addr, struct addrinfo **res, char *err, size_t errlen);
+
 /* Fills out with n random bytes from getrandom(2). Returns 0 or -1. */
 int zkv_random_bytes(void *out, size_t n);
 /* Writes 2*nbytes random lowercase hex digits and a NUL into out. Returns 0 or -1. */
