@@ -116,20 +116,31 @@ int zkv_rec_epoch_key_decode(const uint8_t *k, size_t len, char *range_id, size_
     return id_seq_key_decode(k, len, ZKV_REC_EPOCH_PREFIX, range_id, idlen, epoch);
 }
 
-int zkv_rec_snap_key(zkv_buf *out, const char *range_id)
+/* prefix + range id: the keys with one record per range (snapshot marker, range state). */
+static int id_key(zkv_buf *out, uint8_t prefix, const char *range_id)
 {
     size_t idlen = strlen(range_id);
     if (zkv_buf_reserve(out, 1 + idlen) != 0)
         return -1;
-    append_u8(out, ZKV_REC_SNAP_PREFIX);
+    append_u8(out, prefix);
     return zkv_buf_append(out, range_id, idlen);
+}
+
+static int id_key_decode(const uint8_t *k, size_t len, uint8_t prefix, char *range_id, size_t idlen)
+{
+    if (len < 2 || k[0] != prefix)
+        return -1;
+    return copy_id(k + 1, len - 1, range_id, idlen);
+}
+
+int zkv_rec_snap_key(zkv_buf *out, const char *range_id)
+{
+    return id_key(out, ZKV_REC_SNAP_PREFIX, range_id);
 }
 
 int zkv_rec_snap_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen)
 {
-    if (len < 2 || k[0] != ZKV_REC_SNAP_PREFIX)
-        return -1;
-    return copy_id(k + 1, len - 1, range_id, idlen);
+    return id_key_decode(k, len, ZKV_REC_SNAP_PREFIX, range_id, idlen);
 }
 
 int zkv_rec_u64_encode(zkv_buf *out, uint64_t v)
@@ -147,18 +158,12 @@ int zkv_rec_u64_decode(const uint8_t *rec, size_t len, uint64_t *out)
 
 int zkv_rec_range_key(zkv_buf *out, const char *range_id)
 {
-    size_t idlen = strlen(range_id);
-    if (zkv_buf_reserve(out, 1 + idlen) != 0)
-        return -1;
-    append_u8(out, ZKV_REC_RANGE_PREFIX);
-    return zkv_buf_append(out, range_id, idlen);
+    return id_key(out, ZKV_REC_RANGE_PREFIX, range_id);
 }
 
 int zkv_rec_range_key_decode(const uint8_t *k, size_t len, char *range_id, size_t idlen)
 {
-    if (len < 2 || k[0] != ZKV_REC_RANGE_PREFIX)
-        return -1;
-    return copy_id(k + 1, len - 1, range_id, idlen);
+    return id_key_decode(k, len, ZKV_REC_RANGE_PREFIX, range_id, idlen);
 }
 
 int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen)
