@@ -1,13 +1,16 @@
-/* main.c: zkv-bench, a load generator in the manner of redis-benchmark and YCSB.
+/* main.c: zkv-bench, a load generator in the manner of redis-benchmark and YCSB: flags,
+ * worker threads, and the report of each test.
  *
- * -c clients, each its own zkv_client (its own ZooKeeper session and node connections),
- * are spread over --threads worker threads (default: one thread per client); a thread
- * drives its clients in turn. A test runs -n requests (claimed from a shared counter) or
- * for --duration seconds, after --warmup seconds that are not measured. With -P > 1 a
- * client sends its requests in pipelined batches (zkv_batch_*). With --rate the load is
- * open-loop: each client has a schedule of intended start times (rate / clients per
- * second) and a request's latency counts from its intended start, so a stall shows in the
- * latencies instead of silently lowering the load (no coordinated omission).
+ * -c clients are spread over --threads worker threads. By default each thread runs one
+ * event loop and its clients are asynchronous contexts with their own connections
+ * (evloop.c), as redis-benchmark does; --blocking makes each client its own blocking
+ * zkv_client instead (blocking.c), one thread per client by default. A test runs -n
+ * requests (claimed from a shared counter) or for --duration seconds, after --warmup
+ * seconds that are not measured. With -P > 1 a client keeps -P requests pipelined. With
+ * --rate the load is open-loop: each client has a schedule of intended start times
+ * (rate / clients per second) and a request's latency counts from its intended start, so a
+ * stall shows in the latencies instead of silently lowering the load (no coordinated
+ * omission).
  *
  * Keys: key numbers in [0, -r) drawn uniformly or zipfian (YCSB, theta 0.99, ranks
  * scrambled), written "key:%012lu" behind 2 hash bytes (--key-prefix-hash, default on) so
@@ -32,324 +35,26 @@
 
 #include <zkv/zkv.h>
 
+#include "bench.h"
 #include "commands.h"
 #include "common/flags.h"
-#include "hist.h"
-#include "keygen.h"
-#include "tests.h"
-
-typedef enum { OUT_TEXT, OUT_CSV, OUT_JSON } out_format;
-
-/* Pipelines up to this depth keep their per-batch arrays on the stack. */
-#define ZKV_BENCH_MAX_PIPELINE_STACK 256
-
-typedef struct bench {
-    long clients, threads, requests, duration, warmup, rate, data_size, pipeline, keyspace, timeout;
-    bool quiet, zipfian, prefix_hash;
-    out_format format;
-    unsigned write_flags; /* ZKV_FLAG_ACK_OWNER with --ack-owner */
-    const char *zk, *cluster;
-    char *value;         /* data_size bytes of 'x' */
-    zkv_bench_zipf zipf; /* with --distribution zipfian */
-
-    pthread_barrier_t ready; /* main and every worker: all clients tried to connect */
-    pthread_barrier_t start; /* main and every worker: a test (or the end) begins */
-    zkv_bench_test test;     /* the test that runs; written before the start barrier */
-    uint64_t t_start;        /* when the test (its warm-up first) starts */
-    uint64_t t_measure;      /* when measuring starts (t_start + warm-up) */
-    uint64_t t_end;          /* with --duration: when the test ends; else 0 */
-    bool stop;               /* workers leave at the next start barrier */
-    atomic_long next;        /* next request number to claim (-n mode) */
-    atomic_long done;        /* measured requests finished in this test */
-    atomic_long errors;      /* failed requests in this test */
-    atomic_long misses;      /* reads of a missing key */
-    atomic_int finished;     /* workers done with this test */
-    pthread_mutex_t lock;    /* guards first_error */
-    char first_error[512];
-} bench;
-
-typedef struct client {
-    zkv_client *zc;
-    uint64_t due; /* with --rate: intended start of the next request (batch) */
-} client;
-
-typedef struct worker {
-    bench *b;
-    unsigned index;
-    pthread_t thread;
-    client *clients; /* the clients this thread drives */
-    long nclients;
-    zkv_batch *batch, *rmw_batch; /* with -P > 1 */
-    int connect_rc;
-    char connect_error[256];
-    zkv_bench_hist hist;
-    long ops[ZKV_BENCH_NOPS]; /* measured requests by operation */
-    uint64_t rng;
-    uint64_t end_ns; /* when this worker finished its last measured request */
-} worker;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_until(uint64_t t)
-{
-    struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-    }
-}
-
-static size_t make_key(worker *w, char *out)
-{
-    bench *b = w->b;
-    uint64_t k;
-    if (b->zipfian)
-        k = zkv_bench_scramble(zkv_bench_zipf_rank(&b->zipf, zkv_bench_rand_unit(&w->rng)),
-                               (uint64_t)b->keyspace);
-    else
-        k = zkv_bench_rand(&w->rng) % (uint64_t)b->keyspace;
-    return zkv_bench_make_key(k, b->prefix_hash, out);
-}
-
-/* Counts failures; keeps the first message ("PUT: UNAVAILABLE: reason"). */
-static void record_error(bench *b, long count, int code, const char *reason)
-{
-    if (atomic_fetch_add(&b->errors, count) == 0) {
-        pthread_mutex_lock(&b->lock);
-        if (!b->first_error[0])
-            snprintf(b->first_error, sizeof b->first_error, "%s: %s: %s",
-                     zkv_bench_test_name(b->test), zkv_repl_status_name(code),
-                     reason && reason[0] ? reason : zkv_strerror(code));
-        pthread_mutex_unlock(&b->lock);
-    }
-}
-
-/* The status of a read: a miss is not an error. */
-static void read_status(bench *b, int rc, bool measured, const char *reason)
-{
-    if (rc == ZKV_ENOTFOUND) {
-        if (measured)
-            atomic_fetch_add(&b->misses, 1);
-    } else if (rc != ZKV_OK) {
-        record_error(b, 1, rc, reason);
-    }
-}
-
-/* One request without pipelining. */
-static void run_single(worker *w, zkv_client *zc, zkv_bench_op op, bool measured)
-{
-    bench *b = w->b;
-    char key[ZKV_BENCH_KEY_MAX];
-    size_t klen = make_key(w, key);
-    if (op == ZKV_BENCH_OP_READ || op == ZKV_BENCH_OP_RMW) {
-        zkv_value *v = NULL;
-        int rc = zkv_get(zc, key, klen, 0, 0, &v);
-        zkv_value_free(v);
-        read_status(b, rc, measured, zkv_last_error());
-        if (rc != ZKV_OK && rc != ZKV_ENOTFOUND)
-            return; /* a failed read-modify-write does not write */
-    }
-    if (op == ZKV_BENCH_OP_UPDATE || op == ZKV_BENCH_OP_RMW) {
-        int rc = zkv_put(zc, key, klen, b->value, (size_t)b->data_size, 0, b->write_flags, NULL);
-        if (rc != ZKV_OK)
-            record_error(b, 1, rc, zkv_last_error());
-    }
-}
-
-/* Runs a batch; checks the statuses of its operations (gets are reads). */
-static void run_one_batch(worker *w, zkv_client *zc, zkv_batch *batch, bool writes,
-                          const bool *is_get, size_t nqueued, bool measured)
-{
-    bench *b = w->b;
-    int rc = zkv_batch_run(zc, batch, 0, writes ? b->write_flags : 0);
-    char reason[256]; /* before other library calls overwrite it */
-    snprintf(reason, sizeof reason, "%s", zkv_last_error());
-    size_t n = zkv_batch_count(batch);
-    if (rc != ZKV_OK) {
-        record_error(b, (long)n, rc, reason);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int st = zkv_batch_status(batch, i);
-        if (i < nqueued && is_get[i])
-            read_status(b, st, measured, reason[0] ? reason : "a pipelined get failed");
-        else if (st != ZKV_OK)
-            record_error(b, 1, st, reason[0] ? reason : "a pipelined put failed");
-    }
-}
-
-/* Runs count requests in pipelined batches: reads and updates in one batch; the writes of
- * read-modify-writes in a second batch once their reads answered. */
-static void run_batch(worker *w, zkv_client *zc, const zkv_bench_op *ops, long count, bool measured)
-{
-    bench *b = w->b;
-    bool is_get[2 * ZKV_BENCH_MAX_PIPELINE_STACK] = {false};
-    bool *gets =
-        count <= ZKV_BENCH_MAX_PIPELINE_STACK ? is_get : calloc((size_t)count * 2, sizeof(bool));
-    if (!gets) {
-        record_error(b, count, ZKV_ENOMEM, "out of memory");
-        return;
-    }
-    char key[ZKV_BENCH_KEY_MAX];
-    bool writes = false, rmw = false;
-    zkv_batch_clear(w->batch);
-    zkv_batch_clear(w->rmw_batch);
-    for (long i = 0; i < count; i++) {
-        size_t klen = make_key(w, key);
-        int rc;
-        gets[i] = ops[i] != ZKV_BENCH_OP_UPDATE;
-        if (ops[i] == ZKV_BENCH_OP_UPDATE) {
-            writes = true;
-            rc = zkv_batch_put(w->batch, key, klen, b->value, (size_t)b->data_size);
-        } else {
-            rc = zkv_batch_get(w->batch, key, klen);
-        }
-        if (rc == ZKV_OK && ops[i] == ZKV_BENCH_OP_RMW) {
-            rmw = true;
-            rc = zkv_batch_put(w->rmw_batch, key, klen, b->value, (size_t)b->data_size);
-        }
-        if (rc != ZKV_OK) {
-            record_error(b, count, rc, zkv_last_error());
-            goto out;
-        }
-    }
-    run_one_batch(w, zc, w->batch, writes, gets, (size_t)count, measured);
-    if (rmw) {
-        size_t n = zkv_batch_count(w->rmw_batch);
-        bool *puts = gets + count;
-        if (n > (size_t)count)
-            n = (size_t)count;
-        memset(puts, 0, n);
-        run_one_batch(w, zc, w->rmw_batch, true, puts, n, measured);
-    }
-out:
-    if (gets != is_get)
-        free(gets);
-}
-
-/* The next client to serve: the one due first with --rate, else the next in turn. */
-static client *next_client(worker *w, long *turn)
-{
-    if (!w->b->rate) {
-        client *c = &w->clients[*turn];
-        *turn = (*turn + 1) % w->nclients;
-        return c;
-    }
-    client *best = &w->clients[0];
-    for (long i = 1; i < w->nclients; i++)
-        if (w->clients[i].due < best->due)
-            best = &w->clients[i];
-    return best;
-}
-
-static void run_worker_test(worker *w)
-{
-    bench *b = w->b;
-    zkv_bench_op ops_stack[ZKV_BENCH_MAX_PIPELINE_STACK];
-    zkv_bench_op *ops = b->pipeline <= ZKV_BENCH_MAX_PIPELINE_STACK
-                            ? ops_stack
-                            : malloc((size_t)b->pipeline * sizeof(*ops));
-    zkv_bench_hist_init(&w->hist);
-    memset(w->ops, 0, sizeof w->ops);
-    w->end_ns = 0;
-    if (!ops) {
-        record_error(b, 1, ZKV_ENOMEM, "out of memory");
-        return;
-    }
-    /* Per-client interval between batches at the target rate; clients start staggered. */
-    uint64_t interval =
-        b->rate ? (uint64_t)((double)b->pipeline * (double)b->clients * 1e9 / (double)b->rate) : 0;
-    for (long i = 0; i < w->nclients; i++)
-        w->clients[i].due = b->t_start + (interval ? zkv_bench_rand(&w->rng) % interval : 0);
-    long turn = 0;
-    for (;;) {
-        client *c = next_client(w, &turn);
-        uint64_t t0 = b->rate ? c->due : now_ns(); /* open loop: from the intended start */
-        if (b->t_end && t0 >= b->t_end)
-            break;
-        if (b->rate) {
-            if (c->due > now_ns())
-                sleep_until(c->due);
-            c->due += interval;
-        }
-        bool measured = t0 >= b->t_measure;
-        long count = b->pipeline;
-        if (measured && !b->t_end) {
-            long first = atomic_fetch_add(&b->next, b->pipeline);
-            if (first >= b->requests)
-                break;
-            if (b->requests - first < count)
-                count = b->requests - first;
-        }
-        for (long i = 0; i < count; i++)
-            ops[i] = zkv_bench_pick_op(b->test, zkv_bench_rand_unit(&w->rng));
-        if (count == 1 && !w->batch)
-            run_single(w, c->zc, ops[0], measured);
-        else
-            run_batch(w, c->zc, ops, count, measured);
-        uint64_t t1 = now_ns();
-        if (!measured)
-            continue;
-        for (long i = 0; i < count; i++) {
-            zkv_bench_hist_record(&w->hist, t1 - t0);
-            w->ops[ops[i]]++;
-        }
-        w->end_ns = t1;
-        atomic_fetch_add(&b->done, count);
-    }
-    if (ops != ops_stack)
-        free(ops);
-}
 
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     bench *b = w->b;
-    int rc = ZKV_OK;
-    for (long i = 0; i < w->nclients && rc == ZKV_OK; i++) {
-        zkv_options *o = zkv_options_create();
-        rc = o ? ZKV_OK : ZKV_ENOMEM;
-        char name[64];
-        snprintf(name, sizeof name, "zkv-bench-%u-%ld", w->index, i);
-        if (rc == ZKV_OK)
-            rc = zkv_options_set_zk(o, b->zk);
-        if (rc == ZKV_OK)
-            rc = zkv_options_set_cluster(o, b->cluster);
-        if (rc == ZKV_OK)
-            rc = zkv_options_set_timeout(o, (int)b->timeout);
-        if (rc == ZKV_OK)
-            rc = zkv_options_set_connect_timeout(o, (int)b->timeout);
-        if (rc == ZKV_OK)
-            rc = zkv_options_set_client_name(o, name);
-        if (rc == ZKV_OK)
-            rc = zkv_client_create(o, &w->clients[i].zc);
-        if (rc != ZKV_OK)
-            snprintf(w->connect_error, sizeof w->connect_error, "%s: %s", zkv_repl_status_name(rc),
-                     zkv_last_error()[0] ? zkv_last_error() : zkv_strerror(rc));
-        zkv_options_free(o);
-    }
-    if (rc == ZKV_OK && b->pipeline > 1 &&
-        (!(w->batch = zkv_batch_create()) || !(w->rmw_batch = zkv_batch_create()))) {
-        rc = ZKV_ENOMEM;
-        snprintf(w->connect_error, sizeof w->connect_error, "out of memory");
-    }
-    w->connect_rc = rc;
+    const bench_driver *drv = b->blocking ? &zkv_bench_blocking_driver : &zkv_bench_evloop_driver;
+    int rc = drv->connect(w);
     pthread_barrier_wait(&b->ready);
-
     for (;;) {
         pthread_barrier_wait(&b->start);
-        if (b->stop)
+        if (b->stop || rc != ZKV_OK)
             break;
-        run_worker_test(w);
+        zkv_bench_worker_reset(w);
+        drv->run(w);
         atomic_fetch_add(&b->finished, 1);
     }
-    zkv_batch_free(w->batch);
-    zkv_batch_free(w->rmw_batch);
-    for (long i = 0; i < w->nclients; i++)
-        zkv_client_free(w->clients[i].zc);
+    drv->release(w);
     return NULL;
 }
 
@@ -377,9 +82,12 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
     atomic_store(&b->misses, 0);
     atomic_store(&b->finished, 0);
     b->first_error[0] = '\0';
-    b->t_start = now_ns();
+    b->t_start = zkv_bench_now_ns();
     b->t_measure = b->t_start + (uint64_t)b->warmup * 1000000000u;
     b->t_end = b->duration ? b->t_measure + (uint64_t)b->duration * 1000000000u : 0;
+    /* Per-client interval between batches at the target rate. */
+    b->interval =
+        b->rate ? (uint64_t)((double)b->pipeline * (double)b->clients * 1e9 / (double)b->rate) : 0;
 
     pthread_barrier_wait(&b->start);
     long last_done = 0;
@@ -388,7 +96,7 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
         msleep(progress ? 250 : 20);
         if (!progress)
             continue;
-        uint64_t now = now_ns();
+        uint64_t now = zkv_bench_now_ns();
         long done = atomic_load(&b->done);
         double rps = (double)(done - last_done) * 1e9 / (double)(now - last_t);
         if (now < b->t_measure)
@@ -434,7 +142,8 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
         printf("  %ld requests completed in %.2f seconds", requests, secs);
         if (b->warmup)
             printf(" (after %ld s of warm-up)", b->warmup);
-        printf("\n  %ld parallel clients on %ld threads\n", b->clients, b->threads);
+        printf("\n  %ld parallel clients on %ld threads (%s)\n", b->clients, b->threads,
+               b->blocking ? "blocking API" : "event loops, asynchronous API");
         printf("  %ld bytes payload\n", b->data_size);
         printf("  pipeline depth %ld, key space %ld (%s%s)\n", b->pipeline, b->keyspace, dist,
                b->prefix_hash ? ", hash-prefixed keys" : "");
@@ -482,13 +191,16 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
 }
 
 static const char synopsis[] =
-    "[-c CLIENTS] [--threads T] [-n REQUESTS | --duration SEC] [--warmup SEC] [-d SIZE] "
+    "[-c CLIENTS] [--threads T] [--blocking] [-n REQUESTS | --duration SEC] [--warmup SEC] [-d "
+    "SIZE] "
     "[-P DEPTH] [-r KEYSPACE] [--distribution uniform|zipfian] [-t get,put] [--workload "
     "a,b,c,f] [--rate OPS] [-q | --csv | --json] [--ack-owner] [--no-key-prefix-hash]";
 static const char description[] =
     "Load generator for a zkv cluster, with redis-benchmark's flags and YCSB's core\n"
     "workloads. The -c clients (each its own connections) are spread over --threads\n"
-    "threads; together they send -n requests per test (or run --duration seconds), -P at\n"
+    "threads, each running an event loop (or, with --blocking, driving its clients in\n"
+    "turn with the blocking API); together they send -n requests per test (or run --duration "
+    "seconds), -P at\n"
     "a time when pipelining, after --warmup seconds that are not measured. Keys number\n"
     "[0, KEYSPACE), drawn uniformly or zipfian (theta 0.99), written \"key:%012lu\" behind\n"
     "2 hash bytes that spread them over every range. Tests run in the order PUT, GET,\n"
@@ -512,7 +224,13 @@ int main(int argc, char **argv)
         {"clients", 'c', ZKV_FLAG_INT, &b.clients, "CLIENTS",
          "parallel clients, each with its own connections", 1, 10000},
         {"threads", 0, ZKV_FLAG_INT, &b.threads, "T",
-         "worker threads the clients are spread over (0: one per client)", 0, 10000},
+         "worker threads the clients are spread over (default 1; with --blocking, one per "
+         "client)",
+         0, 10000},
+        {"blocking", 0, ZKV_FLAG_BOOL, &b.blocking, NULL,
+         "drive each client with the blocking API on its own thread (default: event loops "
+         "and the asynchronous API)",
+         0, 0},
         {"requests", 'n', ZKV_FLAG_INT, &b.requests, "REQUESTS", "requests per test", 1,
          1000000000000L},
         {"duration", 0, ZKV_FLAG_INT, &b.duration, "SEC",
@@ -587,7 +305,9 @@ int main(int argc, char **argv)
     b.zipfian = strcasecmp(distribution, "zipfian") == 0;
     b.prefix_hash = !no_prefix_hash;
     b.format = csv ? OUT_CSV : json ? OUT_JSON : OUT_TEXT;
-    if (!b.threads || b.threads > b.clients)
+    if (!b.threads)
+        b.threads = b.blocking ? b.clients : 1;
+    if (b.threads > b.clients)
         b.threads = b.clients;
     if (b.zipfian)
         zkv_bench_zipf_init(&b.zipf, (uint64_t)b.keyspace, ZKV_BENCH_ZIPF_THETA);
@@ -596,19 +316,17 @@ int main(int argc, char **argv)
     b.cluster = common.cluster;
     b.value = malloc((size_t)b.data_size + 1);
     worker *ws = calloc((size_t)b.threads, sizeof(*ws));
-    client *cs = calloc((size_t)b.clients, sizeof(*cs));
-    if (!b.value || !ws || !cs) {
+    if (!b.value || !ws) {
         fprintf(stderr, "zkv-bench: out of memory\n");
         free(b.value);
         free(ws);
-        free(cs);
         return 1;
     }
     memset(b.value, 'x', (size_t)b.data_size);
     pthread_mutex_init(&b.lock, NULL);
     pthread_barrier_init(&b.ready, NULL, (unsigned)b.threads + 1);
     pthread_barrier_init(&b.start, NULL, (unsigned)b.threads + 1);
-    uint64_t seed = now_ns() ^ ((uint64_t)getpid() << 32);
+    uint64_t seed = zkv_bench_now_ns() ^ ((uint64_t)getpid() << 32);
 
     long started = 0, assigned = 0;
     for (; started < b.threads; started++) {
@@ -617,7 +335,7 @@ int main(int argc, char **argv)
         w->index = (unsigned)started;
         /* Clients spread evenly: the first (clients % threads) threads get one more. */
         w->nclients = b.clients / b.threads + (started < b.clients % b.threads);
-        w->clients = &cs[assigned];
+        w->first = assigned;
         assigned += w->nclients;
         w->rng = (seed + (uint64_t)started * UINT64_C(0x9e3779b97f4a7c15)) | 1;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
@@ -635,7 +353,7 @@ int main(int argc, char **argv)
     long failed = 0;
     const char *first_failure = NULL;
     for (long i = 0; i < b.threads; i++) {
-        if (ws[i].connect_rc != ZKV_OK) {
+        if (ws[i].connect_error[0]) {
             if (!failed++)
                 first_failure = ws[i].connect_error;
         }
@@ -660,7 +378,6 @@ int main(int argc, char **argv)
     pthread_barrier_destroy(&b.ready);
     pthread_barrier_destroy(&b.start);
     pthread_mutex_destroy(&b.lock);
-    free(cs);
     free(ws);
     free(b.value);
     return status;

@@ -315,17 +315,19 @@ static void test_libzkv_threads(void)
 
 /* --- the command line --------------------------------------------------------------------- */
 
-/* Runs `zkv --zk ... --cluster ... ARGS` (up to 6 arguments); returns its exit code. */
-static int cli_argv_in(zkt_run_result *r, const char *in, const char *const args[])
+/* Runs `PROGRAM --zk ... --cluster ... ARGS` (up to 18 arguments; PROGRAM from the
+ * environment variable env) with stdin in; returns its exit code. */
+static int prog_argv_in(zkt_run_result *r, const char *env, const char *in,
+                        const char *const args[])
 {
-    const char *bin = zkt_bin("ZKV_CLI_BIN");
+    const char *bin = zkt_bin(env);
     if (!bin)
         return -1;
-    const char *argv[16] = {bin, "--zk", g_cl.zk.connect, "--cluster", g_cl.name};
+    const char *argv[24] = {bin, "--zk", g_cl.zk.connect, "--cluster", g_cl.name};
     int n = 5;
     char shown[512] = "";
     size_t off = 0;
-    for (int i = 0; args[i] && n < 15; i++) {
+    for (int i = 0; args[i] && n < 23; i++) {
         argv[n++] = args[i];
         off += (size_t)snprintf(shown + off, sizeof shown - off, " %s", args[i]);
         if (off >= sizeof shown)
@@ -335,10 +337,11 @@ static int cli_argv_in(zkt_run_result *r, const char *in, const char *const args
     memset(r, 0, sizeof *r);
     if (zkt_run(argv, in, in ? strlen(in) : 0, 30000, r) != 0)
         return -1;
-    zkt_log("zkv%s -> exit %d in %d ms; stdout: %.300s; stderr: %.300s", shown, r->code,
+    zkt_log("%s%s -> exit %d in %d ms; stdout: %.300s; stderr: %.300s", env, shown, r->code,
             r->elapsed_ms, r->out, r->err);
     return r->code;
 }
+#define cli_argv_in(r, in, ...) prog_argv_in((r), "ZKV_CLI_BIN", (in), __VA_ARGS__)
 #define cli(r, ...) cli_argv_in((r), NULL, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Number of elements of the array `name` of a JSON document that is that array or an
@@ -450,6 +453,79 @@ static void test_command_line(void)
     zkt_run_result_free(&r);
     CU_ASSERT(cli(&r, "--json", "nodes") == 0);
     CU_ASSERT(json_count(r.out, "nodes") == N_SERVERS);
+    zkt_run_result_free(&r);
+}
+
+/* --- the load generator ---------------------------------------------------------------- */
+
+#define bench(r, ...)                                                                              \
+    prog_argv_in((r), "ZKV_BENCH_BIN", NULL, (const char *const[]){__VA_ARGS__, "--json", NULL})
+
+/* Checks zkv-bench's JSON lines: one per test in order, none failed, each counting
+ * `requests` requests (-n mode; 0: up to max_requests, --duration mode). */
+static void check_bench_json(const char *out, const char *const tests[], long requests,
+                             long max_requests)
+{
+    const char *line = out;
+    int i = 0;
+    for (; tests[i]; i++) {
+        const char *nl = line ? strchr(line, '\n') : NULL;
+        cJSON *o = nl ? cJSON_ParseWithLength(line, (size_t)(nl - line)) : NULL;
+        CU_ASSERT_FATAL(o != NULL);
+        const cJSON *test = cJSON_GetObjectItem(o, "test");
+        const cJSON *n = cJSON_GetObjectItem(o, "requests");
+        const cJSON *errors = cJSON_GetObjectItem(o, "errors");
+        const cJSON *lat = cJSON_GetObjectItem(o, "latency_ms");
+        CU_ASSERT(cJSON_IsString(test) && strcmp(test->valuestring, tests[i]) == 0);
+        CU_ASSERT(cJSON_IsNumber(errors) && errors->valuedouble == 0);
+        CU_ASSERT(cJSON_IsNumber(n) &&
+                  (requests ? n->valuedouble == (double)requests
+                            : n->valuedouble > 0 && n->valuedouble <= (double)max_requests));
+        const cJSON *p50 = cJSON_GetObjectItem(lat, "p50"), *p99 = cJSON_GetObjectItem(lat, "p99");
+        CU_ASSERT(cJSON_IsNumber(p50) && cJSON_IsNumber(p99) && p50->valuedouble > 0 &&
+                  p50->valuedouble <= p99->valuedouble);
+        cJSON_Delete(o);
+        line = nl + 1;
+    }
+    CU_ASSERT(line && *line == '\0'); /* no other lines */
+}
+
+/* zkv-bench against the cluster, with both drivers: the counts are exact, nothing fails,
+ * the written keys read back, and --rate keeps an upper bound on what it sends. */
+static void test_bench(void)
+{
+    if (!getenv("ZKV_BENCH_BIN")) {
+        zkt_log("SKIPPED: ZKV_BENCH_BIN not set (the zkv-bench target does not exist yet)");
+        return;
+    }
+    zkt_run_result r;
+    const char *const put_get[] = {"PUT", "GET", NULL};
+    const char *const ycsb[] = {"YCSB-A", "YCSB-B", "YCSB-C", "YCSB-F", NULL};
+    /* Event loop: pipelined, every test; the GETs hit keys the PUTs wrote (-r 500). */
+    CU_ASSERT(bench(&r, "-c", "8", "-n", "3000", "-r", "500", "-P", "4", "-t", "put,get") == 0);
+    check_bench_json(r.out, put_get, 3000, 0);
+    CU_ASSERT(strstr(r.out, "\"misses\":0,") != NULL);
+    zkt_run_result_free(&r);
+    CU_ASSERT(bench(&r, "-c", "5", "--threads", "2", "-n", "1001", "-r", "500", "--workload",
+                    "a,b,c,f", "--distribution", "zipfian") == 0);
+    check_bench_json(r.out, ycsb, 1001, 0);
+    zkt_run_result_free(&r);
+    /* Blocking driver: one request at a time, then batches. */
+    CU_ASSERT(bench(&r, "--blocking", "-c", "4", "-n", "500", "-r", "500", "-t", "put,get") == 0);
+    check_bench_json(r.out, put_get, 500, 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(bench(&r, "--blocking", "-c", "4", "-n", "600", "-P", "8", "--workload", "f") == 0);
+    check_bench_json(r.out, ycsb + 3, 600, 0);
+    zkt_run_result_free(&r);
+    /* Open loop: 200 requests a second for 1 s can send at most 200 plus one batch per
+     * client (each client's first batch is due at a random point of its first interval). */
+    const char *const a_only[] = {"YCSB-A", NULL};
+    CU_ASSERT(bench(&r, "-c", "4", "--duration", "1", "--rate", "200", "--workload", "a") == 0);
+    check_bench_json(r.out, a_only, 0, 200 + 4);
+    zkt_run_result_free(&r);
+    CU_ASSERT(bench(&r, "--blocking", "-c", "4", "--duration", "1", "--rate", "200", "--workload",
+                    "a") == 0);
+    check_bench_json(r.out, a_only, 0, 200 + 4);
     zkt_run_result_free(&r);
 }
 
@@ -595,6 +671,7 @@ int main(void)
     CU_add_test(s, "libzkv: pipelined batches of 1,000", test_libzkv_batch);
     CU_add_test(s, "libzkv: one client shared by 4 threads", test_libzkv_threads);
     CU_add_test(s, "zkv command line: put/get/del/scan, exit codes, --json", test_command_line);
+    CU_add_test(s, "zkv-bench: both drivers, every test, exact counts, --rate bound", test_bench);
     CU_add_test(s, "SIGTERM exits 0; keys are in their owner's LevelDB only",
                 test_leveldb_placement);
     CU_pSuite f = CU_add_suite("programs", NULL, NULL);

@@ -1,0 +1,240 @@
+/* evloop.c: the default driver of zkv-bench (bench.h), built like redis-benchmark: each
+ * worker thread runs one libuv loop, and its bench clients are zkv_async contexts (each
+ * with its own node connections) on one zkv_client, so a thread keeps every client's
+ * requests in flight at once instead of blocking on one. A client sends -P requests
+ * (pipelined on its connection), and when all have answered records the batch and sends
+ * the next. A read-modify-write sends its put from the get's callback. With --rate a
+ * client's next batch waits on its own timer for its intended start, and latency counts
+ * from that intended start (libuv timers have millisecond resolution: the last
+ * sub-millisecond is slept). Nothing here allocates per request: each client owns -P
+ * request slots. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+#include <zkv/adapters/libuv.h>
+#include <zkv/zkv_async.h>
+
+#include "bench.h"
+
+struct aclient;
+
+/* One request of a batch; privdata of its callbacks. */
+typedef struct slot {
+    struct aclient *c;
+    bool writing; /* a read-modify-write whose get answered: its put is in flight */
+    size_t klen;
+    char key[ZKV_BENCH_KEY_MAX];
+} slot;
+
+typedef struct aclient {
+    worker *w;
+    zkv_async *za;
+    uv_timer_t timer; /* with --rate: the next batch's intended start */
+    uint64_t due;     /* with --rate: intended start of the next batch */
+    uint64_t t0;      /* start of the batch in flight */
+    bool measured;    /* the batch in flight counts */
+    bool running;     /* still sending in this test */
+    long count, outstanding;
+    zkv_bench_op *ops; /* -P of them: the batch's operations */
+    slot *slots;       /* -P of them */
+} aclient;
+
+typedef struct evloop {
+    uv_loop_t loop;
+    bool loop_ok;
+    zkv_client *zc;
+    aclient *clients;
+    long running; /* clients still sending in this test */
+    bool closing; /* in release: callbacks of a freed context do nothing */
+} evloop;
+
+static void start_batch(aclient *c);
+
+static void client_done(aclient *c)
+{
+    evloop *d = c->w->drv;
+    c->running = false;
+    if (--d->running == 0)
+        uv_stop(&d->loop);
+}
+
+static void on_answer(zkv_async *a, int status, const zkv_value *v, void *privdata);
+
+/* Sends one request of the slot; false when it could not be queued (error counted). */
+static bool send_slot(aclient *c, slot *s, zkv_bench_op op)
+{
+    bench *b = c->w->b;
+    int rc;
+    if (op == ZKV_BENCH_OP_UPDATE || s->writing)
+        rc = zkv_async_put(c->za, s->key, s->klen, b->value, (size_t)b->data_size, b->write_flags,
+                           on_answer, s);
+    else
+        rc = zkv_async_get(c->za, s->key, s->klen, 0, on_answer, s);
+    if (rc != ZKV_OK)
+        zkv_bench_error(b, 1, rc, zkv_last_error());
+    return rc == ZKV_OK;
+}
+
+/* A request of the batch finished; the last one records the batch and starts the next. */
+static void slot_done(aclient *c)
+{
+    if (--c->outstanding > 0)
+        return;
+    zkv_bench_record_batch(c->w, c->ops, c->count, c->t0);
+    start_batch(c);
+}
+
+static void on_answer(zkv_async *a, int status, const zkv_value *v, void *privdata)
+{
+    (void)a;
+    (void)v;
+    slot *s = privdata;
+    aclient *c = s->c;
+    bench *b = c->w->b;
+    if (((evloop *)c->w->drv)->closing)
+        return;
+    zkv_bench_op op = c->ops[s - c->slots];
+    if (op == ZKV_BENCH_OP_UPDATE || s->writing) {
+        if (status != ZKV_OK)
+            zkv_bench_error(b, 1, status, zkv_last_error());
+    } else if (zkv_bench_read_status(b, status, c->measured, zkv_last_error()) &&
+               op == ZKV_BENCH_OP_RMW) {
+        s->writing = true; /* a failed read-modify-write does not write */
+        if (send_slot(c, s, op))
+            return;
+    }
+    slot_done(c);
+}
+
+static void on_due(uv_timer_t *t)
+{
+    start_batch(t->data);
+}
+
+/* Starts the client's next batch, or waits for its intended start, or ends its test. A
+ * batch none of whose requests could be queued is recorded here and the next one tried. */
+static void start_batch(aclient *c)
+{
+    worker *w = c->w;
+    bench *b = w->b;
+    for (;;) {
+        uint64_t now = zkv_bench_now_ns();
+        uint64_t t0 = b->rate ? c->due : now;
+        if (b->t_end && t0 >= b->t_end) {
+            client_done(c);
+            return;
+        }
+        if (b->rate && c->due > now) {
+            uint64_t ms = (c->due - now) / 1000000u;
+            if (ms > 0) {
+                uv_timer_start(&c->timer, on_due, ms, 0);
+                return;
+            }
+            zkv_bench_sleep_until(c->due);
+        }
+        long count = zkv_bench_claim(b, t0);
+        if (count == 0) {
+            client_done(c);
+            return;
+        }
+        c->due += b->interval;
+        c->t0 = t0;
+        c->measured = t0 >= b->t_measure;
+        c->count = count;
+        c->outstanding = count;
+        for (long i = 0; i < count; i++) {
+            slot *s = &c->slots[i];
+            c->ops[i] = zkv_bench_pick_op(b->test, zkv_bench_rand_unit(&w->rng));
+            s->writing = false;
+            s->klen = zkv_bench_next_key(w, s->key);
+            if (!send_slot(c, s, c->ops[i]))
+                c->outstanding--;
+        }
+        if (c->outstanding > 0)
+            return; /* callbacks never run from the call that queued */
+        zkv_bench_record_batch(w, c->ops, c->count, c->t0);
+    }
+}
+
+static void run(worker *w)
+{
+    bench *b = w->b;
+    evloop *d = w->drv;
+    d->running = w->nclients;
+    for (long i = 0; i < w->nclients; i++) {
+        aclient *c = &d->clients[i];
+        c->running = true;
+        c->due = b->t_start + (b->interval ? zkv_bench_rand(&w->rng) % b->interval : 0);
+    }
+    for (long i = 0; i < w->nclients; i++)
+        start_batch(&d->clients[i]);
+    if (d->running > 0)
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+}
+
+static int fail(worker *w, int rc, const char *what)
+{
+    snprintf(w->connect_error, sizeof w->connect_error, "%s: %s", what,
+             zkv_last_error()[0] ? zkv_last_error() : zkv_strerror(rc));
+    return rc;
+}
+
+static int connect_clients(worker *w)
+{
+    bench *b = w->b;
+    evloop *d = calloc(1, sizeof *d);
+    w->drv = d;
+    if (!d || !(d->clients = calloc((size_t)w->nclients, sizeof *d->clients)))
+        return fail(w, ZKV_ENOMEM, "out of memory");
+    if (uv_loop_init(&d->loop) != 0)
+        return fail(w, ZKV_ENOMEM, "cannot make an event loop");
+    d->loop_ok = true;
+    int rc = zkv_bench_client_create(w, w->index, &d->zc);
+    if (rc != ZKV_OK)
+        return rc;
+    for (long i = 0; i < w->nclients; i++) {
+        aclient *c = &d->clients[i];
+        c->w = w;
+        uv_timer_init(&d->loop, &c->timer);
+        c->timer.data = c;
+        c->ops = calloc((size_t)b->pipeline, sizeof *c->ops);
+        c->slots = calloc((size_t)b->pipeline, sizeof *c->slots);
+        if (!c->ops || !c->slots)
+            return fail(w, ZKV_ENOMEM, "out of memory");
+        for (long j = 0; j < b->pipeline; j++)
+            c->slots[j].c = c;
+        if ((rc = zkv_async_create(d->zc, &c->za)) != ZKV_OK)
+            return fail(w, rc, "zkv_async_create");
+        if ((rc = zkv_async_libuv_attach(c->za, &d->loop)) != ZKV_OK)
+            return fail(w, rc, "zkv_async_libuv_attach");
+    }
+    return ZKV_OK;
+}
+
+static void release(worker *w)
+{
+    evloop *d = w->drv;
+    if (!d)
+        return;
+    d->closing = true;
+    for (long i = 0; d->clients && i < w->nclients; i++) {
+        aclient *c = &d->clients[i];
+        zkv_async_free(c->za);
+        if (c->w)
+            uv_close((uv_handle_t *)&c->timer, NULL);
+        free(c->ops);
+        free(c->slots);
+    }
+    if (d->loop_ok) {
+        uv_run(&d->loop, UV_RUN_DEFAULT); /* the closed handles' callbacks */
+        uv_loop_close(&d->loop);
+    }
+    zkv_client_free(d->zc);
+    free(d->clients);
+    free(d);
+    w->drv = NULL;
+}
+
+const bench_driver zkv_bench_evloop_driver = {connect_clients, run, release};
