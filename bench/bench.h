@@ -80,11 +80,13 @@ void zkv_bench_sleep_until(uint64_t t);
 
 /* Clears the worker's per-test figures. */
 void zkv_bench_worker_reset(worker *w);
-/* Writes the key of the next request into out; returns its length. */
-size_t zkv_bench_next_key(worker *w, char *out);
+/* Writes the key of a request into out; returns its length. seq >= 0: key number seq
+ * (LOAD); -1: a key drawn from the distribution. */
+size_t zkv_bench_key(worker *w, long seq, char *out);
 /* How many requests a batch that starts at t0 may send (at most -P): 0 when the test is
- * over for this client (its duration passed, or every -n request was claimed). */
-long zkv_bench_claim(bench *b, uint64_t t0);
+ * over for this client (its duration passed, or every -n request, or with LOAD every key,
+ * was claimed). *first is the batch's first key number with LOAD, else -1. */
+long zkv_bench_claim(bench *b, uint64_t t0, long *first);
 /* Records a finished batch of count requests (ops) that started at t0, when measured. */
 void zkv_bench_record_batch(worker *w, const zkv_bench_op *ops, long count, uint64_t t0);
 

@@ -22,11 +22,11 @@ typedef struct blocking {
 } blocking;
 
 /* One request without pipelining. */
-static void run_single(worker *w, zkv_client *zc, zkv_bench_op op, bool measured)
+static void run_single(worker *w, zkv_client *zc, zkv_bench_op op, long seq, bool measured)
 {
     bench *b = w->b;
     char key[ZKV_BENCH_KEY_MAX];
-    size_t klen = zkv_bench_next_key(w, key);
+    size_t klen = zkv_bench_key(w, seq, key);
     if (op == ZKV_BENCH_OP_READ || op == ZKV_BENCH_OP_RMW) {
         zkv_value *v = NULL;
         int rc = zkv_get(zc, key, klen, 0, 0, &v);
@@ -64,8 +64,10 @@ static void run_one_batch(worker *w, zkv_client *zc, zkv_batch *batch, bool writ
 }
 
 /* Runs count requests in pipelined batches: reads and updates in one batch; the writes of
- * read-modify-writes in a second batch once their reads answered. */
-static void run_batch(worker *w, zkv_client *zc, const zkv_bench_op *ops, long count, bool measured)
+ * read-modify-writes in a second batch once their reads answered. first: the first key
+ * number with LOAD, else -1. */
+static void run_batch(worker *w, zkv_client *zc, const zkv_bench_op *ops, long count, long first,
+                      bool measured)
 {
     bench *b = w->b;
     blocking *d = w->drv;
@@ -81,7 +83,7 @@ static void run_batch(worker *w, zkv_client *zc, const zkv_bench_op *ops, long c
     zkv_batch_clear(d->batch);
     zkv_batch_clear(d->rmw_batch);
     for (long i = 0; i < count; i++) {
-        size_t klen = zkv_bench_next_key(w, key);
+        size_t klen = zkv_bench_key(w, first >= 0 ? first + i : -1, key);
         int rc;
         gets[i] = ops[i] != ZKV_BENCH_OP_UPDATE;
         if (ops[i] == ZKV_BENCH_OP_UPDATE) {
@@ -154,16 +156,17 @@ static void run(worker *w)
                 zkv_bench_sleep_until(c->due);
             c->due += b->interval;
         }
-        long count = zkv_bench_claim(b, t0);
+        long first;
+        long count = zkv_bench_claim(b, t0, &first);
         if (count == 0)
             break;
         bool measured = t0 >= b->t_measure;
         for (long i = 0; i < count; i++)
             ops[i] = zkv_bench_pick_op(b->test, zkv_bench_rand_unit(&w->rng));
         if (count == 1 && !d->batch)
-            run_single(w, c->zc, ops[0], measured);
+            run_single(w, c->zc, ops[0], first, measured);
         else
-            run_batch(w, c->zc, ops, count, measured);
+            run_batch(w, c->zc, ops, count, first, measured);
         zkv_bench_record_batch(w, ops, count, t0);
     }
     if (ops != ops_stack)

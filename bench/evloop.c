@@ -134,7 +134,8 @@ static void start_batch(aclient *c)
             }
             zkv_bench_sleep_until(c->due);
         }
-        long count = zkv_bench_claim(b, t0);
+        long first;
+        long count = zkv_bench_claim(b, t0, &first);
         if (count == 0) {
             client_done(c);
             return;
@@ -148,7 +149,7 @@ static void start_batch(aclient *c)
             slot *s = &c->slots[i];
             c->ops[i] = zkv_bench_pick_op(b->test, zkv_bench_rand_unit(&w->rng));
             s->writing = false;
-            s->klen = zkv_bench_next_key(w, s->key);
+            s->klen = zkv_bench_key(w, first >= 0 ? first + i : -1, s->key);
             if (!send_slot(c, s, c->ops[i]))
                 c->outstanding--;
         }

@@ -108,7 +108,8 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
                     (double)(now - b->t_measure) / 1e9, b->duration);
         else
             fprintf(stderr, "\r%s: rps=%.1f (overall: %.1f) %ld/%ld\033[K", name, rps,
-                    (double)done * 1e9 / (double)(now - b->t_measure), done, b->requests);
+                    (double)done * 1e9 / (double)(now - b->t_measure), done,
+                    t == ZKV_BENCH_LOAD ? b->keyspace : b->requests);
         last_done = done;
         last_t = now;
     }
@@ -203,7 +204,8 @@ static const char description[] =
     "seconds), -P at\n"
     "a time when pipelining, after --warmup seconds that are not measured. Keys number\n"
     "[0, KEYSPACE), drawn uniformly or zipfian (theta 0.99), written \"key:%012lu\" behind\n"
-    "2 hash bytes that spread them over every range. Tests run in the order PUT, GET,\n"
+    "2 hash bytes that spread them over every range. Tests run in the order LOAD (each\n"
+    "key once, in order, ignoring -n), PUT, GET,\n"
     "YCSB-A (50% read, 50% update), -B (95/5), -C (100% read), -F (50% read, 50%\n"
     "read-modify-write). Each test ends with one line: throughput, p50 and p99 latency\n"
     "(or a CSV row / JSON object). Exit status 1 when any request failed.";
@@ -244,7 +246,8 @@ int main(int argc, char **argv)
          1000000000000L},
         {"distribution", 0, ZKV_FLAG_STRING, &distribution, "DIST",
          "key distribution: uniform or zipfian (theta 0.99)", 0, 0},
-        {"tests", 't', ZKV_FLAG_STRING, &tests, "LIST", "tests to run: get, put", 0, 0},
+        {"tests", 't', ZKV_FLAG_STRING, &tests, "LIST",
+         "tests to run: get, put, load (put every key of the key space once, in order)", 0, 0},
         {"workload", 0, ZKV_FLAG_STRING, &workloads, "LIST",
          "YCSB core workloads to run: a, b, c, f (after -t tests, if given)", 0, 0},
         {"rate", 0, ZKV_FLAG_INT, &b.rate, "OPS",

@@ -31,11 +31,13 @@ void zkv_bench_worker_reset(worker *w)
     w->end_ns = 0;
 }
 
-size_t zkv_bench_next_key(worker *w, char *out)
+size_t zkv_bench_key(worker *w, long seq, char *out)
 {
     bench *b = w->b;
     uint64_t k;
-    if (b->zipfian)
+    if (seq >= 0)
+        k = (uint64_t)seq;
+    else if (b->zipfian)
         k = zkv_bench_scramble(zkv_bench_zipf_rank(&b->zipf, zkv_bench_rand_unit(&w->rng)),
                                (uint64_t)b->keyspace);
     else
@@ -43,16 +45,27 @@ size_t zkv_bench_next_key(worker *w, char *out)
     return zkv_bench_make_key(k, b->prefix_hash, out);
 }
 
-long zkv_bench_claim(bench *b, uint64_t t0)
+/* The next count (at most -P) numbers below limit from the shared counter; 0 when none
+ * are left. */
+static long take(bench *b, long limit, long *first)
 {
-    if (b->t_end)
-        return t0 < b->t_end ? b->pipeline : 0;
-    if (t0 < b->t_measure)
-        return b->pipeline; /* warm-up requests are not counted against -n */
-    long first = atomic_fetch_add(&b->next, b->pipeline);
-    if (first >= b->requests)
+    *first = atomic_fetch_add(&b->next, b->pipeline);
+    if (*first >= limit)
         return 0;
-    return b->requests - first < b->pipeline ? b->requests - first : b->pipeline;
+    return limit - *first < b->pipeline ? limit - *first : b->pipeline;
+}
+
+long zkv_bench_claim(bench *b, uint64_t t0, long *first)
+{
+    *first = -1;
+    if (b->t_end && t0 >= b->t_end)
+        return 0;
+    if (b->test == ZKV_BENCH_LOAD)
+        return take(b, b->keyspace, first); /* every key once, warm-up or not */
+    if (b->t_end || t0 < b->t_measure)
+        return b->pipeline; /* warm-up requests are not counted against -n */
+    long n;
+    return take(b, b->requests, &n);
 }
 
 void zkv_bench_record_batch(worker *w, const zkv_bench_op *ops, long count, uint64_t t0)

@@ -6,15 +6,16 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const names[ZKV_BENCH_NTESTS] = {"PUT",    "GET",    "YCSB-A",
+static const char *const names[ZKV_BENCH_NTESTS] = {"LOAD",   "PUT",    "GET",   "YCSB-A",
                                                     "YCSB-B", "YCSB-C", "YCSB-F"};
 static const char *const op_names[ZKV_BENCH_NOPS] = {"read", "update", "rmw"};
 
 /* Percent of read, update, read-modify-write per test (YCSB core workloads A, B, C, F). */
 static const unsigned mix[ZKV_BENCH_NTESTS][ZKV_BENCH_NOPS] = {
-    [ZKV_BENCH_PUT] = {0, 100, 0},    [ZKV_BENCH_GET] = {100, 0, 0},
-    [ZKV_BENCH_YCSB_A] = {50, 50, 0}, [ZKV_BENCH_YCSB_B] = {95, 5, 0},
-    [ZKV_BENCH_YCSB_C] = {100, 0, 0}, [ZKV_BENCH_YCSB_F] = {50, 0, 50},
+    [ZKV_BENCH_LOAD] = {0, 100, 0},   [ZKV_BENCH_PUT] = {0, 100, 0},
+    [ZKV_BENCH_GET] = {100, 0, 0},    [ZKV_BENCH_YCSB_A] = {50, 50, 0},
+    [ZKV_BENCH_YCSB_B] = {95, 5, 0},  [ZKV_BENCH_YCSB_C] = {100, 0, 0},
+    [ZKV_BENCH_YCSB_F] = {50, 0, 50},
 };
 
 const char *zkv_bench_test_name(zkv_bench_test t)
@@ -60,7 +61,7 @@ static int parse_list(const char *flag, const char *list, const char *const *cho
 int zkv_bench_parse_tests(const char *list, unsigned *mask, char *err, size_t errlen)
 {
     unsigned m = 0;
-    if (parse_list("-t", list, names, 2, 0, "get, put", &m, err, errlen) < 0)
+    if (parse_list("-t", list, names, 3, 0, "get, put, load", &m, err, errlen) < 0)
         return -1;
     *mask = m;
     return 0;

@@ -5,12 +5,13 @@
 #include <stddef.h>
 
 typedef enum {
-    ZKV_BENCH_PUT = 0,
-    ZKV_BENCH_GET = 1,
-    ZKV_BENCH_YCSB_A = 2, /* 50% read, 50% update */
-    ZKV_BENCH_YCSB_B = 3, /* 95% read, 5% update */
-    ZKV_BENCH_YCSB_C = 4, /* 100% read */
-    ZKV_BENCH_YCSB_F = 5, /* 50% read, 50% read-modify-write */
+    ZKV_BENCH_LOAD = 0, /* puts every key of the key space once, in key order (YCSB's load) */
+    ZKV_BENCH_PUT = 1,
+    ZKV_BENCH_GET = 2,
+    ZKV_BENCH_YCSB_A = 3, /* 50% read, 50% update */
+    ZKV_BENCH_YCSB_B = 4, /* 95% read, 5% update */
+    ZKV_BENCH_YCSB_C = 5, /* 100% read */
+    ZKV_BENCH_YCSB_F = 6, /* 50% read, 50% read-modify-write */
     ZKV_BENCH_NTESTS
 } zkv_bench_test;
 
@@ -22,14 +23,14 @@ typedef enum {
     ZKV_BENCH_NOPS
 } zkv_bench_op;
 
-/* "PUT", "GET", "YCSB-A", "YCSB-B", "YCSB-C", "YCSB-F". */
+/* "LOAD", "PUT", "GET", "YCSB-A", "YCSB-B", "YCSB-C", "YCSB-F". */
 const char *zkv_bench_test_name(zkv_bench_test t);
 /* "read", "update", "rmw". */
 const char *zkv_bench_op_name(zkv_bench_op op);
 
-/* Parses a comma-separated, case-insensitive list ("get,put") into a bit mask of
- * (1 << zkv_bench_test). Tests always run in the fixed order PUT, GET (writes first, so
- * that reads find data), whatever the order of the list. Returns 0, or -1 with a message
+/* Parses a comma-separated, case-insensitive list ("get,put", "load") into a bit mask of
+ * (1 << zkv_bench_test). Tests always run in the fixed order LOAD, PUT, GET (writes
+ * first, so that reads find data), whatever the order of the list. Returns 0, or -1 with a message
  * in err for an unknown or empty name. */
 int zkv_bench_parse_tests(const char *list, unsigned *mask, char *err, size_t errlen);
 

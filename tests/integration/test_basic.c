@@ -517,6 +517,19 @@ static void test_bench(void)
     CU_ASSERT(bench(&r, "--blocking", "-c", "4", "-n", "600", "-P", "8", "--workload", "f") == 0);
     check_bench_json(r.out, ycsb + 3, 600, 0);
     zkt_run_result_free(&r);
+    /* LOAD writes every key of the key space once, whatever -n says: reads then all hit. */
+    const char *const load[] = {"LOAD", NULL}, *const get[] = {"GET", NULL};
+    CU_ASSERT(bench(&r, "-c", "3", "-n", "5", "-r", "701", "-P", "4", "-t", "load", "-d", "7") ==
+              0);
+    check_bench_json(r.out, load, 701, 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(bench(&r, "--blocking", "-c", "2", "-r", "333", "-t", "load") == 0);
+    check_bench_json(r.out, load, 333, 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(bench(&r, "-c", "4", "-n", "900", "-r", "701", "-t", "get") == 0);
+    check_bench_json(r.out, get, 900, 0);
+    CU_ASSERT(strstr(r.out, "\"misses\":0,") != NULL);
+    zkt_run_result_free(&r);
     /* Open loop: 200 requests a second for 1 s can send at most 200 plus one batch per
      * client (each client's first batch is due at a random point of its first interval). */
     const char *const a_only[] = {"YCSB-A", NULL};

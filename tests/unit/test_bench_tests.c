@@ -17,12 +17,17 @@ static void test_parse(void)
     CU_ASSERT_EQUAL(m, 1u << ZKV_BENCH_PUT);
     m = 42;
     CU_ASSERT_EQUAL(zkv_bench_parse_tests("get,incr", &m, err, sizeof err), -1);
-    CU_ASSERT_STRING_EQUAL(err, "-t: unknown test 'incr' (known: get, put)");
+    CU_ASSERT_STRING_EQUAL(err, "-t: unknown test 'incr' (known: get, put, load)");
     CU_ASSERT_EQUAL(m, 42);
     CU_ASSERT_EQUAL(zkv_bench_parse_tests("", &m, err, sizeof err), -1);
     CU_ASSERT_EQUAL(zkv_bench_parse_tests("get,", &m, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "empty test name"));
     CU_ASSERT_EQUAL(zkv_bench_parse_tests("ge", &m, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(zkv_bench_parse_tests("get,Load", &m, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(m, (1u << ZKV_BENCH_LOAD) | (1u << ZKV_BENCH_GET));
+    CU_ASSERT(ZKV_BENCH_LOAD < ZKV_BENCH_PUT && ZKV_BENCH_PUT < ZKV_BENCH_GET); /* run order */
+    CU_ASSERT_STRING_EQUAL(zkv_bench_test_name(ZKV_BENCH_LOAD), "LOAD");
+    CU_ASSERT_EQUAL(zkv_bench_pick_op(ZKV_BENCH_LOAD, 0.5), ZKV_BENCH_OP_UPDATE);
     CU_ASSERT_STRING_EQUAL(zkv_bench_test_name(ZKV_BENCH_PUT), "PUT");
     CU_ASSERT_STRING_EQUAL(zkv_bench_test_name(ZKV_BENCH_GET), "GET");
 }
@@ -43,7 +48,7 @@ static void test_workloads(void)
     CU_ASSERT_EQUAL(m, 7);
     CU_ASSERT_EQUAL(zkv_bench_parse_workloads("a,,b", &m, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "empty workload name"));
-    /* -t knows only get and put. */
+    /* -t knows only get, put and load. */
     CU_ASSERT_EQUAL(zkv_bench_parse_tests("ycsb-a", &m, err, sizeof err), -1);
     CU_ASSERT_STRING_EQUAL(zkv_bench_test_name(ZKV_BENCH_YCSB_A), "YCSB-A");
     CU_ASSERT_STRING_EQUAL(zkv_bench_test_name(ZKV_BENCH_YCSB_F), "YCSB-F");
