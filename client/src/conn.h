@@ -26,6 +26,7 @@ typedef struct zkv__conn {
     int fd;                    /* -1 while closed */
     uint64_t next_id;          /* request ids increase per connection */
     uint64_t peer_map_version; /* the node's routing version, from its last answer */
+    uint64_t last_read_ms;     /* when bytes last arrived (zkv_now_ms) */
     /* Until when reads that replicas can answer skip this node: set after it was
      * unreachable or silent, cleared by its next answer (zkv__conn_note). */
     atomic_uint_fast64_t skip_until_ms;
