@@ -9,6 +9,7 @@ PACKAGES=(
   libprotobuf-c-dev protobuf-c-compiler
   libleveldb-dev libsnappy-dev
   libuv1-dev libcjson-dev libreadline-dev libcunit1-dev
+  libev-dev libevent-dev
 )
 
 missing=()
