@@ -16,21 +16,37 @@
  *     a call that returns an error never runs its callback;
  *     callbacks run only from zkv_async_handle_* and zkv_async_free, never from the
  *     call that queued the request;
- *     when a connection is lost (or never opens) every request pending on it runs its
- *     callback with ZKV_ECONNECT;
+ *     when a connection is lost (or never opens) every request pending on it is decided
+ *     on as the blocking API decides on a failed attempt (below): a read moves on to a
+ *     replica, a write waits for a new owner; its callback runs when that ends;
  *     zkv_async_free runs every callback still pending with ZKV_ECONNECT; called from
  *     inside a callback it is deferred until that callback returns.
- *   Inside a failure callback zkv_last_error() gives the reason.
- * - Routing: the key's owner from the cached map (route.c, as the blocking API). A
- *   NOT_OWNER answer asks the client's refresher for a new map and re-sends the request
- *   with backoff, until the request's time budget (zkv_options_set_timeout) runs out
- *   (then ZKV_ENOTOWNER). A request without an answer within its budget completes with
- *   ZKV_ETIMEOUT (a late answer is dropped).
- * - Limits of this first version: no replica fallback for reads (ZKV_FLAG_READ_REPLICA
- *   is refused with ZKV_EINVAL, every read goes to the owner as with
- *   ZKV_FLAG_OWNER_ONLY); no waiting for a new owner (an unreachable owner fails the
- *   request with ZKV_ECONNECT, an ownerless range with ZKV_EUNAVAILABLE at once); no
- *   scans or batches.
+ *   Inside a failure callback zkv_last_error() gives the reason, in the blocking API's
+ *   words.
+ * - Routing and failures are the blocking API's (zkv.h; route.c decides for both):
+ *   a request goes to the key's owner in the client's cached map. A NOT_OWNER answer
+ *   asks the client's refresher for a new map and re-sends the request after a backoff.
+ *   Reads: when the owner is unreachable (refused, connection lost, failed within the
+ *   last second, silent for half the request's budget), answers UNAVAILABLE, or the
+ *   range has none, a read moves on to the range's replicas (in_sync ones first) and its
+ *   value comes back flagged stale (zkv_value_stale) with the replica's node and
+ *   position (zkv_value_node, zkv_value_position); ZKV_FLAG_OWNER_ONLY turns that off,
+ *   ZKV_FLAG_READ_REPLICA asks the replicas only (same zone first, zkv_options_set_zone).
+ *   Writes: when no node can serve (owner unreachable, not live, fenced or absent), a
+ *   write waits for the failfast (zkv_options_set_failfast) for the map to name a new
+ *   serving owner, re-trying with backoff on the timer (never blocking), and is sent to
+ *   it; after the failfast it fails with ZKV_EUNAVAILABLE naming the range and why.
+ *   Every request ends within its time budget (zkv_options_set_timeout): ZKV_ETIMEOUT
+ *   for one without an answer (a late answer is dropped), ZKV_ENOTOWNER for routing that
+ *   did not settle, ZKV_ECONNECT for nodes still unreachable when it runs out.
+ *   Reloads of the map are asked of the client's refresher thread, never waited for.
+ * - Cost: a request on the owner path makes one allocation (it, its key and its value);
+ *   state for retries is allocated only when an attempt fails.
+ * - Batches: zkv_async_batch_run runs a zkv_batch (zkv.h: zkv_batch_get/_put/_del)
+ *   without blocking: every operation is a request as above, pipelined with all others,
+ *   and one callback runs when all have ended, with each operation's status and value in
+ *   the batch (zkv_batch_status, zkv_batch_value) as after zkv_batch_run.
+ * - Not yet: scans (use the blocking zkv_scan_range).
  * - Threads: a zkv_async is not thread-safe: use it from its loop's thread only. One
  *   zkv_client may back several zkv_async (one per loop thread) and blocking calls.
  *   The client must outlive every zkv_async made from it.
@@ -78,9 +94,11 @@ ZKV_EXPORT void zkv_async_free(zkv_async *a);
 ZKV_EXPORT int zkv_async_set_hooks(zkv_async *a, const zkv_async_hooks *h);
 
 /* Queue a request. Key and value are copied. The request's time budget is the client's
- * timeout. Returns ZKV_OK (cb will run exactly once) or an error (cb will never run):
- * ZKV_EINVAL (bad argument, no hooks), ZKV_ETOOLARGE, ZKV_ENOMEM, ZKV_EUNAVAILABLE (the
- * key's range has no owner), ZKV_ECONNECT (the owner could not even be dialled). */
+ * timeout; flags are zkv.h's (with the client's default flags). Returns ZKV_OK (cb will
+ * run exactly once) or an error (cb will never run): ZKV_EINVAL (bad argument or flags,
+ * no hooks), ZKV_ETOOLARGE, ZKV_ENOMEM; ZKV_EUNAVAILABLE or ZKV_ECONNECT only when no
+ * node can serve and the client's failfast is 0 (otherwise the request waits and its
+ * callback reports the outcome). */
 ZKV_EXPORT int zkv_async_get(zkv_async *a, const void *key, size_t klen, unsigned flags,
                              zkv_async_cb cb, void *privdata);
 ZKV_EXPORT int zkv_async_put(zkv_async *a, const void *key, size_t klen, const void *val,
@@ -89,7 +107,22 @@ ZKV_EXPORT int zkv_async_put(zkv_async *a, const void *key, size_t klen, const v
 ZKV_EXPORT int zkv_async_del(zkv_async *a, const void *key, size_t klen, unsigned flags,
                              zkv_async_cb cb, void *privdata);
 
-/* Requests whose callback has not run yet. */
+/* Completion of a zkv_async_batch_run. status is ZKV_OK: every operation ran (each may
+ * still have failed: zkv_batch_status; zkv_last_error() names the first failure). The
+ * batch is the caller's again from this call on (read, clear or free it here or later). */
+typedef void (*zkv_async_batch_cb)(zkv_async *a, zkv_batch *b, int status, void *privdata);
+
+/* Runs every operation queued in b (flags as for single requests, ORed with the client's
+ * default flags; reads use them all, writes ZKV_FLAG_ACK_OWNER only), pipelined over the
+ * node connections, each routed, retried, falling back or waiting for a new owner as a
+ * single request would. b must stay untouched until cb runs. An operation refused at
+ * once (too large) gets that status; the run goes on. Returns ZKV_OK (cb will run
+ * exactly once, even for an empty batch) or ZKV_EINVAL / ZKV_ENOMEM (cb will never run). */
+ZKV_EXPORT int zkv_async_batch_run(zkv_async *a, zkv_batch *b, unsigned flags,
+                                   zkv_async_batch_cb cb, void *privdata);
+
+/* Requests whose callback has not run yet (a batch counts once, plus its operations
+ * still under way). */
 ZKV_EXPORT size_t zkv_async_pending(const zkv_async *a);
 
 /* Entry points for adapters: fd is readable / writable; the timer fired. */
