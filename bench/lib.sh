@@ -1,0 +1,203 @@
+# lib.sh: what bench/compare.sh and bench/curves.sh share, sourced by both (bash):
+# finding the built programs, installing Redis, processes started in the background and
+# killed by pid when the script exits, free loopback ports, bounded waits, a ZooKeeper and
+# zkv clusters in a temp dir, and redis-benchmark / zkv-bench runs appended as CSV rows.
+# The caller sets `root` (the repo) before sourcing.
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# need_redis: installs Debian's redis-server and redis-tools when missing.
+need_redis() {
+  command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null && return
+  log "installing redis-server and redis-tools (Debian packages)"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  # RUNLEVEL=1: the package's init script does not start a system Redis on 6379.
+  $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -q redis-server redis-tools >&2 ||
+    { $sudo apt-get update -q >&2 &&
+      $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -q redis-server redis-tools >&2; } ||
+    die "cannot install redis-server and redis-tools"
+}
+
+# find_bin: sets $bin to a built release tree (ZKV_BUILD_DIR, or builds one).
+find_bin() {
+  if [ -n "${ZKV_BUILD_DIR:-}" ]; then
+    bin="$ZKV_BUILD_DIR"
+  else
+    log "building the release tree (scripts/build.sh release)"
+    bin="$("$root/scripts/build.sh" release | tail -n 1)"
+  fi
+  local p
+  for p in server/zkv-server coordinator/zkv-coordinator repl/zkv bench/zkv-bench; do
+    [ -x "$bin/$p" ] || die "$bin/$p was not built"
+  done
+}
+
+# --- processes we start, killed by pid on exit ----------------------------------------------
+tmp="$(mktemp -d /tmp/zkv-bench.XXXXXX)"
+pids=()
+cleanup() {
+  local rc=$? i pid
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid="${pids[$i]}"
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME COMMAND...: runs COMMAND in the background, log in $tmp/NAME.log; sets $started.
+start() {
+  local name="$1"; shift
+  "$@" >"$tmp/$name.log" 2>&1 </dev/null &
+  started=$!
+  pids+=("$started")
+}
+
+# stop PID...: SIGTERM, then SIGKILL after 10 s; drops them from the list.
+stop() {
+  local pid keep=() p
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do
+    case " $* " in *" $p "*) ;; *) keep+=("$p") ;; esac
+  done
+  pids=("${keep[@]+"${keep[@]}"}")
+}
+
+used_ports=" "
+# free_port: a loopback port nothing listens on and that this script did not hand out.
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$((20000 + RANDOM % 40000))
+    case "$used_ports" in *" $port "*) continue ;; esac
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      used_ports+="$port "
+      echo "$port"
+      return
+    fi
+  done
+  die "no free port found"
+}
+
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# --- Redis -------------------------------------------------------------------------------------
+# start_redis: redis-server without persistence on a free port; sets $redis_port, $redis_pid.
+start_redis() {
+  redis_port="$(free_port)"
+  start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$tmp" --daemonize no
+  redis_pid=$started
+  wait_for 10 redis-cli -p "$redis_port" ping || die "redis-server did not answer"
+}
+
+# --- ZooKeeper ---------------------------------------------------------------------------
+# start_zookeeper: a standalone ZooKeeper on a free port; sets $zk, $zk_pid.
+start_zookeeper() {
+  zk_port="$(free_port)"
+  zk="127.0.0.1:$zk_port"
+  mkdir -p "$tmp/zookeeper"
+  cat >"$tmp/zoo.cfg" <<CFG
+tickTime=2000
+dataDir=$tmp/zookeeper
+clientPort=$zk_port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=srvr,ruok,mntr
+CFG
+  start zookeeper java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+    org.apache.zookeeper.server.quorum.QuorumPeerMain "$tmp/zoo.cfg"
+  zk_pid=$started
+  wait_for 30 zk_ok || die "ZooKeeper did not answer on $zk within 30 s: $(tail -n 5 "$tmp/zookeeper.log")"
+}
+zk_ok() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf srvr >&3 && grep -q Mode <&3"
+}
+
+# --- zkv clusters ----------------------------------------------------------------------------
+# ready CLUSTER REPLICAS: every range has an owner and REPLICAS-1 in-sync replicas.
+ready() {
+  local json
+  json="$("$bin/repl/zkv" --zk "$zk" --cluster "$1" --json ranges)" || return 1
+  python3 - "$2" "$json" <<'PY'
+import json, sys
+want = int(sys.argv[1]) - 1
+ranges = json.loads(sys.argv[2])
+if isinstance(ranges, dict):
+    ranges = ranges.get("ranges", [])
+ok = bool(ranges) and all(r.get("owner") and len(r.get("in_sync", [])) >= want for r in ranges)
+sys.exit(0 if ok else 1)
+PY
+}
+
+# start_cluster NAME NODES REPLICAS: sets $cluster_pids.
+start_cluster() {
+  local name="$1" nodes="$2" replicas="$3" i port
+  cluster_pids=()
+  for i in $(seq 1 "$nodes"); do
+    port="$(free_port)"
+    start "$name-node-$i" "$bin/server/zkv-server" --zk "$zk" --cluster "$name" --id "node-$i" \
+      --listen "127.0.0.1:$port" --data-dir "$tmp/$name-node-$i" --log-level warn
+    cluster_pids+=("$started")
+  done
+  start "$name-coordinator" "$bin/coordinator/zkv-coordinator" --zk "$zk" --cluster "$name" \
+    --replicas "$replicas" --min-nodes "$nodes" --log-level warn
+  cluster_pids+=("$started")
+  wait_for 60 ready "$name" "$replicas" ||
+    die "cluster $name not ready within 60 s; logs: $(tail -n 3 "$tmp/$name"-*.log)"
+}
+
+# --- benchmark runs, appended to $results as CSV rows ----------------------------------------
+# Row: system,test,pipeline,clients,size,keys,run,ops_per_sec,p50_ms,p99_ms
+results="$tmp/results.csv"
+echo "system,test,pipeline,clients,size,keys,run,ops_per_sec,p50_ms,p99_ms" >"$results"
+
+# bench_redis RUN CLIENTS SIZE KEYS PIPELINE REQUESTS: redis-benchmark SET and GET.
+# Its --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",
+# "p95_latency_ms","p99_latency_ms","max_latency_ms".
+bench_redis() {
+  local run="$1" c="$2" d="$3" r="$4" p="$5" n="$6"
+  redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$c" -n "$n" -d "$d" -r "$r" -P "$p" \
+    -t set,get --csv 2>"$tmp/redis-benchmark.err" | tr -d '"' |
+    awk -F, -v v="$p,$c,$d,$r,$run" '$1 == "SET" || $1 == "GET" {
+      printf "redis,%s,%s,%s,%s,%s\n", ($1 == "SET" ? "SET/PUT" : "GET"), v, $2, $5, $7 }' \
+      >>"$results"
+}
+
+# bench_zkv SYSTEM CLUSTER RUN CLIENTS SIZE KEYS PIPELINE TESTS ZKV-BENCH-ARGS...: zkv-bench
+# --csv: test,requests,seconds,ops_per_sec,errors,misses,reads,updates,rmws,avg_ms,min_ms,
+# p50_ms,p90_ms,p99_ms,...
+bench_zkv() {
+  local s="$1" cluster="$2" run="$3" c="$4" d="$5" r="$6" p="$7" t="$8"
+  shift 8
+  "$bin/bench/zkv-bench" --zk "$zk" --cluster "$cluster" -c "$c" -d "$d" -r "$r" -P "$p" \
+    -t "$t" --csv "$@" 2>"$tmp/zkv-bench.err" |
+    awk -F, -v s="$s" -v v="$p,$c,$d,$r,$run" '$1 == "PUT" || $1 == "GET" || $1 == "LOAD" {
+      printf "%s,%s,%s,%s,%s,%s\n", s, ($1 == "PUT" ? "SET/PUT" : $1), v, $4, $12, $14 }' \
+      >>"$results" || log "zkv-bench reported failures: $(head -c 300 "$tmp/zkv-bench.err")"
+}
+
+# machine: one line naming the date, CPUs and kernel.
+machine() {
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs:" \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)"
+}
