@@ -4,6 +4,9 @@
 # zkv clusters in a temp dir, and redis-benchmark / zkv-bench runs appended as CSV rows.
 # The caller sets `root` (the repo) before sourcing.
 
+# shellcheck source=scripts/zookeeper.sh
+. "$root/scripts/zookeeper.sh"
+
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -114,23 +117,12 @@ start_redis() {
 start_zookeeper() {
   zk_port="$(free_port)"
   zk="127.0.0.1:$zk_port"
-  mkdir -p "$tmp/zookeeper"
-  cat >"$tmp/zoo.cfg" <<CFG
-tickTime=2000
-dataDir=$tmp/zookeeper
-clientPort=$zk_port
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-admin.enableServer=false
-4lw.commands.whitelist=srvr,ruok,mntr
-CFG
-  start zookeeper java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
-    org.apache.zookeeper.server.quorum.QuorumPeerMain "$tmp/zoo.cfg"
+  local cmd
+  cmd="$(zk_config "$tmp" "$zk_port")"
+  # shellcheck disable=SC2086 # the command's words
+  start zookeeper $cmd
   zk_pid=$started
-  wait_for 30 zk_ok || die "ZooKeeper did not answer on $zk within 30 s: $(tail -n 5 "$tmp/zookeeper.log")"
-}
-zk_ok() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf srvr >&3 && grep -q Mode <&3"
+  wait_for 30 zk_ok "$zk_port" || die "ZooKeeper did not answer on $zk within 30 s: $(tail -n 5 "$tmp/zookeeper.log")"
 }
 
 # --- zkv clusters ----------------------------------------------------------------------------

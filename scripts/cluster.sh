@@ -11,6 +11,8 @@
 # Environment: ZKV_ZK_PORT (2181), ZKV_NODES (3), ZKV_BASE_PORT (7401), ZKV_CLUSTER.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/zookeeper.sh
+. "$root/scripts/zookeeper.sh"
 state="$root/.local/cluster"
 zk_port="${ZKV_ZK_PORT:-2181}"
 nodes="${ZKV_NODES:-3}"
@@ -35,10 +37,6 @@ wait_for() {
 }
 
 # ZooKeeper answers "srvr" only once it serves requests ("ruok" answers earlier).
-zk_ok() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf srvr >&3 && grep -q Mode <&3" 2>/dev/null
-}
-
 # start_daemon NAME COMMAND...: runs COMMAND in the background, logs and pid under $state.
 start_daemon() {
   local name="$1"; shift
@@ -50,19 +48,12 @@ start_daemon() {
 
 start_zookeeper() {
   if alive "$state/zookeeper.pid"; then return; fi
-  if zk_ok; then die "something else already answers on 127.0.0.1:$zk_port; set ZKV_ZK_PORT to a free port"; fi
-  mkdir -p "$state/zookeeper"
-  cat >"$state/zoo.cfg" <<CFG
-tickTime=2000
-dataDir=$state/zookeeper
-clientPort=$zk_port
-clientPortAddress=127.0.0.1
-admin.enableServer=false
-4lw.commands.whitelist=srvr,ruok,mntr
-CFG
-  start_daemon zookeeper java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
-    org.apache.zookeeper.server.quorum.QuorumPeerMain "$state/zoo.cfg"
-  wait_for 30 zk_ok || die "ZooKeeper did not answer on $zk within 30 s; see .local/cluster/logs/zookeeper.log"
+  if zk_ok "$zk_port"; then die "something else already answers on 127.0.0.1:$zk_port; set ZKV_ZK_PORT to a free port"; fi
+  local cmd
+  cmd="$(zk_config "$state" "$zk_port")"
+  # shellcheck disable=SC2086 # the command's words
+  start_daemon zookeeper $cmd
+  wait_for 30 zk_ok "$zk_port" || die "ZooKeeper did not answer on $zk within 30 s; see .local/cluster/logs/zookeeper.log"
 }
 
 all_owned() {
