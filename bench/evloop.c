@@ -4,13 +4,16 @@
  * requests in flight at once instead of blocking on one. A client sends -P requests
  * (pipelined on its connection), and when all have answered records the batch and sends
  * the next. A read-modify-write sends its put from the get's callback. With --rate a
- * client's next batch waits on its own timer for its intended start, and latency counts
- * from that intended start (libuv timers have millisecond resolution: the last
- * sub-millisecond is slept). Nothing here allocates per request: each client owns -P
- * request slots. */
+ * client whose next batch is not due yet waits in a min-heap ordered by intended start,
+ * and one timerfd per thread, armed for the earliest, starts the batches that came due
+ * (nanosecond resolution: libuv's own timers count whole milliseconds, which would add up
+ * to a millisecond to every latency, since latency counts from the intended start).
+ * Nothing here allocates per request: each client owns -P request slots. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <uv.h>
 #include <zkv/adapters/libuv.h>
@@ -31,11 +34,10 @@ typedef struct slot {
 typedef struct aclient {
     worker *w;
     zkv_async *za;
-    uv_timer_t timer; /* with --rate: the next batch's intended start */
-    uint64_t due;     /* with --rate: intended start of the next batch */
-    uint64_t t0;      /* start of the batch in flight */
-    bool measured;    /* the batch in flight counts */
-    bool running;     /* still sending in this test */
+    uint64_t due;  /* with --rate: intended start of the next batch */
+    uint64_t t0;   /* start of the batch in flight */
+    bool measured; /* the batch in flight counts */
+    bool running;  /* still sending in this test */
     long count, outstanding;
     zkv_bench_op *ops; /* -P of them: the batch's operations */
     slot *slots;       /* -P of them */
@@ -47,6 +49,11 @@ typedef struct evloop {
     zkv_client *zc;
     aclient *clients;
     long running; /* clients still sending in this test */
+    int tfd;      /* with --rate: timerfd armed for the earliest waiting client, or -1 */
+    uv_poll_t tpoll;
+    uint64_t armed; /* when tfd fires (0: disarmed) */
+    aclient **heap; /* with --rate: clients waiting for their due time, a min-heap */
+    long nheap;
     bool closing; /* in release: callbacks of a freed context do nothing */
 } evloop;
 
@@ -108,9 +115,68 @@ static void on_answer(zkv_async *a, int status, const zkv_value *v, void *privda
     slot_done(c);
 }
 
-static void on_due(uv_timer_t *t)
+/* --- clients waiting for their intended start (--rate) ------------------------------- */
+
+static void heap_swap(aclient **h, long i, long j)
 {
-    start_batch(t->data);
+    aclient *t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+}
+
+static void heap_push(evloop *d, aclient *c)
+{
+    long i = d->nheap++;
+    d->heap[i] = c;
+    while (i > 0 && d->heap[(i - 1) / 2]->due > d->heap[i]->due) {
+        heap_swap(d->heap, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static aclient *heap_pop(evloop *d)
+{
+    aclient *top = d->heap[0];
+    d->heap[0] = d->heap[--d->nheap];
+    for (long i = 0;;) {
+        long l = 2 * i + 1, r = l + 1, m = i;
+        if (l < d->nheap && d->heap[l]->due < d->heap[m]->due)
+            m = l;
+        if (r < d->nheap && d->heap[r]->due < d->heap[m]->due)
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(d->heap, i, m);
+        i = m;
+    }
+    return top;
+}
+
+/* Arms the timerfd for the earliest waiting client (or disarms it). */
+static void arm(evloop *d)
+{
+    uint64_t due = d->nheap ? d->heap[0]->due : 0;
+    if (due == d->armed)
+        return;
+    struct itimerspec its = {{0, 0}, {(time_t)(due / 1000000000u), (long)(due % 1000000000u)}};
+    timerfd_settime(d->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+    d->armed = due;
+}
+
+static void on_tick(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    evloop *d = p->data;
+    uint64_t expirations;
+    if (read(d->tfd, &expirations, sizeof expirations) < 0) {
+        /* EAGAIN: nothing expired after all; the heap decides */
+    }
+    d->armed = 0;
+    uint64_t now = zkv_bench_now_ns();
+    while (d->nheap && d->heap[0]->due <= now)
+        start_batch(heap_pop(d));
+    arm(d);
 }
 
 /* Starts the client's next batch, or waits for its intended start, or ends its test. A
@@ -127,12 +193,11 @@ static void start_batch(aclient *c)
             return;
         }
         if (b->rate && c->due > now) {
-            uint64_t ms = (c->due - now) / 1000000u;
-            if (ms > 0) {
-                uv_timer_start(&c->timer, on_due, ms, 0);
-                return;
-            }
-            zkv_bench_sleep_until(c->due);
+            evloop *d = w->drv;
+            heap_push(d, c);
+            if (d->heap[0] == c)
+                arm(d);
+            return;
         }
         long first;
         long count = zkv_bench_claim(b, t0, &first);
@@ -187,7 +252,10 @@ static int connect_clients(worker *w)
     bench *b = w->b;
     evloop *d = calloc(1, sizeof *d);
     w->drv = d;
-    if (!d || !(d->clients = calloc((size_t)w->nclients, sizeof *d->clients)))
+    if (!d)
+        return fail(w, ZKV_ENOMEM, "out of memory");
+    d->tfd = -1;
+    if (!(d->clients = calloc((size_t)w->nclients, sizeof *d->clients)))
         return fail(w, ZKV_ENOMEM, "out of memory");
     if (uv_loop_init(&d->loop) != 0)
         return fail(w, ZKV_ENOMEM, "cannot make an event loop");
@@ -195,11 +263,17 @@ static int connect_clients(worker *w)
     int rc = zkv_bench_client_create(w, w->index, &d->zc);
     if (rc != ZKV_OK)
         return rc;
+    if (b->rate) {
+        d->heap = calloc((size_t)w->nclients, sizeof *d->heap);
+        d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (!d->heap || d->tfd < 0 || uv_poll_init(&d->loop, &d->tpoll, d->tfd) != 0)
+            return fail(w, ZKV_ENOMEM, "cannot make the --rate timer");
+        d->tpoll.data = d;
+        uv_poll_start(&d->tpoll, UV_READABLE, on_tick);
+    }
     for (long i = 0; i < w->nclients; i++) {
         aclient *c = &d->clients[i];
         c->w = w;
-        uv_timer_init(&d->loop, &c->timer);
-        c->timer.data = c;
         c->ops = calloc((size_t)b->pipeline, sizeof *c->ops);
         c->slots = calloc((size_t)b->pipeline, sizeof *c->slots);
         if (!c->ops || !c->slots)
@@ -223,15 +297,18 @@ static void release(worker *w)
     for (long i = 0; d->clients && i < w->nclients; i++) {
         aclient *c = &d->clients[i];
         zkv_async_free(c->za);
-        if (c->w)
-            uv_close((uv_handle_t *)&c->timer, NULL);
         free(c->ops);
         free(c->slots);
     }
     if (d->loop_ok) {
+        if (d->tpoll.data)
+            uv_close((uv_handle_t *)&d->tpoll, NULL);
         uv_run(&d->loop, UV_RUN_DEFAULT); /* the closed handles' callbacks */
         uv_loop_close(&d->loop);
     }
+    if (d->tfd >= 0)
+        close(d->tfd);
+    free(d->heap);
     zkv_client_free(d->zc);
     free(d->clients);
     free(d);
