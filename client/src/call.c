@@ -2,7 +2,10 @@
  * It carries out what route.c decides: pick a node from the cached map, exchange one
  * request over that node's pooled connection (its mutex held for just that exchange, so
  * threads talking to different nodes run in parallel), and on NOT_OWNER, an unreachable
- * node or an ownerless range refresh the map and retry with backoff until the deadline. */
+ * node or an ownerless range refresh the map and retry with backoff until the deadline.
+ * Every rule (the attempt's budget, what a retry changes, the wording of the final error)
+ * is route.c's, shared with the asynchronous loop (async_route.c); only the waiting
+ * (sleeping, blocking on the map) is this file's own. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,10 +84,48 @@ void zkv__attempt_why(const Zkv__Response *resp, const char *ioerr, char *out, s
         snprintf(out, outlen, "%s", zkv__short_reason(ioerr));
 }
 
-/* True when the range has a node besides the owner that may answer this read. */
-static bool has_fallback(const zkv__route *rt)
+/* Where the call stands after one attempt: the response (if any) and the node asked. */
+typedef struct attempt_result {
+    Zkv__Response *resp;
+    char node[ZKV_ID_MAX];
+} attempt_result;
+
+/* Sends req to rt's node (rt->kind SEND) and fills o with what happened; a failure is
+ * recorded in f for the final error's message. */
+static void attempt(zkv_client *c, Zkv__Request *req, zkv__op_kind op, unsigned flags,
+                    const zkv__route *rt, const zkv__call_state *st, zkv__outcome *o,
+                    zkv__failures *f, attempt_result *res)
 {
-    return rt->n_candidates > 1;
+    zkv__copy_str(res->node, sizeof res->node, rt->node->id);
+    req->map_version = st->map_version > 0 ? (uint64_t)st->map_version : 0;
+    req->flags = zkv__wire_flags(op, flags, rt->replica);
+    uint64_t now = zkv_now_ms();
+    zkv__attempt at = zkv__attempt_plan(rt, o->fallback, st, now);
+    char ioerr[ZKV__ERR_MAX] = "";
+    int rc =
+        zkv__exchange(c, rt->node, req, at.may_skip, zkv__open_deadline(c, now, at.deadline_ms),
+                      at.deadline_ms, &res->resp, ioerr, sizeof ioerr);
+    if (rc != ZKV_OK) {
+        o->event = ZKV__EV_IO;
+        o->io_code = rc;
+        zkv__failures_note(f, res->node, rt->replica, false, ioerr, zkv__short_reason(ioerr));
+        return;
+    }
+    const Zkv__Response *resp = res->resp;
+    o->event = ZKV__EV_RESPONSE;
+    o->status = resp->status;
+    o->node_map_version = resp->map_version;
+    if (resp->status == ZKV__STATUS__OK || resp->status == ZKV__STATUS__NOT_FOUND)
+        return;
+    char text[ZKV__ERR_MAX], why[ZKV__WHY_MAX];
+    zkv__answer_text(resp->status, resp->message, resp->map_version, res->node, st->map_version,
+                     text, sizeof text);
+    if (resp->status == ZKV__STATUS__UNAVAILABLE) {
+        zkv__attempt_why(resp, NULL, why, sizeof why);
+        zkv__failures_note(f, res->node, rt->replica, true, text, why);
+    } else {
+        zkv__copy_str(f->last, sizeof f->last, text);
+    }
 }
 
 int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rklen, zkv__op_kind op,
@@ -92,11 +133,10 @@ int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rkle
 {
     zkv__down down = {.n = 0};
     zkv__call_state st = {.deadline_ms = deadline_ms, .failfast_ms = (unsigned)c->opts.failfast_ms};
-    char last[ZKV__ERR_MAX] = ""; /* the last failure, in full */
-    char owner_why[ZKV__WHY_MAX] = "", replica_why[ZKV__WHY_MAX] = ""; /* for EUNAVAILABLE */
-    bool owner_answered = false;
-    bool fallback = op == ZKV__READ && !(flags & ZKV_FLAG_OWNER_ONLY);
-    bool read_replica = op == ZKV__READ && (flags & ZKV_FLAG_READ_REPLICA);
+    zkv__failures f; /* what the final error says; last is the last failure, in full */
+    f.owner_answered = false;
+    f.owner_why[0] = f.replica_why[0] = f.last[0] = '\0';
+    bool fallback = zkv__may_fall_back(op, flags);
     uint64_t started = zkv_now_ms();
 
     for (;;) {
@@ -104,127 +144,37 @@ int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rkle
         zkv__mapsnap *snap = zkv__mapcache_get(&c->mc, deadline_ms);
         zkv__route rt;
         zkv__route_key(snap->map, rkey, rklen, op, flags, c->opts.zone, &down, &rt);
-        zkv__outcome o = {.fallback = fallback,
-                          .to_replica = rt.replica,
-                          .owner = rt.range ? rt.range->owner : "",
-                          .owner_live = rt.owner == ZKV__OWNER_LIVE};
-        Zkv__Response *resp = NULL;
-        char node_id[ZKV_ID_MAX] = "";
+        zkv__outcome o = zkv__route_outcome(&rt, fallback);
+        attempt_result res = {.resp = NULL, .node = ""};
         st.map_version = snap->map->version;
 
-        if (rt.kind == ZKV__ROUTE_SEND) {
-            zkv__copy_str(node_id, sizeof node_id, rt.node->id);
-            req->map_version = st.map_version > 0 ? (uint64_t)st.map_version : 0;
-            req->flags = zkv__wire_flags(op, flags, rt.replica);
-            uint64_t attempt_deadline = deadline_ms;
-            uint64_t now = zkv_now_ms();
-            /* A read that may fall back leaves half its budget for the replicas, so a hung
-             * owner (SIGSTOP, partition) cannot eat the whole call. */
-            bool may_skip = fallback && has_fallback(&rt) && st.retries == 0;
-            if (fallback && has_fallback(&rt) && !rt.replica && now < deadline_ms)
-                attempt_deadline = now + (deadline_ms - now) / 2;
-            char ioerr[ZKV__ERR_MAX] = "";
-            int rc = zkv__exchange(c, rt.node, req, may_skip,
-                                   zkv__open_deadline(c, now, attempt_deadline), attempt_deadline,
-                                   &resp, ioerr, sizeof ioerr);
-            if (rc == ZKV_OK) {
-                o.event = ZKV__EV_RESPONSE;
-                o.status = resp->status;
-                o.node_map_version = resp->map_version;
-                if (resp->status == ZKV__STATUS__NOT_OWNER)
-                    snprintf(last, sizeof last,
-                             "node %s does not own the key (node map version %llu, ours "
-                             "%lld)%s%s",
-                             node_id, (unsigned long long)resp->map_version,
-                             (long long)st.map_version, resp->message[0] ? ": " : "",
-                             resp->message);
-                else if (resp->status != ZKV__STATUS__OK && resp->status != ZKV__STATUS__NOT_FOUND)
-                    snprintf(last, sizeof last, "node %s: %s", node_id,
-                             resp->message[0] ? resp->message : zkv_status_name(resp->status));
-                if (resp->status == ZKV__STATUS__UNAVAILABLE) {
-                    if (rt.replica) {
-                        snprintf(replica_why, sizeof replica_why, "node %s: %s", node_id,
-                                 resp->message[0] ? resp->message : "UNAVAILABLE");
-                    } else {
-                        zkv__attempt_why(resp, NULL, owner_why, sizeof owner_why);
-                        owner_answered = true;
-                    }
-                }
-            } else {
-                o.event = ZKV__EV_IO;
-                o.io_code = rc;
-                snprintf(last, sizeof last, "%s", ioerr);
-                if (rt.replica) {
-                    snprintf(replica_why, sizeof replica_why, "node %s: %s", node_id,
-                             zkv__short_reason(ioerr));
-                } else {
-                    zkv__attempt_why(NULL, ioerr, owner_why, sizeof owner_why);
-                    owner_answered = false;
-                }
-            }
-        } else if (rt.kind == ZKV__ROUTE_ALL_DOWN) {
-            o.event = ZKV__EV_ALL_DOWN;
-        } else {
-            o.event = ZKV__EV_NO_OWNER;
-            if (!rt.range)
-                snprintf(last, sizeof last, "map version %lld does not cover the key",
-                         (long long)st.map_version);
-        }
+        if (rt.kind == ZKV__ROUTE_SEND)
+            attempt(c, req, op, flags, &rt, &st, &o, &f, &res);
+        else
+            o.event = rt.kind == ZKV__ROUTE_ALL_DOWN ? ZKV__EV_ALL_DOWN : ZKV__EV_NO_OWNER;
 
         st.now_ms = zkv_now_ms();
         zkv__next nx = zkv__route_decide(&o, &st);
         if (nx.kind == ZKV__NEXT_DONE) {
-            reply->resp = resp;
+            reply->resp = res.resp;
             reply->replica = rt.replica;
-            zkv__copy_str(reply->node, sizeof reply->node, node_id);
+            zkv__copy_str(reply->node, sizeof reply->node, res.node);
             zkv__mapsnap_release(snap);
             return nx.code;
         }
-        if (resp)
-            zkv__response__free_unpacked(resp, NULL);
+        if (res.resp)
+            zkv__response__free_unpacked(res.resp, NULL);
         if (nx.kind == ZKV__NEXT_FAIL) {
-            int rc;
-            if (nx.unserved && rt.range) {
-                char msg[ZKV__ERR_MAX];
-                size_t n_owner = rt.range->owner[0] && !read_replica ? 1 : 0;
-                zkv__unserved u = {.range = rt.range->id,
-                                   .owner = rt.range->owner,
-                                   .state = rt.owner,
-                                   .owner_why = owner_why,
-                                   .owner_answered = owner_answered,
-                                   .fallback = fallback,
-                                   .read_replica = read_replica,
-                                   .n_replicas = fallback ? rt.n_candidates - n_owner : 0,
-                                   .replica_why = replica_why};
-                zkv__unavailable_message(&u, op, msg, sizeof msg);
-                rc = zkv__err(nx.code, err, errlen, "%s", msg);
-            } else if (nx.code == ZKV_ENOTOWNER) {
-                rc = zkv__err(nx.code, err, errlen, "routing did not settle within %llu ms: %s",
-                              (unsigned long long)(zkv_now_ms() - started), last);
-            } else if (nx.code == ZKV_ETIMEOUT && o.event == ZKV__EV_IO) {
-                rc = zkv__err(nx.code, err, errlen, "%s within %llu ms", last,
-                              (unsigned long long)(zkv_now_ms() - started));
-            } else {
-                rc = zkv__err(nx.code, err, errlen, "%s", last[0] ? last : zkv_strerror(nx.code));
-            }
+            char msg[ZKV__ERR_MAX];
+            zkv__fail_text(&nx, o.event, &rt, op, flags, st.map_version, &f, f.last,
+                           zkv_now_ms() - started, msg, sizeof msg);
             zkv__mapsnap_release(snap);
-            return rc;
+            return zkv__err(nx.code, err, errlen, "%s", msg);
         }
-        if (nx.unserved) {
-            st.unserved_since = nx.unserved_since;
-            snprintf(st.unserved_owner, sizeof st.unserved_owner, "%s", o.owner);
-        }
+        zkv__retry_note(&st, &down, &o, &nx, res.node); /* o.owner points into snap */
         zkv__mapsnap_release(snap);
-        if (nx.mark_down && node_id[0])
-            zkv__down_add(&down, node_id);
-        if (nx.clear_down)
-            zkv__down_clear(&down);
-        if (nx.backoff_ms) {
+        if (nx.backoff_ms)
             zkv__sleep_until(nx.backoff_ms, deadline_ms);
-            st.retries++;
-        }
-        if (o.event == ZKV__EV_NO_OWNER)
-            st.forced_refresh = true;
         if (nx.refresh) {
             int64_t min_version = o.event == ZKV__EV_RESPONSE ? (int64_t)o.node_map_version : 0;
             zkv__mapcache_refresh(&c->mc, nx.force_refresh, min_version, gen, deadline_ms, NULL, 0);

@@ -1,7 +1,8 @@
 /* route.c: pure routing decisions (see route.h). Kept free of I/O and clocks so every
  * rule (binary keys at range edges, ownerless ranges, dead owners, replica fallback and
- * its order, NOT_OWNER retries, failfast, the time budget) is unit tested with
- * hand-built maps. */
+ * its order, NOT_OWNER retries, failfast, the time budget, the wording of the final
+ * error) is unit tested with hand-built maps, and the blocking loop (call.c) and the
+ * asynchronous one (async_route.c) share every rule instead of each keeping a copy. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,12 @@ int zkv__flags_check(unsigned flags, char *err, size_t errlen)
     return 0;
 }
 
-static void copy_id(char *dst, size_t cap, const char *src)
+bool zkv__may_fall_back(zkv__op_kind op, unsigned flags)
+{
+    return op == ZKV__READ && !(flags & ZKV_FLAG_OWNER_ONLY);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
 {
     size_t len = strnlen(src, cap - 1);
     memcpy(dst, src, len);
@@ -42,11 +48,11 @@ void zkv__down_add_why(zkv__down *d, const char *node_id, const char *why)
             d->n--;
         }
         i = d->n++;
-        copy_id(d->ids[i], sizeof d->ids[i], node_id);
+        copy_str(d->ids[i], sizeof d->ids[i], node_id);
         d->why[i][0] = '\0';
     }
     if (why && why[0])
-        copy_id(d->why[i], sizeof d->why[i], why);
+        copy_str(d->why[i], sizeof d->why[i], why);
 }
 
 void zkv__down_add(zkv__down *d, const char *node_id)
@@ -100,7 +106,7 @@ size_t zkv__route_candidates(const zkv_rangemap *m, const zkv_range *r, zkv__op_
 {
     size_t n = 0;
     bool read_replica = op == ZKV__READ && (flags & ZKV_FLAG_READ_REPLICA);
-    bool fallback = op == ZKV__READ && !(flags & ZKV_FLAG_OWNER_ONLY);
+    bool fallback = zkv__may_fall_back(op, flags);
     if (r->owner[0] && !read_replica)
         out[n++] = (zkv__cand){.id = r->owner, .replica = false};
     if (!fallback)
@@ -324,6 +330,43 @@ zkv__next zkv__route_decide(const zkv__outcome *o, const zkv__call_state *st)
     return nx;
 }
 
+zkv__attempt zkv__attempt_plan(const zkv__route *rt, bool fallback, const zkv__call_state *st,
+                               uint64_t now_ms)
+{
+    bool has_fallback = fallback && rt->n_candidates > 1;
+    zkv__attempt at = {.deadline_ms = st->deadline_ms,
+                       .may_skip = has_fallback && st->retries == 0};
+    if (has_fallback && !rt->replica && now_ms < st->deadline_ms)
+        at.deadline_ms = now_ms + (st->deadline_ms - now_ms) / 2;
+    return at;
+}
+
+zkv__outcome zkv__route_outcome(const zkv__route *rt, bool fallback)
+{
+    zkv__outcome o = {.fallback = fallback,
+                      .to_replica = rt->replica,
+                      .owner = rt->range ? rt->range->owner : "",
+                      .owner_live = rt->owner == ZKV__OWNER_LIVE};
+    return o;
+}
+
+void zkv__retry_note(zkv__call_state *st, zkv__down *down, const zkv__outcome *o,
+                     const zkv__next *nx, const char *node)
+{
+    if (nx->unserved) {
+        st->unserved_since = nx->unserved_since;
+        copy_str(st->unserved_owner, sizeof st->unserved_owner, o->owner ? o->owner : "");
+    }
+    if (down && nx->mark_down && node && node[0])
+        zkv__down_add(down, node);
+    if (down && nx->clear_down)
+        zkv__down_clear(down);
+    if (nx->backoff_ms)
+        st->retries++;
+    if (o->event == ZKV__EV_NO_OWNER)
+        st->forced_refresh = true;
+}
+
 /* --- messages ------------------------------------------------------------------------------ */
 
 typedef struct msgbuf {
@@ -391,4 +434,68 @@ void zkv__unavailable_message(const zkv__unserved *u, zkv__op_kind op, char *out
         add(&b, "; no replica could answer%s%s%s", replica_why[0] ? " (" : "", replica_why,
             replica_why[0] ? ")" : "");
     }
+}
+
+void zkv__failures_note(zkv__failures *f, const char *node, bool replica, bool answered,
+                        const char *text, const char *why)
+{
+    copy_str(f->last, sizeof f->last, text);
+    if (replica) {
+        snprintf(f->replica_why, sizeof f->replica_why, "node %s: %s", node, why);
+    } else {
+        copy_str(f->owner_why, sizeof f->owner_why, why);
+        f->owner_answered = answered;
+    }
+}
+
+void zkv__answer_text(int status, const char *message, uint64_t node_map_version, const char *node,
+                      int64_t map_version, char *out, size_t outlen)
+{
+    const char *msg = message ? message : "";
+    if (status == ZKV__STATUS__NOT_OWNER)
+        snprintf(out, outlen, "node %s does not own the key (node map version %llu, ours %lld)%s%s",
+                 node, (unsigned long long)node_map_version, (long long)map_version,
+                 msg[0] ? ": " : "", msg);
+    else
+        snprintf(out, outlen, "node %s: %s", node, msg[0] ? msg : zkv_status_name(status));
+}
+
+/* The zkv__unavailable_message of an operation that failed on rt (rt->range set). */
+static void unserved_text(const zkv__route *rt, zkv__op_kind op, unsigned flags,
+                          const zkv__failures *f, char *out, size_t outlen)
+{
+    bool read_replica = op == ZKV__READ && (flags & ZKV_FLAG_READ_REPLICA);
+    bool fallback = zkv__may_fall_back(op, flags);
+    size_t asked_owner = rt->range->owner[0] && !read_replica ? 1 : 0;
+    zkv__unserved u = {
+        .range = rt->range->id,
+        .owner = rt->range->owner,
+        .state = rt->owner,
+        .owner_why = f ? f->owner_why : "",
+        .owner_answered = f && f->owner_answered,
+        .fallback = fallback,
+        .read_replica = read_replica,
+        .n_replicas =
+            fallback && rt->n_candidates > asked_owner ? rt->n_candidates - asked_owner : 0,
+        .replica_why = f ? f->replica_why : "",
+    };
+    zkv__unavailable_message(&u, op, out, outlen);
+}
+
+void zkv__fail_text(const zkv__next *nx, zkv__event ev, const zkv__route *rt, zkv__op_kind op,
+                    unsigned flags, int64_t map_version, const zkv__failures *f, const char *last,
+                    uint64_t elapsed_ms, char *out, size_t outlen)
+{
+    unsigned long long el = (unsigned long long)elapsed_ms;
+    last = last ? last : "";
+    if (nx->unserved && rt->range)
+        unserved_text(rt, op, flags, f, out, outlen);
+    else if (nx->unserved)
+        snprintf(out, outlen, "map version %lld does not cover the key", (long long)map_version);
+    else if (nx->code == ZKV_ENOTOWNER)
+        snprintf(out, outlen, "routing did not settle within %llu ms: %s", el, last);
+    else if (nx->code == ZKV_ETIMEOUT && ev == ZKV__EV_IO)
+        snprintf(out, outlen, "%s within %llu ms", last, el);
+    else
+        snprintf(out, outlen, "%s", last[0] ? last : zkv_strerror(nx->code));
 }

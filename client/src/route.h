@@ -13,9 +13,15 @@
  *    When no node can serve the operation (the owner is unreachable, not live, fenced or
  *    absent and no replica may or can answer) the call keeps refreshing the map for
  *    `failfast` ms (zkv__failfast_expired) and then fails with ZKV_EUNAVAILABLE.
+ *  - zkv__attempt_plan: how long one attempt may take and whether a node that failed
+ *    just now is skipped (a read that may fall back leaves half its budget to replicas).
  *  - zkv__wire_flags: the RequestFlag bits one attempt carries.
- *  - zkv__unavailable_message: the sentence a ZKV_EUNAVAILABLE failure reports.
- * The I/O shells (call.c, batch.c) only carry out these decisions. */
+ *  - zkv__retry_note: what a RETRY decision changes in a call's state and down set.
+ *  - zkv__failures_note, zkv__answer_text, zkv__fail_text: the texts a call keeps of its
+ *    failed attempts and the reason of its final error (zkv__unavailable_message: the
+ *    sentence a ZKV_EUNAVAILABLE failure reports).
+ * The I/O shells (call.c, batch.c, async_route.c) only carry out these decisions, so the
+ * blocking and the asynchronous API retry and word their errors the same way. */
 #ifndef ZKV_CLIENT_ROUTE_H
 #define ZKV_CLIENT_ROUTE_H
 #include <stdbool.h>
@@ -23,6 +29,7 @@
 #include <stdint.h>
 
 #include "common/rangemap.h"
+#include "error.h"
 
 /* Every flag bit of zkv.h. */
 #define ZKV__FLAGS_ALL (ZKV_FLAG_READ_REPLICA | ZKV_FLAG_ACK_OWNER | ZKV_FLAG_OWNER_ONLY)
@@ -36,6 +43,9 @@ typedef enum {
     ZKV__READ,  /* get, scan: replicas may answer (flagged stale) */
     ZKV__WRITE, /* put, delete: the owner only */
 } zkv__op_kind;
+
+/* Whether a read with these flags may fall back to replicas (a write never does). */
+bool zkv__may_fall_back(zkv__op_kind op, unsigned flags);
 
 /* Nodes that failed (unreachable, timed out, refused) during the current round of a
  * call, with a short reason each; they are skipped until the call backs off and
@@ -100,6 +110,16 @@ typedef struct zkv__route {
 /* Picks the node for key. zone may be NULL or "". Pointers in *out point into m. */
 void zkv__route_key(const zkv_rangemap *m, const uint8_t *key, size_t klen, zkv__op_kind op,
                     unsigned flags, const char *zone, const zkv__down *down, zkv__route *out);
+
+/* How one attempt on route rt (kind SEND) is bounded. A read that may fall back
+ * (fallback) and has a replica to fall back to leaves half the remaining budget to the
+ * replicas when it asks the owner, so a hung owner (SIGSTOP, partition) cannot eat the
+ * whole call; in its first round it skips a node that failed less than ZKV__SKIP_MS ago
+ * (the caller knows which), so an owner that hangs costs reads one wait, not each. */
+typedef struct zkv__attempt {
+    uint64_t deadline_ms; /* the attempt counts as timed out then */
+    bool may_skip;        /* skip the node if it failed just now */
+} zkv__attempt;
 
 /* The RequestFlag bits of one attempt: FLAG_ACK_OWNER for a write with
  * ZKV_FLAG_ACK_OWNER, FLAG_ALLOW_STALE for a read sent to a replica (never to the
@@ -175,6 +195,22 @@ typedef struct zkv__next {
  * failure with the retry's code. The caller increments st->retries after a backoff. */
 zkv__next zkv__route_decide(const zkv__outcome *o, const zkv__call_state *st);
 
+/* The plan of one attempt on rt at now_ms within st's budget (see zkv__attempt). */
+zkv__attempt zkv__attempt_plan(const zkv__route *rt, bool fallback, const zkv__call_state *st,
+                               uint64_t now_ms);
+
+/* The outcome fields known when routing on rt, before anything is sent (event unset). */
+zkv__outcome zkv__route_outcome(const zkv__route *rt, bool fallback);
+
+/* Carries a RETRY decision nx (after outcome o of an attempt on node, NULL or "" when
+ * none was asked) into the call's state: the start of the failfast wait and the owner
+ * then, node marked down or the round started over (down may be NULL when nothing is
+ * marked), a forced reload noted, the backoff counted in st->retries. Call it while
+ * o->owner is valid (it points into the routed map). What is left to the caller:
+ * reloading the map, waiting the backoff. */
+void zkv__retry_note(zkv__call_state *st, zkv__down *down, const zkv__outcome *o,
+                     const zkv__next *nx, const char *node);
+
 /* What a ZKV_EUNAVAILABLE failure knows. */
 typedef struct zkv__unserved {
     const char *range;       /* range id */
@@ -192,5 +228,36 @@ typedef struct zkv__unserved {
 /* "range r0003: owner node-2 unreachable (connection refused); writes are refused until
  * a new owner serves", "range r0003 has no owner; ...", and for reads the replicas' part. */
 void zkv__unavailable_message(const zkv__unserved *u, zkv__op_kind op, char *out, size_t outlen);
+
+/* What a call keeps of its failed attempts for the reason of its final error. */
+typedef struct zkv__failures {
+    bool owner_answered;            /* owner_why is the owner's UNAVAILABLE answer */
+    char owner_why[ZKV__WHY_MAX];   /* why the owner failed */
+    char replica_why[ZKV__WHY_MAX]; /* why the last replica failed ("node x: ...") */
+    char last[ZKV__ERR_MAX];        /* the last failure, in full */
+} zkv__failures;
+
+/* Records a failed attempt on node (a replica or the owner) that kills the attempt
+ * (unreachable, silent, UNAVAILABLE: answered): text is the failure in full, why its
+ * short reason (zkv__short_reason, or the node's message). */
+void zkv__failures_note(zkv__failures *f, const char *node, bool replica, bool answered,
+                        const char *text, const char *why);
+
+/* The text of an answer that is neither OK nor NOT_FOUND from node: "node n does not
+ * own the key (node map version v, ours m): msg" for NOT_OWNER, else "node n: msg" (the
+ * status name when message is NULL or ""). */
+void zkv__answer_text(int status, const char *message, uint64_t node_map_version, const char *node,
+                      int64_t map_version, char *out, size_t outlen);
+
+/* The reason of a call's final failure nx (kind FAIL) after an outcome of event ev:
+ *   no node could serve it (nx->unserved): zkv__unavailable_message for route rt (which
+ *     must then be non-NULL; its range NULL: "map version m does not cover the key"),
+ *     from what f recorded (NULL: nothing);
+ *   ZKV_ENOTOWNER: "routing did not settle within <elapsed_ms> ms: <last>";
+ *   ZKV_ETIMEOUT on the wire: "<last> within <elapsed_ms> ms";
+ *   otherwise last, or the code's zkv_strerror when last is empty. */
+void zkv__fail_text(const zkv__next *nx, zkv__event ev, const zkv__route *rt, zkv__op_kind op,
+                    unsigned flags, int64_t map_version, const zkv__failures *f, const char *last,
+                    uint64_t elapsed_ms, char *out, size_t outlen);
 
 #endif

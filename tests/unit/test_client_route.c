@@ -3,7 +3,9 @@
  * first then by id, ZKV_FLAG_OWNER_ONLY, ZKV_FLAG_READ_REPLICA with zone preference, nodes
  * marked down), the wire flags, and what to do after each attempt (status -> code,
  * NOT_OWNER refresh and backoff, unreachable nodes, failfast waiting for a new owner,
- * the time budget, the UNAVAILABLE messages). */
+ * the time budget, the UNAVAILABLE messages), and the parts the blocking and the async
+ * loops share: an attempt's budget and skip, what a retry changes in a call's state, the
+ * texts kept of failed attempts and the wording of the final error. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -656,6 +658,158 @@ static void test_unavailable_messages(void)
     CU_ASSERT_EQUAL(strlen(small), sizeof small - 1);
 }
 
+static void test_attempt_plan(void)
+{
+    zkv_rangemap *m = test_map();
+    zkv__call_state st = state(0, 0, 1000);
+    /* a read to an owner with replicas: half the budget, skip a node that just failed */
+    zkv__route rt = route(m, "c", 1, ZKV__READ, 0, NULL);
+    zkv__attempt at = zkv__attempt_plan(&rt, true, &st, 200);
+    CU_ASSERT_EQUAL(at.deadline_ms, 600);
+    CU_ASSERT_TRUE(at.may_skip);
+    st.retries = 1; /* only in the first round */
+    at = zkv__attempt_plan(&rt, true, &st, 200);
+    CU_ASSERT_FALSE(at.may_skip);
+    CU_ASSERT_EQUAL(at.deadline_ms, 600);
+    st.retries = 0;
+    /* past the deadline: the deadline */
+    at = zkv__attempt_plan(&rt, true, &st, 1200);
+    CU_ASSERT_EQUAL(at.deadline_ms, 1000);
+    /* owner-only reads and writes: the whole budget, never skipped */
+    at = zkv__attempt_plan(&rt, false, &st, 200);
+    CU_ASSERT_EQUAL(at.deadline_ms, 1000);
+    CU_ASSERT_FALSE(at.may_skip);
+    /* a replica gets the whole rest */
+    zkv__down down = {.n = 0};
+    zkv__down_add(&down, "node-2");
+    rt = route(m, "c", 1, ZKV__READ, 0, &down);
+    CU_ASSERT_TRUE_FATAL(rt.replica);
+    at = zkv__attempt_plan(&rt, true, &st, 200);
+    CU_ASSERT_EQUAL(at.deadline_ms, 1000);
+    CU_ASSERT_TRUE(at.may_skip);
+    /* an owner without replicas: nothing to fall back to */
+    rt = route(m, "a", 1, ZKV__READ, 0, NULL);
+    at = zkv__attempt_plan(&rt, true, &st, 200);
+    CU_ASSERT_EQUAL(at.deadline_ms, 1000);
+    CU_ASSERT_FALSE(at.may_skip);
+    zkv_rangemap_free(m);
+}
+
+static void test_route_outcome_and_retry_note(void)
+{
+    zkv_rangemap *m = test_map();
+    zkv__route rt = route(m, "c", 1, ZKV__READ, 0, NULL);
+    zkv__outcome o = zkv__route_outcome(&rt, true);
+    CU_ASSERT_TRUE(o.fallback);
+    CU_ASSERT_FALSE(o.to_replica);
+    CU_ASSERT_STRING_EQUAL(o.owner, "node-2");
+    CU_ASSERT_TRUE(o.owner_live);
+    rt = route(m, "\xff", 1, ZKV__WRITE, 0, NULL); /* no owner */
+    o = zkv__route_outcome(&rt, false);
+    CU_ASSERT_STRING_EQUAL(o.owner, "");
+    CU_ASSERT_FALSE(o.owner_live);
+
+    /* NO_OWNER: the wait begins, a forced reload is noted, the backoff counted */
+    zkv__call_state st = state(0, 100, 5000);
+    zkv__down down = {.n = 0};
+    zkv__down_add(&down, "node-3");
+    o.event = ZKV__EV_NO_OWNER;
+    zkv__next nx = zkv__route_decide(&o, &st);
+    CU_ASSERT_EQUAL_FATAL(nx.kind, ZKV__NEXT_RETRY);
+    zkv__retry_note(&st, &down, &o, &nx, NULL);
+    CU_ASSERT_EQUAL(st.unserved_since, 100);
+    CU_ASSERT_STRING_EQUAL(st.unserved_owner, "");
+    CU_ASSERT_TRUE(st.forced_refresh);
+    CU_ASSERT_EQUAL(st.retries, 1);
+    CU_ASSERT_EQUAL(down.n, 0); /* a new round */
+    /* an unreachable node: marked down, no backoff */
+    zkv__outcome io = {.event = ZKV__EV_IO,
+                       .io_code = ZKV_ECONNECT,
+                       .fallback = true,
+                       .owner = "node-2",
+                       .owner_live = true};
+    nx = zkv__route_decide(&io, &st);
+    CU_ASSERT_EQUAL_FATAL(nx.kind, ZKV__NEXT_RETRY);
+    zkv__retry_note(&st, &down, &io, &nx, "node-2");
+    CU_ASSERT_TRUE(zkv__down_has(&down, "node-2"));
+    CU_ASSERT_EQUAL(st.retries, 1);
+    zkv__retry_note(&st, NULL, &io, &nx, "node-2"); /* no down set: nothing marked */
+    zkv__retry_note(&st, &down, &io, &nx, "");      /* no node: nothing marked */
+    CU_ASSERT_EQUAL(down.n, 1);
+    zkv_rangemap_free(m);
+}
+
+static void test_failure_texts(void)
+{
+    char text[512];
+    zkv__answer_text(ZKV__STATUS__NOT_OWNER, "moved", 9, "node-2", 7, text, sizeof text);
+    CU_ASSERT_STRING_EQUAL(text,
+                           "node node-2 does not own the key (node map version 9, ours 7): moved");
+    zkv__answer_text(ZKV__STATUS__NOT_OWNER, "", 9, "node-2", 7, text, sizeof text);
+    CU_ASSERT_STRING_EQUAL(text, "node node-2 does not own the key (node map version 9, ours 7)");
+    zkv__answer_text(ZKV__STATUS__UNAVAILABLE, NULL, 0, "node-3", 7, text, sizeof text);
+    CU_ASSERT_STRING_EQUAL(text, "node node-3: UNAVAILABLE");
+    zkv__answer_text(ZKV__STATUS__UNAVAILABLE, "fenced", 0, "node-3", 7, text, sizeof text);
+    CU_ASSERT_STRING_EQUAL(text, "node node-3: fenced");
+
+    zkv__failures f;
+    memset(&f, 0, sizeof f);
+    zkv__failures_note(&f, "node-2", false, false, "node node-2 at a unreachable: refused",
+                       "refused");
+    CU_ASSERT_STRING_EQUAL(f.owner_why, "refused");
+    CU_ASSERT_FALSE(f.owner_answered);
+    CU_ASSERT_STRING_EQUAL(f.last, "node node-2 at a unreachable: refused");
+    zkv__failures_note(&f, "node-3", true, true, "node node-3: fenced", "fenced");
+    CU_ASSERT_STRING_EQUAL(f.replica_why, "node node-3: fenced");
+    CU_ASSERT_STRING_EQUAL(f.owner_why, "refused"); /* the owner's stays */
+    CU_ASSERT_STRING_EQUAL(f.last, "node node-3: fenced");
+}
+
+static void test_fail_text(void)
+{
+    zkv_rangemap *m = test_map();
+    char msg[512];
+    zkv__failures f;
+    memset(&f, 0, sizeof f);
+    zkv__failures_note(&f, "node-2", false, false, "x: connection refused", "connection refused");
+    zkv__failures_note(&f, "node-3", true, false, "y: connection refused", "connection refused");
+    /* no node could serve: the UNAVAILABLE sentence of the route */
+    zkv__next nx = {.kind = ZKV__NEXT_FAIL, .code = ZKV_EUNAVAILABLE, .unserved = true};
+    zkv__route rt = route(m, "c", 1, ZKV__READ, 0, NULL);
+    zkv__fail_text(&nx, ZKV__EV_ALL_DOWN, &rt, ZKV__READ, 0, 7, &f, f.last, 10, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "range r0001: owner node-2 unreachable (connection refused); no "
+                                "replica could answer (node node-3: connection refused)");
+    rt = route(m, "c", 1, ZKV__WRITE, 0, NULL);
+    zkv__fail_text(&nx, ZKV__EV_ALL_DOWN, &rt, ZKV__WRITE, 0, 7, NULL, "", 10, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "range r0001: owner node-2 unreachable (no answer); writes are "
+                                "refused until a new owner serves");
+    rt = route(m, "c", 1, ZKV__READ, ZKV_FLAG_READ_REPLICA, NULL);
+    zkv__fail_text(&nx, ZKV__EV_ALL_DOWN, &rt, ZKV__READ, ZKV_FLAG_READ_REPLICA, 7, &f, f.last, 10,
+                   msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(
+        msg, "range r0001: no replica could answer (node node-3: connection refused)");
+    /* a map that does not cover the key */
+    zkv__route none = {.kind = ZKV__ROUTE_NO_RANGE};
+    zkv__fail_text(&nx, ZKV__EV_NO_OWNER, &none, ZKV__WRITE, 0, 7, &f, f.last, 10, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "map version 7 does not cover the key");
+    /* NOT_OWNER until the deadline, a time-out on the wire, anything else */
+    zkv__next no = {.kind = ZKV__NEXT_FAIL, .code = ZKV_ENOTOWNER};
+    zkv__fail_text(&no, ZKV__EV_RESPONSE, NULL, ZKV__WRITE, 0, 7, NULL, "node n: moved", 42, msg,
+                   sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "routing did not settle within 42 ms: node n: moved");
+    zkv__next to = {.kind = ZKV__NEXT_FAIL, .code = ZKV_ETIMEOUT};
+    zkv__fail_text(&to, ZKV__EV_IO, NULL, ZKV__WRITE, 0, 7, NULL, "node n did not answer", 42, msg,
+                   sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "node n did not answer within 42 ms");
+    zkv__fail_text(&to, ZKV__EV_RESPONSE, NULL, ZKV__WRITE, 0, 7, NULL, "node n: TIMEOUT", 42, msg,
+                   sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, "node n: TIMEOUT");
+    zkv__next other = {.kind = ZKV__NEXT_FAIL, .code = ZKV_ENOMEM};
+    zkv__fail_text(&other, ZKV__EV_IO, NULL, ZKV__WRITE, 0, 7, NULL, "", 42, msg, sizeof msg);
+    CU_ASSERT_STRING_EQUAL(msg, zkv_strerror(ZKV_ENOMEM));
+    zkv_rangemap_free(m);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -679,6 +833,10 @@ int main(void)
     CU_add_test(s, "failfast", test_failfast_expired);
     CU_add_test(s, "all down, no owner: failfast", test_decide_all_down_and_no_owner);
     CU_add_test(s, "UNAVAILABLE messages", test_unavailable_messages);
+    CU_add_test(s, "attempt budget and skip", test_attempt_plan);
+    CU_add_test(s, "route outcome, retry bookkeeping", test_route_outcome_and_retry_note);
+    CU_add_test(s, "failure texts", test_failure_texts);
+    CU_add_test(s, "final error text", test_fail_text);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -8,9 +8,11 @@
  *   zkv_async_put(a, "k", 1, "v", 1, 0, on_put, NULL);
  *   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
  *
- * zkv_async_free releases the adapter; the handles it closes free their memory in their
- * close callbacks, so run the loop once more after it (uv_run returns when nothing is
- * left). Link with libuv. Returns ZKV_OK, ZKV_ENOMEM, or ZKV_EINVAL (already attached). */
+ * zkv_async_free releases the adapter, and may be called from inside a callback (also
+ * one of a loop run from inside a callback); the handles it closes free their memory in
+ * their close callbacks, so run the loop once more after it (uv_run returns when nothing
+ * is left). Link with libuv. Returns ZKV_OK, ZKV_ENOMEM, or ZKV_EINVAL (NULL argument,
+ * already attached). */
 #ifndef ZKV_ADAPTERS_LIBUV_H
 #define ZKV_ADAPTERS_LIBUV_H
 #include <stdlib.h>
@@ -21,9 +23,16 @@
 typedef struct zkv__uv_watch {
     uv_poll_t poll;
     int fd;
-    int events; /* UV_READABLE | UV_WRITABLE wanted */
+    int events;      /* UV_READABLE | UV_WRITABLE wanted */
+    unsigned serial; /* tells a watcher from a later one at the same fd (and address) */
     struct zkv__uv *owner;
 } zkv__uv_watch;
+
+/* One adapter callback in progress: alive is cleared if the context is freed under it. */
+typedef struct zkv__uv_frame {
+    int alive;
+    struct zkv__uv_frame *up; /* an outer one (a loop run from inside a callback) */
+} zkv__uv_frame;
 
 typedef struct zkv__uv {
     zkv_async *a;
@@ -31,7 +40,8 @@ typedef struct zkv__uv {
     uv_timer_t *timer;
     zkv__uv_watch **w; /* indexed by fd */
     int nw;
-    int *alive; /* set by a poll callback in progress; cleared when u is freed */
+    unsigned serial;
+    zkv__uv_frame *frames;
 } zkv__uv;
 
 static void zkv__uv_free_handle(uv_handle_t *h)
@@ -39,22 +49,31 @@ static void zkv__uv_free_handle(uv_handle_t *h)
     free(h);
 }
 
+static int zkv__uv_same(const zkv__uv *u, int fd, unsigned serial)
+{
+    return fd < u->nw && u->w[fd] && u->w[fd]->serial == serial;
+}
+
 static void zkv__uv_on_poll(uv_poll_t *p, int status, int events)
 {
     zkv__uv_watch *w = (zkv__uv_watch *)p->data;
     zkv__uv *u = w->owner;
-    int fd = w->fd, alive = 1;
+    int fd = w->fd;
+    unsigned serial = w->serial;
     /* an error reports as the events wanted, so the library sees the failure */
     if (status < 0)
         events = w->events;
-    u->alive = &alive; /* the context (and u) may be freed by the first call */
+    zkv__uv_frame f = {1, u->frames};
+    u->frames = &f; /* the context (and u, and w) may be freed by the first call */
     if (events & UV_READABLE)
         zkv_async_handle_read(u->a, fd);
-    /* still the same watcher: the read did not close (or replace) the connection */
-    if (alive && u->w && fd < u->nw && u->w[fd] == w && (events & UV_WRITABLE))
+    /* still the same watcher, and it still wants to write: the read did not close (or
+     * replace) the connection */
+    if (f.alive && (events & UV_WRITABLE) && zkv__uv_same(u, fd, serial) &&
+        (u->w[fd]->events & UV_WRITABLE))
         zkv_async_handle_write(u->a, fd);
-    if (alive)
-        u->alive = NULL;
+    if (f.alive)
+        u->frames = f.up;
 }
 
 /* Sets the events wanted on fd: starts, changes or closes its poll handle. */
@@ -66,7 +85,7 @@ static void zkv__uv_update(zkv__uv *u, int fd, int add, int del)
         if (!add)
             return;
         int n = fd + 16;
-        zkv__uv_watch **w = (zkv__uv_watch **)realloc(u->w, (size_t)n * sizeof *w);
+        zkv__uv_watch **w = (zkv__uv_watch **)realloc(u->w, (size_t)n * sizeof(zkv__uv_watch *));
         if (!w)
             return;
         for (int i = u->nw; i < n; i++)
@@ -87,6 +106,7 @@ static void zkv__uv_update(zkv__uv *u, int fd, int add, int del)
         }
         w->fd = fd;
         w->owner = u;
+        w->serial = ++u->serial;
         w->poll.data = w;
         u->w[fd] = w;
     }
@@ -142,8 +162,8 @@ static void zkv__uv_cleanup(void *d)
         }
     uv_timer_stop(u->timer);
     uv_close((uv_handle_t *)u->timer, zkv__uv_free_handle);
-    if (u->alive)
-        *u->alive = 0;
+    for (zkv__uv_frame *f = u->frames; f; f = f->up)
+        f->alive = 0;
     free(u->w);
     free(u);
 }

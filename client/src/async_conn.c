@@ -1,0 +1,373 @@
+/* async_conn.c: the asynchronous client's connections (async_int.h), one non-blocking
+ * socket per node carrying pipelined requests. Nothing here waits: connect(2) starts
+ * and finishes when the loop reports the socket writable, writes go as far as the
+ * socket takes them, reads parse every whole answer and hand it to its request
+ * (async_route.c) through the connection's pending table (apending.h), which matches
+ * answers to requests by id, in order. The HELLO that opens a connection sits in that
+ * table as a marker, and an attempt abandoned on the wire (past its deadline) as a
+ * tombstone, so a late answer is matched and dropped rather than taken for the next
+ * request's. A connection that fails takes every attempt pending on it down with it;
+ * each is decided on by its request, and the node is skipped by reads that may fall
+ * back for ZKV__SKIP_MS. The timer (async.c) checks deadlines here. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "async_int.h"
+#include "conn.h"
+#include "value.h"
+
+#define READ_CHUNK ((size_t)64 * 1024)
+
+static char hello_marker;
+static char tombstone;
+
+/* Tells the loop which events c wants now. */
+static void watch(zkv_async *a, zkv__aconn *c)
+{
+    bool want_read = c->fd >= 0;
+    bool want_write = c->fd >= 0 && (c->connecting || zkv_buf_unread(&c->out) > 0);
+    if (want_read != c->reading) {
+        (want_read ? a->h.add_read : a->h.del_read)(a->h.data, c->fd);
+        c->reading = want_read;
+    }
+    if (want_write != c->writing) {
+        (want_write ? a->h.add_write : a->h.del_write)(a->h.data, c->fd);
+        c->writing = want_write;
+    }
+}
+
+static void conn_close(zkv_async *a, zkv__aconn *c)
+{
+    if (c->fd < 0)
+        return;
+    if (c->reading)
+        a->h.del_read(a->h.data, c->fd);
+    if (c->writing)
+        a->h.del_write(a->h.data, c->fd);
+    c->reading = c->writing = false;
+    close(c->fd);
+    c->fd = -1;
+    c->gen++;
+    c->connecting = c->ready = false;
+    c->in.len = c->in.off = 0;
+    c->out.len = c->out.off = 0;
+}
+
+typedef struct fail_ctx {
+    zkv_async *a;
+    int code;
+    const char *why;
+} fail_ctx;
+
+static void fail_one(void *arg, uint64_t id, void *item)
+{
+    (void)id;
+    fail_ctx *f = arg;
+    if (item == &hello_marker || item == &tombstone)
+        return;
+    if (f->a->closing)
+        zkv__async_complete(f->a, item, f->code, NULL, f->why);
+    else
+        zkv__areq_attempt_failed(f->a, item, f->code, f->why);
+}
+
+/* A node that could not be reached or answer is skipped by reads that may fall back for
+ * ZKV__SKIP_MS. Requests re-routed to this node go to a new connection (a fresh table). */
+void zkv__aconn_fail(zkv_async *a, zkv__aconn *c, int code, const char *why)
+{
+    conn_close(a, c);
+    if (code == ZKV_ECONNECT || code == ZKV_ETIMEOUT)
+        c->skip_until = zkv_now_ms() + ZKV__SKIP_MS;
+    zkv__apq old = c->q;
+    zkv__apq_init(&c->q);
+    c->q.next_id = old.next_id;
+    fail_ctx f = {.a = a, .code = code, .why = why};
+    zkv__apq_drain(&old, fail_one, &f);
+    zkv__apq_free(&old);
+}
+
+static void fail_errno(zkv_async *a, zkv__aconn *c, bool lost, int errnum)
+{
+    char why[ZKV__ERR_MAX];
+    if (lost)
+        snprintf(why, sizeof why, "connection to node %s at %s lost: %s", c->node_id, c->addr,
+                 errnum ? strerror(errnum) : "closed by the node");
+    else
+        snprintf(why, sizeof why, "node %s at %s unreachable: %s", c->node_id, c->addr,
+                 strerror(errnum));
+    zkv__aconn_fail(a, c, ZKV_ECONNECT, why);
+}
+
+zkv__aconn *zkv__aconn_get(zkv_async *a, const char *node_id, const char *addr)
+{
+    for (size_t i = 0; i < a->nconns; i++)
+        if (strcmp(a->conns[i]->node_id, node_id) == 0 && strcmp(a->conns[i]->addr, addr) == 0)
+            return a->conns[i];
+    if (a->nconns == a->capconns) {
+        size_t cap = a->capconns ? a->capconns * 2 : 8;
+        zkv__aconn **n = realloc(a->conns, cap * sizeof(zkv__aconn *));
+        if (!n)
+            return NULL;
+        a->conns = n;
+        a->capconns = cap;
+    }
+    zkv__aconn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    zkv__copy_str(c->node_id, sizeof c->node_id, node_id);
+    zkv__copy_str(c->addr, sizeof c->addr, addr);
+    c->fd = -1;
+    zkv_buf_init(&c->in);
+    zkv_buf_init(&c->out);
+    zkv__apq_init(&c->q);
+    a->conns[a->nconns++] = c;
+    return c;
+}
+
+zkv__aconn *zkv__aconn_by_fd(zkv_async *a, int fd)
+{
+    for (size_t i = 0; i < a->nconns; i++)
+        if (a->conns[i]->fd == fd && fd >= 0)
+            return a->conns[i];
+    return NULL;
+}
+
+void zkv__aconn_destroy(zkv__aconn *c)
+{
+    zkv_buf_free(&c->in);
+    zkv_buf_free(&c->out);
+    zkv__apq_free(&c->q);
+    free(c);
+}
+
+/* Starts a non-blocking connect and queues HELLO. ZKV_OK or ZKV_ECONNECT/ZKV_ENOMEM
+ * (reason in err); nothing pending on c is touched on failure (it has nothing). */
+static int conn_open(zkv_async *a, zkv__aconn *c, uint64_t map_version, uint64_t now, char *err,
+                     size_t errlen)
+{
+    struct addrinfo *res = NULL;
+    int rrc = zkv__resolve_node(c->node_id, c->addr, &res, err, errlen);
+    if (rrc != ZKV_OK)
+        return rrc;
+    int fd =
+        socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, res->ai_protocol);
+    int errnum = errno;
+    bool connecting = false;
+    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        errnum = errno;
+        if (errnum == EINPROGRESS) {
+            connecting = true;
+        } else {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return zkv__err(ZKV_ECONNECT, err, errlen, "node %s at %s unreachable: %s", c->node_id,
+                        c->addr, strerror(errnum));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->fd = fd;
+    c->connecting = connecting;
+    c->ready = false;
+    c->open_deadline = zkv__open_deadline(a->c, now, UINT64_MAX);
+    Zkv__Request req = ZKV__REQUEST__INIT;
+    req.op = ZKV__OP__HELLO;
+    req.cluster_id = a->c->info.cluster_id;
+    req.client_name = a->c->opts.client_name ? a->c->opts.client_name : "";
+    req.map_version = map_version;
+    req.protocol = 1;
+    if (zkv__apq_push(&c->q, &hello_marker, &req.id) != 0 ||
+        zkv_frame_append_request(&c->out, &req) != 0) {
+        zkv__aconn_fail(a, c, ZKV_ENOMEM, "out of memory");
+        return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory");
+    }
+    watch(a, c);
+    return ZKV_OK;
+}
+
+int zkv__aconn_send(zkv_async *a, zkv__aconn *c, Zkv__Request *req, void *item, uint64_t now,
+                    char *err, size_t errlen)
+{
+    int rc;
+    if (c->fd < 0 && (rc = conn_open(a, c, req->map_version, now, err, errlen)) != ZKV_OK) {
+        if (rc == ZKV_ECONNECT)
+            c->skip_until = now + ZKV__SKIP_MS;
+        return rc;
+    }
+    /* Encode with the id the push will assign, so a failure leaves nothing behind. */
+    req->id = c->q.next_id;
+    size_t saved = c->out.len;
+    uint64_t id = 0;
+    if (zkv_frame_append_request(&c->out, req) != 0 || zkv__apq_push(&c->q, item, &id) != 0) {
+        c->out.len = saved;
+        return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory");
+    }
+    watch(a, c);
+    return ZKV_OK;
+}
+
+/* Checks the answer to HELLO. false when the connection was failed. */
+static bool hello_answer(zkv_async *a, zkv__aconn *c, const Zkv__Response *resp)
+{
+    char why[ZKV__ERR_MAX];
+    int rc = ZKV_OK;
+    const char *cid = a->c->info.cluster_id;
+    if (resp->status != ZKV__STATUS__OK) {
+        rc = zkv__status_to_code(resp->status);
+        if (resp->status == ZKV__STATUS__BAD_REQUEST && resp->message &&
+            strstr(resp->message, "cluster"))
+            rc = ZKV_ENOCLUSTER;
+        snprintf(why, sizeof why, "node %s at %s refused hello: %s", c->node_id, c->addr,
+                 resp->message && resp->message[0] ? resp->message : zkv_status_name(resp->status));
+    } else if (resp->cluster_id && resp->cluster_id[0] && strcmp(resp->cluster_id, cid) != 0) {
+        rc = ZKV_ENOCLUSTER;
+        snprintf(why, sizeof why, "node %s at %s belongs to cluster id %s, not %s", c->node_id,
+                 c->addr, resp->cluster_id, cid);
+    }
+    if (rc == ZKV_OK) {
+        c->ready = true;
+        return true;
+    }
+    zkv__aconn_fail(a, c, rc, why);
+    return false;
+}
+
+/* Parses and dispatches every whole answer in c's input. Stops early when the
+ * connection fails or the context is being freed. */
+static void parse_answers(zkv_async *a, zkv__aconn *c)
+{
+    unsigned gen = c->gen;
+    while (c->fd >= 0 && c->gen == gen && !a->free_asked) {
+        const uint8_t *payload;
+        size_t plen, consumed;
+        zkv_frame_result fr =
+            zkv_frame_parse(zkv_buf_head(&c->in), zkv_buf_unread(&c->in),
+                            (size_t)ZKV_MAX_RESPONSE_FRAME, &payload, &plen, &consumed);
+        if (fr == ZKV_FRAME_NEED_MORE)
+            return;
+        char why[ZKV__ERR_MAX];
+        if (fr == ZKV_FRAME_TOO_LARGE) {
+            snprintf(why, sizeof why, "node %s at %s sent a frame of %zu bytes", c->node_id,
+                     c->addr, plen);
+            zkv__aconn_fail(a, c, ZKV_EPROTOCOL, why);
+            return;
+        }
+        Zkv__Response *resp = zkv__response__unpack(NULL, plen, payload);
+        zkv_buf_consume(&c->in, consumed);
+        void *item = NULL;
+        if (!resp || zkv__apq_pop(&c->q, resp->id, &item) != 0) {
+            snprintf(why, sizeof why, "node %s at %s sent %s", c->node_id, c->addr,
+                     resp ? "an answer out of order" : "an undecodable answer");
+            if (resp)
+                zkv__response__free_unpacked(resp, NULL);
+            zkv__aconn_fail(a, c, ZKV_EPROTOCOL, why);
+            return;
+        }
+        c->skip_until = 0; /* it answers */
+        if (item == &hello_marker) {
+            bool ok = hello_answer(a, c, resp);
+            zkv__response__free_unpacked(resp, NULL);
+            if (!ok)
+                return;
+            continue;
+        }
+        if (item != &tombstone)
+            zkv__areq_answer(a, item, resp);
+        zkv__response__free_unpacked(resp, NULL);
+    }
+}
+
+void zkv__aconn_on_writable(zkv_async *a, zkv__aconn *c)
+{
+    if (c->connecting) {
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+            soerr = errno;
+        if (soerr != 0) {
+            fail_errno(a, c, false, soerr);
+            return;
+        }
+        c->connecting = false;
+    }
+    while (zkv_buf_unread(&c->out) > 0) {
+        ssize_t w = send(c->fd, zkv_buf_head(&c->out), zkv_buf_unread(&c->out), MSG_NOSIGNAL);
+        if (w > 0) {
+            zkv_buf_consume(&c->out, (size_t)w);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        fail_errno(a, c, true, errno);
+        return;
+    }
+    if (zkv_buf_unread(&c->out) == 0)
+        c->out.len = c->out.off = 0;
+    watch(a, c);
+}
+
+void zkv__aconn_on_readable(zkv_async *a, zkv__aconn *c)
+{
+    int fd = c->fd;
+    unsigned gen = c->gen;
+    for (;;) {
+        zkv_buf_compact(&c->in);
+        if (zkv_buf_reserve(&c->in, READ_CHUNK) != 0) {
+            zkv__aconn_fail(a, c, ZKV_ENOMEM, "out of memory reading an answer");
+            return;
+        }
+        ssize_t r = recv(fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        if (r > 0) {
+            c->in.len += (size_t)r;
+            parse_answers(a, c);
+            if (c->gen != gen || a->free_asked)
+                return;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        fail_errno(a, c, true, r == 0 ? 0 : errno);
+        return;
+    }
+}
+
+/* A connection that did not complete HELLO in time fails as unreachable; a request past
+ * its attempt deadline leaves a tombstone and is decided on (a fallback read moves on to
+ * a replica; otherwise ZKV_ETIMEOUT). */
+void zkv__aconn_check(zkv_async *a, zkv__aconn *c, uint64_t now)
+{
+    if (c->fd >= 0 && !c->ready && now >= c->open_deadline) {
+        char why[ZKV__ERR_MAX];
+        snprintf(why, sizeof why, "node %s at %s unreachable: no hello answer within %d ms",
+                 c->node_id, c->addr, a->c->opts.failfast_ms > 250 ? a->c->opts.failfast_ms : 250);
+        zkv__aconn_fail(a, c, ZKV_ECONNECT, why);
+        return;
+    }
+    for (size_t k = 0; k < zkv__apq_count(&c->q) && !a->free_asked; k++) {
+        zkv__apq_entry *e = zkv__apq_at(&c->q, k);
+        if (e->item == &hello_marker || e->item == &tombstone)
+            continue;
+        zkv__areq *r = e->item;
+        if (now < r->attempt_deadline)
+            continue;
+        e->item = &tombstone;
+        c->skip_until = now + ZKV__SKIP_MS;
+        char why[ZKV__ERR_MAX];
+        snprintf(why, sizeof why, "node %s at %s did not answer", c->node_id, c->addr);
+        zkv__areq_attempt_failed(a, r, ZKV_ETIMEOUT, why);
+    }
+}

@@ -1,0 +1,146 @@
+/* async_int.h: what the files of the asynchronous client (zkv_async.h) share, and
+ * nothing public. The work is split by job, each file a layer over the next:
+ *   async.c        the context: create, hooks, free (deferred inside a callback), the
+ *                  handle_* entry points and the callback contract (complete);
+ *   async_route.c  each request's way through route.c's decisions: route, send, settle
+ *                  after an answer or a failure, the waiting list and the timer;
+ *   async_conn.c   the non-blocking connections, one per node: connect, HELLO, write,
+ *                  read, parse answers, attempts past their time;
+ *   async_batch.c  zkv_async_batch_run on top of ordinary requests.
+ * The structs live here because each file works on the others' state (a connection's
+ * table holds requests; a request is routed to a connection); every function named
+ * here is used across files. Nothing blocks or sleeps; callbacks run only from the
+ * handle_* entry points and from zkv_async_free, counted in zkv_async.depth. */
+#ifndef ZKV_CLIENT_ASYNC_INT_H
+#define ZKV_CLIENT_ASYNC_INT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zkv/zkv_async.h"
+#include "common/buf.h"
+#include "apending.h"
+#include "client.h"
+#include "error.h"
+
+typedef enum { ZKV__AREQ_GET, ZKV__AREQ_PUT, ZKV__AREQ_DEL } zkv__areq_op;
+
+/* What a request keeps once an attempt failed: nodes to skip this round, and the texts
+ * its final error is made of (route.h's zkv__failures, as zkv__call keeps them). */
+typedef struct zkv__aslow {
+    zkv__down down;
+    zkv__failures f;
+} zkv__aslow;
+
+/* One accepted request, owned by the async context until its callback ran. It is in
+ * exactly one place: a connection's table, the waiting list, or in hand. */
+typedef struct zkv__areq {
+    struct zkv__areq *next; /* on the waiting list (backoff) */
+    zkv__areq_op op;
+    bool to_replica; /* the attempt on the wire went to a replica */
+    unsigned flags;
+    size_t klen, vlen;
+    uint64_t started;
+    uint64_t attempt_deadline; /* on the wire: the attempt counts as timed out then */
+    uint64_t retry_at;         /* waiting: when to route again */
+    zkv__call_state st;        /* route.h's state across attempts (deadline, retries) */
+    zkv__aslow *slow;          /* NULL until an attempt failed */
+    zkv_async_cb cb;
+    void *priv;
+    char node[ZKV_ID_MAX]; /* node of the last attempt */
+    uint8_t kv[];          /* the key, then the value */
+} zkv__areq;
+
+/* One non-blocking connection to one node. */
+typedef struct zkv__aconn {
+    char node_id[ZKV_ID_MAX];
+    char addr[ZKV_ADDR_MAX];
+    int fd;                 /* -1 while closed */
+    bool connecting;        /* connect(2) in progress */
+    bool ready;             /* HELLO answered */
+    bool reading;           /* add_read is in force */
+    bool writing;           /* add_write is in force */
+    unsigned gen;           /* closes so far: a reader notices its socket was replaced */
+    uint64_t open_deadline; /* connect + HELLO must be done by then (zkv__open_deadline) */
+    uint64_t skip_until;    /* reads that may fall back skip the node until then */
+    zkv_buf in, out;
+    zkv__apq q; /* requests sent (or queued in out), in id order */
+} zkv__aconn;
+
+struct zkv_async {
+    zkv_client *c;
+    zkv_async_hooks h;
+    bool hooked;
+    zkv__aconn **conns;
+    size_t nconns, capconns;
+    zkv__areq *waiting; /* requests waiting for their retry time */
+    size_t live;        /* requests whose callback has not run */
+    int depth;          /* entry points and callbacks running */
+    bool free_asked;    /* zkv_async_free while depth > 0 */
+    bool closing;       /* inside the real free */
+    bool timer_on;
+    uint64_t timer_due;
+    struct zkv__abatch *ready; /* batches whose operations all ended: callback on the timer */
+    /* map reloads the decisions asked for, sent to the refresher once per entry point */
+    bool want_refresh, want_force;
+    int64_t want_version;
+    uint64_t want_gen;
+};
+
+/* --- async.c --- */
+
+/* Runs r's callback and frees r. why is the reason of a failure. */
+void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
+                         const char *why);
+/* Validates and routes one request (zkv_async_get/put/del). ZKV_OK (the callback will
+ * run) or the error, published (it will not). */
+int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, const void *val,
+                      size_t vlen, unsigned flags, zkv_async_cb cb, void *privdata);
+/* ZKV_OK when a may take requests (hooked, not being freed), else ZKV_EINVAL, published. */
+int zkv__async_usable(const zkv_async *a);
+
+/* --- async_route.c --- */
+
+void zkv__areq_free(zkv__areq *r);
+/* Routes r until it is on a connection, waiting, or completed. From the call that
+ * queues r (sync_rc set) a failure is returned there (*sync_rc, reason in sync_err of
+ * ZKV__ERR_MAX bytes) instead of running the callback; r is then the caller's. */
+void zkv__areq_route(zkv_async *a, zkv__areq *r, char *sync_err, int *sync_rc);
+/* The attempt of r on the wire failed without an answer (code, why in full). */
+void zkv__areq_attempt_failed(zkv_async *a, zkv__areq *r, int code, const char *why);
+/* The answer to r, which left its connection's table. */
+void zkv__areq_answer(zkv_async *a, zkv__areq *r, const Zkv__Response *resp);
+/* Routes again the waiting requests whose retry time has come. */
+void zkv__async_retry_due(zkv_async *a);
+/* Arms the timer for the earliest of: the next deadline tick, the next retry. */
+void zkv__async_rearm(zkv_async *a);
+/* Passes the reloads decided since the last call to the refresher (never waits). */
+void zkv__async_flush_refresh(zkv_async *a);
+
+/* --- async_conn.c --- */
+
+/* The connection to node_id at addr, made (closed) on first use. NULL on ENOMEM. */
+zkv__aconn *zkv__aconn_get(zkv_async *a, const char *node_id, const char *addr);
+zkv__aconn *zkv__aconn_by_fd(zkv_async *a, int fd);
+/* Queues req (its id assigned here) for item on c, opening c (connect, HELLO with
+ * req->map_version) if it is closed. ZKV_OK, or ZKV_ECONNECT/ZKV_ENOMEM with the reason
+ * in err and nothing queued. */
+int zkv__aconn_send(zkv_async *a, zkv__aconn *c, Zkv__Request *req, void *item, uint64_t now,
+                    char *err, size_t errlen);
+/* Closes c; every request pending on it failed its attempt with code (each is decided
+ * on, or completed while the context is being freed). */
+void zkv__aconn_fail(zkv_async *a, zkv__aconn *c, int code, const char *why);
+/* The loop reported c's socket writable / readable. */
+void zkv__aconn_on_writable(zkv_async *a, zkv__aconn *c);
+void zkv__aconn_on_readable(zkv_async *a, zkv__aconn *c);
+/* Fails what on c is past its time: a HELLO, attempts past their deadline. */
+void zkv__aconn_check(zkv_async *a, zkv__aconn *c, uint64_t now);
+/* Frees a closed connection (zkv__aconn_fail first). */
+void zkv__aconn_destroy(zkv__aconn *c);
+
+/* --- async_batch.c --- */
+
+/* Runs the callbacks of the batches whose operations all ended. */
+void zkv__async_deliver_batches(zkv_async *a);
+
+#endif
