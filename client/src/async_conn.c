@@ -10,6 +10,7 @@
  * each is decided on by its request, and the node is skipped by reads that may fall
  * back for ZKV__SKIP_MS. The timer (async.c) checks deadlines here. */
 #include <errno.h>
+#include <poll.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -290,6 +291,13 @@ static void parse_answers(zkv_async *a, zkv__aconn *c)
 void zkv__aconn_on_writable(zkv_async *a, zkv__aconn *c)
 {
     if (c->connecting) {
+        /* Adapters may try a write before polling for it (libuv.h does): a connect still
+         * in progress reports no error yet, so ask whether it finished. */
+        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+        if (poll(&p, 1, 0) == 0) {
+            watch(a, c);
+            return;
+        }
         int soerr = 0;
         socklen_t sl = sizeof soerr;
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)

@@ -125,7 +125,9 @@ ZKV_EXPORT int zkv_async_batch_run(zkv_async *a, zkv_batch *b, unsigned flags,
  * still under way). */
 ZKV_EXPORT size_t zkv_async_pending(const zkv_async *a);
 
-/* Entry points for adapters: fd is readable / writable; the timer fired. */
+/* Entry points for adapters: fd is readable / writable; the timer fired. A call whose fd
+ * is not ready (a spurious wake-up, or an adapter that tries a write before polling for
+ * it, as libuv.h does) is harmless: the connection keeps wanting the event. */
 ZKV_EXPORT void zkv_async_handle_read(zkv_async *a, int fd);
 ZKV_EXPORT void zkv_async_handle_write(zkv_async *a, int fd);
 ZKV_EXPORT void zkv_async_handle_timeout(zkv_async *a);

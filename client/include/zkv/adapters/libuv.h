@@ -2,6 +2,15 @@
  * adapters). One uv_poll_t per node connection, made when the connection first wants an
  * event and closed when it wants none (before its socket is closed), and one uv_timer_t.
  *
+ * Writes are tried before they are polled for: a connection that wants to write is put on
+ * a list that a uv_prepare_t handle (run once per loop turn, just before libuv polls)
+ * flushes with zkv_async_handle_write; only a connection that still wants to write after
+ * that (a full socket buffer, a connect in progress) is polled for UV_WRITABLE. A socket is
+ * nearly always writable, and libuv carries out every change of a uv_poll_t's events as
+ * an epoll removal and a new registration, so polling for each write would cost two
+ * epoll_ctl calls per request batch; this way every request queued in one loop turn leaves
+ * in one send(2) and the poll set stays as it is.
+ *
  *   zkv_async *a;
  *   zkv_async_create(client, &a);
  *   zkv_async_libuv_attach(a, uv_default_loop());
@@ -23,7 +32,9 @@
 typedef struct zkv__uv_watch {
     uv_poll_t poll;
     int fd;
-    int events;      /* UV_READABLE | UV_WRITABLE wanted */
+    int events;      /* UV_READABLE | UV_WRITABLE polled for */
+    int want_write;  /* the library wants to write (add_write without del_write) */
+    int queued;      /* on the list of writes to try before the next poll */
     unsigned serial; /* tells a watcher from a later one at the same fd (and address) */
     struct zkv__uv *owner;
 } zkv__uv_watch;
@@ -38,8 +49,11 @@ typedef struct zkv__uv {
     zkv_async *a;
     uv_loop_t *loop;
     uv_timer_t *timer;
-    zkv__uv_watch **w; /* indexed by fd */
+    uv_prepare_t *prepare; /* active while writes wait on the list */
+    zkv__uv_watch **w;     /* indexed by fd */
     int nw;
+    int *pend; /* fds whose writes to try, in order */
+    int npend, cappend;
     unsigned serial;
     zkv__uv_frame *frames;
 } zkv__uv;
@@ -76,33 +90,31 @@ static void zkv__uv_on_poll(uv_poll_t *p, int status, int events)
         u->frames = f.up;
 }
 
-/* Sets the events wanted on fd: starts, changes or closes its poll handle. */
-static void zkv__uv_update(zkv__uv *u, int fd, int add, int del)
+/* The watcher of fd, made (with no events) when create is set and there is none. */
+static zkv__uv_watch *zkv__uv_get(zkv__uv *u, int fd, int create)
 {
     if (fd < 0)
-        return;
+        return NULL;
     if (fd >= u->nw) {
-        if (!add)
-            return;
+        if (!create)
+            return NULL;
         int n = fd + 16;
         zkv__uv_watch **w = (zkv__uv_watch **)realloc(u->w, (size_t)n * sizeof(zkv__uv_watch *));
         if (!w)
-            return;
+            return NULL;
         for (int i = u->nw; i < n; i++)
             w[i] = NULL;
         u->w = w;
         u->nw = n;
     }
     zkv__uv_watch *w = u->w[fd];
-    if (!w) {
-        if (!add)
-            return;
+    if (!w && create) {
         w = (zkv__uv_watch *)calloc(1, sizeof *w);
         if (!w)
-            return;
+            return NULL;
         if (uv_poll_init(u->loop, &w->poll, fd) != 0) {
             free(w);
-            return;
+            return NULL;
         }
         w->fd = fd;
         w->owner = u;
@@ -110,31 +122,102 @@ static void zkv__uv_update(zkv__uv *u, int fd, int add, int del)
         w->poll.data = w;
         u->w[fd] = w;
     }
-    w->events = (w->events | add) & ~del;
-    if (w->events) {
-        uv_poll_start(&w->poll, w->events, zkv__uv_on_poll);
-    } else {
-        uv_poll_stop(&w->poll);
+    return w;
+}
+
+/* Polls w for events (starts, changes or stops its poll handle); closes the watcher when
+ * it wants nothing at all. */
+static void zkv__uv_poll(zkv__uv *u, zkv__uv_watch *w, int events)
+{
+    if (events != w->events || !events) {
+        w->events = events;
+        if (events)
+            uv_poll_start(&w->poll, events, zkv__uv_on_poll);
+        else
+            uv_poll_stop(&w->poll);
+    }
+    if (!events && !w->want_write) {
         uv_close((uv_handle_t *)&w->poll, zkv__uv_free_handle);
-        u->w[fd] = NULL;
+        u->w[w->fd] = NULL;
     }
 }
 
 static void zkv__uv_add_read(void *d, int fd)
 {
-    zkv__uv_update((zkv__uv *)d, fd, UV_READABLE, 0);
+    zkv__uv *u = (zkv__uv *)d;
+    zkv__uv_watch *w = zkv__uv_get(u, fd, 1);
+    if (w)
+        zkv__uv_poll(u, w, w->events | UV_READABLE);
 }
 static void zkv__uv_del_read(void *d, int fd)
 {
-    zkv__uv_update((zkv__uv *)d, fd, 0, UV_READABLE);
+    zkv__uv *u = (zkv__uv *)d;
+    zkv__uv_watch *w = zkv__uv_get(u, fd, 0);
+    if (w)
+        zkv__uv_poll(u, w, w->events & ~UV_READABLE);
 }
+
+static void zkv__uv_on_prepare(uv_prepare_t *p);
+
 static void zkv__uv_add_write(void *d, int fd)
 {
-    zkv__uv_update((zkv__uv *)d, fd, UV_WRITABLE, 0);
+    zkv__uv *u = (zkv__uv *)d;
+    zkv__uv_watch *w = zkv__uv_get(u, fd, 1);
+    if (!w)
+        return;
+    w->want_write = 1;
+    if (w->queued || (w->events & UV_WRITABLE))
+        return;
+    if (u->npend == u->cappend) {
+        int n = u->cappend ? 2 * u->cappend : 16;
+        int *pend = (int *)realloc(u->pend, (size_t)n * sizeof(int));
+        if (!pend) { /* no room on the list: poll for it instead */
+            zkv__uv_poll(u, w, w->events | UV_WRITABLE);
+            return;
+        }
+        u->pend = pend;
+        u->cappend = n;
+    }
+    u->pend[u->npend++] = fd;
+    w->queued = 1;
+    uv_prepare_start(u->prepare, zkv__uv_on_prepare);
 }
 static void zkv__uv_del_write(void *d, int fd)
 {
-    zkv__uv_update((zkv__uv *)d, fd, 0, UV_WRITABLE);
+    zkv__uv *u = (zkv__uv *)d;
+    zkv__uv_watch *w = zkv__uv_get(u, fd, 0);
+    if (!w)
+        return;
+    w->want_write = 0;
+    zkv__uv_poll(u, w, w->events & ~UV_WRITABLE);
+}
+
+/* Before libuv polls: tries every queued write; a connection that still wants to write
+ * (and was not queued again meanwhile) is then polled for UV_WRITABLE. Writes queued by
+ * callbacks during the pass are tried in the same pass. */
+static void zkv__uv_on_prepare(uv_prepare_t *p)
+{
+    zkv__uv *u = (zkv__uv *)p->data;
+    zkv__uv_frame f = {1, u->frames};
+    u->frames = &f; /* the context (and u) may be freed by a write's callbacks */
+    for (int i = 0; i < u->npend; i++) {
+        int fd = u->pend[i];
+        zkv__uv_watch *w = fd < u->nw ? u->w[fd] : NULL;
+        if (!w || !w->queued)
+            continue; /* closed (and perhaps reopened) since it was queued */
+        w->queued = 0;
+        if (!w->want_write)
+            continue;
+        unsigned serial = w->serial;
+        zkv_async_handle_write(u->a, fd);
+        if (!f.alive)
+            return;
+        if (zkv__uv_same(u, fd, serial) && u->w[fd]->want_write && !u->w[fd]->queued)
+            zkv__uv_poll(u, u->w[fd], u->w[fd]->events | UV_WRITABLE);
+    }
+    u->npend = 0;
+    uv_prepare_stop(p);
+    u->frames = f.up;
 }
 
 static void zkv__uv_on_timer(uv_timer_t *t)
@@ -162,9 +245,12 @@ static void zkv__uv_cleanup(void *d)
         }
     uv_timer_stop(u->timer);
     uv_close((uv_handle_t *)u->timer, zkv__uv_free_handle);
+    uv_prepare_stop(u->prepare);
+    uv_close((uv_handle_t *)u->prepare, zkv__uv_free_handle);
     for (zkv__uv_frame *f = u->frames; f; f = f->up)
         f->alive = 0;
     free(u->w);
+    free(u->pend);
     free(u);
 }
 
@@ -174,15 +260,20 @@ static inline int zkv_async_libuv_attach(zkv_async *a, uv_loop_t *loop)
         return ZKV_EINVAL;
     zkv__uv *u = (zkv__uv *)calloc(1, sizeof *u);
     uv_timer_t *t = (uv_timer_t *)calloc(1, sizeof *t);
-    if (!u || !t || uv_timer_init(loop, t) != 0) {
+    uv_prepare_t *pr = (uv_prepare_t *)calloc(1, sizeof *pr);
+    if (!u || !t || !pr || uv_timer_init(loop, t) != 0) {
         free(u);
         free(t);
+        free(pr);
         return ZKV_ENOMEM;
     }
+    uv_prepare_init(loop, pr);
     t->data = u;
+    pr->data = u;
     u->a = a;
     u->loop = loop;
     u->timer = t;
+    u->prepare = pr;
     zkv_async_hooks h = {u,
                          zkv__uv_add_read,
                          zkv__uv_del_read,
@@ -193,6 +284,7 @@ static inline int zkv_async_libuv_attach(zkv_async *a, uv_loop_t *loop)
     int rc = zkv_async_set_hooks(a, &h);
     if (rc != ZKV_OK) {
         uv_close((uv_handle_t *)t, zkv__uv_free_handle);
+        uv_close((uv_handle_t *)pr, zkv__uv_free_handle);
         free(u);
     }
     return rc;
