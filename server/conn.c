@@ -110,7 +110,9 @@ static bool write_waits(zkv_server *s, const Zkv__Request *req, const zkv_range 
         s->reply.resp.status != ZKV__STATUS__OK ||
         (req->flags & ZKV__REQUEST_FLAG__FLAG_ACK_OWNER) || !s->map || !s->shipper)
         return false;
-    *rg = zkv_rangemap_find(s->map, req->key.data, req->key.len);
+    *rg = s->reply.range; /* dispatch routed the key already */
+    if (!*rg)
+        *rg = zkv_rangemap_find(s->map, req->key.data, req->key.len);
     return *rg && zkv_shipper_needs_acks(s->shipper, (*rg)->id);
 }
 
@@ -151,7 +153,12 @@ static void bad_frame(zkv_conn *c)
 static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
 {
     zkv_server *s = c->srv;
-    Zkv__Request *req = zkv__request__unpack(&s->arena.pb, len, payload);
+    /* GET/PUT/DELETE decode by hand, their bytes pointing into c->in (consumed only after
+     * this call); everything else through protobuf-c into the arena. */
+    Zkv__Request fast;
+    Zkv__Request *req = zkv_frame_decode_request_fast(payload, len, &fast)
+                            ? &fast
+                            : zkv__request__unpack(&s->arena.pb, len, payload);
     if (!req) {
         uint64_t id = 0;
         zkv_frame_peek_id(payload, len, &id);

@@ -111,12 +111,32 @@ int zkv_datadir_init(const char *dir, char *db_path, size_t db_path_len, char *e
     uint64_t fmt;
     int rc = zkv_datadir_parse_u64(text, &fmt);
     free(text);
-    if (rc != 0 || fmt != ZKV_DATADIR_FORMAT) {
-        snprintf(err, errlen, "%s/FORMAT: unsupported data dir format (this build reads %d)", dir,
-                 ZKV_DATADIR_FORMAT);
+    if (rc != 0 || fmt < ZKV_DATADIR_FORMAT_OLDEST || fmt > ZKV_DATADIR_FORMAT) {
+        snprintf(err, errlen, "%s/FORMAT: unsupported data dir format (this build reads %d to %d)",
+                 dir, ZKV_DATADIR_FORMAT_OLDEST, ZKV_DATADIR_FORMAT);
         return -1;
     }
     return 0;
+}
+
+int zkv_datadir_upgrade(const char *dir, char *err, size_t errlen)
+{
+    bool missing;
+    char *text = read_text(dir, "FORMAT", &missing, err, errlen);
+    if (!text)
+        return -1;
+    uint64_t fmt;
+    int rc = zkv_datadir_parse_u64(text, &fmt);
+    free(text);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s/FORMAT: unreadable", dir);
+        return -1;
+    }
+    if (fmt >= ZKV_DATADIR_FORMAT)
+        return 0;
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%d\n", ZKV_DATADIR_FORMAT);
+    return write_text(dir, "FORMAT", buf, err, errlen);
 }
 
 int zkv_datadir_check_id(const char *dir, const char *flag_id, char *err, size_t errlen)

@@ -1,5 +1,8 @@
 /* datadir.h: the node's data directory (docs/internals.md):
- *   DIR/FORMAT       "1", the data-dir format version, checked at start
+ *   DIR/FORMAT       "2", the data-dir format version, checked at start; a format-1
+ *                    dir is read as well and marked 2 once the store opened it (format 2
+ *                    writes a range's 'r' record only when its log cannot tell the
+ *                    position, see store.c: a format-1 build must not open it)
  *   DIR/node_id      the node id, written on first start
  *   DIR/incarnation  decimal, +1 on every start
  *   DIR/db/          the LevelDB database (store.h)
@@ -12,11 +15,17 @@
 #include <stdint.h>
 #include "common/rangemap.h"
 
-#define ZKV_DATADIR_FORMAT 1
+#define ZKV_DATADIR_FORMAT 2
+#define ZKV_DATADIR_FORMAT_OLDEST 1 /* oldest format this build reads */
 #define ZKV_DATADIR_ID_MISMATCH (-2)
 
-/* Creates dir (mkdir -p) and checks or writes DIR/FORMAT. db_path receives DIR/db. */
+/* Creates dir (mkdir -p) and checks (ZKV_DATADIR_FORMAT_OLDEST..ZKV_DATADIR_FORMAT) or
+ * writes DIR/FORMAT. db_path receives DIR/db. */
 int zkv_datadir_init(const char *dir, char *db_path, size_t db_path_len, char *err, size_t errlen);
+
+/* Marks an older data dir ZKV_DATADIR_FORMAT; call once the store has opened it (the
+ * database lock is held), before the first write. No-op for a current one. */
+int zkv_datadir_upgrade(const char *dir, char *err, size_t errlen);
 
 /* Settles the node id (persisted, else flag_id, else "node-" + 8 random hex digits) and
  * bumps DIR/incarnation. flag_id may be NULL. */

@@ -22,6 +22,7 @@ void zkv_reply_init(zkv_reply *r)
 void zkv_reply_reset(zkv_reply *r)
 {
     zkv_store_value_release(&r->value);
+    r->range = NULL;
     r->scan_data.len = r->scan_data.off = 0;
     zkv__response__init(&r->resp);
     r->message[0] = '\0';
@@ -320,6 +321,7 @@ static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
     r->resp.status = ZKV__STATUS__OK;
     r->resp.epoch = m.epoch;
     r->resp.seq = m.seq;
+    r->range = rg;
 }
 
 typedef struct scan_ctx {

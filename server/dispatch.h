@@ -57,7 +57,8 @@ typedef struct zkv_reply {
     Zkv__ReplicaStatus *rstat_ptrs[ZKV_MAX_REPLICAS];
     char rstat_ids[ZKV_MAX_REPLICAS][ZKV_ID_MAX];
     char message[512];
-    zkv_store_value value; /* GET: the record resp.value points into */
+    zkv_store_value value;  /* GET: the record resp.value points into */
+    const zkv_range *range; /* PUT/DELETE answered OK: the map's range of the key */
     /* SCAN: item bytes and the items pointing into them */
     zkv_buf scan_data;
     Zkv__KeyValue *items;

@@ -37,6 +37,11 @@ int main(int argc, char **argv)
         ZKV_ERROR("%s", err);
         return 1;
     }
+    if (zkv_datadir_upgrade(cfg.data_dir, err, sizeof(err)) != 0) {
+        ZKV_ERROR("%s", err);
+        zkv_store_close(store);
+        return 1;
+    }
     char node_id[ZKV_ID_MAX];
     uint64_t incarnation = 0;
     int rc = zkv_datadir_identity(cfg.data_dir, cfg.id, node_id, &incarnation, err, sizeof(err));

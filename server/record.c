@@ -1,5 +1,6 @@
 /* record.c: encode/decode of the store's LevelDB keys and records (see record.h and
- * docs/internals.md). Every integer is big-endian so keys sort numerically. */
+ * docs/internals.md). Every integer is big-endian so keys sort numerically. Encoders
+ * reserve their whole size once and write in place (they run for every write). */
 #include "record.h"
 
 #include <string.h>
@@ -33,24 +34,31 @@ uint32_t zkv_get_u32be(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-static int append_u8(zkv_buf *out, uint8_t v)
+/* Appends n bytes to out and returns where they go (NULL: out of memory). */
+static uint8_t *take(zkv_buf *out, size_t n)
 {
-    return zkv_buf_append(out, &v, 1);
+    if (zkv_buf_reserve(out, n) != 0)
+        return NULL;
+    uint8_t *p = out->data + out->len;
+    out->len += n;
+    return p;
 }
 
-static int append_u64(zkv_buf *out, uint64_t v)
+static uint8_t *put_bytes(uint8_t *p, const void *src, size_t n)
 {
-    uint8_t b[8];
-    zkv_put_u64be(b, v);
-    return zkv_buf_append(out, b, 8);
+    if (n)
+        memcpy(p, src, n);
+    return p + n;
 }
 
 int zkv_rec_data_key(zkv_buf *out, const uint8_t *key, size_t klen)
 {
-    if (zkv_buf_reserve(out, 1 + klen) != 0)
+    uint8_t *p = take(out, 1 + klen);
+    if (!p)
         return -1;
-    append_u8(out, ZKV_REC_DATA_PREFIX);
-    return zkv_buf_append(out, key, klen);
+    p[0] = ZKV_REC_DATA_PREFIX;
+    put_bytes(p + 1, key, klen);
+    return 0;
 }
 
 int zkv_rec_data_key_decode(const uint8_t *k, size_t len, const uint8_t **key, size_t *klen)
@@ -75,12 +83,14 @@ static int copy_id(const uint8_t *p, size_t n, char *range_id, size_t idlen)
 static int id_seq_key(zkv_buf *out, uint8_t prefix, const char *range_id, uint64_t n)
 {
     size_t idlen = strlen(range_id);
-    if (zkv_buf_reserve(out, 1 + idlen + 1 + 8) != 0)
+    uint8_t *p = take(out, 1 + idlen + 1 + 8);
+    if (!p)
         return -1;
-    append_u8(out, prefix);
-    zkv_buf_append(out, range_id, idlen);
-    append_u8(out, 0);
-    return append_u64(out, n);
+    p[0] = prefix;
+    p = put_bytes(p + 1, range_id, idlen);
+    p[0] = 0;
+    zkv_put_u64be(p + 1, n);
+    return 0;
 }
 
 static int id_seq_key_decode(const uint8_t *k, size_t len, uint8_t prefix, char *range_id,
@@ -120,10 +130,12 @@ int zkv_rec_epoch_key_decode(const uint8_t *k, size_t len, char *range_id, size_
 static int id_key(zkv_buf *out, uint8_t prefix, const char *range_id)
 {
     size_t idlen = strlen(range_id);
-    if (zkv_buf_reserve(out, 1 + idlen) != 0)
+    uint8_t *p = take(out, 1 + idlen);
+    if (!p)
         return -1;
-    append_u8(out, prefix);
-    return zkv_buf_append(out, range_id, idlen);
+    p[0] = prefix;
+    put_bytes(p + 1, range_id, idlen);
+    return 0;
 }
 
 static int id_key_decode(const uint8_t *k, size_t len, uint8_t prefix, char *range_id, size_t idlen)
@@ -145,7 +157,11 @@ int zkv_rec_snap_key_decode(const uint8_t *k, size_t len, char *range_id, size_t
 
 int zkv_rec_u64_encode(zkv_buf *out, uint64_t v)
 {
-    return append_u64(out, v);
+    uint8_t *p = take(out, 8);
+    if (!p)
+        return -1;
+    zkv_put_u64be(p, v);
+    return 0;
 }
 
 int zkv_rec_u64_decode(const uint8_t *rec, size_t len, uint64_t *out)
@@ -166,18 +182,24 @@ int zkv_rec_range_key_decode(const uint8_t *k, size_t len, char *range_id, size_
     return id_key_decode(k, len, ZKV_REC_RANGE_PREFIX, range_id, idlen);
 }
 
-int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen)
+/* Writes a value record (ZKV_REC_VALUE_HDR + vlen bytes) at p. */
+static void value_write(uint8_t *p, const zkv_value_meta *m, const uint8_t *value, size_t vlen)
 {
-    if (zkv_buf_reserve(out, ZKV_REC_VALUE_HDR + vlen) != 0)
-        return -1;
-    uint8_t *p = out->data + out->len;
     p[0] = ZKV_REC_FORMAT;
     p[1] = m->flags;
     zkv_put_u64be(p + 2, m->epoch);
     zkv_put_u64be(p + 10, m->seq);
     zkv_put_u64be(p + 18, m->expiry_ms);
-    out->len += ZKV_REC_VALUE_HDR;
-    return zkv_buf_append(out, value, vlen);
+    put_bytes(p + ZKV_REC_VALUE_HDR, value, vlen);
+}
+
+int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen)
+{
+    uint8_t *p = take(out, ZKV_REC_VALUE_HDR + vlen);
+    if (!p)
+        return -1;
+    value_write(p, m, value, vlen);
+    return 0;
 }
 
 int zkv_rec_value_decode(const uint8_t *rec, size_t len, zkv_value_view *out)
@@ -199,16 +221,15 @@ int zkv_rec_log_encode(zkv_buf *out, zkv_log_op op, uint64_t epoch, const uint8_
     if (klen > UINT32_MAX || (op != ZKV_LOG_OP_PUT && op != ZKV_LOG_OP_DELETE))
         return -1;
     size_t need = 1 + 8 + 4 + klen + (op == ZKV_LOG_OP_PUT ? ZKV_REC_VALUE_HDR + vlen : 0);
-    if (zkv_buf_reserve(out, need) != 0)
+    uint8_t *p = take(out, need);
+    if (!p)
         return -1;
-    uint8_t *p = out->data + out->len;
     p[0] = (uint8_t)op;
     zkv_put_u64be(p + 1, epoch);
     zkv_put_u32be(p + 9, (uint32_t)klen);
-    out->len += 13;
-    zkv_buf_append(out, key, klen);
+    p = put_bytes(p + 13, key, klen);
     if (op == ZKV_LOG_OP_PUT)
-        return zkv_rec_value_encode(out, m, value, vlen);
+        value_write(p, m, value, vlen);
     return 0;
 }
 
@@ -236,10 +257,12 @@ int zkv_rec_log_decode(const uint8_t *rec, size_t len, zkv_log_view *out)
 
 int zkv_rec_range_state_encode(zkv_buf *out, const zkv_range_state_rec *st)
 {
-    if (zkv_buf_reserve(out, ZKV_REC_RANGE_STATE_LEN) != 0)
+    uint8_t *p = take(out, ZKV_REC_RANGE_STATE_LEN);
+    if (!p)
         return -1;
-    append_u64(out, st->epoch);
-    return append_u64(out, st->last_seq);
+    zkv_put_u64be(p, st->epoch);
+    zkv_put_u64be(p + 8, st->last_seq);
+    return 0;
 }
 
 int zkv_rec_range_state_decode(const uint8_t *rec, size_t len, zkv_range_state_rec *out)

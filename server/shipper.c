@@ -214,6 +214,11 @@ struct zkv_shipper {
     Zkv__KeyValue **item_ptrs;
     size_t entries_cap, items_cap;
     zkv_epoch_start hist[HISTORY_MAX];
+    /* zkv_shipper_after_commit has nothing to do while the node has no peers, no owned
+     * range has replicas, no map came (kick) and the store committed nothing since its last
+     * run (seen_commits): then it returns at once (it runs twice per loop turn). */
+    bool kick;
+    uint64_t seen_commits;
 };
 
 static void peer_connect(peer *p);
@@ -1322,6 +1327,7 @@ void zkv_shipper_sync_map(zkv_shipper *sh)
     uint64_t now = zkv_now_ms();
     if (sh->closing)
         return;
+    sh->kick = true;
     /* Drop ranges no longer owned here (or owned at another epoch). */
     for (size_t i = 0; i < sh->n_ranges;) {
         owned *o = sh->ranges[i];
@@ -1367,10 +1373,23 @@ void zkv_shipper_sync_map(zkv_shipper *sh)
 
 /* ---- turn ---- */
 
+/* True when after_commit would change nothing (see kick). */
+static bool shipper_quiet(zkv_shipper *sh)
+{
+    if (sh->kick || sh->peers || zkv_store_commit_count(sh->srv->store) != sh->seen_commits)
+        return false;
+    for (size_t i = 0; i < sh->n_ranges; i++)
+        if (sh->ranges[i]->n)
+            return false;
+    return true;
+}
+
 void zkv_shipper_after_commit(zkv_shipper *sh)
 {
-    if (sh->closing)
+    if (sh->closing || shipper_quiet(sh))
         return;
+    sh->kick = false;
+    sh->seen_commits = zkv_store_commit_count(sh->srv->store);
     uint64_t now = zkv_now_ms();
     for (size_t i = 0; i < sh->n_ranges; i++) {
         owned *o = sh->ranges[i];

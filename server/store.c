@@ -6,7 +6,15 @@
  * Per range the store also keeps in memory what replication asks for often: the epoch
  * history (mirrors the 'e' keys), the first seq of the log (the log is always the
  * contiguous [first_seq, last_seq], so truncation deletes keys it can compute), and the
- * snapshot-in-progress mark ('p' key). All are loaded at open. */
+ * snapshot-in-progress mark ('p' key). All are loaded at open.
+ *
+ * Range positions (data-dir format 2): a range's position (epoch, last seq) is the later
+ * of its 'r' record and its last log entry, which carries both. So a plain write stages
+ * two records (data and log entry); the 'r' record is written only where the log cannot
+ * tell: with the first write of each epoch (with the 'e' history key), with a truncation
+ * of the log (which may empty it), and by a snapshot's reset and position. Open reads the
+ * 'r' records, then the first and last log entry of every range. A format-1 data dir
+ * (an 'r' record in every batch) reads the same way. */
 #include "store.h"
 
 #include <leveldb/c.h>
@@ -26,6 +34,7 @@ typedef struct range {
     uint64_t first_seq;  /* first entry of the log (0: empty log) */
     uint64_t snap_epoch; /* a snapshot of this epoch is being received (0: none) */
     uint64_t peer_epoch; /* highest epoch of accepted replication traffic (memory only) */
+    bool state_dirty;    /* the next commit writes the 'r' record */
 } range;
 
 struct zkv_store_snapshot {
@@ -54,7 +63,9 @@ struct zkv_store {
     range **ranges;   /* hash table of owned pointers, NULL = empty slot */
     size_t table_cap; /* power of two */
     size_t n_ranges;
-    range **dirty; /* ranges with staged writes */
+    uint64_t n_commits; /* commits that wrote a batch */
+    size_t n_snap;      /* ranges with snap_epoch set: reads skip the lookup while 0 */
+    range **dirty;      /* ranges with staged writes */
     size_t n_dirty, dirty_cap;
 
     zkv_buf kbuf, vbuf; /* scratch for keys and records */
@@ -121,6 +132,16 @@ static range *range_get(zkv_store *s, const char *id)
     *slot = r;
     s->n_ranges++;
     return r;
+}
+
+/* Sets r's snapshot-in-progress epoch (0: none), keeping s->n_snap. */
+static void set_snap_epoch(zkv_store *s, range *r, uint64_t epoch)
+{
+    if (!r->snap_epoch && epoch)
+        s->n_snap++;
+    else if (r->snap_epoch && !epoch)
+        s->n_snap--;
+    r->snap_epoch = epoch;
 }
 
 static range *range_find(const zkv_store *s, const char *id)
@@ -252,29 +273,66 @@ static int load_snap_marker(zkv_store *s, const uint8_t *k, size_t klen, const u
         set_err(err, errlen, "out of memory", NULL);
         return ZKV_STORE_ERR;
     }
-    r->snap_epoch = epoch ? epoch : 1;
+    set_snap_epoch(s, r, epoch ? epoch : 1);
     return 0;
 }
 
-/* The first log entry of r (0: none). */
-static int load_first_seq(zkv_store *s, range *r, char *err, size_t errlen)
+/* The first and the last log entry of every range: first_seq, and the range's position
+ * when the log is ahead of its 'r' record. Three seeks per range, whatever the log size. */
+static int load_logs(zkv_store *s, char *err, size_t errlen)
 {
-    s->kbuf.len = s->kbuf.off = 0;
-    if (zkv_rec_log_key(&s->kbuf, r->st.id, 0) != 0) {
-        set_err(err, errlen, "out of memory", NULL);
-        return ZKV_STORE_ERR;
-    }
-    size_t plen = s->kbuf.len - 8;
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
-    leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len);
-    r->first_seq = 0;
-    if (leveldb_iter_valid(it)) {
-        size_t klen;
+    uint8_t past[1 + ZKV_ID_MAX + 1]; /* 'l' + id + 0x01: just after the range's entries */
+    past[0] = ZKV_REC_LOG_PREFIX;
+    int rc = 0;
+    const char *bad = NULL;
+    leveldb_iter_seek(it, (const char *)past, 1);
+    while (rc == 0 && leveldb_iter_valid(it)) {
+        size_t klen, vlen;
         const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
-        if (klen == plen + 8 && memcmp(k, s->kbuf.data, plen) == 0)
-            r->first_seq = zkv_get_u64be(k + plen);
+        if (klen < 1 || k[0] != ZKV_REC_LOG_PREFIX)
+            break;
+        char id[ZKV_ID_MAX], last_id[ZKV_ID_MAX];
+        uint64_t first, last;
+        if (zkv_rec_log_key_decode(k, klen, id, sizeof(id), &first) != 0) {
+            bad = "corrupt log key";
+            break;
+        }
+        size_t idl = strlen(id);
+        memcpy(past + 1, id, idl);
+        past[1 + idl] = 0x01;
+        leveldb_iter_seek(it, (const char *)past, idl + 2);
+        if (leveldb_iter_valid(it))
+            leveldb_iter_prev(it);
+        else
+            leveldb_iter_seek_to_last(it);
+        zkv_log_view e;
+        const uint8_t *v;
+        if (!leveldb_iter_valid(it) || !(k = (const uint8_t *)leveldb_iter_key(it, &klen)) ||
+            zkv_rec_log_key_decode(k, klen, last_id, sizeof(last_id), &last) != 0 ||
+            strcmp(last_id, id) != 0 || last < first ||
+            !(v = (const uint8_t *)leveldb_iter_value(it, &vlen)) ||
+            zkv_rec_log_decode(v, vlen, &e) != 0) {
+            bad = "corrupt log entry";
+            break;
+        }
+        range *r = range_get(s, id);
+        if (!r) {
+            bad = "out of memory";
+            break;
+        }
+        r->first_seq = first;
+        if (last > r->st.last_seq) {
+            r->st.last_seq = r->st.committed_seq = last;
+            r->st.epoch = r->st.committed_epoch = e.epoch;
+        }
+        leveldb_iter_seek(it, (const char *)past, idl + 2); /* the next range's log */
     }
-    return iter_finish(it, 0, "reading a range log at open", err, errlen);
+    if (bad) {
+        set_err(err, errlen, bad, "reading the range logs at open");
+        rc = ZKV_STORE_ERR;
+    }
+    return iter_finish(it, rc, "reading the range logs at open", err, errlen);
 }
 
 static int load_ranges(zkv_store *s, char *err, size_t errlen)
@@ -282,7 +340,8 @@ static int load_ranges(zkv_store *s, char *err, size_t errlen)
     const char pr = ZKV_REC_RANGE_PREFIX, pe = ZKV_REC_EPOCH_PREFIX, pp = ZKV_REC_SNAP_PREFIX;
     if (scan_prefix(s, &pr, 1, load_state, err, errlen) != 0 ||
         scan_prefix(s, &pe, 1, load_history, err, errlen) != 0 ||
-        scan_prefix(s, &pp, 1, load_snap_marker, err, errlen) != 0)
+        scan_prefix(s, &pp, 1, load_snap_marker, err, errlen) != 0 ||
+        load_logs(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
     for (size_t i = 0; i < s->table_cap; i++) {
         range *r = s->ranges[i];
@@ -295,10 +354,7 @@ static int load_ranges(zkv_store *s, char *err, size_t errlen)
             r->first_seq = 0;
             r->st.epoch = r->st.committed_epoch = 0;
             r->st.last_seq = r->st.committed_seq = 0;
-            continue;
         }
-        if (r->st.last_seq && load_first_seq(s, r, err, errlen) != 0)
-            return ZKV_STORE_ERR;
     }
     return 0;
 }
@@ -410,6 +466,20 @@ static int oom(zkv_store *s, char *err, size_t errlen)
     return ZKV_STORE_ERR;
 }
 
+/* Stages the 'r' record of r: its position now (staged writes included). */
+static int stage_state(zkv_store *s, range *r, char *err, size_t errlen)
+{
+    zkv_range_state_rec st = {.epoch = r->st.epoch, .last_seq = r->st.last_seq};
+    s->kbuf.len = s->kbuf.off = 0;
+    s->vbuf.len = s->vbuf.off = 0;
+    if (zkv_rec_range_key(&s->kbuf, r->st.id) != 0 ||
+        zkv_rec_range_state_encode(&s->vbuf, &st) != 0)
+        return oom(s, err, errlen);
+    leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
+                           (const char *)s->vbuf.data, s->vbuf.len);
+    return 0;
+}
+
 /* Stages 'e' + id + epoch -> start_seq and appends it to the in-memory history. */
 static int stage_history(zkv_store *s, range *r, uint64_t epoch, uint64_t start_seq, char *err,
                          size_t errlen)
@@ -441,8 +511,11 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const uint8_t *key
 {
     if (mark_dirty(s, r, err, errlen) != 0)
         return ZKV_STORE_ERR;
-    if (new_epoch(r, m->epoch) && stage_history(s, r, m->epoch, m->seq, err, errlen) != 0)
-        return ZKV_STORE_ERR;
+    if (new_epoch(r, m->epoch)) {
+        if (stage_history(s, r, m->epoch, m->seq, err, errlen) != 0)
+            return ZKV_STORE_ERR;
+        r->state_dirty = true; /* epochs change rarely: the 'r' record says it too */
+    }
     s->kbuf.len = s->kbuf.off = 0;
     s->vbuf.len = s->vbuf.off = 0;
     if (zkv_rec_log_key(&s->kbuf, r->st.id, m->seq) != 0 ||
@@ -569,6 +642,8 @@ uint64_t zkv_store_log_first_seq(const zkv_store *s, const char *range_id)
 
 uint64_t zkv_store_range_snapshot_epoch(const zkv_store *s, const char *range_id)
 {
+    if (s->n_snap == 0)
+        return 0;
     const range *r = range_find(s, range_id);
     return r ? r->snap_epoch : 0;
 }
@@ -618,6 +693,9 @@ int64_t zkv_store_truncate_log(zkv_store *s, const char *range_id, uint64_t upto
             return oom(s, err, errlen);
         leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
     }
+    /* The log may end up empty: the position goes to the 'r' record in the same batch. */
+    if (stage_state(s, r, err, errlen) != 0)
+        return ZKV_STORE_ERR;
     s->n_pending++;
     r->first_seq += n;
     if (r->first_seq > r->st.last_seq)
@@ -667,7 +745,7 @@ int zkv_store_range_reset(zkv_store *s, const char *range_id, uint64_t snap_epoc
         return ZKV_STORE_ERR;
     /* First commit: the marker, the empty state and the history go, so that a crash in the
      * middle leaves a range that reads as incomplete. */
-    r->snap_epoch = snap_epoch ? snap_epoch : 1;
+    set_snap_epoch(s, r, snap_epoch ? snap_epoch : 1);
     s->kbuf.len = s->kbuf.off = 0;
     s->vbuf.len = s->vbuf.off = 0;
     if (zkv_rec_snap_key(&s->kbuf, range_id) != 0 ||
@@ -679,6 +757,7 @@ int zkv_store_range_reset(zkv_store *s, const char *range_id, uint64_t snap_epoc
     r->st.last_seq = 0;
     r->n_hist = 0;
     r->first_seq = 0;
+    r->state_dirty = true;
     if (mark_dirty(s, r, err, errlen) != 0 || zkv_store_commit(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
     zkv_buf p;
@@ -747,11 +826,12 @@ int zkv_store_range_set_position(zkv_store *s, const char *range_id, uint64_t ep
         if (zkv_rec_snap_key(&s->kbuf, range_id) != 0)
             return oom(s, err, errlen);
         leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
-        r->snap_epoch = 0;
+        set_snap_epoch(s, r, 0);
     }
     r->st.epoch = epoch;
     r->st.last_seq = seq;
-    r->first_seq = 0; /* the log starts with the next entry */
+    r->first_seq = 0;      /* the log starts with the next entry */
+    r->state_dirty = true; /* an empty log: the 'r' record holds the position */
     return 0;
 }
 
@@ -765,6 +845,11 @@ bool zkv_store_failed(const zkv_store *s)
     return s->failed;
 }
 
+uint64_t zkv_store_commit_count(const zkv_store *s)
+{
+    return s->n_commits;
+}
+
 int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
 {
     if (s->failed) {
@@ -773,17 +858,10 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
     }
     if (s->n_pending == 0)
         return 0;
-    for (size_t i = 0; i < s->n_dirty; i++) {
-        range *r = s->dirty[i];
-        zkv_range_state_rec st = {.epoch = r->st.epoch, .last_seq = r->st.last_seq};
-        s->kbuf.len = s->kbuf.off = 0;
-        s->vbuf.len = s->vbuf.off = 0;
-        if (zkv_rec_range_key(&s->kbuf, r->st.id) != 0 ||
-            zkv_rec_range_state_encode(&s->vbuf, &st) != 0)
-            return oom(s, err, errlen);
-        leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
-                               (const char *)s->vbuf.data, s->vbuf.len);
-    }
+    /* The log entries of the batch carry the positions; 'r' only where they cannot. */
+    for (size_t i = 0; i < s->n_dirty; i++)
+        if (s->dirty[i]->state_dirty && stage_state(s, s->dirty[i], err, errlen) != 0)
+            return ZKV_STORE_ERR;
     char *lerr = NULL;
     leveldb_write(s->db, s->wopts, s->batch, &lerr);
     if (lerr) {
@@ -797,9 +875,11 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
         r->st.committed_seq = r->st.last_seq;
         r->st.committed_epoch = r->st.epoch;
         r->st.pending = 0;
+        r->state_dirty = false;
     }
     s->n_dirty = 0;
     s->n_pending = 0;
+    s->n_commits++;
     memset(s->pending_filter, 0, sizeof(s->pending_filter));
     leveldb_writebatch_clear(s->batch);
     return 0;
@@ -811,11 +891,16 @@ int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value
     memset(out, 0, sizeof(*out));
     if (s->n_pending && filter_has(s, key, klen) && zkv_store_commit(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
+    /* 'd' + key (zkv_rec_data_key), written in place: this is every GET's path. */
     s->kbuf.len = s->kbuf.off = 0;
-    if (zkv_rec_data_key(&s->kbuf, key, klen) != 0) {
+    if (zkv_buf_reserve(&s->kbuf, 1 + klen) != 0) {
         set_err(err, errlen, "out of memory", NULL);
         return ZKV_STORE_ERR;
     }
+    s->kbuf.data[0] = ZKV_REC_DATA_PREFIX;
+    if (klen)
+        memcpy(s->kbuf.data + 1, key, klen);
+    s->kbuf.len = 1 + klen;
     char *lerr = NULL;
     size_t vlen = 0;
     char *v = leveldb_get(s->db, s->ropts, (const char *)s->kbuf.data, s->kbuf.len, &vlen, &lerr);

@@ -59,6 +59,9 @@ size_t zkv_store_pending(const zkv_store *s);
 /* Writes the staged batch (no-op when empty). */
 int zkv_store_commit(zkv_store *s, char *err, size_t errlen);
 bool zkv_store_failed(const zkv_store *s);
+/* Number of commits that wrote something since open: a change means committed positions
+ * may have moved. */
+uint64_t zkv_store_commit_count(const zkv_store *s);
 
 /* A value read from the store: view points into buf, which the caller releases with
  * zkv_store_value_release (free(3) of buf). */

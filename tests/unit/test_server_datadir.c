@@ -88,7 +88,7 @@ static void test_files(void)
     CU_ASSERT_STRING_EQUAL(id, "node-7");
     char *s = slurp("c/FORMAT");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    CU_ASSERT_STRING_EQUAL(s, "1\n");
+    CU_ASSERT_STRING_EQUAL(s, "2\n");
     free(s);
     s = slurp("c/node_id");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -98,10 +98,23 @@ static void test_files(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_STRING_EQUAL(s, "1\n");
     free(s);
-    /* a data dir of another format is refused */
+    /* a format-1 data dir is read, and marked 2 by the upgrade (a no-op after that) */
     char path[256];
     snprintf(path, sizeof(path), "%s/FORMAT", sub);
-    CU_ASSERT_EQUAL(zkv_write_file_atomic(path, "2\n", 2), 0);
+    CU_ASSERT_EQUAL(zkv_write_file_atomic(path, "1\n", 2), 0);
+    CU_ASSERT_EQUAL(zkv_datadir_init(sub, db, sizeof(db), err, sizeof(err)), 0);
+    s = slurp("c/FORMAT");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_STRING_EQUAL(s, "1\n");
+    free(s);
+    CU_ASSERT_EQUAL(zkv_datadir_upgrade(sub, err, sizeof(err)), 0);
+    s = slurp("c/FORMAT");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_STRING_EQUAL(s, "2\n");
+    free(s);
+    CU_ASSERT_EQUAL(zkv_datadir_upgrade(sub, err, sizeof(err)), 0);
+    /* a data dir of a newer format is refused */
+    CU_ASSERT_EQUAL(zkv_write_file_atomic(path, "3\n", 2), 0);
     CU_ASSERT_EQUAL(zkv_datadir_init(sub, db, sizeof(db), err, sizeof(err)), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "format"));
 }

@@ -3,7 +3,8 @@
  * scans within bounds, the log, stale epochs, and what survives a reopen (data, range
  * states, sequence numbers; keys stored at 'd' + key as docs/internals.md says), and the
  * replication primitives: epoch history, applied entries, log truncation, snapshot reads
- * and range resets with their positions. */
+ * and range resets with their positions; range positions recovered from the log's last
+ * entry (format 2: no 'r' record per write) and from format-1 'r' records. */
 #include <CUnit/Basic.h>
 #include <leveldb/c.h>
 #include <stdio.h>
@@ -257,11 +258,18 @@ static void test_raw_layout(void)
         CU_ASSERT_EQUAL(memcmp(v + ZKV_REC_VALUE_HDR, "one", 3), 0);
     }
     leveldb_free(v);
+    /* the 'r' record came with the first write of epoch 3; the log's last entry (seq 7)
+     * carries the position since */
     v = leveldb_get(db, ro, "rr0000", 6, &vlen, &lerr);
     CU_ASSERT_PTR_NOT_NULL(v);
     CU_ASSERT_EQUAL(vlen, 16);
     if (v && vlen == 16)
-        CU_ASSERT_EQUAL(zkv_get_u64be((const uint8_t *)v + 8), 7);
+        CU_ASSERT_TRUE(zkv_get_u64be((const uint8_t *)v + 8) <= 7);
+    leveldb_free(v);
+    uint8_t lk[1 + 5 + 1 + 8] = {'l', 'r', '0', '0', '0', '0', 0};
+    zkv_put_u64be(lk + 7, 7);
+    v = leveldb_get(db, ro, (const char *)lk, sizeof(lk), &vlen, &lerr);
+    CU_ASSERT_PTR_NOT_NULL(v);
     leveldb_free(v);
     leveldb_readoptions_destroy(ro);
     leveldb_close(db);
@@ -628,6 +636,138 @@ static void test_reset_and_position(void)
     zkv_store_close(s);
 }
 
+/* Raw access to db3 for the position tests. */
+static char db3[160];
+
+static zkv_store *open_db3(void)
+{
+    zkv_store *s = NULL;
+    snprintf(db3, sizeof(db3), "%s/db3", dir);
+    int rc = zkv_store_open(db3, &s, err, sizeof(err));
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    return s;
+}
+
+/* The raw 'r' record of range id in db3: 1 and *epoch, *seq set, 0 when missing. */
+static int raw_state(const char *id, uint64_t *epoch, uint64_t *seq)
+{
+    leveldb_options_t *o = leveldb_options_create();
+    char *lerr = NULL;
+    leveldb_t *db = leveldb_open(o, db3, &lerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    leveldb_readoptions_t *ro = leveldb_readoptions_create();
+    char key[32];
+    int kl = snprintf(key, sizeof(key), "r%s", id);
+    size_t vlen = 0;
+    char *v = leveldb_get(db, ro, key, (size_t)kl, &vlen, &lerr);
+    int found = v && vlen == 16;
+    if (found) {
+        *epoch = zkv_get_u64be((const uint8_t *)v);
+        *seq = zkv_get_u64be((const uint8_t *)v + 8);
+    }
+    leveldb_free(v);
+    leveldb_readoptions_destroy(ro);
+    leveldb_close(db);
+    leveldb_options_destroy(o);
+    return found;
+}
+
+/* Writes the 'r' record of range id in db3 as a format-1 build would have. */
+static void raw_put_state(const char *id, uint64_t epoch, uint64_t seq)
+{
+    leveldb_options_t *o = leveldb_options_create();
+    char *lerr = NULL;
+    leveldb_t *db = leveldb_open(o, db3, &lerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+    char key[32];
+    int kl = snprintf(key, sizeof(key), "r%s", id);
+    uint8_t v[16];
+    zkv_put_u64be(v, epoch);
+    zkv_put_u64be(v + 8, seq);
+    leveldb_put(db, wo, key, (size_t)kl, (const char *)v, sizeof(v), &lerr);
+    CU_ASSERT_PTR_NULL(lerr);
+    leveldb_writeoptions_destroy(wo);
+    leveldb_close(db);
+    leveldb_options_destroy(o);
+}
+
+static void check_pos(zkv_store *s, const char *id, uint64_t epoch, uint64_t seq, uint64_t first)
+{
+    const zkv_range_state *r = zkv_store_range(s, id);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(r->epoch, epoch);
+    CU_ASSERT_EQUAL(r->last_seq, seq);
+    CU_ASSERT_EQUAL(r->committed_epoch, epoch);
+    CU_ASSERT_EQUAL(r->committed_seq, seq);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, id), first);
+}
+
+static void test_positions(void)
+{
+    uint64_t e = 0, q = 0;
+    zkv_store *s = open_db3();
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(put_s(s, "q1", 1, "qa", "v"), 0);
+        CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    }
+    CU_ASSERT_EQUAL(put_s(s, "q2", 5, "qz", "v"), 0); /* a second range, one write */
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    /* plain writes leave the 'r' record where the epoch began */
+    CU_ASSERT_EQUAL(raw_state("q1", &e, &q), 1);
+    CU_ASSERT_EQUAL(e, 1);
+    CU_ASSERT_EQUAL(q, 1);
+    s = open_db3();
+    check_pos(s, "q1", 1, 3, 1);
+    check_pos(s, "q2", 5, 1, 1);
+    /* a new epoch writes it again */
+    CU_ASSERT_EQUAL(put_s(s, "q1", 2, "qb", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(put_s(s, "q1", 2, "qc", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    CU_ASSERT_EQUAL(raw_state("q1", &e, &q), 1);
+    CU_ASSERT_EQUAL(e, 2);
+    CU_ASSERT_EQUAL(q, 4);
+    s = open_db3();
+    check_pos(s, "q1", 2, 5, 1);
+    zkv_epoch_start h[4];
+    CU_ASSERT_EQUAL(zkv_store_history(s, "q1", h, 4), 2);
+    /* an emptied log: the 'r' record holds the position */
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "q1", UINT64_MAX, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    s = open_db3();
+    check_pos(s, "q1", 2, 5, 0);
+    zkv_value_meta m;
+    CU_ASSERT_EQUAL(zkv_store_put(s, "q1", 2, (const uint8_t *)"qd", 2, (const uint8_t *)"v", 1, &m,
+                                  err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(m.seq, 6);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    s = open_db3();
+    check_pos(s, "q1", 2, 6, 6);
+    zkv_store_close(s);
+    /* format 1: an 'r' record ahead of an empty log, and one equal to the last entry */
+    raw_put_state("q3", 4, 10);
+    raw_put_state("q1", 2, 6);
+    s = open_db3();
+    check_pos(s, "q3", 4, 10, 0);
+    check_pos(s, "q1", 2, 6, 6);
+    CU_ASSERT_EQUAL(zkv_store_put(s, "q3", 4, (const uint8_t *)"qe", 2, (const uint8_t *)"v", 1, &m,
+                                  err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(m.seq, 11);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    s = open_db3();
+    check_pos(s, "q3", 4, 11, 11);
+    CU_ASSERT_EQUAL(zkv_store_range_count(s), 3);
+    zkv_store_close(s);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -642,6 +782,7 @@ int main(void)
     CU_add_test(s, "log truncation", test_truncate);
     CU_add_test(s, "snapshot reads while writes go on", test_snapshot_read);
     CU_add_test(s, "range reset, items, position, reopen", test_reset_and_position);
+    CU_add_test(s, "positions from the log and from 'r' records", test_positions);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

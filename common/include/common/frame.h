@@ -37,9 +37,18 @@ void zkv_frame_put_header(uint8_t hdr[ZKV_FRAME_HEADER_LEN], uint32_t len);
  * protobuf-c always writes first). Returns 0 and sets *id, or -1 if it is not there. */
 int zkv_frame_peek_id(const uint8_t *payload, size_t len, uint64_t *id);
 
-/* Appends one framed message (header + packed protobuf) to out. Returns 0 or -1. */
+/* Appends one framed message (header + packed protobuf) to out. Returns 0 or -1.
+ * A response without repeated fields is encoded by hand in one walk (the same bytes as
+ * protobuf-c); others, and requests, go through protobuf-c. */
 int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req);
 int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp);
+
+/* Decodes a request made only of fields id, op, key, value, end_key, limit, map_version,
+ * flags and protocol, each at most once, into *req (initialised first) without copying:
+ * req's bytes point into payload, which must outlive it. Returns 1 when decoded, 0 when
+ * the payload needs zkv__request__unpack (other fields, repeats, or malformed: the slow
+ * path decides). The result equals what zkv__request__unpack gives for such payloads. */
+int zkv_frame_decode_request_fast(const uint8_t *payload, size_t len, Zkv__Request *req);
 
 /* Largest request payload a node accepts for the given key/value limits. */
 size_t zkv_frame_max_request(size_t max_key, size_t max_value);
