@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 double zkv_bench_zeta(uint64_t n, double theta)
 {
@@ -81,6 +82,19 @@ size_t zkv_bench_make_key(uint64_t k, bool prefix_hash, char *out)
         out[1] = (char)(h >> 48);
         off = 2;
     }
-    int n = snprintf(out + off, ZKV_BENCH_KEY_MAX - off, "key:%012llu", (unsigned long long)k);
-    return n > 0 ? off + (size_t)n : off;
+    /* "key:%012llu" by hand: snprintf costs as much as the rest of a request's set-up. */
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + k % 10);
+        k /= 10;
+    } while (k);
+    memcpy(out + off, "key:", 4);
+    off += 4;
+    for (size_t i = n; i < 12; i++)
+        out[off++] = '0';
+    while (n)
+        out[off++] = digits[--n];
+    out[off] = '\0';
+    return off;
 }

@@ -3,6 +3,7 @@
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "keygen.h"
@@ -114,6 +115,17 @@ static void test_make_key(void)
     CU_ASSERT_EQUAL(memcmp(key, again, 18), 0);
     len = zkv_bench_make_key(999999999999ull, false, key);
     CU_ASSERT_EQUAL(len, 16);
+    /* The text is snprintf's "key:%012llu", up to the largest key number. */
+    const uint64_t ks[] = {0, 9, 10, 999999999999ull, 1000000000000ull, UINT64_MAX};
+    uint64_t rng = 7;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t k = i < 6 ? ks[i] : zkv_bench_rand(&rng) >> (i % 64);
+        char want[ZKV_BENCH_KEY_MAX];
+        int n = snprintf(want, sizeof want, "key:%012llu", (unsigned long long)k);
+        len = zkv_bench_make_key(k, false, key);
+        CU_ASSERT_EQUAL(len, (size_t)n);
+        CU_ASSERT_STRING_EQUAL(key, want);
+    }
 }
 
 /* zkv splits the key space evenly on the first two bytes: with the prefix, 100,000 keys
