@@ -34,13 +34,49 @@ void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value
 
 static void really_free(zkv_async *a);
 
+void zkv__async_hold(zkv_async *a)
+{
+    if (a->held++ == 0)
+        a->now = zkv_now_ms();
+}
+
+void zkv__async_unhold(zkv_async *a)
+{
+    if (--a->held > 0)
+        return;
+    zkv__mapsnap_release(a->snap);
+    a->snap = NULL;
+}
+
+zkv__mapsnap *zkv__async_snapshot(zkv_async *a, bool *own)
+{
+    zkv__mapcache *mc = &a->c->mc;
+    *own = false;
+    if (a->held > 0) {
+        /* gen is bumped after a reload installed its map: read it first, so a snapshot
+         * taken after a reload never carries the generation from before it. */
+        uint64_t gen = atomic_load(&mc->gen);
+        if (a->snap && a->snap_gen == gen)
+            return a->snap;
+        if (!a->snap) {
+            a->snap_gen = gen;
+            a->snap = zkv__mapcache_snapshot(mc);
+            return a->snap;
+        }
+    }
+    *own = true; /* a reload during the span: route as outside one */
+    return zkv__mapcache_snapshot(mc);
+}
+
 static void enter(zkv_async *a)
 {
     a->depth++;
+    zkv__async_hold(a);
 }
 
 static void leave(zkv_async *a)
 {
+    zkv__async_unhold(a);
     a->depth--;
     if (a->depth == 0 && a->free_asked) {
         really_free(a);
@@ -82,7 +118,7 @@ void zkv_async_handle_timeout(zkv_async *a)
     zkv__async_deliver_batches(a);
     zkv__async_retry_due(a);
     /* Attempts on the wire past their time. */
-    uint64_t now = zkv_now_ms();
+    uint64_t now = zkv__async_now(a);
     for (size_t i = 0; i < a->nconns && !a->free_asked; i++)
         zkv__aconn_check(a, a->conns[i], now);
     leave(a);
@@ -137,6 +173,7 @@ static void really_free(zkv_async *a)
         zkv__async_complete(a, r, ZKV_ECONNECT, NULL, "the async context was freed");
     }
     zkv__async_deliver_batches(a);
+    zkv__mapsnap_release(a->snap);
     if (a->hooked && a->timer_on)
         a->h.set_timer(a->h.data, -1);
     if (a->hooked && a->h.cleanup)
@@ -208,12 +245,14 @@ int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t kle
     r->flags = flags;
     r->cb = cb;
     r->priv = privdata;
-    r->started = zkv_now_ms();
+    zkv__async_hold(a); /* one clock read and map snapshot for the submission */
+    r->started = zkv__async_now(a);
     r->st.deadline_ms = r->started + (uint64_t)c->opts.timeout_ms;
     r->st.failfast_ms = (unsigned)c->opts.failfast_ms;
     a->depth++; /* nothing completes from here: a failure is this call's */
     zkv__areq_route(a, r, err, &rc);
     a->depth--;
+    zkv__async_unhold(a);
     if (rc != ZKV_OK) {
         zkv__areq_free(r);
         return zkv__fail(rc, "%s", err);

@@ -118,6 +118,7 @@ int zkv_async_batch_run(zkv_async *a, zkv_batch *b, unsigned flags, zkv_async_ba
         op->has_value = op->stale = false;
     }
     a->live++;
+    zkv__async_hold(a); /* the operations share one clock read and map snapshot */
     for (size_t i = 0; i < b->n; i++) {
         zkv__batch_op *op = &b->ops[i];
         const uint8_t *base = b->arena.data;
@@ -132,6 +133,7 @@ int zkv_async_batch_run(zkv_async *a, zkv_batch *b, unsigned flags, zkv_async_ba
             run->left--;
         }
     }
+    zkv__async_unhold(a);
     batch_op_done(a, run); /* the + 1 */
     zkv__clear_error();
     if (a->depth == 0)

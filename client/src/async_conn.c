@@ -86,7 +86,7 @@ void zkv__aconn_fail(zkv_async *a, zkv__aconn *c, int code, const char *why)
 {
     conn_close(a, c);
     if (code == ZKV_ECONNECT || code == ZKV_ETIMEOUT)
-        c->skip_until = zkv_now_ms() + ZKV__SKIP_MS;
+        c->skip_until = zkv__async_now(a) + ZKV__SKIP_MS;
     zkv__apq old = c->q;
     zkv__apq_init(&c->q);
     c->q.next_id = old.next_id;
@@ -143,6 +143,7 @@ zkv__aconn *zkv__aconn_by_fd(zkv_async *a, int fd)
 
 void zkv__aconn_destroy(zkv__aconn *c)
 {
+    free(c->lent_data);
     zkv_buf_free(&c->in);
     zkv_buf_free(&c->out);
     zkv__apq_free(&c->q);
@@ -263,28 +264,44 @@ static void parse_answers(zkv_async *a, zkv__aconn *c)
             zkv__aconn_fail(a, c, ZKV_EPROTOCOL, why);
             return;
         }
-        Zkv__Response *resp = zkv__response__unpack(NULL, plen, payload);
+        /* OK and NOT_FOUND answers are decoded in place (the bytes stay in c->in, past
+         * the consumed frame, until the next read); the rest by protobuf-c. */
+        Zkv__Response fast;
+        bool in_place = !c->lending && zkv_frame_decode_response_fast(payload, plen, &fast);
+        Zkv__Response *resp = in_place ? &fast : zkv__response__unpack(NULL, plen, payload);
         zkv_buf_consume(&c->in, consumed);
         void *item = NULL;
         if (!resp || zkv__apq_pop(&c->q, resp->id, &item) != 0) {
             snprintf(why, sizeof why, "node %s at %s sent %s", c->node_id, c->addr,
                      resp ? "an answer out of order" : "an undecodable answer");
-            if (resp)
+            if (resp && !in_place)
                 zkv__response__free_unpacked(resp, NULL);
             zkv__aconn_fail(a, c, ZKV_EPROTOCOL, why);
             return;
         }
         c->skip_until = 0; /* it answers */
+        bool ok = true;
         if (item == &hello_marker) {
-            bool ok = hello_answer(a, c, resp);
-            zkv__response__free_unpacked(resp, NULL);
-            if (!ok)
-                return;
-            continue;
+            ok = hello_answer(a, c, resp);
+        } else if (item != &tombstone) {
+            /* A value followed by more of its frame gets a NUL there (the frame is
+             * consumed and its other fields decoded), so it is handed out as it is. */
+            bool value_nul = in_place && resp->value.len > 0 &&
+                             resp->value.data + resp->value.len < payload + plen;
+            if (value_nul)
+                resp->value.data[resp->value.len] = '\0';
+            c->lending |= in_place; /* in_place: no answer of c is being lent already */
+            zkv__areq_answer(a, item, resp, value_nul);
+            if (in_place) {
+                c->lending = false;
+                free(c->lent_data); /* what a read in the callback moved away from */
+                c->lent_data = NULL;
+            }
         }
-        if (item != &tombstone)
-            zkv__areq_answer(a, item, resp);
-        zkv__response__free_unpacked(resp, NULL);
+        if (!in_place)
+            zkv__response__free_unpacked(resp, NULL);
+        if (!ok)
+            return;
     }
 }
 
@@ -330,7 +347,22 @@ void zkv__aconn_on_readable(zkv_async *a, zkv__aconn *c)
 {
     int fd = c->fd;
     unsigned gen = c->gen;
-    for (;;) {
+    for (bool first = true;; first = false) {
+        if (c->lending && !c->lent_data) {
+            /* Called from a callback whose value points into c->in: keep that memory
+             * where it is until the callback returns, read on in a copy. */
+            zkv_buf fresh;
+            zkv_buf_init(&fresh);
+            if (zkv_buf_append(&fresh, zkv_buf_head(&c->in), zkv_buf_unread(&c->in)) != 0) {
+                zkv_buf_free(&fresh);
+                zkv__aconn_fail(a, c, ZKV_ENOMEM, "out of memory reading an answer");
+                return;
+            }
+            c->lent_data = c->in.data;
+            c->in = fresh;
+        }
+        if (!first && a->held > 0)
+            a->now = zkv_now_ms(); /* the entry point's clock, once per read(2) */
         zkv_buf_compact(&c->in);
         if (zkv_buf_reserve(&c->in, READ_CHUNK) != 0) {
             zkv__aconn_fail(a, c, ZKV_ENOMEM, "out of memory reading an answer");

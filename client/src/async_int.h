@@ -19,6 +19,7 @@
 
 #include "zkv/zkv_async.h"
 #include "common/buf.h"
+#include "common/util.h"
 #include "apending.h"
 #include "client.h"
 #include "error.h"
@@ -65,6 +66,11 @@ typedef struct zkv__aconn {
     uint64_t skip_until;    /* reads that may fall back skip the node until then */
     zkv_buf in, out;
     zkv__apq q; /* requests sent (or queued in out), in id order */
+    /* An answer decoded in place is being handed out: its bytes (a get's value, given to
+     * the callback as it is) point into in, so a read from inside the callback (a nested
+     * loop) moves in to a new buffer and leaves the old one here until it returns. */
+    bool lending;
+    uint8_t *lent_data;
 } zkv__aconn;
 
 struct zkv_async {
@@ -85,9 +91,29 @@ struct zkv_async {
     bool want_refresh, want_force;
     int64_t want_version;
     uint64_t want_gen;
+    /* Held while entry points, a batch's submissions or one submission run (held > 0):
+     * the clock read once when the outermost began (refreshed per read(2), see
+     * zkv__async_now), and the map snapshot requests route with, taken at the first
+     * routing and good while the client's map generation is snap_gen (a reload since
+     * makes each routing take its own, as outside). Both end when the outermost ends. */
+    int held;
+    uint64_t now;
+    zkv__mapsnap *snap;
+    uint64_t snap_gen;
 };
 
 /* --- async.c --- */
+
+/* Begins / ends a span in which the clock and the map snapshot are shared (held). */
+void zkv__async_hold(zkv_async *a);
+void zkv__async_unhold(zkv_async *a);
+/* The time (zkv_now_ms) for deadlines and backoffs: read once per held span. */
+static inline uint64_t zkv__async_now(const zkv_async *a)
+{
+    return a->held > 0 ? a->now : zkv_now_ms();
+}
+/* The map to route with and whether the caller owns (must release) it. */
+zkv__mapsnap *zkv__async_snapshot(zkv_async *a, bool *own);
 
 /* Runs r's callback and frees r. why is the reason of a failure. */
 void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
@@ -108,8 +134,10 @@ void zkv__areq_free(zkv__areq *r);
 void zkv__areq_route(zkv_async *a, zkv__areq *r, char *sync_err, int *sync_rc);
 /* The attempt of r on the wire failed without an answer (code, why in full). */
 void zkv__areq_attempt_failed(zkv_async *a, zkv__areq *r, int code, const char *why);
-/* The answer to r, which left its connection's table. */
-void zkv__areq_answer(zkv_async *a, zkv__areq *r, const Zkv__Response *resp);
+/* The answer to r, which left its connection's table. value_nul: resp's value is
+ * followed by a NUL byte in memory that stays put until this returns (a get's value is
+ * then handed to the callback without a copy). */
+void zkv__areq_answer(zkv_async *a, zkv__areq *r, const Zkv__Response *resp, bool value_nul);
 /* Routes again the waiting requests whose retry time has come. */
 void zkv__async_retry_due(zkv_async *a);
 /* Arms the timer for the earliest of: the next deadline tick, the next retry. */

@@ -92,7 +92,7 @@ static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
     zkv__aconn *c = zkv__aconn_get(a, rt->node->id, rt->node->addr);
     if (!c)
         return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory");
-    uint64_t now = zkv_now_ms();
+    uint64_t now = zkv__async_now(a);
     zkv__attempt at = zkv__attempt_plan(rt, may_fall_back(r), &r->st, now);
     /* As zkv__exchange's may_skip: a node that failed just now costs reads one wait. */
     if (at.may_skip && now < c->skip_until)
@@ -120,8 +120,9 @@ static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
 
 /* --- deciding ----------------------------------------------------------------------------- */
 
-/* Hands a successful answer to the callback (route.c said DONE with code). */
-static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *resp)
+/* Hands a successful answer to the callback (route.c said DONE with code). A get's value
+ * followed by a NUL in place (value_nul) is handed over without a copy. */
+static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *resp, bool value_nul)
 {
     if (r->op == ZKV__AREQ_DEL || (r->op == ZKV__AREQ_PUT && code == ZKV_OK)) {
         zkv__async_complete(a, r, ZKV_OK, NULL, NULL); /* deleting a missing key is fine */
@@ -131,6 +132,15 @@ static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *r
         zkv__async_complete(a, r, ZKV_EPROTOCOL, NULL, why);
     } else if (code == ZKV_ENOTFOUND) {
         zkv__async_complete(a, r, ZKV_ENOTFOUND, NULL, "key not found");
+    } else if (value_nul || resp->value.len == 0) {
+        static unsigned char empty[1];
+        zkv_value v = {.data = resp->value.len ? resp->value.data : empty,
+                       .len = resp->value.len,
+                       .version = {resp->epoch, resp->seq},
+                       .position = {resp->range_epoch, resp->range_seq},
+                       .stale = resp->stale || r->to_replica ? 1 : 0};
+        zkv__copy_str(v.node, sizeof v.node, r->node);
+        zkv__async_complete(a, r, ZKV_OK, &v, NULL);
     } else {
         zkv_version ver = {resp->epoch, resp->seq};
         zkv_version pos = {resp->range_epoch, resp->range_seq};
@@ -169,11 +179,11 @@ static void fail_text(zkv_async *a, const zkv__areq *r, const zkv__outcome *o, c
  * in full; rt: the route when o came from routing, else NULL). Returns true when r is to
  * be routed again at once; otherwise r completed (and was freed) or waits. */
 static bool apply(zkv_async *a, zkv__areq *r, const zkv__outcome *o, const zkv__next *nx,
-                  const Zkv__Response *resp, const char *node, const char *text,
+                  const Zkv__Response *resp, bool value_nul, const char *node, const char *text,
                   const zkv__route *rt, char *sync_err, int *sync_rc)
 {
     if (nx->kind == ZKV__NEXT_DONE) {
-        deliver(a, r, nx->code, resp);
+        deliver(a, r, nx->code, resp, value_nul);
         return false;
     }
     if (nx->kind == ZKV__NEXT_FAIL) {
@@ -206,7 +216,7 @@ static bool apply(zkv_async *a, zkv__areq *r, const zkv__outcome *o, const zkv__
     }
     if (!nx->backoff_ms)
         return true;
-    r->retry_at = zkv_now_ms() + nx->backoff_ms;
+    r->retry_at = zkv__async_now(a) + nx->backoff_ms;
     r->next = a->waiting;
     a->waiting = r;
     return false;
@@ -218,7 +228,8 @@ void zkv__areq_route(zkv_async *a, zkv__areq *r, char *sync_err, int *sync_rc)
     if (atomic_load(&mc->stale)) /* ask the refresher, never wait for it */
         zkv__mapcache_refresh(mc, false, 0, atomic_load(&mc->gen), 0, NULL, 0);
     for (;;) {
-        zkv__mapsnap *snap = zkv__mapcache_snapshot(mc);
+        bool own;
+        zkv__mapsnap *snap = zkv__async_snapshot(a, &own);
         zkv__route rt;
         zkv__route_key(snap->map, r->kv, r->klen, op_kind(r), r->flags, a->c->opts.zone,
                        r->slow ? &r->slow->down : NULL, &rt);
@@ -230,7 +241,8 @@ void zkv__areq_route(zkv_async *a, zkv__areq *r, char *sync_err, int *sync_rc)
         if (rt.kind == ZKV__ROUTE_SEND) {
             int rc = send_to(a, r, &rt, text, sizeof text);
             if (rc == ZKV_OK) {
-                zkv__mapsnap_release(snap);
+                if (own)
+                    zkv__mapsnap_release(snap);
                 return;
             }
             node = rt.node->id;
@@ -246,10 +258,11 @@ void zkv__areq_route(zkv_async *a, zkv__areq *r, char *sync_err, int *sync_rc)
         } else {
             o.event = rt.kind == ZKV__ROUTE_ALL_DOWN ? ZKV__EV_ALL_DOWN : ZKV__EV_NO_OWNER;
         }
-        r->st.now_ms = zkv_now_ms();
+        r->st.now_ms = zkv__async_now(a);
         zkv__next nx = zkv__route_decide(&o, &r->st);
-        bool again = apply(a, r, &o, &nx, NULL, node, text, &rt, sync_err, sync_rc);
-        zkv__mapsnap_release(snap);
+        bool again = apply(a, r, &o, &nx, NULL, false, node, text, &rt, sync_err, sync_rc);
+        if (own)
+            zkv__mapsnap_release(snap);
         if (!again)
             return;
     }
@@ -257,11 +270,11 @@ void zkv__areq_route(zkv_async *a, zkv__areq *r, char *sync_err, int *sync_rc)
 
 /* Decides on r after an event of its attempt on the wire. */
 static void settle(zkv_async *a, zkv__areq *r, const zkv__outcome *o, const Zkv__Response *resp,
-                   const char *text)
+                   bool value_nul, const char *text)
 {
-    r->st.now_ms = zkv_now_ms();
+    r->st.now_ms = zkv__async_now(a);
     zkv__next nx = zkv__route_decide(o, &r->st);
-    if (apply(a, r, o, &nx, resp, r->node, text, NULL, NULL, NULL))
+    if (apply(a, r, o, &nx, resp, value_nul, r->node, text, NULL, NULL, NULL))
         zkv__areq_route(a, r, NULL, NULL);
 }
 
@@ -285,17 +298,17 @@ void zkv__areq_attempt_failed(zkv_async *a, zkv__areq *r, int code, const char *
     zkv__outcome o = wire_outcome(r);
     o.event = ZKV__EV_IO;
     o.io_code = code;
-    settle(a, r, &o, NULL, why);
+    settle(a, r, &o, NULL, false, why);
 }
 
-void zkv__areq_answer(zkv_async *a, zkv__areq *r, const Zkv__Response *resp)
+void zkv__areq_answer(zkv_async *a, zkv__areq *r, const Zkv__Response *resp, bool value_nul)
 {
     zkv__outcome o = wire_outcome(r);
     o.event = ZKV__EV_RESPONSE;
     o.status = resp->status;
     o.node_map_version = resp->map_version;
     if (resp->status == ZKV__STATUS__OK || resp->status == ZKV__STATUS__NOT_FOUND) {
-        settle(a, r, &o, resp, NULL);
+        settle(a, r, &o, resp, value_nul, NULL);
         return;
     }
     if (!ensure_slow(r)) {
@@ -310,12 +323,12 @@ void zkv__areq_answer(zkv_async *a, zkv__areq *r, const Zkv__Response *resp)
         zkv__failures_note(&r->slow->f, r->node, r->to_replica, true, text, why);
     else
         zkv__copy_str(r->slow->f.last, sizeof r->slow->f.last, text);
-    settle(a, r, &o, resp, text);
+    settle(a, r, &o, resp, false, text);
 }
 
 void zkv__async_retry_due(zkv_async *a)
 {
-    uint64_t now = zkv_now_ms();
+    uint64_t now = zkv__async_now(a);
     zkv__areq *list = a->waiting, *keep = NULL;
     a->waiting = NULL;
     while (list) {

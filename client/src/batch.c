@@ -431,7 +431,7 @@ static void exchange_round(run_ctx *x, zkv__conn **conns, int *rcs, uint64_t *fi
             }
             settle(x, i, &o, resp, gr->node, msg, why);
             if (resp)
-                zkv__response__free_unpacked(resp, NULL);
+                zkv__response_free(resp);
             x->resps[k] = NULL;
         }
     }

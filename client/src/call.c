@@ -163,7 +163,7 @@ int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rkle
             return nx.code;
         }
         if (res.resp)
-            zkv__response__free_unpacked(res.resp, NULL);
+            zkv__response_free(res.resp);
         if (nx.kind == ZKV__NEXT_FAIL) {
             char msg[ZKV__ERR_MAX];
             zkv__fail_text(&nx, o.event, &rt, op, flags, st.map_version, &f, f.last,

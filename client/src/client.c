@@ -96,7 +96,7 @@ static int run(zkv_client *c, Zkv__Request *req, zkv__op_kind op, unsigned flags
 static void reply_clear(zkv__reply *reply)
 {
     if (reply->resp)
-        zkv__response__free_unpacked(reply->resp, NULL);
+        zkv__response_free(reply->resp);
     reply->resp = NULL;
 }
 

@@ -260,6 +260,42 @@ int zkv__conn_send(zkv__conn *c, Zkv__Request *const *reqs, size_t n, uint64_t *
     return ZKV_OK;
 }
 
+/* A decoded answer made by the hand-written decoder (frame.h) is one block: the
+ * message, then a copy of its bytes; its unknown_fields (protobuf-c's, never set with
+ * n_unknown_fields 0) points here to tell it from protobuf-c's. */
+static ProtobufCMessageUnknownField fast_mark;
+
+Zkv__Response *zkv__response_decode(const uint8_t *payload, size_t len)
+{
+    Zkv__Response tmp;
+    if (!zkv_frame_decode_response_fast(payload, len, &tmp))
+        return zkv__response__unpack(NULL, len, payload);
+    Zkv__Response *r = malloc(sizeof *r + tmp.value.len + tmp.next_key.len);
+    if (!r)
+        return NULL;
+    *r = tmp;
+    uint8_t *p = (uint8_t *)(r + 1);
+    if (tmp.value.len) {
+        memcpy(p, tmp.value.data, tmp.value.len);
+        r->value.data = p;
+        p += tmp.value.len;
+    }
+    if (tmp.next_key.len) {
+        memcpy(p, tmp.next_key.data, tmp.next_key.len);
+        r->next_key.data = p;
+    }
+    r->base.unknown_fields = &fast_mark;
+    return r;
+}
+
+void zkv__response_free(Zkv__Response *r)
+{
+    if (r && r->base.unknown_fields == &fast_mark)
+        free(r);
+    else if (r)
+        zkv__response__free_unpacked(r, NULL);
+}
+
 /* Decodes every whole frame in the input buffer into resps. Returns ZKV_OK or an
  * error (connection closed). */
 static int parse_answers(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **resps,
@@ -279,7 +315,7 @@ static int parse_answers(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Respons
             zkv__conn_close(c);
             return ZKV_EPROTOCOL;
         }
-        Zkv__Response *r = zkv__response__unpack(NULL, plen, payload);
+        Zkv__Response *r = zkv__response_decode(payload, plen);
         zkv_buf_consume(&c->in, consumed);
         if (!r) {
             zkv__err(ZKV_EPROTOCOL, err, errlen, "node %s at %s sent an undecodable answer",
@@ -295,7 +331,7 @@ static int parse_answers(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Respons
         if (id < first_id || id - first_id >= n || resps[id - first_id]) {
             zkv__err(ZKV_EPROTOCOL, err, errlen, "node %s at %s answered unknown request id %llu",
                      c->node_id, c->addr, (unsigned long long)r->id);
-            zkv__response__free_unpacked(r, NULL);
+            zkv__response_free(r);
             zkv__conn_close(c);
             return ZKV_EPROTOCOL;
         }
@@ -395,7 +431,7 @@ static int hello(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *
         rc = zkv__err(ZKV_ENOCLUSTER, err, errlen, "node %s at %s belongs to cluster id %s, not %s",
                       c->node_id, c->addr, resp->cluster_id, h->cluster_id);
     }
-    zkv__response__free_unpacked(resp, NULL);
+    zkv__response_free(resp);
     if (rc != ZKV_OK)
         zkv__conn_close(c);
     return rc;

@@ -75,9 +75,14 @@ int zkv__conn_open(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char
 int zkv__conn_send(zkv__conn *c, Zkv__Request *const *reqs, size_t n, uint64_t *first_id, char *err,
                    size_t errlen);
 
+/* Decodes an answer (zkv_frame_decode_response_fast, else protobuf-c) into one that
+ * owns its bytes; NULL when undecodable or on ENOMEM. Free with zkv__response_free. */
+Zkv__Response *zkv__response_decode(const uint8_t *payload, size_t len);
+void zkv__response_free(Zkv__Response *r);
+
 /* Writes the rest, then reads until the answers to ids first_id .. first_id+n-1 are all in
  * resps[0..n) (in any order). On failure the connection is closed; answers already read
- * stay in resps (the others are NULL). Free each with zkv__response__free_unpacked. */
+ * stay in resps (the others are NULL). Free each with zkv__response_free. */
 int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **resps,
                    uint64_t deadline_ms, char *err, size_t errlen);
 

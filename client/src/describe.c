@@ -210,7 +210,7 @@ static void *ask_owner(void *arg)
 out:
     for (size_t k = 0; resps && k < j->n; k++)
         if (resps[k])
-            zkv__response__free_unpacked(resps[k], NULL);
+            zkv__response_free(resps[k]);
     zkv__conn_unref(conn);
     free(reqs);
     free(reqp);

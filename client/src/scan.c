@@ -164,7 +164,7 @@ int zkv_scan_range(zkv_client *c, const void *start, size_t slen, const void *en
         size_t nlen = r->next_key.len;
         if (rc == ZKV_OK && go_on && set_cursor(&cur, next, nlen) != 0)
             rc = zkv__err(ZKV_ENOMEM, err, sizeof err, "out of memory");
-        zkv__response__free_unpacked(r, NULL);
+        zkv__response_free(r);
         if (rc != ZKV_OK || !go_on)
             break;
     }

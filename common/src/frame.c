@@ -3,15 +3,18 @@
  * reported with its declared length so the caller can skip it without buffering it.
  * Packing goes straight into the caller's zkv_buf after a 4-byte big-endian header.
  *
- * Hot path: a Response without repeated fields (every answer but SCAN and RANGE_STATUS)
- * is encoded by hand in one walk, byte for byte what protobuf-c writes (fields in number
- * order, proto3 defaults left out); a Request made only of scalar and bytes fields (GET,
- * PUT, DELETE) is decoded by hand with its bytes pointing into the payload. Everything
+ * Hot path: a message without repeated fields (every answer but SCAN and RANGE_STATUS,
+ * every request but APPEND and SNAPSHOT chunks) is encoded by hand in one walk, byte for
+ * byte what protobuf-c writes (fields in number order, proto3 defaults left out); a
+ * Request made only of scalar and bytes fields (GET, PUT, DELETE) and a Response made
+ * only of scalar and bytes fields (their OK and NOT_FOUND answers) are decoded by hand,
+ * by one table-driven decoder, with their bytes pointing into the payload. Everything
  * else, and anything unusual (strings, repeated or unknown fields, a field seen twice,
  * odd varints), goes to protobuf-c. */
 #include "common/frame.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 zkv_frame_result zkv_frame_parse(const uint8_t *buf, size_t len, size_t max_payload,
@@ -98,13 +101,6 @@ static size_t pack_response(const void *m, uint8_t *out)
     return zkv__response__pack((const Zkv__Response *)m, out);
 }
 
-int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
-{
-    if (!out || !req)
-        return -1;
-    return append_packed(out, zkv__request__get_packed_size(req), pack_request, req);
-}
-
 /* ---- hand-made Response encoder ---- */
 
 #define VARINT_MAX 10u
@@ -155,12 +151,45 @@ static size_t str_len(const char *s)
     return s ? strlen(s) : 0;
 }
 
-/* The fast path takes responses without repeated or unknown fields and a status >= 0
+/* Room for n fields around payload bytes of data: a tag (at most 2 bytes, fields < 2048)
+ * and a varint each. */
+static size_t fields_bound(size_t n, size_t data)
+{
+    return n * (2u + VARINT_MAX) + data;
+}
+
+/* Reserves a frame of at most bound payload bytes at the end of out; returns where the
+ * payload goes (NULL on ENOMEM). finish_frame closes it at p. */
+static uint8_t *begin_frame(zkv_buf *out, size_t bound)
+{
+    if (zkv_buf_reserve(out, ZKV_FRAME_HEADER_LEN + bound) != 0)
+        return NULL;
+    return out->data + out->len + ZKV_FRAME_HEADER_LEN;
+}
+
+static int finish_frame(zkv_buf *out, const uint8_t *p)
+{
+    uint8_t *start = out->data + out->len;
+    size_t n = (size_t)(p - start) - ZKV_FRAME_HEADER_LEN;
+    if (n > UINT32_MAX)
+        return -1;
+    zkv_frame_put_header(start, (uint32_t)n);
+    out->len += ZKV_FRAME_HEADER_LEN + n;
+    return 0;
+}
+
+/* The fast paths take messages without repeated or unknown fields and enums >= 0
  * (protobuf-c writes a negative enum as a 10-byte varint; none is defined). */
 static bool response_is_simple(const Zkv__Response *r)
 {
     return r->n_items == 0 && r->n_replicas == 0 && r->base.n_unknown_fields == 0 &&
            (int)r->status >= 0;
+}
+
+static bool request_is_simple(const Zkv__Request *r)
+{
+    return r->n_entries == 0 && r->n_items == 0 && r->n_history == 0 &&
+           r->base.n_unknown_fields == 0 && (int)r->op >= 0 && (int)r->phase >= 0;
 }
 
 int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
@@ -171,13 +200,10 @@ int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
         return append_packed(out, zkv__response__get_packed_size(resp), pack_response, resp);
     size_t lmsg = str_len(resp->message), lnode = str_len(resp->node_id),
            lclu = str_len(resp->cluster_id), lrange = str_len(resp->range_id);
-    /* Upper bound: 12 varint fields, 3 bools, 6 length-delimited fields, 2-byte tags. */
-    size_t bound = 12u * (2u + VARINT_MAX) + 3u * 3u + 6u * (2u + VARINT_MAX) + lmsg +
-                   resp->value.len + resp->next_key.len + lnode + lclu + lrange;
-    if (zkv_buf_reserve(out, ZKV_FRAME_HEADER_LEN + bound) != 0)
+    uint8_t *p = begin_frame(
+        out, fields_bound(18, lmsg + resp->value.len + resp->next_key.len + lnode + lclu + lrange));
+    if (!p)
         return -1;
-    uint8_t *start = out->data + out->len;
-    uint8_t *p = start + ZKV_FRAME_HEADER_LEN;
     p = put_u64_field(p, 1, resp->id);
     p = put_u64_field(p, 2, (uint64_t)resp->status);
     p = put_bytes_field(p, 3, (const uint8_t *)resp->message, lmsg);
@@ -194,15 +220,47 @@ int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
     p = put_u64_field(p, 15, resp->range_epoch);
     p = put_u64_field(p, 16, resp->range_seq);
     p = put_bool_field(p, 18, resp->owner);
-    size_t n = (size_t)(p - start) - ZKV_FRAME_HEADER_LEN;
-    if (n > UINT32_MAX)
-        return -1;
-    zkv_frame_put_header(start, (uint32_t)n);
-    out->len += ZKV_FRAME_HEADER_LEN + n;
-    return 0;
+    return finish_frame(out, p);
 }
 
-/* ---- hand-made Request decoder ---- */
+int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
+{
+    if (!out || !req)
+        return -1;
+    if (!request_is_simple(req))
+        return append_packed(out, zkv__request__get_packed_size(req), pack_request, req);
+    size_t lclu = str_len(req->cluster_id), lname = str_len(req->client_name),
+           lrange = str_len(req->range_id), lnode = str_len(req->node_id);
+    uint8_t *p =
+        begin_frame(out, fields_bound(26, req->key.len + req->value.len + req->end_key.len + lclu +
+                                              lname + lrange + lnode));
+    if (!p)
+        return -1;
+    p = put_u64_field(p, 1, req->id);
+    p = put_u64_field(p, 2, (uint64_t)req->op);
+    p = put_bytes_field(p, 3, req->key.data, req->key.len);
+    p = put_bytes_field(p, 4, req->value.data, req->value.len);
+    p = put_bytes_field(p, 5, req->end_key.data, req->end_key.len);
+    p = put_u64_field(p, 6, req->limit);
+    p = put_bytes_field(p, 7, (const uint8_t *)req->cluster_id, lclu);
+    p = put_u64_field(p, 8, req->map_version);
+    p = put_u64_field(p, 9, req->flags);
+    p = put_bytes_field(p, 10, (const uint8_t *)req->client_name, lname);
+    p = put_u64_field(p, 11, req->protocol);
+    if (lrange || lnode || req->epoch || req->prev_seq || req->prev_epoch || req->commit_seq ||
+        req->phase || req->seq) { /* the replication fields, rare from clients */
+        p = put_bytes_field(p, 16, (const uint8_t *)req->range_id, lrange);
+        const uint64_t mid[] = {
+            req->epoch, req->prev_seq, req->prev_epoch, 0, req->commit_seq, (uint64_t)req->phase, 0,
+            0,          req->seq};
+        for (unsigned i = 0; i < sizeof mid / sizeof mid[0]; i++)
+            p = put_u64_field(p, 17 + i, mid[i]); /* 20, 23, 24: repeated, empty here */
+        p = put_bytes_field(p, 26, (const uint8_t *)req->node_id, lnode);
+    }
+    return finish_frame(out, p);
+}
+
+/* ---- hand-made decoders (Request on the server, Response on the client) ---- */
 
 /* Reads a varint of at most 10 bytes (the 10th at most 1). Returns bytes read, 0 if bad. */
 static size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
@@ -225,9 +283,56 @@ static size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
     return 0;
 }
 
-int zkv_frame_decode_request_fast(const uint8_t *payload, size_t len, Zkv__Request *req)
+/* How the fast decoders take a field (by number, below 32); anything else declines. */
+typedef enum {
+    FK_NONE = 0, /* strings, repeated, replication and unknown fields: protobuf-c's */
+    FK_U64,      /* uint64 */
+    FK_32,       /* uint32 or enum: only 0..INT32_MAX in at most 5 bytes */
+    FK_BOOL,     /* bool: only 0 or 1 in one byte */
+    FK_BYTES,    /* bytes: a ProtobufCBinaryData pointing into the payload */
+} field_kind;
+
+typedef struct {
+    uint8_t kind;
+    uint16_t off; /* offsetof the member */
+} field_desc;
+
+_Static_assert(sizeof(Zkv__Op) == sizeof(uint32_t) && sizeof(Zkv__Status) == sizeof(uint32_t),
+               "enums are int-sized (protobuf-c forces it)");
+
+#define FIELD(k, type, m)                                                                          \
+    {                                                                                              \
+        (k), (uint16_t)offsetof(type, m)                                                           \
+    }
+
+static const field_desc request_fields[32] = {
+    [1] = FIELD(FK_U64, Zkv__Request, id),          [2] = FIELD(FK_32, Zkv__Request, op),
+    [3] = FIELD(FK_BYTES, Zkv__Request, key),       [4] = FIELD(FK_BYTES, Zkv__Request, value),
+    [5] = FIELD(FK_BYTES, Zkv__Request, end_key),   [6] = FIELD(FK_32, Zkv__Request, limit),
+    [8] = FIELD(FK_U64, Zkv__Request, map_version), [9] = FIELD(FK_32, Zkv__Request, flags),
+    [11] = FIELD(FK_32, Zkv__Request, protocol),
+};
+
+static const field_desc response_fields[32] = {
+    [1] = FIELD(FK_U64, Zkv__Response, id),
+    [2] = FIELD(FK_32, Zkv__Response, status),
+    [4] = FIELD(FK_BYTES, Zkv__Response, value),
+    [5] = FIELD(FK_U64, Zkv__Response, epoch),
+    [6] = FIELD(FK_U64, Zkv__Response, seq),
+    [7] = FIELD(FK_U64, Zkv__Response, map_version),
+    [9] = FIELD(FK_BOOL, Zkv__Response, more),
+    [10] = FIELD(FK_BYTES, Zkv__Response, next_key),
+    [12] = FIELD(FK_BOOL, Zkv__Response, stale),
+    [15] = FIELD(FK_U64, Zkv__Response, range_epoch),
+    [16] = FIELD(FK_U64, Zkv__Response, range_seq),
+    [18] = FIELD(FK_BOOL, Zkv__Response, owner),
+};
+
+/* Decodes payload into msg (already initialised) by fields[]. 1 when decoded, 0 when it
+ * needs protobuf-c: a field not in fields[], a field twice (protobuf-c's rules: last
+ * wins, merges), the wrong wire type, odd varints, a length past the end. */
+static int decode_fast(const uint8_t *payload, size_t len, const field_desc *fields, void *msg)
 {
-    zkv__request__init(req);
     if (len == 0)
         return 1; /* every field at its default, as protobuf-c decodes it */
     if (!payload)
@@ -242,58 +347,59 @@ int zkv_frame_decode_request_fast(const uint8_t *payload, size_t len, Zkv__Reque
         p += n;
         unsigned field = (unsigned)(tag >> 3), wt = (unsigned)(tag & 7);
         if (field >= 32 || (seen & (1u << field)))
-            return 0; /* a field twice: protobuf-c's rules (last wins, merges) apply */
+            return 0;
         seen |= 1u << field;
-        switch (field) {
-        case 1:
-        case 2:
-        case 6:
-        case 8:
-        case 9:
-        case 11: /* varints */
-            if (wt != 0 || (n = get_varint(p, end, &v)) == 0)
-                return 0;
-            p += n;
-            if (field == 1) {
-                req->id = v;
-            } else if (field == 8) {
-                req->map_version = v;
-            } else {
-                /* 32-bit fields: protobuf-c keeps the low bits of longer varints; leave
-                 * those (and negative enums) to it. */
-                if (v > INT32_MAX || n > 5)
-                    return 0;
-                if (field == 2)
-                    req->op = (Zkv__Op)v;
-                else if (field == 6)
-                    req->limit = (uint32_t)v;
-                else if (field == 9)
-                    req->flags = (uint32_t)v;
-                else
-                    req->protocol = (uint32_t)v;
-            }
+        field_desc fd = fields[field];
+        if (fd.kind == FK_NONE || wt != (fd.kind == FK_BYTES ? 2u : 0u) ||
+            (n = get_varint(p, end, &v)) == 0)
+            return 0;
+        p += n;
+        uint8_t *m = (uint8_t *)msg + fd.off;
+        switch ((field_kind)fd.kind) {
+        case FK_U64:
+            memcpy(m, &v, sizeof v);
             break;
-        case 3:
-        case 4:
-        case 5: { /* bytes */
-            if (wt != 2 || (n = get_varint(p, end, &v)) == 0)
+        case FK_32: {
+            /* protobuf-c keeps the low bits of longer varints; leave those (and negative
+             * enums) to it. uint32_t and the enums (int-sized) have the same size. */
+            if (v > INT32_MAX || n > 5)
                 return 0;
-            p += n;
+            uint32_t v32 = (uint32_t)v;
+            memcpy(m, &v32, sizeof v32);
+            break;
+        }
+        case FK_BOOL: {
+            if (v > 1 || n > 1)
+                return 0;
+            protobuf_c_boolean b = (protobuf_c_boolean)v;
+            memcpy(m, &b, sizeof b);
+            break;
+        }
+        case FK_BYTES: {
             if (v > (uint64_t)(end - p))
                 return 0;
-            ProtobufCBinaryData *b = field == 3   ? &req->key
-                                     : field == 4 ? &req->value
-                                                  : &req->end_key;
-            b->len = (size_t)v;
-            b->data = v ? (uint8_t *)p : NULL;
+            ProtobufCBinaryData b = {.len = (size_t)v, .data = v ? (uint8_t *)p : NULL};
+            memcpy(m, &b, sizeof b);
             p += v;
             break;
         }
         default:
-            return 0; /* strings, replication fields, unknown fields */
+            return 0;
         }
     }
     return 1;
+}
+
+int zkv_frame_decode_request_fast(const uint8_t *payload, size_t len, Zkv__Request *req)
+{
+    zkv__request__init(req);
+    return decode_fast(payload, len, request_fields, req);
+}
+
+int zkv_frame_decode_response_fast(const uint8_t *payload, size_t len, Zkv__Response *resp)
+{
+    zkv__response__init(resp);
+    return decode_fast(payload, len, response_fields, resp);
 }
 
 size_t zkv_frame_max_request(size_t max_key, size_t max_value)

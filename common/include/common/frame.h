@@ -38,8 +38,9 @@ void zkv_frame_put_header(uint8_t hdr[ZKV_FRAME_HEADER_LEN], uint32_t len);
 int zkv_frame_peek_id(const uint8_t *payload, size_t len, uint64_t *id);
 
 /* Appends one framed message (header + packed protobuf) to out. Returns 0 or -1.
- * A response without repeated fields is encoded by hand in one walk (the same bytes as
- * protobuf-c); others, and requests, go through protobuf-c. */
+ * A message without repeated or unknown fields (every request but APPEND and SNAPSHOT
+ * chunks, every response but SCAN and RANGE_STATUS answers) is encoded by hand in one
+ * walk, the same bytes as protobuf-c; others go through protobuf-c. */
 int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req);
 int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp);
 
@@ -49,6 +50,13 @@ int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp);
  * the payload needs zkv__request__unpack (other fields, repeats, or malformed: the slow
  * path decides). The result equals what zkv__request__unpack gives for such payloads. */
 int zkv_frame_decode_request_fast(const uint8_t *payload, size_t len, Zkv__Request *req);
+
+/* The same for a response made only of fields id, status, value, epoch, seq,
+ * map_version, more, next_key, stale, range_epoch, range_seq and owner (an OK or
+ * NOT_FOUND answer to GET/PUT/DELETE, from the owner or a replica): 1 with *resp's bytes
+ * pointing into payload, or 0 when it needs zkv__response__unpack (a message string,
+ * HELLO's ids, scan items, replica lists, repeats, malformed). */
+int zkv_frame_decode_response_fast(const uint8_t *payload, size_t len, Zkv__Response *resp);
 
 /* Largest request payload a node accepts for the given key/value limits. */
 size_t zkv_frame_max_request(size_t max_key, size_t max_value);
