@@ -249,12 +249,6 @@ static zkv_client *fake_client2(const char *owner, int port1, int port2, int fai
     return c;
 }
 
-/* A client whose map has one range, owned by node-1 at 127.0.0.1:port. */
-static zkv_client *fake_client(int port)
-{
-    return fake_client2("node-1", port, 0, 1000);
-}
-
 static void fake_client_free(zkv_client *c)
 {
     zkv__mapsnap_release(c->mc.snap);
@@ -302,6 +296,17 @@ static void loop_once(zkv_async *a, loop *l)
     }
 }
 
+/* The peer sends r, framed. */
+static void peer_send(int fd, const Zkv__Response *r)
+{
+    zkv_buf b;
+    zkv_buf_init(&b);
+    CU_ASSERT_FATAL(zkv_frame_append_response(&b, r) == 0);
+    CU_ASSERT(send(fd, zkv_buf_head(&b), zkv_buf_unread(&b), MSG_NOSIGNAL) ==
+              (ssize_t)zkv_buf_unread(&b));
+    zkv_buf_free(&b);
+}
+
 /* The peer answers: id with status. */
 static void peer_answer(int fd, uint64_t id, int status)
 {
@@ -309,12 +314,7 @@ static void peer_answer(int fd, uint64_t id, int status)
     r.id = id;
     r.status = status;
     r.cluster_id = "cid-1";
-    zkv_buf b;
-    zkv_buf_init(&b);
-    CU_ASSERT_FATAL(zkv_frame_append_response(&b, &r) == 0);
-    CU_ASSERT(send(fd, zkv_buf_head(&b), zkv_buf_unread(&b), MSG_NOSIGNAL) ==
-              (ssize_t)zkv_buf_unread(&b));
-    zkv_buf_free(&b);
+    peer_send(fd, &r);
 }
 
 typedef struct got {
@@ -346,132 +346,6 @@ static void on_cb(zkv_async *a, int status, const zkv_value *v, void *priv)
             others += g_got.calls[k];
         CU_ASSERT_EQUAL(others, 0);
     }
-}
-
-static void async_scenario(bool free_in_first)
-{
-    int port = 0;
-    int lfd = listen_any(&port);
-    zkv_client *c = fake_client2("node-1", port, 0, 200); /* failfast 200 ms */
-    zkv_async *a = NULL;
-    loop l;
-    loop_init(&l);
-    zkv_async_hooks h = {&l,          h_add_read,  h_del_read, h_add_write,
-                         h_del_write, h_set_timer, h_cleanup};
-    CU_ASSERT_FATAL(zkv_async_create(c, &a) == ZKV_OK);
-    CU_ASSERT_EQUAL(zkv_async_put(a, "k", 1, "v", 1, 0, on_cb, NULL), ZKV_EINVAL); /* no hooks */
-    CU_ASSERT_FATAL(zkv_async_set_hooks(a, &h) == ZKV_OK);
-    memset(&g_got, 0, sizeof g_got);
-    g_got.free_in_first = free_in_first;
-    for (int i = 0; i < 5; i++)
-        CU_ASSERT_EQUAL(zkv_async_put(a, "k", 1, "v", 1, 0, on_cb, (void *)(intptr_t)i), ZKV_OK);
-    CU_ASSERT_EQUAL(zkv_async_pending(a), 5);
-    CU_ASSERT_EQUAL(g_got.calls[0], 0); /* never from the call itself */
-    CU_ASSERT(l.rfd >= 0 && l.w[slot_of(&l, l.rfd, false)] && l.timer_ms >= 0);
-    int sfd = accept(lfd, NULL, NULL);
-    CU_ASSERT_FATAL(sfd >= 0);
-    /* HELLO is id 1, the puts 2..6: hello OK, the first put OK, then the peer hangs up */
-    peer_answer(sfd, 1, ZKV__STATUS__OK);
-    peer_answer(sfd, 2, ZKV__STATUS__OK);
-    uint64_t until = zkv_now_ms() + 5000;
-    while (g_got.calls[0] == 0 && zkv_now_ms() < until)
-        loop_once(a, &l);
-    CU_ASSERT_EQUAL(g_got.calls[0], 1);
-    CU_ASSERT_EQUAL(g_got.status[0], ZKV_OK);
-    if (free_in_first) {
-        /* freed when handle_read returned: every other callback ran, with a failure */
-        for (int i = 1; i < 5; i++) {
-            CU_ASSERT_EQUAL(g_got.calls[i], 1);
-            CU_ASSERT_EQUAL(g_got.status[i], ZKV_ECONNECT);
-        }
-        CU_ASSERT_EQUAL(l.cleanups, 1);
-        CU_ASSERT_EQUAL(l.rfd, -1);
-    } else {
-        /* The node goes away (its port refuses): the writes on the lost connection wait
-         * for a new owner for the failfast (200 ms), re-trying the owner, then fail with
-         * ZKV_EUNAVAILABLE naming the range and the owner, once each. */
-        close(sfd);
-        close(lfd);
-        sfd = lfd = -1;
-        uint64_t t0 = zkv_now_ms();
-        while (zkv_async_pending(a) > 0 && zkv_now_ms() < until)
-            loop_once(a, &l);
-        uint64_t el = zkv_now_ms() - t0;
-        CU_ASSERT(el >= 190 && el < 2000);
-        for (int i = 1; i < 5; i++) {
-            CU_ASSERT_EQUAL(g_got.calls[i], 1);
-            CU_ASSERT_EQUAL(g_got.status[i], ZKV_EUNAVAILABLE);
-        }
-        CU_ASSERT(strstr(g_last_error, "r0000") && strstr(g_last_error, "node-1") &&
-                  strstr(g_last_error, "writes are refused"));
-        CU_ASSERT_EQUAL(zkv_async_pending(a), 0);
-        CU_ASSERT_EQUAL(l.rfd, -1); /* the socket was closed and unwatched */
-        zkv_async_free(a);
-        CU_ASSERT_EQUAL(l.cleanups, 1);
-    }
-    CU_ASSERT_EQUAL(g_got.calls[0], 1);
-    if (sfd >= 0)
-        close(sfd);
-    if (lfd >= 0)
-        close(lfd);
-    fake_client_free(c);
-}
-
-/* NOT_OWNER (the node's map no newer than ours): re-sent after a backoff on the timer
- * under the next id, then answered; the callback runs once, with the final answer. */
-static void test_async_not_owner_resent(void)
-{
-    int port = 0;
-    int lfd = listen_any(&port);
-    zkv_client *c = fake_client(port);
-    zkv_async *a = NULL;
-    loop l;
-    loop_init(&l);
-    zkv_async_hooks h = {&l,          h_add_read,  h_del_read, h_add_write,
-                         h_del_write, h_set_timer, h_cleanup};
-    CU_ASSERT_FATAL(zkv_async_create(c, &a) == ZKV_OK);
-    CU_ASSERT_FATAL(zkv_async_set_hooks(a, &h) == ZKV_OK);
-    memset(&g_got, 0, sizeof g_got);
-    CU_ASSERT_EQUAL(zkv_async_del(a, "k", 1, 0, on_cb, (void *)(intptr_t)0), ZKV_OK);
-    int sfd = accept(lfd, NULL, NULL);
-    CU_ASSERT_FATAL(sfd >= 0);
-    peer_answer(sfd, 1, ZKV__STATUS__OK);        /* HELLO */
-    peer_answer(sfd, 2, ZKV__STATUS__NOT_OWNER); /* the first try */
-    uint64_t until = zkv_now_ms() + 5000;
-    uint8_t buf[4096];
-    size_t have = 0;
-    /* the re-send arrives: HELLO + the first try + the second try, three frames */
-    int frames = 0;
-    while (frames < 3 && zkv_now_ms() < until) {
-        loop_once(a, &l);
-        struct pollfd p = {.fd = sfd, .events = POLLIN};
-        if (poll(&p, 1, 0) > 0) {
-            ssize_t r = recv(sfd, buf + have, sizeof buf - have, 0);
-            CU_ASSERT_FATAL(r > 0);
-            have += (size_t)r;
-            frames = 0;
-            for (size_t off = 0; off + 4 <= have; frames++) {
-                size_t len = ((size_t)buf[off] << 24) | ((size_t)buf[off + 1] << 16) |
-                             ((size_t)buf[off + 2] << 8) | buf[off + 3];
-                if (off + 4 + len > have)
-                    break;
-                off += 4 + len;
-            }
-        }
-    }
-    CU_ASSERT_EQUAL(frames, 3);
-    CU_ASSERT_EQUAL(g_got.calls[0], 0);          /* not called back for the NOT_OWNER */
-    peer_answer(sfd, 3, ZKV__STATUS__NOT_FOUND); /* deleting a missing key: OK */
-    while (g_got.calls[0] == 0 && zkv_now_ms() < until)
-        loop_once(a, &l);
-    CU_ASSERT_EQUAL(g_got.calls[0], 1);
-    CU_ASSERT_EQUAL(g_got.status[0], ZKV_OK);
-    CU_ASSERT_EQUAL(zkv_async_pending(a), 0);
-    zkv_async_free(a);
-    CU_ASSERT_EQUAL(g_got.calls[0], 1);
-    close(sfd);
-    close(lfd);
-    fake_client_free(c);
 }
 
 /* --- fallback and failfast ------------------------------------------------------------- */
@@ -526,12 +400,7 @@ static void peer_value(int fd, uint64_t id, const char *val, uint64_t seq, uint6
     r.range_epoch = 4;
     r.range_seq = pos;
     r.stale = true;
-    zkv_buf b;
-    zkv_buf_init(&b);
-    CU_ASSERT_FATAL(zkv_frame_append_response(&b, &r) == 0);
-    CU_ASSERT(send(fd, zkv_buf_head(&b), zkv_buf_unread(&b), MSG_NOSIGNAL) ==
-              (ssize_t)zkv_buf_unread(&b));
-    zkv_buf_free(&b);
+    peer_send(fd, &r);
 }
 
 /* Accepts the client's connection on lfd while driving the loop. */
@@ -555,41 +424,200 @@ static void wait_cb(zkv_async *a, loop *l, int i)
         loop_once(a, l);
 }
 
+/* --- a fixture: the scripted peer, a client of it and a zkv_async on the stand-in loop ---- */
+
+typedef struct fix {
+    int lfd, sfd;     /* the peer's listening and accepted sockets (-1: none) */
+    int port1, port2; /* node-1's and node-2's ports in the client's map (0: not live) */
+    zkv_client *c;
+    zkv_async *a; /* NULL once freed */
+    loop l;
+    uint8_t buf[4096]; /* what the peer received and has not decoded yet */
+    size_t have;
+} fix;
+
+/* The peer listens as node-1 (node-2 not live) or, node2 set, as node-2 (node-1's port
+ * refuses connections); the client's map is fake_map(3, owner, ...), its failfast ms; a
+ * zkv_async of it refuses requests until its hooks (the stand-in loop) are set. g_got is
+ * cleared. */
+static void fix_open(fix *f, const char *owner, bool node2, int failfast)
+{
+    memset(f, 0, sizeof *f);
+    f->sfd = -1;
+    int port = 0;
+    f->lfd = listen_any(&port);
+    f->port1 = node2 ? refused_port() : port;
+    f->port2 = node2 ? port : 0;
+    f->c = fake_client2(owner, f->port1, f->port2, failfast);
+    loop_init(&f->l);
+    zkv_async_hooks h = {&f->l,       h_add_read,  h_del_read, h_add_write,
+                         h_del_write, h_set_timer, h_cleanup};
+    CU_ASSERT_FATAL(zkv_async_create(f->c, &f->a) == ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_async_put(f->a, "k", 1, "v", 1, 0, on_cb, NULL), ZKV_EINVAL); /* no hooks */
+    CU_ASSERT_FATAL(zkv_async_set_hooks(f->a, &h) == ZKV_OK);
+    memset(&g_got, 0, sizeof g_got);
+}
+
+/* Frees the zkv_async (unless it was), closes the peer's sockets, frees the client. */
+static void fix_close(fix *f)
+{
+    if (f->a)
+        zkv_async_free(f->a);
+    f->a = NULL;
+    if (f->sfd >= 0)
+        close(f->sfd);
+    if (f->lfd >= 0)
+        close(f->lfd);
+    fake_client_free(f->c);
+}
+
+/* The peer's next request (driving the loop), which must be an op; free it with
+ * zkv__request__free_unpacked. */
+static Zkv__Request *fix_next(fix *f, int op)
+{
+    Zkv__Request *rq = peer_next(f->a, &f->l, f->sfd, f->buf, &f->have);
+    CU_ASSERT_FATAL(rq && (int)rq->op == op);
+    return rq;
+}
+
+/* The peer accepts the client's connection (driving the loop) and answers its HELLO. */
+static void fix_hello(fix *f)
+{
+    f->sfd = peer_accept(f->a, &f->l, f->lfd);
+    CU_ASSERT_FATAL(f->sfd >= 0);
+    Zkv__Request *rq = fix_next(f, ZKV__OP__HELLO);
+    peer_answer(f->sfd, rq->id, ZKV__STATUS__OK);
+    zkv__request__free_unpacked(rq, NULL);
+}
+
+/* The peer's next request must be an op; it answers a get with val (version 4:seq, its
+ * position 4:pos, stale), anything else with status. */
+static void fix_reply(fix *f, int op, int status, const char *val, uint64_t seq, uint64_t pos)
+{
+    Zkv__Request *rq = fix_next(f, op);
+    if (val)
+        peer_value(f->sfd, rq->id, val, seq, pos);
+    else
+        peer_answer(f->sfd, rq->id, status);
+    zkv__request__free_unpacked(rq, NULL);
+}
+
+/* --- the context against the peer ------------------------------------------------------- */
+
+static void async_scenario(bool free_in_first)
+{
+    fix f;
+    fix_open(&f, "node-1", false, 200); /* failfast 200 ms */
+    g_got.free_in_first = free_in_first;
+    for (int i = 0; i < 5; i++)
+        CU_ASSERT_EQUAL(zkv_async_put(f.a, "k", 1, "v", 1, 0, on_cb, (void *)(intptr_t)i), ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_async_pending(f.a), 5);
+    CU_ASSERT_EQUAL(g_got.calls[0], 0); /* never from the call itself */
+    CU_ASSERT(f.l.rfd >= 0 && f.l.w[slot_of(&f.l, f.l.rfd, false)] && f.l.timer_ms >= 0);
+    f.sfd = accept(f.lfd, NULL, NULL);
+    CU_ASSERT_FATAL(f.sfd >= 0);
+    /* HELLO is id 1, the puts 2..6: hello OK, the first put OK, then the peer hangs up */
+    peer_answer(f.sfd, 1, ZKV__STATUS__OK);
+    peer_answer(f.sfd, 2, ZKV__STATUS__OK);
+    wait_cb(f.a, &f.l, 0);
+    CU_ASSERT_EQUAL(g_got.calls[0], 1);
+    CU_ASSERT_EQUAL(g_got.status[0], ZKV_OK);
+    if (free_in_first) {
+        f.a = NULL; /* freed when handle_read returned: every other callback ran, failing */
+        for (int i = 1; i < 5; i++) {
+            CU_ASSERT_EQUAL(g_got.calls[i], 1);
+            CU_ASSERT_EQUAL(g_got.status[i], ZKV_ECONNECT);
+        }
+        CU_ASSERT_EQUAL(f.l.cleanups, 1);
+        CU_ASSERT_EQUAL(f.l.rfd, -1);
+    } else {
+        /* The node goes away (its port refuses): the writes on the lost connection wait
+         * for a new owner for the failfast (200 ms), re-trying the owner, then fail with
+         * ZKV_EUNAVAILABLE naming the range and the owner, once each. */
+        close(f.sfd);
+        close(f.lfd);
+        f.sfd = f.lfd = -1;
+        uint64_t t0 = zkv_now_ms(), until = t0 + 5000;
+        while (zkv_async_pending(f.a) > 0 && zkv_now_ms() < until)
+            loop_once(f.a, &f.l);
+        uint64_t el = zkv_now_ms() - t0;
+        CU_ASSERT(el >= 190 && el < 2000);
+        for (int i = 1; i < 5; i++) {
+            CU_ASSERT_EQUAL(g_got.calls[i], 1);
+            CU_ASSERT_EQUAL(g_got.status[i], ZKV_EUNAVAILABLE);
+        }
+        CU_ASSERT(strstr(g_last_error, "r0000") && strstr(g_last_error, "node-1") &&
+                  strstr(g_last_error, "writes are refused"));
+        CU_ASSERT_EQUAL(zkv_async_pending(f.a), 0);
+        CU_ASSERT_EQUAL(f.l.rfd, -1); /* the socket was closed and unwatched */
+        zkv_async_free(f.a);
+        f.a = NULL;
+        CU_ASSERT_EQUAL(f.l.cleanups, 1);
+    }
+    CU_ASSERT_EQUAL(g_got.calls[0], 1);
+    fix_close(&f);
+}
+
+/* NOT_OWNER (the node's map no newer than ours): re-sent after a backoff on the timer
+ * under the next id, then answered; the callback runs once, with the final answer. */
+static void test_async_not_owner_resent(void)
+{
+    fix f;
+    fix_open(&f, "node-1", false, 1000);
+    CU_ASSERT_EQUAL(zkv_async_del(f.a, "k", 1, 0, on_cb, (void *)(intptr_t)0), ZKV_OK);
+    f.sfd = accept(f.lfd, NULL, NULL);
+    CU_ASSERT_FATAL(f.sfd >= 0);
+    peer_answer(f.sfd, 1, ZKV__STATUS__OK);        /* HELLO */
+    peer_answer(f.sfd, 2, ZKV__STATUS__NOT_OWNER); /* the first try */
+    uint64_t until = zkv_now_ms() + 5000;
+    /* the re-send arrives: HELLO + the first try + the second try, three frames */
+    int frames = 0;
+    while (frames < 3 && zkv_now_ms() < until) {
+        loop_once(f.a, &f.l);
+        struct pollfd p = {.fd = f.sfd, .events = POLLIN};
+        if (poll(&p, 1, 0) > 0) {
+            ssize_t r = recv(f.sfd, f.buf + f.have, sizeof f.buf - f.have, 0);
+            CU_ASSERT_FATAL(r > 0);
+            f.have += (size_t)r;
+            frames = 0;
+            for (size_t off = 0; off + 4 <= f.have; frames++) {
+                size_t len = ((size_t)f.buf[off] << 24) | ((size_t)f.buf[off + 1] << 16) |
+                             ((size_t)f.buf[off + 2] << 8) | f.buf[off + 3];
+                if (off + 4 + len > f.have)
+                    break;
+                off += 4 + len;
+            }
+        }
+    }
+    CU_ASSERT_EQUAL(frames, 3);
+    CU_ASSERT_EQUAL(g_got.calls[0], 0);            /* not called back for the NOT_OWNER */
+    peer_answer(f.sfd, 3, ZKV__STATUS__NOT_FOUND); /* deleting a missing key: OK */
+    wait_cb(f.a, &f.l, 0);
+    CU_ASSERT_EQUAL(g_got.calls[0], 1);
+    CU_ASSERT_EQUAL(g_got.status[0], ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_async_pending(f.a), 0);
+    fix_close(&f);
+    CU_ASSERT_EQUAL(g_got.calls[0], 1); /* not again when freed */
+}
+
 /* The owner refuses connections: a get falls back to the in-sync replica (sent with
  * FLAG_ALLOW_STALE) and its value is flagged stale with the replica's node and position;
  * ZKV_FLAG_OWNER_ONLY fails with ZKV_EUNAVAILABLE after the failfast instead;
  * ZKV_FLAG_READ_REPLICA asks the replica on purpose; both flags at once are refused. */
 static void test_async_read_fallback(void)
 {
-    int port2 = 0;
-    int lfd = listen_any(&port2);
-    zkv_client *c = fake_client2("node-1", refused_port(), port2, 150);
-    zkv_async *a = NULL;
-    loop l;
-    loop_init(&l);
-    zkv_async_hooks h = {&l,          h_add_read,  h_del_read, h_add_write,
-                         h_del_write, h_set_timer, h_cleanup};
-    CU_ASSERT_FATAL(zkv_async_create(c, &a) == ZKV_OK);
-    CU_ASSERT_FATAL(zkv_async_set_hooks(a, &h) == ZKV_OK);
-    memset(&g_got, 0, sizeof g_got);
-    CU_ASSERT_EQUAL(zkv_async_get(a, "k", 1, ZKV_FLAG_READ_REPLICA | ZKV_FLAG_OWNER_ONLY, on_cb,
+    fix f;
+    fix_open(&f, "node-1", true, 150);
+    CU_ASSERT_EQUAL(zkv_async_get(f.a, "k", 1, ZKV_FLAG_READ_REPLICA | ZKV_FLAG_OWNER_ONLY, on_cb,
                                   (void *)(intptr_t)7),
                     ZKV_EINVAL);
-    CU_ASSERT_EQUAL(zkv_async_get(a, "k", 1, 0, on_cb, (void *)(intptr_t)0), ZKV_OK);
-    int sfd = peer_accept(a, &l, lfd);
-    CU_ASSERT_FATAL(sfd >= 0);
-    uint8_t buf[4096];
-    size_t have = 0;
-    Zkv__Request *rq = peer_next(a, &l, sfd, buf, &have);
-    CU_ASSERT_FATAL(rq && rq->op == ZKV__OP__HELLO);
-    peer_answer(sfd, rq->id, ZKV__STATUS__OK);
-    zkv__request__free_unpacked(rq, NULL);
-    rq = peer_next(a, &l, sfd, buf, &have);
-    CU_ASSERT_FATAL(rq && rq->op == ZKV__OP__GET);
+    CU_ASSERT_EQUAL(zkv_async_get(f.a, "k", 1, 0, on_cb, (void *)(intptr_t)0), ZKV_OK);
+    fix_hello(&f);
+    Zkv__Request *rq = fix_next(&f, ZKV__OP__GET);
     CU_ASSERT(rq->flags & ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE);
-    peer_value(sfd, rq->id, "v1", 10, 17);
+    peer_value(f.sfd, rq->id, "v1", 10, 17);
     zkv__request__free_unpacked(rq, NULL);
-    wait_cb(a, &l, 0);
+    wait_cb(f.a, &f.l, 0);
     CU_ASSERT_EQUAL(g_got.calls[0], 1);
     CU_ASSERT_EQUAL(g_got.status[0], ZKV_OK);
     CU_ASSERT_EQUAL(g_stale, 1);
@@ -598,29 +626,25 @@ static void test_async_read_fallback(void)
 
     /* owner only: no replica asked; fails once the failfast ran out */
     uint64_t t0 = zkv_now_ms();
-    CU_ASSERT_EQUAL(zkv_async_get(a, "k", 1, ZKV_FLAG_OWNER_ONLY, on_cb, (void *)(intptr_t)1),
+    CU_ASSERT_EQUAL(zkv_async_get(f.a, "k", 1, ZKV_FLAG_OWNER_ONLY, on_cb, (void *)(intptr_t)1),
                     ZKV_OK);
-    wait_cb(a, &l, 1);
+    wait_cb(f.a, &f.l, 1);
     CU_ASSERT_EQUAL(g_got.status[1], ZKV_EUNAVAILABLE);
     CU_ASSERT(zkv_now_ms() - t0 >= 140);
     CU_ASSERT(strstr(g_last_error, "ZKV_FLAG_OWNER_ONLY") != NULL);
 
     /* on purpose: the replica, on the same connection */
-    CU_ASSERT_EQUAL(zkv_async_get(a, "k", 1, ZKV_FLAG_READ_REPLICA, on_cb, (void *)(intptr_t)2),
+    CU_ASSERT_EQUAL(zkv_async_get(f.a, "k", 1, ZKV_FLAG_READ_REPLICA, on_cb, (void *)(intptr_t)2),
                     ZKV_OK);
-    rq = peer_next(a, &l, sfd, buf, &have);
-    CU_ASSERT_FATAL(rq && rq->op == ZKV__OP__GET);
+    rq = fix_next(&f, ZKV__OP__GET);
     CU_ASSERT(rq->flags & ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE);
-    peer_value(sfd, rq->id, "v2", 11, 18);
+    peer_value(f.sfd, rq->id, "v2", 11, 18);
     zkv__request__free_unpacked(rq, NULL);
-    wait_cb(a, &l, 2);
+    wait_cb(f.a, &f.l, 2);
     CU_ASSERT_EQUAL(g_got.status[2], ZKV_OK);
     CU_ASSERT(g_stale == 1 && g_pos.seq == 18);
-    CU_ASSERT_EQUAL(zkv_async_pending(a), 0);
-    zkv_async_free(a);
-    close(sfd);
-    close(lfd);
-    fake_client_free(c);
+    CU_ASSERT_EQUAL(zkv_async_pending(f.a), 0);
+    fix_close(&f);
 }
 
 /* A write whose owner refuses connections waits (on the timer) while the map names no
@@ -628,51 +652,31 @@ static void test_async_read_fallback(void)
  * callback, ZKV_OK. */
 static void test_async_write_waits_for_new_owner(void)
 {
-    int port2 = 0, port1 = refused_port();
-    int lfd = listen_any(&port2);
-    zkv_client *c = fake_client2("node-1", port1, port2, 5000);
-    zkv_async *a = NULL;
-    loop l;
-    loop_init(&l);
-    zkv_async_hooks h = {&l,          h_add_read,  h_del_read, h_add_write,
-                         h_del_write, h_set_timer, h_cleanup};
-    CU_ASSERT_FATAL(zkv_async_create(c, &a) == ZKV_OK);
-    CU_ASSERT_FATAL(zkv_async_set_hooks(a, &h) == ZKV_OK);
-    memset(&g_got, 0, sizeof g_got);
-    CU_ASSERT_EQUAL(zkv_async_put(a, "k", 1, "v", 1, 0, on_cb, (void *)(intptr_t)0), ZKV_OK);
+    fix f;
+    fix_open(&f, "node-1", true, 5000);
+    CU_ASSERT_EQUAL(zkv_async_put(f.a, "k", 1, "v", 1, 0, on_cb, (void *)(intptr_t)0), ZKV_OK);
     /* a few rounds of backoff against the refusing owner: still waiting */
     uint64_t t0 = zkv_now_ms();
     while (zkv_now_ms() - t0 < 100)
-        loop_once(a, &l);
+        loop_once(f.a, &f.l);
     CU_ASSERT_EQUAL(g_got.calls[0], 0);
-    CU_ASSERT_EQUAL(zkv_async_pending(a), 1);
-    CU_ASSERT(l.timer_ms >= 0);
-    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    CU_ASSERT_EQUAL(zkv_async_pending(f.a), 1);
+    CU_ASSERT(f.l.timer_ms >= 0);
+    struct pollfd p = {.fd = f.lfd, .events = POLLIN};
     CU_ASSERT_EQUAL(poll(&p, 1, 0), 0); /* the replica is never asked to write */
     /* failover: node-2 owns the range now */
-    fake_set_map(c, fake_map(5, "node-2", port1, port2));
-    int sfd = peer_accept(a, &l, lfd);
-    CU_ASSERT_FATAL(sfd >= 0);
-    uint8_t buf[4096];
-    size_t have = 0;
-    Zkv__Request *rq = peer_next(a, &l, sfd, buf, &have);
-    CU_ASSERT_FATAL(rq && rq->op == ZKV__OP__HELLO);
-    peer_answer(sfd, rq->id, ZKV__STATUS__OK);
-    zkv__request__free_unpacked(rq, NULL);
-    rq = peer_next(a, &l, sfd, buf, &have);
-    CU_ASSERT_FATAL(rq && rq->op == ZKV__OP__PUT);
+    fake_set_map(f.c, fake_map(5, "node-2", f.port1, f.port2));
+    fix_hello(&f);
+    Zkv__Request *rq = fix_next(&f, ZKV__OP__PUT);
     CU_ASSERT_EQUAL(rq->map_version, 5);
-    peer_answer(sfd, rq->id, ZKV__STATUS__OK);
+    peer_answer(f.sfd, rq->id, ZKV__STATUS__OK);
     zkv__request__free_unpacked(rq, NULL);
-    wait_cb(a, &l, 0);
+    wait_cb(f.a, &f.l, 0);
     CU_ASSERT_EQUAL(g_got.calls[0], 1);
     CU_ASSERT_EQUAL(g_got.status[0], ZKV_OK);
     CU_ASSERT(zkv_now_ms() - t0 < 5000);
-    zkv_async_free(a);
-    CU_ASSERT_EQUAL(g_got.calls[0], 1);
-    close(sfd);
-    close(lfd);
-    fake_client_free(c);
+    fix_close(&f);
+    CU_ASSERT_EQUAL(g_got.calls[0], 1); /* not again when freed */
 }
 
 /* A range without owner: the write is accepted (not refused at once) and fails with
@@ -680,45 +684,23 @@ static void test_async_write_waits_for_new_owner(void)
  * replica, stale. */
 static void test_async_ownerless(void)
 {
-    int port2 = 0;
-    int lfd = listen_any(&port2);
-    zkv_client *c = fake_client2("", refused_port(), port2, 150);
-    zkv_async *a = NULL;
-    loop l;
-    loop_init(&l);
-    zkv_async_hooks h = {&l,          h_add_read,  h_del_read, h_add_write,
-                         h_del_write, h_set_timer, h_cleanup};
-    CU_ASSERT_FATAL(zkv_async_create(c, &a) == ZKV_OK);
-    CU_ASSERT_FATAL(zkv_async_set_hooks(a, &h) == ZKV_OK);
-    memset(&g_got, 0, sizeof g_got);
+    fix f;
+    fix_open(&f, "", true, 150);
     uint64_t t0 = zkv_now_ms();
-    CU_ASSERT_EQUAL(zkv_async_del(a, "k", 1, 0, on_cb, (void *)(intptr_t)0), ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_async_del(f.a, "k", 1, 0, on_cb, (void *)(intptr_t)0), ZKV_OK);
     CU_ASSERT_EQUAL(g_got.calls[0], 0);
-    wait_cb(a, &l, 0);
+    wait_cb(f.a, &f.l, 0);
     CU_ASSERT_EQUAL(g_got.calls[0], 1);
     CU_ASSERT_EQUAL(g_got.status[0], ZKV_EUNAVAILABLE);
     CU_ASSERT(zkv_now_ms() - t0 >= 140);
     CU_ASSERT(strstr(g_last_error, "range r0000 has no owner") != NULL);
-    CU_ASSERT_EQUAL(zkv_async_get(a, "k", 1, 0, on_cb, (void *)(intptr_t)1), ZKV_OK);
-    int sfd = peer_accept(a, &l, lfd);
-    CU_ASSERT_FATAL(sfd >= 0);
-    uint8_t buf[4096];
-    size_t have = 0;
-    Zkv__Request *rq = peer_next(a, &l, sfd, buf, &have);
-    CU_ASSERT_FATAL(rq && rq->op == ZKV__OP__HELLO);
-    peer_answer(sfd, rq->id, ZKV__STATUS__OK);
-    zkv__request__free_unpacked(rq, NULL);
-    rq = peer_next(a, &l, sfd, buf, &have);
-    CU_ASSERT_FATAL(rq && rq->op == ZKV__OP__GET);
-    peer_value(sfd, rq->id, "v3", 12, 19);
-    zkv__request__free_unpacked(rq, NULL);
-    wait_cb(a, &l, 1);
+    CU_ASSERT_EQUAL(zkv_async_get(f.a, "k", 1, 0, on_cb, (void *)(intptr_t)1), ZKV_OK);
+    fix_hello(&f);
+    fix_reply(&f, ZKV__OP__GET, 0, "v3", 12, 19);
+    wait_cb(f.a, &f.l, 1);
     CU_ASSERT_EQUAL(g_got.status[1], ZKV_OK);
     CU_ASSERT(g_stale == 1 && strcmp(g_node, "node-2") == 0);
-    zkv_async_free(a);
-    close(sfd);
-    close(lfd);
-    fake_client_free(c);
+    fix_close(&f);
 }
 
 /* --- batches ------------------------------------------------------------------------------ */
@@ -741,16 +723,8 @@ static void on_batch(zkv_async *a, zkv_batch *b, int status, void *priv)
  * an empty batch calls back from the next timer. */
 static void test_async_batch(void)
 {
-    int port = 0;
-    int lfd = listen_any(&port);
-    zkv_client *c = fake_client(port);
-    zkv_async *a = NULL;
-    loop l;
-    loop_init(&l);
-    zkv_async_hooks h = {&l,          h_add_read,  h_del_read, h_add_write,
-                         h_del_write, h_set_timer, h_cleanup};
-    CU_ASSERT_FATAL(zkv_async_create(c, &a) == ZKV_OK);
-    CU_ASSERT_FATAL(zkv_async_set_hooks(a, &h) == ZKV_OK);
+    fix f;
+    fix_open(&f, "node-1", false, 1000);
     zkv_batch *b = zkv_batch_create();
     static char big[5000];
     memset(big, 'k', sizeof big);
@@ -759,31 +733,21 @@ static void test_async_batch(void)
                     zkv_batch_get(b, "d", 1) == 0 &&
                     zkv_batch_put(b, big, sizeof big, "v", 1) == 0);
     g_batch_calls = 0;
-    CU_ASSERT_EQUAL(zkv_async_batch_run(a, NULL, 0, on_batch, b), ZKV_EINVAL);
+    CU_ASSERT_EQUAL(zkv_async_batch_run(f.a, NULL, 0, on_batch, b), ZKV_EINVAL);
     CU_ASSERT_EQUAL(
-        zkv_async_batch_run(a, b, ZKV_FLAG_READ_REPLICA | ZKV_FLAG_OWNER_ONLY, on_batch, b),
+        zkv_async_batch_run(f.a, b, ZKV_FLAG_READ_REPLICA | ZKV_FLAG_OWNER_ONLY, on_batch, b),
         ZKV_EINVAL);
-    CU_ASSERT_EQUAL(zkv_async_batch_run(a, b, 0, on_batch, b), ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_async_batch_run(f.a, b, 0, on_batch, b), ZKV_OK);
     CU_ASSERT_EQUAL(g_batch_calls, 0);
-    CU_ASSERT_EQUAL(zkv_async_pending(a), 5); /* the batch and its 4 operations */
-    int sfd = peer_accept(a, &l, lfd);
-    CU_ASSERT_FATAL(sfd >= 0);
-    uint8_t buf[4096];
-    size_t have = 0;
-    int want[] = {ZKV__OP__HELLO, ZKV__OP__GET, ZKV__OP__PUT, ZKV__OP__DELETE, ZKV__OP__GET};
-    for (int k = 0; k < 5; k++) {
-        Zkv__Request *rq = peer_next(a, &l, sfd, buf, &have);
-        CU_ASSERT_FATAL(rq != NULL);
-        CU_ASSERT_EQUAL(rq->op, want[k]);
-        if (k == 1)
-            peer_value(sfd, rq->id, "va", 1, 1);
-        else
-            peer_answer(sfd, rq->id, k >= 3 ? ZKV__STATUS__NOT_FOUND : ZKV__STATUS__OK);
-        zkv__request__free_unpacked(rq, NULL);
-    }
+    CU_ASSERT_EQUAL(zkv_async_pending(f.a), 5); /* the batch and its 4 operations */
+    fix_hello(&f);
+    fix_reply(&f, ZKV__OP__GET, 0, "va", 1, 1);
+    fix_reply(&f, ZKV__OP__PUT, ZKV__STATUS__OK, NULL, 0, 0);
+    fix_reply(&f, ZKV__OP__DELETE, ZKV__STATUS__NOT_FOUND, NULL, 0, 0);
+    fix_reply(&f, ZKV__OP__GET, ZKV__STATUS__NOT_FOUND, NULL, 0, 0);
     uint64_t until = zkv_now_ms() + 5000;
     while (g_batch_calls == 0 && zkv_now_ms() < until)
-        loop_once(a, &l);
+        loop_once(f.a, &f.l);
     CU_ASSERT_EQUAL(g_batch_calls, 1);
     CU_ASSERT_EQUAL(g_batch_status, ZKV_OK);
     CU_ASSERT(strstr(g_batch_err, "operation 4 of 5") != NULL);
@@ -794,20 +758,19 @@ static void test_async_batch(void)
     const void *v = zkv_batch_value(b, 0, &len);
     CU_ASSERT(v && len == 2 && memcmp(v, "va", 2) == 0);
     CU_ASSERT_PTR_NULL(zkv_batch_value(b, 3, &len));
-    CU_ASSERT_EQUAL(zkv_async_pending(a), 0);
+    CU_ASSERT_EQUAL(zkv_async_pending(f.a), 0);
     /* empty: called back from the timer, not from the call */
     zkv_batch_clear(b);
-    CU_ASSERT_EQUAL(zkv_async_batch_run(a, b, 0, on_batch, b), ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_async_batch_run(f.a, b, 0, on_batch, b), ZKV_OK);
     CU_ASSERT_EQUAL(g_batch_calls, 1);
-    CU_ASSERT_EQUAL(l.timer_ms, 0);
+    CU_ASSERT_EQUAL(f.l.timer_ms, 0);
     while (g_batch_calls == 1 && zkv_now_ms() < until)
-        loop_once(a, &l);
+        loop_once(f.a, &f.l);
     CU_ASSERT_EQUAL(g_batch_calls, 2);
-    zkv_async_free(a);
+    zkv_async_free(f.a);
+    f.a = NULL;
     zkv_batch_free(b);
-    close(sfd);
-    close(lfd);
-    fake_client_free(c);
+    fix_close(&f);
 }
 
 static void test_async_loss_fails_all(void)

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "zkv/adapters/adapter_common.h"
 #include "zkv/zkv_async.h"
 
 #if defined(EV_MULTIPLICITY) && !EV_MULTIPLICITY
@@ -29,95 +30,44 @@
 #endif
 
 typedef struct zkv__ev_watch {
-    ev_io io; /* first: the callback gets &io back */
-    int fd;
-    int events;      /* EV_READ | EV_WRITE wanted */
-    unsigned serial; /* tells a watcher from a later one at the same fd (and address) */
-    struct zkv__ev *owner;
+    zkv__watch base; /* first; base.events: EV_READ | EV_WRITE wanted */
+    ev_io io;        /* the callback gets &io back */
 } zkv__ev_watch;
 
-/* One adapter callback in progress: alive is cleared if the context is freed under it. */
-typedef struct zkv__ev_frame {
-    int alive;
-    struct zkv__ev_frame *up; /* an outer one (a loop run from inside a callback) */
-} zkv__ev_frame;
-
 typedef struct zkv__ev {
-    zkv_async *a;
+    zkv__wtable t; /* first: the watchers' owner */
     struct ev_loop *loop;
     ev_timer timer;
-    zkv__ev_watch **w; /* indexed by fd */
-    int nw;
-    unsigned serial;
-    zkv__ev_frame *frames;
 } zkv__ev;
-
-static int zkv__ev_same(const zkv__ev *u, int fd, unsigned serial)
-{
-    return fd < u->nw && u->w[fd] && u->w[fd]->serial == serial;
-}
 
 static void zkv__ev_on_io(struct ev_loop *loop, ev_io *io, int revents)
 {
-    zkv__ev_watch *w = (zkv__ev_watch *)io;
-    zkv__ev *u = w->owner;
-    int fd = w->fd;
-    unsigned serial = w->serial;
+    zkv__ev_watch *w = (zkv__ev_watch *)(void *)((char *)io - offsetof(zkv__ev_watch, io));
     (void)loop;
     /* libev stopped the watcher on an error: report the events wanted, so the library
      * sees the failure (and closes the connection, which drops the watcher) */
     if (revents & EV_ERROR)
-        revents |= w->events;
-    zkv__ev_frame f = {1, u->frames};
-    u->frames = &f; /* the context (and u, and w) may be freed by the first call */
-    if (revents & EV_READ)
-        zkv_async_handle_read(u->a, fd);
-    /* still the same watcher, and it still wants to write: the read did not close (or
-     * replace) the connection */
-    if (f.alive && (revents & EV_WRITE) && zkv__ev_same(u, fd, serial) &&
-        (u->w[fd]->events & EV_WRITE))
-        zkv_async_handle_write(u->a, fd);
-    if (f.alive)
-        u->frames = f.up;
+        revents |= w->base.events;
+    zkv__wt_dispatch(w->base.owner, &w->base, revents & EV_READ, revents & EV_WRITE, EV_WRITE);
 }
 
 /* Sets the events wanted on fd: starts, changes, or stops and frees its watcher. */
-static void zkv__ev_update(zkv__ev *u, int fd, int add, int del)
+static void zkv__ev_update(zkv__wtable *t, int fd, int add, int del)
 {
-    if (fd < 0)
+    zkv__ev *u = (zkv__ev *)t;
+    int made;
+    zkv__ev_watch *w = (zkv__ev_watch *)zkv__wt_at(t, fd, add != 0, sizeof *w, &made);
+    if (!w)
         return;
-    if (fd >= u->nw) {
-        if (!add)
-            return;
-        int n = fd + 16;
-        zkv__ev_watch **w = (zkv__ev_watch **)realloc(u->w, (size_t)n * sizeof(zkv__ev_watch *));
-        if (!w)
-            return;
-        for (int i = u->nw; i < n; i++)
-            w[i] = NULL;
-        u->w = w;
-        u->nw = n;
-    }
-    zkv__ev_watch *w = u->w[fd];
-    if (!w) {
-        if (!add)
-            return;
-        w = (zkv__ev_watch *)calloc(1, sizeof *w);
-        if (!w)
-            return;
+    if (made)
         ev_init(&w->io, zkv__ev_on_io);
-        w->fd = fd;
-        w->owner = u;
-        w->serial = ++u->serial;
-        u->w[fd] = w;
-    }
-    int events = (w->events | add) & ~del;
-    if (events == w->events && ev_is_active(&w->io))
+    int events = (w->base.events | add) & ~del;
+    if (events == w->base.events && ev_is_active(&w->io))
         return;
     ev_io_stop(u->loop, &w->io);
-    w->events = events;
+    w->base.events = events;
     if (!events) {
-        u->w[fd] = NULL;
+        zkv__wt_drop(&u->t, fd);
         free(w);
         return;
     }
@@ -125,29 +75,12 @@ static void zkv__ev_update(zkv__ev *u, int fd, int add, int del)
     ev_io_start(u->loop, &w->io);
 }
 
-static void zkv__ev_add_read(void *d, int fd)
-{
-    zkv__ev_update((zkv__ev *)d, fd, EV_READ, 0);
-}
-static void zkv__ev_del_read(void *d, int fd)
-{
-    zkv__ev_update((zkv__ev *)d, fd, 0, EV_READ);
-}
-static void zkv__ev_add_write(void *d, int fd)
-{
-    zkv__ev_update((zkv__ev *)d, fd, EV_WRITE, 0);
-}
-static void zkv__ev_del_write(void *d, int fd)
-{
-    zkv__ev_update((zkv__ev *)d, fd, 0, EV_WRITE);
-}
-
 static void zkv__ev_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
     zkv__ev *u = (zkv__ev *)(void *)((char *)t - offsetof(zkv__ev, timer));
     (void)loop;
     (void)revents;
-    zkv_async_handle_timeout(u->a); /* may free u: nothing after it */
+    zkv_async_handle_timeout(u->t.a); /* may free u: nothing after it */
 }
 
 static void zkv__ev_set_timer(void *d, long ms)
@@ -161,18 +94,18 @@ static void zkv__ev_set_timer(void *d, long ms)
     ev_timer_start(u->loop, &u->timer);
 }
 
+static void zkv__ev_release(zkv__wtable *t, zkv__watch *b)
+{
+    zkv__ev_watch *w = (zkv__ev_watch *)b;
+    ev_io_stop(((zkv__ev *)t)->loop, &w->io);
+    free(w);
+}
+
 static void zkv__ev_cleanup(void *d)
 {
     zkv__ev *u = (zkv__ev *)d;
-    for (int fd = 0; fd < u->nw; fd++)
-        if (u->w[fd]) {
-            ev_io_stop(u->loop, &u->w[fd]->io);
-            free(u->w[fd]);
-        }
+    zkv__wt_free(&u->t, zkv__ev_release);
     ev_timer_stop(u->loop, &u->timer);
-    for (zkv__ev_frame *f = u->frames; f; f = f->up)
-        f->alive = 0;
-    free(u->w);
     free(u);
 }
 
@@ -183,17 +116,10 @@ static inline int zkv_async_libev_attach(zkv_async *a, struct ev_loop *loop)
     zkv__ev *u = (zkv__ev *)calloc(1, sizeof *u);
     if (!u)
         return ZKV_ENOMEM;
-    u->a = a;
     u->loop = loop;
     ev_init(&u->timer, zkv__ev_on_timer);
-    zkv_async_hooks h = {u,
-                         zkv__ev_add_read,
-                         zkv__ev_del_read,
-                         zkv__ev_add_write,
-                         zkv__ev_del_write,
-                         zkv__ev_set_timer,
-                         zkv__ev_cleanup};
-    int rc = zkv_async_set_hooks(a, &h);
+    int rc = zkv__wt_attach(&u->t, a, zkv__ev_update, EV_READ, EV_WRITE, zkv__ev_set_timer,
+                            zkv__ev_cleanup);
     if (rc != ZKV_OK)
         free(u); /* nothing of it reached the loop */
     return rc;

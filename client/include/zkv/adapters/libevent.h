@@ -19,101 +19,50 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
+#include "zkv/adapters/adapter_common.h"
 #include "zkv/zkv_async.h"
 
 typedef struct zkv__evt_watch {
+    zkv__watch base;  /* first; base.events: EV_READ | EV_WRITE wanted */
     struct event *ev; /* NULL until the first event is wanted */
-    int fd;
-    short events;    /* EV_READ | EV_WRITE wanted */
-    unsigned serial; /* tells a watcher from a later one at the same fd (and address) */
-    struct zkv__evt *owner;
 } zkv__evt_watch;
 
-/* One adapter callback in progress: alive is cleared if the context is freed under it. */
-typedef struct zkv__evt_frame {
-    int alive;
-    struct zkv__evt_frame *up; /* an outer one (a loop run from inside a callback) */
-} zkv__evt_frame;
-
 typedef struct zkv__evt {
-    zkv_async *a;
+    zkv__wtable t; /* first: the watchers' owner */
     struct event_base *base;
     struct event *timer;
-    zkv__evt_watch **w; /* indexed by fd */
-    int nw;
-    unsigned serial;
-    zkv__evt_frame *frames;
 } zkv__evt;
-
-static int zkv__evt_same(const zkv__evt *u, int fd, unsigned serial)
-{
-    return fd < u->nw && u->w[fd] && u->w[fd]->serial == serial;
-}
 
 static void zkv__evt_on_io(evutil_socket_t sock, short what, void *arg)
 {
     zkv__evt_watch *w = (zkv__evt_watch *)arg;
-    zkv__evt *u = w->owner;
-    int fd = w->fd;
-    unsigned serial = w->serial;
     (void)sock;
-    zkv__evt_frame f = {1, u->frames};
-    u->frames = &f; /* the context (and u, and w) may be freed by the first call */
     /* (an error or hang-up reports as both events, as far as they are wanted) */
-    if (what & EV_READ)
-        zkv_async_handle_read(u->a, fd);
-    /* still the same watcher, and it still wants to write: the read did not close (or
-     * replace) the connection */
-    if (f.alive && (what & EV_WRITE) && zkv__evt_same(u, fd, serial) &&
-        (u->w[fd]->events & EV_WRITE))
-        zkv_async_handle_write(u->a, fd);
-    if (f.alive)
-        u->frames = f.up;
+    zkv__wt_dispatch(w->base.owner, &w->base, what & EV_READ, what & EV_WRITE, EV_WRITE);
 }
 
 /* Sets the events wanted on fd: adds, changes, or deletes and frees its event. */
-static void zkv__evt_update(zkv__evt *u, int fd, short add, short del)
+static void zkv__evt_update(zkv__wtable *t, int fd, int add, int del)
 {
-    if (fd < 0)
+    zkv__evt *u = (zkv__evt *)t;
+    /* a new watcher has no event yet (w->ev NULL) */
+    zkv__evt_watch *w = (zkv__evt_watch *)zkv__wt_at(t, fd, add != 0, sizeof *w, NULL);
+    if (!w)
         return;
-    if (fd >= u->nw) {
-        if (!add)
-            return;
-        int n = fd + 16;
-        zkv__evt_watch **w = (zkv__evt_watch **)realloc(u->w, (size_t)n * sizeof(zkv__evt_watch *));
-        if (!w)
-            return;
-        for (int i = u->nw; i < n; i++)
-            w[i] = NULL;
-        u->w = w;
-        u->nw = n;
-    }
-    zkv__evt_watch *w = u->w[fd];
-    if (!w) {
-        if (!add)
-            return;
-        w = (zkv__evt_watch *)calloc(1, sizeof *w);
-        if (!w)
-            return;
-        w->fd = fd;
-        w->owner = u;
-        w->serial = ++u->serial;
-        u->w[fd] = w;
-    }
-    short events = (short)((w->events | add) & ~del);
-    if (events == w->events && w->ev)
+    short events = (short)((w->base.events | add) & ~del);
+    if (events == w->base.events && w->ev)
         return;
     if (!events) {
         if (w->ev)
             event_free(w->ev); /* deletes it first; safe inside its own callback */
-        u->w[fd] = NULL;
+        zkv__wt_drop(&u->t, fd);
         free(w);
         return;
     }
     if (!w->ev) {
         w->ev = event_new(u->base, fd, (short)(events | EV_PERSIST), zkv__evt_on_io, w);
         if (!w->ev) {
-            u->w[fd] = NULL;
+            zkv__wt_drop(&u->t, fd);
             free(w);
             return;
         }
@@ -122,25 +71,8 @@ static void zkv__evt_update(zkv__evt *u, int fd, short add, short del)
         event_del(w->ev);
         event_assign(w->ev, u->base, fd, (short)(events | EV_PERSIST), zkv__evt_on_io, w);
     }
-    w->events = events;
+    w->base.events = events;
     event_add(w->ev, NULL);
-}
-
-static void zkv__evt_add_read(void *d, int fd)
-{
-    zkv__evt_update((zkv__evt *)d, fd, EV_READ, 0);
-}
-static void zkv__evt_del_read(void *d, int fd)
-{
-    zkv__evt_update((zkv__evt *)d, fd, 0, EV_READ);
-}
-static void zkv__evt_add_write(void *d, int fd)
-{
-    zkv__evt_update((zkv__evt *)d, fd, EV_WRITE, 0);
-}
-static void zkv__evt_del_write(void *d, int fd)
-{
-    zkv__evt_update((zkv__evt *)d, fd, 0, EV_WRITE);
 }
 
 static void zkv__evt_on_timer(evutil_socket_t sock, short what, void *arg)
@@ -148,7 +80,7 @@ static void zkv__evt_on_timer(evutil_socket_t sock, short what, void *arg)
     zkv__evt *u = (zkv__evt *)arg;
     (void)sock;
     (void)what;
-    zkv_async_handle_timeout(u->a); /* may free u: nothing after it */
+    zkv_async_handle_timeout(u->t.a); /* may free u: nothing after it */
 }
 
 static void zkv__evt_set_timer(void *d, long ms)
@@ -164,19 +96,20 @@ static void zkv__evt_set_timer(void *d, long ms)
     event_add(u->timer, &tv); /* re-adding a pending timer reschedules it */
 }
 
+static void zkv__evt_release(zkv__wtable *t, zkv__watch *b)
+{
+    zkv__evt_watch *w = (zkv__evt_watch *)b;
+    (void)t;
+    if (w->ev)
+        event_free(w->ev);
+    free(w);
+}
+
 static void zkv__evt_cleanup(void *d)
 {
     zkv__evt *u = (zkv__evt *)d;
-    for (int fd = 0; fd < u->nw; fd++)
-        if (u->w[fd]) {
-            if (u->w[fd]->ev)
-                event_free(u->w[fd]->ev);
-            free(u->w[fd]);
-        }
+    zkv__wt_free(&u->t, zkv__evt_release);
     event_free(u->timer);
-    for (zkv__evt_frame *f = u->frames; f; f = f->up)
-        f->alive = 0;
-    free(u->w);
     free(u);
 }
 
@@ -192,16 +125,9 @@ static inline int zkv_async_libevent_attach(zkv_async *a, struct event_base *bas
         free(u);
         return ZKV_ENOMEM;
     }
-    u->a = a;
     u->base = base;
-    zkv_async_hooks h = {u,
-                         zkv__evt_add_read,
-                         zkv__evt_del_read,
-                         zkv__evt_add_write,
-                         zkv__evt_del_write,
-                         zkv__evt_set_timer,
-                         zkv__evt_cleanup};
-    int rc = zkv_async_set_hooks(a, &h);
+    int rc = zkv__wt_attach(&u->t, a, zkv__evt_update, EV_READ, EV_WRITE, zkv__evt_set_timer,
+                            zkv__evt_cleanup);
     if (rc != ZKV_OK) {
         event_free(u->timer);
         free(u);

@@ -27,35 +27,23 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include "zkv/adapters/adapter_common.h"
 #include "zkv/zkv_async.h"
 
 typedef struct zkv__uv_watch {
-    uv_poll_t poll;
-    int fd;
-    int events;      /* UV_READABLE | UV_WRITABLE polled for */
+    zkv__watch base; /* first; base.events: UV_READABLE | UV_WRITABLE polled for */
+    uv_poll_t poll;  /* poll.data is the watcher, freed by the poll's close callback */
     int want_write;  /* the library wants to write (add_write without del_write) */
     int queued;      /* on the list of writes to try before the next poll */
-    unsigned serial; /* tells a watcher from a later one at the same fd (and address) */
-    struct zkv__uv *owner;
 } zkv__uv_watch;
 
-/* One adapter callback in progress: alive is cleared if the context is freed under it. */
-typedef struct zkv__uv_frame {
-    int alive;
-    struct zkv__uv_frame *up; /* an outer one (a loop run from inside a callback) */
-} zkv__uv_frame;
-
 typedef struct zkv__uv {
-    zkv_async *a;
+    zkv__wtable t; /* first: the watchers' owner */
     uv_loop_t *loop;
     uv_timer_t *timer;
     uv_prepare_t *prepare; /* active while writes wait on the list */
-    zkv__uv_watch **w;     /* indexed by fd */
-    int nw;
-    int *pend; /* fds whose writes to try, in order */
+    int *pend;             /* fds whose writes to try, in order */
     int npend, cappend;
-    unsigned serial;
-    zkv__uv_frame *frames;
 } zkv__uv;
 
 static void zkv__uv_free_handle(uv_handle_t *h)
@@ -63,64 +51,33 @@ static void zkv__uv_free_handle(uv_handle_t *h)
     free(h);
 }
 
-static int zkv__uv_same(const zkv__uv *u, int fd, unsigned serial)
+static void zkv__uv_free_watch(uv_handle_t *h)
 {
-    return fd < u->nw && u->w[fd] && u->w[fd]->serial == serial;
+    free(h->data);
 }
 
 static void zkv__uv_on_poll(uv_poll_t *p, int status, int events)
 {
     zkv__uv_watch *w = (zkv__uv_watch *)p->data;
-    zkv__uv *u = w->owner;
-    int fd = w->fd;
-    unsigned serial = w->serial;
     /* an error reports as the events wanted, so the library sees the failure */
     if (status < 0)
-        events = w->events;
-    zkv__uv_frame f = {1, u->frames};
-    u->frames = &f; /* the context (and u, and w) may be freed by the first call */
-    if (events & UV_READABLE)
-        zkv_async_handle_read(u->a, fd);
-    /* still the same watcher, and it still wants to write: the read did not close (or
-     * replace) the connection */
-    if (f.alive && (events & UV_WRITABLE) && zkv__uv_same(u, fd, serial) &&
-        (u->w[fd]->events & UV_WRITABLE))
-        zkv_async_handle_write(u->a, fd);
-    if (f.alive)
-        u->frames = f.up;
+        events = w->base.events;
+    zkv__wt_dispatch(w->base.owner, &w->base, events & UV_READABLE, events & UV_WRITABLE,
+                     UV_WRITABLE);
 }
 
 /* The watcher of fd, made (with no events) when create is set and there is none. */
 static zkv__uv_watch *zkv__uv_get(zkv__uv *u, int fd, int create)
 {
-    if (fd < 0)
-        return NULL;
-    if (fd >= u->nw) {
-        if (!create)
-            return NULL;
-        int n = fd + 16;
-        zkv__uv_watch **w = (zkv__uv_watch **)realloc(u->w, (size_t)n * sizeof(zkv__uv_watch *));
-        if (!w)
-            return NULL;
-        for (int i = u->nw; i < n; i++)
-            w[i] = NULL;
-        u->w = w;
-        u->nw = n;
-    }
-    zkv__uv_watch *w = u->w[fd];
-    if (!w && create) {
-        w = (zkv__uv_watch *)calloc(1, sizeof *w);
-        if (!w)
-            return NULL;
+    int made;
+    zkv__uv_watch *w = (zkv__uv_watch *)zkv__wt_at(&u->t, fd, create, sizeof *w, &made);
+    if (w && made) {
         if (uv_poll_init(u->loop, &w->poll, fd) != 0) {
+            zkv__wt_drop(&u->t, fd);
             free(w);
             return NULL;
         }
-        w->fd = fd;
-        w->owner = u;
-        w->serial = ++u->serial;
         w->poll.data = w;
-        u->w[fd] = w;
     }
     return w;
 }
@@ -129,16 +86,16 @@ static zkv__uv_watch *zkv__uv_get(zkv__uv *u, int fd, int create)
  * it wants nothing at all. */
 static void zkv__uv_poll(zkv__uv *u, zkv__uv_watch *w, int events)
 {
-    if (events != w->events || !events) {
-        w->events = events;
+    if (events != w->base.events || !events) {
+        w->base.events = events;
         if (events)
             uv_poll_start(&w->poll, events, zkv__uv_on_poll);
         else
             uv_poll_stop(&w->poll);
     }
     if (!events && !w->want_write) {
-        uv_close((uv_handle_t *)&w->poll, zkv__uv_free_handle);
-        u->w[w->fd] = NULL;
+        zkv__wt_drop(&u->t, w->base.fd);
+        uv_close((uv_handle_t *)&w->poll, zkv__uv_free_watch);
     }
 }
 
@@ -147,14 +104,14 @@ static void zkv__uv_add_read(void *d, int fd)
     zkv__uv *u = (zkv__uv *)d;
     zkv__uv_watch *w = zkv__uv_get(u, fd, 1);
     if (w)
-        zkv__uv_poll(u, w, w->events | UV_READABLE);
+        zkv__uv_poll(u, w, w->base.events | UV_READABLE);
 }
 static void zkv__uv_del_read(void *d, int fd)
 {
     zkv__uv *u = (zkv__uv *)d;
     zkv__uv_watch *w = zkv__uv_get(u, fd, 0);
     if (w)
-        zkv__uv_poll(u, w, w->events & ~UV_READABLE);
+        zkv__uv_poll(u, w, w->base.events & ~UV_READABLE);
 }
 
 static void zkv__uv_on_prepare(uv_prepare_t *p);
@@ -166,13 +123,13 @@ static void zkv__uv_add_write(void *d, int fd)
     if (!w)
         return;
     w->want_write = 1;
-    if (w->queued || (w->events & UV_WRITABLE))
+    if (w->queued || (w->base.events & UV_WRITABLE))
         return;
     if (u->npend == u->cappend) {
         int n = u->cappend ? 2 * u->cappend : 16;
         int *pend = (int *)realloc(u->pend, (size_t)n * sizeof(int));
         if (!pend) { /* no room on the list: poll for it instead */
-            zkv__uv_poll(u, w, w->events | UV_WRITABLE);
+            zkv__uv_poll(u, w, w->base.events | UV_WRITABLE);
             return;
         }
         u->pend = pend;
@@ -189,7 +146,7 @@ static void zkv__uv_del_write(void *d, int fd)
     if (!w)
         return;
     w->want_write = 0;
-    zkv__uv_poll(u, w, w->events & ~UV_WRITABLE);
+    zkv__uv_poll(u, w, w->base.events & ~UV_WRITABLE);
 }
 
 /* Before libuv polls: tries every queued write; a connection that still wants to write
@@ -198,32 +155,33 @@ static void zkv__uv_del_write(void *d, int fd)
 static void zkv__uv_on_prepare(uv_prepare_t *p)
 {
     zkv__uv *u = (zkv__uv *)p->data;
-    zkv__uv_frame f = {1, u->frames};
-    u->frames = &f; /* the context (and u) may be freed by a write's callbacks */
+    zkv__wframe f;
+    zkv__wt_enter(&u->t, &f); /* the context (and u) may be freed by a write's callbacks */
     for (int i = 0; i < u->npend; i++) {
         int fd = u->pend[i];
-        zkv__uv_watch *w = fd < u->nw ? u->w[fd] : NULL;
+        zkv__uv_watch *w = (zkv__uv_watch *)zkv__wt_get(&u->t, fd);
         if (!w || !w->queued)
             continue; /* closed (and perhaps reopened) since it was queued */
         w->queued = 0;
         if (!w->want_write)
             continue;
-        unsigned serial = w->serial;
-        zkv_async_handle_write(u->a, fd);
+        unsigned serial = w->base.serial;
+        zkv_async_handle_write(u->t.a, fd);
         if (!f.alive)
             return;
-        if (zkv__uv_same(u, fd, serial) && u->w[fd]->want_write && !u->w[fd]->queued)
-            zkv__uv_poll(u, u->w[fd], u->w[fd]->events | UV_WRITABLE);
+        w = (zkv__uv_watch *)zkv__wt_get(&u->t, fd); /* the same watcher (serial) or not */
+        if (w && w->base.serial == serial && w->want_write && !w->queued)
+            zkv__uv_poll(u, w, w->base.events | UV_WRITABLE);
     }
     u->npend = 0;
     uv_prepare_stop(p);
-    u->frames = f.up;
+    zkv__wt_leave(&u->t, &f);
 }
 
 static void zkv__uv_on_timer(uv_timer_t *t)
 {
     zkv__uv *u = (zkv__uv *)t->data;
-    zkv_async_handle_timeout(u->a);
+    zkv_async_handle_timeout(u->t.a);
 }
 
 static void zkv__uv_set_timer(void *d, long ms)
@@ -235,21 +193,22 @@ static void zkv__uv_set_timer(void *d, long ms)
         uv_timer_start(u->timer, zkv__uv_on_timer, (uint64_t)ms, 0);
 }
 
+static void zkv__uv_release(zkv__wtable *t, zkv__watch *b)
+{
+    zkv__uv_watch *w = (zkv__uv_watch *)b;
+    (void)t;
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t *)&w->poll, zkv__uv_free_watch);
+}
+
 static void zkv__uv_cleanup(void *d)
 {
     zkv__uv *u = (zkv__uv *)d;
-    for (int fd = 0; fd < u->nw; fd++)
-        if (u->w[fd]) {
-            uv_poll_stop(&u->w[fd]->poll);
-            uv_close((uv_handle_t *)&u->w[fd]->poll, zkv__uv_free_handle);
-        }
+    zkv__wt_free(&u->t, zkv__uv_release);
     uv_timer_stop(u->timer);
     uv_close((uv_handle_t *)u->timer, zkv__uv_free_handle);
     uv_prepare_stop(u->prepare);
     uv_close((uv_handle_t *)u->prepare, zkv__uv_free_handle);
-    for (zkv__uv_frame *f = u->frames; f; f = f->up)
-        f->alive = 0;
-    free(u->w);
     free(u->pend);
     free(u);
 }
@@ -270,7 +229,7 @@ static inline int zkv_async_libuv_attach(zkv_async *a, uv_loop_t *loop)
     uv_prepare_init(loop, pr);
     t->data = u;
     pr->data = u;
-    u->a = a;
+    u->t.a = a;
     u->loop = loop;
     u->timer = t;
     u->prepare = pr;
