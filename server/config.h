@@ -12,6 +12,8 @@
 #define ZKV_SERVER_DEFAULT_MIN_IN_SYNC 1
 #define ZKV_SERVER_DEFAULT_REPLICA_LAG_MS 2000
 #define ZKV_SERVER_DEFAULT_LOG_RETAIN 100000
+#define ZKV_SERVER_DEFAULT_CACHE_MB 64
+#define ZKV_SERVER_MAX_CACHE_MB 1048576 /* 1 TiB */
 
 typedef struct zkv_server_config {
     const char *zk;
@@ -27,6 +29,7 @@ typedef struct zkv_server_config {
     long min_in_sync;    /* --min-in-sync: copies (owner included) a write needs */
     long replica_lag_ms; /* --replica-lag-ms */
     long log_retain;     /* --log-retain */
+    long cache_mb;       /* --cache-mb: row cache budget in MiB (0: no cache) */
     char listen_host[256];
     int listen_port;
 } zkv_server_config;

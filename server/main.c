@@ -37,6 +37,11 @@ int main(int argc, char **argv)
         ZKV_ERROR("%s", err);
         return 1;
     }
+    if (zkv_store_set_cache(store, (size_t)cfg.cache_mb << 20, err, sizeof(err)) != 0) {
+        ZKV_ERROR("%s", err);
+        zkv_store_close(store);
+        return 1;
+    }
     if (zkv_datadir_upgrade(cfg.data_dir, err, sizeof(err)) != 0) {
         ZKV_ERROR("%s", err);
         zkv_store_close(store);

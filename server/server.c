@@ -344,6 +344,12 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         ZKV_ERROR("cannot commit writes: %s", err);
         s->exit_code = 1;
     }
+    zkv_rowcache_stats cst;
+    if (zkv_store_cache_stats(store, &cst))
+        ZKV_INFO("row cache: %llu hits, %llu misses, %llu evictions, %zu entries, %zu of %zu "
+                 "bytes",
+                 (unsigned long long)cst.hits, (unsigned long long)cst.misses,
+                 (unsigned long long)cst.evictions, cst.entries, cst.bytes, cst.budget);
     zkv_store_close(store);
     ZKV_INFO("store closed");
     if (s->membership) {

@@ -14,11 +14,34 @@
  * tell: with the first write of each epoch (with the 'e' history key), with a truncation
  * of the log (which may empty it), and by a snapshot's reset and position. Open reads the
  * 'r' records, then the first and last log entry of every range. A format-1 data dir
- * (an 'r' record in every batch) reads the same way. */
+ * (an 'r' record in every batch) reads the same way.
+ *
+ * Row cache (rowcache.h): GETs look in a bounded cache of user key -> value record or
+ * "known missing" before LevelDB, and fill it on a miss. Invariant: every cached entry of
+ * key k equals the committed LevelDB state of 'd' + k, and no change of 'd' + k is staged.
+ * Why it holds:
+ * - A fill happens only in zkv_store_get, after the pending-filter check: if a change of k
+ *   is staged, the filter has k (it has no false negatives) and the batch is committed
+ *   first; what LevelDB then returns is the committed state, and nothing runs between the
+ *   read and the fill (one thread).
+ * - Every staged change of a 'd' key goes through stage_data_key, which adds the key to
+ *   the filter and drops its cache entry in the same step: stage_entry (put, delete,
+ *   applied entries) and zkv_store_put_item (snapshot items). The one writer of 'd' keys
+ *   that bypasses the filter, delete_prefix (range reset), clears the whole cache and sets
+ *   rc_bypass, which makes GETs neither use nor fill the cache until a commit wrote those
+ *   deletions. Nothing else writes 'd' keys: the 'l', 'r', 'e' and 'p' records (log,
+ *   truncation, positions, history, snapshot marks) never change a GET's answer.
+ * - A commit writes only the staged batch, which holds no change of a cached key; a failed
+ *   commit writes nothing (and fails the store). So a cached entry stays equal to LevelDB.
+ * So a GET answered from the cache returns exactly what leveldb_get would have: the
+ * guarantees of docs/guarantees.md rest on the store's answers, which do not change.
+ * A hit pins its entry (zkv_store_value.pin), so the zero-copy view stays valid until
+ * zkv_store_value_release even if a later write or eviction drops the entry. */
 #include "store.h"
 
 #include <leveldb/c.h>
 #include "common/keyrange.h"
+#include "rowcache.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +90,9 @@ struct zkv_store {
     size_t n_snap;      /* ranges with snap_epoch set: reads skip the lookup while 0 */
     range **dirty;      /* ranges with staged writes */
     size_t n_dirty, dirty_cap;
+
+    zkv_rowcache *rc; /* row cache of committed 'd' records (NULL: disabled) */
+    bool rc_bypass;   /* data keys deleted in the batch without the filter: no cache */
 
     zkv_buf kbuf, vbuf; /* scratch for keys and records */
 };
@@ -380,6 +406,12 @@ int zkv_store_open(const char *dir, zkv_store **out, char *err, size_t errlen)
     s->wopts = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(s->wopts, 0);
     s->batch = leveldb_writebatch_create();
+    s->rc = zkv_rowcache_create(ZKV_STORE_DEFAULT_CACHE_BYTES);
+    if (!s->rc) {
+        set_err(err, errlen, "out of memory", NULL);
+        zkv_store_close(s);
+        return ZKV_STORE_ERR;
+    }
     char *lerr = NULL;
     s->db = leveldb_open(s->opts, dir, &lerr);
     if (!s->db) {
@@ -421,6 +453,7 @@ void zkv_store_close(zkv_store *s)
     }
     free(s->ranges);
     free(s->dirty);
+    zkv_rowcache_free(s->rc);
     zkv_buf_free(&s->kbuf);
     zkv_buf_free(&s->vbuf);
     free(s);
@@ -436,6 +469,24 @@ static bool filter_has(const zkv_store *s, const uint8_t *key, size_t klen)
 {
     uint64_t h = hash_bytes(key, klen) % PENDING_BITS;
     return (s->pending_filter[h / 64] >> (h % 64)) & 1u;
+}
+
+/* Every staged change of 'd' + key (put, delete, snapshot item) calls this: a read of key
+ * then commits first (filter), and the row cache no longer holds key (see the top). */
+static void stage_data_key(zkv_store *s, const uint8_t *key, size_t klen)
+{
+    filter_add(s, key, klen);
+    if (s->rc)
+        zkv_rowcache_invalidate(s->rc, key, klen);
+}
+
+/* A 'd' key is deleted in the batch without the filter (delete_prefix): drop the whole
+ * cache and keep GETs off it until a commit wrote the deletion. */
+static void stage_data_reset(zkv_store *s)
+{
+    if (s->rc && !s->rc_bypass)
+        zkv_rowcache_clear(s->rc);
+    s->rc_bypass = true;
 }
 
 static int mark_dirty(zkv_store *s, range *r, char *err, size_t errlen)
@@ -534,7 +585,7 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const uint8_t *key
     } else {
         leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
     }
-    filter_add(s, key, klen);
+    stage_data_key(s, key, klen);
     if (r->first_seq == 0)
         r->first_seq = m->seq;
     r->st.last_seq = m->seq;
@@ -727,6 +778,8 @@ static int delete_prefix(zkv_store *s, const uint8_t *seek, size_t seeklen, size
             break;
         if (elen && zkv_end_cmp(end, elen, k + 1, klen - 1) <= 0)
             break;
+        if (k[0] == ZKV_REC_DATA_PREFIX)
+            stage_data_reset(s);
         leveldb_writebatch_delete(s->batch, (const char *)k, klen);
         s->n_pending++;
         if (++n % RESET_CHUNK == 0 && (rc = zkv_store_commit(s, err, errlen)) != 0)
@@ -798,7 +851,7 @@ int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_
         return oom(s, err, errlen);
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
-    filter_add(s, key, klen);
+    stage_data_key(s, key, klen);
     s->n_pending++;
     return 0;
 }
@@ -880,6 +933,7 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
     s->n_dirty = 0;
     s->n_pending = 0;
     s->n_commits++;
+    s->rc_bypass = false; /* the cache was cleared when the deletions were staged */
     memset(s->pending_filter, 0, sizeof(s->pending_filter));
     leveldb_writebatch_clear(s->batch);
     return 0;
@@ -891,6 +945,24 @@ int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value
     memset(out, 0, sizeof(*out));
     if (s->n_pending && filter_has(s, key, klen) && zkv_store_commit(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
+    /* Now no change of key is staged: the cache, if it has key, has the committed state. */
+    zkv_rowcache *rc = s->rc_bypass ? NULL : s->rc;
+    if (rc) {
+        zkv_rowcache_entry *e = zkv_rowcache_get(rc, key, klen);
+        if (e) {
+            size_t rlen;
+            const uint8_t *rec = zkv_rowcache_entry_record(e, &rlen);
+            if (!rec)
+                return 0;
+            if (zkv_rec_value_decode(rec, rlen, &out->view) != 0) {
+                set_err(err, errlen, "corrupt value record", NULL);
+                return ZKV_STORE_ERR;
+            }
+            zkv_rowcache_pin(e);
+            out->pin = e;
+            return 1;
+        }
+    }
     /* 'd' + key (zkv_rec_data_key), written in place: this is every GET's path. */
     s->kbuf.len = s->kbuf.off = 0;
     if (zkv_buf_reserve(&s->kbuf, 1 + klen) != 0) {
@@ -909,23 +981,55 @@ int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value
         leveldb_free(lerr);
         return ZKV_STORE_ERR;
     }
-    if (!v)
+    if (!v) {
+        if (rc)
+            zkv_rowcache_put_missing(rc, key, klen);
         return 0;
+    }
     if (zkv_rec_value_decode((const uint8_t *)v, vlen, &out->view) != 0) {
         leveldb_free(v);
         set_err(err, errlen, "corrupt value record", NULL);
         return ZKV_STORE_ERR;
     }
+    if (rc)
+        zkv_rowcache_put(rc, key, klen, (const uint8_t *)v, vlen);
     out->buf = v;
     return 1;
 }
 
 void zkv_store_value_release(zkv_store_value *v)
 {
-    if (v && v->buf) {
+    if (!v)
+        return;
+    if (v->buf) {
         leveldb_free(v->buf);
         v->buf = NULL;
     }
+    if (v->pin) {
+        zkv_rowcache_unpin(v->pin);
+        v->pin = NULL;
+    }
+}
+
+int zkv_store_set_cache(zkv_store *s, size_t budget_bytes, char *err, size_t errlen)
+{
+    zkv_rowcache *nc = NULL;
+    if (budget_bytes && !(nc = zkv_rowcache_create(budget_bytes))) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    zkv_rowcache_free(s->rc); /* values pinned by callers stay valid until released */
+    s->rc = nc;
+    return 0;
+}
+
+bool zkv_store_cache_stats(const zkv_store *s, zkv_rowcache_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s->rc)
+        return false;
+    zkv_rowcache_stats_get(s->rc, out);
+    return true;
 }
 
 int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,

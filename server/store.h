@@ -6,7 +6,10 @@
  * to one pending WriteBatch; zkv_store_commit writes the batch. The caller acknowledges
  * staged writes only after the commit succeeds (the server commits once per loop turn).
  * Reads go to LevelDB; a read that may touch a staged key commits the batch first, so a
- * client always reads its own pipelined writes.
+ * client always reads its own pipelined writes. GETs go through a row cache (rowcache.h,
+ * default ZKV_STORE_DEFAULT_CACHE_BYTES, zkv_store_set_cache) that holds committed records
+ * and "not found" answers; every staged change of a key drops it from the cache, so a GET
+ * answers exactly what LevelDB would (the argument is at the top of store.c).
  *
  * A failed commit leaves the store failed (the in-memory sequence numbers ran ahead of the
  * disk): every later write and commit fails; the server stops (fail-stop) rather than
@@ -19,11 +22,13 @@
 #include <stdint.h>
 #include "common/rangemap.h"
 #include "record.h"
+#include "rowcache.h"
 
 #define ZKV_STORE_ERR (-1)
 #define ZKV_STORE_STALE_EPOCH (-2)     /* write epoch older than the range's stored epoch */
 #define ZKV_STORE_INCOMPLETE (-3)      /* write to a range whose snapshot is being received */
 #define ZKV_STORE_TRUNCATE_CHUNK 4096u /* log entries deleted per zkv_store_truncate_log */
+#define ZKV_STORE_DEFAULT_CACHE_BYTES ((size_t)64 << 20) /* row cache budget at open */
 
 typedef struct zkv_store zkv_store;
 
@@ -63,10 +68,12 @@ bool zkv_store_failed(const zkv_store *s);
  * may have moved. */
 uint64_t zkv_store_commit_count(const zkv_store *s);
 
-/* A value read from the store: view points into buf, which the caller releases with
- * zkv_store_value_release (free(3) of buf). */
+/* A value read from the store: view points into buf (a LevelDB result) or into a pinned
+ * row-cache entry (pin); either stays valid, whatever the store does meanwhile, until the
+ * caller releases it with zkv_store_value_release. */
 typedef struct zkv_store_value {
     char *buf;
+    zkv_rowcache_entry *pin;
     zkv_value_view view;
 } zkv_store_value;
 
@@ -74,6 +81,12 @@ typedef struct zkv_store_value {
 int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value *out, char *err,
                   size_t errlen);
 void zkv_store_value_release(zkv_store_value *v);
+
+/* Replaces the row cache by an empty one of budget_bytes (0: no cache). Values from earlier
+ * GETs stay valid until released. */
+int zkv_store_set_cache(zkv_store *s, size_t budget_bytes, char *err, size_t errlen);
+/* The row cache's counters; false (and zeros) when the cache is disabled. */
+bool zkv_store_cache_stats(const zkv_store *s, zkv_rowcache_stats *out);
 
 /* Called for each key in order; return 0 to go on, 1 to stop (the key is not consumed:
  * the callback decides whether it counts). Pointers are valid during the call only. */

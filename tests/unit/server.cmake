@@ -1,9 +1,10 @@
 # Unit tests of server/: record and key encodings, the request-decoding arena, the
-# LevelDB store (real database in a temp dir), request dispatch (ownership, limits, hello,
-# scan pages) without sockets, the data directory and flags, and the wire fast paths
-# (hand-made response encoding and request decoding against protobuf-c).
+# LevelDB store (real database in a temp dir) and its GET row cache, request dispatch
+# (ownership, limits, hello, scan pages) without sockets, the data directory and flags,
+# and the wire fast paths (hand-made response encoding and request decoding against
+# protobuf-c).
 # Included by tests/CMakeLists.txt.
-foreach(t record store dispatch datadir arena lease repl_state shipper repl_plan replica wire)
+foreach(t record store rowcache dispatch datadir arena lease repl_state shipper repl_plan replica wire)
   zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
     LIBS zkv_server_core zkv_common)
 endforeach()

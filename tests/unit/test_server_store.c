@@ -4,7 +4,11 @@
  * states, sequence numbers; keys stored at 'd' + key as docs/internals.md says), and the
  * replication primitives: epoch history, applied entries, log truncation, snapshot reads
  * and range resets with their positions; range positions recovered from the log's last
- * entry (format 2: no 'r' record per write) and from format-1 'r' records. */
+ * entry (format 2: no 'r' record per write) and from format-1 'r' records. Row cache
+ * coherence: targeted interleavings of cached GETs with puts, deletes, applied entries,
+ * snapshot items, range resets and truncation, values held across drops of their cache
+ * entry, and random operation sequences on a store with a tiny cache (forcing evictions)
+ * whose every GET must equal the same sequence on a store without a cache. */
 #include <CUnit/Basic.h>
 #include <leveldb/c.h>
 #include <stdio.h>
@@ -768,6 +772,265 @@ static void test_positions(void)
     zkv_store_close(s);
 }
 
+/* ---- row cache coherence ---- */
+
+static zkv_store *open_at(const char *name, size_t cache_bytes)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    zkv_store *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkv_store_open(path, &s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(zkv_store_set_cache(s, cache_bytes, err, sizeof(err)), 0);
+    return s;
+}
+
+static int get_str(zkv_store *s, const char *k, char *out, size_t outlen)
+{
+    return get(s, k, strlen(k), out, outlen, NULL);
+}
+
+static void test_cache_coherence(void)
+{
+    zkv_store *s = open_at("dbc", 16 * 1024);
+    char buf[64];
+    zkv_rowcache_stats st;
+    CU_ASSERT(zkv_store_cache_stats(s, &st));
+    CU_ASSERT_EQUAL(st.budget, 16 * 1024);
+    /* a cached "not found", then a put: the staged put drops it and the GET commits */
+    CU_ASSERT_EQUAL(get_str(s, "a", buf, sizeof(buf)), 0);
+    CU_ASSERT_EQUAL(get_str(s, "a", buf, sizeof(buf)), 0); /* from the cache */
+    CU_ASSERT_EQUAL(put_s(s, "c0", 1, "a", "1"), 0);
+    CU_ASSERT_EQUAL(get_str(s, "a", buf, sizeof(buf)), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "1");
+    CU_ASSERT_EQUAL(zkv_store_pending(s), 0);
+    CU_ASSERT_EQUAL(get_str(s, "a", buf, sizeof(buf)), 1); /* hit */
+    CU_ASSERT_STRING_EQUAL(buf, "1");
+    zkv_store_cache_stats(s, &st);
+    CU_ASSERT_EQUAL(st.hits, 2);
+    CU_ASSERT_EQUAL(st.misses, 2);
+    /* overwrite and delete, committed or not */
+    CU_ASSERT_EQUAL(put_s(s, "c0", 1, "a", "2"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(get_str(s, "a", buf, sizeof(buf)), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "2");
+    zkv_value_meta m;
+    CU_ASSERT_EQUAL(zkv_store_delete(s, "c0", 1, (const uint8_t *)"a", 1, &m, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(get_str(s, "a", buf, sizeof(buf)), 0);
+    CU_ASSERT_EQUAL(get_str(s, "a", buf, sizeof(buf)), 0);
+    /* a GET of another key does not commit, and a cached key stays right meanwhile */
+    CU_ASSERT_EQUAL(put_s(s, "c0", 1, "b", "B"), 0);
+    CU_ASSERT_EQUAL(get_str(s, "b", buf, sizeof(buf)), 1);
+    CU_ASSERT_EQUAL(put_s(s, "c0", 1, "other", "x"), 0);
+    CU_ASSERT_EQUAL(get_str(s, "b", buf, sizeof(buf)), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "B");
+    /* a value from a cache hit stays intact while its entry is replaced and evicted */
+    zkv_store_value held;
+    CU_ASSERT_EQUAL(zkv_store_get(s, (const uint8_t *)"b", 1, &held, err, sizeof(err)), 1);
+    CU_ASSERT_PTR_NOT_NULL(held.pin);
+    CU_ASSERT_EQUAL(put_s(s, "c0", 1, "b", "changed"), 0);
+    char k[16];
+    for (int i = 0; i < 500; i++) {
+        snprintf(k, sizeof(k), "fill%d", i);
+        CU_ASSERT_EQUAL(put_s(s, "c0", 1, k, "0123456789"), 0);
+        CU_ASSERT_EQUAL(get_str(s, k, buf, sizeof(buf)), 1);
+    }
+    CU_ASSERT_EQUAL(held.view.value_len, 1);
+    CU_ASSERT_EQUAL(held.view.value[0], 'B');
+    zkv_store_value_release(&held);
+    CU_ASSERT_PTR_NULL(held.pin);
+    zkv_store_value_release(&held); /* twice is fine */
+    zkv_store_cache_stats(s, &st);
+    CU_ASSERT(st.evictions > 0);
+    CU_ASSERT(st.bytes <= st.budget);
+    CU_ASSERT_EQUAL(get_str(s, "b", buf, sizeof(buf)), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "changed");
+    /* applied entries (replica side) */
+    CU_ASSERT_EQUAL(get_str(s, "x", buf, sizeof(buf)), 0);
+    zkv_store_entry e = entry(1, 3, ZKV_LOG_OP_PUT, "x", "10", 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "a0", &e, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(get_str(s, "x", buf, sizeof(buf)), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "10");
+    e = entry(2, 3, ZKV_LOG_OP_DELETE, "x", NULL, 0);
+    CU_ASSERT_EQUAL(zkv_store_apply(s, "a0", &e, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(get_str(s, "x", buf, sizeof(buf)), 0);
+    /* log truncation changes no data */
+    CU_ASSERT_EQUAL(get_str(s, "b", buf, sizeof(buf)), 1);
+    CU_ASSERT(zkv_store_truncate_log(s, "c0", 1000000, err, sizeof(err)) >= 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(get_str(s, "b", buf, sizeof(buf)), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "changed");
+    /* a range reset drops what the cache knew of its keys; snapshot items are seen */
+    CU_ASSERT_EQUAL(put_s(s, "p0", 1, "p1", "old"), 0);
+    CU_ASSERT_EQUAL(get_str(s, "p1", buf, sizeof(buf)), 1);
+    CU_ASSERT_EQUAL(get_str(s, "p2", buf, sizeof(buf)), 0);
+    CU_ASSERT_EQUAL(get_str(s, "p1", buf, sizeof(buf)), 1); /* cached */
+    zkv_store_cache_stats(s, &st);
+    uint64_t clears = st.clears;
+    CU_ASSERT_EQUAL(zkv_store_range_reset(s, "p0", 5, (const uint8_t *)"p", 1, (const uint8_t *)"q",
+                                          1, err, sizeof(err)),
+                    0);
+    zkv_store_cache_stats(s, &st);
+    CU_ASSERT(st.clears > clears);
+    CU_ASSERT_EQUAL(get_str(s, "p1", buf, sizeof(buf)), 0);
+    CU_ASSERT_EQUAL(get_str(s, "p2", buf, sizeof(buf)), 0); /* cached "not found" */
+    zkv_value_view v = {
+        .meta = {.epoch = 5, .seq = 7}, .value = (const uint8_t *)"new", .value_len = 3};
+    CU_ASSERT_EQUAL(zkv_store_put_item(s, (const uint8_t *)"p2", 2, &v, err, sizeof(err)), 0);
+    zkv_value_meta gm;
+    CU_ASSERT_EQUAL(get(s, "p2", 2, buf, sizeof(buf), &gm), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "new");
+    CU_ASSERT_EQUAL(gm.seq, 7);
+    CU_ASSERT_EQUAL(get_str(s, "b", buf, sizeof(buf)), 1); /* outside the range */
+    CU_ASSERT_EQUAL(zkv_store_range_set_position(s, "p0", 5, 7, NULL, 0, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(put_s(s, "p0", 5, "p2", "newer"), 0);
+    CU_ASSERT_EQUAL(get_str(s, "p2", buf, sizeof(buf)), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "newer");
+    /* a new cache (0: none) while a value from the old one is held */
+    CU_ASSERT_EQUAL(zkv_store_get(s, (const uint8_t *)"p2", 2, &held, err, sizeof(err)), 1);
+    CU_ASSERT_EQUAL(zkv_store_set_cache(s, 0, err, sizeof(err)), 0);
+    CU_ASSERT_FALSE(zkv_store_cache_stats(s, &st));
+    CU_ASSERT_EQUAL(held.view.value_len, 5);
+    CU_ASSERT_EQUAL(memcmp(held.view.value, "newer", 5), 0);
+    zkv_store_value_release(&held);
+    CU_ASSERT_EQUAL(get_str(s, "p2", buf, sizeof(buf)), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "newer");
+    zkv_store_close(s);
+}
+
+static uint64_t crng;
+
+static unsigned crnd(unsigned n)
+{
+    crng ^= crng << 13;
+    crng ^= crng >> 7;
+    crng ^= crng << 17;
+    return (unsigned)(crng % n);
+}
+
+/* Same GET on both stores: same answer, value and position. */
+static void same_get(zkv_store *a, zkv_store *b, const char *k)
+{
+    zkv_store_value va, vb;
+    int ra = zkv_store_get(a, (const uint8_t *)k, strlen(k), &va, err, sizeof(err));
+    int rb = zkv_store_get(b, (const uint8_t *)k, strlen(k), &vb, err, sizeof(err));
+    CU_ASSERT_EQUAL(ra, rb);
+    if (ra == 1 && rb == 1) {
+        CU_ASSERT_EQUAL(va.view.value_len, vb.view.value_len);
+        CU_ASSERT(va.view.value_len == vb.view.value_len &&
+                  memcmp(va.view.value, vb.view.value, va.view.value_len) == 0);
+        CU_ASSERT_EQUAL(va.view.meta.epoch, vb.view.meta.epoch);
+        CU_ASSERT_EQUAL(va.view.meta.seq, vb.view.meta.seq);
+        CU_ASSERT_EQUAL(va.view.meta.expiry_ms, vb.view.meta.expiry_ms);
+    }
+    zkv_store_value_release(&va);
+    zkv_store_value_release(&vb);
+}
+
+static void test_cache_random(void)
+{
+    /* budgets of a handful of entries: most GETs evict something */
+    static const size_t budgets[] = {2048, 8 * 1024, 1 << 20};
+    for (size_t bi = 0; bi < sizeof(budgets) / sizeof(budgets[0]); bi++) {
+        char na[16], nb[16];
+        snprintf(na, sizeof(na), "dbr%zu", bi);
+        snprintf(nb, sizeof(nb), "dbn%zu", bi);
+        zkv_store *st[2] = {open_at(na, budgets[bi]), open_at(nb, 0)};
+        crng = 0x2545f4914f6cdd1dull + bi;
+        uint64_t aseq = 0;      /* last applied seq of range a0 */
+        bool resetting = false; /* p0 is between reset and position */
+        zkv_store_value held = {0};
+        char held_copy[64];
+        size_t held_len = 0;
+        for (int op = 0; op < 6000; op++) {
+            char k[16], v[48];
+            /* keys k00..k39: p0 (writes) and a0 (applied entries) share them */
+            snprintf(k, sizeof(k), "k%02u", crnd(40));
+            size_t vl = crnd(40);
+            for (size_t i = 0; i < vl; i++)
+                v[i] = (char)('a' + crnd(26));
+            v[vl] = '\0';
+            unsigned what = crnd(100);
+            bool flip = crnd(3) == 0; /* drawn once: both stores see the same operation */
+            int rc[2];
+            for (int j = 0; j < 2; j++) {
+                zkv_store *s = st[j];
+                zkv_value_meta m;
+                if (what < 20) {
+                    rc[j] = put_s(s, "p0", 1, k, v);
+                } else if (what < 28) {
+                    rc[j] = zkv_store_delete(s, "p0", 1, (const uint8_t *)k, strlen(k), &m, err,
+                                             sizeof(err));
+                } else if (what < 38) {
+                    zkv_store_entry e =
+                        entry(aseq + 1, 2, flip ? ZKV_LOG_OP_DELETE : ZKV_LOG_OP_PUT, k, v, 9);
+                    if (e.op == ZKV_LOG_OP_DELETE) {
+                        e.value = NULL;
+                        e.vlen = 0;
+                        e.expiry_ms = 0;
+                    }
+                    rc[j] = zkv_store_apply(s, "a0", &e, err, sizeof(err));
+                } else if (what < 45) {
+                    rc[j] = zkv_store_commit(s, err, sizeof(err));
+                } else if (what < 47) {
+                    rc[j] = (int)zkv_store_truncate_log(s, flip ? "p0" : "a0", aseq / 2 + 1, err,
+                                                        sizeof(err));
+                } else if (what < 48 && !resetting) {
+                    /* a snapshot of p0 begins: keys [k10, k30) go */
+                    rc[j] = zkv_store_range_reset(s, "p0", 1, (const uint8_t *)"k10", 3,
+                                                  (const uint8_t *)"k30", 3, err, sizeof(err));
+                } else if (what < 52 && resetting) {
+                    zkv_value_view iv = {.meta = {.epoch = 1, .seq = (uint64_t)op},
+                                         .value = (const uint8_t *)v,
+                                         .value_len = vl};
+                    rc[j] =
+                        zkv_store_put_item(s, (const uint8_t *)k, strlen(k), &iv, err, sizeof(err));
+                } else if (what < 54 && resetting) {
+                    zkv_epoch_start h = {.epoch = 1, .start_seq = 1};
+                    rc[j] = zkv_store_range_set_position(s, "p0", 1, (uint64_t)op, &h, 1, err,
+                                                         sizeof(err));
+                } else {
+                    rc[j] = 0; /* a GET, below */
+                }
+            }
+            CU_ASSERT_EQUAL(rc[0], rc[1]);
+            if (what >= 28 && what < 38 && rc[0] == 0)
+                aseq++;
+            if (what >= 47 && what < 48 && !resetting && rc[0] == 0)
+                resetting = true;
+            else if (what >= 52 && what < 54 && resetting && rc[0] == 0)
+                resetting = false;
+            if (what >= 54 || crnd(3) == 0)
+                same_get(st[0], st[1], k);
+            /* hold a cached value across many operations now and then */
+            if (!held.buf && !held.pin && crnd(50) == 0 &&
+                zkv_store_get(st[0], (const uint8_t *)k, strlen(k), &held, err, sizeof(err)) == 1) {
+                held_len = held.view.value_len;
+                memcpy(held_copy, held.view.value, held_len);
+            } else if ((held.buf || held.pin) && crnd(20) == 0) {
+                CU_ASSERT_EQUAL(held.view.value_len, held_len);
+                CU_ASSERT_EQUAL(memcmp(held.view.value, held_copy, held_len), 0);
+                zkv_store_value_release(&held);
+            }
+        }
+        zkv_store_value_release(&held);
+        for (unsigned i = 0; i < 40; i++) {
+            char k[16];
+            snprintf(k, sizeof(k), "k%02u", i);
+            same_get(st[0], st[1], k);
+        }
+        zkv_rowcache_stats cs;
+        CU_ASSERT(zkv_store_cache_stats(st[0], &cs));
+        CU_ASSERT(cs.hits > 0);
+        CU_ASSERT(cs.bytes <= cs.budget);
+        if (budgets[bi] < 8192)
+            CU_ASSERT(cs.evictions > 0);
+        CU_ASSERT_EQUAL(zkv_store_commit(st[0], err, sizeof(err)), 0);
+        CU_ASSERT_EQUAL(zkv_store_commit(st[1], err, sizeof(err)), 0);
+        zkv_store_close(st[0]);
+        zkv_store_close(st[1]);
+    }
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -783,6 +1046,8 @@ int main(void)
     CU_add_test(s, "snapshot reads while writes go on", test_snapshot_read);
     CU_add_test(s, "range reset, items, position, reopen", test_reset_and_position);
     CU_add_test(s, "positions from the log and from 'r' records", test_positions);
+    CU_add_test(s, "row cache: coherence with every kind of write", test_cache_coherence);
+    CU_add_test(s, "row cache: random operations equal a store without cache", test_cache_random);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
