@@ -14,7 +14,51 @@
  * Sending happens in zkv_shipper_after_commit (called by before_sleep right after the
  * group commit, and by the 50 ms tick) so only committed entries are shipped; answers
  * from replicas only update state. Decisions are pure: zkv_ship_next (transitions),
- * zkv_repl_plan (STREAM or SNAPSHOT), repl_state.h (commit point, in_sync, truncation). */
+ * zkv_repl_plan (STREAM or SNAPSHOT), repl_state.h (commit point, in_sync, truncation),
+ * zkv_tail_source (where a stream's entries come from).
+ *
+ * The per-write cost of shipping (docs/performance.md):
+ *   - Each owned range keeps a tail (tail.h): its recent committed log entries in memory,
+ *     at most ZKV_TAIL_BUDGET bytes. A streaming replica whose next seq is in the tail is
+ *     served from it; one log read per range and pass (tail_fill) extends the tail for
+ *     all the range's streams, instead of one read per stream; a stream behind the tail
+ *     (catch-up, a new replica) reads the log itself, as it always did.
+ *   - When a range has several streams, an APPEND frame is encoded once per pass and
+ *     position (frame_memo) and the same bytes go to each peer: request ids come from one
+ *     counter for all connections, so the id inside the frame is valid on each of them
+ *     (answers are matched in order, the id is only checked against the FIFO's head).
+ *   - APPEND frames are encoded and answers decoded by hand (ship_wire.h), the same bytes
+ *     and values as protobuf-c, which keeps the odd shapes.
+ *
+ * Why the tail equals the log. A tail is filled only by tail_fill, which copies entries
+ * zkv_store_read_log returns with seq <= the range's committed seq, appended only when they
+ * continue the tail (consecutive seq, epochs not falling; otherwise it is emptied). So each
+ * tail entry was, when copied, the committed log entry of its seq, byte for byte (seq,
+ * epoch, op, key, value, expiry). It stays so while no committed log entry changes. What
+ * changes a range's log on a node:
+ *   1. appends at last + 1: the owner's own writes (zkv_store_put/delete) and applied
+ *      replication entries (zkv_store_apply). They add entries, they change none.
+ *   2. front truncation (zkv_store_truncate_log): by this shipper for an owned range
+ *      (truncate_step drops the same entries from the tail), or by replica.c after an
+ *      APPEND (case 3 below).
+ *   3. a reset (zkv_store_range_reset: SNAPSHOT BEGIN, an abandoned snapshot dropped by an
+ *      APPEND from seq 0) followed by a new position (zkv_store_range_set_position) and new
+ *      entries that may reuse seqs with other contents. Only replica.c does this, and only
+ *      for traffic sender_ok accepted; sender_ok first notes the request's epoch in the store
+ *      (zkv_store_range_note_epoch), and the store's minimum epoch of a range never falls
+ *      while the process runs (the highest noted epoch, the snapshot's, the stored one).
+ *      While this node owns the range at epoch E by its map, sender_ok accepts only epochs
+ *      above E (at E only the map's owner, which is this node and never its own peer), so
+ *      after any such traffic zkv_store_range_min_epoch > E. tail_check runs before the tail
+ *      is used in a pass and empties it for good once min_epoch > E or a snapshot is being
+ *      received, so entries from before a reset are never shipped; the log is read as before.
+ *   4. the range's epoch: a new epoch (promotion, deposition) comes with a new map; the
+ *      owned range of the old epoch is dropped with its tail (zkv_shipper_sync_map), and
+ *      the new one starts with an empty tail. Losing ownership drops it likewise.
+ *   5. range map changes of the same epoch (replicas, in_sync): owned_update empties the
+ *      tail on any newer range znode, though the log did not change: cheap, rare, safe.
+ *   6. a restart: the tail is memory only.
+ * Nothing else writes a range's log ('l' keys): store.c has no other writer. */
 #include "shipper.h"
 
 #include <inttypes.h>
@@ -30,6 +74,8 @@
 #include "repl_plan.h"
 #include "repl_state.h"
 #include "server_int.h"
+#include "ship_wire.h"
+#include "tail.h"
 
 #define TICK_MS 50u
 #define RETRY_MS 200u     /* pause before probing again after a refusal */
@@ -133,6 +179,21 @@ typedef struct sent_req {
 
 typedef enum { PEER_DOWN, PEER_CONNECTING, PEER_HELLO, PEER_READY } peer_state;
 
+/* An APPEND frame built for one stream of a range in the current pass, kept so that
+ * another stream of the range at the same position sends the same bytes instead of
+ * encoding them again. The key (prev, from, committed, commit point, heartbeat) fixes the
+ * frame's content within a pass: the entries are the log's, the batching rule is the same
+ * for every stream, and the map and epoch do not change during a pass. */
+typedef struct frame_memo {
+    uint64_t prev_seq, prev_epoch, from_seq, committed, commit_seq;
+    bool heartbeat;
+    uint64_t id;
+    size_t off, len;               /* the frame in memo_buf */
+    size_t n;                      /* entries */
+    uint64_t next_seq, last_epoch; /* the stream's position after it */
+} frame_memo;
+#define FRAME_MEMO_MAX 16
+
 struct stream {
     owned *rg;
     peer *p;
@@ -164,6 +225,11 @@ struct owned {
     bool truncating;
     uint64_t trunc_floor;
     bool logged_gate;
+    /* Recent committed log entries, shipped without reading LevelDB (tail.h); tail_ok is
+     * whether it may be used in the current pass (see the header comment). */
+    zkv_tail tail;
+    bool tail_ok;
+    uint64_t tail_pass; /* the pass tail_ok was computed in */
     /* The store's state of this range, looked up once: the store never frees or moves a
      * range's state before it closes, and an owned range keeps its id. Saves a hash lookup
      * per owned range per loop turn (zkv_shipper_after_commit runs twice a turn). A range
@@ -185,7 +251,6 @@ struct peer {
     uv_write_t wreq;
     bool tcp_open, timer_open, writing, dead;
     zkv_buf in, out, wbuf;
-    uint64_t next_id;
     sent_req *fifo;
     size_t fifo_head, fifo_n, fifo_cap;
     uint32_t backoff_ms;
@@ -205,6 +270,12 @@ struct zkv_shipper {
     int open_handles;
     bool closing;
     uint64_t next_serial;
+    uint64_t next_req_id; /* request ids of every peer connection (peer_send) */
+    uint64_t pass;        /* zkv_shipper_after_commit runs */
+    /* APPEND frames built in this pass for the range being pumped (send_append) */
+    zkv_buf memo_buf;
+    frame_memo memo[FRAME_MEMO_MAX];
+    size_t n_memo;
     /* scratch for building frames */
     zkv_buf data;
     Zkv__LogEntry *entries;
@@ -222,6 +293,7 @@ struct zkv_shipper {
 };
 
 static void peer_connect(peer *p);
+static void tail_check(zkv_shipper *sh, owned *o);
 static void peer_fail(peer *p, const char *why);
 static void stream_event(stream *st, zkv_ship_event ev);
 
@@ -375,21 +447,25 @@ static sent_req *fifo_push(peer *p)
     return r;
 }
 
-/* Frames req onto the peer's output and records it; returns the record or NULL (the
- * connection is failed on out of memory). */
-static sent_req *peer_send(peer *p, Zkv__Request *req, req_kind kind, stream *st)
+/* Appends req as a frame: APPENDs through the hand encoder of ship_wire.h (the same bytes as
+ * protobuf-c, a tenth of the work), everything else through protobuf-c. */
+static int frame_append(zkv_buf *out, const Zkv__Request *req)
 {
-    req->id = ++p->next_id;
-    if (zkv_frame_append_request(&p->out, req) != 0) {
-        peer_fail(p, "out of memory");
-        return NULL;
-    }
+    if (req->op == ZKV__OP__APPEND && zkv_wire_append_frame(out, req) == 0)
+        return 0;
+    return zkv_frame_append_request(out, req);
+}
+
+/* Records a request whose frame is on the peer's output; returns the record or NULL (the
+ * connection is failed on out of memory). */
+static sent_req *peer_record(peer *p, uint64_t id, req_kind kind, stream *st)
+{
     sent_req *r = fifo_push(p);
     if (!r) {
         peer_fail(p, "out of memory");
         return NULL;
     }
-    r->id = req->id;
+    r->id = id;
     r->kind = kind;
     r->sent_ms = zkv_now_ms();
     if (st) {
@@ -398,6 +474,32 @@ static sent_req *peer_send(peer *p, Zkv__Request *req, req_kind kind, stream *st
         st->last_sent_ms = r->sent_ms;
     }
     return r;
+}
+
+/* Frames req onto the peer's output and records it; returns the record or NULL (the
+ * connection is failed on out of memory). Request ids come from one counter of the
+ * shipper, so one APPEND frame (id included) can go to several peers unchanged (see
+ * send_append): a connection's ids stay distinct, which is all the answers need (they are
+ * matched in order against the FIFO; replicas only echo ids). */
+static sent_req *peer_send(peer *p, Zkv__Request *req, req_kind kind, stream *st)
+{
+    req->id = ++p->sh->next_req_id;
+    if (frame_append(&p->out, req) != 0) {
+        peer_fail(p, "out of memory");
+        return NULL;
+    }
+    return peer_record(p, req->id, kind, st);
+}
+
+/* Appends an already framed request (id inside it) to the peer's output and records it. */
+static sent_req *peer_send_framed(peer *p, const uint8_t *frame, size_t len, uint64_t id,
+                                  req_kind kind, stream *st)
+{
+    if (zkv_buf_append(&p->out, frame, len) != 0) {
+        peer_fail(p, "out of memory");
+        return NULL;
+    }
+    return peer_record(p, id, kind, st);
 }
 
 static void on_peer_write(uv_write_t *w, int status)
@@ -458,14 +560,20 @@ static void peer_process(peer *p)
             peer_fail(p, "oversized answer");
             return;
         }
-        Zkv__Response *resp = zkv__response__unpack(NULL, plen, payload);
+        /* the fields the shipper reads, by hand (ship_wire.h); protobuf-c for odd shapes */
+        Zkv__Response light;
+        char msg[512];
+        Zkv__Response *resp = &light, *unpacked = NULL;
+        if (!zkv_wire_decode_answer(payload, plen, &light, msg, sizeof(msg)))
+            resp = unpacked = zkv__response__unpack(NULL, plen, payload);
         zkv_buf_consume(&p->in, consumed);
         if (!resp) {
             peer_fail(p, "undecodable answer");
             return;
         }
         if (p->fifo_n == 0 || p->fifo[p->fifo_head].id != resp->id) {
-            zkv__response__free_unpacked(resp, NULL);
+            if (unpacked)
+                zkv__response__free_unpacked(unpacked, NULL);
             peer_fail(p, "answer out of order");
             return;
         }
@@ -473,7 +581,8 @@ static void peer_process(peer *p)
         p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
         p->fifo_n--;
         handle_answer(p, &rq, resp);
-        zkv__response__free_unpacked(resp, NULL);
+        if (unpacked)
+            zkv__response__free_unpacked(unpacked, NULL);
     }
 }
 
@@ -548,7 +657,6 @@ static void peer_connect(peer *p)
     p->st = PEER_CONNECTING;
     p->connect_ms = zkv_now_ms();
     p->creq.data = p;
-    p->next_id = 0;
     int rc = uv_tcp_connect(&p->creq, &p->tcp, (struct sockaddr *)&ss, on_peer_connect);
     if (rc != 0)
         peer_fail(p, uv_strerror(rc));
@@ -829,6 +937,18 @@ static int grow_entries(zkv_shipper *sh, size_t need)
     return 0;
 }
 
+/* The batching rule of an APPEND frame, the same whichever source the entries come
+ * from: at least one entry, then up to ZKV_SHIP_FRAME_BYTES / ZKV_SHIP_FRAME_ENTRIES. */
+static size_t entry_cost(size_t klen, size_t vlen)
+{
+    return klen + vlen + 40;
+}
+
+static bool frame_full(size_t n, size_t bytes, size_t cost)
+{
+    return n > 0 && (bytes + cost > ZKV_SHIP_FRAME_BYTES || n >= ZKV_SHIP_FRAME_ENTRIES);
+}
+
 static int collect_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
 {
     log_ctx *c = vctx;
@@ -839,8 +959,8 @@ static int collect_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
         c->gap = true;
         return 1;
     }
-    size_t cost = e->key_len + (e->op == ZKV_LOG_OP_PUT ? e->value.value_len : 0) + 40;
-    if (c->n > 0 && (c->bytes + cost > ZKV_SHIP_FRAME_BYTES || c->n >= ZKV_SHIP_FRAME_ENTRIES))
+    size_t cost = entry_cost(e->key_len, e->op == ZKV_LOG_OP_PUT ? e->value.value_len : 0);
+    if (frame_full(c->n, c->bytes, cost))
         return 1;
     if (grow_entries(sh, c->n + 1) != 0) {
         c->oom = true;
@@ -873,6 +993,90 @@ static int collect_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
     return 0;
 }
 
+/* The same batch as collect_entry, from the range's tail: the entries point into the
+ * tail's bytes (valid until the tail changes, which it does not before the frame is
+ * encoded). Fills c->n, c->expect, c->last_epoch; -1 out of memory. */
+static int collect_tail(log_ctx *c, const zkv_tail *t)
+{
+    zkv_shipper *sh = c->sh;
+    for (uint64_t seq = c->expect; seq <= c->max_seq; seq++) {
+        const zkv_tail_entry *e = zkv_tail_at(t, seq);
+        if (!e)
+            break;
+        size_t cost = entry_cost(e->klen, e->vlen);
+        if (frame_full(c->n, c->bytes, cost))
+            break;
+        if (grow_entries(sh, c->n + 1) != 0)
+            return -1;
+        Zkv__LogEntry *le = &sh->entries[c->n];
+        zkv__log_entry__init(le);
+        le->seq = seq;
+        le->epoch = e->epoch;
+        le->op = e->op == ZKV_LOG_OP_PUT ? ZKV__OP__PUT : ZKV__OP__DELETE;
+        le->key.len = e->klen;
+        le->key.data = (uint8_t *)zkv_tail_key(t, e);
+        if (e->op == ZKV_LOG_OP_PUT) {
+            le->value.len = e->vlen;
+            le->value.data = (uint8_t *)zkv_tail_value(t, e);
+            le->expiry_ms = e->expiry_ms;
+        }
+        c->n++;
+        c->bytes += cost;
+        c->expect = seq + 1;
+        c->last_epoch = e->epoch;
+    }
+    for (size_t i = 0; i < c->n; i++) /* grow_entries may have moved them */
+        sh->entry_ptrs[i] = &sh->entries[i];
+    return 0;
+}
+
+typedef struct fill_ctx {
+    zkv_tail *t;
+    uint64_t max_seq;
+    size_t bytes;
+    bool bad;
+} fill_ctx;
+
+static int fill_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
+{
+    fill_ctx *c = vctx;
+    if (seq > c->max_seq || c->bytes >= ZKV_TAIL_BUDGET / 2)
+        return 1;
+    bool put = e->op == ZKV_LOG_OP_PUT;
+    size_t vlen = put ? e->value.value_len : 0;
+    if (zkv_tail_append(c->t, seq, e->epoch, e->op, e->key, e->key_len, put ? e->value.value : NULL,
+                        vlen, put ? e->value.meta.expiry_ms : 0) != 0) {
+        c->bad = true; /* not the continuation of the tail (a gap), or out of memory */
+        return 1;
+    }
+    c->bytes += e->key_len + vlen + ZKV_TAIL_ENTRY_COST;
+    return 0;
+}
+
+/* Reads committed entries into o's tail with one log read: from stream_next when the tail
+ * is empty, else from its end (zkv_tail_source), up to committed and about half the tail's
+ * budget. A log that does not continue the tail empties it (the stream then reads the log
+ * itself, which notices the gap). Returns -1 on a storage error. */
+static int tail_fill(zkv_shipper *sh, owned *o, uint64_t stream_next, uint64_t committed)
+{
+    zkv_tail *t = &o->tail;
+    uint64_t from = zkv_tail_last(t) + 1;
+    if (zkv_tail_first(t) == 0) {
+        zkv_tail_reset(t, stream_next);
+        from = stream_next;
+    }
+    fill_ctx c = {.t = t, .max_seq = committed};
+    char err[256];
+    if (zkv_store_read_log(sh->srv->store, o->range.id, from, fill_entry, &c, err, sizeof(err)) <
+        0) {
+        ZKV_ERROR("range %s: cannot read the log: %s", o->range.id, err);
+        return -1;
+    }
+    if (c.bad)
+        zkv_tail_reset(t, 0);
+    return 0;
+}
+
 static void init_repl_request(Zkv__Request *req, zkv_shipper *sh, owned *o, Zkv__Op op)
 {
     zkv__request__init(req);
@@ -882,25 +1086,92 @@ static void init_repl_request(Zkv__Request *req, zkv_shipper *sh, owned *o, Zkv_
     req->map_version = sh->srv->map ? (uint64_t)sh->srv->map->version : 0;
 }
 
+static const frame_memo *memo_find(const zkv_shipper *sh, const frame_memo *k)
+{
+    for (size_t i = 0; i < sh->n_memo; i++) {
+        const frame_memo *m = &sh->memo[i];
+        if (m->prev_seq == k->prev_seq && m->prev_epoch == k->prev_epoch &&
+            m->from_seq == k->from_seq && m->committed == k->committed &&
+            m->commit_seq == k->commit_seq && m->heartbeat == k->heartbeat)
+            return m;
+    }
+    return NULL;
+}
+
+/* Sends the APPEND described by m (from the memo) to st: the same bytes, the same id. */
+static int send_memo(stream *st, const frame_memo *m)
+{
+    zkv_shipper *sh = st->p->sh;
+    sent_req *r =
+        peer_send_framed(st->p, sh->memo_buf.data + m->off, m->len, m->id, REQ_APPEND, st);
+    if (!r)
+        return -1;
+    r->owner_last_at_send = m->committed;
+    if (m->n) {
+        st->prev_seq = m->next_seq - 1;
+        st->prev_epoch = m->last_epoch;
+        st->next_seq = m->next_seq;
+    }
+    r->last_seq = st->prev_seq;
+    st->inflight++;
+    return 1;
+}
+
 /* One APPEND with the committed entries from st->next_seq (or none: a heartbeat).
- * Returns 1 when a frame went out, 0 when there was nothing to send, -1 on error. */
+ * Returns 1 when a frame went out, 0 when there was nothing to send, -1 on error.
+ *
+ * The entries come from the range's tail when it holds st->next_seq (filled by one log
+ * read per range, whatever the number of replicas), else from the log as before. When the
+ * range has several streams, the encoded frame is remembered for the pass: a stream at the
+ * same position gets the same bytes (request ids are shared by all peers). */
 static int send_append(stream *st, bool heartbeat)
 {
     zkv_shipper *sh = st->p->sh;
     owned *o = st->rg;
     uint64_t last = committed_seq(sh, o);
+    if (!heartbeat && st->next_seq > last)
+        return 0;
+    frame_memo key = {.prev_seq = st->prev_seq,
+                      .prev_epoch = st->prev_epoch,
+                      .from_seq = heartbeat ? 0 : st->next_seq,
+                      .committed = last,
+                      .commit_seq = o->commit_point,
+                      .heartbeat = heartbeat};
+    bool memo = o->n > 1;
+    if (memo) {
+        const frame_memo *m = memo_find(sh, &key);
+        if (m)
+            return send_memo(st, m);
+    }
     log_ctx c = {.sh = sh, .expect = st->next_seq, .max_seq = last};
     sh->data.len = sh->data.off = 0;
+    bool from_log = false;
     if (!heartbeat) {
-        if (st->next_seq > last)
-            return 0;
-        char err[256];
-        int rc = zkv_store_read_log(sh->srv->store, o->range.id, st->next_seq, collect_entry, &c,
-                                    err, sizeof(err));
-        if (rc < 0) {
-            ZKV_ERROR("range %s: cannot read the log for %s: %s", o->range.id, st->rep->node_id,
-                      err);
-            return -1;
+        const zkv_tail *t = &o->tail;
+        if (o->tail_pass != sh->pass) {
+            tail_check(sh, o);
+            o->tail_pass = sh->pass;
+        }
+        zkv_tail_src src =
+            zkv_tail_source(o->tail_ok, zkv_tail_first(t), zkv_tail_last(t), st->next_seq, last);
+        if (src == ZKV_TAIL_SRC_FILL) {
+            if (tail_fill(sh, o, st->next_seq, last) != 0)
+                return -1;
+            src = zkv_tail_at(t, st->next_seq) ? ZKV_TAIL_SRC_TAIL : ZKV_TAIL_SRC_LOG;
+        }
+        if (src == ZKV_TAIL_SRC_TAIL) {
+            if (collect_tail(&c, t) != 0)
+                c.oom = true;
+        } else {
+            from_log = true;
+            char err[256];
+            int rc = zkv_store_read_log(sh->srv->store, o->range.id, st->next_seq, collect_entry,
+                                        &c, err, sizeof(err));
+            if (rc < 0) {
+                ZKV_ERROR("range %s: cannot read the log for %s: %s", o->range.id, st->rep->node_id,
+                          err);
+                return -1;
+            }
         }
         if (c.oom) {
             ZKV_ERROR("range %s: out of memory building a frame", o->range.id);
@@ -914,11 +1185,12 @@ static int send_append(stream *st, bool heartbeat)
             return 0;
         }
     }
-    for (size_t i = 0; i < c.n; i++) {
-        sh->entries[i].key.data = sh->data.data + sh->entry_offs[2 * i];
-        sh->entries[i].value.data = sh->data.data + sh->entry_offs[2 * i + 1];
-        sh->entry_ptrs[i] = &sh->entries[i];
-    }
+    if (from_log)
+        for (size_t i = 0; i < c.n; i++) {
+            sh->entries[i].key.data = sh->data.data + sh->entry_offs[2 * i];
+            sh->entries[i].value.data = sh->data.data + sh->entry_offs[2 * i + 1];
+            sh->entry_ptrs[i] = &sh->entries[i];
+        }
     Zkv__Request req;
     init_repl_request(&req, sh, o, ZKV__OP__APPEND);
     req.prev_seq = st->prev_seq;
@@ -926,6 +1198,24 @@ static int send_append(stream *st, bool heartbeat)
     req.n_entries = c.n;
     req.entries = c.n ? sh->entry_ptrs : NULL;
     req.commit_seq = o->commit_point;
+    if (memo && sh->n_memo < FRAME_MEMO_MAX) {
+        /* encode once into the memo, copy to this peer (and later to the others) */
+        req.id = ++sh->next_req_id;
+        frame_memo *m = &sh->memo[sh->n_memo];
+        *m = key;
+        m->off = sh->memo_buf.len;
+        if (frame_append(&sh->memo_buf, &req) != 0) {
+            ZKV_ERROR("range %s: out of memory building a frame", o->range.id);
+            return -1;
+        }
+        m->len = sh->memo_buf.len - m->off;
+        m->id = req.id;
+        m->n = c.n;
+        m->next_seq = c.n ? c.expect : st->next_seq;
+        m->last_epoch = c.n ? c.last_epoch : st->prev_epoch;
+        sh->n_memo++;
+        return send_memo(st, m);
+    }
     sent_req *r = peer_send(st->p, &req, REQ_APPEND, st);
     if (!r)
         return -1;
@@ -1234,6 +1524,7 @@ static void truncate_step(zkv_shipper *sh, owned *o)
     }
     o->truncating = left > 0;
     o->trunc_floor = floor;
+    zkv_tail_drop_before(&o->tail, floor + 1); /* the tail holds only what the log holds */
 }
 
 /* ---- map ---- */
@@ -1243,6 +1534,7 @@ static void owned_free(owned *o)
     for (int i = 0; i < o->n; i++)
         if (o->streams[i])
             stream_free(o->streams[i]);
+    zkv_tail_free(&o->tail);
     zkv_range_clear(&o->range);
     free(o);
 }
@@ -1289,6 +1581,7 @@ static void owned_update(zkv_shipper *sh, owned *o, const zkv_range *r, uint64_t
             streams[i]->rep = &o->reps[i];
     }
     if (newer) {
+        zkv_tail_reset(&o->tail, 0); /* a range map change: start the tail over */
         zkv_range copy;
         if (zkv_range_copy(&copy, r) == 0) {
             zkv_range_clear(&o->range);
@@ -1365,6 +1658,7 @@ void zkv_shipper_sync_map(zkv_shipper *sh)
             }
             o->range.n_replicas = 0; /* owned_update fills the replicas */
             o->range.zversion = INT32_MIN;
+            zkv_tail_init(&o->tail, ZKV_TAIL_BUDGET);
             sh->ranges[sh->n_ranges++] = o;
         }
         owned_update(sh, o, r, now);
@@ -1372,6 +1666,21 @@ void zkv_shipper_sync_map(zkv_shipper *sh)
 }
 
 /* ---- turn ---- */
+
+/* Whether o's tail may be used in this pass (see the header comment): not once anything
+ * but this owner's own appends may have changed the range's log, i.e. replication traffic
+ * of a newer epoch was accepted for it (a snapshot reset, an abandoned snapshot dropped,
+ * entries applied: all of them note their epoch in the store first, and the store's epoch
+ * of the range never falls) or a snapshot is being received into it. Then the tail is
+ * emptied for good: o's epoch is over, the next map drops o. */
+static void tail_check(zkv_shipper *sh, owned *o)
+{
+    zkv_store *store = sh->srv->store;
+    o->tail_ok = zkv_store_range_min_epoch(store, o->range.id) <= o->range.epoch &&
+                 zkv_store_range_snapshot_epoch(store, o->range.id) == 0;
+    if (!o->tail_ok && zkv_tail_first(&o->tail) != 0)
+        zkv_tail_reset(&o->tail, 0);
+}
 
 /* True when after_commit would change nothing (see kick). */
 static bool shipper_quiet(zkv_shipper *sh)
@@ -1390,10 +1699,15 @@ void zkv_shipper_after_commit(zkv_shipper *sh)
         return;
     sh->kick = false;
     sh->seen_commits = zkv_store_commit_count(sh->srv->store);
+    sh->pass++;
     uint64_t now = zkv_now_ms();
     for (size_t i = 0; i < sh->n_ranges; i++) {
         owned *o = sh->ranges[i];
         update_commit_point(sh, o);
+        if (o->n == 0)
+            continue;
+        sh->n_memo = 0;
+        sh->memo_buf.len = sh->memo_buf.off = 0;
         for (int k = 0; k < o->n; k++) {
             if (o->streams[k])
                 pump_stream(sh, o->streams[k], now);
@@ -1492,6 +1806,7 @@ zkv_shipper *zkv_shipper_new(zkv_server *s, const zkv_shipper_options *opt)
     sh->srv = s;
     sh->opt = *opt;
     zkv_buf_init(&sh->data);
+    zkv_buf_init(&sh->memo_buf);
     uv_timer_init(&s->loop, &sh->tick);
     sh->tick.data = sh;
     sh->tick_open = true;
@@ -1534,6 +1849,7 @@ void zkv_shipper_free(zkv_shipper *sh)
     }
     free(sh->ranges);
     zkv_buf_free(&sh->data);
+    zkv_buf_free(&sh->memo_buf);
     free(sh->entries);
     free(sh->entry_ptrs);
     free(sh->entry_offs);

@@ -8,3 +8,5 @@ foreach(t record store rowcache dispatch datadir arena lease repl_state shipper 
   zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
     LIBS zkv_server_core zkv_common)
 endforeach()
+zkv_unit_test(server_tail SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_tail.c LIBS zkv_server_core zkv_common)
+zkv_unit_test(server_tail_wire SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_tail_wire.c LIBS zkv_server_core zkv_common)
