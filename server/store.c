@@ -401,7 +401,13 @@ int zkv_store_open(const char *dir, zkv_store **out, char *err, size_t errlen)
     leveldb_options_set_filter_policy(s->opts, s->filter);
     s->cache = leveldb_cache_create_lru(32u << 20);
     leveldb_options_set_cache(s->opts, s->cache);
-    leveldb_options_set_write_buffer_size(s->opts, 16u << 20);
+    /* Large memtables and tables: every write stores its value twice (data and log
+     * entry), so with 4 MiB memtables and 2 MiB tables (LevelDB's defaults) level 0
+     * fills faster than compaction drains it once values reach kilobytes, and LevelDB
+     * slows every write down; 64 MiB / 8 MiB double PUT throughput at 10 KB and
+     * 100 KB values (docs/performance.md), for up to 128 MiB of memtables. */
+    leveldb_options_set_write_buffer_size(s->opts, 64u << 20);
+    leveldb_options_set_max_file_size(s->opts, 8u << 20);
     s->ropts = leveldb_readoptions_create();
     s->wopts = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(s->wopts, 0);
