@@ -28,6 +28,7 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->replica_lag_ms = ZKV_SERVER_DEFAULT_REPLICA_LAG_MS;
     cfg->log_retain = ZKV_SERVER_DEFAULT_LOG_RETAIN;
     cfg->cache_mb = ZKV_SERVER_DEFAULT_CACHE_MB;
+    cfg->write_buffer_mb = ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB;
 }
 
 /* Prints the reason and the usage (with the true defaults) to stderr. */
@@ -69,6 +70,8 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "range log entries kept beyond what in-sync replicas still need", 0, 1000000000L},
         {"cache-mb", 0, ZKV_FLAG_INT, &cfg->cache_mb, "N", "row cache for GETs in MiB (0: none)", 0,
          ZKV_SERVER_MAX_CACHE_MB},
+        {"write-buffer-mb", 0, ZKV_FLAG_INT, &cfg->write_buffer_mb, "N",
+         "LevelDB memtable in MiB (larger suits values of kilobytes and up)", 1, 4096},
     };
     size_t n = sizeof(flags) / sizeof(flags[0]);
     zkv_common_opts common = {0};

@@ -14,6 +14,7 @@
 #define ZKV_SERVER_DEFAULT_LOG_RETAIN 100000
 #define ZKV_SERVER_DEFAULT_CACHE_MB 64
 #define ZKV_SERVER_MAX_CACHE_MB 1048576 /* 1 TiB */
+#define ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB 16
 
 typedef struct zkv_server_config {
     const char *zk;
@@ -26,10 +27,11 @@ typedef struct zkv_server_config {
     zkv_log_level log_level;
     long max_value;
     long session_timeout_ms;
-    long min_in_sync;    /* --min-in-sync: copies (owner included) a write needs */
-    long replica_lag_ms; /* --replica-lag-ms */
-    long log_retain;     /* --log-retain */
-    long cache_mb;       /* --cache-mb: row cache budget in MiB (0: no cache) */
+    long min_in_sync;     /* --min-in-sync: copies (owner included) a write needs */
+    long replica_lag_ms;  /* --replica-lag-ms */
+    long log_retain;      /* --log-retain */
+    long cache_mb;        /* --cache-mb: row cache budget in MiB (0: no cache) */
+    long write_buffer_mb; /* --write-buffer-mb: LevelDB memtable size in MiB */
     char listen_host[256];
     int listen_port;
 } zkv_server_config;

@@ -33,7 +33,8 @@ int main(int argc, char **argv)
         return 2;
     }
     zkv_store *store = NULL;
-    if (zkv_store_open(db_path, &store, err, sizeof(err)) != 0) {
+    if (zkv_store_open_with(db_path, (size_t)cfg.write_buffer_mb << 20, &store, err, sizeof(err)) !=
+        0) {
         ZKV_ERROR("%s", err);
         return 1;
     }

@@ -387,6 +387,12 @@ static int load_ranges(zkv_store *s, char *err, size_t errlen)
 
 int zkv_store_open(const char *dir, zkv_store **out, char *err, size_t errlen)
 {
+    return zkv_store_open_with(dir, ZKV_STORE_DEFAULT_WRITE_BUFFER, out, err, errlen);
+}
+
+int zkv_store_open_with(const char *dir, size_t write_buffer, zkv_store **out, char *err,
+                        size_t errlen)
+{
     *out = NULL;
     zkv_store *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -401,12 +407,15 @@ int zkv_store_open(const char *dir, zkv_store **out, char *err, size_t errlen)
     leveldb_options_set_filter_policy(s->opts, s->filter);
     s->cache = leveldb_cache_create_lru(32u << 20);
     leveldb_options_set_cache(s->opts, s->cache);
-    /* Large memtables and tables: every write stores its value twice (data and log
-     * entry), so with 4 MiB memtables and 2 MiB tables (LevelDB's defaults) level 0
-     * fills faster than compaction drains it once values reach kilobytes, and LevelDB
-     * slows every write down; 64 MiB / 8 MiB double PUT throughput at 10 KB and
-     * 100 KB values (docs/performance.md), for up to 128 MiB of memtables. */
-    leveldb_options_set_write_buffer_size(s->opts, 64u << 20);
+    /* Memtable size is a trade: every write stores its value twice (data and log entry),
+     * so with small memtables level 0 fills faster than compaction drains it once
+     * values reach kilobytes and LevelDB slows every write down (64 MiB doubles PUT
+     * throughput at 10 KB and 100 KB values), while a large skiplist makes each small
+     * write's insertion slower (64 MiB costs a quarter of PUT throughput at 100-byte
+     * values). 16 MiB by default, --write-buffer-mb for large values; 8 MiB tables
+     * (LevelDB's default is 2 MiB) mean fewer, larger compactions either way
+     * (docs/performance.md). */
+    leveldb_options_set_write_buffer_size(s->opts, write_buffer);
     leveldb_options_set_max_file_size(s->opts, 8u << 20);
     s->ropts = leveldb_readoptions_create();
     s->wopts = leveldb_writeoptions_create();
@@ -1086,6 +1095,15 @@ int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zk
         return ZKV_STORE_ERR;
     }
     size_t prefix_len = s->kbuf.len - 8; /* 'l' + id + 0x00 */
+    /* Stop at the range's last entry instead of stepping past it: the keys that follow
+     * are the next range's log, whose truncated head is a run of deletion markers until
+     * compaction drops them, and an iterator steps over every one of them to find the
+     * next live key (this made each read cost O(truncated entries) once logs were
+     * trimmed). */
+    const range *r = range_find(s, range_id);
+    uint64_t last = r ? r->st.last_seq : UINT64_MAX;
+    if (from_seq > last)
+        return 0;
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
     int rc = 0;
     for (leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len); leveldb_iter_valid(it);
@@ -1101,10 +1119,13 @@ int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zk
             rc = ZKV_STORE_ERR;
             break;
         }
-        if (fn(ctx, zkv_get_u64be(k + prefix_len), &e) != 0) {
+        uint64_t seq = zkv_get_u64be(k + prefix_len);
+        if (fn(ctx, seq, &e) != 0) {
             rc = 1;
             break;
         }
+        if (seq >= last)
+            break;
     }
     return iter_finish(it, rc, "LevelDB log read failed", err, errlen);
 }

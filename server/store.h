@@ -42,8 +42,13 @@ typedef struct zkv_range_state {
     size_t pending; /* staged writes of this range in the open batch */
 } zkv_range_state;
 
-/* Opens (creating if missing) the database in dir and loads every range state. */
+/* Opens (creating if missing) the database in dir and loads every range state, with a
+ * LevelDB memtable of ZKV_STORE_DEFAULT_WRITE_BUFFER bytes. */
+#define ZKV_STORE_DEFAULT_WRITE_BUFFER ((size_t)16 << 20)
 int zkv_store_open(const char *dir, zkv_store **out, char *err, size_t errlen);
+/* The same with write_buffer bytes of memtable (zkv-server's --write-buffer-mb). */
+int zkv_store_open_with(const char *dir, size_t write_buffer, zkv_store **out, char *err,
+                        size_t errlen);
 /* Closes the database; staged, uncommitted writes are dropped. NULL is a no-op. */
 void zkv_store_close(zkv_store *s);
 
