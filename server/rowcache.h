@@ -25,8 +25,9 @@
  * answers from the cache, so its zero-copy result view lives exactly as long as a LevelDB
  * result does: until zkv_store_value_release.
  *
- * Coherence is the caller's job: the cache never sees the database. store.c keeps every
- * entry equal to the committed LevelDB state of its key (the argument is in store.c). */
+ * Coherence is the caller's job: the cache never sees the database. store.c fills it on
+ * reads and writes (write-through) and keeps every entry a GET may see equal to the
+ * committed LevelDB state of its key (the argument is in store.c). */
 #ifndef ZKV_SERVER_ROWCACHE_H
 #define ZKV_SERVER_ROWCACHE_H
 #include <stdbool.h>

@@ -17,22 +17,30 @@
  * (an 'r' record in every batch) reads the same way.
  *
  * Row cache (rowcache.h): GETs look in a bounded cache of user key -> value record or
- * "known missing" before LevelDB, and fill it on a miss. Invariant: every cached entry of
- * key k equals the committed LevelDB state of 'd' + k, and no change of 'd' + k is staged.
- * Why it holds:
- * - A fill happens only in zkv_store_get, after the pending-filter check: if a change of k
- *   is staged, the filter has k (it has no false negatives) and the batch is committed
- *   first; what LevelDB then returns is the committed state, and nothing runs between the
- *   read and the fill (one thread).
+ * "known missing" before LevelDB, and fill it on a miss; writes fill it too
+ * (write-through). Invariant: every cached entry of key k equals the state of 'd' + k
+ * once the staged batch is committed (the committed state when no change of k is staged),
+ * and a GET reads the cache only when no change of k is staged. Why it holds:
+ * - Every GET first checks the pending filter: if a change of k is staged, the filter has
+ *   k (it has no false negatives) and the batch is committed first. So a GET only looks
+ *   at entries of keys with nothing staged, whose entries equal the committed state.
+ * - A read fill happens only in zkv_store_get, after that check: what LevelDB returns is
+ *   the committed state, and nothing runs between the read and the fill (one thread).
  * - Every staged change of a 'd' key goes through stage_data_key, which adds the key to
- *   the filter and drops its cache entry in the same step: stage_entry (put, delete,
- *   applied entries) and zkv_store_put_item (snapshot items). The one writer of 'd' keys
- *   that bypasses the filter, delete_prefix (range reset), clears the whole cache and sets
- *   rc_bypass, which makes GETs neither use nor fill the cache until a commit wrote those
- *   deletions. Nothing else writes 'd' keys: the 'l', 'r', 'e' and 'p' records (log,
- *   truncation, positions, history, snapshot marks) never change a GET's answer.
- * - A commit writes only the staged batch, which holds no change of a cached key; a failed
- *   commit writes nothing (and fails the store). So a cached entry stays equal to LevelDB.
+ *   the filter and, in the same step, puts the staged value record (or "missing" for a
+ *   deletion) in the cache, replacing its entry; a record the cache does not take drops
+ *   the old entry. A later change of the same key in the same batch replaces it again, so
+ *   the entry is the batch's last word on k, which is what the commit writes. Callers:
+ *   stage_entry (put, delete, applied entries) and zkv_store_put_item (snapshot items).
+ * - A failed commit fails the store: the batch stays staged and every GET of its keys
+ *   (still in the filter) tries to commit and fails, so its entries are never served.
+ * - The one writer of 'd' keys that bypasses the filter, delete_prefix (range reset),
+ *   clears the whole cache and sets rc_bypass, which makes GETs neither use nor fill the
+ *   cache, and writes only drop their entries, until a commit wrote those deletions.
+ *   Nothing else writes 'd' keys: the 'l', 'r', 'e' and 'p' records (log, truncation,
+ *   positions, history, snapshot marks) never change a GET's answer.
+ * - A commit writes exactly the staged batch, whose last word on each key the cache
+ *   already holds. So a cached entry a GET may see equals LevelDB.
  * So a GET answered from the cache returns exactly what leveldb_get would have: the
  * guarantees of docs/guarantees.md rest on the store's answers, which do not change.
  * A hit pins its entry (zkv_store_value.pin), so the zero-copy view stays valid until
@@ -486,13 +494,22 @@ static bool filter_has(const zkv_store *s, const uint8_t *key, size_t klen)
     return (s->pending_filter[h / 64] >> (h % 64)) & 1u;
 }
 
-/* Every staged change of 'd' + key (put, delete, snapshot item) calls this: a read of key
- * then commits first (filter), and the row cache no longer holds key (see the top). */
-static void stage_data_key(zkv_store *s, const uint8_t *key, size_t klen)
+/* Every staged change of 'd' + key (put, delete, snapshot item) calls this with the value
+ * record it stages (NULL: a deletion): a read of key then commits first (filter), and the
+ * row cache holds key's state as of that commit (write-through, see the top), so a read
+ * after a write does not have to go to LevelDB. */
+static void stage_data_key(zkv_store *s, const uint8_t *key, size_t klen, const uint8_t *rec,
+                           size_t rlen)
 {
     filter_add(s, key, klen);
-    if (s->rc)
+    if (!s->rc)
+        return;
+    if (s->rc_bypass)
         zkv_rowcache_invalidate(s->rc, key, klen);
+    else if (rec)
+        zkv_rowcache_put(s->rc, key, klen, rec, rlen); /* not cached: old entry dropped */
+    else
+        zkv_rowcache_put_missing(s->rc, key, klen);
 }
 
 /* A 'd' key is deleted in the batch without the filter (delete_prefix): drop the whole
@@ -597,10 +614,11 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const uint8_t *key
         size_t off = s->vbuf.len - (ZKV_REC_VALUE_HDR + vlen);
         leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                                (const char *)s->vbuf.data + off, ZKV_REC_VALUE_HDR + vlen);
+        stage_data_key(s, key, klen, s->vbuf.data + off, ZKV_REC_VALUE_HDR + vlen);
     } else {
         leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
+        stage_data_key(s, key, klen, NULL, 0);
     }
-    stage_data_key(s, key, klen);
     if (r->first_seq == 0)
         r->first_seq = m->seq;
     r->st.last_seq = m->seq;
@@ -866,7 +884,7 @@ int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_
         return oom(s, err, errlen);
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
-    stage_data_key(s, key, klen);
+    stage_data_key(s, key, klen, s->vbuf.data, s->vbuf.len);
     s->n_pending++;
     return 0;
 }
