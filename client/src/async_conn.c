@@ -325,16 +325,7 @@ void zkv__aconn_on_writable(zkv_async *a, zkv__aconn *c)
         }
         c->connecting = false;
     }
-    while (zkv_buf_unread(&c->out) > 0) {
-        ssize_t w = send(c->fd, zkv_buf_head(&c->out), zkv_buf_unread(&c->out), MSG_NOSIGNAL);
-        if (w > 0) {
-            zkv_buf_consume(&c->out, (size_t)w);
-            continue;
-        }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
+    if (zkv__send_some(c->fd, &c->out) != 0) {
         fail_errno(a, c, true, errno);
         return;
     }

@@ -198,13 +198,12 @@ static int tcp_connect(zkv__conn *c, uint64_t deadline_ms, char *err, size_t err
     return ZKV_OK;
 }
 
-/* Writes as much of the output buffer as the socket takes now. 0, or -1 (errno). */
-static int flush_some(zkv__conn *c)
+int zkv__send_some(int fd, zkv_buf *out)
 {
-    while (zkv_buf_unread(&c->out) > 0) {
-        ssize_t w = send(c->fd, zkv_buf_head(&c->out), zkv_buf_unread(&c->out), MSG_NOSIGNAL);
+    while (zkv_buf_unread(out) > 0) {
+        ssize_t w = send(fd, zkv_buf_head(out), zkv_buf_unread(out), MSG_NOSIGNAL);
         if (w > 0) {
-            zkv_buf_consume(&c->out, (size_t)w);
+            zkv_buf_consume(out, (size_t)w);
             continue;
         }
         if (w < 0 && errno == EINTR)
@@ -214,6 +213,12 @@ static int flush_some(zkv__conn *c)
         return -1;
     }
     return 0;
+}
+
+/* Writes as much of the output buffer as the socket takes now. 0, or -1 (errno). */
+static int flush_some(zkv__conn *c)
+{
+    return zkv__send_some(c->fd, &c->out);
 }
 
 /* Reads what has arrived. Returns bytes read (0: nothing yet), -1 on error (errno),

@@ -58,15 +58,20 @@ void zkv__conn_ref(zkv__conn *c);
 void zkv__conn_unref(zkv__conn *c);
 void zkv__conn_close(zkv__conn *c);
 
-/* Makes sure the connection is open: drops it if the peer closed it while idle, then
- * connects (TCP_NODELAY) and exchanges HELLO. ZKV_OK, ZKV_ECONNECT (unreachable),
- * ZKV_ETIMEOUT, ZKV_ENOCLUSTER (node of another cluster), ZKV_EPROTOCOL, ZKV_ENOMEM. */
+/* Sends as much of out as the non-blocking socket fd takes now (consuming it), retrying
+ * EINTR; stops at EAGAIN. 0, or -1 with errno. Both the blocking and the async client
+ * write through it. */
+int zkv__send_some(int fd, zkv_buf *out);
+
 struct addrinfo;
 /* Resolves a node's "host:port" (common's zkv_resolve_tcp) with libzkv's messages:
  * ZKV_OK with *res (freeaddrinfo), or ZKV_ECONNECT naming the node and the reason. */
 int zkv__resolve_node(const char *node_id, const char *addr, struct addrinfo **res, char *err,
                       size_t errlen);
 
+/* Makes sure the connection is open: drops it if the peer closed it while idle, then
+ * connects (TCP_NODELAY) and exchanges HELLO. ZKV_OK, ZKV_ECONNECT (unreachable),
+ * ZKV_ETIMEOUT, ZKV_ENOCLUSTER (node of another cluster), ZKV_EPROTOCOL, ZKV_ENOMEM. */
 int zkv__conn_open(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *err,
                    size_t errlen);
 
