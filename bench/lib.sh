@@ -4,8 +4,8 @@
 # zkv clusters in a temp dir, and redis-benchmark / zkv-bench runs appended as CSV rows.
 # The caller sets `root` (the repo) before sourcing.
 
-# shellcheck source=scripts/zookeeper.sh
-. "$root/scripts/zookeeper.sh"
+# shellcheck source=scripts/shell-lib.sh
+. "$root/scripts/shell-lib.sh"
 
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -94,13 +94,6 @@ free_port() {
   die "no free port found"
 }
 
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
 
 # --- Redis -------------------------------------------------------------------------------------
 # start_redis: redis-server without persistence on a free port; sets $redis_port, $redis_pid.

@@ -11,8 +11,8 @@
 # Environment: ZKV_ZK_PORT (2181), ZKV_NODES (3), ZKV_BASE_PORT (7401), ZKV_CLUSTER.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-# shellcheck source=scripts/zookeeper.sh
-. "$root/scripts/zookeeper.sh"
+# shellcheck source=scripts/shell-lib.sh
+. "$root/scripts/shell-lib.sh"
 state="$root/.local/cluster"
 zk_port="${ZKV_ZK_PORT:-2181}"
 nodes="${ZKV_NODES:-3}"
@@ -27,14 +27,6 @@ die() { log "$*"; exit 1; }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds or time is up.
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
 
 # ZooKeeper answers "srvr" only once it serves requests ("ruok" answers earlier).
 # start_daemon NAME COMMAND...: runs COMMAND in the background, logs and pid under $state.

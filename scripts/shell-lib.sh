@@ -1,6 +1,15 @@
-# zookeeper.sh: a standalone ZooKeeper from Debian's zookeeper package, for the shell
-# scripts that run one (scripts/cluster.sh, bench/lib.sh); sourced (bash). The C test
-# harness has its own (tests/harness/src/zkserver.c).
+# shell-lib.sh: what the shell scripts that run a cluster share (scripts/cluster.sh,
+# bench/lib.sh); sourced (bash): bounded waits, and a standalone ZooKeeper from Debian's
+# zookeeper package. The C test harness has its own (tests/harness/src/zkserver.c).
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds or time is up.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
 
 # zk_ok PORT: ZooKeeper answers "srvr" on 127.0.0.1:PORT.
 zk_ok() {
