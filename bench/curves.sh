@@ -50,31 +50,38 @@ requests() {
   echo "$n"
 }
 
-# sweep SYSTEM: the clients and value-size sweeps on redis or zkv.
+# point SYSTEM CLUSTER RUN CLIENTS SIZE KEYS: one measured point (SET/PUT then GET).
+point() {
+  local sys="$1" cluster="$2" run="$3" c="$4" d="$5" r="$6" n
+  n="$(requests "$c" "$d")"
+  log "$sys clients=$c size=$d run $run of $runs"
+  if [ "$sys" = redis ]; then
+    bench_redis "$run" "$c" "$d" "$r" 1 "$n"
+  else
+    # shellcheck disable=SC2086 # zkv_flags is a list of flags
+    bench_zkv zkv "$cluster" "$run" "$c" "$d" "$r" 1 put,get -n "$n" $zkv_flags
+  fi
+}
+
+# sweep SYSTEM: the clients sweep, then the value-size sweep, each on fresh state (a new
+# zkv cluster; an emptied Redis), so that the compactions left by large values do not
+# run under the next points.
 sweep() {
-  local sys="$1" run c d n
+  local sys="$1" run c d
+  [ "$sys" = redis ] || start_cluster zkv-clients 1 1
   for run in $(seq 1 "$runs"); do
-    for c in "${clients_list[@]}"; do
-      n="$(requests "$c" 100)"
-      log "$sys clients=$c run $run of $runs"
-      if [ "$sys" = redis ]; then
-        bench_redis "$run" "$c" 100 100000 1 "$n"
-      else
-        # shellcheck disable=SC2086 # zkv_flags is a list of flags
-        bench_zkv zkv zkv "$run" "$c" 100 100000 1 put,get -n "$n" $zkv_flags
-      fi
-    done
-    for d in "${sizes[@]}"; do
-      n="$(requests 50 "$d")"
-      log "$sys size=$d run $run of $runs"
-      if [ "$sys" = redis ]; then
-        bench_redis "$run" 50 "$d" 10000 1 "$n"
-      else
-        # shellcheck disable=SC2086
-        bench_zkv zkv zkv "$run" 50 "$d" 10000 1 put,get -n "$n" $zkv_flags
-      fi
-    done
+    for c in "${clients_list[@]}"; do point "$sys" zkv-clients "$run" "$c" 100 100000; done
   done
+  if [ "$sys" = redis ]; then
+    redis-cli -p "$redis_port" flushall >/dev/null
+  else
+    stop "${cluster_pids[@]}"
+    start_cluster zkv-sizes 1 1
+  fi
+  for run in $(seq 1 "$runs"); do
+    for d in "${sizes[@]}"; do point "$sys" zkv-sizes "$run" 50 "$d" 10000; done
+  done
+  [ "$sys" = redis ] || stop "${cluster_pids[@]}"
 }
 
 log "redis-server on a free port, no persistence"
@@ -84,9 +91,7 @@ stop "$redis_pid"
 
 start_zookeeper
 log "ZooKeeper on $zk"
-start_cluster zkv 1 1
 sweep zkv
-stop "${cluster_pids[@]}"
 
 # The data set sweep: a new cluster, grown in place (each load rewrites the keys below it
 # and adds the rest), each size measured --runs times.
