@@ -157,7 +157,8 @@ static range *range_get(zkv_store *s, const char *id)
     if ((s->n_ranges + 1) * 2 > s->table_cap && table_grow(s) != 0)
         return NULL;
     range **slot = slot_of(s, id);
-    if (*slot)
+    if (*slot) /* find-or-create: an existing range is returned as it is */
+        /* cppcheck-suppress identicalInnerCondition */
         return *slot;
     range *r = calloc(1, sizeof(*r));
     if (!r)

@@ -1068,7 +1068,7 @@ static void test_deterministic_and_idempotent(void)
         /* A random history: assign, then change the node set a few times. */
         memset(in, 0, sizeof(in));
         for (int step = 0; step < 6; step++) {
-            const char *live[MAX_NODES], *shuffled[MAX_NODES];
+            const char *live[MAX_NODES] = {0}, *shuffled[MAX_NODES];
             size_t n_live = 0;
             for (int k = 0; k < MAX_NODES; k++)
                 if (rnd(3) != 0 || rnd(2) == 0)
