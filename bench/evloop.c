@@ -37,7 +37,6 @@ typedef struct aclient {
     uint64_t due;  /* with --rate: intended start of the next batch */
     uint64_t t0;   /* start of the batch in flight */
     bool measured; /* the batch in flight counts */
-    bool running;  /* still sending in this test */
     long count, outstanding;
     zkv_bench_op *ops; /* -P of them: the batch's operations */
     slot *slots;       /* -P of them */
@@ -62,7 +61,6 @@ static void start_batch(aclient *c);
 static void client_done(aclient *c)
 {
     evloop *d = c->w->drv;
-    c->running = false;
     if (--d->running == 0)
         uv_stop(&d->loop);
 }
@@ -231,7 +229,6 @@ static void run(worker *w)
     d->running = w->nclients;
     for (long i = 0; i < w->nclients; i++) {
         aclient *c = &d->clients[i];
-        c->running = true;
         c->due = b->t_start + (b->interval ? zkv_bench_rand(&w->rng) % b->interval : 0);
     }
     for (long i = 0; i < w->nclients; i++)

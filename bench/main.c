@@ -21,7 +21,6 @@
  * requests per second, p50=0.71 msec, p99=1.90 msec", or one CSV row / JSON object with
  * --csv / --json. Exit status: 0, 1 when any request failed (or the clients could not
  * connect), 2 for bad flags. */
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -215,12 +215,6 @@ int zkv__send_some(int fd, zkv_buf *out)
     return 0;
 }
 
-/* Writes as much of the output buffer as the socket takes now. 0, or -1 (errno). */
-static int flush_some(zkv__conn *c)
-{
-    return zkv__send_some(c->fd, &c->out);
-}
-
 /* Reads what has arrived. Returns bytes read (0: nothing yet), -1 on error (errno),
  * -2 when the peer closed the connection. */
 static ssize_t read_some(zkv__conn *c)
@@ -260,7 +254,7 @@ int zkv__conn_send(zkv__conn *c, Zkv__Request *const *reqs, size_t n, uint64_t *
             return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory encoding a request");
         }
     }
-    if (flush_some(c) != 0)
+    if (zkv__send_some(c->fd, &c->out) != 0)
         return fail_io(c, ZKV_ECONNECT, err, errlen, false, errno);
     return ZKV_OK;
 }
@@ -375,7 +369,7 @@ int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **re
         }
         if (ev < 0)
             return fail_io(c, ZKV_ECONNECT, err, errlen, true, errno);
-        if ((ev & POLLOUT) && flush_some(c) != 0)
+        if ((ev & POLLOUT) && zkv__send_some(c->fd, &c->out) != 0)
             return fail_io(c, ZKV_ECONNECT, err, errlen, true, errno);
         if (ev & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = read_some(c);
