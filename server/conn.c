@@ -4,7 +4,8 @@
  * frame in it. Answers go to c->out in request order; they are written only by
  * zkv_conn_flush, which the loop calls before sleeping, after the group commit of the
  * turn's writes (server.c), so no write is acknowledged before it is in LevelDB. One
- * uv_write of one buffer per connection per turn: c->out and c->wbuf swap roles.
+ * write per connection per turn: straight to the socket (zkv_try_write), and what it does
+ * not take by uv_write of one buffer, c->out and c->wbuf swapping roles.
  *
  * Oversized frames are answered TOO_LARGE as soon as their id is readable, and their
  * bytes are dropped as they arrive (c->skip). Undecodable frames get BAD_REQUEST; the
@@ -316,11 +317,41 @@ static void on_write(uv_write_t *req, int status)
         zkv_conn_mark_dirty(c);
 }
 
+int zkv_try_write(uv_tcp_t *t, zkv_buf *b)
+{
+    while (zkv_buf_unread(b) != 0) {
+        size_t n = zkv_buf_unread(b);
+        uv_buf_t ub = uv_buf_init((char *)zkv_buf_head(b), n > INT32_MAX ? INT32_MAX : (unsigned)n);
+        int rc = uv_try_write((uv_stream_t *)t, &ub, 1);
+        if (rc == UV_EAGAIN || rc == 0)
+            return 0;
+        if (rc < 0)
+            return rc;
+        zkv_buf_consume(b, (size_t)rc);
+        if ((size_t)rc < ub.len)
+            return 0; /* the socket is full: the rest waits for writability */
+    }
+    return 0;
+}
+
 void zkv_conn_flush(zkv_conn *c)
 {
     if (c->closing || c->writing)
         return;
+    /* First straight to the socket (it usually takes it all): a uv_write that completes
+     * costs libuv an epoll_ctl to stop watching for writability, one per answer at P1. A
+     * paused connection resumes from on_write, so it keeps the queued path. */
+    if (!c->paused && zkv_buf_unread(&c->out) != 0) {
+        int rc = zkv_try_write(&c->tcp, &c->out);
+        if (rc != 0) {
+            ZKV_DEBUG("connection from %s: write error: %s", c->peer, uv_strerror(rc));
+            zkv_conn_close(c);
+            return;
+        }
+    }
     if (zkv_buf_unread(&c->out) == 0) {
+        if (c->out.cap > ZKV_CONN_LOW_WATER)
+            zkv_buf_free(&c->out); /* do not keep a big page's buffer around */
         if (c->close_after_flush && c->held_n == 0)
             zkv_conn_close(c);
         return;

@@ -80,6 +80,9 @@ struct zkv_conn {
 /* conn.c */
 void zkv_conn_accept(zkv_server *s);
 void zkv_conn_flush(zkv_conn *c);
+/* Writes as much of b as the socket takes now (uv_try_write, no request, no poll change)
+ * and consumes it from b. 0 (also when the socket took nothing), or a libuv error. */
+int zkv_try_write(uv_tcp_t *t, zkv_buf *b);
 void zkv_conn_close(zkv_conn *c);
 void zkv_conn_mark_dirty(zkv_conn *c);
 /* Stops reading; the connection closes once its queued answers are written. */

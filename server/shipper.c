@@ -21,8 +21,9 @@
  *   - Each owned range keeps a tail (tail.h): its recent committed log entries in memory,
  *     at most ZKV_TAIL_BUDGET bytes. A streaming replica whose next seq is in the tail is
  *     served from it; one log read per range and pass (tail_fill) extends the tail for
- *     all the range's streams, instead of one read per stream; a stream behind the tail
- *     (catch-up, a new replica) reads the log itself, as it always did.
+ *     all the range's streams, instead of one read per stream, and the store answers that
+ *     read from the batch it just committed, in memory (store.c); a stream behind the
+ *     tail (catch-up, a new replica) reads the log itself, as it always did.
  *   - When a range has several streams, an APPEND frame is encoded once per pass and
  *     position (frame_memo) and the same bytes go to each peer: request ids come from one
  *     counter for all connections, so the id inside the frame is valid on each of them
@@ -523,13 +524,20 @@ static void peer_flush(peer *p)
     if (p->writing || !p->tcp_open || p->st == PEER_DOWN || p->st == PEER_CONNECTING ||
         zkv_buf_unread(&p->out) == 0)
         return;
+    int rc = zkv_try_write(&p->tcp, &p->out); /* as zkv_conn_flush: no epoll_ctl per frame */
+    if (rc != 0) {
+        peer_fail(p, uv_strerror(rc));
+        return;
+    }
+    if (zkv_buf_unread(&p->out) == 0)
+        return;
     zkv_buf tmp = p->wbuf;
     p->wbuf = p->out;
     p->out = tmp;
     p->out.len = p->out.off = 0;
     uv_buf_t b = uv_buf_init((char *)zkv_buf_head(&p->wbuf), (unsigned)zkv_buf_unread(&p->wbuf));
     p->wreq.data = p;
-    int rc = uv_write(&p->wreq, (uv_stream_t *)&p->tcp, &b, 1, on_peer_write);
+    rc = uv_write(&p->wreq, (uv_stream_t *)&p->tcp, &b, 1, on_peer_write);
     if (rc != 0) {
         peer_fail(p, uv_strerror(rc));
         return;
