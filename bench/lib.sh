@@ -79,11 +79,13 @@ stop() {
 }
 
 used_ports=" "
-# free_port: a loopback port nothing listens on and that this script did not hand out.
+# free_port: a loopback port nothing listens on and that this script did not hand out,
+# below Linux's ephemeral range (32768 and up), where a connection's source port could
+# take it between this check and the bind.
 free_port() {
   local port
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((20000 + RANDOM % 12000))
     case "$used_ports" in *" $port "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       used_ports+="$port "
@@ -134,14 +136,17 @@ sys.exit(0 if ok else 1)
 PY
 }
 
-# start_cluster NAME NODES REPLICAS: sets $cluster_pids.
+# start_cluster NAME NODES REPLICAS: sets $cluster_pids. Each zkv-server also gets
+# $server_flags (a list of flags; the callers' --server-flags).
+server_flags="${server_flags:-}"
 start_cluster() {
   local name="$1" nodes="$2" replicas="$3" i port
   cluster_pids=()
+  # shellcheck disable=SC2086 # server_flags is a list of flags
   for i in $(seq 1 "$nodes"); do
     port="$(free_port)"
     start "$name-node-$i" "$bin/server/zkv-server" --zk "$zk" --cluster "$name" --id "node-$i" \
-      --listen "127.0.0.1:$port" --data-dir "$tmp/$name-node-$i" --log-level warn
+      --listen "127.0.0.1:$port" --data-dir "$tmp/$name-node-$i" --log-level warn $server_flags
     cluster_pids+=("$started")
   done
   start "$name-coordinator" "$bin/coordinator/zkv-coordinator" --zk "$zk" --cluster "$name" \
