@@ -29,6 +29,7 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->log_retain = ZKV_SERVER_DEFAULT_LOG_RETAIN;
     cfg->cache_mb = ZKV_SERVER_DEFAULT_CACHE_MB;
     cfg->write_buffer_mb = ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB;
+    cfg->compaction_nice = ZKV_SERVER_DEFAULT_COMPACTION_NICE;
 }
 
 /* Prints the reason and the usage (with the true defaults) to stderr. */
@@ -72,6 +73,8 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          ZKV_SERVER_MAX_CACHE_MB},
         {"write-buffer-mb", 0, ZKV_FLAG_INT, &cfg->write_buffer_mb, "N",
          "LevelDB memtable in MiB (larger suits values of kilobytes and up)", 1, 4096},
+        {"compaction-nice", 0, ZKV_FLAG_INT, &cfg->compaction_nice, "N",
+         "run LevelDB's flushes and compactions this much nicer than serving (0: same)", 0, 19},
     };
     size_t n = sizeof(flags) / sizeof(flags[0]);
     zkv_common_opts common = {0};

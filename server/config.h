@@ -15,6 +15,7 @@
 #define ZKV_SERVER_DEFAULT_CACHE_MB 64
 #define ZKV_SERVER_MAX_CACHE_MB 1048576 /* 1 TiB */
 #define ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB 16
+#define ZKV_SERVER_DEFAULT_COMPACTION_NICE 10 /* ZKV_STORE_DEFAULT_COMPACTION_NICE */
 
 typedef struct zkv_server_config {
     const char *zk;
@@ -32,6 +33,7 @@ typedef struct zkv_server_config {
     long log_retain;      /* --log-retain */
     long cache_mb;        /* --cache-mb: row cache budget in MiB (0: no cache) */
     long write_buffer_mb; /* --write-buffer-mb: LevelDB memtable size in MiB */
+    long compaction_nice; /* --compaction-nice: LevelDB background thread's nice increment */
     char listen_host[256];
     int listen_port;
 } zkv_server_config;

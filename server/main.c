@@ -33,8 +33,9 @@ int main(int argc, char **argv)
         return 2;
     }
     zkv_store *store = NULL;
-    if (zkv_store_open_with(db_path, (size_t)cfg.write_buffer_mb << 20, &store, err, sizeof(err)) !=
-        0) {
+    const zkv_store_tuning tuning = {.write_buffer = (size_t)cfg.write_buffer_mb << 20,
+                                     .compaction_nice = (int)cfg.compaction_nice};
+    if (zkv_store_open_with(db_path, &tuning, &store, err, sizeof(err)) != 0) {
         ZKV_ERROR("%s", err);
         return 1;
     }

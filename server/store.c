@@ -16,6 +16,17 @@
  * 'r' records, then the first and last log entry of every range. A format-1 data dir
  * (an 'r' record in every batch) reads the same way.
  *
+ * Log reads of what was just committed (logbatch.h): each staged log record is also
+ * copied into the staged batch's chain for its range; a commit keeps that batch as the
+ * last committed one. zkv_store_read_log answers from it when the range was written in
+ * that batch and the read starts inside its chain (the shipper right after a commit),
+ * otherwise from LevelDB. The chain is exactly the committed entries [first, last] of the
+ * range: seqs are consecutive within a batch (a jump restarts the chain), the read
+ * requires last to be the range's last seq, and the log changes otherwise only by
+ * truncation (staged deletions, so the read commits first and the chains are of the new
+ * batch, above the truncation's committed bound) and by reset and set_position, which
+ * drop the range's records.
+ *
  * Row cache (rowcache.h): GETs look in a bounded cache of user key -> value record or
  * "known missing" before LevelDB, and fill it on a miss; writes fill it too
  * (write-through). Invariant: every cached entry of key k equals the state of 'd' + k
@@ -48,7 +59,9 @@
 #include "store.h"
 
 #include <leveldb/c.h>
+#include "bgnice.h"
 #include "common/keyrange.h"
+#include "logbatch.h"
 #include "rowcache.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +75,13 @@ typedef struct range {
     zkv_range_state st;
     zkv_epoch_start *hist; /* epoch history, oldest first (staged entries included) */
     size_t n_hist, hist_cap;
-    uint64_t first_seq;  /* first entry of the log (0: empty log) */
-    uint64_t snap_epoch; /* a snapshot of this epoch is being received (0: none) */
-    uint64_t peer_epoch; /* highest epoch of accepted replication traffic (memory only) */
-    bool state_dirty;    /* the next commit writes the 'r' record */
+    uint64_t first_seq;     /* first entry of the log (0: empty log) */
+    uint64_t snap_epoch;    /* a snapshot of this epoch is being received (0: none) */
+    uint64_t peer_epoch;    /* highest epoch of accepted replication traffic (memory only) */
+    bool state_dirty;       /* the next commit writes the 'r' record */
+    zkv_logchain staged;    /* its log records in the batch being staged */
+    zkv_logchain recent;    /* ... in the batch committed last, valid while recent_commit */
+    uint64_t recent_commit; /* == n_commits (0: none) */
 } range;
 
 struct zkv_store_snapshot {
@@ -98,6 +114,12 @@ struct zkv_store {
     size_t n_snap;      /* ranges with snap_epoch set: reads skip the lookup while 0 */
     range **dirty;      /* ranges with staged writes */
     size_t n_dirty, dirty_cap;
+
+    /* The log records of the staged batch (lb[lb_staged]) and of the one committed last
+     * (the other): log reads of just-committed entries come from memory (logbatch.h). */
+    zkv_logbatch lb[2];
+    int lb_staged;
+    uint64_t log_reads_mem, log_reads_db; /* zkv_store_log_read_counts */
 
     zkv_rowcache *rc; /* row cache of committed 'd' records (NULL: disabled) */
     bool rc_bypass;   /* data keys deleted in the batch without the filter: no cache */
@@ -396,12 +418,37 @@ static int load_ranges(zkv_store *s, char *err, size_t errlen)
 
 int zkv_store_open(const char *dir, zkv_store **out, char *err, size_t errlen)
 {
-    return zkv_store_open_with(dir, ZKV_STORE_DEFAULT_WRITE_BUFFER, out, err, errlen);
+    return zkv_store_open_with(dir, NULL, out, err, errlen);
 }
 
-int zkv_store_open_with(const char *dir, size_t write_buffer, zkv_store **out, char *err,
+typedef struct {
+    zkv_store *s;
+    const char *dir;
+    char *lerr;
+} open_call;
+
+/* Opens the database; run on a thread of lower priority (bgnice.h), so LevelDB's
+ * background thread, which the first scheduled work starts, inherits it: opening
+ * schedules work only when there is some to do, so a compaction of a key range no
+ * record uses (every key starts with a record type letter) schedules a memtable switch
+ * and an empty level-0 compaction, which start it. Later databases of the process share
+ * that thread. */
+static void open_db(void *arg)
+{
+    open_call *c = arg;
+    c->s->db = leveldb_open(c->s->opts, c->dir, &c->lerr);
+    static const char no_record[1] = {0}; /* record keys start with a letter (record.h) */
+    if (c->s->db)
+        leveldb_compact_range(c->s->db, no_record, 1, no_record, 1);
+}
+
+int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **out, char *err,
                         size_t errlen)
 {
+    const zkv_store_tuning defaults = {.write_buffer = ZKV_STORE_DEFAULT_WRITE_BUFFER,
+                                       .compaction_nice = ZKV_STORE_DEFAULT_COMPACTION_NICE};
+    if (!t)
+        t = &defaults;
     *out = NULL;
     zkv_store *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -410,6 +457,8 @@ int zkv_store_open_with(const char *dir, size_t write_buffer, zkv_store **out, c
     }
     zkv_buf_init(&s->kbuf);
     zkv_buf_init(&s->vbuf);
+    zkv_logbatch_init(&s->lb[0]);
+    zkv_logbatch_init(&s->lb[1]);
     s->opts = leveldb_options_create();
     leveldb_options_set_create_if_missing(s->opts, 1);
     s->filter = leveldb_filterpolicy_create_bloom(10);
@@ -424,7 +473,7 @@ int zkv_store_open_with(const char *dir, size_t write_buffer, zkv_store **out, c
      * values). 16 MiB by default, --write-buffer-mb for large values; 8 MiB tables
      * (LevelDB's default is 2 MiB) mean fewer, larger compactions either way
      * (docs/performance.md). */
-    leveldb_options_set_write_buffer_size(s->opts, write_buffer);
+    leveldb_options_set_write_buffer_size(s->opts, t->write_buffer);
     leveldb_options_set_max_file_size(s->opts, 8u << 20);
     s->ropts = leveldb_readoptions_create();
     s->wopts = leveldb_writeoptions_create();
@@ -436,11 +485,12 @@ int zkv_store_open_with(const char *dir, size_t write_buffer, zkv_store **out, c
         zkv_store_close(s);
         return ZKV_STORE_ERR;
     }
-    char *lerr = NULL;
-    s->db = leveldb_open(s->opts, dir, &lerr);
+    open_call oc = {.s = s, .dir = dir, .lerr = NULL};
+    if (zkv_run_niced(t->compaction_nice, open_db, &oc) != 0)
+        open_db(&oc); /* no thread to spare: at the caller's priority */
     if (!s->db) {
-        set_err(err, errlen, "cannot open LevelDB", lerr);
-        leveldb_free(lerr);
+        set_err(err, errlen, "cannot open LevelDB", oc.lerr);
+        leveldb_free(oc.lerr);
         zkv_store_close(s);
         return ZKV_STORE_ERR;
     }
@@ -480,6 +530,8 @@ void zkv_store_close(zkv_store *s)
     zkv_rowcache_free(s->rc);
     zkv_buf_free(&s->kbuf);
     zkv_buf_free(&s->vbuf);
+    zkv_logbatch_free(&s->lb[0]);
+    zkv_logbatch_free(&s->lb[1]);
     free(s);
 }
 
@@ -607,6 +659,8 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const uint8_t *key
         return oom(s, err, errlen);
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
+    /* A copy for log reads right after the commit; without memory, they read LevelDB. */
+    (void)zkv_logbatch_add(&s->lb[s->lb_staged], &r->staged, m->seq, s->vbuf.data, s->vbuf.len);
     s->kbuf.len = 0;
     if (zkv_rec_data_key(&s->kbuf, key, klen) != 0)
         return oom(s, err, errlen);
@@ -625,6 +679,13 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const uint8_t *key
     r->st.last_seq = m->seq;
     r->st.epoch = m->epoch;
     return 0;
+}
+
+/* The range's log changes other than by appending: its records in memory are void. */
+static void forget_log_records(range *r)
+{
+    zkv_logchain_init(&r->staged);
+    r->recent_commit = 0;
 }
 
 static range *writable(zkv_store *s, const char *range_id, char *err, size_t errlen)
@@ -781,6 +842,9 @@ int64_t zkv_store_truncate_log(zkv_store *s, const char *range_id, uint64_t upto
     /* The log may end up empty: the position goes to the 'r' record in the same batch. */
     if (stage_state(s, r, err, errlen) != 0)
         return ZKV_STORE_ERR;
+    /* The records in memory need nothing: the deletions are staged, so the next log read
+     * commits first, after which a range's chain holds only that batch's entries, all
+     * above the committed seq this truncation stops at. */
     s->n_pending++;
     r->first_seq += n;
     if (r->first_seq > r->st.last_seq)
@@ -845,6 +909,7 @@ int zkv_store_range_reset(zkv_store *s, const char *range_id, uint64_t snap_epoc
     r->n_hist = 0;
     r->first_seq = 0;
     r->state_dirty = true;
+    forget_log_records(r);
     if (mark_dirty(s, r, err, errlen) != 0 || zkv_store_commit(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
     zkv_buf p;
@@ -917,6 +982,7 @@ int zkv_store_range_set_position(zkv_store *s, const char *range_id, uint64_t ep
     }
     r->st.epoch = epoch;
     r->st.last_seq = seq;
+    forget_log_records(r);
     r->first_seq = 0;      /* the log starts with the next entry */
     r->state_dirty = true; /* an empty log: the 'r' record holds the position */
     return 0;
@@ -957,13 +1023,20 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
         leveldb_free(lerr);
         return ZKV_STORE_ERR;
     }
+    zkv_logbatch *lb = &s->lb[s->lb_staged];
     for (size_t i = 0; i < s->n_dirty; i++) {
         range *r = s->dirty[i];
         r->st.committed_seq = r->st.last_seq;
         r->st.committed_epoch = r->st.epoch;
         r->st.pending = 0;
         r->state_dirty = false;
+        bool whole = r->staged.first != 0 && !lb->broken && r->staged.last == r->st.last_seq;
+        r->recent = r->staged;
+        r->recent_commit = whole ? s->n_commits + 1 : 0;
+        zkv_logchain_init(&r->staged);
     }
+    s->lb_staged ^= 1; /* the staged batch is the recent one now; the older one is reused */
+    zkv_logbatch_clear(&s->lb[s->lb_staged]);
     s->n_dirty = 0;
     s->n_pending = 0;
     s->n_commits++;
@@ -1103,6 +1176,26 @@ int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_
     return iter_finish(it, rc, "LevelDB scan failed", err, errlen);
 }
 
+typedef struct {
+    zkv_store_log_fn fn;
+    void *ctx;
+} mem_log_ctx;
+
+static int mem_log_entry(void *vctx, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    const mem_log_ctx *mc = vctx;
+    zkv_log_view e;
+    if (zkv_rec_log_decode(rec, len, &e) != 0)
+        return ZKV_STORE_ERR;
+    return mc->fn(mc->ctx, seq, &e) != 0 ? 1 : 0;
+}
+
+void zkv_store_log_read_counts(const zkv_store *s, uint64_t *from_memory, uint64_t *from_db)
+{
+    *from_memory = s->log_reads_mem;
+    *from_db = s->log_reads_db;
+}
+
 int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zkv_store_log_fn fn,
                        void *ctx, char *err, size_t errlen)
 {
@@ -1123,6 +1216,18 @@ int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zk
     uint64_t last = r ? r->st.last_seq : UINT64_MAX;
     if (from_seq > last)
         return 0;
+    if (r && r->recent_commit == s->n_commits && r->recent_commit != 0 &&
+        from_seq >= r->recent.first && r->recent.last == last) {
+        /* Everything asked for is in the batch committed last (nothing is staged now). */
+        s->log_reads_mem++;
+        mem_log_ctx mc = {.fn = fn, .ctx = ctx};
+        int rc =
+            zkv_logbatch_walk(&s->lb[s->lb_staged ^ 1], &r->recent, from_seq, mem_log_entry, &mc);
+        if (rc == ZKV_STORE_ERR)
+            set_err(err, errlen, "corrupt log entry", NULL);
+        return rc;
+    }
+    s->log_reads_db++;
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
     int rc = 0;
     for (leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len); leveldb_iter_valid(it);

@@ -46,8 +46,15 @@ typedef struct zkv_range_state {
  * LevelDB memtable of ZKV_STORE_DEFAULT_WRITE_BUFFER bytes. */
 #define ZKV_STORE_DEFAULT_WRITE_BUFFER ((size_t)16 << 20)
 int zkv_store_open(const char *dir, zkv_store **out, char *err, size_t errlen);
-/* The same with write_buffer bytes of memtable (zkv-server's --write-buffer-mb). */
-int zkv_store_open_with(const char *dir, size_t write_buffer, zkv_store **out, char *err,
+/* How zkv-server tunes LevelDB (--write-buffer-mb, --compaction-nice). */
+typedef struct zkv_store_tuning {
+    size_t write_buffer; /* memtable bytes */
+    int compaction_nice; /* nice increment of LevelDB's background thread (0..19), taken
+                            only if this is the first database the process opens */
+} zkv_store_tuning;
+#define ZKV_STORE_DEFAULT_COMPACTION_NICE 10
+/* The same with t (NULL: the defaults). */
+int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **out, char *err,
                         size_t errlen);
 /* Closes the database; staged, uncommitted writes are dropped. NULL is a no-op. */
 void zkv_store_close(zkv_store *s);
@@ -107,6 +114,9 @@ int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_
 typedef int (*zkv_store_log_fn)(void *ctx, uint64_t seq, const zkv_log_view *e);
 int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zkv_store_log_fn fn,
                        void *ctx, char *err, size_t errlen);
+/* How many zkv_store_read_log calls were answered from the batch committed last (in
+ * memory: the shipper's reads right after a commit) and how many from LevelDB. */
+void zkv_store_log_read_counts(const zkv_store *s, uint64_t *from_memory, uint64_t *from_db);
 
 /* ---- Replication (docs/replication.md) ----
  *
