@@ -2,7 +2,8 @@
  * calls, modelled on hiredis' async.h. This file is the context and its contract: create,
  * hooks, free, the handle_* entry points the adapter calls, and the requests' public
  * calls; the work is in async_route.c (each request's routing and retries), async_conn.c
- * (the non-blocking connections) and async_batch.c (batches), see async_int.h.
+ * (the non-blocking connections), async_batch.c (batches) and async_scan.c (scans), see
+ * async_int.h.
  * The contract, kept here in one place: each callback of an accepted request runs
  * exactly once and never from the call that queued it (a call that returns an error
  * never runs its callback); callbacks run only from the handle_* entry points and from
@@ -16,8 +17,9 @@
 #include "async_int.h"
 #include "value.h"
 
-void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
-                         const char *why)
+/* Runs r's callback (a scan page's with page) and frees r. */
+static void finish(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
+                   const Zkv__Response *page, const char *why)
 {
     a->live--;
     if (status != ZKV_OK && status != ZKV_ENOTFOUND)
@@ -25,9 +27,41 @@ void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value
     else
         zkv__clear_error();
     a->depth++;
-    r->cb(a, status, v, r->priv);
+    if (r->op == ZKV__AREQ_SCAN)
+        r->page_cb(a, status, page, r->node, r->to_replica, r->priv);
+    else
+        r->cb(a, status, v, r->priv);
     a->depth--;
     zkv__areq_free(r);
+}
+
+void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
+                         const char *why)
+{
+    finish(a, r, status, v, NULL, why);
+}
+
+void zkv__async_complete_page(zkv_async *a, zkv__areq *r, const Zkv__Response *page)
+{
+    finish(a, r, ZKV_OK, NULL, page, NULL);
+}
+
+void zkv__async_ready(zkv_async *a, zkv__adone *d)
+{
+    d->next = a->ready;
+    a->ready = d;
+}
+
+void zkv__async_deliver_ready(zkv_async *a)
+{
+    while (a->ready && !a->free_asked) {
+        zkv__adone *d = a->ready;
+        a->ready = d->next;
+        a->live--;
+        a->depth++;
+        d->run(a, d);
+        a->depth--;
+    }
 }
 
 /* --- entry points ------------------------------------------------------------------------- */
@@ -115,7 +149,7 @@ void zkv_async_handle_timeout(zkv_async *a)
         return;
     enter(a);
     a->timer_on = false;
-    zkv__async_deliver_batches(a);
+    zkv__async_deliver_ready(a);
     zkv__async_retry_due(a);
     /* Attempts on the wire past their time. */
     uint64_t now = zkv__async_now(a);
@@ -172,7 +206,7 @@ static void really_free(zkv_async *a)
         a->waiting = r->next;
         zkv__async_complete(a, r, ZKV_ECONNECT, NULL, "the async context was freed");
     }
-    zkv__async_deliver_batches(a);
+    zkv__async_deliver_ready(a);
     zkv__mapsnap_release(a->snap);
     if (a->hooked && a->timer_on)
         a->h.set_timer(a->h.data, -1);
@@ -206,34 +240,21 @@ int zkv__async_usable(const zkv_async *a)
     return ZKV_OK;
 }
 
-int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, const void *val,
-                      size_t vlen, unsigned flags, zkv_async_cb cb, void *privdata)
+int zkv__async_entry(const zkv_async *a, bool cb_ok)
 {
     zkv__clear_error();
-    if (!a || !cb)
+    if (!a || !cb_ok)
         return zkv__fail(ZKV_EINVAL, "async context or callback is NULL");
-    int rc = zkv__async_usable(a);
-    if (rc != ZKV_OK)
-        return rc;
-    const zkv_client *c = a->c;
-    flags |= c->opts.default_flags;
-    if (op != ZKV__AREQ_GET)
-        flags &= (unsigned)ZKV_FLAG_ACK_OWNER; /* read flags mean nothing to a write */
-    if ((!key && klen) || (!val && vlen))
-        return zkv__fail(ZKV_EINVAL, "NULL key or value with a non-zero length");
-    char err[ZKV__ERR_MAX];
-    if (zkv__flags_check(flags, err, sizeof err) != 0)
-        return zkv__fail(ZKV_EINVAL, "%s", err);
-    if (klen > c->opts.max_key)
-        return zkv__fail(ZKV_ETOOLARGE, "key of %zu bytes is over the limit of %zu bytes", klen,
-                         c->opts.max_key);
-    if (vlen > c->opts.max_value)
-        return zkv__fail(ZKV_ETOOLARGE, "value of %zu bytes is over the limit of %zu bytes", vlen,
-                         c->opts.max_value);
+    return zkv__async_usable(a);
+}
+
+zkv__areq *zkv__areq_new(zkv__areq_op op, const void *key, size_t klen, const void *val,
+                         size_t vlen, unsigned flags, void *privdata)
+{
     /* One allocation: the request, its key and its value. Not zeroed beyond the header. */
     zkv__areq *r = malloc(sizeof *r + klen + vlen);
     if (!r)
-        return zkv__fail(ZKV_ENOMEM, "out of memory");
+        return NULL;
     memset(r, 0, sizeof *r);
     if (klen)
         memcpy(r->kv, key, klen);
@@ -243,11 +264,18 @@ int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t kle
     r->klen = klen;
     r->vlen = vlen;
     r->flags = flags;
-    r->cb = cb;
     r->priv = privdata;
+    return r;
+}
+
+int zkv__async_start(zkv_async *a, zkv__areq *r, uint64_t deadline_ms)
+{
+    const zkv_client *c = a->c;
+    char err[ZKV__ERR_MAX];
+    int rc = ZKV_OK;
     zkv__async_hold(a); /* one clock read and map snapshot for the submission */
     r->started = zkv__async_now(a);
-    r->st.deadline_ms = r->started + (uint64_t)c->opts.timeout_ms;
+    r->st.deadline_ms = deadline_ms ? deadline_ms : r->started + (uint64_t)c->opts.timeout_ms;
     r->st.failfast_ms = (unsigned)c->opts.failfast_ms;
     a->depth++; /* nothing completes from here: a failure is this call's */
     zkv__areq_route(a, r, err, &rc);
@@ -263,6 +291,24 @@ int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t kle
         zkv__async_rearm(a);
     }
     return ZKV_OK;
+}
+
+int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, const void *val,
+                      size_t vlen, unsigned flags, zkv_async_cb cb, void *privdata)
+{
+    int rc = zkv__async_entry(a, cb != NULL);
+    if (rc != ZKV_OK)
+        return rc;
+    flags |= a->c->opts.default_flags;
+    if (op != ZKV__AREQ_GET)
+        flags &= (unsigned)ZKV_FLAG_ACK_OWNER; /* read flags mean nothing to a write */
+    if ((rc = zkv__check_kv(a->c, key, klen, val, vlen, flags)) != ZKV_OK)
+        return rc;
+    zkv__areq *r = zkv__areq_new(op, key, klen, val, vlen, flags, privdata);
+    if (!r)
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    r->cb = cb;
+    return zkv__async_start(a, r, 0);
 }
 
 int zkv_async_get(zkv_async *a, const void *key, size_t klen, unsigned flags, zkv_async_cb cb,

@@ -16,7 +16,7 @@ typedef struct zkv__abatch_slot {
 } zkv__abatch_slot;
 
 typedef struct zkv__abatch {
-    struct zkv__abatch *next; /* on the ready list */
+    zkv__adone done; /* on the ready list once every operation ended (first member) */
     zkv_batch *b;
     size_t left; /* operations whose outcome is not in yet */
     zkv_async_batch_cb cb;
@@ -34,12 +34,27 @@ static void batch_note(zkv__abatch *run, size_t i, int status, const char *why)
              why && why[0] ? why : zkv_strerror(status));
 }
 
+/* The run's callback, from the ready list. */
+static void batch_deliver(zkv_async *a, zkv__adone *d)
+{
+    zkv__abatch *run = (zkv__abatch *)d;
+    zkv_async_batch_cb cb = run->cb;
+    void *priv = run->priv;
+    zkv_batch *b = run->b;
+    if (run->first_err[0])
+        zkv__fail(ZKV_OK, "%s", run->first_err); /* the run worked; why one did not */
+    else
+        zkv__clear_error();
+    free(run);
+    cb(a, b, ZKV_OK, priv);
+}
+
 static void batch_op_done(zkv_async *a, zkv__abatch *run)
 {
     if (--run->left > 0)
         return;
-    run->next = a->ready;
-    a->ready = run;
+    run->done.run = batch_deliver;
+    zkv__async_ready(a, &run->done);
 }
 
 static void on_batch_op(zkv_async *a, int status, const zkv_value *v, void *priv)
@@ -61,26 +76,6 @@ static void on_batch_op(zkv_async *a, int status, const zkv_value *v, void *priv
     }
     batch_note(run, slot->i, status, zkv_last_error());
     batch_op_done(a, run);
-}
-
-void zkv__async_deliver_batches(zkv_async *a)
-{
-    while (a->ready && !a->free_asked) {
-        zkv__abatch *run = a->ready;
-        a->ready = run->next;
-        zkv_async_batch_cb cb = run->cb;
-        void *priv = run->priv;
-        zkv_batch *b = run->b;
-        if (run->first_err[0])
-            zkv__fail(ZKV_OK, "%s", run->first_err); /* the run worked; why one did not */
-        else
-            zkv__clear_error();
-        free(run);
-        a->live--;
-        a->depth++;
-        cb(a, b, ZKV_OK, priv);
-        a->depth--;
-    }
 }
 
 static zkv__areq_op areq_op(int wire_op)
@@ -105,7 +100,7 @@ int zkv_async_batch_run(zkv_async *a, zkv_batch *b, unsigned flags, zkv_async_ba
     zkv__abatch *run = malloc(sizeof *run + b->n * sizeof run->slots[0]);
     if (!run)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
-    run->next = NULL;
+    run->done.next = NULL;
     run->b = b;
     run->left = b->n + 1; /* + 1 while queueing: the run cannot end before that is done */
     run->cb = cb;

@@ -6,7 +6,8 @@
  *                  after an answer or a failure, the waiting list and the timer;
  *   async_conn.c   the non-blocking connections, one per node: connect, HELLO, write,
  *                  read, parse answers, attempts past their time;
- *   async_batch.c  zkv_async_batch_run on top of ordinary requests.
+ *   async_batch.c  zkv_async_batch_run on top of ordinary requests;
+ *   async_scan.c   zkv_async_scan_range: one page request at a time, walked by scan.c.
  * The structs live here because each file works on the others' state (a connection's
  * table holds requests; a request is routed to a connection); every function named
  * here is used across files. Nothing blocks or sleeps; callbacks run only from the
@@ -24,7 +25,21 @@
 #include "client.h"
 #include "error.h"
 
-typedef enum { ZKV__AREQ_GET, ZKV__AREQ_PUT, ZKV__AREQ_DEL } zkv__areq_op;
+/* SCAN: one page of a scan (async_scan.c); its value is the page's end key. */
+typedef enum { ZKV__AREQ_GET, ZKV__AREQ_PUT, ZKV__AREQ_DEL, ZKV__AREQ_SCAN } zkv__areq_op;
+
+/* Completion of a scan page request: status, and on ZKV_OK the page (valid during the
+ * call; its NOT_FOUND counts as an empty page), the node that answered and whether it
+ * is a replica. */
+typedef void (*zkv__apage_cb)(zkv_async *a, int status, const Zkv__Response *page, const char *node,
+                              bool replica, void *priv);
+
+/* A batch or scan whose callback is due: it runs from the next timer (so never from the
+ * call that queued it), or from zkv_async_free. run calls the callback and frees d. */
+typedef struct zkv__adone {
+    struct zkv__adone *next;
+    void (*run)(zkv_async *a, struct zkv__adone *d);
+} zkv__adone;
 
 /* What a request keeps once an attempt failed: nodes to skip this round, and the texts
  * its final error is made of (route.h's zkv__failures, as zkv__call keeps them). */
@@ -40,13 +55,15 @@ typedef struct zkv__areq {
     zkv__areq_op op;
     bool to_replica; /* the attempt on the wire went to a replica */
     unsigned flags;
+    uint32_t limit; /* a scan page's */
     size_t klen, vlen;
     uint64_t started;
     uint64_t attempt_deadline; /* on the wire: the attempt counts as timed out then */
     uint64_t retry_at;         /* waiting: when to route again */
     zkv__call_state st;        /* route.h's state across attempts (deadline, retries) */
     zkv__aslow *slow;          /* NULL until an attempt failed */
-    zkv_async_cb cb;
+    zkv_async_cb cb;           /* get, put, del */
+    zkv__apage_cb page_cb;     /* scan page */
     void *priv;
     char node[ZKV_ID_MAX]; /* node of the last attempt */
     uint8_t kv[];          /* the key, then the value */
@@ -86,7 +103,7 @@ struct zkv_async {
     bool closing;       /* inside the real free */
     bool timer_on;
     uint64_t timer_due;
-    struct zkv__abatch *ready; /* batches whose operations all ended: callback on the timer */
+    zkv__adone *ready; /* batches and scans that ended: callback on the timer */
     /* map reloads the decisions asked for, sent to the refresher once per entry point */
     bool want_refresh, want_force;
     int64_t want_version;
@@ -118,12 +135,28 @@ zkv__mapsnap *zkv__async_snapshot(zkv_async *a, bool *own);
 /* Runs r's callback and frees r. why is the reason of a failure. */
 void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
                          const char *why);
+/* The same for a scan page answered with page. */
+void zkv__async_complete_page(zkv_async *a, zkv__areq *r, const Zkv__Response *page);
 /* Validates and routes one request (zkv_async_get/put/del). ZKV_OK (the callback will
  * run) or the error, published (it will not). */
 int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, const void *val,
                       size_t vlen, unsigned flags, zkv_async_cb cb, void *privdata);
+/* A request (its key and value copied, callbacks unset), or NULL on ENOMEM. */
+zkv__areq *zkv__areq_new(zkv__areq_op op, const void *key, size_t klen, const void *val,
+                         size_t vlen, unsigned flags, void *privdata);
+/* Routes r, made by zkv__areq_new with its callback set, within deadline_ms (0: the
+ * client's timeout from now). ZKV_OK (the callback will run) or the error, published
+ * (it will not; r was freed). */
+int zkv__async_start(zkv_async *a, zkv__areq *r, uint64_t deadline_ms);
+/* Puts d on the ready list: its callback runs from the next timer. */
+void zkv__async_ready(zkv_async *a, zkv__adone *d);
+/* Runs the callbacks of the ready list (not once zkv_async_free was asked for). */
+void zkv__async_deliver_ready(zkv_async *a);
 /* ZKV_OK when a may take requests (hooked, not being freed), else ZKV_EINVAL, published. */
 int zkv__async_usable(const zkv_async *a);
+/* The start of a public call: clears the last error; ZKV_EINVAL when a is NULL or the
+ * callback is missing (cb_ok false); then zkv__async_usable. Published. */
+int zkv__async_entry(const zkv_async *a, bool cb_ok);
 
 /* --- async_route.c --- */
 
@@ -165,10 +198,5 @@ void zkv__aconn_on_readable(zkv_async *a, zkv__aconn *c);
 void zkv__aconn_check(zkv_async *a, zkv__aconn *c, uint64_t now);
 /* Frees a closed connection (zkv__aconn_fail first). */
 void zkv__aconn_destroy(zkv__aconn *c);
-
-/* --- async_batch.c --- */
-
-/* Runs the callbacks of the batches whose operations all ended. */
-void zkv__async_deliver_batches(zkv_async *a);
 
 #endif

@@ -32,7 +32,21 @@ void zkv__areq_free(zkv__areq *r)
 
 static zkv__op_kind op_kind(const zkv__areq *r)
 {
-    return r->op == ZKV__AREQ_GET ? ZKV__READ : ZKV__WRITE;
+    return r->op == ZKV__AREQ_GET || r->op == ZKV__AREQ_SCAN ? ZKV__READ : ZKV__WRITE;
+}
+
+static Zkv__Op wire_op(const zkv__areq *r)
+{
+    switch (r->op) {
+    case ZKV__AREQ_GET:
+        return ZKV__OP__GET;
+    case ZKV__AREQ_PUT:
+        return ZKV__OP__PUT;
+    case ZKV__AREQ_DEL:
+        return ZKV__OP__DELETE;
+    default:
+        return ZKV__OP__SCAN;
+    }
 }
 
 /* A read that replicas may answer. */
@@ -100,13 +114,14 @@ static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
                         "node %s at %s unreachable: failed less than %d ms ago", c->node_id,
                         c->addr, ZKV__SKIP_MS);
     Zkv__Request req = ZKV__REQUEST__INIT;
-    req.op = r->op == ZKV__AREQ_GET   ? ZKV__OP__GET
-             : r->op == ZKV__AREQ_PUT ? ZKV__OP__PUT
-                                      : ZKV__OP__DELETE;
+    req.op = wire_op(r);
     req.key.data = r->kv;
     req.key.len = r->klen;
-    req.value.data = r->vlen ? r->kv + r->klen : NULL;
-    req.value.len = r->vlen;
+    /* A scan page carries its end key where a put carries its value. */
+    ProtobufCBinaryData *second = r->op == ZKV__AREQ_SCAN ? &req.end_key : &req.value;
+    second->data = r->vlen ? r->kv + r->klen : NULL;
+    second->len = r->vlen;
+    req.limit = r->limit;
     req.map_version = r->st.map_version > 0 ? (uint64_t)r->st.map_version : 0;
     req.flags = zkv__wire_flags(op_kind(r), r->flags, rt->replica);
     int rc = zkv__aconn_send(a, c, &req, r, now, err, errlen);
@@ -121,10 +136,13 @@ static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
 /* --- deciding ----------------------------------------------------------------------------- */
 
 /* Hands a successful answer to the callback (route.c said DONE with code). A get's value
- * followed by a NUL in place (value_nul) is handed over without a copy. */
+ * followed by a NUL in place (value_nul) is handed over without a copy; a scan page goes
+ * as it is (NOT_FOUND: an empty page, as zkv_scan_range takes it). */
 static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *resp, bool value_nul)
 {
-    if (r->op == ZKV__AREQ_DEL || (r->op == ZKV__AREQ_PUT && code == ZKV_OK)) {
+    if (r->op == ZKV__AREQ_SCAN) {
+        zkv__async_complete_page(a, r, resp);
+    } else if (r->op == ZKV__AREQ_DEL || (r->op == ZKV__AREQ_PUT && code == ZKV_OK)) {
         zkv__async_complete(a, r, ZKV_OK, NULL, NULL); /* deleting a missing key is fine */
     } else if (r->op == ZKV__AREQ_PUT) {
         char why[ZKV__ERR_MAX];

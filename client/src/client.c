@@ -63,12 +63,12 @@ int64_t zkv_client_map_version(zkv_client *c)
 }
 
 /* Local checks of a key (and value) before anything is sent. Publishes the error. */
-static int check_kv(const zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
-                    unsigned flags)
+int zkv__check_kv(const zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
+                  unsigned flags)
 {
     if ((!key && klen) || (!val && vlen))
         return zkv__fail(ZKV_EINVAL, "NULL key or value with a non-zero length");
-    char err[128];
+    char err[ZKV__ERR_MAX];
     if (zkv__flags_check(flags, err, sizeof err) != 0)
         return zkv__fail(ZKV_EINVAL, "%s", err);
     if (klen > c->opts.max_key)
@@ -111,7 +111,7 @@ int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigne
         return zkv__fail(ZKV_EINVAL, "out is NULL");
     *out = NULL;
     flags |= c->opts.default_flags;
-    if ((rc = check_kv(c, key, klen, NULL, 0, flags)) != ZKV_OK)
+    if ((rc = zkv__check_kv(c, key, klen, NULL, 0, flags)) != ZKV_OK)
         return rc;
     Zkv__Request req = ZKV__REQUEST__INIT;
     req.op = ZKV__OP__GET;
@@ -142,7 +142,7 @@ static int write_op(zkv_client *c, int op, const void *key, size_t klen, const v
     if (rc != ZKV_OK)
         return rc;
     flags |= c->opts.default_flags;
-    if ((rc = check_kv(c, key, klen, val, vlen, flags)) != ZKV_OK)
+    if ((rc = zkv__check_kv(c, key, klen, val, vlen, flags)) != ZKV_OK)
         return rc;
     Zkv__Request req = ZKV__REQUEST__INIT;
     req.op = op;

@@ -39,6 +39,11 @@ int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rkle
  * deadline: timeout_ms 0 means the client's default. ZKV_OK or ZKV_EINVAL (published). */
 int zkv__call_begin(zkv_client *c, int timeout_ms, uint64_t *deadline_ms);
 
+/* Checks a single-key call's arguments against c's limits (flags with the defaults in):
+ * ZKV_OK, or ZKV_EINVAL / ZKV_ETOOLARGE, published. */
+int zkv__check_kv(const zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
+                  unsigned flags);
+
 /* Sleeps ms, but not past the deadline. */
 void zkv__sleep_until(uint64_t ms, uint64_t deadline_ms);
 

@@ -1,6 +1,8 @@
 /* scan.c: zkv_scan_range, a scan across ranges. A node answers for the range holding the
  * start key only, so the client walks: ask the owner of the cursor, append its items,
  * continue from next_key while the node says more, until the limit or the end bound.
+ * The walk's decisions (zkv__scan_walk_*) are pure and shared with the asynchronous scan
+ * (async_scan.c); zkv_scan_range only adds the blocking exchange of each page (zkv__call).
  * Items are kept in one byte arena (offsets, so growing it never invalidates anything)
  * and must come in strictly increasing key order within [start, end): a repeated,
  * backward or out-of-bounds key is dropped, never returned twice. */
@@ -99,6 +101,88 @@ int zkv__scan_page(zkv_scan *s, const Zkv__Response *r, const uint8_t *cursor, s
     return ZKV_OK;
 }
 
+int zkv__scan_walk_begin(zkv__scan_walk *w, const zkv_client *c, const void *start, size_t slen,
+                         const void *end, size_t elen, size_t limit, unsigned *flags)
+{
+    memset(w, 0, sizeof *w);
+    zkv_buf_init(&w->cur);
+    zkv_buf_init(&w->bounds);
+    if ((!start && slen) || (!end && elen))
+        return zkv__fail(ZKV_EINVAL, "NULL start or end with a non-zero length");
+    *flags |= c->opts.default_flags;
+    char ferr[128];
+    if (zkv__flags_check(*flags, ferr, sizeof ferr) != 0)
+        return zkv__fail(ZKV_EINVAL, "%s", ferr);
+    if (slen > c->opts.max_key || elen > c->opts.max_key)
+        return zkv__fail(ZKV_ETOOLARGE, "scan bound over the key limit of %zu bytes",
+                         c->opts.max_key);
+    w->slen = slen;
+    w->elen = elen;
+    w->limit = limit ? limit : ZKV__SCAN_DEFAULT_LIMIT;
+    w->s = zkv__scan_new();
+    /* Reserved up front so the cursor never points at NULL, even when empty. */
+    if (!w->s || zkv_buf_reserve(&w->cur, slen + 16) != 0 ||
+        zkv_buf_reserve(&w->bounds, slen + elen + 1) != 0 ||
+        (slen && zkv_buf_append(&w->cur, start, slen) != 0) ||
+        (slen && zkv_buf_append(&w->bounds, start, slen) != 0) ||
+        (elen && zkv_buf_append(&w->bounds, end, elen) != 0)) {
+        zkv__scan_walk_end(w);
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    }
+    return ZKV_OK;
+}
+
+bool zkv__scan_walk_next(zkv__scan_walk *w, Zkv__Request *req)
+{
+    const uint8_t *e = w->bounds.data + w->slen;
+    /* Done when the cursor reached the end bound. */
+    if (w->elen && zkv_key_cmp(zkv_buf_head(&w->cur), zkv_buf_unread(&w->cur), e, w->elen) >= 0)
+        return false;
+    if (w->s->n >= w->limit) {
+        w->s->more = 1;
+        return false;
+    }
+    zkv__request__init(req);
+    req->op = ZKV__OP__SCAN;
+    req->key.data = zkv_buf_head(&w->cur);
+    req->key.len = zkv_buf_unread(&w->cur);
+    req->end_key.data = w->elen ? (uint8_t *)e : NULL;
+    req->end_key.len = w->elen;
+    size_t want = w->limit - w->s->n;
+    req->limit = want > 10000 ? 10000 : (uint32_t)want;
+    return true;
+}
+
+int zkv__scan_walk_page(zkv__scan_walk *w, const Zkv__Response *r, const char *node, bool replica,
+                        bool *go_on, char *err, size_t errlen)
+{
+    const uint8_t *b = w->bounds.data;
+    int rc = zkv__scan_page(w->s, r, zkv_buf_head(&w->cur), zkv_buf_unread(&w->cur), b, w->slen,
+                            b + w->slen, w->elen, w->limit, node, go_on, err, errlen);
+    if (rc != ZKV_OK)
+        return rc;
+    if (replica || r->stale)
+        w->s->stale = 1;
+    if (*go_on && set_cursor(&w->cur, r->next_key.data, r->next_key.len) != 0)
+        return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory");
+    return ZKV_OK;
+}
+
+zkv_scan *zkv__scan_walk_take(zkv__scan_walk *w)
+{
+    zkv_scan *s = w->s;
+    w->s = NULL;
+    return s;
+}
+
+void zkv__scan_walk_end(zkv__scan_walk *w)
+{
+    zkv_scan_free(w->s);
+    w->s = NULL;
+    zkv_buf_free(&w->cur);
+    zkv_buf_free(&w->bounds);
+}
+
 int zkv_scan_range(zkv_client *c, const void *start, size_t slen, const void *end, size_t elen,
                    size_t limit, int timeout_ms, unsigned flags, zkv_scan **out)
 {
@@ -106,48 +190,16 @@ int zkv_scan_range(zkv_client *c, const void *start, size_t slen, const void *en
     int rc = zkv__call_begin(c, timeout_ms, &deadline);
     if (rc != ZKV_OK)
         return rc;
-    if (!out || (!start && slen) || (!end && elen))
-        return zkv__fail(ZKV_EINVAL, "NULL out, start or end");
+    if (!out)
+        return zkv__fail(ZKV_EINVAL, "NULL out");
     *out = NULL;
-    flags |= c->opts.default_flags;
-    char ferr[128];
-    if (zkv__flags_check(flags, ferr, sizeof ferr) != 0)
-        return zkv__fail(ZKV_EINVAL, "%s", ferr);
-    if (slen > c->opts.max_key || elen > c->opts.max_key)
-        return zkv__fail(ZKV_ETOOLARGE, "scan bound over the key limit of %zu bytes",
-                         c->opts.max_key);
-    if (limit == 0)
-        limit = ZKV__SCAN_DEFAULT_LIMIT;
-    zkv_scan *s = zkv__scan_new();
-    if (!s)
-        return zkv__fail(ZKV_ENOMEM, "out of memory");
-    zkv_buf cur;
-    zkv_buf_init(&cur);
-    /* Reserved up front so the cursor never points at NULL, even when empty. */
-    if (zkv_buf_reserve(&cur, slen + 16) != 0 || (slen && zkv_buf_append(&cur, start, slen) != 0)) {
-        zkv_buf_free(&cur);
-        zkv_scan_free(s);
-        return zkv__fail(ZKV_ENOMEM, "out of memory");
-    }
-    const uint8_t *e = end;
+    zkv__scan_walk w;
+    rc = zkv__scan_walk_begin(&w, c, start, slen, end, elen, limit, &flags);
+    if (rc != ZKV_OK)
+        return rc;
     char err[ZKV__ERR_MAX] = "";
-    rc = ZKV_OK;
-    for (;;) {
-        /* Done when the cursor reached the end bound. */
-        if (elen && zkv_key_cmp(zkv_buf_head(&cur), zkv_buf_unread(&cur), e, elen) >= 0)
-            break;
-        if (s->n >= limit) {
-            s->more = 1;
-            break;
-        }
-        Zkv__Request req = ZKV__REQUEST__INIT;
-        req.op = ZKV__OP__SCAN;
-        req.key.data = zkv_buf_head(&cur);
-        req.key.len = zkv_buf_unread(&cur);
-        req.end_key.data = (uint8_t *)e;
-        req.end_key.len = elen;
-        size_t want = limit - s->n;
-        req.limit = want > 10000 ? 10000 : (uint32_t)want;
+    Zkv__Request req;
+    while (zkv__scan_walk_next(&w, &req)) {
         zkv__reply reply;
         memset(&reply, 0, sizeof reply);
         rc = zkv__call(c, &req, req.key.data, req.key.len, ZKV__READ, flags, deadline, &reply, err,
@@ -156,24 +208,19 @@ int zkv_scan_range(zkv_client *c, const void *start, size_t slen, const void *en
             rc = ZKV_OK; /* an empty page */
         if (rc != ZKV_OK)
             break;
-        Zkv__Response *r = reply.resp;
         bool go_on = false;
-        rc = zkv__scan_page(s, r, zkv_buf_head(&cur), zkv_buf_unread(&cur), start, slen, e, elen,
-                            limit, reply.node, &go_on, err, sizeof err);
-        const uint8_t *next = r->next_key.data;
-        size_t nlen = r->next_key.len;
-        if (rc == ZKV_OK && go_on && set_cursor(&cur, next, nlen) != 0)
-            rc = zkv__err(ZKV_ENOMEM, err, sizeof err, "out of memory");
-        zkv__response_free(r);
+        rc =
+            zkv__scan_walk_page(&w, reply.resp, reply.node, reply.replica, &go_on, err, sizeof err);
+        zkv__response_free(reply.resp);
         if (rc != ZKV_OK || !go_on)
             break;
     }
-    zkv_buf_free(&cur);
     if (rc != ZKV_OK) {
-        zkv_scan_free(s);
+        zkv__scan_walk_end(&w);
         return zkv__fail(rc, "%s", err);
     }
-    *out = s;
+    *out = zkv__scan_walk_take(&w);
+    zkv__scan_walk_end(&w);
     return ZKV_OK;
 }
 
@@ -209,6 +256,11 @@ const void *zkv_scan_value(const zkv_scan *s, size_t i, size_t *len)
 int zkv_scan_more(const zkv_scan *s)
 {
     return s ? s->more : 0;
+}
+
+int zkv_scan_stale(const zkv_scan *s)
+{
+    return s ? s->stale : 0;
 }
 
 void zkv_scan_free(zkv_scan *s)

@@ -1,5 +1,7 @@
-/* scan.h: the contents of zkv_scan and the merge of one node's scan page into it,
- * exposed for unit tests. */
+/* scan.h: the contents of zkv_scan, the merge of one node's scan page into it (exposed
+ * for unit tests), and the walk across ranges that both zkv_scan_range (scan.c, blocking)
+ * and zkv_async_scan_range (async_scan.c) drive: its decisions (which page to ask for
+ * next, what a page adds, when the scan ends) are pure, the I/O is the caller's. */
 #ifndef ZKV_CLIENT_SCAN_H
 #define ZKV_CLIENT_SCAN_H
 #include <stdbool.h>
@@ -19,6 +21,7 @@ struct zkv_scan {
     scan_item *items;
     size_t n, cap;
     int more;
+    int stale; /* a replica answered a page */
 };
 
 /* An empty result. NULL on ENOMEM. */
@@ -31,5 +34,33 @@ zkv_scan *zkv__scan_new(void);
 int zkv__scan_page(zkv_scan *s, const Zkv__Response *r, const uint8_t *cursor, size_t clen,
                    const uint8_t *start, size_t slen, const uint8_t *end, size_t elen, size_t limit,
                    const char *node, bool *go_on, char *err, size_t errlen);
+
+/* A scan under way: the result being filled, its bounds and the cursor (the start key
+ * of the next page). It owns copies of the bounds, so the caller's may go away. */
+typedef struct zkv__scan_walk {
+    zkv_scan *s;
+    zkv_buf cur;    /* the next page's start key (never NULL data, even when empty) */
+    zkv_buf bounds; /* start, then end */
+    size_t slen, elen, limit;
+} zkv__scan_walk;
+
+/* Checks a scan's arguments for client c (ORs the client's default flags into *flags)
+ * and starts the walk at start. ZKV_OK, or ZKV_EINVAL / ZKV_ETOOLARGE / ZKV_ENOMEM,
+ * published (zkv_last_error) with w left empty. limit 0 means 1000. */
+int zkv__scan_walk_begin(zkv__scan_walk *w, const zkv_client *c, const void *start, size_t slen,
+                         const void *end, size_t elen, size_t limit, unsigned *flags);
+/* The next page to ask for: true with *req's op, key (the cursor, in w), end key and
+ * limit set; false when the walk is over (the cursor reached the end bound, or the
+ * limit: then the result says more). */
+bool zkv__scan_walk_next(zkv__scan_walk *w, Zkv__Request *req);
+/* Adds page r (the answer to the last zkv__scan_walk_next, from node; replica: a
+ * replica answered) and moves the cursor; *go_on says whether to ask for the next page.
+ * ZKV_OK, or ZKV_ENOMEM / ZKV_EPROTOCOL with the reason in err. */
+int zkv__scan_walk_page(zkv__scan_walk *w, const Zkv__Response *r, const char *node, bool replica,
+                        bool *go_on, char *err, size_t errlen);
+/* Hands the result over (the caller's, zkv_scan_free); the walk keeps nothing. */
+zkv_scan *zkv__scan_walk_take(zkv__scan_walk *w);
+/* Frees what the walk holds (a result not taken too). */
+void zkv__scan_walk_end(zkv__scan_walk *w);
 
 #endif

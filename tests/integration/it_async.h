@@ -4,12 +4,15 @@
  * libev's library exports libevent compatibility functions that would take the place of
  * libevent's own in a program linked with both), and the driver of runs of many requests
  * (at most IT_ASYNC_IN_FLIGHT outstanding, new ones queued from inside the callbacks, every
- * callback counted, values checked) and the test of zkv_async_free inside a callback.
+ * callback counted, values checked), the test of zkv_async_free inside a callback, and
+ * the tests of zkv_async_scan_range (it_scan_*: keys spread over every range, scans
+ * checked against the keys put and against the blocking zkv_scan_range).
  * Every loop run is bounded by a watchdog timer.
  *
  * The including file may define IT_ASYNC_N (the most requests in one run, 3,000),
  * IT_ASYNC_IN_FLIGHT (500) and IT_ASYNC_WATCHDOG_MS (a run's bound, 30 s). The suite's
- * cluster, g_cl, is defined here; the including file brings it up. */
+ * cluster, g_cl, and client, g_client, are defined here; the including file brings them
+ * up, and registers the shared tests with it_async_add_tests. */
 #ifndef ZKV_IT_ASYNC_H
 #define ZKV_IT_ASYNC_H
 #include <CUnit/CUnit.h>
@@ -39,8 +42,9 @@
 #define IT_ASYNC_WATCHDOG_MS 30000
 #endif
 
-/* The suite's cluster (the killed node of a run is one of its servers). */
+/* The suite's cluster (the killed node of a run is one of its servers) and its client. */
 static zkt_cluster g_cl;
+static zkv_client *g_client;
 
 /* --- the loop behind one interface ------------------------------------------------------- */
 
@@ -441,4 +445,405 @@ static void it_free_in_callback(zkv_client *c)
     close_loop(loop, NULL);       /* the freed context left nothing in the loop */
 }
 
+/* --- zkv_async_scan_range ------------------------------------------------------------------ */
+
+/* Scan key i: its first byte spreads the keys over every range (in order of i), then
+ * "ascan-%03d". Other tests' keys lie between them, so checks look at these only (and
+ * compare everything else with the blocking scan). */
+#define IT_SCAN_KEYS 240
+#define IT_SCAN_KLEN 10
+
+static size_t it_scan_key(int i, uint8_t *out)
+{
+    out[0] = (uint8_t)(i * 256 / IT_SCAN_KEYS);
+    snprintf((char *)out + 1, IT_KEY_MAX - 1, "ascan-%03d", i);
+    return IT_SCAN_KLEN;
+}
+
+static size_t it_scan_value(int i, char *out)
+{
+    return (size_t)snprintf(out, 128, "scan-value-%03d-%.*s", i, i % 60,
+                            "............................................................");
+}
+
+/* Index of scan key k, or -1 for another key. */
+static int it_scan_index(const void *k, size_t len)
+{
+    const uint8_t *b = (const uint8_t *)k;
+    if (len != IT_SCAN_KLEN || memcmp(b + 1, "ascan-", 6) != 0)
+        return -1;
+    int i = (b[7] - '0') * 100 + (b[8] - '0') * 10 + (b[9] - '0');
+    return i >= 0 && i < IT_SCAN_KEYS && b[0] == (uint8_t)(i * 256 / IT_SCAN_KEYS) ? i : -1;
+}
+
+/* One scan's outcome, filled by on_scan (which owns the result until it_scan_clear). */
+typedef struct it_scan_res {
+    int calls, status;
+    zkv_scan *s;
+    char err[512];
+} it_scan_res;
+
+static int g_scan_left; /* callbacks (scans, batches) the loop still waits for */
+static void *g_scan_loop;
+
+static void it_scan_clear(it_scan_res *r)
+{
+    zkv_scan_free(r->s);
+    memset(r, 0, sizeof *r);
+}
+
+static void on_scan(zkv_async *a, int status, zkv_scan *s, void *priv)
+{
+    (void)a;
+    it_scan_res *r = (it_scan_res *)priv;
+    r->calls++;
+    r->status = status;
+    CU_ASSERT((status == ZKV_OK) == (s != NULL));
+    zkv_scan_free(r->s); /* a second call would be a bug, counted above */
+    r->s = s;
+    snprintf(r->err, sizeof r->err, "%s", zkv_last_error());
+    if (--g_scan_left == 0 && g_scan_loop)
+        g_ops->stop(g_scan_loop);
+}
+
+/* Runs loop until n more callbacks counted in g_scan_left ran (or the watchdog). */
+static void it_scan_wait(void *loop, int n)
+{
+    g_scan_loop = loop;
+    g_scan_left += n;
+    if (g_scan_left > 0)
+        CU_ASSERT(g_ops->run(loop, IT_ASYNC_WATCHDOG_MS));
+    CU_ASSERT_EQUAL(g_scan_left, 0);
+    g_scan_loop = NULL;
+}
+
+/* One asynchronous scan through a, waited for: *r is its outcome (called back once). */
+static void it_scan_run(void *loop, zkv_async *a, const void *start, size_t slen, const void *end,
+                        size_t elen, size_t limit, unsigned flags, it_scan_res *r)
+{
+    it_scan_clear(r);
+    CU_ASSERT_EQUAL_FATAL(zkv_async_scan_range(a, start, slen, end, elen, limit, flags, on_scan, r),
+                          ZKV_OK);
+    CU_ASSERT_EQUAL(r->calls, 0); /* never from the call that queued it */
+    it_scan_wait(loop, 1);
+    CU_ASSERT_EQUAL(r->calls, 1);
+    if (r->status != ZKV_OK)
+        zkt_log("scan: %s: %s", zkv_strerror(r->status), r->err);
+}
+
+/* Bad result lines of s (logged, first 5): keys not strictly increasing or outside
+ * [lo, hi) (one byte each, hi 0: unbounded), and the scan keys in it not exactly keys
+ * from..to-1 with their values. */
+static int it_scan_check(const zkv_scan *s, uint8_t lo, uint8_t hi, int from, int to)
+{
+    int bad = 0, want = from;
+    const uint8_t *prev = NULL;
+    size_t plen = 0;
+    for (size_t k = 0; k < zkv_scan_count(s); k++) {
+        size_t kl, vl;
+        const uint8_t *key = (const uint8_t *)zkv_scan_key(s, k, &kl);
+        const void *val = zkv_scan_value(s, k, &vl);
+        bool ok = kl > 0 && key[0] >= lo && (hi == 0 || key[0] < hi);
+        if (prev) {
+            int c = memcmp(prev, key, plen < kl ? plen : kl);
+            ok = ok && (c < 0 || (c == 0 && plen < kl));
+        }
+        int i = it_scan_index(key, kl);
+        if (i >= 0) {
+            char v[128];
+            size_t wl = it_scan_value(i, v);
+            ok = ok && i == want && vl == wl && memcmp(val, v, wl) == 0;
+            want = i + 1;
+        }
+        if (!ok && bad++ < 5)
+            zkt_log("scan item %zu: key %d (expected %d) wrong, out of order or out of bounds", k,
+                    i, want);
+        prev = key;
+        plen = kl;
+    }
+    if (want != to && bad++ < 5)
+        zkt_log("scan keys up to %d, expected up to %d", want, to);
+    return bad;
+}
+
+/* 1 when s and the blocking scan of the same bounds list the same pairs. */
+static bool it_scan_same(const zkv_scan *s, const zkv_scan *b)
+{
+    if (zkv_scan_count(s) != zkv_scan_count(b) || zkv_scan_more(s) != zkv_scan_more(b))
+        return false;
+    for (size_t k = 0; k < zkv_scan_count(s); k++) {
+        size_t l1, l2, v1, v2;
+        const void *k1 = zkv_scan_key(s, k, &l1), *k2 = zkv_scan_key(b, k, &l2);
+        const void *x1 = zkv_scan_value(s, k, &v1), *x2 = zkv_scan_value(b, k, &v2);
+        if (l1 != l2 || v1 != v2 || memcmp(k1, k2, l1) != 0 || memcmp(x1, x2, v1) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* First scan key at or past first byte b. */
+static int it_scan_first(int b)
+{
+    int i = 0;
+    while (i < IT_SCAN_KEYS && (int)(i * 256 / IT_SCAN_KEYS) < b)
+        i++;
+    return i;
+}
+
+/* Puts the scan keys through client c (blocking). */
+static void it_scan_put_all(zkv_client *c)
+{
+    for (int i = 0; i < IT_SCAN_KEYS; i++) {
+        uint8_t key[IT_KEY_MAX];
+        char val[128];
+        size_t kl = it_scan_key(i, key), vl = it_scan_value(i, val);
+        CU_ASSERT_EQUAL_FATAL(zkv_put(c, key, kl, val, vl, 0, 0, NULL), ZKV_OK);
+    }
+}
+
+/* A scan over several ranges: keys in order with exact values, the same as the blocking
+ * scan's; a limit stops it (more), and pages of 7 continued past the last key walk it
+ * all; empty scans (nothing there; end before start: no page asked at all) still call
+ * back once; bad arguments are refused without a callback. */
+static void it_scan_ranges(zkv_client *c, zkt_cluster *cl)
+{
+    it_scan_put_all(c);
+    zkv_async *a = NULL;
+    void *loop = open_loop(c, &a);
+    static it_scan_res r;
+    const uint8_t lo = 0x20, hi = 0xe0;
+    int from = it_scan_first(lo), to = it_scan_first(hi);
+
+    /* the whole of [lo, hi) */
+    it_scan_run(loop, a, &lo, 1, &hi, 1, 100000, 0, &r);
+    CU_ASSERT_FATAL(r.status == ZKV_OK);
+    CU_ASSERT_EQUAL(it_scan_check(r.s, lo, hi, from, to), 0);
+    CU_ASSERT_EQUAL(zkv_scan_more(r.s), 0);
+    CU_ASSERT_EQUAL(zkv_scan_stale(r.s), 0);
+    zkv_scan *b = NULL;
+    CU_ASSERT_EQUAL(zkv_scan_range(c, &lo, 1, &hi, 1, 100000, 0, 0, &b), ZKV_OK);
+    CU_ASSERT(it_scan_same(r.s, b));
+    zkv_scan_free(b);
+    /* it crossed ranges: the ranges of its scan keys */
+    zkt_map *m = zkt_cluster_map(cl);
+    CU_ASSERT_FATAL(m != NULL);
+    const zkt_map_range *last = NULL;
+    int crossed = 0;
+    for (size_t k = 0; k < zkv_scan_count(r.s); k++) {
+        size_t kl;
+        const void *key = zkv_scan_key(r.s, k, &kl);
+        const zkt_map_range *rg = zkt_map_find(m, key, kl);
+        if (it_scan_index(key, kl) >= 0 && rg != last) {
+            crossed++;
+            last = rg;
+        }
+    }
+    zkt_map_free(m);
+    zkt_log("%s: async scan of %zu items over %d ranges", g_ops->name, zkv_scan_count(r.s),
+            crossed);
+    CU_ASSERT(crossed >= 3);
+
+    /* unbounded, with a limit: the first 10 keys, more */
+    it_scan_run(loop, a, NULL, 0, NULL, 0, 10, 0, &r);
+    CU_ASSERT(r.status == ZKV_OK && zkv_scan_count(r.s) == 10 && zkv_scan_more(r.s) == 1);
+    CU_ASSERT_EQUAL(zkv_scan_range(c, NULL, 0, NULL, 0, 10, 0, 0, &b), ZKV_OK);
+    CU_ASSERT(it_scan_same(r.s, b));
+    zkv_scan_free(b);
+
+    /* pages of 7 over [lo, hi), each from just past the last key: every key once */
+    uint8_t cur[IT_KEY_MAX + 1];
+    size_t clen = 1;
+    cur[0] = lo;
+    int want = from, pages = 0, bad = 0;
+    for (bool more = true; more && pages < 1000; pages++) {
+        it_scan_run(loop, a, cur, clen, &hi, 1, 7, 0, &r);
+        CU_ASSERT_FATAL(r.status == ZKV_OK);
+        CU_ASSERT(zkv_scan_count(r.s) <= 7);
+        more = zkv_scan_more(r.s) != 0;
+        CU_ASSERT(!more || zkv_scan_count(r.s) == 7);
+        for (size_t k = 0; k < zkv_scan_count(r.s); k++) {
+            size_t kl;
+            const void *key = zkv_scan_key(r.s, k, &kl);
+            int i = it_scan_index(key, kl);
+            if (i >= 0 && i != want++ && bad++ < 5)
+                zkt_log("page %d: key %d, expected %d", pages, i, want - 1);
+            if (k + 1 == zkv_scan_count(r.s) && kl < IT_KEY_MAX) {
+                memcpy(cur, key, kl);
+                cur[kl] = 0; /* just past it */
+                clen = kl + 1;
+            }
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(want, to);
+    zkt_log("%s: %d pages of 7", g_ops->name, pages);
+
+    /* nothing there; end before start (no page asked) */
+    it_scan_run(loop, a, "zzz-empty-a", 11, "zzz-empty-b", 11, 0, 0, &r);
+    CU_ASSERT(r.status == ZKV_OK && zkv_scan_count(r.s) == 0 && zkv_scan_more(r.s) == 0);
+    it_scan_run(loop, a, "b", 1, "a", 1, 0, 0, &r);
+    CU_ASSERT(r.status == ZKV_OK && zkv_scan_count(r.s) == 0 && zkv_scan_more(r.s) == 0);
+    CU_ASSERT_EQUAL(zkv_async_pending(a), 0);
+
+    /* refused at once, no callback */
+    it_scan_clear(&r);
+    static uint8_t big[5000];
+    CU_ASSERT_EQUAL(zkv_async_scan_range(a, NULL, 0, NULL, 0, 0, 0, NULL, &r), ZKV_EINVAL);
+    CU_ASSERT_EQUAL(zkv_async_scan_range(NULL, NULL, 0, NULL, 0, 0, 0, on_scan, &r), ZKV_EINVAL);
+    CU_ASSERT_EQUAL(zkv_async_scan_range(a, NULL, 3, NULL, 0, 0, 0, on_scan, &r), ZKV_EINVAL);
+    CU_ASSERT_EQUAL(zkv_async_scan_range(a, NULL, 0, NULL, 0, 0,
+                                         ZKV_FLAG_READ_REPLICA | ZKV_FLAG_OWNER_ONLY, on_scan, &r),
+                    ZKV_EINVAL);
+    CU_ASSERT_EQUAL(zkv_async_scan_range(a, big, sizeof big, NULL, 0, 0, 0, on_scan, &r),
+                    ZKV_ETOOLARGE);
+    CU_ASSERT(strstr(zkv_last_error(), "key limit") != NULL);
+    CU_ASSERT_EQUAL(zkv_async_pending(a), 0);
+    CU_ASSERT_EQUAL(r.calls, 0);
+    it_scan_clear(&r);
+    close_loop(loop, a);
+}
+
+/* A scan and a batch of gets and puts in flight together on one zkv_async, and gets
+ * queued while the scan walks: each ends once, with the right contents. */
+static void on_scan_batch(zkv_async *a, zkv_batch *b, int status, void *priv)
+{
+    (void)a;
+    (void)b;
+    CU_ASSERT_EQUAL(status, ZKV_OK);
+    ++*(int *)priv;
+    if (--g_scan_left == 0 && g_scan_loop)
+        g_ops->stop(g_scan_loop);
+}
+
+static void it_scan_with_batch(zkv_client *c)
+{
+    zkv_async *a = NULL;
+    void *loop = open_loop(c, &a);
+    zkv_batch *b = zkv_batch_create();
+    CU_ASSERT_FATAL(b != NULL);
+    uint8_t key[IT_KEY_MAX];
+    char val[128];
+    for (int i = 0; i < IT_SCAN_KEYS; i += 3)
+        CU_ASSERT(zkv_batch_get(b, key, it_scan_key(i, key)) == ZKV_OK);
+    for (int i = 0; i < 50; i++) {
+        int n = snprintf(val, sizeof val, "scan-batch-%02d", i);
+        CU_ASSERT(zkv_batch_put(b, val, (size_t)n, val, (size_t)n) == ZKV_OK);
+    }
+    static it_scan_res r[2];
+    it_scan_clear(&r[0]);
+    it_scan_clear(&r[1]);
+    int batch_calls = 0;
+    CU_ASSERT_FATAL(zkv_async_batch_run(a, b, 0, on_scan_batch, &batch_calls) == ZKV_OK);
+    CU_ASSERT_FATAL(zkv_async_scan_range(a, NULL, 0, NULL, 0, 100000, 0, on_scan, &r[0]) == ZKV_OK);
+    const uint8_t lo = 0x40, hi = 0xc0;
+    CU_ASSERT_FATAL(zkv_async_scan_range(a, &lo, 1, &hi, 1, 100000, 0, on_scan, &r[1]) == ZKV_OK);
+    CU_ASSERT(zkv_async_pending(a) >= 3);
+    it_scan_wait(loop, 3);
+    CU_ASSERT_EQUAL(batch_calls, 1);
+    int bad = 0;
+    for (size_t k = 0; k < zkv_batch_count(b); k++) {
+        bool ok = zkv_batch_status(b, k) == ZKV_OK;
+        if (ok && k < (size_t)(IT_SCAN_KEYS + 2) / 3) {
+            size_t len, wl = it_scan_value((int)k * 3, val);
+            const void *v = zkv_batch_value(b, k, &len);
+            ok = v && len == wl && memcmp(v, val, wl) == 0;
+        }
+        if (!ok && bad++ < 5)
+            zkt_log("batch operation %zu: %s", k, zkv_strerror(zkv_batch_status(b, k)));
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    zkv_batch_free(b);
+    CU_ASSERT(r[0].calls == 1 && r[0].status == ZKV_OK);
+    CU_ASSERT(r[1].calls == 1 && r[1].status == ZKV_OK);
+    if (r[0].s)
+        CU_ASSERT_EQUAL(it_scan_check(r[0].s, 0, 0, 0, IT_SCAN_KEYS), 0);
+    if (r[1].s)
+        CU_ASSERT_EQUAL(it_scan_check(r[1].s, lo, hi, it_scan_first(lo), it_scan_first(hi)), 0);
+    CU_ASSERT_EQUAL(zkv_async_pending(a), 0);
+    it_scan_clear(&r[0]);
+    it_scan_clear(&r[1]);
+    close_loop(loop, a);
+}
+
+/* A get whose callback frees its zkv_async (deferred until it returns). */
+static void on_get_free(zkv_async *a, int status, const zkv_value *v, void *priv)
+{
+    (void)status;
+    (void)v;
+    ++*(int *)priv;
+    zkv_async_free(a);
+    if (--g_scan_left == 0 && g_scan_loop)
+        g_ops->stop(g_scan_loop);
+}
+
+/* zkv_async_free with scans pending runs their callbacks once each: with ZKV_ECONNECT for
+ * one that never sent a byte, and for one in its walk over every range when a get's
+ * callback frees the context (unless the walk ended first: then its result); a scan
+ * whose walk was over (nothing to ask) keeps its result. */
+static void it_scan_free_pending(zkv_client *c)
+{
+    zkv_async *a = NULL;
+    void *loop = open_loop(c, &a);
+    static it_scan_res r[2];
+    it_scan_clear(&r[0]);
+    it_scan_clear(&r[1]);
+    CU_ASSERT_FATAL(zkv_async_scan_range(a, NULL, 0, NULL, 0, 0, 0, on_scan, &r[0]) == ZKV_OK);
+    CU_ASSERT_FATAL(zkv_async_scan_range(a, "b", 1, "a", 1, 0, 0, on_scan, &r[1]) == ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_async_pending(a), 3); /* two scans and the first's page */
+    g_scan_left = 2;
+    zkv_async_free(a);
+    CU_ASSERT_EQUAL(g_scan_left, 0);
+    CU_ASSERT(r[0].calls == 1 && r[0].status == ZKV_ECONNECT && r[0].s == NULL);
+    CU_ASSERT(strstr(r[0].err, "freed") != NULL);
+    /* a scan whose walk was over (nothing to ask) keeps its result */
+    CU_ASSERT(r[1].calls == 1 && r[1].status == ZKV_OK);
+    it_scan_clear(&r[0]);
+    it_scan_clear(&r[1]);
+    close_loop(loop, NULL);
+
+    loop = open_loop(c, &a);
+    int got = 0;
+    uint8_t key[IT_KEY_MAX];
+    CU_ASSERT_FATAL(zkv_async_scan_range(a, NULL, 0, NULL, 0, 100000, 0, on_scan, &r[0]) == ZKV_OK);
+    CU_ASSERT_FATAL(zkv_async_get(a, key, it_scan_key(7, key), 0, on_get_free, &got) == ZKV_OK);
+    it_scan_wait(loop, 2);
+    CU_ASSERT_EQUAL(got, 1);
+    CU_ASSERT(r[0].calls == 1 && (r[0].status == ZKV_ECONNECT || r[0].status == ZKV_OK));
+    zkt_log("%s: a scan pending when its context was freed: %s (%s)", g_ops->name,
+            zkv_strerror(r[0].status), r[0].err);
+    it_scan_clear(&r[0]);
+    close_loop(loop, NULL);
+}
+
+/* --- the tests both programs run, on g_client --------------------------------------------- */
+
+static void test_free_in_callback(void)
+{
+    it_free_in_callback(g_client);
+}
+
+static void test_scan_ranges(void)
+{
+    it_scan_ranges(g_client, &g_cl);
+}
+
+static void test_scan_with_batch(void)
+{
+    it_scan_with_batch(g_client);
+}
+
+static void test_scan_free_pending(void)
+{
+    it_scan_free_pending(g_client);
+}
+
+/* Registers them with s. */
+static void it_async_add_tests(CU_pSuite s)
+{
+    CU_add_test(s, "zkv_async_free inside a callback is deferred", test_free_in_callback);
+    CU_add_test(s, "scans over several ranges: order, contents, limit, pages, empty",
+                test_scan_ranges);
+    CU_add_test(s, "a scan beside a batch of gets and puts in flight", test_scan_with_batch);
+    CU_add_test(s, "zkv_async_free with scans pending", test_scan_free_pending);
+}
 #endif

@@ -8,7 +8,11 @@
  * fall back to a replica (stale, its node and position), owner-only reads and writes fail
  * after the failfast with ZKV_EUNAVAILABLE naming range and owner; writes through a
  * client with a long failfast wait until the restarted coordinator promotes a replica
- * and then succeed at the new epoch. Finally a node is killed with requests in flight:
+ * and then succeed at the new epoch; meanwhile async scans of the range come from a
+ * replica, flagged stale, with every value (as the blocking scan's), and owner-only scans
+ * fail with ZKV_EUNAVAILABLE. Scans over several ranges, paged, empty, beside a batch in
+ * flight, and pending when their zkv_async is freed (it_async.h's it_scan_*).
+ * Finally a node is killed with requests in flight:
  * their writes wait the failfast for a new owner and fail (ZKV_EUNAVAILABLE) or succeed
  * on it, the others complete, still each exactly once. */
 #include <CUnit/CUnit.h>
@@ -31,8 +35,6 @@
 #include "zkt/zkt.h"
 #include "zkv/adapters/libuv.h"
 #include "zkv/zkv_async.h"
-
-static zkv_client *g_client;
 
 static int suite_init(void)
 {
@@ -112,12 +114,6 @@ static void test_put_get_del(void)
     close_loop(loop, a);
 }
 
-/* zkv_async_free inside the first callback: deferred; the rest fail once each. */
-static void test_free_in_callback(void)
-{
-    it_free_in_callback(g_client);
-}
-
 /* --- owner killed: replica fallback and failfast -------------------------------------- */
 
 #define FB_KEYS 30
@@ -168,6 +164,44 @@ static size_t fb_key(const uint8_t *prefix, size_t plen, int i, char *out)
 {
     memcpy(out, prefix, plen);
     return plen + (size_t)snprintf(out + plen, 32, "afb-%02d", i);
+}
+
+/* An async scan of the FB_KEYS keys of the range (prefix) with flags: status, and on
+ * ZKV_OK every key in order with its value "fb-value-NN", stale as said, the same as the
+ * blocking scan's. */
+static void fb_scan(void *loop, zkv_async *a, const uint8_t *prefix, size_t plen, unsigned flags,
+                    int status, int stale)
+{
+    char lo[64], hi[64];
+    size_t ll = fb_key(prefix, plen, 0, lo) - 2; /* the prefix and "afb-" */
+    memcpy(hi, lo, ll);
+    hi[ll - 1] = '.'; /* just past every "afb-NN" */
+    static it_scan_res r;
+    it_scan_run(loop, a, lo, ll, hi, ll, 0, flags, &r);
+    CU_ASSERT_EQUAL(r.status, status);
+    if (r.status != ZKV_OK || status != ZKV_OK) {
+        it_scan_clear(&r);
+        return;
+    }
+    CU_ASSERT_EQUAL(zkv_scan_count(r.s), FB_KEYS);
+    CU_ASSERT_EQUAL(zkv_scan_stale(r.s), stale);
+    int bad = 0;
+    for (int i = 0; i < FB_KEYS && (size_t)i < zkv_scan_count(r.s); i++) {
+        char key[64], val[64];
+        size_t kl = fb_key(prefix, plen, i, key), gl, vl;
+        int wl = snprintf(val, sizeof val, "fb-value-%02d", i);
+        const void *k = zkv_scan_key(r.s, (size_t)i, &gl);
+        const void *v = zkv_scan_value(r.s, (size_t)i, &vl);
+        if ((gl != kl || memcmp(k, key, kl) != 0 || vl != (size_t)wl || memcmp(v, val, vl) != 0) &&
+            bad++ < 5)
+            zkt_log("scan item %d wrong", i);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    zkv_scan *b = NULL;
+    CU_ASSERT_EQUAL(zkv_scan_range(g_client, lo, ll, hi, ll, 0, 0, flags, &b), ZKV_OK);
+    CU_ASSERT(it_scan_same(r.s, b) && zkv_scan_stale(b) == stale);
+    zkv_scan_free(b);
+    it_scan_clear(&r);
 }
 
 static bool is_replica(const zkt_map_range *r, const char *id)
@@ -228,6 +262,9 @@ static void test_owner_killed(void)
     CU_ASSERT_EQUAL(zkv_async_get(a, key, kl, ZKV_FLAG_READ_REPLICA, on_fb, &g_fb[0]), ZKV_OK);
     fb_run(loop, 1);
     CU_ASSERT(g_fb[0].status == ZKV_OK && g_fb[0].stale == 1 && is_replica(&rg, g_fb[0].node));
+    /* Scans too: from the owner, not stale; from a replica on purpose, stale. */
+    fb_scan(loop, a, prefix, plen, 0, ZKV_OK, 0);
+    fb_scan(loop, a, prefix, plen, ZKV_FLAG_READ_REPLICA, ZKV_OK, 1);
 
     CU_ASSERT(zkt_coord_stop(&g_cl, 0, SIGTERM) == 0);
     CU_ASSERT(zkt_server_stop(&g_cl, owner, SIGKILL) == -SIGKILL);
@@ -254,6 +291,10 @@ static void test_owner_killed(void)
                     (unsigned long long)f->pos.epoch, (unsigned long long)f->pos.seq);
     }
     CU_ASSERT_EQUAL(bad, 0);
+    /* A scan of the range: every key from a replica, stale; owner-only: ZKV_EUNAVAILABLE
+     * after the failfast. */
+    fb_scan(loop, a, prefix, plen, 0, ZKV_OK, 1);
+    fb_scan(loop, a, prefix, plen, ZKV_FLAG_OWNER_ONLY, ZKV_EUNAVAILABLE, 0);
 
     /* Owner-only read and a write through the 1 s failfast client: ZKV_EUNAVAILABLE. */
     memset(g_fb, 0, sizeof g_fb);
@@ -348,7 +389,7 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("async: 3 servers, libuv", suite_init, suite_cleanup);
     CU_add_test(s, "10,000 puts and gets, 1,000 deletes, 1,000 in flight", test_put_get_del);
-    CU_add_test(s, "zkv_async_free inside a callback is deferred", test_free_in_callback);
+    it_async_add_tests(s); /* free in a callback, scans */
     CU_add_test(s,
                 "owner killed: stale replica reads, failfast writes, writes wait for the new owner",
                 test_owner_killed);

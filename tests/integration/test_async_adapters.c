@@ -5,7 +5,9 @@
  * gets of missing keys (ZKV_ENOTFOUND); zkv_async_free inside a callback (deferred, the
  * others fail once); a stopped node (SIGSTOP) whose requests only the adapter's timer can
  * complete; a node killed (SIGKILL) with requests in flight, whose callbacks fail
- * (ZKV_ECONNECT). Every callback must run exactly once, and once its zkv_async is freed the
+ * (ZKV_ECONNECT); scans (zkv_async_scan_range) over several ranges, paged, empty, beside
+ * a batch in flight, and pending when their zkv_async is freed (it_async.h's it_scan_*).
+ * Every callback must run exactly once, and once its zkv_async is freed the
  * adapter must leave nothing in the loop. Every loop run is bounded by a watchdog timer. */
 #include <CUnit/CUnit.h>
 #include <signal.h>
@@ -28,8 +30,6 @@
 #include "zkv/zkv_async.h"
 
 /* --- the suite's cluster ------------------------------------------------------------------ */
-
-static zkv_client *g_client;
 
 static int suite_init(void)
 {
@@ -57,12 +57,6 @@ static void test_put_get(void)
     drive(&r, loop, a, OP_GET_MISSING, N_MISSING, ZKV_ENOTFOUND, 0);
     check_all(&r, ZKV_ENOTFOUND);
     close_loop(loop, a);
-}
-
-/* zkv_async_free inside the first callback: deferred; the rest fail once each. */
-static void test_free_in_callback(void)
-{
-    it_free_in_callback(g_client);
 }
 
 /* Counts the statuses of r's accepted requests by code into count[-code] and logs them. */
@@ -162,7 +156,7 @@ int main(void)
     snprintf(name, sizeof name, "async adapters: 3 servers, %s", g_ops->name);
     CU_pSuite s = CU_add_suite(name, suite_init, suite_cleanup);
     CU_add_test(s, "3,000 puts and gets, 500 in flight; missing keys", test_put_get);
-    CU_add_test(s, "zkv_async_free inside a callback is deferred", test_free_in_callback);
+    it_async_add_tests(s); /* free in a callback, scans */
     CU_add_test(s, "a stopped node: its requests end by the timer", test_stopped_node);
     CU_add_test(s, "a node killed with requests in flight", test_kill_node);
     return zkt_run_all();

@@ -128,7 +128,9 @@ ZKV_EXPORT int zkv_put(zkv_client *c, const void *key, size_t klen, const void *
 ZKV_EXPORT int zkv_del(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigned flags,
                        zkv_version *ver);
 /* Returns up to limit pairs with start <= key < end in key order, across ranges.
- * Empty start/end (len 0) mean unbounded; limit 0 means 1000. */
+ * Empty start/end (len 0) mean unbounded; limit 0 means 1000. Each page is a read: when
+ * its range's owner is down it falls back to a replica as zkv_get does (zkv_scan_stale
+ * then says so). */
 ZKV_EXPORT int zkv_scan_range(zkv_client *c, const void *start, size_t slen, const void *end,
                               size_t elen, size_t limit, int timeout_ms, unsigned flags,
                               zkv_scan **out);
@@ -164,6 +166,9 @@ ZKV_EXPORT const void *zkv_scan_key(const zkv_scan *s, size_t i, size_t *len);
 ZKV_EXPORT const void *zkv_scan_value(const zkv_scan *s, size_t i, size_t *len);
 /* 1 when the scan stopped at its limit before the end bound. */
 ZKV_EXPORT int zkv_scan_more(const zkv_scan *s);
+/* 1 when a replica answered a page of the scan (its owner was unreachable, or
+ * ZKV_FLAG_READ_REPLICA): those items may lag the owner, as a stale zkv_value does. */
+ZKV_EXPORT int zkv_scan_stale(const zkv_scan *s);
 ZKV_EXPORT void zkv_scan_free(zkv_scan *s);
 
 /* --- pipelining ------------------------------------------------------------------------- */

@@ -46,7 +46,11 @@
  *   without blocking: every operation is a request as above, pipelined with all others,
  *   and one callback runs when all have ended, with each operation's status and value in
  *   the batch (zkv_batch_status, zkv_batch_value) as after zkv_batch_run.
- * - Not yet: scans (use the blocking zkv_scan_range).
+ * - Scans: zkv_async_scan_range walks ranges as zkv_scan_range does (zkv.h): one page
+ *   request at a time, in key order, each page a read as above (replica fallback, stale
+ *   result: zkv_scan_stale), the whole scan within one time budget; one callback gets
+ *   the result, which it owns (zkv_scan_free), unlike a get's value: a scan is
+ *   assembled in memory of its own, so handing it over costs nothing.
  * - Threads: a zkv_async is not thread-safe: use it from its loop's thread only. One
  *   zkv_client may back several zkv_async (one per loop thread) and blocking calls.
  *   The client must outlive every zkv_async made from it.
@@ -121,8 +125,29 @@ typedef void (*zkv_async_batch_cb)(zkv_async *a, zkv_batch *b, int status, void 
 ZKV_EXPORT int zkv_async_batch_run(zkv_async *a, zkv_batch *b, unsigned flags,
                                    zkv_async_batch_cb cb, void *privdata);
 
-/* Requests whose callback has not run yet (a batch counts once, plus its operations
- * still under way). */
+/* Completion of a zkv_async_scan_range. On ZKV_OK s is the result, as zkv_scan_range
+ * gives it (zkv_scan_count/_key/_value/_more/_stale): the callback's to keep or free
+ * (zkv_scan_free), here or later. On failure s is NULL and zkv_last_error() says why. */
+typedef void (*zkv_async_scan_cb)(zkv_async *a, int status, zkv_scan *s, void *privdata);
+
+/* Scans up to limit pairs with start <= key < end in key order, across ranges, as
+ * zkv_scan_range does: empty start/end (len 0) mean unbounded; limit 0 means 1000; when
+ * the limit stops it before end, zkv_scan_more is 1 (continue from just past the last
+ * key). Bounds are copied. Pages are asked for one after the other (each routed to the
+ * owner of its start key, falling back to a replica when the owner is down, unless
+ * ZKV_FLAG_OWNER_ONLY; ZKV_FLAG_READ_REPLICA reads replicas); the scan fails with the
+ * first page that fails (its code and reason, as zkv_scan_range), and all of it ends
+ * within the client's timeout. Returns ZKV_OK (cb will run exactly once, even for a scan
+ * with nothing to read; zkv_async_free runs it with ZKV_ECONNECT unless its walk had
+ * already ended) or an error (cb will never run): ZKV_EINVAL (bad argument or
+ * flags, no hooks), ZKV_ETOOLARGE (a bound over the key limit), ZKV_ENOMEM;
+ * ZKV_EUNAVAILABLE or ZKV_ECONNECT only as for zkv_async_get. */
+ZKV_EXPORT int zkv_async_scan_range(zkv_async *a, const void *start, size_t slen, const void *end,
+                                    size_t elen, size_t limit, unsigned flags, zkv_async_scan_cb cb,
+                                    void *privdata);
+
+/* Requests whose callback has not run yet (a batch or a scan counts once, plus its
+ * requests still under way). */
 ZKV_EXPORT size_t zkv_async_pending(const zkv_async *a);
 
 /* Entry points for adapters: fd is readable / writable; the timer fired. A call whose fd
