@@ -16,6 +16,7 @@
 #include "common/frame.h"
 #include "common/log.h"
 #include "server_int.h"
+#include "ship_wire.h"
 
 /* Bytes of payload needed to read the id of a frame: field tag + 10-byte varint. */
 #define PEEK_BYTES 11u
@@ -154,12 +155,13 @@ static void bad_frame(zkv_conn *c)
 static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
 {
     zkv_server *s = c->srv;
-    /* GET/PUT/DELETE decode by hand, their bytes pointing into c->in (consumed only after
-     * this call); everything else through protobuf-c into the arena. */
-    Zkv__Request fast;
-    Zkv__Request *req = zkv_frame_decode_request_fast(payload, len, &fast)
-                            ? &fast
-                            : zkv__request__unpack(&s->arena.pb, len, payload);
+    /* GET/PUT/DELETE and APPEND decode by hand, their bytes pointing into c->in (consumed
+     * only after this call; the arena, which holds APPEND's range_id and entries, is reset
+     * after the reply is queued); everything else through protobuf-c into the arena. */
+    Zkv__Request fast, *req = &fast;
+    if (!zkv_frame_decode_request_fast(payload, len, &fast) &&
+        !zkv_wire_decode_append(payload, len, &s->arena, &fast))
+        req = zkv__request__unpack(&s->arena.pb, len, payload);
     if (!req) {
         uint64_t id = 0;
         zkv_frame_peek_id(payload, len, &id);

@@ -2,7 +2,9 @@
 #include "ship_wire.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
+#include "common/frame.h"
 
 /* ---- APPEND frames by hand ---- */
 
@@ -123,21 +125,6 @@ int zkv_wire_append_frame(zkv_buf *out, const Zkv__Request *req)
 
 /* ---- answers by hand ---- */
 
-/* Reads a varint at *p (< end); 0, or -1 when truncated or longer than ten bytes. */
-static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-        r |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = r;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 int zkv_wire_decode_answer(const uint8_t *payload, size_t len, Zkv__Response *resp, char *msg,
                            size_t msglen)
 {
@@ -148,16 +135,19 @@ int zkv_wire_decode_answer(const uint8_t *payload, size_t len, Zkv__Response *re
     const uint8_t *p = payload, *end = payload + len;
     while (p < end) {
         uint64_t tag, v;
-        if (get_varint(&p, end, &tag) != 0 || tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
+        size_t n = zkv_get_varint(p, end, &tag);
+        if (n == 0 || tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
             return 0;
+        p += n;
         uint32_t field = (uint32_t)(tag >> 3), wt = (uint32_t)(tag & 7);
         bool known = field == 1 || field == 2 || field == 3 || field == 15 || field == 16;
         if (known && wt != (field == 3 ? 2u : 0u))
             return 0;
         switch (wt) {
         case 0:
-            if (get_varint(&p, end, &v) != 0)
+            if ((n = zkv_get_varint(p, end, &v)) == 0)
                 return 0;
+            p += n;
             if (field == 1)
                 resp->id = v;
             else if (field == 2)
@@ -178,15 +168,18 @@ int zkv_wire_decode_answer(const uint8_t *payload, size_t len, Zkv__Response *re
             p += 4;
             break;
         case 2:
-            if (get_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p))
+            if ((n = zkv_get_varint(p, end, &v)) == 0)
+                return 0;
+            p += n;
+            if (v > (uint64_t)(end - p))
                 return 0;
             if (field == 3) {
                 if (memchr(p, 0, (size_t)v))
                     return 0; /* leave odd strings to protobuf-c */
                 if (msglen) {
-                    size_t n = (size_t)v < msglen - 1 ? (size_t)v : msglen - 1;
-                    memcpy(msg, p, n);
-                    msg[n] = '\0';
+                    size_t cut = (size_t)v < msglen - 1 ? (size_t)v : msglen - 1;
+                    memcpy(msg, p, cut);
+                    msg[cut] = '\0';
                     resp->message = msg;
                 }
             }
@@ -196,5 +189,167 @@ int zkv_wire_decode_answer(const uint8_t *payload, size_t len, Zkv__Response *re
             return 0; /* groups or nonsense */
         }
     }
+    return 1;
+}
+
+/* ---- APPEND requests by hand ---- */
+
+/* How the APPEND decoder takes a field of Request or LogEntry (by number); anything else
+ * declines. Kinds from AK_BYTES on are length-delimited. */
+typedef enum {
+    AK_NONE = 0, /* not an APPEND field: protobuf-c's */
+    AK_U64,      /* uint64 */
+    AK_ENUM,     /* Op: only 0..INT32_MAX in at most 5 bytes */
+    AK_BYTES,    /* bytes: a ProtobufCBinaryData pointing into the payload */
+    AK_STRING,   /* string: copied into the arena with a NUL; none inside */
+    AK_ENTRY,    /* repeated LogEntry */
+} append_kind;
+
+typedef struct {
+    uint8_t kind;
+    uint16_t off; /* offsetof the member */
+} append_field;
+
+_Static_assert(sizeof(Zkv__Op) == sizeof(uint32_t), "enums are int-sized (protobuf-c forces it)");
+
+#define AFIELD(k, type, m)                                                                         \
+    {                                                                                              \
+        (k), (uint16_t)offsetof(type, m)                                                           \
+    }
+
+#define N_REQUEST_FIELDS 22u
+#define N_ENTRY_FIELDS 7u
+
+static const append_field append_request_fields[N_REQUEST_FIELDS] = {
+    [1] = AFIELD(AK_U64, Zkv__Request, id),
+    [2] = AFIELD(AK_ENUM, Zkv__Request, op),
+    [8] = AFIELD(AK_U64, Zkv__Request, map_version),
+    [16] = AFIELD(AK_STRING, Zkv__Request, range_id),
+    [17] = AFIELD(AK_U64, Zkv__Request, epoch),
+    [18] = AFIELD(AK_U64, Zkv__Request, prev_seq),
+    [19] = AFIELD(AK_U64, Zkv__Request, prev_epoch),
+    [20] = AFIELD(AK_ENTRY, Zkv__Request, entries),
+    [21] = AFIELD(AK_U64, Zkv__Request, commit_seq),
+};
+
+static const append_field append_entry_fields[N_ENTRY_FIELDS] = {
+    [1] = AFIELD(AK_U64, Zkv__LogEntry, seq),     [2] = AFIELD(AK_U64, Zkv__LogEntry, epoch),
+    [3] = AFIELD(AK_ENUM, Zkv__LogEntry, op),     [4] = AFIELD(AK_BYTES, Zkv__LogEntry, key),
+    [5] = AFIELD(AK_BYTES, Zkv__LogEntry, value), [6] = AFIELD(AK_U64, Zkv__LogEntry, expiry_ms),
+};
+
+typedef struct {
+    zkv_arena *arena;
+    Zkv__LogEntry **entries; /* initialised entries to fill; NULL while counting */
+    size_t cap;              /* how many there are */
+    size_t n_entries;        /* entries counted, or filled */
+} append_ctx;
+
+/* Walks the message [p, end) by fields[] (nfields of them). With msg, stores every field
+ * in it: strings copied into the arena, bytes pointing into [p, end), each entry decoded
+ * into the next of ctx->entries. Without, only checks the shape and counts the entries in
+ * ctx->n_entries. false when protobuf-c must decide: a field not in fields[], a field other
+ * than entries twice (protobuf-c's rules: last wins, merges), the wrong wire type, odd
+ * varints, tags or lengths longer than protobuf-c reads, a length past the end, a string
+ * with a NUL, out of arena memory. */
+static bool walk(const uint8_t *p, const uint8_t *end, const append_field *fields, unsigned nfields,
+                 void *msg, append_ctx *ctx)
+{
+    uint32_t seen = 0;
+    while (p < end) {
+        uint64_t tag, v;
+        size_t n = zkv_get_varint(p, end, &tag);
+        if (n == 0 || n > 2 || tag >> 3 >= nfields)
+            return false;
+        p += n;
+        unsigned field = (unsigned)(tag >> 3);
+        append_field fd = fields[field];
+        bool delimited = fd.kind >= AK_BYTES;
+        if (fd.kind == AK_NONE || (tag & 7) != (delimited ? 2u : 0u) || (seen & (1u << field)) ||
+            (n = zkv_get_varint(p, end, &v)) == 0)
+            return false;
+        p += n;
+        if (fd.kind != AK_ENTRY)
+            seen |= 1u << field;
+        /* protobuf-c reads lengths of at most 5 bytes up to INT_MAX, and keeps the low bits
+         * of longer enums: leave those, and negative enums, to it */
+        if ((delimited || fd.kind == AK_ENUM) && (n > 5 || v > INT32_MAX))
+            return false;
+        if (delimited && v > (uint64_t)(end - p))
+            return false;
+        uint8_t *m = msg ? (uint8_t *)msg + fd.off : NULL;
+        switch ((append_kind)fd.kind) {
+        case AK_U64:
+            if (m)
+                memcpy(m, &v, sizeof v);
+            break;
+        case AK_ENUM:
+            if (m) {
+                uint32_t v32 = (uint32_t)v;
+                memcpy(m, &v32, sizeof v32);
+            }
+            break;
+        case AK_BYTES:
+            if (m) {
+                ProtobufCBinaryData b = {.len = (size_t)v, .data = v ? (uint8_t *)p : NULL};
+                memcpy(m, &b, sizeof b);
+            }
+            break;
+        case AK_STRING:
+            if (m) {
+                char *str = memchr(p, 0, (size_t)v) ? NULL : zkv_arena_alloc(ctx->arena, v + 1);
+                if (!str)
+                    return false;
+                memcpy(str, p, (size_t)v);
+                str[v] = '\0';
+                memcpy(m, &str, sizeof str);
+            }
+            break;
+        case AK_ENTRY:
+            if (!m)
+                ctx->n_entries++;
+            else if (ctx->n_entries >= ctx->cap ||
+                     !walk(p, p + v, append_entry_fields, N_ENTRY_FIELDS,
+                           ctx->entries[ctx->n_entries++], ctx))
+                return false;
+            break;
+        default:
+            return false;
+        }
+        if (delimited)
+            p += v;
+    }
+    return true;
+}
+
+int zkv_wire_decode_append(const uint8_t *payload, size_t len, zkv_arena *arena, Zkv__Request *req)
+{
+    zkv__request__init(req);
+    if (!payload)
+        return 0;
+    const uint8_t *end = payload + len;
+    append_ctx ctx = {.arena = arena, .entries = NULL, .cap = 0, .n_entries = 0};
+    if (!walk(payload, end, append_request_fields, N_REQUEST_FIELDS, NULL, &ctx))
+        return 0;
+    size_t n = ctx.n_entries; /* at most len / 3: no overflow below */
+    if (n) {
+        /* the entries, then the array of pointers to them, in one piece */
+        Zkv__LogEntry *es =
+            zkv_arena_alloc(arena, n * (sizeof(Zkv__LogEntry) + sizeof(Zkv__LogEntry *)));
+        if (!es)
+            return 0;
+        ctx.entries = (Zkv__LogEntry **)(es + n);
+        for (size_t i = 0; i < n; i++) {
+            zkv__log_entry__init(&es[i]);
+            ctx.entries[i] = &es[i];
+        }
+        ctx.cap = n;
+        ctx.n_entries = 0;
+    }
+    if (!walk(payload, end, append_request_fields, N_REQUEST_FIELDS, req, &ctx) ||
+        req->op != ZKV__OP__APPEND)
+        return 0;
+    req->n_entries = n;
+    req->entries = ctx.entries;
     return 1;
 }

@@ -262,27 +262,6 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
 
 /* ---- hand-made decoders (Request on the server, Response on the client) ---- */
 
-/* Reads a varint of at most 10 bytes (the 10th at most 1). Returns bytes read, 0 if bad. */
-static size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    if (p < end && p[0] < 0x80) {
-        *v = p[0]; /* the common case: one byte */
-        return 1;
-    }
-    uint64_t r = 0;
-    for (size_t i = 0; i < VARINT_MAX && p + i < end; i++) {
-        uint8_t b = p[i];
-        if (i == 9 && b > 1)
-            return 0;
-        r |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *v = r;
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
 /* How the fast decoders take a field (by number, below 32); anything else declines. */
 typedef enum {
     FK_NONE = 0, /* strings, repeated, replication and unknown fields: protobuf-c's */
@@ -341,7 +320,7 @@ static int decode_fast(const uint8_t *payload, size_t len, const field_desc *fie
     uint32_t seen = 0;
     while (p < end) {
         uint64_t tag, v;
-        size_t n = get_varint(p, end, &tag);
+        size_t n = zkv_get_varint(p, end, &tag);
         if (n == 0 || tag > 0xff)
             return 0;
         p += n;
@@ -351,7 +330,7 @@ static int decode_fast(const uint8_t *payload, size_t len, const field_desc *fie
         seen |= 1u << field;
         field_desc fd = fields[field];
         if (fd.kind == FK_NONE || wt != (fd.kind == FK_BYTES ? 2u : 0u) ||
-            (n = get_varint(p, end, &v)) == 0)
+            (n = zkv_get_varint(p, end, &v)) == 0)
             return 0;
         p += n;
         uint8_t *m = (uint8_t *)msg + fd.off;
@@ -376,7 +355,7 @@ static int decode_fast(const uint8_t *payload, size_t len, const field_desc *fie
             break;
         }
         case FK_BYTES: {
-            if (v > (uint64_t)(end - p))
+            if (n > 5 || v > (uint64_t)(end - p)) /* protobuf-c refuses longer lengths */
                 return 0;
             ProtobufCBinaryData b = {.len = (size_t)v, .data = v ? (uint8_t *)p : NULL};
             memcpy(m, &b, sizeof b);

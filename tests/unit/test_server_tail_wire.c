@@ -1,12 +1,17 @@
-/* test_server_tail_wire.c: server/ship_wire.c, the owner's replication frames by hand:
- * APPEND frames byte for byte against protobuf-c (heartbeats, every field, large numbers
- * and lengths, empty and all-zero entries) and the shapes left to protobuf-c; answers
- * decoded by hand against zkv__response__unpack (OK, refusals with messages, positions,
- * skipped fields of every wire type) and malformed payloads left to protobuf-c. */
+/* test_server_tail_wire.c: server/ship_wire.c, replication frames by hand: APPEND frames
+ * byte for byte against protobuf-c (heartbeats, every field, large numbers and lengths,
+ * empty and all-zero entries) and the shapes left to protobuf-c; answers decoded by hand
+ * against zkv__response__unpack (OK, refusals with messages, positions, skipped fields of
+ * every wire type) and malformed payloads left to protobuf-c; APPEND requests decoded by
+ * hand against zkv__request__unpack, from protobuf-c's and the hand encoder's bytes (fixed
+ * cases and a seeded random round), and truncated, odd or other payloads, which are left
+ * to protobuf-c. */
 #include <CUnit/Basic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "common/frame.h"
 #include "ship_wire.h"
 
@@ -86,6 +91,7 @@ static void test_append_frames(void)
     es[5].seq = UINT64_MAX;
     es[5].op = ZKV__OP__PUT;
     es[5].value.data = big;
+    /* cppcheck-suppress unreadVariable ; read through ep */
     es[5].value.len = 200;
     check_same(&req);
     /* shapes the hand encoder leaves to protobuf-c */
@@ -210,6 +216,393 @@ static void test_malformed_answers(void)
     CU_ASSERT_EQUAL(got.status, 2);
 }
 
+/* ---- APPEND requests decoded by hand ---- */
+
+static bool same_bytes(ProtobufCBinaryData a, ProtobufCBinaryData b)
+{
+    return a.len == b.len && (a.data == NULL) == (b.data == NULL) &&
+           (a.len == 0 || (a.data && b.data && memcmp(a.data, b.data, a.len) == 0));
+}
+
+/* bytes of a hand-decoded field point into payload[0..len) (zero copy) */
+static bool inside(ProtobufCBinaryData b, const uint8_t *payload, size_t len)
+{
+    return b.len == 0 || (b.data >= payload && b.data + b.len <= payload + len);
+}
+
+/* got (hand-decoded from payload) equals ref (protobuf-c's), field by field. */
+static void check_equal(const Zkv__Request *got, const Zkv__Request *ref, const uint8_t *payload,
+                        size_t len)
+{
+    CU_ASSERT_EQUAL(got->id, ref->id);
+    CU_ASSERT_EQUAL(got->op, ref->op);
+    CU_ASSERT_EQUAL(got->map_version, ref->map_version);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got->range_id);
+    CU_ASSERT_STRING_EQUAL(got->range_id, ref->range_id);
+    CU_ASSERT_EQUAL(got->epoch, ref->epoch);
+    CU_ASSERT_EQUAL(got->prev_seq, ref->prev_seq);
+    CU_ASSERT_EQUAL(got->prev_epoch, ref->prev_epoch);
+    CU_ASSERT_EQUAL(got->commit_seq, ref->commit_seq);
+    /* what an APPEND leaves at its default */
+    CU_ASSERT(same_bytes(got->key, ref->key) && same_bytes(got->value, ref->value) &&
+              same_bytes(got->end_key, ref->end_key));
+    CU_ASSERT(got->limit == ref->limit && got->flags == ref->flags &&
+              got->protocol == ref->protocol && got->phase == ref->phase && got->seq == ref->seq);
+    CU_ASSERT(got->n_items == ref->n_items && got->n_history == ref->n_history);
+    CU_ASSERT_STRING_EQUAL(got->cluster_id, ref->cluster_id);
+    CU_ASSERT_STRING_EQUAL(got->node_id, ref->node_id);
+    CU_ASSERT_STRING_EQUAL(got->client_name, ref->client_name);
+    CU_ASSERT_EQUAL_FATAL(got->n_entries, ref->n_entries);
+    CU_ASSERT((got->entries == NULL) == (got->n_entries == 0));
+    for (size_t i = 0; got->entries && ref->entries && i < got->n_entries; i++) {
+        const Zkv__LogEntry *g = got->entries[i], *r = ref->entries[i];
+        CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+        CU_ASSERT_EQUAL(g->seq, r->seq);
+        CU_ASSERT_EQUAL(g->epoch, r->epoch);
+        CU_ASSERT_EQUAL(g->op, r->op);
+        CU_ASSERT(same_bytes(g->key, r->key));
+        CU_ASSERT(same_bytes(g->value, r->value));
+        CU_ASSERT(inside(g->key, payload, len) && inside(g->value, payload, len));
+        CU_ASSERT_EQUAL(g->expiry_ms, r->expiry_ms);
+        CU_ASSERT_EQUAL(g->base.descriptor, &zkv__log_entry__descriptor);
+    }
+}
+
+/* Decodes payload by hand and with protobuf-c: expect 1 (decoded, equal) or 0 (left to
+ * protobuf-c). The payload is copied to a buffer of exactly len bytes, so a read past it
+ * trips ASan. Returns protobuf-c's verdict (1 decoded, 0 refused). */
+static int check_decode(const uint8_t *payload, size_t len, zkv_arena *arena, int expect)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy || (len && !payload)) {
+        CU_FAIL("out of memory or no payload");
+        free(copy);
+        return 0;
+    }
+    if (len)
+        memcpy(copy, payload, len);
+    Zkv__Request got;
+    int rc = zkv_wire_decode_append(copy, len, arena, &got);
+    CU_ASSERT_EQUAL(rc, expect);
+    Zkv__Request *ref = zkv__request__unpack(NULL, len, copy);
+    if (rc == 1) {
+        CU_ASSERT_PTR_NOT_NULL(ref);
+        if (ref)
+            check_equal(&got, ref, copy, len);
+    }
+    int ok = ref != NULL;
+    if (ref)
+        zkv__request__free_unpacked(ref, NULL);
+    zkv_arena_reset(arena);
+    free(copy);
+    return ok;
+}
+
+/* An APPEND encoded by protobuf-c and by the hand encoder decodes by hand as by protobuf-c. */
+static void check_append(const Zkv__Request *req, zkv_arena *arena)
+{
+    size_t n = zkv__request__get_packed_size(req);
+    uint8_t *pb = malloc(n ? n : 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
+    CU_ASSERT_EQUAL_FATAL(zkv__request__pack(req, pb), n);
+    CU_ASSERT_EQUAL(check_decode(pb, n, arena, 1), 1);
+    zkv_buf b;
+    zkv_buf_init(&b);
+    CU_ASSERT_EQUAL_FATAL(zkv_wire_append_frame(&b, req), 0);
+    CU_ASSERT_EQUAL(b.len, 4 + n);
+    CU_ASSERT_EQUAL(check_decode(b.data + 4, b.len - 4, arena, 1), 1);
+    zkv_buf_free(&b);
+    free(pb);
+}
+
+static void test_decode_appends(void)
+{
+    zkv_arena arena;
+    zkv_arena_init(&arena, 4096, 1u << 20);
+    static uint8_t big[70000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 13 + 1);
+    static char long_id[300];
+    memset(long_id, 'r', sizeof(long_id) - 1);
+    Zkv__LogEntry es[40];
+    Zkv__LogEntry *ep[40];
+    for (int i = 0; i < 40; i++) {
+        zkv__log_entry__init(&es[i]);
+        ep[i] = &es[i];
+    }
+    Zkv__Request req;
+    zkv__request__init(&req);
+    req.op = ZKV__OP__APPEND;
+    check_append(&req, &arena); /* a heartbeat without range_id: "" */
+    req.range_id = "";
+    check_append(&req, &arena);
+    req.range_id = "r0003";
+    req.epoch = 1;
+    check_append(&req, &arena); /* a heartbeat */
+    req.range_id = long_id;     /* a two-byte length */
+    req.id = UINT64_MAX;
+    req.map_version = 1ull << 63;
+    req.epoch = UINT64_MAX - 1;
+    req.prev_seq = 1ull << 35;
+    req.prev_epoch = 127;
+    req.commit_seq = 128;
+    check_append(&req, &arena);
+    /* one entry */
+    req.range_id = "r0003";
+    req.entries = ep;
+    req.n_entries = 1;
+    es[0].seq = (1ull << 35) + 1;
+    es[0].epoch = UINT64_MAX - 1;
+    es[0].op = ZKV__OP__PUT;
+    es[0].key.data = (uint8_t *)"key";
+    es[0].key.len = 3;
+    es[0].value.data = (uint8_t *)"value";
+    es[0].value.len = 5;
+    es[0].expiry_ms = UINT64_MAX;
+    check_append(&req, &arena);
+    /* many entries: DELETEs without value, empty keys and values, values of 1, 2 and 3
+     * length bytes, all-zero entries */
+    req.n_entries = 40;
+    for (size_t i = 1; i < 40; i++) {
+        es[i].seq = es[0].seq + i;
+        es[i].epoch = i % 7 ? es[0].epoch : 0;
+        es[i].op = i % 3 ? ZKV__OP__PUT : ZKV__OP__DELETE;
+        es[i].key.data = big + i;
+        es[i].key.len = i % 5;
+        static const size_t vlens[] = {0, 1, 127, 128, 16383, 16384, 65000};
+        size_t vl = vlens[i % (sizeof(vlens) / sizeof(vlens[0]))];
+        if (es[i].op == ZKV__OP__PUT && vl) {
+            es[i].value.data = big + i;
+            es[i].value.len = vl;
+        }
+        es[i].expiry_ms = i % 4 ? 0 : 1700000000000ull + i;
+    }
+    zkv__log_entry__init(&es[20]);
+    check_append(&req, &arena);
+    zkv_arena_free(&arena);
+    /* an arena without a block: everything in overflow chunks */
+    zkv_arena_init(&arena, 0, 0);
+    check_append(&req, &arena);
+    zkv_arena_free(&arena);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+
+/* a number of random magnitude: 0, small, or up to 64 bits */
+static uint64_t rnd_num(void)
+{
+    uint64_t r = rnd();
+    return r % 8 == 0 ? 0 : rnd() >> (r % 64);
+}
+
+static void test_decode_random(void)
+{
+    zkv_arena arena;
+    zkv_arena_init(&arena, 1024, 1u << 20);
+    static uint8_t pool[40000];
+    for (size_t i = 0; i < sizeof(pool); i++)
+        pool[i] = (uint8_t)rnd();
+    char rid[64];
+    Zkv__LogEntry es[24];
+    Zkv__LogEntry *ep[24];
+    for (int round = 0; round < 3000; round++) {
+        Zkv__Request req;
+        zkv__request__init(&req);
+        req.op = ZKV__OP__APPEND;
+        req.id = rnd_num();
+        req.map_version = rnd_num();
+        req.epoch = rnd_num();
+        req.prev_seq = rnd_num();
+        req.prev_epoch = rnd_num();
+        req.commit_seq = rnd_num();
+        size_t rl = rnd() % sizeof(rid);
+        for (size_t i = 0; i < rl; i++)
+            rid[i] = (char)(1 + rnd() % 255); /* any byte but NUL */
+        rid[rl] = '\0';
+        req.range_id = rnd() % 8 ? rid : NULL;
+        req.n_entries = rnd() % 25;
+        req.entries = req.n_entries ? ep : NULL;
+        for (size_t i = 0; i < req.n_entries; i++) {
+            Zkv__LogEntry *e = &es[i];
+            zkv__log_entry__init(e);
+            ep[i] = e;
+            e->seq = rnd_num();
+            e->epoch = rnd_num();
+            e->op = (Zkv__Op)(rnd() % 10);
+            e->expiry_ms = rnd() % 3 ? 0 : rnd_num();
+            e->key.len = rnd() % 4 ? rnd() % 40 : 0;
+            e->key.data = pool + rnd() % 1000;
+            size_t vl = rnd() % 16 == 0 ? rnd() % 30000 : rnd() % 200;
+            e->value.len = rnd() % 4 ? vl : 0;
+            e->value.data = pool + rnd() % 10000;
+        }
+        check_append(&req, &arena);
+    }
+    zkv_arena_free(&arena);
+}
+
+/* Packs req with protobuf-c into buf (cap bytes); returns the length. */
+static size_t pack(const Zkv__Request *req, uint8_t *buf, size_t cap)
+{
+    size_t n = zkv__request__get_packed_size(req);
+    CU_ASSERT_FATAL(n <= cap);
+    return zkv__request__pack(req, buf);
+}
+
+static void test_decode_odd(void)
+{
+    zkv_arena arena;
+    zkv_arena_init(&arena, 4096, 1u << 20);
+    static uint8_t big[20000];
+    memset(big, 'v', sizeof(big));
+    Zkv__LogEntry es[3];
+    Zkv__LogEntry *ep[3] = {&es[0], &es[1], &es[2]};
+    for (int i = 0; i < 3; i++) {
+        zkv__log_entry__init(&es[i]);
+        es[i].seq = 1000 + (uint64_t)i;
+        es[i].epoch = 3;
+        es[i].op = ZKV__OP__PUT;
+        es[i].key.data = (uint8_t *)"some-key";
+        es[i].key.len = 8;
+        es[i].value.data = big;
+        es[i].value.len = i == 1 ? 200 : i == 2 ? 17000 : 5;
+        es[i].expiry_ms = 99;
+    }
+    Zkv__Request req;
+    zkv__request__init(&req);
+    req.id = 77;
+    req.op = ZKV__OP__APPEND;
+    req.map_version = 5;
+    req.range_id = "r0001";
+    req.epoch = 3;
+    req.prev_seq = 999;
+    req.prev_epoch = 3;
+    req.commit_seq = 998;
+    req.entries = ep;
+    req.n_entries = 3;
+    static uint8_t buf[40000];
+    size_t len = pack(&req, buf, sizeof(buf));
+    /* truncated at every byte: decoded exactly when protobuf-c decodes an APPEND (a cut
+     * between fields), else left to it */
+    size_t decoded = 0;
+    for (size_t cut = 0; cut < len; cut++) {
+        Zkv__Request *ref = zkv__request__unpack(NULL, cut, buf);
+        int expect = ref && ref->op == ZKV__OP__APPEND;
+        if (ref)
+            zkv__request__free_unpacked(ref, NULL);
+        check_decode(buf, cut, &arena, expect);
+        decoded += (size_t)expect;
+    }
+    CU_ASSERT_EQUAL(decoded, 9); /* the cuts between the fields after op */
+    CU_ASSERT_EQUAL(check_decode(buf, len, &arena, 1), 1);
+    /* an unknown field (12, varint) after a valid APPEND: protobuf-c keeps it */
+    uint8_t odd[40100];
+    memcpy(odd, buf, len);
+    odd[len] = 12 << 3;
+    odd[len + 1] = 1;
+    CU_ASSERT_EQUAL(check_decode(odd, len + 2, &arena, 0), 1);
+    /* a known field of another message: key (3) */
+    odd[len] = 3 << 3 | 2;
+    odd[len + 1] = 0;
+    CU_ASSERT_EQUAL(check_decode(odd, len + 2, &arena, 0), 1);
+    /* a field twice (last wins, for protobuf-c): epoch (17) again */
+    odd[len] = 0x88;
+    odd[len + 1] = 0x01;
+    odd[len + 2] = 4;
+    CU_ASSERT_EQUAL(check_decode(odd, len + 3, &arena, 0), 1);
+    /* range_id again */
+    static const uint8_t rid2[] = {0x82, 0x01, 1, 'x'};
+    memcpy(odd + len, rid2, sizeof(rid2));
+    CU_ASSERT_EQUAL(check_decode(odd, len + sizeof(rid2), &arena, 0), 1);
+    /* wrong wire types: epoch as bytes, range_id as a varint, entries as a varint */
+    static const uint8_t epoch_bytes[] = {0x10, 0x08, 0x8a, 0x01, 0x01, 'x'};
+    static const uint8_t rid_varint[] = {0x10, 0x08, 0x80, 0x01, 0x05};
+    static const uint8_t entries_varint[] = {0x10, 0x08, 0xa0, 0x01, 0x01};
+    check_decode(epoch_bytes, sizeof(epoch_bytes), &arena, 0);
+    check_decode(rid_varint, sizeof(rid_varint), &arena, 0);
+    check_decode(entries_varint, sizeof(entries_varint), &arena, 0);
+    /* entries: an unknown field (7), a field twice (seq), a wrong wire type (key varint) */
+    static const uint8_t entry_unknown[] = {0x10, 0x08, 0xa2, 0x01, 0x04, 0x08, 0x01, 0x38, 0x05};
+    static const uint8_t entry_twice[] = {0x10, 0x08, 0xa2, 0x01, 0x04, 0x08, 0x01, 0x08, 0x02};
+    static const uint8_t entry_key_varint[] = {0x10, 0x08, 0xa2, 0x01, 0x02, 0x20, 0x01};
+    CU_ASSERT_EQUAL(check_decode(entry_unknown, sizeof(entry_unknown), &arena, 0), 1);
+    CU_ASSERT_EQUAL(check_decode(entry_twice, sizeof(entry_twice), &arena, 0), 1);
+    check_decode(entry_key_varint, sizeof(entry_key_varint), &arena, 0);
+    /* an entry whose length runs past the end of the request */
+    static const uint8_t entry_long[] = {0x10, 0x08, 0xa2, 0x01, 0x05, 0x08, 0x01};
+    CU_ASSERT_EQUAL(check_decode(entry_long, sizeof(entry_long), &arena, 0), 0);
+    /* odd varints and lengths: an 11-byte id; a negative op (ten bytes); an op above
+     * INT32_MAX; a range_id length in six bytes (protobuf-c reads five); a field 0 */
+    static const uint8_t long_id[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                      0xff, 0xff, 0xff, 0xff, 0x01, 0x10, 0x08};
+    static const uint8_t neg_op[] = {0x10, 0xf8, 0xff, 0xff, 0xff, 0xff,
+                                     0xff, 0xff, 0xff, 0xff, 0x01};
+    static const uint8_t big_op[] = {0x10, 0x88, 0x80, 0x80, 0x80, 0x08};
+    static const uint8_t rid_6[] = {0x10, 0x08, 0x82, 0x01, 0x81, 0x80,
+                                    0x80, 0x80, 0x80, 0x00, 'x'};
+    static const uint8_t field0[] = {0x10, 0x08, 0x00, 0x01};
+    CU_ASSERT_EQUAL(check_decode(long_id, sizeof(long_id), &arena, 0), 0);
+    CU_ASSERT_EQUAL(check_decode(neg_op, sizeof(neg_op), &arena, 0), 1);
+    CU_ASSERT_EQUAL(check_decode(big_op, sizeof(big_op), &arena, 0), 1);
+    CU_ASSERT_EQUAL(check_decode(rid_6, sizeof(rid_6), &arena, 0), 0);
+    check_decode(field0, sizeof(field0), &arena, 0);
+    /* ...but a length in five bytes, or an op in two, is what protobuf-c reads */
+    static const uint8_t rid_5[] = {0x10, 0x88, 0x00, 0x82, 0x01, 0x81,
+                                    0x80, 0x80, 0x80, 0x00, 'x'};
+    CU_ASSERT_EQUAL(check_decode(rid_5, sizeof(rid_5), &arena, 1), 1);
+    /* a tag in six bytes, which protobuf-c refuses; an op in six bytes, which it reads */
+    static const uint8_t tag_6[] = {0x90, 0x80, 0x80, 0x80, 0x80, 0x00, 0x08};
+    static const uint8_t op_6[] = {0x10, 0x88, 0x80, 0x80, 0x80, 0x80, 0x00};
+    CU_ASSERT_EQUAL(check_decode(tag_6, sizeof(tag_6), &arena, 0), 0);
+    CU_ASSERT_EQUAL(check_decode(op_6, sizeof(op_6), &arena, 0), 1);
+    /* present but empty key, value and range_id (encoders leave them out): data NULL and
+     * range_id "", as protobuf-c gives; an empty entry */
+    static const uint8_t empties[] = {0x10, 0x08, 0x82, 0x01, 0x00, 0xa2, 0x01, 0x06, 0x18,
+                                      0x03, 0x22, 0x00, 0x2a, 0x00, 0xa2, 0x01, 0x00};
+    CU_ASSERT_EQUAL(check_decode(empties, sizeof(empties), &arena, 1), 1);
+    /* a NUL in range_id: left to protobuf-c */
+    static const uint8_t rid_nul[] = {0x10, 0x08, 0x82, 0x01, 0x03, 'a', 0x00, 'b'};
+    CU_ASSERT_EQUAL(check_decode(rid_nul, sizeof(rid_nul), &arena, 0), 1);
+    /* not an APPEND: the same fields with op SNAPSHOT, PING or none; an empty payload */
+    req.op = ZKV__OP__SNAPSHOT;
+    CU_ASSERT_EQUAL(check_decode(buf, pack(&req, buf, sizeof(buf)), &arena, 0), 1);
+    req.op = ZKV__OP__PING;
+    CU_ASSERT_EQUAL(check_decode(buf, pack(&req, buf, sizeof(buf)), &arena, 0), 1);
+    req.op = ZKV__OP__OP_NONE;
+    CU_ASSERT_EQUAL(check_decode(buf, pack(&req, buf, sizeof(buf)), &arena, 0), 1);
+    CU_ASSERT_EQUAL(check_decode(buf, 0, &arena, 0), 1);
+    Zkv__Request got;
+    CU_ASSERT_EQUAL(zkv_wire_decode_append(NULL, 0, &arena, &got), 0);
+    /* a GET, a SNAPSHOT chunk with items */
+    Zkv__Request get;
+    zkv__request__init(&get);
+    get.id = 5;
+    get.op = ZKV__OP__GET;
+    get.key.data = (uint8_t *)"k";
+    get.key.len = 1;
+    CU_ASSERT_EQUAL(check_decode(buf, pack(&get, buf, sizeof(buf)), &arena, 0), 1);
+    Zkv__KeyValue kv = ZKV__KEY_VALUE__INIT;
+    Zkv__KeyValue *kvp = &kv;
+    Zkv__Request snap;
+    zkv__request__init(&snap);
+    snap.op = ZKV__OP__SNAPSHOT;
+    snap.range_id = "r0001";
+    snap.phase = ZKV__SNAPSHOT_PHASE__SNAPSHOT_CHUNK;
+    snap.n_items = 1;
+    snap.items = &kvp;
+    CU_ASSERT_EQUAL(check_decode(buf, pack(&snap, buf, sizeof(buf)), &arena, 0), 1);
+    zkv_arena_free(&arena);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -218,6 +611,9 @@ int main(void)
     CU_add_test(s, "APPEND frames by hand equal protobuf-c", test_append_frames);
     CU_add_test(s, "answers by hand equal protobuf-c", test_answers);
     CU_add_test(s, "malformed answers are left to protobuf-c", test_malformed_answers);
+    CU_add_test(s, "APPEND requests by hand equal protobuf-c", test_decode_appends);
+    CU_add_test(s, "random APPEND requests by hand equal protobuf-c", test_decode_random);
+    CU_add_test(s, "odd and other requests are left to protobuf-c", test_decode_odd);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -217,6 +217,10 @@ static void test_request_decline(void)
     /* key length beyond the payload */
     const uint8_t past[] = {0x1a, 0x05, 'a'};
     CU_ASSERT_EQUAL(zkv_frame_decode_request_fast(past, sizeof(past), &out), 0);
+    /* a key length in six bytes (a valid value, padded): protobuf-c refuses it */
+    const uint8_t six[] = {0x1a, 0x82, 0x80, 0x80, 0x80, 0x80, 0x00, 'h', 'i'};
+    CU_ASSERT_EQUAL(zkv_frame_decode_request_fast(six, sizeof(six), &out), 0);
+    CU_ASSERT_PTR_NULL(zkv__request__unpack(NULL, sizeof(six), six));
     /* a plain GET: bytes alias the payload */
     const uint8_t get[] = {0x08, 0x2a, 0x10, 0x01, 0x1a, 0x02, 'h', 'i'};
     CU_ASSERT_EQUAL_FATAL(zkv_frame_decode_request_fast(get, sizeof(get), &out), 1);

@@ -58,6 +58,36 @@ int zkv_frame_decode_request_fast(const uint8_t *payload, size_t len, Zkv__Reque
  * HELLO's ids, scan items, replica lists, repeats, malformed). */
 int zkv_frame_decode_response_fast(const uint8_t *payload, size_t len, Zkv__Response *resp);
 
+/* Reads the varint at p (before end) into *v: returns the bytes it took (1 to 10), or 0
+ * when it is truncated, longer than ten bytes or over 64 bits (a 10th byte above 1).
+ * Shared by the hand-made decoders (common/src/frame.c, server/ship_wire.c); lengths and
+ * tags that took more bytes than protobuf-c accepts (5) are for the caller to refuse. */
+static inline size_t zkv_get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    if (p >= end)
+        return 0;
+    if (p[0] < 0x80) {
+        *v = p[0]; /* the common case: one byte */
+        return 1;
+    }
+    if (end - p >= 2 && p[1] < 0x80) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7; /* tags of fields 16 and up */
+        return 2;
+    }
+    uint64_t r = 0;
+    for (size_t i = 0; i < 10 && p + i < end; i++) {
+        uint8_t b = p[i];
+        if (i == 9 && b > 1)
+            return 0;
+        r |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = r;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
 /* Largest request payload a node accepts for the given key/value limits. */
 size_t zkv_frame_max_request(size_t max_key, size_t max_value);
 
