@@ -52,7 +52,7 @@ typedef struct zkv_store_tuning {
     int compaction_nice; /* nice increment of LevelDB's background thread (0..19), taken
                             only if this is the first database the process opens */
 } zkv_store_tuning;
-#define ZKV_STORE_DEFAULT_COMPACTION_NICE 10
+#define ZKV_STORE_DEFAULT_COMPACTION_NICE 19
 /* The same with t (NULL: the defaults). */
 int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **out, char *err,
                         size_t errlen);
