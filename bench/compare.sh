@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# compare.sh [--runs N] [--requests N] [--out FILE] [--zkv-flags "FLAGS"]: zkv against
-# Redis on loopback, in one
-# run, with redis-benchmark's default shape: 50 clients, 100-byte values, 100,000 keys,
-# SET/PUT then GET, pipeline 1 and 16.
+# compare.sh [--runs N] [--requests N] [--out FILE] [--zkv-flags "FLAGS"]
+#            [--server-flags "FLAGS"]: zkv against Redis on loopback, in one run, with
+# redis-benchmark's default shape: 50 clients, 100-byte values, 100,000 keys, SET/PUT
+# then GET, pipeline 1 and 16.
 #
 # Starts, in a temp dir and on free loopback ports: redis-server without persistence
 # (--save '' --appendonly no, as its benchmark is usually run), a ZooKeeper, then in turn
@@ -12,7 +12,8 @@
 # pipeline depth, the median ops/s with the p50/p99 of the same runs (medians) and the
 # ratio of zkv's median ops/s to Redis's, and the 3-node PUT over the 1-node PUT.
 # --out FILE keeps every run as CSV. --zkv-flags passes more flags to zkv-bench (e.g.
-# "--blocking" to measure the blocking client instead of the event-loop one).
+# "--blocking" to measure the blocking client instead of the event-loop one);
+# --server-flags passes more flags to every zkv-server (e.g. "--compaction-nice 0").
 #
 # Builds the release tree (scripts/build.sh release, RelWithDebInfo) unless ZKV_BUILD_DIR
 # names a built tree. Installs Debian's redis-server and redis-tools with apt-get if they
@@ -28,13 +29,14 @@ size=100
 keys=100000
 pipelines=(1 16)
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="${2:?}"; shift 2 ;;
     --requests) requests="${2:?}"; shift 2 ;;
     --out) out="${2:?}"; shift 2 ;;
     --zkv-flags) zkv_flags="${2?}"; shift 2 ;;
+    --server-flags) server_flags="${2?}"; shift 2 ;;
     -h|--help) usage ;;
     *) echo "compare: unknown argument '$1'" >&2; usage ;;
   esac
