@@ -225,8 +225,8 @@ int main(int argc, char **argv)
         {"clients", 'c', ZKV_FLAG_INT, &b.clients, "CLIENTS",
          "parallel clients, each with its own connections", 1, 10000},
         {"threads", 0, ZKV_FLAG_INT, &b.threads, "T",
-         "worker threads the clients are spread over (default 1; with --blocking, one per "
-         "client)",
+         "worker threads the clients are spread over (0: one, or one per client with "
+         "--blocking)",
          0, 10000},
         {"blocking", 0, ZKV_FLAG_BOOL, &b.blocking, NULL,
          "drive each client with the blocking API on its own thread (default: event loops "
