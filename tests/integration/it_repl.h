@@ -397,6 +397,48 @@ static inline bool it_wait_in_sync(zkt_cluster *cl, const char *id, bool want, i
     return ok;
 }
 
+/* When ZooKeeper last changed each of ranges[0..n) of m (the range znodes' mtime, wall
+ * ms; 0 where it cannot be read) into mtime. */
+static inline void it_range_mtimes(zkt_cluster *cl, const zkt_map *m, const int *ranges, int n,
+                                   uint64_t *mtime)
+{
+    for (int k = 0; k < n; k++) {
+        char path[256];
+        struct Stat st;
+        snprintf(path, sizeof path, "/zkv/%s/ranges/%s", cl->name, m->ranges[ranges[k]].id);
+        char *data = zkt_zkc_get_stat(cl->zc, path, &st, NULL);
+        mtime[k] = data ? (uint64_t)st.mtime : 0;
+        free(data);
+    }
+}
+
+/* Of the writes the (stopped) writer saw acknowledged, those sent after t_cut (wall ms, +
+ * 20 ms of slack) go to *after; returns how many of them were acknowledged before the
+ * replica's removal was recorded for their range (removed_at[k] for prefix k, from
+ * it_range_mtimes; 0: unknown): writes acknowledged without a replica still in in_sync. */
+static inline int it_writer_acked_early(const it_writer *w, const zkt_map *m, const int *ranges,
+                                        uint64_t t_cut, const uint64_t *removed_at, int *after)
+{
+    int early = 0, max_ms = 0, total = atomic_load(&w->n);
+    *after = 0;
+    for (int i = 0; i < total; i++) {
+        const it_attempt *a = &w->a[i];
+        if (a->state != IT_W_ACKED || a->t_sent < t_cut + 20)
+            continue;
+        int k = i % w->n_prefixes; /* prefix k belongs to ranges[k] */
+        (*after)++;
+        if ((int)(a->t_done - a->t_sent) > max_ms)
+            max_ms = (int)(a->t_done - a->t_sent);
+        if (removed_at[k] && a->t_done + 5 < removed_at[k] && early++ < 5)
+            zkt_log("write %d acknowledged at %llu, before the replica's removal from %s at %llu",
+                    i, (unsigned long long)a->t_done, m->ranges[ranges[k]].id,
+                    (unsigned long long)removed_at[k]);
+    }
+    zkt_log("%d writes acknowledged after the cut, %d before the removal; slowest %d ms", *after,
+            early, max_ms);
+    return early;
+}
+
 typedef struct it_owner_arg {
     zkt_cluster *cl;
     char range_id[ZKT_ID_MAX];

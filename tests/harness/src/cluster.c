@@ -56,6 +56,10 @@ int zkt_server_start(zkt_cluster *cl, int i)
         bin,    "--zk", zk,    "--cluster",         cl->name, "--listen", s->addr, "--data-dir",
         s->dir, "--id", s->id, "--session-timeout", session};
     int argc = 13;
+    if (s->advertise[0]) {
+        argv[argc++] = "--advertise";
+        argv[argc++] = s->advertise;
+    }
     for (int f = 0; f < cl->n_server_flags; f++)
         argv[argc++] = cl->server_flags[f];
     argv[argc] = NULL;
@@ -86,12 +90,7 @@ int zkt_cluster_server_flag(zkt_cluster *cl, const char *flag, const char *value
     return 0;
 }
 
-int zkt_cluster_add_server(zkt_cluster *cl)
-{
-    return zkt_cluster_add_server_via(cl, NULL);
-}
-
-int zkt_cluster_add_server_via(zkt_cluster *cl, const char *zk_connect)
+static int add_server(zkt_cluster *cl, const char *zk_connect, zkt_proxy **proxy)
 {
     if (cl->n_servers >= ZKT_MAX_SERVERS)
         return -1;
@@ -104,11 +103,32 @@ int zkt_cluster_add_server_via(zkt_cluster *cl, const char *zk_connect)
         return -1;
     snprintf(s->addr, sizeof s->addr, "127.0.0.1:%d", s->port);
     snprintf(s->zk_connect, sizeof s->zk_connect, "%s", zk_connect ? zk_connect : "");
+    if (proxy) {
+        *proxy = zkt_proxy_start(s->port);
+        if (!*proxy)
+            return -1;
+        snprintf(s->advertise, sizeof s->advertise, "127.0.0.1:%d", zkt_proxy_port(*proxy));
+    }
     if (zkt_path(s->dir, sizeof s->dir, "%s-%s", cl->name, s->id) != 0 ||
         zkt_path(s->log, sizeof s->log, "%s-%s.log", cl->name, s->id) != 0)
         return -1;
     cl->n_servers++;
     return zkt_server_start(cl, i) == 0 ? i : -1;
+}
+
+int zkt_cluster_add_server(zkt_cluster *cl)
+{
+    return add_server(cl, NULL, NULL);
+}
+
+int zkt_cluster_add_server_via(zkt_cluster *cl, const char *zk_connect)
+{
+    return add_server(cl, zk_connect, NULL);
+}
+
+int zkt_cluster_add_server_behind(zkt_cluster *cl, zkt_proxy **proxy)
+{
+    return add_server(cl, NULL, proxy);
 }
 
 int zkt_server_stop(zkt_cluster *cl, int i, int sig)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "zkt/proxy.h"
 #include "zkt/zkclient.h"
 #include "zkt/zkserver.h"
 
@@ -25,6 +26,7 @@ typedef struct zkt_server {
     char dir[PATH_MAX];
     char log[PATH_MAX];
     char zk_connect[64]; /* the --zk it is given ("": the cluster's ZooKeeper) */
+    char advertise[64];  /* the --advertise it is given ("": none, its listen address) */
     pid_t pid;           /* 0 while stopped */
 } zkt_server;
 
@@ -66,6 +68,11 @@ int zkt_cluster_server_flag(zkt_cluster *cl, const char *flag, const char *value
 int zkt_cluster_add_server(zkt_cluster *cl);
 /* As zkt_cluster_add_server, with --zk zk_connect (e.g. through a zkt_proxy). */
 int zkt_cluster_add_server_via(zkt_cluster *cl, const char *zk_connect);
+/* As zkt_cluster_add_server, advertised (--advertise) at a new zkt_proxy to its listen
+ * port, which *proxy gets (the caller stops it): peers and clients reach the node only
+ * through the proxy, so blackholing it cuts the node off from them while its ZooKeeper
+ * session goes on. */
+int zkt_cluster_add_server_behind(zkt_cluster *cl, zkt_proxy **proxy);
 /* Starts server i again with the same id, port and data dir. Returns 0 or -1. */
 int zkt_server_start(zkt_cluster *cl, int i);
 /* Stops server i with sig (SIGTERM: bounded wait then SIGKILL; SIGKILL: at once).
