@@ -13,9 +13,9 @@
 #include "shipper.h"
 
 /* Output above this stops reading from the peer until it drains below the low mark. */
-#define ZKV_CONN_HIGH_WATER (16u * 1024u * 1024u)
-#define ZKV_CONN_LOW_WATER (4u * 1024u * 1024u)
-#define ZKV_CONN_READ_CHUNK (64u * 1024u)
+#define ZKV_CONN_HIGH_WATER ((size_t)16 * 1024 * 1024)
+#define ZKV_CONN_LOW_WATER ((size_t)4 * 1024 * 1024)
+#define ZKV_CONN_READ_CHUNK ((size_t)64 * 1024)
 #define ZKV_MAX_BAD_FRAMES 3
 
 typedef struct zkv_conn zkv_conn;

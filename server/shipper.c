@@ -217,20 +217,11 @@ struct owned {
     zkv_range range; /* deep copy; in_sync = the confirmed set, zversion its znode version */
     stream *streams[ZKV_MAX_REPLICAS];
     zkv_repl_replica reps[ZKV_MAX_REPLICAS];
-    int n;
-    uint64_t commit_point;
-    bool isr_inflight;
-    bool isr_wait_map; /* a conditional write lost: wait for a newer map */
-    int32_t isr_wait_zversion;
-    uint64_t isr_retry_at;
-    bool truncating;
-    uint64_t trunc_floor;
-    bool logged_gate;
     /* Recent committed log entries, shipped without reading LevelDB (tail.h); tail_ok is
-     * whether it may be used in the current pass (see the header comment). */
+     * whether it may be used in the current pass (see the header comment), tail_pass the
+     * pass it was computed in. */
     zkv_tail tail;
-    bool tail_ok;
-    uint64_t tail_pass; /* the pass tail_ok was computed in */
+    uint64_t tail_pass;
     /* The store's state of this range, looked up once: the store never frees or moves a
      * range's state before it closes, and an owned range keeps its id. Saves a hash lookup
      * per owned range per loop turn (zkv_shipper_after_commit runs twice a turn). A range
@@ -238,11 +229,21 @@ struct owned {
      * more ranges: store_miss is 1 + the store's range count at the last miss, 0 for none. */
     const zkv_range_state *store_state;
     size_t store_miss;
-    /* Whether a pass must pump this range (see zkv_shipper_after_commit): something of it
-     * changed (an answer, a stream's state, an in_sync result) or its committed seq moved
-     * past pumped_committed, the committed seq of its last pump. */
-    bool dirty;
+    /* Whether a pass must pump this range (see zkv_shipper_after_commit): dirty when
+     * something of it changed (an answer, a stream's state, an in_sync result), or when
+     * its committed seq moved past pumped_committed, the committed seq of its last pump. */
     uint64_t pumped_committed;
+    uint64_t commit_point;
+    uint64_t isr_retry_at;
+    uint64_t trunc_floor;
+    int n;
+    int32_t isr_wait_zversion;
+    bool isr_inflight;
+    bool isr_wait_map; /* a conditional write lost: wait for a newer map */
+    bool truncating;
+    bool logged_gate;
+    bool tail_ok;
+    bool dirty;
 };
 
 struct peer {
@@ -1511,7 +1512,7 @@ void zkv_shipper_isr_result(zkv_shipper *sh, const char *range_id, uint64_t epoc
         ZKV_INFO("range %s: in_sync write lost a race (%s); waiting for the next map", range_id,
                  zkv_zk_strerror(rc));
         o->isr_wait_map = true;
-        o->isr_retry_at = zkv_now_ms() + 4 * ISR_RETRY_MS;
+        o->isr_retry_at = zkv_now_ms() + (uint64_t)4 * ISR_RETRY_MS;
         o->isr_wait_zversion = o->range.zversion;
     } else {
         ZKV_WARN("range %s: in_sync write failed: %s; retrying", range_id, zkv_zk_strerror(rc));

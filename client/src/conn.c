@@ -309,7 +309,7 @@ static int parse_answers(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Respons
             return ZKV_OK;
         if (fr == ZKV_FRAME_TOO_LARGE) {
             zkv__err(ZKV_EPROTOCOL, err, errlen,
-                     "node %s at %s sent an answer of %zu bytes (limit %u)", c->node_id, c->addr,
+                     "node %s at %s sent an answer of %zu bytes (limit %zu)", c->node_id, c->addr,
                      plen, ZKV_MAX_RESPONSE_FRAME);
             zkv__conn_close(c);
             return ZKV_EPROTOCOL;

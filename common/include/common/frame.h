@@ -16,7 +16,7 @@
 /* Room for the other fields of a request around the largest key and value. */
 #define ZKV_FRAME_SLACK 1024u
 /* Largest response a client accepts (scan pages are capped well below this). */
-#define ZKV_MAX_RESPONSE_FRAME (64u * 1024u * 1024u)
+#define ZKV_MAX_RESPONSE_FRAME ((size_t)64 * 1024 * 1024)
 
 typedef enum {
     ZKV_FRAME_OK = 1,         /* a whole frame: *payload, *payload_len, *consumed set */
