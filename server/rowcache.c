@@ -2,7 +2,8 @@
  * hashes without touching an entry. The CLOCK ring is a circular doubly-linked list of the
  * linked entries: a new entry goes just behind the hand (the hand reaches it last, after a
  * full turn, as in classic CLOCK where it takes the evicted frame), and any entry leaves in
- * O(1). */
+ * O(1). An overwrite with a record of the same size reuses the entry when no reader
+ * pinned it, so writes of a steady key set allocate nothing. */
 #include "rowcache.h"
 
 #include <stdlib.h>
@@ -240,6 +241,17 @@ static int insert(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_
 {
     uint64_t h = zkv_rowcache_hash(key, klen);
     zkv_rowcache_entry *old = c->slots[find_slot(c, h, key, klen)].e;
+    if (old && old->pins == 0 && old->rlen == rlen) {
+        /* The same key with a record of the same size and no reader holding the old one
+         * (the common overwrite): rewritten in place, nothing allocated or freed. It keeps
+         * its place in the ring and, as a new entry, has no second chance. */
+        if (rlen)
+            memcpy(old->data + klen, record, rlen);
+        old->missing = missing;
+        old->referenced = 0;
+        c->st.inserts++;
+        return 0;
+    }
     if (old)
         unlink_entry(c, old);
     if (klen > UINT32_MAX || rlen > UINT32_MAX)

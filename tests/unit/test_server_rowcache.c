@@ -223,6 +223,46 @@ static void test_clock(void)
     zkv_rowcache_free(c);
 }
 
+static void check_entry(zkv_rowcache_entry *e, const char *rec);
+
+static void test_overwrite_in_place(void)
+{
+    zkv_rowcache *c = zkv_rowcache_create(1 << 20);
+    CU_ASSERT_EQUAL(put(c, "k", "aaaa"), 0);
+    zkv_rowcache_entry *e = zkv_rowcache_get(c, u8("k"), 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    /* same size, not pinned: the same entry, new bytes */
+    CU_ASSERT_EQUAL(put(c, "k", "bbbb"), 0);
+    CU_ASSERT_PTR_EQUAL(zkv_rowcache_get(c, u8("k"), 1), e);
+    check_entry(e, "bbbb");
+    /* another size: a new entry */
+    CU_ASSERT_EQUAL(put(c, "k", "ccccc"), 0);
+    e = zkv_rowcache_get(c, u8("k"), 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    check_entry(e, "ccccc");
+    /* pinned: a reader keeps its bytes, the cache gets a new entry */
+    zkv_rowcache_pin(e);
+    CU_ASSERT_EQUAL(put(c, "k", "ddddd"), 0);
+    zkv_rowcache_entry *f = zkv_rowcache_get(c, u8("k"), 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT(f != e);
+    check_entry(f, "ddddd");
+    check_entry(e, "ccccc");
+    zkv_rowcache_unpin(e);
+    /* a missing mark over a missing mark, then a record of length 0 over it */
+    CU_ASSERT_EQUAL(zkv_rowcache_put_missing(c, u8("m"), 1), 0);
+    CU_ASSERT_EQUAL(zkv_rowcache_put_missing(c, u8("m"), 1), 0);
+    zkv_rowcache_entry *m = zkv_rowcache_get(c, u8("m"), 1);
+    CU_ASSERT(m && zkv_rowcache_entry_missing(m));
+    CU_ASSERT_EQUAL(zkv_rowcache_put(c, u8("m"), 1, u8(""), 0), 0);
+    m = zkv_rowcache_get(c, u8("m"), 1);
+    CU_ASSERT(m && !zkv_rowcache_entry_missing(m));
+    zkv_rowcache_stats st;
+    zkv_rowcache_stats_get(c, &st);
+    CU_ASSERT_EQUAL(st.entries, 2);
+    zkv_rowcache_free(c);
+}
+
 static void check_entry(zkv_rowcache_entry *e, const char *rec)
 {
     size_t rl;
@@ -438,6 +478,7 @@ int main(void)
     CU_add_test(s, "memory budget", test_budget);
     CU_add_test(s, "CLOCK eviction gives hit entries a second chance", test_clock);
     CU_add_test(s, "pinned entries outlive drops and the cache", test_pins);
+    CU_add_test(s, "overwrites of the same size in place, unless pinned", test_overwrite_in_place);
     CU_add_test(s, "randomized model check", test_model);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
