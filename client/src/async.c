@@ -32,7 +32,7 @@ static void finish(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
     else
         r->cb(a, status, v, r->priv);
     a->depth--;
-    zkv__areq_free(r);
+    zkv__areq_release(a, r);
 }
 
 void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
@@ -215,6 +215,12 @@ static void really_free(zkv_async *a)
     for (size_t i = 0; i < a->nconns; i++)
         zkv__aconn_destroy(a->conns[i]);
     free(a->conns);
+    while (a->spare) {
+        zkv__areq *r = a->spare;
+        a->spare = r->next;
+        ZKV__UNPOISON(r, sizeof *r + ZKV__AREQ_SMALL);
+        free(r);
+    }
     free(a);
 }
 
@@ -248,14 +254,22 @@ int zkv__async_entry(const zkv_async *a, bool cb_ok)
     return zkv__async_usable(a);
 }
 
-zkv__areq *zkv__areq_new(zkv__areq_op op, const void *key, size_t klen, const void *val,
-                         size_t vlen, unsigned flags, void *privdata)
+zkv__areq *zkv__areq_new(zkv_async *a, zkv__areq_op op, const void *key, size_t klen,
+                         const void *val, size_t vlen, unsigned flags, void *privdata)
 {
-    /* One allocation: the request, its key and its value. Not zeroed beyond the header. */
-    zkv__areq *r = malloc(sizeof *r + klen + vlen);
-    if (!r)
+    /* One block: the request, its key and its value; a small one from the spare list. Not
+     * zeroed beyond the header. */
+    size_t need = klen + vlen, cap = need <= ZKV__AREQ_SMALL ? ZKV__AREQ_SMALL : need;
+    zkv__areq *r = a->spare;
+    if (r && cap == ZKV__AREQ_SMALL) {
+        ZKV__UNPOISON(r, sizeof *r + ZKV__AREQ_SMALL);
+        a->spare = r->next;
+        a->n_spare--;
+    } else if (!(r = malloc(sizeof *r + cap))) {
         return NULL;
+    }
     memset(r, 0, sizeof *r);
+    r->cap = cap;
     if (klen)
         memcpy(r->kv, key, klen);
     if (vlen)
@@ -282,7 +296,7 @@ int zkv__async_start(zkv_async *a, zkv__areq *r, uint64_t deadline_ms)
     a->depth--;
     zkv__async_unhold(a);
     if (rc != ZKV_OK) {
-        zkv__areq_free(r);
+        zkv__areq_release(a, r);
         return zkv__fail(rc, "%s", err);
     }
     a->live++;
@@ -304,7 +318,7 @@ int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t kle
         flags &= (unsigned)ZKV_FLAG_ACK_OWNER; /* read flags mean nothing to a write */
     if ((rc = zkv__check_kv(a->c, key, klen, val, vlen, flags)) != ZKV_OK)
         return rc;
-    zkv__areq *r = zkv__areq_new(op, key, klen, val, vlen, flags, privdata);
+    zkv__areq *r = zkv__areq_new(a, op, key, klen, val, vlen, flags, privdata);
     if (!r)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
     r->cb = cb;

@@ -66,8 +66,25 @@ typedef struct zkv__areq {
     zkv__apage_cb page_cb;     /* scan page */
     void *priv;
     char node[ZKV_ID_MAX]; /* node of the last attempt */
+    size_t cap;            /* bytes of kv[] allocated */
     uint8_t kv[];          /* the key, then the value */
 } zkv__areq;
+
+/* Requests whose key and value fit this many bytes get a block of this size, and such
+ * blocks are kept for reuse (zkv_async's spare list, at most ZKV__AREQ_SPARE_MAX), so a
+ * steady load of small requests allocates nothing. */
+#define ZKV__AREQ_SMALL 256u
+#define ZKV__AREQ_SPARE_MAX 1024u
+/* A spare block is poisoned for AddressSanitizer but for its next link, so a use of a
+ * finished request is still caught in the sanitizer build. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define ZKV__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ZKV__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ZKV__POISON(p, n) ((void)(p), (void)(n))
+#define ZKV__UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 /* One non-blocking connection to one node. */
 typedef struct zkv__aconn {
@@ -117,6 +134,8 @@ struct zkv_async {
     uint64_t now;
     zkv__mapsnap *snap;
     uint64_t snap_gen;
+    zkv__areq *spare; /* finished small request blocks, linked by next */
+    size_t n_spare;
 };
 
 /* --- async.c --- */
@@ -141,9 +160,11 @@ void zkv__async_complete_page(zkv_async *a, zkv__areq *r, const Zkv__Response *p
  * run) or the error, published (it will not). */
 int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, const void *val,
                       size_t vlen, unsigned flags, zkv_async_cb cb, void *privdata);
-/* A request (its key and value copied, callbacks unset), or NULL on ENOMEM. */
-zkv__areq *zkv__areq_new(zkv__areq_op op, const void *key, size_t klen, const void *val,
-                         size_t vlen, unsigned flags, void *privdata);
+/* A request of a (its key and value copied, callbacks unset), or NULL on ENOMEM. */
+zkv__areq *zkv__areq_new(zkv_async *a, zkv__areq_op op, const void *key, size_t klen,
+                         const void *val, size_t vlen, unsigned flags, void *privdata);
+/* Frees a finished request of a (or keeps its block for the next). NULL is a no-op. */
+void zkv__areq_release(zkv_async *a, zkv__areq *r);
 /* Routes r, made by zkv__areq_new with its callback set, within deadline_ms (0: the
  * client's timeout from now). ZKV_OK (the callback will run) or the error, published
  * (it will not; r was freed). */
@@ -160,7 +181,6 @@ int zkv__async_entry(const zkv_async *a, bool cb_ok);
 
 /* --- async_route.c --- */
 
-void zkv__areq_free(zkv__areq *r);
 /* Routes r until it is on a connection, waiting, or completed. From the call that
  * queues r (sync_rc set) a failure is returned there (*sync_rc, reason in sync_err of
  * ZKV__ERR_MAX bytes) instead of running the callback; r is then the caller's. */

@@ -22,11 +22,18 @@
 
 #define TICK_MS 50 /* deadline checks while requests are pending */
 
-void zkv__areq_free(zkv__areq *r)
+void zkv__areq_release(zkv_async *a, zkv__areq *r)
 {
     if (!r)
         return;
     free(r->slow);
+    if (r->cap == ZKV__AREQ_SMALL && a->n_spare < ZKV__AREQ_SPARE_MAX) {
+        r->next = a->spare;
+        a->spare = r;
+        a->n_spare++;
+        ZKV__POISON((char *)r + sizeof r->next, sizeof *r + r->cap - sizeof r->next);
+        return;
+    }
     free(r);
 }
 

@@ -64,7 +64,7 @@ static int page_send(zkv_async *a, zkv__ascan *sc, const Zkv__Request *req)
 {
     if (a->closing || a->free_asked)
         return zkv__fail(ZKV_ECONNECT, "the async context was freed");
-    zkv__areq *r = zkv__areq_new(ZKV__AREQ_SCAN, req->key.data, req->key.len, req->end_key.data,
+    zkv__areq *r = zkv__areq_new(a, ZKV__AREQ_SCAN, req->key.data, req->key.len, req->end_key.data,
                                  req->end_key.len, sc->flags, sc);
     if (!r)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
