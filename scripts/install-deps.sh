@@ -8,7 +8,7 @@ PACKAGES=(
   libzookeeper-mt-dev zookeeper default-jre-headless
   libprotobuf-c-dev protobuf-c-compiler
   libleveldb-dev libsnappy-dev
-  libuv1-dev libcjson-dev libreadline-dev libcunit1-dev
+  libuv1-dev libcjson-dev libreadline-dev libcunit1-dev libmicrohttpd-dev
   libev-dev libevent-dev
 )
 

@@ -30,6 +30,7 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->cache_mb = ZKV_SERVER_DEFAULT_CACHE_MB;
     cfg->write_buffer_mb = ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB;
     cfg->compaction_nice = ZKV_SERVER_DEFAULT_COMPACTION_NICE;
+    cfg->metrics = NULL;
 }
 
 /* Prints the reason and the usage (with the true defaults) to stderr. */
@@ -75,6 +76,8 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "LevelDB memtable in MiB (larger suits values of kilobytes and up)", 1, 4096},
         {"compaction-nice", 0, ZKV_FLAG_INT, &cfg->compaction_nice, "N",
          "run LevelDB's flushes and compactions this much nicer than serving (0: same)", 0, 19},
+        {"metrics", 0, ZKV_FLAG_STRING, &cfg->metrics, "HOST:PORT",
+         "serve Prometheus metrics at http://HOST:PORT/metrics (default: off)", 0, 0},
     };
     size_t n = sizeof(flags) / sizeof(flags[0]);
     zkv_common_opts common = {0};
@@ -101,6 +104,11 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
         port > 65535 || strlen(cfg->advertise) >= ZKV_ADDR_MAX)
         return fail(cfg, flags, n, "--advertise: bad address '%s' (want HOST:PORT)",
                     cfg->advertise);
+    if (cfg->metrics &&
+        (zkv_parse_hostport(cfg->metrics, cfg->metrics_host, sizeof(cfg->metrics_host),
+                            &cfg->metrics_port) != 0 ||
+         !cfg->metrics_host[0] || cfg->metrics_port <= 0 || cfg->metrics_port > 65535))
+        return fail(cfg, flags, n, "--metrics: bad address '%s' (want HOST:PORT)", cfg->metrics);
     if (cfg->id && !zkv_id_valid(cfg->id))
         return fail(cfg, flags, n, "--id: invalid node id '%s' (1-63 of [A-Za-z0-9._-])", cfg->id);
     int lvl = zkv_log_level_parse(cfg->log_level_name);

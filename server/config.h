@@ -34,8 +34,11 @@ typedef struct zkv_server_config {
     long cache_mb;        /* --cache-mb: row cache budget in MiB (0: no cache) */
     long write_buffer_mb; /* --write-buffer-mb: LevelDB memtable size in MiB */
     long compaction_nice; /* --compaction-nice: LevelDB background thread's nice increment */
+    const char *metrics;  /* --metrics HOST:PORT: serve GET /metrics (NULL: off) */
     char listen_host[256];
     int listen_port;
+    char metrics_host[256];
+    int metrics_port;
 } zkv_server_config;
 
 typedef enum {

@@ -123,6 +123,8 @@ static bool write_waits(zkv_server *s, const Zkv__Request *req, const zkv_range 
 static void queue_reply(zkv_conn *c, const Zkv__Request *req)
 {
     zkv_server *s = c->srv;
+    s->stats.requests[req ? zkv_metrics_op_of(req->op) : ZKV_MOP_OTHER]
+                     [zkv_metrics_status_of(s->reply.resp.status)]++;
     const zkv_range *rg;
     bool wait = write_waits(s, req, &rg);
     if (zkv_acks_must_hold(c, wait)) {
@@ -268,6 +270,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     zkv_conn *c = st->data;
     if (nread > 0) {
         c->in.len += (size_t)nread;
+        c->srv->stats.bytes_read += (uint64_t)nread;
         process(c);
         return;
     }
@@ -340,6 +343,7 @@ void zkv_conn_flush(zkv_conn *c)
 {
     if (c->closing || c->writing)
         return;
+    c->srv->stats.bytes_written += zkv_buf_unread(&c->out); /* all of it goes out below */
     /* First straight to the socket (it usually takes it all): a uv_write that completes
      * costs libuv an epoll_ctl to stop watching for writability, one per answer at P1. A
      * paused connection resumes from on_write, so it keeps the queued path. */
@@ -411,6 +415,7 @@ void zkv_conn_accept(zkv_server *s)
         s->conns->prev = c;
     s->conns = c;
     s->n_conns++;
+    s->stats.conns_accepted++;
     int rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
     if (rc != 0) {
         ZKV_WARN("accept failed: %s", uv_strerror(rc));

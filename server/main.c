@@ -70,6 +70,8 @@ int main(int argc, char **argv)
         .min_in_sync = (int)cfg.min_in_sync,
         .replica_lag_ms = (uint64_t)cfg.replica_lag_ms,
         .log_retain = (uint64_t)cfg.log_retain,
+        .metrics_host = cfg.metrics ? cfg.metrics_host : NULL,
+        .metrics_port = cfg.metrics_port,
         .membership = {.zk = cfg.zk,
                        .cluster = cfg.cluster,
                        .node_id = node_id,

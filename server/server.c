@@ -11,7 +11,11 @@
  * Replication hooks in after the commit: the shipper (shipper.c) streams the newly
  * committed entries of each owned range to its replicas, then held write answers whose
  * replicas acked are released (acks.c), then the connections are flushed. In_sync writes
- * run on the membership thread; their results come back through the same uv_async. */
+ * run on the membership thread; their results come back through the same uv_async.
+ *
+ * --metrics: a 1 s timer fills a snapshot (metrics.h) from the loop's counters, the store
+ * and the shipper, renders it and publishes the text to the HTTP thread (metrics_http.h);
+ * scrapes never touch the loop's state, so the figures are at most a second old. */
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include "server_int.h"
 
 #define SHUTDOWN_GRACE_MS 3000
+#define METRICS_REFRESH_MS 1000
 
 static void begin_shutdown(zkv_server *s, const char *why);
 
@@ -161,6 +166,7 @@ static void maybe_finish(zkv_server *s)
     close_core(s, (uv_handle_t *)&s->sigterm);
     close_core(s, (uv_handle_t *)&s->sigint);
     close_core(s, (uv_handle_t *)&s->shutdown_timer);
+    close_core(s, (uv_handle_t *)&s->metrics_timer);
 }
 
 void zkv_server_conn_closed(zkv_server *s)
@@ -264,6 +270,45 @@ static int start_listening(zkv_server *s)
     return 0;
 }
 
+/* Fills the snapshot from the loop's state, renders it and publishes the text. */
+static void on_metrics_timer(uv_timer_t *t)
+{
+    zkv_server *s = t->data;
+    zkv_metrics_snapshot *snap = &s->metrics_snap;
+    snap->node_id = s->opt->node_id;
+    snap->c = s->stats;
+    snap->conns_open = s->n_conns;
+    snap->store_commits = zkv_store_commit_count(s->store);
+    snap->rowcache_enabled = zkv_store_cache_stats(s->store, &snap->rowcache);
+    zkv_store_log_read_counts(s->store, &snap->log_reads_memory, &snap->log_reads_db);
+    snap->n_ranges = 0;
+    if (s->shipper && zkv_shipper_metrics(s->shipper, snap) != 0)
+        ZKV_WARN("metrics: out of memory listing owned ranges");
+    s->metrics_text.len = s->metrics_text.off = 0;
+    if (zkv_metrics_render(snap, &s->metrics_text) != 0) {
+        ZKV_WARN("metrics: out of memory rendering; keeping the previous text");
+        return;
+    }
+    zkv_metrics_http_publish(s->metrics_http, &s->metrics_text);
+}
+
+/* --metrics: binds the HTTP server and starts the refresh timer. -1 (logged) on failure. */
+static int start_metrics(zkv_server *s)
+{
+    if (!s->opt->metrics_host)
+        return 0;
+    char err[512];
+    if (zkv_metrics_http_start(s->opt->metrics_host, s->opt->metrics_port, &s->metrics_http, err,
+                               sizeof(err)) != 0) {
+        ZKV_ERROR("--metrics: %s", err);
+        return -1;
+    }
+    ZKV_INFO("metrics at http://%s:%d/metrics (refreshed every %d ms)", s->opt->metrics_host,
+             s->opt->metrics_port, METRICS_REFRESH_MS);
+    uv_timer_start(&s->metrics_timer, on_metrics_timer, 0, METRICS_REFRESH_MS);
+    return 0;
+}
+
 static void notify_loop(void *ctx)
 {
     uv_async_send(ctx);
@@ -291,10 +336,10 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     zkv_arena_init(&s->arena, 64u * 1024u, s->max_frame + 64u * 1024u);
     zkv_reply_init(&s->reply);
     uv_loop_init(&s->loop);
-    uv_handle_t *core[] = {(uv_handle_t *)&s->listener,      (uv_handle_t *)&s->prepare,
-                           (uv_handle_t *)&s->check,         (uv_handle_t *)&s->async,
-                           (uv_handle_t *)&s->sigterm,       (uv_handle_t *)&s->sigint,
-                           (uv_handle_t *)&s->shutdown_timer};
+    uv_handle_t *core[] = {(uv_handle_t *)&s->listener,       (uv_handle_t *)&s->prepare,
+                           (uv_handle_t *)&s->check,          (uv_handle_t *)&s->async,
+                           (uv_handle_t *)&s->sigterm,        (uv_handle_t *)&s->sigint,
+                           (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->metrics_timer};
     uv_tcp_init(&s->loop, &s->listener);
     uv_prepare_init(&s->loop, &s->prepare);
     uv_check_init(&s->loop, &s->check);
@@ -302,6 +347,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     uv_signal_init(&s->loop, &s->sigterm);
     uv_signal_init(&s->loop, &s->sigint);
     uv_timer_init(&s->loop, &s->shutdown_timer);
+    uv_timer_init(&s->loop, &s->metrics_timer);
+    zkv_buf_init(&s->metrics_text);
     for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
         core[i]->data = s;
     s->open_core_handles = (int)(sizeof(core) / sizeof(core[0]));
@@ -324,7 +371,10 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         s->env.hook_ctx = s->shipper;
     }
 
-    if (start_listening(s) != 0) {
+    if (start_metrics(s) != 0) {
+        s->exit_code = 1;
+        begin_shutdown(s, "cannot serve metrics");
+    } else if (start_listening(s) != 0) {
         s->exit_code = 1;
         begin_shutdown(s, "cannot listen");
     } else if (zkv_membership_start(&opt->membership, notify_loop, &s->async, &s->membership) !=
@@ -359,6 +409,9 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     int rc = uv_loop_close(&s->loop);
     if (rc != 0)
         ZKV_WARN("event loop closed with handles open: %s", uv_strerror(rc));
+    zkv_metrics_http_stop(s->metrics_http); /* before the buffers it serves go */
+    zkv_buf_free(&s->metrics_text);
+    zkv_metrics_snapshot_free(&s->metrics_snap);
     zkv_shipper_free(s->shipper);
     zkv_rangemap_free(s->map);
     zkv_reply_free(&s->reply);

@@ -14,9 +14,11 @@ typedef struct zkv_server_options {
     const char *cluster_name;
     size_t max_key;
     size_t max_value;
-    int min_in_sync;         /* --min-in-sync: owner + in_sync replicas a write needs */
-    uint64_t replica_lag_ms; /* --replica-lag-ms: in_sync replicas behind longer are removed */
-    uint64_t log_retain;     /* --log-retain: log entries kept beyond what replicas need */
+    int min_in_sync;          /* --min-in-sync: owner + in_sync replicas a write needs */
+    uint64_t replica_lag_ms;  /* --replica-lag-ms: in_sync replicas behind longer are removed */
+    uint64_t log_retain;      /* --log-retain: log entries kept beyond what replicas need */
+    const char *metrics_host; /* --metrics: serve GET /metrics there (NULL: off) */
+    int metrics_port;
     zkv_membership_config membership;
 } zkv_server_options;
 
@@ -24,7 +26,7 @@ typedef struct zkv_server_options {
  * closes the connections and the store, then stops the membership (closing the ZooKeeper
  * session).
  * Takes the store and closes it before the session. Returns the exit code: 0 after a clean
- * shutdown, 1 after a fatal error (listen failure, storage failure, refused
+ * shutdown, 1 after a fatal error (listen or --metrics bind failure, storage failure, refused
  * registration). */
 int zkv_server_run(const zkv_server_options *opt, zkv_store *store);
 

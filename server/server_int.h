@@ -9,6 +9,8 @@
 #include "arena.h"
 #include "common/buf.h"
 #include "dispatch.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "server.h"
 #include "shipper.h"
 
@@ -28,6 +30,7 @@ typedef struct zkv_server {
     uv_async_t async;     /* membership -> loop: new map, cluster id, fatal */
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
+    uv_timer_t metrics_timer; /* --metrics: renders and publishes once a second */
     const zkv_server_options *opt;
     zkv_store *store;
     zkv_membership *membership;
@@ -48,6 +51,12 @@ typedef struct zkv_server {
     int exit_code;
     bool fatal;            /* zkv_server_fatal ran: nothing more may be answered */
     int open_core_handles; /* handles besides connections still to close at exit */
+    /* --metrics (metrics.h): counters bumped where things happen, on this thread only;
+     * the snapshot and text buffers are reused by each rendering. */
+    zkv_metrics_counters stats;
+    zkv_metrics_http *metrics_http; /* NULL: --metrics not given */
+    zkv_metrics_snapshot metrics_snap;
+    zkv_buf metrics_text;
 } zkv_server;
 
 struct zkv_conn {

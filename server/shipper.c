@@ -297,6 +297,7 @@ struct zkv_shipper {
      * run (seen_commits): then it returns at once (it runs twice per loop turn). */
     bool kick;
     uint64_t seen_commits;
+    uint64_t appends_sent, appends_acked; /* APPEND frames (zkv_shipper_metrics) */
 };
 
 static void peer_connect(peer *p);
@@ -475,6 +476,7 @@ static sent_req *peer_record(peer *p, uint64_t id, req_kind kind, stream *st)
     r->id = id;
     r->kind = kind;
     r->sent_ms = zkv_now_ms();
+    p->sh->appends_sent += kind == REQ_APPEND;
     if (st) {
         r->stream_serial = st->serial;
         r->gen = st->gen;
@@ -863,6 +865,7 @@ static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp
             stream_event(st, ZKV_SHIP_EV_CONNECTED);
         return;
     }
+    p->sh->appends_acked += rq->kind == REQ_APPEND && resp->status == ZKV__STATUS__OK;
     stream *st = find_stream(p, rq->stream_serial);
     if (!st || st->gen != rq->gen)
         return;           /* a restarted or removed stream */
@@ -1822,6 +1825,34 @@ void zkv_shipper_owner_status(void *ctx, const char *range_id, zkv_reply *r)
         rs->connected = o->reps[i].connected;
         rs->lag_ms = zkv_repl_lag_ms(&o->reps[i], committed, now);
     }
+}
+
+int zkv_shipper_metrics(zkv_shipper *sh, zkv_metrics_snapshot *snap)
+{
+    snap->appends_sent = sh->appends_sent;
+    snap->appends_acked = sh->appends_acked;
+    for (size_t i = 0; i < sh->n_ranges; i++) {
+        const owned *o = sh->ranges[i];
+        zkv_metrics_range *m = zkv_metrics_add_range(snap);
+        if (!m)
+            return -1;
+        uint64_t committed = committed_seq(sh, o);
+        snprintf(m->id, sizeof(m->id), "%s", o->range.id);
+        m->epoch = o->range.epoch;
+        m->committed_seq = committed;
+        m->commit_point = o->commit_point;
+        m->n_replicas = o->n;
+        for (int j = 0; j < o->n; j++) {
+            const zkv_repl_replica *r = &o->reps[j];
+            zkv_metrics_replica *mr = &m->replicas[j];
+            snprintf(mr->node_id, sizeof(mr->node_id), "%s", r->node_id);
+            mr->in_sync = r->in_sync;
+            m->n_in_sync += r->in_sync;
+            uint64_t acked = r->acked_known ? r->acked_seq : 0;
+            mr->lag_entries = committed > acked ? committed - acked : 0;
+        }
+    }
+    return 0;
 }
 
 /* ---- life cycle ---- */

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/rangemap.h"
+#include "metrics.h"
 #include "zkv.pb-c.h"
 
 /* State of one (range, replica) stream. */
@@ -83,6 +84,11 @@ void zkv_shipper_close(zkv_shipper *sh);
 /* Number of libuv handles still open (the loop waits for 0 at shutdown). */
 int zkv_shipper_open_handles(const zkv_shipper *sh);
 void zkv_shipper_free(zkv_shipper *sh);
+
+/* --metrics: appends each owned range (epoch, committed seq, commit point, replicas with
+ * in_sync and lag) to snap->ranges and sets the APPEND frame counters. 0, or -1 out of
+ * memory (the ranges added so far stay). */
+int zkv_shipper_metrics(zkv_shipper *sh, zkv_metrics_snapshot *snap);
 
 /* Hooks of dispatch.h: --min-in-sync gate and RANGE_STATUS replicas[]. */
 int zkv_shipper_write_gate(void *ctx, const zkv_range *r, char *msg, size_t msglen);

@@ -1,0 +1,265 @@
+/* metrics.c: the Prometheus text renderer of metrics.h. Pure: a snapshot of plain values
+ * in, exposition text (format 0.0.4) out, so the exact text is unit tested and the loop
+ * thread pays for it once a second, never per request. Families are written in a fixed
+ * order, each with its # HELP and # TYPE lines; request counters are written for every
+ * (op, status) pair so a series never appears out of nowhere. */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const OP_NAMES[ZKV_MOP_COUNT] = {"get", "put", "delete", "scan", "other"};
+static const char *const STATUS_NAMES[ZKV_MST_COUNT] = {"ok",          "not_found", "not_owner",
+                                                        "unavailable", "too_large", "bad_request",
+                                                        "timeout",     "internal",  "other"};
+
+zkv_metrics_op zkv_metrics_op_of(Zkv__Op op)
+{
+    switch (op) {
+    case ZKV__OP__GET:
+        return ZKV_MOP_GET;
+    case ZKV__OP__PUT:
+        return ZKV_MOP_PUT;
+    case ZKV__OP__DELETE:
+        return ZKV_MOP_DELETE;
+    case ZKV__OP__SCAN:
+        return ZKV_MOP_SCAN;
+    default:
+        return ZKV_MOP_OTHER;
+    }
+}
+
+zkv_metrics_status zkv_metrics_status_of(Zkv__Status st)
+{
+    switch (st) {
+    case ZKV__STATUS__OK:
+        return ZKV_MST_OK;
+    case ZKV__STATUS__NOT_FOUND:
+        return ZKV_MST_NOT_FOUND;
+    case ZKV__STATUS__NOT_OWNER:
+        return ZKV_MST_NOT_OWNER;
+    case ZKV__STATUS__UNAVAILABLE:
+        return ZKV_MST_UNAVAILABLE;
+    case ZKV__STATUS__TOO_LARGE:
+        return ZKV_MST_TOO_LARGE;
+    case ZKV__STATUS__BAD_REQUEST:
+        return ZKV_MST_BAD_REQUEST;
+    case ZKV__STATUS__TIMEOUT:
+        return ZKV_MST_TIMEOUT;
+    case ZKV__STATUS__INTERNAL:
+        return ZKV_MST_INTERNAL;
+    default:
+        return ZKV_MST_OTHER;
+    }
+}
+
+zkv_metrics_range *zkv_metrics_add_range(zkv_metrics_snapshot *s)
+{
+    if (s->n_ranges == s->cap_ranges) {
+        size_t cap = s->cap_ranges ? s->cap_ranges * 2 : 16;
+        zkv_metrics_range *r = realloc(s->ranges, cap * sizeof(*r));
+        if (!r)
+            return NULL;
+        s->ranges = r;
+        s->cap_ranges = cap;
+    }
+    zkv_metrics_range *r = &s->ranges[s->n_ranges++];
+    memset(r, 0, sizeof(*r));
+    return r;
+}
+
+void zkv_metrics_snapshot_free(zkv_metrics_snapshot *s)
+{
+    free(s->ranges);
+    s->ranges = NULL;
+    s->n_ranges = s->cap_ranges = 0;
+}
+
+/* ---- writing ---- */
+
+/* The output and whether an append failed (checked once at the end). */
+typedef struct writer {
+    zkv_buf *b;
+    int err;
+} writer;
+
+static void put(writer *w, const char *s, size_t n)
+{
+    if (!w->err && zkv_buf_append(w->b, s, n) != 0)
+        w->err = -1;
+}
+
+static void puts_(writer *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
+
+static void put_u64(writer *w, uint64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRIu64, v);
+    put(w, num, (size_t)n);
+}
+
+/* A label value, escaped as the format wants: backslash, double quote, newline. */
+static void put_escaped(writer *w, const char *v)
+{
+    for (const char *p = v; *p; p++) {
+        if (*p == '\\')
+            puts_(w, "\\\\");
+        else if (*p == '"')
+            puts_(w, "\\\"");
+        else if (*p == '\n')
+            puts_(w, "\\n");
+        else
+            put(w, p, 1);
+    }
+}
+
+static void family(writer *w, const char *name, const char *type, const char *help)
+{
+    puts_(w, "# HELP ");
+    puts_(w, name);
+    put(w, " ", 1);
+    puts_(w, help);
+    puts_(w, "\n# TYPE ");
+    puts_(w, name);
+    put(w, " ", 1);
+    puts_(w, type);
+    put(w, "\n", 1);
+}
+
+/* One sample: name{k0="v0",k1="v1"} value, with the labels whose key is not NULL. */
+static void sample(writer *w, const char *name, const char *const labels[4], uint64_t v)
+{
+    puts_(w, name);
+    for (int i = 0; i < 4 && labels && labels[i]; i += 2) {
+        put(w, i == 0 ? "{" : ",", 1);
+        puts_(w, labels[i]);
+        puts_(w, "=\"");
+        put_escaped(w, labels[i + 1]);
+        put(w, "\"", 1);
+    }
+    if (labels && labels[0])
+        put(w, "}", 1);
+    put(w, " ", 1);
+    put_u64(w, v);
+    put(w, "\n", 1);
+}
+
+/* A family of a single unlabelled sample. */
+static void scalar(writer *w, const char *name, const char *type, const char *help, uint64_t v)
+{
+    family(w, name, type, help);
+    sample(w, name, NULL, v);
+}
+
+/* Per-range families: one sample per owned range, value at offset in zkv_metrics_range. */
+typedef struct range_family {
+    const char *name, *help;
+    size_t off;
+} range_family;
+
+static const range_family RANGE_FAMILIES[] = {
+    {"zkv_range_epoch", "Epoch of the owned range in the current map.",
+     offsetof(zkv_metrics_range, epoch)},
+    {"zkv_range_committed_seq", "Last log sequence number of the range durable on this node.",
+     offsetof(zkv_metrics_range, committed_seq)},
+    {"zkv_range_commit_point",
+     "Highest sequence number whose write answers may be released (acked by the in_sync "
+     "replicas).",
+     offsetof(zkv_metrics_range, commit_point)},
+    {"zkv_range_in_sync_replicas", "Replicas of the range confirmed in_sync (owner not counted).",
+     offsetof(zkv_metrics_range, n_in_sync)},
+};
+
+static void render_ranges(writer *w, const zkv_metrics_snapshot *s)
+{
+    for (size_t f = 0; f < sizeof(RANGE_FAMILIES) / sizeof(RANGE_FAMILIES[0]); f++) {
+        const range_family *rf = &RANGE_FAMILIES[f];
+        family(w, rf->name, "gauge", rf->help);
+        for (size_t i = 0; i < s->n_ranges; i++) {
+            const zkv_metrics_range *r = &s->ranges[i];
+            const char *const labels[4] = {"range", r->id, NULL, NULL};
+            uint64_t v;
+            memcpy(&v, (const char *)r + rf->off, sizeof(v));
+            sample(w, rf->name, labels, v);
+        }
+    }
+    for (int f = 0; f < 2; f++) {
+        const char *name = f == 0 ? "zkv_replica_in_sync" : "zkv_replica_lag_entries";
+        family(w, name, "gauge",
+               f == 0 ? "1 when the replica is confirmed in_sync for the range, else 0."
+                      : "Log entries the replica's acknowledged position is behind this "
+                        "node's committed seq.");
+        for (size_t i = 0; i < s->n_ranges; i++) {
+            const zkv_metrics_range *r = &s->ranges[i];
+            for (int j = 0; j < r->n_replicas; j++) {
+                const zkv_metrics_replica *rep = &r->replicas[j];
+                const char *const labels[4] = {"range", r->id, "replica", rep->node_id};
+                sample(w, name, labels, f == 0 ? (uint64_t)rep->in_sync : rep->lag_entries);
+            }
+        }
+    }
+}
+
+int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
+{
+    writer w = {out, 0};
+    const char *const node[4] = {"node", s->node_id ? s->node_id : "", NULL, NULL};
+    family(&w, "zkv_node_info", "gauge", "Always 1; the node id as a label.");
+    sample(&w, "zkv_node_info", node, 1);
+
+    family(&w, "zkv_requests_total", "counter",
+           "Requests answered on the listen port, by operation and answer status.");
+    for (int op = 0; op < ZKV_MOP_COUNT; op++)
+        for (int st = 0; st < ZKV_MST_COUNT; st++) {
+            const char *const labels[4] = {"op", OP_NAMES[op], "status", STATUS_NAMES[st]};
+            sample(&w, "zkv_requests_total", labels, s->c.requests[op][st]);
+        }
+    scalar(&w, "zkv_connections_accepted_total", "counter",
+           "Connections accepted on the listen port.", s->c.conns_accepted);
+    scalar(&w, "zkv_connections_open", "gauge", "Connections open on the listen port.",
+           s->conns_open);
+    scalar(&w, "zkv_connection_read_bytes_total", "counter",
+           "Bytes read from connections of the listen port.", s->c.bytes_read);
+    scalar(&w, "zkv_connection_written_bytes_total", "counter",
+           "Bytes handed to the sockets of connections of the listen port.", s->c.bytes_written);
+    scalar(&w, "zkv_store_commits_total", "counter",
+           "Group commits (LevelDB write batches) that wrote something.", s->store_commits);
+
+    family(&w, "zkv_store_log_reads_total", "counter",
+           "Range log reads, by where they were answered from.");
+    const char *const mem[4] = {"source", "memory", NULL, NULL};
+    const char *const db[4] = {"source", "leveldb", NULL, NULL};
+    sample(&w, "zkv_store_log_reads_total", mem, s->log_reads_memory);
+    sample(&w, "zkv_store_log_reads_total", db, s->log_reads_db);
+
+    const zkv_rowcache_stats *rc = &s->rowcache;
+    scalar(&w, "zkv_rowcache_enabled", "gauge", "1 when the GET row cache is on (--cache-mb).",
+           s->rowcache_enabled);
+    scalar(&w, "zkv_rowcache_hits_total", "counter", "GETs answered by the row cache.", rc->hits);
+    scalar(&w, "zkv_rowcache_misses_total", "counter", "GETs the row cache did not answer.",
+           rc->misses);
+    scalar(&w, "zkv_rowcache_inserts_total", "counter", "Entries added to the row cache.",
+           rc->inserts);
+    scalar(&w, "zkv_rowcache_evictions_total", "counter", "Row cache entries evicted to make room.",
+           rc->evictions);
+    scalar(&w, "zkv_rowcache_invalidations_total", "counter", "Row cache entries invalidated.",
+           rc->invalidations);
+    scalar(&w, "zkv_rowcache_entries", "gauge", "Entries in the row cache.", rc->entries);
+    scalar(&w, "zkv_rowcache_bytes", "gauge", "Bytes charged to the row cache.", rc->bytes);
+    scalar(&w, "zkv_rowcache_budget_bytes", "gauge", "Row cache budget in bytes.", rc->budget);
+
+    scalar(&w, "zkv_replication_appends_sent_total", "counter",
+           "APPEND frames sent to replicas (heartbeats included).", s->appends_sent);
+    scalar(&w, "zkv_replication_appends_acked_total", "counter",
+           "APPEND frames replicas answered OK.", s->appends_acked);
+    scalar(&w, "zkv_owned_ranges", "gauge", "Ranges this node owns in its current map.",
+           s->n_ranges);
+    render_ranges(&w, s);
+    return w.err;
+}

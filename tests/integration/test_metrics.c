@@ -1,0 +1,240 @@
+/* test_metrics.c: zkv-server --metrics. One server (owning every range) and a coordinator,
+ * the server started with `--metrics 127.0.0.1:PORT`. After puts and gets through libzkv
+ * (one of a missing key), GET /metrics over a plain socket: 200, the exposition content
+ * type, # TYPE lines, the put and not_found counters (polled: the text is refreshed once a
+ * second), one line per owned range; any other path is 404. A second server given the
+ * same --metrics address exits 1 naming the address; a malformed --metrics exits 2; the
+ * server exits 0 on SIGTERM. */
+#include <CUnit/CUnit.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include "it_common.h"
+#include "zkt/zkt.h"
+#include "zkv/zkv.h"
+
+#define N_PUTS 50
+
+static zkt_cluster g_cl;
+static zkv_client *g_client;
+static int g_metrics_port;
+static char g_metrics_addr[64];
+
+static int suite_init(void)
+{
+    if (zkt_cluster_init(&g_cl, "metrics") != 0)
+        return -1;
+    g_cl.replicas = 1;
+    g_metrics_port = zkt_free_port();
+    snprintf(g_metrics_addr, sizeof g_metrics_addr, "127.0.0.1:%d", g_metrics_port);
+    if (g_metrics_port <= 0 || zkt_cluster_server_flag(&g_cl, "--metrics", g_metrics_addr) != 0)
+        return -1;
+    return it_cluster_up(&g_cl, 1, 10000, 0, &g_client);
+}
+
+static int suite_cleanup(void)
+{
+    return it_cluster_down(&g_cl, &g_client);
+}
+
+/* One HTTP/1.0 GET of path on the metrics port: the status code (-1 on a socket error),
+ * the Content-Type header value and the body (malloc'd, NUL-terminated; caller frees). */
+typedef struct http_answer {
+    int code;
+    char ctype[128];
+    char *body;
+} http_answer;
+
+static http_answer http_get(const char *path)
+{
+    http_answer a = {.code = -1};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_metrics_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    struct timeval tv = {.tv_sec = 5};
+    if (fd < 0)
+        return a;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return a;
+    }
+    static char buf[1 << 20]; /* a few KiB expected; full means truncated: a failure */
+    size_t len = 0;
+    for (ssize_t r = 1; r > 0 && len<sizeof buf - 1; len += r> 0 ? (size_t)r : 0)
+        r = read(fd, buf + len, sizeof buf - 1 - len);
+    close(fd);
+    if (len == sizeof buf - 1)
+        return a;
+    buf[len] = '\0';
+    char *end = strstr(buf, "\r\n\r\n");
+    if (sscanf(buf, "HTTP/1.%*d %d", &a.code) != 1 || !end) {
+        a.code = -1;
+        return a;
+    }
+    *end = '\0';
+    char *ct = strcasestr(buf, "\r\nContent-Type: ");
+    if (ct)
+        sscanf(ct + 16, "%127[^\r]", a.ctype);
+    a.body = strdup(end + 4);
+    return a;
+}
+
+/* The value of the sample line that starts with prefix ("name{labels} "), or -1. */
+static long long sample_value(const char *body, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    for (const char *p = body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, prefix, pl) == 0)
+            return strtoll(p + pl, NULL, 10);
+    return -1;
+}
+
+static char *g_last_body; /* the last /metrics body the poll saw */
+
+static bool counters_show_requests(void *arg)
+{
+    (void)arg;
+    http_answer a = http_get("/metrics");
+    if (a.code != 200 || !a.body) {
+        free(a.body);
+        return false;
+    }
+    free(g_last_body);
+    g_last_body = a.body;
+    return sample_value(a.body, "zkv_requests_total{op=\"put\",status=\"ok\"} ") >= N_PUTS &&
+           sample_value(a.body, "zkv_requests_total{op=\"get\",status=\"not_found\"} ") >= 1;
+}
+
+static void test_scrape(void)
+{
+    char key[32], val[32];
+    for (int i = 0; i < N_PUTS; i++) {
+        int kl = snprintf(key, sizeof key, "m-%03d", i), vl = snprintf(val, sizeof val, "v%d", i);
+        CU_ASSERT_EQUAL_FATAL(zkv_put(g_client, key, (size_t)kl, val, (size_t)vl, 5000, 0, NULL),
+                              ZKV_OK);
+        zkv_value *v = NULL;
+        CU_ASSERT_EQUAL(zkv_get(g_client, key, (size_t)kl, 5000, 0, &v), ZKV_OK);
+        zkv_value_free(v);
+    }
+    zkv_value *v = NULL;
+    CU_ASSERT_EQUAL(zkv_get(g_client, "no-such-key", 11, 5000, 0, &v), ZKV_ENOTFOUND);
+
+    http_answer a = http_get("/metrics");
+    CU_ASSERT_EQUAL(a.code, 200);
+    CU_ASSERT_STRING_EQUAL(a.ctype, "text/plain; version=0.0.4");
+    free(a.body);
+    bool seen = zkt_wait_for(counters_show_requests, NULL, 5000);
+    if (!seen)
+        zkt_log("last /metrics body:\n%s", g_last_body ? g_last_body : "(none)");
+    CU_ASSERT_FATAL(seen && g_last_body);
+    const char *body = g_last_body;
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, "# TYPE zkv_requests_total counter\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, "# TYPE zkv_connections_open gauge\n"));
+    CU_ASSERT(sample_value(body, "zkv_requests_total{op=\"get\",status=\"ok\"} ") >= N_PUTS);
+    CU_ASSERT(sample_value(body, "zkv_connections_open ") >= 1);
+    CU_ASSERT(sample_value(body, "zkv_store_commits_total ") >= 1);
+    char line[128];
+    snprintf(line, sizeof line, "zkv_node_info{node=\"%s\"} 1\n", g_cl.servers[0].id);
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, line));
+    /* every range of the map is owned by the one server: one line each */
+    zkt_map *m = zkt_cluster_map(&g_cl);
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_EQUAL(sample_value(body, "zkv_owned_ranges "), m->n_ranges);
+    for (int i = 0; i < m->n_ranges; i++) {
+        snprintf(line, sizeof line, "zkv_range_committed_seq{range=\"%s\"} ", m->ranges[i].id);
+        CU_ASSERT(sample_value(body, line) >= 0);
+        snprintf(line, sizeof line, "zkv_range_epoch{range=\"%s\"} ", m->ranges[i].id);
+        CU_ASSERT_EQUAL(sample_value(body, line), (long long)m->ranges[i].epoch);
+    }
+    zkt_map_free(m);
+
+    a = http_get("/other");
+    CU_ASSERT_EQUAL(a.code, 404);
+    free(a.body);
+}
+
+/* argv of a zkv-server that is not part of the cluster (data dir named by tag), with a
+ * --metrics value. */
+static void lone_server_argv(const char *argv[16], const char *tag, char *listen, size_t ll,
+                             char *dir, size_t dl, const char *metrics)
+{
+    snprintf(listen, ll, "127.0.0.1:%d", zkt_free_port());
+    zkt_path(dir, dl, "metrics-lone-%s", tag);
+    const char *args[] = {zkt_bin("ZKV_SERVER_BIN"),
+                          "--zk",
+                          g_cl.zk.connect,
+                          "--cluster",
+                          g_cl.name,
+                          "--listen",
+                          listen,
+                          "--data-dir",
+                          dir,
+                          "--id",
+                          "node-lone",
+                          "--metrics",
+                          metrics,
+                          NULL};
+    memcpy(argv, args, sizeof args);
+}
+
+static void test_address_in_use(void)
+{
+    const char *argv[16];
+    char listen[64], dir[PATH_MAX], log[PATH_MAX];
+    lone_server_argv(argv, "busy", listen, sizeof listen, dir, sizeof dir, g_metrics_addr);
+    zkt_path(log, sizeof log, "metrics-lone-busy.log");
+    pid_t pid = zkt_spawn("node-lone", argv, log);
+    CU_ASSERT_FATAL(pid > 0);
+    int status = 0;
+    CU_ASSERT_EQUAL_FATAL(zkt_proc_wait_exit(pid, 30000, &status), 0);
+    CU_ASSERT_EQUAL(zkt_exit_code(status), 1);
+    char *text = zkt_read_file(log, NULL);
+    CU_ASSERT_PTR_NOT_NULL(text && strstr(text, g_metrics_addr));
+    CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "in use"));
+    free(text);
+    /* the first server still serves its metrics */
+    http_answer a = http_get("/metrics");
+    CU_ASSERT_EQUAL(a.code, 200);
+    free(a.body);
+}
+
+static void test_bad_flag(void)
+{
+    const char *argv[16];
+    char listen[64], dir[PATH_MAX];
+    lone_server_argv(argv, "bad", listen, sizeof listen, dir, sizeof dir, "no-port-here");
+    zkt_run_result r;
+    CU_ASSERT_EQUAL_FATAL(zkt_run(argv, NULL, 0, 10000, &r), 0);
+    CU_ASSERT_EQUAL(r.code, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "--metrics"));
+    zkt_run_result_free(&r);
+}
+
+/* A clean shutdown stops the HTTP daemon before its buffers go (ASan checks the frees). */
+static void test_sigterm(void)
+{
+    CU_ASSERT_EQUAL(zkt_server_stop(&g_cl, 0, SIGTERM), 0);
+}
+
+int main(void)
+{
+    zkt_init();
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("metrics: 1 server with --metrics", suite_init, suite_cleanup);
+    CU_add_test(s, "GET /metrics after puts and gets; other paths 404", test_scrape);
+    CU_add_test(s, "--metrics address in use: exit 1 naming it", test_address_in_use);
+    CU_add_test(s, "malformed --metrics: exit 2", test_bad_flag);
+    CU_add_test(s, "SIGTERM with --metrics exits 0", test_sigterm);
+    int rc = zkt_run_all();
+    free(g_last_body);
+    return rc;
+}

@@ -1,0 +1,314 @@
+/* test_server_metrics.c: the Prometheus renderer (server/metrics.c): the exact text of a
+ * small fixed snapshot, label escaping (backslash, double quote, newline), an empty
+ * snapshot, a large one (many ranges) without truncation, and the op/status mapping. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "metrics.h"
+
+/* A snapshot with one owned range and two replicas, every figure distinct. */
+static void fill_small(zkv_metrics_snapshot *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->node_id = "node-1";
+    s->c.requests[ZKV_MOP_GET][ZKV_MST_OK] = 5;
+    s->c.requests[ZKV_MOP_GET][ZKV_MST_NOT_FOUND] = 2;
+    s->c.requests[ZKV_MOP_PUT][ZKV_MST_OK] = 7;
+    s->c.requests[ZKV_MOP_OTHER][ZKV_MST_BAD_REQUEST] = 1;
+    s->c.conns_accepted = 3;
+    s->conns_open = 2;
+    s->c.bytes_read = 1000;
+    s->c.bytes_written = 2000;
+    s->store_commits = 4;
+    s->rowcache_enabled = true;
+    s->rowcache = (zkv_rowcache_stats){.hits = 10,
+                                       .misses = 11,
+                                       .inserts = 12,
+                                       .evictions = 13,
+                                       .invalidations = 14,
+                                       .entries = 15,
+                                       .bytes = 16,
+                                       .budget = 17};
+    s->log_reads_memory = 20;
+    s->log_reads_db = 21;
+    s->appends_sent = 30;
+    s->appends_acked = 29;
+    zkv_metrics_range *r = zkv_metrics_add_range(s);
+    if (!r) {
+        CU_FAIL("out of memory");
+        return;
+    }
+    snprintf(r->id, sizeof(r->id), "r0001");
+    r->epoch = 3;
+    r->committed_seq = 100;
+    r->commit_point = 98;
+    r->n_in_sync = 1;
+    r->n_replicas = 2;
+    snprintf(r->replicas[0].node_id, sizeof(r->replicas[0].node_id), "node-2");
+    r->replicas[0].in_sync = true;
+    r->replicas[0].lag_entries = 2;
+    snprintf(r->replicas[1].node_id, sizeof(r->replicas[1].node_id), "node-3");
+    r->replicas[1].lag_entries = 40;
+}
+
+static const char SMALL_TEXT[] =
+    "# HELP zkv_node_info Always 1; the node id as a label.\n"
+    "# TYPE zkv_node_info gauge\n"
+    "zkv_node_info{node=\"node-1\"} 1\n"
+    "# HELP zkv_requests_total Requests answered on the listen port, by operation and answer "
+    "status.\n"
+    "# TYPE zkv_requests_total counter\n"
+    "zkv_requests_total{op=\"get\",status=\"ok\"} 5\n"
+    "zkv_requests_total{op=\"get\",status=\"not_found\"} 2\n"
+    "zkv_requests_total{op=\"get\",status=\"not_owner\"} 0\n"
+    "zkv_requests_total{op=\"get\",status=\"unavailable\"} 0\n"
+    "zkv_requests_total{op=\"get\",status=\"too_large\"} 0\n"
+    "zkv_requests_total{op=\"get\",status=\"bad_request\"} 0\n"
+    "zkv_requests_total{op=\"get\",status=\"timeout\"} 0\n"
+    "zkv_requests_total{op=\"get\",status=\"internal\"} 0\n"
+    "zkv_requests_total{op=\"get\",status=\"other\"} 0\n"
+    "zkv_requests_total{op=\"put\",status=\"ok\"} 7\n"
+    "zkv_requests_total{op=\"put\",status=\"not_found\"} 0\n"
+    "zkv_requests_total{op=\"put\",status=\"not_owner\"} 0\n"
+    "zkv_requests_total{op=\"put\",status=\"unavailable\"} 0\n"
+    "zkv_requests_total{op=\"put\",status=\"too_large\"} 0\n"
+    "zkv_requests_total{op=\"put\",status=\"bad_request\"} 0\n"
+    "zkv_requests_total{op=\"put\",status=\"timeout\"} 0\n"
+    "zkv_requests_total{op=\"put\",status=\"internal\"} 0\n"
+    "zkv_requests_total{op=\"put\",status=\"other\"} 0\n"
+    "zkv_requests_total{op=\"delete\",status=\"ok\"} 0\n"
+    "zkv_requests_total{op=\"delete\",status=\"not_found\"} 0\n"
+    "zkv_requests_total{op=\"delete\",status=\"not_owner\"} 0\n"
+    "zkv_requests_total{op=\"delete\",status=\"unavailable\"} 0\n"
+    "zkv_requests_total{op=\"delete\",status=\"too_large\"} 0\n"
+    "zkv_requests_total{op=\"delete\",status=\"bad_request\"} 0\n"
+    "zkv_requests_total{op=\"delete\",status=\"timeout\"} 0\n"
+    "zkv_requests_total{op=\"delete\",status=\"internal\"} 0\n"
+    "zkv_requests_total{op=\"delete\",status=\"other\"} 0\n"
+    "zkv_requests_total{op=\"scan\",status=\"ok\"} 0\n"
+    "zkv_requests_total{op=\"scan\",status=\"not_found\"} 0\n"
+    "zkv_requests_total{op=\"scan\",status=\"not_owner\"} 0\n"
+    "zkv_requests_total{op=\"scan\",status=\"unavailable\"} 0\n"
+    "zkv_requests_total{op=\"scan\",status=\"too_large\"} 0\n"
+    "zkv_requests_total{op=\"scan\",status=\"bad_request\"} 0\n"
+    "zkv_requests_total{op=\"scan\",status=\"timeout\"} 0\n"
+    "zkv_requests_total{op=\"scan\",status=\"internal\"} 0\n"
+    "zkv_requests_total{op=\"scan\",status=\"other\"} 0\n"
+    "zkv_requests_total{op=\"other\",status=\"ok\"} 0\n"
+    "zkv_requests_total{op=\"other\",status=\"not_found\"} 0\n"
+    "zkv_requests_total{op=\"other\",status=\"not_owner\"} 0\n"
+    "zkv_requests_total{op=\"other\",status=\"unavailable\"} 0\n"
+    "zkv_requests_total{op=\"other\",status=\"too_large\"} 0\n"
+    "zkv_requests_total{op=\"other\",status=\"bad_request\"} 1\n"
+    "zkv_requests_total{op=\"other\",status=\"timeout\"} 0\n"
+    "zkv_requests_total{op=\"other\",status=\"internal\"} 0\n"
+    "zkv_requests_total{op=\"other\",status=\"other\"} 0\n"
+    "# HELP zkv_connections_accepted_total Connections accepted on the listen port.\n"
+    "# TYPE zkv_connections_accepted_total counter\n"
+    "zkv_connections_accepted_total 3\n"
+    "# HELP zkv_connections_open Connections open on the listen port.\n"
+    "# TYPE zkv_connections_open gauge\n"
+    "zkv_connections_open 2\n"
+    "# HELP zkv_connection_read_bytes_total Bytes read from connections of the listen port.\n"
+    "# TYPE zkv_connection_read_bytes_total counter\n"
+    "zkv_connection_read_bytes_total 1000\n"
+    "# HELP zkv_connection_written_bytes_total Bytes handed to the sockets of connections of the "
+    "listen port.\n"
+    "# TYPE zkv_connection_written_bytes_total counter\n"
+    "zkv_connection_written_bytes_total 2000\n"
+    "# HELP zkv_store_commits_total Group commits (LevelDB write batches) that wrote something.\n"
+    "# TYPE zkv_store_commits_total counter\n"
+    "zkv_store_commits_total 4\n"
+    "# HELP zkv_store_log_reads_total Range log reads, by where they were answered from.\n"
+    "# TYPE zkv_store_log_reads_total counter\n"
+    "zkv_store_log_reads_total{source=\"memory\"} 20\n"
+    "zkv_store_log_reads_total{source=\"leveldb\"} 21\n"
+    "# HELP zkv_rowcache_enabled 1 when the GET row cache is on (--cache-mb).\n"
+    "# TYPE zkv_rowcache_enabled gauge\n"
+    "zkv_rowcache_enabled 1\n"
+    "# HELP zkv_rowcache_hits_total GETs answered by the row cache.\n"
+    "# TYPE zkv_rowcache_hits_total counter\n"
+    "zkv_rowcache_hits_total 10\n"
+    "# HELP zkv_rowcache_misses_total GETs the row cache did not answer.\n"
+    "# TYPE zkv_rowcache_misses_total counter\n"
+    "zkv_rowcache_misses_total 11\n"
+    "# HELP zkv_rowcache_inserts_total Entries added to the row cache.\n"
+    "# TYPE zkv_rowcache_inserts_total counter\n"
+    "zkv_rowcache_inserts_total 12\n"
+    "# HELP zkv_rowcache_evictions_total Row cache entries evicted to make room.\n"
+    "# TYPE zkv_rowcache_evictions_total counter\n"
+    "zkv_rowcache_evictions_total 13\n"
+    "# HELP zkv_rowcache_invalidations_total Row cache entries invalidated.\n"
+    "# TYPE zkv_rowcache_invalidations_total counter\n"
+    "zkv_rowcache_invalidations_total 14\n"
+    "# HELP zkv_rowcache_entries Entries in the row cache.\n"
+    "# TYPE zkv_rowcache_entries gauge\n"
+    "zkv_rowcache_entries 15\n"
+    "# HELP zkv_rowcache_bytes Bytes charged to the row cache.\n"
+    "# TYPE zkv_rowcache_bytes gauge\n"
+    "zkv_rowcache_bytes 16\n"
+    "# HELP zkv_rowcache_budget_bytes Row cache budget in bytes.\n"
+    "# TYPE zkv_rowcache_budget_bytes gauge\n"
+    "zkv_rowcache_budget_bytes 17\n"
+    "# HELP zkv_replication_appends_sent_total APPEND frames sent to replicas (heartbeats "
+    "included).\n"
+    "# TYPE zkv_replication_appends_sent_total counter\n"
+    "zkv_replication_appends_sent_total 30\n"
+    "# HELP zkv_replication_appends_acked_total APPEND frames replicas answered OK.\n"
+    "# TYPE zkv_replication_appends_acked_total counter\n"
+    "zkv_replication_appends_acked_total 29\n"
+    "# HELP zkv_owned_ranges Ranges this node owns in its current map.\n"
+    "# TYPE zkv_owned_ranges gauge\n"
+    "zkv_owned_ranges 1\n"
+    "# HELP zkv_range_epoch Epoch of the owned range in the current map.\n"
+    "# TYPE zkv_range_epoch gauge\n"
+    "zkv_range_epoch{range=\"r0001\"} 3\n"
+    "# HELP zkv_range_committed_seq Last log sequence number of the range durable on this node.\n"
+    "# TYPE zkv_range_committed_seq gauge\n"
+    "zkv_range_committed_seq{range=\"r0001\"} 100\n"
+    "# HELP zkv_range_commit_point Highest sequence number whose write answers may be released "
+    "(acked by the in_sync replicas).\n"
+    "# TYPE zkv_range_commit_point gauge\n"
+    "zkv_range_commit_point{range=\"r0001\"} 98\n"
+    "# HELP zkv_range_in_sync_replicas Replicas of the range confirmed in_sync (owner not "
+    "counted).\n"
+    "# TYPE zkv_range_in_sync_replicas gauge\n"
+    "zkv_range_in_sync_replicas{range=\"r0001\"} 1\n"
+    "# HELP zkv_replica_in_sync 1 when the replica is confirmed in_sync for the range, else 0.\n"
+    "# TYPE zkv_replica_in_sync gauge\n"
+    "zkv_replica_in_sync{range=\"r0001\",replica=\"node-2\"} 1\n"
+    "zkv_replica_in_sync{range=\"r0001\",replica=\"node-3\"} 0\n"
+    "# HELP zkv_replica_lag_entries Log entries the replica's acknowledged position is behind this "
+    "node's committed seq.\n"
+    "# TYPE zkv_replica_lag_entries gauge\n"
+    "zkv_replica_lag_entries{range=\"r0001\",replica=\"node-2\"} 2\n"
+    "zkv_replica_lag_entries{range=\"r0001\",replica=\"node-3\"} 40\n";
+
+/* Renders s into a NUL-terminated string in b. */
+static const char *render(const zkv_metrics_snapshot *s, zkv_buf *b)
+{
+    zkv_buf_init(b);
+    CU_ASSERT_EQUAL_FATAL(zkv_metrics_render(s, b), 0);
+    CU_ASSERT_EQUAL_FATAL(zkv_buf_append(b, "", 1), 0);
+    return (const char *)b->data;
+}
+
+static size_t count(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static void test_exact_text(void)
+{
+    zkv_metrics_snapshot s;
+    fill_small(&s);
+    zkv_buf b;
+    const char *text = render(&s, &b);
+    CU_ASSERT_STRING_EQUAL(text, SMALL_TEXT);
+    zkv_buf_free(&b);
+    zkv_metrics_snapshot_free(&s);
+}
+
+static void test_escaping(void)
+{
+    zkv_metrics_snapshot s;
+    fill_small(&s);
+    s.node_id = "a\\b\"c\nd";
+    snprintf(s.ranges[0].replicas[1].node_id, sizeof(s.ranges[0].replicas[1].node_id), "x\"y");
+    zkv_buf b;
+    const char *text = render(&s, &b);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "zkv_node_info{node=\"a\\\\b\\\"c\\nd\"} 1\n"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(text, "zkv_replica_lag_entries{range=\"r0001\",replica=\"x\\\"y\"} 40\n"));
+    zkv_buf_free(&b);
+    zkv_metrics_snapshot_free(&s);
+}
+
+static void test_empty(void)
+{
+    zkv_metrics_snapshot s = {0};
+    zkv_buf b;
+    const char *text = render(&s, &b);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "zkv_node_info{node=\"\"} 1\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "zkv_owned_ranges 0\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "# TYPE zkv_range_epoch gauge\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "# TYPE zkv_replica_lag_entries gauge\n"));
+    CU_ASSERT_PTR_NULL(strstr(text, "{range="));
+    CU_ASSERT_EQUAL(count(text, "zkv_requests_total{"), (size_t)ZKV_MOP_COUNT * ZKV_MST_COUNT);
+    CU_ASSERT_EQUAL(count(text, "# HELP "), count(text, "# TYPE "));
+    zkv_buf_free(&b);
+}
+
+#define MANY 3000
+
+static void test_many_ranges(void)
+{
+    zkv_metrics_snapshot s = {0};
+    s.node_id = "node-1";
+    for (int i = 0; i < MANY; i++) {
+        zkv_metrics_range *r = zkv_metrics_add_range(&s);
+        if (!r) {
+            CU_FAIL("out of memory");
+            break;
+        }
+        snprintf(r->id, sizeof(r->id), "r%05d", i);
+        r->committed_seq = (uint64_t)i * 1000;
+        r->n_replicas = 2;
+        for (int j = 0; j < 2; j++) {
+            snprintf(r->replicas[j].node_id, sizeof(r->replicas[j].node_id), "node-%d", j + 2);
+            r->replicas[j].lag_entries = (uint64_t)i + (uint64_t)j;
+        }
+    }
+    zkv_buf b;
+    const char *text = render(&s, &b);
+    CU_ASSERT_EQUAL(count(text, "zkv_range_committed_seq{"), MANY);
+    CU_ASSERT_EQUAL(count(text, "zkv_replica_lag_entries{"), (size_t)2 * MANY);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "zkv_owned_ranges 3000\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "zkv_range_committed_seq{range=\"r02999\"} 2999000\n"));
+    const char *last = "zkv_replica_lag_entries{range=\"r02999\",replica=\"node-3\"} 3000\n";
+    size_t tl = strlen(text), ll = strlen(last);
+    CU_ASSERT_FATAL(tl > ll);
+    CU_ASSERT_STRING_EQUAL(text + tl - ll, last);
+    zkv_buf_free(&b);
+    zkv_metrics_snapshot_free(&s);
+}
+
+static void test_mapping(void)
+{
+    CU_ASSERT_EQUAL(zkv_metrics_op_of(ZKV__OP__GET), ZKV_MOP_GET);
+    CU_ASSERT_EQUAL(zkv_metrics_op_of(ZKV__OP__PUT), ZKV_MOP_PUT);
+    CU_ASSERT_EQUAL(zkv_metrics_op_of(ZKV__OP__DELETE), ZKV_MOP_DELETE);
+    CU_ASSERT_EQUAL(zkv_metrics_op_of(ZKV__OP__SCAN), ZKV_MOP_SCAN);
+    CU_ASSERT_EQUAL(zkv_metrics_op_of(ZKV__OP__HELLO), ZKV_MOP_OTHER);
+    CU_ASSERT_EQUAL(zkv_metrics_op_of(ZKV__OP__APPEND), ZKV_MOP_OTHER);
+    CU_ASSERT_EQUAL(zkv_metrics_status_of(ZKV__STATUS__OK), ZKV_MST_OK);
+    CU_ASSERT_EQUAL(zkv_metrics_status_of(ZKV__STATUS__NOT_FOUND), ZKV_MST_NOT_FOUND);
+    CU_ASSERT_EQUAL(zkv_metrics_status_of(ZKV__STATUS__NOT_OWNER), ZKV_MST_NOT_OWNER);
+    CU_ASSERT_EQUAL(zkv_metrics_status_of(ZKV__STATUS__UNAVAILABLE), ZKV_MST_UNAVAILABLE);
+    CU_ASSERT_EQUAL(zkv_metrics_status_of(ZKV__STATUS__TOO_LARGE), ZKV_MST_TOO_LARGE);
+    CU_ASSERT_EQUAL(zkv_metrics_status_of(ZKV__STATUS__BAD_REQUEST), ZKV_MST_BAD_REQUEST);
+    CU_ASSERT_EQUAL(zkv_metrics_status_of(ZKV__STATUS__TIMEOUT), ZKV_MST_TIMEOUT);
+    CU_ASSERT_EQUAL(zkv_metrics_status_of(ZKV__STATUS__INTERNAL), ZKV_MST_INTERNAL);
+    CU_ASSERT_EQUAL(zkv_metrics_status_of(ZKV__STATUS__LOG_MISMATCH), ZKV_MST_OTHER);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("server metrics", NULL, NULL);
+    CU_add_test(s, "exact text of a small snapshot", test_exact_text);
+    CU_add_test(s, "label escaping", test_escaping);
+    CU_add_test(s, "empty snapshot", test_empty);
+    CU_add_test(s, "many ranges, no truncation", test_many_ranges);
+    CU_add_test(s, "op and status mapping", test_mapping);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
