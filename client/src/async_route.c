@@ -12,6 +12,7 @@
  * errors alike. A request on the normal path costs one allocation (made in async.c);
  * its retry state is allocated on its first failure. */
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,8 @@ void zkv__areq_release(zkv_async *a, zkv__areq *r)
         r->next = a->spare;
         a->spare = r;
         a->n_spare++;
-        ZKV__POISON((char *)r + sizeof r->next, sizeof *r + r->cap - sizeof r->next);
+        size_t keep = offsetof(zkv__areq, op); /* the next link stays readable */
+        ZKV__POISON((char *)r + keep, sizeof *r + r->cap - keep);
         return;
     }
     free(r);
