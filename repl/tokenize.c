@@ -131,6 +131,16 @@ int zkv_repl_tokenize(const char *line, zkv_repl_args *out, char *err, size_t er
             state = WORD;
             /* fall through to WORD handling of this character */
         }
+        if (c == '\\' && state != SQUOTE) { /* unquoted and in double quotes alike */
+            char byte;
+            size_t n = decode_escape(line + i, column, &byte, err, errlen);
+            if (!n)
+                goto syntax;
+            if (buf_push(&b, byte) < 0)
+                goto nomem;
+            i += n - 1;
+            continue;
+        }
         if (state == WORD) {
             if (c == '\0' || is_blank(c)) {
                 if (args_push(out, &cap, &b) < 0)
@@ -143,14 +153,6 @@ int zkv_repl_tokenize(const char *line, zkv_repl_args *out, char *err, size_t er
                 quote_col = column;
                 if (buf_reserve(&b) < 0) /* "" is an argument */
                     goto nomem;
-            } else if (c == '\\') {
-                char byte;
-                size_t n = decode_escape(line + i, column, &byte, err, errlen);
-                if (!n)
-                    goto syntax;
-                if (buf_push(&b, byte) < 0)
-                    goto nomem;
-                i += n - 1;
             } else if (buf_push(&b, c) < 0) {
                 goto nomem;
             }
@@ -161,14 +163,6 @@ int zkv_repl_tokenize(const char *line, zkv_repl_args *out, char *err, size_t er
                 goto syntax;
             } else if (c == '"') {
                 state = WORD;
-            } else if (c == '\\') {
-                char byte;
-                size_t n = decode_escape(line + i, column, &byte, err, errlen);
-                if (!n)
-                    goto syntax;
-                if (buf_push(&b, byte) < 0)
-                    goto nomem;
-                i += n - 1;
             } else if (buf_push(&b, c) < 0) {
                 goto nomem;
             }
