@@ -68,8 +68,12 @@ static http_answer http_get(const char *path)
     }
     static char buf[1 << 20]; /* a few KiB expected; full means truncated: a failure */
     size_t len = 0;
-    for (ssize_t r = 1; r > 0 && len<sizeof buf - 1; len += r> 0 ? (size_t)r : 0)
-        r = read(fd, buf + len, sizeof buf - 1 - len);
+    while (len < sizeof buf - 1) {
+        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
     close(fd);
     if (len == sizeof buf - 1)
         return a;
