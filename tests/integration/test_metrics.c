@@ -4,7 +4,9 @@
  * type, # TYPE lines, the put and not_found counters (polled: the text is refreshed once a
  * second), one line per owned range; any other path is 404. A second server given the
  * same --metrics address exits 1 naming the address; a malformed --metrics exits 2; the
- * server exits 0 on SIGTERM. */
+ * server exits 0 on SIGTERM. Then three servers, each with its own --metrics: after
+ * replicated puts, each node's text shows, for every range it owns, both replicas in
+ * in_sync with a lag of 0 once caught up, and acknowledged APPENDs. */
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -50,11 +52,11 @@ typedef struct http_answer {
     char *body;
 } http_answer;
 
-static http_answer http_get(const char *path)
+static http_answer http_get_at(int port, const char *path)
 {
     http_answer a = {.code = -1};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_metrics_port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     struct timeval tv = {.tv_sec = 5};
     if (fd < 0)
@@ -89,6 +91,11 @@ static http_answer http_get(const char *path)
         sscanf(ct + 16, "%127[^\r]", a.ctype);
     a.body = strdup(end + 4);
     return a;
+}
+
+static http_answer http_get(const char *path)
+{
+    return http_get_at(g_metrics_port, path);
 }
 
 /* The value of the sample line that starts with prefix ("name{labels} "), or -1. */
@@ -228,6 +235,89 @@ static void test_sigterm(void)
     CU_ASSERT_EQUAL(zkt_server_stop(&g_cl, 0, SIGTERM), 0);
 }
 
+/* --- three servers, each with its own --metrics ----------------------------------------- */
+
+#define N3 3
+static zkt_cluster g_cl3;
+static zkv_client *g_client3;
+static int g_ports3[N3];
+
+static int suite3_init(void)
+{
+    if (zkt_cluster_init(&g_cl3, "metrics3") != 0)
+        return -1;
+    for (int i = 0; i < N3; i++) {
+        char addr[64];
+        g_ports3[i] = zkt_free_port();
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", g_ports3[i]);
+        if (g_ports3[i] <= 0 || zkt_cluster_add_server_with(&g_cl3, "--metrics", addr) < 0)
+            return -1;
+    }
+    return it_cluster_up(&g_cl3, N3, 10000, 0, &g_client3);
+}
+
+static int suite3_cleanup(void)
+{
+    return it_cluster_down(&g_cl3, &g_client3);
+}
+
+/* Whether every node's text shows each range it owns (by the map) with both replicas in
+ * in_sync, caught up (lag 0), and APPENDs acknowledged. */
+static bool replicas_shown(void *arg)
+{
+    const zkt_map *m = arg;
+    char line[256];
+    for (int n = 0; n < N3; n++) {
+        http_answer a = http_get_at(g_ports3[n], "/metrics");
+        bool ok = a.code == 200 && a.body;
+        bool owns = false;
+        for (int i = 0; ok && i < m->n_ranges; i++) {
+            const zkt_map_range *r = &m->ranges[i];
+            if (strcmp(r->owner, g_cl3.servers[n].id) != 0)
+                continue;
+            owns = true;
+            snprintf(line, sizeof line, "zkv_range_in_sync_replicas{range=\"%s\"} ", r->id);
+            ok = sample_value(a.body, line) == r->n_replicas;
+            for (int k = 0; ok && k < r->n_replicas; k++) {
+                snprintf(line, sizeof line, "zkv_replica_in_sync{range=\"%s\",replica=\"%s\"} ",
+                         r->id, r->replicas[k]);
+                ok = sample_value(a.body, line) == 1;
+                snprintf(line, sizeof line, "zkv_replica_lag_entries{range=\"%s\",replica=\"%s\"} ",
+                         r->id, r->replicas[k]);
+                ok = ok && sample_value(a.body, line) == 0;
+            }
+        }
+        ok = ok && (!owns || sample_value(a.body, "zkv_replication_appends_acked_total ") > 0);
+        free(a.body);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static void test_replicas(void)
+{
+    char key[32], val[32];
+    for (int i = 0; i < N_PUTS; i++) {
+        int kl = snprintf(key, sizeof key, "r-%03d", i), vl = snprintf(val, sizeof val, "v%d", i);
+        CU_ASSERT_EQUAL_FATAL(zkv_put(g_client3, key, (size_t)kl, val, (size_t)vl, 5000, 0, NULL),
+                              ZKV_OK);
+    }
+    zkt_map *m = zkt_cluster_map(&g_cl3);
+    CU_ASSERT_FATAL(m != NULL);
+    if (!m)
+        return; /* (CU_ASSERT_FATAL has returned already; for the analysers) */
+    bool shown = zkt_wait_for(replicas_shown, m, 10000);
+    if (!shown)
+        for (int n = 0; n < N3; n++) {
+            http_answer a = http_get_at(g_ports3[n], "/metrics");
+            zkt_log("%s /metrics:\n%s", g_cl3.servers[n].id, a.body ? a.body : "(none)");
+            free(a.body);
+        }
+    CU_ASSERT(shown);
+    zkt_map_free(m);
+}
+
 int main(void)
 {
     zkt_init();
@@ -238,6 +328,10 @@ int main(void)
     CU_add_test(s, "--metrics address in use: exit 1 naming it", test_address_in_use);
     CU_add_test(s, "malformed --metrics: exit 2", test_bad_flag);
     CU_add_test(s, "SIGTERM with --metrics exits 0", test_sigterm);
+    s = CU_add_suite("metrics: 3 servers, each with its own --metrics", suite3_init,
+                     suite3_cleanup);
+    CU_add_test(s, "owned ranges' replicas in_sync and caught up, APPENDs acknowledged",
+                test_replicas);
     int rc = zkt_run_all();
     free(g_last_body);
     return rc;

@@ -56,9 +56,9 @@ int zkt_server_start(zkt_cluster *cl, int i)
         bin,    "--zk", zk,    "--cluster",         cl->name, "--listen", s->addr, "--data-dir",
         s->dir, "--id", s->id, "--session-timeout", session};
     int argc = 13;
-    if (s->advertise[0]) {
-        argv[argc++] = "--advertise";
-        argv[argc++] = s->advertise;
+    if (s->own_flag[0][0]) {
+        argv[argc++] = s->own_flag[0];
+        argv[argc++] = s->own_flag[1];
     }
     for (int f = 0; f < cl->n_server_flags; f++)
         argv[argc++] = cl->server_flags[f];
@@ -90,7 +90,8 @@ int zkt_cluster_server_flag(zkt_cluster *cl, const char *flag, const char *value
     return 0;
 }
 
-static int add_server(zkt_cluster *cl, const char *zk_connect, zkt_proxy **proxy)
+static int add_server(zkt_cluster *cl, const char *zk_connect, zkt_proxy **proxy, const char *flag,
+                      const char *value)
 {
     if (cl->n_servers >= ZKT_MAX_SERVERS)
         return -1;
@@ -107,7 +108,15 @@ static int add_server(zkt_cluster *cl, const char *zk_connect, zkt_proxy **proxy
         *proxy = zkt_proxy_start(s->port);
         if (!*proxy)
             return -1;
-        snprintf(s->advertise, sizeof s->advertise, "127.0.0.1:%d", zkt_proxy_port(*proxy));
+        flag = "--advertise";
+        snprintf(s->own_flag[1], sizeof s->own_flag[1], "127.0.0.1:%d", zkt_proxy_port(*proxy));
+        value = s->own_flag[1];
+    }
+    if (flag) {
+        if (strlen(flag) >= sizeof s->own_flag[0] || strlen(value) >= sizeof s->own_flag[1])
+            return -1;
+        snprintf(s->own_flag[0], sizeof s->own_flag[0], "%s", flag);
+        memmove(s->own_flag[1], value, strlen(value) + 1);
     }
     if (zkt_path(s->dir, sizeof s->dir, "%s-%s", cl->name, s->id) != 0 ||
         zkt_path(s->log, sizeof s->log, "%s-%s.log", cl->name, s->id) != 0)
@@ -118,17 +127,22 @@ static int add_server(zkt_cluster *cl, const char *zk_connect, zkt_proxy **proxy
 
 int zkt_cluster_add_server(zkt_cluster *cl)
 {
-    return add_server(cl, NULL, NULL);
+    return add_server(cl, NULL, NULL, NULL, NULL);
 }
 
 int zkt_cluster_add_server_via(zkt_cluster *cl, const char *zk_connect)
 {
-    return add_server(cl, zk_connect, NULL);
+    return add_server(cl, zk_connect, NULL, NULL, NULL);
 }
 
 int zkt_cluster_add_server_behind(zkt_cluster *cl, zkt_proxy **proxy)
 {
-    return add_server(cl, NULL, proxy);
+    return add_server(cl, NULL, proxy, NULL, NULL);
+}
+
+int zkt_cluster_add_server_with(zkt_cluster *cl, const char *flag, const char *value)
+{
+    return add_server(cl, NULL, NULL, flag, value);
 }
 
 int zkt_server_stop(zkt_cluster *cl, int i, int sig)

@@ -25,9 +25,10 @@ typedef struct zkt_server {
     char addr[64]; /* 127.0.0.1:PORT */
     char dir[PATH_MAX];
     char log[PATH_MAX];
-    char zk_connect[64]; /* the --zk it is given ("": the cluster's ZooKeeper) */
-    char advertise[64];  /* the --advertise it is given ("": none, its listen address) */
-    pid_t pid;           /* 0 while stopped */
+    char zk_connect[64];  /* the --zk it is given ("": the cluster's ZooKeeper) */
+    char own_flag[2][64]; /* one more "flag value" pair for this server alone ("": none),
+                             e.g. --advertise through a proxy, its own --metrics */
+    pid_t pid;            /* 0 while stopped */
 } zkt_server;
 
 typedef struct zkt_coord {
@@ -73,6 +74,9 @@ int zkt_cluster_add_server_via(zkt_cluster *cl, const char *zk_connect);
  * through the proxy, so blackholing it cuts the node off from them while its ZooKeeper
  * session goes on. */
 int zkt_cluster_add_server_behind(zkt_cluster *cl, zkt_proxy **proxy);
+/* As zkt_cluster_add_server, with "flag value" given to this server alone (after the
+ * standard arguments, also on restarts). */
+int zkt_cluster_add_server_with(zkt_cluster *cl, const char *flag, const char *value);
 /* Starts server i again with the same id, port and data dir. Returns 0 or -1. */
 int zkt_server_start(zkt_cluster *cl, int i);
 /* Stops server i with sig (SIGTERM: bounded wait then SIGKILL; SIGKILL: at once).
