@@ -4,7 +4,7 @@
  * frame in it. Answers go to c->out in request order; they are written only by
  * zkv_conn_flush, which the loop calls before sleeping, after the group commit of the
  * turn's writes (server.c), so no write is acknowledged before it is in LevelDB. One
- * write per connection per turn: straight to the socket (zkv_try_write), and what it does
+ * write per connection per turn: straight to the socket (zkv_send_buffered), and what it does
  * not take by uv_write of one buffer, c->out and c->wbuf swapping roles.
  *
  * Oversized frames are answered TOO_LARGE as soon as their id is readable, and their
@@ -322,7 +322,9 @@ static void on_write(uv_write_t *req, int status)
         zkv_conn_mark_dirty(c);
 }
 
-int zkv_try_write(uv_tcp_t *t, zkv_buf *b)
+/* Writes as much of b as the socket takes now and consumes it from b. 0 (also when the
+ * socket took nothing), or a libuv error. */
+static int try_write(uv_tcp_t *t, zkv_buf *b)
 {
     while (zkv_buf_unread(b) != 0) {
         size_t n = zkv_buf_unread(b);
@@ -339,42 +341,48 @@ int zkv_try_write(uv_tcp_t *t, zkv_buf *b)
     return 0;
 }
 
+int zkv_send_buffered(uv_tcp_t *t, zkv_buf *out, zkv_buf *wbuf, uv_write_t *req, uv_write_cb cb,
+                      void *data, bool try_first)
+{
+    /* Straight to the socket first (it usually takes it all): a uv_write that completes
+     * costs libuv an epoll_ctl to stop watching for writability, one per frame at P1. */
+    if (try_first && zkv_buf_unread(out) != 0) {
+        int rc = try_write(t, out);
+        if (rc != 0)
+            return rc;
+    }
+    if (zkv_buf_unread(out) == 0)
+        return 0;
+    zkv_buf tmp = *wbuf;
+    *wbuf = *out;
+    *out = tmp;
+    out->len = out->off = 0;
+    uv_buf_t b = uv_buf_init((char *)zkv_buf_head(wbuf), (unsigned)zkv_buf_unread(wbuf));
+    req->data = data;
+    int rc = uv_write(req, (uv_stream_t *)t, &b, 1, cb);
+    return rc != 0 ? rc : 1;
+}
+
 void zkv_conn_flush(zkv_conn *c)
 {
     if (c->closing || c->writing)
         return;
     c->srv->stats.bytes_written += zkv_buf_unread(&c->out); /* all of it goes out below */
-    /* First straight to the socket (it usually takes it all): a uv_write that completes
-     * costs libuv an epoll_ctl to stop watching for writability, one per answer at P1. A
-     * paused connection resumes from on_write, so it keeps the queued path. */
-    if (!c->paused && zkv_buf_unread(&c->out) != 0) {
-        int rc = zkv_try_write(&c->tcp, &c->out);
-        if (rc != 0) {
-            ZKV_DEBUG("connection from %s: write error: %s", c->peer, uv_strerror(rc));
-            zkv_conn_close(c);
-            return;
-        }
-    }
-    if (zkv_buf_unread(&c->out) == 0) {
-        if (c->out.cap > ZKV_CONN_LOW_WATER)
-            zkv_buf_free(&c->out); /* do not keep a big page's buffer around */
-        if (c->close_after_flush && c->held_n == 0)
-            zkv_conn_close(c);
-        return;
-    }
-    zkv_buf tmp = c->wbuf;
-    c->wbuf = c->out;
-    c->out = tmp;
-    c->out.len = c->out.off = 0;
-    uv_buf_t b = uv_buf_init((char *)zkv_buf_head(&c->wbuf), (unsigned)zkv_buf_unread(&c->wbuf));
-    c->wreq.data = c;
-    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-    if (rc != 0) {
+    /* A paused connection resumes from on_write, so it keeps the queued path. */
+    int rc = zkv_send_buffered(&c->tcp, &c->out, &c->wbuf, &c->wreq, on_write, c, !c->paused);
+    if (rc < 0) {
         ZKV_DEBUG("connection from %s: write error: %s", c->peer, uv_strerror(rc));
         zkv_conn_close(c);
         return;
     }
-    c->writing = true;
+    if (rc == 1) {
+        c->writing = true;
+        return;
+    }
+    if (c->out.cap > ZKV_CONN_LOW_WATER)
+        zkv_buf_free(&c->out); /* do not keep a big page's buffer around */
+    if (c->close_after_flush && c->held_n == 0)
+        zkv_conn_close(c);
 }
 
 static void peer_name(uv_tcp_t *t, char *out, size_t outlen)

@@ -532,25 +532,12 @@ static void peer_flush(peer *p)
     if (p->writing || !p->tcp_open || p->st == PEER_DOWN || p->st == PEER_CONNECTING ||
         zkv_buf_unread(&p->out) == 0)
         return;
-    int rc = zkv_try_write(&p->tcp, &p->out); /* as zkv_conn_flush: no epoll_ctl per frame */
-    if (rc != 0) {
+    int rc = zkv_send_buffered(&p->tcp, &p->out, &p->wbuf, &p->wreq, on_peer_write, p, true);
+    if (rc < 0) {
         peer_fail(p, uv_strerror(rc));
         return;
     }
-    if (zkv_buf_unread(&p->out) == 0)
-        return;
-    zkv_buf tmp = p->wbuf;
-    p->wbuf = p->out;
-    p->out = tmp;
-    p->out.len = p->out.off = 0;
-    uv_buf_t b = uv_buf_init((char *)zkv_buf_head(&p->wbuf), (unsigned)zkv_buf_unread(&p->wbuf));
-    p->wreq.data = p;
-    rc = uv_write(&p->wreq, (uv_stream_t *)&p->tcp, &b, 1, on_peer_write);
-    if (rc != 0) {
-        peer_fail(p, uv_strerror(rc));
-        return;
-    }
-    p->writing = true;
+    p->writing = rc == 1;
 }
 
 static stream *find_stream(peer *p, uint64_t serial)
