@@ -124,17 +124,24 @@ static bool counters_show_requests(void *arg)
            sample_value(a.body, "zkv_requests_total{op=\"get\",status=\"not_found\"} ") >= 1;
 }
 
-static void test_scrape(void)
+/* N_PUTS puts of tag-000.. through c, each read back when get is set. */
+static void put_keys(zkv_client *c, char tag, bool get)
 {
     char key[32], val[32];
     for (int i = 0; i < N_PUTS; i++) {
-        int kl = snprintf(key, sizeof key, "m-%03d", i), vl = snprintf(val, sizeof val, "v%d", i);
-        CU_ASSERT_EQUAL_FATAL(zkv_put(g_client, key, (size_t)kl, val, (size_t)vl, 5000, 0, NULL),
-                              ZKV_OK);
+        int kl = snprintf(key, sizeof key, "%c-%03d", tag, i),
+            vl = snprintf(val, sizeof val, "v%d", i);
+        CU_ASSERT_EQUAL_FATAL(zkv_put(c, key, (size_t)kl, val, (size_t)vl, 5000, 0, NULL), ZKV_OK);
         zkv_value *v = NULL;
-        CU_ASSERT_EQUAL(zkv_get(g_client, key, (size_t)kl, 5000, 0, &v), ZKV_OK);
+        if (get)
+            CU_ASSERT_EQUAL(zkv_get(c, key, (size_t)kl, 5000, 0, &v), ZKV_OK);
         zkv_value_free(v);
     }
+}
+
+static void test_scrape(void)
+{
+    put_keys(g_client, 'm', true);
     zkv_value *v = NULL;
     CU_ASSERT_EQUAL(zkv_get(g_client, "no-such-key", 11, 5000, 0, &v), ZKV_ENOTFOUND);
 
@@ -297,12 +304,7 @@ static bool replicas_shown(void *arg)
 
 static void test_replicas(void)
 {
-    char key[32], val[32];
-    for (int i = 0; i < N_PUTS; i++) {
-        int kl = snprintf(key, sizeof key, "r-%03d", i), vl = snprintf(val, sizeof val, "v%d", i);
-        CU_ASSERT_EQUAL_FATAL(zkv_put(g_client3, key, (size_t)kl, val, (size_t)vl, 5000, 0, NULL),
-                              ZKV_OK);
-    }
+    put_keys(g_client3, 'r', false);
     zkt_map *m = zkt_cluster_map(&g_cl3);
     CU_ASSERT_FATAL(m != NULL);
     if (!m)
