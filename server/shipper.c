@@ -955,6 +955,35 @@ static bool frame_full(size_t n, size_t bytes, size_t cost)
     return n > 0 && (bytes + cost > ZKV_SHIP_FRAME_BYTES || n >= ZKV_SHIP_FRAME_ENTRIES);
 }
 
+/* The next entry of c's batch, made room for and initialised (seq, epoch, op, key and value
+ * lengths, expiry: a PUT's only), whichever source it comes from; the caller points the
+ * key and value at their bytes, then counts it with batch_took. NULL out of memory. */
+static Zkv__LogEntry *batch_entry(log_ctx *c, uint64_t seq, uint64_t epoch, zkv_log_op op,
+                                  size_t klen, size_t vlen, uint64_t expiry_ms)
+{
+    if (grow_entries(c->sh, c->n + 1) != 0)
+        return NULL;
+    Zkv__LogEntry *le = &c->sh->entries[c->n];
+    zkv__log_entry__init(le);
+    le->seq = seq;
+    le->epoch = epoch;
+    le->op = op == ZKV_LOG_OP_PUT ? ZKV__OP__PUT : ZKV__OP__DELETE;
+    le->key.len = klen;
+    if (op == ZKV_LOG_OP_PUT) {
+        le->value.len = vlen;
+        le->expiry_ms = expiry_ms;
+    }
+    return le;
+}
+
+static void batch_took(log_ctx *c, uint64_t seq, uint64_t epoch, size_t cost)
+{
+    c->n++;
+    c->bytes += cost;
+    c->expect = seq + 1;
+    c->last_epoch = epoch;
+}
+
 static int collect_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
 {
     log_ctx *c = vctx;
@@ -965,37 +994,29 @@ static int collect_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
         c->gap = true;
         return 1;
     }
-    size_t cost = entry_cost(e->key_len, e->op == ZKV_LOG_OP_PUT ? e->value.value_len : 0);
+    bool put = e->op == ZKV_LOG_OP_PUT;
+    size_t vlen = put ? e->value.value_len : 0;
+    size_t cost = entry_cost(e->key_len, vlen);
     if (frame_full(c->n, c->bytes, cost))
         return 1;
-    if (grow_entries(sh, c->n + 1) != 0) {
+    /* The bytes are copied (the log read's buffers go away); the entries point at them
+     * once the batch is complete (entry_offs). */
+    if (!batch_entry(c, seq, e->epoch, e->op, e->key_len, vlen,
+                     put ? e->value.meta.expiry_ms : 0)) {
         c->oom = true;
         return 1;
     }
-    Zkv__LogEntry *le = &sh->entries[c->n];
-    zkv__log_entry__init(le);
-    le->seq = seq;
-    le->epoch = e->epoch;
-    le->op = e->op == ZKV_LOG_OP_PUT ? ZKV__OP__PUT : ZKV__OP__DELETE;
-    le->key.len = e->key_len;
     sh->entry_offs[2 * c->n] = sh->data.len;
     if (zkv_buf_append(&sh->data, e->key, e->key_len) != 0) {
         c->oom = true;
         return 1;
     }
     sh->entry_offs[2 * c->n + 1] = sh->data.len;
-    if (e->op == ZKV_LOG_OP_PUT) {
-        le->value.len = e->value.value_len;
-        le->expiry_ms = e->value.meta.expiry_ms;
-        if (zkv_buf_append(&sh->data, e->value.value, e->value.value_len) != 0) {
-            c->oom = true;
-            return 1;
-        }
+    if (put && zkv_buf_append(&sh->data, e->value.value, vlen) != 0) {
+        c->oom = true;
+        return 1;
     }
-    c->n++;
-    c->bytes += cost;
-    c->expect = seq + 1;
-    c->last_epoch = e->epoch;
+    batch_took(c, seq, e->epoch, cost);
     return 0;
 }
 
@@ -1012,24 +1033,13 @@ static int collect_tail(log_ctx *c, const zkv_tail *t)
         size_t cost = entry_cost(e->klen, e->vlen);
         if (frame_full(c->n, c->bytes, cost))
             break;
-        if (grow_entries(sh, c->n + 1) != 0)
+        Zkv__LogEntry *le = batch_entry(c, seq, e->epoch, e->op, e->klen, e->vlen, e->expiry_ms);
+        if (!le)
             return -1;
-        Zkv__LogEntry *le = &sh->entries[c->n];
-        zkv__log_entry__init(le);
-        le->seq = seq;
-        le->epoch = e->epoch;
-        le->op = e->op == ZKV_LOG_OP_PUT ? ZKV__OP__PUT : ZKV__OP__DELETE;
-        le->key.len = e->klen;
         le->key.data = (uint8_t *)zkv_tail_key(t, e);
-        if (e->op == ZKV_LOG_OP_PUT) {
-            le->value.len = e->vlen;
+        if (e->op == ZKV_LOG_OP_PUT)
             le->value.data = (uint8_t *)zkv_tail_value(t, e);
-            le->expiry_ms = e->expiry_ms;
-        }
-        c->n++;
-        c->bytes += cost;
-        c->expect = seq + 1;
-        c->last_epoch = e->epoch;
+        batch_took(c, seq, e->epoch, cost);
     }
     for (size_t i = 0; i < c->n; i++) /* grow_entries may have moved them */
         sh->entry_ptrs[i] = &sh->entries[i];
