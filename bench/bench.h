@@ -70,7 +70,8 @@ struct worker {
     void *drv;     /* the driver's state */
     char connect_error[256];
     zkv_bench_hist hist;
-    long ops[ZKV_BENCH_NOPS]; /* measured requests by operation */
+    zkv_bench_hist op_hist[ZKV_BENCH_NOPS]; /* the same latencies by operation */
+    long ops[ZKV_BENCH_NOPS];               /* measured requests by operation */
     uint64_t rng;
     uint64_t end_ns; /* when this worker finished its last measured request */
 };

@@ -17,8 +17,10 @@
  * the load spreads over every range; zkv splits ranges on the first two key bytes.
  *
  * Every request's latency (a batch's for each request in it) goes into the thread's
- * histogram; they are merged per test. Each test ends with one line: "PUT: 41234.5
- * requests per second, p50=0.71 msec, p99=1.90 msec", or one CSV row / JSON object with
+ * histogram, and into one per operation (read, update, read-modify-write); they are merged
+ * per test, and mixed tests report each operation's p50/p99 too. Each test ends with one line:
+ * "PUT: 41234.5 requests per second, p50=0.71 msec, p99=1.90 msec", or one CSV row / JSON object
+ * with
  * --csv / --json. Exit status: 0, 1 when any request failed (or the clients could not
  * connect), 2 for bad flags. */
 #include <pthread.h>
@@ -65,9 +67,11 @@ static void msleep(unsigned ms)
 
 static void print_csv_header(void)
 {
-    printf("test,requests,seconds,ops_per_sec,errors,misses,reads,updates,rmws,avg_ms,min_ms,"
-           "p50_ms,p90_ms,p99_ms,p99_9_ms,max_ms,clients,threads,pipeline,data_size,keyspace,"
-           "distribution,target_rate\n");
+    printf(
+        "test,requests,seconds,ops_per_sec,errors,misses,reads,updates,rmws,avg_ms,min_ms,"
+        "p50_ms,p90_ms,p99_ms,p99_9_ms,max_ms,clients,threads,pipeline,data_size,keyspace,"
+        "distribution,target_rate,read_p50_ms,read_p99_ms,update_p50_ms,update_p99_ms,rmw_p50_ms,"
+        "rmw_p99_ms\n");
 }
 
 /* Runs one test with every worker; prints its report. Returns the number of failures. */
@@ -119,12 +123,22 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
     zkv_bench_hist all;
     zkv_bench_hist_init(&all);
     long ops[ZKV_BENCH_NOPS] = {0};
+    static zkv_bench_hist by_op[ZKV_BENCH_NOPS]; /* 230 KB each: off the stack */
+    double op_p50[ZKV_BENCH_NOPS], op_p99[ZKV_BENCH_NOPS];
+    for (int op = 0; op < ZKV_BENCH_NOPS; op++)
+        zkv_bench_hist_init(&by_op[op]);
     for (long i = 0; i < b->threads; i++) {
         if (ws[i].end_ns > end)
             end = ws[i].end_ns;
         zkv_bench_hist_merge(&all, &ws[i].hist);
-        for (int op = 0; op < ZKV_BENCH_NOPS; op++)
+        for (int op = 0; op < ZKV_BENCH_NOPS; op++) {
             ops[op] += ws[i].ops[op];
+            zkv_bench_hist_merge(&by_op[op], &ws[i].op_hist[op]);
+        }
+    }
+    for (int op = 0; op < ZKV_BENCH_NOPS; op++) {
+        op_p50[op] = zkv_bench_hist_percentile(&by_op[op], 50) / 1e6;
+        op_p99[op] = zkv_bench_hist_percentile(&by_op[op], 99) / 1e6;
     }
     long requests = (long)all.count;
     double secs = (double)(end - b->t_measure) / 1e9;
@@ -156,6 +170,11 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
         printf("\nLatency (msec): avg=%.3f min=%.3f p50=%.3f p90=%.3f p99=%.3f p99.9=%.3f "
                "max=%.3f\n",
                avg, min, p50, p90, p99, p999, max);
+        if (t >= ZKV_BENCH_YCSB_A)
+            for (int op = 0; op < ZKV_BENCH_NOPS; op++)
+                if (ops[op])
+                    printf("  %s: p50=%.3f p99=%.3f\n", zkv_bench_op_name((zkv_bench_op)op),
+                           op_p50[op], op_p99[op]);
     }
     if (errors) {
         fflush(stdout);
@@ -169,10 +188,10 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
         break;
     case OUT_CSV:
         printf("%s,%ld,%.3f,%.1f,%ld,%ld,%ld,%ld,%ld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%ld,%ld,"
-               "%ld,%ld,%ld,%s,%ld\n",
+               "%ld,%ld,%ld,%s,%ld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
                name, requests, secs, rps, errors, misses, ops[0], ops[1], ops[2], avg, min, p50,
                p90, p99, p999, max, b->clients, b->threads, b->pipeline, b->data_size, b->keyspace,
-               dist, b->rate);
+               dist, b->rate, op_p50[0], op_p99[0], op_p50[1], op_p99[1], op_p50[2], op_p99[2]);
         break;
     case OUT_JSON:
         printf("{\"test\":\"%s\",\"requests\":%ld,\"seconds\":%.3f,\"ops_per_sec\":%.1f,"
@@ -180,10 +199,11 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
                "\"latency_ms\":{\"avg\":%.3f,\"min\":%.3f,\"p50\":%.3f,\"p90\":%.3f,"
                "\"p99\":%.3f,\"p99.9\":%.3f,\"max\":%.3f},\"clients\":%ld,\"threads\":%ld,"
                "\"pipeline\":%ld,\"data_size\":%ld,\"keyspace\":%ld,\"distribution\":\"%s\","
-               "\"target_rate\":%ld}\n",
+               "\"target_rate\":%ld,\"by_op_ms\":{\"read\":{\"p50\":%.3f,\"p99\":%.3f},"
+               "\"update\":{\"p50\":%.3f,\"p99\":%.3f},\"rmw\":{\"p50\":%.3f,\"p99\":%.3f}}}\n",
                name, requests, secs, rps, errors, misses, ops[0], ops[1], ops[2], avg, min, p50,
                p90, p99, p999, max, b->clients, b->threads, b->pipeline, b->data_size, b->keyspace,
-               dist, b->rate);
+               dist, b->rate, op_p50[0], op_p99[0], op_p50[1], op_p99[1], op_p50[2], op_p99[2]);
         break;
     }
     fflush(stdout);

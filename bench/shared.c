@@ -27,6 +27,8 @@ void zkv_bench_sleep_until(uint64_t t)
 void zkv_bench_worker_reset(worker *w)
 {
     zkv_bench_hist_init(&w->hist);
+    for (int op = 0; op < ZKV_BENCH_NOPS; op++)
+        zkv_bench_hist_init(&w->op_hist[op]);
     memset(w->ops, 0, sizeof w->ops);
     w->end_ns = 0;
 }
@@ -76,6 +78,7 @@ void zkv_bench_record_batch(worker *w, const zkv_bench_op *ops, long count, uint
     uint64_t t1 = zkv_bench_now_ns();
     for (long i = 0; i < count; i++) {
         zkv_bench_hist_record(&w->hist, t1 - t0);
+        zkv_bench_hist_record(&w->op_hist[ops[i]], t1 - t0);
         w->ops[ops[i]]++;
     }
     w->end_ns = t1;
