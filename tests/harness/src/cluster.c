@@ -140,6 +140,16 @@ int zkt_cluster_add_server_behind(zkt_cluster *cl, zkt_proxy **proxy)
     return add_server(cl, NULL, proxy, NULL, NULL);
 }
 
+int zkt_cluster_add_server_proxied(zkt_cluster *cl, zkt_proxy **zk_proxy, zkt_proxy **proxy)
+{
+    *zk_proxy = zkt_proxy_start(cl->zk.port);
+    if (!*zk_proxy)
+        return -1;
+    char zk[64];
+    snprintf(zk, sizeof zk, "127.0.0.1:%d", zkt_proxy_port(*zk_proxy));
+    return add_server(cl, zk, proxy, NULL, NULL);
+}
+
 int zkt_cluster_add_server_with(zkt_cluster *cl, const char *flag, const char *value)
 {
     return add_server(cl, NULL, NULL, flag, value);

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "zkt/port.h"
 #include "zkt/util.h"
+#include "zkt/wait.h"
 
 #define MAX_PAIRS 64
 
@@ -29,6 +30,7 @@ struct zkt_proxy {
     int wake[2];
     atomic_bool blackhole;
     atomic_bool stop;
+    atomic_int reset_asked, reset_done; /* zkt_proxy_reset: requests, and those carried out */
     pthread_t thread;
     int pairs[MAX_PAIRS][2]; /* [accepted, upstream]; -1 when free */
 };
@@ -95,6 +97,13 @@ static void *proxy_main(void *arg)
             char buf[64];
             ssize_t r = read(p->wake[0], buf, sizeof buf);
             (void)r;
+            int asked = atomic_load(&p->reset_asked);
+            if (asked != atomic_load(&p->reset_done)) {
+                for (int i = 0; i < MAX_PAIRS; i++)
+                    if (p->pairs[i][0] >= 0)
+                        close_pair(p, i);
+                atomic_store(&p->reset_done, asked);
+            }
             continue; /* state changed: rebuild the poll set */
         }
         if (!open)
@@ -185,6 +194,17 @@ void zkt_proxy_set_blackhole(zkt_proxy *p, bool on)
     (void)w;
     zkt_log("proxy :%d -> :%d %s", p->port, p->target_port,
             on ? "BLACKHOLED (partition)" : "healed");
+}
+
+void zkt_proxy_reset(zkt_proxy *p)
+{
+    int want = atomic_fetch_add(&p->reset_asked, 1) + 1;
+    ssize_t w = write(p->wake[1], "x", 1);
+    (void)w;
+    for (int i = 0; i < 500 && atomic_load(&p->reset_done) != want; i++)
+        zkt_pause_ms(2);
+    zkt_log("proxy :%d -> :%d: connections closed, bytes held back dropped", p->port,
+            p->target_port);
 }
 
 void zkt_proxy_stop(zkt_proxy *p)

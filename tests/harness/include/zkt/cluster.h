@@ -74,6 +74,9 @@ int zkt_cluster_add_server_via(zkt_cluster *cl, const char *zk_connect);
  * through the proxy, so blackholing it cuts the node off from them while its ZooKeeper
  * session goes on. */
 int zkt_cluster_add_server_behind(zkt_cluster *cl, zkt_proxy **proxy);
+/* Both: its ZooKeeper through a new proxy (*zk_proxy) and advertised through another
+ * (*proxy); the caller stops both. */
+int zkt_cluster_add_server_proxied(zkt_cluster *cl, zkt_proxy **zk_proxy, zkt_proxy **proxy);
 /* As zkt_cluster_add_server, with "flag value" given to this server alone (after the
  * standard arguments, also on restarts). */
 int zkt_cluster_add_server_with(zkt_cluster *cl, const char *flag, const char *value);

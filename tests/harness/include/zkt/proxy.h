@@ -17,6 +17,10 @@ zkt_proxy *zkt_proxy_start(int target_port);
 int zkt_proxy_port(const zkt_proxy *p);
 /* Partition on (true) or healed (false). */
 void zkt_proxy_set_blackhole(zkt_proxy *p, bool on);
+/* Closes every connection through the proxy, dropping the bytes held back (as when a long
+ * partition timed the connections out); new ones are accepted as before. Returns once
+ * done (bounded: 1 s). */
+void zkt_proxy_reset(zkt_proxy *p);
 /* Stops the thread and closes every connection. NULL is a no-op. */
 void zkt_proxy_stop(zkt_proxy *p);
 

@@ -3,6 +3,7 @@
 #define ZKT_ZKT_H
 #include "zkt/cluster.h"
 #include "zkt/ldb.h"
+#include "zkt/netcut.h"
 #include "zkt/port.h"
 #include "zkt/proc.h"
 #include "zkt/proxy.h"
