@@ -5,6 +5,7 @@
 #include <string.h>
 #include "common/frame.h"
 #include "common/log.h"
+#include "readvis.h"
 #include "server_int.h"
 #include "shipper.h"
 
@@ -13,12 +14,12 @@ size_t zkv_acks_held_bytes(const zkv_conn *c)
     return zkv_buf_unread(&c->held_bytes);
 }
 
-bool zkv_acks_must_hold(const zkv_conn *c, bool wait)
+bool zkv_acks_must_hold(const zkv_conn *c, zkv_held_kind kind)
 {
-    return wait || c->held_n > 0;
+    return kind != ZKV_HELD_NONE || c->held_n > 0;
 }
 
-int zkv_acks_hold(zkv_conn *c, const Zkv__Response *resp, bool wait, const char *range_id,
+int zkv_acks_hold(zkv_conn *c, const Zkv__Response *resp, zkv_held_kind kind, const char *range_id,
                   uint64_t epoch, uint64_t seq)
 {
     if (c->held_n == c->held_cap) {
@@ -42,8 +43,8 @@ int zkv_acks_hold(zkv_conn *c, const Zkv__Response *resp, bool wait, const char 
     memset(h, 0, sizeof(*h));
     h->id = resp->id;
     h->len = c->held_bytes.len - before;
-    h->wait = wait;
-    if (wait) {
+    h->kind = kind;
+    if (kind != ZKV_HELD_NONE) {
         snprintf(h->range_id, sizeof(h->range_id), "%s", range_id);
         h->epoch = epoch;
         h->seq = seq;
@@ -65,23 +66,27 @@ static bool release(zkv_conn *c)
     while (c->held_n > 0 && !c->closing) {
         zkv_held *h = &c->held[c->held_head];
         int rc = 0;
-        if (h->wait) {
-            bool owned = false;
-            uint64_t cp = zkv_shipper_commit_point(s->shipper, h->range_id, h->epoch, &owned);
-            if (!owned) {
-                Zkv__Response r = ZKV__RESPONSE__INIT;
-                r.id = h->id;
-                r.status = ZKV__STATUS__UNAVAILABLE;
-                r.message = ZKV_ACKS_OWNERSHIP_MSG;
-                r.map_version = s->map && s->map->version > 0 ? (uint64_t)s->map->version : 0;
-                rc = zkv_frame_append_response(&c->out, &r);
-            } else if (cp >= h->seq) {
-                rc = zkv_buf_append(&c->out, zkv_buf_head(&c->held_bytes), h->len);
-            } else {
-                break;
-            }
-        } else {
+        bool owned = true;
+        uint64_t cp = 0;
+        if (h->kind == ZKV_HELD_WRITE) {
+            cp = zkv_shipper_commit_point(s->shipper, h->range_id, h->epoch, &owned);
+        } else if (h->kind == ZKV_HELD_READ) {
+            const zkv_readvis *vis = zkv_shipper_readvis(s->shipper, h->range_id, h->epoch);
+            owned = vis != NULL;
+            cp = vis ? vis->commit_point : 0;
+        }
+        if (!owned) {
+            Zkv__Response r = ZKV__RESPONSE__INIT;
+            r.id = h->id;
+            r.status = ZKV__STATUS__UNAVAILABLE;
+            r.message =
+                h->kind == ZKV_HELD_READ ? ZKV_ACKS_READ_OWNERSHIP_MSG : ZKV_ACKS_OWNERSHIP_MSG;
+            r.map_version = s->map && s->map->version > 0 ? (uint64_t)s->map->version : 0;
+            rc = zkv_frame_append_response(&c->out, &r);
+        } else if (h->kind == ZKV_HELD_NONE || cp >= h->seq) {
             rc = zkv_buf_append(&c->out, zkv_buf_head(&c->held_bytes), h->len);
+        } else {
+            break;
         }
         if (rc != 0) {
             ZKV_WARN("connection from %s: cannot queue an answer (out of memory); closing",

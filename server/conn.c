@@ -103,19 +103,27 @@ void zkv_conn_drain(zkv_conn *c)
     zkv_conn_mark_dirty(c);
 }
 
-/* Whether the answer to req (in s->reply) is a write that must wait for replica acks;
- * sets the range it belongs to. */
-static bool write_waits(zkv_server *s, const Zkv__Request *req, const zkv_range **rg)
+/* Whether the answer to req (in s->reply) must wait, and for what: a write for its replica
+ * acks, an owner read for the write it reflects to commit (dispatch set wait_seq). Sets the
+ * range and the seq it waits for. */
+static zkv_held_kind answer_waits(zkv_server *s, const Zkv__Request *req, const zkv_range **rg,
+                                  uint64_t *seq)
 {
     *rg = NULL;
+    *seq = s->reply.resp.seq;
+    if (s->reply.wait_seq && s->reply.range) {
+        *rg = s->reply.range;
+        *seq = s->reply.wait_seq;
+        return ZKV_HELD_READ;
+    }
     if (!req || (req->op != ZKV__OP__PUT && req->op != ZKV__OP__DELETE) ||
         s->reply.resp.status != ZKV__STATUS__OK ||
         (req->flags & ZKV__REQUEST_FLAG__FLAG_ACK_OWNER) || !s->map || !s->shipper)
-        return false;
+        return ZKV_HELD_NONE;
     *rg = s->reply.range; /* dispatch routed the key already */
     if (!*rg)
         *rg = zkv_rangemap_find(s->map, req->key.data, req->key.len);
-    return *rg && zkv_shipper_needs_acks(s->shipper, (*rg)->id);
+    return *rg && zkv_shipper_needs_acks(s->shipper, (*rg)->id) ? ZKV_HELD_WRITE : ZKV_HELD_NONE;
 }
 
 /* Appends the current reply to the output, or holds it until replica acks (acks.h). A
@@ -126,10 +134,13 @@ static void queue_reply(zkv_conn *c, const Zkv__Request *req)
     s->stats.requests[req ? zkv_metrics_op_of(req->op) : ZKV_MOP_OTHER]
                      [zkv_metrics_status_of(s->reply.resp.status)]++;
     const zkv_range *rg;
-    bool wait = write_waits(s, req, &rg);
-    if (zkv_acks_must_hold(c, wait)) {
-        if (zkv_acks_hold(c, &s->reply.resp, wait, rg ? rg->id : NULL, s->reply.resp.epoch,
-                          s->reply.resp.seq) != 0) {
+    uint64_t seq;
+    zkv_held_kind kind = answer_waits(s, req, &rg, &seq);
+    if (kind == ZKV_HELD_READ)
+        s->stats.reads_held++;
+    if (zkv_acks_must_hold(c, kind)) {
+        if (zkv_acks_hold(c, &s->reply.resp, kind, rg ? rg->id : NULL,
+                          kind == ZKV_HELD_READ ? rg->epoch : s->reply.resp.epoch, seq) != 0) {
             ZKV_WARN("connection from %s: cannot hold an answer (out of memory); closing", c->peer);
             zkv_acks_drop(c);
             c->out.len = c->out.off = 0;

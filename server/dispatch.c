@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/keyrange.h"
+#include "readvis.h"
 #include "replica.h"
 
 void zkv_reply_init(zkv_reply *r)
@@ -23,6 +24,7 @@ void zkv_reply_reset(zkv_reply *r)
 {
     zkv_store_value_release(&r->value);
     r->range = NULL;
+    r->wait_seq = 0;
     r->scan_data.len = r->scan_data.off = 0;
     zkv__response__init(&r->resp);
     r->message[0] = '\0';
@@ -190,6 +192,34 @@ static bool read_route_ok(const zkv_dispatch_env *env, const Zkv__Request *req, 
     return true;
 }
 
+/* The read-visibility state of an owner read of rg (readvis.h), in *vis (NULL without the
+ * hook: every committed write is visible). Returns false, with the reply set, when the
+ * owner cannot tell what its reads may see yet. */
+static bool read_vis(const zkv_dispatch_env *env, const zkv_range *rg, zkv_readvis **vis,
+                     zkv_reply *r)
+{
+    *vis = NULL;
+    if (!env->read_vis)
+        return true;
+    *vis = env->read_vis(env->hook_ctx, rg);
+    if (*vis)
+        return true;
+    set_status(r, ZKV__STATUS__UNAVAILABLE,
+               "range %s: node %s has no replication state for it yet; read again", rg->id,
+               env->node_id);
+    return false;
+}
+
+/* An owner read whose answer reflects writes up to a seq past the commit point: the answer
+ * waits for it (conn.c holds it, acks.h). */
+static void read_waits(const zkv_range *rg, uint64_t wait_seq, zkv_reply *r)
+{
+    if (!wait_seq)
+        return;
+    r->range = rg;
+    r->wait_seq = wait_seq;
+}
+
 /* A replica read answers with the position its data reflects. */
 static void mark_stale(const zkv_dispatch_env *env, const zkv_range *rg, zkv_reply *r)
 {
@@ -263,8 +293,18 @@ static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_rep
         store_error(r, rc, err);
         return;
     }
-    if (stale)
+    if (stale) {
         mark_stale(env, rg, r);
+    } else {
+        zkv_readvis *vis;
+        if (!read_vis(env, rg, &vis, r))
+            return;
+        if (vis)
+            read_waits(rg,
+                       zkv_readvis_get_wait(vis, rc == 1, rc == 1 ? r->value.view.meta.seq : 0,
+                                            req->key.data, req->key.len),
+                       r);
+    }
     if (rc == 0) {
         r->resp.status = ZKV__STATUS__NOT_FOUND;
         return;
@@ -318,6 +358,11 @@ static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
         store_error(r, rc, err);
         return;
     }
+    if (req->op == ZKV__OP__DELETE && env->read_vis) {
+        zkv_readvis *vis = env->read_vis(env->hook_ctx, rg);
+        if (vis)
+            zkv_readvis_note_delete(vis, req->key.data, req->key.len, m.seq);
+    }
     r->resp.status = ZKV__STATUS__OK;
     r->resp.epoch = m.epoch;
     r->resp.seq = m.seq;
@@ -332,6 +377,7 @@ typedef struct scan_ctx {
     bool oom;
     bool have_next;
     size_t next_off, next_len;
+    uint64_t max_seq; /* of the items taken */
 } scan_ctx;
 
 static int grow_items(zkv_reply *r, size_t need)
@@ -381,6 +427,8 @@ static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_valu
     }
     c->n++;
     c->bytes += cost;
+    if (v->meta.seq > c->max_seq)
+        c->max_seq = v->meta.seq;
     return 0;
 }
 
@@ -420,8 +468,15 @@ static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_re
         set_status(r, ZKV__STATUS__INTERNAL, "out of memory building the scan page");
         return;
     }
-    if (stale)
+    if (stale) {
         mark_stale(env, rg, r); /* the position after the scan's commit */
+    } else {
+        zkv_readvis *vis;
+        if (!read_vis(env, rg, &vis, r))
+            return;
+        if (vis)
+            read_waits(rg, zkv_readvis_scan_wait(vis, c.max_seq), r);
+    }
     for (size_t i = 0; i < c.n; i++) {
         r->items[i].key.data = r->scan_data.data + r->item_offs[2 * i];
         r->items[i].value.data = r->scan_data.data + r->item_offs[2 * i + 1];

@@ -17,7 +17,7 @@
 
 #define ZKV_SCAN_DEFAULT_LIMIT 1000u
 #define ZKV_SCAN_MAX_LIMIT 10000u
-#define ZKV_SCAN_BYTE_BUDGET (4u * 1024u * 1024u)
+#define ZKV_SCAN_BYTE_BUDGET ((size_t)4 * 1024 * 1024)
 #define ZKV_PROTOCOL_VERSION 1u
 
 struct zkv_reply;
@@ -36,8 +36,12 @@ typedef struct zkv_dispatch_env {
      * write_gate: PUT/DELETE of a range this node serves, before staging; non-zero refuses
      * the write with UNAVAILABLE and msg (--min-in-sync).
      * owner_status: RANGE_STATUS of a range this node owns (and is not fenced for): adds the
-     * replicas with zkv_reply_add_replica. */
+     * replicas with zkv_reply_add_replica.
+     * read_vis: what owner reads of r may see (readvis.h); NULL refuses the read with
+     * UNAVAILABLE (no replication state for the range yet). Without the hook (unit tests of
+     * a node without replication) every committed write is visible. */
     int (*write_gate)(void *ctx, const zkv_range *r, char *msg, size_t msglen);
+    struct zkv_readvis *(*read_vis)(void *ctx, const zkv_range *r);
     void (*owner_status)(void *ctx, const char *range_id, struct zkv_reply *r);
     void *hook_ctx;
     /* Replicas keep the last log_retain entries of a range's log (0: keep everything). */
@@ -58,7 +62,9 @@ typedef struct zkv_reply {
     char rstat_ids[ZKV_MAX_REPLICAS][ZKV_ID_MAX];
     char message[512];
     zkv_store_value value;  /* GET: the record resp.value points into */
-    const zkv_range *range; /* PUT/DELETE answered OK: the map's range of the key */
+    const zkv_range *range; /* PUT/DELETE answered OK, a read that waits: the key's range */
+    uint64_t wait_seq;      /* an owner read's answer waits until the range's commit point
+                               reaches this seq (readvis.h); 0: it may go now */
     /* SCAN: item bytes and the items pointing into them */
     zkv_buf scan_data;
     Zkv__KeyValue *items;

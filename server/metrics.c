@@ -228,6 +228,9 @@ int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
            "Bytes read from connections of the listen port.", s->c.bytes_read);
     scalar(&w, "zkv_connection_written_bytes_total", "counter",
            "Bytes handed to the sockets of connections of the listen port.", s->c.bytes_written);
+    scalar(&w, "zkv_reads_held_total", "counter",
+           "Owner reads whose answer waited for the write it reflects to be committed.",
+           s->c.reads_held);
     scalar(&w, "zkv_store_commits_total", "counter",
            "Group commits (LevelDB write batches) that wrote something.", s->store_commits);
 

@@ -46,6 +46,7 @@ typedef struct zkv_metrics_counters {
     uint64_t conns_accepted;
     uint64_t bytes_read;    /* from client and peer connections of the listener */
     uint64_t bytes_written; /* handed to those connections' sockets */
+    uint64_t reads_held;    /* owner reads whose answer waited for the commit point */
 } zkv_metrics_counters;
 
 typedef struct zkv_metrics_replica {

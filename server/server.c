@@ -367,6 +367,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         begin_shutdown(s, "out of memory");
     } else {
         s->env.write_gate = zkv_shipper_write_gate;
+        s->env.read_vis = zkv_shipper_read_vis;
         s->env.owner_status = zkv_shipper_owner_status;
         s->env.hook_ctx = s->shipper;
     }

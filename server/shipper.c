@@ -73,6 +73,7 @@
 #include "common/zk.h"
 #include "membership.h"
 #include "repl_plan.h"
+#include "readvis.h"
 #include "repl_state.h"
 #include "server_int.h"
 #include "ship_wire.h"
@@ -234,6 +235,7 @@ struct owned {
      * its committed seq moved past pumped_committed, the committed seq of its last pump. */
     uint64_t pumped_committed;
     uint64_t commit_point;
+    zkv_readvis vis; /* what owner reads may see (readvis.h), for this ownership */
     uint64_t isr_retry_at;
     uint64_t trunc_floor;
     int n;
@@ -344,6 +346,7 @@ static uint64_t committed_seq(zkv_shipper *sh, const owned *o)
 static void update_commit_point(zkv_shipper *sh, owned *o)
 {
     o->commit_point = zkv_repl_commit_point(committed_seq(sh, o), o->reps, (size_t)o->n);
+    zkv_readvis_set_commit_point(&o->vis, o->commit_point);
 }
 
 /* ---- peers ---- */
@@ -1552,6 +1555,7 @@ static void owned_free(owned *o)
         if (o->streams[i])
             stream_free(o->streams[i]);
     zkv_tail_free(&o->tail);
+    zkv_readvis_free(&o->vis);
     zkv_range_clear(&o->range);
     free(o);
 }
@@ -1676,6 +1680,8 @@ void zkv_shipper_sync_map(zkv_shipper *sh)
             o->range.n_replicas = 0; /* owned_update fills the replicas */
             o->range.zversion = INT32_MIN;
             zkv_tail_init(&o->tail, ZKV_TAIL_BUDGET);
+            const zkv_range_state *rs = zkv_store_range(sh->srv->store, r->id);
+            zkv_readvis_init(&o->vis, rs ? rs->last_seq : 0);
             sh->ranges[sh->n_ranges++] = o;
         }
         owned_update(sh, o, r, now);
@@ -1783,6 +1789,20 @@ uint64_t zkv_shipper_commit_point(zkv_shipper *sh, const char *range_id, uint64_
     if (!*owned_here)
         return 0;
     return o->commit_point;
+}
+
+zkv_readvis *zkv_shipper_readvis(zkv_shipper *sh, const char *range_id, uint64_t epoch)
+{
+    owned *o = find_owned(sh, range_id);
+    if (!o || o->range.epoch != epoch || sh->srv->env.fenced)
+        return NULL;
+    update_commit_point(sh, o); /* the store may have committed since the last update */
+    return &o->vis;
+}
+
+zkv_readvis *zkv_shipper_read_vis(void *ctx, const zkv_range *r)
+{
+    return zkv_shipper_readvis(ctx, r->id, r->epoch);
 }
 
 bool zkv_shipper_needs_acks(zkv_shipper *sh, const char *range_id)

@@ -74,6 +74,11 @@ void zkv_shipper_after_commit(zkv_shipper *sh);
  * this node no longer owns the range at epoch (answers waiting on it must fail). */
 uint64_t zkv_shipper_commit_point(zkv_shipper *sh, const char *range_id, uint64_t epoch,
                                   bool *owned);
+/* What owner reads of range_id may see (readvis.h), with its commit point brought up to
+ * date; NULL when this node does not own the range at epoch or is fenced (the read must
+ * not be answered as the owner). Valid until the next map change. */
+struct zkv_readvis;
+struct zkv_readvis *zkv_shipper_readvis(zkv_shipper *sh, const char *range_id, uint64_t epoch);
 /* true when a write to range_id needs replica acks before its answer (a non-empty ack set). */
 bool zkv_shipper_needs_acks(zkv_shipper *sh, const char *range_id);
 /* An in_sync write result from the membership thread. */
@@ -90,8 +95,9 @@ void zkv_shipper_free(zkv_shipper *sh);
  * memory (the ranges added so far stay). */
 int zkv_shipper_metrics(zkv_shipper *sh, zkv_metrics_snapshot *snap);
 
-/* Hooks of dispatch.h: --min-in-sync gate and RANGE_STATUS replicas[]. */
+/* Hooks of dispatch.h: --min-in-sync gate, read visibility and RANGE_STATUS replicas[]. */
 int zkv_shipper_write_gate(void *ctx, const zkv_range *r, char *msg, size_t msglen);
+struct zkv_readvis *zkv_shipper_read_vis(void *ctx, const zkv_range *r);
 struct zkv_reply;
 void zkv_shipper_owner_status(void *ctx, const char *range_id, struct zkv_reply *r);
 

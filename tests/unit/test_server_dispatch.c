@@ -1,6 +1,7 @@
 /* test_server_dispatch.c: server/dispatch.c without sockets: routing decisions (owned,
  * other owner, no owner, no map), the hello rules, key/value limits, unknown ops, writes
- * with the map's epoch, and scan pages (limit, range end, end key) over a real store. */
+ * with the map's epoch, scan pages (limit, range end, end key) over a real store, and the
+ * read-visibility hook (owner reads wait for uncommitted writes they reflect). */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "common/keyrange.h"
 #include "dispatch.h"
+#include "readvis.h"
 #include "server_fixture.h"
 
 /* r0000 [, "m") owned by node-1 at epoch 3; r0001 ["m", "\xff") owned by node-2;
@@ -272,6 +274,64 @@ static void test_scan(void)
     CU_ASSERT_FALSE(reply.resp.more);
 }
 
+/* The read-visibility hook: the test's zkv_readvis for r0000, or NULL (no state yet). */
+static zkv_readvis hook_vis;
+static bool hook_has_vis;
+static zkv_readvis *vis_hook(void *ctx, const zkv_range *r)
+{
+    (void)ctx;
+    return hook_has_vis && strcmp(r->id, "r0000") == 0 ? &hook_vis : NULL;
+}
+
+/* Owner reads answer only committed writes: a value past the commit point, a miss whose
+ * delete is not committed and a scan page over either wait (wait_seq, the range set); a
+ * node without the range's replication state refuses the read. */
+static void test_read_visibility(void)
+{
+    zkv_dispatch_env e = env();
+    e.read_vis = vis_hook;
+    zkv_session sess = {.hello_done = true};
+    uint64_t base = zkv_store_range(store, "r0000")->last_seq;
+    zkv_readvis_init(&hook_vis, base); /* everything before this ownership */
+    zkv_readvis_set_commit_point(&hook_vis, base);
+    hook_has_vis = true;
+    run(&e, &sess, ZKV__OP__PUT, "b1", 2, "x", 1);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(reply.wait_seq, 0); /* writes wait for acks elsewhere (conn.c) */
+    run(&e, &sess, ZKV__OP__GET, "b1", 2, NULL, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(reply.wait_seq, base + 1);
+    CU_ASSERT_PTR_EQUAL(reply.range, &map->ranges[0]);
+    zkv_readvis_set_commit_point(&hook_vis, base + 1);
+    run(&e, &sess, ZKV__OP__GET, "b1", 2, NULL, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(reply.wait_seq, 0);
+    /* a delete: the miss waits for it, other misses do not */
+    run(&e, &sess, ZKV__OP__DELETE, "b1", 2, NULL, 0);
+    CU_ASSERT_EQUAL(reply.resp.seq, base + 2);
+    run(&e, &sess, ZKV__OP__GET, "b1", 2, NULL, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__NOT_FOUND);
+    CU_ASSERT_EQUAL(reply.wait_seq, base + 2);
+    run(&e, &sess, ZKV__OP__GET, "b-never", 7, NULL, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__NOT_FOUND);
+    CU_ASSERT_EQUAL(reply.wait_seq, 0);
+    /* a scan page waits for the tracked delete */
+    scan(&e, &sess, "b", 1, "c", 1, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(reply.wait_seq, base + 2);
+    zkv_readvis_set_commit_point(&hook_vis, base + 2);
+    scan(&e, &sess, "b", 1, "c", 1, 0);
+    CU_ASSERT_EQUAL(reply.wait_seq, 0);
+    /* no replication state for the range: refused, not answered */
+    hook_has_vis = false;
+    run(&e, &sess, ZKV__OP__GET, "b1", 2, NULL, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__UNAVAILABLE);
+    scan(&e, &sess, "b", 1, "c", 1, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__UNAVAILABLE);
+    zkv_readvis_free(&hook_vis);
+    CU_ASSERT_EQUAL(zkv_store_commit(store, err, sizeof(err)), 0);
+}
+
 static void test_error_reply(void)
 {
     zkv_dispatch_env e = env();
@@ -294,6 +354,7 @@ int main(void)
     CU_add_test(s, "limits", test_limits);
     CU_add_test(s, "write and read", test_write_read);
     CU_add_test(s, "scan pages", test_scan);
+    CU_add_test(s, "owner reads see committed writes only", test_read_visibility);
     CU_add_test(s, "error reply", test_error_reply);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -20,6 +20,7 @@ static void fill_small(zkv_metrics_snapshot *s)
     s->conns_open = 2;
     s->c.bytes_read = 1000;
     s->c.bytes_written = 2000;
+    s->c.reads_held = 6;
     s->store_commits = 4;
     s->rowcache_enabled = true;
     s->rowcache = (zkv_rowcache_stats){.hits = 10,
@@ -117,6 +118,10 @@ static const char SMALL_TEXT[] =
     "listen port.\n"
     "# TYPE zkv_connection_written_bytes_total counter\n"
     "zkv_connection_written_bytes_total 2000\n"
+    "# HELP zkv_reads_held_total Owner reads whose answer waited for the write it reflects to be "
+    "committed.\n"
+    "# TYPE zkv_reads_held_total counter\n"
+    "zkv_reads_held_total 6\n"
     "# HELP zkv_store_commits_total Group commits (LevelDB write batches) that wrote something.\n"
     "# TYPE zkv_store_commits_total counter\n"
     "zkv_store_commits_total 4\n"

@@ -51,16 +51,24 @@ enum {
 };
 
 /* Request flags (bit mask), for the flags argument of the calls below.
- * Reads go to the range's owner. When the owner is unreachable or the range has none, a
- * read falls back to a replica and the value comes back flagged stale (zkv_value_stale)
- * with the range position it reflects (zkv_value_position); ZKV_FLAG_OWNER_ONLY turns
- * the fallback off. Writes never fall back: they fail fast with ZKV_EUNAVAILABLE (about
- * a second, zkv_options_set_failfast) until a new owner serves. */
+ * Reads go to the range's owner, which answers only committed writes (applied by every
+ * in-sync replica: they survive any failover); a read of a key whose newest write is
+ * still being replicated waits for it, within the call's timeout (docs/guarantees.md).
+ * When the owner is unreachable or the range has none, a read falls back to a replica
+ * and the value comes back flagged stale (zkv_value_stale) with the range position it
+ * reflects (zkv_value_position); ZKV_FLAG_OWNER_ONLY turns the fallback off. A stale
+ * value may be older than the newest committed one, or a write that is never committed
+ * and is discarded in a failover. Writes never fall back: they fail fast with
+ * ZKV_EUNAVAILABLE (about a second, zkv_options_set_failfast) until a new owner serves. */
 enum {
     ZKV_FLAG_NONE = 0,
-    ZKV_FLAG_READ_REPLICA = 1 << 0, /* read from the nearest replica on purpose (stale-flagged) */
-    ZKV_FLAG_ACK_OWNER = 1 << 1,    /* acknowledge a write once the owner alone has it */
-    ZKV_FLAG_OWNER_ONLY = 1 << 2,   /* no replica fallback for reads */
+    /* read from the nearest replica on purpose: stale-flagged, may lag, and may return a
+     * write that is never committed (lost in a failover) */
+    ZKV_FLAG_READ_REPLICA = 1 << 0,
+    /* acknowledge a write once the owner alone has it (lost if the owner dies before a
+     * replica applied it); owner reads still see it only once it is committed */
+    ZKV_FLAG_ACK_OWNER = 1 << 1,
+    ZKV_FLAG_OWNER_ONLY = 1 << 2, /* no replica fallback for reads */
 };
 
 typedef struct zkv_options zkv_options;
@@ -151,7 +159,9 @@ ZKV_EXPORT int64_t zkv_client_map_version(zkv_client *c);
 ZKV_EXPORT const void *zkv_value_data(const zkv_value *v);
 ZKV_EXPORT size_t zkv_value_len(const zkv_value *v);
 ZKV_EXPORT zkv_version zkv_value_version(const zkv_value *v);
-/* 1 when a replica answered (the value may lag the owner), else 0. */
+/* 1 when a replica answered, else 0. A stale value may lag the owner, and may be a write
+ * that was never committed and is discarded in a failover; a value answered by the owner
+ * (0) is committed and never goes back. */
 ZKV_EXPORT int zkv_value_stale(const zkv_value *v);
 /* Node that answered. */
 ZKV_EXPORT const char *zkv_value_node(const zkv_value *v);
