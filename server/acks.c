@@ -5,6 +5,7 @@
 #include <string.h>
 #include "common/frame.h"
 #include "common/log.h"
+#include "handoff.h"
 #include "readvis.h"
 #include "server_int.h"
 #include "shipper.h"
@@ -37,7 +38,7 @@ int zkv_acks_hold(zkv_conn *c, const Zkv__Response *resp, zkv_held_kind kind, co
     if (c->held_bytes.off > (size_t)1024 * 1024)
         zkv_buf_compact(&c->held_bytes);
     size_t before = c->held_bytes.len;
-    if (zkv_frame_append_response(&c->held_bytes, resp) != 0)
+    if (kind != ZKV_HELD_MOVED && zkv_frame_append_response(&c->held_bytes, resp) != 0)
         return -1;
     zkv_held *h = &c->held[(c->held_head + c->held_n) % c->held_cap];
     memset(h, 0, sizeof(*h));
@@ -58,6 +59,73 @@ int zkv_acks_hold(zkv_conn *c, const Zkv__Response *resp, zkv_held_kind kind, co
     return 0;
 }
 
+static uint64_t map_version(const zkv_server *s)
+{
+    return s->map && s->map->version > 0 ? (uint64_t)s->map->version : 0;
+}
+
+/* The answer to a request held while its range moved (the move is over): NOT_OWNER, with
+ * the map that shows where the range went, or an invitation to retry here when it did not
+ * move. */
+static int append_moved(zkv_server *s, zkv_conn *c, const zkv_held *h)
+{
+    const zkv_range *r = s->map ? zkv_dispatch_find_range(s->map, h->range_id) : NULL;
+    char msg[160];
+    if (r && strcmp(r->owner, s->opt->node_id) != 0)
+        snprintf(msg, sizeof(msg), "range %s moved to %s", h->range_id,
+                 r->owner[0] ? r->owner : "no owner");
+    else
+        snprintf(msg, sizeof(msg), "range %s did not move after all; send it again", h->range_id);
+    Zkv__Response resp = ZKV__RESPONSE__INIT;
+    resp.id = h->id;
+    resp.status = ZKV__STATUS__NOT_OWNER;
+    resp.message = msg;
+    resp.map_version = map_version(s);
+    return zkv_frame_append_response(&c->out, &resp);
+}
+
+/* The UNAVAILABLE answer of a write or read whose range left this node while it waited. */
+static int append_unowned(zkv_server *s, zkv_conn *c, const zkv_held *h)
+{
+    Zkv__Response r = ZKV__RESPONSE__INIT;
+    r.id = h->id;
+    r.status = ZKV__STATUS__UNAVAILABLE;
+    r.message = h->kind == ZKV_HELD_READ ? ZKV_ACKS_READ_OWNERSHIP_MSG : ZKV_ACKS_OWNERSHIP_MSG;
+    r.map_version = map_version(s);
+    return zkv_frame_append_response(&c->out, &r);
+}
+
+/* Moves held answer h to c's output if it may go. Returns 1 when it must keep waiting, 0
+ * when it went, -1 out of memory. */
+static int release_one(zkv_server *s, zkv_conn *c, const zkv_held *h)
+{
+    bool owned = true;
+    uint64_t cp = 0;
+    switch (h->kind) {
+    case ZKV_HELD_MOVED:
+        if (zkv_handoffs_gate(s->handoffs, h->range_id) != ZKV_HO_SERVE)
+            return 1;
+        return append_moved(s, c, h) == 0 ? 0 : -1;
+    case ZKV_HELD_WRITE:
+        cp = zkv_shipper_commit_point(s->shipper, h->range_id, h->epoch, &owned);
+        break;
+    case ZKV_HELD_READ: {
+        const zkv_readvis *vis = zkv_shipper_readvis(s->shipper, h->range_id, h->epoch);
+        owned = vis != NULL;
+        cp = vis ? vis->commit_point : 0;
+        break;
+    }
+    case ZKV_HELD_NONE:
+    default:
+        return zkv_buf_append(&c->out, zkv_buf_head(&c->held_bytes), h->len) == 0 ? 0 : -1;
+    }
+    if (!owned)
+        return append_unowned(s, c, h) == 0 ? 0 : -1;
+    if (cp < h->seq)
+        return 1;
+    return zkv_buf_append(&c->out, zkv_buf_head(&c->held_bytes), h->len) == 0 ? 0 : -1;
+}
+
 /* Releases c's head entries; returns true when c still holds answers. */
 static bool release(zkv_conn *c)
 {
@@ -65,29 +133,9 @@ static bool release(zkv_conn *c)
     bool moved = false;
     while (c->held_n > 0 && !c->closing) {
         zkv_held *h = &c->held[c->held_head];
-        int rc = 0;
-        bool owned = true;
-        uint64_t cp = 0;
-        if (h->kind == ZKV_HELD_WRITE) {
-            cp = zkv_shipper_commit_point(s->shipper, h->range_id, h->epoch, &owned);
-        } else if (h->kind == ZKV_HELD_READ) {
-            const zkv_readvis *vis = zkv_shipper_readvis(s->shipper, h->range_id, h->epoch);
-            owned = vis != NULL;
-            cp = vis ? vis->commit_point : 0;
-        }
-        if (!owned) {
-            Zkv__Response r = ZKV__RESPONSE__INIT;
-            r.id = h->id;
-            r.status = ZKV__STATUS__UNAVAILABLE;
-            r.message =
-                h->kind == ZKV_HELD_READ ? ZKV_ACKS_READ_OWNERSHIP_MSG : ZKV_ACKS_OWNERSHIP_MSG;
-            r.map_version = s->map && s->map->version > 0 ? (uint64_t)s->map->version : 0;
-            rc = zkv_frame_append_response(&c->out, &r);
-        } else if (h->kind == ZKV_HELD_NONE || cp >= h->seq) {
-            rc = zkv_buf_append(&c->out, zkv_buf_head(&c->held_bytes), h->len);
-        } else {
+        int rc = release_one(s, c, h);
+        if (rc > 0)
             break;
-        }
         if (rc != 0) {
             ZKV_WARN("connection from %s: cannot queue an answer (out of memory); closing",
                      c->peer);

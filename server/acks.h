@@ -21,6 +21,8 @@ typedef enum {
     ZKV_HELD_NONE = 0, /* waits for nothing: only for the answers before it */
     ZKV_HELD_WRITE,    /* a write waiting for its replica acks */
     ZKV_HELD_READ,     /* an owner read waiting for the write it reflects to commit */
+    ZKV_HELD_MOVED,    /* a request for a range being passed on (handoff.h): answered
+                          NOT_OWNER, made when the move is over (no bytes held) */
 } zkv_held_kind;
 
 typedef struct zkv_held {
@@ -38,7 +40,8 @@ struct zkv_server;
  * answers are held. */
 bool zkv_acks_must_hold(const struct zkv_conn *c, zkv_held_kind kind);
 /* Holds resp (framed) on c. A kind that waits: until range_id, owned here at epoch, has
- * its commit point at seq or past it. Returns 0, or -1 out of memory. */
+ * its commit point at seq or past it; ZKV_HELD_MOVED: until range_id's move is over (resp
+ * gives only the id: the answer is made then). Returns 0, or -1 out of memory. */
 int zkv_acks_hold(struct zkv_conn *c, const Zkv__Response *resp, zkv_held_kind kind,
                   const char *range_id, uint64_t epoch, uint64_t seq);
 /* Moves every releasable held answer to its connection's output. */

@@ -31,6 +31,8 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->write_buffer_mb = ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB;
     cfg->compaction_nice = ZKV_SERVER_DEFAULT_COMPACTION_NICE;
     cfg->metrics = NULL;
+    cfg->handoff_ms = ZKV_SERVER_DEFAULT_HANDOFF_MS;
+    cfg->leave_ms = ZKV_SERVER_DEFAULT_LEAVE_MS;
 }
 
 /* Prints the reason and the usage (with the true defaults) to stderr. */
@@ -78,6 +80,12 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "run LevelDB's flushes and compactions this much nicer than serving (0: same)", 0, 19},
         {"metrics", 0, ZKV_FLAG_STRING, &cfg->metrics, "HOST:PORT",
          "serve Prometheus metrics at http://HOST:PORT/metrics (default: off)", 0, 0},
+        {"handoff-timeout-ms", 0, ZKV_FLAG_INT, &cfg->handoff_ms, "MS",
+         "give up passing a range to another owner if its writes were held this long", 10, 600000},
+        {"leave-timeout-ms", 0, ZKV_FLAG_INT, &cfg->leave_ms, "MS",
+         "on SIGTERM, hand owned ranges to in-sync replicas for up to this long before "
+         "shutting down (0: shut down at once)",
+         0, 3600000},
     };
     size_t n = sizeof(flags) / sizeof(flags[0]);
     zkv_common_opts common = {0};

@@ -8,7 +8,7 @@
 
 #define ZKV_SERVER_DEFAULT_LISTEN "127.0.0.1:7400"
 #define ZKV_SERVER_DEFAULT_DATA_DIR "./zkv-data"
-#define ZKV_SERVER_DEFAULT_SESSION_MS 10000
+#define ZKV_SERVER_DEFAULT_SESSION_MS 4000
 #define ZKV_SERVER_DEFAULT_MIN_IN_SYNC 1
 #define ZKV_SERVER_DEFAULT_REPLICA_LAG_MS 2000
 #define ZKV_SERVER_DEFAULT_LOG_RETAIN 100000
@@ -16,6 +16,8 @@
 #define ZKV_SERVER_MAX_CACHE_MB 1048576 /* 1 TiB */
 #define ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB 16
 #define ZKV_SERVER_DEFAULT_COMPACTION_NICE 19 /* ZKV_STORE_DEFAULT_COMPACTION_NICE */
+#define ZKV_SERVER_DEFAULT_HANDOFF_MS 5000
+#define ZKV_SERVER_DEFAULT_LEAVE_MS 15000
 
 typedef struct zkv_server_config {
     const char *zk;
@@ -35,6 +37,8 @@ typedef struct zkv_server_config {
     long write_buffer_mb; /* --write-buffer-mb: LevelDB memtable size in MiB */
     long compaction_nice; /* --compaction-nice: LevelDB background thread's nice increment */
     const char *metrics;  /* --metrics HOST:PORT: serve GET /metrics (NULL: off) */
+    long handoff_ms;      /* --handoff-timeout-ms: a move's write pause is given up after */
+    long leave_ms;        /* --leave-timeout-ms: SIGTERM hands ranges off this long (0: off) */
     char listen_host[256];
     int listen_port;
     char metrics_host[256];

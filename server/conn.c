@@ -103,14 +103,19 @@ void zkv_conn_drain(zkv_conn *c)
     zkv_conn_mark_dirty(c);
 }
 
-/* Whether the answer to req (in s->reply) must wait, and for what: a write for its replica
- * acks, an owner read for the write it reflects to commit (dispatch set wait_seq). Sets the
- * range and the seq it waits for. */
+/* Whether the answer to req (in s->reply) must wait, and for what: a request for a range
+ * that is moving for the move to end (dispatch set moving), a write for its replica acks,
+ * an owner read for the write it reflects to commit (dispatch set wait_seq). Sets the range
+ * and the seq it waits for. */
 static zkv_held_kind answer_waits(zkv_server *s, const Zkv__Request *req, const zkv_range **rg,
                                   uint64_t *seq)
 {
     *rg = NULL;
     *seq = s->reply.resp.seq;
+    if (s->reply.moving && s->reply.range) {
+        *rg = s->reply.range;
+        return ZKV_HELD_MOVED;
+    }
     if (s->reply.wait_seq && s->reply.range) {
         *rg = s->reply.range;
         *seq = s->reply.wait_seq;
@@ -140,7 +145,8 @@ static void queue_reply(zkv_conn *c, const Zkv__Request *req)
         s->stats.reads_held++;
     if (zkv_acks_must_hold(c, kind)) {
         if (zkv_acks_hold(c, &s->reply.resp, kind, rg ? rg->id : NULL,
-                          kind == ZKV_HELD_READ ? rg->epoch : s->reply.resp.epoch, seq) != 0) {
+                          rg && kind != ZKV_HELD_WRITE ? rg->epoch : s->reply.resp.epoch,
+                          seq) != 0) {
             ZKV_WARN("connection from %s: cannot hold an answer (out of memory); closing", c->peer);
             zkv_acks_drop(c);
             c->out.len = c->out.off = 0;

@@ -25,6 +25,7 @@ void zkv_reply_reset(zkv_reply *r)
     zkv_store_value_release(&r->value);
     r->range = NULL;
     r->wait_seq = 0;
+    r->moving = false;
     r->scan_data.len = r->scan_data.off = 0;
     zkv__response__init(&r->resp);
     r->message[0] = '\0';
@@ -220,6 +221,21 @@ static void read_waits(const zkv_range *rg, uint64_t wait_seq, zkv_reply *r)
     r->wait_seq = wait_seq;
 }
 
+/* Whether rg is being passed to another owner and this request must wait for that (reads
+ * only while ownership itself is being written): then r says so (conn.c holds it). */
+static bool moving(const zkv_dispatch_env *env, const zkv_range *rg, bool write, zkv_reply *r)
+{
+    if (!env->move_gate)
+        return false;
+    int g = env->move_gate(env->move_ctx, rg);
+    if (g == 0 || (g == 1 && !write))
+        return false;
+    r->moving = true;
+    r->range = rg;
+    set_status(r, ZKV__STATUS__NOT_OWNER, "range %s is moving to another owner", rg->id);
+    return true;
+}
+
 /* A replica read answers with the position its data reflects. */
 static void mark_stale(const zkv_dispatch_env *env, const zkv_range *rg, zkv_reply *r)
 {
@@ -285,7 +301,8 @@ static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_rep
     const zkv_range *rg;
     bool stale;
     if (!key_ok(env, "key", req->key.len, r) ||
-        !read_route_ok(env, req, req->key.data, req->key.len, &rg, r, &stale))
+        !read_route_ok(env, req, req->key.data, req->key.len, &rg, r, &stale) ||
+        (!stale && moving(env, rg, false, r)))
         return;
     char err[256];
     int rc = zkv_store_get(env->store, req->key.data, req->key.len, &r->value, err, sizeof(err));
@@ -327,7 +344,7 @@ static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
                    req->value.len, env->max_value);
         return;
     }
-    if (!route_ok(env, req->key.data, req->key.len, &rg, r))
+    if (!route_ok(env, req->key.data, req->key.len, &rg, r) || moving(env, rg, true, r))
         return;
     uint64_t min_epoch = zkv_store_range_min_epoch(env->store, rg->id);
     if (rg->epoch < min_epoch) {
@@ -438,7 +455,8 @@ static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_re
     bool stale;
     if (!key_ok(env, "start key", req->key.len, r) ||
         !key_ok(env, "end key", req->end_key.len, r) ||
-        !read_route_ok(env, req, req->key.data, req->key.len, &rg, r, &stale))
+        !read_route_ok(env, req, req->key.data, req->key.len, &rg, r, &stale) ||
+        (!stale && moving(env, rg, false, r)))
         return;
     /* Effective end: min(end_key, range end); an empty bound is +infinity. */
     const uint8_t *end = req->end_key.data;

@@ -42,6 +42,11 @@ typedef struct zkv_dispatch_env {
      * a node without replication) every committed write is visible. */
     int (*write_gate)(void *ctx, const zkv_range *r, char *msg, size_t msglen);
     struct zkv_readvis *(*read_vis)(void *ctx, const zkv_range *r);
+    /* move_gate (ctx move_ctx): a range this node serves that is being passed to another
+     * owner (handoff.h): 1 holds its writes, 2 every request for it (the caller answers
+     * them NOT_OWNER once the move is over); 0 serves. NULL: no moves. */
+    int (*move_gate)(void *ctx, const zkv_range *r);
+    void *move_ctx;
     void (*owner_status)(void *ctx, const char *range_id, struct zkv_reply *r);
     void *hook_ctx;
     /* Replicas keep the last log_retain entries of a range's log (0: keep everything). */
@@ -65,6 +70,8 @@ typedef struct zkv_reply {
     const zkv_range *range; /* PUT/DELETE answered OK, a read that waits: the key's range */
     uint64_t wait_seq;      /* an owner read's answer waits until the range's commit point
                                reaches this seq (readvis.h); 0: it may go now */
+    bool moving;            /* the key's range (range) is being passed on: the answer is
+                               NOT_OWNER once the move is over (acks.h) */
     /* SCAN: item bytes and the items pointing into them */
     zkv_buf scan_data;
     Zkv__KeyValue *items;

@@ -72,6 +72,8 @@ int main(int argc, char **argv)
         .log_retain = (uint64_t)cfg.log_retain,
         .metrics_host = cfg.metrics ? cfg.metrics_host : NULL,
         .metrics_port = cfg.metrics_port,
+        .handoff_ms = (uint64_t)cfg.handoff_ms,
+        .leave_ms = (uint64_t)cfg.leave_ms,
         .membership = {.zk = cfg.zk,
                        .cluster = cfg.cluster,
                        .node_id = node_id,

@@ -47,6 +47,8 @@ struct zkv_membership {
     /* under mu */
     zkv_lease lease;
     bool ev_isr;        /* in_sync requests queued */
+    bool leaving;       /* zkv_membership_set_leaving was called */
+    bool leaving_done;  /* membership thread: nodes/<id> says so */
     zkv_range *isr_req; /* queued in_sync writes */
     size_t n_isr_req, cap_isr_req;
 };
@@ -184,6 +186,7 @@ static void drop_session(zkv_membership *m)
         zookeeper_close(m->zh);
     m->zh = NULL;
     m->registered = false;
+    m->leaving_done = false; /* written again under the new session (harmless if carried) */
     m->disconnected = false;
     m->last_confirm_ms = 0; /* a new session confirms at once */
 }
@@ -225,6 +228,9 @@ static reg_result register_node(zkv_membership *m, char *reason, size_t rlen)
     snprintf(info.addr, sizeof(info.addr), "%s", m->cfg.advertise);
     info.incarnation = m->cfg.incarnation;
     snprintf(info.version, sizeof(info.version), "%s", ZKV_VERSION);
+    pthread_mutex_lock(&m->mu);
+    info.leaving = m->leaving;
+    pthread_mutex_unlock(&m->mu);
     char *json = zkv_node_to_json(&info);
     if (!json) {
         snprintf(reason, rlen, "out of memory");
@@ -288,6 +294,53 @@ static reg_result register_node(zkv_membership *m, char *reason, size_t rlen)
     return res;
 }
 
+static int write_with_map_bump(zkv_membership *m, const char *path, const char *json,
+                               int32_t zversion, int32_t *new_zv);
+
+/* Rewrites nodes/<id> with "leaving" once asked (a new registration carries it already). */
+static void write_leaving(zkv_membership *m)
+{
+    pthread_mutex_lock(&m->mu);
+    bool want = m->leaving;
+    pthread_mutex_unlock(&m->mu);
+    if (!want || m->leaving_done || !m->registered)
+        return;
+    char path[ZKV_PATH_MAX];
+    if (zkv_path(path, sizeof(path), m->cfg.cluster, ZKV_PATH_NODES, m->cfg.node_id) != 0)
+        return;
+    zkv_node_info info;
+    memset(&info, 0, sizeof(info));
+    snprintf(info.id, sizeof(info.id), "%s", m->cfg.node_id);
+    snprintf(info.addr, sizeof(info.addr), "%s", m->cfg.advertise);
+    info.incarnation = m->cfg.incarnation;
+    snprintf(info.version, sizeof(info.version), "%s", ZKV_VERSION);
+    info.leaving = true;
+    char *json = zkv_node_to_json(&info);
+    /* with a map bump: every node and the coordinator read it at once (owners drop the
+     * node from in_sync, the coordinator gives it nothing new) */
+    int rc = json ? write_with_map_bump(m, path, json, -1, NULL) : ZSYSTEMERROR;
+    free(json);
+    if (rc != ZOK) {
+        warn_once(m, "cannot mark the node leaving: %s; retrying", zkv_zk_strerror(rc));
+        return;
+    }
+    m->leaving_done = true;
+    ZKV_INFO("%s marked leaving: the coordinator gives it nothing new", path);
+    pthread_mutex_lock(&m->mu);
+    m->pending.leaving_set = true;
+    publish_locked(m);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void zkv_membership_set_leaving(zkv_membership *m)
+{
+    pthread_mutex_lock(&m->mu);
+    m->leaving = true;
+    m->ev_isr = true; /* wakes the thread */
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->mu);
+}
+
 /* Completion of a lease confirmation, on the ZooKeeper client's thread. Only an answer
  * that shows our registration under the same session proves the session alive. The
  * client calls every pending completion (with an error) when the handle closes. */
@@ -325,15 +378,15 @@ static void maybe_confirm(zkv_membership *m)
 /* One in_sync write: the range znode at the version the owner read, and map = its current
  * version + 1 (read fresh: other owners bump map too; only the range's version decides).
  * Returns a ZooKeeper code; *zversion gets the range znode's new version. */
-static int isr_write(zkv_membership *m, const zkv_range *r, int32_t *zversion)
+/* Sets path to json (conditional on zversion, -1: any) and bumps map in one zoo_multi,
+ * retrying when only the map moved meanwhile; *new_zv gets path's new version. Returns ZOK,
+ * ZBADVERSION or ZNONODE for path, or another ZooKeeper error. */
+static int write_with_map_bump(zkv_membership *m, const char *path, const char *json,
+                               int32_t zversion, int32_t *new_zv)
 {
-    char rpath[ZKV_PATH_MAX], mpath[ZKV_PATH_MAX];
-    if (zkv_path(rpath, sizeof(rpath), m->cfg.cluster, ZKV_PATH_RANGES, r->id) != 0 ||
-        zkv_path(mpath, sizeof(mpath), m->cfg.cluster, ZKV_PATH_MAP, NULL) != 0)
+    char mpath[ZKV_PATH_MAX];
+    if (zkv_path(mpath, sizeof(mpath), m->cfg.cluster, ZKV_PATH_MAP, NULL) != 0)
         return ZBADARGUMENTS;
-    char *rjson = zkv_range_to_json(r);
-    if (!rjson)
-        return ZSYSTEMERROR;
     int rc = ZSYSTEMERROR;
     for (int attempt = 0; attempt < 5; attempt++) {
         char buf[256];
@@ -357,12 +410,13 @@ static int isr_write(zkv_membership *m, const zkv_range *r, int32_t *zversion)
         zoo_op_result_t results[2];
         struct Stat stats[2];
         memset(results, 0, sizeof(results));
-        zoo_set_op_init(&ops[0], rpath, rjson, (int)strlen(rjson), r->zversion, &stats[0]);
+        zoo_set_op_init(&ops[0], path, json, (int)strlen(json), zversion, &stats[0]);
         zoo_set_op_init(&ops[1], mpath, mjson, (int)strlen(mjson), mst.version, &stats[1]);
         rc = zoo_multi(m->zh, 2, ops, results);
         free(mjson);
         if (rc == ZOK) {
-            *zversion = stats[0].version;
+            if (new_zv)
+                *new_zv = stats[0].version;
             break;
         }
         if (results[0].err == ZBADVERSION || results[0].err == ZNONODE) {
@@ -372,6 +426,18 @@ static int isr_write(zkv_membership *m, const zkv_range *r, int32_t *zversion)
         if (results[1].err != ZBADVERSION)
             break; /* not a race on map: report it */
     }
+    return rc;
+}
+
+static int isr_write(zkv_membership *m, const zkv_range *r, int32_t *zversion)
+{
+    char rpath[ZKV_PATH_MAX];
+    if (zkv_path(rpath, sizeof(rpath), m->cfg.cluster, ZKV_PATH_RANGES, r->id) != 0)
+        return ZBADARGUMENTS;
+    char *rjson = zkv_range_to_json(r);
+    if (!rjson)
+        return ZSYSTEMERROR;
+    int rc = write_with_map_bump(m, rpath, rjson, r->zversion, zversion);
     free(rjson);
     return rc;
 }
@@ -578,6 +644,7 @@ static void *membership_main(void *arg)
             publish_map(m, map);
         }
         run_isr_requests(m);
+        write_leaving(m);
         maybe_confirm(m);
         wait_event(m, (long)zkv_lease_confirm_interval_ms(zoo_recv_timeout(m->zh)));
     }

@@ -60,6 +60,7 @@ typedef struct zkv_membership_update {
     char reason[256];            /* set when fatal */
     zkv_isr_result *isr;         /* in_sync write results (malloc'd; the caller frees) */
     size_t n_isr;
+    bool leaving_set; /* nodes/<id> now says "leaving" (zkv_membership_set_leaving) */
 } zkv_membership_update;
 
 /* Starts the thread. The config's strings must outlive the membership. Returns 0 or -1. */
@@ -73,6 +74,9 @@ void zkv_membership_detach(zkv_membership *m);
  * the next update. Returns 0, or -1 (out of memory, or the range already has a request
  * queued). */
 int zkv_membership_isr_submit(zkv_membership *m, const zkv_range *r);
+/* Marks nodes/<id> "leaving" (controlled shutdown: the coordinator gives the node nothing
+ * new); the next update says when it is written (loop thread). */
+void zkv_membership_set_leaving(zkv_membership *m);
 /* The current serving lease (lease.h); any thread. */
 zkv_lease zkv_membership_lease(zkv_membership *m);
 /* Stops the thread, closes the session (removing nodes/<id>) and frees m. NULL: no-op. */

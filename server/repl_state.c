@@ -42,13 +42,13 @@ bool zkv_repl_should_shrink(const zkv_repl_replica *r, uint64_t now_ms, uint64_t
 {
     if (!r->in_sync || r->removing)
         return false;
-    return now_ms > r->caught_up_at && now_ms - r->caught_up_at > lag_ms;
+    return r->leaving || (now_ms > r->caught_up_at && now_ms - r->caught_up_at > lag_ms);
 }
 
 bool zkv_repl_should_expand(const zkv_repl_replica *r, uint64_t owner_committed,
                             uint64_t commit_point, uint64_t now_ms, uint64_t lag_ms)
 {
-    if (r->in_sync || r->adding || !r->streaming || !r->connected || !r->acked_known)
+    if (r->in_sync || r->adding || r->leaving || !r->streaming || !r->connected || !r->acked_known)
         return false;
     /* a recent ack proves the replica alive and caught up (an idle range's 0 == 0 alone
      * would re-add a stopped replica right after its removal) */

@@ -29,6 +29,8 @@ typedef struct zkv_repl_replica {
     bool removing;         /* removal proposed, not yet confirmed (still counts) */
     bool connected;        /* the shipper's connection to the node is up */
     bool streaming;        /* the shipper streams log entries to it (not probing/snapshot) */
+    bool leaving;          /* its node is shutting down (nodes/<id> says "leaving"): it leaves
+                              in_sync at once, so no write waits for it once it is gone */
 } zkv_repl_replica;
 
 /* true when r's acks gate the release of write answers. */
@@ -51,10 +53,11 @@ void zkv_repl_on_ack(zkv_repl_replica *r, uint64_t acked_seq, uint64_t owner_las
 uint64_t zkv_repl_lag_ms(const zkv_repl_replica *r, uint64_t owner_committed, uint64_t now_ms);
 
 /* Shrink: a confirmed in_sync replica (not already being removed) that has not been
- * caught up for more than lag_ms. */
+ * caught up for more than lag_ms, or whose node is leaving. */
 bool zkv_repl_should_shrink(const zkv_repl_replica *r, uint64_t now_ms, uint64_t lag_ms);
 
-/* Expand: a replica of the range, not in in_sync (nor being added), that is streaming,
+/* Expand: a replica of the range, not in in_sync (nor being added), not leaving, that is
+ * streaming,
  * was caught up within the last lag_ms / 2 (a recent ack covered everything committed when
  * its frame left), and holds every answer already released (acked >= commit_point). */
 bool zkv_repl_should_expand(const zkv_repl_replica *r, uint64_t owner_committed,

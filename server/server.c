@@ -27,6 +27,8 @@
 #include "server_int.h"
 
 #define SHUTDOWN_GRACE_MS 3000
+#define LEAVE_MARK_WAIT_MS 1000 /* for nodes/<id> to say "leaving" before handing off */
+#define LEAVE_ISR_WAIT_MS 3000  /* for the owners to drop it from in_sync before exiting */
 #define METRICS_REFRESH_MS 1000
 
 static void begin_shutdown(zkv_server *s, const char *why);
@@ -44,6 +46,8 @@ static void before_sleep(zkv_server *s)
         zkv_shipper_after_commit(s->shipper);
         if (s->fatal)
             return;
+        if (s->handoffs)
+            zkv_handoffs_pump(s->handoffs);
         zkv_acks_release_all(s);
     }
     while (s->dirty) {
@@ -90,6 +94,8 @@ static void install_map(zkv_server *s, zkv_rangemap *map)
     s->env.map = map;
     if (s->shipper)
         zkv_shipper_sync_map(s->shipper);
+    if (s->handoffs)
+        zkv_handoffs_sync_map(s->handoffs);
     zkv_rangemap_free(old);
 }
 
@@ -124,11 +130,17 @@ static void on_async(uv_async_t *h)
     }
     for (size_t i = 0; i < u.n_isr; i++) {
         const zkv_isr_result *r = &u.isr[i];
+        if (s->handoffs && zkv_handoffs_write_result(s->handoffs, r->range_id, r->epoch, r->rc))
+            continue;
         if (s->shipper)
             zkv_shipper_isr_result(s->shipper, r->range_id, r->epoch, r->rc, r->zversion,
                                    (const char(*)[ZKV_ID_MAX])r->in_sync, r->n_in_sync);
     }
     free(u.isr);
+    if (u.leaving_set && s->leaving && !s->leave_started && !s->shutting_down) {
+        s->leave_started = true;
+        zkv_handoffs_leave(s->handoffs);
+    }
     if (u.has_cluster_id && s->shipper)
         zkv_shipper_sync_map(s->shipper);
     if (u.fatal) {
@@ -167,6 +179,7 @@ static void maybe_finish(zkv_server *s)
     close_core(s, (uv_handle_t *)&s->sigint);
     close_core(s, (uv_handle_t *)&s->shutdown_timer);
     close_core(s, (uv_handle_t *)&s->metrics_timer);
+    close_core(s, (uv_handle_t *)&s->leave_timer);
 }
 
 void zkv_server_conn_closed(zkv_server *s)
@@ -220,15 +233,90 @@ void zkv_server_fatal(zkv_server *s, const char *fmt, ...)
     begin_shutdown(s, "fatal error");
 }
 
+/* Whether the map lists this node in some range's in_sync. */
+static bool in_sync_anywhere(const zkv_server *s)
+{
+    for (size_t i = 0; s->map && i < s->map->n_ranges; i++)
+        if (zkv_range_is_in_sync(&s->map->ranges[i], s->opt->node_id))
+            return true;
+    return false;
+}
+
+/* Controlled shutdown: the leave timer checks every 20 ms whether every owned range has
+ * been handed off (the map shows another owner), or the deadline passed. */
+static void on_leave_timer(uv_timer_t *t)
+{
+    zkv_server *s = t->data;
+    if (!s->leaving || s->shutting_down)
+        return;
+    size_t owned = s->map ? owned_ranges(s->map, s->opt->node_id) : 0;
+    bool late = zkv_now_ms() >= s->leave_deadline;
+    if (!s->leave_started && !late) {
+        if (zkv_now_ms() + s->opt->leave_ms - s->leave_deadline < LEAVE_MARK_WAIT_MS)
+            return; /* waiting for nodes/<id> to say "leaving" */
+        ZKV_WARN("nodes/%s not marked leaving after %d ms; handing off all the same",
+                 s->opt->node_id, LEAVE_MARK_WAIT_MS);
+        s->leave_started = true;
+        zkv_handoffs_leave(s->handoffs);
+    }
+    if (zkv_handoffs_active(s->handoffs) > 0 && !late)
+        return;
+    if (owned == 0 && !late && in_sync_anywhere(s)) {
+        /* its owners drop it from in_sync when they see it leaving, so no write waits for
+         * it after it exits; bounded */
+        if (!s->leave_isr_deadline)
+            s->leave_isr_deadline = zkv_now_ms() + LEAVE_ISR_WAIT_MS;
+        if (zkv_now_ms() < s->leave_isr_deadline)
+            return;
+        ZKV_WARN("still in_sync for some ranges after %d ms; shutting down", LEAVE_ISR_WAIT_MS);
+    } else if (owned == 0)
+        ZKV_INFO("every owned range handed off, and out of every in_sync set");
+    else if (late)
+        ZKV_WARN("still owning %zu range(s) after --leave-timeout-ms; shutting down", owned);
+    else if (zkv_handoffs_leave(s->handoffs) > 0)
+        return; /* a handoff was given up (or a range came): try again */
+    else
+        ZKV_WARN("%zu owned range(s) have no live in-sync replica to take them; shutting down",
+                 owned);
+    uv_timer_stop(&s->leave_timer);
+    begin_shutdown(s, "SIGTERM");
+}
+
+/* The first SIGTERM: hand owned ranges off first when there are any to hand. */
+static bool start_leaving(zkv_server *s)
+{
+    if (s->opt->leave_ms == 0 || !s->handoffs || !s->map || s->env.fenced ||
+        owned_ranges(s->map, s->opt->node_id) == 0)
+        return false;
+    s->leaving = true;
+    s->leave_deadline = zkv_now_ms() + s->opt->leave_ms;
+    ZKV_INFO("SIGTERM: handing %zu owned range(s) to in-sync replicas before shutting down",
+             owned_ranges(s->map, s->opt->node_id));
+    /* First tell the coordinator the node is leaving (so it hands it nothing back), then
+     * hand off (on_async, when that is written; the timer also goes on without it). */
+    zkv_membership_set_leaving(s->membership);
+    uv_timer_start(&s->leave_timer, on_leave_timer, 20, 20);
+    return true;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     zkv_server *s = h->data;
+    if (s->leaving && !s->shutting_down) {
+        ZKV_WARN("second %s: shutting down without waiting for the handoffs",
+                 signum == SIGINT ? "SIGINT" : "SIGTERM");
+        uv_timer_stop(&s->leave_timer);
+        begin_shutdown(s, "second signal");
+        return;
+    }
     if (s->shutting_down) {
         ZKV_WARN("second %s: closing every connection now",
                  signum == SIGINT ? "SIGINT" : "SIGTERM");
         on_shutdown_timer(&s->shutdown_timer);
         return;
     }
+    if (signum == SIGTERM && start_leaving(s))
+        return;
     begin_shutdown(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
@@ -339,7 +427,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     uv_handle_t *core[] = {(uv_handle_t *)&s->listener,       (uv_handle_t *)&s->prepare,
                            (uv_handle_t *)&s->check,          (uv_handle_t *)&s->async,
                            (uv_handle_t *)&s->sigterm,        (uv_handle_t *)&s->sigint,
-                           (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->metrics_timer};
+                           (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->metrics_timer,
+                           (uv_handle_t *)&s->leave_timer};
     uv_tcp_init(&s->loop, &s->listener);
     uv_prepare_init(&s->loop, &s->prepare);
     uv_check_init(&s->loop, &s->check);
@@ -348,6 +437,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     uv_signal_init(&s->loop, &s->sigint);
     uv_timer_init(&s->loop, &s->shutdown_timer);
     uv_timer_init(&s->loop, &s->metrics_timer);
+    uv_timer_init(&s->loop, &s->leave_timer);
     zkv_buf_init(&s->metrics_text);
     for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
         core[i]->data = s;
@@ -370,6 +460,11 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         s->env.read_vis = zkv_shipper_read_vis;
         s->env.owner_status = zkv_shipper_owner_status;
         s->env.hook_ctx = s->shipper;
+        s->handoffs = zkv_handoffs_new(s, opt->handoff_ms);
+        if (s->handoffs) {
+            s->env.move_gate = zkv_handoffs_gate_hook;
+            s->env.move_ctx = s->handoffs;
+        }
     }
 
     if (start_metrics(s) != 0) {
@@ -414,6 +509,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     zkv_buf_free(&s->metrics_text);
     zkv_metrics_snapshot_free(&s->metrics_snap);
     zkv_shipper_free(s->shipper);
+    zkv_handoffs_free(s->handoffs);
     zkv_rangemap_free(s->map);
     zkv_reply_free(&s->reply);
     zkv_arena_free(&s->arena);

@@ -19,10 +19,14 @@ typedef struct zkv_server_options {
     uint64_t log_retain;      /* --log-retain: log entries kept beyond what replicas need */
     const char *metrics_host; /* --metrics: serve GET /metrics there (NULL: off) */
     int metrics_port;
+    uint64_t handoff_ms; /* --handoff-timeout-ms */
+    uint64_t leave_ms;   /* --leave-timeout-ms (0: no controlled shutdown) */
     zkv_membership_config membership;
 } zkv_server_options;
 
-/* Serves until SIGTERM/SIGINT (or a fatal error): stops accepting, commits and flushes,
+/* Serves until SIGTERM/SIGINT (or a fatal error). The first SIGTERM first hands every owned
+ * range to an in-sync replica (controlled shutdown, handoff.h; at most leave_ms), then
+ * stops accepting, commits and flushes,
  * closes the connections and the store, then stops the membership (closing the ZooKeeper
  * session).
  * Takes the store and closes it before the session. Returns the exit code: 0 after a clean

@@ -9,6 +9,7 @@
 #include "arena.h"
 #include "common/buf.h"
 #include "dispatch.h"
+#include "handoff.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "server.h"
@@ -31,6 +32,7 @@ typedef struct zkv_server {
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     uv_timer_t metrics_timer; /* --metrics: renders and publishes once a second */
+    uv_timer_t leave_timer;   /* controlled shutdown: watches the handoffs */
     const zkv_server_options *opt;
     zkv_store *store;
     zkv_membership *membership;
@@ -39,12 +41,17 @@ typedef struct zkv_server {
     char cluster_id[ZKV_ID_MAX];
     zkv_dispatch_env env;
     size_t max_frame;
-    zkv_arena arena;      /* request decoding */
-    zkv_reply reply;      /* the response being built */
-    zkv_conn *conns;      /* every open connection */
-    zkv_conn *dirty;      /* connections with output to flush */
-    zkv_conn *held_conns; /* connections holding answers until replica acks (acks.h) */
-    zkv_shipper *shipper; /* owner-side replication (shipper.h) */
+    zkv_arena arena;             /* request decoding */
+    zkv_reply reply;             /* the response being built */
+    zkv_conn *conns;             /* every open connection */
+    zkv_conn *dirty;             /* connections with output to flush */
+    zkv_conn *held_conns;        /* connections holding answers until replica acks (acks.h) */
+    zkv_shipper *shipper;        /* owner-side replication (shipper.h) */
+    zkv_handoffs *handoffs;      /* live ownership moves, owner side (handoff.h) */
+    bool leaving;                /* controlled shutdown: handing owned ranges off before exit */
+    bool leave_started;          /* ...and the handoffs were started */
+    uint64_t leave_isr_deadline; /* ms: then exit even if still listed in some in_sync */
+    uint64_t leave_deadline;     /* ms: shut down then even if handoffs are not over */
     size_t n_conns;
     bool listening;
     bool shutting_down;

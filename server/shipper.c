@@ -71,6 +71,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/zk.h"
+#include "handoff.h"
 #include "membership.h"
 #include "repl_plan.h"
 #include "readvis.h"
@@ -273,6 +274,12 @@ struct zkv_shipper {
     zkv_shipper_options opt;
     owned **ranges;
     size_t n_ranges, cap_ranges;
+    /* by_map[i]: the owned range of the map's i-th range, or NULL (rebuilt by sync_map), so
+     * a read finds its range's state without comparing ids */
+    owned **by_map;
+    size_t n_by_map;
+    const zkv_rangemap *by_map_of; /* the map by_map was built for, and its version */
+    int64_t by_map_version;
     peer *peers;
     uv_timer_t tick;
     bool tick_open;
@@ -1432,8 +1439,9 @@ static void submit_isr(zkv_shipper *sh, owned *o, uint64_t now)
     if (o->isr_wait_map && now >= o->isr_retry_at)
         o->isr_wait_map = false; /* no newer map came: try again with what we have */
     if (o->isr_inflight || o->isr_wait_map || now < o->isr_retry_at || sh->srv->env.fenced ||
-        !sh->srv->membership)
-        return;
+        !sh->srv->membership ||
+        zkv_handoffs_gate(sh->srv->handoffs, o->range.id) == ZKV_HO_HOLD_ALL)
+        return; /* (a range being passed on: its owner writes it, not in_sync changes) */
     uint64_t committed = committed_seq(sh, o);
     uint64_t lag = sh->opt.replica_lag_ms;
     bool change = false;
@@ -1622,6 +1630,11 @@ static void owned_update(zkv_shipper *sh, owned *o, const zkv_range *r, uint64_t
             o->streams[i] = stream_new(sh, o, i, o->reps[i].node_id);
         peer *p = o->streams[i] ? o->streams[i]->p : NULL;
         const zkv_node_info *ni = zkv_rangemap_node(sh->srv->map, o->reps[i].node_id);
+        bool leaving = ni && ni->leaving;
+        if (o->reps[i].leaving != leaving) {
+            o->reps[i].leaving = leaving;
+            o->dirty = true;
+        }
         if (p && ni && strcmp(p->addr, ni->addr) != 0) {
             snprintf(p->addr, sizeof(p->addr), "%s", ni->addr);
             if (p->st == PEER_DOWN && !p->tcp_open) {
@@ -1634,13 +1647,38 @@ static void owned_update(zkv_shipper *sh, owned *o, const zkv_range *r, uint64_t
     update_commit_point(sh, o);
 }
 
+/* by_map for map m (on failure every read takes the slow path through find_owned). */
+static void index_by_map(zkv_shipper *sh, const zkv_rangemap *m)
+{
+    size_t n = m ? m->n_ranges : 0;
+    if (n > sh->n_by_map) {
+        owned **nb = realloc(sh->by_map, n * sizeof(*nb));
+        if (!nb) {
+            sh->n_by_map = 0;
+            return;
+        }
+        sh->by_map = nb;
+    }
+    sh->n_by_map = n;
+    sh->by_map_of = m;
+    sh->by_map_version = m ? m->version : 0;
+    for (size_t i = 0; i < n; i++) {
+        owned *o = NULL;
+        if (strcmp(m->ranges[i].owner, sh->srv->opt->node_id) == 0)
+            o = find_owned(sh, m->ranges[i].id);
+        sh->by_map[i] = o;
+    }
+}
+
 void zkv_shipper_sync_map(zkv_shipper *sh)
 {
     const zkv_rangemap *m = sh->srv->map;
     const char *me = sh->srv->opt->node_id;
     uint64_t now = zkv_now_ms();
-    if (sh->closing)
+    if (sh->closing) {
+        sh->n_by_map = 0;
         return;
+    }
     sh->kick = true;
     /* Drop ranges no longer owned here (or owned at another epoch). */
     for (size_t i = 0; i < sh->n_ranges;) {
@@ -1686,6 +1724,7 @@ void zkv_shipper_sync_map(zkv_shipper *sh)
         }
         owned_update(sh, o, r, now);
     }
+    index_by_map(sh, m);
 }
 
 /* ---- turn ---- */
@@ -1791,18 +1830,63 @@ uint64_t zkv_shipper_commit_point(zkv_shipper *sh, const char *range_id, uint64_
     return o->commit_point;
 }
 
+/* o's read visibility with its commit point brought up to date: a commit moves it only
+ * while the ack set is empty (the point is the committed seq then); acks move it where
+ * they arrive. */
+static zkv_readvis *fresh_vis(zkv_shipper *sh, owned *o)
+{
+    if (o->n == 0)
+        zkv_readvis_set_commit_point(&o->vis, committed_seq(sh, o));
+    else
+        update_commit_point(sh, o);
+    return &o->vis;
+}
+
 zkv_readvis *zkv_shipper_readvis(zkv_shipper *sh, const char *range_id, uint64_t epoch)
 {
     owned *o = find_owned(sh, range_id);
     if (!o || o->range.epoch != epoch || sh->srv->env.fenced)
         return NULL;
-    update_commit_point(sh, o); /* the store may have committed since the last update */
-    return &o->vis;
+    return fresh_vis(sh, o);
 }
 
 zkv_readvis *zkv_shipper_read_vis(void *ctx, const zkv_range *r)
 {
-    return zkv_shipper_readvis(ctx, r->id, r->epoch);
+    zkv_shipper *sh = ctx;
+    const zkv_rangemap *m = sh->srv->map;
+    if (m && m == sh->by_map_of && m->version == sh->by_map_version && r >= m->ranges &&
+        r < m->ranges + m->n_ranges) {
+        size_t i = (size_t)(r - m->ranges);
+        owned *o = i < sh->n_by_map ? sh->by_map[i] : NULL;
+        if (o && o->range.epoch == r->epoch && !sh->srv->env.fenced)
+            return fresh_vis(sh, o);
+    }
+    return zkv_shipper_readvis(sh, r->id, r->epoch);
+}
+
+bool zkv_shipper_replica_progress(zkv_shipper *sh, const char *range_id, const char *replica,
+                                  zkv_shipper_progress *out)
+{
+    owned *o = find_owned(sh, range_id);
+    if (!o)
+        return false;
+    for (int i = 0; i < o->n; i++) {
+        const zkv_repl_replica *r = &o->reps[i];
+        if (strcmp(r->node_id, replica) != 0)
+            continue;
+        out->committed = committed_seq(sh, o);
+        out->acked = r->acked_known ? r->acked_seq : 0;
+        out->in_sync = r->in_sync && !r->removing;
+        out->isr_inflight = o->isr_inflight;
+        return true;
+    }
+    return false;
+}
+
+const zkv_range *zkv_shipper_owned_range(zkv_shipper *sh, const char *range_id)
+{
+    owned *o = find_owned(sh, range_id);
+    return o ? &o->range : NULL;
 }
 
 bool zkv_shipper_needs_acks(zkv_shipper *sh, const char *range_id)
@@ -1931,6 +2015,7 @@ void zkv_shipper_free(zkv_shipper *sh)
         free(p);
     }
     free(sh->ranges);
+    free(sh->by_map);
     zkv_buf_free(&sh->data);
     zkv_buf_free(&sh->memo_buf);
     free(sh->entries);

@@ -79,6 +79,20 @@ uint64_t zkv_shipper_commit_point(zkv_shipper *sh, const char *range_id, uint64_
  * not be answered as the owner). Valid until the next map change. */
 struct zkv_readvis;
 struct zkv_readvis *zkv_shipper_readvis(zkv_shipper *sh, const char *range_id, uint64_t epoch);
+/* What the owner knows of one replica of an owned range, for handoff.c. */
+typedef struct zkv_shipper_progress {
+    uint64_t committed; /* the range's last seq durable here */
+    uint64_t acked;     /* the replica's acknowledged position (0 while unknown) */
+    bool in_sync;       /* the replica is a confirmed in_sync member */
+    bool isr_inflight;  /* an in_sync write of the range is pending */
+} zkv_shipper_progress;
+/* Fills *out for replica of range_id; false when the range is not owned here or replica
+ * is not one of its replicas. */
+bool zkv_shipper_replica_progress(zkv_shipper *sh, const char *range_id, const char *replica,
+                                  zkv_shipper_progress *out);
+/* The owned range as this owner knows it (in_sync confirmed, znode version of its last
+ * write or map), or NULL when not owned here. Valid until the next map or in_sync result. */
+const zkv_range *zkv_shipper_owned_range(zkv_shipper *sh, const char *range_id);
 /* true when a write to range_id needs replica acks before its answer (a non-empty ack set). */
 bool zkv_shipper_needs_acks(zkv_shipper *sh, const char *range_id);
 /* An in_sync write result from the membership thread. */

@@ -61,6 +61,12 @@ int zkv_path(char *out, size_t outlen, const char *cluster, zkv_path_kind kind, 
     case ZKV_PATH_COORDINATOR:
         suffix = "/coordinator";
         break;
+    case ZKV_PATH_OPS:
+        suffix = "/ops";
+        break;
+    case ZKV_PATH_DRAINED:
+        suffix = "/drained";
+        break;
     default:
         return -1;
     }
@@ -312,7 +318,8 @@ char *zkv_node_to_json(const zkv_node_info *n)
         return NULL;
     int bad = add_str(o, "id", n->id) || add_str(o, "addr", n->addr) ||
               add_u64(o, "incarnation", n->incarnation) || add_str(o, "zone", n->zone) ||
-              add_str(o, "version", n->version);
+              add_str(o, "version", n->version) ||
+              (n->leaving && !cJSON_AddTrueToObject(o, "leaving"));
     return finish_json(o, bad);
 }
 
@@ -330,9 +337,13 @@ int zkv_node_from_json(const char *json, size_t len, zkv_node_info *out, char *e
         get_u64(what, o, "incarnation", &n.incarnation, err, errlen) == 0 &&
         get_str(what, o, "zone", n.zone, sizeof n.zone, err, errlen) == 0 &&
         get_str(what, o, "version", n.version, sizeof n.version, err, errlen) == 0) {
+        const cJSON *lv = cJSON_GetObjectItemCaseSensitive(o, "leaving");
         if (n.addr[0] == '\0') {
             fail(err, errlen, "%s: field 'addr' is empty", what);
+        } else if (lv && !cJSON_IsBool(lv)) {
+            fail(err, errlen, "%s: field 'leaving' is not a boolean", what);
         } else {
+            n.leaving = lv && cJSON_IsTrue(lv);
             *out = n;
             rc = 0;
         }
@@ -351,7 +362,8 @@ char *zkv_range_to_json(const zkv_range *r)
     int bad = add_str(o, "id", r->id) || add_key(o, "start", r->start, r->start_len) ||
               add_key(o, "end", r->end, r->end_len) || add_str(o, "owner", r->owner) ||
               add_ids(o, "replicas", r->replicas, r->n_replicas) ||
-              add_ids(o, "in_sync", r->in_sync, r->n_in_sync) || add_u64(o, "epoch", r->epoch);
+              add_ids(o, "in_sync", r->in_sync, r->n_in_sync) || add_u64(o, "epoch", r->epoch) ||
+              (r->handoff[0] && add_str(o, "handoff", r->handoff));
     return finish_json(o, bad);
 }
 
@@ -370,7 +382,9 @@ int zkv_range_from_json(const char *json, size_t len, zkv_range *out, char *err,
         get_id(what, o, "owner", out->owner, true, err, errlen) == 0 &&
         get_ids(what, o, "replicas", out->replicas, &out->n_replicas, err, errlen) == 0 &&
         get_ids(what, o, "in_sync", out->in_sync, &out->n_in_sync, err, errlen) == 0 &&
-        get_u64(what, o, "epoch", &out->epoch, err, errlen) == 0) {
+        get_u64(what, o, "epoch", &out->epoch, err, errlen) == 0 &&
+        (!cJSON_GetObjectItemCaseSensitive(o, "handoff") ||
+         get_id(what, o, "handoff", out->handoff, true, err, errlen) == 0)) {
         if (out->start_len && out->end_len &&
             zkv_key_cmp(out->start, out->start_len, out->end, out->end_len) >= 0)
             fail(err, errlen, "%s: range '%s' has start >= end", what, out->id);

@@ -1,12 +1,15 @@
-/* it_repl.h: helpers shared by the replication and failover tests (issue 3,
- * docs/replication.md): key prefixes that fall in one range, a writer thread that records
- * every write it saw acknowledged (with its value and version) and checks them all back
- * afterwards, and bounded waits on the in_sync sets and owners in ZooKeeper. */
+/* it_repl.h: helpers shared by the replication, failover and elastic tests
+ * (docs/replication.md, docs/operations.md): key prefixes that fall in one range, a writer
+ * thread that records every write it saw acknowledged (with its value and version) and
+ * checks them all back afterwards, a reader thread that reads acknowledged writes back
+ * while the writer runs and counts every error, and bounded waits on the in_sync sets and
+ * owners in ZooKeeper. */
 #ifndef ZKV_IT_REPL_H
 #define ZKV_IT_REPL_H
 #include <CUnit/CUnit.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +309,88 @@ static inline int it_writer_verify(it_writer *w, zkv_client *c, unsigned flags, 
         *checked = reads;
     zkt_log("writer %d: read back %d keys, %d problems", w->tag, reads, bad);
     return bad;
+}
+
+/* --- the reader thread ------------------------------------------------------------------ */
+
+/* Reads, in a loop, keys of its own that a running writer saw acknowledged (owner reads
+ * with flags), and counts every answer that is not that exact value: errors (any libzkv
+ * failure) and wrong answers (another value, not found, stale when !allow_stale). */
+typedef struct it_reader {
+    pthread_t thread;
+    bool running;
+    zkv_client *client;
+    it_writer *w;
+    unsigned flags;
+    bool allow_stale;
+    atomic_bool stop;
+    atomic_int reads, errors, wrong;
+    char first_error[512];
+    uint64_t rng;
+} it_reader;
+
+static inline void *it_reader_main(void *p)
+{
+    it_reader *r = p;
+    uint8_t key[ZKT_KEY_MAX + 64], val[160];
+    char show[256];
+    while (!atomic_load(&r->stop)) {
+        int n = atomic_load(&r->w->n);
+        if (n < 2) {
+            zkt_pause_ms(2);
+            continue;
+        }
+        r->rng = r->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        int i = (int)((r->rng >> 33) % (uint64_t)n);
+        if (r->w->hot)
+            i &= ~1; /* keys of its own only (odd attempts overwrite hot keys) */
+        if (r->w->a[i].state != IT_W_ACKED)
+            continue;
+        size_t kl = it_w_key(r->w, i, key), vl = it_w_value(r->w, i, val);
+        zkv_value *v = NULL;
+        int rc = zkv_get(r->client, key, kl, 0, r->flags, &v);
+        atomic_fetch_add(&r->reads, 1);
+        bool ok = rc == ZKV_OK && zkv_value_len(v) == vl &&
+                  memcmp(zkv_value_data(v), val, vl) == 0 &&
+                  (r->allow_stale || !zkv_value_stale(v));
+        if (!ok) {
+            bool err = rc != ZKV_OK && rc != ZKV_ENOTFOUND;
+            int first = err ? atomic_fetch_add(&r->errors, 1) : atomic_fetch_add(&r->wrong, 1);
+            if (first == 0 && !r->first_error[0])
+                snprintf(r->first_error, sizeof r->first_error, "get %s: %s: %s",
+                         it_show(key, kl, show, sizeof show), zkv_strerror(rc),
+                         rc == ZKV_OK ? (zkv_value_stale(v) ? "stale" : "another value")
+                                      : zkv_last_error());
+        }
+        zkv_value_free(v);
+    }
+    return NULL;
+}
+
+static inline int it_reader_start(it_reader *r, zkv_client *client, it_writer *w, unsigned flags,
+                                  bool allow_stale)
+{
+    memset(r, 0, sizeof *r);
+    r->client = client;
+    r->w = w;
+    r->flags = flags;
+    r->allow_stale = allow_stale;
+    r->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)r;
+    if (pthread_create(&r->thread, NULL, it_reader_main, r) != 0)
+        return -1;
+    r->running = true;
+    return 0;
+}
+
+static inline void it_reader_stop(it_reader *r)
+{
+    atomic_store(&r->stop, true);
+    if (r->running)
+        pthread_join(r->thread, NULL);
+    r->running = false;
+    zkt_log("reader: %d reads, %d errors, %d wrong answers%s%s", atomic_load(&r->reads),
+            atomic_load(&r->errors), atomic_load(&r->wrong), r->first_error[0] ? "; first: " : "",
+            r->first_error);
 }
 
 /* --- ZooKeeper state -------------------------------------------------------------------- */

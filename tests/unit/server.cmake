@@ -4,10 +4,10 @@
 # and the wire fast paths (hand-made response encoding and request decoding against
 # protobuf-c), the in-memory log records of the last batch (logbatch), and the
 # Prometheus text of --metrics (metrics), and the read-visibility rule of owner reads
-# (readvis).
+# (readvis), and the pure steps of a live ownership move (handoff).
 # Included by tests/CMakeLists.txt.
 foreach(t record store rowcache dispatch datadir arena lease repl_state shipper repl_plan replica wire
-    logbatch metrics readvis)
+    logbatch metrics readvis handoff)
   zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
     LIBS zkv_server_core zkv_common)
 endforeach()

@@ -134,7 +134,7 @@ static void test_flags(void)
     CU_ASSERT_STRING_EQUAL(cfg.advertise, "127.0.0.1:7400");
     CU_ASSERT_STRING_EQUAL(cfg.data_dir, "./zkv-data");
     CU_ASSERT_EQUAL(cfg.max_value, 1048576);
-    CU_ASSERT_EQUAL(cfg.session_timeout_ms, 10000);
+    CU_ASSERT_EQUAL(cfg.session_timeout_ms, 4000);
     CU_ASSERT_PTR_NULL(cfg.id);
     const char *a2[] = {"zkv-server", "--listen", "127.0.0.1:7501", "--advertise", "127.0.0.2:80",
                         "--id",       "n1",       "--max-value",    "10",          "--log-level",

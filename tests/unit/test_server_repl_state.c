@@ -80,6 +80,15 @@ static void test_shrink_after_lag_only(void)
     CU_ASSERT_FALSE(zkv_repl_should_shrink(&r, 5000, 2000));
     zkv_repl_replica o = rep("c", false, 0);
     CU_ASSERT_FALSE(zkv_repl_should_shrink(&o, 9000, 2000)); /* not in sync */
+    /* a replica whose node is leaving goes at once, and is not taken back meanwhile */
+    zkv_repl_replica g = rep("d", true, 10);
+    g.caught_up_at = 1000;
+    g.leaving = true;
+    CU_ASSERT_TRUE(zkv_repl_should_shrink(&g, 1000, 2000));
+    g.in_sync = false;
+    CU_ASSERT_FALSE(zkv_repl_should_expand(&g, 10, 10, 1000, 2000));
+    g.leaving = false;
+    CU_ASSERT_TRUE(zkv_repl_should_expand(&g, 10, 10, 1000, 2000));
 }
 
 static void test_expand_when_caught_up(void)

@@ -25,6 +25,7 @@ typedef struct zkv_node_info {
     uint64_t incarnation; /* grows by one on each start of the node */
     char zone[ZKV_ID_MAX];
     char version[32];
+    bool leaving; /* shutting down (controlled shutdown): it takes nothing new */
 } zkv_node_info;
 
 typedef struct zkv_range {
@@ -39,7 +40,9 @@ typedef struct zkv_range {
     char in_sync[ZKV_MAX_REPLICAS][ZKV_ID_MAX];
     int n_in_sync;
     uint64_t epoch;
-    int32_t zversion; /* znode version it was read at (-1 if not from ZooKeeper) */
+    char handoff[ZKV_ID_MAX]; /* "" or the replica the owner is asked to pass ownership to
+                                 (a live move, docs/operations.md) */
+    int32_t zversion;         /* znode version it was read at (-1 if not from ZooKeeper) */
 } zkv_range;
 
 typedef struct zkv_rangemap {

@@ -4,6 +4,8 @@
  *   /zkv/NAME/ranges/<id>      {"id","start","end","owner","replicas","in_sync","epoch"}
  *   /zkv/NAME/map              {"version"}  bumped by every change to ranges/
  *   /zkv/NAME/coordinator/c-   ephemeral sequential, leader election
+ *   /zkv/NAME/ops/op-          persistent sequential, an operator's multi-step operation
+ *   /zkv/NAME/drained/<id>     persistent, a node drained by an operator
  * JSON is compact (cJSON_PrintUnformatted); binary keys use zkv_key_escape.
  * Encoders return a malloc'd NUL-terminated string (caller frees) or NULL (ENOMEM).
  * Decoders return 0, or -1 with a reason in err. Pure functions. */
@@ -23,6 +25,8 @@ typedef enum {
     ZKV_PATH_RANGES,      /* /zkv/NAME/ranges */
     ZKV_PATH_MAP,         /* /zkv/NAME/map */
     ZKV_PATH_COORDINATOR, /* /zkv/NAME/coordinator */
+    ZKV_PATH_OPS,         /* /zkv/NAME/ops */
+    ZKV_PATH_DRAINED,     /* /zkv/NAME/drained */
 } zkv_path_kind;
 
 /* Writes the path of kind for cluster into out; with child != NULL appends "/child".

@@ -79,6 +79,18 @@ static int add_flag(zkt_cluster *cl, const char *arg)
     return 0;
 }
 
+int zkt_cluster_coord_flag(zkt_cluster *cl, const char *flag, const char *value)
+{
+    const char *words[2] = {flag, value};
+    for (int k = 0; k < (value ? 2 : 1); k++) {
+        if (cl->n_coord_flags >= ZKT_MAX_COORD_FLAGS ||
+            strlen(words[k]) >= sizeof cl->coord_flags[0])
+            return -1;
+        snprintf(cl->coord_flags[cl->n_coord_flags++], sizeof cl->coord_flags[0], "%s", words[k]);
+    }
+    return 0;
+}
+
 int zkt_cluster_server_flag(zkt_cluster *cl, const char *flag, const char *value)
 {
     if (add_flag(cl, flag) != 0)
@@ -180,10 +192,16 @@ int zkt_coord_start(zkt_cluster *cl, int i)
     snprintf(replicas, sizeof replicas, "%d", cl->replicas);
     snprintf(minn, sizeof minn, "%d", c->min_nodes);
     snprintf(session, sizeof session, "%d", cl->session_timeout_ms);
-    const char *argv[] = {bin,      "--zk",        cl->zk.connect, "--cluster",
-                          cl->name, "--ranges",    ranges,         "--replicas",
-                          replicas, "--min-nodes", minn,           "--session-timeout",
-                          session,  NULL};
+    const char *argv[24] = {bin,      "--zk",        cl->zk.connect, "--cluster",
+                            cl->name, "--ranges",    ranges,         "--replicas",
+                            replicas, "--min-nodes", minn,           "--session-timeout",
+                            session};
+    int argc = 13;
+    for (int k = 0; k < cl->n_coord_flags && argc < 22; k++)
+        argv[argc++] = cl->coord_flags[k];
+    if (!cl->owner_balance)
+        argv[argc++] = "--no-owner-balance";
+    argv[argc] = NULL;
     c->pid = zkt_spawn(c->name, argv, c->log);
     if (c->pid <= 0) {
         c->pid = 0;

@@ -217,6 +217,8 @@ static int parse_range(const char *json, zkt_map_range *r)
     r->start_len = (size_t)sl;
     r->end_len = (size_t)el;
     r->epoch = (uint64_t)epoch->valuedouble;
+    const char *handoff = jstr(o, "handoff");
+    snprintf(r->handoff, sizeof r->handoff, "%s", handoff ? handoff : "");
     if (id_list(o, "replicas", r->replicas, &r->n_replicas) != 0 ||
         id_list(o, "in_sync", r->in_sync, &r->n_in_sync) != 0)
         goto out;
@@ -482,6 +484,34 @@ static cJSON *id_array_without(const char ids[][ZKT_ID_MAX], int n, const char *
     return arr;
 }
 
+/* Writes range r of m as o says (o is consumed), with map version + 1, in one conditional
+ * multi; what names the change for the log. */
+static int write_range(zkt_zkc *c, const char *cluster, const zkt_map *m, const zkt_map_range *r,
+                       cJSON *o, const char *what, int64_t *new_version)
+{
+    char *range_json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!range_json)
+        return ZMARSHALLINGERROR;
+    char map_json[64];
+    snprintf(map_json, sizeof map_json, "{\"version\":%lld}", (long long)(m->version + 1));
+    char range_path[512], map_path[512];
+    snprintf(range_path, sizeof range_path, "/zkv/%s/ranges/%s", cluster, r->id);
+    snprintf(map_path, sizeof map_path, "/zkv/%s/map", cluster);
+    zoo_op_t ops[2];
+    zoo_op_result_t results[2];
+    struct Stat st[2];
+    zoo_set_op_init(&ops[0], range_path, range_json, (int)strlen(range_json), r->zversion, &st[0]);
+    zoo_set_op_init(&ops[1], map_path, map_json, (int)strlen(map_json), m->map_zversion, &st[1]);
+    int rc = zoo_multi(c->zh, 2, ops, results);
+    zkt_log("harness: %s %s, map %lld -> %lld: %s (%s)", what, r->id, (long long)m->version,
+            (long long)(m->version + 1), zerror(rc), range_json);
+    free(range_json);
+    if (rc == ZOK && new_version)
+        *new_version = m->version + 1;
+    return rc;
+}
+
 int zkt_map_move_owner(zkt_zkc *c, const char *cluster, const zkt_map *m, const char *range_id,
                        const char *new_owner, int64_t *new_version)
 {
@@ -497,23 +527,25 @@ int zkt_map_move_owner(zkt_zkc *c, const char *cluster, const zkt_map *m, const 
         o, "replicas", id_array_without(r->replicas, r->n_replicas, new_owner, r->owner, true));
     cJSON_ReplaceItemInObjectCaseSensitive(
         o, "in_sync", id_array_without(r->in_sync, r->n_in_sync, new_owner, NULL, false));
-    char *range_json = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    char map_json[64];
-    snprintf(map_json, sizeof map_json, "{\"version\":%lld}", (long long)(m->version + 1));
-    char range_path[512], map_path[512];
-    snprintf(range_path, sizeof range_path, "/zkv/%s/ranges/%s", cluster, range_id);
-    snprintf(map_path, sizeof map_path, "/zkv/%s/map", cluster);
-    zoo_op_t ops[2];
-    zoo_op_result_t results[2];
-    struct Stat st[2];
-    zoo_set_op_init(&ops[0], range_path, range_json, (int)strlen(range_json), r->zversion, &st[0]);
-    zoo_set_op_init(&ops[1], map_path, map_json, (int)strlen(map_json), m->map_zversion, &st[1]);
-    int rc = zoo_multi(c->zh, 2, ops, results);
-    zkt_log("harness: move %s owner %s -> %s, map %lld -> %lld: %s (%s)", range_id, r->owner,
-            new_owner, (long long)m->version, (long long)(m->version + 1), zerror(rc), range_json);
-    free(range_json);
-    if (rc == ZOK && new_version)
-        *new_version = m->version + 1;
-    return rc;
+    char what[160];
+    snprintf(what, sizeof what, "move owner %s -> %s of", r->owner, new_owner);
+    return write_range(c, cluster, m, r, o, what, new_version);
+}
+
+int zkt_map_ask_handoff(zkt_zkc *c, const char *cluster, const zkt_map *m, const char *range_id,
+                        const char *target, int64_t *new_version)
+{
+    const zkt_map_range *r = zkt_map_range_by_id(m, range_id);
+    if (!r || !r->json)
+        return ZNONODE;
+    cJSON *o = cJSON_Parse(r->json);
+    if (!o)
+        return ZMARSHALLINGERROR;
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "handoff");
+    if (target && target[0])
+        cJSON_AddStringToObject(o, "handoff", target);
+    char what[160];
+    snprintf(what, sizeof what, "ask %s to hand to %s", r->owner,
+             target && target[0] ? target : "-");
+    return write_range(c, cluster, m, r, o, what, new_version);
 }

@@ -18,6 +18,7 @@
 #define ZKT_MAX_SERVERS 8
 #define ZKT_MAX_COORDS 4
 #define ZKT_MAX_SERVER_FLAGS 16
+#define ZKT_MAX_COORD_FLAGS 8
 
 typedef struct zkt_server {
     char id[32]; /* node-i */
@@ -47,6 +48,12 @@ typedef struct zkt_cluster {
      * zkt_cluster_server_flag before the servers start; restarts reuse them). */
     char server_flags[ZKT_MAX_SERVER_FLAGS][64];
     int n_server_flags;
+    /* The same for every zkv-coordinator (zkt_cluster_coord_flag). */
+    char coord_flags[ZKT_MAX_COORD_FLAGS][64];
+    int n_coord_flags;
+    /* Coordinators balance range owners (zkv-coordinator's default); false (the harness's
+     * default) gives them --no-owner-balance, so owners move only when a test makes them. */
+    bool owner_balance;
     zkt_zkserver zk;
     zkt_zkc *zc; /* the harness's ZooKeeper session */
     zkt_server servers[ZKT_MAX_SERVERS];
@@ -64,6 +71,9 @@ void zkt_cluster_destroy(zkt_cluster *cl);
 /* Appends "flag value" (value may be NULL) to the arguments of every zkv-server started
  * from now on. Returns 0, or -1 when the table is full or an argument does not fit. */
 int zkt_cluster_server_flag(zkt_cluster *cl, const char *flag, const char *value);
+/* Appends "flag value" (value may be NULL) to the arguments of every zkv-coordinator
+ * started from now on. Returns 0, or -1 when the table is full or a word does not fit. */
+int zkt_cluster_coord_flag(zkt_cluster *cl, const char *flag, const char *value);
 /* Adds server node-<n_servers> (free port, data dir <tmpdir>/<cluster>-node-i) and starts
  * it. Returns its index or -1. */
 int zkt_cluster_add_server(zkt_cluster *cl);

@@ -45,6 +45,7 @@ typedef struct zkt_map_range {
     char in_sync[ZKT_MAX_REPL][ZKT_ID_MAX];
     int n_in_sync;
     uint64_t epoch;
+    char handoff[ZKT_ID_MAX]; /* "" or the target of a move the owner is asked to make */
     int zversion;
     char *json; /* the znode data as read */
 } zkt_map_range;
@@ -90,6 +91,11 @@ int zkt_key_cmp(const void *a, size_t alen, const void *b, size_t blen);
 /* Decodes a key written with \xHH escapes (and "\\\\"). Returns its length or -1. */
 long zkt_key_unescape(const char *s, uint8_t *out, size_t cap);
 
+/* Asks the owner of range_id to pass ownership to target (a live move: the "handoff"
+ * field of the range znode, docs/operations.md), or withdraws the request (target NULL or
+ * ""), with a map bump, conditional on the versions in m. Returns ZOK or the error. */
+int zkt_map_ask_handoff(zkt_zkc *c, const char *cluster, const zkt_map *m, const char *range_id,
+                        const char *target, int64_t *new_version);
 /* Moves a range's ownership to new_owner exactly as a coordinator does: one conditional
  * zoo_multi that sets the range znode (epoch+1, owner new_owner, new_owner removed from
  * replicas and in_sync, the old owner added to replicas in its place) checked against the
