@@ -101,7 +101,7 @@ static int create_cluster(zkv_coord *c)
     create_batch b;
     int rc = ZSYSTEMERROR; /* until the multi runs: out of memory */
     char path[ZKV_PATH_MAX];
-    if (batch_init(&b, (int)n + 5) != 0)
+    if (batch_init(&b, (int)n + 7) != 0)
         goto oom;
 
     path_of(c, ZKV_PATH_CLUSTER, NULL, path);
@@ -131,6 +131,10 @@ static int create_cluster(zkv_coord *c)
     path_of(c, ZKV_PATH_COORDINATOR, NULL, path);
     if (!exists(c->zh, path))
         batch_create(&b, path, NULL);
+    path_of(c, ZKV_PATH_OPS, NULL, path);
+    batch_create(&b, path, NULL);
+    path_of(c, ZKV_PATH_DRAINED, NULL, path);
+    batch_create(&b, path, NULL);
 
     rc = zoo_multi(c->zh, b.n, b.ops, b.results);
     if (rc == ZOK) {

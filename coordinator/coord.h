@@ -28,6 +28,9 @@ typedef struct zkv_coord_config {
     int min_nodes; /* --min-nodes */
     int session_timeout_ms;
     int reconcile_interval_ms; /* safety-net reconcile period while leading */
+    int rebalance_delay_ms;    /* --rebalance-delay-ms: a dead node's slots wait this long */
+    int handoff_wait_ms;       /* --handoff-wait-ms: an unanswered handoff request is withdrawn */
+    bool balance_owners;       /* not --no-owner-balance */
 } zkv_coord_config;
 
 /* Events posted by other threads, as bits of zkv_coord.pending (guarded by mu). */
@@ -62,16 +65,21 @@ typedef struct zkv_coord {
     char predecessor[64]; /* znode we wait behind (standby) */
 
     /* leader bookkeeping (leader.c) */
-    uint64_t next_reconcile_ms; /* monotonic time of the next periodic reconcile */
-    uint64_t retry_at_ms;       /* do not retry before (backoff after a conflict) */
-    int conflicts;              /* consecutive conflicts, for the backoff */
-    size_t waiting_logged;      /* live count last logged while below --min-nodes */
-    char *read_only_logged;     /* read-only ranges last logged ("r0003 (node-1), ..."), or
-                                   NULL for none; malloc'd */
+    uint64_t next_reconcile_ms;      /* monotonic time of the next periodic reconcile */
+    uint64_t retry_at_ms;            /* do not retry before (backoff after a conflict) */
+    int conflicts;                   /* consecutive conflicts, for the backoff */
+    size_t waiting_logged;           /* live count last logged while below --min-nodes */
+    char *read_only_logged;          /* read-only ranges last logged ("r0003 (node-1), ..."), or
+                                        NULL for none; malloc'd */
+    struct zkv_since *down_since;    /* nodes named in ranges but not live: since when */
+    struct zkv_since *handoff_since; /* handoff requests not carried out: since when */
 } zkv_coord;
 
 int zkv_coord_init(zkv_coord *c, const zkv_coord_config *cfg); /* 0 or -1 */
 void zkv_coord_destroy(zkv_coord *c);
+/* Frees what only the main thread uses (the leader's tables), when it is done; the rest
+ * stays valid for the signal thread until the process exits. */
+void zkv_coord_free_leader_state(zkv_coord *c);
 
 /* Posts ZKV_EV_* bits and wakes the main loop. Safe from any thread except a signal
  * handler. */

@@ -8,6 +8,7 @@
 
 #include "coord.h"
 #include "common/log.h"
+#include "since.h"
 
 int zkv_coord_init(zkv_coord *c, const zkv_coord_config *cfg)
 {
@@ -25,16 +26,32 @@ int zkv_coord_init(zkv_coord *c, const zkv_coord_config *cfg)
     }
     pthread_condattr_destroy(&attr);
     c->elect = ZKV_ELECT_NONE;
+    c->down_since = zkv_since_create();
+    c->handoff_since = zkv_since_create();
+    if (!c->down_since || !c->handoff_since) {
+        zkv_since_free(c->down_since);
+        zkv_since_free(c->handoff_since);
+        pthread_cond_destroy(&c->cv);
+        goto fail_mu;
+    }
     return 0;
 fail_mu:
     pthread_mutex_destroy(&c->mu);
     return -1;
 }
 
-void zkv_coord_destroy(zkv_coord *c)
+void zkv_coord_free_leader_state(zkv_coord *c)
 {
     free(c->read_only_logged);
     c->read_only_logged = NULL;
+    zkv_since_free(c->down_since);
+    zkv_since_free(c->handoff_since);
+    c->down_since = c->handoff_since = NULL;
+}
+
+void zkv_coord_destroy(zkv_coord *c)
+{
+    zkv_coord_free_leader_state(c);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
 }

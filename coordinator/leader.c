@@ -15,8 +15,10 @@
 #include "leader.h"
 #include "placement.h"
 #include "position.h"
+#include "since.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "common/zk.h"
 
 bool zkv_leader_conflict(int rc)
@@ -80,10 +82,10 @@ static void log_decision(const zkv_rangemap *map, size_t i, const zkv_assignment
     zkv_assignment_format_list((const char(*)[ZKV_ID_MAX])a->in_sync, a->n_in_sync, sync,
                                sizeof(sync));
     bool owner_live = a->owner[0] != '\0' && zkv_rangemap_node(map, a->owner) != NULL;
-    ZKV_INFO("assigned %s owner=%s replicas=%s%s%s epoch=%" PRIu64 " (map %" PRId64 ")%s",
+    ZKV_INFO("assigned %s owner=%s replicas=%s%s%s epoch=%" PRIu64 "%s%s (map %" PRId64 ")%s",
              map->ranges[i].id, a->owner[0] ? a->owner : "-", reps, a->n_in_sync ? " in_sync=" : "",
-             a->n_in_sync ? sync : "", a->epoch, new_version,
-             owner_live || a->owner[0] == '\0' ? "" : " [owner down]");
+             a->n_in_sync ? sync : "", a->epoch, a->handoff[0] ? " handoff=" : "", a->handoff,
+             new_version, owner_live || a->owner[0] == '\0' ? "" : " [owner down]");
 }
 
 /* Writes the changed ranges and map version+1 in one conditional multi. pos: the
@@ -297,6 +299,79 @@ static void log_read_only(zkv_coord *c, const zkv_rangemap *map, const zkv_assig
     zkv_buf_free(&b);
 }
 
+/* Reads the children of a cluster directory with the reconcile watch (ZNONODE: an older
+ * cluster without it yet is created). Returns ZOK with *sv filled, or the error. */
+static int watched_children(zkv_coord *c, zkv_path_kind kind, struct String_vector *sv)
+{
+    char path[ZKV_PATH_MAX], err[256];
+    if (zkv_path(path, sizeof(path), c->cfg.cluster, kind, NULL) != 0)
+        return ZBADARGUMENTS;
+    int rc = zoo_wget_children(c->zh, path, zkv_coord_reconcile_watcher, c, sv);
+    if (rc == ZNONODE && zkv_zk_mkdirs(c->zh, path, err, sizeof(err)) == ZOK)
+        rc = zoo_wget_children(c->zh, path, zkv_coord_reconcile_watcher, c, sv);
+    return rc;
+}
+
+/* What the placement needs besides the map (rules 10-13 of placement.h): the excluded
+ * nodes (drained/ children, live nodes marked leaving), the dead nodes still within the
+ * rebalance delay, and the handoff requests that waited too long. The arrays point into
+ * map and drained. */
+typedef struct extras {
+    const char **excluded;
+    size_t n_excluded;
+    const char **grace;
+    size_t n_grace;
+    bool *stale;
+} extras;
+
+static int gather_extras(zkv_coord *c, const zkv_rangemap *map, const zkv_assignment *cur,
+                         const struct String_vector *drained, extras *x)
+{
+    size_t n = map->n_ranges,
+           cap_ids = (size_t)drained->count + map->n_nodes + n * (ZKV_MAX_REPLICAS + 1) + 1;
+    x->excluded = calloc(cap_ids, sizeof(*x->excluded));
+    x->grace = calloc(cap_ids, sizeof(*x->grace));
+    x->stale = calloc(n ? n : 1, sizeof(*x->stale));
+    if (!x->excluded || !x->grace || !x->stale)
+        return -1;
+    for (int i = 0; i < drained->count; i++)
+        x->excluded[x->n_excluded++] = drained->data[i];
+    for (size_t j = 0; j < map->n_nodes; j++)
+        if (map->nodes[j].leaving)
+            x->excluded[x->n_excluded++] = map->nodes[j].id;
+    uint64_t now = zkv_now_ms();
+    zkv_since_begin_pass(c->down_since);
+    zkv_since_begin_pass(c->handoff_since);
+    for (size_t i = 0; i < n; i++) {
+        const zkv_assignment *a = &cur[i];
+        for (int j = -1; j < a->n_replicas; j++) {
+            const char *id = j < 0 ? a->owner : a->replicas[j];
+            if (!id[0] || zkv_rangemap_node(map, id))
+                continue;
+            uint64_t since = zkv_since_seen(c->down_since, id, now);
+            bool listed = false;
+            for (size_t k = 0; k < x->n_grace && !listed; k++)
+                listed = strcmp(x->grace[k], id) == 0;
+            if (!listed && now - since < (uint64_t)c->cfg.rebalance_delay_ms)
+                x->grace[x->n_grace++] = id;
+        }
+        if (a->handoff[0]) {
+            char key[3 * ZKV_ID_MAX + 24];
+            snprintf(key, sizeof(key), "%s/%s/%s/%" PRIu64, map->ranges[i].id, a->owner, a->handoff,
+                     a->epoch);
+            uint64_t since = zkv_since_seen(c->handoff_since, key, now);
+            x->stale[i] = now - since > (uint64_t)c->cfg.handoff_wait_ms;
+            if (x->stale[i])
+                ZKV_WARN("%s: %s did not hand the range to %s within %d ms; withdrawing the "
+                         "request",
+                         map->ranges[i].id, a->owner, a->handoff, c->cfg.handoff_wait_ms);
+        }
+    }
+    zkv_since_end_pass(c->down_since);
+    zkv_since_end_pass(c->handoff_since);
+    return 0;
+}
+
 int zkv_leader_reconcile(zkv_coord *c)
 {
     char err[256] = "", path[ZKV_PATH_MAX];
@@ -311,13 +386,20 @@ int zkv_leader_reconcile(zkv_coord *c)
     }
     deallocate_String_vector(&sv);
 
+    struct String_vector drained = {0};
+    if ((rc = watched_children(c, ZKV_PATH_DRAINED, &drained)) != ZOK) {
+        ZKV_WARN("cannot read the drained nodes: %s", zkv_zk_strerror(rc));
+        return rc;
+    }
     zkv_rangemap *map = NULL;
     rc = zkv_zk_read_map(c->zh, c->cfg.cluster, zkv_coord_reconcile_watcher, c, &map, err,
                          sizeof(err));
     if (rc != ZOK) {
         ZKV_WARN("cannot read the range map: %s", err);
+        deallocate_String_vector(&drained);
         return rc;
     }
+    extras x = {0};
 
     size_t n = map->n_ranges;
     zkv_assignment *cur = calloc(n ? n : 1, sizeof(*cur));
@@ -336,6 +418,10 @@ int zkv_leader_reconcile(zkv_coord *c)
     if ((rc = ask_positions(c, map, cur, live, &positions)) != ZOK)
         goto done;
     rc = ZSYSTEMERROR;
+    if (gather_extras(c, map, cur, &drained, &x) != 0) {
+        ZKV_ERROR("reconcile: out of memory");
+        goto done;
+    }
     zkv_placement_input in = {
         .ranges = cur,
         .n_ranges = n,
@@ -344,6 +430,12 @@ int zkv_leader_reconcile(zkv_coord *c)
         .replicas = c->cluster.replicas,
         .min_nodes = c->cfg.min_nodes,
         .positions = positions,
+        .excluded = x.excluded,
+        .n_excluded = x.n_excluded,
+        .grace = x.grace,
+        .n_grace = x.n_grace,
+        .stale_handoff = x.stale,
+        .balance_owners = c->cfg.balance_owners,
     };
     if (zkv_placement_compute(&in, next) != 0) {
         ZKV_ERROR("placement failed (replicas=%d)", c->cluster.replicas);
@@ -362,6 +454,10 @@ done:
     free(cur);
     free(next);
     free(live);
+    free(x.excluded);
+    free(x.grace);
+    free(x.stale);
     zkv_rangemap_free(map);
+    deallocate_String_vector(&drained);
     return rc;
 }

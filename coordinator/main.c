@@ -59,7 +59,8 @@ static int usage_error(const zkv_flag *flags, size_t n, const char *fmt, const c
 int main(int argc, char **argv)
 {
     long ranges = DEFAULT_RANGES, replicas = DEFAULT_REPLICAS, min_nodes = 1,
-         session_timeout = 10000;
+         session_timeout = 4000, rebalance_delay = 30000, handoff_wait = 20000;
+    bool no_owner_balance = false;
     const char *id = NULL, *log_level = "info";
     const zkv_flag flags[] = {
         {"ranges", 0, ZKV_FLAG_INT, &ranges, "N", "initial range count when creating the cluster",
@@ -73,6 +74,18 @@ int main(int argc, char **argv)
         {"session-timeout", 0, ZKV_FLAG_INT, &session_timeout, "MS", "ZooKeeper session timeout",
          100, 600000},
         {"log-level", 0, ZKV_FLAG_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
+        {"rebalance-delay-ms", 0, ZKV_FLAG_INT, &rebalance_delay, "MS",
+         "keep a dead node's replica slots this long before copying them elsewhere (a node "
+         "back within it catches up from the log tail)",
+         0, 86400000},
+        {"handoff-wait-ms", 0, ZKV_FLAG_INT, &handoff_wait, "MS",
+         "withdraw a request to pass a range to another owner that is not carried out "
+         "within this long",
+         1000, 3600000},
+        {"no-owner-balance", 0, ZKV_FLAG_BOOL, &no_owner_balance, NULL,
+         "do not even out range owners between nodes (owners still move off drained and "
+         "leaving nodes)",
+         0, 0},
     };
     const size_t n_flags = sizeof(flags) / sizeof(flags[0]);
     zkv_common_opts common = {0};
@@ -107,6 +120,9 @@ int main(int argc, char **argv)
     cfg.min_nodes = (int)min_nodes;
     cfg.session_timeout_ms = (int)session_timeout;
     cfg.reconcile_interval_ms = 2000;
+    cfg.rebalance_delay_ms = (int)rebalance_delay;
+    cfg.handoff_wait_ms = (int)handoff_wait;
+    cfg.balance_owners = !no_owner_balance;
     if (id) {
         if (!zkv_id_valid(id))
             return usage_error(flags, n_flags, "bad --id '%s' (1..63 bytes of A-Z a-z 0-9 . _ -)",
@@ -146,5 +162,6 @@ int main(int argc, char **argv)
              cfg.zk, cfg.cluster, cfg.min_nodes);
     int rc = zkv_coord_run(&c);
     /* The signal thread may still sit in sigwait; exiting ends it. c stays valid. */
+    zkv_coord_free_leader_state(&c);
     return rc;
 }

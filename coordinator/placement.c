@@ -15,10 +15,10 @@
  *
  * Load of a node = ranges owned + replica slots held: every copy of a range costs the
  * same disk space and write traffic, so balancing copies balances the cluster; owners
- * are balanced on their own when they are chosen (a new node never takes an owner away:
- * there are no live owner moves yet). The extra replica of a move in progress counts for
- * its target like any slot; rebalancing balances projected loads, where the replica that
- * will leave when the move finishes no longer counts, so it neither starts moves a
+ * are balanced by live handoffs (rule 12): an owner move swaps the owner and replica
+ * roles of two nodes, so it leaves both their loads as they were. The extra replica of a move in
+ * progress counts for its target like any slot; rebalancing balances projected loads, where the
+ * replica that will leave when the move finishes no longer counts, so it neither starts moves a
  * running one already covers nor overshoots.
  *
  * Moves are two-phase (add the target as an extra replica, drop a replica once the
@@ -42,8 +42,10 @@
 typedef struct plan {
     const char **live; /* sorted, distinct */
     size_t n;
-    int *owned; /* per live node */
-    int *slots; /* per live node */
+    int *owned;     /* per live node */
+    int *slots;     /* per live node */
+    bool *excluded; /* per live node: drained or leaving (rule 11) */
+    const zkv_placement_input *in;
 } plan;
 
 static int cmp_str_ptr(const void *a, const void *b)
@@ -68,6 +70,20 @@ static int node_index(const plan *p, const char *id)
 static int load(const plan *p, size_t i)
 {
     return p->owned[i] + p->slots[i];
+}
+
+static bool excluded_at(const plan *p, int k)
+{
+    return k >= 0 && p->excluded && p->excluded[k];
+}
+
+/* A dead node within the rebalance delay (rule 13). */
+static bool in_grace(const plan *p, const char *id)
+{
+    for (size_t i = 0; p->in && i < p->in->n_grace; i++)
+        if (p->in->grace[i] && strcmp(p->in->grace[i], id) == 0)
+            return true;
+    return false;
 }
 
 static bool list_has(const char (*ids)[ZKV_ID_MAX], int n, const char *id)
@@ -138,6 +154,7 @@ static void filter_in_sync(zkv_assignment *a)
 static void sanitize(zkv_assignment *a)
 {
     a->owner[ZKV_ID_MAX - 1] = '\0';
+    a->handoff[ZKV_ID_MAX - 1] = '\0';
     if (a->n_replicas < 0 || a->n_replicas > ZKV_MAX_REPLICAS)
         a->n_replicas = a->n_replicas < 0 ? 0 : ZKV_MAX_REPLICAS;
     if (a->n_in_sync < 0 || a->n_in_sync > ZKV_MAX_REPLICAS)
@@ -150,24 +167,29 @@ static void sanitize(zkv_assignment *a)
     filter_in_sync(a);
 }
 
-/* Live node owning the fewest ranges; ties: fewest replica slots, then id order. */
-static size_t pick_owner(const plan *p)
+/* Live, not excluded node owning the fewest ranges; ties: fewest replica slots, then id
+ * order. -1 when every live node is excluded. */
+static int pick_owner(const plan *p)
 {
-    size_t best = 0;
-    for (size_t i = 1; i < p->n; i++) {
-        if (p->owned[i] < p->owned[best] ||
+    int best = -1;
+    for (size_t i = 0; i < p->n; i++) {
+        if (excluded_at(p, (int)i))
+            continue;
+        if (best < 0 || p->owned[i] < p->owned[best] ||
             (p->owned[i] == p->owned[best] && p->slots[i] < p->slots[best]))
-            best = i;
+            best = (int)i;
     }
     return best;
 }
 
-/* Least-loaded live node that is neither the owner nor a replica of a; -1 if none. */
+/* Least-loaded live, not excluded node that is neither the owner nor a replica of a; -1
+ * if none. */
 static int pick_replica(const plan *p, const zkv_assignment *a)
 {
     int best = -1;
     for (size_t i = 0; i < p->n; i++) {
-        if (strcmp(p->live[i], a->owner) == 0 || list_has(a->replicas, a->n_replicas, p->live[i]))
+        if (strcmp(p->live[i], a->owner) == 0 || list_has(a->replicas, a->n_replicas, p->live[i]) ||
+            excluded_at(p, (int)i))
             continue;
         if (best < 0 || load(p, i) < load(p, (size_t)best))
             best = (int)i;
@@ -185,7 +207,8 @@ static bool is_in_sync(const zkv_assignment *a, const char *id)
 static void replace_dead(const plan *p, zkv_assignment *a)
 {
     for (int j = 0; j < a->n_replicas; j++) {
-        if (node_index(p, a->replicas[j]) >= 0 || is_in_sync(a, a->replicas[j]))
+        if (node_index(p, a->replicas[j]) >= 0 || is_in_sync(a, a->replicas[j]) ||
+            in_grace(p, a->replicas[j]))
             continue;
         int pick = pick_replica(p, a);
         if (pick < 0)
@@ -244,13 +267,15 @@ static void fill_replicas(const plan *p, zkv_assignment *a, int r1)
 }
 
 /* true when replica x should leave before replica y when a move finishes: dead first,
- * then not in_sync, then the higher load (a dead node carries none), then the higher
- * id. */
+ * then excluded, then not in_sync, then the higher load (a dead node carries none), then
+ * the higher id. */
 static bool leaves_before(const plan *p, const zkv_assignment *a, const char *x, const char *y)
 {
     int kx = node_index(p, x), ky = node_index(p, y);
     if ((kx >= 0) != (ky >= 0))
         return kx < 0;
+    if (excluded_at(p, kx) != excluded_at(p, ky))
+        return excluded_at(p, kx);
     bool sx = is_in_sync(a, x), sy = is_in_sync(a, y);
     if (sx != sy)
         return !sx;
@@ -288,7 +313,8 @@ static void settle_move(const plan *p, zkv_assignment *a, int r1)
     if (node_index(p, a->owner) < 0)
         return; /* never rebalanced: the move waits for an owner */
     for (int j = 0; j < r1; j++) {
-        if (node_index(p, a->replicas[j]) < 0 && !is_in_sync(a, a->replicas[j])) {
+        if (node_index(p, a->replicas[j]) < 0 && !is_in_sync(a, a->replicas[j]) &&
+            !in_grace(p, a->replicas[j])) {
             remove_replica(p, a, j);
             return;
         }
@@ -363,6 +389,7 @@ static bool fail_over(const plan *p, zkv_assignment *a, const zkv_range_position
     set_id(a->owner, winner);
     p->owned[w]++;
     a->epoch++;
+    memset(a->handoff, 0, ZKV_ID_MAX);
 
     /* in_sync: minus the new owner, minus every node that is not live. */
     for (int j = a->n_in_sync - 1; j >= 0; j--)
@@ -427,6 +454,10 @@ static size_t project(const zkv_placement_input *in, const plan *p, const zkv_as
     return busy;
 }
 
+/* How much heavier an excluded node counts in rebalance: more than any real load, so it
+ * gives its slots first. */
+#define EXCLUDED_WEIGHT (1 << 20)
+
 /* Pass 4, rule 9: starts moves (the target becomes the range's extra replica) while
  * fewer than max(1, live/2) ranges have a move in progress and some node's projected
  * load is at least 2 above another's with a range allowing the move (can_start): the
@@ -445,6 +476,9 @@ static void rebalance(const zkv_placement_input *in, const plan *p, zkv_assignme
     for (;;) {
         if (project(in, p, out, r1, proj) >= budget)
             return;
+        for (size_t k = 0; k < p->n; k++) /* rule 11: they give first, take nothing */
+            if (p->excluded[k])
+                proj[k] += EXCLUDED_WEIGHT;
         sort_by_val(p->n, proj, hi, true);
         sort_by_val(p->n, proj, lo, false);
         bool started = false;
@@ -454,6 +488,8 @@ static void rebalance(const zkv_placement_input *in, const plan *p, zkv_assignme
                 continue; /* owns all it carries: nothing it could give */
             for (size_t y = 0; y < p->n && !started && proj[h] - proj[lo[y]] >= 2; y++) {
                 size_t l = lo[y];
+                if (p->excluded[l])
+                    continue;
                 for (size_t i = 0; i < in->n_ranges && !started; i++) {
                     zkv_assignment *a = &out[i];
                     if (!can_start(in, p, a, h, l, r1))
@@ -469,22 +505,165 @@ static void rebalance(const zkv_placement_input *in, const plan *p, zkv_assignme
     }
 }
 
+/* Whether a's handoff request still stands (rule 10): owner and target live, the target
+ * a not excluded in_sync replica, not stale. */
+static bool handoff_valid(const plan *p, const zkv_assignment *a, bool stale)
+{
+    int t = node_index(p, a->handoff);
+    return !stale && node_index(p, a->owner) >= 0 && t >= 0 && !excluded_at(p, t) &&
+           strcmp(a->handoff, a->owner) != 0 && list_has(a->replicas, a->n_replicas, a->handoff) &&
+           is_in_sync(a, a->handoff);
+}
+
+/* The live, not excluded in_sync replica of a owning the fewest ranges (by owned, ties by
+ * id order); -1 if none. */
+static int least_owning_in_sync(const plan *p, const zkv_assignment *a, const int *owned)
+{
+    int best = -1;
+    for (int j = 0; j < a->n_in_sync; j++) {
+        int k = node_index(p, a->in_sync[j]);
+        if (k < 0 || excluded_at(p, k) || strcmp(a->in_sync[j], a->owner) == 0 ||
+            !list_has(a->replicas, a->n_replicas, a->in_sync[j]))
+            continue;
+        if (best < 0 || owned[k] < owned[best] || (k < best && owned[k] == owned[best]))
+            best = k;
+    }
+    return best;
+}
+
+/* Rule 12: while budget lasts, find the shortest chain h -> x1 -> ... -> l from a node h
+ * owning the most ranges to a node l owning at least 2 fewer, where each link x -> y is a
+ * range x owns (no request on it, owner live) that has y as a live, not excluded in_sync
+ * replica, and ask every range of the chain to move one link. The nodes in the middle
+ * give one range and take one, so only h and l change; a chain lets owners even out
+ * even when the busiest node holds no copy on the idlest one. Breadth-first over nodes
+ * in id order, ranges in routing order: deterministic. own holds the projected counts;
+ * the chain is taken whole or not at all (it must fit in the budget). */
+static void balance_owners(const zkv_placement_input *in, const plan *p, zkv_assignment *out,
+                           int *own, size_t budget)
+{
+    size_t n = p->n;
+    int *prev = malloc(n * sizeof(*prev));  /* BFS: node we came from (-1: root) */
+    size_t *via = malloc(n * sizeof(*via)); /* BFS: range index of that link */
+    size_t *queue = malloc(n * sizeof(*queue));
+    size_t *order = malloc(n * sizeof(*order));
+    if (!prev || !via || !queue || !order)
+        goto done;
+    while (budget > 0) {
+        /* heads: nodes by projected owned count, most first (ties by id) */
+        sort_by_val(n, own, order, true);
+        bool moved = false;
+        for (size_t oi = 0; oi < n && !moved; oi++) {
+            size_t h = order[oi];
+            if (p->excluded[h])
+                continue;
+            for (size_t k = 0; k < n; k++)
+                prev[k] = -2; /* unvisited */
+            prev[h] = -1;
+            size_t qh = 0, qt = 0;
+            queue[qt++] = h;
+            int goal = -1;
+            while (qh < qt && goal < 0) {
+                size_t x = queue[qh++];
+                for (size_t i = 0; i < in->n_ranges && goal < 0; i++) {
+                    zkv_assignment *a = &out[i];
+                    if (held_back(in, p, a) || a->handoff[0] || node_index(p, a->owner) != (int)x)
+                        continue;
+                    for (int j = 0; j < a->n_in_sync && goal < 0; j++) {
+                        int y = node_index(p, a->in_sync[j]);
+                        if (y < 0 || excluded_at(p, y) || prev[y] != -2 ||
+                            !list_has(a->replicas, a->n_replicas, a->in_sync[j]))
+                            continue;
+                        prev[y] = (int)x;
+                        via[y] = i;
+                        queue[qt++] = (size_t)y;
+                        if (own[h] - own[y] >= 2)
+                            goal = y;
+                    }
+                }
+            }
+            if (goal < 0)
+                continue;
+            size_t len = 0;
+            for (int y = goal; prev[y] >= 0; y = prev[y])
+                len++;
+            if (len > budget)
+                continue;
+            for (int y = goal; prev[y] >= 0; y = prev[y])
+                set_id(out[via[y]].handoff, p->live[y]);
+            own[h]--;
+            own[goal]++;
+            budget -= len;
+            moved = true;
+        }
+        if (!moved)
+            break;
+    }
+done:
+    free(prev);
+    free(via);
+    free(queue);
+    free(order);
+}
+
+/* Pass 5, rules 10-12: withdraws requests that no longer stand, asks excluded owners to
+ * hand their ranges off, then balances owners. own is scratch of p->n ints. */
+static void handoffs(const zkv_placement_input *in, const plan *p, zkv_assignment *out, int *own)
+{
+    size_t outstanding = 0, eligible = 0;
+    for (size_t k = 0; k < p->n; k++) {
+        own[k] = p->owned[k];
+        eligible += !p->excluded[k];
+    }
+    for (size_t i = 0; i < in->n_ranges; i++) {
+        zkv_assignment *a = &out[i];
+        if (held_back(in, p, a) || !a->handoff[0])
+            continue;
+        if (!handoff_valid(p, a, in->stale_handoff && in->stale_handoff[i])) {
+            memset(a->handoff, 0, ZKV_ID_MAX);
+            continue;
+        }
+        own[node_index(p, a->owner)]--; /* projected: the request will be carried out */
+        own[node_index(p, a->handoff)]++;
+        outstanding++;
+    }
+    /* Rule 11: off excluded owners. */
+    for (size_t i = 0; i < in->n_ranges; i++) {
+        zkv_assignment *a = &out[i];
+        int o = node_index(p, a->owner);
+        if (held_back(in, p, a) || a->handoff[0] || o < 0 || !excluded_at(p, o))
+            continue;
+        int t = least_owning_in_sync(p, a, own);
+        if (t < 0)
+            continue; /* no copy elsewhere yet: rule 9 makes one first */
+        set_id(a->handoff, p->live[t]);
+        own[o]--;
+        own[t]++;
+        outstanding++;
+    }
+    /* Rule 12: even out owners, by chains of handoffs (see balance_owners). */
+    size_t budget = eligible / 2 > 1 ? eligible / 2 : 1;
+    if (in->balance_owners)
+        balance_owners(in, p, out, own, budget > outstanding ? budget - outstanding : 0);
+}
+
 int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out)
 {
     if (!in || !out || (in->n_ranges > 0 && !in->ranges) || (in->n_live > 0 && !in->live) ||
         in->replicas < 1 || in->replicas > ZKV_MAX_REPLICAS + 1)
         return -1;
 
-    plan p = {0};
+    plan p = {.in = in};
     size_t cap = in->n_live > 0 ? in->n_live : 1;
     p.live = malloc(cap * sizeof(*p.live));
     p.owned = calloc(cap, sizeof(*p.owned));
     p.slots = calloc(cap, sizeof(*p.slots));
+    p.excluded = calloc(cap, sizeof(*p.excluded));
     size_t *hi = malloc(cap * sizeof(*hi));
     size_t *lo = malloc(cap * sizeof(*lo));
     int *proj = malloc(cap * sizeof(*proj));
     int rc = -1;
-    if (!p.live || !p.owned || !p.slots || !hi || !lo || !proj)
+    if (!p.live || !p.owned || !p.slots || !p.excluded || !hi || !lo || !proj)
         goto done;
 
     /* The live list: sorted, without duplicates or unusable ids. */
@@ -499,6 +678,11 @@ int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out)
         if (w == 0 || strcmp(p.live[w - 1], p.live[i]) != 0)
             p.live[w++] = p.live[i];
     p.n = w;
+    for (size_t i = 0; i < in->n_excluded; i++) {
+        int k = in->excluded && in->excluded[i] ? node_index(&p, in->excluded[i]) : -1;
+        if (k >= 0)
+            p.excluded[k] = true;
+    }
 
     /* Pass 1: copy, clean replicas, count what live nodes carry. */
     for (size_t i = 0; i < in->n_ranges; i++) {
@@ -531,9 +715,13 @@ int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out)
                 fail_over(&p, a, in->positions ? &in->positions[i] : NULL);
             continue;
         }
-        size_t o = pick_owner(&p);
+        int po = pick_owner(&p);
+        if (po < 0)
+            continue; /* every live node is excluded: it waits */
+        size_t o = (size_t)po;
         set_id(a->owner, p.live[o]);
         a->epoch++;
+        memset(a->handoff, 0, ZKV_ID_MAX);
         p.owned[o]++;
         for (int j = 0; j < a->n_replicas; j++) {
             if (strcmp(a->replicas[j], a->owner) == 0) {
@@ -562,6 +750,9 @@ int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out)
     /* Pass 4: even out replica slots by starting moves. */
     rebalance(in, &p, out, hi, lo, proj);
 
+    /* Pass 5: handoff requests: withdraw, off excluded owners, balance owners. */
+    handoffs(in, &p, out, proj);
+
     for (size_t i = 0; i < in->n_ranges; i++) {
         filter_in_sync(&out[i]);
         out[i].changed = !zkv_assignment_equal(&out[i], &in->ranges[i]);
@@ -571,6 +762,7 @@ done:
     free(p.live);
     free(p.owned);
     free(p.slots);
+    free(p.excluded);
     free(hi);
     free(lo);
     free(proj);
@@ -607,6 +799,7 @@ void zkv_assignment_from_range(zkv_assignment *a, const zkv_range *r)
     a->n_replicas = r->n_replicas;
     a->n_in_sync = r->n_in_sync;
     a->epoch = r->epoch;
+    memcpy(a->handoff, r->handoff, ZKV_ID_MAX);
 }
 
 void zkv_assignment_to_range(const zkv_assignment *a, zkv_range *r)
@@ -617,6 +810,7 @@ void zkv_assignment_to_range(const zkv_assignment *a, zkv_range *r)
     r->n_replicas = a->n_replicas;
     r->n_in_sync = a->n_in_sync;
     r->epoch = a->epoch;
+    memcpy(r->handoff, a->handoff, ZKV_ID_MAX);
 }
 
 static bool lists_equal(const char (*x)[ZKV_ID_MAX], int nx, const char (*y)[ZKV_ID_MAX], int ny)
@@ -632,6 +826,7 @@ static bool lists_equal(const char (*x)[ZKV_ID_MAX], int nx, const char (*y)[ZKV
 bool zkv_assignment_equal(const zkv_assignment *a, const zkv_assignment *b)
 {
     return strncmp(a->owner, b->owner, ZKV_ID_MAX) == 0 && a->epoch == b->epoch &&
+           strncmp(a->handoff, b->handoff, ZKV_ID_MAX) == 0 &&
            lists_equal(a->replicas, a->n_replicas, b->replicas, b->n_replicas) &&
            lists_equal(a->in_sync, a->n_in_sync, b->in_sync, b->n_in_sync);
 }

@@ -21,7 +21,9 @@ typedef struct zkv_assignment {
     char in_sync[ZKV_MAX_REPLICAS][ZKV_ID_MAX];
     int n_in_sync;
     uint64_t epoch;
-    bool changed; /* output only: differs from the input assignment */
+    char handoff[ZKV_ID_MAX]; /* "" or the in_sync replica the owner is asked to pass the
+                                 range to (a live move, server/handoff.h) */
+    bool changed;             /* output only: differs from the input assignment */
 } zkv_assignment;
 
 /* A replica's position in a range's log, as it answered RANGE_STATUS: (epoch, seq) of
@@ -49,6 +51,19 @@ typedef struct zkv_placement_input {
     /* NULL (nobody answered), or n_ranges entries: positions[i] holds what the failover
      * candidates of ranges[i] (zkv_failover_candidates) reported. */
     const zkv_range_positions *positions;
+    /* Live nodes that must give up what they hold (drained by an operator, or leaving:
+     * shutting down); any order. */
+    const char *const *excluded;
+    size_t n_excluded;
+    /* Dead nodes still within the rebalance delay: they may come back and catch up from
+     * the log tail, so their replica slots are not given to other nodes yet. */
+    const char *const *grace;
+    size_t n_grace;
+    /* NULL, or n_ranges flags: the handoff request of ranges[i] has waited too long (the
+     * owner gave it up): it is withdrawn. */
+    const bool *stale_handoff;
+    /* Balance owners by live handoffs (rule 12); off: owners move only off excluded nodes. */
+    bool balance_owners;
 } zkv_placement_input;
 
 /* Computes the new assignment of in->ranges[i] into out[i] (out holds n_ranges entries
@@ -90,7 +105,26 @@ typedef struct zkv_placement_input {
  *     projected max-min load is 2 or more, such a range exists, and fewer than
  *     max(1, live nodes / 2) ranges have a move in progress. A range whose owner is down
  *     never starts or finishes a move. Placing the output again changes nothing until
- *     in_sync (or the live set) changes: a half-done move stays half-done. */
+ *     in_sync (or the live set) changes: a half-done move stays half-done.
+ * 10. A handoff request (handoff) names the replica the owner is asked to pass the range
+ *     to; the owner clears it when it does so. It is withdrawn when the owner is not live
+ *     or changed, when the target is not a live in_sync replica or is excluded, or when
+ *     stale_handoff says it waited too long (a request withdrawn this way may be made
+ *     again by 11 or 12 on a later run, after the owner saw it withdrawn).
+ * 11. Excluded nodes (drained or leaving) are treated as live for what they hold but take
+ *     nothing new: never the owner of an ownerless range, never a spare (5, 6), never the
+ *     target of a move (9); their replica slots are moved off first (9: an excluded node
+ *     counts as the most loaded while it holds a slot; 8: it leaves first), and a range
+ *     they own gets a handoff request to its live, not excluded in_sync replica owning
+ *     the fewest ranges (ties by id).
+ * 12. Owner balance (balance_owners): among live, not excluded nodes, while a node h owns
+ *     at least 2 ranges more than a node l and fewer than max(1, such nodes / 2) handoff
+ *     requests are outstanding, the shortest chain h -> x1 -> ... -> l is asked for, each
+ *     link a range of the one node (no request on it) handed to the next, a live in_sync
+ *     replica of it: only h and l change counts, so owners even out even when h holds no
+ *     copy on l. Heads are tried from the most owning down, chains breadth-first in id
+ *     and routing order; owned counts are as projected by the outstanding requests.
+ * 13. Replica slots of dead nodes in grace are kept as if no spare existed (5, 7). */
 int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out);
 
 /* The failover candidates of a: when its owner is set and not live, its live in_sync

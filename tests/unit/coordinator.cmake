@@ -9,3 +9,11 @@ zkv_unit_test(coordinator_election
 zkv_unit_test(coordinator_position
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_position.c
   LIBS zkv_coordinator_core zkv_common)
+# The rules for a cluster that changes shape (handoff requests, owner balance, drained and
+# leaving nodes, the rebalance delay), by simulating the nodes' answers.
+zkv_unit_test(placement_moves
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_placement_moves.c
+  LIBS zkv_coordinator_core zkv_common)
+zkv_unit_test(coordinator_since
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_since.c
+  LIBS zkv_coordinator_core zkv_common)

@@ -29,7 +29,13 @@ static void reset(size_t n)
 static int place_pos(const zkv_assignment *cur, size_t n, const char *const *live, size_t n_live,
                      int r, int min_nodes, const zkv_range_positions *pos, zkv_assignment *res)
 {
-    zkv_placement_input pi = {cur, n, live, n_live, r, min_nodes, pos};
+    zkv_placement_input pi = {.ranges = cur,
+                              .n_ranges = n,
+                              .live = live,
+                              .n_live = n_live,
+                              .replicas = r,
+                              .min_nodes = min_nodes,
+                              .positions = pos};
     return zkv_placement_compute(&pi, res);
 }
 
