@@ -112,7 +112,7 @@ static int release_one(zkv_server *s, zkv_conn *c, const zkv_held *h)
     case ZKV_HELD_READ: {
         const zkv_readvis *vis = zkv_shipper_readvis(s->shipper, h->range_id, h->epoch);
         owned = vis != NULL;
-        cp = vis ? vis->commit_point : 0;
+        cp = vis ? zkv_readvis_point(vis) : 0;
         break;
     }
     case ZKV_HELD_NONE:

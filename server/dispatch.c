@@ -193,6 +193,17 @@ static bool read_route_ok(const zkv_dispatch_env *env, const Zkv__Request *req, 
     return true;
 }
 
+/* rg's read visibility (readvis.h) through the shipper's table, else its hook; NULL when
+ * the node has none for it. */
+static zkv_readvis *lookup_vis(const zkv_dispatch_env *env, const zkv_range *rg)
+{
+    size_t i = (size_t)(rg - env->map->ranges); /* rg is one of env->map's ranges */
+    if (env->vis_by_map && i < env->n_vis_by_map && env->vis_by_map[i] &&
+        !env->vis_by_map[i]->stale)
+        return env->vis_by_map[i];
+    return env->read_vis(env->hook_ctx, rg);
+}
+
 /* The read-visibility state of an owner read of rg (readvis.h), in *vis (NULL without the
  * hook: every committed write is visible). Returns false, with the reply set, when the
  * owner cannot tell what its reads may see yet. */
@@ -202,7 +213,7 @@ static bool read_vis(const zkv_dispatch_env *env, const zkv_range *rg, zkv_readv
     *vis = NULL;
     if (!env->read_vis)
         return true;
-    *vis = env->read_vis(env->hook_ctx, rg);
+    *vis = lookup_vis(env, rg);
     if (*vis)
         return true;
     set_status(r, ZKV__STATUS__UNAVAILABLE,
@@ -376,7 +387,7 @@ static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
         return;
     }
     if (req->op == ZKV__OP__DELETE && env->read_vis) {
-        zkv_readvis *vis = env->read_vis(env->hook_ctx, rg);
+        zkv_readvis *vis = lookup_vis(env, rg);
         if (vis)
             zkv_readvis_note_delete(vis, req->key.data, req->key.len, m.seq);
     }

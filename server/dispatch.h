@@ -47,6 +47,11 @@ typedef struct zkv_dispatch_env {
      * them NOT_OWNER once the move is over); 0 serves. NULL: no moves. */
     int (*move_gate)(void *ctx, const zkv_range *r);
     void *move_ctx;
+    /* Fast path of read_vis (kept by the shipper): the visibility of the i-th range of map,
+     * NULL when not owned here; a NULL array, an entry marked stale or a NULL entry ask
+     * read_vis. */
+    struct zkv_readvis *const *vis_by_map;
+    size_t n_vis_by_map;
     void (*owner_status)(void *ctx, const char *range_id, struct zkv_reply *r);
     void *hook_ctx;
     /* Replicas keep the last log_retain entries of a range's log (0: keep everything). */

@@ -125,8 +125,9 @@ struct zkv_handoffs {
     zkv_server *srv;
     uint64_t timeout_ms;
     bool leaving;
-    ho *v; /* active handoffs, then (st == ZKV_HO_OVER) the last one of each range that
-              ended, kept so a range znode that still asks does not restart it at once */
+    size_t n_active; /* entries not ZKV_HO_OVER: with none, every range is served at once */
+    ho *v;           /* active handoffs, then (st == ZKV_HO_OVER) the last one of each range that
+                        ended, kept so a range znode that still asks does not restart it at once */
     size_t n, cap;
 };
 
@@ -179,6 +180,8 @@ static void start(zkv_handoffs *h, const zkv_range *r, const char *target, bool 
         e = &h->v[h->n++];
     }
     memset(e, 0, sizeof(*e));
+    if (h->n_active++ == 0) /* dispatch asks the gate only while something moves */
+        h->srv->env.move_gate = zkv_handoffs_gate_hook;
     snprintf(e->range_id, sizeof(e->range_id), "%s", r->id);
     snprintf(e->target, sizeof(e->target), "%s", target);
     e->epoch = r->epoch;
@@ -264,6 +267,13 @@ static void view_of(zkv_handoffs *h, const ho *e, zkv_ho_view *v)
     v->timeout_ms = h->timeout_ms;
 }
 
+static void over(zkv_handoffs *h, ho *e)
+{
+    e->st = ZKV_HO_OVER;
+    if (--h->n_active == 0)
+        h->srv->env.move_gate = NULL;
+}
+
 static void submit(zkv_handoffs *h, ho *e)
 {
     zkv_server *s = h->srv;
@@ -309,7 +319,7 @@ void zkv_handoffs_pump(zkv_handoffs *h)
                      : !v.asked           ? "no longer asked"
                      : !v.target_in_sync  ? "the target is not in_sync"
                                           : "the target did not catch up in time");
-            e->st = ZKV_HO_OVER;
+            over(h, e);
             break;
         case ZKV_HO_END: {
             const zkv_range *r = map_range(h->srv, e->range_id);
@@ -317,7 +327,7 @@ void zkv_handoffs_pump(zkv_handoffs *h)
                      " ms",
                      e->range_id, r && r->owner[0] ? r->owner : "nobody", r ? r->epoch : 0,
                      v.now_ms - e->started_ms);
-            e->st = ZKV_HO_OVER;
+            over(h, e);
             break;
         }
         case ZKV_HO_WAIT:
@@ -346,7 +356,7 @@ bool zkv_handoffs_write_result(zkv_handoffs *h, const char *range_id, uint64_t e
 
 zkv_ho_gate zkv_handoffs_gate(const zkv_handoffs *h, const char *range_id)
 {
-    const ho *e = h ? find(h, range_id) : NULL;
+    const ho *e = h && h->n_active ? find(h, range_id) : NULL;
     if (!e || e->st == ZKV_HO_OVER)
         return ZKV_HO_SERVE;
     return e->st == ZKV_HO_DRAIN ? ZKV_HO_HOLD_WRITES : ZKV_HO_HOLD_ALL;
@@ -354,10 +364,7 @@ zkv_ho_gate zkv_handoffs_gate(const zkv_handoffs *h, const char *range_id)
 
 size_t zkv_handoffs_active(const zkv_handoffs *h)
 {
-    size_t n = 0;
-    for (size_t i = 0; h && i < h->n; i++)
-        n += h->v[i].st != ZKV_HO_OVER;
-    return n;
+    return h ? h->n_active : 0;
 }
 
 int zkv_handoffs_gate_hook(void *ctx, const zkv_range *r)

