@@ -14,6 +14,7 @@
 
 #include "leader.h"
 #include "placement.h"
+#include "opsrun.h"
 #include "position.h"
 #include "since.h"
 #include "common/buf.h"
@@ -91,9 +92,10 @@ static void log_decision(const zkv_rangemap *map, size_t i, const zkv_assignment
 /* Writes the changed ranges and map version+1 in one conditional multi. pos: the
  * positions the placement used (NULL or n_ranges entries), for the log. */
 static int write_changes(zkv_coord *c, const zkv_rangemap *map, const zkv_assignment *next,
-                         size_t changed, const zkv_range_positions *pos)
+                         size_t changed, const zkv_range_positions *pos, zkv_opsrun *oprun)
 {
-    size_t n_ops = changed + 1;
+    size_t n_extra = zkv_opsrun_count(oprun);
+    size_t n_ops = changed + (changed ? 1 : 0) + n_extra;
     zoo_op_t *ops = calloc(n_ops, sizeof(*ops));
     zoo_op_result_t *results = calloc(n_ops, sizeof(*results));
     struct Stat *stats = calloc(n_ops, sizeof(*stats));
@@ -119,13 +121,24 @@ static int write_changes(zkv_coord *c, const zkv_rangemap *map, const zkv_assign
         k++;
     }
     int64_t new_version = map->version + 1;
-    if (!(data[k] = zkv_mapver_to_json(new_version)))
+    if (changed) {
+        if (!(data[k] = zkv_mapver_to_json(new_version)))
+            goto done;
+        zkv_path(paths[k], ZKV_PATH_MAX, c->cfg.cluster, ZKV_PATH_MAP, NULL);
+        zoo_set_op_init(&ops[k], paths[k], data[k], (int)strlen(data[k]), map->map_zversion,
+                        &stats[k]);
+        k++;
+    }
+    if (zkv_opsrun_ops(oprun, c, &ops[k], &stats[k]) != 0)
         goto done;
-    zkv_path(paths[k], ZKV_PATH_MAX, c->cfg.cluster, ZKV_PATH_MAP, NULL);
-    zoo_set_op_init(&ops[k], paths[k], data[k], (int)strlen(data[k]), map->map_zversion, &stats[k]);
-    k++;
+    k += n_extra;
 
     rc = zoo_multi(c->zh, (int)k, ops, results);
+    zkv_opsrun_done(oprun, rc == ZOK);
+    if (rc == ZOK && zkv_opsrun_new_replicas(oprun) > 0) {
+        ZKV_INFO("replication factor is now %d", zkv_opsrun_new_replicas(oprun));
+        c->cluster.replicas = zkv_opsrun_new_replicas(oprun);
+    }
     if (rc == ZOK) {
         for (size_t i = 0; i < map->n_ranges; i++) {
             if (!next[i].changed)
@@ -299,19 +312,6 @@ static void log_read_only(zkv_coord *c, const zkv_rangemap *map, const zkv_assig
     zkv_buf_free(&b);
 }
 
-/* Reads the children of a cluster directory with the reconcile watch (ZNONODE: an older
- * cluster without it yet is created). Returns ZOK with *sv filled, or the error. */
-static int watched_children(zkv_coord *c, zkv_path_kind kind, struct String_vector *sv)
-{
-    char path[ZKV_PATH_MAX], err[256];
-    if (zkv_path(path, sizeof(path), c->cfg.cluster, kind, NULL) != 0)
-        return ZBADARGUMENTS;
-    int rc = zoo_wget_children(c->zh, path, zkv_coord_reconcile_watcher, c, sv);
-    if (rc == ZNONODE && zkv_zk_mkdirs(c->zh, path, err, sizeof(err)) == ZOK)
-        rc = zoo_wget_children(c->zh, path, zkv_coord_reconcile_watcher, c, sv);
-    return rc;
-}
-
 /* What the placement needs besides the map (rules 10-13 of placement.h): the excluded
  * nodes (drained/ children, live nodes marked leaving), the dead nodes still within the
  * rebalance delay, and the handoff requests that waited too long. The arrays point into
@@ -325,17 +325,18 @@ typedef struct extras {
 } extras;
 
 static int gather_extras(zkv_coord *c, const zkv_rangemap *map, const zkv_assignment *cur,
-                         const struct String_vector *drained, extras *x)
+                         const zkv_opsrun *ops, extras *x)
 {
-    size_t n = map->n_ranges,
-           cap_ids = (size_t)drained->count + map->n_nodes + n * (ZKV_MAX_REPLICAS + 1) + 1;
+    size_t n_drained;
+    const char *const *drained = zkv_opsrun_drained(ops, &n_drained);
+    size_t n = map->n_ranges, cap_ids = n_drained + map->n_nodes + n * (ZKV_MAX_REPLICAS + 1) + 1;
     x->excluded = calloc(cap_ids, sizeof(*x->excluded));
     x->grace = calloc(cap_ids, sizeof(*x->grace));
     x->stale = calloc(n ? n : 1, sizeof(*x->stale));
     if (!x->excluded || !x->grace || !x->stale)
         return -1;
-    for (int i = 0; i < drained->count; i++)
-        x->excluded[x->n_excluded++] = drained->data[i];
+    for (size_t i = 0; i < n_drained; i++)
+        x->excluded[x->n_excluded++] = drained[i];
     for (size_t j = 0; j < map->n_nodes; j++)
         if (map->nodes[j].leaving)
             x->excluded[x->n_excluded++] = map->nodes[j].id;
@@ -386,9 +387,9 @@ int zkv_leader_reconcile(zkv_coord *c)
     }
     deallocate_String_vector(&sv);
 
-    struct String_vector drained = {0};
-    if ((rc = watched_children(c, ZKV_PATH_DRAINED, &drained)) != ZOK) {
-        ZKV_WARN("cannot read the drained nodes: %s", zkv_zk_strerror(rc));
+    zkv_opsrun *ops = NULL;
+    if ((rc = zkv_opsrun_load(c, &ops)) != ZOK) {
+        ZKV_WARN("cannot read the operations and drained nodes: %s", zkv_zk_strerror(rc));
         return rc;
     }
     zkv_rangemap *map = NULL;
@@ -396,7 +397,7 @@ int zkv_leader_reconcile(zkv_coord *c)
                          sizeof(err));
     if (rc != ZOK) {
         ZKV_WARN("cannot read the range map: %s", err);
-        deallocate_String_vector(&drained);
+        zkv_opsrun_free(ops);
         return rc;
     }
     extras x = {0};
@@ -418,7 +419,7 @@ int zkv_leader_reconcile(zkv_coord *c)
     if ((rc = ask_positions(c, map, cur, live, &positions)) != ZOK)
         goto done;
     rc = ZSYSTEMERROR;
-    if (gather_extras(c, map, cur, &drained, &x) != 0) {
+    if (gather_extras(c, map, cur, ops, &x) != 0) {
         ZKV_ERROR("reconcile: out of memory");
         goto done;
     }
@@ -443,12 +444,33 @@ int zkv_leader_reconcile(zkv_coord *c)
     }
     log_waiting(c, map, next);
     log_read_only(c, map, next);
-    size_t changed = 0;
+    /* The operators' operations take their step over the placement's output. */
+    const char **ids = calloc(n ? n : 1, sizeof(*ids));
+    if (!ids)
+        goto done;
     for (size_t i = 0; i < n; i++)
+        ids[i] = map->ranges[i].id;
+    size_t n_drained;
+    const char *const *drained = zkv_opsrun_drained(ops, &n_drained);
+    zkv_op_world world = {.ranges = next,
+                          .range_ids = ids,
+                          .n_ranges = n,
+                          .live = live,
+                          .n_live = map->n_nodes,
+                          .drained = drained,
+                          .n_drained = n_drained,
+                          .replicas = c->cluster.replicas};
+    zkv_opsrun_step(ops, &world, zkv_wall_ms());
+    free(ids);
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        next[i].changed = next[i].changed || !zkv_assignment_equal(&next[i], &cur[i]);
         changed += next[i].changed;
+    }
     ZKV_DEBUG("reconcile: map %" PRId64 ", %zu ranges, %zu live nodes, %zu to change", map->version,
               n, map->n_nodes, changed);
-    rc = changed ? write_changes(c, map, next, changed, positions) : ZOK;
+    rc = changed || zkv_opsrun_count(ops) ? write_changes(c, map, next, changed, positions, ops)
+                                          : ZOK;
 done:
     free(positions);
     free(cur);
@@ -458,6 +480,6 @@ done:
     free(x.grace);
     free(x.stale);
     zkv_rangemap_free(map);
-    deallocate_String_vector(&drained);
+    zkv_opsrun_free(ops);
     return rc;
 }

@@ -92,6 +92,25 @@ static const zkv_repl_command commands[] = {
          "Prints a table of the registered nodes: id, address, incarnation, the number of "
          "ranges owned and the number of ranges it is a replica of. With --json: the JSON array "
          "of nodes."},
+    {.id = ZKV_REPL_CMD_ADMIN,
+     .name = "admin",
+     .alias = NULL,
+     .min_args = 1,
+     .max_args = 3,
+     .needs_client = true,
+     .usage = "admin move RANGE NODE | drain NODE | undrain NODE | set-replicas R | status | "
+              "wait OP [SECONDS]",
+     .summary = "change the cluster's shape (recorded, carried out by the coordinator)",
+     .help = "Records an operation in ZooKeeper (ops/) that the leading coordinator carries out "
+             "step by step while the cluster serves, and prints its id (op-0000000007): "
+             "\"move RANGE NODE\" makes NODE the owner of RANGE (a live move: clients see no "
+             "error), \"drain NODE\" moves every range and copy off NODE and gives it nothing "
+             "new, \"undrain NODE\" lets it take load again, \"set-replicas R\" changes the "
+             "replication factor. \"status\" lists the operations in progress with their step "
+             "(failed ones, with the reason, for ten minutes) and the drained nodes. \"wait OP "
+             "[SECONDS]\" waits until OP finished (exit 0) or failed (exit 2; default 600 s). "
+             "See docs/operations.md. With --json: {\"id\"} for a new operation, the status "
+             "document for status."},
     {.id = ZKV_REPL_CMD_HELP,
      .name = "help",
      .alias = "?",

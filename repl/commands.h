@@ -16,6 +16,7 @@ typedef enum {
     ZKV_REPL_CMD_SCAN,
     ZKV_REPL_CMD_RANGES,
     ZKV_REPL_CMD_NODES,
+    ZKV_REPL_CMD_ADMIN,
     ZKV_REPL_CMD_HELP,
     ZKV_REPL_CMD_QUIT,
 } zkv_repl_cmd_id;

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "commands.h"
 #include "common/keyrange.h"
+#include "admin_render.h"
 #include "describe_render.h"
 
 /* Prints a message about the current command to stderr in the mode's form: a prefix
@@ -49,6 +51,19 @@ static int report_status(const zkv_repl_session *s, const char *what, int code)
     snprintf(msg, sizeof msg, "%s: %s", zkv_repl_status_name(code), reason);
     report2(s, what, msg);
     return zkv_repl_exit_status(code);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 /* A note on stderr that is not an error ("(not found)", "(empty)"). */
@@ -268,6 +283,96 @@ static int cmd_describe(zkv_repl_session *s, const char *what, zkv_repl_describe
     return 0;
 }
 
+static int admin_status(zkv_repl_session *s)
+{
+    char *json = NULL, err[256];
+    int rc = zkv_admin_status(s->client, &json);
+    if (rc != ZKV_OK)
+        return report_status(s, "admin status", rc);
+    char *out = zkv_repl_admin_render(json, s->json, err, sizeof err);
+    zkv_free(json);
+    if (!out) {
+        report2(s, "admin status", err);
+        return 2;
+    }
+    fputs(out, stdout);
+    free(out);
+    return 0;
+}
+
+/* Polls the status every 200 ms until the operation is gone (done) or failed, at most
+ * seconds. */
+static int admin_wait(zkv_repl_session *s, const char *id, long seconds)
+{
+    uint64_t deadline = mono_ms() + (uint64_t)seconds * 1000u;
+    char detail[300], msg[400];
+    for (;;) {
+        char *json = NULL;
+        int rc = zkv_admin_status(s->client, &json);
+        if (rc != ZKV_OK)
+            return report_status(s, "admin wait", rc);
+        zkv_repl_op_state st = zkv_repl_admin_op_state(json, id, detail, sizeof detail);
+        zkv_free(json);
+        if (st == ZKV_REPL_OP_DONE) {
+            if (s->json)
+                printf("{\"id\":\"%s\",\"state\":\"done\"}\n", id);
+            else
+                printf("%s done\n", id);
+            return 0;
+        }
+        if (st == ZKV_REPL_OP_FAILED || st == ZKV_REPL_OP_BAD) {
+            snprintf(msg, sizeof msg, "%s %s", id,
+                     st == ZKV_REPL_OP_BAD ? "status unreadable" : "failed: ");
+            strncat(msg, detail, sizeof msg - strlen(msg) - 1);
+            report2(s, "admin wait", msg);
+            return 2;
+        }
+        if (mono_ms() >= deadline) {
+            snprintf(msg, sizeof msg, "%s still at step %s after %ld s", id, detail, seconds);
+            report2(s, "admin wait", msg);
+            return 2;
+        }
+        sleep_ms(200);
+    }
+}
+
+static int cmd_admin(zkv_repl_session *s, const zkv_repl_args *a)
+{
+    const zkv_repl_arg *sub = &a->argv[1];
+    if (zkv_repl_arg_is(sub, "status") && a->argc == 2)
+        return admin_status(s);
+    if (zkv_repl_arg_is(sub, "wait")) {
+        char *end = NULL;
+        long secs = a->argc > 3 ? strtol(a->argv[3].data, &end, 10) : 600;
+        if (a->argc < 3 || (end && (*end || secs <= 0))) {
+            report2(s, "admin", "usage: admin wait OP [SECONDS]");
+            return 2;
+        }
+        return admin_wait(s, a->argv[2].data, secs);
+    }
+    const char *args[2] = {NULL, NULL};
+    size_t n = a->argc - 2;
+    for (size_t i = 0; i < n && i < 2; i++)
+        args[i] = a->argv[2 + i].data;
+    char *id = NULL;
+    int rc = zkv_admin_submit(s->client, sub->data, args, n, &id);
+    if (rc != ZKV_OK)
+        return report_status(s, "admin", rc);
+    if (s->json)
+        printf("{\"id\":\"%s\"}\n", id);
+    else
+        printf("%s\n", id);
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "(recorded; \"zkv admin status\" shows its step, \"zkv admin wait %s\" "
+             "waits for it)",
+             id);
+    if (s->mode != ZKV_REPL_MODE_ONESHOT || !s->json)
+        note(msg);
+    zkv_free(id);
+    return 0;
+}
+
 static int cmd_help(zkv_repl_session *s, const zkv_repl_args *a)
 {
     static char text[8192];
@@ -323,6 +428,9 @@ int zkv_repl_session_run(zkv_repl_session *s, const zkv_repl_args *args)
         break;
     case ZKV_REPL_CMD_NODES:
         status = cmd_describe(s, "nodes", ZKV_REPL_VIEW_NODES);
+        break;
+    case ZKV_REPL_CMD_ADMIN:
+        status = cmd_admin(s, args);
         break;
     case ZKV_REPL_CMD_HELP:
         status = cmd_help(s, args);

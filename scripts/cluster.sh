@@ -6,6 +6,10 @@
 #   scripts/cluster.sh start    the same without the REPL
 #   scripts/cluster.sh repl     open the REPL against the running cluster
 #   scripts/cluster.sh status   what runs, and the ranges table
+#   scripts/cluster.sh rolling-restart
+#                               restart the nodes one at a time (SIGTERM: each hands its
+#                               ranges off first), waiting for every range to be served and
+#                               every replica in sync before the next
 #   scripts/cluster.sh down     stop everything (data stays; "down --wipe" removes it)
 #
 # Environment: ZKV_ZK_PORT (2181), ZKV_NODES (3), ZKV_BASE_PORT (7401), ZKV_CLUSTER.
@@ -48,10 +52,46 @@ start_zookeeper() {
   wait_for 30 zk_ok "$zk_port" || die "ZooKeeper did not answer on $zk within 30 s; see .local/cluster/logs/zookeeper.log"
 }
 
-all_owned() {
+# all_served: every range has an owner that answers (its SEQ is known, not "?") and is
+# registered (its ADDRESS is not "(down)").
+all_served() {
   local out
-  out="$("$bin/repl/zkv" --json ranges)" || return 1
-  case "$out" in *'"owner":""'*|'[]') return 1 ;; esac
+  out="$("$bin/repl/zkv" ranges 2>/dev/null)" || return 1
+  printf '%s\n' "$out" | awk 'NR > 1 { n++; if ($3 == "-" || $7 == "?" || $9 == "(down)") bad++ }
+    END { exit (n > 0 && bad == 0) ? 0 : 1 }'
+}
+
+# all_in_sync: every range is served and lists as many in-sync replicas as replicas.
+all_in_sync() {
+  all_served || return 1
+  "$bin/repl/zkv" ranges 2>/dev/null | awk 'NR > 1 {
+      r = ($4 == "-") ? 0 : split($4, a, ","); s = ($5 == "-") ? 0 : split($5, b, ",")
+      if (r != s) bad++ }
+    END { exit bad ? 1 : 0 }'
+}
+
+start_node() {
+  local i="$1"
+  start_daemon "node-$i" "$bin/server/zkv-server" --id "node-$i" \
+    --listen "127.0.0.1:$((base_port + i - 1))" --data-dir "$state/node-$i"
+}
+
+rolling_restart() {
+  [ -x "$bin/server/zkv-server" ] || die "not built; run scripts/cluster.sh start first"
+  for i in $(seq 1 "$nodes"); do
+    local pidfile="$state/node-$i.pid"
+    alive "$pidfile" || { log "node-$i is not running; starting it"; start_node "$i"; continue; }
+    wait_for 120 all_in_sync || die "not every replica is in sync; not restarting node-$i"
+    local pid; pid="$(cat "$pidfile")"
+    log "node-$i: SIGTERM (it hands its ranges to in-sync replicas, then exits)"
+    kill -TERM "$pid"
+    wait_for 60 bash -c "! kill -0 $pid" || die "node-$i (pid $pid) did not exit within 60 s"
+    rm -f "$pidfile"
+    start_node "$i"
+    wait_for 120 all_served || die "ranges not all served within 120 s after node-$i restarted"
+  done
+  wait_for 120 all_in_sync || die "replicas not all in sync within 120 s"
+  log "rolling restart done: every range served, every replica in sync"
 }
 
 start() {
@@ -60,12 +100,11 @@ start() {
   mkdir -p "$state/logs"
   start_zookeeper
   for i in $(seq 1 "$nodes"); do
-    start_daemon "node-$i" "$bin/server/zkv-server" --id "node-$i" \
-      --listen "127.0.0.1:$((base_port + i - 1))" --data-dir "$state/node-$i"
+    start_node "$i"
   done
   start_daemon coordinator "$bin/coordinator/zkv-coordinator" --min-nodes "$nodes"
-  wait_for 60 all_owned || die "ranges not assigned within 60 s; see .local/cluster/logs/"
-  log "cluster '$cluster' is up: ZooKeeper at $zk, $nodes nodes from 127.0.0.1:$base_port"
+  wait_for 60 all_served || die "ranges not all served within 60 s; see .local/cluster/logs/"
+  log "cluster '$cluster' is up (every range served): ZooKeeper at $zk, $nodes nodes from 127.0.0.1:$base_port"
 }
 
 stop() {
@@ -96,6 +135,7 @@ case "${1:-up}" in
   start) start ;;
   repl) exec "$bin/repl/zkv" ;;
   status) status ;;
+  rolling-restart) rolling_restart ;;
   down|stop) stop; if [ "${2:-}" = "--wipe" ]; then rm -rf "$state"; log "removed .local/cluster"; fi ;;
-  *) echo "usage: scripts/cluster.sh [up|start|repl|status|down [--wipe]]" >&2; exit 2 ;;
+  *) echo "usage: scripts/cluster.sh [up|start|repl|status|rolling-restart|down [--wipe]]" >&2; exit 2 ;;
 esac

@@ -399,6 +399,129 @@ int zkv_range_from_json(const char *json, size_t len, zkv_range *out, char *err,
     return rc;
 }
 
+/* ---- operations ---------------------------------------------------------------------- */
+
+static const char *const OP_NAMES[] = {NULL, "move", "drain", "undrain", "set-replicas"};
+
+const char *zkv_op_kind_name(zkv_op_kind k)
+{
+    return (int)k > 0 && (size_t)k < sizeof(OP_NAMES) / sizeof(OP_NAMES[0]) ? OP_NAMES[k] : NULL;
+}
+
+zkv_op_kind zkv_op_kind_parse(const char *name)
+{
+    for (size_t k = 1; name && k < sizeof(OP_NAMES) / sizeof(OP_NAMES[0]); k++)
+        if (strcmp(OP_NAMES[k], name) == 0)
+            return (zkv_op_kind)k;
+    return ZKV_OP_NONE;
+}
+
+int zkv_op_check(const zkv_op *op, char *err, size_t errlen)
+{
+    switch (op->kind) {
+    case ZKV_OP_MOVE:
+        if (!zkv_id_valid(op->range))
+            return fail(err, errlen, "move: bad range id '%s'", op->range);
+        if (!zkv_id_valid(op->node))
+            return fail(err, errlen, "move: bad node id '%s'", op->node);
+        return 0;
+    case ZKV_OP_DRAIN:
+    case ZKV_OP_UNDRAIN:
+        if (!zkv_id_valid(op->node))
+            return fail(err, errlen, "%s: bad node id '%s'", zkv_op_kind_name(op->kind), op->node);
+        return 0;
+    case ZKV_OP_SET_REPLICAS:
+        if (op->replicas < 1 || op->replicas > ZKV_MAX_REPLICAS + 1)
+            return fail(err, errlen, "set-replicas: %d is not in 1..%d", op->replicas,
+                        ZKV_MAX_REPLICAS + 1);
+        return 0;
+    case ZKV_OP_NONE:
+    default:
+        return fail(err, errlen, "unknown operation kind");
+    }
+}
+
+char *zkv_op_to_json(const zkv_op *op)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    const char *kind = zkv_op_kind_name(op->kind);
+    cJSON *args = cJSON_CreateObject();
+    int bad = !kind || !args || !cJSON_AddItemToObject(o, "kind", cJSON_CreateString(kind));
+    if (!bad && !cJSON_AddItemToObject(o, "args", args)) {
+        cJSON_Delete(args);
+        bad = 1;
+    } else if (bad) {
+        cJSON_Delete(args);
+    }
+    if (!bad) {
+        bad = (op->range[0] && add_str(args, "range", op->range)) ||
+              (op->node[0] && add_str(args, "node", op->node)) ||
+              (op->kind == ZKV_OP_SET_REPLICAS &&
+               add_u64(args, "replicas", (uint64_t)op->replicas)) ||
+              add_str(o, "step", op->step) || add_str(o, "created", op->created) ||
+              add_str(o, "updated", op->updated) || add_u64(o, "updated_ms", op->updated_ms) ||
+              add_u64(o, "attempts", (uint64_t)(op->attempts < 0 ? 0 : op->attempts)) ||
+              (op->error[0] && add_str(o, "error", op->error));
+    }
+    return finish_json(o, bad);
+}
+
+/* An optional string field into out ("" when absent). */
+static int get_opt_str(const char *what, const cJSON *obj, const char *name, char *out,
+                       size_t outlen, char *err, size_t errlen)
+{
+    out[0] = '\0';
+    if (!cJSON_GetObjectItemCaseSensitive(obj, name))
+        return 0;
+    return get_str(what, obj, name, out, outlen, err, errlen);
+}
+
+int zkv_op_from_json(const char *json, size_t len, zkv_op *out, char *err, size_t errlen)
+{
+    static const char what[] = "operation znode";
+    memset(out, 0, sizeof(*out));
+    cJSON *o = parse_object(what, json, len, err, errlen);
+    if (!o)
+        return -1;
+    int rc = -1;
+    char kind[32];
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(o, "args");
+    double updated_ms = 0, attempts = 0, replicas = 0;
+    if (get_str(what, o, "kind", kind, sizeof(kind), err, errlen) != 0)
+        goto out;
+    out->kind = zkv_op_kind_parse(kind);
+    if (out->kind == ZKV_OP_NONE) {
+        fail(err, errlen, "%s: unknown kind '%s'", what, kind);
+        goto out;
+    }
+    if (!cJSON_IsObject(args)) {
+        fail(err, errlen, "%s: field 'args' is not an object", what);
+        goto out;
+    }
+    if (get_opt_str(what, args, "range", out->range, sizeof(out->range), err, errlen) != 0 ||
+        get_opt_str(what, args, "node", out->node, sizeof(out->node), err, errlen) != 0 ||
+        (cJSON_GetObjectItemCaseSensitive(args, "replicas") &&
+         get_num(what, args, "replicas", 0, 1000, &replicas, err, errlen) != 0) ||
+        get_str(what, o, "step", out->step, sizeof(out->step), err, errlen) != 0 ||
+        get_opt_str(what, o, "created", out->created, sizeof(out->created), err, errlen) != 0 ||
+        get_opt_str(what, o, "updated", out->updated, sizeof(out->updated), err, errlen) != 0 ||
+        get_opt_str(what, o, "error", out->error, sizeof(out->error), err, errlen) != 0 ||
+        (cJSON_GetObjectItemCaseSensitive(o, "updated_ms") &&
+         get_num(what, o, "updated_ms", 0, MAX_SAFE_INT, &updated_ms, err, errlen) != 0) ||
+        (cJSON_GetObjectItemCaseSensitive(o, "attempts") &&
+         get_num(what, o, "attempts", 0, 1000000, &attempts, err, errlen) != 0))
+        goto out;
+    out->replicas = (int)replicas;
+    out->updated_ms = (uint64_t)updated_ms;
+    out->attempts = (int)attempts;
+    rc = zkv_op_check(out, err, errlen);
+out:
+    cJSON_Delete(o);
+    return rc;
+}
+
 /* ---- map version --------------------------------------------------------------------- */
 
 char *zkv_mapver_to_json(int64_t version)

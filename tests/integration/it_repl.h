@@ -153,14 +153,16 @@ static inline void *it_writer_main(void *p)
     return NULL;
 }
 
-/* Sets the writer up (client, tag, prefixes of the given ranges of m) and starts it. */
-static inline int it_writer_start(it_writer *w, zkv_client *client, int tag, const zkt_map *m,
-                                  const int *ranges, int n_ranges, bool hot)
+/* Sets the writer up (client, tag, prefixes of the given ranges of m, pause after each
+ * write) and starts it. */
+static inline int it_writer_start_paced(it_writer *w, zkv_client *client, int tag, const zkt_map *m,
+                                        const int *ranges, int n_ranges, bool hot, int pace_ms)
 {
     memset(w, 0, sizeof *w);
     w->client = client;
     w->tag = tag;
     w->hot = hot;
+    w->pace_ms = pace_ms;
     w->a = calloc(IT_W_MAX, sizeof *w->a);
     if (!w->a)
         return -1;
@@ -176,6 +178,13 @@ static inline int it_writer_start(it_writer *w, zkv_client *client, int tag, con
         return -1;
     w->running = true;
     return 0;
+}
+
+/* The same without a pause. */
+static inline int it_writer_start(it_writer *w, zkv_client *client, int tag, const zkt_map *m,
+                                  const int *ranges, int n_ranges, bool hot)
+{
+    return it_writer_start_paced(w, client, tag, m, ranges, n_ranges, hot, 0);
 }
 
 static inline void it_writer_stop(it_writer *w)

@@ -17,3 +17,8 @@ zkv_unit_test(placement_moves
 zkv_unit_test(coordinator_since
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_since.c
   LIBS zkv_coordinator_core zkv_common)
+# The operators' operations (move, drain, undrain, set-replicas) as a state machine, in a
+# simulated cluster, with leader crashes between any two passes.
+zkv_unit_test(coordinator_opstep
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_opstep.c
+  LIBS zkv_coordinator_core zkv_common)

@@ -19,64 +19,19 @@
 
 #include "placement.h"
 
-#define MAXR 32
+#include "placement_sim.h"
 
-typedef struct world {
-    zkv_assignment r[MAXR];
-    size_t n;
-    const char *live[16];
-    size_t n_live;
-    const char *excluded[16];
-    size_t n_excluded;
-    const char *grace[16];
-    size_t n_grace;
-    int replicas;
-    bool balance;
-    int max_outstanding; /* most handoff requests seen at once */
-} world;
-
-static int place(world *w, zkv_assignment *out, const bool *stale)
-{
-    zkv_placement_input in = {.ranges = w->r,
-                              .n_ranges = w->n,
-                              .live = w->live,
-                              .n_live = w->n_live,
-                              .replicas = w->replicas,
-                              .min_nodes = 1,
-                              .excluded = w->excluded,
-                              .n_excluded = w->n_excluded,
-                              .grace = w->grace,
-                              .n_grace = w->n_grace,
-                              .stale_handoff = stale,
-                              .balance_owners = w->balance};
-    return zkv_placement_compute(&in, out);
-}
-
-static bool live(const world *w, const char *id)
-{
-    for (size_t i = 0; i < w->n_live; i++)
-        if (strcmp(w->live[i], id) == 0)
-            return true;
-    return false;
-}
-
-static bool in_list(const char (*ids)[ZKV_ID_MAX], int n, const char *id)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(ids[i], id) == 0)
-            return true;
-    return false;
-}
+typedef sim_world world;
 
 /* One placement pass written back, then the nodes act. Returns whether anything changed. */
 static bool step(world *w)
 {
-    static zkv_assignment out[MAXR], again[MAXR];
-    CU_ASSERT_FATAL(place(w, out, NULL) == 0);
+    static zkv_assignment out[SIM_MAXR], again[SIM_MAXR];
+    CU_ASSERT_FATAL(sim_place(w, out, NULL) == 0);
     /* idempotence: the output placed again changes nothing */
     world copy = *w;
     memcpy(copy.r, out, sizeof(out));
-    CU_ASSERT_FATAL(place(&copy, again, NULL) == 0);
+    CU_ASSERT_FATAL(sim_place(&copy, again, NULL) == 0);
     for (size_t i = 0; i < w->n; i++)
         CU_ASSERT(!again[i].changed);
     bool changed = false;
@@ -89,34 +44,7 @@ static bool step(world *w)
     }
     if (outstanding > w->max_outstanding)
         w->max_outstanding = outstanding;
-    /* the nodes act */
-    for (size_t i = 0; i < w->n; i++) {
-        zkv_assignment *a = &w->r[i];
-        if (a->handoff[0] && live(w, a->owner)) {
-            char old[ZKV_ID_MAX], t[ZKV_ID_MAX];
-            memcpy(old, a->owner, sizeof(old));
-            memcpy(t, a->handoff, sizeof(t));
-            memcpy(a->owner, t, sizeof(t));
-            a->epoch++;
-            for (int j = 0; j < a->n_replicas; j++)
-                if (strcmp(a->replicas[j], t) == 0)
-                    memcpy(a->replicas[j], old, ZKV_ID_MAX);
-            for (int j = 0; j < a->n_in_sync; j++)
-                if (strcmp(a->in_sync[j], t) == 0)
-                    memcpy(a->in_sync[j], old, ZKV_ID_MAX);
-            memset(a->handoff, 0, ZKV_ID_MAX);
-            changed = true;
-        }
-        if (!live(w, a->owner))
-            continue;
-        for (int j = 0; j < a->n_replicas; j++)
-            if (live(w, a->replicas[j]) &&
-                !in_list((const char(*)[ZKV_ID_MAX])a->in_sync, a->n_in_sync, a->replicas[j]) &&
-                a->n_in_sync < ZKV_MAX_REPLICAS) {
-                memcpy(a->in_sync[a->n_in_sync++], a->replicas[j], ZKV_ID_MAX);
-                changed = true;
-            }
-    }
+    changed |= sim_nodes_act(w);
     return changed;
 }
 
@@ -142,7 +70,7 @@ static int copies(const world *w, const char *id)
     int k = 0;
     for (size_t i = 0; i < w->n; i++)
         k += (strcmp(w->r[i].owner, id) == 0) +
-             in_list((const char(*)[ZKV_ID_MAX])w->r[i].replicas, w->r[i].n_replicas, id);
+             sim_in_list((const char(*)[ZKV_ID_MAX])w->r[i].replicas, w->r[i].n_replicas, id);
     return k;
 }
 
@@ -253,8 +181,8 @@ static void test_leaving_owner_and_new_ranges(void)
     fill(&w, 4, "a", reps, 2);
     w.excluded[0] = "a";
     w.n_excluded = 1;
-    static zkv_assignment out[MAXR];
-    CU_ASSERT_FATAL(place(&w, out, NULL) == 0);
+    static zkv_assignment out[SIM_MAXR];
+    CU_ASSERT_FATAL(sim_place(&w, out, NULL) == 0);
     for (size_t i = 0; i < w.n; i++) {
         CU_ASSERT(out[i].changed);
         CU_ASSERT(strcmp(out[i].handoff, "b") == 0 || strcmp(out[i].handoff, "c") == 0);
@@ -268,12 +196,12 @@ static void test_leaving_owner_and_new_ranges(void)
     world n = {.live = {"a", "b"}, .n_live = 2, .replicas = 2, .n = 1};
     n.excluded[0] = "a";
     n.n_excluded = 1;
-    CU_ASSERT_FATAL(place(&n, out, NULL) == 0);
+    CU_ASSERT_FATAL(sim_place(&n, out, NULL) == 0);
     CU_ASSERT_STRING_EQUAL(out[0].owner, "b");
     CU_ASSERT_EQUAL(out[0].n_replicas, 0);
     n.excluded[1] = "b";
     n.n_excluded = 2;
-    CU_ASSERT_FATAL(place(&n, out, NULL) == 0);
+    CU_ASSERT_FATAL(sim_place(&n, out, NULL) == 0);
     CU_ASSERT_STRING_EQUAL(out[0].owner, ""); /* every node excluded: it waits */
 }
 
@@ -282,37 +210,37 @@ static void test_withdrawn_requests(void)
     world w = {.live = {"a", "b", "c"}, .n_live = 3, .replicas = 3};
     const char *reps[] = {"b", "c"};
     fill(&w, 1, "a", reps, 2);
-    static zkv_assignment out[MAXR];
+    static zkv_assignment out[SIM_MAXR];
     /* a valid request stands */
     snprintf(w.r[0].handoff, ZKV_ID_MAX, "b");
-    CU_ASSERT_FATAL(place(&w, out, NULL) == 0);
+    CU_ASSERT_FATAL(sim_place(&w, out, NULL) == 0);
     CU_ASSERT_STRING_EQUAL(out[0].handoff, "b");
     CU_ASSERT(!out[0].changed);
     /* stale */
     bool stale = true;
-    CU_ASSERT_FATAL(place(&w, out, &stale) == 0);
+    CU_ASSERT_FATAL(sim_place(&w, out, &stale) == 0);
     CU_ASSERT_STRING_EQUAL(out[0].handoff, "");
     /* target out of in_sync */
     w.r[0].n_in_sync = 1; /* only b */
     snprintf(w.r[0].handoff, ZKV_ID_MAX, "c");
-    CU_ASSERT_FATAL(place(&w, out, NULL) == 0);
+    CU_ASSERT_FATAL(sim_place(&w, out, NULL) == 0);
     CU_ASSERT_STRING_EQUAL(out[0].handoff, "");
     /* target not a replica at all */
     snprintf(w.r[0].handoff, ZKV_ID_MAX, "z");
-    CU_ASSERT_FATAL(place(&w, out, NULL) == 0);
+    CU_ASSERT_FATAL(sim_place(&w, out, NULL) == 0);
     CU_ASSERT_STRING_EQUAL(out[0].handoff, "");
     /* target dead */
     snprintf(w.r[0].handoff, ZKV_ID_MAX, "b");
     w.live[1] = "c";
     w.live[2] = "a";
     w.n_live = 2; /* b is gone */
-    CU_ASSERT_FATAL(place(&w, out, NULL) == 0);
+    CU_ASSERT_FATAL(sim_place(&w, out, NULL) == 0);
     CU_ASSERT_STRING_EQUAL(out[0].handoff, "");
     /* owner dead: the failover clears it */
     world f = {.live = {"b", "c"}, .n_live = 2, .replicas = 3};
     fill(&f, 1, "a", reps, 2);
     snprintf(f.r[0].handoff, ZKV_ID_MAX, "c");
-    CU_ASSERT_FATAL(place(&f, out, NULL) == 0);
+    CU_ASSERT_FATAL(sim_place(&f, out, NULL) == 0);
     CU_ASSERT(strcmp(out[0].owner, "a") != 0);
     CU_ASSERT_STRING_EQUAL(out[0].handoff, "");
 }
@@ -328,16 +256,16 @@ static void test_rebalance_delay(void)
     w.live[2] = "d";
     w.grace[0] = "c";
     w.n_grace = 1;
-    static zkv_assignment out[MAXR];
-    CU_ASSERT_FATAL(place(&w, out, NULL) == 0);
+    static zkv_assignment out[SIM_MAXR];
+    CU_ASSERT_FATAL(sim_place(&w, out, NULL) == 0);
     for (size_t i = 0; i < w.n; i++)
-        CU_ASSERT(in_list((const char(*)[ZKV_ID_MAX])out[i].replicas, out[i].n_replicas, "c"));
+        CU_ASSERT(sim_in_list((const char(*)[ZKV_ID_MAX])out[i].replicas, out[i].n_replicas, "c"));
     /* the delay is over: d takes c's slot */
     w.n_grace = 0;
-    CU_ASSERT_FATAL(place(&w, out, NULL) == 0);
+    CU_ASSERT_FATAL(sim_place(&w, out, NULL) == 0);
     for (size_t i = 0; i < w.n; i++) {
-        CU_ASSERT(!in_list((const char(*)[ZKV_ID_MAX])out[i].replicas, out[i].n_replicas, "c"));
-        CU_ASSERT(in_list((const char(*)[ZKV_ID_MAX])out[i].replicas, out[i].n_replicas, "d"));
+        CU_ASSERT(!sim_in_list((const char(*)[ZKV_ID_MAX])out[i].replicas, out[i].n_replicas, "c"));
+        CU_ASSERT(sim_in_list((const char(*)[ZKV_ID_MAX])out[i].replicas, out[i].n_replicas, "d"));
     }
 }
 

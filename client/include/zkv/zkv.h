@@ -155,6 +155,23 @@ ZKV_EXPORT int zkv_describe(zkv_client *c, char **json);
 /* Routing version of the cached map. */
 ZKV_EXPORT int64_t zkv_client_map_version(zkv_client *c);
 
+/* --- administration (docs/operations.md) ----------------------------------------------
+ * Operations on the cluster's shape, recorded in ZooKeeper (ops/) and carried out by the
+ * leading coordinator step by step; these calls record them (after checking the arguments
+ * against a fresh map) and read them back. kind and args:
+ *   "move" RANGE NODE      make NODE the owner of RANGE (a live move: no failed request)
+ *   "drain" NODE           move every range and copy off NODE; it takes nothing new
+ *   "undrain" NODE         let a drained NODE take load again
+ *   "set-replicas" R       change the replication factor to R (owner included)
+ * On ZKV_OK *op_id is the operation's id ("op-0000000007"; the caller frees it with
+ * zkv_free). ZKV_EINVAL names a bad argument, ZKV_EZOOKEEPER a ZooKeeper failure. */
+ZKV_EXPORT int zkv_admin_submit(zkv_client *c, const char *kind, const char *const *args,
+                                size_t n_args, char **op_id);
+/* The operations in progress (and failed ones, for ten minutes) and the drained nodes as
+ * JSON: {"operations":[{"id","kind","args":{...},"step","created","updated","attempts",
+ * "error"}...],"drained":["node-3"...]}. *json is the caller's (zkv_free). */
+ZKV_EXPORT int zkv_admin_status(zkv_client *c, char **json);
+
 /* --- values --------------------------------------------------------------------------- */
 ZKV_EXPORT const void *zkv_value_data(const zkv_value *v);
 ZKV_EXPORT size_t zkv_value_len(const zkv_value *v);

@@ -45,6 +45,41 @@ int zkv_node_from_json(const char *json, size_t len, zkv_node_info *out, char *e
  * zkv_range_clear. */
 char *zkv_range_to_json(const zkv_range *r);
 int zkv_range_from_json(const char *json, size_t len, zkv_range *out, char *err, size_t errlen);
+/* An operator's multi-step operation, ops/op-NNNNNNNNNN (docs/operations.md):
+ * {"id","kind","args":{...},"step","created","updated","updated_ms","attempts","error"}.
+ * The leading coordinator carries it out step by step (coordinator/opstep.h). */
+typedef enum {
+    ZKV_OP_NONE = 0,
+    ZKV_OP_MOVE,         /* args range, node: make node the range's owner */
+    ZKV_OP_DRAIN,        /* args node: move everything off node, give it nothing new */
+    ZKV_OP_UNDRAIN,      /* args node: let a drained node take load again */
+    ZKV_OP_SET_REPLICAS, /* args replicas: change the replication factor R */
+} zkv_op_kind;
+
+typedef struct zkv_op {
+    char id[ZKV_ID_MAX]; /* its znode name (not in the JSON: the znode names it) */
+    zkv_op_kind kind;
+    char range[ZKV_ID_MAX];
+    char node[ZKV_ID_MAX];
+    int replicas;
+    char step[32];                 /* "start" when created; "failed" when it cannot finish */
+    int attempts;                  /* tries of the current step that were given up */
+    char error[256];               /* why it failed ("" otherwise) */
+    char created[40], updated[40]; /* ISO-8601 UTC */
+    uint64_t updated_ms;           /* the same as updated, wall clock ms */
+} zkv_op;
+
+/* "move", "drain", "undrain", "set-replicas" (NULL for others) and back (ZKV_OP_NONE for an
+ * unknown name). */
+const char *zkv_op_kind_name(zkv_op_kind k);
+zkv_op_kind zkv_op_kind_parse(const char *name);
+/* Checks an operation's arguments for its kind (ids valid, replicas in range); 0, or -1 with
+ * the reason in err. */
+int zkv_op_check(const zkv_op *op, char *err, size_t errlen);
+char *zkv_op_to_json(const zkv_op *op);
+/* id is not in the JSON: out->id is left "" */
+int zkv_op_from_json(const char *json, size_t len, zkv_op *out, char *err, size_t errlen);
+
 char *zkv_mapver_to_json(int64_t version);
 int zkv_mapver_from_json(const char *json, size_t len, int64_t *version, char *err, size_t errlen);
 

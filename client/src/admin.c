@@ -1,0 +1,237 @@
+/* admin.c: zkv_admin_submit and zkv_admin_status: operators' operations recorded in
+ * ZooKeeper (ops/op-NNNNNNNNNN, persistent sequential; docs/operations.md) through the
+ * client's own session, and read back with the drained nodes. The leading coordinator
+ * carries the operations out; these calls only record them, after checking their
+ * arguments against a freshly read map so a typo fails at once with a clear reason
+ * rather than as a failed operation later. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/util.h"
+#include "common/znode.h"
+#include "client.h"
+#include "error.h"
+
+static bool range_known(const zkv_rangemap *m, const char *id)
+{
+    for (size_t i = 0; i < m->n_ranges; i++)
+        if (strcmp(m->ranges[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+/* Whether node is live or holds a copy of some range of m. */
+static bool node_known(const zkv_rangemap *m, const char *node)
+{
+    if (zkv_rangemap_node(m, node))
+        return true;
+    for (size_t i = 0; i < m->n_ranges; i++)
+        if (strcmp(m->ranges[i].owner, node) == 0 || zkv_range_is_replica(&m->ranges[i], node))
+            return true;
+    return false;
+}
+
+/* Fills op from kind and args and checks it against m. ZKV_OK or ZKV_EINVAL (published). */
+static int build_op(const zkv_rangemap *m, const char *kind, const char *const *args, size_t n_args,
+                    zkv_op *op)
+{
+    memset(op, 0, sizeof(*op));
+    op->kind = zkv_op_kind_parse(kind);
+    size_t want = op->kind == ZKV_OP_MOVE ? 2 : 1;
+    if (op->kind == ZKV_OP_NONE)
+        return zkv__fail(ZKV_EINVAL, "unknown operation '%s' (move, drain, undrain, set-replicas)",
+                         kind ? kind : "");
+    if (n_args != want || !args)
+        return zkv__fail(ZKV_EINVAL, "%s takes %zu argument%s, not %zu", kind, want,
+                         want == 1 ? "" : "s", n_args);
+    for (size_t i = 0; i < n_args; i++)
+        if (!args[i] || strlen(args[i]) >= ZKV_ID_MAX)
+            return zkv__fail(ZKV_EINVAL, "%s: argument %zu is missing or too long", kind, i + 1);
+    switch (op->kind) {
+    case ZKV_OP_MOVE:
+        snprintf(op->range, sizeof(op->range), "%s", args[0]);
+        snprintf(op->node, sizeof(op->node), "%s", args[1]);
+        break;
+    case ZKV_OP_DRAIN:
+    case ZKV_OP_UNDRAIN:
+        snprintf(op->node, sizeof(op->node), "%s", args[0]);
+        break;
+    case ZKV_OP_SET_REPLICAS: {
+        char *end = NULL;
+        long r = strtol(args[0], &end, 10);
+        if (!end || *end || end == args[0] || r < 1 || r > ZKV_MAX_REPLICAS + 1)
+            return zkv__fail(ZKV_EINVAL, "set-replicas: '%s' is not a number in 1..%d", args[0],
+                             ZKV_MAX_REPLICAS + 1);
+        op->replicas = (int)r;
+        break;
+    }
+    case ZKV_OP_NONE:
+    default:
+        break;
+    }
+    char err[256];
+    if (zkv_op_check(op, err, sizeof(err)) != 0)
+        return zkv__fail(ZKV_EINVAL, "%s", err);
+    if (op->kind == ZKV_OP_MOVE) {
+        if (!range_known(m, op->range))
+            return zkv__fail(ZKV_EINVAL, "move: no range %s in this cluster", op->range);
+        if (!zkv_rangemap_node(m, op->node))
+            return zkv__fail(ZKV_EINVAL, "move: node %s is not live", op->node);
+    }
+    if ((op->kind == ZKV_OP_DRAIN || op->kind == ZKV_OP_UNDRAIN) && !node_known(m, op->node))
+        return zkv__fail(ZKV_EINVAL, "%s: %s is not a node of this cluster", kind, op->node);
+    snprintf(op->step, sizeof(op->step), "start");
+    uint64_t now = zkv_wall_ms();
+    zkv_iso8601(now, op->created, sizeof(op->created));
+    memcpy(op->updated, op->created, sizeof(op->updated));
+    op->updated_ms = now;
+    return ZKV_OK;
+}
+
+/* A fresh map snapshot (forced reload) in *snap; ZKV_OK or the error, published. */
+static int fresh_map(zkv_client *c, zkv__mapsnap **snap)
+{
+    uint64_t deadline = zkv_now_ms() + (uint64_t)c->opts.timeout_ms;
+    char err[ZKV__ERR_MAX] = "";
+    int rc =
+        zkv__mapcache_refresh(&c->mc, true, 0, atomic_load(&c->mc.gen), deadline, err, sizeof err);
+    if (rc != ZKV_OK)
+        return zkv__fail(rc, "%s", err);
+    *snap = zkv__mapcache_snapshot(&c->mc);
+    return *snap ? ZKV_OK : zkv__fail(ZKV_EZOOKEEPER, "no range map");
+}
+
+int zkv_admin_submit(zkv_client *c, const char *kind, const char *const *args, size_t n_args,
+                     char **op_id)
+{
+    zkv__clear_error();
+    if (!c || !op_id)
+        return zkv__fail(ZKV_EINVAL, "NULL client or op_id");
+    *op_id = NULL;
+    zkv__mapsnap *snap = NULL;
+    int rc = fresh_map(c, &snap);
+    if (rc != ZKV_OK || !snap)
+        return rc != ZKV_OK ? rc : ZKV_EZOOKEEPER;
+    zkv_op op;
+    rc = build_op(snap->map, kind, args, n_args, &op);
+    zkv__mapsnap_release(snap);
+    if (rc != ZKV_OK)
+        return rc;
+    char *json = zkv_op_to_json(&op);
+    char path[ZKV_PATH_MAX], created[ZKV_PATH_MAX];
+    if (!json)
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    if (zkv_path(path, sizeof(path), c->opts.cluster, ZKV_PATH_OPS, "op-") != 0) {
+        free(json);
+        return zkv__fail(ZKV_EINVAL, "bad cluster name");
+    }
+    pthread_mutex_lock(&c->mc.zk_lock);
+    int zrc = c->mc.zh ? zoo_create(c->mc.zh, path, json, (int)strlen(json), &ZOO_OPEN_ACL_UNSAFE,
+                                    ZOO_SEQUENCE, created, (int)sizeof(created))
+                       : ZCONNECTIONLOSS;
+    pthread_mutex_unlock(&c->mc.zk_lock);
+    free(json);
+    if (zrc == ZNONODE)
+        return zkv__fail(ZKV_EZOOKEEPER,
+                         "cluster %s has no ops/ directory yet (its coordinator is older, or not "
+                         "running)",
+                         c->opts.cluster);
+    if (zrc != ZOK)
+        return zkv__fail(ZKV_EZOOKEEPER, "cannot record the operation in ZooKeeper: %s",
+                         zkv_zk_strerror(zrc));
+    const char *slash = strrchr(created, '/');
+    *op_id = strdup(slash ? slash + 1 : created);
+    return *op_id ? ZKV_OK : zkv__fail(ZKV_ENOMEM, "out of memory");
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds the operations under ops/ to arr (zk_lock held). */
+static int add_ops(zkv_client *c, cJSON *arr)
+{
+    char dir[ZKV_PATH_MAX];
+    if (zkv_path(dir, sizeof(dir), c->opts.cluster, ZKV_PATH_OPS, NULL) != 0)
+        return ZBADARGUMENTS;
+    struct String_vector sv = {0};
+    int rc = zoo_get_children(c->mc.zh, dir, 0, &sv);
+    if (rc == ZNONODE)
+        return ZOK;
+    if (rc != ZOK)
+        return rc;
+    if (sv.count > 0)
+        qsort(sv.data, (size_t)sv.count, sizeof(*sv.data), cmp_name);
+    for (int i = 0; i < sv.count && rc == ZOK; i++) {
+        char path[ZKV_PATH_MAX], buf[2048];
+        int len = sizeof(buf) - 1;
+        if (zkv_path(path, sizeof(path), c->opts.cluster, ZKV_PATH_OPS, sv.data[i]) != 0)
+            continue;
+        int grc = zoo_get(c->mc.zh, path, 0, buf, &len, NULL);
+        if (grc == ZNONODE)
+            continue; /* finished meanwhile */
+        if (grc != ZOK) {
+            rc = grc;
+            break;
+        }
+        cJSON *o = len >= 0 ? cJSON_ParseWithLength(buf, (size_t)len) : NULL;
+        if (!o)
+            continue;
+        cJSON_AddStringToObject(o, "id", sv.data[i]);
+        cJSON_AddItemToArray(arr, o);
+    }
+    deallocate_String_vector(&sv);
+    return rc;
+}
+
+/* Adds the drained/ children to arr (zk_lock held). */
+static int add_drained(zkv_client *c, cJSON *arr)
+{
+    char dir[ZKV_PATH_MAX];
+    if (zkv_path(dir, sizeof(dir), c->opts.cluster, ZKV_PATH_DRAINED, NULL) != 0)
+        return ZBADARGUMENTS;
+    struct String_vector sv = {0};
+    int rc = zoo_get_children(c->mc.zh, dir, 0, &sv);
+    if (rc == ZNONODE)
+        return ZOK;
+    if (rc != ZOK)
+        return rc;
+    if (sv.count > 0)
+        qsort(sv.data, (size_t)sv.count, sizeof(*sv.data), cmp_name);
+    for (int i = 0; i < sv.count; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(sv.data[i]));
+    deallocate_String_vector(&sv);
+    return ZOK;
+}
+
+int zkv_admin_status(zkv_client *c, char **json)
+{
+    zkv__clear_error();
+    if (!c || !json)
+        return zkv__fail(ZKV_EINVAL, "NULL client or json");
+    *json = NULL;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *ops = doc ? cJSON_AddArrayToObject(doc, "operations") : NULL;
+    cJSON *drained = doc ? cJSON_AddArrayToObject(doc, "drained") : NULL;
+    if (!ops || !drained) {
+        cJSON_Delete(doc);
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&c->mc.zk_lock);
+    int zrc = c->mc.zh ? add_ops(c, ops) : ZCONNECTIONLOSS;
+    if (zrc == ZOK)
+        zrc = add_drained(c, drained);
+    pthread_mutex_unlock(&c->mc.zk_lock);
+    if (zrc != ZOK) {
+        cJSON_Delete(doc);
+        return zkv__fail(ZKV_EZOOKEEPER, "cannot read the operations from ZooKeeper: %s",
+                         zkv_zk_strerror(zrc));
+    }
+    *json = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    return *json ? ZKV_OK : zkv__fail(ZKV_ENOMEM, "out of memory");
+}
