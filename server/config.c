@@ -33,6 +33,8 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->metrics = NULL;
     cfg->handoff_ms = ZKV_SERVER_DEFAULT_HANDOFF_MS;
     cfg->leave_ms = ZKV_SERVER_DEFAULT_LEAVE_MS;
+    cfg->copy_rate_mb = ZKV_SERVER_DEFAULT_COPY_MB_S;
+    cfg->max_copies = ZKV_SERVER_DEFAULT_MAX_COPIES;
 }
 
 /* Prints the reason and the usage (with the true defaults) to stderr. */
@@ -86,6 +88,12 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "on SIGTERM, hand owned ranges to in-sync replicas for up to this long before "
          "shutting down (0: shut down at once)",
          0, 3600000},
+        {"copy-rate-mb", 0, ZKV_FLAG_INT, &cfg->copy_rate_mb, "N",
+         "MiB per second of range data this node sends to new or rebuilt replicas (snapshots "
+         "for moves, new replicas and catch-up; 0: unlimited)",
+         0, 100000},
+        {"max-copies", 0, ZKV_FLAG_INT, &cfg->max_copies, "N",
+         "range snapshots this node sends at the same time (the others wait their turn)", 1, 1000},
     };
     size_t n = sizeof(flags) / sizeof(flags[0]);
     zkv_common_opts common = {0};

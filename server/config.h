@@ -18,6 +18,8 @@
 #define ZKV_SERVER_DEFAULT_COMPACTION_NICE 19 /* ZKV_STORE_DEFAULT_COMPACTION_NICE */
 #define ZKV_SERVER_DEFAULT_HANDOFF_MS 5000
 #define ZKV_SERVER_DEFAULT_LEAVE_MS 15000
+#define ZKV_SERVER_DEFAULT_COPY_MB_S 64 /* --copy-rate-mb: snapshot bytes a node sends per s */
+#define ZKV_SERVER_DEFAULT_MAX_COPIES 2 /* --max-copies: snapshots a node sends at once */
 
 typedef struct zkv_server_config {
     const char *zk;
@@ -39,6 +41,8 @@ typedef struct zkv_server_config {
     const char *metrics;  /* --metrics HOST:PORT: serve GET /metrics (NULL: off) */
     long handoff_ms;      /* --handoff-timeout-ms: a move's write pause is given up after */
     long leave_ms;        /* --leave-timeout-ms: SIGTERM hands ranges off this long (0: off) */
+    long copy_rate_mb;    /* --copy-rate-mb: MiB/s of snapshot data a node sends (0: unlimited) */
+    long max_copies;      /* --max-copies: snapshots a node sends at the same time */
     char listen_host[256];
     int listen_port;
     char metrics_host[256];

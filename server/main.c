@@ -74,6 +74,8 @@ int main(int argc, char **argv)
         .metrics_port = cfg.metrics_port,
         .handoff_ms = (uint64_t)cfg.handoff_ms,
         .leave_ms = (uint64_t)cfg.leave_ms,
+        .copy_rate = (uint64_t)cfg.copy_rate_mb << 20,
+        .max_copies = (int)cfg.max_copies,
         .membership = {.zk = cfg.zk,
                        .cluster = cfg.cluster,
                        .node_id = node_id,

@@ -449,7 +449,9 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     zkv_shipper_options sopt = {.min_in_sync = opt->min_in_sync,
                                 .replica_lag_ms = opt->replica_lag_ms,
-                                .log_retain = opt->log_retain};
+                                .log_retain = opt->log_retain,
+                                .copy_rate = opt->copy_rate,
+                                .max_copies = opt->max_copies};
     s->shipper = zkv_shipper_new(s, &sopt);
     if (!s->shipper) {
         ZKV_ERROR("out of memory");

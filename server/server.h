@@ -21,6 +21,8 @@ typedef struct zkv_server_options {
     int metrics_port;
     uint64_t handoff_ms; /* --handoff-timeout-ms */
     uint64_t leave_ms;   /* --leave-timeout-ms (0: no controlled shutdown) */
+    uint64_t copy_rate;  /* --copy-rate-mb in bytes/s (0: unlimited) */
+    int max_copies;      /* --max-copies */
     zkv_membership_config membership;
 } zkv_server_options;
 

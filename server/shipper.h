@@ -63,6 +63,8 @@ typedef struct zkv_shipper_options {
     int min_in_sync;         /* --min-in-sync */
     uint64_t replica_lag_ms; /* --replica-lag-ms */
     uint64_t log_retain;     /* --log-retain */
+    uint64_t copy_rate;      /* --copy-rate-mb in bytes/s: snapshot data sent (0: unlimited) */
+    int max_copies;          /* --max-copies: snapshots sent at the same time */
 } zkv_shipper_options;
 
 zkv_shipper *zkv_shipper_new(struct zkv_server *s, const zkv_shipper_options *opt);
