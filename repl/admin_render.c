@@ -72,8 +72,8 @@ char *zkv_repl_admin_render(const char *json, bool as_json, char *err, size_t er
     cJSON_ArrayForEach(d, drained) cap += (cJSON_IsString(d) ? strlen(d->valuestring) : 0) + 1;
     char *out = table ? malloc(cap) : NULL;
     if (out) {
-        size_t o = (size_t)snprintf(out, cap, "%sdrained:",
-                                    cJSON_GetArraySize(ops) ? table : "(no operations)\n");
+        size_t o = (size_t)snprintf(
+            out, cap, "%sdrained:", cJSON_GetArraySize(ops) ? table : "(no operations)\n");
         int nd = 0;
         cJSON_ArrayForEach(d, drained) if (cJSON_IsString(d))
         {

@@ -74,12 +74,13 @@ static const zkv_repl_command commands[] = {
      .summary = "show the key ranges and owners",
      .help = "Prints a table of the cluster's ranges, read fresh from ZooKeeper: id, key range "
              "(-inf/+inf when unbounded), owner node, recovery replicas, the in-sync replicas, "
-             "epoch, the owner's last SEQ in the range's log, the LAG of each replica in log "
+             "epoch, the owner's last SEQ in the range's log, the range's SIZE on disk as its "
+             "owner last reported it (? before the first report), the LAG of each replica in log "
              "entries behind the owner (node-2:0,node-3:12; ? when the owner did not answer), "
              "and the address of the owner ((down) when the owner is not registered). With "
              "--json: the JSON array of ranges, with \"seq\" and \"lag\" "
              "({\"node-2\":{\"seq_behind\",\"lag_ms\",\"connected\"}}) when the owner "
-             "answered."},
+             "answered, \"bytes\" and \"writes_per_s\" when it reported them."},
     {.id = ZKV_REPL_CMD_NODES,
      .name = "nodes",
      .alias = NULL,

@@ -202,11 +202,31 @@ char *zkv_repl_lag_cell(const cJSON *range)
     return out;
 }
 
+void zkv_repl_size_cell(const cJSON *range, char *out, size_t outlen)
+{
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(range, "bytes");
+    if (!cJSON_IsNumber(b) || b->valuedouble < 0) {
+        snprintf(out, outlen, "?");
+        return;
+    }
+    static const char units[] = "KMGTP";
+    double v = b->valuedouble;
+    int u = -1;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(out, outlen, "%.0fB", v);
+    else
+        snprintf(out, outlen, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+}
+
 static char *render_ranges(const cJSON *ranges, const cJSON *nodes)
 {
     static const char *const headers[] = {"ID",    "RANGE", "OWNER", "REPLICAS", "IN_SYNC",
-                                          "EPOCH", "SEQ",   "LAG",   "ADDRESS"};
-    zkv_repl_table *t = zkv_repl_table_create(9, headers);
+                                          "EPOCH", "SEQ",   "SIZE",  "LAG",      "ADDRESS"};
+    zkv_repl_table *t = zkv_repl_table_create(10, headers);
     size_t n = 0;
     const cJSON **items = sorted_items(ranges, cmp_range_start, &n);
     char *out = NULL;
@@ -214,12 +234,14 @@ static char *render_ranges(const cJSON *ranges, const cJSON *nodes)
         goto done;
     zkv_repl_table_set_align(t, 5, ZKV_REPL_ALIGN_RIGHT);
     zkv_repl_table_set_align(t, 6, ZKV_REPL_ALIGN_RIGHT);
+    zkv_repl_table_set_align(t, 7, ZKV_REPL_ALIGN_RIGHT);
     for (size_t i = 0; i < n; i++) {
         const cJSON *r = items[i];
         const char *start = str_field(r, "start"), *end = str_field(r, "end");
         const char *owner = str_field(r, "owner");
-        char epoch[32], seq[32];
+        char epoch[32], seq[32], size[16];
         num_field(r, "epoch", epoch, sizeof epoch);
+        zkv_repl_size_cell(r, size, sizeof size);
         if (cJSON_GetObjectItemCaseSensitive(r, "seq"))
             num_field(r, "seq", seq, sizeof seq);
         else
@@ -242,6 +264,7 @@ static char *render_ranges(const cJSON *ranges, const cJSON *nodes)
                                    in_sync,
                                    epoch,
                                    seq,
+                                   size,
                                    lag,
                                    owner_address(nodes, owner)};
             rc = zkv_repl_table_add_row(t, cells);

@@ -57,7 +57,7 @@ start_zookeeper() {
 all_served() {
   local out
   out="$("$bin/repl/zkv" ranges 2>/dev/null)" || return 1
-  printf '%s\n' "$out" | awk 'NR > 1 { n++; if ($3 == "-" || $7 == "?" || $9 == "(down)") bad++ }
+  printf '%s\n' "$out" | awk 'NR > 1 { n++; if ($3 == "-" || $7 == "?" || $10 == "(down)") bad++ }
     END { exit (n > 0 && bad == 0) ? 0 : 1 }'
 }
 

@@ -35,6 +35,7 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->leave_ms = ZKV_SERVER_DEFAULT_LEAVE_MS;
     cfg->copy_rate_mb = ZKV_SERVER_DEFAULT_COPY_MB_S;
     cfg->max_copies = ZKV_SERVER_DEFAULT_MAX_COPIES;
+    cfg->stats_ms = ZKV_SERVER_DEFAULT_STATS_MS;
 }
 
 /* Prints the reason and the usage (with the true defaults) to stderr. */

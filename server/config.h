@@ -18,8 +18,9 @@
 #define ZKV_SERVER_DEFAULT_COMPACTION_NICE 19 /* ZKV_STORE_DEFAULT_COMPACTION_NICE */
 #define ZKV_SERVER_DEFAULT_HANDOFF_MS 5000
 #define ZKV_SERVER_DEFAULT_LEAVE_MS 15000
-#define ZKV_SERVER_DEFAULT_COPY_MB_S 64 /* --copy-rate-mb: snapshot bytes a node sends per s */
-#define ZKV_SERVER_DEFAULT_MAX_COPIES 2 /* --max-copies: snapshots a node sends at once */
+#define ZKV_SERVER_DEFAULT_COPY_MB_S 64   /* --copy-rate-mb: snapshot bytes a node sends per s */
+#define ZKV_SERVER_DEFAULT_MAX_COPIES 2   /* --max-copies: snapshots a node sends at once */
+#define ZKV_SERVER_DEFAULT_STATS_MS 10000 /* --stats-interval-ms: range report period */
 
 typedef struct zkv_server_config {
     const char *zk;
@@ -43,6 +44,7 @@ typedef struct zkv_server_config {
     long leave_ms;        /* --leave-timeout-ms: SIGTERM hands ranges off this long (0: off) */
     long copy_rate_mb;    /* --copy-rate-mb: MiB/s of snapshot data a node sends (0: unlimited) */
     long max_copies;      /* --max-copies: snapshots a node sends at the same time */
+    long stats_ms;        /* --stats-interval-ms: report owned ranges this often (0: never) */
     char listen_host[256];
     int listen_port;
     char metrics_host[256];

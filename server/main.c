@@ -76,6 +76,7 @@ int main(int argc, char **argv)
         .leave_ms = (uint64_t)cfg.leave_ms,
         .copy_rate = (uint64_t)cfg.copy_rate_mb << 20,
         .max_copies = (int)cfg.max_copies,
+        .stats_ms = (uint64_t)cfg.stats_ms,
         .membership = {.zk = cfg.zk,
                        .cluster = cfg.cluster,
                        .node_id = node_id,

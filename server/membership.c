@@ -48,6 +48,7 @@ struct zkv_membership {
     zkv_lease lease;
     bool ev_isr;        /* in_sync requests queued */
     bool leaving;       /* zkv_membership_set_leaving was called */
+    char *stats_json;   /* the report to write next (NULL: none) */
     bool leaving_done;  /* membership thread: nodes/<id> says so */
     zkv_range *isr_req; /* queued in_sync writes */
     size_t n_isr_req, cap_isr_req;
@@ -329,6 +330,59 @@ static void write_leaving(zkv_membership *m)
     pthread_mutex_lock(&m->mu);
     m->pending.leaving_set = true;
     publish_locked(m);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void zkv_membership_publish_stats(zkv_membership *m, const char *json)
+{
+    char *copy = strdup(json);
+    if (!copy)
+        return;
+    pthread_mutex_lock(&m->mu);
+    free(m->stats_json);
+    m->stats_json = copy;
+    m->ev_isr = true; /* wakes the thread */
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Writes the latest report to the ephemeral stats/<id> (creating it, and its parent in a
+ * cluster made before there were reports). A failure keeps the report for the next turn
+ * unless a newer one came. */
+static void write_stats(zkv_membership *m)
+{
+    pthread_mutex_lock(&m->mu);
+    char *json = m->stats_json;
+    m->stats_json = NULL;
+    pthread_mutex_unlock(&m->mu);
+    if (!json)
+        return;
+    char path[ZKV_PATH_MAX], dir[ZKV_PATH_MAX], err[256];
+    int rc = ZBADARGUMENTS;
+    if (m->registered &&
+        zkv_path(path, sizeof(path), m->cfg.cluster, ZKV_PATH_STATS, m->cfg.node_id) == 0 &&
+        zkv_path(dir, sizeof(dir), m->cfg.cluster, ZKV_PATH_STATS, NULL) == 0) {
+        int len = (int)strlen(json);
+        rc = zoo_set(m->zh, path, json, len, -1);
+        if (rc == ZNONODE) {
+            rc = zoo_create(m->zh, path, json, len, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
+            if (rc == ZNONODE && zkv_zk_mkdirs(m->zh, dir, err, sizeof(err)) == ZOK)
+                rc = zoo_create(m->zh, path, json, len, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL,
+                                0);
+            if (rc == ZNODEEXISTS)
+                rc = zoo_set(m->zh, path, json, len, -1);
+        }
+    }
+    if (rc == ZOK || !m->registered) {
+        free(json);
+        return;
+    }
+    warn_once(m, "cannot write the range report: %s; retrying", zkv_zk_strerror(rc));
+    pthread_mutex_lock(&m->mu);
+    if (!m->stats_json)
+        m->stats_json = json;
+    else
+        free(json);
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -645,6 +699,7 @@ static void *membership_main(void *arg)
         }
         run_isr_requests(m);
         write_leaving(m);
+        write_stats(m);
         maybe_confirm(m);
         wait_event(m, (long)zkv_lease_confirm_interval_ms(zoo_recv_timeout(m->zh)));
     }
@@ -711,6 +766,7 @@ void zkv_membership_stop(zkv_membership *m)
     for (size_t i = 0; i < m->n_isr_req; i++)
         zkv_range_clear(&m->isr_req[i]);
     free(m->isr_req);
+    free(m->stats_json);
     pthread_cond_destroy(&m->cond);
     pthread_mutex_destroy(&m->mu);
     free(m);

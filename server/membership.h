@@ -74,6 +74,9 @@ void zkv_membership_detach(zkv_membership *m);
  * the next update. Returns 0, or -1 (out of memory, or the range already has a request
  * queued). */
 int zkv_membership_isr_submit(zkv_membership *m, const zkv_range *r);
+/* Publishes json as stats/<id> (an ephemeral znode; stats.h): the thread writes the latest
+ * one given (loop thread; json is copied). */
+void zkv_membership_publish_stats(zkv_membership *m, const char *json);
 /* Marks nodes/<id> "leaving" (controlled shutdown: the coordinator gives the node nothing
  * new); the next update says when it is written (loop thread). */
 void zkv_membership_set_leaving(zkv_membership *m);

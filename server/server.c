@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "server_int.h"
+#include "stats.h"
 
 #define SHUTDOWN_GRACE_MS 3000
 #define LEAVE_MARK_WAIT_MS 1000 /* for nodes/<id> to say "leaving" before handing off */
@@ -180,6 +181,7 @@ static void maybe_finish(zkv_server *s)
     close_core(s, (uv_handle_t *)&s->shutdown_timer);
     close_core(s, (uv_handle_t *)&s->metrics_timer);
     close_core(s, (uv_handle_t *)&s->leave_timer);
+    close_core(s, (uv_handle_t *)&s->stats_timer);
 }
 
 void zkv_server_conn_closed(zkv_server *s)
@@ -359,6 +361,52 @@ static int start_listening(zkv_server *s)
 }
 
 /* Fills the snapshot from the loop's state, renders it and publishes the text. */
+/* --stats-interval-ms: samples every owned range, rates against the previous sample,
+ * and hands the report to the membership thread (stats.h). */
+static void on_stats_timer(uv_timer_t *t)
+{
+    zkv_server *s = t->data;
+    const zkv_rangemap *m = s->map;
+    if (!m || !s->membership || s->shutting_down || s->env.fenced)
+        return;
+    zkv_stats_sample *now = calloc(m->n_ranges ? m->n_ranges : 1, sizeof(*now));
+    zkv_stats_rate *rates = calloc(m->n_ranges ? m->n_ranges : 1, sizeof(*rates));
+    size_t n = 0;
+    uint64_t at = zkv_now_ms();
+    for (size_t i = 0; now && rates && i < m->n_ranges; i++) {
+        const zkv_range *r = &m->ranges[i];
+        if (strcmp(r->owner, s->opt->node_id) != 0)
+            continue;
+        const zkv_range_state *rs = zkv_store_range(s->store, r->id);
+        zkv_stats_sample *x = &now[n];
+        snprintf(x->id, sizeof(x->id), "%s", r->id);
+        x->epoch = r->epoch;
+        x->seq = rs ? rs->committed_seq : 0;
+        x->bytes_written = rs ? rs->bytes_written : 0;
+        x->bytes = zkv_store_approx_size(s->store, r->start, r->start_len, r->end, r->end_len);
+        x->at_ms = at;
+        const zkv_stats_sample *prev = NULL;
+        for (size_t k = 0; k < s->n_stats_prev && !prev; k++)
+            if (strcmp(s->stats_prev[k].id, x->id) == 0)
+                prev = &s->stats_prev[k];
+        rates[n++] = zkv_stats_rate_of(prev, x);
+    }
+    char iso[40];
+    zkv_iso8601(zkv_wall_ms(), iso, sizeof(iso));
+    char *json = now && rates
+                     ? zkv_stats_render(s->opt->node_id, iso, s->opt->stats_ms, now, rates, n)
+                     : NULL;
+    if (json)
+        zkv_membership_publish_stats(s->membership, json);
+    free(json);
+    free(rates);
+    if (now) {
+        free(s->stats_prev);
+        s->stats_prev = now;
+        s->n_stats_prev = n;
+    }
+}
+
 static void on_metrics_timer(uv_timer_t *t)
 {
     zkv_server *s = t->data;
@@ -428,7 +476,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                            (uv_handle_t *)&s->check,          (uv_handle_t *)&s->async,
                            (uv_handle_t *)&s->sigterm,        (uv_handle_t *)&s->sigint,
                            (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->metrics_timer,
-                           (uv_handle_t *)&s->leave_timer};
+                           (uv_handle_t *)&s->leave_timer,    (uv_handle_t *)&s->stats_timer};
     uv_tcp_init(&s->loop, &s->listener);
     uv_prepare_init(&s->loop, &s->prepare);
     uv_check_init(&s->loop, &s->check);
@@ -438,6 +486,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     uv_timer_init(&s->loop, &s->shutdown_timer);
     uv_timer_init(&s->loop, &s->metrics_timer);
     uv_timer_init(&s->loop, &s->leave_timer);
+    uv_timer_init(&s->loop, &s->stats_timer);
     zkv_buf_init(&s->metrics_text);
     for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
         core[i]->data = s;
@@ -481,6 +530,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     }
     if (!s->listening)
         close_core(s, (uv_handle_t *)&s->listener);
+    if (opt->stats_ms)
+        uv_timer_start(&s->stats_timer, on_stats_timer, opt->stats_ms, opt->stats_ms);
     uv_run(&s->loop, UV_RUN_DEFAULT);
 
     /* Every handle is closed and the last before_sleep committed the store. Close the
@@ -510,6 +561,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     zkv_metrics_snapshot_free(&s->metrics_snap);
     zkv_shipper_free(s->shipper);
     zkv_handoffs_free(s->handoffs);
+    free(s->stats_prev);
     zkv_rangemap_free(s->map);
     zkv_reply_free(&s->reply);
     zkv_arena_free(&s->arena);

@@ -23,6 +23,7 @@ typedef struct zkv_server_options {
     uint64_t leave_ms;   /* --leave-timeout-ms (0: no controlled shutdown) */
     uint64_t copy_rate;  /* --copy-rate-mb in bytes/s (0: unlimited) */
     int max_copies;      /* --max-copies */
+    uint64_t stats_ms;   /* --stats-interval-ms (0: no reports) */
     zkv_membership_config membership;
 } zkv_server_options;
 

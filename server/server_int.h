@@ -33,6 +33,7 @@ typedef struct zkv_server {
     uv_timer_t shutdown_timer;
     uv_timer_t metrics_timer; /* --metrics: renders and publishes once a second */
     uv_timer_t leave_timer;   /* controlled shutdown: watches the handoffs */
+    uv_timer_t stats_timer;   /* --stats-interval-ms: reports the owned ranges (stats.h) */
     const zkv_server_options *opt;
     zkv_store *store;
     zkv_membership *membership;
@@ -61,7 +62,9 @@ typedef struct zkv_server {
     /* --metrics (metrics.h): counters bumped where things happen, on this thread only;
      * the snapshot and text buffers are reused by each rendering. */
     zkv_metrics_counters stats;
-    zkv_metrics_http *metrics_http; /* NULL: --metrics not given */
+    zkv_metrics_http *metrics_http;      /* NULL: --metrics not given */
+    struct zkv_stats_sample *stats_prev; /* the last report's samples (rates), malloc'd */
+    size_t n_stats_prev;
     zkv_metrics_snapshot metrics_snap;
     zkv_buf metrics_text;
 } zkv_server;

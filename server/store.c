@@ -678,6 +678,7 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const uint8_t *key
         r->first_seq = m->seq;
     r->st.last_seq = m->seq;
     r->st.epoch = m->epoch;
+    r->st.bytes_written += klen + vlen;
     return 0;
 }
 
@@ -727,6 +728,27 @@ static int stage(zkv_store *s, zkv_log_op op, const char *range_id, uint64_t epo
     if (meta)
         *meta = m;
     return 0;
+}
+
+uint64_t zkv_store_approx_size(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                               size_t elen)
+{
+    zkv_buf a, b;
+    zkv_buf_init(&a);
+    zkv_buf_init(&b);
+    uint64_t size = 0;
+    int rc = zkv_rec_data_key(&a, start, slen);
+    /* no end: up to the first key after every data key ('d' + 1) */
+    const uint8_t next_prefix = ZKV_REC_DATA_PREFIX + 1;
+    rc |= elen ? zkv_rec_data_key(&b, end, elen) : zkv_buf_append(&b, &next_prefix, 1);
+    if (rc == 0) {
+        const char *starts[1] = {(const char *)a.data}, *limits[1] = {(const char *)b.data};
+        size_t slens[1] = {a.len}, llens[1] = {b.len};
+        leveldb_approximate_sizes(s->db, 1, starts, slens, limits, llens, &size);
+    }
+    zkv_buf_free(&a);
+    zkv_buf_free(&b);
+    return size;
 }
 
 int zkv_store_put(zkv_store *s, const char *range_id, uint64_t epoch, const uint8_t *key,

@@ -39,7 +39,8 @@ typedef struct zkv_range_state {
     uint64_t last_seq;      /* last sequence number given out (staged included) */
     uint64_t committed_seq; /* last sequence number durable in LevelDB */
     uint64_t committed_epoch;
-    size_t pending; /* staged writes of this range in the open batch */
+    size_t pending;         /* staged writes of this range in the open batch */
+    uint64_t bytes_written; /* key and value bytes of the writes staged since open (stats) */
 } zkv_range_state;
 
 /* Opens (creating if missing) the database in dir and loads every range state, with a
@@ -88,6 +89,11 @@ typedef struct zkv_store_value {
     zkv_rowcache_entry *pin;
     zkv_value_view view;
 } zkv_store_value;
+
+/* LevelDB's estimate of the bytes the user keys in [start, end) (empty end: to the last
+ * key) take on disk, compressed; writes still in the memtable count once flushed. */
+uint64_t zkv_store_approx_size(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                               size_t elen);
 
 /* Returns 1 (found, *out set), 0 (not found) or ZKV_STORE_ERR. */
 int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value *out, char *err,

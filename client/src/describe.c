@@ -14,6 +14,7 @@
 
 #include "common/keyrange.h"
 #include "common/util.h"
+#include "common/znode.h"
 #include "client.h"
 #include "describe.h"
 #include "error.h"
@@ -92,11 +93,57 @@ static cJSON *range_json(const zkv_range *r, const zkv__range_status *st)
         !add_ids(o, "in_sync", r->in_sync, r->n_in_sync) ||
         !cJSON_AddNumberToObject(o, "epoch", (double)r->epoch) ||
         (st && st->answered && !cJSON_AddNumberToObject(o, "seq", (double)st->seq)) ||
-        (st && st->answered && st->owner && !add_lag(o, st))) {
+        (st && st->answered && st->owner && !add_lag(o, st)) ||
+        (st && st->has_stats && !cJSON_AddNumberToObject(o, "bytes", st->bytes)) ||
+        (st && st->has_stats && !cJSON_AddNumberToObject(o, "writes_per_s", st->writes_per_s))) {
         cJSON_Delete(o);
         return NULL;
     }
     return o;
+}
+
+void zkv__range_stats_from(zkv__range_status *status, const zkv_rangemap *m, const char *node,
+                           const char *json, size_t len)
+{
+    cJSON *doc = cJSON_ParseWithLength(json, len);
+    const cJSON *ranges = doc ? cJSON_GetObjectItemCaseSensitive(doc, "ranges") : NULL;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, ranges)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "id");
+        const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(r, "bytes");
+        const cJSON *wps = cJSON_GetObjectItemCaseSensitive(r, "writes_per_s");
+        if (!cJSON_IsString(id) || !cJSON_IsNumber(bytes) || !cJSON_IsNumber(wps))
+            continue;
+        for (size_t i = 0; i < m->n_ranges; i++) {
+            if (strcmp(m->ranges[i].id, id->valuestring) != 0 ||
+                strcmp(m->ranges[i].owner, node) != 0)
+                continue;
+            status[i].has_stats = true;
+            status[i].bytes = bytes->valuedouble;
+            status[i].writes_per_s = wps->valuedouble;
+        }
+    }
+    cJSON_Delete(doc);
+}
+
+/* Reads the owners' reports (stats/<node>) into status; a missing one is skipped. */
+static void read_stats(zkv_client *c, const zkv_rangemap *m, zkv__range_status *status)
+{
+    char *buf = malloc(1u << 20);
+    if (!buf)
+        return;
+    pthread_mutex_lock(&c->mc.zk_lock);
+    for (size_t n = 0; c->mc.zh && n < m->n_nodes; n++) {
+        char path[ZKV_PATH_MAX];
+        int len = (1 << 20) - 1;
+        if (zkv_path(path, sizeof path, c->opts.cluster, ZKV_PATH_STATS, m->nodes[n].id) != 0 ||
+            zoo_get(c->mc.zh, path, 0, buf, &len, NULL) != ZOK || len < 0)
+            continue;
+        zkv__range_stats_from(status, m, m->nodes[n].id, buf, (size_t)len);
+    }
+    pthread_mutex_unlock(&c->mc.zk_lock);
+    free(buf);
 }
 
 static cJSON *node_json(const zkv_node_info *n, const zkv_rangemap *m)
@@ -277,8 +324,10 @@ int zkv_describe(zkv_client *c, char **json)
     zkv__mapsnap *snap = zkv__mapcache_snapshot(&c->mc);
     const zkv_rangemap *m = snap->map;
     zkv__range_status *status = calloc(m->n_ranges ? m->n_ranges : 1, sizeof *status);
-    if (status)
+    if (status) {
         ask_owners(c, m, status, deadline);
+        read_stats(c, m, status);
+    }
     *json = status ? zkv__describe_json(c->opts.cluster, &c->info, m, status) : NULL;
     free(status);
     zkv__mapsnap_release(snap);

@@ -25,15 +25,24 @@ typedef struct zkv__range_status {
     uint64_t seq;
     size_t n_replicas;
     zkv__replica_status replicas[ZKV_MAX_REPLICAS];
+    bool has_stats; /* the owner's last report (stats/<owner>) lists the range */
+    double bytes;   /* its size on disk, estimated */
+    double writes_per_s;
 } zkv__range_status;
 
 /* Fills st from a RANGE_STATUS answer (any status: only OK counts as answered). */
 void zkv__range_status_from(zkv__range_status *st, const Zkv__Response *r);
 
+/* Adds what the report of node (stats/<node> JSON, server/stats.h) says about the ranges
+ * of m that node owns to status. A report that does not parse is ignored. */
+void zkv__range_stats_from(zkv__range_status *status, const zkv_rangemap *m, const char *node,
+                           const char *json, size_t len);
+
 /* Compact JSON as documented at zkv_describe in zkv.h; keys escaped as in ZooKeeper.
  * status has m->n_ranges entries (or is NULL: nobody asked): "seq" for an answered
  * range, "lag" (per replica: seq_behind = seq - acked_seq, lag_ms, connected) when the
- * node answered as the owner. malloc'd (caller frees) or NULL on ENOMEM. */
+ * node answered as the owner, "bytes" and "writes_per_s" when its owner reported them. malloc'd
+ * (caller frees) or NULL on ENOMEM. */
 char *zkv__describe_json(const char *cluster, const zkv_cluster_info *info, const zkv_rangemap *m,
                          const zkv__range_status *status);
 

@@ -67,6 +67,9 @@ int zkv_path(char *out, size_t outlen, const char *cluster, zkv_path_kind kind, 
     case ZKV_PATH_DRAINED:
         suffix = "/drained";
         break;
+    case ZKV_PATH_STATS:
+        suffix = "/stats";
+        break;
     default:
         return -1;
     }

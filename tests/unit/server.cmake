@@ -4,10 +4,11 @@
 # and the wire fast paths (hand-made response encoding and request decoding against
 # protobuf-c), the in-memory log records of the last batch (logbatch), and the
 # Prometheus text of --metrics (metrics), and the read-visibility rule of owner reads
-# (readvis), and the pure steps of a live ownership move (handoff).
+# (readvis), the pure steps of a live ownership move (handoff), and a node's range report
+# (stats).
 # Included by tests/CMakeLists.txt.
 foreach(t record store rowcache dispatch datadir arena lease repl_state shipper repl_plan replica wire
-    logbatch metrics readvis handoff)
+    logbatch metrics readvis handoff stats)
   zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
     LIBS zkv_server_core zkv_common)
 endforeach()

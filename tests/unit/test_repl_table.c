@@ -68,7 +68,8 @@ static const char describe[] =
     "\"ranges\":["
     "{\"id\":\"r0001\",\"start\":\"\\\\x80\\\\x00\",\"end\":\"\",\"owner\":\"node-b\","
     "\"replicas\":[\"node-a\",\"node-c\"],\"in_sync\":[\"node-a\"],\"epoch\":12,"
-    "\"seq\":1042,\"lag\":{\"node-a\":{\"seq_behind\":0,\"lag_ms\":0,\"connected\":true},"
+    "\"seq\":1042,\"bytes\":3145728,\"lag\":{\"node-a\":{\"seq_behind\":0,\"lag_ms\":0,"
+    "\"connected\":true},"
     "\"node-c\":{\"seq_behind\":12,\"lag_ms\":2500,\"connected\":false}}},"
     "{\"id\":\"r0000\",\"start\":\"\",\"end\":\"\\\\x80\\\\x00\",\"owner\":\"node-gone\","
     "\"replicas\":[],\"in_sync\":[],\"epoch\":3},"
@@ -90,19 +91,19 @@ static void test_ranges_view(void)
     if (!out)
         return;
     CU_ASSERT_STRING_EQUAL(out, "ID     RANGE           OWNER      REPLICAS       IN_SYNC  EPOCH   "
-                                "SEQ  LAG                 "
+                                "SEQ  SIZE  LAG                 "
                                 "ADDRESS\n"
                                 "r0000  -inf..\\x80\\x00  node-gone  -              -            3 "
-                                "    ?  -                   "
+                                "    ?     ?  -                   "
                                 "(down)\n"
                                 "r0003  a\\x20b..a\\x20c  -          -              -            0 "
-                                "    ?  -                   "
+                                "    ?     ?  -                   "
                                 "-\n"
                                 "r0001  \\x80\\x00..+inf  node-b     node-a,node-c  node-a      12 "
-                                " 1042  node-a:0,node-c:12  "
+                                " 1042  3.0M  node-a:0,node-c:12  "
                                 "127.0.0.1:7401\n"
                                 "r0002  \\x90..\\xa0      -          -              -            0 "
-                                "    ?  -                   "
+                                "    ?     ?  -                   "
                                 "-\n");
     free(out);
 }
@@ -194,8 +195,30 @@ static void test_bad_documents(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     if (!out)
         return;
-    CU_ASSERT_STRING_EQUAL(out, "ID  RANGE  OWNER  REPLICAS  IN_SYNC  EPOCH  SEQ  LAG  ADDRESS\n");
+    CU_ASSERT_STRING_EQUAL(out,
+                           "ID  RANGE  OWNER  REPLICAS  IN_SYNC  EPOCH  SEQ  SIZE  LAG  ADDRESS\n");
     free(out);
+}
+
+/* The SIZE cell of a range given as JSON. */
+static void expect_size(const char *json, const char *want)
+{
+    cJSON *r = cJSON_Parse(json);
+    char cell[16];
+    zkv_repl_size_cell(r, cell, sizeof cell);
+    CU_ASSERT_STRING_EQUAL(cell, want);
+    cJSON_Delete(r);
+}
+
+static void test_size_cell(void)
+{
+    expect_size("{}", "?");
+    expect_size("{\"bytes\":0}", "0B");
+    expect_size("{\"bytes\":512}", "512B");
+    expect_size("{\"bytes\":4096}", "4.0K");
+    expect_size("{\"bytes\":12582912}", "12M");
+    expect_size("{\"bytes\":1610612736}", "1.5G");
+    expect_size("{\"bytes\":\"x\"}", "?");
 }
 
 int main(void)
@@ -209,6 +232,7 @@ int main(void)
     CU_add_test(s, "nodes_view", test_nodes_view);
     CU_add_test(s, "json_views", test_json_views);
     CU_add_test(s, "lag_cell", test_lag_cell);
+    CU_add_test(s, "size_cell", test_size_cell);
     CU_add_test(s, "bad_documents", test_bad_documents);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -146,10 +146,13 @@ ZKV_EXPORT int zkv_scan_range(zkv_client *c, const void *start, size_t slen, con
 /* Cluster description as compact JSON, read fresh from ZooKeeper:
  * {"cluster":"default","cluster_id":"...","map_version":N,"replicas":R,
  *  "ranges":[{"id","start","end","owner","replicas":[..],"in_sync":[..],"epoch",
- *             "seq":S,"lag":{"node-2":{"seq_behind":N,"lag_ms":T,"connected":true}}}...],
+ *             "seq":S,"lag":{"node-2":{"seq_behind":N,"lag_ms":T,"connected":true}},
+ *             "bytes":B,"writes_per_s":W}...],
  *  "nodes":[{"id","addr","incarnation","zone","version","owned":N,"replica_of":N}...]}
  * Keys are escaped as in ZooKeeper. "seq" and "lag" come from asking each owner
- * (RANGE_STATUS) and are absent for an owner that does not answer. *json is the
+ * (RANGE_STATUS) and are absent for an owner that does not answer; "bytes" (size on disk,
+ * estimated) and "writes_per_s" from the owner's last report (stats/<node>, every
+ * --stats-interval-ms), absent until it made one. *json is the
  * caller's (zkv_free). */
 ZKV_EXPORT int zkv_describe(zkv_client *c, char **json);
 /* Routing version of the cached map. */

@@ -6,6 +6,7 @@
  *   /zkv/NAME/coordinator/c-   ephemeral sequential, leader election
  *   /zkv/NAME/ops/op-          persistent sequential, an operator's multi-step operation
  *   /zkv/NAME/drained/<id>     persistent, a node drained by an operator
+ *   /zkv/NAME/stats/<id>       ephemeral, a node's report on the ranges it owns
  * JSON is compact (cJSON_PrintUnformatted); binary keys use zkv_key_escape.
  * Encoders return a malloc'd NUL-terminated string (caller frees) or NULL (ENOMEM).
  * Decoders return 0, or -1 with a reason in err. Pure functions. */
@@ -27,6 +28,7 @@ typedef enum {
     ZKV_PATH_COORDINATOR, /* /zkv/NAME/coordinator */
     ZKV_PATH_OPS,         /* /zkv/NAME/ops */
     ZKV_PATH_DRAINED,     /* /zkv/NAME/drained */
+    ZKV_PATH_STATS,       /* /zkv/NAME/stats */
 } zkv_path_kind;
 
 /* Writes the path of kind for cluster into out; with child != NULL appends "/child".
