@@ -36,7 +36,8 @@ typedef struct bench {
     zkv_bench_test test;     /* the test that runs; written before the start barrier */
     uint64_t t_start;        /* when the test (its warm-up first) starts */
     uint64_t t_measure;      /* when measuring starts (t_start + warm-up) */
-    uint64_t t_end;          /* with --duration: when the test ends; else 0 */
+    _Atomic uint64_t t_end;  /* with --duration: when the test ends (SIGUSR1 brings it
+                                forward); else 0 */
     uint64_t interval;       /* with --rate: ns between one client's batches */
     bool stop;               /* workers leave at the next start barrier */
     atomic_long next;        /* next request number to claim (-n mode) */

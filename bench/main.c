@@ -22,8 +22,10 @@
  * "PUT: 41234.5 requests per second, p50=0.71 msec, p99=1.90 msec", or one CSV row / JSON object
  * with
  * --csv / --json. Exit status: 0, 1 when any request failed (or the clients could not
- * connect), 2 for bad flags. */
+ * connect), 2 for bad flags. SIGUSR1 ends a --duration test at once (its report covers
+ * what was measured until then): a script measures exactly while something happens. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,6 +59,14 @@ static void *worker_main(void *arg)
     }
     drv->release(w);
     return NULL;
+}
+
+static volatile sig_atomic_t g_cut; /* SIGUSR1: end the running --duration test now */
+
+static void on_sigusr1(int sig)
+{
+    (void)sig;
+    g_cut = 1;
 }
 
 static void msleep(unsigned ms)
@@ -97,6 +107,12 @@ static long run_test(bench *b, worker *ws, zkv_bench_test t, bool progress)
     uint64_t last_t = b->t_start;
     while (atomic_load(&b->finished) < b->threads) {
         msleep(progress ? 250 : 20);
+        if (g_cut && b->t_end) { /* the clients end at their next batch */
+            uint64_t now = zkv_bench_now_ns();
+            if (now < b->t_end)
+                b->t_end = now > b->t_measure ? now : b->t_measure;
+            g_cut = 0;
+        }
         if (!progress)
             continue;
         uint64_t now = zkv_bench_now_ns();
@@ -349,6 +365,17 @@ int main(int argc, char **argv)
     pthread_barrier_init(&b.ready, NULL, (unsigned)b.threads + 1);
     pthread_barrier_init(&b.start, NULL, (unsigned)b.threads + 1);
     uint64_t seed = zkv_bench_now_ns() ^ ((uint64_t)getpid() << 32);
+    /* SIGUSR1 goes to this thread only: the workers (and the threads their clients make)
+     * start with it blocked, so no system call of theirs sees EINTR */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigusr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 
     long started = 0, assigned = 0;
     for (; started < b.threads; started++) {
@@ -363,6 +390,7 @@ int main(int argc, char **argv)
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
             break;
     }
+    pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
     int status = 0;
     if (started < b.threads) {
         /* The barriers count every thread: a thread that did not start would hang them. */

@@ -71,6 +71,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/zk.h"
+#include "copythrottle.h"
 #include "handoff.h"
 #include "membership.h"
 #include "repl_plan.h"
@@ -212,7 +213,8 @@ struct stream {
     zkv_store_snapshot *snap;
     bool snap_begin_sent, snap_items_done, snap_end_sent;
     uint64_t snap_seq, snap_epoch;
-    zkv_repl_replica *rep; /* &rg->reps[index] */
+    uint64_t snap_t0, snap_bytes; /* when BEGIN went, item bytes sent (the log line) */
+    zkv_repl_replica *rep;        /* &rg->reps[index] */
 };
 
 struct owned {
@@ -284,6 +286,11 @@ struct zkv_shipper {
     peer *peers;
     uv_timer_t tick;
     bool tick_open;
+    /* --copy-rate-mb and --max-copies over the snapshot streams (copythrottle.h); the timer
+     * wakes a snapshot when the bucket holds a chunk again */
+    zkv_copythrottle copy;
+    uv_timer_t copy_timer;
+    bool copy_timer_open;
     int open_handles;
     bool closing;
     uint64_t next_serial;
@@ -727,6 +734,7 @@ static void stream_reset(stream *st)
         st->snap = NULL;
     }
     st->snap_begin_sent = st->snap_items_done = st->snap_end_sent = false;
+    zkv_copythrottle_release(&st->p->sh->copy, st->serial); /* an abandoned snapshot */
     st->rep->streaming = false;
 }
 
@@ -787,6 +795,7 @@ static void stream_free(stream *st)
         }
     if (st->snap)
         zkv_store_snapshot_close(st->snap);
+    zkv_copythrottle_release(&p->sh->copy, st->serial);
     free(st);
     peer_release(p);
 }
@@ -896,8 +905,12 @@ static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp
         break;
     case REQ_SNAP_END:
         if (resp->status == ZKV__STATUS__OK) {
-            ZKV_INFO("range %s: snapshot at seq %" PRIu64 " installed on %s; streaming",
-                     st->rg->range.id, st->snap_seq, st->rep->node_id);
+            uint64_t ms = zkv_now_ms() - st->snap_t0;
+            ZKV_INFO("range %s: snapshot at seq %" PRIu64 " installed on %s: %" PRIu64
+                     " bytes in %" PRIu64 " ms (%.1f MiB/s); streaming",
+                     st->rg->range.id, st->snap_seq, st->rep->node_id, st->snap_bytes, ms,
+                     (double)st->snap_bytes / 1048576.0 / ((double)(ms ? ms : 1) / 1000.0));
+            zkv_copythrottle_release(&sh->copy, st->serial);
             st->next_seq = st->snap_seq + 1;
             st->prev_seq = st->snap_seq;
             st->prev_epoch = st->snap_epoch;
@@ -1302,14 +1315,29 @@ static int collect_item(void *vctx, const uint8_t *key, size_t klen, const zkv_v
     return 0;
 }
 
-/* Advances a snapshot: BEGIN, a few CHUNKs, END. Returns -1 on a storage error. */
-static int pump_snapshot(stream *st)
+static void on_copy_wake(uv_timer_t *t)
+{
+    zkv_shipper_after_commit(t->data); /* the snapshot's range stays dirty: it is pumped */
+}
+
+/* Advances a snapshot: a copy slot (--max-copies), BEGIN, a few CHUNKs as the bucket
+ * allows (--copy-rate-mb; when it is empty, copy_timer wakes the loop once it holds a
+ * chunk again), END. Returns -1 on a storage error. */
+static int pump_snapshot(stream *st, uint64_t now)
 {
     zkv_shipper *sh = st->p->sh;
     owned *o = st->rg;
     char err[256];
     Zkv__Request req;
     if (!st->snap_begin_sent) {
+        zkv_copy_admit adm = zkv_copythrottle_admit(&sh->copy, st->serial);
+        if (adm == ZKV_COPY_QUEUED)
+            ZKV_INFO("range %s: the snapshot for %s waits for a copy slot (%d sending, "
+                     "--max-copies %d)",
+                     o->range.id, st->rep->node_id, zkv_copythrottle_active(&sh->copy),
+                     sh->opt.max_copies);
+        if (adm != ZKV_COPY_GO)
+            return 0;
         if (zkv_store_snapshot_open(sh->srv->store, o->range.start, o->range.start_len,
                                     o->range.end, o->range.end_len, o->range.id, &st->snap, err,
                                     sizeof(err)) != 0) {
@@ -1327,10 +1355,18 @@ static int pump_snapshot(stream *st)
             return 0;
         st->inflight++;
         st->snap_begin_sent = true;
+        st->snap_t0 = now;
+        st->snap_bytes = 0;
     }
     for (int k = 0; k < ZKV_SHIP_SNAPSHOT_CHUNKS_PER_TURN && !st->snap_items_done &&
                     st->inflight < ZKV_SHIP_MAX_INFLIGHT;
          k++) {
+        if (zkv_copythrottle_allowance(&sh->copy, st->serial, now) == 0) {
+            uint64_t at = zkv_copythrottle_next_ms(&sh->copy, now);
+            if (at && sh->copy_timer_open && !uv_is_active((uv_handle_t *)&sh->copy_timer))
+                uv_timer_start(&sh->copy_timer, on_copy_wake, at - now, 0);
+            break;
+        }
         item_ctx c = {.sh = sh};
         sh->data.len = sh->data.off = 0;
         int rc = zkv_store_snapshot_next(st->snap, collect_item, &c, ZKV_SHIP_FRAME_BYTES, err,
@@ -1342,6 +1378,8 @@ static int pump_snapshot(stream *st)
         }
         if (rc == 0)
             st->snap_items_done = true;
+        zkv_copythrottle_spend(&sh->copy, st->serial, sh->data.len, now);
+        st->snap_bytes += sh->data.len;
         if (c.n == 0)
             continue;
         for (size_t i = 0; i < c.n; i++) {
@@ -1431,7 +1469,7 @@ static void pump_stream(zkv_shipper *sh, stream *st, uint64_t now)
         return;
     }
     case ZKV_SHIP_SNAPSHOT:
-        if (pump_snapshot(st) != 0)
+        if (pump_snapshot(st, now) != 0)
             zkv_server_fatal(sh->srv, "cannot read a snapshot of range %s", o->range.id);
         return;
     case ZKV_SHIP_STOPPED:
@@ -1549,6 +1587,12 @@ static void truncate_step(zkv_shipper *sh, owned *o)
         return;
     uint64_t floor =
         zkv_repl_truncate_floor(rs->committed_seq, sh->opt.log_retain, o->reps, (size_t)o->n);
+    /* A snapshot being sent keeps the entries after its seq: its replica streams from there
+     * once it is installed. (A throttled copy can take longer than --log-retain writes; it
+     * must not end needing another one.) */
+    for (int i = 0; i < o->n; i++)
+        if (o->streams[i] && o->streams[i]->snap && o->streams[i]->snap_seq < floor)
+            floor = o->streams[i]->snap_seq;
     if (floor == 0 || (floor <= o->trunc_floor && !o->truncating))
         return;
     char err[256];
@@ -1977,7 +2021,10 @@ int zkv_shipper_metrics(zkv_shipper *sh, zkv_metrics_snapshot *snap)
 static void on_tick_closed(uv_handle_t *h)
 {
     zkv_shipper *sh = h->data;
-    sh->tick_open = false;
+    if (h == (uv_handle_t *)&sh->copy_timer)
+        sh->copy_timer_open = false;
+    else
+        sh->tick_open = false;
     sh->open_handles--;
 }
 
@@ -1988,12 +2035,20 @@ zkv_shipper *zkv_shipper_new(zkv_server *s, const zkv_shipper_options *opt)
         return NULL;
     sh->srv = s;
     sh->opt = *opt;
+    if (zkv_copythrottle_init(&sh->copy, opt->copy_rate, opt->max_copies, ZKV_SHIP_FRAME_BYTES) !=
+        0) {
+        free(sh);
+        return NULL;
+    }
     zkv_buf_init(&sh->data);
     zkv_buf_init(&sh->memo_buf);
     uv_timer_init(&s->loop, &sh->tick);
     sh->tick.data = sh;
     sh->tick_open = true;
-    sh->open_handles = 1;
+    uv_timer_init(&s->loop, &sh->copy_timer);
+    sh->copy_timer.data = sh;
+    sh->copy_timer_open = true;
+    sh->open_handles = 2;
     uv_timer_start(&sh->tick, on_tick, TICK_MS, TICK_MS);
     return sh;
 }
@@ -2008,6 +2063,8 @@ void zkv_shipper_close(zkv_shipper *sh)
     sh->n_ranges = 0;
     if (sh->tick_open && !uv_is_closing((uv_handle_t *)&sh->tick))
         uv_close((uv_handle_t *)&sh->tick, on_tick_closed);
+    if (sh->copy_timer_open && !uv_is_closing((uv_handle_t *)&sh->copy_timer))
+        uv_close((uv_handle_t *)&sh->copy_timer, on_tick_closed);
 }
 
 int zkv_shipper_open_handles(const zkv_shipper *sh)
@@ -2040,5 +2097,6 @@ void zkv_shipper_free(zkv_shipper *sh)
     free(sh->entry_offs);
     free(sh->items);
     free(sh->item_ptrs);
+    zkv_copythrottle_free(&sh->copy);
     free(sh);
 }

@@ -4,11 +4,11 @@
 # and the wire fast paths (hand-made response encoding and request decoding against
 # protobuf-c), the in-memory log records of the last batch (logbatch), and the
 # Prometheus text of --metrics (metrics), and the read-visibility rule of owner reads
-# (readvis), the pure steps of a live ownership move (handoff), and a node's range report
-# (stats).
+# (readvis), the pure steps of a live ownership move (handoff), a node's range report
+# (stats), and the token bucket and admission of the snapshots a node sends (copythrottle).
 # Included by tests/CMakeLists.txt.
 foreach(t record store rowcache dispatch datadir arena lease repl_state shipper repl_plan replica wire
-    logbatch metrics readvis handoff stats)
+    logbatch metrics readvis handoff stats copythrottle)
   zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
     LIBS zkv_server_core zkv_common)
 endforeach()
