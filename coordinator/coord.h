@@ -31,6 +31,11 @@ typedef struct zkv_coord_config {
     int rebalance_delay_ms;    /* --rebalance-delay-ms: a dead node's slots wait this long */
     int handoff_wait_ms;       /* --handoff-wait-ms: an unanswered handoff request is withdrawn */
     bool balance_owners;       /* not --no-owner-balance */
+    uint64_t split_bytes;      /* --split-size-mb (0: no automatic split by size) */
+    double split_writes_per_s; /* --split-writes-per-s (0: none by write rate) */
+    uint64_t merge_bytes;      /* --merge-size-mb (0: no automatic merge) */
+    int min_ranges;            /* --min-ranges: automatic merges stop at this many */
+    int autoshape_interval_ms; /* --autoshape-interval-ms: how often autorun.c looks */
 } zkv_coord_config;
 
 /* Events posted by other threads, as bits of zkv_coord.pending (guarded by mu). */
@@ -73,6 +78,7 @@ typedef struct zkv_coord {
                                         NULL for none; malloc'd */
     struct zkv_since *down_since;    /* nodes named in ranges but not live: since when */
     struct zkv_since *handoff_since; /* handoff requests not carried out: since when */
+    uint64_t next_autorun_ms;        /* monotonic time of the next automatic split/merge look */
 } zkv_coord;
 
 int zkv_coord_init(zkv_coord *c, const zkv_coord_config *cfg); /* 0 or -1 */

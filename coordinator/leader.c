@@ -14,6 +14,7 @@
 
 #include "leader.h"
 #include "placement.h"
+#include "autorun.h"
 #include "opsrun.h"
 #include "position.h"
 #include "since.h"
@@ -459,8 +460,10 @@ int zkv_leader_reconcile(zkv_coord *c)
                           .n_live = map->n_nodes,
                           .drained = drained,
                           .n_drained = n_drained,
-                          .replicas = c->cluster.replicas};
-    zkv_opsrun_step(ops, &world, zkv_wall_ms());
+                          .replicas = c->cluster.replicas,
+                          .now_ms = zkv_wall_ms()};
+    zkv_opsrun_step(ops, &world, world.now_ms);
+    zkv_autorun_pass(c, map, zkv_opsrun_loaded(ops));
     free(ids);
     size_t changed = 0;
     for (size_t i = 0; i < n; i++) {

@@ -59,7 +59,8 @@ static int usage_error(const zkv_flag *flags, size_t n, const char *fmt, const c
 int main(int argc, char **argv)
 {
     long ranges = DEFAULT_RANGES, replicas = DEFAULT_REPLICAS, min_nodes = 1,
-         session_timeout = 4000, rebalance_delay = 30000, handoff_wait = 20000;
+         session_timeout = 4000, rebalance_delay = 30000, handoff_wait = 20000, split_size_mb = 256,
+         split_wps = 0, merge_size_mb = 0, min_ranges = -1, autoshape_interval = 10000;
     bool no_owner_balance = false;
     const char *id = NULL, *log_level = "info";
     const zkv_flag flags[] = {
@@ -82,6 +83,19 @@ int main(int argc, char **argv)
          "withdraw a request to pass a range to another owner that is not carried out "
          "within this long",
          1000, 3600000},
+        {"split-size-mb", 0, ZKV_FLAG_INT, &split_size_mb, "MB",
+         "split a range in two when its owner reports it this large on disk (0: never)", 0,
+         1048576},
+        {"split-writes-per-s", 0, ZKV_FLAG_INT, &split_wps, "N",
+         "split a range when its owner reports this many writes per second (0: never)", 0,
+         100000000},
+        {"merge-size-mb", 0, ZKV_FLAG_INT, &merge_size_mb, "MB",
+         "merge two neighbouring ranges smaller than this together (0: never)", 0, 1048576},
+        {"min-ranges", 0, ZKV_FLAG_INT, &min_ranges, "N",
+         "automatic merges stop at this many ranges (default: --ranges)", 1, 1000000},
+        {"autoshape-interval-ms", 0, ZKV_FLAG_INT, &autoshape_interval, "MS",
+         "how often the leader looks at the nodes' range reports for a split or merge to make", 100,
+         3600000},
         {"no-owner-balance", 0, ZKV_FLAG_BOOL, &no_owner_balance, NULL,
          "do not even out range owners between nodes (owners still move off drained and "
          "leaving nodes)",
@@ -123,6 +137,16 @@ int main(int argc, char **argv)
     cfg.rebalance_delay_ms = (int)rebalance_delay;
     cfg.handoff_wait_ms = (int)handoff_wait;
     cfg.balance_owners = !no_owner_balance;
+    cfg.split_bytes = (uint64_t)split_size_mb << 20;
+    cfg.split_writes_per_s = (double)split_wps;
+    cfg.merge_bytes = (uint64_t)merge_size_mb << 20;
+    cfg.min_ranges = min_ranges > 0 ? (int)min_ranges : (int)ranges;
+    cfg.autoshape_interval_ms = (int)autoshape_interval;
+    if (cfg.merge_bytes && cfg.split_bytes && cfg.merge_bytes * 2 > cfg.split_bytes)
+        return usage_error(flags, n_flags,
+                           "%s must be at most half of --split-size-mb (a merged "
+                           "range would be split again)",
+                           "--merge-size-mb");
     if (id) {
         if (!zkv_id_valid(id))
             return usage_error(flags, n_flags, "bad --id '%s' (1..63 bytes of A-Z a-z 0-9 . _ -)",

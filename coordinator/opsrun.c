@@ -84,7 +84,7 @@ int zkv_opsrun_load(zkv_coord *c, zkv_opsrun **out)
         loaded_op *lo = &r->v[r->n];
         if (zkv_path(lo->path, sizeof(lo->path), c->cfg.cluster, ZKV_PATH_OPS, names.data[i]) != 0)
             continue;
-        char buf[2048], err[256];
+        char buf[ZKV_OP_JSON_MAX], err[256];
         int len = sizeof(buf) - 1;
         struct Stat st;
         int grc = zoo_get(c->zh, lo->path, 0, buf, &len, &st);
@@ -146,6 +146,11 @@ static bool drained_seen(const zkv_opsrun *r, size_t upto, const char *node)
         if (r->v[i].eff.drained && strcmp(r->v[i].op.node, node) == 0)
             return true;
     return false;
+}
+
+size_t zkv_opsrun_loaded(const zkv_opsrun *r)
+{
+    return r->n;
 }
 
 size_t zkv_opsrun_count(const zkv_opsrun *r)

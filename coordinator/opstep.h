@@ -15,6 +15,16 @@
  *   undrain NODE       start     -> done (drained/NODE deleted)
  *   set-replicas R     start     -> converging (the cluster's R written) -> done when every
  *                                   range has its replicas, all in_sync
+ *   split RANGE [KEY]  start     -> splitting (the owner asked, in the range znode) -> done
+ *                                   when the two ranges replace it; a request the owner
+ *                                   declines or leaves unanswered for ZKV_OP_SPLIT_WAIT_MS
+ *                                   is made again, up to ZKV_OP_MAX_ATTEMPTS times
+ *   merge RANGE        start     -> colocate (the right neighbour's owner brought to RANGE's
+ *                                   owner, as a move does) -> merging (that owner asked) ->
+ *                                   done when one range replaces both; a neighbour that
+ *                                   changes hands meanwhile is brought back, a request
+ *                                   declined or stuck for ZKV_OP_SPLIT_WAIT_MS is tried
+ *                                   again, up to ZKV_OP_MAX_ATTEMPTS times
  *
  * A step that cannot go on fails the operation (step "failed", error says why): a range
  * or node that does not exist or is not live, a drained target, a handoff given up three
@@ -30,6 +40,7 @@
 #include "placement.h"
 
 #define ZKV_OP_MAX_ATTEMPTS 3
+#define ZKV_OP_SPLIT_WAIT_MS 60000 /* a split request the owner has not answered is renewed */
 
 typedef struct zkv_op_world {
     zkv_assignment *ranges; /* routing order, after placement; a step may change one
@@ -40,7 +51,8 @@ typedef struct zkv_op_world {
     size_t n_live;
     const char *const *drained; /* drained/ children */
     size_t n_drained;
-    int replicas; /* R as the cluster record says now */
+    int replicas;    /* R as the cluster record says now */
+    uint64_t now_ms; /* wall clock, against the operation's updated_ms */
 } zkv_op_world;
 
 typedef struct zkv_op_effect {
@@ -50,6 +62,13 @@ typedef struct zkv_op_effect {
     int set_replicas; /* > 0: write R into the cluster record */
     char note[200];   /* what happened, for the log ("" when nothing did) */
 } zkv_op_effect;
+
+/* The ids of the two ranges a split operation makes: "r<N>a" and "r<N>b" for op-<N>,
+ * N without leading zeros (its sequence number makes them unique in the cluster's life;
+ * the letter keeps them apart from the first ranges, r0000...). */
+void zkv_op_split_ids(const char *op_id, char (*ids)[ZKV_ID_MAX]);
+/* The id of the range a merge operation makes: "r<N>m". */
+void zkv_op_merge_id(const char *op_id, char *id);
 
 /* One pass of op over w: updates op (step, attempts, error), w's ranges and *eff. */
 void zkv_op_step(zkv_op *op, zkv_op_world *w, zkv_op_effect *eff);

@@ -118,6 +118,13 @@ static bool held_back(const zkv_placement_input *in, const plan *p, const zkv_as
            p->n < (size_t)(in->min_nodes > 0 ? in->min_nodes : 1);
 }
 
+/* Whether range i is being split or merged (asked to merge, or the right neighbour of
+ * one that is): no handoff starts for it meanwhile. */
+static bool reshaping(const zkv_assignment *v, size_t i)
+{
+    return v[i].split_asked || v[i].merge_with[0] || (i > 0 && v[i - 1].merge_with[0]);
+}
+
 /* Pass 1: drop replicas that are empty, equal the owner or repeat (dead ones stay). */
 static void clean_replicas(zkv_assignment *a)
 {
@@ -543,6 +550,8 @@ static void balance_owners(const zkv_placement_input *in, const plan *p, zkv_ass
                            int *own, size_t budget)
 {
     size_t n = p->n;
+    if (n == 0)
+        return;
     int *prev = malloc(n * sizeof(*prev));  /* BFS: node we came from (-1: root) */
     size_t *via = malloc(n * sizeof(*via)); /* BFS: range index of that link */
     size_t *queue = malloc(n * sizeof(*queue));
@@ -567,7 +576,8 @@ static void balance_owners(const zkv_placement_input *in, const plan *p, zkv_ass
                 size_t x = queue[qh++];
                 for (size_t i = 0; i < in->n_ranges && goal < 0; i++) {
                     zkv_assignment *a = &out[i];
-                    if (held_back(in, p, a) || a->handoff[0] || node_index(p, a->owner) != (int)x)
+                    if (held_back(in, p, a) || a->handoff[0] || reshaping(out, i) ||
+                        node_index(p, a->owner) != (int)x)
                         continue;
                     for (int j = 0; j < a->n_in_sync && goal < 0; j++) {
                         int y = node_index(p, a->in_sync[j]);
@@ -623,15 +633,19 @@ static void handoffs(const zkv_placement_input *in, const plan *p, zkv_assignmen
             memset(a->handoff, 0, ZKV_ID_MAX);
             continue;
         }
-        own[node_index(p, a->owner)]--; /* projected: the request will be carried out */
-        own[node_index(p, a->handoff)]++;
+        int from = node_index(p, a->owner), to = node_index(p, a->handoff);
+        if (from >= 0 && to >= 0) { /* (handoff_valid: both live) */
+            own[from]--; /* projected: the request will be carried out */
+            own[to]++;
+        }
         outstanding++;
     }
     /* Rule 11: off excluded owners. */
     for (size_t i = 0; i < in->n_ranges; i++) {
         zkv_assignment *a = &out[i];
         int o = node_index(p, a->owner);
-        if (held_back(in, p, a) || a->handoff[0] || o < 0 || !excluded_at(p, o))
+        if (held_back(in, p, a) || a->handoff[0] || reshaping(out, i) || o < 0 ||
+            !excluded_at(p, o))
             continue;
         int t = least_owning_in_sync(p, a, own);
         if (t < 0)
@@ -800,6 +814,12 @@ void zkv_assignment_from_range(zkv_assignment *a, const zkv_range *r)
     a->n_in_sync = r->n_in_sync;
     a->epoch = r->epoch;
     memcpy(a->handoff, r->handoff, ZKV_ID_MAX);
+    a->split_asked = r->split_asked;
+    memcpy(a->split_ids, r->split_ids, sizeof(a->split_ids));
+    a->split_key = r->split_key;
+    a->split_key_len = r->split_key_len;
+    memcpy(a->merge_with, r->merge_with, ZKV_ID_MAX);
+    memcpy(a->merge_id, r->merge_id, ZKV_ID_MAX);
 }
 
 void zkv_assignment_to_range(const zkv_assignment *a, zkv_range *r)
@@ -811,6 +831,12 @@ void zkv_assignment_to_range(const zkv_assignment *a, zkv_range *r)
     r->n_in_sync = a->n_in_sync;
     r->epoch = a->epoch;
     memcpy(r->handoff, a->handoff, ZKV_ID_MAX);
+    r->split_asked = a->split_asked;
+    memcpy(r->split_ids, a->split_ids, sizeof(r->split_ids));
+    r->split_key = a->split_key; /* r is a shallow copy, only read */
+    r->split_key_len = a->split_key_len;
+    memcpy(r->merge_with, a->merge_with, ZKV_ID_MAX);
+    memcpy(r->merge_id, a->merge_id, ZKV_ID_MAX);
 }
 
 static bool lists_equal(const char (*x)[ZKV_ID_MAX], int nx, const char (*y)[ZKV_ID_MAX], int ny)
@@ -826,7 +852,11 @@ static bool lists_equal(const char (*x)[ZKV_ID_MAX], int nx, const char (*y)[ZKV
 bool zkv_assignment_equal(const zkv_assignment *a, const zkv_assignment *b)
 {
     return strncmp(a->owner, b->owner, ZKV_ID_MAX) == 0 && a->epoch == b->epoch &&
-           strncmp(a->handoff, b->handoff, ZKV_ID_MAX) == 0 &&
+           strncmp(a->handoff, b->handoff, ZKV_ID_MAX) == 0 && a->split_asked == b->split_asked &&
+           lists_equal(a->split_ids, 2, b->split_ids, 2) && a->split_key_len == b->split_key_len &&
+           (a->split_key_len == 0 || memcmp(a->split_key, b->split_key, a->split_key_len) == 0) &&
+           strncmp(a->merge_with, b->merge_with, ZKV_ID_MAX) == 0 &&
+           strncmp(a->merge_id, b->merge_id, ZKV_ID_MAX) == 0 &&
            lists_equal(a->replicas, a->n_replicas, b->replicas, b->n_replicas) &&
            lists_equal(a->in_sync, a->n_in_sync, b->in_sync, b->n_in_sync);
 }

@@ -23,7 +23,18 @@ typedef struct zkv_assignment {
     uint64_t epoch;
     char handoff[ZKV_ID_MAX]; /* "" or the in_sync replica the owner is asked to pass the
                                  range to (a live move, server/handoff.h) */
-    bool changed;             /* output only: differs from the input assignment */
+    /* A split the owner is asked to make (an operation's, opstep.c); placement keeps it
+     * and starts no handoff of the range meanwhile. split_key is borrowed (the map's range
+     * or the operation's key), valid for the pass. */
+    bool split_asked;
+    char split_ids[2][ZKV_ID_MAX];
+    uint8_t *split_key; /* borrowed, never freed here */
+    size_t split_key_len;
+    /* A merge with the right neighbour merge_with into merge_id the owner is asked to
+     * make ("" when not asked); placement starts no handoff of either meanwhile. */
+    char merge_with[ZKV_ID_MAX];
+    char merge_id[ZKV_ID_MAX];
+    bool changed; /* output only: differs from the input assignment */
 } zkv_assignment;
 
 /* A replica's position in a range's log, as it answered RANGE_STATUS: (epoch, seq) of
@@ -136,7 +147,8 @@ int zkv_failover_candidates(const zkv_assignment *a, const char *const *live, si
 
 /* Copies the assignment fields of r into a (changed = false). */
 void zkv_assignment_from_range(zkv_assignment *a, const zkv_range *r);
-/* Writes the assignment fields of a into r (id, bounds and zversion untouched). */
+/* Writes the assignment fields of a into r (id, bounds and zversion untouched; r's
+ * split_key then borrows a's: r must be a shallow copy nobody clears). */
 void zkv_assignment_to_range(const zkv_assignment *a, zkv_range *r);
 /* true when owner, replicas (in order), in_sync (in order) and epoch are equal. */
 bool zkv_assignment_equal(const zkv_assignment *a, const zkv_assignment *b);

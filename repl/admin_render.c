@@ -15,14 +15,17 @@ static const char *str(const cJSON *o, const char *name)
     return cJSON_IsString(f) && f->valuestring[0] ? f->valuestring : NULL;
 }
 
-/* "r0003 node-2", "node-3", "R=2" from an operation's args. */
+/* "r0003 node-2", "node-3", "R=2", "r0003 at user:5" from an operation's args. */
 static void args_cell(const cJSON *op, char *out, size_t outlen)
 {
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(op, "args");
-    const char *range = str(args, "range"), *node = str(args, "node");
+    const char *range = str(args, "range"), *node = str(args, "node"), *key = str(args, "key");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(args, "replicas");
     if (cJSON_IsNumber(r))
         snprintf(out, outlen, "R=%d", (int)r->valuedouble);
+    else if (key)
+        snprintf(out, outlen, "%s at %.40s%s", range ? range : "", key,
+                 strlen(key) > 40 ? "..." : "");
     else
         snprintf(out, outlen, "%s%s%s", range ? range : "", range && node ? " " : "",
                  node ? node : "");

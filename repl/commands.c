@@ -99,19 +99,22 @@ static const zkv_repl_command commands[] = {
      .min_args = 1,
      .max_args = 3,
      .needs_client = true,
-     .usage = "admin move RANGE NODE | drain NODE | undrain NODE | set-replicas R | status | "
-              "wait OP [SECONDS]",
+     .usage = "admin move RANGE NODE | drain NODE | undrain NODE | set-replicas R | split RANGE "
+              "[KEY] | merge RANGE | status | wait OP [SECONDS]",
      .summary = "change the cluster's shape (recorded, carried out by the coordinator)",
-     .help = "Records an operation in ZooKeeper (ops/) that the leading coordinator carries out "
-             "step by step while the cluster serves, and prints its id (op-0000000007): "
-             "\"move RANGE NODE\" makes NODE the owner of RANGE (a live move: clients see no "
-             "error), \"drain NODE\" moves every range and copy off NODE and gives it nothing "
-             "new, \"undrain NODE\" lets it take load again, \"set-replicas R\" changes the "
-             "replication factor. \"status\" lists the operations in progress with their step "
-             "(failed ones, with the reason, for ten minutes) and the drained nodes. \"wait OP "
-             "[SECONDS]\" waits until OP finished (exit 0) or failed (exit 2; default 600 s). "
-             "See docs/operations.md. With --json: {\"id\"} for a new operation, the status "
-             "document for status."},
+     .help =
+         "Records an operation in ZooKeeper (ops/) that the leading coordinator carries out "
+         "step by step while the cluster serves, and prints its id (op-0000000007): "
+         "\"move RANGE NODE\" makes NODE the owner of RANGE (a live move: clients see no "
+         "error), \"drain NODE\" moves every range and copy off NODE and gives it nothing "
+         "new, \"undrain NODE\" lets it take load again, \"set-replicas R\" changes the "
+         "replication factor, \"split RANGE [KEY]\" splits RANGE in two at KEY or at its "
+         "middle (writes to it pause for a moment), \"merge RANGE\" merges RANGE with its right "
+         "neighbour. \"status\" lists the operations in progress with their step "
+         "(failed ones, with the reason, for ten minutes) and the drained nodes. \"wait OP "
+         "[SECONDS]\" waits until OP finished (exit 0) or failed (exit 2; default 600 s). "
+         "See docs/operations.md. With --json: {\"id\"} for a new operation, the status "
+         "document for status."},
     {.id = ZKV_REPL_CMD_HELP,
      .name = "help",
      .alias = "?",

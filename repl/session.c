@@ -354,8 +354,20 @@ static int cmd_admin(zkv_repl_session *s, const zkv_repl_args *a)
     size_t n = a->argc - 2;
     for (size_t i = 0; i < n && i < 2; i++)
         args[i] = a->argv[2 + i].data;
+    /* a split key comes as typed (the tokenizer undid its escapes): escape it again */
+    char *key = NULL;
+    if (zkv_repl_arg_is(sub, "split") && n == 2) {
+        const zkv_repl_arg *k = &a->argv[3];
+        if (!(key = malloc(4 * k->len + 1))) {
+            report2(s, "admin", "out of memory");
+            return 1;
+        }
+        zkv_key_escape((const uint8_t *)k->data, k->len, key);
+        args[1] = key;
+    }
     char *id = NULL;
     int rc = zkv_admin_submit(s->client, sub->data, args, n, &id);
+    free(key);
     if (rc != ZKV_OK)
         return report_status(s, "admin", rc);
     if (s->json)

@@ -64,9 +64,9 @@ static uint64_t map_version(const zkv_server *s)
     return s->map && s->map->version > 0 ? (uint64_t)s->map->version : 0;
 }
 
-/* The answer to a request held while its range moved (the move is over): NOT_OWNER, with
- * the map that shows where the range went, or an invitation to retry here when it did not
- * move. */
+/* The answer to a request held while its range moved, split or merged (that is over):
+ * NOT_OWNER, with the map that shows where the range went, or an invitation to retry
+ * here when it did not move. */
 static int append_moved(zkv_server *s, zkv_conn *c, const zkv_held *h)
 {
     const zkv_range *r = s->map ? zkv_dispatch_find_range(s->map, h->range_id) : NULL;
@@ -74,6 +74,8 @@ static int append_moved(zkv_server *s, zkv_conn *c, const zkv_held *h)
     if (r && strcmp(r->owner, s->opt->node_id) != 0)
         snprintf(msg, sizeof(msg), "range %s moved to %s", h->range_id,
                  r->owner[0] ? r->owner : "no owner");
+    else if (!r)
+        snprintf(msg, sizeof(msg), "range %s was split or merged; send it again", h->range_id);
     else
         snprintf(msg, sizeof(msg), "range %s did not move after all; send it again", h->range_id);
     Zkv__Response resp = ZKV__RESPONSE__INIT;

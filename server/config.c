@@ -95,6 +95,9 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          0, 100000},
         {"max-copies", 0, ZKV_FLAG_INT, &cfg->max_copies, "N",
          "range snapshots this node sends at the same time (the others wait their turn)", 1, 1000},
+        {"stats-interval-ms", 0, ZKV_FLAG_INT, &cfg->stats_ms, "MS",
+         "report the size and write rate of every owned range (stats/<id>) this often (0: never)",
+         0, 3600000},
     };
     size_t n = sizeof(flags) / sizeof(flags[0]);
     zkv_common_opts common = {0};

@@ -1,5 +1,8 @@
 /* handoff.h: the owner side of a live ownership move (docs/operations.md, "How a move
- * works"). The owner of a range stops taking writes for that range only, waits until the
+ * works"), and of a split or merge, which go the same way: writes held until every
+ * in_sync replica has the last entry, then one conditional write that replaces the range
+ * by two (or two neighbours by one). The owner of a range stops taking writes for that
+ * range only, waits until the
  * target (an in_sync replica) has applied its last entry, then passes ownership with one
  * conditional ZooKeeper write of the range (owner := target, epoch + 1, the old owner in
  * the target's replica slot) plus a map bump. Requests for the range that arrive while it
@@ -71,6 +74,20 @@ zkv_ho_action zkv_ho_next(zkv_ho_state st, const zkv_ho_view *v);
  * on it). Returns 0, or -1 when target is not a replica of cur or out of memory. */
 int zkv_ho_flip_range(const zkv_range *cur, const char *me, const char *target, bool keep_in_sync,
                       zkv_range *out);
+
+/* The two ranges a split of cur at key makes (ids[0] [start, key), ids[1] [key, end)):
+ * the same owner, replicas and in_sync, epoch + 1, made from cur at (pepoch, pseq), no
+ * request of any kind. key must lie strictly inside cur. Returns 0, or -1 (bad key, out
+ * of memory: out cleared). */
+int zkv_ho_split_ranges(const zkv_range *cur, const uint8_t *key, size_t klen,
+                        const char (*ids)[ZKV_ID_MAX], uint64_t pepoch, uint64_t pseq,
+                        zkv_range out[2]);
+/* The range a merge of neighbours left and right makes (id, [left.start, right.end)):
+ * left's owner and replicas, in_sync the replicas in sync for both, epoch one above both,
+ * made from them at pos[0], pos[1]; no request of any kind. Returns 0, or -1 (not
+ * neighbours, out of memory: out cleared). */
+int zkv_ho_merge_range(const zkv_range *left, const zkv_range *right, const char *id,
+                       const zkv_range_parent pos[2], zkv_range *out);
 
 /* The target for a shutdown handoff of r (owned by me): the confirmed in_sync replica that
  * is live in m and owns the fewest ranges of m (ties: lowest id). Returns false when there

@@ -23,6 +23,26 @@
 #define CONNECT_WAIT_MS 2000
 #define RETRY_MS 500
 
+/* One queued range write: set r (conditional on r.zversion), or, with n_add > 0, delete r
+ * (and del2 when has_del2, a merge) and create add[0..n_add) (a split or a merge). */
+typedef struct range_write {
+    zkv_range r;
+    zkv_range del2;
+    bool has_del2;
+    zkv_range add[2];
+    int n_add;
+} range_write;
+
+static void range_write_clear(range_write *w)
+{
+    zkv_range_clear(&w->r);
+    zkv_range_clear(&w->del2);
+    for (int i = 0; i < 2; i++)
+        zkv_range_clear(&w->add[i]);
+    w->n_add = 0;
+    w->has_del2 = false;
+}
+
 struct zkv_membership {
     zkv_membership_config cfg;
     pthread_t thread;
@@ -46,11 +66,11 @@ struct zkv_membership {
     uint64_t last_confirm_ms; /* when the last lease confirmation was sent */
     /* under mu */
     zkv_lease lease;
-    bool ev_isr;        /* in_sync requests queued */
-    bool leaving;       /* zkv_membership_set_leaving was called */
-    char *stats_json;   /* the report to write next (NULL: none) */
-    bool leaving_done;  /* membership thread: nodes/<id> says so */
-    zkv_range *isr_req; /* queued in_sync writes */
+    bool ev_isr;          /* in_sync requests queued */
+    bool leaving;         /* zkv_membership_set_leaving was called */
+    char *stats_json;     /* the report to write next (NULL: none) */
+    bool leaving_done;    /* membership thread: nodes/<id> says so */
+    range_write *isr_req; /* queued range writes (in_sync changes, handoffs, reshapes) */
     size_t n_isr_req, cap_isr_req;
 };
 
@@ -429,28 +449,24 @@ static void maybe_confirm(zkv_membership *m)
         free(cc);
 }
 
-/* One in_sync write: the range znode at the version the owner read, and map = its current
- * version + 1 (read fresh: other owners bump map too; only the range's version decides).
- * Returns a ZooKeeper code; *zversion gets the range znode's new version. */
-/* Sets path to json (conditional on zversion, -1: any) and bumps map in one zoo_multi,
- * retrying when only the map moved meanwhile; *new_zv gets path's new version. Returns ZOK,
- * ZBADVERSION or ZNONODE for path, or another ZooKeeper error. */
-static int write_with_map_bump(zkv_membership *m, const char *path, const char *json,
-                               int32_t zversion, int32_t *new_zv)
+/* Runs ops[0..n) and map := its current version + 1 as one zoo_multi, reading map afresh
+ * (other owners bump it too: only the ops' own versions decide) and retrying, up to 5
+ * times, when only map moved meanwhile. ops and results have room for n + 1. Returns the
+ * multi's code. */
+static int multi_with_map_bump(zkv_membership *m, zoo_op_t *ops, zoo_op_result_t *results, int n)
 {
     char mpath[ZKV_PATH_MAX];
     if (zkv_path(mpath, sizeof(mpath), m->cfg.cluster, ZKV_PATH_MAP, NULL) != 0)
         return ZBADARGUMENTS;
     int rc = ZSYSTEMERROR;
     for (int attempt = 0; attempt < 5; attempt++) {
-        char buf[256];
+        char buf[256], perr[128];
         int len = sizeof(buf) - 1;
-        struct Stat mst;
+        struct Stat mst, mstat;
+        int64_t version = 0;
         rc = zoo_get(m->zh, mpath, 0, buf, &len, &mst);
         if (rc != ZOK)
             break;
-        int64_t version = 0;
-        char perr[128];
         if (len < 0 || zkv_mapver_from_json(buf, (size_t)len, &version, perr, sizeof(perr)) != 0) {
             rc = ZKV_ZK_BADDATA;
             break;
@@ -460,26 +476,37 @@ static int write_with_map_bump(zkv_membership *m, const char *path, const char *
             rc = ZSYSTEMERROR;
             break;
         }
-        zoo_op_t ops[2];
-        zoo_op_result_t results[2];
-        struct Stat stats[2];
-        memset(results, 0, sizeof(results));
-        zoo_set_op_init(&ops[0], path, json, (int)strlen(json), zversion, &stats[0]);
-        zoo_set_op_init(&ops[1], mpath, mjson, (int)strlen(mjson), mst.version, &stats[1]);
-        rc = zoo_multi(m->zh, 2, ops, results);
+        memset(results, 0, (size_t)(n + 1) * sizeof(*results));
+        zoo_set_op_init(&ops[n], mpath, mjson, (int)strlen(mjson), mst.version, &mstat);
+        rc = zoo_multi(m->zh, n + 1, ops, results);
         free(mjson);
-        if (rc == ZOK) {
-            if (new_zv)
-                *new_zv = stats[0].version;
+        if (rc == ZOK)
             break;
-        }
-        if (results[0].err == ZBADVERSION || results[0].err == ZNONODE) {
-            rc = results[0].err;
-            break;
-        }
-        if (results[1].err != ZBADVERSION)
+        bool map_race = results[n].err == ZBADVERSION;
+        for (int i = 0; i < n; i++)
+            if (results[i].err != ZOK && results[i].err != ZRUNTIMEINCONSISTENCY)
+                map_race = false;
+        if (!map_race)
             break; /* not a race on map: report it */
     }
+    return rc;
+}
+
+/* One in_sync write: the range znode at the version the owner read, with a map bump.
+ * Sets path to json (conditional on zversion, -1: any); *new_zv gets path's new version.
+ * Returns ZOK, ZBADVERSION or ZNONODE for path, or another ZooKeeper error. */
+static int write_with_map_bump(zkv_membership *m, const char *path, const char *json,
+                               int32_t zversion, int32_t *new_zv)
+{
+    zoo_op_t ops[2];
+    zoo_op_result_t results[2];
+    struct Stat st;
+    zoo_set_op_init(&ops[0], path, json, (int)strlen(json), zversion, &st);
+    int rc = multi_with_map_bump(m, ops, results, 1);
+    if (rc == ZOK && new_zv)
+        *new_zv = st.version;
+    else if (rc != ZOK && (results[0].err == ZBADVERSION || results[0].err == ZNONODE))
+        rc = results[0].err;
     return rc;
 }
 
@@ -496,7 +523,42 @@ static int isr_write(zkv_membership *m, const zkv_range *r, int32_t *zversion)
     return rc;
 }
 
-/* Runs the queued in_sync writes and publishes their results. */
+/* A split or merge: deletes w->r (and w->del2) at their versions and creates w->add, with a
+ * map bump, in one zoo_multi (retried when only map moved). Returns a ZooKeeper code:
+ * ZBADVERSION or ZNONODE when a range changed, ZNODEEXISTS when a new id is taken. */
+static int reshape_write(zkv_membership *m, const range_write *w)
+{
+    char paths[4][ZKV_PATH_MAX];
+    char *json[2] = {NULL, NULL};
+    int n_del = w->has_del2 ? 2 : 1;
+    const zkv_range *del[2] = {&w->r, &w->del2};
+    zoo_op_t ops[5];
+    zoo_op_result_t results[5];
+    int k = 0, rc = ZOK;
+    for (int i = 0; i < n_del && rc == ZOK; i++) {
+        if (zkv_path(paths[i], ZKV_PATH_MAX, m->cfg.cluster, ZKV_PATH_RANGES, del[i]->id) != 0)
+            rc = ZBADARGUMENTS;
+        else
+            zoo_delete_op_init(&ops[k++], paths[i], del[i]->zversion);
+    }
+    for (int i = 0; i < w->n_add && rc == ZOK; i++) {
+        if (zkv_path(paths[n_del + i], ZKV_PATH_MAX, m->cfg.cluster, ZKV_PATH_RANGES,
+                     w->add[i].id) != 0)
+            rc = ZBADARGUMENTS;
+        else if (!(json[i] = zkv_range_to_json(&w->add[i])))
+            rc = ZSYSTEMERROR;
+        else
+            zoo_create_op_init(&ops[k++], paths[n_del + i], json[i], (int)strlen(json[i]),
+                               &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    }
+    if (rc == ZOK)
+        rc = multi_with_map_bump(m, ops, results, k);
+    free(json[0]);
+    free(json[1]);
+    return rc;
+}
+
+/* Runs the queued in_sync writes (and splits and merges) and publishes their results. */
 static void run_isr_requests(zkv_membership *m)
 {
     for (;;) {
@@ -505,19 +567,19 @@ static void run_isr_requests(zkv_membership *m)
             pthread_mutex_unlock(&m->mu);
             return;
         }
-        zkv_range r = m->isr_req[0];
-        memmove(&m->isr_req[0], &m->isr_req[1], (m->n_isr_req - 1) * sizeof(r));
+        range_write w = m->isr_req[0];
+        memmove(&m->isr_req[0], &m->isr_req[1], (m->n_isr_req - 1) * sizeof(w));
         m->n_isr_req--;
         pthread_mutex_unlock(&m->mu);
 
         zkv_isr_result res;
         memset(&res, 0, sizeof(res));
-        snprintf(res.range_id, sizeof(res.range_id), "%s", r.id);
-        res.epoch = r.epoch;
-        res.n_in_sync = r.n_in_sync;
-        memcpy(res.in_sync, r.in_sync, sizeof(res.in_sync));
-        res.rc = isr_write(m, &r, &res.zversion);
-        zkv_range_clear(&r);
+        snprintf(res.range_id, sizeof(res.range_id), "%s", w.r.id);
+        res.epoch = w.r.epoch;
+        res.n_in_sync = w.r.n_in_sync;
+        memcpy(res.in_sync, w.r.in_sync, sizeof(res.in_sync));
+        res.rc = w.n_add ? reshape_write(m, &w) : isr_write(m, &w.r, &res.zversion);
+        range_write_clear(&w);
         if (res.rc != ZOK && res.rc != ZBADVERSION)
             ZKV_DEBUG("in_sync write of %s: %s", res.range_id, zkv_zk_strerror(res.rc));
         pthread_mutex_lock(&m->mu);
@@ -541,11 +603,11 @@ static void fail_isr_requests(zkv_membership *m, int rc)
             m->pending.isr = nr;
             zkv_isr_result *res = &m->pending.isr[m->pending.n_isr++];
             memset(res, 0, sizeof(*res));
-            snprintf(res->range_id, sizeof(res->range_id), "%s", m->isr_req[i].id);
-            res->epoch = m->isr_req[i].epoch;
+            snprintf(res->range_id, sizeof(res->range_id), "%s", m->isr_req[i].r.id);
+            res->epoch = m->isr_req[i].r.epoch;
             res->rc = rc;
         }
-        zkv_range_clear(&m->isr_req[i]);
+        range_write_clear(&m->isr_req[i]);
     }
     if (m->n_isr_req)
         publish_locked(m);
@@ -553,32 +615,71 @@ static void fail_isr_requests(zkv_membership *m, int rc)
     pthread_mutex_unlock(&m->mu);
 }
 
-int zkv_membership_isr_submit(zkv_membership *m, const zkv_range *r)
+/* Queues w (taken over: cleared on failure) unless a write of the same range is queued. */
+static int queue_write(zkv_membership *m, range_write *w)
 {
     int rc = -1;
     pthread_mutex_lock(&m->mu);
     bool dup = false;
     for (size_t i = 0; i < m->n_isr_req; i++)
-        if (strcmp(m->isr_req[i].id, r->id) == 0)
+        if (strcmp(m->isr_req[i].r.id, w->r.id) == 0)
             dup = true;
     if (!dup && m->n_isr_req == m->cap_isr_req) {
         size_t ncap = m->cap_isr_req ? m->cap_isr_req * 2 : 16;
-        zkv_range *nq = realloc(m->isr_req, ncap * sizeof(*nq));
+        range_write *nq = realloc(m->isr_req, ncap * sizeof(*nq));
         if (nq) {
             m->isr_req = nq;
             m->cap_isr_req = ncap;
         }
     }
-    if (!dup && m->n_isr_req < m->cap_isr_req &&
-        zkv_range_copy(&m->isr_req[m->n_isr_req], r) == 0) {
-        m->isr_req[m->n_isr_req].zversion = r->zversion;
-        m->n_isr_req++;
+    if (!dup && m->n_isr_req < m->cap_isr_req) {
+        m->isr_req[m->n_isr_req++] = *w;
         m->ev_isr = true;
         pthread_cond_signal(&m->cond);
         rc = 0;
     }
     pthread_mutex_unlock(&m->mu);
+    if (rc != 0)
+        range_write_clear(w);
     return rc;
+}
+
+/* A deep copy of r keeping its znode version. */
+static int copy_range(zkv_range *dst, const zkv_range *r)
+{
+    if (zkv_range_copy(dst, r) != 0)
+        return -1;
+    dst->zversion = r->zversion;
+    return 0;
+}
+
+int zkv_membership_isr_submit(zkv_membership *m, const zkv_range *r)
+{
+    range_write w;
+    memset(&w, 0, sizeof(w));
+    if (copy_range(&w.r, r) != 0)
+        return -1;
+    return queue_write(m, &w);
+}
+
+int zkv_membership_reshape_submit(zkv_membership *m, const zkv_range *del, size_t n_del,
+                                  const zkv_range *add, size_t n_add)
+{
+    range_write w;
+    memset(&w, 0, sizeof(w));
+    if (n_del < 1 || n_del > 2 || n_add < 1 || n_add > 2 || copy_range(&w.r, &del[0]) != 0)
+        return -1;
+    int bad = n_del == 2 && copy_range(&w.del2, &del[1]) != 0;
+    w.has_del2 = n_del == 2 && !bad;
+    for (size_t i = 0; i < n_add && !bad; i++) {
+        bad = copy_range(&w.add[i], &add[i]) != 0;
+        w.n_add += !bad;
+    }
+    if (bad) {
+        range_write_clear(&w);
+        return -1;
+    }
+    return queue_write(m, &w);
 }
 
 static void *membership_main(void *arg)
@@ -764,7 +865,7 @@ void zkv_membership_stop(zkv_membership *m)
     zkv_rangemap_free(m->pending.map);
     free(m->pending.isr);
     for (size_t i = 0; i < m->n_isr_req; i++)
-        zkv_range_clear(&m->isr_req[i]);
+        range_write_clear(&m->isr_req[i]);
     free(m->isr_req);
     free(m->stats_json);
     pthread_cond_destroy(&m->cond);

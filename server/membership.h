@@ -80,6 +80,12 @@ void zkv_membership_publish_stats(zkv_membership *m, const char *json);
 /* Marks nodes/<id> "leaving" (controlled shutdown: the coordinator gives the node nothing
  * new); the next update says when it is written (loop thread). */
 void zkv_membership_set_leaving(zkv_membership *m);
+/* Queues a split or merge of owned ranges (handoff.c): deletes del[0..n_del) at their
+ * znode versions and creates add[0..n_add) (1 or 2 of each), with a map bump, in one
+ * zoo_multi; the result comes back as a zkv_isr_result for del[0] (id and epoch). Returns
+ * 0, or -1 (out of memory, or del[0] has a write queued). */
+int zkv_membership_reshape_submit(zkv_membership *m, const zkv_range *del, size_t n_del,
+                                  const zkv_range *add, size_t n_add);
 /* The current serving lease (lease.h); any thread. */
 zkv_lease zkv_membership_lease(zkv_membership *m);
 /* Stops the thread, closes the session (removing nodes/<id>) and frees m. NULL: no-op. */

@@ -99,9 +99,18 @@ void zkv_replica_range_status(const zkv_dispatch_env *env, const Zkv__Request *r
 {
     if (!range_id_ok(req, r))
         return;
+    const zkv_range *rg = zkv_dispatch_find_range(env->map, req->range_id);
+    int64_t have = env->map ? env->map->version : 0;
+    if (!rg && req->map_version > (uint64_t)(have > 0 ? have : 0)) {
+        /* a range this node has not seen yet (just split or merged): its position here is
+         * only known once the map that made it is installed (and the store forked) */
+        zkv_reply_status(r, ZKV__STATUS__UNAVAILABLE,
+                         "range %s is not in this node's map yet (version %lld, sender's %llu)",
+                         req->range_id, (long long)have, (ull)req->map_version);
+        return;
+    }
     r->resp.status = ZKV__STATUS__OK;
     answer_position(env, req, r);
-    const zkv_range *rg = zkv_dispatch_find_range(env->map, req->range_id);
     r->resp.owner = rg && !env->fenced && strcmp(rg->owner, env->node_id) == 0;
     if (r->resp.owner && env->owner_status)
         env->owner_status(env->hook_ctx, req->range_id, r);

@@ -24,6 +24,7 @@
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "reshape.h"
 #include "server_int.h"
 #include "stats.h"
 
@@ -91,6 +92,9 @@ static void install_map(zkv_server *s, zkv_rangemap *map)
         if (strcmp(r->owner, s->opt->node_id) == 0)
             ZKV_DEBUG("owns range %s (epoch %llu)", r->id, (unsigned long long)r->epoch);
     }
+    char err[256];
+    if (s->store && zkv_reshape_apply(s->store, map, s->opt->node_id, err, sizeof(err)) != 0)
+        ZKV_ERROR("splitting or merging range logs: %s", err); /* the store is failed now */
     s->map = map;
     s->env.map = map;
     if (s->shipper)

@@ -83,6 +83,7 @@
 
 #define TICK_MS 50u
 #define RETRY_MS 200u     /* pause before probing again after a refusal */
+#define MAP_RETRY_MS 10u  /* the same when the replica has not installed the range's map yet */
 #define ISR_RETRY_MS 500u /* pause before another in_sync write after a failure */
 #define HISTORY_MAX 1024u
 /* A connection whose oldest request (or connect) got no answer for this long is dropped and
@@ -829,6 +830,8 @@ static void on_probe_answer(stream *st, const Zkv__Response *resp)
     owned *o = st->rg;
     if (resp->status != ZKV__STATUS__OK) {
         stream_event(st, zkv_ship_classify(resp->status, false));
+        if (resp->status == ZKV__STATUS__UNAVAILABLE)   /* the replica's map is behind (a range */
+            st->retry_at = zkv_now_ms() + MAP_RETRY_MS; /* just split or merged): ask soon */
         return;
     }
     const zkv_range_state *rs = range_store_state(sh, o);

@@ -958,6 +958,179 @@ int zkv_store_range_reset(zkv_store *s, const char *range_id, uint64_t snap_epoc
     return rc;
 }
 
+/* Deletes range_id's log, history, position and snapshot marker (not its data keys) and
+ * resets it in memory to a range that never had a write (its state stays allocated: the
+ * shipper keeps pointers). Commits. */
+static int range_drop(zkv_store *s, range *r, char *err, size_t errlen)
+{
+    zkv_buf p;
+    zkv_buf_init(&p);
+    int rc = 0;
+    if (zkv_rec_epoch_key(&p, r->st.id, 0) != 0)
+        rc = oom(s, err, errlen);
+    if (rc == 0)
+        rc = delete_prefix(s, p.data, p.len - 8, p.len - 8, NULL, 0, err, errlen);
+    p.len = 0;
+    if (rc == 0 && zkv_rec_log_key(&p, r->st.id, 0) != 0)
+        rc = oom(s, err, errlen);
+    if (rc == 0)
+        rc = delete_prefix(s, p.data, p.len - 8, p.len - 8, NULL, 0, err, errlen);
+    p.len = 0;
+    if (rc == 0 && (zkv_rec_range_key(&p, r->st.id) != 0))
+        rc = oom(s, err, errlen);
+    if (rc == 0) {
+        leveldb_writebatch_delete(s->batch, (const char *)p.data, p.len);
+        s->n_pending++;
+    }
+    p.len = 0;
+    if (rc == 0 && r->snap_epoch && zkv_rec_snap_key(&p, r->st.id) == 0) {
+        leveldb_writebatch_delete(s->batch, (const char *)p.data, p.len);
+        s->n_pending++;
+    }
+    zkv_buf_free(&p);
+    if (rc != 0)
+        return rc;
+    set_snap_epoch(s, r, 0);
+    r->st.epoch = r->st.last_seq = r->st.committed_seq = r->st.committed_epoch = 0;
+    r->n_hist = 0;
+    r->first_seq = 0;
+    r->state_dirty = false;
+    forget_log_records(r);
+    return zkv_store_commit(s, err, errlen);
+}
+
+int zkv_store_range_fork(zkv_store *s, const zkv_range_parent *parents, size_t n_parents,
+                         const char *const *children, size_t n_children, bool *matched, char *err,
+                         size_t errlen)
+{
+    *matched = false;
+    if (zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    const range *best = NULL;
+    bool all = n_parents > 0;
+    for (size_t i = 0; i < n_parents; i++) {
+        const range *p = range_find(s, parents[i].id);
+        bool here = p && !p->snap_epoch && p->st.committed_seq == parents[i].seq &&
+                    p->st.committed_epoch == parents[i].epoch && p->st.last_seq == parents[i].seq;
+        all = all && here;
+        if (here && (!best || p->st.committed_seq > best->st.committed_seq ||
+                     (p->st.committed_seq == best->st.committed_seq &&
+                      p->st.committed_epoch > best->st.committed_epoch)))
+            best = p;
+    }
+    if (all && best) {
+        zkv_epoch_start hist[64];
+        size_t n = best->n_hist < 64 ? best->n_hist : 64;
+        if (n)
+            memcpy(hist, best->hist + (best->n_hist - n), n * sizeof(*hist));
+        uint64_t epoch = best->st.committed_epoch, seq = best->st.committed_seq;
+        for (size_t k = 0; k < n_children; k++) {
+            const range *c = range_find(s, children[k]);
+            if (c && (c->st.last_seq || c->snap_epoch))
+                continue; /* forked (or being rebuilt) already */
+            if (!writable(s, children[k], err, errlen) ||
+                zkv_store_range_set_position(s, children[k], epoch, seq, hist, n, err, errlen) != 0)
+                return ZKV_STORE_ERR;
+        }
+        if (zkv_store_commit(s, err, errlen) != 0)
+            return ZKV_STORE_ERR;
+        *matched = true;
+    }
+    for (size_t i = 0; i < n_parents; i++) {
+        range *p = range_find(s, parents[i].id);
+        if (p && (p->st.last_seq || p->n_hist || p->snap_epoch) &&
+            range_drop(s, p, err, errlen) != 0)
+            return ZKV_STORE_ERR;
+    }
+    return 0;
+}
+
+int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                         size_t elen, zkv_buf *out, char *err, size_t errlen)
+{
+    if (zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    out->len = out->off = 0;
+    uint64_t total = zkv_store_approx_size(s, start, slen, end, elen);
+    zkv_buf target, key;
+    zkv_buf_init(&target);
+    zkv_buf_init(&key);
+    int rc = 0;
+    if (total >= ZKV_STORE_SPLIT_ESTIMATE_MIN) {
+        /* bisect [lo, hi) by the estimate of [start, mid) against half the total */
+        size_t cap = (slen > elen ? slen : elen) + 40;
+        uint8_t *lo = malloc(cap), *hi = malloc(cap), *mid = malloc(cap);
+        size_t llen = slen, hlen = elen;
+        if (!lo || !hi || !mid) {
+            rc = oom(s, err, errlen);
+        } else {
+            if (slen)
+                memcpy(lo, start, slen);
+            if (elen)
+                memcpy(hi, end, elen);
+            for (int i = 0; i < 32 && rc == 0; i++) {
+                if (llen + 2 > cap || hlen + 2 > cap)
+                    break;
+                size_t mlen = zkv_key_midpoint(lo, llen, hi, hlen, mid);
+                if (zkv_key_cmp(mid, mlen, lo, llen) <= 0)
+                    break; /* no key fits between them any more */
+                if (zkv_store_approx_size(s, start, slen, mid, mlen) * 2 < total) {
+                    memcpy(lo, mid, mlen);
+                    llen = mlen;
+                } else {
+                    memcpy(hi, mid, mlen);
+                    hlen = mlen;
+                }
+            }
+            if (rc == 0 && zkv_buf_append(&target, lo, llen) != 0)
+                rc = oom(s, err, errlen);
+        }
+        free(lo);
+        free(hi);
+        free(mid);
+    }
+    /* walk the range's keys: count them (small ranges), or find the first after target */
+    leveldb_iterator_t *it = rc == 0 ? leveldb_create_iterator(s->db, s->ropts) : NULL;
+    zkv_buf seek;
+    zkv_buf_init(&seek);
+    size_t count = 0;
+    if (it && zkv_rec_data_key(&seek, start, slen) != 0)
+        rc = oom(s, err, errlen);
+    for (int pass = 0; it && rc == 0 && pass < 2; pass++) {
+        size_t n = 0, want = pass == 0 ? 0 : count / 2;
+        for (leveldb_iter_seek(it, (const char *)seek.data, seek.len); leveldb_iter_valid(it);
+             leveldb_iter_next(it)) {
+            size_t klen;
+            const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
+            if (klen < 1 || k[0] != ZKV_REC_DATA_PREFIX ||
+                (elen && zkv_end_cmp(end, elen, k + 1, klen - 1) <= 0))
+                break;
+            bool take =
+                pass == 1 &&
+                (target.len ? n > 0 && zkv_key_cmp(k + 1, klen - 1, target.data, target.len) >= 0
+                            : n == want && n > 0);
+            if (take) {
+                if (zkv_buf_append(out, k + 1, klen - 1) != 0)
+                    rc = oom(s, err, errlen);
+                break;
+            }
+            n++;
+            if (pass == 0 && (target.len || n >= ZKV_STORE_SPLIT_SCAN_MAX))
+                break; /* counting is for small ranges only */
+        }
+        if (pass == 0)
+            count = n;
+    }
+    if (it)
+        rc = iter_finish(it, rc, "LevelDB read failed while choosing a split key", err, errlen);
+    zkv_buf_free(&seek);
+    zkv_buf_free(&target);
+    zkv_buf_free(&key);
+    if (rc != 0)
+        return rc;
+    return out->len > 0 ? 1 : 0;
+}
+
 int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_value_view *v,
                        char *err, size_t errlen)
 {

@@ -95,6 +95,17 @@ typedef struct zkv_store_value {
 uint64_t zkv_store_approx_size(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
                                size_t elen);
 
+/* A key to split [start, end) at, about halfway by bytes: LevelDB's size estimates bisect
+ * the interval when it holds at least ZKV_STORE_SPLIT_ESTIMATE_MIN bytes on disk, else the
+ * keys are counted (up to ZKV_STORE_SPLIT_SCAN_MAX of them) and the middle one is taken.
+ * The key is a key of the range other than its first (so both halves hold keys) and goes
+ * into out (replacing what it had). Returns 1 (found), 0 (fewer than 2 keys: no split) or
+ * ZKV_STORE_ERR. Commits staged writes first. */
+#define ZKV_STORE_SPLIT_ESTIMATE_MIN ((uint64_t)4 << 20)
+#define ZKV_STORE_SPLIT_SCAN_MAX 1000000u
+int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                         size_t elen, zkv_buf *out, char *err, size_t errlen);
+
 /* Returns 1 (found, *out set), 0 (not found) or ZKV_STORE_ERR. */
 int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value *out, char *err,
                   size_t errlen);
@@ -183,6 +194,18 @@ const zkv_store_snapshot_info *zkv_store_snapshot_info_of(const zkv_store_snapsh
 int zkv_store_snapshot_next(zkv_store_snapshot *snap, zkv_store_scan_fn fn, void *ctx,
                             size_t max_bytes, char *err, size_t errlen);
 void zkv_store_snapshot_close(zkv_store_snapshot *snap); /* NULL is a no-op */
+
+/* Split and merge (docs/operations.md): the ranges made continue the log of the ranges
+ * they were made from. zkv_store_range_fork: when every parent is here at exactly its
+ * (epoch, seq) (*matched set), each child starts at the highest of those positions, with
+ * the history of the parent that had it; otherwise the children are left empty (position
+ * (0, 0): their owner rebuilds them from a snapshot). Either way every parent's log,
+ * history and position are deleted (its data keys stay: they belong to the children, or
+ * to the ranges the interval maps to now). A child that has a position already is left
+ * alone (forked before: idempotent). Commits. */
+int zkv_store_range_fork(zkv_store *s, const zkv_range_parent *parents, size_t n_parents,
+                         const char *const *children, size_t n_children, bool *matched, char *err,
+                         size_t errlen);
 
 /* Replica side: receiving a SNAPSHOT.
  * zkv_store_range_reset deletes the range's data keys in [start, end), its log, history and

@@ -10,17 +10,18 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/keyrange.h"
 #include "common/util.h"
 #include "common/znode.h"
 #include "client.h"
 #include "error.h"
 
-static bool range_known(const zkv_rangemap *m, const char *id)
+static const zkv_range *range_of(const zkv_rangemap *m, const char *id)
 {
     for (size_t i = 0; i < m->n_ranges; i++)
         if (strcmp(m->ranges[i].id, id) == 0)
-            return true;
-    return false;
+            return &m->ranges[i];
+    return NULL;
 }
 
 /* Whether node is live or holds a copy of some range of m. */
@@ -34,21 +35,51 @@ static bool node_known(const zkv_rangemap *m, const char *node)
     return false;
 }
 
+/* The split key of op from its escaped form (as the REPL prints keys): at most
+ * ZKV_OP_KEY_MAX bytes, strictly inside the range. ZKV_OK or ZKV_EINVAL (published). */
+static int split_key(const zkv_rangemap *m, zkv_op *op, const char *escaped)
+{
+    size_t n = strlen(escaped);
+    uint8_t *buf = malloc(n + 1);
+    if (!buf)
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    long k = zkv_key_unescape(escaped, buf);
+    const zkv_range *r = range_of(m, op->range);
+    int rc = ZKV_OK;
+    if (k <= 0)
+        rc = zkv__fail(ZKV_EINVAL, "split: '%s' is not a key (empty, or a bad escape)", escaped);
+    else if (k > ZKV_OP_KEY_MAX)
+        rc = zkv__fail(ZKV_EINVAL, "split: the key is longer than %d bytes", ZKV_OP_KEY_MAX);
+    else if (r &&
+             (!zkv_range_contains(r->start, r->start_len, r->end, r->end_len, buf, (size_t)k) ||
+              zkv_key_cmp(buf, (size_t)k, r->start, r->start_len) == 0))
+        rc = zkv__fail(ZKV_EINVAL, "split: '%s' is not strictly inside range %s", escaped,
+                       op->range);
+    if (rc == ZKV_OK) {
+        memcpy(op->key, buf, (size_t)k);
+        op->key_len = (size_t)k;
+    }
+    free(buf);
+    return rc;
+}
+
 /* Fills op from kind and args and checks it against m. ZKV_OK or ZKV_EINVAL (published). */
 static int build_op(const zkv_rangemap *m, const char *kind, const char *const *args, size_t n_args,
                     zkv_op *op)
 {
-    memset(op, 0, sizeof(*op));
-    op->kind = zkv_op_kind_parse(kind);
+    zkv_op_init(op, zkv_op_kind_parse(kind), zkv_wall_ms());
     size_t want = op->kind == ZKV_OP_MOVE ? 2 : 1;
+    if (op->kind == ZKV_OP_SPLIT && n_args == 2)
+        want = 2; /* split RANGE [KEY] */
     if (op->kind == ZKV_OP_NONE)
-        return zkv__fail(ZKV_EINVAL, "unknown operation '%s' (move, drain, undrain, set-replicas)",
-                         kind ? kind : "");
+        return zkv__fail(
+            ZKV_EINVAL, "unknown operation '%s' (move, drain, undrain, set-replicas, split, merge)",
+            kind ? kind : "");
     if (n_args != want || !args)
         return zkv__fail(ZKV_EINVAL, "%s takes %zu argument%s, not %zu", kind, want,
                          want == 1 ? "" : "s", n_args);
     for (size_t i = 0; i < n_args; i++)
-        if (!args[i] || strlen(args[i]) >= ZKV_ID_MAX)
+        if (!args[i] || (strlen(args[i]) >= ZKV_ID_MAX && !(op->kind == ZKV_OP_SPLIT && i == 1)))
             return zkv__fail(ZKV_EINVAL, "%s: argument %zu is missing or too long", kind, i + 1);
     switch (op->kind) {
     case ZKV_OP_MOVE:
@@ -68,6 +99,12 @@ static int build_op(const zkv_rangemap *m, const char *kind, const char *const *
         op->replicas = (int)r;
         break;
     }
+    case ZKV_OP_MERGE:
+    case ZKV_OP_SPLIT:
+        snprintf(op->range, sizeof(op->range), "%s", args[0]);
+        if (n_args == 2 && split_key(m, op, args[1]) != ZKV_OK)
+            return ZKV_EINVAL;
+        break;
     case ZKV_OP_NONE:
     default:
         break;
@@ -75,19 +112,20 @@ static int build_op(const zkv_rangemap *m, const char *kind, const char *const *
     char err[256];
     if (zkv_op_check(op, err, sizeof(err)) != 0)
         return zkv__fail(ZKV_EINVAL, "%s", err);
+    if (op->kind == ZKV_OP_MOVE || op->kind == ZKV_OP_SPLIT || op->kind == ZKV_OP_MERGE) {
+        const zkv_range *r = range_of(m, op->range);
+        if (!r)
+            return zkv__fail(ZKV_EINVAL, "%s: no range %s in this cluster", kind, op->range);
+        if (op->kind == ZKV_OP_MERGE && r->end_len == 0)
+            return zkv__fail(ZKV_EINVAL, "merge: %s is the last range: it has no right neighbour",
+                             op->range);
+    }
     if (op->kind == ZKV_OP_MOVE) {
-        if (!range_known(m, op->range))
-            return zkv__fail(ZKV_EINVAL, "move: no range %s in this cluster", op->range);
         if (!zkv_rangemap_node(m, op->node))
             return zkv__fail(ZKV_EINVAL, "move: node %s is not live", op->node);
     }
     if ((op->kind == ZKV_OP_DRAIN || op->kind == ZKV_OP_UNDRAIN) && !node_known(m, op->node))
         return zkv__fail(ZKV_EINVAL, "%s: %s is not a node of this cluster", kind, op->node);
-    snprintf(op->step, sizeof(op->step), "start");
-    uint64_t now = zkv_wall_ms();
-    zkv_iso8601(now, op->created, sizeof(op->created));
-    memcpy(op->updated, op->created, sizeof(op->updated));
-    op->updated_ms = now;
     return ZKV_OK;
 }
 
@@ -167,7 +205,7 @@ static int add_ops(zkv_client *c, cJSON *arr)
     if (sv.count > 0)
         qsort(sv.data, (size_t)sv.count, sizeof(*sv.data), cmp_name);
     for (int i = 0; i < sv.count && rc == ZOK; i++) {
-        char path[ZKV_PATH_MAX], buf[2048];
+        char path[ZKV_PATH_MAX], buf[ZKV_OP_JSON_MAX];
         int len = sizeof(buf) - 1;
         if (zkv_path(path, sizeof(path), c->opts.cluster, ZKV_PATH_OPS, sv.data[i]) != 0)
             continue;

@@ -102,29 +102,30 @@ static cJSON *range_json(const zkv_range *r, const zkv__range_status *st)
     return o;
 }
 
+typedef struct stats_ctx {
+    zkv__range_status *status;
+    const zkv_rangemap *m;
+    const char *node;
+} stats_ctx;
+
+static void take_stats(void *vctx, const char *range_id, double bytes, double writes_per_s)
+{
+    stats_ctx *c = vctx;
+    for (size_t i = 0; i < c->m->n_ranges; i++) {
+        if (strcmp(c->m->ranges[i].id, range_id) != 0 ||
+            strcmp(c->m->ranges[i].owner, c->node) != 0)
+            continue;
+        c->status[i].has_stats = true;
+        c->status[i].bytes = bytes;
+        c->status[i].writes_per_s = writes_per_s;
+    }
+}
+
 void zkv__range_stats_from(zkv__range_status *status, const zkv_rangemap *m, const char *node,
                            const char *json, size_t len)
 {
-    cJSON *doc = cJSON_ParseWithLength(json, len);
-    const cJSON *ranges = doc ? cJSON_GetObjectItemCaseSensitive(doc, "ranges") : NULL;
-    const cJSON *r;
-    cJSON_ArrayForEach(r, ranges)
-    {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "id");
-        const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(r, "bytes");
-        const cJSON *wps = cJSON_GetObjectItemCaseSensitive(r, "writes_per_s");
-        if (!cJSON_IsString(id) || !cJSON_IsNumber(bytes) || !cJSON_IsNumber(wps))
-            continue;
-        for (size_t i = 0; i < m->n_ranges; i++) {
-            if (strcmp(m->ranges[i].id, id->valuestring) != 0 ||
-                strcmp(m->ranges[i].owner, node) != 0)
-                continue;
-            status[i].has_stats = true;
-            status[i].bytes = bytes->valuedouble;
-            status[i].writes_per_s = wps->valuedouble;
-        }
-    }
-    cJSON_Delete(doc);
+    stats_ctx c = {status, m, node};
+    zkv_stats_parse(json, len, take_stats, &c);
 }
 
 /* Reads the owners' reports (stats/<node>) into status; a missing one is skipped. */

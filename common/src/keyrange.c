@@ -101,3 +101,27 @@ long zkv_key_unescape(const char *s, uint8_t *out)
     }
     return o;
 }
+
+size_t zkv_key_midpoint(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t *out)
+{
+    size_t n = (alen > blen ? alen : blen) + 1;
+    /* sum = a + b over n digits (b empty: all 0xff), then halve from the top */
+    unsigned carry = 0;
+    for (size_t i = n; i-- > 0;) {
+        unsigned da = i < alen ? a[i] : 0;
+        unsigned db = blen ? (i < blen ? b[i] : 0) : 0xff;
+        unsigned sum = da + db + carry;
+        out[i] = (uint8_t)(sum & 0xff);
+        carry = sum >> 8;
+    }
+    unsigned rem = carry; /* the 2^(8n) digit of the sum */
+    for (size_t i = 0; i < n; i++) {
+        unsigned cur = (rem << 8) | out[i];
+        out[i] = (uint8_t)(cur >> 1);
+        rem = cur & 1;
+    }
+    size_t len = n;
+    while (len > alen && len > 0 && out[len - 1] == 0)
+        len--; /* a shorter key sorts before; never below a */
+    return len;
+}

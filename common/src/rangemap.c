@@ -39,14 +39,30 @@ int zkv_range_set_bounds(zkv_range *r, const uint8_t *start, size_t slen, const 
     return 0;
 }
 
+int zkv_range_set_split_key(zkv_range *r, const uint8_t *key, size_t len)
+{
+    uint8_t *k = dup_bytes(key, len);
+    if (len && !k)
+        return -1;
+    free(r->split_key);
+    r->split_key = k;
+    r->split_key_len = len;
+    return 0;
+}
+
 int zkv_range_copy(zkv_range *dst, const zkv_range *src)
 {
     *dst = *src;
     dst->start = NULL;
     dst->end = NULL;
+    dst->split_key = NULL;
     dst->start_len = 0;
     dst->end_len = 0;
-    if (zkv_range_set_bounds(dst, src->start, src->start_len, src->end, src->end_len) != 0) {
+    dst->split_key_len = 0;
+    if (zkv_range_set_bounds(dst, src->start, src->start_len, src->end, src->end_len) != 0 ||
+        zkv_range_set_split_key(dst, src->split_key, src->split_key_len) != 0) {
+        free(dst->start);
+        free(dst->end);
         memset(dst, 0, sizeof *dst);
         return -1;
     }
@@ -59,6 +75,7 @@ void zkv_range_clear(zkv_range *r)
         return;
     free(r->start);
     free(r->end);
+    free(r->split_key);
     memset(r, 0, sizeof *r);
 }
 

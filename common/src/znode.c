@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/keyrange.h"
+#include "common/util.h"
 
 #define MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
 
@@ -247,8 +248,9 @@ static int get_key(const char *what, const cJSON *obj, const char *name, uint8_t
     return 0;
 }
 
-static int get_ids(const char *what, const cJSON *obj, const char *name, char (*ids)[ZKV_ID_MAX],
-                   int *n, char *err, size_t errlen)
+/* An array of at most max ids into ids[0..max). */
+static int get_ids_max(const char *what, const cJSON *obj, const char *name,
+                       char (*ids)[ZKV_ID_MAX], int max, int *n, char *err, size_t errlen)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!f)
@@ -256,9 +258,9 @@ static int get_ids(const char *what, const cJSON *obj, const char *name, char (*
     if (!cJSON_IsArray(f))
         return fail(err, errlen, "%s: field '%s' is not an array", what, name);
     int count = cJSON_GetArraySize(f);
-    if (count > ZKV_MAX_REPLICAS)
+    if (count > max)
         return fail(err, errlen, "%s: field '%s' has %d entries, at most %d", what, name, count,
-                    ZKV_MAX_REPLICAS);
+                    max);
     int i = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, f)
@@ -273,6 +275,12 @@ static int get_ids(const char *what, const cJSON *obj, const char *name, char (*
     }
     *n = i;
     return 0;
+}
+
+static int get_ids(const char *what, const cJSON *obj, const char *name, char (*ids)[ZKV_ID_MAX],
+                   int *n, char *err, size_t errlen)
+{
+    return get_ids_max(what, obj, name, ids, ZKV_MAX_REPLICAS, n, err, errlen);
 }
 
 /* ---- cluster ------------------------------------------------------------------------- */
@@ -357,6 +365,38 @@ int zkv_node_from_json(const char *json, size_t len, zkv_node_info *out, char *e
 
 /* ---- range --------------------------------------------------------------------------- */
 
+/* "parents":[{"id","epoch","seq"}...] */
+static int add_parents(cJSON *o, const zkv_range *r)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, "parents");
+    if (!arr)
+        return -1;
+    for (int i = 0; i < r->n_parents && i < 2; i++) {
+        cJSON *p = cJSON_CreateObject();
+        if (!p || !cJSON_AddItemToArray(arr, p) || add_str(p, "id", r->parents[i].id) ||
+            add_u64(p, "epoch", r->parents[i].epoch) || add_u64(p, "seq", r->parents[i].seq))
+            return -1;
+    }
+    return 0;
+}
+
+/* "split":{"key","ids":[a,b]} */
+static int add_split(cJSON *o, const zkv_range *r)
+{
+    cJSON *sp = cJSON_AddObjectToObject(o, "split");
+    return !sp || add_key(sp, "key", r->split_key, r->split_key_len) ||
+                   add_ids(sp, "ids", (const char(*)[ZKV_ID_MAX])r->split_ids, 2)
+               ? -1
+               : 0;
+}
+
+/* "merge":{"with","id"} */
+static int add_merge(cJSON *o, const zkv_range *r)
+{
+    cJSON *m = cJSON_AddObjectToObject(o, "merge");
+    return !m || add_str(m, "with", r->merge_with) || add_str(m, "id", r->merge_id) ? -1 : 0;
+}
+
 char *zkv_range_to_json(const zkv_range *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -366,8 +406,51 @@ char *zkv_range_to_json(const zkv_range *r)
               add_key(o, "end", r->end, r->end_len) || add_str(o, "owner", r->owner) ||
               add_ids(o, "replicas", r->replicas, r->n_replicas) ||
               add_ids(o, "in_sync", r->in_sync, r->n_in_sync) || add_u64(o, "epoch", r->epoch) ||
-              (r->handoff[0] && add_str(o, "handoff", r->handoff));
+              (r->handoff[0] && add_str(o, "handoff", r->handoff)) ||
+              (r->n_parents > 0 && add_parents(o, r)) || (r->split_asked && add_split(o, r)) ||
+              (r->merge_with[0] && add_merge(o, r));
     return finish_json(o, bad);
+}
+
+/* The optional "parents", "split" and "merge" fields of a range znode. */
+static int get_reshape(const char *what, const cJSON *o, zkv_range *out, char *err, size_t errlen)
+{
+    const cJSON *parents = cJSON_GetObjectItemCaseSensitive(o, "parents");
+    if (parents) {
+        if (!cJSON_IsArray(parents) || cJSON_GetArraySize(parents) > 2)
+            return fail(err, errlen, "%s: field 'parents' is not an array of at most 2", what);
+        const cJSON *p;
+        cJSON_ArrayForEach(p, parents)
+        {
+            zkv_range_parent *d = &out->parents[out->n_parents++];
+            if (get_id(what, p, "id", d->id, false, err, errlen) != 0 ||
+                get_u64(what, p, "epoch", &d->epoch, err, errlen) != 0 ||
+                get_u64(what, p, "seq", &d->seq, err, errlen) != 0)
+                return -1;
+        }
+    }
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "split");
+    if (sp) {
+        int n = 0;
+        if (!cJSON_IsObject(sp))
+            return fail(err, errlen, "%s: field 'split' is not an object", what);
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(sp, "ids");
+        if (cJSON_IsArray(ids) && cJSON_GetArraySize(ids) != 2)
+            return fail(err, errlen, "%s: field 'split' needs two ids", what);
+        if (get_key(what, sp, "key", &out->split_key, &out->split_key_len, err, errlen) != 0 ||
+            get_ids_max(what, sp, "ids", out->split_ids, 2, &n, err, errlen) != 0)
+            return -1;
+        if (n != 2 || !zkv_id_valid(out->split_ids[0]) || !zkv_id_valid(out->split_ids[1]))
+            return fail(err, errlen, "%s: field 'split' needs two ids", what);
+        out->split_asked = true;
+    }
+    const cJSON *mg = cJSON_GetObjectItemCaseSensitive(o, "merge");
+    if (mg && !cJSON_IsObject(mg))
+        return fail(err, errlen, "%s: field 'merge' is not an object", what);
+    if (mg && (get_id(what, mg, "with", out->merge_with, false, err, errlen) != 0 ||
+               get_id(what, mg, "id", out->merge_id, false, err, errlen) != 0))
+        return -1;
+    return 0;
 }
 
 int zkv_range_from_json(const char *json, size_t len, zkv_range *out, char *err, size_t errlen)
@@ -387,7 +470,8 @@ int zkv_range_from_json(const char *json, size_t len, zkv_range *out, char *err,
         get_ids(what, o, "in_sync", out->in_sync, &out->n_in_sync, err, errlen) == 0 &&
         get_u64(what, o, "epoch", &out->epoch, err, errlen) == 0 &&
         (!cJSON_GetObjectItemCaseSensitive(o, "handoff") ||
-         get_id(what, o, "handoff", out->handoff, true, err, errlen) == 0)) {
+         get_id(what, o, "handoff", out->handoff, true, err, errlen) == 0) &&
+        get_reshape(what, o, out, err, errlen) == 0) {
         if (out->start_len && out->end_len &&
             zkv_key_cmp(out->start, out->start_len, out->end, out->end_len) >= 0)
             fail(err, errlen, "%s: range '%s' has start >= end", what, out->id);
@@ -404,7 +488,18 @@ int zkv_range_from_json(const char *json, size_t len, zkv_range *out, char *err,
 
 /* ---- operations ---------------------------------------------------------------------- */
 
-static const char *const OP_NAMES[] = {NULL, "move", "drain", "undrain", "set-replicas"};
+static const char *const OP_NAMES[] = {NULL,           "move",  "drain", "undrain",
+                                       "set-replicas", "split", "merge"};
+
+void zkv_op_init(zkv_op *op, zkv_op_kind kind, uint64_t now_wall_ms)
+{
+    memset(op, 0, sizeof(*op));
+    op->kind = kind;
+    snprintf(op->step, sizeof(op->step), "start");
+    zkv_iso8601(now_wall_ms, op->created, sizeof(op->created));
+    memcpy(op->updated, op->created, sizeof(op->updated));
+    op->updated_ms = now_wall_ms;
+}
 
 const char *zkv_op_kind_name(zkv_op_kind k)
 {
@@ -427,6 +522,16 @@ int zkv_op_check(const zkv_op *op, char *err, size_t errlen)
             return fail(err, errlen, "move: bad range id '%s'", op->range);
         if (!zkv_id_valid(op->node))
             return fail(err, errlen, "move: bad node id '%s'", op->node);
+        return 0;
+    case ZKV_OP_SPLIT:
+        if (!zkv_id_valid(op->range))
+            return fail(err, errlen, "split: bad range id '%s'", op->range);
+        if (op->key_len > ZKV_OP_KEY_MAX)
+            return fail(err, errlen, "split: the key is longer than %d bytes", ZKV_OP_KEY_MAX);
+        return 0;
+    case ZKV_OP_MERGE:
+        if (!zkv_id_valid(op->range))
+            return fail(err, errlen, "merge: bad range id '%s'", op->range);
         return 0;
     case ZKV_OP_DRAIN:
     case ZKV_OP_UNDRAIN:
@@ -463,6 +568,7 @@ char *zkv_op_to_json(const zkv_op *op)
               (op->node[0] && add_str(args, "node", op->node)) ||
               (op->kind == ZKV_OP_SET_REPLICAS &&
                add_u64(args, "replicas", (uint64_t)op->replicas)) ||
+              (op->key_len && add_key(args, "key", op->key, op->key_len)) ||
               add_str(o, "step", op->step) || add_str(o, "created", op->created) ||
               add_str(o, "updated", op->updated) || add_u64(o, "updated_ms", op->updated_ms) ||
               add_u64(o, "attempts", (uint64_t)(op->attempts < 0 ? 0 : op->attempts)) ||
@@ -516,6 +622,21 @@ int zkv_op_from_json(const char *json, size_t len, zkv_op *out, char *err, size_
         (cJSON_GetObjectItemCaseSensitive(o, "attempts") &&
          get_num(what, o, "attempts", 0, 1000000, &attempts, err, errlen) != 0))
         goto out;
+    if (cJSON_GetObjectItemCaseSensitive(args, "key")) {
+        uint8_t *key = NULL;
+        size_t klen = 0;
+        if (get_key(what, args, "key", &key, &klen, err, errlen) != 0)
+            goto out;
+        if (klen > ZKV_OP_KEY_MAX) {
+            free(key);
+            fail(err, errlen, "%s: the key is longer than %d bytes", what, ZKV_OP_KEY_MAX);
+            goto out;
+        }
+        if (klen)
+            memcpy(out->key, key, klen);
+        out->key_len = klen;
+        free(key);
+    }
     out->replicas = (int)replicas;
     out->updated_ms = (uint64_t)updated_ms;
     out->attempts = (int)attempts;
@@ -523,6 +644,32 @@ int zkv_op_from_json(const char *json, size_t len, zkv_op *out, char *err, size_
 out:
     cJSON_Delete(o);
     return rc;
+}
+
+/* ---- a node's range report ---------------------------------------------------------- */
+
+int zkv_stats_parse(const char *json, size_t len, zkv_stats_fn fn, void *ctx)
+{
+    cJSON *doc = cJSON_ParseWithLength(json, len);
+    const cJSON *ranges = doc ? cJSON_GetObjectItemCaseSensitive(doc, "ranges") : NULL;
+    if (!cJSON_IsArray(ranges)) {
+        cJSON_Delete(doc);
+        return -1;
+    }
+    int n = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, ranges)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "id");
+        const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(r, "bytes");
+        const cJSON *wps = cJSON_GetObjectItemCaseSensitive(r, "writes_per_s");
+        if (!cJSON_IsString(id) || !cJSON_IsNumber(bytes) || !cJSON_IsNumber(wps))
+            continue;
+        fn(ctx, id->valuestring, bytes->valuedouble, wps->valuedouble);
+        n++;
+    }
+    cJSON_Delete(doc);
+    return n;
 }
 
 /* ---- map version --------------------------------------------------------------------- */

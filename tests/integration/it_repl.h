@@ -210,6 +210,27 @@ typedef struct it_progress_arg {
     int want;
 } it_progress_arg;
 
+/* The longest acknowledged or failed write of w to range r of m between t0 and t1 (wall
+ * ms): the write pause a move or a split of r cost. */
+static inline uint64_t it_longest_write(it_writer *w, const zkt_map *m, const zkt_map_range *r,
+                                        uint64_t t0, uint64_t t1)
+{
+    uint8_t key[ZKT_KEY_MAX + 64];
+    uint64_t worst = 0;
+    int n = atomic_load(&w->n);
+    for (int i = 0; i < n; i++) {
+        const it_attempt *a = &w->a[i];
+        if (a->t_done < t0 || a->t_sent > t1)
+            continue;
+        size_t kl = it_w_key(w, i, key);
+        if (zkt_map_find(m, key, kl) != r)
+            continue;
+        if (a->t_done - a->t_sent > worst)
+            worst = a->t_done - a->t_sent;
+    }
+    return worst;
+}
+
 static inline bool it_writer_progressed(void *p)
 {
     it_progress_arg *a = p;

@@ -19,8 +19,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cjson/cJSON.h>
+#include "it_admin.h"
 #include "it_common.h"
+#include "it_load.h"
 #include "it_repl.h"
 #include "zkt/zkt.h"
 #include "zkv/zkv.h"
@@ -28,9 +29,8 @@
 #define WAIT_MS 60000
 
 static zkt_cluster g_cl;
-static zkv_client *g_client, *g_wc, *g_rc;
-static it_writer g_w;
-static it_reader g_r;
+static zkv_client *g_client;
+static it_load g_l;
 static bool g_stopped[ZKT_MAX_SERVERS]; /* servers drained and stopped for good */
 
 static int init(void)
@@ -38,43 +38,25 @@ static int init(void)
     if (zkt_cluster_init(&g_cl, "elastic") != 0)
         return -1;
     g_cl.owner_balance = true;
-    if (zkt_cluster_coord_flag(&g_cl, "--rebalance-delay-ms", "5000") != 0 ||
-        it_cluster_up(&g_cl, 3, 8000, 4000, &g_client) != 0 ||
-        zkt_cluster_add_coordinator(&g_cl, 3) < 0 || /* a standby */
-        it_client_ff(&g_cl, 8000, 4000, &g_wc) != ZKV_OK ||
-        it_client_ff(&g_cl, 8000, 4000, &g_rc) != ZKV_OK || !it_wait_all_in_sync(&g_cl, WAIT_MS))
-        return -1;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    if (!m)
-        return -1;
-    int ranges[ZKT_MAX_RANGES];
-    for (int i = 0; i < m->n_ranges; i++)
-        ranges[i] = i;
-    /* paced so that its attempts last the whole sequence of tests */
-    int rc = it_writer_start_paced(&g_w, g_wc, 1, m, ranges, m->n_ranges, true, 2);
-    zkt_map_free(m);
-    if (rc != 0 || it_reader_start(&g_r, g_rc, &g_w, ZKV_FLAG_OWNER_ONLY, false) != 0)
-        return -1;
-    return it_writer_wait_acks(&g_w, 200, WAIT_MS) ? 0 : -1;
+    /* the writer paced so that its attempts last the whole sequence of tests */
+    return zkt_cluster_coord_flag(&g_cl, "--rebalance-delay-ms", "5000") != 0 ||
+                   it_cluster_up(&g_cl, 3, 8000, 4000, &g_client) != 0 ||
+                   zkt_cluster_add_coordinator(&g_cl, 3) < 0 || /* a standby */
+                   !it_wait_all_in_sync(&g_cl, WAIT_MS) ||
+                   it_load_start(&g_l, &g_cl, -1, 2, 200, WAIT_MS) != 0
+               ? -1
+               : 0;
 }
 
 static int cleanup(void)
 {
-    it_reader_stop(&g_r);
-    it_writer_free(&g_w);
-    zkv_client_free(g_wc);
-    zkv_client_free(g_rc);
-    g_wc = g_rc = NULL;
+    it_load_free(&g_l);
     return it_cluster_down(&g_cl, &g_client);
 }
 
 static void no_errors(const char *when)
 {
-    int wf = atomic_load(&g_w.failed), re = atomic_load(&g_r.errors), rw = atomic_load(&g_r.wrong);
-    if (wf || re || rw)
-        zkt_log("%s: writer failures %d (%s), reader errors %d, wrong %d (%s)", when, wf,
-                g_w.first_error, re, rw, g_r.first_error);
-    CU_ASSERT(wf == 0 && re == 0 && rw == 0);
+    CU_ASSERT(it_load_clean(&g_l, when));
 }
 
 /* ---- balance ---- */
@@ -143,70 +125,12 @@ static bool wait_balanced(int replicas, const char *what)
 /* Records an operation; its id into id. */
 static bool submit(const char *kind, const char *a0, const char *a1, char *id, size_t idlen)
 {
-    const char *args[2] = {a0, a1};
-    char *op = NULL;
-    int rc = zkv_admin_submit(g_client, kind, args, a1 ? 2 : 1, &op);
-    if (rc != ZKV_OK) {
-        zkt_log("admin %s: %s: %s", kind, zkv_strerror(rc), zkv_last_error());
-        return false;
-    }
-    snprintf(id, idlen, "%s", op);
-    zkv_free(op);
-    zkt_log("admin %s %s%s%s: %s", kind, a0, a1 ? " " : "", a1 ? a1 : "", id);
-    return true;
+    return it_admin_submit(g_client, kind, a0, a1, id, idlen);
 }
 
-/* The operation's step ("" when it is gone, i.e. done); its error into err. */
-static bool op_step(const char *id, char *step, size_t steplen, char *err, size_t errlen)
-{
-    char *json = NULL;
-    step[0] = err[0] = '\0';
-    if (zkv_admin_status(g_client, &json) != ZKV_OK)
-        return false;
-    cJSON *doc = cJSON_Parse(json);
-    zkv_free(json);
-    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(doc, "operations"), *op;
-    cJSON_ArrayForEach(op, ops)
-    {
-        const cJSON *oid = cJSON_GetObjectItemCaseSensitive(op, "id");
-        if (!cJSON_IsString(oid) || strcmp(oid->valuestring, id) != 0)
-            continue;
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(op, "step");
-        const cJSON *er = cJSON_GetObjectItemCaseSensitive(op, "error");
-        snprintf(step, steplen, "%s", cJSON_IsString(st) ? st->valuestring : "?");
-        if (cJSON_IsString(er))
-            snprintf(err, errlen, "%s", er->valuestring);
-    }
-    bool ok = cJSON_IsArray(ops);
-    cJSON_Delete(doc);
-    return ok;
-}
-
-typedef struct op_arg {
-    const char *id;
-    const char *want; /* a step to reach, or NULL: gone or failed */
-    char step[32], err[256];
-} op_arg;
-
-static bool op_reached(void *p)
-{
-    op_arg *a = p;
-    if (!op_step(a->id, a->step, sizeof a->step, a->err, sizeof a->err))
-        return false;
-    if (a->want)
-        return strcmp(a->step, a->want) == 0;
-    return a->step[0] == '\0' || strcmp(a->step, "failed") == 0;
-}
-
-/* Waits until the operation is done (true) or failed/timed out (false, reason logged). */
 static bool wait_op(const char *id)
 {
-    op_arg a = {.id = id};
-    uint64_t t0 = zkt_now_ms();
-    bool ok = zkt_wait_for(op_reached, &a, WAIT_MS) && a.step[0] == '\0';
-    zkt_log("operation %s: %s after %llu ms%s%s", id, ok ? "done" : a.step,
-            (unsigned long long)(zkt_now_ms() - t0), a.err[0] ? ": " : "", a.err);
-    return ok;
+    return it_wait_op(g_client, id, WAIT_MS);
 }
 
 /* A range and a live node that holds no copy of it; false when none. */
@@ -252,30 +176,15 @@ static void test_admin_move(void)
     no_errors("admin move");
 }
 
-static int leading_coordinator(void)
-{
-    /* the one whose log says it leads and that still runs */
-    for (int i = 0; i < g_cl.n_coords; i++) {
-        if (!g_cl.coords[i].pid)
-            continue;
-        char *log = zkt_read_file(g_cl.coords[i].log, NULL);
-        bool leads = log && strstr(log, "leading");
-        free(log);
-        if (leads)
-            return i;
-    }
-    return -1;
-}
-
 static void test_coordinator_killed_mid_move(void)
 {
     CU_ASSERT(wait_balanced(3, "before the coordinator kill"));
     char range[ZKT_ID_MAX], node[ZKT_ID_MAX], id[64];
     CU_ASSERT_FATAL(pick_move(range, node));
     CU_ASSERT_FATAL(submit("move", range, node, id, sizeof id));
-    op_arg a = {.id = id, .want = "catch_up"};
-    bool mid = zkt_wait_for(op_reached, &a, WAIT_MS);
-    int lead = leading_coordinator();
+    it_op_arg a = {.client = g_client, .id = id, .want = "catch_up"};
+    bool mid = zkt_wait_for(it_op_reached, &a, WAIT_MS);
+    int lead = it_leading_coordinator(&g_cl);
     zkt_log("move %s at step %s; killing coordinator %d", id, a.step, lead);
     CU_ASSERT(mid || a.step[0] == '\0');
     CU_ASSERT_FATAL(lead >= 0);
@@ -293,12 +202,12 @@ static void test_target_killed_mid_move(void)
     int t = zkt_cluster_server_index(&g_cl, node);
     CU_ASSERT_FATAL(t >= 0);
     CU_ASSERT_FATAL(submit("move", range, node, id, sizeof id));
-    op_arg a = {.id = id, .want = "catch_up"};
-    zkt_wait_for(op_reached, &a, WAIT_MS);
+    it_op_arg a = {.client = g_client, .id = id, .want = "catch_up"};
+    zkt_wait_for(it_op_reached, &a, WAIT_MS);
     zkt_log("move %s at step %s; killing its target %s", id, a.step, node);
     zkt_server_stop(&g_cl, t, SIGKILL);
-    op_arg end = {.id = id};
-    CU_ASSERT(zkt_wait_for(op_reached, &end, WAIT_MS));
+    it_op_arg end = {.client = g_client, .id = id};
+    CU_ASSERT(zkt_wait_for(it_op_reached, &end, WAIT_MS));
     zkt_log("move %s ended: %s %s", id, end.step[0] ? end.step : "done", end.err);
     /* it either finished before the kill or failed naming the target */
     CU_ASSERT(end.step[0] == '\0' || (strcmp(end.step, "failed") == 0 && strstr(end.err, node)));
@@ -364,13 +273,8 @@ static void test_rolling_restart(void)
 
 static void test_read_back(void)
 {
-    it_reader_stop(&g_r);
-    it_writer_stop(&g_w);
     no_errors("end");
-    int checked = 0;
-    CU_ASSERT(it_writer_verify(&g_w, g_client, ZKV_FLAG_OWNER_ONLY, false, &checked) == 0);
-    CU_ASSERT(checked > 0);
-    CU_ASSERT(it_check_sane(&g_cl) == 0);
+    it_load_read_back(&g_l, g_client, &g_cl);
 }
 
 int main(void)

@@ -87,26 +87,6 @@ static bool moved(void *p)
     return ok;
 }
 
-/* The longest acknowledged or failed write of the writer to range r between t0 and t1
- * (wall ms): the write pause a move cost. */
-static uint64_t longest_write(const zkt_map *m, const zkt_map_range *r, uint64_t t0, uint64_t t1)
-{
-    uint8_t key[ZKT_KEY_MAX + 64];
-    uint64_t worst = 0;
-    int n = atomic_load(&g_w.n);
-    for (int i = 0; i < n; i++) {
-        const it_attempt *a = &g_w.a[i];
-        if (a->t_done < t0 || a->t_sent > t1)
-            continue;
-        size_t kl = it_w_key(&g_w, i, key);
-        if (zkt_map_find(m, key, kl) != r)
-            continue;
-        if (a->t_done - a->t_sent > worst)
-            worst = a->t_done - a->t_sent;
-    }
-    return worst;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -142,7 +122,7 @@ static void test_move_on_request(void)
         }
         /* the writes of the range go on at the new owner */
         CU_ASSERT(it_writer_wait_acks(&g_w, 100, WAIT_MS));
-        pauses[done] = longest_write(m, r, t0, it_wall_ms());
+        pauses[done] = it_longest_write(&g_w, m, r, t0, it_wall_ms());
         zkt_log("move %d: %s from %s to %s in %llu ms; longest write to it meanwhile %llu ms", k,
                 r->id, old_owner, target, (unsigned long long)(t1 - t0),
                 (unsigned long long)pauses[done]);

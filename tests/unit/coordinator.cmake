@@ -1,5 +1,6 @@
 # Coordinator unit tests: the pure placement function (failover included), the election
-# helpers, and the RANGE_STATUS client against fake nodes on loopback.
+# helpers, the RANGE_STATUS client against fake nodes on loopback, and the automatic
+# split/merge decision.
 zkv_unit_test(placement
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_placement.c
   LIBS zkv_coordinator_core zkv_common)
@@ -21,4 +22,9 @@ zkv_unit_test(coordinator_since
 # simulated cluster, with leader crashes between any two passes.
 zkv_unit_test(coordinator_opstep
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_opstep.c
+  LIBS zkv_coordinator_core zkv_common)
+# The automatic split and merge decision (which range, which pair, or nothing) over
+# hand-made stats reports.
+zkv_unit_test(coordinator_autoshape
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_autoshape.c
   LIBS zkv_coordinator_core zkv_common)

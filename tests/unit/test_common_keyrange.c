@@ -1,6 +1,10 @@
 /* Unit tests of common/keyrange.h: ordering of binary keys, range membership with empty
- * bounds, split boundaries, and the key escape used in JSON and logs. */
+ * bounds, split boundaries, the midpoint a split key is bisected with, and the key escape
+ * used in JSON and logs. */
 #include <CUnit/Basic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/keyrange.h"
@@ -157,6 +161,154 @@ static void test_unescape(void)
     CU_ASSERT_EQUAL(zkv_key_unescape("\\u0041", out), -1);
 }
 
+/* zkv_key_midpoint into a buffer of exactly max(alen, blen) + 1 bytes (so ASan sees any
+ * write past it); returns the length and copies the key to out. */
+static size_t midpoint(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t *out)
+{
+    size_t cap = (alen > blen ? alen : blen) + 1;
+    uint8_t *m = malloc(cap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    size_t n = zkv_key_midpoint(a, alen, b, blen, m);
+    CU_ASSERT_FATAL(n <= cap);
+    memcpy(out, m, n);
+    free(m);
+    return n;
+}
+
+#define MID_IS(a, alen, b, blen, want)                                                             \
+    do {                                                                                           \
+        uint8_t out_[64];                                                                          \
+        size_t n_ = midpoint((const uint8_t *)(a), alen, (const uint8_t *)(b), blen, out_);        \
+        CU_ASSERT_EQUAL(n_, sizeof(want) - 1);                                                     \
+        CU_ASSERT(n_ == sizeof(want) - 1 && memcmp(out_, want, n_) == 0);                          \
+    } while (0)
+
+static void test_midpoint_exact(void)
+{
+    /* "a" + "c" = 0xc4 over two digits, halved: 0x62 0x00, the zero trimmed: "b" */
+    MID_IS("a", 1, "c", 1, "b");
+    /* "a" (0x61) and "b" (0x62): 0x61 0x80 */
+    MID_IS("a", 1, "b", 1, "a\x80");
+    /* the whole key space: 0 + 0xff = 0xff, halved: 0x7f (rest 1 dropped) */
+    MID_IS(NULL, 0, NULL, 0, "\x7f");
+    /* from "" to "\x80": 0x40 */
+    MID_IS(NULL, 0, "\x80", 1, "\x40");
+    /* from "\x80" to +infinity (0xff 0xff over two digits): 0x80 0x00 + 0xff 0xff =
+     * 0x1 0x7f 0xff, halved: 0xbf 0xff */
+    MID_IS("\x80", 1, NULL, 0, "\xbf\xff");
+    /* from "\xff\xff" to +infinity: stays above a */
+    MID_IS("\xff\xff", 2, NULL, 0, "\xff\xff\x7f");
+    /* a shorter b: "ab" and "b": 0x61 0x62 0x00 + 0x62 0x00 0x00 = 0xc3 0x62 0x00,
+     * halved: 0x61 0xb1 0x00, trimmed to "a\xb1" */
+    MID_IS("ab", 2, "b", 1, "a\xb1");
+    /* keys with nothing strictly between them: m = a, kept at a's length */
+    MID_IS("a", 1, "a\x00", 2, "a");
+    MID_IS("a\x00", 2, "a\x00\x00", 3, "a\x00");
+    MID_IS(NULL, 0, "\x00", 1, "");
+    /* a's trailing zero bytes are kept (a shorter key would sort below a) */
+    MID_IS("a\x00\x00", 3, "a\x00\x02", 3, "a\x00\x01");
+    MID_IS("k\x00", 2, "m", 1, "l\x00");
+    /* a carry: "\x01\xff" + "\x02\x01" = 0x04 0x00 0x00, halved: 0x02 0x00 0x00, trimmed
+     * no shorter than a: "\x02\x00" */
+    MID_IS("\x01\xff", 2, "\x02\x01", 2, "\x02\x00");
+}
+
+static uint64_t xs_state;
+
+static uint64_t xs_next(void)
+{
+    xs_state ^= xs_state << 13;
+    xs_state ^= xs_state >> 7;
+    xs_state ^= xs_state << 17;
+    return xs_state;
+}
+
+/* A random key of 0..6 bytes from a small alphabet (0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff and
+ * 'a'..'d'), so prefixes, NULs and carries come up often. */
+static size_t random_key(uint8_t *k)
+{
+    static const uint8_t alpha[] = {0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 'a', 'b', 'c', 'd'};
+    size_t n = (size_t)(xs_next() % 7);
+    for (size_t i = 0; i < n; i++)
+        k[i] = alpha[xs_next() % sizeof(alpha)];
+    return n;
+}
+
+static void test_midpoint_random(void)
+{
+    xs_state = 0x9e3779b97f4a7c15ull;
+    int checked = 0, inside = 0, bad = 0;
+    for (int it = 0; it < 10000; it++) {
+        uint8_t a[8], b[8], m[16];
+        size_t alen = random_key(a), blen = random_key(b);
+        bool b_inf = xs_next() % 8 == 0; /* b empty: +infinity */
+        if (b_inf)
+            blen = 0;
+        if (!b_inf) {
+            int c = zkv_key_cmp(a, alen, b, blen);
+            if (c == 0 || blen == 0)
+                continue; /* need a < b, and an empty b means +infinity */
+            if (c > 0) {
+                uint8_t t[8];
+                size_t tl = alen;
+                memcpy(t, a, alen);
+                memcpy(a, b, blen);
+                alen = blen;
+                memcpy(b, t, tl);
+                blen = tl;
+            }
+        }
+        size_t mlen = midpoint(a, alen, b, blen, m);
+        checked++;
+        bool ge_a = zkv_key_cmp(a, alen, m, mlen) <= 0;
+        bool lt_b = zkv_end_cmp(b, blen, m, mlen) > 0;
+        if (!ge_a || !lt_b) {
+            if (bad++ < 5) {
+                char ea[40], eb[40], em[70];
+                zkv_key_escape(a, alen, ea);
+                zkv_key_escape(b, blen, eb);
+                zkv_key_escape(m, mlen, em);
+                fprintf(stderr, "\nmidpoint(%s, %s) = %s is not in [a, b)\n", ea,
+                        blen ? eb : "+inf", em);
+            }
+        }
+        if (zkv_key_cmp(a, alen, m, mlen) < 0)
+            inside++;
+        /* never longer than max(alen, blen) + 1 */
+        CU_ASSERT(mlen <= (alen > blen ? alen : blen) + 1);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(checked > 5000);
+    CU_ASSERT(inside > checked / 2); /* most pairs have room for a key strictly between */
+}
+
+/* Bisection as the split-key search runs it: halving [lo, hi) toward a target key keeps
+ * lo <= target < hi, every midpoint lies strictly between lo and hi while there is room,
+ * and 32 halvings of the whole key space pin down the target's first 3 bytes. */
+static void test_midpoint_bisect(void)
+{
+    const uint8_t target[] = {'k', '0', '5', '0'};
+    uint8_t lo[64], hi[64], mid[64];
+    size_t llen = 0, hlen = 0; /* the whole key space */
+    for (int step = 0; step < 40; step++) {
+        size_t mlen = midpoint(lo, llen, hi, hlen, mid);
+        CU_ASSERT_FATAL(mlen < sizeof(mid) - 8);
+        CU_ASSERT_FATAL(zkv_key_cmp(mid, mlen, lo, llen) > 0);
+        CU_ASSERT_FATAL(zkv_end_cmp(hi, hlen, mid, mlen) > 0);
+        if (zkv_key_cmp(mid, mlen, target, sizeof target) <= 0) {
+            memcpy(lo, mid, mlen);
+            llen = mlen;
+        } else {
+            memcpy(hi, mid, mlen);
+            hlen = mlen;
+        }
+        CU_ASSERT_FATAL(zkv_key_cmp(lo, llen, target, sizeof target) <= 0);
+        CU_ASSERT_FATAL(zkv_end_cmp(hi, hlen, target, sizeof target) > 0);
+    }
+    CU_ASSERT(llen >= 3 && memcmp(lo, "k05", 3) == 0);
+    CU_ASSERT(hlen >= 4 && memcmp(hi, "k050", 4) == 0);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -169,6 +321,9 @@ int main(void)
     CU_add_test(s, "escape_basic", test_escape_basic);
     CU_add_test(s, "escape_round_trip_all_bytes", test_escape_round_trip_all_bytes);
     CU_add_test(s, "unescape", test_unescape);
+    CU_add_test(s, "midpoint_exact", test_midpoint_exact);
+    CU_add_test(s, "midpoint_random", test_midpoint_random);
+    CU_add_test(s, "midpoint_bisect", test_midpoint_bisect);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

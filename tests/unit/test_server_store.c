@@ -8,12 +8,18 @@
  * coherence: targeted interleavings of cached GETs with puts, deletes, applied entries,
  * snapshot items, range resets and truncation, values held across drops of their cache
  * entry, and random operation sequences on a store with a tiny cache (forcing evictions)
- * whose every GET must equal the same sequence on a store without a cache. */
+ * whose every GET must equal the same sequence on a store without a cache. Split and merge:
+ * zkv_store_range_fork (children continue a parent's log at its exact position, with its
+ * history; start empty when this copy is elsewhere; the parent's log goes either way;
+ * idempotent, durable across a restart) and zkv_store_middle_key (the middle key of a
+ * small range, a bisection by size estimates for a large one). Cases that abort the
+ * program under UBSan run in a child process (run_child). */
 #include <CUnit/Basic.h>
 #include <leveldb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -1032,8 +1038,644 @@ static void test_cache_random(void)
     }
 }
 
-int main(void)
+/* ---- split and merge: forking range logs, choosing a split key ---- */
+
+/* The position of range id: (0, 0) for a range the store does not know. */
+static void pos_of(zkv_store *s, const char *id, uint64_t *epoch, uint64_t *seq)
 {
+    const zkv_range_state *r = zkv_store_range(s, id);
+    *epoch = r ? r->epoch : 0;
+    *seq = r ? r->last_seq : 0;
+    if (r) { /* a fork commits: nothing of it is left staged */
+        CU_ASSERT_EQUAL(r->committed_epoch, r->epoch);
+        CU_ASSERT_EQUAL(r->committed_seq, r->last_seq);
+    }
+}
+
+/* id is at (epoch, seq) exactly, committed, with history hist and its log starting at
+ * first (0: empty; else every entry first..seq is there). */
+static void check_forked_log(zkv_store *s, const char *id, uint64_t epoch, uint64_t seq,
+                             uint64_t first, const zkv_epoch_start *hist, int n_hist)
+{
+    const zkv_range_state *r = zkv_store_range(s, id);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(r->epoch, epoch);
+    CU_ASSERT_EQUAL(r->last_seq, seq);
+    CU_ASSERT_EQUAL(r->committed_epoch, epoch);
+    CU_ASSERT_EQUAL(r->committed_seq, seq);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, id), first);
+    CU_ASSERT_EQUAL(zkv_store_range_snapshot_epoch(s, id), 0);
+    zkv_epoch_start h[16];
+    CU_ASSERT_EQUAL_FATAL(zkv_store_history(s, id, h, 16), n_hist);
+    for (int i = 0; i < n_hist; i++) {
+        CU_ASSERT_EQUAL(h[i].epoch, hist[i].epoch);
+        CU_ASSERT_EQUAL(h[i].start_seq, hist[i].start_seq);
+    }
+    log_full lf = {0};
+    CU_ASSERT_EQUAL(zkv_store_read_log(s, id, 0, collect_full, &lf, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(lf.n, first ? (int)(seq - first + 1) : 0);
+    for (int i = 0; i < lf.n; i++)
+        CU_ASSERT_EQUAL(lf.seq[i], first + (uint64_t)i);
+}
+
+static void check_forked(zkv_store *s, const char *id, uint64_t epoch, uint64_t seq,
+                         const zkv_epoch_start *hist, int n_hist)
+{
+    check_forked_log(s, id, epoch, seq, 0, hist, n_hist);
+}
+
+/* A parent after its fork: no position, no history, no log, no snapshot marker. */
+static void check_dropped(zkv_store *s, const char *id)
+{
+    uint64_t e, q;
+    pos_of(s, id, &e, &q);
+    CU_ASSERT_EQUAL(e, 0);
+    CU_ASSERT_EQUAL(q, 0);
+    CU_ASSERT_EQUAL(zkv_store_history(s, id, NULL, 0), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, id), 0);
+    CU_ASSERT_EQUAL(zkv_store_range_snapshot_epoch(s, id), 0);
+    log_full lf = {0};
+    CU_ASSERT_EQUAL(zkv_store_read_log(s, id, 0, collect_full, &lf, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(lf.n, 0);
+}
+
+static int fork1(zkv_store *s, const char *parent, uint64_t epoch, uint64_t seq, const char *a,
+                 const char *b, bool *matched)
+{
+    zkv_range_parent p;
+    memset(&p, 0, sizeof(p));
+    snprintf(p.id, sizeof(p.id), "%s", parent);
+    p.epoch = epoch;
+    p.seq = seq;
+    const char *kids[2] = {a, b};
+    *matched = !*matched; /* must be set either way */
+    return zkv_store_range_fork(s, &p, 1, kids, b ? 2 : 1, matched, err, sizeof(err));
+}
+
+static const zkv_epoch_start SP_HIST[] = {{2, 1}, {3, 3}};
+
+static void test_fork_split_matched(void)
+{
+    zkv_store *s = open_at("dbf", 1 << 20);
+    /* parent sp: 5 entries over epochs 2 and 3; a neighbour whose id extends sp's */
+    CU_ASSERT_EQUAL(put_s(s, "sp", 2, "f1", "a"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "sp", 2, "f2", "b"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(put_s(s, "sp", 3, "f3", "c"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "sp", 3, "f4", "d"), 0);
+    zkv_value_meta m;
+    CU_ASSERT_EQUAL(zkv_store_delete(s, "sp", 3, (const uint8_t *)"f2", 2, &m, err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(m.seq, 5);
+    CU_ASSERT_EQUAL(put_s(s, "spx", 1, "g1", "n"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    char buf[16];
+    CU_ASSERT_EQUAL(get(s, "f3", 2, buf, sizeof(buf), NULL), 1); /* cached before the fork */
+    zkv_epoch_start ph[8];
+    CU_ASSERT_EQUAL_FATAL(zkv_store_history(s, "sp", ph, 8), 2);
+    CU_ASSERT_EQUAL(ph[1].epoch, SP_HIST[1].epoch);
+    CU_ASSERT_EQUAL(ph[1].start_seq, SP_HIST[1].start_seq);
+
+    /* a staged write of another range goes in with the fork (it commits first) */
+    CU_ASSERT_EQUAL(put_s(s, "spx", 1, "g2", "n"), 0);
+    bool matched = false;
+    CU_ASSERT_EQUAL(fork1(s, "sp", 3, 5, "sa", "sb", &matched), 0);
+    CU_ASSERT_TRUE(matched);
+    CU_ASSERT_EQUAL(zkv_store_pending(s), 0);
+    check_forked(s, "sa", 3, 5, SP_HIST, 2);
+    check_forked(s, "sb", 3, 5, SP_HIST, 2);
+    check_dropped(s, "sp");
+    /* the neighbour spx keeps everything */
+    uint64_t e, q;
+    pos_of(s, "spx", &e, &q);
+    CU_ASSERT_EQUAL(e, 1);
+    CU_ASSERT_EQUAL(q, 2);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "spx"), 1);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "spx", NULL, 0), 1);
+    /* the data keys stay where they were */
+    CU_ASSERT_EQUAL(get(s, "f1", 2, buf, sizeof(buf), &m), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "a");
+    CU_ASSERT_EQUAL(m.epoch, 2);
+    CU_ASSERT_EQUAL(m.seq, 1);
+    CU_ASSERT_EQUAL(get(s, "f3", 2, buf, sizeof(buf), &m), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "c");
+    CU_ASSERT_EQUAL(m.seq, 3);
+    CU_ASSERT_EQUAL(get(s, "f2", 2, buf, sizeof(buf), NULL), 0);
+    CU_ASSERT_EQUAL(get(s, "f4", 2, buf, sizeof(buf), NULL), 1);
+
+    /* the children continue the log: a new epoch at seq 6, the same epoch at seq 6 too */
+    CU_ASSERT_EQUAL(zkv_store_put(s, "sa", 4, (const uint8_t *)"f1", 2, (const uint8_t *)"A", 1, &m,
+                                  err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(m.epoch, 4);
+    CU_ASSERT_EQUAL(m.seq, 6);
+    CU_ASSERT_EQUAL(zkv_store_put(s, "sb", 3, (const uint8_t *)"f4", 2, (const uint8_t *)"D", 1, &m,
+                                  err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(m.epoch, 3);
+    CU_ASSERT_EQUAL(m.seq, 6);
+    /* an epoch older than the parent's is stale for a child */
+    CU_ASSERT_EQUAL(put_s(s, "sb", 2, "f4", "x"), ZKV_STORE_STALE_EPOCH);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_epoch_start h[8];
+    CU_ASSERT_EQUAL_FATAL(zkv_store_history(s, "sa", h, 8), 3);
+    CU_ASSERT_EQUAL(h[2].epoch, 4);
+    CU_ASSERT_EQUAL(h[2].start_seq, 6);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "sb", h, 8), 2); /* same epoch: no new entry */
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "sa"), 6);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "sb"), 6);
+    log_full lf = {0};
+    CU_ASSERT_EQUAL(zkv_store_read_log(s, "sa", 0, collect_full, &lf, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(lf.n, 1);
+    CU_ASSERT_EQUAL(lf.seq[0], 6);
+    CU_ASSERT_EQUAL(lf.epoch[0], 4);
+    CU_ASSERT_EQUAL(get(s, "f1", 2, buf, sizeof(buf), &m), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "A");
+    CU_ASSERT_EQUAL(m.seq, 6);
+    zkv_store_close(s);
+}
+
+static void test_fork_idempotent(void)
+{
+    zkv_store *s = open_at("dbf", 1 << 20);
+    /* what test_fork_split_matched left, after a restart */
+    zkv_epoch_start sa_hist[] = {{2, 1}, {3, 3}, {4, 6}};
+    check_forked_log(s, "sa", 4, 6, 6, sa_hist, 3);
+    check_forked_log(s, "sb", 3, 6, 6, SP_HIST, 2);
+    CU_ASSERT_PTR_NULL(zkv_store_range(s, "sp")); /* nothing of it on disk */
+    check_dropped(s, "sp");
+    uint64_t e, q;
+    pos_of(s, "spx", &e, &q);
+    CU_ASSERT_EQUAL(q, 2);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "spx", NULL, 0), 1);
+    /* the same fork again (a map installed again, a restart): nothing changes */
+    bool matched = true;
+    CU_ASSERT_EQUAL(fork1(s, "sp", 3, 5, "sa", "sb", &matched), 0);
+    CU_ASSERT_FALSE(matched); /* the parent is not here any more */
+    check_forked_log(s, "sa", 4, 6, 6, sa_hist, 3);
+    check_forked_log(s, "sb", 3, 6, 6, SP_HIST, 2);
+    check_dropped(s, "sp");
+    char buf[16];
+    CU_ASSERT_EQUAL(get(s, "f1", 2, buf, sizeof(buf), NULL), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "A");
+
+    /* a fork cut short between the children and the parent's drop: the parent is still
+     * at its position, one child has one (and wrote since); forking again fills in the
+     * other child, leaves the first alone and drops the parent */
+    CU_ASSERT_EQUAL(put_s(s, "ip", 5, "i1", "v"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "ip", 5, "i2", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_epoch_start ih[] = {{5, 1}};
+    CU_ASSERT_EQUAL(zkv_store_range_set_position(s, "ia", 5, 2, ih, 1, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(put_s(s, "ia", 6, "i1", "w"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(fork1(s, "ip", 5, 2, "ia", "ib", &matched), 0);
+    CU_ASSERT_TRUE(matched);
+    zkv_epoch_start ia_hist[] = {{5, 1}, {6, 3}};
+    check_forked_log(s, "ia", 6, 3, 3, ia_hist, 2);
+    check_forked(s, "ib", 5, 2, ih, 1);
+    check_dropped(s, "ip");
+    zkv_store_close(s);
+    /* and all of it survives a restart */
+    s = open_at("dbf", 1 << 20);
+    check_forked_log(s, "ia", 6, 3, 3, ia_hist, 2);
+    check_forked(s, "ib", 5, 2, ih, 1);
+    CU_ASSERT_PTR_NULL(zkv_store_range(s, "ip"));
+    check_forked_log(s, "sa", 4, 6, 6, sa_hist, 3);
+    zkv_store_close(s);
+}
+
+static void test_fork_mismatch(void)
+{
+    zkv_store *s = open_at("dbf", 1 << 20);
+    /* mp at (2, 3): a fork at seq 2, at epoch 1, or of a parent that never was here
+     * leaves the children without a position; the parent goes all the same */
+    CU_ASSERT_EQUAL(put_s(s, "mp", 2, "m1", "v"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "mp", 2, "m2", "v"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "mp", 2, "m3", "v"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "np", 2, "n1", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    bool matched = true;
+    CU_ASSERT_EQUAL(fork1(s, "mp", 2, 2, "ma", "mb", &matched), 0);
+    CU_ASSERT_FALSE(matched);
+    uint64_t e, q;
+    pos_of(s, "ma", &e, &q);
+    CU_ASSERT(e == 0 && q == 0);
+    pos_of(s, "mb", &e, &q);
+    CU_ASSERT(e == 0 && q == 0);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "ma", NULL, 0), 0);
+    check_dropped(s, "mp");
+    char buf[16];
+    CU_ASSERT_EQUAL(get(s, "m3", 2, buf, sizeof(buf), NULL), 1); /* the data stays */
+    /* a seq ahead of this copy */
+    CU_ASSERT_EQUAL(fork1(s, "np", 2, 2, "na", NULL, &matched), 0);
+    CU_ASSERT_FALSE(matched);
+    pos_of(s, "na", &e, &q);
+    CU_ASSERT(e == 0 && q == 0);
+    check_dropped(s, "np");
+    /* the right seq at another epoch */
+    CU_ASSERT_EQUAL(put_s(s, "op", 3, "o1", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(fork1(s, "op", 2, 1, "oa", "ob", &matched), 0);
+    CU_ASSERT_FALSE(matched);
+    pos_of(s, "oa", &e, &q);
+    CU_ASSERT(e == 0 && q == 0);
+    check_dropped(s, "op");
+    /* a parent this node never had */
+    CU_ASSERT_EQUAL(fork1(s, "nowhere", 1, 1, "wa", "wb", &matched), 0);
+    CU_ASSERT_FALSE(matched);
+    pos_of(s, "wa", &e, &q);
+    CU_ASSERT(e == 0 && q == 0);
+    /* a parent being rebuilt from a snapshot is not at any position */
+    CU_ASSERT_EQUAL(put_s(s, "rp", 1, "x1", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_range_reset(s, "rp", 7, (const uint8_t *)"x", 1, (const uint8_t *)"y",
+                                          1, err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(zkv_store_range_snapshot_epoch(s, "rp"), 7);
+    CU_ASSERT_EQUAL(fork1(s, "rp", 0, 0, "ra", "rb", &matched), 0);
+    CU_ASSERT_FALSE(matched);
+    pos_of(s, "ra", &e, &q);
+    CU_ASSERT(e == 0 && q == 0);
+    check_dropped(s, "rp");
+    zkv_store_close(s);
+    /* after a restart: the parents are gone, the children still have nothing */
+    s = open_at("dbf", 1 << 20);
+    const char *gone[] = {"mp", "np", "op", "rp", "ma", "mb", "na", "oa", "ob", "ra", "rb"};
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+        pos_of(s, gone[i], &e, &q);
+        CU_ASSERT(e == 0 && q == 0);
+        CU_ASSERT_EQUAL(zkv_store_history(s, gone[i], NULL, 0), 0);
+        CU_ASSERT_EQUAL(zkv_store_range_snapshot_epoch(s, gone[i]), 0);
+    }
+    CU_ASSERT_EQUAL(get(s, "m1", 2, buf, sizeof(buf), NULL), 1);
+    zkv_store_close(s);
+}
+
+static void test_fork_merge(void)
+{
+    zkv_store *s = open_at("dbf", 1 << 20);
+    /* ga at (2, 3) and gb at (5, 7): the merged range continues at the higher seq, with
+     * the history of the parent that had it */
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(put_s(s, "ga", 2, "ga", "v"), 0);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(put_s(s, "gb", 1, "gb", "v"), 0);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(put_s(s, "gb", 5, "gb", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_range_parent ps[2];
+    memset(ps, 0, sizeof(ps));
+    strcpy(ps[0].id, "ga");
+    ps[0].epoch = 2;
+    ps[0].seq = 3;
+    strcpy(ps[1].id, "gb");
+    ps[1].epoch = 5;
+    ps[1].seq = 7;
+    const char *kid[] = {"gm"};
+    bool matched = false;
+    CU_ASSERT_EQUAL(zkv_store_range_fork(s, ps, 2, kid, 1, &matched, err, sizeof(err)), 0);
+    CU_ASSERT_TRUE(matched);
+    zkv_epoch_start gb_hist[] = {{1, 1}, {5, 4}};
+    check_forked(s, "gm", 5, 7, gb_hist, 2);
+    check_dropped(s, "ga");
+    check_dropped(s, "gb");
+    /* one parent off its position: no fork, both parents go */
+    for (int i = 0; i < 2; i++)
+        CU_ASSERT_EQUAL(put_s(s, "ha", 1, "ha", "v"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "hb", 1, "hb", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    strcpy(ps[0].id, "ha");
+    ps[0].epoch = 1;
+    ps[0].seq = 2;
+    strcpy(ps[1].id, "hb");
+    ps[1].epoch = 1;
+    ps[1].seq = 5; /* hb is at 1 */
+    kid[0] = "hm";
+    matched = true;
+    CU_ASSERT_EQUAL(zkv_store_range_fork(s, ps, 2, kid, 1, &matched, err, sizeof(err)), 0);
+    CU_ASSERT_FALSE(matched);
+    uint64_t e, q;
+    pos_of(s, "hm", &e, &q);
+    CU_ASSERT(e == 0 && q == 0);
+    check_dropped(s, "ha");
+    check_dropped(s, "hb");
+    zkv_store_close(s);
+}
+
+/* The 'r' record of range id in the database at dir/name, as a format-1 build wrote it
+ * (a position, no history, no log). */
+static void raw_put_state_at(const char *name, const char *id, uint64_t epoch, uint64_t seq)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    leveldb_options_t *o = leveldb_options_create();
+    leveldb_options_set_create_if_missing(o, 1);
+    char *lerr = NULL;
+    leveldb_t *db = leveldb_open(o, path, &lerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+    char key[32];
+    int kl = snprintf(key, sizeof(key), "r%s", id);
+    uint8_t v[16];
+    zkv_put_u64be(v, epoch);
+    zkv_put_u64be(v + 8, seq);
+    leveldb_put(db, wo, key, (size_t)kl, (const char *)v, sizeof(v), &lerr);
+    CU_ASSERT_PTR_NULL(lerr);
+    leveldb_writeoptions_destroy(wo);
+    leveldb_close(db);
+    leveldb_options_destroy(o);
+}
+
+/* ---- cases that abort the program (UBSan) run in a child process ---- */
+
+/* Runs this program again as "PROG --child NAME DIR": the case NAME (child_cases below)
+ * in a process of its own, so that a sanitizer abort fails one test instead of ending
+ * the suite. Returns its exit status, or 128 + the signal that ended it. */
+static int run_child(const char *name)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/proc/self/exe", "test_server_store", "--child", name, dir, (char *)NULL);
+        _exit(127);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    int st = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    if (rc != 0)
+        fprintf(stderr, "\nchild case %s ended with status %d\n", name, rc);
+    return rc;
+}
+
+#define CHILD_CHECK(c)                                                                             \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
+            bad++;                                                                                 \
+        }                                                                                          \
+    } while (0)
+
+static zkv_store *child_open(const char *name)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    zkv_store *s = NULL;
+    if (zkv_store_open(path, &s, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cannot open %s: %s\n", path, err);
+        return NULL;
+    }
+    return s;
+}
+
+/* lp at (4, 10) without history forks into la and lb at (4, 10), history empty. */
+static int child_fork_no_history(void)
+{
+    zkv_store *s = child_open("dbh");
+    if (!s)
+        return 2;
+    int bad = 0;
+    zkv_range_parent p = {.id = "lp", .epoch = 4, .seq = 10};
+    const char *kids[] = {"la", "lb"};
+    bool matched = false;
+    CHILD_CHECK(zkv_store_range_fork(s, &p, 1, kids, 2, &matched, err, sizeof(err)) == 0);
+    CHILD_CHECK(matched);
+    for (int i = 0; i < 2; i++) {
+        const zkv_range_state *r = zkv_store_range(s, kids[i]);
+        CHILD_CHECK(r && r->epoch == 4 && r->last_seq == 10 && r->committed_seq == 10);
+        CHILD_CHECK(zkv_store_history(s, kids[i], NULL, 0) == 0);
+    }
+    const zkv_range_state *lp = zkv_store_range(s, "lp");
+    CHILD_CHECK(!lp || (lp->last_seq == 0 && lp->epoch == 0));
+    zkv_value_meta m;
+    CHILD_CHECK(zkv_store_put(s, "la", 4, (const uint8_t *)"l1", 2, (const uint8_t *)"v", 1, &m,
+                              err, sizeof(err)) == 0);
+    CHILD_CHECK(m.seq == 11);
+    CHILD_CHECK(zkv_store_commit(s, err, sizeof(err)) == 0);
+    zkv_store_close(s);
+    return bad ? 1 : 0;
+}
+
+/* The split key of dbe (test_middle_key_estimated) with an unbounded start and/or end:
+ * near the middle of b00000..b05999 like the bounded one. */
+static int child_middle_unbounded(void)
+{
+    zkv_store *s = child_open("dbe");
+    if (!s)
+        return 2;
+    int bad = 0;
+    const char *bounds[][2] = {{NULL, NULL}, {NULL, "c"}, {"b", NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        zkv_buf out;
+        zkv_buf_init(&out);
+        const char *a = bounds[i][0], *b = bounds[i][1];
+        int rc = zkv_store_middle_key(s, (const uint8_t *)a, a ? strlen(a) : 0, (const uint8_t *)b,
+                                      b ? strlen(b) : 0, &out, err, sizeof(err));
+        CHILD_CHECK(rc == 1);
+        char k[16] = "";
+        if (rc == 1 && out.len < sizeof(k))
+            memcpy(k, out.data, out.len);
+        int idx = -1;
+        CHILD_CHECK(out.len == 6 && sscanf(k, "b%05d", &idx) == 1);
+        CHILD_CHECK(idx >= 2700 && idx <= 3300);
+        zkv_buf_free(&out);
+    }
+    zkv_store_close(s);
+    return bad ? 1 : 0;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(void);
+} child_cases[] = {
+    {"fork-no-history", child_fork_no_history},
+    {"middle-unbounded", child_middle_unbounded},
+};
+
+/* A parent with a position but no history (written before histories existed, or rebuilt
+ * from a snapshot without one): its children take the position and an empty history.
+ * store.c zkv_store_range_fork copies the history with memcpy from best->hist, NULL here:
+ * undefined behaviour (UBSan: "null pointer passed as argument 2"). */
+static void test_fork_parent_without_history(void)
+{
+    raw_put_state_at("dbh", "lp", 4, 10);
+    zkv_store *s = open_at("dbh", 0);
+    CU_ASSERT_EQUAL(zkv_store_history(s, "lp", NULL, 0), 0);
+    uint64_t e, q;
+    pos_of(s, "lp", &e, &q);
+    CU_ASSERT(e == 4 && q == 10);
+    zkv_store_close(s);
+    CU_ASSERT_EQUAL(run_child("fork-no-history"), 0);
+}
+
+/* zkv_store_middle_key over an unbounded start or end (the first and the last range of
+ * every cluster) on more than ZKV_STORE_SPLIT_ESTIMATE_MIN bytes: store.c copies the
+ * bounds with memcpy(lo, start, slen) / memcpy(hi, end, elen), NULL when unbounded:
+ * undefined behaviour (UBSan: "null pointer passed as argument 2"). Uses dbe from
+ * test_middle_key_estimated. */
+static void test_middle_key_estimated_unbounded(void)
+{
+    CU_ASSERT_EQUAL(run_child("middle-unbounded"), 0);
+}
+
+typedef struct {
+    char key[16];
+    size_t klen;
+} one_key;
+
+/* zkv_store_middle_key over [start, end) as strings ("" or NULL: unbounded); returns its
+ * answer and the key (NUL-terminated) in k. */
+static int middle(zkv_store *s, const char *start, const char *end, one_key *k)
+{
+    zkv_buf out;
+    zkv_buf_init(&out);
+    CU_ASSERT_EQUAL_FATAL(zkv_buf_append(&out, "junk", 4), 0); /* replaced */
+    size_t sl = start ? strlen(start) : 0, el = end ? strlen(end) : 0;
+    int rc = zkv_store_middle_key(s, (const uint8_t *)start, sl, (const uint8_t *)end, el, &out,
+                                  err, sizeof(err));
+    memset(k, 0, sizeof(*k));
+    if (rc == 1) {
+        CU_ASSERT(out.len > 0 && out.len < sizeof(k->key));
+        if (out.len < sizeof(k->key)) {
+            memcpy(k->key, out.data, out.len);
+            k->klen = out.len;
+        }
+    } else {
+        CU_ASSERT_EQUAL(out.len, 0);
+    }
+    zkv_buf_free(&out);
+    return rc;
+}
+
+static void test_middle_key_small(void)
+{
+    zkv_store *s = open_at("dbm", 1 << 20);
+    one_key k;
+    /* nothing at all, then one key: no split */
+    CU_ASSERT_EQUAL(middle(s, NULL, NULL, &k), 0);
+    CU_ASSERT_EQUAL(put_s(s, "mk", 1, "k000", "v"), 0);
+    CU_ASSERT_EQUAL(middle(s, NULL, NULL, &k), 0); /* the staged key is seen: still 1 */
+    CU_ASSERT_EQUAL(zkv_store_pending(s), 0);
+    CU_ASSERT_EQUAL(middle(s, "k", "l", &k), 0);
+    /* two keys: the second */
+    CU_ASSERT_EQUAL(put_s(s, "mk", 1, "k001", "v"), 0);
+    CU_ASSERT_EQUAL(middle(s, "k", "l", &k), 1);
+    CU_ASSERT_STRING_EQUAL(k.key, "k001");
+    char key[8];
+    for (int i = 2; i < 100; i++) {
+        snprintf(key, sizeof(key), "k%03d", i);
+        CU_ASSERT_EQUAL_FATAL(put_s(s, "mk", 1, key, "value"), 0);
+    }
+    /* keys on both sides of [k, l), one of them exactly at the end */
+    CU_ASSERT_EQUAL(put_s(s, "mo", 1, "a1", "v"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "mo", 1, "a2", "v"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "mo", 1, "l", "v"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "mo", 1, "z1", "v"), 0);
+    /* 100 keys k000..k099: index 50 */
+    CU_ASSERT_EQUAL(middle(s, "k", "l", &k), 1);
+    CU_ASSERT_STRING_EQUAL(k.key, "k050");
+    CU_ASSERT_EQUAL(middle(s, "k000", "k100", &k), 1);
+    CU_ASSERT_STRING_EQUAL(k.key, "k050");
+    /* the whole key space: a1 a2 k000..k099 l z1 = 104 keys, index 52 */
+    CU_ASSERT_EQUAL(middle(s, NULL, NULL, &k), 1);
+    CU_ASSERT_STRING_EQUAL(k.key, "k050");
+    /* [k050, +inf): k050..k099 l z1 = 52 keys, index 26; start is inclusive */
+    CU_ASSERT_EQUAL(middle(s, "k050", NULL, &k), 1);
+    CU_ASSERT_STRING_EQUAL(k.key, "k076");
+    /* [k000, k010): 10 keys, index 5; end is exclusive */
+    CU_ASSERT_EQUAL(middle(s, "k000", "k010", &k), 1);
+    CU_ASSERT_STRING_EQUAL(k.key, "k005");
+    /* [k005, k006): one key */
+    CU_ASSERT_EQUAL(middle(s, "k005", "k006", &k), 0);
+    /* [b, c): none */
+    CU_ASSERT_EQUAL(middle(s, "b", "c", &k), 0);
+    /* [k0, k003): k000 k001 k002, index 1 */
+    CU_ASSERT_EQUAL(middle(s, "k0", "k003", &k), 1);
+    CU_ASSERT_STRING_EQUAL(k.key, "k001");
+    /* deleted keys do not count; a staged put does */
+    zkv_value_meta m;
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof(key), "k%03d", i);
+        CU_ASSERT_EQUAL(zkv_store_delete(s, "mk", 1, (const uint8_t *)key, 4, &m, err, sizeof(err)),
+                        0);
+    }
+    CU_ASSERT_EQUAL(middle(s, "k", "l", &k), 1); /* k010..k099: 90 keys, index 45 */
+    CU_ASSERT_STRING_EQUAL(k.key, "k055");
+    CU_ASSERT_EQUAL(put_s(s, "mk", 1, "k0505", "v"), 0);
+    CU_ASSERT_EQUAL(middle(s, "k050", "k051", &k), 1);
+    CU_ASSERT_STRING_EQUAL(k.key, "k0505");
+    CU_ASSERT_EQUAL(zkv_store_pending(s), 0);
+    /* binary keys: [\x00, \x00\x01) holds \x00 and \x00\x00 */
+    CU_ASSERT_EQUAL(zkv_store_put(s, "mb", 1, (const uint8_t *)"\x00", 1, (const uint8_t *)"v", 1,
+                                  &m, err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(zkv_store_put(s, "mb", 1, (const uint8_t *)"\x00\x00", 2, (const uint8_t *)"v",
+                                  1, &m, err, sizeof(err)),
+                    0);
+    zkv_buf out;
+    zkv_buf_init(&out);
+    CU_ASSERT_EQUAL(zkv_store_middle_key(s, (const uint8_t *)"\x00", 1, (const uint8_t *)"\x00\x01",
+                                         2, &out, err, sizeof(err)),
+                    1);
+    CU_ASSERT(out.len == 2 && memcmp(out.data, "\x00\x00", 2) == 0);
+    zkv_buf_free(&out);
+    zkv_store_close(s);
+}
+
+/* Over ZKV_STORE_SPLIT_ESTIMATE_MIN bytes on disk, LevelDB's size estimates bisect the
+ * range: the key comes out near the middle by bytes, and is a key of the range. */
+static void test_middle_key_estimated(void)
+{
+    zkv_store *s = open_at("dbe", 0);
+    char key[16], val[1024];
+    uint64_t rng = 0x243f6a8885a308d3ull;
+    int n = 6000; /* 6000 values of 1000 random bytes: about 6 MB, incompressible */
+    for (int i = 0; i < n; i++) {
+        for (size_t j = 0; j < 1000; j++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            val[j] = (char)(rng & 0xff);
+        }
+        snprintf(key, sizeof(key), "b%05d", i);
+        zkv_value_meta m;
+        CU_ASSERT_EQUAL_FATAL(zkv_store_put(s, "me", 1, (const uint8_t *)key, 6,
+                                            (const uint8_t *)val, 1000, &m, err, sizeof(err)),
+                              0);
+    }
+    CU_ASSERT_EQUAL(put_s(s, "mo", 1, "a", "outside"), 0);
+    CU_ASSERT_EQUAL(put_s(s, "mo", 1, "c", "outside"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s); /* reopening flushes the memtable into a table file */
+    s = open_at("dbe", 0);
+    uint64_t total = zkv_store_approx_size(s, (const uint8_t *)"b", 1, (const uint8_t *)"c", 1);
+    CU_ASSERT_FATAL(total >= ZKV_STORE_SPLIT_ESTIMATE_MIN);
+    one_key k;
+    CU_ASSERT_EQUAL_FATAL(middle(s, "b", "c", &k), 1);
+    int idx = -1;
+    CU_ASSERT_EQUAL_FATAL(k.klen, 6);
+    CU_ASSERT_EQUAL_FATAL(sscanf(k.key, "b%05d", &idx), 1);
+    if (idx < n * 45 / 100 || idx > n * 55 / 100)
+        fprintf(stderr, "\nsplit key %s of b00000..b%05d\n", k.key, n - 1);
+    CU_ASSERT(idx >= n * 45 / 100 && idx <= n * 55 / 100);
+    /* the lower half only: under the threshold, so its keys are counted (index 1500) */
+    CU_ASSERT_FATAL(zkv_store_approx_size(s, (const uint8_t *)"b", 1, (const uint8_t *)"b03000",
+                                          6) < ZKV_STORE_SPLIT_ESTIMATE_MIN);
+    CU_ASSERT_EQUAL_FATAL(middle(s, "b", "b03000", &k), 1);
+    CU_ASSERT_STRING_EQUAL(k.key, "b01500");
+    zkv_store_close(s);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--child") == 0) { /* run_child */
+        snprintf(dir, sizeof(dir), "%s", argv[3]);
+        for (size_t i = 0; i < sizeof(child_cases) / sizeof(child_cases[0]); i++)
+            if (strcmp(child_cases[i].name, argv[2]) == 0)
+                return child_cases[i].fn();
+        return 126;
+    }
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
     CU_pSuite s = CU_add_suite("server_store", setup, teardown);
@@ -1049,6 +1691,16 @@ int main(void)
     CU_add_test(s, "positions from the log and from 'r' records", test_positions);
     CU_add_test(s, "row cache: coherence with every kind of write", test_cache_coherence);
     CU_add_test(s, "row cache: random operations equal a store without cache", test_cache_random);
+    CU_add_test(s, "fork of a split parent at its position", test_fork_split_matched);
+    CU_add_test(s, "fork again, after a restart, cut short", test_fork_idempotent);
+    CU_add_test(s, "fork of a parent off its position", test_fork_mismatch);
+    CU_add_test(s, "fork of two merged parents", test_fork_merge);
+    CU_add_test(s, "split key: the middle key of small ranges", test_middle_key_small);
+    CU_add_test(s, "split key: bisected by size estimates", test_middle_key_estimated);
+    CU_add_test(s, "fork of a parent without history (no memcpy from NULL)",
+                test_fork_parent_without_history);
+    CU_add_test(s, "split key: estimated, unbounded start or end",
+                test_middle_key_estimated_unbounded);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -166,6 +166,11 @@ ZKV_EXPORT int64_t zkv_client_map_version(zkv_client *c);
  *   "drain" NODE           move every range and copy off NODE; it takes nothing new
  *   "undrain" NODE         let a drained NODE take load again
  *   "set-replicas" R       change the replication factor to R (owner included)
+ *   "split" RANGE [KEY]    split RANGE in two at KEY (escaped as zkv prints keys, \xNN;
+ *                          at most 256 bytes, strictly inside RANGE), or at its middle
+ *                          (the owner picks it); writes to RANGE pause for the split
+ *   "merge" RANGE          merge RANGE with its right neighbour (the neighbour's owner
+ *                          moves to RANGE's owner first); writes to both pause
  * On ZKV_OK *op_id is the operation's id ("op-0000000007"; the caller frees it with
  * zkv_free). ZKV_EINVAL names a bad argument, ZKV_EZOOKEEPER a ZooKeeper failure. */
 ZKV_EXPORT int zkv_admin_submit(zkv_client *c, const char *kind, const char *const *args,

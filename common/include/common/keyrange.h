@@ -24,6 +24,12 @@ int zkv_end_cmp(const uint8_t *end, size_t elen, const uint8_t *key, size_t klen
  * Returns the boundary length (0 for i == 0 or i == n, else 2). */
 size_t zkv_split_boundary(unsigned i, unsigned n, uint8_t out[2]);
 
+/* A key m with a <= m < b in key order (b empty: +infinity, as 0xff bytes), about halfway
+ * between them read as base-256 fractions: the bisection step of picking a split key.
+ * out must hold max(alen, blen) + 1 bytes; returns m's length (trailing zero bytes kept
+ * only where needed to stay >= a). */
+size_t zkv_key_midpoint(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t *out);
+
 /* Printable form of a key for JSON, logs and tables: bytes 0x20..0x7e except '\\' are
  * kept, every other byte becomes "\xHH" (lowercase hex). out must hold 4*len+1 bytes;
  * returns the string length. */

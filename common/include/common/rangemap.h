@@ -28,6 +28,15 @@ typedef struct zkv_node_info {
     bool leaving; /* shutting down (controlled shutdown): it takes nothing new */
 } zkv_node_info;
 
+/* A range another was made from, and its log position then (docs/operations.md, "Split
+ * and merge"): nodes that hold the parent at exactly that position continue the new
+ * range's log from it; others are rebuilt from the owner. */
+typedef struct zkv_range_parent {
+    char id[ZKV_ID_MAX];
+    uint64_t epoch;
+    uint64_t seq;
+} zkv_range_parent;
+
 typedef struct zkv_range {
     char id[ZKV_ID_MAX];
     uint8_t *start; /* owned; NULL when empty */
@@ -40,9 +49,21 @@ typedef struct zkv_range {
     char in_sync[ZKV_MAX_REPLICAS][ZKV_ID_MAX];
     int n_in_sync;
     uint64_t epoch;
-    char handoff[ZKV_ID_MAX]; /* "" or the replica the owner is asked to pass ownership to
-                                 (a live move, docs/operations.md) */
-    int32_t zversion;         /* znode version it was read at (-1 if not from ZooKeeper) */
+    char handoff[ZKV_ID_MAX];    /* "" or the replica the owner is asked to pass ownership to
+                                    (a live move, docs/operations.md) */
+    zkv_range_parent parents[2]; /* what it was made from: 1 (split) or 2 (merge) */
+    int n_parents;
+    /* A split the owner is asked to make: into split_ids[0] [start, key) and split_ids[1]
+     * [key, end); an empty key lets the owner choose the middle. */
+    bool split_asked;
+    uint8_t *split_key; /* owned; NULL when empty */
+    size_t split_key_len;
+    char split_ids[2][ZKV_ID_MAX];
+    /* A merge with the right neighbour merge_with the owner is asked to make, into
+     * merge_id ("" when not asked). */
+    char merge_with[ZKV_ID_MAX];
+    char merge_id[ZKV_ID_MAX];
+    int32_t zversion; /* znode version it was read at (-1 if not from ZooKeeper) */
 } zkv_range;
 
 typedef struct zkv_rangemap {
@@ -54,12 +75,14 @@ typedef struct zkv_rangemap {
     size_t n_nodes;
 } zkv_rangemap;
 
+/* Copies the split key into r (replacing what it had). Returns 0 or -1 (ENOMEM). */
+int zkv_range_set_split_key(zkv_range *r, const uint8_t *key, size_t len);
 /* Copies start/end bytes into r (replacing what it had). Returns 0 or -1 (ENOMEM). */
 int zkv_range_set_bounds(zkv_range *r, const uint8_t *start, size_t slen, const uint8_t *end,
                          size_t elen);
-/* Deep copy; dst must be uninitialised or freed. Returns 0 or -1. */
+/* Deep copy (bounds and split key); dst must be uninitialised or freed. Returns 0 or -1. */
 int zkv_range_copy(zkv_range *dst, const zkv_range *src);
-void zkv_range_clear(zkv_range *r); /* frees the bounds, zeroes r */
+void zkv_range_clear(zkv_range *r); /* frees the bounds and split key, zeroes r */
 
 void zkv_rangemap_free(zkv_rangemap *m); /* NULL is a no-op */
 /* Sorts ranges by start key and checks they tile the key space (first start empty,

@@ -56,7 +56,12 @@ typedef enum {
     ZKV_OP_DRAIN,        /* args node: move everything off node, give it nothing new */
     ZKV_OP_UNDRAIN,      /* args node: let a drained node take load again */
     ZKV_OP_SET_REPLICAS, /* args replicas: change the replication factor R */
+    ZKV_OP_SPLIT,        /* args range, key (optional): split the range in two there */
+    ZKV_OP_MERGE,        /* args range: merge the range with its right neighbour */
 } zkv_op_kind;
+
+#define ZKV_OP_KEY_MAX 256   /* the longest split key an operation carries */
+#define ZKV_OP_JSON_MAX 4096 /* room for any operation's JSON */
 
 typedef struct zkv_op {
     char id[ZKV_ID_MAX]; /* its znode name (not in the JSON: the znode names it) */
@@ -64,6 +69,8 @@ typedef struct zkv_op {
     char range[ZKV_ID_MAX];
     char node[ZKV_ID_MAX];
     int replicas;
+    uint8_t key[ZKV_OP_KEY_MAX]; /* ZKV_OP_SPLIT: where ("" : the owner picks the middle) */
+    size_t key_len;
     char step[32];                 /* "start" when created; "failed" when it cannot finish */
     int attempts;                  /* tries of the current step that were given up */
     char error[256];               /* why it failed ("" otherwise) */
@@ -71,8 +78,11 @@ typedef struct zkv_op {
     uint64_t updated_ms;           /* the same as updated, wall clock ms */
 } zkv_op;
 
-/* "move", "drain", "undrain", "set-replicas" (NULL for others) and back (ZKV_OP_NONE for an
- * unknown name). */
+/* A new operation of kind at step "start", created and updated at now_wall_ms (op cleared
+ * first; its arguments are the caller's to set). */
+void zkv_op_init(zkv_op *op, zkv_op_kind kind, uint64_t now_wall_ms);
+/* "move", "drain", "undrain", "set-replicas", "split", "merge" (NULL for others) and back
+ * (ZKV_OP_NONE for an unknown name). */
 const char *zkv_op_kind_name(zkv_op_kind k);
 zkv_op_kind zkv_op_kind_parse(const char *name);
 /* Checks an operation's arguments for its kind (ids valid, replicas in range); 0, or -1 with
@@ -81,6 +91,13 @@ int zkv_op_check(const zkv_op *op, char *err, size_t errlen);
 char *zkv_op_to_json(const zkv_op *op);
 /* id is not in the JSON: out->id is left "" */
 int zkv_op_from_json(const char *json, size_t len, zkv_op *out, char *err, size_t errlen);
+
+/* A node's report on the ranges it owns, stats/<node> (server/stats.h):
+ * {"node","at","interval_ms","ranges":[{"id","epoch","seq","bytes","writes_per_s",...}]}.
+ * Calls fn for each well-formed range entry; entries missing a field are skipped. Returns
+ * the number of entries given to fn, or -1 when json is not such a report. */
+typedef void (*zkv_stats_fn)(void *ctx, const char *range_id, double bytes, double writes_per_s);
+int zkv_stats_parse(const char *json, size_t len, zkv_stats_fn fn, void *ctx);
 
 char *zkv_mapver_to_json(int64_t version);
 int zkv_mapver_from_json(const char *json, size_t len, int64_t *version, char *err, size_t errlen);
