@@ -71,12 +71,37 @@ static void record(zkv_coord *c, const zkv_shape_decision *d)
                  zkv_zk_strerror(rc));
 }
 
+/* Keeps the sizes reported in r for the byte balance (rule 14, bytebalance.h). */
+static void keep_sizes(zkv_coord *c, const zkv_shape_range *r, size_t n)
+{
+    zkv_range_size *v = calloc(n ? n : 1, sizeof(*v));
+    if (!v)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (r[i].has_stats) {
+            snprintf(v[k].id, sizeof(v[k].id), "%s", r[i].id);
+            v[k++].bytes = r[i].bytes;
+        }
+    free(c->sizes);
+    c->sizes = v;
+    c->n_sizes = k;
+}
+
+double zkv_autorun_size_of(const zkv_coord *c, const char *range_id)
+{
+    for (size_t i = 0; i < c->n_sizes; i++)
+        if (strcmp(c->sizes[i].id, range_id) == 0)
+            return c->sizes[i].bytes;
+    return -1;
+}
+
 void zkv_autorun_pass(zkv_coord *c, const zkv_rangemap *map, size_t ops_loaded)
 {
     const zkv_coord_config *cfg = &c->cfg;
     uint64_t now = zkv_now_ms();
-    if ((!cfg->split_bytes && cfg->split_writes_per_s <= 0 && !cfg->merge_bytes) ||
-        now < c->next_autorun_ms || ops_loaded > 0 || map->n_ranges == 0)
+    bool reshape = cfg->split_bytes || cfg->split_writes_per_s > 0 || cfg->merge_bytes;
+    if ((!reshape && !cfg->balance_owners) || now < c->next_autorun_ms || map->n_ranges == 0)
         return;
     c->next_autorun_ms = now + (uint64_t)cfg->autoshape_interval_ms;
     zkv_shape_range *r = calloc(map->n_ranges, sizeof(*r));
@@ -85,6 +110,11 @@ void zkv_autorun_pass(zkv_coord *c, const zkv_rangemap *map, size_t ops_loaded)
     for (size_t i = 0; i < map->n_ranges; i++)
         r[i].id = map->ranges[i].id;
     read_reports(c, map, r);
+    keep_sizes(c, r, map->n_ranges);
+    if (!reshape || ops_loaded > 0) {
+        free(r);
+        return;
+    }
     zkv_shape_limits lim = {.split_bytes = cfg->split_bytes,
                             .split_writes_per_s = cfg->split_writes_per_s,
                             .merge_bytes = cfg->merge_bytes,

@@ -36,7 +36,14 @@ typedef struct zkv_coord_config {
     uint64_t merge_bytes;      /* --merge-size-mb (0: no automatic merge) */
     int min_ranges;            /* --min-ranges: automatic merges stop at this many */
     int autoshape_interval_ms; /* --autoshape-interval-ms: how often autorun.c looks */
+    double balance_min_bytes;  /* --balance-min-mb: owned-bytes gap worth a trade (rule 14) */
 } zkv_coord_config;
+
+/* A range's size on disk as its owner last reported it. */
+typedef struct zkv_range_size {
+    char id[ZKV_ID_MAX];
+    double bytes;
+} zkv_range_size;
 
 /* Events posted by other threads, as bits of zkv_coord.pending (guarded by mu). */
 enum {
@@ -79,6 +86,8 @@ typedef struct zkv_coord {
     struct zkv_since *down_since;    /* nodes named in ranges but not live: since when */
     struct zkv_since *handoff_since; /* handoff requests not carried out: since when */
     uint64_t next_autorun_ms;        /* monotonic time of the next automatic split/merge look */
+    zkv_range_size *sizes;           /* the owners' last reports (autorun.c), for rule 14 */
+    size_t n_sizes;
 } zkv_coord;
 
 int zkv_coord_init(zkv_coord *c, const zkv_coord_config *cfg); /* 0 or -1 */

@@ -47,6 +47,9 @@ void zkv_coord_free_leader_state(zkv_coord *c)
     zkv_since_free(c->down_since);
     zkv_since_free(c->handoff_since);
     c->down_since = c->handoff_since = NULL;
+    free(c->sizes);
+    c->sizes = NULL;
+    c->n_sizes = 0;
 }
 
 void zkv_coord_destroy(zkv_coord *c)

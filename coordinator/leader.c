@@ -15,6 +15,7 @@
 #include "leader.h"
 #include "placement.h"
 #include "autorun.h"
+#include "bytebalance.h"
 #include "opsrun.h"
 #include "position.h"
 #include "since.h"
@@ -374,6 +375,37 @@ static int gather_extras(zkv_coord *c, const zkv_rangemap *map, const zkv_assign
     return 0;
 }
 
+/* Rule 14 (bytebalance.h) over the placement's output: one trade of ownership between
+ * the nodes owning the most and the fewest bytes, among live nodes that may own more. */
+static void byte_balance(zkv_coord *c, const zkv_rangemap *map, zkv_assignment *next,
+                         const extras *x)
+{
+    size_t n = map->n_ranges, k = 0;
+    double *bytes = calloc(n ? n : 1, sizeof(*bytes));
+    const char **nodes = calloc(map->n_nodes ? map->n_nodes : 1, sizeof(*nodes));
+    if (!bytes || !nodes) {
+        free(bytes);
+        free(nodes);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        bytes[i] = zkv_autorun_size_of(c, map->ranges[i].id);
+    for (size_t j = 0; j < map->n_nodes; j++) {
+        bool out = false;
+        for (size_t e = 0; e < x->n_excluded && !out; e++)
+            out = strcmp(x->excluded[e], map->nodes[j].id) == 0;
+        if (!out)
+            nodes[k++] = map->nodes[j].id;
+    }
+    if (zkv_byte_balance(next, n, bytes, nodes, k, c->cfg.balance_min_bytes))
+        for (size_t i = 0; i < n; i++)
+            if (next[i].handoff[0] && !map->ranges[i].handoff[0])
+                ZKV_INFO("byte balance: asking %s to hand %s (%.1f MiB) to %s", next[i].owner,
+                         map->ranges[i].id, bytes[i] / (1024.0 * 1024.0), next[i].handoff);
+    free(bytes);
+    free(nodes);
+}
+
 int zkv_leader_reconcile(zkv_coord *c)
 {
     char err[256] = "", path[ZKV_PATH_MAX];
@@ -464,6 +496,8 @@ int zkv_leader_reconcile(zkv_coord *c)
                           .now_ms = zkv_wall_ms()};
     zkv_opsrun_step(ops, &world, world.now_ms);
     zkv_autorun_pass(c, map, zkv_opsrun_loaded(ops));
+    if (c->cfg.balance_owners)
+        byte_balance(c, map, next, &x);
     free(ids);
     size_t changed = 0;
     for (size_t i = 0; i < n; i++) {

@@ -60,7 +60,8 @@ int main(int argc, char **argv)
 {
     long ranges = DEFAULT_RANGES, replicas = DEFAULT_REPLICAS, min_nodes = 1,
          session_timeout = 4000, rebalance_delay = 30000, handoff_wait = 20000, split_size_mb = 256,
-         split_wps = 0, merge_size_mb = 0, min_ranges = -1, autoshape_interval = 10000;
+         split_wps = 0, merge_size_mb = 0, min_ranges = -1, autoshape_interval = 10000,
+         balance_min_mb = 64;
     bool no_owner_balance = false;
     const char *id = NULL, *log_level = "info";
     const zkv_flag flags[] = {
@@ -96,6 +97,10 @@ int main(int argc, char **argv)
         {"autoshape-interval-ms", 0, ZKV_FLAG_INT, &autoshape_interval, "MS",
          "how often the leader looks at the nodes' range reports for a split or merge to make", 100,
          3600000},
+        {"balance-min-mb", 0, ZKV_FLAG_INT, &balance_min_mb, "MB",
+         "trade range ownership between nodes when the bytes they own differ by this much "
+         "(and by a quarter of the lighter one's)",
+         1, 1048576},
         {"no-owner-balance", 0, ZKV_FLAG_BOOL, &no_owner_balance, NULL,
          "do not even out range owners between nodes (owners still move off drained and "
          "leaving nodes)",
@@ -142,6 +147,7 @@ int main(int argc, char **argv)
     cfg.merge_bytes = (uint64_t)merge_size_mb << 20;
     cfg.min_ranges = min_ranges > 0 ? (int)min_ranges : (int)ranges;
     cfg.autoshape_interval_ms = (int)autoshape_interval;
+    cfg.balance_min_bytes = (double)balance_min_mb * 1024.0 * 1024.0;
     if (cfg.merge_bytes && cfg.split_bytes && cfg.merge_bytes * 2 > cfg.split_bytes)
         return usage_error(flags, n_flags,
                            "%s must be at most half of --split-size-mb (a merged "

@@ -635,7 +635,7 @@ static void handoffs(const zkv_placement_input *in, const plan *p, zkv_assignmen
         }
         int from = node_index(p, a->owner), to = node_index(p, a->handoff);
         if (from >= 0 && to >= 0) { /* (handoff_valid: both live) */
-            own[from]--; /* projected: the request will be carried out */
+            own[from]--;            /* projected: the request will be carried out */
             own[to]++;
         }
         outstanding++;

@@ -135,7 +135,9 @@ typedef struct zkv_placement_input {
  *     replica of it: only h and l change counts, so owners even out even when h holds no
  *     copy on l. Heads are tried from the most owning down, chains breadth-first in id
  *     and routing order; owned counts are as projected by the outstanding requests.
- * 13. Replica slots of dead nodes in grace are kept as if no spare existed (5, 7). */
+ * 13. Replica slots of dead nodes in grace are kept as if no spare existed (5, 7).
+ * Rule 14, owners even by bytes, runs after this function in the leader
+ * (bytebalance.h): it needs the owners' size reports. */
 int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out);
 
 /* The failover candidates of a: when its owner is set and not live, its live in_sync

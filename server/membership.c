@@ -501,6 +501,7 @@ static int write_with_map_bump(zkv_membership *m, const char *path, const char *
     zoo_op_t ops[2];
     zoo_op_result_t results[2];
     struct Stat st;
+    memset(results, 0, sizeof(results)); /* also when the multi is never sent */
     zoo_set_op_init(&ops[0], path, json, (int)strlen(json), zversion, &st);
     int rc = multi_with_map_bump(m, ops, results, 1);
     if (rc == ZOK && new_zv)

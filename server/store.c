@@ -1045,6 +1045,48 @@ int zkv_store_range_fork(zkv_store *s, const zkv_range_parent *parents, size_t n
     return 0;
 }
 
+/* The first and the last data key in [start, end) into first and last (both empty when
+ * there is none). 0 or ZKV_STORE_ERR. */
+static int edge_keys(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                     size_t elen, zkv_buf *first, zkv_buf *last, char *err, size_t errlen)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
+    zkv_buf seek;
+    zkv_buf_init(&seek);
+    int rc = 0;
+    if (zkv_rec_data_key(&seek, start, slen) != 0)
+        rc = oom(s, err, errlen);
+    size_t klen;
+    const uint8_t *k;
+    if (rc == 0)
+        leveldb_iter_seek(it, (const char *)seek.data, seek.len);
+    if (rc == 0 && leveldb_iter_valid(it) && (k = (const uint8_t *)leveldb_iter_key(it, &klen)) &&
+        klen >= 1 && k[0] == ZKV_REC_DATA_PREFIX &&
+        (!elen || zkv_end_cmp(end, elen, k + 1, klen - 1) > 0) &&
+        zkv_buf_append(first, k + 1, klen - 1) != 0)
+        rc = oom(s, err, errlen);
+    /* the last: just before end (or before the data keys' end) */
+    seek.len = seek.off = 0;
+    uint8_t past = ZKV_REC_DATA_PREFIX + 1;
+    if (rc == 0 && first->len && elen && zkv_rec_data_key(&seek, end, elen) != 0)
+        rc = oom(s, err, errlen);
+    if (rc == 0 && first->len) {
+        leveldb_iter_seek(it, elen ? (const char *)seek.data : (const char *)&past,
+                          elen ? seek.len : 1);
+        if (leveldb_iter_valid(it))
+            leveldb_iter_prev(it);
+        else
+            leveldb_iter_seek_to_last(it);
+        if (leveldb_iter_valid(it) && (k = (const uint8_t *)leveldb_iter_key(it, &klen)) &&
+            klen >= 1 && k[0] == ZKV_REC_DATA_PREFIX &&
+            zkv_key_cmp(k + 1, klen - 1, first->data, first->len) >= 0 &&
+            zkv_buf_append(last, k + 1, klen - 1) != 0)
+            rc = oom(s, err, errlen);
+    }
+    zkv_buf_free(&seek);
+    return iter_finish(it, rc, "LevelDB read failed while choosing a split key", err, errlen);
+}
+
 int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
                          size_t elen, zkv_buf *out, char *err, size_t errlen)
 {
@@ -1052,43 +1094,39 @@ int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const 
         return ZKV_STORE_ERR;
     out->len = out->off = 0;
     uint64_t total = zkv_store_approx_size(s, start, slen, end, elen);
-    zkv_buf target, key;
+    zkv_buf target;
     zkv_buf_init(&target);
-    zkv_buf_init(&key);
     int rc = 0;
-    if (total >= ZKV_STORE_SPLIT_ESTIMATE_MIN) {
-        /* bisect [lo, hi) by the estimate of [start, mid) against half the total */
-        size_t cap = (slen > elen ? slen : elen) + 40;
-        uint8_t *lo = malloc(cap), *hi = malloc(cap), *mid = malloc(cap);
-        size_t llen = slen, hlen = elen;
-        if (!lo || !hi || !mid) {
+    zkv_buf lo, hi;
+    zkv_buf_init(&lo);
+    zkv_buf_init(&hi);
+    if (total >= ZKV_STORE_SPLIT_ESTIMATE_MIN &&
+        (rc = edge_keys(s, start, slen, end, elen, &lo, &hi, err, errlen)) == 0 && lo.len) {
+        /* bisect [first key, last key] by the estimate of [start, mid) against half the
+         * total; each step may add a byte, so keys with a long common prefix get there too */
+        size_t common = 0;
+        while (common < lo.len && common < hi.len && lo.data[common] == hi.data[common])
+            common++;
+        int steps = 8 * (int)(common + 8) < 512 ? 8 * (int)(common + 8) : 512;
+        size_t cap = (lo.len > hi.len ? lo.len : hi.len) + (size_t)steps + 2;
+        uint8_t *mid = malloc(cap);
+        if (!mid || zkv_buf_reserve(&lo, cap) != 0 || zkv_buf_reserve(&hi, cap) != 0)
             rc = oom(s, err, errlen);
-        } else {
-            if (slen)
-                memcpy(lo, start, slen);
-            if (elen)
-                memcpy(hi, end, elen);
-            for (int i = 0; i < 32 && rc == 0; i++) {
-                if (llen + 2 > cap || hlen + 2 > cap)
-                    break;
-                size_t mlen = zkv_key_midpoint(lo, llen, hi, hlen, mid);
-                if (zkv_key_cmp(mid, mlen, lo, llen) <= 0)
-                    break; /* no key fits between them any more */
-                if (zkv_store_approx_size(s, start, slen, mid, mlen) * 2 < total) {
-                    memcpy(lo, mid, mlen);
-                    llen = mlen;
-                } else {
-                    memcpy(hi, mid, mlen);
-                    hlen = mlen;
-                }
-            }
-            if (rc == 0 && zkv_buf_append(&target, lo, llen) != 0)
-                rc = oom(s, err, errlen);
+        for (int i = 0; rc == 0 && i < steps; i++) {
+            size_t mlen = zkv_key_midpoint(lo.data, lo.len, hi.data, hi.len, mid);
+            if (zkv_key_cmp(mid, mlen, lo.data, lo.len) <= 0)
+                break; /* no key fits between them any more */
+            zkv_buf *side =
+                zkv_store_approx_size(s, start, slen, mid, mlen) * 2 < total ? &lo : &hi;
+            memcpy(side->data, mid, mlen);
+            side->len = mlen;
         }
-        free(lo);
-        free(hi);
+        if (rc == 0 && zkv_buf_append(&target, lo.data, lo.len) != 0)
+            rc = oom(s, err, errlen);
         free(mid);
     }
+    zkv_buf_free(&lo);
+    zkv_buf_free(&hi);
     /* walk the range's keys: count them (small ranges), or find the first after target */
     leveldb_iterator_t *it = rc == 0 ? leveldb_create_iterator(s->db, s->ropts) : NULL;
     zkv_buf seek;
@@ -1125,7 +1163,6 @@ int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const 
         rc = iter_finish(it, rc, "LevelDB read failed while choosing a split key", err, errlen);
     zkv_buf_free(&seek);
     zkv_buf_free(&target);
-    zkv_buf_free(&key);
     if (rc != 0)
         return rc;
     return out->len > 0 ? 1 : 0;

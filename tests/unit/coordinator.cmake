@@ -18,7 +18,8 @@ zkv_unit_test(placement_moves
 zkv_unit_test(coordinator_since
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_since.c
   LIBS zkv_coordinator_core zkv_common)
-# The operators' operations (move, drain, undrain, set-replicas) as a state machine, in a
+# The operators' operations (move, drain, undrain, set-replicas, split, merge) as a state
+# machine, in a
 # simulated cluster, with leader crashes between any two passes.
 zkv_unit_test(coordinator_opstep
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_opstep.c
@@ -27,4 +28,8 @@ zkv_unit_test(coordinator_opstep
 # hand-made stats reports.
 zkv_unit_test(coordinator_autoshape
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_autoshape.c
+  LIBS zkv_coordinator_core zkv_common)
+# Owners even by bytes (rule 14): which trade, or none, over hand-made sizes.
+zkv_unit_test(coordinator_bytebalance
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_bytebalance.c
   LIBS zkv_coordinator_core zkv_common)

@@ -1520,7 +1520,7 @@ static void test_middle_key_estimated_unbounded(void)
 }
 
 typedef struct {
-    char key[16];
+    char key[32];
     size_t klen;
 } one_key;
 
@@ -1624,13 +1624,15 @@ static void test_middle_key_small(void)
 }
 
 /* Over ZKV_STORE_SPLIT_ESTIMATE_MIN bytes on disk, LevelDB's size estimates bisect the
- * range: the key comes out near the middle by bytes, and is a key of the range. */
-static void test_middle_key_estimated(void)
+ * range: the key comes out near the middle by bytes, and is a key of the range. fmt
+ * makes key i (starting with 'b'); db names the database. */
+static void estimated_case(const char *db, const char *fmt)
 {
-    zkv_store *s = open_at("dbe", 0);
-    char key[16], val[1024];
+    zkv_store *s = open_at(db, 0);
+    char key[32], val[1024];
     uint64_t rng = 0x243f6a8885a308d3ull;
     int n = 6000; /* 6000 values of 1000 random bytes: about 6 MB, incompressible */
+    size_t klen = 0;
     for (int i = 0; i < n; i++) {
         for (size_t j = 0; j < 1000; j++) {
             rng ^= rng << 13;
@@ -1638,9 +1640,9 @@ static void test_middle_key_estimated(void)
             rng ^= rng << 17;
             val[j] = (char)(rng & 0xff);
         }
-        snprintf(key, sizeof(key), "b%05d", i);
+        klen = (size_t)snprintf(key, sizeof(key), fmt, i);
         zkv_value_meta m;
-        CU_ASSERT_EQUAL_FATAL(zkv_store_put(s, "me", 1, (const uint8_t *)key, 6,
+        CU_ASSERT_EQUAL_FATAL(zkv_store_put(s, "me", 1, (const uint8_t *)key, klen,
                                             (const uint8_t *)val, 1000, &m, err, sizeof(err)),
                               0);
     }
@@ -1648,23 +1650,42 @@ static void test_middle_key_estimated(void)
     CU_ASSERT_EQUAL(put_s(s, "mo", 1, "c", "outside"), 0);
     CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
     zkv_store_close(s); /* reopening flushes the memtable into a table file */
-    s = open_at("dbe", 0);
+    s = open_at(db, 0);
     uint64_t total = zkv_store_approx_size(s, (const uint8_t *)"b", 1, (const uint8_t *)"c", 1);
     CU_ASSERT_FATAL(total >= ZKV_STORE_SPLIT_ESTIMATE_MIN);
     one_key k;
     CU_ASSERT_EQUAL_FATAL(middle(s, "b", "c", &k), 1);
     int idx = -1;
-    CU_ASSERT_EQUAL_FATAL(k.klen, 6);
-    CU_ASSERT_EQUAL_FATAL(sscanf(k.key, "b%05d", &idx), 1);
+    CU_ASSERT_EQUAL_FATAL(k.klen, klen);
+    for (int i = 0; i < n && idx < 0; i++) {
+        snprintf(key, sizeof(key), fmt, i);
+        if (strcmp(key, k.key) == 0)
+            idx = i;
+    }
     if (idx < n * 45 / 100 || idx > n * 55 / 100)
-        fprintf(stderr, "\nsplit key %s of b00000..b%05d\n", k.key, n - 1);
+        fprintf(stderr, "\nsplit key %s (index %d of %d)\n", k.key, idx, n);
     CU_ASSERT(idx >= n * 45 / 100 && idx <= n * 55 / 100);
+    zkv_store_close(s);
+}
+
+static void test_middle_key_estimated(void)
+{
+    estimated_case("dbe", "b%05d");
     /* the lower half only: under the threshold, so its keys are counted (index 1500) */
+    zkv_store *s = open_at("dbe", 0);
+    one_key k;
     CU_ASSERT_FATAL(zkv_store_approx_size(s, (const uint8_t *)"b", 1, (const uint8_t *)"b03000",
                                           6) < ZKV_STORE_SPLIT_ESTIMATE_MIN);
     CU_ASSERT_EQUAL_FATAL(middle(s, "b", "b03000", &k), 1);
     CU_ASSERT_STRING_EQUAL(k.key, "b01500");
     zkv_store_close(s);
+}
+
+/* The same with keys that share 13 bytes (as zkv-bench's do): the bisection goes on past
+ * the common prefix instead of stopping at its first bytes. */
+static void test_middle_key_estimated_long_prefix(void)
+{
+    estimated_case("dbl", "bkey:00000000%05d");
 }
 
 int main(int argc, char **argv)
@@ -1697,6 +1718,8 @@ int main(int argc, char **argv)
     CU_add_test(s, "fork of two merged parents", test_fork_merge);
     CU_add_test(s, "split key: the middle key of small ranges", test_middle_key_small);
     CU_add_test(s, "split key: bisected by size estimates", test_middle_key_estimated);
+    CU_add_test(s, "split key: bisected past a long common prefix",
+                test_middle_key_estimated_long_prefix);
     CU_add_test(s, "fork of a parent without history (no memcpy from NULL)",
                 test_fork_parent_without_history);
     CU_add_test(s, "split key: estimated, unbounded start or end",
