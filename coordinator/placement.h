@@ -23,10 +23,9 @@ typedef struct zkv_assignment {
     uint64_t epoch;
     char handoff[ZKV_ID_MAX]; /* "" or the in_sync replica the owner is asked to pass the
                                  range to (a live move, server/handoff.h) */
-    /* A split the owner is asked to make (an operation's, opstep.c); placement keeps it
-     * and starts no handoff of the range meanwhile. split_key is borrowed (the map's range
-     * or the operation's key), valid for the pass. */
-    bool split_asked;
+    /* A split the owner is asked to make (split_asked, an operation's, opstep.c);
+     * placement keeps it and starts no handoff of the range meanwhile. split_key is
+     * borrowed (the map's range or the operation's key), valid for the pass. */
     char split_ids[2][ZKV_ID_MAX];
     uint8_t *split_key; /* borrowed, never freed here */
     size_t split_key_len;
@@ -34,6 +33,7 @@ typedef struct zkv_assignment {
      * make ("" when not asked); placement starts no handoff of either meanwhile. */
     char merge_with[ZKV_ID_MAX];
     char merge_id[ZKV_ID_MAX];
+    bool split_asked;
     bool changed; /* output only: differs from the input assignment */
 } zkv_assignment;
 

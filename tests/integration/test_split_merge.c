@@ -71,7 +71,7 @@ static void no_errors(const char *when)
  * r12b for a split, r12m for a merge). */
 static void made_id(const char *id, char letter, char out[ZKT_ID_MAX])
 {
-    const char *n = id + 3;
+    const char *n = strlen(id) > 3 ? id + 3 : "?";
     while (n[0] == '0' && n[1])
         n++;
     snprintf(out, ZKT_ID_MAX, "r%s%c", n, letter);
@@ -127,9 +127,11 @@ static bool split_checked(int idx, const uint8_t *key, size_t klen, bool kill_co
 {
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
+    if (!m)
+        return false;
     zkt_map_range parent = m->ranges[idx];
     parent.json = NULL;
-    char esc[4 * ZKT_KEY_MAX + 1] = "", id[64];
+    char esc[4 * ZKT_KEY_MAX + 1] = "", id[64] = "";
     if (key)
         escape(key, klen, esc);
     uint64_t t0 = it_wall_ms();
@@ -152,6 +154,8 @@ static bool split_checked(int idx, const uint8_t *key, size_t klen, bool kill_co
     made_id(id, 'b', b_id);
     zkt_map *after = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(after != NULL);
+    if (!after)
+        return false;
     const zkt_map_range *a = zkt_map_range_by_id(after, a_id),
                         *b = zkt_map_range_by_id(after, b_id);
     CU_ASSERT(ok && a && b && !zkt_map_range_by_id(after, parent.id));
@@ -222,7 +226,7 @@ static void test_split_at_key(void)
     uint8_t key[ZKT_KEY_MAX + 8];
     size_t kl = g_l.w.prefix_len[1];
     memcpy(key, g_l.w.prefix[1], kl);
-    memcpy(key + kl, "-w1-5", 5);
+    memcpy(key + kl, "-w1-5", 5); // NOLINT(bugprone-not-null-terminated-result): a key, bytes
     kl += 5;
     char a[ZKT_ID_MAX], b[ZKT_ID_MAX];
     uint64_t t = it_wall_ms();
@@ -255,6 +259,8 @@ static void test_split_at_middle(void)
     CU_ASSERT_FATAL(split_checked(3, NULL, 0, false, a, b));
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
+    if (!m)
+        return;
     const zkt_map_range *ra = zkt_map_range_by_id(m, a), *rb = zkt_map_range_by_id(m, b);
     CU_ASSERT(ra && rb && has_keys(ra) && has_keys(rb));
     zkt_map_free(m);
@@ -267,6 +273,8 @@ static void test_scan_across_split(void)
 {
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
+    if (!m)
+        return;
     /* the interval of the first split's parent: its halves are ranges 1 and 2 now */
     zkt_map_range lo = m->ranges[1], hi = m->ranges[2];
     zkt_map_free(m);
@@ -312,6 +320,8 @@ static void test_replica_down_during_split(void)
     CU_ASSERT_FATAL(it_wait_all_in_sync(&g_cl, WAIT_MS));
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
+    if (!m)
+        return;
     int idx = m->n_ranges - 2; /* written to, not split yet */
     const zkt_map_range *r = &m->ranges[idx];
     CU_ASSERT_FATAL(r->n_replicas > 0);
@@ -341,6 +351,8 @@ static void test_empty_range_declined(void)
     CU_ASSERT(strcmp(end.step, "failed") == 0 && strstr(end.err, "declined"));
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
+    if (!m)
+        return;
     const zkt_map_range *r = zkt_map_range_by_id(m, g_last.id);
     CU_ASSERT(r && r->json && !strstr(r->json, "\"split\""));
     zkt_map_free(m);
@@ -358,6 +370,8 @@ static bool merge_checked(const char *left_id, char mid[ZKT_ID_MAX])
 {
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
+    if (!m)
+        return false;
     const zkt_map_range *l = zkt_map_range_by_id(m, left_id);
     CU_ASSERT_FATAL(l != NULL && l->end_len > 0);
     const zkt_map_range *r = zkt_map_find(m, l->end, l->end_len);
@@ -372,6 +386,8 @@ static bool merge_checked(const char *left_id, char mid[ZKT_ID_MAX])
     made_id(id, 'm', mid);
     zkt_map *after = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(after != NULL);
+    if (!after)
+        return false;
     const zkt_map_range *x = zkt_map_range_by_id(after, mid);
     CU_ASSERT(ok && x && !zkt_map_range_by_id(after, left.id) &&
               !zkt_map_range_by_id(after, right.id));
@@ -412,6 +428,8 @@ static void test_merge_across_owners(void)
     CU_ASSERT_FATAL(it_wait_all_in_sync(&g_cl, WAIT_MS));
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
+    if (!m)
+        return;
     char left[ZKT_ID_MAX] = "";
     for (int i = 0; i + 2 < m->n_ranges && !left[0]; i++) /* not the empty last range */
         if (strcmp(m->ranges[i].owner, m->ranges[i + 1].owner) != 0)
@@ -427,15 +445,16 @@ static void test_merge_across_owners(void)
 static void test_owner_killed_after_split(void)
 {
     CU_ASSERT_FATAL(it_wait_all_in_sync(&g_cl, WAIT_MS));
+    char a[ZKT_ID_MAX], b[ZKT_ID_MAX];
+    CU_ASSERT_FATAL(split_checked(2, NULL, 0, false, a, b));
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
-    char a[ZKT_ID_MAX], b[ZKT_ID_MAX];
-    zkt_map_free(m);
-    CU_ASSERT_FATAL(split_checked(2, NULL, 0, false, a, b));
-    m = zkt_cluster_map(&g_cl);
-    CU_ASSERT_FATAL(m != NULL);
+    if (!m)
+        return;
     const zkt_map_range *r = zkt_map_range_by_id(m, a);
     CU_ASSERT_FATAL(r != NULL);
+    if (!r)
+        return;
     int o = zkt_cluster_server_index(&g_cl, r->owner);
     uint64_t epoch = r->epoch;
     zkt_map_free(m);

@@ -168,6 +168,8 @@ static size_t midpoint(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
     size_t cap = (alen > blen ? alen : blen) + 1;
     uint8_t *m = malloc(cap);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    if (!m)
+        return 0; /* (the assertion has returned already; for the analysers) */
     size_t n = zkv_key_midpoint(a, alen, b, blen, m);
     CU_ASSERT_FATAL(n <= cap);
     memcpy(out, m, n);

@@ -335,9 +335,9 @@ static void check_merged(const zkv_range *m, const char *start, const char *end)
     CU_ASSERT_STRING_EQUAL(m->id, "r12m");
     size_t sl = start ? strlen(start) : 0, el = end ? strlen(end) : 0;
     CU_ASSERT_EQUAL(m->start_len, sl);
-    CU_ASSERT(m->start_len == sl && (sl == 0 || memcmp(m->start, start, sl) == 0));
+    CU_ASSERT(m->start_len == sl && (!start || memcmp(m->start, start, sl) == 0));
     CU_ASSERT_EQUAL(m->end_len, el);
-    CU_ASSERT(m->end_len == el && (el == 0 || memcmp(m->end, end, el) == 0));
+    CU_ASSERT(m->end_len == el && (!end || memcmp(m->end, end, el) == 0));
     if (!sl)
         CU_ASSERT_PTR_NULL(m->start);
     if (!el)

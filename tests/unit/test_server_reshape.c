@@ -100,8 +100,14 @@ static zkv_rangemap *make_map(const range_spec *spec, size_t n)
 {
     zkv_rangemap *m = calloc(1, sizeof(*m));
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    if (!m)
+        return NULL; /* (the assertion has returned already; for the analysers) */
     m->ranges = calloc(n, sizeof(*m->ranges));
     CU_ASSERT_PTR_NOT_NULL_FATAL(m->ranges);
+    if (!m->ranges) {
+        free(m);
+        return NULL;
+    }
     m->n_ranges = n;
     m->version = 10;
     for (size_t i = 0; i < n; i++) {
