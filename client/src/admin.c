@@ -190,20 +190,31 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The children of the cluster's directory kind, sorted, into sv (none when the directory
+ * is missing: an older cluster); zk_lock held. Returns a ZooKeeper code. */
+static int sorted_children(zkv_client *c, zkv_path_kind kind, struct String_vector *sv)
+{
+    char dir[ZKV_PATH_MAX];
+    if (zkv_path(dir, sizeof(dir), c->opts.cluster, kind, NULL) != 0)
+        return ZBADARGUMENTS;
+    int rc = zoo_get_children(c->mc.zh, dir, 0, sv);
+    if (rc == ZNONODE) {
+        sv->count = 0;
+        sv->data = NULL;
+        return ZOK;
+    }
+    if (rc == ZOK && sv->count > 0)
+        qsort(sv->data, (size_t)sv->count, sizeof(*sv->data), cmp_name);
+    return rc;
+}
+
 /* Adds the operations under ops/ to arr (zk_lock held). */
 static int add_ops(zkv_client *c, cJSON *arr)
 {
-    char dir[ZKV_PATH_MAX];
-    if (zkv_path(dir, sizeof(dir), c->opts.cluster, ZKV_PATH_OPS, NULL) != 0)
-        return ZBADARGUMENTS;
     struct String_vector sv = {0};
-    int rc = zoo_get_children(c->mc.zh, dir, 0, &sv);
-    if (rc == ZNONODE)
-        return ZOK;
+    int rc = sorted_children(c, ZKV_PATH_OPS, &sv);
     if (rc != ZOK)
         return rc;
-    if (sv.count > 0)
-        qsort(sv.data, (size_t)sv.count, sizeof(*sv.data), cmp_name);
     for (int i = 0; i < sv.count && rc == ZOK; i++) {
         char path[ZKV_PATH_MAX], buf[ZKV_OP_JSON_MAX];
         int len = sizeof(buf) - 1;
@@ -229,17 +240,10 @@ static int add_ops(zkv_client *c, cJSON *arr)
 /* Adds the drained/ children to arr (zk_lock held). */
 static int add_drained(zkv_client *c, cJSON *arr)
 {
-    char dir[ZKV_PATH_MAX];
-    if (zkv_path(dir, sizeof(dir), c->opts.cluster, ZKV_PATH_DRAINED, NULL) != 0)
-        return ZBADARGUMENTS;
     struct String_vector sv = {0};
-    int rc = zoo_get_children(c->mc.zh, dir, 0, &sv);
-    if (rc == ZNONODE)
-        return ZOK;
+    int rc = sorted_children(c, ZKV_PATH_DRAINED, &sv);
     if (rc != ZOK)
         return rc;
-    if (sv.count > 0)
-        qsort(sv.data, (size_t)sv.count, sizeof(*sv.data), cmp_name);
     for (int i = 0; i < sv.count; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(sv.data[i]));
     deallocate_String_vector(&sv);
