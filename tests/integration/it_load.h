@@ -1,6 +1,7 @@
 /* it_load.h: the load the cluster-shape tests run under (test_elastic, test_split_merge,
  * test_autoshape): a writer (keys of its own and overwrites over the given ranges) and a
- * reader of its acknowledged writes (owner reads only), each on its own fail-fast client;
+ * reader of its acknowledged writes (owner reads only), each on its own fail-fast client
+ * (also test_moves and test_liveness);
  * the check that neither saw an error so far; the read-back of every acknowledged write
  * at the end. */
 #ifndef ZKV_IT_LOAD_H
@@ -61,12 +62,18 @@ static inline bool it_load_clean(it_load *l, const char *when)
     return wf == 0 && re == 0 && rw == 0;
 }
 
+/* Stops the writer and the reader (again: a no-op). */
+static inline void it_load_stop(it_load *l)
+{
+    it_reader_stop(&l->r);
+    it_writer_stop(&l->w);
+}
+
 /* Stops both, then asserts that every acknowledged write reads back at its owner
  * (through c) and that the cluster's ranges are sane. */
 static inline void it_load_read_back(it_load *l, zkv_client *c, zkt_cluster *cl)
 {
-    it_reader_stop(&l->r);
-    it_writer_stop(&l->w);
+    it_load_stop(l);
     int checked = 0;
     CU_ASSERT(it_writer_verify(&l->w, c, ZKV_FLAG_OWNER_ONLY, false, &checked) == 0);
     CU_ASSERT(checked > 0);

@@ -200,6 +200,7 @@ static void test_large_range_split(void)
 
 static void test_read_back(void)
 {
+    it_load_stop(&g_l);
     no_errors("end");
     it_load_read_back(&g_l, g_client, &g_cl);
 }

@@ -273,6 +273,7 @@ static void test_rolling_restart(void)
 
 static void test_read_back(void)
 {
+    it_load_stop(&g_l);
     no_errors("end");
     it_load_read_back(&g_l, g_client, &g_cl);
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "it_common.h"
+#include "it_load.h"
 #include "it_repl.h"
 #include "zkt/zkt.h"
 #include "zkv/zkv.h"
@@ -36,9 +37,8 @@
 #define BASELINE_MS 2000
 
 static zkt_cluster g_cl;
-static zkv_client *g_client, *g_wc, *g_rc;
-static it_writer g_w;
-static it_reader g_r;
+static zkv_client *g_client;
+static it_load g_l;
 static uint64_t g_t_start; /* wall ms when the writer started */
 
 static int init(void)
@@ -47,30 +47,15 @@ static int init(void)
         return -1;
     g_cl.session_timeout_ms = SESSION_MS;
     if (it_cluster_up(&g_cl, N_SERVERS, CALL_MS, 2000, &g_client) != 0 ||
-        it_client_ff(&g_cl, CALL_MS, 4000, &g_wc) != ZKV_OK ||
-        it_client_ff(&g_cl, CALL_MS, 4000, &g_rc) != ZKV_OK || !it_wait_all_in_sync(&g_cl, WAIT_MS))
+        !it_wait_all_in_sync(&g_cl, WAIT_MS))
         return -1;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    if (!m)
-        return -1;
-    int ranges[ZKT_MAX_RANGES];
-    for (int i = 0; i < m->n_ranges; i++)
-        ranges[i] = i;
     g_t_start = it_wall_ms();
-    int rc = it_writer_start(&g_w, g_wc, 1, m, ranges, m->n_ranges, true);
-    zkt_map_free(m);
-    if (rc != 0 || it_reader_start(&g_r, g_rc, &g_w, ZKV_FLAG_OWNER_ONLY, false) != 0)
-        return -1;
-    return it_writer_wait_acks(&g_w, 200, WAIT_MS) ? 0 : -1;
+    return it_load_start(&g_l, &g_cl, -1, 0, 200, WAIT_MS);
 }
 
 static int cleanup(void)
 {
-    it_reader_stop(&g_r);
-    it_writer_free(&g_w);
-    zkv_client_free(g_wc);
-    zkv_client_free(g_rc);
-    g_wc = g_rc = NULL;
+    it_load_free(&g_l);
     return it_cluster_down(&g_cl, &g_client);
 }
 
@@ -84,12 +69,12 @@ static int cmp_u64(const void *a, const void *b)
  * count, failures, median, p99 and longest. Returns the longest (ms). */
 static uint64_t log_latencies(const char *phase, uint64_t t0, uint64_t t1)
 {
-    int n = atomic_load(&g_w.n), k = 0, failed = 0;
+    int n = atomic_load(&g_l.w.n), k = 0, failed = 0;
     uint64_t *lat = malloc((size_t)(n > 0 ? n : 1) * sizeof *lat);
     if (!lat)
         return 0;
     for (int i = 0; i < n; i++) {
-        const it_attempt *a = &g_w.a[i];
+        const it_attempt *a = &g_l.w.a[i];
         if (a->t_done < t0 || a->t_sent > t1)
             continue;
         lat[k++] = a->t_done - a->t_sent;
@@ -163,7 +148,7 @@ static int pace_with_progress(int ms)
     uint64_t t0 = zkt_now_ms();
     int stalls = 0;
     while (zkt_now_ms() - t0 < (uint64_t)ms) {
-        if (!it_writer_wait_acks(&g_w, 1, WAIT_MS))
+        if (!it_writer_wait_acks(&g_l.w, 1, WAIT_MS))
             stalls++;
         zkt_pause_ms(STEP_MS);
     }
@@ -215,8 +200,7 @@ static void test_cpu_load(void)
         CU_ASSERT(check_no_failover(before, now, "full CPU load") == 0);
     zkt_map_free(now);
     zkt_map_free(before);
-    CU_ASSERT(atomic_load(&g_w.failed) == 0);
-    CU_ASSERT(atomic_load(&g_r.errors) == 0 && atomic_load(&g_r.wrong) == 0);
+    CU_ASSERT(it_load_clean(&g_l, "CPU load"));
 }
 
 static void test_stopped_1s(void)
@@ -247,7 +231,7 @@ static void test_stopped_1s(void)
 
     /* Writes are acknowledged again, then one session timeout of observation. */
     uint64_t t = zkt_now_ms();
-    CU_ASSERT(it_writer_wait_acks(&g_w, 200, WAIT_MS));
+    CU_ASSERT(it_writer_wait_acks(&g_l.w, 200, WAIT_MS));
     zkt_log("200 writes acknowledged %llu ms after SIGCONT",
             (unsigned long long)(zkt_now_ms() - t));
     CU_ASSERT(pace_with_progress(SESSION_MS) == 0);
@@ -261,21 +245,15 @@ static void test_stopped_1s(void)
         CU_ASSERT(check_no_failover(before, now, "stopped for 1 s") == 0);
     zkt_map_free(now);
     zkt_map_free(before);
-    CU_ASSERT(atomic_load(&g_w.failed) == 0);
-    CU_ASSERT(atomic_load(&g_r.errors) == 0 && atomic_load(&g_r.wrong) == 0);
+    CU_ASSERT(it_load_clean(&g_l, "SIGSTOP"));
 }
 
 static void test_read_back(void)
 {
-    it_reader_stop(&g_r);
-    it_writer_stop(&g_w);
+    it_load_stop(&g_l);
     log_latencies("whole run", g_t_start, it_wall_ms());
-    CU_ASSERT(atomic_load(&g_w.failed) == 0);
-    CU_ASSERT(atomic_load(&g_r.errors) == 0 && atomic_load(&g_r.wrong) == 0);
-    int checked = 0;
-    CU_ASSERT(it_writer_verify(&g_w, g_client, ZKV_FLAG_OWNER_ONLY, false, &checked) == 0);
-    CU_ASSERT(checked > 0);
-    CU_ASSERT(it_check_sane(&g_cl) == 0);
+    CU_ASSERT(it_load_clean(&g_l, "end"));
+    it_load_read_back(&g_l, g_client, &g_cl);
 }
 
 int main(void)

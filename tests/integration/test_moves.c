@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "it_common.h"
+#include "it_load.h"
 #include "it_repl.h"
 #include "zkt/zkt.h"
 #include "zkv/zkv.h"
@@ -27,38 +28,23 @@
 #define MOVES 4
 
 static zkt_cluster g_cl;
-static zkv_client *g_client, *g_wc, *g_rc;
-static it_writer g_w;
-static it_reader g_r;
+static zkv_client *g_client;
+static it_load g_l;
 
 static int init(void)
 {
     if (zkt_cluster_init(&g_cl, "moves") != 0)
         return -1;
-    if (it_cluster_up(&g_cl, N_SERVERS, 8000, 2000, &g_client) != 0 ||
-        it_client_ff(&g_cl, 8000, 4000, &g_wc) != ZKV_OK ||
-        it_client_ff(&g_cl, 8000, 4000, &g_rc) != ZKV_OK || !it_wait_all_in_sync(&g_cl, WAIT_MS))
-        return -1;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    if (!m)
-        return -1;
-    int ranges[ZKT_MAX_RANGES];
-    for (int i = 0; i < m->n_ranges; i++)
-        ranges[i] = i;
-    int rc = it_writer_start(&g_w, g_wc, 1, m, ranges, m->n_ranges, true);
-    zkt_map_free(m);
-    if (rc != 0 || it_reader_start(&g_r, g_rc, &g_w, ZKV_FLAG_OWNER_ONLY, false) != 0)
-        return -1;
-    return it_writer_wait_acks(&g_w, 200, WAIT_MS) ? 0 : -1;
+    return it_cluster_up(&g_cl, N_SERVERS, 8000, 2000, &g_client) != 0 ||
+                   !it_wait_all_in_sync(&g_cl, WAIT_MS) ||
+                   it_load_start(&g_l, &g_cl, -1, 0, 200, WAIT_MS) != 0
+               ? -1
+               : 0;
 }
 
 static int cleanup(void)
 {
-    it_reader_stop(&g_r);
-    it_writer_free(&g_w);
-    zkv_client_free(g_wc);
-    zkv_client_free(g_rc);
-    g_wc = g_rc = NULL;
+    it_load_free(&g_l);
     return it_cluster_down(&g_cl, &g_client);
 }
 
@@ -121,8 +107,8 @@ static void test_move_on_request(void)
             CU_ASSERT(!zkt_range_in_sync(&a.now, target));
         }
         /* the writes of the range go on at the new owner */
-        CU_ASSERT(it_writer_wait_acks(&g_w, 100, WAIT_MS));
-        pauses[done] = it_longest_write(&g_w, m, r, t0, it_wall_ms());
+        CU_ASSERT(it_writer_wait_acks(&g_l.w, 100, WAIT_MS));
+        pauses[done] = it_longest_write(&g_l.w, m, r, t0, it_wall_ms());
         zkt_log("move %d: %s from %s to %s in %llu ms; longest write to it meanwhile %llu ms", k,
                 r->id, old_owner, target, (unsigned long long)(t1 - t0),
                 (unsigned long long)pauses[done]);
@@ -133,8 +119,7 @@ static void test_move_on_request(void)
     if (done)
         zkt_log("write pause per move: median %llu ms, max %llu ms over %d moves",
                 (unsigned long long)pauses[done / 2], (unsigned long long)pauses[done - 1], done);
-    CU_ASSERT(atomic_load(&g_w.failed) == 0);
-    CU_ASSERT(atomic_load(&g_r.errors) == 0 && atomic_load(&g_r.wrong) == 0);
+    CU_ASSERT(it_load_clean(&g_l, "moves on request"));
 }
 
 static void test_impossible_request(void)
@@ -151,7 +136,7 @@ static void test_impossible_request(void)
     CU_ASSERT_FATAL(zkt_map_ask_handoff(g_cl.zc, g_cl.name, m, r->id, "node-99", NULL) == ZOK);
     zkt_map_free(m);
     /* the owner keeps the range and keeps taking writes */
-    CU_ASSERT(it_writer_wait_acks(&g_w, 200, WAIT_MS));
+    CU_ASSERT(it_writer_wait_acks(&g_l.w, 200, WAIT_MS));
     m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
     if (!m)
@@ -161,7 +146,7 @@ static void test_impossible_request(void)
     if (r) /* withdraw the request */
         CU_ASSERT(zkt_map_ask_handoff(g_cl.zc, g_cl.name, m, range_id, NULL, NULL) == ZOK);
     zkt_map_free(m);
-    CU_ASSERT(atomic_load(&g_w.failed) == 0);
+    CU_ASSERT(atomic_load(&g_l.w.failed) == 0);
 }
 
 static bool back_in_sync(void *p)
@@ -197,24 +182,18 @@ static void test_controlled_shutdown(void)
     for (int i = 0; i < m->n_ranges; i++)
         CU_ASSERT(!zkt_range_in_sync(&m->ranges[i], id));
     zkt_map_free(m);
-    CU_ASSERT(it_writer_wait_acks(&g_w, 200, WAIT_MS));
+    CU_ASSERT(it_writer_wait_acks(&g_l.w, 200, WAIT_MS));
     CU_ASSERT(zkt_server_start(&g_cl, victim) == 0);
     CU_ASSERT(zkt_wait_for(back_in_sync, &g_cl, WAIT_MS));
-    CU_ASSERT(it_writer_wait_acks(&g_w, 200, WAIT_MS));
-    CU_ASSERT(atomic_load(&g_w.failed) == 0);
-    CU_ASSERT(atomic_load(&g_r.errors) == 0 && atomic_load(&g_r.wrong) == 0);
+    CU_ASSERT(it_writer_wait_acks(&g_l.w, 200, WAIT_MS));
+    CU_ASSERT(it_load_clean(&g_l, "controlled shutdown"));
 }
 
 static void test_read_back(void)
 {
-    it_reader_stop(&g_r);
-    it_writer_stop(&g_w);
-    CU_ASSERT(atomic_load(&g_w.failed) == 0);
-    CU_ASSERT(atomic_load(&g_r.errors) == 0 && atomic_load(&g_r.wrong) == 0);
-    int checked = 0;
-    CU_ASSERT(it_writer_verify(&g_w, g_client, ZKV_FLAG_OWNER_ONLY, false, &checked) == 0);
-    CU_ASSERT(checked > 0);
-    CU_ASSERT(it_check_sane(&g_cl) == 0);
+    it_load_stop(&g_l);
+    CU_ASSERT(it_load_clean(&g_l, "end"));
+    it_load_read_back(&g_l, g_client, &g_cl);
 }
 
 int main(void)
