@@ -375,8 +375,23 @@ static int gather_extras(zkv_coord *c, const zkv_rangemap *map, const zkv_assign
     return 0;
 }
 
-/* Rule 14 (bytebalance.h) over the placement's output: one trade of ownership between
- * the nodes owning the most and the fewest bytes, among live nodes that may own more. */
+static void log_trades(const zkv_rangemap *map, const zkv_assignment *next, const double *bytes)
+{
+    for (size_t i = 0; i < map->n_ranges; i++) {
+        const zkv_range *r = &map->ranges[i];
+        double mib = bytes[i] / (1024.0 * 1024.0);
+        if (next[i].handoff[0] && !r->handoff[0])
+            ZKV_INFO("byte balance: asking %s to hand %s (%.1f MiB) to %s", next[i].owner, r->id,
+                     mib, next[i].handoff);
+        if (next[i].leaving[0] && !r->leaving[0])
+            ZKV_INFO("byte balance: moving the copy of %s (%.1f MiB) on %s to %s", r->id, mib,
+                     next[i].leaving, next[i].replicas[next[i].n_replicas - 1]);
+    }
+}
+
+/* Rules 14 and 15 (bytebalance.h) over the placement's output: one trade of ownership
+ * (when owners are balanced), else one of replica slots, between the nodes carrying the
+ * most and the fewest bytes, among live nodes that may take more. */
 static void byte_balance(zkv_coord *c, const zkv_rangemap *map, zkv_assignment *next,
                          const extras *x)
 {
@@ -397,11 +412,10 @@ static void byte_balance(zkv_coord *c, const zkv_rangemap *map, zkv_assignment *
         if (!out)
             nodes[k++] = map->nodes[j].id;
     }
-    if (zkv_byte_balance(next, n, bytes, nodes, k, c->cfg.balance_min_bytes))
-        for (size_t i = 0; i < n; i++)
-            if (next[i].handoff[0] && !map->ranges[i].handoff[0])
-                ZKV_INFO("byte balance: asking %s to hand %s (%.1f MiB) to %s", next[i].owner,
-                         map->ranges[i].id, bytes[i] / (1024.0 * 1024.0), next[i].handoff);
+    double gap = c->cfg.balance_min_bytes;
+    if ((c->cfg.balance_owners && zkv_byte_balance(next, n, bytes, nodes, k, gap)) ||
+        zkv_replica_byte_balance(next, n, bytes, nodes, k, c->cluster.replicas - 1, gap))
+        log_trades(map, next, bytes);
     free(bytes);
     free(nodes);
 }
@@ -496,8 +510,7 @@ int zkv_leader_reconcile(zkv_coord *c)
                           .now_ms = zkv_wall_ms()};
     zkv_opsrun_step(ops, &world, world.now_ms);
     zkv_autorun_pass(c, map, zkv_opsrun_loaded(ops));
-    if (c->cfg.balance_owners)
-        byte_balance(c, map, next, &x);
+    byte_balance(c, map, next, &x);
     free(ids);
     size_t changed = 0;
     for (size_t i = 0; i < n; i++) {

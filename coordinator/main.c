@@ -98,8 +98,8 @@ int main(int argc, char **argv)
          "how often the leader looks at the nodes' range reports for a split or merge to make", 100,
          3600000},
         {"balance-min-mb", 0, ZKV_FLAG_INT, &balance_min_mb, "MB",
-         "trade range ownership between nodes when the bytes they own differ by this much "
-         "(and by a quarter of the lighter one's)",
+         "trade range owners, then replica slots, between nodes when the bytes they carry "
+         "differ by this much (and by a quarter of the lighter one's)",
          1, 1048576},
         {"no-owner-balance", 0, ZKV_FLAG_BOOL, &no_owner_balance, NULL,
          "do not even out range owners between nodes (owners still move off drained and "

@@ -162,6 +162,7 @@ static void sanitize(zkv_assignment *a)
 {
     a->owner[ZKV_ID_MAX - 1] = '\0';
     a->handoff[ZKV_ID_MAX - 1] = '\0';
+    a->leaving[ZKV_ID_MAX - 1] = '\0';
     if (a->n_replicas < 0 || a->n_replicas > ZKV_MAX_REPLICAS)
         a->n_replicas = a->n_replicas < 0 ? 0 : ZKV_MAX_REPLICAS;
     if (a->n_in_sync < 0 || a->n_in_sync > ZKV_MAX_REPLICAS)
@@ -274,8 +275,8 @@ static void fill_replicas(const plan *p, zkv_assignment *a, int r1)
 }
 
 /* true when replica x should leave before replica y when a move finishes: dead first,
- * then excluded, then not in_sync, then the higher load (a dead node carries none), then
- * the higher id. */
+ * then excluded, then not in_sync, then the one the move named (leaving), then the
+ * higher load (a dead node carries none), then the higher id. */
 static bool leaves_before(const plan *p, const zkv_assignment *a, const char *x, const char *y)
 {
     int kx = node_index(p, x), ky = node_index(p, y);
@@ -286,6 +287,9 @@ static bool leaves_before(const plan *p, const zkv_assignment *a, const char *x,
     bool sx = is_in_sync(a, x), sy = is_in_sync(a, y);
     if (sx != sy)
         return !sx;
+    bool nx = strcmp(a->leaving, x) == 0, ny = strcmp(a->leaving, y) == 0;
+    if (nx != ny)
+        return nx;
     int lx = kx >= 0 ? load(p, (size_t)kx) : 0, ly = ky >= 0 ? load(p, (size_t)ky) : 0;
     if (lx != ly)
         return lx > ly;
@@ -301,6 +305,15 @@ static int leaving_replica(const plan *p, const zkv_assignment *a, int r1)
         if (leaves_before(p, a, a->replicas[j], a->replicas[best]))
             best = j;
     return best;
+}
+
+/* A move names the replica it takes the slot from (leaving) only while it is in progress
+ * and that replica still holds one of the r1 slots. */
+static void tidy_leaving(zkv_assignment *a, int r1)
+{
+    int n = a->n_replicas < r1 ? a->n_replicas : r1;
+    if (a->n_replicas <= r1 || !list_has(a->replicas, n, a->leaving))
+        memset(a->leaving, 0, ZKV_ID_MAX);
 }
 
 /* Pass 3, rules 7 and 8, for a range listing more than r1 replicas (a move in progress,
@@ -502,6 +515,7 @@ static void rebalance(const zkv_placement_input *in, const plan *p, zkv_assignme
                     if (!can_start(in, p, a, h, l, r1))
                         continue;
                     set_id(a->replicas[a->n_replicas++], p->live[l]);
+                    set_id(a->leaving, p->live[h]);
                     p->slots[l]++;
                     started = true;
                 }
@@ -759,6 +773,7 @@ int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out)
         settle_move(&p, a, r1);
         replace_dead(&p, a);
         fill_replicas(&p, a, r1);
+        tidy_leaving(a, r1);
     }
 
     /* Pass 4: even out replica slots by starting moves. */
@@ -814,6 +829,7 @@ void zkv_assignment_from_range(zkv_assignment *a, const zkv_range *r)
     a->n_in_sync = r->n_in_sync;
     a->epoch = r->epoch;
     memcpy(a->handoff, r->handoff, ZKV_ID_MAX);
+    memcpy(a->leaving, r->leaving, ZKV_ID_MAX);
     a->split_asked = r->split_asked;
     memcpy(a->split_ids, r->split_ids, sizeof(a->split_ids));
     a->split_key = r->split_key;
@@ -831,6 +847,7 @@ void zkv_assignment_to_range(const zkv_assignment *a, zkv_range *r)
     r->n_in_sync = a->n_in_sync;
     r->epoch = a->epoch;
     memcpy(r->handoff, a->handoff, ZKV_ID_MAX);
+    memcpy(r->leaving, a->leaving, ZKV_ID_MAX);
     r->split_asked = a->split_asked;
     memcpy(r->split_ids, a->split_ids, sizeof(r->split_ids));
     r->split_key = a->split_key; /* r is a shallow copy, only read */
@@ -852,7 +869,8 @@ static bool lists_equal(const char (*x)[ZKV_ID_MAX], int nx, const char (*y)[ZKV
 bool zkv_assignment_equal(const zkv_assignment *a, const zkv_assignment *b)
 {
     return strncmp(a->owner, b->owner, ZKV_ID_MAX) == 0 && a->epoch == b->epoch &&
-           strncmp(a->handoff, b->handoff, ZKV_ID_MAX) == 0 && a->split_asked == b->split_asked &&
+           strncmp(a->handoff, b->handoff, ZKV_ID_MAX) == 0 &&
+           strncmp(a->leaving, b->leaving, ZKV_ID_MAX) == 0 && a->split_asked == b->split_asked &&
            lists_equal(a->split_ids, 2, b->split_ids, 2) && a->split_key_len == b->split_key_len &&
            (a->split_key_len == 0 || memcmp(a->split_key, b->split_key, a->split_key_len) == 0) &&
            strncmp(a->merge_with, b->merge_with, ZKV_ID_MAX) == 0 &&

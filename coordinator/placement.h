@@ -23,6 +23,8 @@ typedef struct zkv_assignment {
     uint64_t epoch;
     char handoff[ZKV_ID_MAX]; /* "" or the in_sync replica the owner is asked to pass the
                                  range to (a live move, server/handoff.h) */
+    char leaving[ZKV_ID_MAX]; /* "" or the replica that leaves when the move of a replica
+                                 slot in progress finishes (rules 8, 9 and 15) */
     /* A split the owner is asked to make (split_asked, an operation's, opstep.c);
      * placement keeps it and starts no handoff of the range meanwhile. split_key is
      * borrowed (the map's range or the operation's key), valid for the pass. */
@@ -106,17 +108,19 @@ typedef struct zkv_placement_input {
  *     extra is dead and not in_sync drops the extra. With a live owner, a dead replica
  *     that is not in_sync is dropped instead of replaced: the extra takes its slot.
  *  8. A move finishes when the owner and the extra are live and the extra is in_sync:
- *     one other replica leaves replicas and in_sync, the first of: dead, not in_sync,
- *     most loaded, highest id.
+ *     one other replica leaves replicas and in_sync, the first of: dead, excluded, not
+ *     in_sync, the one the move names (leaving), most loaded, highest id. leaving is
+ *     cleared when no move is in progress or it names no replica of the first R-1 slots.
  *  9. Rebalancing is two-phase: to move a slot from the most loaded node h to the least
  *     loaded node l (projected loads: a move in progress counts for its extra, not for
  *     the replica that will leave), l is appended as the extra replica of the first
  *     range (routing order) with a live owner other than l, exactly R-1 replicas, no
- *     copy on l, and h as the replica that would leave (8). Moves start while the
- *     projected max-min load is 2 or more, such a range exists, and fewer than
- *     max(1, live nodes / 2) ranges have a move in progress. A range whose owner is down
- *     never starts or finishes a move. Placing the output again changes nothing until
- *     in_sync (or the live set) changes: a half-done move stays half-done.
+ *     copy on l, and h as the replica that would leave (8), now named in leaving.
+ *     Moves start while the projected max-min load is 2 or more, such a range exists,
+ *     and fewer than max(1, live nodes / 2) ranges have a move in progress. A range
+ *     whose owner is down never starts or finishes a move. Placing the output again
+ *     changes nothing until in_sync (or the live set) changes: a half-done move stays
+ *     half-done.
  * 10. A handoff request (handoff) names the replica the owner is asked to pass the range
  *     to; the owner clears it when it does so. It is withdrawn when the owner is not live
  *     or changed, when the target is not a live in_sync replica or is excluded, or when
@@ -136,8 +140,8 @@ typedef struct zkv_placement_input {
  *     copy on l. Heads are tried from the most owning down, chains breadth-first in id
  *     and routing order; owned counts are as projected by the outstanding requests.
  * 13. Replica slots of dead nodes in grace are kept as if no spare existed (5, 7).
- * Rule 14, owners even by bytes, runs after this function in the leader
- * (bytebalance.h): it needs the owners' size reports. */
+ * Rules 14 and 15, owners and replica slots even by bytes, run after this function in
+ * the leader (bytebalance.h): they need the owners' size reports. */
 int zkv_placement_compute(const zkv_placement_input *in, zkv_assignment *out);
 
 /* The failover candidates of a: when its owner is set and not live, its live in_sync

@@ -407,6 +407,7 @@ char *zkv_range_to_json(const zkv_range *r)
               add_ids(o, "replicas", r->replicas, r->n_replicas) ||
               add_ids(o, "in_sync", r->in_sync, r->n_in_sync) || add_u64(o, "epoch", r->epoch) ||
               (r->handoff[0] && add_str(o, "handoff", r->handoff)) ||
+              (r->leaving[0] && add_str(o, "leaving", r->leaving)) ||
               (r->n_parents > 0 && add_parents(o, r)) || (r->split_asked && add_split(o, r)) ||
               (r->merge_with[0] && add_merge(o, r));
     return finish_json(o, bad);
@@ -471,6 +472,8 @@ int zkv_range_from_json(const char *json, size_t len, zkv_range *out, char *err,
         get_u64(what, o, "epoch", &out->epoch, err, errlen) == 0 &&
         (!cJSON_GetObjectItemCaseSensitive(o, "handoff") ||
          get_id(what, o, "handoff", out->handoff, true, err, errlen) == 0) &&
+        (!cJSON_GetObjectItemCaseSensitive(o, "leaving") ||
+         get_id(what, o, "leaving", out->leaving, true, err, errlen) == 0) &&
         get_reshape(what, o, out, err, errlen) == 0) {
         if (out->start_len && out->end_len &&
             zkv_key_cmp(out->start, out->start_len, out->end, out->end_len) >= 0)

@@ -33,3 +33,7 @@ zkv_unit_test(coordinator_autoshape
 zkv_unit_test(coordinator_bytebalance
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_bytebalance.c
   LIBS zkv_coordinator_core zkv_common)
+# Replica slots even by bytes (rule 15), and placement dropping the replica a move names.
+zkv_unit_test(coordinator_replicabalance
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_replicabalance.c
+  LIBS zkv_coordinator_core zkv_common)

@@ -351,6 +351,7 @@ static void make_reshaped_range(zkv_range *r)
     strcpy(r->split_ids[1], "r12b");
     strcpy(r->merge_with, "r0004");
     strcpy(r->merge_id, "r13");
+    strcpy(r->leaving, "node-b");
 }
 
 static void test_range_json_reshape_round_trip(void)
@@ -364,7 +365,8 @@ static void test_range_json_reshape_round_trip(void)
     CU_ASSERT_STRING_EQUAL(js, "{\"id\":\"r0003\",\"start\":\"a\\\\x00\\\\xff\\\\x5c\","
                                "\"end\":\"\\\\xff\\\\xff\\\\x00\",\"owner\":\"node-a\","
                                "\"replicas\":[\"node-b\",\"node-c\"],\"in_sync\":[\"node-c\"],"
-                               "\"epoch\":12,\"parents\":[{\"id\":\"r0001\",\"epoch\":7,"
+                               "\"epoch\":12,\"leaving\":\"node-b\","
+                               "\"parents\":[{\"id\":\"r0001\",\"epoch\":7,"
                                "\"seq\":123456789012},{\"id\":\"r0002\",\"epoch\":3,\"seq\":0}],"
                                "\"split\":{\"key\":\"m\\\\x00\\\\xff\\\\x00\",\"ids\":[\"r12a\","
                                "\"r12b\"]},\"merge\":{\"with\":\"r0004\",\"id\":\"r13\"}}");
@@ -387,6 +389,7 @@ static void test_range_json_reshape_round_trip(void)
     CU_ASSERT_STRING_EQUAL(d.split_ids[1], "r12b");
     CU_ASSERT_STRING_EQUAL(d.merge_with, "r0004");
     CU_ASSERT_STRING_EQUAL(d.merge_id, "r13");
+    CU_ASSERT_STRING_EQUAL(d.leaving, "node-b");
     CU_ASSERT_EQUAL(d.zversion, -1);
     /* and back to the same text */
     char *again = zkv_range_to_json(&d);

@@ -51,6 +51,8 @@ typedef struct zkv_range {
     uint64_t epoch;
     char handoff[ZKV_ID_MAX];    /* "" or the replica the owner is asked to pass ownership to
                                     (a live move, docs/operations.md) */
+    char leaving[ZKV_ID_MAX];    /* "" or the replica that leaves when the move of a replica
+                                    slot in progress finishes (docs/replication.md) */
     zkv_range_parent parents[2]; /* what it was made from: 1 (split) or 2 (merge) */
     int n_parents;
     /* A split the owner is asked to make: into split_ids[0] [start, key) and split_ids[1]
