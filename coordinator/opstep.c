@@ -315,9 +315,9 @@ static void merge_step(zkv_op *op, zkv_op_world *w, zkv_op_effect *eff)
     bool live = l->owner[0] && in_ids(w->live, w->n_live, l->owner) && r->owner[0] &&
                 in_ids(w->live, w->n_live, r->owner);
     if (colocate) {
-        if (!live || l->split_asked || r->split_asked || l->handoff[0] || r->merge_with[0] ||
-            (i > 0 && w->ranges[i - 1].merge_with[0]))
-            return; /* a failover, a split, a move or another merge first */
+        if (!live || l->handoff[0] || zkv_assignment_reshaping(w->ranges, (size_t)i) ||
+            zkv_assignment_reshaping(w->ranges, (size_t)i + 1))
+            return; /* a failover, a move, a split or another merge first */
         if (!bring_owner(r, l->owner, w->replicas))
             return;
         set_merge(l, rid, mid);

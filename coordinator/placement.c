@@ -118,9 +118,7 @@ static bool held_back(const zkv_placement_input *in, const plan *p, const zkv_as
            p->n < (size_t)(in->min_nodes > 0 ? in->min_nodes : 1);
 }
 
-/* Whether range i is being split or merged (asked to merge, or the right neighbour of
- * one that is): no handoff starts for it meanwhile. */
-static bool reshaping(const zkv_assignment *v, size_t i)
+bool zkv_assignment_reshaping(const zkv_assignment *v, size_t i)
 {
     return v[i].split_asked || v[i].merge_with[0] || (i > 0 && v[i - 1].merge_with[0]);
 }
@@ -590,7 +588,7 @@ static void balance_owners(const zkv_placement_input *in, const plan *p, zkv_ass
                 size_t x = queue[qh++];
                 for (size_t i = 0; i < in->n_ranges && goal < 0; i++) {
                     zkv_assignment *a = &out[i];
-                    if (held_back(in, p, a) || a->handoff[0] || reshaping(out, i) ||
+                    if (held_back(in, p, a) || a->handoff[0] || zkv_assignment_reshaping(out, i) ||
                         node_index(p, a->owner) != (int)x)
                         continue;
                     for (int j = 0; j < a->n_in_sync && goal < 0; j++) {
@@ -658,7 +656,7 @@ static void handoffs(const zkv_placement_input *in, const plan *p, zkv_assignmen
     for (size_t i = 0; i < in->n_ranges; i++) {
         zkv_assignment *a = &out[i];
         int o = node_index(p, a->owner);
-        if (held_back(in, p, a) || a->handoff[0] || reshaping(out, i) || o < 0 ||
+        if (held_back(in, p, a) || a->handoff[0] || zkv_assignment_reshaping(out, i) || o < 0 ||
             !excluded_at(p, o))
             continue;
         int t = least_owning_in_sync(p, a, own);

@@ -156,6 +156,10 @@ void zkv_assignment_from_range(zkv_assignment *a, const zkv_range *r);
 /* Writes the assignment fields of a into r (id, bounds and zversion untouched; r's
  * split_key then borrows a's: r must be a shallow copy nobody clears). */
 void zkv_assignment_to_range(const zkv_assignment *a, zkv_range *r);
+/* Whether range v[i] (v in routing order) is being split or merged: asked to split, asked
+ * to merge, or the right neighbour of one asked to merge. No handoff and no other split or
+ * merge starts for it meanwhile. */
+bool zkv_assignment_reshaping(const zkv_assignment *v, size_t i);
 /* true when owner, replicas (in order), in_sync (in order) and epoch are equal. */
 bool zkv_assignment_equal(const zkv_assignment *a, const zkv_assignment *b);
 /* Writes "[a,b,c]" of the replica list into out (truncated to fit). */
