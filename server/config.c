@@ -36,6 +36,11 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->copy_rate_mb = ZKV_SERVER_DEFAULT_COPY_MB_S;
     cfg->max_copies = ZKV_SERVER_DEFAULT_MAX_COPIES;
     cfg->stats_ms = ZKV_SERVER_DEFAULT_STATS_MS;
+    cfg->max_conns = ZKV_LIMITS_DEFAULT_MAX_CONNS;
+    cfg->idle_ms = ZKV_LIMITS_DEFAULT_IDLE_MS;
+    cfg->request_ms = ZKV_LIMITS_DEFAULT_REQUEST_MS;
+    cfg->conn_output_mb = ZKV_LIMITS_DEFAULT_CONN_OUTPUT_MB;
+    cfg->output_mb = ZKV_LIMITS_DEFAULT_OUTPUT_MB;
 }
 
 /* Prints the reason and the usage (with the true defaults) to stderr. */
@@ -98,6 +103,24 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
         {"stats-interval-ms", 0, ZKV_FLAG_INT, &cfg->stats_ms, "MS",
          "report the size and write rate of every owned range (stats/<id>) this often (0: never)",
          0, 3600000},
+        {"max-conns", 0, ZKV_FLAG_INT, &cfg->max_conns, "N",
+         "client connections accepted at once; more are answered \"too many connections\" "
+         "(nodes and the coordinator have 256 more)",
+         1, 1000000},
+        {"idle-timeout-ms", 0, ZKV_FLAG_INT, &cfg->idle_ms, "MS",
+         "close a client connection nothing was read from or written to for this long (0: "
+         "never)",
+         0, 86400000},
+        {"request-timeout-ms", 0, ZKV_FLAG_INT, &cfg->request_ms, "MS",
+         "close a connection whose request frame is not received whole this long after its "
+         "first byte (0: never)",
+         0, 3600000},
+        {"max-conn-output-mb", 0, ZKV_FLAG_INT, &cfg->conn_output_mb, "N",
+         "MiB of answers queued for one connection before the node stops reading it", 1, 4096},
+        {"max-output-mb", 0, ZKV_FLAG_INT, &cfg->output_mb, "N",
+         "MiB of answers queued for all connections before the node stops reading those with "
+         "large queues",
+         1, 1048576},
     };
     size_t n = sizeof(flags) / sizeof(flags[0]);
     zkv_common_opts common = {0};

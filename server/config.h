@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include "common/log.h"
 #include "common/rangemap.h"
+#include "connlimits.h"
 
 #define ZKV_SERVER_DEFAULT_LISTEN "127.0.0.1:7400"
 #define ZKV_SERVER_DEFAULT_DATA_DIR "./zkv-data"
@@ -18,9 +19,9 @@
 #define ZKV_SERVER_DEFAULT_COMPACTION_NICE 19 /* ZKV_STORE_DEFAULT_COMPACTION_NICE */
 #define ZKV_SERVER_DEFAULT_HANDOFF_MS 5000
 #define ZKV_SERVER_DEFAULT_LEAVE_MS 15000
-#define ZKV_SERVER_DEFAULT_COPY_MB_S 64   /* --copy-rate-mb: snapshot bytes a node sends per s */
-#define ZKV_SERVER_DEFAULT_MAX_COPIES 2   /* --max-copies: snapshots a node sends at once */
-#define ZKV_SERVER_DEFAULT_STATS_MS 10000 /* --stats-interval-ms: range report period */
+#define ZKV_SERVER_DEFAULT_COPY_MB_S 64     /* --copy-rate-mb: snapshot bytes a node sends per s */
+#define ZKV_SERVER_DEFAULT_MAX_COPIES 2     /* --max-copies: snapshots a node sends at once */
+#define ZKV_SERVER_DEFAULT_STATS_MS 10000   /* --stats-interval-ms: range report period */
 
 typedef struct zkv_server_config {
     const char *zk;
@@ -45,6 +46,11 @@ typedef struct zkv_server_config {
     long copy_rate_mb;    /* --copy-rate-mb: MiB/s of snapshot data a node sends (0: unlimited) */
     long max_copies;      /* --max-copies: snapshots a node sends at the same time */
     long stats_ms;        /* --stats-interval-ms: report owned ranges this often (0: never) */
+    long max_conns;  /* --max-conns: client connections (connlimits.h) */
+    long idle_ms;    /* --idle-timeout-ms: close connections idle this long (0: never) */
+    long request_ms; /* --request-timeout-ms: a frame must arrive whole within (0: no) */
+    long conn_output_mb; /* --max-conn-output-mb: answers queued for one connection */
+    long output_mb;      /* --max-output-mb: answers queued for all connections */
     char listen_host[256];
     int listen_port;
     char metrics_host[256];

@@ -9,7 +9,13 @@
  *
  * Oversized frames are answered TOO_LARGE as soon as their id is readable, and their
  * bytes are dropped as they arrive (c->skip). Undecodable frames get BAD_REQUEST; the
- * third bad frame in a row closes the connection. */
+ * third bad frame in a row closes the connection.
+ *
+ * Limits (connlimits.h decides, this file acts): each connection has a class (client, peer,
+ * probation, refused) counted in srv->classes; reading stops while its answers queue up
+ * (pause_reading, resumed from on_write); its queued bytes are accounted in
+ * srv->out_total; the loop's sweep (server.c) calls zkv_conn_check_timeout, which uses
+ * the times of the last I/O and of the first byte of the frame being received. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +26,52 @@
 
 /* Bytes of payload needed to read the id of a frame: field tag + 10-byte varint. */
 #define PEEK_BYTES 11u
+#define LIMITS_LOG_MS 1000 /* at most one line a second for each kind of limit */
 
 static size_t queued_output(const zkv_conn *c)
 {
     return zkv_buf_unread(&c->out) + zkv_buf_unread(&c->wbuf) + zkv_acks_held_bytes(c);
+}
+
+/* Brings srv->out_total up to date with c's queue (0 once closing). */
+static void account(zkv_conn *c)
+{
+    size_t q = c->closing ? 0 : queued_output(c);
+    c->srv->out_total = c->srv->out_total - c->accounted + q;
+    c->accounted = q;
+}
+
+static size_t *class_count(zkv_server *s, zkv_conn_class k)
+{
+    switch (k) {
+    case ZKV_CONN_CLIENT:
+        return &s->classes.clients;
+    case ZKV_CONN_PEER:
+        return &s->classes.peers;
+    case ZKV_CONN_PROBATION:
+        return &s->classes.probation;
+    case ZKV_CONN_REFUSED:
+        break;
+    }
+    return NULL;
+}
+
+static void set_class(zkv_conn *c, zkv_conn_class k)
+{
+    size_t *from = class_count(c->srv, c->cls), *to = class_count(c->srv, k);
+    if (from)
+        (*from)--;
+    if (to)
+        (*to)++;
+    c->cls = k;
+}
+
+static void unpause(zkv_conn *c)
+{
+    if (c->paused) {
+        c->paused = false;
+        c->srv->n_paused--;
+    }
 }
 
 void zkv_conn_mark_dirty(zkv_conn *c)
@@ -67,6 +115,8 @@ static void on_close(uv_handle_t *h)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    unpause(c);
+    set_class(c, ZKV_CONN_REFUSED); /* counted nowhere any more */
     zkv_buf_free(&c->in);
     zkv_buf_free(&c->out);
     zkv_buf_free(&c->wbuf);
@@ -83,6 +133,7 @@ void zkv_conn_close(zkv_conn *c)
         return;
     unlink_dirty(c);
     c->closing = true;
+    account(c);
     ZKV_DEBUG("connection from %s closed", c->peer);
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
@@ -95,10 +146,21 @@ static void stop_reading(zkv_conn *c)
     }
 }
 
+static void pause_reading(zkv_conn *c)
+{
+    stop_reading(c);
+    if (c->paused)
+        return;
+    c->paused = true;
+    c->srv->n_paused++;
+    c->srv->stats.conn_pauses++;
+    c->frame_start_ms = 0; /* a frame's time does not run while the node does not read */
+}
+
 void zkv_conn_drain(zkv_conn *c)
 {
     stop_reading(c);
-    c->paused = false;
+    unpause(c);
     c->close_after_flush = true;
     zkv_conn_mark_dirty(c);
 }
@@ -163,6 +225,48 @@ static void queue_reply(zkv_conn *c, const Zkv__Request *req)
     zkv_reply_reset(&s->reply);
 }
 
+/* Once per LIMITS_LOG_MS for each kind: true when a line is due, *skipped the lines left
+ * out since the last one. */
+static bool log_due(zkv_server *s, zkv_ratelog *r, uint64_t *skipped)
+{
+    return zkv_ratelog_due(r, uv_now(&s->loop), LIMITS_LOG_MS, skipped);
+}
+
+/* Answers request id "too many connections" and closes c once the answer is out. */
+static void refuse(zkv_conn *c, uint64_t id)
+{
+    zkv_server *s = c->srv;
+    set_class(c, ZKV_CONN_REFUSED);
+    s->stats.conns_refused++;
+    uint64_t skipped;
+    if (log_due(s, &s->log_refused, &skipped))
+        ZKV_WARN("connection from %s refused: too many connections (%zu clients of --max-conns "
+                 "%zu, %zu peers and %zu on probation of the reserve of %zu; %llu more refused "
+                 "since the last such line)",
+                 c->peer, s->classes.clients, s->limits.max_conns, s->classes.peers,
+                 s->classes.probation, s->limits.peer_reserve, (unsigned long long)skipped);
+    zkv_dispatch_error(&s->env, &s->reply, id, ZKV__STATUS__UNAVAILABLE,
+                       "too many connections (max %zu)", s->limits.max_conns);
+    queue_reply(c, NULL);
+    zkv_conn_drain(c);
+}
+
+/* The first frame of a connection on probation says what it is (connlimits.h): true when it
+ * is admitted; otherwise it is refused (answered, closing). known_peer: a HELLO naming a
+ * node of the cluster or the coordinator. */
+static bool admitted(zkv_conn *c, uint64_t id, bool known_peer)
+{
+    if (c->cls != ZKV_CONN_PROBATION)
+        return true;
+    zkv_conn_class k = zkv_limits_classify(&c->srv->limits, &c->srv->classes, c->cls, known_peer);
+    if (k == ZKV_CONN_REFUSED) {
+        refuse(c, id);
+        return false;
+    }
+    set_class(c, k);
+    return true;
+}
+
 static void bad_frame(zkv_conn *c)
 {
     if (++c->bad_frames >= ZKV_MAX_BAD_FRAMES) {
@@ -184,6 +288,10 @@ static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
     if (!req) {
         uint64_t id = 0;
         zkv_frame_peek_id(payload, len, &id);
+        if (!admitted(c, id, false)) {
+            zkv_arena_reset(&s->arena);
+            return;
+        }
         zkv_dispatch_error(&s->env, &s->reply, id, ZKV__STATUS__BAD_REQUEST,
                            "undecodable request frame (%zu bytes)", len);
         zkv_arena_reset(&s->arena);
@@ -192,7 +300,14 @@ static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
         return;
     }
     c->bad_frames = 0;
+    bool known_peer = req->op == ZKV__OP__HELLO && zkv_limits_known_peer(s->map, req->node_id);
+    if (!admitted(c, req->id, known_peer)) {
+        zkv_arena_reset(&s->arena);
+        return;
+    }
     zkv_dispatch_result res = zkv_dispatch(&s->env, &c->sess, req, &s->reply);
+    if (known_peer && c->cls == ZKV_CONN_CLIENT && c->sess.hello_done)
+        set_class(c, zkv_limits_classify(&s->limits, &s->classes, c->cls, true));
     if (res == ZKV_DISPATCH_CLOSE)
         ZKV_INFO("connection from %s refused: %s", c->peer, s->reply.message);
     queue_reply(c, req);
@@ -203,15 +318,33 @@ static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
         zkv_server_fatal(s, "storage failure while serving a read");
 }
 
+/* After process: when the frame being received began (its request timeout runs from
+ * there), given whether a frame was consumed. A connection on probation keeps its accept
+ * time; a paused one has none (the node is not reading). */
+static void track_frame(zkv_conn *c, bool consumed)
+{
+    if (c->cls == ZKV_CONN_PROBATION)
+        return;
+    bool partial = c->skip || zkv_buf_unread(&c->in);
+    if (!partial || c->paused || c->close_after_flush)
+        c->frame_start_ms = 0;
+    else if (consumed || !c->frame_start_ms)
+        c->frame_start_ms = uv_now(&c->srv->loop);
+}
+
 /* Handles every whole frame buffered in c->in. */
 static void process(zkv_conn *c)
 {
     zkv_server *s = c->srv;
     zkv_server_check_lease(s);
+    bool consumed = false;
     while (!c->closing && !c->close_after_flush && !s->shutting_down) {
-        if (queued_output(c) > ZKV_CONN_HIGH_WATER) {
-            stop_reading(c);
-            c->paused = true;
+        size_t own = queued_output(c);
+        /* peers answer small frames and are never the ones that do not read: only their own
+         * cap applies */
+        size_t node = c->cls == ZKV_CONN_PEER ? 0 : s->out_total - c->accounted + own;
+        if (!zkv_limits_keep_reading(&s->limits, false, own, node)) {
+            pause_reading(c);
             break;
         }
         size_t avail = zkv_buf_unread(&c->in);
@@ -219,6 +352,7 @@ static void process(zkv_conn *c)
             size_t n = avail < c->skip ? avail : (size_t)c->skip;
             zkv_buf_consume(&c->in, n);
             c->skip -= n;
+            consumed = true;
             if (c->skip)
                 break;
             continue;
@@ -226,9 +360,9 @@ static void process(zkv_conn *c)
         if (avail == 0)
             break;
         const uint8_t *payload;
-        size_t plen, consumed;
+        size_t plen, used;
         zkv_frame_result fr =
-            zkv_frame_parse(zkv_buf_head(&c->in), avail, s->max_frame, &payload, &plen, &consumed);
+            zkv_frame_parse(zkv_buf_head(&c->in), avail, s->max_frame, &payload, &plen, &used);
         if (fr == ZKV_FRAME_NEED_MORE)
             break;
         if (fr == ZKV_FRAME_TOO_LARGE) {
@@ -237,6 +371,8 @@ static void process(zkv_conn *c)
                 break; /* wait for the id */
             uint64_t id = 0;
             zkv_frame_peek_id(zkv_buf_head(&c->in) + ZKV_FRAME_HEADER_LEN, peek, &id);
+            if (!admitted(c, id, false))
+                break;
             zkv_dispatch_error(&s->env, &s->reply, id, ZKV__STATUS__TOO_LARGE,
                                "frame of %zu bytes exceeds the limit of %zu bytes (keys up to "
                                "%zu bytes, values up to %zu bytes)",
@@ -247,8 +383,11 @@ static void process(zkv_conn *c)
             continue;
         }
         handle_frame(c, payload, plen);
-        zkv_buf_consume(&c->in, consumed);
+        zkv_buf_consume(&c->in, used);
+        consumed = true;
     }
+    track_frame(c, consumed);
+    account(c);
     if (zkv_buf_unread(&c->out) || c->close_after_flush)
         zkv_conn_mark_dirty(c);
 }
@@ -288,6 +427,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0) {
         c->in.len += (size_t)nread;
         c->srv->stats.bytes_read += (uint64_t)nread;
+        c->last_io_ms = uv_now(&c->srv->loop);
         process(c);
         return;
     }
@@ -320,7 +460,7 @@ static void on_write(uv_write_t *req, int status)
     zkv_conn *c = req->data;
     c->writing = false;
     c->wbuf.len = c->wbuf.off = 0;
-    if (c->wbuf.cap > ZKV_CONN_LOW_WATER)
+    if (c->wbuf.cap > ZKV_CONN_KEEP_BUFFER)
         zkv_buf_free(&c->wbuf); /* do not keep a big page's buffer around */
     if (c->closing)
         return;
@@ -329,8 +469,13 @@ static void on_write(uv_write_t *req, int status)
         zkv_conn_close(c);
         return;
     }
-    if (c->paused && queued_output(c) < ZKV_CONN_LOW_WATER) {
-        c->paused = false;
+    zkv_server *s = c->srv;
+    c->last_io_ms = uv_now(&s->loop);
+    account(c);
+    size_t own = queued_output(c);
+    size_t node = c->cls == ZKV_CONN_PEER ? 0 : s->out_total;
+    if (c->paused && zkv_limits_keep_reading(&s->limits, true, own, node)) {
+        unpause(c);
         process(c);
         if (!c->paused)
             start_reading(c);
@@ -384,7 +529,8 @@ void zkv_conn_flush(zkv_conn *c)
 {
     if (c->closing || c->writing)
         return;
-    c->srv->stats.bytes_written += zkv_buf_unread(&c->out); /* all of it goes out below */
+    size_t before = zkv_buf_unread(&c->out);
+    c->srv->stats.bytes_written += before; /* all of it goes out below */
     /* A paused connection resumes from on_write, so it keeps the queued path. */
     int rc = zkv_send_buffered(&c->tcp, &c->out, &c->wbuf, &c->wreq, on_write, c, !c->paused);
     if (rc < 0) {
@@ -392,11 +538,14 @@ void zkv_conn_flush(zkv_conn *c)
         zkv_conn_close(c);
         return;
     }
+    if (zkv_buf_unread(&c->out) + zkv_buf_unread(&c->wbuf) < before)
+        c->last_io_ms = uv_now(&c->srv->loop);
+    account(c);
     if (rc == 1) {
         c->writing = true;
         return;
     }
-    if (c->out.cap > ZKV_CONN_LOW_WATER)
+    if (c->out.cap > ZKV_CONN_KEEP_BUFFER)
         zkv_buf_free(&c->out); /* do not keep a big page's buffer around */
     if (c->close_after_flush && c->held_n == 0)
         zkv_conn_close(c);
@@ -421,6 +570,59 @@ static void peer_name(uv_tcp_t *t, char *out, size_t outlen)
     }
 }
 
+void zkv_conn_check_timeout(zkv_conn *c, uint64_t now)
+{
+    zkv_server *s = c->srv;
+    if (c->closing)
+        return;
+    if (c->close_after_flush) {
+        /* closing once its answers are out: as long as a request to take them */
+        if (c->held_n == 0 && now - c->last_io_ms >= zkv_limits_request_ms(&s->limits, true))
+            zkv_conn_close(c);
+        return;
+    }
+    bool probation = c->cls == ZKV_CONN_PROBATION;
+    zkv_conn_clock k = {.last_io_ms = c->last_io_ms,
+                        .frame_start_ms = c->frame_start_ms,
+                        .probation = probation,
+                        .idle_exempt = c->cls == ZKV_CONN_PEER || c->held_n > 0};
+    zkv_timeout t = zkv_limits_timeout(&s->limits, &k, now);
+    if (t == ZKV_TIMEOUT_NONE)
+        return;
+    uint64_t skipped;
+    if (t == ZKV_TIMEOUT_IDLE) {
+        s->stats.conns_idle_closed++;
+        if (log_due(s, &s->log_timeout, &skipped))
+            ZKV_INFO("connection from %s idle for %llu ms (--idle-timeout-ms); closing (%llu more "
+                     "timed out since the last such line)",
+                     c->peer, (unsigned long long)(now - c->last_io_ms),
+                     (unsigned long long)skipped);
+        zkv_conn_close(c);
+        return;
+    }
+    uint64_t limit = zkv_limits_request_ms(&s->limits, probation);
+    s->stats.conns_request_timeouts++;
+    if (log_due(s, &s->log_timeout, &skipped))
+        ZKV_INFO("connection from %s: %s within %llu ms (--request-timeout-ms); closing (%llu "
+                 "more timed out since the last such line)",
+                 c->peer, probation ? "no first request" : "request not received whole",
+                 (unsigned long long)limit, (unsigned long long)skipped);
+    uint64_t id = 0;
+    size_t avail = zkv_buf_unread(&c->in);
+    if (c->skip == 0 && avail > ZKV_FRAME_HEADER_LEN)
+        zkv_frame_peek_id(zkv_buf_head(&c->in) + ZKV_FRAME_HEADER_LEN, avail - ZKV_FRAME_HEADER_LEN,
+                          &id);
+    if (probation)
+        set_class(c, ZKV_CONN_REFUSED); /* its reserve slot is free at once */
+    zkv_dispatch_error(&s->env, &s->reply, id, ZKV__STATUS__TIMEOUT,
+                       probation ? "no request within %llu ms of connecting; closing"
+                                 : "request not received whole within %llu ms; closing",
+                       (unsigned long long)limit);
+    queue_reply(c, NULL);
+    zkv_conn_drain(c);
+    account(c);
+}
+
 void zkv_conn_accept(zkv_server *s)
 {
     zkv_conn *c = calloc(1, sizeof(*c));
@@ -429,6 +631,8 @@ void zkv_conn_accept(zkv_server *s)
         return;
     }
     c->srv = s;
+    c->cls = ZKV_CONN_REFUSED; /* counted nowhere until admitted below */
+    c->last_io_ms = uv_now(&s->loop);
     zkv_buf_init(&c->in);
     zkv_buf_init(&c->out);
     zkv_buf_init(&c->wbuf);
@@ -450,5 +654,14 @@ void zkv_conn_accept(zkv_server *s)
     uv_tcp_nodelay(&c->tcp, 1);
     peer_name(&c->tcp, c->peer, sizeof(c->peer));
     ZKV_DEBUG("connection from %s", c->peer);
+    zkv_conn_class k = zkv_limits_admit(&s->limits, &s->classes);
+    if (k == ZKV_CONN_REFUSED) {
+        refuse(c, 0); /* the reserve is full too: no waiting for a first frame */
+        account(c);
+        return;
+    }
+    set_class(c, k);
+    if (k == ZKV_CONN_PROBATION)
+        c->frame_start_ms = c->last_io_ms; /* its first frame must come within the timeout */
     start_reading(c);
 }

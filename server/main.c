@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "config.h"
 #include "datadir.h"
+#include "connlimits.h"
 #include "server.h"
 #include "store.h"
 
@@ -60,6 +61,13 @@ int main(int argc, char **argv)
     ZKV_INFO("node %s, incarnation %llu, %zu range log(s) on disk", node_id,
              (unsigned long long)incarnation, zkv_store_range_count(store));
 
+    size_t max_conns = zkv_limits_raise_nofile((size_t)cfg.max_conns);
+    ZKV_INFO(
+        "limits: %zu client connections (and %d more for nodes and the coordinator), idle "
+        "timeout %ld ms (0: none), request timeout %ld ms (0: none), answers queued up to %ld MiB "
+        "per connection and %ld MiB in all",
+        max_conns, ZKV_LIMITS_PEER_RESERVE, cfg.idle_ms, cfg.request_ms, cfg.conn_output_mb,
+        cfg.output_mb);
     zkv_server_options opt = {
         .listen_host = cfg.listen_host,
         .listen_port = cfg.listen_port,
@@ -77,6 +85,12 @@ int main(int argc, char **argv)
         .copy_rate = (uint64_t)cfg.copy_rate_mb << 20,
         .max_copies = (int)cfg.max_copies,
         .stats_ms = (uint64_t)cfg.stats_ms,
+        .limits = {.max_conns = max_conns,
+                   .peer_reserve = ZKV_LIMITS_PEER_RESERVE,
+                   .idle_ms = (uint64_t)cfg.idle_ms,
+                   .request_ms = (uint64_t)cfg.request_ms,
+                   .conn_output = (size_t)cfg.conn_output_mb << 20,
+                   .node_output = (size_t)cfg.output_mb << 20},
         .membership = {.zk = cfg.zk,
                        .cluster = cfg.cluster,
                        .node_id = node_id,

@@ -224,6 +224,24 @@ int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
            "Connections accepted on the listen port.", s->c.conns_accepted);
     scalar(&w, "zkv_connections_open", "gauge", "Connections open on the listen port.",
            s->conns_open);
+    scalar(&w, "zkv_connections_max", "gauge",
+           "Client connections allowed (--max-conns, as the open-file limit allows).",
+           s->conns_max);
+    scalar(&w, "zkv_connections_refused_total", "counter",
+           "Connections refused: too many connections, or accept failed.", s->c.conns_refused);
+    family(&w, "zkv_connections_timed_out_total", "counter",
+           "Connections closed by a timeout, by which one.");
+    const char *const idle[4] = {"timeout", "idle", NULL, NULL};
+    const char *const request[4] = {"timeout", "request", NULL, NULL};
+    sample(&w, "zkv_connections_timed_out_total", idle, s->c.conns_idle_closed);
+    sample(&w, "zkv_connections_timed_out_total", request, s->c.conns_request_timeouts);
+    scalar(&w, "zkv_connections_paused", "gauge",
+           "Connections not read now because their answers queue up.", s->conns_paused);
+    scalar(&w, "zkv_connection_pauses_total", "counter",
+           "Times a connection stopped being read because its answers queued up.",
+           s->c.conn_pauses);
+    scalar(&w, "zkv_output_queued_bytes", "gauge",
+           "Answer bytes queued for connections of the listen port.", s->output_queued);
     scalar(&w, "zkv_connection_read_bytes_total", "counter",
            "Bytes read from connections of the listen port.", s->c.bytes_read);
     scalar(&w, "zkv_connection_written_bytes_total", "counter",

@@ -47,6 +47,11 @@ typedef struct zkv_metrics_counters {
     uint64_t bytes_read;    /* from client and peer connections of the listener */
     uint64_t bytes_written; /* handed to those connections' sockets */
     uint64_t reads_held;    /* owner reads whose answer waited for the commit point */
+    /* connlimits.h */
+    uint64_t conns_refused;          /* "too many connections", and failed accepts */
+    uint64_t conns_idle_closed;      /* closed by --idle-timeout-ms */
+    uint64_t conns_request_timeouts; /* closed by --request-timeout-ms */
+    uint64_t conn_pauses;            /* times a connection stopped being read (output caps) */
 } zkv_metrics_counters;
 
 typedef struct zkv_metrics_replica {
@@ -70,12 +75,16 @@ typedef struct zkv_metrics_snapshot {
     const char *node_id;
     zkv_metrics_counters c;
     uint64_t conns_open;
+    uint64_t conns_max;     /* client connections allowed (--max-conns, as the open-file
+                               limit allows) */
+    uint64_t conns_paused;  /* connections not read now: their answers queue up */
+    uint64_t output_queued; /* answer bytes queued for every connection */
     uint64_t store_commits;
     bool rowcache_enabled;
     zkv_rowcache_stats rowcache;
     uint64_t log_reads_memory, log_reads_db;
     uint64_t appends_sent, appends_acked; /* replication APPEND frames */
-    zkv_metrics_range *ranges;            /* owned ranges */
+    zkv_metrics_range *ranges; /* owned ranges */
     size_t n_ranges, cap_ranges;
 } zkv_metrics_snapshot;
 

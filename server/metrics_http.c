@@ -105,7 +105,9 @@ int zkv_metrics_http_start(const char *host, int port, zkv_metrics_http **out, c
     }
     pthread_mutex_init(&h->mu, NULL);
     zkv_buf_init(&h->text);
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | (ipv6 ? MHD_USE_IPv6 : 0);
+    /* epoll (or poll), never select: a node with over 1,024 connections has descriptors
+     * beyond FD_SETSIZE, and MHD's select loop cannot serve those. */
+    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | (ipv6 ? MHD_USE_IPv6 : 0);
     h->daemon =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET,
                          (MHD_socket)fd, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);

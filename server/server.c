@@ -13,6 +13,13 @@
  * replicas acked are released (acks.c), then the connections are flushed. In_sync writes
  * run on the membership thread; their results come back through the same uv_async.
  *
+ * Limits (connlimits.h): the listener admits connections by class (conn.c), and stops
+ * accepting while connections being refused pile up (zkv_limits_accept_now: the waiting
+ * one is accepted when another closes); a timer sweeps every connection for the idle and
+ * request timeouts; accept failures (out of file descriptors: libuv then accepts and
+ * closes the waiting connections with its reserve descriptor) are counted and logged at
+ * most once a second, and never stop the listener.
+ *
  * --metrics: a 1 s timer fills a snapshot (metrics.h) from the loop's counters, the store
  * and the shipper, renders it and publishes the text to the HTTP thread (metrics_http.h);
  * scrapes never touch the loop's state, so the figures are at most a second old. */
@@ -186,10 +193,17 @@ static void maybe_finish(zkv_server *s)
     close_core(s, (uv_handle_t *)&s->metrics_timer);
     close_core(s, (uv_handle_t *)&s->leave_timer);
     close_core(s, (uv_handle_t *)&s->stats_timer);
+    close_core(s, (uv_handle_t *)&s->limits_timer);
 }
 
 void zkv_server_conn_closed(zkv_server *s)
 {
+    if (s->accept_waiting && s->listening && !s->shutting_down &&
+        zkv_limits_accept_now(&s->limits, s->n_conns)) {
+        /* uv_accept takes the waiting connection and libuv watches the listener again */
+        s->accept_waiting = false;
+        zkv_conn_accept(s);
+    }
     maybe_finish(s);
 }
 
@@ -330,11 +344,26 @@ static void on_connection(uv_stream_t *l, int status)
 {
     zkv_server *s = l->data;
     if (status < 0) {
-        ZKV_WARN("accept error: %s", uv_strerror(status));
+        /* EMFILE/ENFILE: libuv has closed the waiting connections with its reserve
+         * descriptor; the listener goes on. */
+        s->stats.conns_refused++;
+        uint64_t skipped;
+        if (zkv_ratelog_due(&s->log_accept, uv_now(&s->loop), 1000, &skipped))
+            ZKV_WARN("accept failed: %s (%zu connections open; %llu more failures since the "
+                     "last such line)",
+                     uv_strerror(status), s->n_conns, (unsigned long long)skipped);
         return;
     }
     if (s->shutting_down)
         return;
+    if (!zkv_limits_accept_now(&s->limits, s->n_conns)) {
+        /* Not accepting it leaves it in the listen backlog, and libuv stops watching the
+         * listener until uv_accept (zkv_server_conn_closed). */
+        if (!s->accept_waiting)
+            ZKV_DEBUG("%zu connections open: accepting again when one closes", s->n_conns);
+        s->accept_waiting = true;
+        return;
+    }
     zkv_conn_accept(s);
 }
 
@@ -411,6 +440,15 @@ static void on_stats_timer(uv_timer_t *t)
     }
 }
 
+/* The idle and request timeouts (connlimits.h) of every connection. */
+static void on_limits_timer(uv_timer_t *t)
+{
+    zkv_server *s = t->data;
+    uint64_t now = uv_now(&s->loop);
+    for (zkv_conn *c = s->conns; c; c = c->next)
+        zkv_conn_check_timeout(c, now); /* a closed connection stays listed until on_close */
+}
+
 static void on_metrics_timer(uv_timer_t *t)
 {
     zkv_server *s = t->data;
@@ -418,6 +456,9 @@ static void on_metrics_timer(uv_timer_t *t)
     snap->node_id = s->opt->node_id;
     snap->c = s->stats;
     snap->conns_open = s->n_conns;
+    snap->conns_max = s->limits.max_conns;
+    snap->conns_paused = s->n_paused;
+    snap->output_queued = s->out_total;
     snap->store_commits = zkv_store_commit_count(s->store);
     snap->rowcache_enabled = zkv_store_cache_stats(s->store, &snap->rowcache);
     zkv_store_log_read_counts(s->store, &snap->log_reads_memory, &snap->log_reads_db);
@@ -463,6 +504,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     }
     s->opt = opt;
     s->store = store;
+    s->limits = opt->limits;
     s->max_frame = zkv_frame_max_request(opt->max_key, opt->max_value);
     s->env = (zkv_dispatch_env){.store = store,
                                 .map = NULL,
@@ -480,7 +522,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                            (uv_handle_t *)&s->check,          (uv_handle_t *)&s->async,
                            (uv_handle_t *)&s->sigterm,        (uv_handle_t *)&s->sigint,
                            (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->metrics_timer,
-                           (uv_handle_t *)&s->leave_timer,    (uv_handle_t *)&s->stats_timer};
+                           (uv_handle_t *)&s->leave_timer,    (uv_handle_t *)&s->stats_timer,
+                           (uv_handle_t *)&s->limits_timer};
     uv_tcp_init(&s->loop, &s->listener);
     uv_prepare_init(&s->loop, &s->prepare);
     uv_check_init(&s->loop, &s->check);
@@ -491,6 +534,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     uv_timer_init(&s->loop, &s->metrics_timer);
     uv_timer_init(&s->loop, &s->leave_timer);
     uv_timer_init(&s->loop, &s->stats_timer);
+    uv_timer_init(&s->loop, &s->limits_timer);
     zkv_buf_init(&s->metrics_text);
     for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
         core[i]->data = s;
@@ -536,6 +580,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         close_core(s, (uv_handle_t *)&s->listener);
     if (opt->stats_ms)
         uv_timer_start(&s->stats_timer, on_stats_timer, opt->stats_ms, opt->stats_ms);
+    uint64_t sweep = zkv_limits_sweep_ms(&s->limits);
+    uv_timer_start(&s->limits_timer, on_limits_timer, sweep, sweep);
     uv_run(&s->loop, UV_RUN_DEFAULT);
 
     /* Every handle is closed and the last before_sleep committed the store. Close the

@@ -4,6 +4,7 @@
 #ifndef ZKV_SERVER_SERVER_H
 #define ZKV_SERVER_SERVER_H
 #include <stddef.h>
+#include "connlimits.h"
 #include "membership.h"
 #include "store.h"
 
@@ -24,6 +25,7 @@ typedef struct zkv_server_options {
     uint64_t copy_rate;  /* --copy-rate-mb in bytes/s (0: unlimited) */
     int max_copies;      /* --max-copies */
     uint64_t stats_ms;   /* --stats-interval-ms (0: no reports) */
+    zkv_limits limits;   /* --max-conns (as the open-file limit allows), timeouts, output caps */
     zkv_membership_config membership;
 } zkv_server_options;
 

@@ -10,14 +10,14 @@
 #include "common/buf.h"
 #include "dispatch.h"
 #include "handoff.h"
+#include "connlimits.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "server.h"
 #include "shipper.h"
 
-/* Output above this stops reading from the peer until it drains below the low mark. */
-#define ZKV_CONN_HIGH_WATER ((size_t)16 * 1024 * 1024)
-#define ZKV_CONN_LOW_WATER ((size_t)4 * 1024 * 1024)
+/* An output buffer larger than this is freed once written out, not kept for reuse. */
+#define ZKV_CONN_KEEP_BUFFER ((size_t)4 * 1024 * 1024)
 #define ZKV_CONN_READ_CHUNK ((size_t)64 * 1024)
 #define ZKV_MAX_BAD_FRAMES 3
 
@@ -34,6 +34,7 @@ typedef struct zkv_server {
     uv_timer_t metrics_timer; /* --metrics: renders and publishes once a second */
     uv_timer_t leave_timer;   /* controlled shutdown: watches the handoffs */
     uv_timer_t stats_timer;   /* --stats-interval-ms: reports the owned ranges (stats.h) */
+    uv_timer_t limits_timer;  /* the idle and request timeout sweep (connlimits.h) */
     const zkv_server_options *opt;
     zkv_store *store;
     zkv_membership *membership;
@@ -54,6 +55,14 @@ typedef struct zkv_server {
     uint64_t leave_isr_deadline; /* ms: then exit even if still listed in some in_sync */
     uint64_t leave_deadline;     /* ms: shut down then even if handoffs are not over */
     size_t n_conns;
+    /* connlimits.h: connections by class, queued answer bytes (the sum of every connection's
+     * accounted queue), paused connections, and the rate of the limits' log lines */
+    zkv_limits limits;
+    zkv_conn_counts classes;
+    size_t out_total;
+    size_t n_paused;
+    bool accept_waiting; /* a connection waits in the backlog: accepted when one closes */
+    zkv_ratelog log_refused, log_timeout, log_accept;
     bool listening;
     bool shutting_down;
     int exit_code;
@@ -81,12 +90,16 @@ struct zkv_conn {
     uv_write_t wreq;
     bool writing;
     bool reading;
-    bool paused;            /* reading stopped by the high-water mark */
+    bool paused;            /* reading stopped: too many answers queued (connlimits.h) */
     bool close_after_flush; /* answer what is queued, then close */
     bool closing;           /* uv_close called */
     uint64_t skip;          /* bytes of an oversized frame still to drop */
     int bad_frames;         /* consecutive bad frames */
     zkv_session sess;
+    zkv_conn_class cls;      /* connlimits.h: what it counts as */
+    size_t accounted;        /* its queued bytes as counted in srv->out_total */
+    uint64_t last_io_ms;     /* loop time of the last byte read or written */
+    uint64_t frame_start_ms; /* loop time the frame being received began (0: none) */
     char peer[96];
     /* answers held until replica acks (acks.h): a ring of entries, their bytes in order */
     zkv_held *held;
@@ -111,6 +124,8 @@ void zkv_conn_close(zkv_conn *c);
 void zkv_conn_mark_dirty(zkv_conn *c);
 /* Stops reading; the connection closes once its queued answers are written. */
 void zkv_conn_drain(zkv_conn *c);
+/* The timeout sweep (connlimits.h): closes c when it timed out; now is the loop time. */
+void zkv_conn_check_timeout(zkv_conn *c, uint64_t now);
 
 /* server.c */
 /* Sets env.fenced from the membership's lease; logs when it changes. Called before a

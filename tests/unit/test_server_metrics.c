@@ -1,6 +1,7 @@
 /* test_server_metrics.c: the Prometheus renderer (server/metrics.c): the exact text of a
- * small fixed snapshot, label escaping (backslash, double quote, newline), an empty
- * snapshot, a large one (many ranges) without truncation, and the op/status mapping. */
+ * small fixed snapshot (connection limits' figures included), label escaping (backslash, double
+ * quote, newline), an empty snapshot, a large one (many ranges) without truncation, and the
+ * op/status mapping. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,13 @@ static void fill_small(zkv_metrics_snapshot *s)
     s->c.requests[ZKV_MOP_OTHER][ZKV_MST_BAD_REQUEST] = 1;
     s->c.conns_accepted = 3;
     s->conns_open = 2;
+    s->conns_max = 100;
+    s->c.conns_refused = 40;
+    s->c.conns_idle_closed = 41;
+    s->c.conns_request_timeouts = 42;
+    s->conns_paused = 43;
+    s->c.conn_pauses = 44;
+    s->output_queued = 45;
     s->c.bytes_read = 1000;
     s->c.bytes_written = 2000;
     s->c.reads_held = 6;
@@ -111,6 +119,28 @@ static const char SMALL_TEXT[] =
     "# HELP zkv_connections_open Connections open on the listen port.\n"
     "# TYPE zkv_connections_open gauge\n"
     "zkv_connections_open 2\n"
+    "# HELP zkv_connections_max Client connections allowed (--max-conns, as the open-file limit "
+    "allows).\n"
+    "# TYPE zkv_connections_max gauge\n"
+    "zkv_connections_max 100\n"
+    "# HELP zkv_connections_refused_total Connections refused: too many connections, or accept "
+    "failed.\n"
+    "# TYPE zkv_connections_refused_total counter\n"
+    "zkv_connections_refused_total 40\n"
+    "# HELP zkv_connections_timed_out_total Connections closed by a timeout, by which one.\n"
+    "# TYPE zkv_connections_timed_out_total counter\n"
+    "zkv_connections_timed_out_total{timeout=\"idle\"} 41\n"
+    "zkv_connections_timed_out_total{timeout=\"request\"} 42\n"
+    "# HELP zkv_connections_paused Connections not read now because their answers queue up.\n"
+    "# TYPE zkv_connections_paused gauge\n"
+    "zkv_connections_paused 43\n"
+    "# HELP zkv_connection_pauses_total Times a connection stopped being read because its "
+    "answers queued up.\n"
+    "# TYPE zkv_connection_pauses_total counter\n"
+    "zkv_connection_pauses_total 44\n"
+    "# HELP zkv_output_queued_bytes Answer bytes queued for connections of the listen port.\n"
+    "# TYPE zkv_output_queued_bytes gauge\n"
+    "zkv_output_queued_bytes 45\n"
     "# HELP zkv_connection_read_bytes_total Bytes read from connections of the listen port.\n"
     "# TYPE zkv_connection_read_bytes_total counter\n"
     "zkv_connection_read_bytes_total 1000\n"
