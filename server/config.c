@@ -36,6 +36,7 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->copy_rate_mb = ZKV_SERVER_DEFAULT_COPY_MB_S;
     cfg->max_copies = ZKV_SERVER_DEFAULT_MAX_COPIES;
     cfg->stats_ms = ZKV_SERVER_DEFAULT_STATS_MS;
+    cfg->reclaim_ms = ZKV_SERVER_DEFAULT_RECLAIM_MS;
     cfg->max_conns = ZKV_LIMITS_DEFAULT_MAX_CONNS;
     cfg->idle_ms = ZKV_LIMITS_DEFAULT_IDLE_MS;
     cfg->request_ms = ZKV_LIMITS_DEFAULT_REQUEST_MS;
@@ -103,6 +104,10 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
         {"stats-interval-ms", 0, ZKV_FLAG_INT, &cfg->stats_ms, "MS",
          "report the size and write rate of every owned range (stats/<id>) this often (0: never)",
          0, 3600000},
+        {"reclaim-delay-ms", 0, ZKV_FLAG_INT, &cfg->reclaim_ms, "MS",
+         "delete the data and logs of what this node no longer holds once it has not held it "
+         "this long (0: never)",
+         0, 30L * 24 * 3600 * 1000},
         {"max-conns", 0, ZKV_FLAG_INT, &cfg->max_conns, "N",
          "client connections accepted at once; more are answered \"too many connections\" "
          "(nodes and the coordinator have 256 more)",

@@ -22,6 +22,7 @@
 #define ZKV_SERVER_DEFAULT_COPY_MB_S 64     /* --copy-rate-mb: snapshot bytes a node sends per s */
 #define ZKV_SERVER_DEFAULT_MAX_COPIES 2     /* --max-copies: snapshots a node sends at once */
 #define ZKV_SERVER_DEFAULT_STATS_MS 10000   /* --stats-interval-ms: range report period */
+#define ZKV_SERVER_DEFAULT_RECLAIM_MS 60000 /* --reclaim-delay-ms (reclaim.h) */
 
 typedef struct zkv_server_config {
     const char *zk;
@@ -46,6 +47,7 @@ typedef struct zkv_server_config {
     long copy_rate_mb;    /* --copy-rate-mb: MiB/s of snapshot data a node sends (0: unlimited) */
     long max_copies;      /* --max-copies: snapshots a node sends at the same time */
     long stats_ms;        /* --stats-interval-ms: report owned ranges this often (0: never) */
+    long reclaim_ms; /* --reclaim-delay-ms: delete what the node gave up after this (0: never) */
     long max_conns;  /* --max-conns: client connections (connlimits.h) */
     long idle_ms;    /* --idle-timeout-ms: close connections idle this long (0: never) */
     long request_ms; /* --request-timeout-ms: a frame must arrive whole within (0: no) */

@@ -85,6 +85,7 @@ int main(int argc, char **argv)
         .copy_rate = (uint64_t)cfg.copy_rate_mb << 20,
         .max_copies = (int)cfg.max_copies,
         .stats_ms = (uint64_t)cfg.stats_ms,
+        .reclaim_ms = (int64_t)cfg.reclaim_ms,
         .limits = {.max_conns = max_conns,
                    .peer_reserve = ZKV_LIMITS_PEER_RESERVE,
                    .idle_ms = (uint64_t)cfg.idle_ms,

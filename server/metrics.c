@@ -279,6 +279,19 @@ int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
            "APPEND frames sent to replicas (heartbeats included).", s->appends_sent);
     scalar(&w, "zkv_replication_appends_acked_total", "counter",
            "APPEND frames replicas answered OK.", s->appends_acked);
+    scalar(&w, "zkv_reclaim_deleted_keys_total", "counter",
+           "Data keys deleted because this node no longer holds their range.", s->reclaim_keys);
+    scalar(&w, "zkv_reclaim_forgotten_ranges_total", "counter",
+           "Range logs and positions deleted because this node no longer holds the range.",
+           s->reclaim_ranges);
+    scalar(&w, "zkv_reclaim_compactions_total", "counter",
+           "Key ranges compacted after their data was deleted.", s->reclaim_compactions);
+    scalar(&w, "zkv_reclaim_pending_parts", "gauge",
+           "Key ranges this node no longer holds whose data may still be on disk.",
+           s->reclaim_pending_parts);
+    scalar(&w, "zkv_reclaim_pending_ranges", "gauge",
+           "Ranges this node no longer holds whose log or position is still on disk.",
+           s->reclaim_pending_ranges);
     scalar(&w, "zkv_owned_ranges", "gauge", "Ranges this node owns in its current map.",
            s->n_ranges);
     render_ranges(&w, s);

@@ -84,6 +84,9 @@ typedef struct zkv_metrics_snapshot {
     zkv_rowcache_stats rowcache;
     uint64_t log_reads_memory, log_reads_db;
     uint64_t appends_sent, appends_acked; /* replication APPEND frames */
+    /* reclaim.h: what the node deleted of what it no longer holds, and what is left */
+    uint64_t reclaim_keys, reclaim_ranges, reclaim_compactions;
+    uint64_t reclaim_pending_parts, reclaim_pending_ranges;
     zkv_metrics_range *ranges; /* owned ranges */
     size_t n_ranges, cap_ranges;
 } zkv_metrics_snapshot;

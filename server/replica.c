@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "common/keyrange.h"
+#include "reshape.h"
 
 typedef unsigned long long ull;
 
@@ -47,6 +48,16 @@ static bool sender_ok(const zkv_dispatch_env *env, const zkv_session *sess, cons
     if (!*rg) {
         zkv_reply_status(r, ZKV__STATUS__UNAVAILABLE, "range %s is not in map version %lld",
                          req->range_id, (long long)env->map->version);
+        return false;
+    }
+    if (env->node_id && !zkv_reshape_holds(*rg, env->node_id)) {
+        /* a node takes a range's data only while its map lists it there: what it no longer
+         * holds may be being deleted (reclaim.h); a sender ahead of this map retries */
+        zkv_reply_status(r, ZKV__STATUS__UNAVAILABLE,
+                         "%s for range %s from %s: this node holds no copy of it in map "
+                         "version %lld",
+                         op_name(req), req->range_id, sess->peer_node,
+                         (long long)env->map->version);
         return false;
     }
     if (req->epoch < (*rg)->epoch) {

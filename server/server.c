@@ -222,6 +222,7 @@ static void begin_shutdown(zkv_server *s, const char *why)
         return;
     s->shutting_down = true;
     ZKV_INFO("shutting down (%s)", why);
+    zkv_reclaim_stop(s->reclaim);
     if (s->listening) {
         s->listening = false;
         close_core(s, (uv_handle_t *)&s->listener);
@@ -394,6 +395,14 @@ static int start_listening(zkv_server *s)
 }
 
 /* Fills the snapshot from the loop's state, renders it and publishes the text. */
+/* What the reclaimer reads each tick (reclaim.h). */
+static zkv_reclaim_view reclaim_view(void *ctx)
+{
+    const zkv_server *s = ctx;
+    return (zkv_reclaim_view){
+        .map = s->map, .may_act = !s->env.fenced && !s->shutting_down && !s->leaving && !s->fatal};
+}
+
 /* --stats-interval-ms: samples every owned range, rates against the previous sample,
  * and hands the report to the membership thread (stats.h). */
 static void on_stats_timer(uv_timer_t *t)
@@ -462,6 +471,13 @@ static void on_metrics_timer(uv_timer_t *t)
     snap->store_commits = zkv_store_commit_count(s->store);
     snap->rowcache_enabled = zkv_store_cache_stats(s->store, &snap->rowcache);
     zkv_store_log_read_counts(s->store, &snap->log_reads_memory, &snap->log_reads_db);
+    zkv_reclaim_counts rc;
+    zkv_reclaim_counts_get(s->reclaim, &rc);
+    snap->reclaim_keys = rc.keys_deleted;
+    snap->reclaim_ranges = rc.ranges_forgotten;
+    snap->reclaim_compactions = rc.parts_compacted;
+    snap->reclaim_pending_parts = rc.pending_parts;
+    snap->reclaim_pending_ranges = rc.pending_ranges;
     snap->n_ranges = 0;
     if (s->shipper && zkv_shipper_metrics(s->shipper, snap) != 0)
         ZKV_WARN("metrics: out of memory listing owned ranges");
@@ -580,6 +596,10 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         close_core(s, (uv_handle_t *)&s->listener);
     if (opt->stats_ms)
         uv_timer_start(&s->stats_timer, on_stats_timer, opt->stats_ms, opt->stats_ms);
+    if (!s->shutting_down && opt->reclaim_ms > 0 &&
+        !(s->reclaim =
+              zkv_reclaim_start(&s->loop, store, opt->node_id, opt->reclaim_ms, reclaim_view, s)))
+        ZKV_WARN("out of memory: data of ranges this node gives up will not be deleted");
     uint64_t sweep = zkv_limits_sweep_ms(&s->limits);
     uv_timer_start(&s->limits_timer, on_limits_timer, sweep, sweep);
     uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -611,6 +631,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     zkv_metrics_snapshot_free(&s->metrics_snap);
     zkv_shipper_free(s->shipper);
     zkv_handoffs_free(s->handoffs);
+    zkv_reclaim_free(s->reclaim);
     free(s->stats_prev);
     zkv_rangemap_free(s->map);
     zkv_reply_free(&s->reply);

@@ -25,6 +25,7 @@ typedef struct zkv_server_options {
     uint64_t copy_rate;  /* --copy-rate-mb in bytes/s (0: unlimited) */
     int max_copies;      /* --max-copies */
     uint64_t stats_ms;   /* --stats-interval-ms (0: no reports) */
+    int64_t reclaim_ms;  /* --reclaim-delay-ms (0: never reclaims, reclaim.h) */
     zkv_limits limits;   /* --max-conns (as the open-file limit allows), timeouts, output caps */
     zkv_membership_config membership;
 } zkv_server_options;

@@ -13,6 +13,7 @@
 #include "connlimits.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "reclaim.h"
 #include "server.h"
 #include "shipper.h"
 
@@ -50,6 +51,7 @@ typedef struct zkv_server {
     zkv_conn *held_conns;        /* connections holding answers until replica acks (acks.h) */
     zkv_shipper *shipper;        /* owner-side replication (shipper.h) */
     zkv_handoffs *handoffs;      /* live ownership moves, owner side (handoff.h) */
+    zkv_reclaim *reclaim;        /* deletes what the node no longer holds (reclaim.h) */
     bool leaving;                /* controlled shutdown: handing owned ranges off before exit */
     bool leave_started;          /* ...and the handoffs were started */
     uint64_t leave_isr_deadline; /* ms: then exit even if still listed in some in_sync */

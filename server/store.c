@@ -876,10 +876,13 @@ int64_t zkv_store_truncate_log(zkv_store *s, const char *range_id, uint64_t upto
     return (int64_t)(limit - r->first_seq + 1);
 }
 
-/* Stages the deletion of every key starting with prefix, committing every RESET_CHUNK
- * deletions; with end set, data keys stop before 'd' + end. */
-static int delete_prefix(zkv_store *s, const uint8_t *seek, size_t seeklen, size_t plen,
-                         const uint8_t *end, size_t elen, char *err, size_t errlen)
+/* Stages the deletion of the keys starting with prefix, committing every RESET_CHUNK
+ * deletions; with end set, data keys stop before 'd' + end. max 0: every such key, and
+ * the whole row cache goes (a reset); otherwise at most max keys, each dropped from the
+ * row cache, *deleted tells how many and last (unless NULL) holds the last user key. */
+static int delete_keys(zkv_store *s, const uint8_t *seek, size_t seeklen, size_t plen,
+                       const uint8_t *end, size_t elen, size_t max, size_t *deleted, zkv_buf *last,
+                       char *err, size_t errlen)
 {
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
     uint8_t *prefix = malloc(seeklen ? seeklen : 1);
@@ -890,23 +893,40 @@ static int delete_prefix(zkv_store *s, const uint8_t *seek, size_t seeklen, size
     memcpy(prefix, seek, seeklen);
     int rc = 0;
     size_t n = 0;
-    for (leveldb_iter_seek(it, (const char *)prefix, seeklen); leveldb_iter_valid(it);
-         leveldb_iter_next(it)) {
+    for (leveldb_iter_seek(it, (const char *)prefix, seeklen);
+         leveldb_iter_valid(it) && (!max || n < max); leveldb_iter_next(it)) {
         size_t klen;
         const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
         if (klen < plen || memcmp(k, prefix, plen) != 0)
             break;
         if (elen && zkv_end_cmp(end, elen, k + 1, klen - 1) <= 0)
             break;
-        if (k[0] == ZKV_REC_DATA_PREFIX)
+        if (k[0] == ZKV_REC_DATA_PREFIX && !max)
             stage_data_reset(s);
+        else if (k[0] == ZKV_REC_DATA_PREFIX && s->rc)
+            zkv_rowcache_invalidate(s->rc, k + 1, klen - 1);
+        if (last && max) {
+            last->len = last->off = 0;
+            if (zkv_buf_append(last, k + 1, klen - 1) != 0) {
+                rc = oom(s, err, errlen);
+                break;
+            }
+        }
         leveldb_writebatch_delete(s->batch, (const char *)k, klen);
         s->n_pending++;
         if (++n % RESET_CHUNK == 0 && (rc = zkv_store_commit(s, err, errlen)) != 0)
             break;
     }
     free(prefix);
-    return iter_finish(it, rc, "LevelDB read failed during a range reset", err, errlen);
+    if (deleted)
+        *deleted = n;
+    return iter_finish(it, rc, "LevelDB read failed while deleting a range's keys", err, errlen);
+}
+
+static int delete_prefix(zkv_store *s, const uint8_t *seek, size_t seeklen, size_t plen,
+                         const uint8_t *end, size_t elen, char *err, size_t errlen)
+{
+    return delete_keys(s, seek, seeklen, plen, end, elen, 0, NULL, NULL, err, errlen);
 }
 
 int zkv_store_range_reset(zkv_store *s, const char *range_id, uint64_t snap_epoch,
@@ -997,6 +1017,60 @@ static int range_drop(zkv_store *s, range *r, char *err, size_t errlen)
     r->state_dirty = false;
     forget_log_records(r);
     return zkv_store_commit(s, err, errlen);
+}
+
+int zkv_store_range_forget(zkv_store *s, const char *range_id, char *err, size_t errlen)
+{
+    range *r = range_find(s, range_id);
+    if (zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    if (!r || !(r->st.last_seq || r->n_hist || r->snap_epoch || r->st.epoch))
+        return 0;
+    return range_drop(s, r, err, errlen);
+}
+
+size_t zkv_store_range_ids(const zkv_store *s, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->table_cap; i++) {
+        const range *r = s->ranges[i];
+        if (r && (r->st.last_seq || r->n_hist || r->snap_epoch || r->st.epoch)) {
+            if (n < max)
+                out[n] = r->st.id;
+            n++;
+        }
+    }
+    return n;
+}
+
+int zkv_store_delete_data(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                          size_t elen, size_t max, size_t *deleted, zkv_buf *last, char *err,
+                          size_t errlen)
+{
+    *deleted = 0;
+    if (zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    zkv_buf p;
+    zkv_buf_init(&p);
+    int rc = zkv_rec_data_key(&p, start, slen) != 0 ? oom(s, err, errlen) : 0;
+    if (rc == 0)
+        rc = delete_keys(s, p.data, p.len, 1, end, elen, max ? max : 1, deleted, last, err, errlen);
+    zkv_buf_free(&p);
+    return rc == 0 ? zkv_store_commit(s, err, errlen) : rc;
+}
+
+void zkv_store_compact_data(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                            size_t elen)
+{
+    zkv_buf a, b;
+    zkv_buf_init(&a);
+    zkv_buf_init(&b);
+    uint8_t past = ZKV_REC_DATA_PREFIX + 1;
+    if (zkv_rec_data_key(&a, start, slen) == 0 &&
+        (elen ? zkv_rec_data_key(&b, end, elen) : zkv_buf_append(&b, &past, 1)) == 0)
+        leveldb_compact_range(s->db, (const char *)a.data, a.len, (const char *)b.data, b.len);
+    zkv_buf_free(&a);
+    zkv_buf_free(&b);
 }
 
 int zkv_store_range_fork(zkv_store *s, const zkv_range_parent *parents, size_t n_parents,

@@ -232,4 +232,24 @@ int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_
 int zkv_store_range_set_position(zkv_store *s, const char *range_id, uint64_t epoch, uint64_t seq,
                                  const zkv_epoch_start *hist, size_t n, char *err, size_t errlen);
 
+/* Reclaiming what a node no longer holds (reclaim.h).
+ * zkv_store_range_ids puts the ids of the ranges that have a log, history, position or
+ * snapshot mark into out (at most max; the ids live as long as the store) and returns how
+ * many there are. zkv_store_range_forget deletes a range's log, history, position and
+ * snapshot mark (not its data keys) and commits: the range reads as never written, so a
+ * node given it again is rebuilt from a snapshot, never caught up from a tail over data
+ * that may be gone. zkv_store_delete_data deletes at most max data keys in [start, end)
+ * (each dropped from the row cache), commits, sets *deleted (fewer than max: none left)
+ * and, unless last is NULL, puts the last key it deleted into last (to resume after).
+ * zkv_store_compact_data asks LevelDB to compact the data keys of [start, end) so that
+ * their space is freed; it may take long and touches only the LevelDB handle, so it may
+ * run on another thread while the store is used (never after zkv_store_close). */
+size_t zkv_store_range_ids(const zkv_store *s, const char **out, size_t max);
+int zkv_store_range_forget(zkv_store *s, const char *range_id, char *err, size_t errlen);
+int zkv_store_delete_data(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                          size_t elen, size_t max, size_t *deleted, zkv_buf *last, char *err,
+                          size_t errlen);
+void zkv_store_compact_data(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                            size_t elen);
+
 #endif

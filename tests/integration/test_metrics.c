@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include "it_common.h"
+#include "it_http.h"
 #include "zkt/zkt.h"
 #include "zkv/zkv.h"
 
@@ -44,68 +45,9 @@ static int suite_cleanup(void)
     return it_cluster_down(&g_cl, &g_client);
 }
 
-/* One HTTP/1.0 GET of path on the metrics port: the status code (-1 on a socket error),
- * the Content-Type header value and the body (malloc'd, NUL-terminated; caller frees). */
-typedef struct http_answer {
-    int code;
-    char ctype[128];
-    char *body;
-} http_answer;
-
-static http_answer http_get_at(int port, const char *path)
+static it_http_answer http_get(const char *path)
 {
-    http_answer a = {.code = -1};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    struct timeval tv = {.tv_sec = 5};
-    if (fd < 0)
-        return a;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return a;
-    }
-    static char buf[1 << 20]; /* a few KiB expected; full means truncated: a failure */
-    size_t len = 0;
-    while (len < sizeof buf - 1) {
-        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    if (len == sizeof buf - 1)
-        return a;
-    buf[len] = '\0';
-    char *end = strstr(buf, "\r\n\r\n");
-    if (sscanf(buf, "HTTP/1.%*d %d", &a.code) != 1 || !end) {
-        a.code = -1;
-        return a;
-    }
-    *end = '\0';
-    char *ct = strcasestr(buf, "\r\nContent-Type: ");
-    if (ct)
-        sscanf(ct + 16, "%127[^\r]", a.ctype);
-    a.body = strdup(end + 4);
-    return a;
-}
-
-static http_answer http_get(const char *path)
-{
-    return http_get_at(g_metrics_port, path);
-}
-
-/* The value of the sample line that starts with prefix ("name{labels} "), or -1. */
-static long long sample_value(const char *body, const char *prefix)
-{
-    size_t pl = strlen(prefix);
-    for (const char *p = body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, prefix, pl) == 0)
-            return strtoll(p + pl, NULL, 10);
-    return -1;
+    return it_http_get(g_metrics_port, path);
 }
 
 static char *g_last_body; /* the last /metrics body the poll saw */
@@ -113,15 +55,15 @@ static char *g_last_body; /* the last /metrics body the poll saw */
 static bool counters_show_requests(void *arg)
 {
     (void)arg;
-    http_answer a = http_get("/metrics");
+    it_http_answer a = http_get("/metrics");
     if (a.code != 200 || !a.body) {
         free(a.body);
         return false;
     }
     free(g_last_body);
     g_last_body = a.body;
-    return sample_value(a.body, "zkv_requests_total{op=\"put\",status=\"ok\"} ") >= N_PUTS &&
-           sample_value(a.body, "zkv_requests_total{op=\"get\",status=\"not_found\"} ") >= 1;
+    return it_sample_value(a.body, "zkv_requests_total{op=\"put\",status=\"ok\"} ") >= N_PUTS &&
+           it_sample_value(a.body, "zkv_requests_total{op=\"get\",status=\"not_found\"} ") >= 1;
 }
 
 /* N_PUTS puts of tag-000.. through c, each read back when get is set. */
@@ -145,7 +87,7 @@ static void test_scrape(void)
     zkv_value *v = NULL;
     CU_ASSERT_EQUAL(zkv_get(g_client, "no-such-key", 11, 5000, 0, &v), ZKV_ENOTFOUND);
 
-    http_answer a = http_get("/metrics");
+    it_http_answer a = http_get("/metrics");
     CU_ASSERT_EQUAL(a.code, 200);
     CU_ASSERT_STRING_EQUAL(a.ctype, "text/plain; version=0.0.4");
     free(a.body);
@@ -156,21 +98,21 @@ static void test_scrape(void)
     const char *body = g_last_body;
     CU_ASSERT_PTR_NOT_NULL(strstr(body, "# TYPE zkv_requests_total counter\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(body, "# TYPE zkv_connections_open gauge\n"));
-    CU_ASSERT(sample_value(body, "zkv_requests_total{op=\"get\",status=\"ok\"} ") >= N_PUTS);
-    CU_ASSERT(sample_value(body, "zkv_connections_open ") >= 1);
-    CU_ASSERT(sample_value(body, "zkv_store_commits_total ") >= 1);
+    CU_ASSERT(it_sample_value(body, "zkv_requests_total{op=\"get\",status=\"ok\"} ") >= N_PUTS);
+    CU_ASSERT(it_sample_value(body, "zkv_connections_open ") >= 1);
+    CU_ASSERT(it_sample_value(body, "zkv_store_commits_total ") >= 1);
     char line[128];
     snprintf(line, sizeof line, "zkv_node_info{node=\"%s\"} 1\n", g_cl.servers[0].id);
     CU_ASSERT_PTR_NOT_NULL(strstr(body, line));
     /* every range of the map is owned by the one server: one line each */
     zkt_map *m = zkt_cluster_map(&g_cl);
     CU_ASSERT_FATAL(m != NULL);
-    CU_ASSERT_EQUAL(sample_value(body, "zkv_owned_ranges "), m->n_ranges);
+    CU_ASSERT_EQUAL(it_sample_value(body, "zkv_owned_ranges "), m->n_ranges);
     for (int i = 0; i < m->n_ranges; i++) {
         snprintf(line, sizeof line, "zkv_range_committed_seq{range=\"%s\"} ", m->ranges[i].id);
-        CU_ASSERT(sample_value(body, line) >= 0);
+        CU_ASSERT(it_sample_value(body, line) >= 0);
         snprintf(line, sizeof line, "zkv_range_epoch{range=\"%s\"} ", m->ranges[i].id);
-        CU_ASSERT_EQUAL(sample_value(body, line), (long long)m->ranges[i].epoch);
+        CU_ASSERT_EQUAL(it_sample_value(body, line), (long long)m->ranges[i].epoch);
     }
     zkt_map_free(m);
 
@@ -219,7 +161,7 @@ static void test_address_in_use(void)
     CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "in use"));
     free(text);
     /* the first server still serves its metrics */
-    http_answer a = http_get("/metrics");
+    it_http_answer a = http_get("/metrics");
     CU_ASSERT_EQUAL(a.code, 200);
     free(a.body);
 }
@@ -275,7 +217,7 @@ static bool replicas_shown(void *arg)
     const zkt_map *m = arg;
     char line[256];
     for (int n = 0; n < N3; n++) {
-        http_answer a = http_get_at(g_ports3[n], "/metrics");
+        it_http_answer a = it_http_get(g_ports3[n], "/metrics");
         bool ok = a.code == 200 && a.body;
         bool owns = false;
         for (int i = 0; ok && i < m->n_ranges; i++) {
@@ -284,17 +226,17 @@ static bool replicas_shown(void *arg)
                 continue;
             owns = true;
             snprintf(line, sizeof line, "zkv_range_in_sync_replicas{range=\"%s\"} ", r->id);
-            ok = sample_value(a.body, line) == r->n_replicas;
+            ok = it_sample_value(a.body, line) == r->n_replicas;
             for (int k = 0; ok && k < r->n_replicas; k++) {
                 snprintf(line, sizeof line, "zkv_replica_in_sync{range=\"%s\",replica=\"%s\"} ",
                          r->id, r->replicas[k]);
-                ok = sample_value(a.body, line) == 1;
+                ok = it_sample_value(a.body, line) == 1;
                 snprintf(line, sizeof line, "zkv_replica_lag_entries{range=\"%s\",replica=\"%s\"} ",
                          r->id, r->replicas[k]);
-                ok = ok && sample_value(a.body, line) == 0;
+                ok = ok && it_sample_value(a.body, line) == 0;
             }
         }
-        ok = ok && (!owns || sample_value(a.body, "zkv_replication_appends_acked_total ") > 0);
+        ok = ok && (!owns || it_sample_value(a.body, "zkv_replication_appends_acked_total ") > 0);
         free(a.body);
         if (!ok)
             return false;
@@ -312,7 +254,7 @@ static void test_replicas(void)
     bool shown = zkt_wait_for(replicas_shown, m, 10000);
     if (!shown)
         for (int n = 0; n < N3; n++) {
-            http_answer a = http_get_at(g_ports3[n], "/metrics");
+            it_http_answer a = it_http_get(g_ports3[n], "/metrics");
             zkt_log("%s /metrics:\n%s", g_cl3.servers[n].id, a.body ? a.body : "(none)");
             free(a.body);
         }

@@ -185,7 +185,7 @@ static void spreads(const zkv_assignment *v, size_t n, const double *b, const ch
 static void test_converges_with_placement(void)
 {
     sim_world w = {.live = {"n1", "n2", "n3", "n4"}, .n_live = 4, .replicas = 3, .n = 8};
-    double b[8];
+    double b[8] = {0};
     for (size_t i = 0; i < w.n; i++) {
         range(&w.r[i], w.live[i % 4], w.live[(i + 1) % 4], w.live[(i + 2) % 4]);
         b[i] = (i % 4 > 1 || i > 3 ? 20.0 : 600.0) * MIB;

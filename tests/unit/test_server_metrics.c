@@ -43,6 +43,11 @@ static void fill_small(zkv_metrics_snapshot *s)
     s->log_reads_db = 21;
     s->appends_sent = 30;
     s->appends_acked = 29;
+    s->reclaim_keys = 40;
+    s->reclaim_ranges = 41;
+    s->reclaim_compactions = 42;
+    s->reclaim_pending_parts = 43;
+    s->reclaim_pending_ranges = 44;
     zkv_metrics_range *r = zkv_metrics_add_range(s);
     if (!r) {
         CU_FAIL("out of memory");
@@ -193,6 +198,25 @@ static const char SMALL_TEXT[] =
     "# HELP zkv_replication_appends_acked_total APPEND frames replicas answered OK.\n"
     "# TYPE zkv_replication_appends_acked_total counter\n"
     "zkv_replication_appends_acked_total 29\n"
+    "# HELP zkv_reclaim_deleted_keys_total Data keys deleted because this node no longer holds "
+    "their range.\n"
+    "# TYPE zkv_reclaim_deleted_keys_total counter\n"
+    "zkv_reclaim_deleted_keys_total 40\n"
+    "# HELP zkv_reclaim_forgotten_ranges_total Range logs and positions deleted because this "
+    "node no longer holds the range.\n"
+    "# TYPE zkv_reclaim_forgotten_ranges_total counter\n"
+    "zkv_reclaim_forgotten_ranges_total 41\n"
+    "# HELP zkv_reclaim_compactions_total Key ranges compacted after their data was deleted.\n"
+    "# TYPE zkv_reclaim_compactions_total counter\n"
+    "zkv_reclaim_compactions_total 42\n"
+    "# HELP zkv_reclaim_pending_parts Key ranges this node no longer holds whose data may still "
+    "be on disk.\n"
+    "# TYPE zkv_reclaim_pending_parts gauge\n"
+    "zkv_reclaim_pending_parts 43\n"
+    "# HELP zkv_reclaim_pending_ranges Ranges this node no longer holds whose log or position is "
+    "still on disk.\n"
+    "# TYPE zkv_reclaim_pending_ranges gauge\n"
+    "zkv_reclaim_pending_ranges 44\n"
     "# HELP zkv_owned_ranges Ranges this node owns in its current map.\n"
     "# TYPE zkv_owned_ranges gauge\n"
     "zkv_owned_ranges 1\n"

@@ -171,6 +171,15 @@ static void test_append(void)
     append(&e, &other, "r0000", 5, 5, 3, 5, k3, "v2", 1);
     CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__STALE_EPOCH);
     CU_ASSERT_PTR_NOT_NULL(strstr(reply.resp.message, "not its owner"));
+    /* this node holds no copy of the range in its map (a replica moved off, whose data
+     * may be being reclaimed): refused, nothing staged, the sender retries */
+    size_t before = zkv_store_pending(store);
+    zkv_dispatch_env e4 = e;
+    e4.node_id = "node-4";
+    append(&e4, &owner, "r0000", 5, 5, 3, 5, k3, "v2", 1);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__UNAVAILABLE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(reply.resp.message, "holds no copy"));
+    CU_ASSERT_EQUAL(zkv_store_pending(store), before);
     /* a client connection */
     zkv_session client = hello(&e, NULL);
     append(&e, &client, "r0000", 5, 5, 3, 5, k3, "v2", 1);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "map_alloc.h"
 #include "reshape.h"
 
 static char dir[64];
@@ -98,17 +99,10 @@ typedef struct range_spec {
 
 static zkv_rangemap *make_map(const range_spec *spec, size_t n)
 {
-    zkv_rangemap *m = calloc(1, sizeof(*m));
+    zkv_rangemap *m = test_map_alloc(n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     if (!m)
         return NULL; /* (the assertion has returned already; for the analysers) */
-    m->ranges = calloc(n, sizeof(*m->ranges));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m->ranges);
-    if (!m->ranges) {
-        free(m);
-        return NULL;
-    }
-    m->n_ranges = n;
     m->version = 10;
     for (size_t i = 0; i < n; i++) {
         zkv_range *r = &m->ranges[i];
