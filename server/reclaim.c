@@ -31,6 +31,9 @@ struct zkv_reclaim {
     uint64_t part_keys; /* keys deleted of that part so far */
     zkv_buf compact_start, compact_end; /* the part the worker compacts */
     zkv_buf last;                       /* the last key a chunk deleted */
+    const zkv_rangemap *seen_map;       /* the map observed last, its version and when */
+    int64_t seen_version;
+    uint64_t seen_at;
     zkv_reclaim_counts counts;
 };
 
@@ -79,14 +82,29 @@ static void finish_part(zkv_reclaim *r, const zkv_reclaim_step *st)
         r->compacting = true;
 }
 
+/* Takes in a new map at once, the same one again once per idle tick (the store's ranges
+ * change with it; observing costs ranges x ids). false: nothing may be deleted now. */
+static bool observe(zkv_reclaim *r, const zkv_rangemap *map, uint64_t now)
+{
+    if (map == r->seen_map && map->version == r->seen_version && now - r->seen_at < IDLE_TICK_MS)
+        return true;
+    const char *ids[MAX_IDS];
+    size_t n = zkv_store_range_ids(r->store, ids, MAX_IDS);
+    r->seen_map = NULL;
+    if (n > MAX_IDS || /* not every range looked at: nothing is deleted */
+        zkv_reclaim_plan_observe(r->plan, map, r->node, ids, n, now) != 0)
+        return false;
+    r->seen_map = map;
+    r->seen_version = map->version;
+    r->seen_at = now;
+    return true;
+}
+
 /* One step of the plan; returns when to look again (ms). */
 static uint64_t step(zkv_reclaim *r, const zkv_rangemap *map)
 {
-    const char *ids[MAX_IDS];
-    size_t n = zkv_store_range_ids(r->store, ids, MAX_IDS);
     uint64_t now = zkv_now_ms();
-    if (n > MAX_IDS || /* not every range looked at: nothing is deleted */
-        zkv_reclaim_plan_observe(r->plan, map, r->node, ids, n, now) != 0)
+    if (!observe(r, map, now))
         return IDLE_TICK_MS;
     zkv_reclaim_step st = zkv_reclaim_plan_next(r->plan, now, r->delay_ms);
     char err[256];
