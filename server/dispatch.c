@@ -552,7 +552,7 @@ zkv_dispatch_result zkv_dispatch(const zkv_dispatch_env *env, zkv_session *sess,
         do_scan(env, req, r);
         break;
     case ZKV__OP__RANGE_STATUS:
-        zkv_replica_range_status(env, req, r);
+        zkv_replica_range_status(env, sess, req, r);
         break;
     case ZKV__OP__APPEND:
         zkv_replica_append(env, sess, req, r);

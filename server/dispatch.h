@@ -46,6 +46,10 @@ typedef struct zkv_dispatch_env {
      * owner (handoff.h): 1 holds its writes, 2 every request for it (the caller answers
      * them NOT_OWNER once the move is over); 0 serves. NULL: no moves. */
     int (*move_gate)(void *ctx, const zkv_range *r);
+    /* handed_to (ctx move_ctx): whether this node has written the map that makes node the
+     * owner of range_id at epoch (a handoff it made, not yet in its installed map), so the
+     * new owner's replication is taken at once. NULL: no moves. */
+    bool (*handed_to)(void *ctx, const char *range_id, uint64_t epoch, const char *node);
     void *move_ctx;
     /* Fast path of read_vis (kept by the shipper): the visibility of the i-th range of map,
      * NULL when not owned here; a NULL array, an entry marked stale or a NULL entry ask

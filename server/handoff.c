@@ -196,6 +196,7 @@ typedef struct ho {
     bool awaiting;     /* a submitted write's result is due */
     bool resubmit;     /* its outcome was unknown: write it again */
     bool declining;    /* HO_SPLIT, HO_MERGE: the write that removes the request is due */
+    bool written;      /* HO_MOVE: the range write took effect (the target owns at epoch + 1) */
     uint64_t started_ms;
     uint64_t drain_seq; /* the range's last seq when writes stopped (for the log) */
 } ho;
@@ -704,6 +705,7 @@ bool zkv_handoffs_write_result(zkv_handoffs *h, const char *range_id, uint64_t e
     if (!e || e->st != ZKV_HO_FLIP || !e->awaiting || e->epoch != epoch)
         return false;
     e->awaiting = false;
+    e->written = rc == ZOK && e->kind == HO_MOVE;
     if (rc != ZOK && rc != ZBADVERSION && rc != ZNONODE) {
         ZKV_WARN("range %s: the ownership write's outcome is unknown (%s); writing it again",
                  range_id, zerror(rc));
@@ -729,4 +731,17 @@ size_t zkv_handoffs_active(const zkv_handoffs *h)
 int zkv_handoffs_gate_hook(void *ctx, const zkv_range *r)
 {
     return (int)zkv_handoffs_gate(ctx, r->id);
+}
+
+bool zkv_handoffs_handed(const zkv_handoffs *h, const char *range_id, uint64_t epoch,
+                         const char *node)
+{
+    const ho *e = h && h->n_active ? find(h, range_id) : NULL;
+    return e && e->kind == HO_MOVE && e->st == ZKV_HO_FLIP && e->written && e->epoch + 1 == epoch &&
+           strcmp(e->target, node) == 0;
+}
+
+bool zkv_handoffs_handed_hook(void *ctx, const char *range_id, uint64_t epoch, const char *node)
+{
+    return zkv_handoffs_handed(ctx, range_id, epoch, node);
 }

@@ -126,5 +126,10 @@ zkv_ho_gate zkv_handoffs_gate(const zkv_handoffs *h, const char *range_id);
 size_t zkv_handoffs_active(const zkv_handoffs *h);
 /* Hook of dispatch.h (ctx is the zkv_handoffs). */
 int zkv_handoffs_gate_hook(void *ctx, const zkv_range *r);
+/* Whether this node's handoff of range_id to node took effect (its range write succeeded)
+ * at epoch, while its map does not show it yet; and its hook for dispatch.h. */
+bool zkv_handoffs_handed(const zkv_handoffs *h, const char *range_id, uint64_t epoch,
+                         const char *node);
+bool zkv_handoffs_handed_hook(void *ctx, const char *range_id, uint64_t epoch, const char *node);
 
 #endif

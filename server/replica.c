@@ -60,6 +60,27 @@ static bool sender_ok(const zkv_dispatch_env *env, const zkv_session *sess, cons
                          (long long)env->map->version);
         return false;
     }
+    /* a handoff this node made: the map it wrote names the sender owner at req->epoch */
+    bool handed = req->epoch > (*rg)->epoch && env->handed_to &&
+                  env->handed_to(env->move_ctx, req->range_id, req->epoch, sess->peer_node);
+    if (req->epoch > (*rg)->epoch && !handed) {
+        /* only the map says who owns a range at which epoch: traffic of a later epoch waits
+         * until this node has that map (the sender retries), so a frame claiming an epoch
+         * nobody holds changes nothing here */
+        zkv_reply_status(r, ZKV__STATUS__UNAVAILABLE,
+                         "%s for range %s at epoch %llu from %s: this node's map (version "
+                         "%lld) is at epoch %llu; retry once it has the newer map",
+                         op_name(req), req->range_id, (ull)req->epoch, sess->peer_node,
+                         (long long)env->map->version, (ull)(*rg)->epoch);
+        return false;
+    }
+    if (!handed && env->node_id && strcmp((*rg)->owner, env->node_id) == 0) {
+        zkv_reply_status(r, ZKV__STATUS__BAD_REQUEST,
+                         "%s for range %s from %s: this node owns the range at epoch %llu and "
+                         "takes no replication for it",
+                         op_name(req), req->range_id, sess->peer_node, (ull)(*rg)->epoch);
+        return false;
+    }
     if (req->epoch < (*rg)->epoch) {
         zkv_reply_status(r, ZKV__STATUS__STALE_EPOCH,
                          "%s for range %s at epoch %llu from %s: map version %lld has epoch "
@@ -106,7 +127,8 @@ static void store_failure(zkv_reply *r, const char *what, const char *err)
     zkv_reply_status(r, ZKV__STATUS__INTERNAL, "storage error (%s): %s", what, err);
 }
 
-void zkv_replica_range_status(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
+void zkv_replica_range_status(const zkv_dispatch_env *env, const zkv_session *sess,
+                              const Zkv__Request *req, zkv_reply *r)
 {
     if (!range_id_ok(req, r))
         return;
@@ -118,6 +140,16 @@ void zkv_replica_range_status(const zkv_dispatch_env *env, const Zkv__Request *r
         zkv_reply_status(r, ZKV__STATUS__UNAVAILABLE,
                          "range %s is not in this node's map yet (version %lld, sender's %llu)",
                          req->range_id, (long long)have, (ull)req->map_version);
+        return;
+    }
+    if (rg && req->epoch > rg->epoch &&
+        !(env->handed_to &&
+          env->handed_to(env->move_ctx, req->range_id, req->epoch, sess->peer_node))) {
+        /* the owner's probe from a newer map: it streams once this node has that map */
+        zkv_reply_status(r, ZKV__STATUS__UNAVAILABLE,
+                         "range %s: this node's map (version %lld) is at epoch %llu, the "
+                         "sender's at %llu",
+                         req->range_id, (long long)have, (ull)rg->epoch, (ull)req->epoch);
         return;
     }
     r->resp.status = ZKV__STATUS__OK;

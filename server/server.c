@@ -576,8 +576,10 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         s->env.owner_status = zkv_shipper_owner_status;
         s->env.hook_ctx = s->shipper;
         s->handoffs = zkv_handoffs_new(s, opt->handoff_ms);
-        if (s->handoffs) /* move_gate is set while handoffs are active */
+        if (s->handoffs) { /* move_gate is set while handoffs are active */
             s->env.move_ctx = s->handoffs;
+            s->env.handed_to = zkv_handoffs_handed_hook;
+        }
     }
 
     if (start_metrics(s) != 0) {

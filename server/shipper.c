@@ -49,7 +49,8 @@
  *      (zkv_store_range_note_epoch), and the store's minimum epoch of a range never falls
  *      while the process runs (the highest noted epoch, the snapshot's, the stored one).
  *      While this node owns the range at epoch E by its map, sender_ok accepts only epochs
- *      above E (at E only the map's owner, which is this node and never its own peer), so
+ *      above E, and only from the node it handed the range to (at E nothing: a range this
+ *      node owns takes no replication), so
  *      after any such traffic zkv_store_range_min_epoch > E. tail_check runs before the tail
  *      is used in a pass and empties it for good once min_epoch > E or a snapshot is being
  *      received, so entries from before a reset are never shipped; the log is read as before.
@@ -84,6 +85,7 @@
 #define TICK_MS 50u
 #define RETRY_MS 200u     /* pause before probing again after a refusal */
 #define MAP_RETRY_MS 10u  /* the same when the replica has not installed the range's map yet */
+                          /* (UNAVAILABLE to a probe, an APPEND or a SNAPSHOT) */
 #define ISR_RETRY_MS 500u /* pause before another in_sync write after a failure */
 #define HISTORY_MAX 1024u
 /* A connection whose oldest request (or connect) got no answer for this long is dropped and
@@ -930,7 +932,10 @@ static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp
     case REQ_HELLO:
         break;
     }
-    if (resp->status != ZKV__STATUS__LOG_MISMATCH && resp->status != ZKV__STATUS__STALE_EPOCH)
+    if (resp->status == ZKV__STATUS__UNAVAILABLE) /* its map lags this one: soon again */
+        ZKV_DEBUG("range %s: replica %s is not ready for this map: %s", st->rg->range.id,
+                  st->rep->node_id, resp->message ? resp->message : "");
+    else if (resp->status != ZKV__STATUS__LOG_MISMATCH && resp->status != ZKV__STATUS__STALE_EPOCH)
         ZKV_WARN("range %s: replica %s refused a replication frame: %s %s", st->rg->range.id,
                  st->rep->node_id, zkv_status_name(resp->status),
                  resp->message ? resp->message : "");
@@ -939,6 +944,8 @@ static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp
                  "); probing again",
                  st->rg->range.id, st->rep->node_id, resp->range_epoch, resp->range_seq);
     stream_event(st, zkv_ship_classify(resp->status, rq->kind == REQ_SNAP_END));
+    if (resp->status == ZKV__STATUS__UNAVAILABLE)
+        st->retry_at = zkv_now_ms() + MAP_RETRY_MS;
 }
 
 /* ---- sending ---- */
