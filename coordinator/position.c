@@ -8,6 +8,8 @@
  * node. send(2) uses MSG_NOSIGNAL: a node that closes never raises SIGPIPE. */
 #include "position.h"
 
+#include "common/hello.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -36,8 +38,9 @@ typedef struct peer {
     int fd;
     peer_state st;
     zkv_buf out, in;
-    size_t pending; /* answers still expected, HELLO included */
-    bool *seen;     /* per range: an answer (of any status) arrived */
+    size_t pending;         /* answers still expected, HELLO included */
+    bool *seen;             /* per range: an answer (of any status) arrived */
+    const char *cluster_id; /* the HELLO's (borrowed for the ask) */
 } peer;
 
 static void set_error(zkv_position_target *t, const char *fmt, ...)
@@ -74,13 +77,12 @@ static void fail(peer *l, zkv_position_target *t, int errnum, const char *what)
 /* HELLO, then one RANGE_STATUS per range, framed into l->out. 0 or -1 (ENOMEM). */
 static int build_requests(peer *l, const zkv_position_target *t, const char *cluster_id)
 {
-    Zkv__Request req = ZKV__REQUEST__INIT;
+    l->cluster_id = cluster_id;
+    Zkv__Request req;
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = cluster_id,
+                                         .node_id = ZKV_POSITION_CLIENT_ID,
+                                         .client_name = "zkv-coordinator"});
     req.id = HELLO_ID;
-    req.op = ZKV__OP__HELLO;
-    req.cluster_id = (char *)cluster_id;
-    req.node_id = (char *)ZKV_POSITION_CLIENT_ID;
-    req.client_name = (char *)"zkv-coordinator";
-    req.protocol = 1;
     if (zkv_frame_append_request(&l->out, &req) != 0)
         return -1;
     for (size_t k = 0; k < t->n_ranges; k++) {
@@ -137,9 +139,9 @@ static void take_answer(peer *l, zkv_position_target *t, const Zkv__Response *r)
 {
     const char *msg = r->message && r->message[0] ? r->message : "";
     if (r->id == HELLO_ID) {
-        if (r->status != ZKV__STATUS__OK) {
-            set_error(t, "hello refused: %s%s%s", zkv_status_name((int)r->status),
-                      msg[0] ? ": " : "", msg);
+        char why[200];
+        if (zkv_hello_check(r, l->cluster_id, why, sizeof(why)) != ZKV_HELLO_OK) {
+            set_error(t, "hello refused: %s: %s", zkv_status_name((int)r->status), why);
             finish(l);
             return;
         }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/hello.h"
 #include "common/keyrange.h"
 #include "readvis.h"
 #include "replica.h"
@@ -283,13 +284,10 @@ static zkv_dispatch_result do_hello(const zkv_dispatch_env *env, zkv_session *se
                    env->cluster_name ? env->cluster_name : "?");
         return ZKV_DISPATCH_REPLY;
     }
-    const char *want = req->cluster_id ? req->cluster_id : "";
-    if (strcmp(want, env->cluster_id) != 0) {
-        set_status(r, ZKV__STATUS__BAD_REQUEST,
-                   "cluster id mismatch: node %s belongs to cluster %s (id %s), the client "
-                   "expects id \"%s\"",
-                   env->node_id, env->cluster_name ? env->cluster_name : "?", env->cluster_id,
-                   want);
+    char why[160];
+    Zkv__Status st = zkv_hello_admit(req, env->cluster_id, why, sizeof(why));
+    if (st != ZKV__STATUS__OK) {
+        set_status(r, st, "node %s: %s", env->node_id, why);
         sess->hello_done = false;
         return ZKV_DISPATCH_CLOSE;
     }

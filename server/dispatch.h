@@ -18,7 +18,6 @@
 #define ZKV_SCAN_DEFAULT_LIMIT 1000u
 #define ZKV_SCAN_MAX_LIMIT 10000u
 #define ZKV_SCAN_BYTE_BUDGET ((size_t)4 * 1024 * 1024)
-#define ZKV_PROTOCOL_VERSION 1u
 
 struct zkv_reply;
 

@@ -79,6 +79,7 @@
 #include "readvis.h"
 #include "repl_state.h"
 #include "server_int.h"
+#include "common/hello.h"
 #include "ship_wire.h"
 #include "tail.h"
 
@@ -658,12 +659,10 @@ static void on_peer_connect(uv_connect_t *c, int status)
         return;
     }
     zkv_server *srv = p->sh->srv;
-    Zkv__Request req = ZKV__REQUEST__INIT;
-    req.op = ZKV__OP__HELLO;
-    req.cluster_id = srv->cluster_id;
-    req.node_id = (char *)srv->opt->node_id;
-    req.protocol = ZKV_PROTOCOL_VERSION;
-    req.client_name = "zkv-server replication";
+    Zkv__Request req;
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = srv->cluster_id,
+                                         .node_id = srv->opt->node_id,
+                                         .client_name = "zkv-server replication"});
     p->st = PEER_HELLO;
     if (peer_send(p, &req, REQ_HELLO, NULL))
         peer_flush(p);
@@ -867,11 +866,10 @@ static void on_probe_answer(stream *st, const Zkv__Response *resp)
 static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp)
 {
     if (rq->kind == REQ_HELLO) {
-        if (resp->status != ZKV__STATUS__OK) {
-            char why[300];
-            snprintf(why, sizeof(why), "hello refused: %s",
-                     resp->message ? resp->message : zkv_status_name(resp->status));
-            peer_fail(p, why);
+        char why[300], msg[320];
+        if (zkv_hello_check(resp, p->sh->srv->cluster_id, why, sizeof(why)) != ZKV_HELLO_OK) {
+            snprintf(msg, sizeof(msg), "hello refused: %s", why);
+            peer_fail(p, msg);
             return;
         }
         if (p->logged_down)

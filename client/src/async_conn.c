@@ -22,6 +22,7 @@
 
 #include "common/util.h"
 #include "async_int.h"
+#include "common/hello.h"
 #include "conn.h"
 #include "value.h"
 
@@ -182,12 +183,10 @@ static int conn_open(zkv_async *a, zkv__aconn *c, uint64_t map_version, uint64_t
     c->connecting = connecting;
     c->ready = false;
     c->open_deadline = zkv__open_deadline(a->c, now, UINT64_MAX);
-    Zkv__Request req = ZKV__REQUEST__INIT;
-    req.op = ZKV__OP__HELLO;
-    req.cluster_id = a->c->info.cluster_id;
-    req.client_name = a->c->opts.client_name ? a->c->opts.client_name : "";
-    req.map_version = map_version;
-    req.protocol = 1;
+    Zkv__Request req;
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = a->c->info.cluster_id,
+                                         .client_name = a->c->opts.client_name,
+                                         .map_version = map_version});
     if (zkv__apq_push(&c->q, &hello_marker, &req.id) != 0 ||
         zkv_frame_append_request(&c->out, &req) != 0) {
         zkv__aconn_fail(a, c, ZKV_ENOMEM, "out of memory");
@@ -222,20 +221,7 @@ int zkv__aconn_send(zkv_async *a, zkv__aconn *c, Zkv__Request *req, void *item, 
 static bool hello_answer(zkv_async *a, zkv__aconn *c, const Zkv__Response *resp)
 {
     char why[ZKV__ERR_MAX];
-    int rc = ZKV_OK;
-    const char *cid = a->c->info.cluster_id;
-    if (resp->status != ZKV__STATUS__OK) {
-        rc = zkv__status_to_code(resp->status);
-        if (resp->status == ZKV__STATUS__BAD_REQUEST && resp->message &&
-            strstr(resp->message, "cluster"))
-            rc = ZKV_ENOCLUSTER;
-        snprintf(why, sizeof why, "node %s at %s refused hello: %s", c->node_id, c->addr,
-                 resp->message && resp->message[0] ? resp->message : zkv_status_name(resp->status));
-    } else if (resp->cluster_id && resp->cluster_id[0] && strcmp(resp->cluster_id, cid) != 0) {
-        rc = ZKV_ENOCLUSTER;
-        snprintf(why, sizeof why, "node %s at %s belongs to cluster id %s, not %s", c->node_id,
-                 c->addr, resp->cluster_id, cid);
-    }
+    int rc = zkv__hello_answer(resp, a->c->info.cluster_id, c->node_id, c->addr, why, sizeof why);
     if (rc == ZKV_OK) {
         c->ready = true;
         return true;

@@ -18,6 +18,7 @@
 
 #include "zkv/zkv.h"
 #include "common/util.h"
+#include "common/hello.h"
 #include "conn.h"
 #include "error.h"
 #include "route.h"
@@ -403,14 +404,24 @@ static bool idle_conn_dead(const zkv__conn *c)
     return poll(&p, 1, 0) != 0;
 }
 
+int zkv__hello_answer(const Zkv__Response *resp, const char *cluster_id, const char *node_id,
+                      const char *addr, char *err, size_t errlen)
+{
+    char why[ZKV__ERR_MAX];
+    zkv_hello_outcome o = zkv_hello_check(resp, cluster_id, why, sizeof why);
+    if (o == ZKV_HELLO_OK)
+        return ZKV_OK;
+    return zkv__err(o == ZKV_HELLO_WRONG_CLUSTER ? ZKV_ENOCLUSTER
+                                                 : zkv__status_to_code(resp->status),
+                    err, errlen, "node %s at %s refused hello: %s", node_id, addr, why);
+}
+
 static int hello(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *err, size_t errlen)
 {
-    Zkv__Request req = ZKV__REQUEST__INIT;
-    req.op = ZKV__OP__HELLO;
-    req.cluster_id = (char *)h->cluster_id;
-    req.client_name = (char *)(h->client_name ? h->client_name : "");
-    req.map_version = h->map_version;
-    req.protocol = 1;
+    Zkv__Request req;
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = h->cluster_id,
+                                         .client_name = h->client_name,
+                                         .map_version = h->map_version});
     Zkv__Request *reqs[1] = {&req};
     uint64_t id = 0;
     int rc = zkv__conn_send(c, reqs, 1, &id, err, errlen);
@@ -420,16 +431,7 @@ static int hello(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *
     rc = zkv__conn_recv(c, id, 1, &resp, deadline_ms, err, errlen);
     if (rc != ZKV_OK)
         return rc;
-    if (resp->status != ZKV__STATUS__OK) {
-        rc = zkv__status_to_code(resp->status);
-        if (resp->status == ZKV__STATUS__BAD_REQUEST && strstr(resp->message, "cluster"))
-            rc = ZKV_ENOCLUSTER;
-        zkv__err(rc, err, errlen, "node %s at %s refused hello: %s", c->node_id, c->addr,
-                 resp->message[0] ? resp->message : zkv_status_name(resp->status));
-    } else if (resp->cluster_id[0] && strcmp(resp->cluster_id, h->cluster_id) != 0) {
-        rc = zkv__err(ZKV_ENOCLUSTER, err, errlen, "node %s at %s belongs to cluster id %s, not %s",
-                      c->node_id, c->addr, resp->cluster_id, h->cluster_id);
-    }
+    rc = zkv__hello_answer(resp, h->cluster_id, c->node_id, c->addr, err, errlen);
     zkv__response_free(resp);
     if (rc != ZKV_OK)
         zkv__conn_close(c);

@@ -72,6 +72,11 @@ int zkv__resolve_node(const char *node_id, const char *addr, struct addrinfo **r
 /* Makes sure the connection is open: drops it if the peer closed it while idle, then
  * connects (TCP_NODELAY) and exchanges HELLO. ZKV_OK, ZKV_ECONNECT (unreachable),
  * ZKV_ETIMEOUT, ZKV_ENOCLUSTER (node of another cluster), ZKV_EPROTOCOL, ZKV_ENOMEM. */
+/* The answer to a HELLO for cluster_id from node_id at addr (common/hello.h) as a libzkv
+ * code: ZKV_OK, ZKV_ENOCLUSTER for a node of another cluster, else the refusal's status;
+ * err gets the sentence. Shared by the blocking and the async connections. */
+int zkv__hello_answer(const Zkv__Response *resp, const char *cluster_id, const char *node_id,
+                      const char *addr, char *err, size_t errlen);
 int zkv__conn_open(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *err,
                    size_t errlen);
 

@@ -405,6 +405,12 @@ const char *zkv_status_name(int status)
         return "TIMEOUT";
     case ZKV__STATUS__INTERNAL:
         return "INTERNAL";
+    case ZKV__STATUS__LOG_MISMATCH:
+        return "LOG_MISMATCH";
+    case ZKV__STATUS__STALE_EPOCH:
+        return "STALE_EPOCH";
+    case ZKV__STATUS__WRONG_CLUSTER:
+        return "WRONG_CLUSTER";
     default:
         return "UNKNOWN";
     }

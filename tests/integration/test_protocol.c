@@ -118,8 +118,8 @@ static void test_hello(void)
     r = hello(&c, "some-other-cluster", 10);
     log_resp("HELLO with a wrong cluster id", r);
     CU_ASSERT_FATAL(r != NULL);
-    CU_ASSERT(r->status == ZKV__STATUS__BAD_REQUEST);
-    CU_ASSERT(r->message && strstr(r->message, "cluster") != NULL);
+    CU_ASSERT(r->status == ZKV__STATUS__WRONG_CLUSTER);
+    CU_ASSERT(r->message && strstr(r->message, "another cluster") != NULL);
     zkv__response__free_unpacked(r, NULL);
     int answers = 0, bad = 0;
     CU_ASSERT(closed_by_peer(&c, 5000, &answers, &bad));

@@ -97,8 +97,8 @@ static void *fake_main(void *arg)
                 snprintf(f->hello_cluster, sizeof(f->hello_cluster), "%s",
                          req->cluster_id ? req->cluster_id : "");
                 if (f->mode == FAKE_OTHER) {
-                    resp.status = ZKV__STATUS__BAD_REQUEST;
-                    resp.message = (char *)"cluster id mismatch";
+                    resp.status = ZKV__STATUS__WRONG_CLUSTER;
+                    resp.message = (char *)"this node belongs to another cluster";
                     close_after = true;
                 }
             } else if (req->op == ZKV__OP__RANGE_STATUS) {
@@ -222,7 +222,8 @@ static void test_other_cluster(void)
     fake_stop(&f);
     for (int k = 0; k < 3; k++)
         CU_ASSERT_FALSE(ans[k].answered);
-    CU_ASSERT_PTR_NOT_NULL(strstr(t.error, "hello refused: BAD_REQUEST: cluster id mismatch"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(t.error, "hello refused: WRONG_CLUSTER: this node belongs to another cluster"));
 }
 
 static void test_node_without_range_status(void)

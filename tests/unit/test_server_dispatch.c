@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/keyrange.h"
+#include "common/hello.h"
 #include "dispatch.h"
 #include "readvis.h"
 #include "server_fixture.h"
@@ -104,9 +105,18 @@ static void test_hello(void)
     req.op = ZKV__OP__HELLO;
     req.cluster_id = "cid-2";
     CU_ASSERT_EQUAL(zkv_dispatch(&e, &sess, &req, &reply), ZKV_DISPATCH_CLOSE);
-    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__BAD_REQUEST);
-    CU_ASSERT_PTR_NOT_NULL(strstr(reply.resp.message, "cluster id mismatch"));
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__WRONG_CLUSTER);
+    CU_ASSERT_PTR_NOT_NULL(strstr(reply.resp.message, "another cluster"));
+    CU_ASSERT_PTR_NULL(strstr(reply.resp.message, "cid-1")); /* the real id is not told */
     CU_ASSERT_FALSE(sess.hello_done);
+    /* a protocol this node does not speak: refused and closed */
+    req.cluster_id = "cid-1";
+    req.protocol = ZKV_PROTOCOL_VERSION + 1;
+    CU_ASSERT_EQUAL(zkv_dispatch(&e, &sess, &req, &reply), ZKV_DISPATCH_CLOSE);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__BAD_REQUEST);
+    CU_ASSERT_PTR_NOT_NULL(strstr(reply.resp.message, "protocol 2"));
+    CU_ASSERT_FALSE(sess.hello_done);
+    req.protocol = 0;
     /* before the node knows its cluster id */
     e.cluster_id = "";
     req.cluster_id = "cid-1";

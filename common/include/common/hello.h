@@ -1,0 +1,44 @@
+/* hello.h: the HELLO that opens every connection of the protocol, built and checked in one
+ * place for every program that speaks it: the blocking and async clients, the shipper's
+ * replication links, the coordinator's position client (zkv_hello_request,
+ * zkv_hello_check) and the node that answers (zkv_hello_admit). A node of another cluster
+ * answers the status WRONG_CLUSTER, so nobody reads the error text to tell; its message
+ * does not name the cluster the node belongs to. No I/O; tested by
+ * tests/unit/test_common_hello.c. */
+#ifndef ZKV_COMMON_HELLO_H
+#define ZKV_COMMON_HELLO_H
+#include <stddef.h>
+#include <stdint.h>
+#include "zkv.pb-c.h"
+
+#define ZKV_PROTOCOL_VERSION 1u /* the protocol this release speaks (HELLO's protocol) */
+
+typedef struct zkv_hello {
+    const char *cluster_id;  /* the cluster the sender expects the node to belong to */
+    const char *node_id;     /* NULL or "": a client; else the sending node's id */
+    const char *client_name; /* for the node's logs (NULL: "") */
+    uint64_t map_version;    /* the sender's routing version (0: none yet) */
+} zkv_hello;
+
+/* Initialises req as the HELLO of h (its id is left 0 for the caller). The strings are
+ * borrowed: they must outlive req's encoding. */
+void zkv_hello_request(Zkv__Request *req, const zkv_hello *h);
+
+typedef enum {
+    ZKV_HELLO_OK = 0,
+    ZKV_HELLO_WRONG_CLUSTER, /* the node belongs to another cluster */
+    ZKV_HELLO_REFUSED        /* any other refusal: resp->status says which */
+} zkv_hello_outcome;
+
+/* Checks the node's answer to the HELLO of cluster_id; on anything but OK, why gets a
+ * sentence (the node's message, or the status name). */
+zkv_hello_outcome zkv_hello_check(const Zkv__Response *resp, const char *cluster_id, char *why,
+                                  size_t whylen);
+
+/* The node's side: whether the HELLO req may open a session on a node of cluster_id.
+ * Returns ZKV__STATUS__OK, or the status to answer (WRONG_CLUSTER; BAD_REQUEST for a
+ * protocol this node does not speak) with why. */
+Zkv__Status zkv_hello_admit(const Zkv__Request *req, const char *cluster_id, char *why,
+                            size_t whylen);
+
+#endif
