@@ -80,7 +80,7 @@ static int build_requests(peer *l, const zkv_position_target *t, const char *clu
     l->cluster_id = cluster_id;
     Zkv__Request req;
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = cluster_id,
-                                         .node_id = ZKV_POSITION_CLIENT_ID,
+                                         .node_id = ZKV_COORDINATOR_NODE_ID,
                                          .client_name = "zkv-coordinator"});
     req.id = HELLO_ID;
     if (zkv_frame_append_request(&l->out, &req) != 0)

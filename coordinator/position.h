@@ -15,7 +15,6 @@
 #include <stdint.h>
 
 #define ZKV_POSITION_BUDGET_MS 500 /* per node; nodes are asked in parallel */
-#define ZKV_POSITION_CLIENT_ID "coordinator"
 
 typedef struct zkv_position_answer {
     bool answered; /* RANGE_STATUS came back OK: epoch/seq are the node's position */

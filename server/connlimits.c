@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/resource.h>
+#include "common/hello.h"
 #include "common/log.h"
 
 zkv_conn_class zkv_limits_admit(const zkv_limits *l, const zkv_conn_counts *n)
@@ -44,7 +45,7 @@ bool zkv_limits_known_peer(const zkv_rangemap *map, const char *node_id)
 {
     if (!node_id || !node_id[0])
         return false;
-    if (strcmp(node_id, ZKV_LIMITS_COORDINATOR_ID) == 0)
+    if (strcmp(node_id, ZKV_COORDINATOR_NODE_ID) == 0)
         return true;
     for (size_t i = 0; map && i < map->n_nodes; i++)
         if (strcmp(map->nodes[i].id, node_id) == 0)

@@ -52,9 +52,6 @@
 /* The timeout sweep runs every quarter of the shortest timeout, within these bounds. */
 #define ZKV_LIMITS_SWEEP_MIN_MS 10
 #define ZKV_LIMITS_SWEEP_MAX_MS 1000
-/* The node id the coordinator's position client says HELLO with (coordinator/position.h,
- * ZKV_POSITION_CLIENT_ID). */
-#define ZKV_LIMITS_COORDINATOR_ID "coordinator"
 
 typedef struct zkv_limits {
     size_t max_conns;    /* client connections (after zkv_limits_plan_nofile) */

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/hello.h"
 #include "position.h"
 #include "common/buf.h"
 #include "common/frame.h"
@@ -204,7 +205,7 @@ static void test_positions_read_back(void)
         CU_ASSERT_EQUAL(ans[k].epoch, 3);
         CU_ASSERT_EQUAL(ans[k].seq, fake_seq(three_ranges[k]));
     }
-    CU_ASSERT_STRING_EQUAL(f.hello_node_id, ZKV_POSITION_CLIENT_ID);
+    CU_ASSERT_STRING_EQUAL(f.hello_node_id, ZKV_COORDINATOR_NODE_ID);
     CU_ASSERT_STRING_EQUAL(f.hello_cluster, CLUSTER_ID);
     CU_ASSERT_EQUAL(f.range_requests, 3);
 }

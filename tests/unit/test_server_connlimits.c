@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/hello.h"
 #include "connlimits.h"
 
 #define MIB ((size_t)1024 * 1024)
@@ -83,7 +84,7 @@ static void test_known_peer(void)
     CU_ASSERT_FALSE(zkv_limits_known_peer(&m, "node-"));
     CU_ASSERT_FALSE(zkv_limits_known_peer(&m, ""));
     CU_ASSERT_FALSE(zkv_limits_known_peer(&m, NULL));
-    CU_ASSERT_TRUE(zkv_limits_known_peer(&m, ZKV_LIMITS_COORDINATOR_ID));
+    CU_ASSERT_TRUE(zkv_limits_known_peer(&m, ZKV_COORDINATOR_NODE_ID));
     /* before the first map only the coordinator is known */
     CU_ASSERT_FALSE(zkv_limits_known_peer(NULL, "node-a"));
     CU_ASSERT_TRUE(zkv_limits_known_peer(NULL, "coordinator"));

@@ -12,6 +12,9 @@
 #include "zkv.pb-c.h"
 
 #define ZKV_PROTOCOL_VERSION 1u /* the protocol this release speaks (HELLO's protocol) */
+/* The node id the coordinator says HELLO with (its position queries); nodes count such a
+ * connection as a peer's (server/connlimits.h). */
+#define ZKV_COORDINATOR_NODE_ID "coordinator"
 
 typedef struct zkv_hello {
     const char *cluster_id;  /* the cluster the sender expects the node to belong to */
