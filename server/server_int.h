@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "reclaim.h"
+#include "sendbuf.h"
 #include "server.h"
 #include "shipper.h"
 
@@ -114,14 +115,6 @@ struct zkv_conn {
 /* conn.c */
 void zkv_conn_accept(zkv_server *s);
 void zkv_conn_flush(zkv_conn *c);
-/* Sends out on t: first straight to the socket (uv_try_write: no request, no poll change)
- * when try_first, then what it did not take by one uv_write of req (req->data = data, cb
- * when it completes), out and wbuf swapping roles so out is empty for the next answers.
- * Client connections and the shipper's peer connections both write this way. Returns 0
- * when everything went out (out is empty), 1 when a write is queued (the caller waits for
- * cb before sending again), or a libuv error. */
-int zkv_send_buffered(uv_tcp_t *t, zkv_buf *out, zkv_buf *wbuf, uv_write_t *req, uv_write_cb cb,
-                      void *data, bool try_first);
 void zkv_conn_close(zkv_conn *c);
 void zkv_conn_mark_dirty(zkv_conn *c);
 /* Stops reading; the connection closes once its queued answers are written. */

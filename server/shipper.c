@@ -79,7 +79,7 @@
 #include "readvis.h"
 #include "repl_state.h"
 #include "server_int.h"
-#include "common/hello.h"
+#include "peerlink.h"
 #include "ship_wire.h"
 #include "tail.h"
 
@@ -89,9 +89,6 @@
                           /* (UNAVAILABLE to a probe, an APPEND or a SNAPSHOT) */
 #define ISR_RETRY_MS 500u /* pause before another in_sync write after a failure */
 #define HISTORY_MAX 1024u
-/* A connection whose oldest request (or connect) got no answer for this long is dropped and
- * made again: a partition without RST must not stall a stream forever. */
-#define PEER_ANSWER_TIMEOUT_MS 5000u
 
 /* ---- pure parts ---- */
 
@@ -165,27 +162,17 @@ typedef struct peer peer;
 typedef struct stream stream;
 typedef struct owned owned;
 
-typedef enum {
-    REQ_HELLO,
-    REQ_PROBE,
-    REQ_APPEND,
-    REQ_SNAP_BEGIN,
-    REQ_SNAP_CHUNK,
-    REQ_SNAP_END
-} req_kind;
+typedef enum { REQ_PROBE, REQ_APPEND, REQ_SNAP_BEGIN, REQ_SNAP_CHUNK, REQ_SNAP_END } req_kind;
 
-/* One request in flight on a peer connection. */
+/* One request in flight on a peer connection (the record of peerlink.h). */
 typedef struct sent_req {
-    uint64_t id;
-    uint64_t stream_serial; /* 0 for HELLO */
-    uint32_t gen;           /* the stream's generation when sent */
+    zkv_peerlink_rec head; /* id, sent_ms */
+    uint64_t stream_serial;
+    uint32_t gen; /* the stream's generation when sent */
     req_kind kind;
     uint64_t last_seq;           /* APPEND: seq of its last entry (prev_seq when empty) */
     uint64_t owner_last_at_send; /* committed seq of the range when sent */
-    uint64_t sent_ms;
 } sent_req;
-
-typedef enum { PEER_DOWN, PEER_CONNECTING, PEER_HELLO, PEER_READY } peer_state;
 
 /* An APPEND frame built for one stream of a range in the current pass, kept so that
  * another stream of the range at the same position sends the same bytes instead of
@@ -255,24 +242,13 @@ struct owned {
     bool dirty;
 };
 
+/* A peer node: its replication link (peerlink.h) and the streams that use it. */
 struct peer {
     zkv_shipper *sh;
     char node_id[ZKV_ID_MAX];
-    char addr[ZKV_ADDR_MAX];
     peer *next;
-    peer_state st;
-    uv_tcp_t tcp;
-    uv_connect_t creq;
-    uv_timer_t timer;
-    uv_write_t wreq;
-    bool tcp_open, timer_open, writing, dead;
-    zkv_buf in, out, wbuf;
-    sent_req *fifo;
-    size_t fifo_head, fifo_n, fifo_cap;
-    uint32_t backoff_ms;
-    uint64_t connect_ms; /* when the current connect began */
+    zkv_peerlink *link;
     stream *streams;
-    bool logged_down;
 };
 
 struct zkv_shipper {
@@ -321,17 +297,8 @@ struct zkv_shipper {
     uint64_t appends_sent, appends_acked; /* APPEND frames (zkv_shipper_metrics) */
 };
 
-static void peer_connect(peer *p);
 static void tail_check(zkv_shipper *sh, owned *o);
-static void peer_fail(peer *p, const char *why);
 static void stream_event(stream *st, zkv_ship_event ev);
-
-static void on_peer_retry(uv_timer_t *t)
-{
-    peer *p = t->data;
-    if (!p->dead && !p->sh->closing && p->st == PEER_DOWN && !p->tcp_open)
-        peer_connect(p);
-}
 
 /* ---- owned ranges ---- */
 
@@ -379,193 +346,63 @@ static void update_commit_point(zkv_shipper *sh, owned *o)
 static peer *find_peer(zkv_shipper *sh, const char *node_id)
 {
     for (peer *p = sh->peers; p; p = p->next)
-        if (!p->dead && strcmp(p->node_id, node_id) == 0)
+        if (strcmp(p->node_id, node_id) == 0)
             return p;
     return NULL;
 }
 
-static void peer_maybe_free(peer *p)
+static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp);
+
+static void on_link_up(void *ctx)
 {
-    if (!p->dead || p->tcp_open || p->timer_open || p->writing)
-        return;
-    zkv_shipper *sh = p->sh;
-    for (peer **pp = &sh->peers; *pp; pp = &(*pp)->next)
-        if (*pp == p) {
-            *pp = p->next;
-            break;
-        }
-    zkv_buf_free(&p->in);
-    zkv_buf_free(&p->out);
-    zkv_buf_free(&p->wbuf);
-    free(p->fifo);
-    free(p);
+    peer *p = ctx;
+    for (stream *st = p->streams; st; st = st->peer_next)
+        stream_event(st, ZKV_SHIP_EV_CONNECTED);
 }
 
-static void on_peer_timer_closed(uv_handle_t *h)
+/* The connection went down: every stream of the peer goes back to IDLE. */
+static void on_link_down(void *ctx)
 {
-    peer *p = h->data;
-    p->timer_open = false;
-    p->sh->open_handles--;
-    peer_maybe_free(p);
-}
-
-static void on_peer_tcp_closed(uv_handle_t *h)
-{
-    peer *p = h->data;
-    p->tcp_open = false;
-    p->writing = false;
-    p->sh->open_handles--;
-    p->in.len = p->in.off = 0;
-    p->out.len = p->out.off = 0;
-    p->wbuf.len = p->wbuf.off = 0;
-    if (p->dead) {
-        peer_maybe_free(p);
-        return;
-    }
-    if (p->sh->closing)
-        return;
-    p->backoff_ms = zkv_ship_backoff_next(p->backoff_ms);
-    uv_timer_start(&p->timer, on_peer_retry, p->backoff_ms, 0);
-}
-
-/* Drops the connection: every stream of the peer goes back to IDLE. */
-static void peer_close_tcp(peer *p)
-{
-    p->fifo_n = 0;
-    p->fifo_head = 0;
-    p->st = PEER_DOWN;
+    peer *p = ctx;
     for (stream *st = p->streams; st; st = st->peer_next)
         stream_event(st, ZKV_SHIP_EV_DISCONNECTED);
-    if (p->tcp_open && !uv_is_closing((uv_handle_t *)&p->tcp))
-        uv_close((uv_handle_t *)&p->tcp, on_peer_tcp_closed);
 }
 
-static void peer_fail(peer *p, const char *why)
+static void on_link_answer(void *ctx, void *rec, const Zkv__Response *resp)
 {
-    if (p->st == PEER_DOWN && !p->tcp_open)
-        return;
-    if (!p->logged_down)
-        ZKV_WARN("replication connection to %s (%s): %s; reconnecting", p->node_id, p->addr, why);
-    p->logged_down = true;
-    peer_close_tcp(p);
+    handle_answer(ctx, rec, resp);
 }
 
-static int resolve(const char *addr, struct sockaddr_storage *ss)
+/* Records a request just put on the link (r: its record, NULL when the link failed). */
+static sent_req *peer_record(peer *p, sent_req *r, req_kind kind, stream *st)
 {
-    struct addrinfo *res = NULL;
-    char why[128];
-    if (zkv_resolve_tcp(addr, &res, why, sizeof(why)) != 0)
-        return -1;
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    return 0;
-}
-
-static void peer_flush(peer *p);
-
-static sent_req *fifo_push(peer *p)
-{
-    if (p->fifo_n == p->fifo_cap) {
-        size_t ncap = p->fifo_cap ? p->fifo_cap * 2 : 32;
-        sent_req *nf = malloc(ncap * sizeof(*nf));
-        if (!nf)
-            return NULL;
-        for (size_t i = 0; i < p->fifo_n; i++)
-            nf[i] = p->fifo[(p->fifo_head + i) % p->fifo_cap];
-        free(p->fifo);
-        p->fifo = nf;
-        p->fifo_cap = ncap;
-        p->fifo_head = 0;
-    }
-    sent_req *r = &p->fifo[(p->fifo_head + p->fifo_n) % p->fifo_cap];
-    p->fifo_n++;
-    memset(r, 0, sizeof(*r));
-    return r;
-}
-
-/* Appends req as a frame: APPENDs through the hand encoder of ship_wire.h (the same bytes as
- * protobuf-c, a tenth of the work), everything else through protobuf-c. */
-static int frame_append(zkv_buf *out, const Zkv__Request *req)
-{
-    if (req->op == ZKV__OP__APPEND && zkv_wire_append_frame(out, req) == 0)
-        return 0;
-    return zkv_frame_append_request(out, req);
-}
-
-/* Records a request whose frame is on the peer's output; returns the record or NULL (the
- * connection is failed on out of memory). */
-static sent_req *peer_record(peer *p, uint64_t id, req_kind kind, stream *st)
-{
-    sent_req *r = fifo_push(p);
-    if (!r) {
-        peer_fail(p, "out of memory");
+    if (!r)
         return NULL;
-    }
-    r->id = id;
     r->kind = kind;
-    r->sent_ms = zkv_now_ms();
     p->sh->appends_sent += kind == REQ_APPEND;
     if (st) {
         r->stream_serial = st->serial;
         r->gen = st->gen;
-        st->last_sent_ms = r->sent_ms;
+        st->last_sent_ms = r->head.sent_ms;
     }
     return r;
 }
 
-/* Frames req onto the peer's output and records it; returns the record or NULL (the
- * connection is failed on out of memory). Request ids come from one counter of the
- * shipper, so one APPEND frame (id included) can go to several peers unchanged (see
- * send_append): a connection's ids stay distinct, which is all the answers need (they are
- * matched in order against the FIFO; replicas only echo ids). */
+/* Frames req onto the peer's link and records it; returns the record or NULL (the link
+ * failed, out of memory). Request ids come from one counter of the shipper, so one APPEND
+ * frame (id included) can go to several peers unchanged (see send_append): a connection's
+ * ids stay distinct, which is all the answers need (they are matched in order; replicas
+ * only echo ids). */
 static sent_req *peer_send(peer *p, Zkv__Request *req, req_kind kind, stream *st)
 {
-    req->id = ++p->sh->next_req_id;
-    if (frame_append(&p->out, req) != 0) {
-        peer_fail(p, "out of memory");
-        return NULL;
-    }
-    return peer_record(p, req->id, kind, st);
+    return peer_record(p, zkv_peerlink_send(p->link, req), kind, st);
 }
 
-/* Appends an already framed request (id inside it) to the peer's output and records it. */
+/* Appends an already framed request (id inside it) to the peer's link and records it. */
 static sent_req *peer_send_framed(peer *p, const uint8_t *frame, size_t len, uint64_t id,
                                   req_kind kind, stream *st)
 {
-    if (zkv_buf_append(&p->out, frame, len) != 0) {
-        peer_fail(p, "out of memory");
-        return NULL;
-    }
-    return peer_record(p, id, kind, st);
-}
-
-static void on_peer_write(uv_write_t *w, int status)
-{
-    peer *p = w->data;
-    p->writing = false;
-    p->wbuf.len = p->wbuf.off = 0;
-    if (p->dead) {
-        peer_maybe_free(p);
-        return;
-    }
-    if (status < 0) {
-        peer_fail(p, uv_strerror(status));
-        return;
-    }
-    peer_flush(p);
-}
-
-static void peer_flush(peer *p)
-{
-    if (p->writing || !p->tcp_open || p->st == PEER_DOWN || p->st == PEER_CONNECTING ||
-        zkv_buf_unread(&p->out) == 0)
-        return;
-    int rc = zkv_send_buffered(&p->tcp, &p->out, &p->wbuf, &p->wreq, on_peer_write, p, true);
-    if (rc < 0) {
-        peer_fail(p, uv_strerror(rc));
-        return;
-    }
-    p->writing = rc == 1;
+    return peer_record(p, zkv_peerlink_send_framed(p->link, frame, len, id), kind, st);
 }
 
 static stream *find_stream(peer *p, uint64_t serial)
@@ -574,121 +411,6 @@ static stream *find_stream(peer *p, uint64_t serial)
         if (st->serial == serial)
             return st;
     return NULL;
-}
-
-static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp);
-
-static void peer_process(peer *p)
-{
-    while (p->tcp_open && p->st != PEER_DOWN) {
-        const uint8_t *payload;
-        size_t plen, consumed;
-        zkv_frame_result fr = zkv_frame_parse(zkv_buf_head(&p->in), zkv_buf_unread(&p->in),
-                                              ZKV_MAX_RESPONSE_FRAME, &payload, &plen, &consumed);
-        if (fr == ZKV_FRAME_NEED_MORE)
-            break;
-        if (fr == ZKV_FRAME_TOO_LARGE) {
-            peer_fail(p, "oversized answer");
-            return;
-        }
-        /* the fields the shipper reads, by hand (ship_wire.h); protobuf-c for odd shapes */
-        Zkv__Response light;
-        char msg[512];
-        Zkv__Response *resp = &light, *unpacked = NULL;
-        if (!zkv_wire_decode_answer(payload, plen, &light, msg, sizeof(msg)))
-            resp = unpacked = zkv__response__unpack(NULL, plen, payload);
-        zkv_buf_consume(&p->in, consumed);
-        if (!resp) {
-            peer_fail(p, "undecodable answer");
-            return;
-        }
-        if (p->fifo_n == 0 || p->fifo[p->fifo_head].id != resp->id) {
-            if (unpacked)
-                zkv__response__free_unpacked(unpacked, NULL);
-            peer_fail(p, "answer out of order");
-            return;
-        }
-        sent_req rq = p->fifo[p->fifo_head];
-        p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
-        p->fifo_n--;
-        handle_answer(p, &rq, resp);
-        if (unpacked)
-            zkv__response__free_unpacked(unpacked, NULL);
-    }
-}
-
-static void on_peer_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    peer *p = h->data;
-    zkv_buf_compact(&p->in);
-    if (zkv_buf_reserve(&p->in, (size_t)64 * 1024) != 0) {
-        buf->base = NULL;
-        buf->len = 0;
-        return;
-    }
-    buf->base = (char *)p->in.data + p->in.len;
-    buf->len = p->in.cap - p->in.len;
-}
-
-static void on_peer_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    peer *p = s->data;
-    if (nread > 0) {
-        p->in.len += (size_t)nread;
-        peer_process(p);
-        return;
-    }
-    if (nread == 0)
-        return;
-    peer_fail(p, nread == UV_EOF ? "closed by the replica" : uv_strerror((int)nread));
-}
-
-static void on_peer_connect(uv_connect_t *c, int status)
-{
-    peer *p = c->data;
-    if (p->dead || p->st != PEER_CONNECTING)
-        return;
-    if (status < 0) {
-        peer_fail(p, uv_strerror(status));
-        return;
-    }
-    uv_tcp_nodelay(&p->tcp, 1);
-    int rc = uv_read_start((uv_stream_t *)&p->tcp, on_peer_alloc, on_peer_read);
-    if (rc != 0) {
-        peer_fail(p, uv_strerror(rc));
-        return;
-    }
-    zkv_server *srv = p->sh->srv;
-    Zkv__Request req;
-    zkv_hello_request(&req, &(zkv_hello){.cluster_id = srv->cluster_id,
-                                         .node_id = srv->opt->node_id,
-                                         .client_name = "zkv-server replication"});
-    p->st = PEER_HELLO;
-    if (peer_send(p, &req, REQ_HELLO, NULL))
-        peer_flush(p);
-}
-
-static void peer_connect(peer *p)
-{
-    zkv_shipper *sh = p->sh;
-    if (sh->srv->cluster_id[0] == '\0' || p->tcp_open)
-        return;
-    struct sockaddr_storage ss;
-    if (p->addr[0] == '\0' || resolve(p->addr, &ss) != 0) {
-        p->backoff_ms = zkv_ship_backoff_next(p->backoff_ms);
-        uv_timer_start(&p->timer, on_peer_retry, p->backoff_ms, 0);
-        return;
-    }
-    uv_tcp_init(&sh->srv->loop, &p->tcp);
-    p->tcp.data = p;
-    p->tcp_open = true;
-    sh->open_handles++;
-    p->st = PEER_CONNECTING;
-    p->connect_ms = zkv_now_ms();
-    p->creq.data = p;
-    int rc = uv_tcp_connect(&p->creq, &p->tcp, (struct sockaddr *)&ss, on_peer_connect);
-    if (rc != 0)
-        peer_fail(p, uv_strerror(rc));
 }
 
 static peer *peer_get(zkv_shipper *sh, const char *node_id)
@@ -701,27 +423,38 @@ static peer *peer_get(zkv_shipper *sh, const char *node_id)
         return NULL;
     p->sh = sh;
     snprintf(p->node_id, sizeof(p->node_id), "%s", node_id);
-    zkv_buf_init(&p->in);
-    zkv_buf_init(&p->out);
-    zkv_buf_init(&p->wbuf);
-    uv_timer_init(&sh->srv->loop, &p->timer);
-    p->timer.data = p;
-    p->timer_open = true;
-    sh->open_handles++;
+    zkv_peerlink_cfg cfg = {.loop = &sh->srv->loop,
+                            .cluster_id = sh->srv->cluster_id,
+                            .node_id = sh->srv->opt->node_id,
+                            .next_id = &sh->next_req_id,
+                            .open_handles = &sh->open_handles,
+                            .rec_size = sizeof(sent_req),
+                            .on_up = on_link_up,
+                            .on_down = on_link_down,
+                            .on_answer = on_link_answer,
+                            .ctx = p};
+    if (!(p->link = zkv_peerlink_new(&cfg, node_id))) {
+        free(p);
+        return NULL;
+    }
     p->next = sh->peers;
     sh->peers = p;
     return p;
 }
 
+/* A peer no stream uses any more goes, with its link. */
 static void peer_release(peer *p)
 {
-    if (p->streams || p->dead)
+    if (p->streams)
         return;
-    p->dead = true;
-    peer_close_tcp(p);
-    if (p->timer_open && !uv_is_closing((uv_handle_t *)&p->timer))
-        uv_close((uv_handle_t *)&p->timer, on_peer_timer_closed);
-    peer_maybe_free(p);
+    zkv_shipper *sh = p->sh;
+    for (peer **pp = &sh->peers; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    zkv_peerlink_release(p->link);
+    free(p);
 }
 
 /* ---- streams ---- */
@@ -780,10 +513,10 @@ static stream *stream_new(zkv_shipper *sh, owned *o, int idx, const char *node_i
     st->st = ZKV_SHIP_IDLE;
     st->peer_next = p->streams;
     p->streams = st;
-    if (p->st == PEER_READY)
+    if (zkv_peerlink_ready(p->link))
         stream_event(st, ZKV_SHIP_EV_CONNECTED);
-    else if (p->st == PEER_DOWN && !p->tcp_open && !uv_is_active((uv_handle_t *)&p->timer))
-        peer_connect(p);
+    else
+        zkv_peerlink_start(p->link);
     return st;
 }
 
@@ -865,22 +598,6 @@ static void on_probe_answer(stream *st, const Zkv__Response *resp)
 
 static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp)
 {
-    if (rq->kind == REQ_HELLO) {
-        char why[300], msg[320];
-        if (zkv_hello_check(resp, p->sh->srv->cluster_id, why, sizeof(why)) != ZKV_HELLO_OK) {
-            snprintf(msg, sizeof(msg), "hello refused: %s", why);
-            peer_fail(p, msg);
-            return;
-        }
-        if (p->logged_down)
-            ZKV_INFO("replication connection to %s (%s) up", p->node_id, p->addr);
-        p->logged_down = false;
-        p->st = PEER_READY;
-        p->backoff_ms = 0;
-        for (stream *st = p->streams; st; st = st->peer_next)
-            stream_event(st, ZKV_SHIP_EV_CONNECTED);
-        return;
-    }
     p->sh->appends_acked += rq->kind == REQ_APPEND && resp->status == ZKV__STATUS__OK;
     stream *st = find_stream(p, rq->stream_serial);
     if (!st || st->gen != rq->gen)
@@ -896,7 +613,7 @@ static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp
         return;
     case REQ_APPEND:
         if (resp->status == ZKV__STATUS__OK) {
-            zkv_repl_on_ack(st->rep, rq->last_seq, rq->owner_last_at_send, rq->sent_ms, false);
+            zkv_repl_on_ack(st->rep, rq->last_seq, rq->owner_last_at_send, rq->head.sent_ms, false);
             update_commit_point(sh, st->rg);
             return;
         }
@@ -917,7 +634,8 @@ static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp
             st->next_seq = st->snap_seq + 1;
             st->prev_seq = st->snap_seq;
             st->prev_epoch = st->snap_epoch;
-            zkv_repl_on_ack(st->rep, st->snap_seq, committed_seq(sh, st->rg), rq->sent_ms, false);
+            zkv_repl_on_ack(st->rep, st->snap_seq, committed_seq(sh, st->rg), rq->head.sent_ms,
+                            false);
             if (st->snap) {
                 zkv_store_snapshot_close(st->snap);
                 st->snap = NULL;
@@ -926,8 +644,6 @@ static void handle_answer(peer *p, const sent_req *rq, const Zkv__Response *resp
             update_commit_point(sh, st->rg);
             return;
         }
-        break;
-    case REQ_HELLO:
         break;
     }
     if (resp->status == ZKV__STATUS__UNAVAILABLE) /* its map lags this one: soon again */
@@ -1258,7 +974,7 @@ static int send_append(stream *st, bool heartbeat)
         frame_memo *m = &sh->memo[sh->n_memo];
         *m = key;
         m->off = sh->memo_buf.len;
-        if (frame_append(&sh->memo_buf, &req) != 0) {
+        if (zkv_peerlink_frame(&sh->memo_buf, &req) != 0) {
             ZKV_ERROR("range %s: out of memory building a frame", o->range.id);
             return -1;
         }
@@ -1440,7 +1156,7 @@ static int pump_snapshot(stream *st, uint64_t now)
 
 static void pump_stream(zkv_shipper *sh, stream *st, uint64_t now)
 {
-    if (st->p->st != PEER_READY)
+    if (!zkv_peerlink_ready(st->p->link))
         return;
     owned *o = st->rg;
     switch (st->st) {
@@ -1694,14 +1410,8 @@ static void owned_update(zkv_shipper *sh, owned *o, const zkv_range *r, uint64_t
             o->reps[i].leaving = leaving;
             o->dirty = true;
         }
-        if (p && ni && strcmp(p->addr, ni->addr) != 0) {
-            snprintf(p->addr, sizeof(p->addr), "%s", ni->addr);
-            if (p->st == PEER_DOWN && !p->tcp_open) {
-                uv_timer_stop(&p->timer);
-                p->backoff_ms = 0;
-                peer_connect(p);
-            }
-        }
+        if (p && ni)
+            zkv_peerlink_set_addr(p->link, ni->addr);
     }
     update_commit_point(sh, o);
 }
@@ -1866,7 +1576,7 @@ void zkv_shipper_after_commit(zkv_shipper *sh)
         }
     }
     for (peer *p = sh->peers; p; p = p->next)
-        peer_flush(p);
+        zkv_peerlink_flush(p->link);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -1884,9 +1594,7 @@ static void on_tick(uv_timer_t *t)
     }
     /* reconnect peers whose retry is due (the timer callback only marks them) */
     for (peer *p = sh->peers; p; p = p->next)
-        if (!p->dead && p->st == PEER_DOWN && !p->tcp_open &&
-            !uv_is_active((uv_handle_t *)&p->timer))
-            uv_timer_start(&p->timer, on_peer_retry, p->backoff_ms, 0);
+        zkv_peerlink_tick(p->link);
     sh->kick = true; /* a full pass: heartbeats and retries are due by the clock */
     zkv_shipper_after_commit(sh);
 }
@@ -2089,10 +1797,7 @@ void zkv_shipper_free(zkv_shipper *sh)
     while (sh->peers) { /* only after the loop closed every handle */
         peer *p = sh->peers;
         sh->peers = p->next;
-        zkv_buf_free(&p->in);
-        zkv_buf_free(&p->out);
-        zkv_buf_free(&p->wbuf);
-        free(p->fifo);
+        zkv_peerlink_free(p->link);
         free(p);
     }
     free(sh->ranges);
