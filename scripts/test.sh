@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh: installs what is missing, builds with ASan+UBSan and warnings as errors, and
 # runs every test (CUnit unit tests, then integration tests against a real ZooKeeper and
-# real zkv processes). Extra arguments go to ctest (e.g. -L unit, -R restart).
+# real zkv processes), then a short run of every libFuzzer target (scripts/fuzz.sh short,
+# clang, build-fuzz/). Extra arguments go to both ctest runs (e.g. -L unit, -R restart,
+# -L fuzz).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
@@ -13,3 +15,5 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_su
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 cd "$dir"
 ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" "$@"
+# Each fuzz target for 10 s (ZKV_FUZZ_SECONDS); a crash or a differential finding fails.
+"$root/scripts/fuzz.sh" short "$@"

@@ -65,16 +65,18 @@ static size_t entry_len(const Zkv__LogEntry *e)
            bytes_field_len(5, e->value.len) + u64_field_len(6, e->expiry_ms);
 }
 
-/* Only the fields an APPEND of the shipper sets; anything else goes to protobuf-c. */
+/* Only the fields an APPEND of the shipper sets; anything else (unknown fields kept from a
+ * decoding included) goes to protobuf-c. */
 static bool append_shaped(const Zkv__Request *req)
 {
     if (req->key.len || req->value.len || req->end_key.len || req->limit || req->flags ||
         req->protocol || req->phase || req->n_items || req->n_history || req->seq ||
         (req->cluster_id && req->cluster_id[0]) || (req->client_name && req->client_name[0]) ||
-        (req->node_id && req->node_id[0]) || (int)req->op < 0)
+        (req->node_id && req->node_id[0]) || (int)req->op < 0 || req->base.n_unknown_fields)
         return false;
     for (size_t i = 0; i < req->n_entries; i++)
-        if (!req->entries[i] || (int)req->entries[i]->op < 0)
+        if (!req->entries[i] || (int)req->entries[i]->op < 0 ||
+            req->entries[i]->base.n_unknown_fields)
             return false; /* negative enums are ten-byte varints: leave them to protobuf-c */
     return true;
 }
@@ -125,6 +127,15 @@ int zkv_wire_append_frame(zkv_buf *out, const Zkv__Request *req)
 
 /* ---- answers by hand ---- */
 
+/* The wire type of each field of Response (zkv.proto): 0 varint, 2 length-delimited. A
+ * field of the schema with another one is refused by protobuf-c, so it declines too;
+ * items (8) and replicas (17), messages whose insides protobuf-c checks, always decline
+ * (-1). Fields past the schema are skipped, as protobuf-c keeps them as unknown. */
+static const int8_t answer_wire[] = {
+    [1] = 0,  [2] = 0,  [3] = 2,  [4] = 2,  [5] = 0,  [6] = 0,  [7] = 0,  [8] = -1,  [9] = 0,
+    [10] = 2, [11] = 2, [12] = 0, [13] = 2, [14] = 2, [15] = 0, [16] = 0, [17] = -1, [18] = 0,
+};
+
 int zkv_wire_decode_answer(const uint8_t *payload, size_t len, Zkv__Response *resp, char *msg,
                            size_t msglen)
 {
@@ -136,12 +147,12 @@ int zkv_wire_decode_answer(const uint8_t *payload, size_t len, Zkv__Response *re
     while (p < end) {
         uint64_t tag, v;
         size_t n = zkv_get_varint(p, end, &tag);
-        if (n == 0 || tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
+        /* protobuf-c reads tags and lengths of at most 5 bytes: longer ones decline */
+        if (n == 0 || n > 5 || tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
             return 0;
         p += n;
         uint32_t field = (uint32_t)(tag >> 3), wt = (uint32_t)(tag & 7);
-        bool known = field == 1 || field == 2 || field == 3 || field == 15 || field == 16;
-        if (known && wt != (field == 3 ? 2u : 0u))
+        if (field < sizeof answer_wire && (int)wt != answer_wire[field])
             return 0;
         switch (wt) {
         case 0:
@@ -168,7 +179,7 @@ int zkv_wire_decode_answer(const uint8_t *payload, size_t len, Zkv__Response *re
             p += 4;
             break;
         case 2:
-            if ((n = zkv_get_varint(p, end, &v)) == 0)
+            if ((n = zkv_get_varint(p, end, &v)) == 0 || n > 5)
                 return 0;
             p += n;
             if (v > (uint64_t)(end - p))

@@ -24,8 +24,10 @@ int zkv_wire_append_frame(zkv_buf *out, const Zkv__Request *req);
 /* Decodes a Response payload into *resp (initialised first) for the shipper: id, status,
  * message (copied, NUL-terminated, cut to msglen - 1 bytes, into msg; resp->message points
  * there, or is "" when absent), range_epoch and range_seq; every other well-formed field is
- * skipped. Returns 1, or 0 when the payload is malformed or a known field has an unexpected
- * wire type (the caller then asks zkv__response__unpack, which decides). */
+ * skipped. Returns 1, or 0 when the payload is malformed, a field of the schema has another
+ * wire type, a tag or length takes over five bytes, or it carries scan items or replica
+ * lists (messages whose insides protobuf-c checks): anything protobuf-c could refuse. The
+ * caller then asks zkv__response__unpack, which decides. */
 int zkv_wire_decode_answer(const uint8_t *payload, size_t len, Zkv__Response *resp, char *msg,
                            size_t msglen);
 

@@ -321,7 +321,7 @@ static int decode_fast(const uint8_t *payload, size_t len, const field_desc *fie
     while (p < end) {
         uint64_t tag, v;
         size_t n = zkv_get_varint(p, end, &tag);
-        if (n == 0 || tag > 0xff)
+        if (n == 0 || n > 5 || tag > 0xff) /* protobuf-c refuses tags longer than 5 bytes */
             return 0;
         p += n;
         unsigned field = (unsigned)(tag >> 3), wt = (unsigned)(tag & 7);

@@ -261,6 +261,11 @@ static void test_response_decline(void)
     CU_ASSERT_EQUAL(zkv_frame_decode_response_fast(over, sizeof(over), &out), 0);
     const uint8_t past[] = {0x22, 0x05, 'a'}; /* value longer than the payload */
     CU_ASSERT_EQUAL(zkv_frame_decode_response_fast(past, sizeof(past), &out), 0);
+    /* the id's tag in six bytes: protobuf-c refuses tags over five bytes (found by
+     * tests/fuzz) */
+    const uint8_t tag6[] = {0x88, 0x80, 0x80, 0x80, 0x80, 0x00, 0x05};
+    CU_ASSERT_PTR_NULL(zkv__response__unpack(NULL, sizeof(tag6), tag6));
+    CU_ASSERT_EQUAL(zkv_frame_decode_response_fast(tag6, sizeof(tag6), &out), 0);
     /* a plain GET answer: the value aliases the payload */
     const uint8_t get[] = {0x08, 0x2a, 0x22, 0x02, 'h', 'i', 0x38, 0x07, 0x60, 0x01};
     CU_ASSERT_EQUAL_FATAL(zkv_frame_decode_response_fast(get, sizeof(get), &out), 1);
