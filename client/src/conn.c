@@ -429,9 +429,10 @@ static int hello(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *
         return rc;
     Zkv__Response *resp = NULL;
     rc = zkv__conn_recv(c, id, 1, &resp, deadline_ms, err, errlen);
-    if (rc != ZKV_OK)
-        return rc;
-    rc = zkv__hello_answer(resp, h->cluster_id, c->node_id, c->addr, err, errlen);
+    if (rc == ZKV_OK && resp)
+        rc = zkv__hello_answer(resp, h->cluster_id, c->node_id, c->addr, err, errlen);
+    else if (rc == ZKV_OK) /* (recv answers what it returns ZKV_OK for; for the analysers) */
+        rc = zkv__err(ZKV_EPROTOCOL, err, errlen, "node %s gave no answer to hello", c->node_id);
     zkv__response_free(resp);
     if (rc != ZKV_OK)
         zkv__conn_close(c);
