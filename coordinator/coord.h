@@ -37,6 +37,7 @@ typedef struct zkv_coord_config {
     int min_ranges;            /* --min-ranges: automatic merges stop at this many */
     int autoshape_interval_ms; /* --autoshape-interval-ms: how often autorun.c looks */
     double balance_min_bytes;  /* --balance-min-mb: owned-bytes gap worth a trade (rule 14) */
+    char auth_secret[257];     /* --auth-file's cluster secret ("" : none), for the HELLOs */
 } zkv_coord_config;
 
 /* A range's size on disk as its owner last reported it. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/auth.h"
 #include "coord.h"
 #include "common/flags.h"
 #include "common/log.h"
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
          split_wps = 0, merge_size_mb = 0, min_ranges = -1, autoshape_interval = 10000,
          balance_min_mb = 64;
     bool no_owner_balance = false;
-    const char *id = NULL, *log_level = "info";
+    const char *id = NULL, *log_level = "info", *auth_file = NULL;
     const zkv_flag flags[] = {
         {"ranges", 0, ZKV_FLAG_INT, &ranges, "N", "initial range count when creating the cluster",
          1, 4096},
@@ -76,6 +77,10 @@ int main(int argc, char **argv)
         {"session-timeout", 0, ZKV_FLAG_INT, &session_timeout, "MS", "ZooKeeper session timeout",
          100, 600000},
         {"log-level", 0, ZKV_FLAG_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
+        {"auth-file", 0, ZKV_FLAG_STRING, &auth_file, "FILE",
+         "the nodes' credentials file: its 'cluster SECRET' is presented to them "
+         "(docs/security.md)",
+         0, 0},
         {"rebalance-delay-ms", 0, ZKV_FLAG_INT, &rebalance_delay, "MS",
          "keep a dead node's replica slots this long before copying them elsewhere (a node "
          "back within it catches up from the log tail)",
@@ -167,6 +172,21 @@ int main(int argc, char **argv)
     }
 
     zkv_log_init("coordinator", (zkv_log_level)level);
+    zkv_auth *auth = NULL;
+    char aerr[512];
+    if (auth_file && zkv_auth_load(auth_file, &auth, aerr, sizeof(aerr)) != 0) {
+        ZKV_ERROR("--auth-file %s", aerr);
+        return 2;
+    }
+    if (auth && !zkv_auth_cluster_secret(auth)) {
+        ZKV_ERROR("--auth-file %s has no 'cluster SECRET' line for the coordinator to present",
+                  auth_file);
+        zkv_auth_free(auth);
+        return 2;
+    }
+    if (auth)
+        snprintf(cfg.auth_secret, sizeof(cfg.auth_secret), "%s", zkv_auth_cluster_secret(auth));
+    zkv_auth_free(auth);
 
     /* Block the stop signals before any thread starts, so every thread inherits it. */
     sigset_t set;

@@ -75,13 +75,15 @@ static void fail(peer *l, zkv_position_target *t, int errnum, const char *what)
 }
 
 /* HELLO, then one RANGE_STATUS per range, framed into l->out. 0 or -1 (ENOMEM). */
-static int build_requests(peer *l, const zkv_position_target *t, const char *cluster_id)
+static int build_requests(peer *l, const zkv_position_target *t, const char *cluster_id,
+                          const char *auth)
 {
     l->cluster_id = cluster_id;
     Zkv__Request req;
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = cluster_id,
                                          .node_id = ZKV_COORDINATOR_NODE_ID,
-                                         .client_name = "zkv-coordinator"});
+                                         .client_name = "zkv-coordinator",
+                                         .auth = auth});
     req.id = HELLO_ID;
     if (zkv_frame_append_request(&l->out, &req) != 0)
         return -1;
@@ -254,7 +256,8 @@ static void on_ready(peer *l, zkv_position_target *t, short revents)
     }
 }
 
-void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluster_id, int budget_ms)
+void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluster_id,
+                      const char *auth, int budget_ms)
 {
     if (n == 0)
         return;
@@ -281,7 +284,7 @@ void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluste
         zkv_buf_init(&l->in);
         l->pending = 1 + t->n_ranges;
         l->seen = calloc(t->n_ranges ? t->n_ranges : 1, sizeof(*l->seen));
-        if (!l->seen || build_requests(l, t, cluster_id ? cluster_id : "") != 0) {
+        if (!l->seen || build_requests(l, t, cluster_id ? cluster_id : "", auth) != 0) {
             fail(l, t, ENOMEM, "encoding requests");
             continue;
         }

@@ -36,8 +36,9 @@ typedef struct zkv_position_target {
 /* Asks every target for its position in each of its ranges, in parallel, and returns
  * after at most budget_ms (plus name resolution of non-numeric hosts). Never fails as a
  * whole: a node that cannot be reached, refuses the hello or answers a range with
- * another status than OK leaves those answers unset and says why in its error. */
+ * another status than OK leaves those answers unset and says why in its error. auth is the
+ * cluster secret the HELLO presents (NULL or "": none). */
 void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluster_id,
-                      int budget_ms);
+                      const char *auth, int budget_ms);
 
 #endif

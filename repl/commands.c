@@ -280,6 +280,8 @@ const char *zkv_repl_status_name(int code)
         return "INVALID";
     case ZKV_EPROTOCOL:
         return "PROTOCOL";
+    case ZKV_EAUTH:
+        return "AUTH";
     default:
         return "ERROR";
     }

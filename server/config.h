@@ -35,18 +35,19 @@ typedef struct zkv_server_config {
     zkv_log_level log_level;
     long max_value;
     long session_timeout_ms;
-    long min_in_sync;     /* --min-in-sync: copies (owner included) a write needs */
-    long replica_lag_ms;  /* --replica-lag-ms */
-    long log_retain;      /* --log-retain */
-    long cache_mb;        /* --cache-mb: row cache budget in MiB (0: no cache) */
-    long write_buffer_mb; /* --write-buffer-mb: LevelDB memtable size in MiB */
-    long compaction_nice; /* --compaction-nice: LevelDB background thread's nice increment */
-    const char *metrics;  /* --metrics HOST:PORT: serve GET /metrics (NULL: off) */
-    long handoff_ms;      /* --handoff-timeout-ms: a move's write pause is given up after */
-    long leave_ms;        /* --leave-timeout-ms: SIGTERM hands ranges off this long (0: off) */
-    long copy_rate_mb;    /* --copy-rate-mb: MiB/s of snapshot data a node sends (0: unlimited) */
-    long max_copies;      /* --max-copies: snapshots a node sends at the same time */
-    long stats_ms;        /* --stats-interval-ms: report owned ranges this often (0: never) */
+    long min_in_sync;      /* --min-in-sync: copies (owner included) a write needs */
+    long replica_lag_ms;   /* --replica-lag-ms */
+    long log_retain;       /* --log-retain */
+    long cache_mb;         /* --cache-mb: row cache budget in MiB (0: no cache) */
+    long write_buffer_mb;  /* --write-buffer-mb: LevelDB memtable size in MiB */
+    long compaction_nice;  /* --compaction-nice: LevelDB background thread's nice increment */
+    const char *metrics;   /* --metrics HOST:PORT: serve GET /metrics (NULL: off) */
+    const char *auth_file; /* --auth-file FILE: credentials HELLO must present (NULL: none) */
+    long handoff_ms;       /* --handoff-timeout-ms: a move's write pause is given up after */
+    long leave_ms;         /* --leave-timeout-ms: SIGTERM hands ranges off this long (0: off) */
+    long copy_rate_mb;     /* --copy-rate-mb: MiB/s of snapshot data a node sends (0: unlimited) */
+    long max_copies;       /* --max-copies: snapshots a node sends at the same time */
+    long stats_ms;         /* --stats-interval-ms: report owned ranges this often (0: never) */
     long reclaim_ms; /* --reclaim-delay-ms: delete what the node gave up after this (0: never) */
     long max_conns;  /* --max-conns: client connections (connlimits.h) */
     long idle_ms;    /* --idle-timeout-ms: close connections idle this long (0: never) */

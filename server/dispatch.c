@@ -285,13 +285,14 @@ static zkv_dispatch_result do_hello(const zkv_dispatch_env *env, zkv_session *se
         return ZKV_DISPATCH_REPLY;
     }
     char why[160];
-    Zkv__Status st = zkv_hello_admit(req, env->cluster_id, why, sizeof(why));
+    bool as_node = false;
+    Zkv__Status st = zkv_hello_admit(req, env->cluster_id, env->auth, &as_node, why, sizeof(why));
     if (st != ZKV__STATUS__OK) {
         set_status(r, st, "node %s: %s", env->node_id, why);
         sess->hello_done = false;
         return ZKV_DISPATCH_CLOSE;
     }
-    const char *peer = req->node_id ? req->node_id : "";
+    const char *peer = as_node && req->node_id ? req->node_id : "";
     if (strlen(peer) >= sizeof(sess->peer_node)) {
         set_status(r, ZKV__STATUS__BAD_REQUEST, "node id of %zu bytes is too long", strlen(peer));
         sess->hello_done = false;

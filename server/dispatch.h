@@ -29,6 +29,8 @@ typedef struct zkv_dispatch_env {
     const char *cluster_name;
     const char *cluster_id; /* "" until the cluster record has been read */
     size_t max_key, max_value;
+    /* --auth-file (common/auth.h): the credentials HELLO must present; NULL: none asked. */
+    const struct zkv_auth *auth;
     /* No valid serving lease (lease.h): owned ranges are answered UNAVAILABLE. */
     bool fenced;
     /* Replication hooks (owner side), called with hook_ctx; NULL = not set.

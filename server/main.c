@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "config.h"
 #include "datadir.h"
+#include "common/auth.h"
 #include "connlimits.h"
 #include "server.h"
 #include "store.h"
@@ -68,6 +69,16 @@ int main(int argc, char **argv)
         "per connection and %ld MiB in all",
         max_conns, ZKV_LIMITS_PEER_RESERVE, cfg.idle_ms, cfg.request_ms, cfg.conn_output_mb,
         cfg.output_mb);
+    zkv_auth *auth = NULL;
+    if (cfg.auth_file && zkv_auth_load(cfg.auth_file, &auth, err, sizeof(err)) != 0) {
+        ZKV_ERROR("--auth-file %s", err);
+        zkv_store_close(store);
+        return 2;
+    }
+    if (auth && !zkv_auth_cluster_secret(auth))
+        ZKV_WARN("--auth-file %s has no cluster secret: this node cannot replicate to, or take "
+                 "replication from, other nodes",
+                 cfg.auth_file);
     zkv_server_options opt = {
         .listen_host = cfg.listen_host,
         .listen_port = cfg.listen_port,
@@ -86,6 +97,7 @@ int main(int argc, char **argv)
         .max_copies = (int)cfg.max_copies,
         .stats_ms = (uint64_t)cfg.stats_ms,
         .reclaim_ms = (int64_t)cfg.reclaim_ms,
+        .auth = auth,
         .limits = {.max_conns = max_conns,
                    .peer_reserve = ZKV_LIMITS_PEER_RESERVE,
                    .idle_ms = (uint64_t)cfg.idle_ms,
@@ -100,6 +112,7 @@ int main(int argc, char **argv)
                        .session_timeout_ms = (int)cfg.session_timeout_ms},
     };
     int code = zkv_server_run(&opt, store);
+    zkv_auth_free(auth);
     ZKV_INFO("exiting with status %d", code);
     return code;
 }

@@ -303,7 +303,8 @@ static void on_connect(uv_connect_t *c, int status)
     Zkv__Request req;
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = l->cfg.cluster_id,
                                          .node_id = l->cfg.node_id,
-                                         .client_name = "zkv-server replication"});
+                                         .client_name = "zkv-server replication",
+                                         .auth = l->cfg.auth});
     l->st = LINK_HELLO;
     if (zkv_peerlink_send(l, &req)) {
         l->hello_id = req.id;

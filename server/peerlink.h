@@ -29,6 +29,7 @@ typedef struct zkv_peerlink_cfg {
     uv_loop_t *loop;
     const char *cluster_id; /* the node's, read at each HELLO ("": not known yet, waits) */
     const char *node_id;    /* this node's id */
+    const char *auth;       /* the cluster secret presented at HELLO (NULL: none) */
     uint64_t *next_id;      /* request ids, one counter for all links (shared frames) */
     int *open_handles;      /* the owner's count of open libuv handles */
     size_t rec_size;        /* bytes per request record, at least sizeof(zkv_peerlink_rec) */

@@ -530,7 +530,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                                 .max_key = opt->max_key,
                                 .max_value = opt->max_value,
                                 .fenced = true,
-                                .log_retain = opt->log_retain};
+                                .log_retain = opt->log_retain,
+                                .auth = opt->auth};
     zkv_arena_init(&s->arena, 64u * 1024u, s->max_frame + 64u * 1024u);
     zkv_reply_init(&s->reply);
     uv_loop_init(&s->loop);

@@ -20,13 +20,14 @@ typedef struct zkv_server_options {
     uint64_t log_retain;      /* --log-retain: log entries kept beyond what replicas need */
     const char *metrics_host; /* --metrics: serve GET /metrics there (NULL: off) */
     int metrics_port;
-    uint64_t handoff_ms; /* --handoff-timeout-ms */
-    uint64_t leave_ms;   /* --leave-timeout-ms (0: no controlled shutdown) */
-    uint64_t copy_rate;  /* --copy-rate-mb in bytes/s (0: unlimited) */
-    int max_copies;      /* --max-copies */
-    uint64_t stats_ms;   /* --stats-interval-ms (0: no reports) */
-    int64_t reclaim_ms;  /* --reclaim-delay-ms (0: never reclaims, reclaim.h) */
-    zkv_limits limits;   /* --max-conns (as the open-file limit allows), timeouts, output caps */
+    uint64_t handoff_ms;         /* --handoff-timeout-ms */
+    uint64_t leave_ms;           /* --leave-timeout-ms (0: no controlled shutdown) */
+    uint64_t copy_rate;          /* --copy-rate-mb in bytes/s (0: unlimited) */
+    int max_copies;              /* --max-copies */
+    uint64_t stats_ms;           /* --stats-interval-ms (0: no reports) */
+    const struct zkv_auth *auth; /* --auth-file (NULL: no credentials asked or presented) */
+    int64_t reclaim_ms;          /* --reclaim-delay-ms (0: never reclaims, reclaim.h) */
+    zkv_limits limits; /* --max-conns (as the open-file limit allows), timeouts, output caps */
     zkv_membership_config membership;
 } zkv_server_options;
 

@@ -72,7 +72,8 @@ static bool append_shaped(const Zkv__Request *req)
     if (req->key.len || req->value.len || req->end_key.len || req->limit || req->flags ||
         req->protocol || req->phase || req->n_items || req->n_history || req->seq ||
         (req->cluster_id && req->cluster_id[0]) || (req->client_name && req->client_name[0]) ||
-        (req->node_id && req->node_id[0]) || (int)req->op < 0 || req->base.n_unknown_fields)
+        (req->node_id && req->node_id[0]) || (req->auth && req->auth[0]) || (int)req->op < 0 ||
+        req->base.n_unknown_fields)
         return false;
     for (size_t i = 0; i < req->n_entries; i++)
         if (!req->entries[i] || (int)req->entries[i]->op < 0 ||

@@ -79,6 +79,7 @@
 #include "readvis.h"
 #include "repl_state.h"
 #include "server_int.h"
+#include "common/auth.h"
 #include "peerlink.h"
 #include "ship_wire.h"
 #include "tail.h"
@@ -426,6 +427,7 @@ static peer *peer_get(zkv_shipper *sh, const char *node_id)
     zkv_peerlink_cfg cfg = {.loop = &sh->srv->loop,
                             .cluster_id = sh->srv->cluster_id,
                             .node_id = sh->srv->opt->node_id,
+                            .auth = zkv_auth_cluster_secret(sh->srv->opt->auth),
                             .next_id = &sh->next_req_id,
                             .open_handles = &sh->open_handles,
                             .rec_size = sizeof(sent_req),

@@ -186,7 +186,8 @@ static int conn_open(zkv_async *a, zkv__aconn *c, uint64_t map_version, uint64_t
     Zkv__Request req;
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = a->c->info.cluster_id,
                                          .client_name = a->c->opts.client_name,
-                                         .map_version = map_version});
+                                         .map_version = map_version,
+                                         .auth = a->c->opts.auth});
     if (zkv__apq_push(&c->q, &hello_marker, &req.id) != 0 ||
         zkv_frame_append_request(&c->out, &req) != 0) {
         zkv__aconn_fail(a, c, ZKV_ENOMEM, "out of memory");

@@ -367,6 +367,7 @@ static void exchange_round(run_ctx *x, zkv__conn **conns, int *rcs, uint64_t *fi
             pthread_mutex_lock(&conns[g]->lock);
             zkv__hello h = {.cluster_id = x->c->info.cluster_id,
                             .client_name = x->c->opts.client_name,
+                            .auth = x->c->opts.auth,
                             .map_version = (uint64_t)x->b->ops[x->order[gr->first]].st.map_version};
             rcs[g] = zkv__conn_open(conns[g], &h, zkv__open_deadline(x->c, now, gdeadline), errs[g],
                                     ZKV__ERR_MAX);

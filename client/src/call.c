@@ -60,6 +60,7 @@ int zkv__exchange(zkv_client *c, const zkv_node_info *node, Zkv__Request *req, b
     }
     zkv__hello h = {.cluster_id = c->info.cluster_id,
                     .client_name = c->opts.client_name,
+                    .auth = c->opts.auth,
                     .map_version = req->map_version};
     pthread_mutex_lock(&conn->lock);
     int rc = zkv__conn_open(

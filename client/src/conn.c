@@ -412,6 +412,7 @@ int zkv__hello_answer(const Zkv__Response *resp, const char *cluster_id, const c
     if (o == ZKV_HELLO_OK)
         return ZKV_OK;
     return zkv__err(o == ZKV_HELLO_WRONG_CLUSTER ? ZKV_ENOCLUSTER
+                    : o == ZKV_HELLO_AUTH_FAILED ? ZKV_EAUTH
                                                  : zkv__status_to_code(resp->status),
                     err, errlen, "node %s at %s refused hello: %s", node_id, addr, why);
 }
@@ -421,7 +422,8 @@ static int hello(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *
     Zkv__Request req;
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = h->cluster_id,
                                          .client_name = h->client_name,
-                                         .map_version = h->map_version});
+                                         .map_version = h->map_version,
+                                         .auth = h->auth});
     Zkv__Request *reqs[1] = {&req};
     uint64_t id = 0;
     int rc = zkv__conn_send(c, reqs, 1, &id, err, errlen);

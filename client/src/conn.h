@@ -38,6 +38,7 @@ typedef struct zkv__conn {
 typedef struct zkv__hello {
     const char *cluster_id;
     const char *client_name;
+    const char *auth; /* the credential ("" or NULL: none) */
     uint64_t map_version;
 } zkv__hello;
 

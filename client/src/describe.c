@@ -245,6 +245,7 @@ static void *ask_owner(void *arg)
     }
     zkv__hello h = {.cluster_id = j->c->info.cluster_id,
                     .client_name = j->c->opts.client_name,
+                    .auth = j->c->opts.auth,
                     .map_version = reqs[0].map_version};
     char err[ZKV__ERR_MAX];
     uint64_t first = 0;

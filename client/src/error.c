@@ -45,6 +45,8 @@ const char *zkv_strerror(int code)
         return "ZKV_EINVAL: invalid argument";
     case ZKV_EPROTOCOL:
         return "ZKV_EPROTOCOL: protocol error";
+    case ZKV_EAUTH:
+        return "ZKV_EAUTH: authentication failed";
     default:
         return "ZKV_E?: unknown status code";
     }

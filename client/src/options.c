@@ -36,6 +36,8 @@ zkv_options *zkv_options_create(void)
     o->cluster = strdup(cluster);
     o->client_name = strdup("libzkv");
     o->zone = strdup("");
+    const char *token = getenv("ZKV_AUTH_TOKEN");
+    o->auth = strdup(token ? token : "");
     o->failfast_ms = ZKV__DEFAULT_FAILFAST_MS;
     o->connect_timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
     o->timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
@@ -43,7 +45,7 @@ zkv_options *zkv_options_create(void)
     o->max_key = ZKV_MAX_KEY_DEFAULT;
     o->max_value = ZKV_MAX_VALUE_DEFAULT;
     o->default_flags = ZKV_FLAG_NONE;
-    if (!o->zk || !o->cluster || !o->client_name || !o->zone) {
+    if (!o->zk || !o->cluster || !o->client_name || !o->zone || !o->auth) {
         zkv_options_free(o);
         return NULL;
     }
@@ -56,7 +58,10 @@ void zkv__options_clear(struct zkv_options *o)
     free(o->cluster);
     free(o->client_name);
     free(o->zone);
-    o->zk = o->cluster = o->client_name = o->zone = NULL;
+    if (o->auth) /* the credential does not linger in freed memory */
+        memset(o->auth, 0, strlen(o->auth));
+    free(o->auth);
+    o->zk = o->cluster = o->client_name = o->zone = o->auth = NULL;
 }
 
 void zkv_options_free(zkv_options *o)
@@ -74,7 +79,8 @@ int zkv__options_copy(struct zkv_options *dst, const struct zkv_options *src)
     dst->cluster = strdup(src->cluster);
     dst->client_name = strdup(src->client_name);
     dst->zone = strdup(src->zone ? src->zone : "");
-    if (!dst->zk || !dst->cluster || !dst->client_name || !dst->zone) {
+    dst->auth = strdup(src->auth ? src->auth : "");
+    if (!dst->zk || !dst->cluster || !dst->client_name || !dst->zone || !dst->auth) {
         zkv__options_clear(dst);
         return ZKV_ENOMEM;
     }
@@ -160,6 +166,17 @@ int zkv_options_set_client_name(zkv_options *o, const char *name)
         return zkv__fail(ZKV_EINVAL, "client name must be shorter than %d bytes",
                          ZKV__MAX_CLIENT_NAME);
     return set_string(&o->client_name, name);
+}
+
+int zkv_options_set_auth(zkv_options *o, const char *token)
+{
+    if (!o)
+        return zkv__fail(ZKV_EINVAL, "options are NULL");
+    if (token && strlen(token) > ZKV__MAX_AUTH)
+        return zkv__fail(ZKV_EINVAL, "a credential is at most %d bytes", ZKV__MAX_AUTH);
+    if (o->auth)
+        memset(o->auth, 0, strlen(o->auth));
+    return set_string(&o->auth, token ? token : "");
 }
 
 int zkv_options_set_failfast(zkv_options *o, int ms)

@@ -11,13 +11,15 @@
 #define ZKV__DEFAULT_FAILFAST_MS 1000
 #define ZKV__MAX_TIMEOUT_MS (24 * 3600 * 1000) /* a day: larger is a bug, not a choice */
 #define ZKV__MAX_CLIENT_NAME 128
-#define ZKV__MAX_ZONE 64 /* ZKV_ID_MAX: zones are compared with nodes/ zone fields */
+#define ZKV__MAX_AUTH 256 /* ZKV_AUTH_MAX_SECRET */
+#define ZKV__MAX_ZONE 64  /* ZKV_ID_MAX: zones are compared with nodes/ zone fields */
 
 struct zkv_options {
     char *zk;          /* ZooKeeper connect string */
     char *cluster;     /* cluster name: /zkv/NAME */
     char *client_name; /* sent in HELLO */
     char *zone;        /* the client's zone ("" when none) */
+    char *auth;        /* the credential presented at HELLO ("" when none) */
     int connect_timeout_ms;
     int timeout_ms;
     int session_timeout_ms;

@@ -204,6 +204,8 @@ int zkv__status_to_code(int status)
         return ZKV_EINTERNAL;
     case ZKV__STATUS__WRONG_CLUSTER:
         return ZKV_ENOCLUSTER;
+    case ZKV__STATUS__AUTH_FAILED:
+        return ZKV_EAUTH;
     case ZKV__STATUS__STALE_EPOCH:  /* replication traffic: never an answer to a client */
     case ZKV__STATUS__LOG_MISMATCH: /* request, so the peer is confused */
     default:

@@ -189,7 +189,8 @@ static bool response_is_simple(const Zkv__Response *r)
 static bool request_is_simple(const Zkv__Request *r)
 {
     return r->n_entries == 0 && r->n_items == 0 && r->n_history == 0 &&
-           r->base.n_unknown_fields == 0 && (int)r->op >= 0 && (int)r->phase >= 0;
+           r->base.n_unknown_fields == 0 && (int)r->op >= 0 && (int)r->phase >= 0 &&
+           str_len(r->auth) == 0; /* a credential: a HELLO, rare, protobuf-c's */
 }
 
 int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
@@ -411,6 +412,8 @@ const char *zkv_status_name(int status)
         return "STALE_EPOCH";
     case ZKV__STATUS__WRONG_CLUSTER:
         return "WRONG_CLUSTER";
+    case ZKV__STATUS__AUTH_FAILED:
+        return "AUTH_FAILED";
     default:
         return "UNKNOWN";
     }

@@ -14,6 +14,7 @@ void zkv_hello_request(Zkv__Request *req, const zkv_hello *h)
     req->node_id = (char *)(h->node_id ? h->node_id : "");
     req->client_name = (char *)(h->client_name ? h->client_name : "");
     req->map_version = h->map_version;
+    req->auth = (char *)(h->auth ? h->auth : "");
 }
 
 zkv_hello_outcome zkv_hello_check(const Zkv__Response *resp, const char *cluster_id, char *why,
@@ -23,6 +24,10 @@ zkv_hello_outcome zkv_hello_check(const Zkv__Response *resp, const char *cluster
     if (resp->status == ZKV__STATUS__WRONG_CLUSTER) {
         snprintf(why, whylen, "%s", msg ? msg : "it belongs to another cluster");
         return ZKV_HELLO_WRONG_CLUSTER;
+    }
+    if (resp->status == ZKV__STATUS__AUTH_FAILED) {
+        snprintf(why, whylen, "%s", msg ? msg : "authentication failed");
+        return ZKV_HELLO_AUTH_FAILED;
     }
     if (resp->status != ZKV__STATUS__OK) {
         snprintf(why, whylen, "%s", msg ? msg : zkv_status_name((int)resp->status));
@@ -35,9 +40,10 @@ zkv_hello_outcome zkv_hello_check(const Zkv__Response *resp, const char *cluster
     return ZKV_HELLO_OK;
 }
 
-Zkv__Status zkv_hello_admit(const Zkv__Request *req, const char *cluster_id, char *why,
-                            size_t whylen)
+Zkv__Status zkv_hello_admit(const Zkv__Request *req, const char *cluster_id, const zkv_auth *auth,
+                            bool *as_node, char *why, size_t whylen)
 {
+    *as_node = false;
     if (req->protocol > ZKV_PROTOCOL_VERSION) { /* 0: a sender from before the field */
         snprintf(why, whylen, "protocol %u is not spoken here (this node speaks %u)",
                  (unsigned)req->protocol, ZKV_PROTOCOL_VERSION);
@@ -48,5 +54,22 @@ Zkv__Status zkv_hello_admit(const Zkv__Request *req, const char *cluster_id, cha
         snprintf(why, whylen, "this node belongs to another cluster than id \"%.64s\"", want);
         return ZKV__STATUS__WRONG_CLUSTER;
     }
+    const char *node = req->node_id ? req->node_id : "";
+    if (!auth) {
+        *as_node = node[0] != '\0';
+        return ZKV__STATUS__OK;
+    }
+    zkv_auth_role role = zkv_auth_check(auth, req->auth, NULL);
+    if (role == ZKV_AUTH_REFUSED) {
+        snprintf(why, whylen, "%s",
+                 req->auth && req->auth[0] ? "the credential is not accepted"
+                                           : "authentication required: no credential given");
+        return ZKV__STATUS__AUTH_FAILED;
+    }
+    if (node[0] && role != ZKV_AUTH_NODE) {
+        snprintf(why, whylen, "a client credential cannot speak for node \"%.64s\"", node);
+        return ZKV__STATUS__AUTH_FAILED;
+    }
+    *as_node = node[0] != '\0';
     return ZKV__STATUS__OK;
 }

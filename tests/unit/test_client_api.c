@@ -28,7 +28,7 @@ static void test_strerror(void)
 {
     int codes[] = {ZKV_OK,          ZKV_ENOTFOUND, ZKV_ENOTOWNER, ZKV_EUNAVAILABLE, ZKV_ETOOLARGE,
                    ZKV_EBADREQUEST, ZKV_ETIMEOUT,  ZKV_EINTERNAL, ZKV_ECONNECT,     ZKV_EZOOKEEPER,
-                   ZKV_ENOCLUSTER,  ZKV_ENOMEM,    ZKV_EINVAL,    ZKV_EPROTOCOL};
+                   ZKV_ENOCLUSTER,  ZKV_ENOMEM,    ZKV_EINVAL,    ZKV_EPROTOCOL,    ZKV_EAUTH};
     size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         const char *s = zkv_strerror(codes[i]);

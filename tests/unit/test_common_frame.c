@@ -287,7 +287,8 @@ static void test_limits_and_names(void)
     CU_ASSERT_STRING_EQUAL(zkv_status_name(ZKV__STATUS__LOG_MISMATCH), "LOG_MISMATCH");
     CU_ASSERT_STRING_EQUAL(zkv_status_name(ZKV__STATUS__STALE_EPOCH), "STALE_EPOCH");
     CU_ASSERT_STRING_EQUAL(zkv_status_name(ZKV__STATUS__WRONG_CLUSTER), "WRONG_CLUSTER");
-    CU_ASSERT_STRING_EQUAL(zkv_status_name(11), "UNKNOWN");
+    CU_ASSERT_STRING_EQUAL(zkv_status_name(ZKV__STATUS__AUTH_FAILED), "AUTH_FAILED");
+    CU_ASSERT_STRING_EQUAL(zkv_status_name(12), "UNKNOWN");
     CU_ASSERT_STRING_EQUAL(zkv_status_name(-1), "UNKNOWN");
 }
 

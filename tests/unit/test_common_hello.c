@@ -3,8 +3,10 @@
  * without naming the node's cluster; a protocol it does not speak), and the sender's check
  * of the answer, the cluster id of an OK answer included. */
 #include <CUnit/Basic.h>
+#include <stdbool.h>
 #include <string.h>
 
+#include "common/frame.h"
 #include "common/hello.h"
 
 static void test_request(void)
@@ -36,26 +38,96 @@ static void test_request(void)
     CU_ASSERT_EQUAL(back->protocol, ZKV_PROTOCOL_VERSION);
     CU_ASSERT_STRING_EQUAL(back->cluster_id, "cid-1");
     zkv__request__free_unpacked(back, NULL);
+    /* with a credential, through the framing every program uses: the credential arrives
+     * (the hand encoder leaves such a HELLO to protobuf-c) */
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1", .auth = "tok-0123456789abcdef"});
+    zkv_buf out;
+    zkv_buf_init(&out);
+    CU_ASSERT_EQUAL_FATAL(zkv_frame_append_request(&out, &req), 0);
+    const uint8_t *payload;
+    size_t plen, used;
+    CU_ASSERT_EQUAL_FATAL(zkv_frame_parse(out.data, out.len, 1 << 20, &payload, &plen, &used),
+                          ZKV_FRAME_OK);
+    back = zkv__request__unpack(NULL, plen, payload);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+    if (!back)
+        return; /* (the assertion has returned already; for the analysers) */
+    CU_ASSERT_STRING_EQUAL(back->auth, "tok-0123456789abcdef");
+    zkv__request__free_unpacked(back, NULL);
+    zkv_buf_free(&out);
 }
 
 static void test_admit(void)
 {
     char why[160];
+    bool node = true;
     Zkv__Request req;
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1"});
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", why, sizeof why), ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, &node, why, sizeof why), ZKV__STATUS__OK);
     req.protocol = 0; /* a sender from before the field */
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", why, sizeof why), ZKV__STATUS__OK);
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", why, sizeof why), ZKV__STATUS__WRONG_CLUSTER);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, &node, why, sizeof why), ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", NULL, &node, why, sizeof why),
+                    ZKV__STATUS__WRONG_CLUSTER);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "another cluster"));
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "cid-1")); /* what the sender expects */
     CU_ASSERT_PTR_NULL(strstr(why, "cid-9"));     /* never what the node is */
     req.cluster_id = NULL;
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", why, sizeof why), ZKV__STATUS__WRONG_CLUSTER);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", NULL, &node, why, sizeof why),
+                    ZKV__STATUS__WRONG_CLUSTER);
     req.cluster_id = "cid-9";
     req.protocol = ZKV_PROTOCOL_VERSION + 1;
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", why, sizeof why), ZKV__STATUS__BAD_REQUEST);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", NULL, &node, why, sizeof why),
+                    ZKV__STATUS__BAD_REQUEST);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "protocol 2"));
+}
+
+/* A node with credentials: a HELLO without one, or with an unknown one, is refused; a
+ * client token is a client whatever node_id it claims; the cluster secret makes node_id
+ * believed. Without credentials configured, node_id is believed as before. */
+static void test_admit_with_credentials(void)
+{
+    const char *file = "cluster s3cret-of-the-cluster-0123\nclient web tok-for-the-web-tier-01\n";
+    zkv_auth *auth = NULL;
+    char why[160];
+    CU_ASSERT_EQUAL_FATAL(zkv_auth_parse(file, strlen(file), &auth, why, sizeof why), 0);
+    bool node = true;
+    Zkv__Request req;
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1"});
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why),
+                    ZKV__STATUS__AUTH_FAILED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "no credential"));
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1", .auth = "tok-for-the-web-tier-02"});
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why),
+                    ZKV__STATUS__AUTH_FAILED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "not accepted"));
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1", .auth = "tok-for-the-web-tier-01"});
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why), ZKV__STATUS__OK);
+    CU_ASSERT_FALSE(node);
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1",
+                                         .node_id = "node-2",
+                                         .auth = "tok-for-the-web-tier-01"});
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why),
+                    ZKV__STATUS__AUTH_FAILED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "cannot speak for node"));
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1",
+                                         .node_id = "node-2",
+                                         .auth = "s3cret-of-the-cluster-0123"});
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why), ZKV__STATUS__OK);
+    CU_ASSERT_TRUE(node);
+    /* the wrong cluster is told before anything about credentials */
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", auth, &node, why, sizeof why),
+                    ZKV__STATUS__WRONG_CLUSTER);
+    /* without credentials configured */
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1", .node_id = "node-2"});
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, &node, why, sizeof why), ZKV__STATUS__OK);
+    CU_ASSERT_TRUE(node);
+    zkv_auth_free(auth);
+    /* the sender's side */
+    Zkv__Response resp = ZKV__RESPONSE__INIT;
+    resp.status = ZKV__STATUS__AUTH_FAILED;
+    resp.message = "node n1: authentication required: no credential given";
+    CU_ASSERT_EQUAL(zkv_hello_check(&resp, "cid-1", why, sizeof why), ZKV_HELLO_AUTH_FAILED);
+    CU_ASSERT_STRING_EQUAL(why, resp.message);
 }
 
 static void test_check(void)
@@ -91,6 +163,7 @@ int main(void)
     CU_add_test(s, "the HELLO every program sends", test_request);
     CU_add_test(s, "the node's admission", test_admit);
     CU_add_test(s, "the sender's check of the answer", test_check);
+    CU_add_test(s, "admission with credentials", test_admit_with_credentials);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -103,6 +103,9 @@ static void test_append_frames(void)
     req.node_id = "n";
     CU_ASSERT_EQUAL(zkv_wire_append_frame(&o, &req), -1);
     req.node_id = NULL;
+    req.auth = "a-credential"; /* field 27, a HELLO's (found by tests/fuzz/fuzz_append.c) */
+    CU_ASSERT_EQUAL(zkv_wire_append_frame(&o, &req), -1);
+    req.auth = NULL;
     req.n_history = 1;
     CU_ASSERT_EQUAL(zkv_wire_append_frame(&o, &req), -1);
     /* unknown fields kept by protobuf-c's decoding, in the request (field 12) or in an

@@ -48,6 +48,7 @@ enum {
     ZKV_ENOMEM = -11,
     ZKV_EINVAL = -12,    /* bad argument */
     ZKV_EPROTOCOL = -13, /* the peer sent something that is not the zkv protocol */
+    ZKV_EAUTH = -14,     /* the node wants a credential this client lacks or it refused */
 };
 
 /* Request flags (bit mask), for the flags argument of the calls below.
@@ -112,6 +113,10 @@ ZKV_EXPORT int zkv_options_set_max_value(zkv_options *o, size_t bytes);
 ZKV_EXPORT int zkv_options_set_default_flags(zkv_options *o, unsigned flags);
 /* Name sent in HELLO, shown in node logs. */
 ZKV_EXPORT int zkv_options_set_client_name(zkv_options *o, const char *name);
+/* The credential presented to every node at HELLO: a client token of the nodes'
+ * --auth-file (docs/security.md). Default: $ZKV_AUTH_TOKEN, else none. NULL or "" clears
+ * it. A node that wants one refuses a client without it: ZKV_EAUTH. */
+ZKV_EXPORT int zkv_options_set_auth(zkv_options *o, const char *token);
 /* How long a write keeps trying an unreachable or missing owner (waiting for a new one
  * to be published) before it fails with ZKV_EUNAVAILABLE. Default 1000 ms. */
 ZKV_EXPORT int zkv_options_set_failfast(zkv_options *o, int ms);
