@@ -59,7 +59,7 @@ static void record(zkv_coord *c, const zkv_shape_decision *d)
         free(json);
         return;
     }
-    int rc = zoo_create(c->zh, path, json, (int)strlen(json), &ZOO_OPEN_ACL_UNSAFE, ZOO_SEQUENCE,
+    int rc = zoo_create(c->zh, path, json, (int)strlen(json), zkv_zk_acl(c->zh), ZOO_SEQUENCE,
                         created, (int)sizeof(created));
     free(json);
     const char *name = strrchr(created, '/');

@@ -19,6 +19,7 @@ typedef struct create_batch {
     char (*paths)[ZKV_PATH_MAX];
     char **data;
     char (*created)[ZKV_PATH_MAX]; /* path buffers the client fills in */
+    struct ACL_vector *acl;        /* what the znodes are created with (zkacl.h) */
     int n, cap;
 } create_batch;
 
@@ -51,9 +52,8 @@ static void batch_create(create_batch *b, const char *path, char *data)
     int i = b->n++;
     snprintf(b->paths[i], sizeof(b->paths[i]), "%s", path);
     b->data[i] = data;
-    zoo_create_op_init(&b->ops[i], b->paths[i], data, data ? (int)strlen(data) : -1,
-                       &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, b->created[i],
-                       (int)sizeof(b->created[i]));
+    zoo_create_op_init(&b->ops[i], b->paths[i], data, data ? (int)strlen(data) : -1, b->acl,
+                       ZOO_PERSISTENT, b->created[i], (int)sizeof(b->created[i]));
 }
 
 /* JSON of the initial range i of n: owner "", no replicas, epoch 0. */
@@ -103,6 +103,7 @@ static int create_cluster(zkv_coord *c)
     char path[ZKV_PATH_MAX];
     if (batch_init(&b, (int)n + 7) != 0)
         goto oom;
+    b.acl = zkv_zk_acl(c->zh);
 
     path_of(c, ZKV_PATH_CLUSTER, NULL, path);
     char *json = zkv_cluster_to_json(&info);

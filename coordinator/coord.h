@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <zookeeper/zookeeper.h>
 #include "common/rangemap.h"
+#include "common/zkacl.h"
 #include "common/znode.h"
 
 typedef struct zkv_coord_config {
@@ -27,17 +28,18 @@ typedef struct zkv_coord_config {
     bool replicas_given;
     int min_nodes; /* --min-nodes */
     int session_timeout_ms;
-    int reconcile_interval_ms; /* safety-net reconcile period while leading */
-    int rebalance_delay_ms;    /* --rebalance-delay-ms: a dead node's slots wait this long */
-    int handoff_wait_ms;       /* --handoff-wait-ms: an unanswered handoff request is withdrawn */
-    bool balance_owners;       /* not --no-owner-balance */
-    uint64_t split_bytes;      /* --split-size-mb (0: no automatic split by size) */
-    double split_writes_per_s; /* --split-writes-per-s (0: none by write rate) */
-    uint64_t merge_bytes;      /* --merge-size-mb (0: no automatic merge) */
-    int min_ranges;            /* --min-ranges: automatic merges stop at this many */
-    int autoshape_interval_ms; /* --autoshape-interval-ms: how often autorun.c looks */
-    double balance_min_bytes;  /* --balance-min-mb: owned-bytes gap worth a trade (rule 14) */
-    char auth_secret[257];     /* --auth-file's cluster secret ("" : none), for the HELLOs */
+    int reconcile_interval_ms;  /* safety-net reconcile period while leading */
+    int rebalance_delay_ms;     /* --rebalance-delay-ms: a dead node's slots wait this long */
+    int handoff_wait_ms;        /* --handoff-wait-ms: an unanswered handoff request is withdrawn */
+    bool balance_owners;        /* not --no-owner-balance */
+    uint64_t split_bytes;       /* --split-size-mb (0: no automatic split by size) */
+    double split_writes_per_s;  /* --split-writes-per-s (0: none by write rate) */
+    uint64_t merge_bytes;       /* --merge-size-mb (0: no automatic merge) */
+    int min_ranges;             /* --min-ranges: automatic merges stop at this many */
+    int autoshape_interval_ms;  /* --autoshape-interval-ms: how often autorun.c looks */
+    double balance_min_bytes;   /* --balance-min-mb: owned-bytes gap worth a trade (rule 14) */
+    char auth_secret[257];      /* --auth-file's cluster secret ("" : none), for the HELLOs */
+    const zkv_zk_cred *zk_cred; /* --zk-auth (NULL: open ACLs, no ZooKeeper credentials) */
 } zkv_coord_config;
 
 /* A range's size on disk as its owner last reported it. */

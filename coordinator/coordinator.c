@@ -57,7 +57,7 @@ static bool start_session(zkv_coord *c, int failures)
         c->cfg.session_timeout_ms < CONNECT_WAIT_MS ? c->cfg.session_timeout_ms : CONNECT_WAIT_MS;
     zhandle_t *zh =
         zkv_zk_connect(c->cfg.zk, c->cfg.session_timeout_ms, wait_ms, zkv_coord_session_watcher, c,
-                       zkv_log_zookeeper, err, sizeof(err));
+                       zkv_log_zookeeper, c->cfg.zk_cred, err, sizeof(err));
     if (!zh) {
         if (failures == 0)
             ZKV_WARN("cannot connect to ZooKeeper %s: %s (retrying)", c->cfg.zk, err);

@@ -116,7 +116,7 @@ static int join(zkv_coord *c)
     char *data = my_data(c);
     if (!data)
         return ZSYSTEMERROR;
-    rc = zoo_create(c->zh, prefix, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
+    rc = zoo_create(c->zh, prefix, data, (int)strlen(data), zkv_zk_acl(c->zh),
                     ZOO_EPHEMERAL_SEQUENTIAL, created, (int)sizeof(created));
     free(data);
     if (rc != ZOK)

@@ -64,7 +64,7 @@ int main(int argc, char **argv)
          split_wps = 0, merge_size_mb = 0, min_ranges = -1, autoshape_interval = 10000,
          balance_min_mb = 64;
     bool no_owner_balance = false;
-    const char *id = NULL, *log_level = "info", *auth_file = NULL;
+    const char *id = NULL, *log_level = "info", *auth_file = NULL, *zk_auth = NULL;
     const zkv_flag flags[] = {
         {"ranges", 0, ZKV_FLAG_INT, &ranges, "N", "initial range count when creating the cluster",
          1, 4096},
@@ -77,6 +77,10 @@ int main(int argc, char **argv)
         {"session-timeout", 0, ZKV_FLAG_INT, &session_timeout, "MS", "ZooKeeper session timeout",
          100, 600000},
         {"log-level", 0, ZKV_FLAG_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
+        {"zk-auth", 0, ZKV_FLAG_STRING, &zk_auth, "FILE",
+         "ZooKeeper digest credentials (one line USER:PASSWORD, mode 600): what the "
+         "coordinator creates only zkv's programs may change (docs/security.md)",
+         0, 0},
         {"auth-file", 0, ZKV_FLAG_STRING, &auth_file, "FILE",
          "the nodes' credentials file: its 'cluster SECRET' is presented to them "
          "(docs/security.md)",
@@ -187,6 +191,12 @@ int main(int argc, char **argv)
     if (auth)
         snprintf(cfg.auth_secret, sizeof(cfg.auth_secret), "%s", zkv_auth_cluster_secret(auth));
     zkv_auth_free(auth);
+    static zkv_zk_cred zk_cred;
+    if (zk_auth && zkv_zk_cred_load(zk_auth, &zk_cred, aerr, sizeof(aerr)) != 0) {
+        ZKV_ERROR("--zk-auth %s", aerr);
+        return 2;
+    }
+    cfg.zk_cred = zk_auth ? &zk_cred : NULL;
 
     /* Block the stop signals before any thread starts, so every thread inherits it. */
     sigset_t set;

@@ -184,8 +184,8 @@ int zkv_opsrun_ops(zkv_opsrun *r, zkv_coord *c, zoo_op_t *ops, struct Stat *stat
                          ZKV_PATH_DRAINED, lo->op.node) != 0)
                 return -1;
             if (lo->eff.drained > 0)
-                zoo_create_op_init(&ops[k++], lo->drained_path, "{}", 2, &ZOO_OPEN_ACL_UNSAFE, 0,
-                                   NULL, 0);
+                zoo_create_op_init(&ops[k++], lo->drained_path, "{}", 2, zkv_zk_acl(c->zh), 0, NULL,
+                                   0);
             else
                 zoo_delete_op_init(&ops[k++], lo->drained_path, -1);
         }

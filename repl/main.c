@@ -15,6 +15,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "common/zkacl.h"
 #include "commands.h"
 #include "common/flags.h"
 #include "session.h"
@@ -216,7 +217,7 @@ int main(int argc, char **argv)
 {
     bool json = false, strict = false, replica = false, ack_owner = false;
     long timeout = 5000;
-    const char *zone = "";
+    const char *zone = "", *zk_auth = NULL;
     const zkv_flag flags[] = {
         {"json", 0, ZKV_FLAG_BOOL, &json, NULL, "print results as JSON", 0, 0},
         {"timeout", 0, ZKV_FLAG_INT, &timeout, "MS",
@@ -229,6 +230,10 @@ int main(int argc, char **argv)
          "this client's zone: --replica prefers replicas in it", 0, 0},
         {"ack-owner", 0, ZKV_FLAG_BOOL, &ack_owner, NULL,
          "writes are acknowledged once the owner alone has them", 0, 0},
+        {"zk-auth", 0, ZKV_FLAG_STRING, &zk_auth, "FILE",
+         "ZooKeeper digest credentials (USER:PASSWORD, mode 600) of a cluster started with "
+         "--zk-auth: needed by 'admin' commands there",
+         0, 0},
     };
     zkv_common_opts common;
     int first = 0;
@@ -247,6 +252,13 @@ int main(int argc, char **argv)
         zkv_flags_usage(stderr, "zkv", synopsis, flags, sizeof flags / sizeof flags[0]);
         return 2;
     }
+    zkv_zk_cred zk_cred;
+    memset(&zk_cred, 0, sizeof zk_cred);
+    char zerr[300];
+    if (zk_auth && zkv_zk_cred_load(zk_auth, &zk_cred, zerr, sizeof zerr) != 0) {
+        fprintf(stderr, "zkv: --zk-auth %s\n", zerr);
+        return 2;
+    }
     zkv_repl_session s = {
         .zk = common.zk,
         .cluster = common.cluster,
@@ -257,6 +269,7 @@ int main(int argc, char **argv)
                                 : ZKV_FLAG_NONE,
         .write_flags = ack_owner ? ZKV_FLAG_ACK_OWNER : ZKV_FLAG_NONE,
         .zone = zone,
+        .zk_auth = zk_auth ? zk_cred.user_password : NULL,
     };
     int status;
     if (first < argc) {

@@ -28,6 +28,7 @@ typedef struct zkv_repl_session {
     unsigned read_flags;  /* flags of get and scan (ZKV_FLAG_OWNER_ONLY, _READ_REPLICA) */
     unsigned write_flags; /* flags of put and del (ZKV_FLAG_ACK_OWNER) */
     const char *zone;     /* the client's zone for ZKV_FLAG_READ_REPLICA ("" or NULL: none) */
+    const char *zk_auth;  /* ZooKeeper digest USER:PASSWORD (NULL: none) */
     zkv_repl_mode mode;
     unsigned long line; /* current script line, for messages */
     bool quit;          /* set by quit/exit */

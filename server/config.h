@@ -43,6 +43,7 @@ typedef struct zkv_server_config {
     long compaction_nice;  /* --compaction-nice: LevelDB background thread's nice increment */
     const char *metrics;   /* --metrics HOST:PORT: serve GET /metrics (NULL: off) */
     const char *auth_file; /* --auth-file FILE: credentials HELLO must present (NULL: none) */
+    const char *zk_auth;   /* --zk-auth FILE: ZooKeeper digest USER:PASSWORD (NULL: none) */
     long handoff_ms;       /* --handoff-timeout-ms: a move's write pause is given up after */
     long leave_ms;         /* --leave-timeout-ms: SIGTERM hands ranges off this long (0: off) */
     long copy_rate_mb;     /* --copy-rate-mb: MiB/s of snapshot data a node sends (0: unlimited) */

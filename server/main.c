@@ -8,6 +8,7 @@
 #include "config.h"
 #include "datadir.h"
 #include "common/auth.h"
+#include "common/zkacl.h"
 #include "connlimits.h"
 #include "server.h"
 #include "store.h"
@@ -69,6 +70,12 @@ int main(int argc, char **argv)
         "per connection and %ld MiB in all",
         max_conns, ZKV_LIMITS_PEER_RESERVE, cfg.idle_ms, cfg.request_ms, cfg.conn_output_mb,
         cfg.output_mb);
+    static zkv_zk_cred zk_cred;
+    if (cfg.zk_auth && zkv_zk_cred_load(cfg.zk_auth, &zk_cred, err, sizeof(err)) != 0) {
+        ZKV_ERROR("--zk-auth %s", err);
+        zkv_store_close(store);
+        return 2;
+    }
     zkv_auth *auth = NULL;
     if (cfg.auth_file && zkv_auth_load(cfg.auth_file, &auth, err, sizeof(err)) != 0) {
         ZKV_ERROR("--auth-file %s", err);
@@ -109,7 +116,8 @@ int main(int argc, char **argv)
                        .node_id = node_id,
                        .advertise = cfg.advertise,
                        .incarnation = incarnation,
-                       .session_timeout_ms = (int)cfg.session_timeout_ms},
+                       .session_timeout_ms = (int)cfg.session_timeout_ms,
+                       .zk_cred = cfg.zk_auth ? &zk_cred : NULL},
     };
     int code = zkv_server_run(&opt, store);
     zkv_auth_free(auth);

@@ -219,7 +219,7 @@ static bool connect_zk(zkv_membership *m, bool *logged_failure)
     m->ev_session = false;
     pthread_mutex_unlock(&m->mu);
     m->zh = zkv_zk_connect(m->cfg.zk, m->cfg.session_timeout_ms, CONNECT_WAIT_MS, session_watcher,
-                           m, zkv_log_zookeeper, err, sizeof(err));
+                           m, zkv_log_zookeeper, m->cfg.zk_cred, err, sizeof(err));
     if (!m->zh) {
         if (!*logged_failure)
             ZKV_WARN("%s; retrying", err);
@@ -259,8 +259,8 @@ static reg_result register_node(zkv_membership *m, char *reason, size_t rlen)
     }
     reg_result res = REG_RETRY;
     for (int attempt = 0; attempt < 3; attempt++) {
-        int rc = zoo_create(m->zh, path, json, (int)strlen(json), &ZOO_OPEN_ACL_UNSAFE,
-                            ZOO_EPHEMERAL, NULL, 0);
+        int rc = zoo_create(m->zh, path, json, (int)strlen(json), zkv_zk_acl(m->zh), ZOO_EPHEMERAL,
+                            NULL, 0);
         if (rc == ZOK) {
             ZKV_INFO("registered %s (incarnation %" PRIu64 ", addr %s)", path, m->cfg.incarnation,
                      m->cfg.advertise);
@@ -385,10 +385,9 @@ static void write_stats(zkv_membership *m)
         int len = (int)strlen(json);
         rc = zoo_set(m->zh, path, json, len, -1);
         if (rc == ZNONODE) {
-            rc = zoo_create(m->zh, path, json, len, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
+            rc = zoo_create(m->zh, path, json, len, zkv_zk_acl(m->zh), ZOO_EPHEMERAL, NULL, 0);
             if (rc == ZNONODE && zkv_zk_mkdirs(m->zh, dir, err, sizeof(err)) == ZOK)
-                rc = zoo_create(m->zh, path, json, len, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL,
-                                0);
+                rc = zoo_create(m->zh, path, json, len, zkv_zk_acl(m->zh), ZOO_EPHEMERAL, NULL, 0);
             if (rc == ZNODEEXISTS)
                 rc = zoo_set(m->zh, path, json, len, -1);
         }
@@ -550,7 +549,7 @@ static int reshape_write(zkv_membership *m, const range_write *w)
             rc = ZSYSTEMERROR;
         else
             zoo_create_op_init(&ops[k++], paths[n_del + i], json[i], (int)strlen(json[i]),
-                               &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+                               zkv_zk_acl(m->zh), 0, NULL, 0);
     }
     if (rc == ZOK)
         rc = multi_with_map_bump(m, ops, results, k);

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/rangemap.h"
+#include "common/zkacl.h"
 #include "lease.h"
 
 typedef struct zkv_membership zkv_membership;
@@ -35,6 +36,7 @@ typedef struct zkv_membership_config {
     const char *advertise;
     uint64_t incarnation;
     int session_timeout_ms;
+    const zkv_zk_cred *zk_cred; /* --zk-auth (NULL: open ACLs, no ZooKeeper credentials) */
 } zkv_membership_config;
 
 typedef void (*zkv_membership_notify_fn)(void *ctx);

@@ -167,7 +167,7 @@ int zkv_admin_submit(zkv_client *c, const char *kind, const char *const *args, s
         return zkv__fail(ZKV_EINVAL, "bad cluster name");
     }
     pthread_mutex_lock(&c->mc.zk_lock);
-    int zrc = c->mc.zh ? zoo_create(c->mc.zh, path, json, (int)strlen(json), &ZOO_OPEN_ACL_UNSAFE,
+    int zrc = c->mc.zh ? zoo_create(c->mc.zh, path, json, (int)strlen(json), zkv_zk_acl(c->mc.zh),
                                     ZOO_SEQUENCE, created, (int)sizeof(created))
                        : ZCONNECTIONLOSS;
     pthread_mutex_unlock(&c->mc.zk_lock);
@@ -176,6 +176,12 @@ int zkv_admin_submit(zkv_client *c, const char *kind, const char *const *args, s
         return zkv__fail(ZKV_EZOOKEEPER,
                          "cluster %s has no ops/ directory yet (its coordinator is older, or not "
                          "running)",
+                         c->opts.cluster);
+    if (zrc == ZNOAUTH)
+        return zkv__fail(ZKV_EZOOKEEPER,
+                         "cannot record the operation: ZooKeeper says this client is not "
+                         "authenticated for cluster %s (give it the cluster's ZooKeeper "
+                         "credentials: zkv --zk-auth FILE, zkv_options_set_zk_auth)",
                          c->opts.cluster);
     if (zrc != ZOK)
         return zkv__fail(ZKV_EZOOKEEPER, "cannot record the operation in ZooKeeper: %s",

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "common/zkacl.h"
 #include "client.h"
 #include "error.h"
 #include "value.h"
@@ -35,8 +36,13 @@ int zkv_client_create(const zkv_options *opts, zkv_client **out)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
     }
     char err[ZKV__ERR_MAX];
+    zkv_zk_cred cred;
+    bool has_cred = c->opts.zk_auth && c->opts.zk_auth[0] &&
+                    zkv_zk_cred_parse(c->opts.zk_auth, &cred, err, sizeof err) == 0;
     int rc = zkv__mapcache_open(&c->mc, c->opts.zk, c->opts.cluster, c->opts.session_timeout_ms,
-                                c->opts.connect_timeout_ms, &c->info, err, sizeof err);
+                                c->opts.connect_timeout_ms, has_cred ? &cred : NULL, &c->info, err,
+                                sizeof err);
+    memset(&cred, 0, sizeof cred);
     if (rc != ZKV_OK) {
         zkv__pool_destroy(&c->pool);
         zkv__options_clear(&c->opts);

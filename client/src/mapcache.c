@@ -91,10 +91,14 @@ static int install(zkv__mapcache *mc, zkv_rangemap *m)
 static void *refresher_main(void *arg);
 
 int zkv__mapcache_open(zkv__mapcache *mc, const char *connect, const char *cluster,
-                       int session_timeout_ms, int connect_timeout_ms, zkv_cluster_info *info,
-                       char *err, size_t errlen)
+                       int session_timeout_ms, int connect_timeout_ms, const zkv_zk_cred *cred,
+                       zkv_cluster_info *info, char *err, size_t errlen)
 {
     memset(mc, 0, sizeof *mc);
+    if (cred) {
+        mc->cred = *cred;
+        mc->has_cred = true;
+    }
     atomic_init(&mc->stale, 0);
     atomic_init(&mc->disconnected, 0);
     atomic_init(&mc->gen, 0);
@@ -118,7 +122,7 @@ int zkv__mapcache_open(zkv__mapcache *mc, const char *connect, const char *clust
 
     char zerr[256] = "";
     mc->zh = zkv_zk_connect(connect, session_timeout_ms, connect_timeout_ms, watcher, mc, NULL,
-                            zerr, sizeof zerr);
+                            mc->has_cred ? &mc->cred : NULL, zerr, sizeof zerr);
     int rc;
     if (!mc->zh) {
         if (zerr[0])
@@ -211,8 +215,8 @@ static int ensure_session(zkv__mapcache *mc, uint64_t deadline_ms, char *err, si
     uint64_t left = deadline_ms - now;
     int wait = left < (uint64_t)mc->connect_timeout_ms ? (int)left : mc->connect_timeout_ms;
     char zerr[256] = "";
-    mc->zh = zkv_zk_connect(mc->connect, mc->session_timeout_ms, wait, watcher, mc, NULL, zerr,
-                            sizeof zerr);
+    mc->zh = zkv_zk_connect(mc->connect, mc->session_timeout_ms, wait, watcher, mc, NULL,
+                            mc->has_cred ? &mc->cred : NULL, zerr, sizeof zerr);
     if (!mc->zh)
         return zkv__err(ZKV_EZOOKEEPER, err, errlen, "%s", zerr);
     atomic_store(&mc->stale, 1);

@@ -37,7 +37,9 @@ typedef struct zkv__mapcache {
     int64_t req_min_version;
     int last_rc; /* outcome of the last finished reload */
     char last_err[256];
-    zhandle_t *zh; /* NULL after a failed session re-creation */
+    zhandle_t *zh;    /* NULL after a failed session re-creation */
+    zkv_zk_cred cred; /* ZooKeeper digest credentials (has_cred), for every session */
+    bool has_cred;
     char *connect;
     char *cluster;
     int session_timeout_ms;
@@ -53,8 +55,8 @@ typedef struct zkv__mapcache {
  * *info and the map (with its watch). ZKV_OK, ZKV_EZOOKEEPER or ZKV_ENOCLUSTER (reason
  * in err, naming the connect string), ZKV_ENOMEM. On failure nothing is left open. */
 int zkv__mapcache_open(zkv__mapcache *mc, const char *connect, const char *cluster,
-                       int session_timeout_ms, int connect_timeout_ms, zkv_cluster_info *info,
-                       char *err, size_t errlen);
+                       int session_timeout_ms, int connect_timeout_ms, const zkv_zk_cred *cred,
+                       zkv_cluster_info *info, char *err, size_t errlen);
 void zkv__mapcache_close(zkv__mapcache *mc);
 
 /* The current map (reloaded first when the watch fired, waiting for that at most a short

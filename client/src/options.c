@@ -6,6 +6,7 @@
 
 #include "zkv/zkv.h"
 #include "common/frame.h"
+#include "common/zkacl.h"
 #include "common/znode.h"
 #include "error.h"
 #include "options.h"
@@ -38,6 +39,7 @@ zkv_options *zkv_options_create(void)
     o->zone = strdup("");
     const char *token = getenv("ZKV_AUTH_TOKEN");
     o->auth = strdup(token ? token : "");
+    o->zk_auth = strdup("");
     o->failfast_ms = ZKV__DEFAULT_FAILFAST_MS;
     o->connect_timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
     o->timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
@@ -45,7 +47,7 @@ zkv_options *zkv_options_create(void)
     o->max_key = ZKV_MAX_KEY_DEFAULT;
     o->max_value = ZKV_MAX_VALUE_DEFAULT;
     o->default_flags = ZKV_FLAG_NONE;
-    if (!o->zk || !o->cluster || !o->client_name || !o->zone || !o->auth) {
+    if (!o->zk || !o->cluster || !o->client_name || !o->zone || !o->auth || !o->zk_auth) {
         zkv_options_free(o);
         return NULL;
     }
@@ -61,7 +63,10 @@ void zkv__options_clear(struct zkv_options *o)
     if (o->auth) /* the credential does not linger in freed memory */
         memset(o->auth, 0, strlen(o->auth));
     free(o->auth);
-    o->zk = o->cluster = o->client_name = o->zone = o->auth = NULL;
+    if (o->zk_auth)
+        memset(o->zk_auth, 0, strlen(o->zk_auth));
+    free(o->zk_auth);
+    o->zk = o->cluster = o->client_name = o->zone = o->auth = o->zk_auth = NULL;
 }
 
 void zkv_options_free(zkv_options *o)
@@ -80,7 +85,9 @@ int zkv__options_copy(struct zkv_options *dst, const struct zkv_options *src)
     dst->client_name = strdup(src->client_name);
     dst->zone = strdup(src->zone ? src->zone : "");
     dst->auth = strdup(src->auth ? src->auth : "");
-    if (!dst->zk || !dst->cluster || !dst->client_name || !dst->zone || !dst->auth) {
+    dst->zk_auth = strdup(src->zk_auth ? src->zk_auth : "");
+    if (!dst->zk || !dst->cluster || !dst->client_name || !dst->zone || !dst->auth ||
+        !dst->zk_auth) {
         zkv__options_clear(dst);
         return ZKV_ENOMEM;
     }
@@ -177,6 +184,20 @@ int zkv_options_set_auth(zkv_options *o, const char *token)
     if (o->auth)
         memset(o->auth, 0, strlen(o->auth));
     return set_string(&o->auth, token ? token : "");
+}
+
+int zkv_options_set_zk_auth(zkv_options *o, const char *user_password)
+{
+    if (!o)
+        return zkv__fail(ZKV_EINVAL, "options are NULL");
+    char err[200];
+    zkv_zk_cred cred;
+    if (user_password && user_password[0] &&
+        zkv_zk_cred_parse(user_password, &cred, err, sizeof err) != 0)
+        return zkv__fail(ZKV_EINVAL, "%s", err);
+    if (o->zk_auth)
+        memset(o->zk_auth, 0, strlen(o->zk_auth));
+    return set_string(&o->zk_auth, user_password ? user_password : "");
 }
 
 int zkv_options_set_failfast(zkv_options *o, int ms)

@@ -20,6 +20,7 @@ struct zkv_options {
     char *client_name; /* sent in HELLO */
     char *zone;        /* the client's zone ("" when none) */
     char *auth;        /* the credential presented at HELLO ("" when none) */
+    char *zk_auth;     /* ZooKeeper digest USER:PASSWORD ("" when none) */
     int connect_timeout_ms;
     int timeout_ms;
     int session_timeout_ms;

@@ -58,8 +58,8 @@ static long elapsed_ms(const struct timespec *t0)
 }
 
 zhandle_t *zkv_zk_connect(const char *connect, int session_timeout_ms, int wait_ms,
-                          watcher_fn watcher, void *ctx, log_callback_fn log_cb, char *err,
-                          size_t errlen)
+                          watcher_fn watcher, void *ctx, log_callback_fn log_cb,
+                          const zkv_zk_cred *cred, char *err, size_t errlen)
 {
     if (!connect || !*connect) {
         set_err(err, errlen, "no ZooKeeper connect string");
@@ -76,8 +76,10 @@ zhandle_t *zkv_zk_connect(const char *connect, int session_timeout_ms, int wait_
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         int state = zoo_state(zh);
-        if (state == ZOO_CONNECTED_STATE)
+        if (state == ZOO_CONNECTED_STATE) {
+            zkv_zk_cred_bind(zh, cred); /* before anything is created through it */
             return zh;
+        }
         if (state == ZOO_AUTH_FAILED_STATE || state == ZOO_EXPIRED_SESSION_STATE) {
             zookeeper_close(zh);
             set_err(err, errlen, "ZooKeeper at %s refused the session (%s)", connect,
@@ -392,7 +394,7 @@ int zkv_zk_mkdirs(zhandle_t *zh, const char *path, char *err, size_t errlen)
             continue;
         char saved = buf[i];
         buf[i] = '\0';
-        int rc = zoo_create(zh, buf, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        int rc = zoo_create(zh, buf, NULL, -1, zkv_zk_acl(zh), 0, NULL, 0);
         if (rc != ZOK && rc != ZNODEEXISTS) {
             zk_fail(rc, "cannot create", buf, err, errlen);
             return rc;

@@ -117,6 +117,10 @@ ZKV_EXPORT int zkv_options_set_client_name(zkv_options *o, const char *name);
  * --auth-file (docs/security.md). Default: $ZKV_AUTH_TOKEN, else none. NULL or "" clears
  * it. A node that wants one refuses a client without it: ZKV_EAUTH. */
 ZKV_EXPORT int zkv_options_set_auth(zkv_options *o, const char *token);
+/* ZooKeeper digest credentials (USER:PASSWORD) for a cluster whose znodes only zkv's
+ * programs may change (their --zk-auth): needed by zkv_admin_submit there; reads need
+ * none. NULL or "" clears it. ZKV_EINVAL for a malformed one. */
+ZKV_EXPORT int zkv_options_set_zk_auth(zkv_options *o, const char *user_password);
 /* How long a write keeps trying an unreachable or missing owner (waiting for a new one
  * to be published) before it fails with ZKV_EUNAVAILABLE. Default 1000 ms. */
 ZKV_EXPORT int zkv_options_set_failfast(zkv_options *o, int ms);

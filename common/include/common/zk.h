@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <zookeeper/zookeeper.h>
 #include "common/rangemap.h"
+#include "common/zkacl.h"
 
 #define ZKV_ZK_TIMEOUT (-1000)   /* our own code: no session within the wait */
 #define ZKV_ZK_NOCLUSTER (-1001) /* /zkv/NAME/cluster does not exist */
@@ -15,10 +16,12 @@
 
 /* Connects and waits up to wait_ms for the session to be established. The watcher gets
  * every session event afterwards (as with zookeeper_init); ZooKeeper's own log lines go
- * to log_cb (NULL: dropped). Returns the handle or NULL with the reason in err. */
+ * to log_cb (NULL: dropped). With cred (NULL: none) the session authenticates and what is
+ * created through the handle gets cred's ACL (zkacl.h). Returns the handle or NULL with
+ * the reason in err. */
 zhandle_t *zkv_zk_connect(const char *connect, int session_timeout_ms, int wait_ms,
-                          watcher_fn watcher, void *ctx, log_callback_fn log_cb, char *err,
-                          size_t errlen);
+                          watcher_fn watcher, void *ctx, log_callback_fn log_cb,
+                          const zkv_zk_cred *cred, char *err, size_t errlen);
 
 /* Reads /zkv/NAME/cluster. */
 int zkv_zk_read_cluster(zhandle_t *zh, const char *cluster, zkv_cluster_info *out, char *err,
