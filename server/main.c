@@ -105,6 +105,7 @@ int main(int argc, char **argv)
         .stats_ms = (uint64_t)cfg.stats_ms,
         .reclaim_ms = (int64_t)cfg.reclaim_ms,
         .auth = auth,
+        .auth_file = cfg.auth_file,
         .limits = {.max_conns = max_conns,
                    .peer_reserve = ZKV_LIMITS_PEER_RESERVE,
                    .idle_ms = (uint64_t)cfg.idle_ms,

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/auth.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -189,6 +190,7 @@ static void maybe_finish(zkv_server *s)
     close_core(s, (uv_handle_t *)&s->async);
     close_core(s, (uv_handle_t *)&s->sigterm);
     close_core(s, (uv_handle_t *)&s->sigint);
+    close_core(s, (uv_handle_t *)&s->sighup);
     close_core(s, (uv_handle_t *)&s->shutdown_timer);
     close_core(s, (uv_handle_t *)&s->metrics_timer);
     close_core(s, (uv_handle_t *)&s->leave_timer);
@@ -339,6 +341,32 @@ static void on_signal(uv_signal_t *h, int signum)
     if (signum == SIGTERM && start_leaving(s))
         return;
     begin_shutdown(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* SIGHUP: --auth-file is read again; new connections are checked against it, the nodes
+ * present its cluster secret on their next connection. A file that does not load keeps
+ * the credentials in force. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    zkv_server *s = h->data;
+    if (!s->opt->auth_file) {
+        ZKV_INFO("SIGHUP: no --auth-file to read again");
+        return;
+    }
+    zkv_auth *fresh = NULL;
+    char err[512];
+    if (zkv_auth_load(s->opt->auth_file, &fresh, err, sizeof(err)) != 0) {
+        ZKV_ERROR("SIGHUP: --auth-file %s; the credentials in force stay", err);
+        return;
+    }
+    s->env.auth = fresh;
+    if (s->shipper)
+        zkv_shipper_set_secret(s->shipper, zkv_auth_cluster_secret(fresh));
+    zkv_auth_free(s->auth_loaded); /* the previous reload's (main frees the first) */
+    s->auth_loaded = fresh;
+    ZKV_INFO("SIGHUP: read --auth-file %s again; new connections present its credentials",
+             s->opt->auth_file);
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -540,13 +568,14 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                            (uv_handle_t *)&s->sigterm,        (uv_handle_t *)&s->sigint,
                            (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->metrics_timer,
                            (uv_handle_t *)&s->leave_timer,    (uv_handle_t *)&s->stats_timer,
-                           (uv_handle_t *)&s->limits_timer};
+                           (uv_handle_t *)&s->limits_timer,   (uv_handle_t *)&s->sighup};
     uv_tcp_init(&s->loop, &s->listener);
     uv_prepare_init(&s->loop, &s->prepare);
     uv_check_init(&s->loop, &s->check);
     uv_async_init(&s->loop, &s->async, on_async);
     uv_signal_init(&s->loop, &s->sigterm);
     uv_signal_init(&s->loop, &s->sigint);
+    uv_signal_init(&s->loop, &s->sighup);
     uv_timer_init(&s->loop, &s->shutdown_timer);
     uv_timer_init(&s->loop, &s->metrics_timer);
     uv_timer_init(&s->loop, &s->leave_timer);
@@ -561,6 +590,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     uv_check_start(&s->check, on_check);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
     zkv_shipper_options sopt = {.min_in_sync = opt->min_in_sync,
                                 .replica_lag_ms = opt->replica_lag_ms,
                                 .log_retain = opt->log_retain,
@@ -635,6 +665,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     zkv_shipper_free(s->shipper);
     zkv_handoffs_free(s->handoffs);
     zkv_reclaim_free(s->reclaim);
+    zkv_auth_free(s->auth_loaded);
     free(s->stats_prev);
     zkv_rangemap_free(s->map);
     zkv_reply_free(&s->reply);

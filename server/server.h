@@ -26,6 +26,7 @@ typedef struct zkv_server_options {
     int max_copies;              /* --max-copies */
     uint64_t stats_ms;           /* --stats-interval-ms (0: no reports) */
     const struct zkv_auth *auth; /* --auth-file (NULL: no credentials asked or presented) */
+    const char *auth_file;       /* its path, read again on SIGHUP (NULL: none) */
     int64_t reclaim_ms;          /* --reclaim-delay-ms (0: never reclaims, reclaim.h) */
     zkv_limits limits; /* --max-conns (as the open-file limit allows), timeouts, output caps */
     zkv_membership_config membership;

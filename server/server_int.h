@@ -32,6 +32,8 @@ typedef struct zkv_server {
     uv_check_t check;     /* the same right after the I/O callbacks of a turn */
     uv_async_t async;     /* membership -> loop: new map, cluster id, fatal */
     uv_signal_t sigterm, sigint;
+    uv_signal_t sighup;           /* --auth-file: read again */
+    struct zkv_auth *auth_loaded; /* the credentials a SIGHUP loaded (freed at exit) */
     uv_timer_t shutdown_timer;
     uv_timer_t metrics_timer; /* --metrics: renders and publishes once a second */
     uv_timer_t leave_timer;   /* controlled shutdown: watches the handoffs */

@@ -296,6 +296,7 @@ struct zkv_shipper {
     bool kick;
     uint64_t seen_commits;
     uint64_t appends_sent, appends_acked; /* APPEND frames (zkv_shipper_metrics) */
+    char secret[ZKV_AUTH_MAX_SECRET + 1]; /* the cluster secret links present ("": none) */
 };
 
 static void tail_check(zkv_shipper *sh, owned *o);
@@ -427,7 +428,7 @@ static peer *peer_get(zkv_shipper *sh, const char *node_id)
     zkv_peerlink_cfg cfg = {.loop = &sh->srv->loop,
                             .cluster_id = sh->srv->cluster_id,
                             .node_id = sh->srv->opt->node_id,
-                            .auth = zkv_auth_cluster_secret(sh->srv->opt->auth),
+                            .auth = sh->secret,
                             .next_id = &sh->next_req_id,
                             .open_handles = &sh->open_handles,
                             .rec_size = sizeof(sent_req),
@@ -1753,6 +1754,7 @@ zkv_shipper *zkv_shipper_new(zkv_server *s, const zkv_shipper_options *opt)
         return NULL;
     sh->srv = s;
     sh->opt = *opt;
+    zkv_shipper_set_secret(sh, zkv_auth_cluster_secret(s->opt->auth));
     if (zkv_copythrottle_init(&sh->copy, opt->copy_rate, opt->max_copies, ZKV_SHIP_FRAME_BYTES) !=
         0) {
         free(sh);
@@ -1769,6 +1771,11 @@ zkv_shipper *zkv_shipper_new(zkv_server *s, const zkv_shipper_options *opt)
     sh->open_handles = 2;
     uv_timer_start(&sh->tick, on_tick, TICK_MS, TICK_MS);
     return sh;
+}
+
+void zkv_shipper_set_secret(zkv_shipper *sh, const char *secret)
+{
+    snprintf(sh->secret, sizeof(sh->secret), "%s", secret ? secret : "");
 }
 
 void zkv_shipper_close(zkv_shipper *sh)

@@ -117,4 +117,8 @@ struct zkv_readvis *zkv_shipper_read_vis(void *ctx, const zkv_range *r);
 struct zkv_reply;
 void zkv_shipper_owner_status(void *ctx, const char *range_id, struct zkv_reply *r);
 
+/* The cluster secret (--auth-file) the replication links present at their next HELLO
+ * (NULL: none). */
+void zkv_shipper_set_secret(zkv_shipper *sh, const char *secret);
+
 #endif

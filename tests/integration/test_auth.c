@@ -8,7 +8,9 @@
  *  - A raw connection that claims a node id with a client token, or with no credential,
  *    is refused; with the cluster secret it is a node.
  *  - The owner of a range killed: the coordinator (which presents the secret to ask the
- *    replicas' positions) fails the range over and every key reads back. */
+ *    replicas' positions) fails the range over and every key reads back.
+ *  - The file rewritten with a new client token and SIGHUP sent to the servers: the new
+ *    token works, the old one is refused on new connections. */
 #include <CUnit/CUnit.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -176,6 +178,49 @@ static void test_failover(void)
     CU_ASSERT_EQUAL(refused, 0);
 }
 
+/* A put through a new client presenting token: its result. */
+static int put_with(const char *token)
+{
+    zkv_options *o = zkv_options_create();
+    CU_ASSERT_FATAL(o != NULL);
+    char zk[64];
+    snprintf(zk, sizeof(zk), "127.0.0.1:%d", g_cl.zk.port);
+    zkv_options_set_zk(o, zk);
+    zkv_options_set_cluster(o, g_cl.name);
+    zkv_options_set_auth(o, token);
+    zkv_options_set_timeout(o, 3000);
+    zkv_client *c = NULL;
+    int rc = zkv_client_create(o, &c);
+    zkv_options_free(o);
+    if (rc == ZKV_OK)
+        rc = zkv_put(c, "reload", 6, "v", 1, 0, 0, NULL);
+    zkv_client_free(c);
+    return rc;
+}
+
+static bool new_token_works(void *arg)
+{
+    return put_with(arg) == ZKV_OK;
+}
+
+/* SIGHUP reads --auth-file again: a new token works, the old one is refused on new
+ * connections (connections made before keep their session). */
+static void test_reload_on_sighup(void)
+{
+    const char *text = "cluster " SECRET "\nclient app client-token-rotated-4567\n";
+    int fd = open(g_file, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    CU_ASSERT_EQUAL(put_with("client-token-rotated-4567"), ZKV_EAUTH); /* not read yet */
+    for (int i = 0; i < g_cl.n_servers; i++)
+        if (g_cl.servers[i].pid > 0)
+            CU_ASSERT_EQUAL(kill(g_cl.servers[i].pid, SIGHUP), 0);
+    CU_ASSERT(zkt_wait_for(new_token_works, "client-token-rotated-4567", WAIT_MS));
+    CU_ASSERT_EQUAL(put_with(TOKEN), ZKV_EAUTH);
+    CU_ASSERT_EQUAL(it_read_keys(g_client, N_KEYS, g_gens), 0); /* made before: still in */
+}
+
 int main(void)
 {
     zkt_init();
@@ -186,5 +231,6 @@ int main(void)
     CU_add_test(s, "a client without a token, or a wrong one", test_without_token);
     CU_add_test(s, "node ids only with the cluster secret", test_raw_hellos);
     CU_add_test(s, "failover: the coordinator presents the secret", test_failover);
+    CU_add_test(s, "SIGHUP reads the credentials again", test_reload_on_sighup);
     return zkt_run_all();
 }
