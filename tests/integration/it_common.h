@@ -6,26 +6,50 @@
 #include <CUnit/CUnit.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "zkt/zkt.h"
 #include "zkv/zkv.h"
 
 #define IT_KEY_MAX 64
 #define IT_VAL_MAX (128 * 1024)
 
-/* A client of cl's cluster with a per-call timeout and a failfast budget (ms; <= 0: the
- * library's default). Returns the libzkv status; *out set on ZKV_OK. */
-static inline int it_client_ff(zkt_cluster *cl, int timeout_ms, int failfast_ms, zkv_client **out)
+/* Options for a client of cl's cluster with a per-call timeout (the caller adds its own
+ * and frees them); NULL out of memory. */
+static inline zkv_options *it_options(zkt_cluster *cl, int timeout_ms)
 {
     zkv_options *o = zkv_options_create();
     if (!o)
-        return ZKV_ENOMEM;
+        return NULL;
     zkv_options_set_zk(o, cl->zk.connect);
     zkv_options_set_cluster(o, cl->name);
     zkv_options_set_connect_timeout(o, 10000);
     zkv_options_set_timeout(o, timeout_ms);
     zkv_options_set_session_timeout(o, 10000);
     zkv_options_set_client_name(o, "zkv-integration-test");
+    return o;
+}
+
+/* Writes text to NAME in the run's temp dir, mode 600 (a credentials file); its path into
+ * path. 0 or -1. */
+static inline int it_secret_file(const char *name, const char *text, char *path, size_t n)
+{
+    snprintf(path, n, "%s/%s", zkt_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    bool ok = f && chmod(path, 0600) == 0 && fputs(text, f) >= 0;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    return ok ? 0 : -1;
+}
+
+/* A client of cl's cluster with a per-call timeout and a failfast budget (ms; <= 0: the
+ * library's default). Returns the libzkv status; *out set on ZKV_OK. */
+static inline int it_client_ff(zkt_cluster *cl, int timeout_ms, int failfast_ms, zkv_client **out)
+{
+    zkv_options *o = it_options(cl, timeout_ms);
+    if (!o)
+        return ZKV_ENOMEM;
     if (failfast_ms > 0)
         zkv_options_set_failfast(o, failfast_ms);
     int rc = zkv_client_create(o, out);

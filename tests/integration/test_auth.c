@@ -12,7 +12,6 @@
  *  - The file rewritten with a new client token and SIGHUP sent to the servers: the new
  *    token works, the old one is refused on new connections. */
 #include <CUnit/CUnit.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +39,9 @@ static int suite_init(void)
 {
     if (zkt_cluster_init(&g_cl, "auth") != 0)
         return -1;
-    snprintf(g_file, sizeof(g_file), "%s/auth-credentials", zkt_tmpdir());
-    int fd = open(g_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    const char *text = "cluster " SECRET "\nclient app " TOKEN "\n";
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+    if (it_secret_file("auth-credentials", "cluster " SECRET "\nclient app " TOKEN "\n", g_file,
+                       sizeof(g_file)) != 0)
         return -1;
-    close(fd);
     g_cl.ranges = 2;
     g_cl.replicas = 3;
     if (zkt_cluster_server_flag(&g_cl, "--auth-file", g_file) != 0 ||
@@ -71,20 +67,22 @@ static void test_with_token(void)
     CU_ASSERT(it_wait_all_in_sync(&g_cl, WAIT_MS));
 }
 
+/* A new client presenting token (NULL: none); NULL when it could not be made. */
+static zkv_client *client_with(const char *token)
+{
+    zkv_options *o = it_options(&g_cl, 3000);
+    zkv_client *c = NULL;
+    if (o && zkv_options_set_auth(o, token) == ZKV_OK && zkv_client_create(o, &c) != ZKV_OK)
+        c = NULL;
+    zkv_options_free(o);
+    return c;
+}
+
 /* A client with token (NULL: none): a put must fail with ZKV_EAUTH saying why. */
 static void expect_refused(const char *token, const char *says)
 {
-    zkv_options *o = zkv_options_create();
-    CU_ASSERT_FATAL(o != NULL);
-    char zk[64];
-    snprintf(zk, sizeof(zk), "127.0.0.1:%d", g_cl.zk.port);
-    CU_ASSERT_EQUAL(zkv_options_set_zk(o, zk), ZKV_OK);
-    CU_ASSERT_EQUAL(zkv_options_set_cluster(o, g_cl.name), ZKV_OK);
-    CU_ASSERT_EQUAL(zkv_options_set_auth(o, token), ZKV_OK);
-    CU_ASSERT_EQUAL(zkv_options_set_timeout(o, 3000), ZKV_OK);
-    zkv_client *c = NULL;
-    CU_ASSERT_EQUAL_FATAL(zkv_client_create(o, &c), ZKV_OK);
-    zkv_options_free(o);
+    zkv_client *c = client_with(token);
+    CU_ASSERT_FATAL(c != NULL);
     int rc = zkv_put(c, "k", 1, "v", 1, 0, 0, NULL);
     zkt_log("client with %s: %s: %s", token ? token : "no token", zkv_strerror(rc),
             zkv_last_error());
@@ -181,19 +179,8 @@ static void test_failover(void)
 /* A put through a new client presenting token: its result. */
 static int put_with(const char *token)
 {
-    zkv_options *o = zkv_options_create();
-    CU_ASSERT_FATAL(o != NULL);
-    char zk[64];
-    snprintf(zk, sizeof(zk), "127.0.0.1:%d", g_cl.zk.port);
-    zkv_options_set_zk(o, zk);
-    zkv_options_set_cluster(o, g_cl.name);
-    zkv_options_set_auth(o, token);
-    zkv_options_set_timeout(o, 3000);
-    zkv_client *c = NULL;
-    int rc = zkv_client_create(o, &c);
-    zkv_options_free(o);
-    if (rc == ZKV_OK)
-        rc = zkv_put(c, "reload", 6, "v", 1, 0, 0, NULL);
+    zkv_client *c = client_with(token);
+    int rc = c ? zkv_put(c, "reload", 6, "v", 1, 0, 0, NULL) : ZKV_ENOMEM;
     zkv_client_free(c);
     return rc;
 }
@@ -208,10 +195,7 @@ static bool new_token_works(void *arg)
 static void test_reload_on_sighup(void)
 {
     const char *text = "cluster " SECRET "\nclient app client-token-rotated-4567\n";
-    int fd = open(g_file, O_WRONLY | O_TRUNC | O_CLOEXEC);
-    CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT_FATAL(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
-    close(fd);
+    CU_ASSERT_FATAL(it_secret_file("auth-credentials", text, g_file, sizeof(g_file)) == 0);
     CU_ASSERT_EQUAL(put_with("client-token-rotated-4567"), ZKV_EAUTH); /* not read yet */
     for (int i = 0; i < g_cl.n_servers; i++)
         if (g_cl.servers[i].pid > 0)

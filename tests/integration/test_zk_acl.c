@@ -9,11 +9,9 @@
  *    (zkv_options_set_zk_auth) a split is recorded and carried out, and the ranges it
  *    made are closed to anonymous writes as well. */
 #include <CUnit/CUnit.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "it_admin.h"
 #include "it_common.h"
 #include "zkt/zkt.h"
@@ -31,11 +29,8 @@ static int suite_init(void)
 {
     if (zkt_cluster_init(&g_cl, "zkacl") != 0)
         return -1;
-    snprintf(g_file, sizeof(g_file), "%s/zk-credentials", zkt_tmpdir());
-    int fd = open(g_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, CRED "\n", strlen(CRED) + 1) != (ssize_t)strlen(CRED) + 1)
+    if (it_secret_file("zk-credentials", CRED "\n", g_file, sizeof(g_file)) != 0)
         return -1;
-    close(fd);
     g_cl.ranges = 2;
     g_cl.replicas = 3;
     if (zkt_cluster_server_flag(&g_cl, "--zk-auth", g_file) != 0 ||
@@ -83,12 +78,8 @@ static void test_anonymous_reads_not_writes(void)
 
 static zkv_client *client_with(const char *zk_auth)
 {
-    zkv_options *o = zkv_options_create();
+    zkv_options *o = it_options(&g_cl, 5000);
     CU_ASSERT_FATAL(o != NULL);
-    char zk[64];
-    snprintf(zk, sizeof(zk), "127.0.0.1:%d", g_cl.zk.port);
-    CU_ASSERT_EQUAL(zkv_options_set_zk(o, zk), ZKV_OK);
-    CU_ASSERT_EQUAL(zkv_options_set_cluster(o, g_cl.name), ZKV_OK);
     CU_ASSERT_EQUAL(zkv_options_set_zk_auth(o, zk_auth), ZKV_OK);
     zkv_client *c = NULL;
     CU_ASSERT_EQUAL(zkv_client_create(o, &c), ZKV_OK);
