@@ -539,6 +539,12 @@ static void notify_loop(void *ctx)
     uv_async_send(ctx);
 }
 
+/* The shipper's way to stop the node on a storage error (shipper.h). */
+static void ship_fatal(void *ctx, const char *why)
+{
+    zkv_server_fatal(ctx, "%s", why);
+}
+
 int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
 {
     zkv_server *s = calloc(1, sizeof(*s));
@@ -596,7 +602,20 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                                 .log_retain = opt->log_retain,
                                 .copy_rate = opt->copy_rate,
                                 .max_copies = opt->max_copies};
-    s->shipper = zkv_shipper_new(s, &sopt);
+    const zkv_ship_node node = {.loop = &s->loop,
+                                .store = store,
+                                .node_id = opt->node_id,
+                                .cluster_id = s->cluster_id,
+                                .secret = zkv_auth_cluster_secret(opt->auth),
+                                .map = (const zkv_rangemap *const *)&s->map,
+                                .fenced = &s->env.fenced,
+                                .membership = &s->membership, /* started below */
+                                .handoffs = &s->handoffs,
+                                .vis_by_map = &s->env.vis_by_map,
+                                .n_vis_by_map = &s->env.n_vis_by_map,
+                                .fatal = ship_fatal,
+                                .ctx = s};
+    s->shipper = zkv_shipper_new(&node, &sopt);
     if (!s->shipper) {
         ZKV_ERROR("out of memory");
         s->exit_code = 1;

@@ -64,6 +64,7 @@
 #include "shipper.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,14 +74,15 @@
 #include "common/util.h"
 #include "common/zk.h"
 #include "copythrottle.h"
+#include "dispatch.h"
 #include "handoff.h"
 #include "membership.h"
 #include "repl_plan.h"
 #include "readvis.h"
 #include "repl_state.h"
-#include "server_int.h"
 #include "common/auth.h"
 #include "peerlink.h"
+#include "store.h"
 #include "ship_wire.h"
 #include "tail.h"
 
@@ -253,7 +255,7 @@ struct peer {
 };
 
 struct zkv_shipper {
-    zkv_server *srv;
+    zkv_ship_node node; /* what the shipper may use of its node (shipper.h) */
     zkv_shipper_options opt;
     owned **ranges;
     size_t n_ranges, cap_ranges;
@@ -299,6 +301,20 @@ struct zkv_shipper {
     char secret[ZKV_AUTH_MAX_SECRET + 1]; /* the cluster secret links present ("": none) */
 };
 
+/* A storage error the node cannot go on after (the node's fatal hook). */
+static void ship_fatal(zkv_shipper *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void ship_fatal(zkv_shipper *sh, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (sh->node.fatal)
+        sh->node.fatal(sh->node.ctx, why);
+}
+
 static void tail_check(zkv_shipper *sh, owned *o);
 static void stream_event(stream *st, zkv_ship_event ev);
 
@@ -316,10 +332,10 @@ static const zkv_range_state *range_store_state(zkv_shipper *sh, const owned *o)
 {
     owned *m = (owned *)o; /* a cache only: every owned is allocated mutable */
     if (!m->store_state) {
-        size_t n = zkv_store_range_count(sh->srv->store);
+        size_t n = zkv_store_range_count(sh->node.store);
         if (m->store_miss == n + 1)
             return NULL; /* the store gained no range since the last miss */
-        m->store_state = zkv_store_range(sh->srv->store, m->range.id);
+        m->store_state = zkv_store_range(sh->node.store, m->range.id);
         m->store_miss = m->store_state ? 0 : n + 1;
     }
     return m->store_state;
@@ -425,9 +441,9 @@ static peer *peer_get(zkv_shipper *sh, const char *node_id)
         return NULL;
     p->sh = sh;
     snprintf(p->node_id, sizeof(p->node_id), "%s", node_id);
-    zkv_peerlink_cfg cfg = {.loop = &sh->srv->loop,
-                            .cluster_id = sh->srv->cluster_id,
-                            .node_id = sh->srv->opt->node_id,
+    zkv_peerlink_cfg cfg = {.loop = sh->node.loop,
+                            .cluster_id = sh->node.cluster_id,
+                            .node_id = sh->node.node_id,
                             .auth = sh->secret,
                             .next_id = &sh->next_req_id,
                             .open_handles = &sh->open_handles,
@@ -555,7 +571,7 @@ static uint64_t epoch_of_seq(const zkv_epoch_start *h, size_t n, uint64_t seq, u
 
 static size_t load_history(zkv_shipper *sh, const char *range_id)
 {
-    int n = zkv_store_history(sh->srv->store, range_id, sh->hist, HISTORY_MAX);
+    int n = zkv_store_history(sh->node.store, range_id, sh->hist, HISTORY_MAX);
     if (n < 0)
         return 0;
     return (size_t)n > HISTORY_MAX ? HISTORY_MAX : (size_t)n;
@@ -574,7 +590,7 @@ static void on_probe_answer(stream *st, const Zkv__Response *resp)
     const zkv_range_state *rs = range_store_state(sh, o);
     uint64_t last = rs ? rs->committed_seq : 0, last_epoch = rs ? rs->committed_epoch : 0;
     size_t nh = load_history(sh, o->range.id);
-    uint64_t first = zkv_store_log_first_seq(sh->srv->store, o->range.id);
+    uint64_t first = zkv_store_log_first_seq(sh->node.store, o->range.id);
     uint64_t from = 0;
     zkv_repl_action a = zkv_repl_plan(sh->hist, nh, first, last, last_epoch, resp->range_epoch,
                                       resp->range_seq, &from);
@@ -840,7 +856,7 @@ static int tail_fill(zkv_shipper *sh, owned *o, uint64_t stream_next, uint64_t c
     }
     fill_ctx c = {.t = t, .max_seq = committed};
     char err[256];
-    if (zkv_store_read_log(sh->srv->store, o->range.id, from, fill_entry, &c, err, sizeof(err)) <
+    if (zkv_store_read_log(sh->node.store, o->range.id, from, fill_entry, &c, err, sizeof(err)) <
         0) {
         ZKV_ERROR("range %s: cannot read the log: %s", o->range.id, err);
         return -1;
@@ -856,7 +872,7 @@ static void init_repl_request(Zkv__Request *req, zkv_shipper *sh, owned *o, Zkv_
     req->op = op;
     req->range_id = o->range.id;
     req->epoch = o->range.epoch;
-    req->map_version = sh->srv->map ? (uint64_t)sh->srv->map->version : 0;
+    req->map_version = (*sh->node.map) ? (uint64_t)(*sh->node.map)->version : 0;
 }
 
 static const frame_memo *memo_find(const zkv_shipper *sh, const frame_memo *k)
@@ -938,7 +954,7 @@ static int send_append(stream *st, bool heartbeat)
         } else {
             from_log = true;
             char err[256];
-            int rc = zkv_store_read_log(sh->srv->store, o->range.id, st->next_seq, collect_entry,
+            int rc = zkv_store_read_log(sh->node.store, o->range.id, st->next_seq, collect_entry,
                                         &c, err, sizeof(err));
             if (rc < 0) {
                 ZKV_ERROR("range %s: cannot read the log for %s: %s", o->range.id, st->rep->node_id,
@@ -1065,7 +1081,7 @@ static int pump_snapshot(stream *st, uint64_t now)
                      sh->opt.max_copies);
         if (adm != ZKV_COPY_GO)
             return 0;
-        if (zkv_store_snapshot_open(sh->srv->store, o->range.start, o->range.start_len,
+        if (zkv_store_snapshot_open(sh->node.store, o->range.start, o->range.start_len,
                                     o->range.end, o->range.end_len, o->range.id, &st->snap, err,
                                     sizeof(err)) != 0) {
             ZKV_ERROR("range %s: cannot open a snapshot: %s", o->range.id, err);
@@ -1183,7 +1199,7 @@ static void pump_stream(zkv_shipper *sh, stream *st, uint64_t now)
         while (st->st == ZKV_SHIP_STREAM && st->inflight < ZKV_SHIP_MAX_INFLIGHT) {
             int rc = send_append(st, false);
             if (rc < 0) {
-                zkv_server_fatal(sh->srv, "cannot read range %s's log", o->range.id);
+                ship_fatal(sh, "cannot read range %s's log", o->range.id);
                 return;
             }
             if (rc == 0)
@@ -1197,7 +1213,7 @@ static void pump_stream(zkv_shipper *sh, stream *st, uint64_t now)
     }
     case ZKV_SHIP_SNAPSHOT:
         if (pump_snapshot(st, now) != 0)
-            zkv_server_fatal(sh->srv, "cannot read a snapshot of range %s", o->range.id);
+            ship_fatal(sh, "cannot read a snapshot of range %s", o->range.id);
         return;
     case ZKV_SHIP_STOPPED:
         return;
@@ -1210,9 +1226,9 @@ static void submit_isr(zkv_shipper *sh, owned *o, uint64_t now)
 {
     if (o->isr_wait_map && now >= o->isr_retry_at)
         o->isr_wait_map = false; /* no newer map came: try again with what we have */
-    if (o->isr_inflight || o->isr_wait_map || now < o->isr_retry_at || sh->srv->env.fenced ||
-        !sh->srv->membership ||
-        zkv_handoffs_gate(sh->srv->handoffs, o->range.id) == ZKV_HO_HOLD_ALL)
+    if (o->isr_inflight || o->isr_wait_map || now < o->isr_retry_at || (*sh->node.fenced) ||
+        !*sh->node.membership ||
+        zkv_handoffs_gate(*sh->node.handoffs, o->range.id) == ZKV_HO_HOLD_ALL)
         return; /* (a range being passed on: its owner writes it, not in_sync changes) */
     uint64_t committed = committed_seq(sh, o);
     uint64_t lag = sh->opt.replica_lag_ms;
@@ -1249,7 +1265,7 @@ static void submit_isr(zkv_shipper *sh, owned *o, uint64_t now)
             dl += (size_t)snprintf(desc + dl, sizeof(desc) - dl, " +%s (acked %" PRIu64 ")",
                                    r->node_id, r->acked_seq);
     }
-    if (zkv_membership_isr_submit(sh->srv->membership, &next) != 0) {
+    if (zkv_membership_isr_submit(*sh->node.membership, &next) != 0) {
         zkv_range_clear(&next);
         o->isr_retry_at = now + ISR_RETRY_MS;
         return;
@@ -1323,7 +1339,7 @@ static void truncate_step(zkv_shipper *sh, owned *o)
     if (floor == 0 || (floor <= o->trunc_floor && !o->truncating))
         return;
     char err[256];
-    int64_t left = zkv_store_truncate_log(sh->srv->store, o->range.id, floor, err, sizeof(err));
+    int64_t left = zkv_store_truncate_log(sh->node.store, o->range.id, floor, err, sizeof(err));
     if (left < 0) {
         ZKV_WARN("range %s: log truncation failed: %s", o->range.id, err);
         return;
@@ -1361,7 +1377,7 @@ static void owned_update(zkv_shipper *sh, owned *o, const zkv_range *r, uint64_t
     int n = 0;
     bool kept[ZKV_MAX_REPLICAS] = {0};
     for (int k = 0; k < r->n_replicas && n < ZKV_MAX_REPLICAS; k++) {
-        if (strcmp(r->replicas[k], sh->srv->opt->node_id) == 0)
+        if (strcmp(r->replicas[k], sh->node.node_id) == 0)
             continue;
         int found = -1;
         for (int i = 0; i < o->n; i++)
@@ -1407,7 +1423,7 @@ static void owned_update(zkv_shipper *sh, owned *o, const zkv_range *r, uint64_t
         if (!o->streams[i])
             o->streams[i] = stream_new(sh, o, i, o->reps[i].node_id);
         peer *p = o->streams[i] ? o->streams[i]->p : NULL;
-        const zkv_node_info *ni = zkv_rangemap_node(sh->srv->map, o->reps[i].node_id);
+        const zkv_node_info *ni = zkv_rangemap_node((*sh->node.map), o->reps[i].node_id);
         bool leaving = ni && ni->leaving;
         if (o->reps[i].leaving != leaving) {
             o->reps[i].leaving = leaving;
@@ -1423,8 +1439,8 @@ static void owned_update(zkv_shipper *sh, owned *o, const zkv_range *r, uint64_t
 static void index_by_map(zkv_shipper *sh, const zkv_rangemap *m)
 {
     size_t n = m ? m->n_ranges : 0;
-    sh->srv->env.vis_by_map = NULL;
-    sh->srv->env.n_vis_by_map = 0;
+    *sh->node.vis_by_map = NULL;
+    *sh->node.n_vis_by_map = 0;
     if (n > sh->cap_by_map) {
         owned **nb = realloc(sh->by_map, n * sizeof(*nb));
         if (nb)
@@ -1443,24 +1459,24 @@ static void index_by_map(zkv_shipper *sh, const zkv_rangemap *m)
     sh->by_map_version = m ? m->version : 0;
     for (size_t i = 0; i < n; i++) {
         owned *o = NULL;
-        if (strcmp(m->ranges[i].owner, sh->srv->opt->node_id) == 0)
+        if (strcmp(m->ranges[i].owner, sh->node.node_id) == 0)
             o = find_owned(sh, m->ranges[i].id);
         sh->by_map[i] = o;
         sh->vis_by_map[i] = o ? &o->vis : NULL;
     }
-    sh->srv->env.vis_by_map = (zkv_readvis *const *)sh->vis_by_map;
-    sh->srv->env.n_vis_by_map = n;
+    *sh->node.vis_by_map = (zkv_readvis *const *)sh->vis_by_map;
+    *sh->node.n_vis_by_map = n;
 }
 
 void zkv_shipper_sync_map(zkv_shipper *sh)
 {
-    const zkv_rangemap *m = sh->srv->map;
-    const char *me = sh->srv->opt->node_id;
+    const zkv_rangemap *m = (*sh->node.map);
+    const char *me = sh->node.node_id;
     uint64_t now = zkv_now_ms();
     if (sh->closing) {
         sh->n_by_map = 0;
-        sh->srv->env.vis_by_map = NULL;
-        sh->srv->env.n_vis_by_map = 0;
+        *sh->node.vis_by_map = NULL;
+        *sh->node.n_vis_by_map = 0;
         return;
     }
     sh->kick = true;
@@ -1502,7 +1518,7 @@ void zkv_shipper_sync_map(zkv_shipper *sh)
             o->range.n_replicas = 0; /* owned_update fills the replicas */
             o->range.zversion = INT32_MIN;
             zkv_tail_init(&o->tail, ZKV_TAIL_BUDGET);
-            const zkv_range_state *rs = zkv_store_range(sh->srv->store, r->id);
+            const zkv_range_state *rs = zkv_store_range(sh->node.store, r->id);
             zkv_readvis_init(&o->vis, rs ? rs->last_seq : 0);
             sh->ranges[sh->n_ranges++] = o;
         }
@@ -1521,7 +1537,7 @@ void zkv_shipper_sync_map(zkv_shipper *sh)
  * emptied for good: o's epoch is over, the next map drops o. */
 static void tail_check(zkv_shipper *sh, owned *o)
 {
-    zkv_store *store = sh->srv->store;
+    zkv_store *store = sh->node.store;
     o->tail_ok = zkv_store_range_min_epoch(store, o->range.id) <= o->range.epoch &&
                  zkv_store_range_snapshot_epoch(store, o->range.id) == 0;
     if (!o->tail_ok && zkv_tail_first(&o->tail) != 0)
@@ -1531,7 +1547,7 @@ static void tail_check(zkv_shipper *sh, owned *o)
 /* True when after_commit would change nothing (see kick). */
 static bool shipper_quiet(zkv_shipper *sh)
 {
-    if (sh->kick || sh->peers || zkv_store_commit_count(sh->srv->store) != sh->seen_commits)
+    if (sh->kick || sh->peers || zkv_store_commit_count(sh->node.store) != sh->seen_commits)
         return false;
     for (size_t i = 0; i < sh->n_ranges; i++)
         if (sh->ranges[i]->n)
@@ -1553,7 +1569,7 @@ void zkv_shipper_after_commit(zkv_shipper *sh)
         return;
     bool full = sh->kick;
     sh->kick = false;
-    sh->seen_commits = zkv_store_commit_count(sh->srv->store);
+    sh->seen_commits = zkv_store_commit_count(sh->node.store);
     sh->pass++;
     uint64_t now = zkv_now_ms();
     for (size_t i = 0; i < sh->n_ranges; i++) {
@@ -1592,7 +1608,7 @@ static void on_tick(uv_timer_t *t)
         owned *o = sh->ranges[i];
         update_commit_point(sh, o);
         submit_isr(sh, o, now);
-        if (!sh->srv->env.fenced)
+        if (!(*sh->node.fenced))
             truncate_step(sh, o);
     }
     /* reconnect peers whose retry is due (the timer callback only marks them) */
@@ -1606,7 +1622,7 @@ uint64_t zkv_shipper_commit_point(zkv_shipper *sh, const char *range_id, uint64_
                                   bool *owned_here)
 {
     owned *o = find_owned(sh, range_id);
-    *owned_here = o && o->range.epoch == epoch && !sh->srv->env.fenced;
+    *owned_here = o && o->range.epoch == epoch && !(*sh->node.fenced);
     if (!*owned_here)
         return 0;
     return o->commit_point;
@@ -1624,7 +1640,7 @@ static zkv_readvis *fresh_vis(zkv_shipper *sh, owned *o)
 zkv_readvis *zkv_shipper_readvis(zkv_shipper *sh, const char *range_id, uint64_t epoch)
 {
     owned *o = find_owned(sh, range_id);
-    if (!o || o->range.epoch != epoch || sh->srv->env.fenced)
+    if (!o || o->range.epoch != epoch || (*sh->node.fenced))
         return NULL;
     return fresh_vis(sh, o);
 }
@@ -1632,12 +1648,12 @@ zkv_readvis *zkv_shipper_readvis(zkv_shipper *sh, const char *range_id, uint64_t
 zkv_readvis *zkv_shipper_read_vis(void *ctx, const zkv_range *r)
 {
     zkv_shipper *sh = ctx;
-    const zkv_rangemap *m = sh->srv->map;
+    const zkv_rangemap *m = (*sh->node.map);
     if (m && m == sh->by_map_of && m->version == sh->by_map_version && r >= m->ranges &&
         r < m->ranges + m->n_ranges) {
         size_t i = (size_t)(r - m->ranges);
         owned *o = i < sh->n_by_map ? sh->by_map[i] : NULL;
-        if (o && o->range.epoch == r->epoch && !sh->srv->env.fenced)
+        if (o && o->range.epoch == r->epoch && !(*sh->node.fenced))
             return fresh_vis(sh, o);
     }
     return zkv_shipper_readvis(sh, r->id, r->epoch);
@@ -1747,14 +1763,14 @@ static void on_tick_closed(uv_handle_t *h)
     sh->open_handles--;
 }
 
-zkv_shipper *zkv_shipper_new(zkv_server *s, const zkv_shipper_options *opt)
+zkv_shipper *zkv_shipper_new(const zkv_ship_node *node, const zkv_shipper_options *opt)
 {
     zkv_shipper *sh = calloc(1, sizeof(*sh));
     if (!sh)
         return NULL;
-    sh->srv = s;
+    sh->node = *node;
     sh->opt = *opt;
-    zkv_shipper_set_secret(sh, zkv_auth_cluster_secret(s->opt->auth));
+    zkv_shipper_set_secret(sh, node->secret);
     if (zkv_copythrottle_init(&sh->copy, opt->copy_rate, opt->max_copies, ZKV_SHIP_FRAME_BYTES) !=
         0) {
         free(sh);
@@ -1762,10 +1778,10 @@ zkv_shipper *zkv_shipper_new(zkv_server *s, const zkv_shipper_options *opt)
     }
     zkv_buf_init(&sh->data);
     zkv_buf_init(&sh->memo_buf);
-    uv_timer_init(&s->loop, &sh->tick);
+    uv_timer_init(node->loop, &sh->tick);
     sh->tick.data = sh;
     sh->tick_open = true;
-    uv_timer_init(&s->loop, &sh->copy_timer);
+    uv_timer_init(node->loop, &sh->copy_timer);
     sh->copy_timer.data = sh;
     sh->copy_timer_open = true;
     sh->open_handles = 2;

@@ -57,7 +57,30 @@ uint32_t zkv_ship_backoff_next(uint32_t prev_ms);
 
 /* The owner-side replication of one server, on the loop thread. */
 typedef struct zkv_shipper zkv_shipper;
-struct zkv_server;
+struct zkv_membership;
+struct zkv_handoffs;
+struct zkv_readvis;
+struct zkv_store;
+
+/* What the shipper may use of its node, and nothing more (pointers into the node's own
+ * state, read when needed). */
+typedef struct zkv_ship_node {
+    struct uv_loop_s *loop;
+    struct zkv_store *store;
+    const char *node_id;
+    const char *cluster_id;         /* the node's storage: "" until the cluster is joined */
+    const char *secret;             /* --auth-file's cluster secret at start (NULL: none) */
+    const zkv_rangemap *const *map; /* the installed map (*map NULL until the first) */
+    const bool *fenced;             /* no valid serving lease */
+    struct zkv_membership *const *membership; /* in_sync writes (*membership NULL: none) */
+    struct zkv_handoffs *const *handoffs;     /* moves in progress (*handoffs may be NULL) */
+    /* where the read-visibility fast path is published for dispatch (dispatch.h) */
+    struct zkv_readvis *const **vis_by_map;
+    size_t *n_vis_by_map;
+    /* a fatal storage error: the node stops (why is a sentence) */
+    void (*fatal)(void *ctx, const char *why);
+    void *ctx;
+} zkv_ship_node;
 
 typedef struct zkv_shipper_options {
     int min_in_sync;         /* --min-in-sync */
@@ -67,7 +90,7 @@ typedef struct zkv_shipper_options {
     int max_copies;          /* --max-copies: snapshots sent at the same time */
 } zkv_shipper_options;
 
-zkv_shipper *zkv_shipper_new(struct zkv_server *s, const zkv_shipper_options *opt);
+zkv_shipper *zkv_shipper_new(const zkv_ship_node *node, const zkv_shipper_options *opt);
 /* A new map (or a change of the serving lease): start and stop streams. */
 void zkv_shipper_sync_map(zkv_shipper *sh);
 /* After each group commit: ship what was committed, apply timers. */
