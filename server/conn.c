@@ -411,14 +411,19 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
                 want = total - avail;
         }
     }
-    zkv_buf_compact(&c->in);
-    if (zkv_buf_reserve(&c->in, want) != 0) {
+    zkv_uv_read_buf(&c->in, want, buf);
+}
+
+void zkv_uv_read_buf(zkv_buf *in, size_t want, uv_buf_t *buf)
+{
+    zkv_buf_compact(in);
+    if (zkv_buf_reserve(in, want) != 0) {
         buf->base = NULL;
         buf->len = 0;
         return;
     }
-    buf->base = (char *)c->in.data + c->in.len;
-    buf->len = c->in.cap - c->in.len;
+    buf->base = (char *)in->data + in->len;
+    buf->len = in->cap - in->len;
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)

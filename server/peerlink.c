@@ -261,14 +261,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     zkv_peerlink *l = h->data;
-    zkv_buf_compact(&l->in);
-    if (zkv_buf_reserve(&l->in, (size_t)64 * 1024) != 0) {
-        buf->base = NULL;
-        buf->len = 0;
-        return;
-    }
-    buf->base = (char *)l->in.data + l->in.len;
-    buf->len = l->in.cap - l->in.len;
+    zkv_uv_read_buf(&l->in, (size_t)64 * 1024, buf);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)

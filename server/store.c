@@ -978,6 +978,13 @@ int zkv_store_range_reset(zkv_store *s, const char *range_id, uint64_t snap_epoc
     return rc;
 }
 
+/* Whether r has anything on disk besides data keys: a log, history, position or snapshot
+ * mark (what range_drop deletes). */
+static bool has_state(const range *r)
+{
+    return r->st.last_seq || r->n_hist || r->snap_epoch || r->st.epoch;
+}
+
 /* Deletes range_id's log, history, position and snapshot marker (not its data keys) and
  * resets it in memory to a range that never had a write (its state stays allocated: the
  * shipper keeps pointers). Commits. */
@@ -1024,7 +1031,7 @@ int zkv_store_range_forget(zkv_store *s, const char *range_id, char *err, size_t
     range *r = range_find(s, range_id);
     if (zkv_store_commit(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
-    if (!r || !(r->st.last_seq || r->n_hist || r->snap_epoch || r->st.epoch))
+    if (!r || !has_state(r))
         return 0;
     return range_drop(s, r, err, errlen);
 }
@@ -1034,7 +1041,7 @@ size_t zkv_store_range_ids(const zkv_store *s, const char **out, size_t max)
     size_t n = 0;
     for (size_t i = 0; i < s->table_cap; i++) {
         const range *r = s->ranges[i];
-        if (r && (r->st.last_seq || r->n_hist || r->snap_epoch || r->st.epoch)) {
+        if (r && has_state(r)) {
             if (n < max)
                 out[n] = r->st.id;
             n++;
@@ -1112,8 +1119,7 @@ int zkv_store_range_fork(zkv_store *s, const zkv_range_parent *parents, size_t n
     }
     for (size_t i = 0; i < n_parents; i++) {
         range *p = range_find(s, parents[i].id);
-        if (p && (p->st.last_seq || p->n_hist || p->snap_epoch) &&
-            range_drop(s, p, err, errlen) != 0)
+        if (p && has_state(p) && range_drop(s, p, err, errlen) != 0)
             return ZKV_STORE_ERR;
     }
     return 0;
