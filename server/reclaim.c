@@ -26,12 +26,13 @@ struct zkv_reclaim {
     zkv_reclaim_view_fn view;
     void *ctx;
     zkv_reclaim_plan *plan;
-    zkv_buf part_start; /* the start of the part being deleted (compacted from there) */
-    bool mid_part;      /* deleting a part over several chunks */
-    uint64_t part_keys; /* keys deleted of that part so far */
-    zkv_buf compact_start, compact_end; /* the part the worker compacts */
-    zkv_buf last;                       /* the last key a chunk deleted */
-    const zkv_rangemap *seen_map;       /* the map observed last, its version and when */
+    zkv_buf part_start;  /* the start of the part being deleted, then compacted (no new part
+                            starts while the worker compacts it) */
+    bool mid_part;       /* deleting a part over several chunks */
+    uint64_t part_keys;  /* keys deleted of that part so far */
+    zkv_buf compact_end; /* the end of the part the worker compacts */
+    zkv_buf last;        /* the last key a chunk deleted */
+    const zkv_rangemap *seen_map; /* the map observed last, its version and when */
     int64_t seen_version;
     uint64_t seen_at;
     zkv_reclaim_counts counts;
@@ -40,8 +41,8 @@ struct zkv_reclaim {
 static void compact_work(uv_work_t *w)
 {
     zkv_reclaim *r = w->data;
-    zkv_store_compact_data(r->store, r->compact_start.data, r->compact_start.len,
-                           r->compact_end.data, r->compact_end.len);
+    zkv_store_compact_data(r->store, r->part_start.data, r->part_start.len, r->compact_end.data,
+                           r->compact_end.len);
 }
 
 static void compact_done(uv_work_t *w, int status)
@@ -61,9 +62,9 @@ static int set_buf(zkv_buf *b, const uint8_t *p, size_t n)
 static void log_part(const zkv_reclaim *r)
 {
     char a[4 * 32 + 1], b[4 * 32 + 1];
-    size_t an = r->compact_start.len < 32 ? r->compact_start.len : 32;
+    size_t an = r->part_start.len < 32 ? r->part_start.len : 32;
     size_t bn = r->compact_end.len < 32 ? r->compact_end.len : 32;
-    zkv_key_escape(r->compact_start.data, an, a);
+    zkv_key_escape(r->part_start.data, an, a);
     zkv_key_escape(r->compact_end.data, bn, b);
     ZKV_INFO("reclaim: deleted %llu keys this node no longer holds in [\"%s\", %s%s%s)",
              (unsigned long long)r->part_keys, a, bn ? "\"" : "", bn ? b : "end", bn ? "\"" : "");
@@ -73,8 +74,7 @@ static void log_part(const zkv_reclaim *r)
 static void finish_part(zkv_reclaim *r, const zkv_reclaim_step *st)
 {
     r->mid_part = false;
-    if (!r->part_keys || set_buf(&r->compact_start, r->part_start.data, r->part_start.len) != 0 ||
-        set_buf(&r->compact_end, st->end, st->elen) != 0)
+    if (!r->part_keys || set_buf(&r->compact_end, st->end, st->elen) != 0)
         return;
     log_part(r);
     r->work.data = r;
@@ -182,7 +182,6 @@ zkv_reclaim *zkv_reclaim_start(uv_loop_t *loop, zkv_store *store, const char *no
     r->view = view;
     r->ctx = ctx;
     zkv_buf_init(&r->part_start);
-    zkv_buf_init(&r->compact_start);
     zkv_buf_init(&r->compact_end);
     zkv_buf_init(&r->last);
     uv_timer_init(loop, &r->timer);
@@ -212,7 +211,6 @@ void zkv_reclaim_free(zkv_reclaim *r)
         return;
     zkv_reclaim_plan_free(r->plan);
     zkv_buf_free(&r->part_start);
-    zkv_buf_free(&r->compact_start);
     zkv_buf_free(&r->compact_end);
     zkv_buf_free(&r->last);
     free(r);
