@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <zkv/zkv.h>
+#include "common/tls.h"
 
 #include "hist.h"
 #include "keygen.h"
@@ -28,6 +29,7 @@ typedef struct bench {
     out_format format;
     unsigned write_flags; /* ZKV_FLAG_ACK_OWNER with --ack-owner */
     const char *zk, *cluster;
+    zkv_tls_files tls;   /* --tls-*: TLS to the nodes (none given: $ZKV_TLS_*, else plain) */
     char *value;         /* data_size bytes of 'x' */
     zkv_bench_zipf zipf; /* with --distribution zipfian */
 

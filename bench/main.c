@@ -298,6 +298,7 @@ int main(int argc, char **argv)
         {"no-key-prefix-hash", 0, ZKV_FLAG_BOOL, &no_prefix_hash, NULL,
          "plain \"key:%012lu\" keys (they all fall in one range)", 0, 0},
         {"timeout", 0, ZKV_FLAG_INT, &b.timeout, "MS", "time budget of each request", 1, 3600000},
+        ZKV_FLAGS_TLS(&b.tls),
         {"ack-owner", 0, ZKV_FLAG_BOOL, &ack_owner, NULL,
          "PUTs are acknowledged by the owner alone (not waiting for in-sync replicas)", 0, 0},
     };

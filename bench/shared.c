@@ -129,6 +129,8 @@ int zkv_bench_client_create(worker *w, long n, zkv_client **out)
         rc = zkv_options_set_connect_timeout(o, (int)b->timeout);
     if (rc == ZKV_OK)
         rc = zkv_options_set_client_name(o, name);
+    if (rc == ZKV_OK && zkv_tls_wanted(&b->tls))
+        rc = zkv_options_set_tls(o, b->tls.ca, b->tls.cert, b->tls.key);
     if (rc == ZKV_OK)
         rc = zkv_client_create(o, out);
     if (rc != ZKV_OK)

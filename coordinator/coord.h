@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <zookeeper/zookeeper.h>
 #include "common/rangemap.h"
+#include "common/tls.h"
 #include "common/zkacl.h"
 #include "common/znode.h"
 
@@ -38,7 +39,8 @@ typedef struct zkv_coord_config {
     int min_ranges;             /* --min-ranges: automatic merges stop at this many */
     int autoshape_interval_ms;  /* --autoshape-interval-ms: how often autorun.c looks */
     double balance_min_bytes;   /* --balance-min-mb: owned-bytes gap worth a trade (rule 14) */
-    char auth_secret[257];      /* --auth-file's cluster secret ("" : none), for the HELLOs */
+    const char *auth_file;      /* --auth-file: its cluster secret is presented (NULL: none) */
+    zkv_tls_files tls;          /* --tls-ca, --tls-cert, --tls-key (none: plain TCP) */
     const zkv_zk_cred *zk_cred; /* --zk-auth (NULL: open ACLs, no ZooKeeper credentials) */
 } zkv_coord_config;
 
@@ -55,6 +57,7 @@ enum {
     ZKV_EV_ELECTION = 1u << 2,  /* coordinator/ changed (predecessor or own znode) */
     ZKV_EV_RECONCILE = 1u << 3, /* nodes/ or map changed */
     ZKV_EV_CONNECTED = 1u << 4, /* (re)connected: re-check everything */
+    ZKV_EV_RELOAD = 1u << 5,    /* SIGHUP: read the credential files again */
 };
 
 /* Election state (main thread). */
@@ -91,6 +94,10 @@ typedef struct zkv_coord {
     uint64_t next_autorun_ms;        /* monotonic time of the next automatic split/merge look */
     zkv_range_size *sizes;           /* the owners' last reports (autorun.c), for rule 14 */
     size_t n_sizes;
+
+    /* credentials.h: presented to nodes (main thread) */
+    char auth_secret[257]; /* --auth-file's cluster secret ("": none), for the HELLOs */
+    zkv_tls_ctx *tls;      /* TLS client context (NULL: plain TCP) */
 } zkv_coord;
 
 int zkv_coord_init(zkv_coord *c, const zkv_coord_config *cfg); /* 0 or -1 */

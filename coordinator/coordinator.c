@@ -10,6 +10,7 @@
 
 #include "bootstrap.h"
 #include "coord.h"
+#include "credentials.h"
 #include "election.h"
 #include "leader.h"
 #include "common/log.h"
@@ -85,6 +86,8 @@ int zkv_coord_run(zkv_coord *c)
     for (;;) {
         if (ev & ZKV_EV_STOP)
             break;
+        if ((ev & ZKV_EV_RELOAD) && zkv_coord_load_credentials(c) == 0)
+            ZKV_INFO("SIGHUP: credentials read again");
         if ((ev & ZKV_EV_EXPIRED) && c->zh) {
             ZKV_WARN("ZooKeeper session expired; starting a new one");
             end_session(c, "session expired");

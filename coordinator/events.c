@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "coord.h"
+#include "credentials.h"
 #include "common/log.h"
 #include "since.h"
 
@@ -55,6 +56,7 @@ void zkv_coord_free_leader_state(zkv_coord *c)
 void zkv_coord_destroy(zkv_coord *c)
 {
     zkv_coord_free_leader_state(c);
+    zkv_coord_free_credentials(c);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
 }

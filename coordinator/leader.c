@@ -237,7 +237,7 @@ static int ask_positions(zkv_coord *c, const zkv_rangemap *map, const zkv_assign
                                            .answers = &answers[first[j]]};
         t++;
     }
-    zkv_position_ask(targets, n_targets, c->cluster.cluster_id, c->cfg.auth_secret,
+    zkv_position_ask(targets, n_targets, c->cluster.cluster_id, c->auth_secret, c->tls,
                      ZKV_POSITION_BUDGET_MS);
     for (t = 0; t < n_targets; t++) {
         const zkv_position_target *tg = &targets[t];

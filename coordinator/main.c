@@ -1,7 +1,8 @@
 /* main.c: zkv-coordinator entry point: flags, logging, signal handling, then the main
  * loop of coordinator.c. SIGTERM/SIGINT are blocked in every thread and taken by one
  * thread with sigwait, which posts ZKV_EV_STOP; the main loop then closes the
- * ZooKeeper session (the election znode goes at once) and the process exits 0. */
+ * ZooKeeper session (the election znode goes at once) and the process exits 0. SIGHUP
+ * posts ZKV_EV_RELOAD: the credential files are read again (credentials.h). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -11,6 +12,8 @@
 
 #include "common/auth.h"
 #include "coord.h"
+#include "credentials.h"
+#include "common/tls.h"
 #include "common/flags.h"
 #include "common/log.h"
 #include "common/znode.h"
@@ -26,10 +29,16 @@ static void *signal_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     int sig = 0;
-    if (sigwait(&set, &sig) == 0) {
+    while (sigwait(&set, &sig) == 0) {
+        if (sig == SIGHUP) {
+            zkv_coord_notify(c, ZKV_EV_RELOAD);
+            continue;
+        }
         ZKV_INFO("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         zkv_coord_notify(c, ZKV_EV_STOP);
+        break;
     }
     return NULL;
 }
@@ -65,6 +74,7 @@ int main(int argc, char **argv)
          balance_min_mb = 64;
     bool no_owner_balance = false;
     const char *id = NULL, *log_level = "info", *auth_file = NULL, *zk_auth = NULL;
+    zkv_tls_files tls = {0};
     const zkv_flag flags[] = {
         {"ranges", 0, ZKV_FLAG_INT, &ranges, "N", "initial range count when creating the cluster",
          1, 4096},
@@ -83,8 +93,9 @@ int main(int argc, char **argv)
          0, 0},
         {"auth-file", 0, ZKV_FLAG_STRING, &auth_file, "FILE",
          "the nodes' credentials file: its 'cluster SECRET' is presented to them "
-         "(docs/security.md)",
+         "(docs/security.md); read again on SIGHUP",
          0, 0},
+        ZKV_FLAGS_TLS(&tls),
         {"rebalance-delay-ms", 0, ZKV_FLAG_INT, &rebalance_delay, "MS",
          "keep a dead node's replica slots this long before copying them elsewhere (a node "
          "back within it catches up from the log tail)",
@@ -176,21 +187,9 @@ int main(int argc, char **argv)
     }
 
     zkv_log_init("coordinator", (zkv_log_level)level);
-    zkv_auth *auth = NULL;
+    cfg.auth_file = auth_file;
+    cfg.tls = tls;
     char aerr[512];
-    if (auth_file && zkv_auth_load(auth_file, &auth, aerr, sizeof(aerr)) != 0) {
-        ZKV_ERROR("--auth-file %s", aerr);
-        return 2;
-    }
-    if (auth && !zkv_auth_cluster_secret(auth)) {
-        ZKV_ERROR("--auth-file %s has no 'cluster SECRET' line for the coordinator to present",
-                  auth_file);
-        zkv_auth_free(auth);
-        return 2;
-    }
-    if (auth)
-        snprintf(cfg.auth_secret, sizeof(cfg.auth_secret), "%s", zkv_auth_cluster_secret(auth));
-    zkv_auth_free(auth);
     static zkv_zk_cred zk_cred;
     if (zk_auth && zkv_zk_cred_load(zk_auth, &zk_cred, aerr, sizeof(aerr)) != 0) {
         ZKV_ERROR("--zk-auth %s", aerr);
@@ -203,6 +202,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -210,6 +210,10 @@ int main(int argc, char **argv)
     if (zkv_coord_init(&c, &cfg) != 0) {
         ZKV_ERROR("cannot initialise");
         return 1;
+    }
+    if (zkv_coord_load_credentials(&c) != 0) {
+        zkv_coord_destroy(&c);
+        return 2;
     }
     pthread_t sig_tid;
     if (pthread_create(&sig_tid, NULL, signal_thread, &c) != 0) {

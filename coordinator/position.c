@@ -1,11 +1,11 @@
 /* position.c: RANGE_STATUS client of the leading coordinator (see position.h).
  *
- * Every target gets a non-blocking socket; one poll(2) loop drives them all until each
- * is done or the deadline passes, so a node that accepts and then hangs (SIGSTOP) costs
+ * Every target gets a stream (common/stream.h: plain or TLS); one poll(2) loop drives them all
+ * until each is done or the deadline passes, so a node that accepts and then hangs (SIGSTOP) costs
  * the budget once, not once per node. Requests are pipelined: the node answers in
  * order, HELLO first (id 1), then RANGE_STATUS k with id 2 + k. The output buffer is
  * written while answers are read, so no amount of ranges can deadlock against the
- * node. send(2) uses MSG_NOSIGNAL: a node that closes never raises SIGPIPE. */
+ * node. */
 #include "position.h"
 
 #include "common/hello.h"
@@ -25,17 +25,17 @@
 #include "common/buf.h"
 #include "common/frame.h"
 #include "common/rangemap.h"
+#include "common/stream.h"
 #include "common/util.h"
 
 #define ANSWER_MAX_FRAME (1024u * 1024u) /* a RANGE_STATUS answer is a few hundred bytes */
-#define READ_CHUNK 16384u
 #define HELLO_ID 1u
 #define FIRST_RANGE_ID 2u
 
 typedef enum { L_CONNECTING, L_TALKING, L_DONE } peer_state;
 
 typedef struct peer {
-    int fd;
+    zkv_stream s;
     peer_state st;
     zkv_buf out, in;
     size_t pending;         /* answers still expected, HELLO included */
@@ -59,9 +59,7 @@ static void set_error(zkv_position_target *t, const char *fmt, ...)
 
 static void finish(peer *l)
 {
-    if (l->fd >= 0)
-        close(l->fd);
-    l->fd = -1;
+    zkv_stream_close(&l->s);
     l->st = L_DONE;
 }
 
@@ -99,7 +97,7 @@ static int build_requests(peer *l, const zkv_position_target *t, const char *clu
 }
 
 /* Starts a non-blocking connect to the first address of t->addr that accepts one. */
-static void start(peer *l, zkv_position_target *t)
+static void start(peer *l, zkv_position_target *t, const zkv_tls_ctx *tls)
 {
     struct addrinfo *res = NULL;
     char why[128];
@@ -115,23 +113,16 @@ static void start(peer *l, zkv_position_target *t)
     }
     int errnum = ECONNREFUSED;
     for (struct addrinfo *ai = res; ai && l->st != L_DONE; ai = ai->ai_next) {
-        int fd =
-            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            errnum = errno;
-            continue;
-        }
-        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (rc == 0 || errno == EINPROGRESS) {
-            int one = 1;
-            l->st = rc == 0 ? L_TALKING : L_CONNECTING;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-            l->fd = fd;
+        int fd = -1;
+        int rc = zkv_stream_connect(ai, &fd);
+        if (rc >= 0) {
             freeaddrinfo(res);
+            l->st = rc == 0 ? L_TALKING : L_CONNECTING;
+            if (zkv_stream_open(&l->s, fd, tls, t->addr) != 0)
+                fail(l, t, ENOMEM, "starting TLS");
             return;
         }
         errnum = errno;
-        close(fd);
     }
     freeaddrinfo(res);
     fail(l, t, errnum, "connect");
@@ -211,10 +202,7 @@ static void parse(peer *l, zkv_position_target *t)
 static void on_ready(peer *l, zkv_position_target *t, short revents)
 {
     if (l->st == L_CONNECTING) {
-        int soerr = 0;
-        socklen_t sl = sizeof(soerr);
-        if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
-            soerr = errno;
+        int soerr = zkv_stream_connected(l->s.fd);
         if (soerr != 0) {
             fail(l, t, soerr, "connect");
             return;
@@ -223,41 +211,37 @@ static void on_ready(peer *l, zkv_position_target *t, short revents)
             return;
         l->st = L_TALKING;
     }
-    while ((revents & POLLOUT) && zkv_buf_unread(&l->out) > 0) {
-        ssize_t w = send(l->fd, zkv_buf_head(&l->out), zkv_buf_unread(&l->out), MSG_NOSIGNAL);
-        if (w > 0) {
-            zkv_buf_consume(&l->out, (size_t)w);
-            continue;
+    if ((revents & POLLOUT) && zkv_stream_want_write(&l->s, &l->out)) {
+        int w = zkv_stream_send(&l->s, &l->out);
+        if (w == ZKV_STREAM_TLS) {
+            set_error(t, "%s", l->s.err);
+            finish(l);
+            return;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        fail(l, t, errno, "send");
-        return;
+        if (w != 0) {
+            fail(l, t, errno, "send");
+            return;
+        }
     }
     if (!(revents & (POLLIN | POLLHUP | POLLERR)))
         return;
-    zkv_buf_compact(&l->in);
-    if (zkv_buf_reserve(&l->in, READ_CHUNK) != 0) {
-        fail(l, t, ENOMEM, "read");
-        return;
-    }
-    ssize_t got = recv(l->fd, l->in.data + l->in.len, l->in.cap - l->in.len, 0);
-    if (got > 0) {
-        l->in.len += (size_t)got;
+    ssize_t got = zkv_stream_recv(&l->s, &l->in);
+    if (got > 0)
         parse(l, t);
-    } else if (got == 0) {
+    else if (got == ZKV_STREAM_CLOSED) {
         parse(l, t);
         if (l->st != L_DONE)
             fail(l, t, 0, "closed the connection");
-    } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+    } else if (got == ZKV_STREAM_TLS) {
+        set_error(t, "%s", l->s.err);
+        finish(l);
+    } else if (got < 0) {
         fail(l, t, errno, "read");
     }
 }
 
 void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluster_id,
-                      const char *auth, int budget_ms)
+                      const char *auth, const zkv_tls_ctx *tls, int budget_ms)
 {
     if (n == 0)
         return;
@@ -279,7 +263,7 @@ void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluste
     for (size_t i = 0; i < n; i++) {
         peer *l = &peers[i];
         zkv_position_target *t = &targets[i];
-        l->fd = -1;
+        zkv_stream_init(&l->s);
         zkv_buf_init(&l->out);
         zkv_buf_init(&l->in);
         l->pending = 1 + t->n_ranges;
@@ -288,7 +272,7 @@ void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluste
             fail(l, t, ENOMEM, "encoding requests");
             continue;
         }
-        start(l, t);
+        start(l, t, tls);
     }
 
     for (;;) {
@@ -298,11 +282,11 @@ void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluste
             if (l->st == L_DONE)
                 continue;
             short ev = POLLIN;
-            if (l->st == L_CONNECTING || zkv_buf_unread(&l->out) > 0)
+            if (l->st == L_CONNECTING || zkv_stream_want_write(&l->s, &l->out))
                 ev |= POLLOUT;
             if (l->st == L_CONNECTING)
                 ev = POLLOUT;
-            pfd[np] = (struct pollfd){.fd = l->fd, .events = ev};
+            pfd[np] = (struct pollfd){.fd = l->s.fd, .events = ev};
             who[np++] = i;
         }
         uint64_t now = zkv_now_ms();
@@ -326,6 +310,7 @@ void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluste
         else if (l->st == L_TALKING)
             set_error(&targets[i], "no answer within %d ms", budget_ms);
         finish(l);
+        zkv_stream_free(&l->s);
         zkv_buf_free(&l->out);
         zkv_buf_free(&l->in);
         free(l->seen);

@@ -37,8 +37,10 @@ typedef struct zkv_position_target {
  * after at most budget_ms (plus name resolution of non-numeric hosts). Never fails as a
  * whole: a node that cannot be reached, refuses the hello or answers a range with
  * another status than OK leaves those answers unset and says why in its error. auth is the
- * cluster secret the HELLO presents (NULL or "": none). */
+ * cluster secret the HELLO presents (NULL or "": none); tls the coordinator's TLS client
+ * context (NULL: plain TCP). */
+typedef struct zkv_tls_ctx zkv_tls_ctx;
 void zkv_position_ask(zkv_position_target *targets, size_t n, const char *cluster_id,
-                      const char *auth, int budget_ms);
+                      const char *auth, const zkv_tls_ctx *tls, int budget_ms);
 
 #endif

@@ -18,6 +18,7 @@
 #include "common/zkacl.h"
 #include "commands.h"
 #include "common/flags.h"
+#include "common/tls.h"
 #include "session.h"
 
 #define HISTORY_MAX 1000
@@ -218,6 +219,7 @@ int main(int argc, char **argv)
     bool json = false, strict = false, replica = false, ack_owner = false;
     long timeout = 5000;
     const char *zone = "", *zk_auth = NULL;
+    zkv_tls_files tls = {0};
     const zkv_flag flags[] = {
         {"json", 0, ZKV_FLAG_BOOL, &json, NULL, "print results as JSON", 0, 0},
         {"timeout", 0, ZKV_FLAG_INT, &timeout, "MS",
@@ -234,6 +236,7 @@ int main(int argc, char **argv)
          "ZooKeeper digest credentials (USER:PASSWORD, mode 600) of a cluster started with "
          "--zk-auth: needed by 'admin' commands there",
          0, 0},
+        ZKV_FLAGS_TLS(&tls),
     };
     zkv_common_opts common;
     int first = 0;
@@ -270,6 +273,7 @@ int main(int argc, char **argv)
         .write_flags = ack_owner ? ZKV_FLAG_ACK_OWNER : ZKV_FLAG_NONE,
         .zone = zone,
         .zk_auth = zk_auth ? zk_cred.user_password : NULL,
+        .tls = tls,
     };
     int status;
     if (first < argc) {

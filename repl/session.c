@@ -118,6 +118,8 @@ int zkv_repl_session_connect(zkv_repl_session *s)
         rc = zkv_options_set_zone(o, s->zone);
     if (rc == ZKV_OK && s->zk_auth)
         rc = zkv_options_set_zk_auth(o, s->zk_auth);
+    if (rc == ZKV_OK && zkv_tls_wanted(&s->tls))
+        rc = zkv_options_set_tls(o, s->tls.ca, s->tls.cert, s->tls.key);
     if (rc == ZKV_OK)
         rc = zkv_client_create(o, &s->client);
     if (rc != ZKV_OK) {

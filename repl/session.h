@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include <zkv/zkv.h>
+#include "common/tls.h"
 
 #include "tokenize.h"
 
@@ -29,6 +30,7 @@ typedef struct zkv_repl_session {
     unsigned write_flags; /* flags of put and del (ZKV_FLAG_ACK_OWNER) */
     const char *zone;     /* the client's zone for ZKV_FLAG_READ_REPLICA ("" or NULL: none) */
     const char *zk_auth;  /* ZooKeeper digest USER:PASSWORD (NULL: none) */
+    zkv_tls_files tls;    /* --tls-*: TLS to the nodes (none given: $ZKV_TLS_*, else plain) */
     zkv_repl_mode mode;
     unsigned long line; /* current script line, for messages */
     bool quit;          /* set by quit/exit */

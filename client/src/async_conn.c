@@ -26,37 +26,34 @@
 #include "conn.h"
 #include "value.h"
 
-#define READ_CHUNK ((size_t)64 * 1024)
-
 static char hello_marker;
 static char tombstone;
 
 /* Tells the loop which events c wants now. */
 static void watch(zkv_async *a, zkv__aconn *c)
 {
-    bool want_read = c->fd >= 0;
-    bool want_write = c->fd >= 0 && (c->connecting || zkv_buf_unread(&c->out) > 0);
+    bool want_read = c->s.fd >= 0;
+    bool want_write = c->s.fd >= 0 && (c->connecting || zkv_stream_want_write(&c->s, &c->out));
     if (want_read != c->reading) {
-        (want_read ? a->h.add_read : a->h.del_read)(a->h.data, c->fd);
+        (want_read ? a->h.add_read : a->h.del_read)(a->h.data, c->s.fd);
         c->reading = want_read;
     }
     if (want_write != c->writing) {
-        (want_write ? a->h.add_write : a->h.del_write)(a->h.data, c->fd);
+        (want_write ? a->h.add_write : a->h.del_write)(a->h.data, c->s.fd);
         c->writing = want_write;
     }
 }
 
 static void conn_close(zkv_async *a, zkv__aconn *c)
 {
-    if (c->fd < 0)
+    if (c->s.fd < 0)
         return;
     if (c->reading)
-        a->h.del_read(a->h.data, c->fd);
+        a->h.del_read(a->h.data, c->s.fd);
     if (c->writing)
-        a->h.del_write(a->h.data, c->fd);
+        a->h.del_write(a->h.data, c->s.fd);
     c->reading = c->writing = false;
-    close(c->fd);
-    c->fd = -1;
+    zkv_stream_close(&c->s);
     c->gen++;
     c->connecting = c->ready = false;
     c->in.len = c->in.off = 0;
@@ -108,6 +105,19 @@ static void fail_errno(zkv_async *a, zkv__aconn *c, bool lost, int errnum)
     zkv__aconn_fail(a, c, ZKV_ECONNECT, why);
 }
 
+/* A failed read or write (stream.h's results): the socket's error, the node closing, or
+ * TLS with its reason (ZKV_EAUTH: a certificate refused, or TLS against a plain node). */
+static void fail_stream(zkv_async *a, zkv__aconn *c, ssize_t r)
+{
+    if (r != ZKV_STREAM_TLS) {
+        fail_errno(a, c, true, r == ZKV_STREAM_CLOSED ? 0 : errno);
+        return;
+    }
+    char why[ZKV__ERR_MAX];
+    snprintf(why, sizeof why, "node %s at %s: %s", c->node_id, c->addr, c->s.err);
+    zkv__aconn_fail(a, c, ZKV_EAUTH, why); /* as the blocking client: no retry helps */
+}
+
 zkv__aconn *zkv__aconn_get(zkv_async *a, const char *node_id, const char *addr)
 {
     for (size_t i = 0; i < a->nconns; i++)
@@ -126,7 +136,7 @@ zkv__aconn *zkv__aconn_get(zkv_async *a, const char *node_id, const char *addr)
         return NULL;
     zkv__copy_str(c->node_id, sizeof c->node_id, node_id);
     zkv__copy_str(c->addr, sizeof c->addr, addr);
-    c->fd = -1;
+    zkv_stream_init(&c->s);
     zkv_buf_init(&c->in);
     zkv_buf_init(&c->out);
     zkv__apq_init(&c->q);
@@ -137,7 +147,7 @@ zkv__aconn *zkv__aconn_get(zkv_async *a, const char *node_id, const char *addr)
 zkv__aconn *zkv__aconn_by_fd(zkv_async *a, int fd)
 {
     for (size_t i = 0; i < a->nconns; i++)
-        if (a->conns[i]->fd == fd && fd >= 0)
+        if (a->conns[i]->s.fd == fd && fd >= 0)
             return a->conns[i];
     return NULL;
 }
@@ -145,6 +155,7 @@ zkv__aconn *zkv__aconn_by_fd(zkv_async *a, int fd)
 void zkv__aconn_destroy(zkv__aconn *c)
 {
     free(c->lent_data);
+    zkv_stream_free(&c->s);
     zkv_buf_free(&c->in);
     zkv_buf_free(&c->out);
     zkv__apq_free(&c->q);
@@ -160,27 +171,16 @@ static int conn_open(zkv_async *a, zkv__aconn *c, uint64_t map_version, uint64_t
     int rrc = zkv__resolve_node(c->node_id, c->addr, &res, err, errlen);
     if (rrc != ZKV_OK)
         return rrc;
-    int fd =
-        socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, res->ai_protocol);
+    int fd = -1;
+    int crc = zkv_stream_connect(res, &fd);
     int errnum = errno;
-    bool connecting = false;
-    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-        errnum = errno;
-        if (errnum == EINPROGRESS) {
-            connecting = true;
-        } else {
-            close(fd);
-            fd = -1;
-        }
-    }
     freeaddrinfo(res);
-    if (fd < 0)
+    if (crc < 0)
         return zkv__err(ZKV_ECONNECT, err, errlen, "node %s at %s unreachable: %s", c->node_id,
                         c->addr, strerror(errnum));
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->fd = fd;
-    c->connecting = connecting;
+    if (zkv_stream_open(&c->s, fd, a->c->tls, c->addr) != 0)
+        return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory starting TLS");
+    c->connecting = crc == 1;
     c->ready = false;
     c->open_deadline = zkv__open_deadline(a->c, now, UINT64_MAX);
     Zkv__Request req;
@@ -201,7 +201,7 @@ int zkv__aconn_send(zkv_async *a, zkv__aconn *c, Zkv__Request *req, void *item, 
                     char *err, size_t errlen)
 {
     int rc;
-    if (c->fd < 0 && (rc = conn_open(a, c, req->map_version, now, err, errlen)) != ZKV_OK) {
+    if (c->s.fd < 0 && (rc = conn_open(a, c, req->map_version, now, err, errlen)) != ZKV_OK) {
         if (rc == ZKV_ECONNECT)
             c->skip_until = now + ZKV__SKIP_MS;
         return rc;
@@ -236,7 +236,7 @@ static bool hello_answer(zkv_async *a, zkv__aconn *c, const Zkv__Response *resp)
 static void parse_answers(zkv_async *a, zkv__aconn *c)
 {
     unsigned gen = c->gen;
-    while (c->fd >= 0 && c->gen == gen && !a->free_asked) {
+    while (c->s.fd >= 0 && c->gen == gen && !a->free_asked) {
         const uint8_t *payload;
         size_t plen, consumed;
         zkv_frame_result fr =
@@ -297,23 +297,21 @@ void zkv__aconn_on_writable(zkv_async *a, zkv__aconn *c)
     if (c->connecting) {
         /* Adapters may try a write before polling for it (libuv.h does): a connect still
          * in progress reports no error yet, so ask whether it finished. */
-        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+        struct pollfd p = {.fd = c->s.fd, .events = POLLOUT};
         if (poll(&p, 1, 0) == 0) {
             watch(a, c);
             return;
         }
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
-            soerr = errno;
+        int soerr = zkv_stream_connected(c->s.fd);
         if (soerr != 0) {
             fail_errno(a, c, false, soerr);
             return;
         }
         c->connecting = false;
     }
-    if (zkv__send_some(c->fd, &c->out) != 0) {
-        fail_errno(a, c, true, errno);
+    int w = zkv_stream_send(&c->s, &c->out);
+    if (w != 0) {
+        fail_stream(a, c, w);
         return;
     }
     if (zkv_buf_unread(&c->out) == 0)
@@ -323,7 +321,6 @@ void zkv__aconn_on_writable(zkv_async *a, zkv__aconn *c)
 
 void zkv__aconn_on_readable(zkv_async *a, zkv__aconn *c)
 {
-    int fd = c->fd;
     unsigned gen = c->gen;
     for (bool first = true;; first = false) {
         if (c->lending && !c->lent_data) {
@@ -341,24 +338,18 @@ void zkv__aconn_on_readable(zkv_async *a, zkv__aconn *c)
         }
         if (!first && a->held > 0)
             a->now = zkv_now_ms(); /* the entry point's clock, once per read(2) */
-        zkv_buf_compact(&c->in);
-        if (zkv_buf_reserve(&c->in, READ_CHUNK) != 0) {
-            zkv__aconn_fail(a, c, ZKV_ENOMEM, "out of memory reading an answer");
-            return;
-        }
-        ssize_t r = recv(fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        ssize_t r = zkv_stream_recv(&c->s, &c->in);
         if (r > 0) {
-            c->in.len += (size_t)r;
             parse_answers(a, c);
             if (c->gen != gen || a->free_asked)
                 return;
             continue;
         }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (r == 0) {
+            watch(a, c); /* TLS: the handshake may have released queued requests */
             return;
-        fail_errno(a, c, true, r == 0 ? 0 : errno);
+        }
+        fail_stream(a, c, r);
         return;
     }
 }
@@ -368,7 +359,7 @@ void zkv__aconn_on_readable(zkv_async *a, zkv__aconn *c)
  * a replica; otherwise ZKV_ETIMEOUT). */
 void zkv__aconn_check(zkv_async *a, zkv__aconn *c, uint64_t now)
 {
-    if (c->fd >= 0 && !c->ready && now >= c->open_deadline) {
+    if (c->s.fd >= 0 && !c->ready && now >= c->open_deadline) {
         char why[ZKV__ERR_MAX];
         snprintf(why, sizeof why, "node %s at %s unreachable: no hello answer within %d ms",
                  c->node_id, c->addr, a->c->opts.failfast_ms > 250 ? a->c->opts.failfast_ms : 250);

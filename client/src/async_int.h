@@ -20,6 +20,7 @@
 
 #include "zkv/zkv_async.h"
 #include "common/buf.h"
+#include "common/stream.h"
 #include "common/util.h"
 #include "apending.h"
 #include "client.h"
@@ -90,7 +91,7 @@ typedef struct zkv__areq {
 typedef struct zkv__aconn {
     char node_id[ZKV_ID_MAX];
     char addr[ZKV_ADDR_MAX];
-    int fd;                 /* -1 while closed */
+    zkv_stream s;           /* s.fd -1 while closed; plain or TLS */
     bool connecting;        /* connect(2) in progress */
     bool ready;             /* HELLO answered */
     bool reading;           /* add_read is in force */

@@ -30,12 +30,19 @@ int zkv_client_create(const zkv_options *opts, zkv_client **out)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
     }
     zkv_options_free(defaults);
-    if (zkv__pool_init(&c->pool) != 0) {
+    char err[ZKV__ERR_MAX];
+    int trc = zkv__options_tls(&c->opts, &c->tls, err, sizeof err);
+    if (trc != ZKV_OK) {
+        zkv__options_clear(&c->opts);
+        free(c);
+        return zkv__fail(trc, "%s", err);
+    }
+    if (zkv__pool_init(&c->pool, c->tls) != 0) {
+        zkv_tls_ctx_free(c->tls);
         zkv__options_clear(&c->opts);
         free(c);
         return zkv__fail(ZKV_ENOMEM, "out of memory");
     }
-    char err[ZKV__ERR_MAX];
     zkv_zk_cred cred;
     bool has_cred = c->opts.zk_auth && c->opts.zk_auth[0] &&
                     zkv_zk_cred_parse(c->opts.zk_auth, &cred, err, sizeof err) == 0;
@@ -45,6 +52,7 @@ int zkv_client_create(const zkv_options *opts, zkv_client **out)
     memset(&cred, 0, sizeof cred);
     if (rc != ZKV_OK) {
         zkv__pool_destroy(&c->pool);
+        zkv_tls_ctx_free(c->tls);
         zkv__options_clear(&c->opts);
         free(c);
         return zkv__fail(rc, "%s", err);
@@ -59,6 +67,7 @@ void zkv_client_free(zkv_client *c)
         return;
     zkv__pool_destroy(&c->pool);
     zkv__mapcache_close(&c->mc);
+    zkv_tls_ctx_free(c->tls);
     zkv__options_clear(&c->opts);
     free(c);
 }

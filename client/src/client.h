@@ -18,6 +18,7 @@ struct zkv_client {
     zkv_cluster_info info; /* cluster record read at create (cluster_id for HELLO) */
     zkv__mapcache mc;
     zkv__pool pool;
+    zkv_tls_ctx *tls; /* TLS to the nodes (NULL: plain), from the options */
 };
 
 /* The result of one routed request. */

@@ -1,6 +1,6 @@
-/* conn.c: one TCP connection to one node (see conn.h). Non-blocking socket, every wait
- * a poll(2) bounded by the call's deadline, send(2) with MSG_NOSIGNAL so a closed peer
- * never raises SIGPIPE in the application. While it writes a pipelined group it also
+/* conn.c: one connection to one node (see conn.h), plain or TLS through common's stream
+ * (stream.h). Non-blocking socket, every wait a poll(2) bounded by the call's deadline.
+ * While it writes a pipelined group it also
  * reads answers, so a large group can never deadlock against a node that is waiting for
  * us to read. Any failure closes the socket: the stream position is then unknown. */
 #include <ctype.h>
@@ -25,7 +25,7 @@
 
 #define READ_CHUNK (64u * 1024u)
 
-zkv__conn *zkv__conn_new(const char *node_id, const char *addr)
+zkv__conn *zkv__conn_new(const char *node_id, const char *addr, const zkv_tls_ctx *tls)
 {
     zkv__conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -37,7 +37,8 @@ zkv__conn *zkv__conn_new(const char *node_id, const char *addr)
     atomic_init(&c->refs, 1);
     snprintf(c->node_id, sizeof c->node_id, "%s", node_id);
     snprintf(c->addr, sizeof c->addr, "%s", addr);
-    c->fd = -1;
+    zkv_stream_init(&c->s);
+    c->tls = tls;
     c->next_id = 1;
     atomic_init(&c->skip_until_ms, 0);
     zkv_buf_init(&c->in);
@@ -67,7 +68,7 @@ void zkv__conn_unref(zkv__conn *c)
 {
     if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
         return;
-    zkv__conn_close(c);
+    zkv_stream_free(&c->s);
     zkv_buf_free(&c->in);
     zkv_buf_free(&c->out);
     pthread_mutex_destroy(&c->lock);
@@ -76,9 +77,7 @@ void zkv__conn_unref(zkv__conn *c)
 
 void zkv__conn_close(zkv__conn *c)
 {
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
+    zkv_stream_close(&c->s);
     c->in.len = c->in.off = 0;
     c->out.len = c->out.off = 0;
 }
@@ -134,33 +133,21 @@ static int fail_io(zkv__conn *c, int code, char *err, size_t errlen, bool lost, 
 /* Connects one resolved address; returns the socket or -1 with *errnum set. */
 static int connect_one(const struct addrinfo *ai, uint64_t deadline_ms, int *errnum)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
+    int fd = -1;
+    int rc = zkv_stream_connect(ai, &fd);
+    if (rc < 0) {
         *errnum = errno;
         return -1;
     }
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        if (errno != EINPROGRESS) {
-            *errnum = errno;
-            close(fd);
-            return -1;
-        }
+    if (rc == 1) {
         int ev = wait_fd(fd, POLLOUT, deadline_ms);
-        if (ev <= 0) {
-            *errnum = ev == 0 ? ETIMEDOUT : errno;
-            close(fd);
-            return -1;
-        }
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
-            *errnum = soerr ? soerr : errno;
+        int soerr = ev <= 0 ? (ev == 0 ? ETIMEDOUT : errno) : zkv_stream_connected(fd);
+        if (soerr != 0) {
+            *errnum = soerr;
             close(fd);
             return -1;
         }
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
 }
 
@@ -195,57 +182,43 @@ static int tcp_connect(zkv__conn *c, uint64_t deadline_ms, char *err, size_t err
             ZKV_ECONNECT, err, errlen, "node %s at %s unreachable: %s", c->node_id, c->addr,
             errnum == ETIMEDOUT ? "connect timed out" : reason(errnum, buf, sizeof buf));
     }
-    c->fd = fd;
+    if (zkv_stream_open(&c->s, fd, c->tls, c->addr) != 0)
+        return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory starting TLS with node %s",
+                        c->node_id);
     return ZKV_OK;
 }
 
-int zkv__send_some(int fd, zkv_buf *out)
-{
-    while (zkv_buf_unread(out) > 0) {
-        ssize_t w = send(fd, zkv_buf_head(out), zkv_buf_unread(out), MSG_NOSIGNAL);
-        if (w > 0) {
-            zkv_buf_consume(out, (size_t)w);
-            continue;
-        }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        return -1;
-    }
-    return 0;
-}
-
-/* Reads what has arrived. Returns bytes read (0: nothing yet), -1 on error (errno),
- * -2 when the peer closed the connection. */
+/* Reads what has arrived (stream.h's results); notes when bytes came. */
 static ssize_t read_some(zkv__conn *c)
 {
-    zkv_buf_compact(&c->in);
-    if (zkv_buf_reserve(&c->in, READ_CHUNK) != 0) {
-        errno = ENOMEM;
-        return -1;
+    ssize_t r = zkv_stream_recv(&c->s, &c->in);
+    if (r > 0)
+        c->last_read_ms = zkv_now_ms();
+    return r;
+}
+
+/* Closes c and reports a failed read or write (a ZKV_STREAM_ result) as fail_io does, a
+ * TLS failure as ZKV_EAUTH with its reason. */
+static int fail_stream(zkv__conn *c, ssize_t r, char *err, size_t errlen, bool lost)
+{
+    if (r == ZKV_STREAM_TLS) { /* a certificate refused, or TLS against plain: no retry helps */
+        zkv__err(ZKV_EAUTH, err, errlen, "node %s at %s: %s", c->node_id, c->addr, c->s.err);
+        zkv__conn_close(c);
+        return ZKV_EAUTH;
     }
-    for (;;) {
-        ssize_t r = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
-        if (r > 0) {
-            c->in.len += (size_t)r;
-            c->last_read_ms = zkv_now_ms();
-            return r;
-        }
-        if (r == 0)
-            return -2;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
-        return -1;
+    if (r == ZKV_STREAM_CLOSED) {
+        zkv__err(ZKV_ECONNECT, err, errlen, "node %s at %s closed the connection", c->node_id,
+                 c->addr);
+        zkv__conn_close(c);
+        return ZKV_ECONNECT;
     }
+    return fail_io(c, errno == ENOMEM ? ZKV_ENOMEM : ZKV_ECONNECT, err, errlen, lost, errno);
 }
 
 int zkv__conn_send(zkv__conn *c, Zkv__Request *const *reqs, size_t n, uint64_t *first_id, char *err,
                    size_t errlen)
 {
-    if (c->fd < 0)
+    if (c->s.fd < 0)
         return zkv__err(ZKV_ECONNECT, err, errlen, "connection to node %s is closed", c->node_id);
     *first_id = c->next_id;
     for (size_t i = 0; i < n; i++) {
@@ -255,8 +228,9 @@ int zkv__conn_send(zkv__conn *c, Zkv__Request *const *reqs, size_t n, uint64_t *
             return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory encoding a request");
         }
     }
-    if (zkv__send_some(c->fd, &c->out) != 0)
-        return fail_io(c, ZKV_ECONNECT, err, errlen, false, errno);
+    int w = zkv_stream_send(&c->s, &c->out);
+    if (w != 0)
+        return fail_stream(c, w, err, errlen, false);
     return ZKV_OK;
 }
 
@@ -350,7 +324,7 @@ int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **re
         if (resps[i])
             got++;
     for (;;) {
-        if (c->fd < 0)
+        if (c->s.fd < 0)
             return zkv__err(ZKV_ECONNECT, err, errlen, "connection to node %s at %s is closed",
                             c->node_id, c->addr);
         int rc = parse_answers(c, first_id, n, resps, &got, err, errlen);
@@ -359,9 +333,9 @@ int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **re
         if (got == n)
             return ZKV_OK;
         short want = POLLIN;
-        if (zkv_buf_unread(&c->out) > 0)
+        if (zkv_stream_want_write(&c->s, &c->out))
             want |= POLLOUT;
-        int ev = wait_fd(c->fd, want, deadline_ms);
+        int ev = wait_fd(c->s.fd, want, deadline_ms);
         if (ev == 0) {
             zkv__err(ZKV_ETIMEOUT, err, errlen, "node %s at %s did not answer", c->node_id,
                      c->addr);
@@ -370,19 +344,15 @@ int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **re
         }
         if (ev < 0)
             return fail_io(c, ZKV_ECONNECT, err, errlen, true, errno);
-        if ((ev & POLLOUT) && zkv__send_some(c->fd, &c->out) != 0)
-            return fail_io(c, ZKV_ECONNECT, err, errlen, true, errno);
+        if (ev & POLLOUT) {
+            int w = zkv_stream_send(&c->s, &c->out);
+            if (w != 0)
+                return fail_stream(c, w, err, errlen, true);
+        }
         if (ev & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = read_some(c);
-            if (r == -2) {
-                zkv__err(ZKV_ECONNECT, err, errlen, "node %s at %s closed the connection",
-                         c->node_id, c->addr);
-                zkv__conn_close(c);
-                return ZKV_ECONNECT;
-            }
             if (r < 0)
-                return fail_io(c, errno == ENOMEM ? ZKV_ENOMEM : ZKV_ECONNECT, err, errlen, true,
-                               errno);
+                return fail_stream(c, r, err, errlen, true);
         }
     }
 }
@@ -400,7 +370,7 @@ static bool idle_conn_dead(const zkv__conn *c)
 {
     if (zkv_now_ms() - c->last_read_ms < IDLE_CHECK_MS)
         return false;
-    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    struct pollfd p = {.fd = c->s.fd, .events = POLLIN};
     return poll(&p, 1, 0) != 0;
 }
 
@@ -444,9 +414,9 @@ static int hello(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *
 int zkv__conn_open(zkv__conn *c, const zkv__hello *h, uint64_t deadline_ms, char *err,
                    size_t errlen)
 {
-    if (c->fd >= 0 && idle_conn_dead(c))
+    if (c->s.fd >= 0 && idle_conn_dead(c))
         zkv__conn_close(c);
-    if (c->fd >= 0)
+    if (c->s.fd >= 0)
         return ZKV_OK;
     int rc = tcp_connect(c, deadline_ms, err, errlen);
     if (rc != ZKV_OK)

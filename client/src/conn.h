@@ -17,13 +17,15 @@
 #include "common/buf.h"
 #include "common/frame.h"
 #include "common/rangemap.h"
+#include "common/stream.h"
 
 typedef struct zkv__conn {
     pthread_mutex_t lock; /* held for one request/response exchange */
     atomic_int refs;      /* the pool's reference plus one per user */
     char node_id[ZKV_ID_MAX];
     char addr[ZKV_ADDR_MAX];
-    int fd;                    /* -1 while closed */
+    zkv_stream s;              /* s.fd -1 while closed */
+    const zkv_tls_ctx *tls;    /* the client's TLS context (NULL: plain) */
     uint64_t next_id;          /* request ids increase per connection */
     uint64_t peer_map_version; /* the node's routing version, from its last answer */
     uint64_t last_read_ms;     /* when bytes last arrived (zkv_now_ms) */
@@ -52,17 +54,13 @@ void zkv__conn_note(zkv__conn *c, int rc, uint64_t now_ms);
  * connection's lock may be held by a thread stuck on that very node). */
 bool zkv__conn_skipped(zkv__conn *c, uint64_t now_ms);
 
-/* A closed connection to node_id at addr with one reference. NULL on ENOMEM. */
-zkv__conn *zkv__conn_new(const char *node_id, const char *addr);
+/* A closed connection to node_id at addr with one reference, TLS with tls (borrowed: it
+ * outlives the connection) or plain with NULL. NULL on ENOMEM. */
+zkv__conn *zkv__conn_new(const char *node_id, const char *addr, const zkv_tls_ctx *tls);
 void zkv__conn_ref(zkv__conn *c);
 /* Drops one reference; the last one closes and frees. NULL is a no-op. */
 void zkv__conn_unref(zkv__conn *c);
 void zkv__conn_close(zkv__conn *c);
-
-/* Sends as much of out as the non-blocking socket fd takes now (consuming it), retrying
- * EINTR; stops at EAGAIN. 0, or -1 with errno. Both the blocking and the async client
- * write through it. */
-int zkv__send_some(int fd, zkv_buf *out);
 
 struct addrinfo;
 /* Resolves a node's "host:port" (common's zkv_resolve_tcp) with libzkv's messages:

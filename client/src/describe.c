@@ -233,7 +233,7 @@ static void *ask_owner(void *arg)
     Zkv__Request **reqp = calloc(j->n, sizeof *reqp);
     Zkv__Response **resps = calloc(j->n, sizeof *resps);
     /* A connection of its own: the pooled one may be busy, and this one is short-lived. */
-    zkv__conn *conn = zkv__conn_new(j->node->id, j->node->addr);
+    zkv__conn *conn = zkv__conn_new(j->node->id, j->node->addr, j->c->tls);
     if (!reqs || !reqp || !resps || !conn)
         goto out;
     for (size_t k = 0; k < j->n; k++) {

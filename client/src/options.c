@@ -6,6 +6,7 @@
 
 #include "zkv/zkv.h"
 #include "common/frame.h"
+#include "common/tls.h"
 #include "common/zkacl.h"
 #include "common/znode.h"
 #include "error.h"
@@ -40,6 +41,10 @@ zkv_options *zkv_options_create(void)
     const char *token = getenv("ZKV_AUTH_TOKEN");
     o->auth = strdup(token ? token : "");
     o->zk_auth = strdup("");
+    const char *tls[3] = {getenv("ZKV_TLS_CA"), getenv("ZKV_TLS_CERT"), getenv("ZKV_TLS_KEY")};
+    o->tls_ca = strdup(tls[0] ? tls[0] : "");
+    o->tls_cert = strdup(tls[1] ? tls[1] : "");
+    o->tls_key = strdup(tls[2] ? tls[2] : "");
     o->failfast_ms = ZKV__DEFAULT_FAILFAST_MS;
     o->connect_timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
     o->timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
@@ -47,7 +52,8 @@ zkv_options *zkv_options_create(void)
     o->max_key = ZKV_MAX_KEY_DEFAULT;
     o->max_value = ZKV_MAX_VALUE_DEFAULT;
     o->default_flags = ZKV_FLAG_NONE;
-    if (!o->zk || !o->cluster || !o->client_name || !o->zone || !o->auth || !o->zk_auth) {
+    if (!o->zk || !o->cluster || !o->client_name || !o->zone || !o->auth || !o->zk_auth ||
+        !o->tls_ca || !o->tls_cert || !o->tls_key) {
         zkv_options_free(o);
         return NULL;
     }
@@ -66,7 +72,11 @@ void zkv__options_clear(struct zkv_options *o)
     if (o->zk_auth)
         memset(o->zk_auth, 0, strlen(o->zk_auth));
     free(o->zk_auth);
+    free(o->tls_ca);
+    free(o->tls_cert);
+    free(o->tls_key);
     o->zk = o->cluster = o->client_name = o->zone = o->auth = o->zk_auth = NULL;
+    o->tls_ca = o->tls_cert = o->tls_key = NULL;
 }
 
 void zkv_options_free(zkv_options *o)
@@ -86,11 +96,25 @@ int zkv__options_copy(struct zkv_options *dst, const struct zkv_options *src)
     dst->zone = strdup(src->zone ? src->zone : "");
     dst->auth = strdup(src->auth ? src->auth : "");
     dst->zk_auth = strdup(src->zk_auth ? src->zk_auth : "");
+    dst->tls_ca = strdup(src->tls_ca ? src->tls_ca : "");
+    dst->tls_cert = strdup(src->tls_cert ? src->tls_cert : "");
+    dst->tls_key = strdup(src->tls_key ? src->tls_key : "");
     if (!dst->zk || !dst->cluster || !dst->client_name || !dst->zone || !dst->auth ||
-        !dst->zk_auth) {
+        !dst->zk_auth || !dst->tls_ca || !dst->tls_cert || !dst->tls_key) {
         zkv__options_clear(dst);
         return ZKV_ENOMEM;
     }
+    return ZKV_OK;
+}
+
+int zkv__options_tls(const struct zkv_options *o, zkv_tls_ctx **ctx, char *err, size_t errlen)
+{
+    zkv_tls_files f = {.ca = o->tls_ca, .cert = o->tls_cert, .key = o->tls_key};
+    *ctx = NULL;
+    if (!zkv_tls_wanted(&f))
+        return ZKV_OK;
+    if (zkv_tls_ctx_new(ctx, false, &f, err, errlen) != 0)
+        return ZKV_EINVAL;
     return ZKV_OK;
 }
 
@@ -198,6 +222,20 @@ int zkv_options_set_zk_auth(zkv_options *o, const char *user_password)
     if (o->zk_auth)
         memset(o->zk_auth, 0, strlen(o->zk_auth));
     return set_string(&o->zk_auth, user_password ? user_password : "");
+}
+
+int zkv_options_set_tls(zkv_options *o, const char *ca, const char *cert, const char *key)
+{
+    if (!o)
+        return zkv__fail(ZKV_EINVAL, "options are NULL");
+    if ((cert && *cert) != (key && *key))
+        return zkv__fail(ZKV_EINVAL, "a TLS certificate and its key go together");
+    int rc = set_string(&o->tls_ca, ca ? ca : "");
+    if (rc == ZKV_OK)
+        rc = set_string(&o->tls_cert, cert ? cert : "");
+    if (rc == ZKV_OK)
+        rc = set_string(&o->tls_key, key ? key : "");
+    return rc;
 }
 
 int zkv_options_set_failfast(zkv_options *o, int ms)

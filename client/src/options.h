@@ -21,6 +21,9 @@ struct zkv_options {
     char *zone;        /* the client's zone ("" when none) */
     char *auth;        /* the credential presented at HELLO ("" when none) */
     char *zk_auth;     /* ZooKeeper digest USER:PASSWORD ("" when none) */
+    char *tls_ca;      /* TLS: CA file that signs the nodes ("" with no cert: plain) */
+    char *tls_cert;    /* TLS: client certificate for nodes that require one ("") */
+    char *tls_key;     /* its key ("") */
     int connect_timeout_ms;
     int timeout_ms;
     int session_timeout_ms;
@@ -34,6 +37,10 @@ struct zkv_options {
 int zkv__options_copy(struct zkv_options *dst, const struct zkv_options *src);
 /* Frees the strings of an options value that is not heap-allocated itself. */
 void zkv__options_clear(struct zkv_options *o);
+typedef struct zkv_tls_ctx zkv_tls_ctx;
+/* The TLS client context the options ask for: ZKV_OK with *ctx (NULL: plain), or
+ * ZKV_EINVAL with err naming the file that does not load. */
+int zkv__options_tls(const struct zkv_options *o, zkv_tls_ctx **ctx, char *err, size_t errlen);
 /* Largest max_value accepted: a get answer must fit in one response frame. */
 size_t zkv__options_max_value_limit(void);
 

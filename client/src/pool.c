@@ -5,9 +5,10 @@
 
 #include "pool.h"
 
-int zkv__pool_init(zkv__pool *p)
+int zkv__pool_init(zkv__pool *p, const zkv_tls_ctx *tls)
 {
     memset(p, 0, sizeof *p);
+    p->tls = tls;
     return pthread_mutex_init(&p->lock, NULL) == 0 ? 0 : -1;
 }
 
@@ -40,7 +41,7 @@ zkv__conn *zkv__pool_get(zkv__pool *p, const char *node_id, const char *addr)
         p->conns = v;
         p->cap = cap;
     }
-    c = zkv__conn_new(node_id, addr);
+    c = zkv__conn_new(node_id, addr, p->tls);
     if (!c)
         goto out;
     if (i < p->n)

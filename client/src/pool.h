@@ -13,9 +13,10 @@ typedef struct zkv__pool {
     pthread_mutex_t lock;
     zkv__conn **conns; /* one per node id, each holding the pool's reference */
     size_t n, cap;
+    const zkv_tls_ctx *tls; /* the client's TLS context for new connections (NULL: plain) */
 } zkv__pool;
 
-int zkv__pool_init(zkv__pool *p);
+int zkv__pool_init(zkv__pool *p, const zkv_tls_ctx *tls);
 /* Closes and releases every connection (not concurrently with other calls). */
 void zkv__pool_destroy(zkv__pool *p);
 /* The connection to node_id at addr, with a reference for the caller (release it with

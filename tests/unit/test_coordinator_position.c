@@ -197,7 +197,7 @@ static void test_positions_read_back(void)
     memset(ans, 0xff, sizeof(ans));
     zkv_position_target t;
     target(&t, "node-2", f.addr, three_ranges, 3, ans);
-    zkv_position_ask(&t, 1, CLUSTER_ID, NULL, 2000);
+    zkv_position_ask(&t, 1, CLUSTER_ID, NULL, NULL, 2000);
     fake_stop(&f);
     CU_ASSERT_STRING_EQUAL(t.error, "");
     for (int k = 0; k < 3; k++) {
@@ -218,7 +218,7 @@ static void test_other_cluster(void)
     zkv_position_target t;
     target(&t, "node-2", f.addr, three_ranges, 3, ans);
     uint64_t t0 = zkv_now_ms();
-    zkv_position_ask(&t, 1, CLUSTER_ID, NULL, 2000);
+    zkv_position_ask(&t, 1, CLUSTER_ID, NULL, NULL, 2000);
     CU_ASSERT_TRUE(zkv_now_ms() - t0 < 1500); /* ends on the refusal, not the budget */
     fake_stop(&f);
     for (int k = 0; k < 3; k++)
@@ -235,7 +235,7 @@ static void test_node_without_range_status(void)
     zkv_position_target t;
     target(&t, "node-2", f.addr, three_ranges, 3, ans);
     uint64_t t0 = zkv_now_ms();
-    zkv_position_ask(&t, 1, CLUSTER_ID, NULL, 2000);
+    zkv_position_ask(&t, 1, CLUSTER_ID, NULL, NULL, 2000);
     CU_ASSERT_TRUE(zkv_now_ms() - t0 < 1500); /* every answer came: no waiting */
     fake_stop(&f);
     for (int k = 0; k < 3; k++)
@@ -251,7 +251,7 @@ static void test_refused_and_bad_address(void)
     zkv_position_target t[2];
     target(&t[0], "node-2", addr, three_ranges, 3, a1);
     target(&t[1], "node-3", "no-port-here", three_ranges, 3, a2);
-    zkv_position_ask(t, 2, CLUSTER_ID, NULL, 500);
+    zkv_position_ask(t, 2, CLUSTER_ID, NULL, NULL, 500);
     for (int k = 0; k < 3; k++)
         CU_ASSERT_FALSE(a1[k].answered || a2[k].answered);
     CU_ASSERT_PTR_NOT_NULL(strstr(t[0].error, "connect: Connection refused"));
@@ -272,7 +272,7 @@ static void test_hung_node_bounded(void)
     target(&t[1], "node-3", half.addr, three_ranges, 3, a1);
     target(&t[2], "node-4", ok.addr, &three_ranges[2], 1, a2);
     uint64_t t0 = zkv_now_ms();
-    zkv_position_ask(t, 3, CLUSTER_ID, NULL, 400);
+    zkv_position_ask(t, 3, CLUSTER_ID, NULL, NULL, 400);
     uint64_t took = zkv_now_ms() - t0;
     fake_stop(&hang);
     fake_stop(&half);
@@ -306,7 +306,7 @@ static void test_many_ranges_one_connection(void)
     fake_start(&f, FAKE_OK);
     zkv_position_target t;
     target(&t, "node-2", f.addr, ids, N, ans);
-    zkv_position_ask(&t, 1, CLUSTER_ID, NULL, 5000);
+    zkv_position_ask(&t, 1, CLUSTER_ID, NULL, NULL, 5000);
     fake_stop(&f);
     CU_ASSERT_STRING_EQUAL(t.error, "");
     CU_ASSERT_EQUAL(f.range_requests, N);

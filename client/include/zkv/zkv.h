@@ -48,7 +48,9 @@ enum {
     ZKV_ENOMEM = -11,
     ZKV_EINVAL = -12,    /* bad argument */
     ZKV_EPROTOCOL = -13, /* the peer sent something that is not the zkv protocol */
-    ZKV_EAUTH = -14,     /* the node wants a credential this client lacks or it refused */
+    ZKV_EAUTH = -14,     /* the node wants a credential this client lacks or it refused, or
+                            TLS failed: a certificate refused by either side, or one side
+                            without TLS */
 };
 
 /* Request flags (bit mask), for the flags argument of the calls below.
@@ -121,6 +123,14 @@ ZKV_EXPORT int zkv_options_set_auth(zkv_options *o, const char *token);
  * programs may change (their --zk-auth): needed by zkv_admin_submit there; reads need
  * none. NULL or "" clears it. ZKV_EINVAL for a malformed one. */
 ZKV_EXPORT int zkv_options_set_zk_auth(zkv_options *o, const char *user_password);
+/* TLS to every node (docs/security.md): ca is the CA file (PEM) that signs the nodes'
+ * certificates, each of which must name the address the client connects to; cert and key
+ * (PEM files, both or neither) are the client's certificate for nodes started with
+ * --tls-client-ca. Any of them turns TLS on; all NULL or "" is plain TCP. Defaults:
+ * $ZKV_TLS_CA, $ZKV_TLS_CERT, $ZKV_TLS_KEY. The files are read by zkv_client_create and
+ * zkv_async_create, whose error names a file that does not load. */
+ZKV_EXPORT int zkv_options_set_tls(zkv_options *o, const char *ca, const char *cert,
+                                   const char *key);
 /* How long a write keeps trying an unreachable or missing owner (waiting for a new one
  * to be published) before it fails with ZKV_EUNAVAILABLE. Default 1000 ms. */
 ZKV_EXPORT int zkv_options_set_failfast(zkv_options *o, int ms);

@@ -25,6 +25,25 @@ typedef struct zkv_flag {
     long min, max; /* ZKV_FLAG_INT bounds (inclusive) */
 } zkv_flag;
 
+/* The TLS flags of every program that connects to nodes (docs/security.md), as table
+ * entries filling a zkv_tls_files (common/tls.h) f: --tls-cert, --tls-key, --tls-ca. */
+#define ZKV_FLAGS_TLS(f)                                                                             \
+    {"tls-cert",                                                                                     \
+     0,                                                                                              \
+     ZKV_FLAG_STRING,                                                                                \
+     &(f)->cert,                                                                                     \
+     "FILE",                                                                                         \
+     "TLS certificate chain (PEM) this program presents; with --tls-key (default: none)",            \
+     0,                                                                                              \
+     0},                                                                                             \
+        {"tls-key", 0, ZKV_FLAG_STRING, &(f)->key, "FILE", "private key (PEM) of --tls-cert", 0, 0}, \
+    {                                                                                                \
+        "tls-ca", 0, ZKV_FLAG_STRING, &(f)->ca, "FILE",                                              \
+            "CA certificates (PEM) that sign the nodes this program connects to; TLS to nodes is "   \
+            "on when this or --tls-cert is given (default: plain TCP)",                              \
+            0, 0                                                                                     \
+    }
+
 typedef struct zkv_common_opts {
     const char *zk;
     const char *cluster;
