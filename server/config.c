@@ -31,6 +31,7 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->write_buffer_mb = ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB;
     cfg->compaction_nice = ZKV_SERVER_DEFAULT_COMPACTION_NICE;
     cfg->metrics = NULL;
+    cfg->tls = (zkv_tls_files){0};
     cfg->handoff_ms = ZKV_SERVER_DEFAULT_HANDOFF_MS;
     cfg->leave_ms = ZKV_SERVER_DEFAULT_LEAVE_MS;
     cfg->copy_rate_mb = ZKV_SERVER_DEFAULT_COPY_MB_S;
@@ -94,6 +95,11 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
         {"auth-file", 0, ZKV_FLAG_STRING, &cfg->auth_file, "FILE",
          "credentials every connection must present at HELLO: 'cluster SECRET' (nodes and "
          "coordinators) and 'client NAME TOKEN' lines (docs/security.md); default: none",
+         0, 0},
+        ZKV_FLAGS_TLS(&cfg->tls),
+        {"tls-client-ca", 0, ZKV_FLAG_STRING, &cfg->tls.client_ca, "FILE",
+         "require a client certificate signed by these CAs (PEM) of every connection: mutual "
+         "TLS, in place of --auth-file's tokens (docs/security.md); default: none",
          0, 0},
         {"metrics", 0, ZKV_FLAG_STRING, &cfg->metrics, "HOST:PORT",
          "serve Prometheus metrics at http://HOST:PORT/metrics (default: off)", 0, 0},

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include "common/log.h"
 #include "common/rangemap.h"
+#include "common/tls.h"
 #include "connlimits.h"
 
 #define ZKV_SERVER_DEFAULT_LISTEN "127.0.0.1:7400"
@@ -44,6 +45,7 @@ typedef struct zkv_server_config {
     const char *metrics;   /* --metrics HOST:PORT: serve GET /metrics (NULL: off) */
     const char *auth_file; /* --auth-file FILE: credentials HELLO must present (NULL: none) */
     const char *zk_auth;   /* --zk-auth FILE: ZooKeeper digest USER:PASSWORD (NULL: none) */
+    zkv_tls_files tls;     /* --tls-cert, --tls-key, --tls-ca, --tls-client-ca (none: plain) */
     long handoff_ms;       /* --handoff-timeout-ms: a move's write pause is given up after */
     long leave_ms;         /* --leave-timeout-ms: SIGTERM hands ranges off this long (0: off) */
     long copy_rate_mb;     /* --copy-rate-mb: MiB/s of snapshot data a node sends (0: unlimited) */

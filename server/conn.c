@@ -4,8 +4,10 @@
  * frame in it. Answers go to c->out in request order; they are written only by
  * zkv_conn_flush, which the loop calls before sleeping, after the group commit of the
  * turn's writes (server.c), so no write is acknowledged before it is in LevelDB. One
- * write per connection per turn: straight to the socket (zkv_send_buffered), and what it does
- * not take by uv_write of one buffer, c->out and c->wbuf swapping roles.
+ * write per connection per turn: straight to the socket (zkv_uvstream_send), and what it does
+ * not take by uv_write of one buffer, c->out and c->wbuf swapping roles. On a TLS node
+ * (--tls-cert) each connection has a TLS session (uvstream.h); the first bytes tell a
+ * plain client, which is answered that TLS is required.
  *
  * Oversized frames are answered TOO_LARGE as soon as their id is readable, and their
  * bytes are dropped as they arrive (c->skip). Undecodable frames get BAD_REQUEST; the
@@ -30,7 +32,8 @@
 
 static size_t queued_output(const zkv_conn *c)
 {
-    return zkv_buf_unread(&c->out) + zkv_buf_unread(&c->wbuf) + zkv_acks_held_bytes(c);
+    return zkv_buf_unread(&c->out) + zkv_buf_unread(&c->wbuf) + zkv_acks_held_bytes(c) +
+           zkv_uvstream_held(&c->st);
 }
 
 /* Brings srv->out_total up to date with c's queue (0 once closing). */
@@ -121,6 +124,7 @@ static void on_close(uv_handle_t *h)
     zkv_buf_free(&c->out);
     zkv_buf_free(&c->wbuf);
     zkv_buf_free(&c->held_bytes);
+    zkv_uvstream_free(&c->st);
     free(c->held);
     free(c);
     s->n_conns--;
@@ -300,6 +304,9 @@ static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
         return;
     }
     c->bad_frames = 0;
+    if (req->op == ZKV__OP__HELLO && c->st.tls &&
+        !zkv_tls_peer_cn(c->st.tls, c->sess.cert_cn, sizeof(c->sess.cert_cn)))
+        c->sess.cert_cn[0] = '\0';
     bool known_peer = req->op == ZKV__OP__HELLO && zkv_limits_known_peer(s->map, req->node_id);
     if (!admitted(c, req->id, known_peer)) {
         zkv_arena_reset(&s->arena);
@@ -411,29 +418,85 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
                 want = total - avail;
         }
     }
-    zkv_uv_read_buf(&c->in, want, buf);
+    zkv_uvstream_read_buf(&c->st, &c->in, want, buf);
 }
 
-void zkv_uv_read_buf(zkv_buf *in, size_t want, uv_buf_t *buf)
+/* The first bytes of a connection say whether it speaks TLS. A plain client of a TLS
+ * node is answered that TLS is required (refuse_plain); a TLS client of a plain node is
+ * closed (it could not read a plain answer), with a line in the log. False when c closes. */
+static bool check_first_bytes(zkv_conn *c, const uint8_t *b, size_t n)
 {
-    zkv_buf_compact(in);
-    if (zkv_buf_reserve(in, want) != 0) {
-        buf->base = NULL;
-        buf->len = 0;
-        return;
+    c->saw_bytes = true;
+    bool tls = zkv_tls_looks_like_tls(b, n);
+    if (c->st.tls && !tls) {
+        if (zkv_buf_append(&c->in, b, n) != 0) {
+            zkv_conn_close(c);
+            return false;
+        }
+        zkv_uvstream_free(&c->st);
+        c->plain_on_tls = true;
+    } else if (!c->st.tls && tls) {
+        ZKV_WARN("connection from %s speaks TLS, but this node has no --tls-cert; closing",
+                 c->peer);
+        zkv_conn_close(c);
+        return false;
     }
-    buf->base = (char *)in->data + in->len;
-    buf->len = in->cap - in->len;
+    return true;
+}
+
+/* A plain client of a TLS node: its first request is answered that the node requires TLS,
+ * and the connection closes. Waits until the request's id has arrived. */
+static void refuse_plain(zkv_conn *c)
+{
+    size_t avail = zkv_buf_unread(&c->in);
+    const uint8_t *p = zkv_buf_head(&c->in);
+    if (avail < ZKV_FRAME_HEADER_LEN)
+        return;
+    size_t plen = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+    size_t peek = plen < PEEK_BYTES ? plen : PEEK_BYTES;
+    if (avail < ZKV_FRAME_HEADER_LEN + peek)
+        return;
+    uint64_t id = 0;
+    zkv_frame_peek_id(p + ZKV_FRAME_HEADER_LEN, peek, &id);
+    zkv_server *s = c->srv;
+    uint64_t skipped;
+    if (log_due(s, &s->log_refused, &skipped))
+        ZKV_WARN("connection from %s refused: plain TCP to a TLS node", c->peer);
+    zkv_dispatch_error(&s->env, &s->reply, id, ZKV__STATUS__BAD_REQUEST,
+                       "this node requires TLS: connect with TLS (libzkv's zkv_options_set_tls, "
+                       "--tls-ca; docs/security.md)");
+    queue_reply(c, NULL);
+    zkv_conn_drain(c);
+    zkv_buf_consume(&c->in, avail);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     zkv_conn *c = st->data;
     if (nread > 0) {
-        c->in.len += (size_t)nread;
         c->srv->stats.bytes_read += (uint64_t)nread;
         c->last_io_ms = uv_now(&c->srv->loop);
+        bool first = !c->saw_bytes;
+        if (first && !check_first_bytes(c, (const uint8_t *)buf->base, (size_t)nread))
+            return;
+        int rc = ZKV_TLS_OK;
+        if (!(first && c->plain_on_tls)) /* (those bytes are in c->in already) */
+            rc = zkv_uvstream_got(&c->st, &c->in, (size_t)nread);
+        if (c->plain_on_tls) {
+            refuse_plain(c);
+            return;
+        }
+        if (rc != ZKV_TLS_OK) {
+            if (rc == ZKV_TLS_FAILED)
+                ZKV_INFO("connection from %s: %s", c->peer, zkv_tls_error(c->st.tls));
+            zkv_conn_drain(c); /* answer what was asked (TLS: an alert may be queued) */
+            if (zkv_uvstream_held(&c->st))
+                zkv_conn_mark_dirty(c);
+            return;
+        }
         process(c);
+        if (zkv_uvstream_held(&c->st))
+            zkv_conn_mark_dirty(c); /* TLS handshake messages */
         return;
     }
     if (nread == 0)
@@ -485,49 +548,8 @@ static void on_write(uv_write_t *req, int status)
         if (!c->paused)
             start_reading(c);
     }
-    if (zkv_buf_unread(&c->out) || c->close_after_flush)
+    if (zkv_buf_unread(&c->out) || c->close_after_flush || zkv_uvstream_held(&c->st))
         zkv_conn_mark_dirty(c);
-}
-
-/* Writes as much of b as the socket takes now and consumes it from b. 0 (also when the
- * socket took nothing), or a libuv error. */
-static int try_write(uv_tcp_t *t, zkv_buf *b)
-{
-    while (zkv_buf_unread(b) != 0) {
-        size_t n = zkv_buf_unread(b);
-        uv_buf_t ub = uv_buf_init((char *)zkv_buf_head(b), n > INT32_MAX ? INT32_MAX : (unsigned)n);
-        int rc = uv_try_write((uv_stream_t *)t, &ub, 1);
-        if (rc == UV_EAGAIN || rc == 0)
-            return 0;
-        if (rc < 0)
-            return rc;
-        zkv_buf_consume(b, (size_t)rc);
-        if ((size_t)rc < ub.len)
-            return 0; /* the socket is full: the rest waits for writability */
-    }
-    return 0;
-}
-
-int zkv_send_buffered(uv_tcp_t *t, zkv_buf *out, zkv_buf *wbuf, uv_write_t *req, uv_write_cb cb,
-                      void *data, bool try_first)
-{
-    /* Straight to the socket first (it usually takes it all): a uv_write that completes
-     * costs libuv an epoll_ctl to stop watching for writability, one per frame at P1. */
-    if (try_first && zkv_buf_unread(out) != 0) {
-        int rc = try_write(t, out);
-        if (rc != 0)
-            return rc;
-    }
-    if (zkv_buf_unread(out) == 0)
-        return 0;
-    zkv_buf tmp = *wbuf;
-    *wbuf = *out;
-    *out = tmp;
-    out->len = out->off = 0;
-    uv_buf_t b = uv_buf_init((char *)zkv_buf_head(wbuf), (unsigned)zkv_buf_unread(wbuf));
-    req->data = data;
-    int rc = uv_write(req, (uv_stream_t *)t, &b, 1, cb);
-    return rc != 0 ? rc : 1;
 }
 
 void zkv_conn_flush(zkv_conn *c)
@@ -537,7 +559,8 @@ void zkv_conn_flush(zkv_conn *c)
     size_t before = zkv_buf_unread(&c->out);
     c->srv->stats.bytes_written += before; /* all of it goes out below */
     /* A paused connection resumes from on_write, so it keeps the queued path. */
-    int rc = zkv_send_buffered(&c->tcp, &c->out, &c->wbuf, &c->wreq, on_write, c, !c->paused);
+    int rc =
+        zkv_uvstream_send(&c->st, &c->tcp, &c->out, &c->wbuf, &c->wreq, on_write, c, !c->paused);
     if (rc < 0) {
         ZKV_DEBUG("connection from %s: write error: %s", c->peer, uv_strerror(rc));
         zkv_conn_close(c);
@@ -658,6 +681,11 @@ void zkv_conn_accept(zkv_server *s)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     peer_name(&c->tcp, c->peer, sizeof(c->peer));
+    if (s->tls_accept && !(c->st.tls = zkv_tls_new(s->tls_accept, NULL))) {
+        ZKV_WARN("connection from %s: out of memory starting TLS", c->peer);
+        zkv_conn_close(c);
+        return;
+    }
     ZKV_DEBUG("connection from %s", c->peer);
     zkv_conn_class k = zkv_limits_admit(&s->limits, &s->classes);
     if (k == ZKV_CONN_REFUSED) {

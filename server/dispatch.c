@@ -286,7 +286,9 @@ static zkv_dispatch_result do_hello(const zkv_dispatch_env *env, zkv_session *se
     }
     char why[160];
     bool as_node = false;
-    Zkv__Status st = zkv_hello_admit(req, env->cluster_id, env->auth, &as_node, why, sizeof(why));
+    Zkv__Status st =
+        zkv_hello_admit(req, env->cluster_id, env->auth, sess->cert_cn[0] ? sess->cert_cn : NULL,
+                        &as_node, why, sizeof(why));
     if (st != ZKV__STATUS__OK) {
         set_status(r, st, "node %s: %s", env->node_id, why);
         sess->hello_done = false;

@@ -67,6 +67,7 @@ typedef struct zkv_dispatch_env {
 typedef struct zkv_session {
     bool hello_done;
     char peer_node[ZKV_ID_MAX]; /* HELLO node_id: the peer is a node ("" for clients) */
+    char cert_cn[ZKV_ID_MAX];   /* mutual TLS: the client certificate's common name ("": none) */
 } zkv_session;
 
 typedef struct zkv_reply {

@@ -106,6 +106,7 @@ int main(int argc, char **argv)
         .reclaim_ms = (int64_t)cfg.reclaim_ms,
         .auth = auth,
         .auth_file = cfg.auth_file,
+        .tls = cfg.tls,
         .limits = {.max_conns = max_conns,
                    .peer_reserve = ZKV_LIMITS_PEER_RESERVE,
                    .idle_ms = (uint64_t)cfg.idle_ms,

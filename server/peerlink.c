@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/rangemap.h"
 #include "common/util.h"
-#include "sendbuf.h"
+#include "uvstream.h"
 #include "ship_wire.h"
 #include "shipper.h"
 
@@ -27,8 +27,9 @@ struct zkv_peerlink {
     uv_write_t wreq;
     bool tcp_open, timer_open, writing, released;
     zkv_buf in, out, wbuf;
-    uint8_t *fifo; /* requests in flight, cfg.rec_size bytes each, a ring */
-    uint8_t *rec;  /* the record of the answer being handled (the ring may move meanwhile) */
+    zkv_uvstream io; /* plain, or TLS when the node has a TLS client context */
+    uint8_t *fifo;   /* requests in flight, cfg.rec_size bytes each, a ring */
+    uint8_t *rec;    /* the record of the answer being handled (the ring may move meanwhile) */
     size_t fifo_head, fifo_n, fifo_cap;
     uint64_t hello_id; /* the HELLO's request id (answered before anything else) */
     uint32_t backoff_ms;
@@ -42,6 +43,7 @@ static void free_link(zkv_peerlink *l)
     zkv_buf_free(&l->in);
     zkv_buf_free(&l->out);
     zkv_buf_free(&l->wbuf);
+    zkv_uvstream_free(&l->io);
     free(l->fifo);
     free(l->rec);
     free(l);
@@ -78,6 +80,7 @@ static void on_tcp_closed(uv_handle_t *h)
     l->in.len = l->in.off = 0;
     l->out.len = l->out.off = 0;
     l->wbuf.len = l->wbuf.off = 0;
+    zkv_uvstream_free(&l->io);
     if (l->released) {
         maybe_free(l);
         return;
@@ -189,11 +192,12 @@ static void on_write(uv_write_t *w, int status)
 void zkv_peerlink_flush(zkv_peerlink *l)
 {
     if (l->writing || !l->tcp_open || l->st == LINK_DOWN || l->st == LINK_CONNECTING ||
-        zkv_buf_unread(&l->out) == 0)
+        (zkv_buf_unread(&l->out) == 0 && zkv_uvstream_held(&l->io) == 0))
         return;
-    int rc = zkv_send_buffered(&l->tcp, &l->out, &l->wbuf, &l->wreq, on_write, l, true);
+    int rc = zkv_uvstream_send(&l->io, &l->tcp, &l->out, &l->wbuf, &l->wreq, on_write, l, true);
     if (rc < 0) {
-        zkv_peerlink_fail(l, uv_strerror(rc));
+        zkv_peerlink_fail(l, rc == UV_EPROTO && l->io.tls ? zkv_tls_error(l->io.tls)
+                                                          : uv_strerror(rc));
         return;
     }
     l->writing = rc == 1;
@@ -261,7 +265,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     zkv_peerlink *l = h->data;
-    zkv_uv_read_buf(&l->in, (size_t)64 * 1024, buf);
+    zkv_uvstream_read_buf(&l->io, &l->in, (size_t)64 * 1024, buf);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -269,13 +273,23 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     (void)buf;
     zkv_peerlink *l = s->data;
     if (nread > 0) {
-        l->in.len += (size_t)nread;
+        int rc = zkv_uvstream_got(&l->io, &l->in, (size_t)nread);
+        if (rc != ZKV_TLS_OK) {
+            zkv_peerlink_fail(l, rc == ZKV_TLS_CLOSED ? "TLS session closed by the replica"
+                                                      : zkv_tls_error(l->io.tls));
+            return;
+        }
         process(l);
+        zkv_peerlink_flush(l); /* TLS: handshake messages, requests it held back */
         return;
     }
     if (nread == 0)
         return;
-    zkv_peerlink_fail(l, nread == UV_EOF ? "closed by the replica" : uv_strerror((int)nread));
+    zkv_peerlink_fail(l, nread != UV_EOF ? uv_strerror((int)nread)
+                         : l->io.tls && !zkv_tls_established(l->io.tls)
+                             ? "closed by the replica during the TLS handshake (a node without "
+                               "TLS, or one that refused this node's certificate)"
+                             : "closed by the replica");
 }
 
 static void on_connect(uv_connect_t *c, int status)
@@ -288,6 +302,16 @@ static void on_connect(uv_connect_t *c, int status)
         return;
     }
     uv_tcp_nodelay(&l->tcp, 1);
+    const zkv_tls_ctx *tls = l->cfg.tls ? *l->cfg.tls : NULL;
+    if (tls) {
+        char host[ZKV_ADDR_MAX];
+        int port = 0;
+        if (zkv_parse_hostport(l->addr, host, sizeof(host), &port) != 0 ||
+            !(l->io.tls = zkv_tls_new(tls, host)) || zkv_tls_start(l->io.tls) != ZKV_TLS_OK) {
+            zkv_peerlink_fail(l, "cannot start TLS");
+            return;
+        }
+    }
     int rc = uv_read_start((uv_stream_t *)&l->tcp, on_alloc, on_read);
     if (rc != 0) {
         zkv_peerlink_fail(l, uv_strerror(rc));

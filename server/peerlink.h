@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "common/buf.h"
+#include "common/tls.h"
 #include "zkv.pb-c.h"
 
 typedef struct zkv_peerlink zkv_peerlink;
@@ -30,9 +31,11 @@ typedef struct zkv_peerlink_cfg {
     const char *cluster_id; /* the node's, read at each HELLO ("": not known yet, waits) */
     const char *node_id;    /* this node's id */
     const char *auth;       /* the cluster secret presented at HELLO (NULL: none) */
-    uint64_t *next_id;      /* request ids, one counter for all links (shared frames) */
-    int *open_handles;      /* the owner's count of open libuv handles */
-    size_t rec_size;        /* bytes per request record, at least sizeof(zkv_peerlink_rec) */
+    /* the node's TLS client context, read at each connect (NULL or *NULL: plain TCP) */
+    zkv_tls_ctx *const *tls;
+    uint64_t *next_id; /* request ids, one counter for all links (shared frames) */
+    int *open_handles; /* the owner's count of open libuv handles */
+    size_t rec_size;   /* bytes per request record, at least sizeof(zkv_peerlink_rec) */
     /* Callbacks (ctx): up once the HELLO is answered (requests may go); down when the
      * connection is lost (every request in flight with it); an answer with its record. */
     void (*on_up)(void *ctx);

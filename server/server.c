@@ -343,17 +343,35 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_shutdown(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-/* SIGHUP: --auth-file is read again; new connections are checked against it, the nodes
- * present its cluster secret on their next connection. A file that does not load keeps
- * the credentials in force. */
+/* SIGHUP, the TLS files: new connections use the new certificates and keys, links to
+ * other nodes on their next connect; open connections keep theirs. */
+static void reload_tls(zkv_server *s)
+{
+    if (!s->tls_accept)
+        return;
+    zkv_tls_ctx *accept = NULL, *connect = NULL;
+    char err[512];
+    if (zkv_tls_node_ctxs(&s->opt->tls, &accept, &connect, err, sizeof(err)) != 0) {
+        ZKV_ERROR("SIGHUP: %s; the TLS files in force stay", err);
+        return;
+    }
+    zkv_tls_ctx_free(s->tls_accept);
+    zkv_tls_ctx_free(s->tls_connect);
+    s->tls_accept = accept;
+    s->tls_connect = connect;
+    ZKV_INFO("SIGHUP: read the TLS certificates and keys again; new connections use them");
+}
+
+/* SIGHUP: --auth-file and the TLS files are read again; new connections are checked
+ * against the credentials, the nodes present its cluster secret on their next connection.
+ * A file that does not load keeps what is in force. */
 static void on_sighup(uv_signal_t *h, int signum)
 {
     (void)signum;
     zkv_server *s = h->data;
-    if (!s->opt->auth_file) {
-        ZKV_INFO("SIGHUP: no --auth-file to read again");
+    reload_tls(s);
+    if (!s->opt->auth_file)
         return;
-    }
     zkv_auth *fresh = NULL;
     char err[512];
     if (zkv_auth_load(s->opt->auth_file, &fresh, err, sizeof(err)) != 0) {
@@ -554,6 +572,17 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     }
     s->opt = opt;
     s->store = store;
+    char terr[512];
+    if (zkv_tls_node_ctxs(&opt->tls, &s->tls_accept, &s->tls_connect, terr, sizeof(terr)) != 0) {
+        ZKV_ERROR("%s", terr);
+        free(s);
+        return 1;
+    }
+    if (s->tls_accept)
+        ZKV_INFO("TLS on: clients and nodes connect with TLS%s",
+                 opt->tls.client_ca && opt->tls.client_ca[0]
+                     ? ", presenting a certificate signed by --tls-client-ca"
+                     : "");
     s->limits = opt->limits;
     s->max_frame = zkv_frame_max_request(opt->max_key, opt->max_value);
     s->env = (zkv_dispatch_env){.store = store,
@@ -607,6 +636,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                                 .node_id = opt->node_id,
                                 .cluster_id = s->cluster_id,
                                 .secret = zkv_auth_cluster_secret(opt->auth),
+                                .tls = &s->tls_connect,
                                 .map = (const zkv_rangemap *const *)&s->map,
                                 .fenced = &s->env.fenced,
                                 .membership = &s->membership, /* started below */
@@ -685,6 +715,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     zkv_handoffs_free(s->handoffs);
     zkv_reclaim_free(s->reclaim);
     zkv_auth_free(s->auth_loaded);
+    zkv_tls_ctx_free(s->tls_accept);
+    zkv_tls_ctx_free(s->tls_connect);
     free(s->stats_prev);
     zkv_rangemap_free(s->map);
     zkv_reply_free(&s->reply);

@@ -5,6 +5,7 @@
 #define ZKV_SERVER_SERVER_H
 #include <stddef.h>
 #include "connlimits.h"
+#include "common/tls.h"
 #include "membership.h"
 #include "store.h"
 
@@ -27,6 +28,7 @@ typedef struct zkv_server_options {
     uint64_t stats_ms;           /* --stats-interval-ms (0: no reports) */
     const struct zkv_auth *auth; /* --auth-file (NULL: no credentials asked or presented) */
     const char *auth_file;       /* its path, read again on SIGHUP (NULL: none) */
+    zkv_tls_files tls;           /* --tls-*: TLS when tls.cert is given; read again on SIGHUP */
     int64_t reclaim_ms;          /* --reclaim-delay-ms (0: never reclaims, reclaim.h) */
     zkv_limits limits; /* --max-conns (as the open-file limit allows), timeouts, output caps */
     zkv_membership_config membership;

@@ -14,7 +14,7 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "reclaim.h"
-#include "sendbuf.h"
+#include "uvstream.h"
 #include "server.h"
 #include "shipper.h"
 
@@ -32,7 +32,9 @@ typedef struct zkv_server {
     uv_check_t check;     /* the same right after the I/O callbacks of a turn */
     uv_async_t async;     /* membership -> loop: new map, cluster id, fatal */
     uv_signal_t sigterm, sigint;
-    uv_signal_t sighup;           /* --auth-file: read again */
+    uv_signal_t sighup;           /* --auth-file and the TLS files: read again */
+    zkv_tls_ctx *tls_accept;      /* --tls-cert/--tls-key/--tls-client-ca (NULL: plain) */
+    zkv_tls_ctx *tls_connect;     /* to other nodes: --tls-ca, our cert (NULL: plain) */
     struct zkv_auth *auth_loaded; /* the credentials a SIGHUP loaded (freed at exit) */
     uv_timer_t shutdown_timer;
     uv_timer_t metrics_timer; /* --metrics: renders and publishes once a second */
@@ -93,6 +95,9 @@ struct zkv_conn {
     zkv_buf out;  /* responses of this turn, waiting for the commit and the flush */
     zkv_buf wbuf; /* bytes handed to uv_write */
     uv_write_t wreq;
+    zkv_uvstream st;   /* plain, or TLS on a node with --tls-cert (uvstream.h) */
+    bool saw_bytes;    /* the first bytes arrived (they tell TLS from plain) */
+    bool plain_on_tls; /* a plain client of a TLS node: refused at its first request */
     bool writing;
     bool reading;
     bool paused;            /* reading stopped: too many answers queued (connlimits.h) */

@@ -445,6 +445,7 @@ static peer *peer_get(zkv_shipper *sh, const char *node_id)
                             .cluster_id = sh->node.cluster_id,
                             .node_id = sh->node.node_id,
                             .auth = sh->secret,
+                            .tls = sh->node.tls,
                             .next_id = &sh->next_req_id,
                             .open_handles = &sh->open_handles,
                             .rec_size = sizeof(sent_req),

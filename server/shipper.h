@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/rangemap.h"
+#include "common/tls.h"
 #include "metrics.h"
 #include "zkv.pb-c.h"
 
@@ -70,6 +71,7 @@ typedef struct zkv_ship_node {
     const char *node_id;
     const char *cluster_id;         /* the node's storage: "" until the cluster is joined */
     const char *secret;             /* --auth-file's cluster secret at start (NULL: none) */
+    zkv_tls_ctx *const *tls;        /* the TLS client context links use (*NULL: plain) */
     const zkv_rangemap *const *map; /* the installed map (*map NULL until the first) */
     const bool *fenced;             /* no valid serving lease */
     struct zkv_membership *const *membership; /* in_sync writes (*membership NULL: none) */

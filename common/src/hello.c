@@ -1,5 +1,6 @@
 /* hello.c: the HELLO exchange, built and checked in one place (see hello.h). */
 #include "common/hello.h"
+#include "common/tls.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +42,7 @@ zkv_hello_outcome zkv_hello_check(const Zkv__Response *resp, const char *cluster
 }
 
 Zkv__Status zkv_hello_admit(const Zkv__Request *req, const char *cluster_id, const zkv_auth *auth,
-                            bool *as_node, char *why, size_t whylen)
+                            const char *cert_cn, bool *as_node, char *why, size_t whylen)
 {
     *as_node = false;
     if (req->protocol > ZKV_PROTOCOL_VERSION) { /* 0: a sender from before the field */
@@ -55,6 +56,18 @@ Zkv__Status zkv_hello_admit(const Zkv__Request *req, const char *cluster_id, con
         return ZKV__STATUS__WRONG_CLUSTER;
     }
     const char *node = req->node_id ? req->node_id : "";
+    if (cert_cn) { /* mutual TLS: the certificate authenticates the sender */
+        bool node_cert = strcmp(cert_cn, ZKV_TLS_NODE_CN) == 0;
+        if (node[0] && !node_cert &&
+            !(auth && zkv_auth_check(auth, req->auth, NULL) == ZKV_AUTH_NODE)) {
+            snprintf(why, whylen,
+                     "a client certificate (CN \"%.64s\") cannot speak for node \"%.64s\"", cert_cn,
+                     node);
+            return ZKV__STATUS__AUTH_FAILED;
+        }
+        *as_node = node[0] != '\0';
+        return ZKV__STATUS__OK;
+    }
     if (!auth) {
         *as_node = node[0] != '\0';
         return ZKV__STATUS__OK;

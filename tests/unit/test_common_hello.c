@@ -8,6 +8,7 @@
 
 #include "common/frame.h"
 #include "common/hello.h"
+#include "common/tls.h"
 
 static void test_request(void)
 {
@@ -63,20 +64,22 @@ static void test_admit(void)
     bool node = true;
     Zkv__Request req;
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1"});
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, &node, why, sizeof why), ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, NULL, &node, why, sizeof why),
+                    ZKV__STATUS__OK);
     req.protocol = 0; /* a sender from before the field */
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, &node, why, sizeof why), ZKV__STATUS__OK);
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", NULL, &node, why, sizeof why),
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, NULL, &node, why, sizeof why),
+                    ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", NULL, NULL, &node, why, sizeof why),
                     ZKV__STATUS__WRONG_CLUSTER);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "another cluster"));
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "cid-1")); /* what the sender expects */
     CU_ASSERT_PTR_NULL(strstr(why, "cid-9"));     /* never what the node is */
     req.cluster_id = NULL;
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", NULL, &node, why, sizeof why),
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", NULL, NULL, &node, why, sizeof why),
                     ZKV__STATUS__WRONG_CLUSTER);
     req.cluster_id = "cid-9";
     req.protocol = ZKV_PROTOCOL_VERSION + 1;
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", NULL, &node, why, sizeof why),
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", NULL, NULL, &node, why, sizeof why),
                     ZKV__STATUS__BAD_REQUEST);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "protocol 2"));
 }
@@ -93,33 +96,57 @@ static void test_admit_with_credentials(void)
     bool node = true;
     Zkv__Request req;
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1"});
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why),
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, NULL, &node, why, sizeof why),
                     ZKV__STATUS__AUTH_FAILED);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "no credential"));
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1", .auth = "tok-for-the-web-tier-02"});
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why),
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, NULL, &node, why, sizeof why),
                     ZKV__STATUS__AUTH_FAILED);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "not accepted"));
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1", .auth = "tok-for-the-web-tier-01"});
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why), ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, NULL, &node, why, sizeof why),
+                    ZKV__STATUS__OK);
     CU_ASSERT_FALSE(node);
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1",
                                          .node_id = "node-2",
                                          .auth = "tok-for-the-web-tier-01"});
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why),
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, NULL, &node, why, sizeof why),
                     ZKV__STATUS__AUTH_FAILED);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "cannot speak for node"));
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1",
                                          .node_id = "node-2",
                                          .auth = "s3cret-of-the-cluster-0123"});
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, &node, why, sizeof why), ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, NULL, &node, why, sizeof why),
+                    ZKV__STATUS__OK);
     CU_ASSERT_TRUE(node);
     /* the wrong cluster is told before anything about credentials */
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", auth, &node, why, sizeof why),
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-9", auth, NULL, &node, why, sizeof why),
                     ZKV__STATUS__WRONG_CLUSTER);
     /* without credentials configured */
     zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1", .node_id = "node-2"});
-    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, &node, why, sizeof why), ZKV__STATUS__OK);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, NULL, &node, why, sizeof why),
+                    ZKV__STATUS__OK);
+    CU_ASSERT_TRUE(node);
+    /* mutual TLS: a verified client certificate admits without a credential; only a node
+     * certificate (or the cluster secret) makes node_id believed */
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1"});
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, "app", &node, why, sizeof why),
+                    ZKV__STATUS__OK);
+    CU_ASSERT_FALSE(node);
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1", .node_id = "node-2"});
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, "app", &node, why, sizeof why),
+                    ZKV__STATUS__AUTH_FAILED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "client certificate"));
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", NULL, "app", &node, why, sizeof why),
+                    ZKV__STATUS__AUTH_FAILED);
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, ZKV_TLS_NODE_CN, &node, why, sizeof why),
+                    ZKV__STATUS__OK);
+    CU_ASSERT_TRUE(node);
+    zkv_hello_request(&req, &(zkv_hello){.cluster_id = "cid-1",
+                                         .node_id = "node-2",
+                                         .auth = "s3cret-of-the-cluster-0123"});
+    CU_ASSERT_EQUAL(zkv_hello_admit(&req, "cid-1", auth, "app", &node, why, sizeof why),
+                    ZKV__STATUS__OK);
     CU_ASSERT_TRUE(node);
     zkv_auth_free(auth);
     /* the sender's side */

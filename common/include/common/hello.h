@@ -44,11 +44,15 @@ zkv_hello_outcome zkv_hello_check(const Zkv__Response *resp, const char *cluster
                                   size_t whylen);
 
 /* The node's side: whether the HELLO req may open a session on a node of cluster_id that
- * accepts the credentials auth (NULL: any sender, as without --auth-file). Returns
- * ZKV__STATUS__OK with *as_node (the HELLO's node_id is to be believed: the cluster
- * secret, or no credentials configured), or the status to answer (WRONG_CLUSTER;
- * AUTH_FAILED; BAD_REQUEST for a protocol this node does not speak) with why. */
+ * accepts the credentials auth (NULL: any sender, as without --auth-file). cert_cn is the
+ * common name of the client certificate the connection presented, verified against the
+ * node's --tls-client-ca (NULL: none): it admits the sender without a credential, and as
+ * a node only when it is ZKV_TLS_NODE_CN (or the cluster secret comes with it). Returns
+ * ZKV__STATUS__OK with *as_node (the HELLO's node_id is to be believed: a node
+ * certificate, the cluster secret, or no credentials configured), or the status to answer
+ * (WRONG_CLUSTER; AUTH_FAILED; BAD_REQUEST for a protocol this node does not speak) with
+ * why. */
 Zkv__Status zkv_hello_admit(const Zkv__Request *req, const char *cluster_id, const zkv_auth *auth,
-                            bool *as_node, char *why, size_t whylen);
+                            const char *cert_cn, bool *as_node, char *why, size_t whylen);
 
 #endif
