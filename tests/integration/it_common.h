@@ -6,6 +6,8 @@
 #include <CUnit/CUnit.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,6 +43,17 @@ static inline int it_secret_file(const char *name, const char *text, char *path,
     if (f)
         ok = fclose(f) == 0 && ok;
     return ok ? 0 : -1;
+}
+
+/* Makes the test CA of scripts/test-ca.sh (its path in $ZKV_TEST_CA_SCRIPT) in the run's
+ * temp dir; the directory into dir. 0 or -1. */
+static inline int it_test_ca(char *dir, size_t n)
+{
+    const char *script = getenv("ZKV_TEST_CA_SCRIPT");
+    snprintf(dir, n, "%s/ca", zkt_tmpdir());
+    char cmd[PATH_MAX * 2 + 32];
+    snprintf(cmd, sizeof(cmd), "'%s' '%s' >/dev/null", script ? script : "scripts/test-ca.sh", dir);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 /* A client of cl's cluster with a per-call timeout and a failfast budget (ms; <= 0: the

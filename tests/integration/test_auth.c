@@ -10,7 +10,9 @@
  *  - The owner of a range killed: the coordinator (which presents the secret to ask the
  *    replicas' positions) fails the range over and every key reads back.
  *  - The file rewritten with a new client token and SIGHUP sent to the servers: the new
- *    token works, the old one is refused on new connections. */
+ *    token works, the old one is refused on new connections.
+ *  - A TLS client (the test CA of scripts/test-ca.sh) against these plain nodes: ZKV_EAUTH
+ *    saying the node is without TLS; the node logs why it closed the connection. */
 #include <CUnit/CUnit.h>
 #include <signal.h>
 #include <stdio.h>
@@ -190,6 +192,19 @@ static bool new_token_works(void *arg)
     return put_with(arg) == ZKV_OK;
 }
 
+static bool coord_reloaded(void *arg)
+{
+    (void)arg;
+    FILE *f = fopen(g_cl.coords[0].log, "r");
+    char line[1024];
+    bool seen = false;
+    while (f && !seen && fgets(line, sizeof(line), f))
+        seen = strstr(line, "SIGHUP: credentials read again") != NULL;
+    if (f)
+        fclose(f);
+    return seen;
+}
+
 /* SIGHUP reads --auth-file again: a new token works, the old one is refused on new
  * connections (connections made before keep their session). */
 static void test_reload_on_sighup(void)
@@ -201,8 +216,41 @@ static void test_reload_on_sighup(void)
         if (g_cl.servers[i].pid > 0)
             CU_ASSERT_EQUAL(kill(g_cl.servers[i].pid, SIGHUP), 0);
     CU_ASSERT(zkt_wait_for(new_token_works, "client-token-rotated-4567", WAIT_MS));
+    /* the coordinator reads its files again too */
+    CU_ASSERT_EQUAL(kill(g_cl.coords[0].pid, SIGHUP), 0);
+    CU_ASSERT(zkt_wait_for(coord_reloaded, NULL, WAIT_MS));
     CU_ASSERT_EQUAL(put_with(TOKEN), ZKV_EAUTH);
     CU_ASSERT_EQUAL(it_read_keys(g_client, N_KEYS, g_gens), 0); /* made before: still in */
+}
+
+/* TLS to a plain node: the node closes at the first bytes, the client says why. */
+static void test_tls_client_on_plain_node(void)
+{
+    char ca[PATH_MAX / 2], path[PATH_MAX];
+    CU_ASSERT_FATAL(it_test_ca(ca, sizeof(ca)) == 0);
+    snprintf(path, sizeof(path), "%s/ca.pem", ca);
+    zkv_options *o = it_options(&g_cl, 3000);
+    zkv_client *c = NULL;
+    CU_ASSERT_FATAL(o != NULL);
+    zkv_options_set_failfast(o, 300);
+    CU_ASSERT_EQUAL(zkv_options_set_tls(o, path, NULL, NULL), ZKV_OK);
+    CU_ASSERT_EQUAL_FATAL(zkv_client_create(o, &c), ZKV_OK);
+    zkv_options_free(o);
+    int rc = zkv_put(c, "k", 1, "v", 1, 0, 0, NULL);
+    zkt_log("TLS client on a plain node: %s: %s", zkv_strerror(rc), zkv_last_error());
+    CU_ASSERT_EQUAL(rc, ZKV_EAUTH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(zkv_last_error(), "without TLS"));
+    zkv_client_free(c);
+    int logged = 0;
+    for (int i = 0; i < g_cl.n_servers; i++) {
+        FILE *f = fopen(g_cl.servers[i].log, "r");
+        char line[1024];
+        while (f && fgets(line, sizeof(line), f))
+            logged += strstr(line, "speaks TLS, but this node has no --tls-cert") != NULL;
+        if (f)
+            fclose(f);
+    }
+    CU_ASSERT(logged > 0);
 }
 
 int main(void)
@@ -216,5 +264,6 @@ int main(void)
     CU_add_test(s, "node ids only with the cluster secret", test_raw_hellos);
     CU_add_test(s, "failover: the coordinator presents the secret", test_failover);
     CU_add_test(s, "SIGHUP reads the credentials again", test_reload_on_sighup);
+    CU_add_test(s, "a TLS client on a plain node", test_tls_client_on_plain_node);
     return zkt_run_all();
 }
