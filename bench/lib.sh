@@ -137,8 +137,10 @@ PY
 }
 
 # start_cluster NAME NODES REPLICAS: sets $cluster_pids. Each zkv-server also gets
-# $server_flags (a list of flags; the callers' --server-flags).
+# $server_flags (a list of flags; the callers' --server-flags), the coordinator
+# $coord_flags.
 server_flags="${server_flags:-}"
+coord_flags="${coord_flags:-}"
 start_cluster() {
   local name="$1" nodes="$2" replicas="$3" i port
   cluster_pids=()
@@ -149,8 +151,9 @@ start_cluster() {
       --listen "127.0.0.1:$port" --data-dir "$tmp/$name-node-$i" --log-level warn $server_flags
     cluster_pids+=("$started")
   done
+  # shellcheck disable=SC2086 # coord_flags is a list of flags
   start "$name-coordinator" "$bin/coordinator/zkv-coordinator" --zk "$zk" --cluster "$name" \
-    --replicas "$replicas" --min-nodes "$nodes" --log-level warn
+    --replicas "$replicas" --min-nodes "$nodes" --log-level warn $coord_flags
   cluster_pids+=("$started")
   wait_for 60 ready "$name" "$replicas" ||
     die "cluster $name not ready within 60 s; logs: $(tail -n 3 "$tmp/$name"-*.log)"
