@@ -8,6 +8,7 @@
 #include "common/frame.h"
 #include "common/hello.h"
 #include "common/log.h"
+#include "common/pending.h"
 #include "common/rangemap.h"
 #include "common/util.h"
 #include "uvstream.h"
@@ -27,10 +28,9 @@ struct zkv_peerlink {
     uv_write_t wreq;
     bool tcp_open, timer_open, writing, released;
     zkv_buf in, out, wbuf;
-    zkv_uvstream io; /* plain, or TLS when the node has a TLS client context */
-    uint8_t *fifo;   /* requests in flight, cfg.rec_size bytes each, a ring */
-    uint8_t *rec;    /* the record of the answer being handled (the ring may move meanwhile) */
-    size_t fifo_head, fifo_n, fifo_cap;
+    zkv_uvstream io;   /* plain, or TLS when the node has a TLS client context */
+    zkv_pending q;     /* requests in flight, records of cfg.rec_size bytes */
+    uint8_t *rec;      /* the record of the answer being handled (the ring may move meanwhile) */
     uint64_t hello_id; /* the HELLO's request id (answered before anything else) */
     uint32_t backoff_ms;
     bool logged_down;
@@ -44,7 +44,7 @@ static void free_link(zkv_peerlink *l)
     zkv_buf_free(&l->out);
     zkv_buf_free(&l->wbuf);
     zkv_uvstream_free(&l->io);
-    free(l->fifo);
+    zkv_pending_free(&l->q);
     free(l->rec);
     free(l);
 }
@@ -92,8 +92,7 @@ static void on_tcp_closed(uv_handle_t *h)
 /* Drops the connection; the owner hears of it (unless released). */
 static void close_tcp(zkv_peerlink *l)
 {
-    l->fifo_n = 0;
-    l->fifo_head = 0;
+    zkv_pending_clear(&l->q);
     bool was_up = l->st != LINK_DOWN;
     l->st = LINK_DOWN;
     if (was_up && !l->released)
@@ -112,35 +111,13 @@ void zkv_peerlink_fail(zkv_peerlink *l, const char *why)
     close_tcp(l);
 }
 
-static void *fifo_push(zkv_peerlink *l)
-{
-    size_t rs = l->cfg.rec_size;
-    if (l->fifo_n == l->fifo_cap) {
-        size_t ncap = l->fifo_cap ? l->fifo_cap * 2 : 32;
-        uint8_t *nf = malloc(ncap * rs);
-        if (!nf)
-            return NULL;
-        for (size_t i = 0; i < l->fifo_n; i++)
-            memcpy(nf + i * rs, l->fifo + ((l->fifo_head + i) % l->fifo_cap) * rs, rs);
-        free(l->fifo);
-        l->fifo = nf;
-        l->fifo_cap = ncap;
-        l->fifo_head = 0;
-    }
-    uint8_t *r = l->fifo + ((l->fifo_head + l->fifo_n) % l->fifo_cap) * rs;
-    l->fifo_n++;
-    memset(r, 0, rs);
-    return r;
-}
-
 static void *record(zkv_peerlink *l, uint64_t id)
 {
-    zkv_peerlink_rec *r = fifo_push(l);
+    zkv_peerlink_rec *r = zkv_pending_push(&l->q, id);
     if (!r) {
         zkv_peerlink_fail(l, "out of memory");
         return NULL;
     }
-    r->id = id;
     r->sent_ms = zkv_now_ms();
     return r;
 }
@@ -241,17 +218,13 @@ static void process(zkv_peerlink *l)
         if (!zkv_wire_decode_answer(payload, plen, &light, msg, sizeof(msg)))
             resp = unpacked = zkv__response__unpack(NULL, plen, payload);
         zkv_buf_consume(&l->in, consumed);
-        const zkv_peerlink_rec *head =
-            l->fifo_n ? (const zkv_peerlink_rec *)(l->fifo + l->fifo_head * l->cfg.rec_size) : NULL;
-        if (!resp || !head || head->id != resp->id) {
+        /* the record is copied out: the answer may send more, moving the ring */
+        if (!resp || zkv_pending_pop(&l->q, resp->id, rec) != 0) {
             if (unpacked)
                 zkv__response__free_unpacked(unpacked, NULL);
             zkv_peerlink_fail(l, resp ? "answer out of order" : "undecodable answer");
             break;
         }
-        memcpy(rec, head, l->cfg.rec_size); /* the answer may send more, moving the ring */
-        l->fifo_head = (l->fifo_head + 1) % l->fifo_cap;
-        l->fifo_n--;
         if (((const zkv_peerlink_rec *)rec)->id == l->hello_id && l->st == LINK_HELLO)
             hello_answer(l, resp);
         else
@@ -371,6 +344,7 @@ zkv_peerlink *zkv_peerlink_new(const zkv_peerlink_cfg *cfg, const char *peer_id)
         return NULL;
     }
     l->cfg = *cfg;
+    zkv_pending_init(&l->q, cfg->rec_size);
     snprintf(l->peer_id, sizeof(l->peer_id), "%s", peer_id);
     zkv_buf_init(&l->in);
     zkv_buf_init(&l->out);

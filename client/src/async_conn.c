@@ -2,7 +2,7 @@
  * socket per node carrying pipelined requests. Nothing here waits: connect(2) starts
  * and finishes when the loop reports the socket writable, writes go as far as the
  * socket takes them, reads parse every whole answer and hand it to its request
- * (async_route.c) through the connection's pending table (apending.h), which matches
+ * (async_route.c) through the connection's pending table (common/pending.h), which matches
  * answers to requests by id, in order. The HELLO that opens a connection sits in that
  * table as a marker, and an attempt abandoned on the wire (past its deadline) as a
  * tombstone, so a late answer is matched and dropped rather than taken for the next
@@ -85,12 +85,17 @@ void zkv__aconn_fail(zkv_async *a, zkv__aconn *c, int code, const char *why)
     conn_close(a, c);
     if (code == ZKV_ECONNECT || code == ZKV_ETIMEOUT)
         c->skip_until = zkv__async_now(a) + ZKV__SKIP_MS;
-    zkv__apq old = c->q;
-    zkv__apq_init(&c->q);
-    c->q.next_id = old.next_id;
+    /* A fresh table first: failing an attempt may route it here again. Ids keep growing
+     * (c->next_id), so a new connection never reuses an id of an old one's answers. */
+    zkv_pending old = c->q;
+    zkv_pending_init(&c->q, sizeof(zkv__apend));
     fail_ctx f = {.a = a, .code = code, .why = why};
-    zkv__apq_drain(&old, fail_one, &f);
-    zkv__apq_free(&old);
+    for (const zkv__apend *h; (h = zkv_pending_head(&old)) != NULL;) {
+        zkv__apend e = *h;
+        (void)zkv_pending_pop(&old, e.id, NULL);
+        fail_one(&f, e.id, e.item);
+    }
+    zkv_pending_free(&old);
 }
 
 static void fail_errno(zkv_async *a, zkv__aconn *c, bool lost, int errnum)
@@ -139,7 +144,8 @@ zkv__aconn *zkv__aconn_get(zkv_async *a, const char *node_id, const char *addr)
     zkv_stream_init(&c->s);
     zkv_buf_init(&c->in);
     zkv_buf_init(&c->out);
-    zkv__apq_init(&c->q);
+    zkv_pending_init(&c->q, sizeof(zkv__apend));
+    c->next_id = 1;
     a->conns[a->nconns++] = c;
     return c;
 }
@@ -158,7 +164,7 @@ void zkv__aconn_destroy(zkv__aconn *c)
     zkv_stream_free(&c->s);
     zkv_buf_free(&c->in);
     zkv_buf_free(&c->out);
-    zkv__apq_free(&c->q);
+    zkv_pending_free(&c->q);
     free(c);
 }
 
@@ -188,8 +194,12 @@ static int conn_open(zkv_async *a, zkv__aconn *c, uint64_t map_version, uint64_t
                                          .client_name = a->c->opts.client_name,
                                          .map_version = map_version,
                                          .auth = a->c->opts.auth});
-    if (zkv__apq_push(&c->q, &hello_marker, &req.id) != 0 ||
-        zkv_frame_append_request(&c->out, &req) != 0) {
+    zkv__apend *e = zkv_pending_push(&c->q, c->next_id);
+    if (e) {
+        e->item = &hello_marker;
+        req.id = c->next_id++;
+    }
+    if (!e || zkv_frame_append_request(&c->out, &req) != 0) {
         zkv__aconn_fail(a, c, ZKV_ENOMEM, "out of memory");
         return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory");
     }
@@ -206,14 +216,17 @@ int zkv__aconn_send(zkv_async *a, zkv__aconn *c, Zkv__Request *req, void *item, 
             c->skip_until = now + ZKV__SKIP_MS;
         return rc;
     }
-    /* Encode with the id the push will assign, so a failure leaves nothing behind. */
-    req->id = c->q.next_id;
+    /* Encode with the next id, taken once the push succeeded too: a failure leaves
+     * nothing behind. */
+    req->id = c->next_id;
     size_t saved = c->out.len;
-    uint64_t id = 0;
-    if (zkv_frame_append_request(&c->out, req) != 0 || zkv__apq_push(&c->q, item, &id) != 0) {
+    zkv__apend *e = NULL;
+    if (zkv_frame_append_request(&c->out, req) != 0 || !(e = zkv_pending_push(&c->q, req->id))) {
         c->out.len = saved;
         return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory");
     }
+    e->item = item;
+    c->next_id++;
     watch(a, c);
     return ZKV_OK;
 }
@@ -257,8 +270,8 @@ static void parse_answers(zkv_async *a, zkv__aconn *c)
         bool in_place = !c->lending && zkv_frame_decode_response_fast(payload, plen, &fast);
         Zkv__Response *resp = in_place ? &fast : zkv__response__unpack(NULL, plen, payload);
         zkv_buf_consume(&c->in, consumed);
-        void *item = NULL;
-        if (!resp || zkv__apq_pop(&c->q, resp->id, &item) != 0) {
+        zkv__apend e;
+        if (!resp || zkv_pending_pop(&c->q, resp->id, &e) != 0) {
             snprintf(why, sizeof why, "node %s at %s sent %s", c->node_id, c->addr,
                      resp ? "an answer out of order" : "an undecodable answer");
             if (resp && !in_place)
@@ -267,6 +280,7 @@ static void parse_answers(zkv_async *a, zkv__aconn *c)
             return;
         }
         c->skip_until = 0; /* it answers */
+        void *item = e.item;
         bool ok = true;
         if (item == &hello_marker) {
             ok = hello_answer(a, c, resp);
@@ -366,8 +380,8 @@ void zkv__aconn_check(zkv_async *a, zkv__aconn *c, uint64_t now)
         zkv__aconn_fail(a, c, ZKV_ECONNECT, why);
         return;
     }
-    for (size_t k = 0; k < zkv__apq_count(&c->q) && !a->free_asked; k++) {
-        zkv__apq_entry *e = zkv__apq_at(&c->q, k);
+    for (size_t k = 0; k < zkv_pending_count(&c->q) && !a->free_asked; k++) {
+        zkv__apend *e = zkv_pending_at(&c->q, k);
         if (e->item == &hello_marker || e->item == &tombstone)
             continue;
         zkv__areq *r = e->item;

@@ -20,9 +20,9 @@
 
 #include "zkv/zkv_async.h"
 #include "common/buf.h"
+#include "common/pending.h"
 #include "common/stream.h"
 #include "common/util.h"
-#include "apending.h"
 #include "client.h"
 #include "error.h"
 
@@ -87,6 +87,13 @@ typedef struct zkv__areq {
 #define ZKV__UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
+/* A connection's record of one request in flight (common/pending.h): the request, or
+ * async_conn.c's HELLO marker or tombstone. */
+typedef struct zkv__apend {
+    uint64_t id;
+    void *item;
+} zkv__apend;
+
 /* One non-blocking connection to one node. */
 typedef struct zkv__aconn {
     char node_id[ZKV_ID_MAX];
@@ -100,7 +107,8 @@ typedef struct zkv__aconn {
     uint64_t open_deadline; /* connect + HELLO must be done by then (zkv__open_deadline) */
     uint64_t skip_until;    /* reads that may fall back skip the node until then */
     zkv_buf in, out;
-    zkv__apq q; /* requests sent (or queued in out), in id order */
+    zkv_pending q;    /* requests sent (or queued in out), in id order: zkv__apend */
+    uint64_t next_id; /* id of the next request (from 1; kept across reconnects) */
     /* An answer decoded in place is being handed out: its bytes (a get's value, given to
      * the callback as it is) point into in, so a read from inside the callback (a nested
      * loop) moves in to a new buffer and leaves the old one here until it returns. */

@@ -1,7 +1,7 @@
 # Unit tests of libzkv (client/): routing and retry decisions, status mapping, errors,
-# options, batch queueing and grouping, describe JSON, the async pending table and
-# context (scripted loopback peer), create failing fast without ZooKeeper. They link the
-# static library and see its internal headers (client/src).
+# options, batch queueing and grouping, describe JSON, the async context (scripted
+# loopback peer), create failing fast without ZooKeeper. They link the static library and
+# see its internal headers (client/src).
 # Included by tests/CMakeLists.txt.
 foreach(t route api async)
   zkv_unit_test(client_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_${t}.c LIBS zkv_static)

@@ -1,16 +1,13 @@
-/* Unit tests of the async client. The pure part: the pending-request table of one
- * connection (client/src/apending.c): consecutive ids from 1, in-order completion (an
- * answer for any id but the head's is refused), growth while the ring wraps, fail-all
- * on connection loss in order, and ids that keep growing after a drain. Then zkv_async
- * itself on a hand-made client (a one-range map, no ZooKeeper) against a scripted
- * loopback peer and a poll(2) loop standing in for an adapter: answers matched to their
- * callbacks, writes of a lost connection waiting for a new owner for the failfast and
- * then failing once each with ZKV_EUNAVAILABLE, zkv_async_free inside a callback
- * deferred, NOT_OWNER re-sent after a backoff; reads falling back to an in-sync replica
- * (stale, with its node and position) when the owner refuses connections or the range
- * has none, ZKV_FLAG_OWNER_ONLY and ZKV_FLAG_READ_REPLICA; a write waiting on the timer
- * until the map names a new owner, then sent there; zkv_async_batch_run (one callback with
- * every operation's status and value). A real cluster: test_async.c. */
+/* Unit tests of the async client (its pending table, common/pending.h, is tested by
+ * test_common_pending.c): zkv_async on a hand-made client (a one-range map, no ZooKeeper)
+ * against a scripted loopback peer and a poll(2) loop standing in for an adapter: answers
+ * matched to their callbacks, writes of a lost connection waiting for a new owner for the
+ * failfast and then failing once each with ZKV_EUNAVAILABLE, zkv_async_free inside a
+ * callback deferred, NOT_OWNER re-sent after a backoff; reads falling back to an in-sync
+ * replica (stale, with its node and position) when the owner refuses connections or the
+ * range has none, ZKV_FLAG_OWNER_ONLY and ZKV_FLAG_READ_REPLICA; a write waiting on the
+ * timer until the map names a new owner, then sent there; zkv_async_batch_run (one callback
+ * with every operation's status and value). A real cluster: test_async.c. */
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,97 +20,7 @@
 
 #include "zkv/zkv_async.h"
 #include "common/util.h"
-#include "apending.h"
 #include "client.h"
-
-static void test_ids_and_order(void)
-{
-    zkv__apq q;
-    zkv__apq_init(&q);
-    int items[3];
-    uint64_t id = 0;
-    for (int i = 0; i < 3; i++) {
-        CU_ASSERT_EQUAL(zkv__apq_push(&q, &items[i], &id), 0);
-        CU_ASSERT_EQUAL(id, (uint64_t)i + 1);
-    }
-    CU_ASSERT_EQUAL(zkv__apq_count(&q), 3);
-    void *item = NULL;
-    CU_ASSERT_EQUAL(zkv__apq_pop(&q, 2, &item), -1); /* not the head: out of order */
-    CU_ASSERT_EQUAL(zkv__apq_pop(&q, 9, &item), -1); /* unknown */
-    CU_ASSERT_EQUAL(zkv__apq_count(&q), 3);
-    for (int i = 0; i < 3; i++) {
-        CU_ASSERT_EQUAL(zkv__apq_pop(&q, (uint64_t)i + 1, &item), 0);
-        CU_ASSERT_PTR_EQUAL(item, &items[i]);
-    }
-    CU_ASSERT_EQUAL(zkv__apq_count(&q), 0);
-    CU_ASSERT_EQUAL(zkv__apq_pop(&q, 4, &item), -1); /* empty */
-    zkv__apq_free(&q);
-    zkv__apq_free(&q); /* twice is harmless */
-}
-
-/* Pushes and pops interleaved so the ring wraps before it grows. */
-static void test_wrap_and_grow(void)
-{
-    zkv__apq q;
-    zkv__apq_init(&q);
-    static int items[5000];
-    uint64_t next_pop = 1, id = 0;
-    int pushed = 0;
-    for (int round = 0; round < 50; round++) {
-        for (int i = 0; i < 70 + round * 2 && pushed < 5000; i++, pushed++) {
-            CU_ASSERT_EQUAL_FATAL(zkv__apq_push(&q, &items[pushed], &id), 0);
-            CU_ASSERT_EQUAL(id, (uint64_t)pushed + 1);
-        }
-        for (int i = 0; i < 60 && zkv__apq_count(&q) > 0; i++) {
-            void *item = NULL;
-            CU_ASSERT_EQUAL_FATAL(zkv__apq_pop(&q, next_pop, &item), 0);
-            CU_ASSERT_PTR_EQUAL(item, &items[next_pop - 1]);
-            next_pop++;
-        }
-        for (size_t k = 0; k < zkv__apq_count(&q); k++)
-            CU_ASSERT_EQUAL(zkv__apq_at(&q, k)->id, next_pop + k);
-    }
-    zkv__apq_free(&q);
-}
-
-typedef struct seen {
-    uint64_t ids[16];
-    void *items[16];
-    int n;
-} seen;
-
-static void record(void *arg, uint64_t id, void *item)
-{
-    seen *s = arg;
-    s->ids[s->n] = id;
-    s->items[s->n++] = item;
-}
-
-static void test_drain_on_loss(void)
-{
-    zkv__apq q;
-    zkv__apq_init(&q);
-    int items[5];
-    uint64_t id = 0;
-    for (int i = 0; i < 5; i++)
-        zkv__apq_push(&q, &items[i], &id);
-    void *item = NULL;
-    CU_ASSERT_EQUAL(zkv__apq_pop(&q, 1, &item), 0);
-    seen s = {.n = 0};
-    zkv__apq_drain(&q, record, &s); /* the connection is lost: every pending one fails */
-    CU_ASSERT_EQUAL(s.n, 4);
-    for (int i = 0; i < 4; i++) {
-        CU_ASSERT_EQUAL(s.ids[i], (uint64_t)i + 2);
-        CU_ASSERT_PTR_EQUAL(s.items[i], &items[i + 1]);
-    }
-    CU_ASSERT_EQUAL(zkv__apq_count(&q), 0);
-    CU_ASSERT_EQUAL(zkv__apq_push(&q, &items[0], &id), 0);
-    CU_ASSERT_EQUAL(id, 6); /* ids never repeat on the same table */
-    s.n = 0;
-    zkv__apq_drain(&q, record, &s);
-    CU_ASSERT_EQUAL(s.n, 1);
-    zkv__apq_free(&q);
-}
 
 /* --- zkv_async against a scripted peer ------------------------------------------------ */
 
@@ -787,10 +694,6 @@ int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    CU_pSuite s = CU_add_suite("client async pending table", NULL, NULL);
-    CU_add_test(s, "ids from 1, in-order pops, other ids refused", test_ids_and_order);
-    CU_add_test(s, "ring wraps and grows", test_wrap_and_grow);
-    CU_add_test(s, "drain on loss, ids keep growing", test_drain_on_loss);
     CU_pSuite t = CU_add_suite("client async context, scripted peer", NULL, NULL);
     CU_add_test(t, "answers matched; writes of a lost connection fail after the failfast",
                 test_async_loss_fails_all);
