@@ -10,7 +10,7 @@ PACKAGES=(
   libleveldb-dev libsnappy-dev
   libuv1-dev libcjson-dev libreadline-dev libcunit1-dev libmicrohttpd-dev
   libev-dev libevent-dev
-  libssl-dev openssl
+  libssl-dev openssl curl
   clang libclang-rt-14-dev llvm
   nftables
 )

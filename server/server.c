@@ -359,6 +359,9 @@ static void reload_tls(zkv_server *s)
     zkv_tls_ctx_free(s->tls_connect);
     s->tls_accept = accept;
     s->tls_connect = connect;
+    if (s->metrics_http &&
+        zkv_metrics_http_reload(s->metrics_http, &s->opt->tls, err, sizeof(err)) != 0)
+        ZKV_ERROR("SIGHUP: --metrics: %s; the metrics endpoint keeps the TLS files in force", err);
     ZKV_INFO("SIGHUP: read the TLS certificates and keys again; new connections use them");
 }
 
@@ -541,13 +544,14 @@ static int start_metrics(zkv_server *s)
     if (!s->opt->metrics_host)
         return 0;
     char err[512];
-    if (zkv_metrics_http_start(s->opt->metrics_host, s->opt->metrics_port, &s->metrics_http, err,
-                               sizeof(err)) != 0) {
+    if (zkv_metrics_http_start(s->opt->metrics_host, s->opt->metrics_port, &s->opt->tls,
+                               &s->metrics_http, err, sizeof(err)) != 0) {
         ZKV_ERROR("--metrics: %s", err);
         return -1;
     }
-    ZKV_INFO("metrics at http://%s:%d/metrics (refreshed every %d ms)", s->opt->metrics_host,
-             s->opt->metrics_port, METRICS_REFRESH_MS);
+    ZKV_INFO("metrics at %s://%s:%d/metrics (refreshed every %d ms)",
+             s->tls_accept ? "https" : "http", s->opt->metrics_host, s->opt->metrics_port,
+             METRICS_REFRESH_MS);
     uv_timer_start(&s->metrics_timer, on_metrics_timer, 0, METRICS_REFRESH_MS);
     return 0;
 }
