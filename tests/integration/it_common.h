@@ -45,15 +45,54 @@ static inline int it_secret_file(const char *name, const char *text, char *path,
     return ok ? 0 : -1;
 }
 
-/* Makes the test CA of scripts/test-ca.sh (its path in $ZKV_TEST_CA_SCRIPT) in the run's
- * temp dir; the directory into dir. 0 or -1. */
-static inline int it_test_ca(char *dir, size_t n)
+/* Lines of the file at path (a process's log) that contain needle; -1 when it cannot be
+ * read. */
+static inline int it_log_count(const char *path, const char *needle)
 {
-    const char *script = getenv("ZKV_TEST_CA_SCRIPT");
-    snprintf(dir, n, "%s/ca", zkt_tmpdir());
-    char cmd[PATH_MAX * 2 + 32];
-    snprintf(cmd, sizeof(cmd), "'%s' '%s' >/dev/null", script ? script : "scripts/test-ca.sh", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+typedef struct it__failover {
+    zkt_cluster *cl;
+    char victim[64];
+} it__failover;
+
+static inline bool it__failed_over(void *arg)
+{
+    it__failover *f = arg;
+    zkt_map *m = zkt_cluster_map(f->cl);
+    bool ok = m && m->n_ranges > 0 && m->ranges[0].owner[0] &&
+              strcmp(m->ranges[0].owner, f->victim) != 0 &&
+              zkt_map_node_by_id(m, m->ranges[0].owner) != NULL;
+    zkt_map_free(m);
+    return ok;
+}
+
+/* Kills the owner of the first range (SIGKILL) and waits up to wait_ms until a live node
+ * owns it instead: the victim's server index, or -1 (no map, no owner, no failover). */
+static inline int it_kill_first_owner(zkt_cluster *cl, int wait_ms)
+{
+    it__failover f = {.cl = cl};
+    zkt_map *m = zkt_cluster_map(cl);
+    if (!m || m->n_ranges == 0) {
+        zkt_map_free(m);
+        return -1;
+    }
+    snprintf(f.victim, sizeof(f.victim), "%s", m->ranges[0].owner);
+    zkt_map_free(m);
+    int victim = zkt_cluster_server_index(cl, f.victim);
+    if (victim < 0)
+        return -1;
+    zkt_server_stop(cl, victim, SIGKILL); /* its exit status is the signal's */
+    return zkt_wait_for(it__failed_over, &f, wait_ms) ? victim : -1;
 }
 
 /* A client of cl's cluster with a per-call timeout and a failfast budget (ms; <= 0: the

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "it_common.h"
+#include "it_tls.h"
 #include "it_repl.h"
 #include "it_wire.h"
 #include "zkt/zkt.h"
@@ -137,45 +138,13 @@ static void test_raw_hellos(void)
     CU_ASSERT_EQUAL(raw_hello("", TOKEN), ZKV__STATUS__OK);
 }
 
-static char g_victim_id[64];
-
-/* Range 0 has an owner again, not the victim. */
-static bool failed_over(void *arg)
-{
-    (void)arg;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    bool ok = m && m->n_ranges > 0 && m->ranges[0].owner[0] &&
-              strcmp(m->ranges[0].owner, g_victim_id) != 0 &&
-              zkt_map_node_by_id(m, m->ranges[0].owner) != NULL;
-    zkt_map_free(m);
-    return ok;
-}
-
 static void test_failover(void)
 {
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    CU_ASSERT_FATAL(m != NULL);
-    if (!m)
-        return; /* (the assertion has returned already; for the analysers) */
-    snprintf(g_victim_id, sizeof(g_victim_id), "%s", m->ranges[0].owner);
-    int victim = zkt_cluster_server_index(&g_cl, g_victim_id);
-    zkt_map_free(m);
-    CU_ASSERT_FATAL(victim >= 0);
-    zkt_server_stop(&g_cl, victim, SIGKILL); /* its exit status is the signal's */
-    CU_ASSERT_FATAL(zkt_wait_for(failed_over, NULL, WAIT_MS));
+    CU_ASSERT_FATAL(it_kill_first_owner(&g_cl, WAIT_MS) >= 0);
     CU_ASSERT_EQUAL(it_read_keys(g_client, N_KEYS, g_gens), 0);
     /* the replicas answered the coordinator's position queries (a refused HELLO is
      * logged "failover: no position from ...: hello refused") */
-    FILE *f = fopen(g_cl.coords[0].log, "r");
-    CU_ASSERT_FATAL(f != NULL);
-    if (!f)
-        return; /* (the assertion has returned already; for the analysers) */
-    char line[1024];
-    int refused = 0;
-    while (fgets(line, sizeof(line), f))
-        refused += strstr(line, "hello refused") != NULL;
-    fclose(f);
-    CU_ASSERT_EQUAL(refused, 0);
+    CU_ASSERT_EQUAL(it_log_count(g_cl.coords[0].log, "hello refused"), 0);
 }
 
 /* A put through a new client presenting token: its result. */
@@ -195,14 +164,7 @@ static bool new_token_works(void *arg)
 static bool coord_reloaded(void *arg)
 {
     (void)arg;
-    FILE *f = fopen(g_cl.coords[0].log, "r");
-    char line[1024];
-    bool seen = false;
-    while (f && !seen && fgets(line, sizeof(line), f))
-        seen = strstr(line, "SIGHUP: credentials read again") != NULL;
-    if (f)
-        fclose(f);
-    return seen;
+    return it_log_count(g_cl.coords[0].log, "SIGHUP: credentials read again") > 0;
 }
 
 /* SIGHUP reads --auth-file again: a new token works, the old one is refused on new
@@ -226,9 +188,8 @@ static void test_reload_on_sighup(void)
 /* TLS to a plain node: the node closes at the first bytes, the client says why. */
 static void test_tls_client_on_plain_node(void)
 {
-    char ca[PATH_MAX / 2], path[PATH_MAX];
-    CU_ASSERT_FATAL(it_test_ca(ca, sizeof(ca)) == 0);
-    snprintf(path, sizeof(path), "%s/ca.pem", ca);
+    CU_ASSERT_FATAL(it_tls_make_ca() == 0);
+    const char *path = it_tls_file("ca.pem");
     zkv_options *o = it_options(&g_cl, 3000);
     zkv_client *c = NULL;
     CU_ASSERT_FATAL(o != NULL);
@@ -242,14 +203,8 @@ static void test_tls_client_on_plain_node(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(zkv_last_error(), "without TLS"));
     zkv_client_free(c);
     int logged = 0;
-    for (int i = 0; i < g_cl.n_servers; i++) {
-        FILE *f = fopen(g_cl.servers[i].log, "r");
-        char line[1024];
-        while (f && fgets(line, sizeof(line), f))
-            logged += strstr(line, "speaks TLS, but this node has no --tls-cert") != NULL;
-        if (f)
-            fclose(f);
-    }
+    for (int i = 0; i < g_cl.n_servers; i++)
+        logged += it_log_count(g_cl.servers[i].log, "speaks TLS, but this node has no --tls-cert");
     CU_ASSERT(logged > 0);
 }
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "it_common.h"
+#include "it_tls.h"
 #include "zkt/zkt.h"
 #include "zkv/zkv.h"
 
@@ -27,48 +28,24 @@
 
 static zkt_cluster g_cl;
 static zkv_client *g_client;
-static char g_ca[PATH_MAX / 2];
 static int g_port;
-
-/* path of file NAME of the test CA */
-static const char *ca_file(const char *name)
-{
-    static char paths[8][PATH_MAX];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, PATH_MAX, "%s/%s", g_ca, name);
-    return p;
-}
 
 static int suite_init(void)
 {
-    if (zkt_cluster_init(&g_cl, "metricstls") != 0 || it_test_ca(g_ca, sizeof(g_ca)) != 0)
+    if (zkt_cluster_init(&g_cl, "metricstls") != 0 || it_tls_setup(&g_cl, true) != 0)
         return -1;
     g_cl.replicas = 1;
-    const char *node_flags[][2] = {{"--tls-cert", ca_file("node.pem")},
-                                   {"--tls-key", ca_file("node.key")},
-                                   {"--tls-ca", ca_file("ca.pem")}};
-    for (size_t i = 0; i < 3; i++)
-        if (zkt_cluster_server_flag(&g_cl, node_flags[i][0], node_flags[i][1]) != 0 ||
-            zkt_cluster_coord_flag(&g_cl, node_flags[i][0], node_flags[i][1]) != 0)
-            return -1;
     char metrics[64];
     g_port = zkt_free_port();
     snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", g_port);
-    if (g_port <= 0 || zkt_cluster_server_flag(&g_cl, "--tls-client-ca", ca_file("ca.pem")) != 0 ||
-        zkt_cluster_server_flag(&g_cl, "--metrics", metrics) != 0)
+    if (g_port <= 0 || zkt_cluster_server_flag(&g_cl, "--metrics", metrics) != 0)
         return -1;
-    setenv("ZKV_TLS_CA", ca_file("ca.pem"), 1);
-    setenv("ZKV_TLS_CERT", ca_file("client.pem"), 1);
-    setenv("ZKV_TLS_KEY", ca_file("client.key"), 1);
     return it_cluster_up(&g_cl, 1, 10000, 0, &g_client);
 }
 
 static int suite_cleanup(void)
 {
-    unsetenv("ZKV_TLS_CA");
-    unsetenv("ZKV_TLS_CERT");
-    unsetenv("ZKV_TLS_KEY");
+    it_tls_env_clear();
     return it_cluster_down(&g_cl, &g_client);
 }
 
@@ -142,7 +119,8 @@ static void log_scrape(const char *what, const scrape *s)
  * 200 with the metrics. */
 static bool scrape_works(void *arg)
 {
-    scrape s = curl_get("https", *(const char **)arg, ca_file("client.pem"), ca_file("client.key"));
+    scrape s = curl_get("https", *(const char **)arg, it_tls_file("client.pem"),
+                        it_tls_file("client.key"));
     bool ok = s.code == 0 && s.http == 200 && has_metrics(&s);
     scrape_free(&s);
     return ok;
@@ -160,10 +138,10 @@ static void test_scrape(void)
     /* libzkv over TLS works too */
     CU_ASSERT_EQUAL(zkv_put(g_client, "k", 1, "v", 1, 5000, 0, NULL), ZKV_OK);
     char ca_path[PATH_MAX];
-    snprintf(ca_path, sizeof(ca_path), "%s", ca_file("ca.pem"));
+    snprintf(ca_path, sizeof(ca_path), "%s", it_tls_file("ca.pem"));
     const char *ca = ca_path;
     bool ok = zkt_wait_for(scrape_works, &ca, WAIT_MS);
-    scrape s = curl_get("https", ca, ca_file("client.pem"), ca_file("client.key"));
+    scrape s = curl_get("https", ca, it_tls_file("client.pem"), it_tls_file("client.key"));
     if (!ok)
         log_scrape("with the client certificate", &s);
     CU_ASSERT(ok);
@@ -190,14 +168,14 @@ static void test_refusals(void)
     /* no client certificate: the handshake completes (GnuTLS only asks for one) and the
      * request gets 403 saying why */
     scrape s =
-        expect_refused("without a client certificate", "https", ca_file("ca.pem"), NULL, NULL);
+        expect_refused("without a client certificate", "https", it_tls_file("ca.pem"), NULL, NULL);
     CU_ASSERT(s.code != 0 || s.http == 403);
     if (s.http == 403)
         CU_ASSERT_PTR_NOT_NULL(s.body && strstr(s.body, "client certificate"));
     scrape_free(&s);
     /* a client certificate of another CA */
-    s = expect_refused("with a certificate of another CA", "https", ca_file("ca.pem"),
-                       ca_file("other-node.pem"), ca_file("other-node.key"));
+    s = expect_refused("with a certificate of another CA", "https", it_tls_file("ca.pem"),
+                       it_tls_file("other-node.pem"), it_tls_file("other-node.key"));
     CU_ASSERT(s.code != 0 || s.http == 403);
     scrape_free(&s);
     /* plain HTTP to the HTTPS endpoint: no answer */
@@ -206,37 +184,16 @@ static void test_refusals(void)
     CU_ASSERT_EQUAL(s.http, 0);
     scrape_free(&s);
     /* trusting another CA: curl refuses the node's certificate */
-    s = expect_refused("trusting another CA", "https", ca_file("other-ca.pem"),
-                       ca_file("client.pem"), ca_file("client.key"));
+    s = expect_refused("trusting another CA", "https", it_tls_file("other-ca.pem"),
+                       it_tls_file("client.pem"), it_tls_file("client.key"));
     CU_ASSERT_EQUAL(s.code, CURL_EXIT_PEER_FAILED_VERIFICATION);
     scrape_free(&s);
-}
-
-static int copy_file(const char *from, const char *to)
-{
-    char cmd[PATH_MAX * 2 + 16];
-    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Lines of file path containing needle. */
-static int count_lines(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[1024];
-    int n = 0;
-    while (fgets(line, sizeof(line), f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
 }
 
 static bool reload_refused(void *arg)
 {
     (void)arg;
-    return count_lines(g_cl.servers[0].log, "the TLS files in force stay") >= 1;
+    return it_log_count(g_cl.servers[0].log, "the TLS files in force stay") >= 1;
 }
 
 static bool scrape_fails(void *arg)
@@ -251,42 +208,43 @@ static void sighup(void)
 
 static void test_reload(void)
 {
-    /* copies: ca_file's paths are reused after 8 calls */
+    /* copies: it_tls_file's paths are reused after 8 calls */
     char ca_path[PATH_MAX], other_ca_path[PATH_MAX];
-    snprintf(ca_path, sizeof(ca_path), "%s", ca_file("ca.pem"));
-    snprintf(other_ca_path, sizeof(other_ca_path), "%s", ca_file("other-ca.pem"));
+    snprintf(ca_path, sizeof(ca_path), "%s", it_tls_file("ca.pem"));
+    snprintf(other_ca_path, sizeof(other_ca_path), "%s", it_tls_file("other-ca.pem"));
     const char *ca = ca_path, *other_ca = other_ca_path;
-    CU_ASSERT_FATAL(copy_file(ca_file("node.pem"), ca_file("node.pem.orig")) == 0);
-    CU_ASSERT_FATAL(copy_file(ca_file("node.key"), ca_file("node.key.orig")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("node.pem"), it_tls_file("node.pem.orig")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("node.key"), it_tls_file("node.key.orig")) == 0);
     /* a certificate that does not load: the reload is refused, the endpoint goes on */
-    CU_ASSERT_FATAL(zkt_write_file(ca_file("node.pem"), "not a certificate\n", 18) == 0);
+    CU_ASSERT_FATAL(zkt_write_file(it_tls_file("node.pem"), "not a certificate\n", 18) == 0);
     sighup();
     CU_ASSERT(zkt_wait_for(reload_refused, NULL, WAIT_MS));
     CU_ASSERT(scrape_works(&ca));
     /* another CA's node certificate: scrapes trusting it work, client certificates of the
      * test CA still accepted */
-    CU_ASSERT_FATAL(copy_file(ca_file("other-node.pem"), ca_file("node.pem")) == 0);
-    CU_ASSERT_FATAL(copy_file(ca_file("other-node.key"), ca_file("node.key")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("other-node.pem"), it_tls_file("node.pem")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("other-node.key"), it_tls_file("node.key")) == 0);
     sighup();
     bool ok = zkt_wait_for(scrape_works, &other_ca, WAIT_MS);
     if (!ok) {
-        scrape s = curl_get("https", other_ca, ca_file("client.pem"), ca_file("client.key"));
+        scrape s =
+            curl_get("https", other_ca, it_tls_file("client.pem"), it_tls_file("client.key"));
         log_scrape("trusting other-ca after the reload", &s);
         scrape_free(&s);
     }
     CU_ASSERT(ok);
     scrape s = expect_refused("trusting the test CA after the reload", "https", ca,
-                              ca_file("client.pem"), ca_file("client.key"));
+                              it_tls_file("client.pem"), it_tls_file("client.key"));
     CU_ASSERT_EQUAL(s.code, CURL_EXIT_PEER_FAILED_VERIFICATION);
     scrape_free(&s);
     s = expect_refused("without a client certificate after the reload", "https", other_ca, NULL,
                        NULL);
     CU_ASSERT(s.code != 0 || s.http == 403);
     scrape_free(&s);
-    CU_ASSERT_EQUAL(count_lines(g_cl.servers[0].log, "--metrics:"), 0);
+    CU_ASSERT_EQUAL(it_log_count(g_cl.servers[0].log, "--metrics:"), 0);
     /* the originals back */
-    CU_ASSERT_FATAL(copy_file(ca_file("node.pem.orig"), ca_file("node.pem")) == 0);
-    CU_ASSERT_FATAL(copy_file(ca_file("node.key.orig"), ca_file("node.key")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("node.pem.orig"), it_tls_file("node.pem")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("node.key.orig"), it_tls_file("node.key")) == 0);
     sighup();
     CU_ASSERT(zkt_wait_for(scrape_works, &ca, WAIT_MS));
     CU_ASSERT(zkt_wait_for(scrape_fails, &other_ca, WAIT_MS));

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "it_common.h"
+#include "it_tls.h"
 #include "it_repl.h"
 #include "it_wire.h"
 #include "zkt/zkt.h"
@@ -30,44 +31,19 @@
 static zkt_cluster g_cl;
 static zkv_client *g_client;
 static int g_gens[N_KEYS];
-static char g_ca[PATH_MAX / 2];
-
-/* path of file NAME of the test CA */
-static const char *ca_file(const char *name)
-{
-    static char paths[8][PATH_MAX];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, PATH_MAX, "%s/%s", g_ca, name);
-    return p;
-}
 
 static int suite_init(void)
 {
-    if (zkt_cluster_init(&g_cl, "tls") != 0 || it_test_ca(g_ca, sizeof(g_ca)) != 0)
+    if (zkt_cluster_init(&g_cl, "tls") != 0 || it_tls_setup(&g_cl, true) != 0)
         return -1;
     g_cl.ranges = 2;
     g_cl.replicas = 3;
-    const char *node_flags[][2] = {{"--tls-cert", ca_file("node.pem")},
-                                   {"--tls-key", ca_file("node.key")},
-                                   {"--tls-ca", ca_file("ca.pem")}};
-    for (size_t i = 0; i < 3; i++)
-        if (zkt_cluster_server_flag(&g_cl, node_flags[i][0], node_flags[i][1]) != 0 ||
-            zkt_cluster_coord_flag(&g_cl, node_flags[i][0], node_flags[i][1]) != 0)
-            return -1;
-    if (zkt_cluster_server_flag(&g_cl, "--tls-client-ca", ca_file("ca.pem")) != 0)
-        return -1;
-    setenv("ZKV_TLS_CA", ca_file("ca.pem"), 1);
-    setenv("ZKV_TLS_CERT", ca_file("client.pem"), 1);
-    setenv("ZKV_TLS_KEY", ca_file("client.key"), 1);
     return it_cluster_up(&g_cl, 3, 10000, 0, &g_client);
 }
 
 static int suite_cleanup(void)
 {
-    unsetenv("ZKV_TLS_CA");
-    unsetenv("ZKV_TLS_CERT");
-    unsetenv("ZKV_TLS_KEY");
+    it_tls_env_clear();
     return it_cluster_down(&g_cl, &g_client);
 }
 
@@ -110,13 +86,14 @@ static void expect_refused(const char *what, const char *ca, const char *cert, c
 
 static void test_refusals(void)
 {
-    expect_refused("without a certificate", ca_file("ca.pem"), NULL, NULL, "certificate required");
-    expect_refused("trusting another CA", ca_file("other-ca.pem"), ca_file("client.pem"),
-                   ca_file("client.key"), "certificate verify failed");
-    expect_refused("with an expired certificate", ca_file("ca.pem"), ca_file("expired.pem"),
-                   ca_file("expired.key"), "expired");
-    expect_refused("with a certificate of another CA", ca_file("ca.pem"), ca_file("other-node.pem"),
-                   ca_file("other-node.key"), "unknown ca");
+    expect_refused("without a certificate", it_tls_file("ca.pem"), NULL, NULL,
+                   "certificate required");
+    expect_refused("trusting another CA", it_tls_file("other-ca.pem"), it_tls_file("client.pem"),
+                   it_tls_file("client.key"), "certificate verify failed");
+    expect_refused("with an expired certificate", it_tls_file("ca.pem"), it_tls_file("expired.pem"),
+                   it_tls_file("expired.key"), "expired");
+    expect_refused("with a certificate of another CA", it_tls_file("ca.pem"),
+                   it_tls_file("other-node.pem"), it_tls_file("other-node.key"), "unknown ca");
     /* plain TCP: the node answers the HELLO that it requires TLS */
     zkv_options *o = it_options(&g_cl, 3000);
     CU_ASSERT_FATAL(o != NULL);
@@ -131,64 +108,21 @@ static void test_refusals(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(zkv_last_error(), "requires TLS"));
     zkv_client_free(c);
     /* a file that does not load: zkv_client_create says which */
-    c = client_with(ca_file("missing.pem"), NULL, NULL);
+    c = client_with(it_tls_file("missing.pem"), NULL, NULL);
     CU_ASSERT_PTR_NULL(c);
     CU_ASSERT_PTR_NOT_NULL(strstr(zkv_last_error(), "missing.pem"));
 }
 
-static char g_victim_id[64];
-
-/* Range 0 has an owner again, not the victim. */
-static bool failed_over(void *arg)
-{
-    (void)arg;
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    bool ok = m && m->n_ranges > 0 && m->ranges[0].owner[0] &&
-              strcmp(m->ranges[0].owner, g_victim_id) != 0 &&
-              zkt_map_node_by_id(m, m->ranges[0].owner) != NULL;
-    zkt_map_free(m);
-    return ok;
-}
-
-/* Lines of file path containing needle. */
-static int count_lines(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[1024];
-    int n = 0;
-    while (fgets(line, sizeof(line), f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
 static void test_failover(void)
 {
-    zkt_map *m = zkt_cluster_map(&g_cl);
-    CU_ASSERT_FATAL(m != NULL);
-    if (!m)
-        return; /* (the assertion has returned already; for the analysers) */
-    snprintf(g_victim_id, sizeof(g_victim_id), "%s", m->ranges[0].owner);
-    int victim = zkt_cluster_server_index(&g_cl, g_victim_id);
-    zkt_map_free(m);
+    int victim = it_kill_first_owner(&g_cl, WAIT_MS);
     CU_ASSERT_FATAL(victim >= 0);
-    zkt_server_stop(&g_cl, victim, SIGKILL);
-    CU_ASSERT_FATAL(zkt_wait_for(failed_over, NULL, WAIT_MS));
     CU_ASSERT_EQUAL(it_read_keys(g_client, N_KEYS, g_gens), 0);
     /* the coordinator had every live replica's position, over TLS */
-    CU_ASSERT_EQUAL(count_lines(g_cl.coords[0].log, "no position from"), 0);
+    CU_ASSERT_EQUAL(it_log_count(g_cl.coords[0].log, "no position from"), 0);
     /* the victim back: it catches up over TLS */
     CU_ASSERT_EQUAL_FATAL(zkt_server_start(&g_cl, victim), 0);
     CU_ASSERT(it_wait_all_in_sync(&g_cl, WAIT_MS));
-}
-
-static int copy_file(const char *from, const char *to)
-{
-    char cmd[PATH_MAX * 2 + 16];
-    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 /* Whether a new client trusting the test CA can put through server 0 (it owns ranges or
@@ -196,7 +130,8 @@ static int copy_file(const char *from, const char *to)
 static bool new_client_works(void *arg)
 {
     (void)arg;
-    zkv_client *c = client_with(ca_file("ca.pem"), ca_file("client.pem"), ca_file("client.key"));
+    zkv_client *c =
+        client_with(it_tls_file("ca.pem"), it_tls_file("client.pem"), it_tls_file("client.key"));
     int rc = c ? zkv_put(c, "reload", 6, "v", 1, 0, 0, NULL) : ZKV_ENOMEM;
     zkv_client_free(c);
     return rc == ZKV_OK;
@@ -218,19 +153,19 @@ static bool reload_refused(void *arg)
 {
     (void)arg;
     for (int i = 0; i < g_cl.n_servers; i++)
-        if (count_lines(g_cl.servers[i].log, "the TLS files in force stay") < 1)
+        if (it_log_count(g_cl.servers[i].log, "the TLS files in force stay") < 1)
             return false;
     return true;
 }
 
-/* The servers read the node files of g_ca: replace them and SIGHUP. */
+/* The servers read the node files of the test CA: replace them and SIGHUP. */
 static void test_reload(void)
 {
-    /* the files the servers were started with are in g_ca: keep the originals aside */
-    CU_ASSERT_FATAL(copy_file(ca_file("node.pem"), ca_file("node.pem.orig")) == 0);
-    CU_ASSERT_FATAL(copy_file(ca_file("node.key"), ca_file("node.key.orig")) == 0);
+    /* keep the files the servers were started with aside */
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("node.pem"), it_tls_file("node.pem.orig")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("node.key"), it_tls_file("node.key.orig")) == 0);
     /* a broken file: the reload is refused, the certificate in force stays */
-    FILE *f = fopen(ca_file("node.pem"), "w");
+    FILE *f = fopen(it_tls_file("node.pem"), "w");
     CU_ASSERT_FATAL(f != NULL);
     fputs("not a certificate\n", f);
     fclose(f);
@@ -238,14 +173,14 @@ static void test_reload(void)
     CU_ASSERT(zkt_wait_for(reload_refused, NULL, WAIT_MS));
     CU_ASSERT(new_client_works(NULL));
     /* a certificate of another CA: new connections are refused, the open client works */
-    CU_ASSERT_FATAL(copy_file(ca_file("other-node.pem"), ca_file("node.pem")) == 0);
-    CU_ASSERT_FATAL(copy_file(ca_file("other-node.key"), ca_file("node.key")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("other-node.pem"), it_tls_file("node.pem")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("other-node.key"), it_tls_file("node.key")) == 0);
     sighup_all();
     CU_ASSERT(zkt_wait_for(new_client_refused, NULL, WAIT_MS));
     CU_ASSERT_EQUAL(it_read_keys(g_client, N_KEYS, g_gens), 0); /* no connection dropped */
     /* the originals back */
-    CU_ASSERT_FATAL(copy_file(ca_file("node.pem.orig"), ca_file("node.pem")) == 0);
-    CU_ASSERT_FATAL(copy_file(ca_file("node.key.orig"), ca_file("node.key")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("node.pem.orig"), it_tls_file("node.pem")) == 0);
+    CU_ASSERT_FATAL(it_tls_copy(it_tls_file("node.key.orig"), it_tls_file("node.key")) == 0);
     sighup_all();
     CU_ASSERT(zkt_wait_for(new_client_works, NULL, WAIT_MS));
     CU_ASSERT_EQUAL(it_put_keys(g_client, 0, N_KEYS, 2, g_gens), 0);
