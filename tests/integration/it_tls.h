@@ -9,7 +9,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "it_common.h"
 #include "zkt/zkt.h"
+#include "zkv/zkv.h"
 
 static char it_tls_dir[PATH_MAX / 2];
 
@@ -61,6 +63,32 @@ static inline int it_tls_copy(const char *from, const char *to)
     char cmd[PATH_MAX * 2 + 16];
     snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
     return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A new client of cl (3 s per call, failfast 300 ms) with these TLS files, all NULL for
+ * plain TCP whatever the environment says; NULL when it could not be made. */
+static inline zkv_client *it_tls_client(zkt_cluster *cl, const char *ca, const char *cert,
+                                        const char *key)
+{
+    zkv_options *o = it_options(cl, 3000);
+    zkv_client *c = NULL;
+    if (o && zkv_options_set_failfast(o, 300) == ZKV_OK &&
+        zkv_options_set_tls(o, ca, cert, key) == ZKV_OK && zkv_client_create(o, &c) != ZKV_OK)
+        c = NULL;
+    zkv_options_free(o);
+    return c;
+}
+
+/* A put through a new it_tls_client: its result, logged as what with libzkv's reason,
+ * which stays in zkv_last_error(). */
+static inline int it_tls_put(zkt_cluster *cl, const char *what, const char *ca, const char *cert,
+                             const char *key)
+{
+    zkv_client *c = it_tls_client(cl, ca, cert, key);
+    int rc = c ? zkv_put(c, "k", 1, "v", 1, 0, 0, NULL) : ZKV_ENOMEM;
+    zkt_log("client %s: %s: %s", what, zkv_strerror(rc), zkv_last_error());
+    zkv_client_free(c);
+    return rc;
 }
 
 /* Undoes it_tls_setup's environment. */

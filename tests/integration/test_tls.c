@@ -54,28 +54,14 @@ static void test_mutual_tls(void)
     CU_ASSERT(it_wait_all_in_sync(&g_cl, WAIT_MS));
 }
 
-/* A new client with these TLS files (NULL: none); NULL when it could not be made. */
-static zkv_client *client_with(const char *ca, const char *cert, const char *key)
-{
-    zkv_options *o = it_options(&g_cl, 3000);
-    zkv_client *c = NULL;
-    if (o && zkv_options_set_failfast(o, 300) == ZKV_OK &&
-        zkv_options_set_tls(o, ca, cert, key) == ZKV_OK && zkv_client_create(o, &c) != ZKV_OK)
-        c = NULL;
-    zkv_options_free(o);
-    return c;
-}
-
 /* A client with these files: a put fails saying `says`, a get too, and no data comes. */
 static void expect_refused(const char *what, const char *ca, const char *cert, const char *key,
                            const char *says)
 {
-    zkv_client *c = client_with(ca, cert, key);
-    CU_ASSERT_FATAL(c != NULL);
-    int rc = zkv_put(c, "k", 1, "v", 1, 0, 0, NULL);
-    zkt_log("client %s: %s: %s", what, zkv_strerror(rc), zkv_last_error());
-    CU_ASSERT_EQUAL(rc, ZKV_EAUTH);
+    CU_ASSERT_EQUAL(it_tls_put(&g_cl, what, ca, cert, key), ZKV_EAUTH);
     CU_ASSERT_PTR_NOT_NULL(strstr(zkv_last_error(), says));
+    zkv_client *c = it_tls_client(&g_cl, ca, cert, key);
+    CU_ASSERT_FATAL(c != NULL);
     zkv_value *v = NULL;
     uint8_t key_bytes[IT_KEY_MAX];
     size_t kl = it_key(0, key_bytes);
@@ -95,21 +81,10 @@ static void test_refusals(void)
     expect_refused("with a certificate of another CA", it_tls_file("ca.pem"),
                    it_tls_file("other-node.pem"), it_tls_file("other-node.key"), "unknown ca");
     /* plain TCP: the node answers the HELLO that it requires TLS */
-    zkv_options *o = it_options(&g_cl, 3000);
-    CU_ASSERT_FATAL(o != NULL);
-    zkv_options_set_failfast(o, 300);
-    CU_ASSERT_EQUAL(zkv_options_set_tls(o, NULL, NULL, NULL), ZKV_OK);
-    zkv_client *c = NULL;
-    CU_ASSERT_EQUAL_FATAL(zkv_client_create(o, &c), ZKV_OK);
-    zkv_options_free(o);
-    int rc = zkv_put(c, "k", 1, "v", 1, 0, 0, NULL);
-    zkt_log("plain client: %s: %s", zkv_strerror(rc), zkv_last_error());
-    CU_ASSERT_EQUAL(rc, ZKV_EBADREQUEST);
+    CU_ASSERT_EQUAL(it_tls_put(&g_cl, "in plain TCP", NULL, NULL, NULL), ZKV_EBADREQUEST);
     CU_ASSERT_PTR_NOT_NULL(strstr(zkv_last_error(), "requires TLS"));
-    zkv_client_free(c);
     /* a file that does not load: zkv_client_create says which */
-    c = client_with(it_tls_file("missing.pem"), NULL, NULL);
-    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_PTR_NULL(it_tls_client(&g_cl, it_tls_file("missing.pem"), NULL, NULL));
     CU_ASSERT_PTR_NOT_NULL(strstr(zkv_last_error(), "missing.pem"));
 }
 
@@ -130,8 +105,8 @@ static void test_failover(void)
 static bool new_client_works(void *arg)
 {
     (void)arg;
-    zkv_client *c =
-        client_with(it_tls_file("ca.pem"), it_tls_file("client.pem"), it_tls_file("client.key"));
+    zkv_client *c = it_tls_client(&g_cl, it_tls_file("ca.pem"), it_tls_file("client.pem"),
+                                  it_tls_file("client.key"));
     int rc = c ? zkv_put(c, "reload", 6, "v", 1, 0, 0, NULL) : ZKV_ENOMEM;
     zkv_client_free(c);
     return rc == ZKV_OK;

@@ -111,6 +111,14 @@ static void side_init(side *x, zkv_tls *t)
     x->rc = ZKV_TLS_OK;
 }
 
+/* A client session of cc for host and a server session of sc: whether both were made. */
+static bool sides(const zkv_tls_ctx *cc, const char *host, const zkv_tls_ctx *sc, side *c, side *s)
+{
+    side_init(c, zkv_tls_new(cc, host));
+    side_init(s, zkv_tls_new(sc, NULL));
+    return c->t && s->t;
+}
+
 static void side_free(side *x)
 {
     zkv_tls_free(x->t);
@@ -164,10 +172,7 @@ static void test_handshake_and_data(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cc);
     side c, s;
-    side_init(&c, zkv_tls_new(cc, "127.0.0.1"));
-    side_init(&s, zkv_tls_new(sc, NULL));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c.t);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s.t);
+    CU_ASSERT_FATAL(sides(cc, "127.0.0.1", sc, &c, &s));
     CU_ASSERT_EQUAL(zkv_tls_start(c.t), ZKV_TLS_OK);
 
     /* plaintext sent before the handshake waits inside, and counts as held */
@@ -410,10 +415,7 @@ static void test_context_freed_under_session(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cc);
     side c, s;
-    side_init(&c, zkv_tls_new(cc, "localhost"));
-    side_init(&s, zkv_tls_new(sc, NULL));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c.t);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s.t);
+    CU_ASSERT_FATAL(sides(cc, "localhost", sc, &c, &s));
     /* a reload: the contexts go, the sessions made from them stay */
     zkv_tls_ctx_free(cc);
     zkv_tls_ctx_free(sc);
