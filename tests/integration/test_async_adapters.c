@@ -8,7 +8,9 @@
  * (ZKV_ECONNECT); scans (zkv_async_scan_range) over several ranges, paged, empty, beside
  * a batch in flight, and pending when their zkv_async is freed (it_async.h's it_scan_*).
  * Every callback must run exactly once, and once its zkv_async is freed the
- * adapter must leave nothing in the loop. Every loop run is bounded by a watchdog timer. */
+ * adapter must leave nothing in the loop. Every loop run is bounded by a watchdog timer.
+ * Built with IT_TLS (integration_async_tls, libuv), the cluster and the client run mutual
+ * TLS (it_tls.h) and the same tests pass over it. */
 #include <CUnit/CUnit.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 #define IT_ASYNC_IN_FLIGHT IN_FLIGHT
 #include "it_async.h"
 #include "it_common.h"
+#include "it_tls.h"
 #include "zkt/zkt.h"
 #include "zkv/zkv_async.h"
 
@@ -37,10 +40,17 @@ static int suite_init(void)
     snprintf(name, sizeof name, "adapters-%s", g_ops->name);
     if (zkt_cluster_init(&g_cl, name) != 0)
         return -1;
+#ifdef IT_TLS
+    if (it_tls_setup(&g_cl, true) != 0)
+        return -1;
+#endif
     return it_cluster_up(&g_cl, N_SERVERS, 10000, 0, &g_client);
 }
 static int suite_cleanup(void)
 {
+#ifdef IT_TLS
+    it_tls_env_clear();
+#endif
     return it_cluster_down(&g_cl, &g_client);
 }
 
