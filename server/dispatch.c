@@ -11,7 +11,10 @@
 #include <string.h>
 #include "common/hello.h"
 #include "common/keyrange.h"
+#include "common/util.h"
 #include "readvis.h"
+#include "condition.h"
+#include "dedupe.h"
 #include "replica.h"
 
 void zkv_reply_init(zkv_reply *r)
@@ -345,6 +348,52 @@ static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_rep
     r->resp.seq = r->value.view.meta.seq;
 }
 
+/* A conditional write (req->condition): false when r is answered already: the request was
+ * applied before (a retry: its version, OK), the condition does not hold (CONDITION_FAILED
+ * with the key's version, once that version is committed), or the store failed. True: go
+ * on and write. */
+static bool conditional(const zkv_dispatch_env *env, const Zkv__Request *req, const zkv_range *rg,
+                        zkv_reply *r)
+{
+    zkv_dedupe_hit hit;
+    if (req->client_id && zkv_dedupe_find(env->dedupe, req->client_id, req->client_seq, &hit)) {
+        r->resp.status = ZKV__STATUS__OK;
+        r->resp.epoch = hit.epoch;
+        r->resp.seq = hit.seq;
+        /* Answered once that write is committed, as a read of it would be: it may come
+         * from an earlier owner's epoch (a failover since), so not by this epoch's acks. */
+        r->range = rg;
+        r->wait_seq = hit.seq;
+        return false;
+    }
+    zkv_store_value v;
+    char err[256];
+    int rc = zkv_store_get(env->store, req->key.data, req->key.len, &v, err, sizeof(err));
+    if (rc < 0) {
+        store_error(r, rc, err);
+        return false;
+    }
+    zkv_cond_key key = {.found = rc == 1,
+                        .epoch = rc == 1 ? v.view.meta.epoch : 0,
+                        .seq = rc == 1 ? v.view.meta.seq : 0};
+    zkv_store_value_release(&v);
+    if (zkv_cond_holds(req->condition, req->if_epoch, req->if_seq, &key))
+        return true;
+    if (key.found)
+        set_status(r, ZKV__STATUS__CONDITION_FAILED,
+                   "condition failed: the key's version is %llu:%llu",
+                   (unsigned long long)key.epoch, (unsigned long long)key.seq);
+    else
+        set_status(r, ZKV__STATUS__CONDITION_FAILED, "condition failed: the key does not exist");
+    r->resp.epoch = key.epoch;
+    r->resp.seq = key.seq;
+    zkv_readvis *vis = env->read_vis ? lookup_vis(env, rg) : NULL;
+    if (vis) /* what it says of the key must be committed, as a read's answer */
+        read_waits(rg, zkv_readvis_get_wait(vis, key.found, key.seq, req->key.data, req->key.len),
+                   r);
+    return false;
+}
+
 static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
 {
     const zkv_range *rg;
@@ -374,19 +423,24 @@ static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
             return;
         }
     }
+    if (req->condition != ZKV__CONDITION__COND_NONE && !conditional(env, req, rg, r))
+        return;
     char err[256];
     zkv_value_meta m;
-    int rc;
-    if (req->op == ZKV__OP__PUT)
-        rc = zkv_store_put(env->store, rg->id, rg->epoch, req->key.data, req->key.len,
-                           req->value.data, req->value.len, &m, err, sizeof(err));
-    else
-        rc = zkv_store_delete(env->store, rg->id, rg->epoch, req->key.data, req->key.len, &m, err,
-                              sizeof(err));
+    bool cond = req->condition != ZKV__CONDITION__COND_NONE;
+    zkv_write_tag tag = {cond ? req->client_id : 0, cond ? req->client_seq : 0};
+    bool put = req->op == ZKV__OP__PUT;
+    int rc =
+        zkv_store_write(env->store, rg->id, rg->epoch, put ? ZKV_LOG_OP_PUT : ZKV_LOG_OP_DELETE,
+                        &tag, req->key.data, req->key.len, put ? req->value.data : NULL,
+                        put ? req->value.len : 0, &m, err, sizeof(err));
     if (rc != 0) {
         store_error(r, rc, err);
         return;
     }
+    if (tag.client_id)
+        zkv_dedupe_note(env->dedupe, tag.client_id, tag.client_seq, rg->id, m.epoch, m.seq,
+                        zkv_now_ms());
     if (req->op == ZKV__OP__DELETE && env->read_vis) {
         zkv_readvis *vis = lookup_vis(env, rg);
         if (vis)

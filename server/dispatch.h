@@ -61,6 +61,9 @@ typedef struct zkv_dispatch_env {
     void *hook_ctx;
     /* Replicas keep the last log_retain entries of a range's log (0: keep everything). */
     uint64_t log_retain;
+    /* The conditional writes applied here (dedupe.h), owner and replica alike; NULL: none
+     * remembered (every retry is judged again). */
+    struct zkv_dedupe *dedupe;
 } zkv_dispatch_env;
 
 /* Per-connection protocol state. */

@@ -3,6 +3,8 @@
  * reserve their whole size once and write in place (they run for every write). */
 #include "record.h"
 
+#include <stdbool.h>
+
 #include <string.h>
 
 void zkv_put_u64be(uint8_t *p, uint64_t v)
@@ -215,19 +217,26 @@ int zkv_rec_value_decode(const uint8_t *rec, size_t len, zkv_value_view *out)
     return 0;
 }
 
-int zkv_rec_log_encode(zkv_buf *out, zkv_log_op op, uint64_t epoch, const uint8_t *key, size_t klen,
-                       const zkv_value_meta *m, const uint8_t *value, size_t vlen)
+int zkv_rec_log_encode(zkv_buf *out, zkv_log_op op, uint64_t epoch, const zkv_write_tag *tag,
+                       const uint8_t *key, size_t klen, const zkv_value_meta *m,
+                       const uint8_t *value, size_t vlen)
 {
     if (klen > UINT32_MAX || (op != ZKV_LOG_OP_PUT && op != ZKV_LOG_OP_DELETE))
         return -1;
-    size_t need = 1 + 8 + 4 + klen + (op == ZKV_LOG_OP_PUT ? ZKV_REC_VALUE_HDR + vlen : 0);
+    bool tagged = tag && (tag->client_id || tag->client_seq);
+    size_t head = 1 + 8 + (tagged ? 16 : 0) + 4;
+    size_t need = head + klen + (op == ZKV_LOG_OP_PUT ? ZKV_REC_VALUE_HDR + vlen : 0);
     uint8_t *p = take(out, need);
     if (!p)
         return -1;
-    p[0] = (uint8_t)op;
+    p[0] = (uint8_t)(op | (tagged ? ZKV_REC_LOG_TAGGED : 0));
     zkv_put_u64be(p + 1, epoch);
-    zkv_put_u32be(p + 9, (uint32_t)klen);
-    p = put_bytes(p + 13, key, klen);
+    if (tagged) {
+        zkv_put_u64be(p + 9, tag->client_id);
+        zkv_put_u64be(p + 17, tag->client_seq);
+    }
+    zkv_put_u32be(p + head - 4, (uint32_t)klen);
+    p = put_bytes(p + head, key, klen);
     if (op == ZKV_LOG_OP_PUT)
         value_write(p, m, value, vlen);
     return 0;
@@ -238,18 +247,26 @@ int zkv_rec_log_decode(const uint8_t *rec, size_t len, zkv_log_view *out)
     memset(out, 0, sizeof(*out));
     if (len < 13)
         return -1;
-    uint8_t op = rec[0];
+    uint8_t op = rec[0] & (uint8_t)~ZKV_REC_LOG_TAGGED;
+    bool tagged = (rec[0] & ZKV_REC_LOG_TAGGED) != 0;
     if (op != ZKV_LOG_OP_PUT && op != ZKV_LOG_OP_DELETE)
+        return -1;
+    size_t head = 13 + (tagged ? 16 : 0);
+    if (len < head)
         return -1;
     out->op = (zkv_log_op)op;
     out->epoch = zkv_get_u64be(rec + 1);
-    size_t klen = zkv_get_u32be(rec + 9);
-    if (klen > len - 13)
+    if (tagged) {
+        out->tag.client_id = zkv_get_u64be(rec + 9);
+        out->tag.client_seq = zkv_get_u64be(rec + 17);
+    }
+    size_t klen = zkv_get_u32be(rec + head - 4);
+    if (klen > len - head)
         return -1;
-    out->key = rec + 13;
+    out->key = rec + head;
     out->key_len = klen;
-    const uint8_t *rest = rec + 13 + klen;
-    size_t rest_len = len - 13 - klen;
+    const uint8_t *rest = rec + head + klen;
+    size_t rest_len = len - head - klen;
     if (op == ZKV_LOG_OP_DELETE)
         return rest_len == 0 ? 0 : -1;
     return zkv_rec_value_decode(rest, rest_len, &out->value);

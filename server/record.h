@@ -11,7 +11,9 @@
  * value record: u8 format (1), u8 flags (0), u64be epoch, u64be seq, u64be expiry_ms,
  *               value bytes
  * log entry:    u8 op (1 put, 2 delete), u64be epoch, u32be key length, key, and for a
- *               put the value record
+ *               put the value record; a conditional write's entry has the op's bit 0x80
+ *               set and u64be client id, u64be client seq after the epoch (its retries
+ *               are recognised by them, server/dedupe.h)
  * range state:  u64be epoch, u64be last seq
  *
  * Errors: encoders append to a zkv_buf and return 0 or -1 (ENOMEM); decoders return 0,
@@ -50,9 +52,19 @@ typedef struct zkv_value_view {
     size_t value_len;
 } zkv_value_view;
 
+/* A conditional write's client id and request sequence (0, 0: none), kept in its log entry
+ * so that every copy of the range knows which requests it applied. */
+typedef struct zkv_write_tag {
+    uint64_t client_id;
+    uint64_t client_seq;
+} zkv_write_tag;
+
+#define ZKV_REC_LOG_TAGGED 0x80u /* the op byte's bit: a zkv_write_tag follows the epoch */
+
 typedef struct zkv_log_view {
     zkv_log_op op;
     uint64_t epoch;
+    zkv_write_tag tag; /* 0, 0 for an entry without one */
     const uint8_t *key;
     size_t key_len;
     zkv_value_view value; /* put only */
@@ -106,9 +118,11 @@ int zkv_rec_u64_decode(const uint8_t *rec, size_t len, uint64_t *out);
 int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen);
 int zkv_rec_value_decode(const uint8_t *rec, size_t len, zkv_value_view *out);
 
-/* A put entry carries the value record of the write; a delete entry none (value/m ignored). */
-int zkv_rec_log_encode(zkv_buf *out, zkv_log_op op, uint64_t epoch, const uint8_t *key, size_t klen,
-                       const zkv_value_meta *m, const uint8_t *value, size_t vlen);
+/* A put entry carries the value record of the write; a delete entry none (value/m ignored).
+ * tag: a conditional write's (NULL, or 0, 0: an entry without one, as before tags). */
+int zkv_rec_log_encode(zkv_buf *out, zkv_log_op op, uint64_t epoch, const zkv_write_tag *tag,
+                       const uint8_t *key, size_t klen, const zkv_value_meta *m,
+                       const uint8_t *value, size_t vlen);
 int zkv_rec_log_decode(const uint8_t *rec, size_t len, zkv_log_view *out);
 
 int zkv_rec_range_state_encode(zkv_buf *out, const zkv_range_state_rec *st);

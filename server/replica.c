@@ -2,9 +2,12 @@
  * Frames are checked whole before anything is staged, so a refused frame changes nothing. */
 #include "replica.h"
 
+#include "dedupe.h"
+
 #include <stdio.h>
 #include <string.h>
 #include "common/keyrange.h"
+#include "common/util.h"
 #include "reshape.h"
 
 typedef unsigned long long ull;
@@ -193,6 +196,7 @@ static int drop_partial_snapshot(const zkv_dispatch_env *env, const zkv_range *r
                               zkv_store_range_snapshot_epoch(env->store, rg->id), rg->start,
                               rg->start_len, rg->end, rg->end_len, err, errlen) != 0)
         return -1;
+    zkv_dedupe_forget_range(env->dedupe, rg->id, 0);
     return zkv_store_range_set_position(env->store, rg->id, 0, 0, NULL, 0, err, errlen);
 }
 
@@ -238,12 +242,16 @@ void zkv_replica_append(const zkv_dispatch_env *env, const zkv_session *sess,
                              .klen = le->key.len,
                              .value = le->value.data,
                              .vlen = le->value.len,
-                             .expiry_ms = le->expiry_ms};
+                             .expiry_ms = le->expiry_ms,
+                             .tag = {le->client_id, le->client_seq}};
         if (zkv_store_apply(env->store, rg->id, &e, err, sizeof(err)) != 0) {
             store_failure(r, "applying an entry", err);
             answer_position(env, req, r);
             return;
         }
+        if (le->client_id) /* the range's next owner must know it applied this request */
+            zkv_dedupe_note(env->dedupe, le->client_id, le->client_seq, rg->id, le->epoch, le->seq,
+                            zkv_now_ms());
     }
     const zkv_range_state *st = zkv_store_range(env->store, rg->id);
     if (env->log_retain && st && st->last_seq > env->log_retain &&
@@ -355,6 +363,8 @@ void zkv_replica_snapshot(const zkv_dispatch_env *env, const zkv_session *sess,
             store_failure(r, "resetting the range", err);
             break;
         }
+        /* the range's writes are replaced by the snapshot's: what was noted may be gone */
+        zkv_dedupe_forget_range(env->dedupe, rg->id, 0);
         r->resp.status = ZKV__STATUS__OK;
         break;
     case ZKV__SNAPSHOT_PHASE__SNAPSHOT_CHUNK:

@@ -34,6 +34,7 @@
 #include "common/util.h"
 #include "reshape.h"
 #include "server_int.h"
+#include "dedupe.h"
 #include "stats.h"
 
 #define SHUTDOWN_GRACE_MS 3000
@@ -599,6 +600,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                                 .fenced = true,
                                 .log_retain = opt->log_retain,
                                 .auth = opt->auth};
+    s->env.dedupe = zkv_dedupe_new(); /* NULL out of memory: retries are judged again */
     zkv_arena_init(&s->arena, 64u * 1024u, s->max_frame + 64u * 1024u);
     zkv_reply_init(&s->reply);
     uv_loop_init(&s->loop);
@@ -721,6 +723,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     zkv_auth_free(s->auth_loaded);
     zkv_tls_ctx_free(s->tls_accept);
     zkv_tls_ctx_free(s->tls_connect);
+    zkv_dedupe_free(s->env.dedupe);
     free(s->stats_prev);
     zkv_rangemap_free(s->map);
     zkv_reply_free(&s->reply);

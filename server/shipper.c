@@ -733,7 +733,8 @@ static bool frame_full(size_t n, size_t bytes, size_t cost)
  * lengths, expiry: a PUT's only), whichever source it comes from; the caller points the
  * key and value at their bytes, then counts it with batch_took. NULL out of memory. */
 static Zkv__LogEntry *batch_entry(log_ctx *c, uint64_t seq, uint64_t epoch, zkv_log_op op,
-                                  size_t klen, size_t vlen, uint64_t expiry_ms)
+                                  size_t klen, size_t vlen, uint64_t expiry_ms,
+                                  const zkv_write_tag *tag)
 {
     if (grow_entries(c->sh, c->n + 1) != 0)
         return NULL;
@@ -747,6 +748,8 @@ static Zkv__LogEntry *batch_entry(log_ctx *c, uint64_t seq, uint64_t epoch, zkv_
         le->value.len = vlen;
         le->expiry_ms = expiry_ms;
     }
+    le->client_id = tag->client_id;
+    le->client_seq = tag->client_seq;
     return le;
 }
 
@@ -775,8 +778,8 @@ static int collect_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
         return 1;
     /* The bytes are copied (the log read's buffers go away); the entries point at them
      * once the batch is complete (entry_offs). */
-    if (!batch_entry(c, seq, e->epoch, e->op, e->key_len, vlen,
-                     put ? e->value.meta.expiry_ms : 0)) {
+    if (!batch_entry(c, seq, e->epoch, e->op, e->key_len, vlen, put ? e->value.meta.expiry_ms : 0,
+                     &e->tag)) {
         c->oom = true;
         return 1;
     }
@@ -807,7 +810,8 @@ static int collect_tail(log_ctx *c, const zkv_tail *t)
         size_t cost = entry_cost(e->klen, e->vlen);
         if (frame_full(c->n, c->bytes, cost))
             break;
-        Zkv__LogEntry *le = batch_entry(c, seq, e->epoch, e->op, e->klen, e->vlen, e->expiry_ms);
+        Zkv__LogEntry *le =
+            batch_entry(c, seq, e->epoch, e->op, e->klen, e->vlen, e->expiry_ms, &e->tag);
         if (!le)
             return -1;
         le->key.data = (uint8_t *)zkv_tail_key(t, e);
@@ -835,7 +839,7 @@ static int fill_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
     bool put = e->op == ZKV_LOG_OP_PUT;
     size_t vlen = put ? e->value.value_len : 0;
     if (zkv_tail_append(c->t, seq, e->epoch, e->op, e->key, e->key_len, put ? e->value.value : NULL,
-                        vlen, put ? e->value.meta.expiry_ms : 0) != 0) {
+                        vlen, put ? e->value.meta.expiry_ms : 0, &e->tag) != 0) {
         c->bad = true; /* not the continuation of the tail (a gap), or out of memory */
         return 1;
     }

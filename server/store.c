@@ -641,9 +641,9 @@ static bool new_epoch(const range *r, uint64_t epoch)
 
 /* Stages one log entry at (m->epoch, m->seq) = r's next seq, its data change, and the history
  * entry when it opens an epoch. The caller checked every rule. */
-static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const uint8_t *key, size_t klen,
-                       const uint8_t *value, size_t vlen, const zkv_value_meta *m, char *err,
-                       size_t errlen)
+static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_tag *tag,
+                       const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                       const zkv_value_meta *m, char *err, size_t errlen)
 {
     if (mark_dirty(s, r, err, errlen) != 0)
         return ZKV_STORE_ERR;
@@ -655,7 +655,7 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const uint8_t *key
     s->kbuf.len = s->kbuf.off = 0;
     s->vbuf.len = s->vbuf.off = 0;
     if (zkv_rec_log_key(&s->kbuf, r->st.id, m->seq) != 0 ||
-        zkv_rec_log_encode(&s->vbuf, op, m->epoch, key, klen, m, value, vlen) != 0)
+        zkv_rec_log_encode(&s->vbuf, op, m->epoch, tag, key, klen, m, value, vlen) != 0)
         return oom(s, err, errlen);
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
@@ -703,9 +703,9 @@ static range *writable(zkv_store *s, const char *range_id, char *err, size_t err
 
 /* Gives the next seq of range_id to a write at epoch and stages the log entry and the
  * data change. */
-static int stage(zkv_store *s, zkv_log_op op, const char *range_id, uint64_t epoch,
-                 const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
-                 zkv_value_meta *meta, char *err, size_t errlen)
+int zkv_store_write(zkv_store *s, const char *range_id, uint64_t epoch, zkv_log_op op,
+                    const zkv_write_tag *tag, const uint8_t *key, size_t klen, const uint8_t *value,
+                    size_t vlen, zkv_value_meta *meta, char *err, size_t errlen)
 {
     range *r = writable(s, range_id, err, errlen);
     if (!r)
@@ -723,7 +723,7 @@ static int stage(zkv_store *s, zkv_log_op op, const char *range_id, uint64_t epo
         return ZKV_STORE_STALE_EPOCH;
     }
     zkv_value_meta m = {.flags = 0, .epoch = epoch, .seq = r->st.last_seq + 1, .expiry_ms = 0};
-    if (stage_entry(s, r, op, key, klen, value, vlen, &m, err, errlen) != 0)
+    if (stage_entry(s, r, op, tag, key, klen, value, vlen, &m, err, errlen) != 0)
         return ZKV_STORE_ERR;
     if (meta)
         *meta = m;
@@ -755,13 +755,15 @@ int zkv_store_put(zkv_store *s, const char *range_id, uint64_t epoch, const uint
                   size_t klen, const uint8_t *value, size_t vlen, zkv_value_meta *meta, char *err,
                   size_t errlen)
 {
-    return stage(s, ZKV_LOG_OP_PUT, range_id, epoch, key, klen, value, vlen, meta, err, errlen);
+    return zkv_store_write(s, range_id, epoch, ZKV_LOG_OP_PUT, NULL, key, klen, value, vlen, meta,
+                           err, errlen);
 }
 
 int zkv_store_delete(zkv_store *s, const char *range_id, uint64_t epoch, const uint8_t *key,
                      size_t klen, zkv_value_meta *meta, char *err, size_t errlen)
 {
-    return stage(s, ZKV_LOG_OP_DELETE, range_id, epoch, key, klen, NULL, 0, meta, err, errlen);
+    return zkv_store_write(s, range_id, epoch, ZKV_LOG_OP_DELETE, NULL, key, klen, NULL, 0, meta,
+                           err, errlen);
 }
 
 int zkv_store_apply(zkv_store *s, const char *range_id, const zkv_store_entry *e, char *err,
@@ -788,7 +790,7 @@ int zkv_store_apply(zkv_store *s, const char *range_id, const zkv_store_entry *e
         return ZKV_STORE_ERR;
     }
     zkv_value_meta m = {.flags = 0, .epoch = e->epoch, .seq = e->seq, .expiry_ms = e->expiry_ms};
-    return stage_entry(s, r, e->op, e->key, e->klen, e->value, e->vlen, &m, err, errlen);
+    return stage_entry(s, r, e->op, &e->tag, e->key, e->klen, e->value, e->vlen, &m, err, errlen);
 }
 
 int zkv_store_history(const zkv_store *s, const char *range_id, zkv_epoch_start *out, size_t n)

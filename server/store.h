@@ -68,6 +68,11 @@ size_t zkv_store_range_count(const zkv_store *s);
 int zkv_store_put(zkv_store *s, const char *range_id, uint64_t epoch, const uint8_t *key,
                   size_t klen, const uint8_t *value, size_t vlen, zkv_value_meta *meta, char *err,
                   size_t errlen);
+/* Stages a put or delete as zkv_store_put and zkv_store_delete do, with tag (NULL: none) in
+ * its log entry: a conditional write's client id and sequence. */
+int zkv_store_write(zkv_store *s, const char *range_id, uint64_t epoch, zkv_log_op op,
+                    const zkv_write_tag *tag, const uint8_t *key, size_t klen, const uint8_t *value,
+                    size_t vlen, zkv_value_meta *meta, char *err, size_t errlen);
 /* Stages the deletion of key (a missing key is fine: the delete is logged all the same). */
 int zkv_store_delete(zkv_store *s, const char *range_id, uint64_t epoch, const uint8_t *key,
                      size_t klen, zkv_value_meta *meta, char *err, size_t errlen);
@@ -155,6 +160,7 @@ typedef struct zkv_store_entry {
     const uint8_t *value; /* put */
     size_t vlen;
     uint64_t expiry_ms; /* put */
+    zkv_write_tag tag;  /* a conditional write's client id and sequence (0, 0: none) */
 } zkv_store_entry;
 
 /* Stages e exactly as given (data key, log entry, range state, history). Needs

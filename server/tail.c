@@ -105,7 +105,8 @@ static int reserve_entry(zkv_tail *t)
 }
 
 int zkv_tail_append(zkv_tail *t, uint64_t seq, uint64_t epoch, zkv_log_op op, const uint8_t *key,
-                    size_t klen, const uint8_t *value, size_t vlen, uint64_t expiry_ms)
+                    size_t klen, const uint8_t *value, size_t vlen, uint64_t expiry_ms,
+                    const zkv_write_tag *tag)
 {
     if ((t->next_seq != 0 && seq != t->next_seq) || seq == 0)
         return 1;
@@ -131,6 +132,7 @@ int zkv_tail_append(zkv_tail *t, uint64_t seq, uint64_t epoch, zkv_log_op op, co
     e->klen = klen;
     e->vlen = vlen;
     e->expiry_ms = op == ZKV_LOG_OP_PUT ? expiry_ms : 0;
+    e->tag = tag ? *tag : (zkv_write_tag){0, 0};
     e->off = t->base + t->len;
     if (klen)
         memcpy(t->bytes + t->len, key, klen);

@@ -23,7 +23,8 @@
 
 typedef struct zkv_tail_entry {
     uint64_t seq, epoch, expiry_ms;
-    uint64_t off; /* logical offset of the key; the value follows it */
+    zkv_write_tag tag; /* a conditional write's client id and sequence (0, 0: none) */
+    uint64_t off;      /* logical offset of the key; the value follows it */
     size_t klen, vlen;
     zkv_log_op op;
 } zkv_tail_entry;
@@ -48,7 +49,8 @@ void zkv_tail_reset(zkv_tail *t, uint64_t next_seq);
  * resets). An entry larger than the whole budget empties the tail, which then expects
  * seq + 1. Returns 0, 1, or -1 out of memory (the tail is then empty, expecting seq). */
 int zkv_tail_append(zkv_tail *t, uint64_t seq, uint64_t epoch, zkv_log_op op, const uint8_t *key,
-                    size_t klen, const uint8_t *value, size_t vlen, uint64_t expiry_ms);
+                    size_t klen, const uint8_t *value, size_t vlen, uint64_t expiry_ms,
+                    const zkv_write_tag *tag);
 /* Drops the entries with seq < seq (log truncation). */
 void zkv_tail_drop_before(zkv_tail *t, uint64_t seq);
 

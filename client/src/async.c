@@ -307,8 +307,10 @@ int zkv__async_start(zkv_async *a, zkv__areq *r, uint64_t deadline_ms)
     return ZKV_OK;
 }
 
-int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, const void *val,
-                      size_t vlen, unsigned flags, zkv_async_cb cb, void *privdata)
+/* The request r of zkv__async_submit_if or zkv__async_submit: checked and started. */
+static int submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, const void *val,
+                  size_t vlen, const Zkv__Request *cond, unsigned flags, zkv_async_cb cb,
+                  void *privdata)
 {
     int rc = zkv__async_entry(a, cb != NULL);
     if (rc != ZKV_OK)
@@ -322,7 +324,47 @@ int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t kle
     if (!r)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
     r->cb = cb;
+    if (cond) {
+        r->condition = (int)cond->condition;
+        r->if_epoch = cond->if_epoch;
+        r->if_seq = cond->if_seq;
+        r->client_seq = cond->client_seq;
+    }
     return zkv__async_start(a, r, 0);
+}
+
+int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, const void *val,
+                      size_t vlen, unsigned flags, zkv_async_cb cb, void *privdata)
+{
+    return submit(a, op, key, klen, val, vlen, NULL, flags, cb, privdata);
+}
+
+int zkv__async_submit_if(zkv_async *a, zkv__areq_op op, const void *key, size_t klen,
+                         const void *val, size_t vlen, int cond, zkv_version expected,
+                         unsigned flags, zkv_async_cb cb, void *privdata)
+{
+    if (!a)
+        return zkv__fail(ZKV_EINVAL, "async context is NULL");
+    Zkv__Request req = ZKV__REQUEST__INIT;
+    int rc = zkv__condition_set(a->c, &req, cond, expected);
+    if (rc != ZKV_OK)
+        return rc;
+    return submit(a, op, key, klen, val, vlen, &req, flags, cb, privdata);
+}
+
+int zkv_async_put_if(zkv_async *a, const void *key, size_t klen, const void *val, size_t vlen,
+                     int cond, zkv_version expected, unsigned flags, zkv_async_cb cb,
+                     void *privdata)
+{
+    return zkv__async_submit_if(a, ZKV__AREQ_PUT, key, klen, val, vlen, cond, expected, flags, cb,
+                                privdata);
+}
+
+int zkv_async_del_if(zkv_async *a, const void *key, size_t klen, zkv_version expected,
+                     unsigned flags, zkv_async_cb cb, void *privdata)
+{
+    return zkv__async_submit_if(a, ZKV__AREQ_DEL, key, klen, NULL, 0, ZKV_IF_VERSION, expected,
+                                flags, cb, privdata);
 }
 
 int zkv_async_get(zkv_async *a, const void *key, size_t klen, unsigned flags, zkv_async_cb cb,

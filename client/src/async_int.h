@@ -57,6 +57,9 @@ typedef struct zkv__areq {
     bool to_replica; /* the attempt on the wire went to a replica */
     unsigned flags;
     uint32_t limit; /* a scan page's */
+    /* a conditional write's (client.h's zkv__condition_set), sent with every attempt */
+    int condition; /* Zkv__Condition; 0: none */
+    uint64_t if_epoch, if_seq, client_seq;
     size_t klen, vlen;
     uint64_t started;
     uint64_t attempt_deadline; /* on the wire: the attempt counts as timed out then */
@@ -70,6 +73,11 @@ typedef struct zkv__areq {
     size_t cap;            /* bytes of kv[] allocated */
     uint8_t kv[];          /* the key, then the value */
 } zkv__areq;
+
+/* zkv__async_submit for a conditional PUT or DELETE (zkv_async_put_if, zkv_async_del_if). */
+int zkv__async_submit_if(zkv_async *a, zkv__areq_op op, const void *key, size_t klen,
+                         const void *val, size_t vlen, int cond, zkv_version expected,
+                         unsigned flags, zkv_async_cb cb, void *privdata);
 
 /* Requests whose key and value fit this many bytes get a block of this size, and such
  * blocks are kept for reuse (zkv_async's spare list, at most ZKV__AREQ_SPARE_MAX), so a

@@ -131,6 +131,13 @@ static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
     second->data = r->vlen ? r->kv + r->klen : NULL;
     second->len = r->vlen;
     req.limit = r->limit;
+    if (r->condition) {
+        req.condition = (Zkv__Condition)r->condition;
+        req.if_epoch = r->if_epoch;
+        req.if_seq = r->if_seq;
+        req.client_id = a->c->client_id;
+        req.client_seq = r->client_seq;
+    }
     req.map_version = r->st.map_version > 0 ? (uint64_t)r->st.map_version : 0;
     req.flags = zkv__wire_flags(op_kind(r), r->flags, rt->replica);
     int rc = zkv__aconn_send(a, c, &req, r, now, err, errlen);
@@ -151,6 +158,15 @@ static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *r
 {
     if (r->op == ZKV__AREQ_SCAN) {
         zkv__async_complete_page(a, r, resp);
+    } else if (r->condition && (code == ZKV_OK || code == ZKV_ECONDITION)) {
+        /* the write's version, or the key's when the condition failed */
+        static unsigned char none[1];
+        zkv_value v = {.data = none, .len = 0, .version = {resp->epoch, resp->seq}};
+        zkv__copy_str(v.node, sizeof v.node, r->node);
+        zkv__async_complete(a, r, code, &v,
+                            code == ZKV_OK                      ? NULL
+                            : resp->message && resp->message[0] ? resp->message
+                                                                : "condition failed");
     } else if (r->op == ZKV__AREQ_DEL || (r->op == ZKV__AREQ_PUT && code == ZKV_OK)) {
         zkv__async_complete(a, r, ZKV_OK, NULL, NULL); /* deleting a missing key is fine */
     } else if (r->op == ZKV__AREQ_PUT) {

@@ -3,6 +3,7 @@
  * anything is sent), builds one request and hands it to the routed loop in call.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "common/zkacl.h"
@@ -57,7 +58,23 @@ int zkv_client_create(const zkv_options *opts, zkv_client **out)
         free(c);
         return zkv__fail(rc, "%s", err);
     }
+    if (zkv_random_bytes(&c->client_id, sizeof c->client_id) != 0 || c->client_id == 0)
+        c->client_id = (zkv_now_ms() << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)c;
+    atomic_init(&c->next_cseq, 1);
     *out = c;
+    return ZKV_OK;
+}
+
+int zkv__condition_set(zkv_client *c, Zkv__Request *req, int cond, zkv_version expected)
+{
+    if (cond != ZKV_IF_ABSENT && cond != ZKV_IF_VERSION)
+        return zkv__fail(ZKV_EINVAL, "unknown condition %d (ZKV_IF_ABSENT or ZKV_IF_VERSION)",
+                         cond);
+    req->condition = cond == ZKV_IF_ABSENT ? ZKV__CONDITION__IF_ABSENT : ZKV__CONDITION__IF_VERSION;
+    req->if_epoch = cond == ZKV_IF_VERSION ? expected.epoch : 0;
+    req->if_seq = cond == ZKV_IF_VERSION ? expected.seq : 0;
+    req->client_id = c->client_id;
+    req->client_seq = atomic_fetch_add(&c->next_cseq, 1);
     return ZKV_OK;
 }
 
@@ -149,8 +166,15 @@ int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigne
     return rc;
 }
 
+/* A conditional write's condition (cond 0: none). */
+typedef struct write_cond {
+    int cond;
+    zkv_version expected;
+} write_cond;
+
 static int write_op(zkv_client *c, int op, const void *key, size_t klen, const void *val,
-                    size_t vlen, int timeout_ms, unsigned flags, zkv_version *ver)
+                    size_t vlen, const write_cond *wc, int timeout_ms, unsigned flags,
+                    zkv_version *ver)
 {
     uint64_t deadline;
     int rc = zkv__call_begin(c, timeout_ms, &deadline);
@@ -165,6 +189,8 @@ static int write_op(zkv_client *c, int op, const void *key, size_t klen, const v
     req.key.len = klen;
     req.value.data = (uint8_t *)val;
     req.value.len = vlen;
+    if (wc && (rc = zkv__condition_set(c, &req, wc->cond, wc->expected)) != ZKV_OK)
+        return rc;
     zkv__reply reply;
     /* Read flags mean nothing to a write: the owner alone takes it. */
     rc = run(c, &req, ZKV__WRITE, flags & (unsigned)ZKV_FLAG_ACK_OWNER, deadline, &reply);
@@ -172,10 +198,14 @@ static int write_op(zkv_client *c, int op, const void *key, size_t klen, const v
         rc = ZKV_OK; /* deleting a missing key is not an error */
     else if (rc == ZKV_ENOTFOUND)
         rc = zkv__fail(ZKV_EPROTOCOL, "node %s answered NOT_FOUND to a put", reply.node);
-    if (rc == ZKV_OK && ver) {
+    if ((rc == ZKV_OK || rc == ZKV_ECONDITION) && ver) {
         ver->epoch = reply.resp->epoch;
         ver->seq = reply.resp->seq;
     }
+    if (rc == ZKV_ECONDITION)
+        zkv__fail(rc, "%s",
+                  reply.resp->message && reply.resp->message[0] ? reply.resp->message
+                                                                : "condition failed");
     reply_clear(&reply);
     return rc;
 }
@@ -183,11 +213,25 @@ static int write_op(zkv_client *c, int op, const void *key, size_t klen, const v
 int zkv_put(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
             int timeout_ms, unsigned flags, zkv_version *ver)
 {
-    return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, timeout_ms, flags, ver);
+    return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, NULL, timeout_ms, flags, ver);
+}
+
+int zkv_put_if(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen, int cond,
+               zkv_version expected, int timeout_ms, unsigned flags, zkv_version *ver)
+{
+    write_cond wc = {.cond = cond, .expected = expected};
+    return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, &wc, timeout_ms, flags, ver);
+}
+
+int zkv_del_if(zkv_client *c, const void *key, size_t klen, zkv_version expected, int timeout_ms,
+               unsigned flags, zkv_version *ver)
+{
+    write_cond wc = {.cond = ZKV_IF_VERSION, .expected = expected};
+    return write_op(c, ZKV__OP__DELETE, key, klen, NULL, 0, &wc, timeout_ms, flags, ver);
 }
 
 int zkv_del(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigned flags,
             zkv_version *ver)
 {
-    return write_op(c, ZKV__OP__DELETE, key, klen, NULL, 0, timeout_ms, flags, ver);
+    return write_op(c, ZKV__OP__DELETE, key, klen, NULL, 0, NULL, timeout_ms, flags, ver);
 }

@@ -3,6 +3,7 @@
  * connection pool; it has no other state, which is what makes it safe to share. */
 #ifndef ZKV_CLIENT_CLIENT_H
 #define ZKV_CLIENT_CLIENT_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@ struct zkv_client {
     zkv__mapcache mc;
     zkv__pool pool;
     zkv_tls_ctx *tls; /* TLS to the nodes (NULL: plain), from the options */
+    /* Conditional writes carry (client_id, a request number): random per client, never 0;
+     * numbers from 1 up, the same on every retry of one call. */
+    uint64_t client_id;
+    atomic_uint_fast64_t next_cseq;
 };
 
 /* The result of one routed request. */
@@ -35,6 +40,11 @@ typedef struct zkv__reply {
  * in err. */
 int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rklen, zkv__op_kind op,
               unsigned flags, uint64_t deadline_ms, zkv__reply *reply, char *err, size_t errlen);
+
+/* Makes req (a PUT or DELETE) conditional: cond (ZKV_IF_ABSENT, ZKV_IF_VERSION) with
+ * expected, and the client's id and next request number. ZKV_OK, or ZKV_EINVAL
+ * (published) for an unknown condition. */
+int zkv__condition_set(zkv_client *c, Zkv__Request *req, int cond, zkv_version expected);
 
 /* Validates the per-call arguments shared by every entry point and returns the
  * deadline: timeout_ms 0 means the client's default. ZKV_OK or ZKV_EINVAL (published). */

@@ -47,6 +47,8 @@ const char *zkv_strerror(int code)
         return "ZKV_EPROTOCOL: protocol error";
     case ZKV_EAUTH:
         return "ZKV_EAUTH: authentication failed";
+    case ZKV_ECONDITION:
+        return "ZKV_ECONDITION: condition failed";
     default:
         return "ZKV_E?: unknown status code";
     }

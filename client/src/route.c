@@ -206,6 +206,8 @@ int zkv__status_to_code(int status)
         return ZKV_ENOCLUSTER;
     case ZKV__STATUS__AUTH_FAILED:
         return ZKV_EAUTH;
+    case ZKV__STATUS__CONDITION_FAILED:
+        return ZKV_ECONDITION;
     case ZKV__STATUS__STALE_EPOCH:  /* replication traffic: never an answer to a client */
     case ZKV__STATUS__LOG_MISMATCH: /* request, so the peer is confused */
     default:
@@ -273,6 +275,8 @@ static zkv__next decide_response(const zkv__outcome *o, const zkv__call_state *s
         return done(ZKV_OK);
     case ZKV__STATUS__NOT_FOUND:
         return done(ZKV_ENOTFOUND);
+    case ZKV__STATUS__CONDITION_FAILED:
+        return done(ZKV_ECONDITION); /* the answer says the key's version: hand it over */
     case ZKV__STATUS__NOT_OWNER:
         nx = retry(ZKV_ENOTOWNER);
         nx.refresh = true;

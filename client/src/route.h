@@ -172,7 +172,8 @@ typedef struct zkv__call_state {
 } zkv__call_state;
 
 typedef enum {
-    ZKV__NEXT_DONE,  /* code is ZKV_OK or ZKV_ENOTFOUND: hand the response over */
+    ZKV__NEXT_DONE,  /* code is ZKV_OK, ZKV_ENOTFOUND or ZKV_ECONDITION: hand the response
+                        over */
     ZKV__NEXT_FAIL,  /* code is the call's error */
     ZKV__NEXT_RETRY, /* route again, after the steps below */
 } zkv__next_kind;

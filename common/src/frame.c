@@ -190,6 +190,7 @@ static bool request_is_simple(const Zkv__Request *r)
 {
     return r->n_entries == 0 && r->n_items == 0 && r->n_history == 0 &&
            r->base.n_unknown_fields == 0 && (int)r->op >= 0 && (int)r->phase >= 0 &&
+           (int)r->condition >= 0 &&
            str_len(r->auth) == 0; /* a credential: a HELLO, rare, protobuf-c's */
 }
 
@@ -233,7 +234,7 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
     size_t lclu = str_len(req->cluster_id), lname = str_len(req->client_name),
            lrange = str_len(req->range_id), lnode = str_len(req->node_id);
     uint8_t *p =
-        begin_frame(out, fields_bound(26, req->key.len + req->value.len + req->end_key.len + lclu +
+        begin_frame(out, fields_bound(31, req->key.len + req->value.len + req->end_key.len + lclu +
                                               lname + lrange + lnode));
     if (!p)
         return -1;
@@ -258,6 +259,11 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
             p = put_u64_field(p, 17 + i, mid[i]); /* 20, 23, 24: repeated, empty here */
         p = put_bytes_field(p, 26, (const uint8_t *)req->node_id, lnode);
     }
+    /* 27, auth: never here (not simple); then a conditional write's fields */
+    const uint64_t cond[] = {(uint64_t)req->condition, req->if_epoch, req->if_seq, req->client_id,
+                             req->client_seq};
+    for (unsigned i = 0; i < sizeof cond / sizeof cond[0]; i++)
+        p = put_u64_field(p, 28 + i, cond[i]);
     return finish_frame(out, p);
 }
 

@@ -167,6 +167,8 @@ static void appends(void)
     e[2].op = ZKV__OP__PUT;
     e[2].key = bin("k", 1);
     e[2].expiry_ms = 1700000000000ull;
+    e[2].client_id = 0x0123456789abcdefull; /* a conditional write's */
+    e[2].client_seq = 7;
     Zkv__Request r = ZKV__REQUEST__INIT;
     r.id = 9;
     r.op = ZKV__OP__APPEND;

@@ -75,6 +75,13 @@ static void test_request_bytes(void)
             r.seq = rand_u64();
             r.node_id = (char *)rand_str(s4, sizeof(s4));
         }
+        if (next_rand() % 4 == 0) { /* a conditional write's fields */
+            r.condition = (Zkv__Condition)(next_rand() % 3);
+            r.if_epoch = next_rand() % 2 ? rand_u64() : 0;
+            r.if_seq = rand_u64();
+            r.client_id = rand_u64();
+            r.client_seq = next_rand() % 2 ? rand_u64() : 0;
+        }
         check_request(&r);
     }
     /* a large value (multi-byte length prefix) */

@@ -181,7 +181,7 @@ static void test_log_entry(void)
     zkv_value_meta m = {.epoch = 3, .seq = 42};
     b.len = 0;
     CU_ASSERT_EQUAL_FATAL(
-        zkv_rec_log_encode(&b, ZKV_LOG_OP_PUT, 3, key, sizeof(key), &m, val, sizeof(val)), 0);
+        zkv_rec_log_encode(&b, ZKV_LOG_OP_PUT, 3, NULL, key, sizeof(key), &m, val, sizeof(val)), 0);
     /* u8 op, u64be epoch, u32be key length, key, value record */
     CU_ASSERT_EQUAL_FATAL(b.len, 1 + 8 + 4 + sizeof(key) + ZKV_REC_VALUE_HDR + sizeof(val));
     CU_ASSERT_EQUAL(b.data[0], 1);
@@ -201,8 +201,8 @@ static void test_log_entry(void)
         CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, n, &e), -1);
 
     b.len = 0;
-    CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 4, key, sizeof(key), NULL, NULL, 0),
-                    0);
+    CU_ASSERT_EQUAL(
+        zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 4, NULL, key, sizeof(key), NULL, NULL, 0), 0);
     CU_ASSERT_EQUAL_FATAL(b.len, 13 + sizeof(key));
     CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, b.len, &e), 0);
     CU_ASSERT_EQUAL(e.op, ZKV_LOG_OP_DELETE);
@@ -214,7 +214,46 @@ static void test_log_entry(void)
     CU_ASSERT_EQUAL(zkv_rec_log_decode(bad, b.len + 1, &e), -1);
     bad[0] = 3;
     CU_ASSERT_EQUAL(zkv_rec_log_decode(bad, b.len, &e), -1);
-    CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, (zkv_log_op)9, 1, key, 1, NULL, NULL, 0), -1);
+    CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, (zkv_log_op)9, 1, NULL, key, 1, NULL, NULL, 0), -1);
+    /* an entry without a tag decodes with none (the format before tags) */
+    CU_ASSERT_EQUAL(e.tag.client_id, 0);
+    CU_ASSERT_EQUAL(e.tag.client_seq, 0);
+}
+
+/* A conditional write's entry: the op's bit 0x80 and the tag after the epoch. */
+static void test_log_entry_tagged(void)
+{
+    const uint8_t key[] = {'k', 0x00};
+    zkv_value_meta m = {.epoch = 5, .seq = 9};
+    zkv_write_tag tag = {.client_id = 0x1122334455667788ull, .client_seq = 12};
+    b.len = 0;
+    CU_ASSERT_EQUAL_FATAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_PUT, 5, &tag, key, sizeof(key), &m,
+                                             (const uint8_t *)"v", 1),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(b.len, 1 + 8 + 16 + 4 + sizeof(key) + ZKV_REC_VALUE_HDR + 1);
+    CU_ASSERT_EQUAL(b.data[0], ZKV_LOG_OP_PUT | ZKV_REC_LOG_TAGGED);
+    CU_ASSERT_EQUAL(zkv_get_u64be(b.data + 9), tag.client_id);
+    CU_ASSERT_EQUAL(zkv_get_u64be(b.data + 17), tag.client_seq);
+    zkv_log_view e;
+    CU_ASSERT_EQUAL_FATAL(zkv_rec_log_decode(b.data, b.len, &e), 0);
+    CU_ASSERT_EQUAL(e.op, ZKV_LOG_OP_PUT);
+    CU_ASSERT_EQUAL(e.epoch, 5);
+    CU_ASSERT_EQUAL(e.tag.client_id, tag.client_id);
+    CU_ASSERT_EQUAL(e.tag.client_seq, tag.client_seq);
+    CU_ASSERT(e.key_len == sizeof(key) && memcmp(e.key, key, sizeof(key)) == 0);
+    CU_ASSERT(e.value.value_len == 1 && e.value.value[0] == 'v');
+    for (size_t n = 0; n < b.len - 1; n++) /* (the value bytes are the rest: any length) */
+        CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, n, &e), -1);
+    /* a delete with a tag; a tag of zeros is no tag */
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 6, &tag, key, 1, NULL, NULL, 0), 0);
+    CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, b.len, &e), 0);
+    CU_ASSERT(e.op == ZKV_LOG_OP_DELETE && e.tag.client_seq == 12);
+    zkv_write_tag none = {0, 0};
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 6, &none, key, 1, NULL, NULL, 0), 0);
+    CU_ASSERT_EQUAL(b.data[0], ZKV_LOG_OP_DELETE);
+    CU_ASSERT_EQUAL(b.len, 13 + 1);
 }
 
 int main(void)
@@ -223,6 +262,7 @@ int main(void)
         return 1;
     zkv_buf_init(&b);
     CU_pSuite s = CU_add_suite("server_record", NULL, NULL);
+    CU_add_test(s, "log entry with a conditional write's tag", test_log_entry_tagged);
     CU_add_test(s, "big-endian integers", test_ints);
     CU_add_test(s, "data key", test_data_key);
     CU_add_test(s, "value record", test_value_record);

@@ -12,7 +12,7 @@
 static int put(zkv_tail *t, uint64_t seq, uint64_t epoch, const char *k, const char *v)
 {
     return zkv_tail_append(t, seq, epoch, ZKV_LOG_OP_PUT, (const uint8_t *)k, strlen(k),
-                           (const uint8_t *)v, strlen(v), 0);
+                           (const uint8_t *)v, strlen(v), 0, NULL);
 }
 
 static int is(const zkv_tail *t, uint64_t seq, uint64_t epoch, const char *k, const char *v)
@@ -33,10 +33,10 @@ static void test_append_and_read(void)
     CU_ASSERT_EQUAL(put(&t, 7, 2, "a", "alpha"), 0); /* an empty tail starts anywhere */
     CU_ASSERT_EQUAL(put(&t, 8, 2, "bb", ""), 0);
     CU_ASSERT_EQUAL(zkv_tail_append(&t, 9, 3, ZKV_LOG_OP_DELETE, (const uint8_t *)"c", 1,
-                                    (const uint8_t *)"ignored", 7, 99),
+                                    (const uint8_t *)"ignored", 7, 99, NULL),
                     0);
     CU_ASSERT_EQUAL(zkv_tail_append(&t, 10, 3, ZKV_LOG_OP_PUT, (const uint8_t *)"d", 1,
-                                    (const uint8_t *)"x", 1, 12345),
+                                    (const uint8_t *)"x", 1, 12345, NULL),
                     0);
     CU_ASSERT_EQUAL(zkv_tail_first(&t), 7);
     CU_ASSERT_EQUAL(zkv_tail_last(&t), 10);
@@ -178,8 +178,9 @@ static void test_random_model(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(e->v);
         for (size_t i = 0; i < e->vlen; i++)
             e->v[i] = (uint8_t)(seq * 31 + i);
-        CU_ASSERT_EQUAL_FATAL(
-            zkv_tail_append(&t, seq, epoch, ZKV_LOG_OP_PUT, e->k, e->klen, e->v, e->vlen, seq), 0);
+        CU_ASSERT_EQUAL_FATAL(zkv_tail_append(&t, seq, epoch, ZKV_LOG_OP_PUT, e->k, e->klen, e->v,
+                                              e->vlen, seq, NULL),
+                              0);
         if (rand() % 1000 == 0) {
             lo = seq - (uint64_t)(rand() % 20);
             zkv_tail_drop_before(&t, lo);

@@ -46,11 +46,12 @@ enum {
     ZKV_EZOOKEEPER = -9,   /* ZooKeeper could not be reached or read */
     ZKV_ENOCLUSTER = -10,  /* no such cluster in ZooKeeper, or a node of another cluster */
     ZKV_ENOMEM = -11,
-    ZKV_EINVAL = -12,    /* bad argument */
-    ZKV_EPROTOCOL = -13, /* the peer sent something that is not the zkv protocol */
-    ZKV_EAUTH = -14,     /* the node wants a credential this client lacks or it refused, or
-                            TLS failed: a certificate refused by either side, or one side
-                            without TLS */
+    ZKV_EINVAL = -12,     /* bad argument */
+    ZKV_EPROTOCOL = -13,  /* the peer sent something that is not the zkv protocol */
+    ZKV_EAUTH = -14,      /* the node wants a credential this client lacks or it refused, or
+                             TLS failed: a certificate refused by either side, or one side
+                             without TLS */
+    ZKV_ECONDITION = -15, /* a conditional write's condition did not hold (zkv_put_if) */
 };
 
 /* Request flags (bit mask), for the flags argument of the calls below.
@@ -154,6 +155,23 @@ ZKV_EXPORT int zkv_put(zkv_client *c, const void *key, size_t klen, const void *
 /* Deletes key. Deleting a missing key is ZKV_OK (idempotent). */
 ZKV_EXPORT int zkv_del(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigned flags,
                        zkv_version *ver);
+/* Conditional writes (docs/api.md, "Conditional writes"): the write is applied only if
+ * the condition holds when the key's owner takes it, atomically with the write.
+ *   ZKV_IF_ABSENT   the key does not exist (expected is ignored)
+ *   ZKV_IF_VERSION  the key's version is expected (0:0: the key does not exist)
+ * On ZKV_OK *ver (if not NULL) is the write's version; on ZKV_ECONDITION it is the key's
+ * version now (0:0 when it does not exist), for the next attempt of a compare-and-set
+ * loop. A retry after a lost answer (a connection dropped, a timeout, a failover) reports
+ * the true outcome: each conditional write carries the client's id and a request number
+ * that the range's copies remember for ten minutes (a node restart forgets them). */
+enum { ZKV_IF_ABSENT = 1, ZKV_IF_VERSION = 2 };
+ZKV_EXPORT int zkv_put_if(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
+                          int cond, zkv_version expected, int timeout_ms, unsigned flags,
+                          zkv_version *ver);
+/* Deletes key only if its version is expected (ZKV_IF_VERSION); as zkv_put_if. A missing
+ * key fails with ZKV_ECONDITION unless expected is 0:0. */
+ZKV_EXPORT int zkv_del_if(zkv_client *c, const void *key, size_t klen, zkv_version expected,
+                          int timeout_ms, unsigned flags, zkv_version *ver);
 /* Returns up to limit pairs with start <= key < end in key order, across ranges.
  * Empty start/end (len 0) mean unbounded; limit 0 means 1000. Each page is a read: when
  * its range's owner is down it falls back to a replica as zkv_get does (zkv_scan_stale

@@ -110,6 +110,14 @@ ZKV_EXPORT int zkv_async_put(zkv_async *a, const void *key, size_t klen, const v
 /* Deleting a missing key completes with ZKV_OK. */
 ZKV_EXPORT int zkv_async_del(zkv_async *a, const void *key, size_t klen, unsigned flags,
                              zkv_async_cb cb, void *privdata);
+/* Conditional writes, as zkv_put_if and zkv_del_if (zkv.h). The callback's v carries the
+ * version (zkv_value_version, no data): the write's on ZKV_OK, the key's current one on
+ * ZKV_ECONDITION (0:0: the key does not exist). */
+ZKV_EXPORT int zkv_async_put_if(zkv_async *a, const void *key, size_t klen, const void *val,
+                                size_t vlen, int cond, zkv_version expected, unsigned flags,
+                                zkv_async_cb cb, void *privdata);
+ZKV_EXPORT int zkv_async_del_if(zkv_async *a, const void *key, size_t klen, zkv_version expected,
+                                unsigned flags, zkv_async_cb cb, void *privdata);
 
 /* Completion of a zkv_async_batch_run. status is ZKV_OK: every operation ran (each may
  * still have failed: zkv_batch_status; zkv_last_error() names the first failure). The
