@@ -1,5 +1,6 @@
 /* commands.c: the command table of zkv, dispatch (name -> command, argument count), scan
- * argument parsing, status names and help text. Pure functions over data. */
+ * argument parsing, the stdin argument, status names, versions as "EPOCH:SEQ", the JSON
+ * form of bytes and help text. Pure functions over data. */
 #include "commands.h"
 
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
 #include <zkv/zkv.h>
 
 static const zkv_repl_command commands[] = {
@@ -19,14 +21,18 @@ static const zkv_repl_command commands[] = {
      .needs_client = true,
      .usage = "get KEY",
      .summary = "print the value of KEY",
-     .help = "Prints the value's raw bytes followed by a newline. A missing key prints "
-             "\"(not found)\" on stderr (exit status 1). When the owner of the key's range is "
-             "unreachable or absent, a replica answers: the value is printed as usual and a note "
-             "such as \"(stale: replica node-2 at 3:1042)\" on stderr names the replica and the "
-             "EPOCH:SEQ of the range's log it had applied (exit status 0). --strict turns the "
-             "fallback off; --replica reads the nearest replica on purpose. With --json: "
-             "{\"key\",\"value\",\"epoch\",\"seq\",\"stale\",\"node\",\"range_epoch\","
-             "\"range_seq\"}, bytes escaped as \\xHH."},
+     .help = "Prints the value's raw bytes followed by a newline; with --raw the bytes alone, "
+             "with --quoted the \"...\" form the REPL reads back (\\xHH for other bytes than "
+             "printable ASCII). A missing key prints \"(not found)\" on stderr (exit status 1). "
+             "When the owner of the key's range is unreachable or absent, a replica answers: the "
+             "value is printed as usual, and on stderr a note such as \"(stale: replica node-2 at "
+             "3:1042)\" names the replica and the EPOCH:SEQ of the range's log it had applied "
+             "(exit status 0). --strict turns the fallback off; --replica reads the nearest "
+             "replica on purpose. With --json: {\"key\",\"value\",\"version\":\"EPOCH:SEQ\","
+             "\"stale\",\"node\",\"position\":\"EPOCH:SEQ\"} (version: the value's last "
+             "write; position: how far the answering node had applied the range's log), key and "
+             "value as JSON strings when they are UTF-8 without NUL, else {\"base64\":\"...\"}; "
+             "a missing key prints null (exit status 1)."},
     {.id = ZKV_REPL_CMD_PUT,
      .name = "put",
      .alias = "set",
@@ -36,10 +42,14 @@ static const zkv_repl_command commands[] = {
      .usage = "put KEY VALUE",
      .summary = "set KEY to VALUE",
      .help = "Writes KEY = VALUE and prints OK once the write is acknowledged (by the owner "
-             "and its in-sync replicas; with --ack-owner by the owner alone). When the range "
-             "has no serving owner the write fails within about a second with UNAVAILABLE "
-             "(exit status 2). With --json: {\"ok\":true,\"epoch\":E,\"seq\":S}, the version "
-             "of the write."},
+             "and its in-sync replicas; with --ack-owner by the owner alone). On the command "
+             "line a VALUE of - reads the value from stdin: all of it, binary-safe, at most 1 MiB "
+             "(1048576 bytes; more is TOO_LARGE and nothing is written); zkv -x put KEY does "
+             "the same (-x: the last argument from stdin, as redis-cli's). In the REPL and in "
+             "scripts stdin carries the commands: a bare - is refused there, and \"-\" quoted "
+             "is the one-byte value. When the range has no serving owner the write fails within "
+             "about a second with UNAVAILABLE (exit status 2). With --json: "
+             "{\"ok\":true,\"version\":\"EPOCH:SEQ\"}, the version of the write."},
     {.id = ZKV_REPL_CMD_DEL,
      .name = "del",
      .alias = "delete",
@@ -49,7 +59,8 @@ static const zkv_repl_command commands[] = {
      .usage = "del KEY",
      .summary = "delete KEY",
      .help = "Deletes KEY and prints OK. Deleting a missing key is not an error. Fails like "
-             "put when the range has no serving owner."},
+             "put when the range has no serving owner. With --json: "
+             "{\"ok\":true,\"version\":\"EPOCH:SEQ\"}."},
     {.id = ZKV_REPL_CMD_SCAN,
      .name = "scan",
      .alias = NULL,
@@ -59,11 +70,17 @@ static const zkv_repl_command commands[] = {
      .usage = "scan [START [END]] [limit N]",
      .summary = "list keys in [START, END) in key order",
      .help = "Prints one KEY<TAB>VALUE line per key with START <= KEY < END, in key order, across "
-             "ranges. Bytes outside printable ASCII (and the backslash) are shown as \\xHH. A "
-             "missing or empty START or END is unbounded (scan \"\" b). At most N keys are shown "
-             "(default 1000); when more follow, a note says so on stderr. Ranges whose owner is "
-             "unreachable are read from a replica, like get. With --json: an array of "
-             "{\"key\",\"value\"}."},
+             "ranges. Bytes outside printable ASCII (and the backslash) are shown as \\xHH; with "
+             "--quoted each key and value is in the \"...\" form the REPL reads back, with --raw "
+             "as its bytes. A missing or empty START or END is unbounded (scan \"\" b). At most N "
+             "keys are shown (default 1000, at most 1000000): scan limit 5, scan a limit 5, "
+             "scan a b limit 5; when more follow, a note says so on stderr. The word limit, last "
+             "or second to last, is always the keyword (scan limit alone lacks its N: an error); "
+             "a key named limit is written \"limit\" in the REPL or a script. Ranges whose owner "
+             "is unreachable are read from a replica, like get, and the note \"(stale: a replica "
+             "answered part of this scan; it may lag the owner)\" follows on stderr. With --json: "
+             "{\"items\":[{\"key\",\"value\"}],\"stale\",\"more\"}, keys and values as get "
+             "encodes them."},
     {.id = ZKV_REPL_CMD_RANGES,
      .name = "ranges",
      .alias = NULL,
@@ -217,6 +234,12 @@ static int parse_count(const zkv_repl_arg *a, size_t max, size_t *out)
     return 0;
 }
 
+/* The bare word limit: the keyword of scan (a quoted "limit" is a key). */
+static bool is_limit_keyword(const zkv_repl_arg *a)
+{
+    return a->bare && zkv_repl_arg_is(a, "limit");
+}
+
 int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out, char *err,
                              size_t errlen)
 {
@@ -224,15 +247,18 @@ int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out,
     memset(out, 0, sizeof(*out));
     out->start = out->end = "";
     out->limit = ZKV_REPL_SCAN_DEFAULT_LIMIT;
-    if (n >= 3 && zkv_repl_arg_is(&args->argv[n - 2], "limit")) {
-        if (parse_count(&args->argv[n - 1], ZKV_REPL_SCAN_MAX_LIMIT, &out->limit) == 0) {
-            n -= 2;
-        } else if (n == 5) {
-            /* "scan A B limit X": the only reading left is a bad limit */
+    if (n >= 3 && is_limit_keyword(&args->argv[n - 2])) {
+        if (parse_count(&args->argv[n - 1], ZKV_REPL_SCAN_MAX_LIMIT, &out->limit) < 0) {
             snprintf(err, errlen, "scan: limit must be a number from 1 to %d",
                      ZKV_REPL_SCAN_MAX_LIMIT);
             return -1;
         }
+        n -= 2;
+    } else if (n >= 2 && is_limit_keyword(&args->argv[n - 1])) {
+        snprintf(err, errlen,
+                 "scan: limit needs a number N (a key named limit is written \"limit\" in the "
+                 "REPL or a script)");
+        return -1;
     }
     if (n > 3) {
         snprintf(err, errlen, "usage: scan [START [END]] [limit N]");
@@ -247,6 +273,143 @@ int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out,
         out->elen = args->argv[2].len;
     }
     return 0;
+}
+
+size_t zkv_repl_stdin_arg(const zkv_repl_args *args)
+{
+    if (args->argc != 3)
+        return 0;
+    const zkv_repl_command *c = zkv_repl_command_find(args->argv[0].data, args->argv[0].len);
+    if (!c || c->id != ZKV_REPL_CMD_PUT)
+        return 0;
+    return args->argv[2].bare && zkv_repl_arg_is(&args->argv[2], "-") ? 2 : 0;
+}
+
+int zkv_repl_version_format(zkv_version v, char *out, size_t outlen)
+{
+    return snprintf(out, outlen, "%llu:%llu", (unsigned long long)v.epoch,
+                    (unsigned long long)v.seq);
+}
+
+/* 1 to 20 decimal digits at *p, at most UINT64_MAX; advances *p past them. */
+static int parse_u64(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; s[n] >= '0' && s[n] <= '9'; n++) {
+        unsigned d = (unsigned)(s[n] - '0');
+        if (n >= 20 || v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (n == 0)
+        return -1;
+    *p = s + n;
+    *out = v;
+    return 0;
+}
+
+int zkv_repl_version_parse(const char *text, zkv_version *out)
+{
+    zkv_version v;
+    const char *p = text;
+    if (!p || parse_u64(&p, &v.epoch) < 0 || *p++ != ':' || parse_u64(&p, &v.seq) < 0 || *p)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Length of the UTF-8 sequence at s[0..len) (RFC 3629), or 0 when it is not one. */
+static size_t utf8_char(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* no overlong form */
+        else if (c == 0xed)
+            hi = 0x9f; /* no surrogate */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* no overlong form */
+        else if (c == 0xf4)
+            hi = 0x8f; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (len < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+bool zkv_repl_json_is_text(const void *data, size_t len)
+{
+    const unsigned char *s = data;
+    for (size_t i = 0; i < len;) {
+        size_t n = s[i] ? utf8_char(s + i, len - i) : 0;
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+size_t zkv_repl_base64(const void *data, size_t len, char *out)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = data;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t b = (uint32_t)s[i] << 16;
+        if (i + 1 < len)
+            b |= (uint32_t)s[i + 1] << 8;
+        if (i + 2 < len)
+            b |= s[i + 2];
+        out[o++] = alphabet[b >> 18];
+        out[o++] = alphabet[(b >> 12) & 63];
+        out[o++] = i + 1 < len ? alphabet[(b >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? alphabet[b & 63] : '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+cJSON *zkv_repl_json_bytes(const void *data, size_t len)
+{
+    if (zkv_repl_json_is_text(data, len)) {
+        char *text = malloc(len + 1);
+        if (!text)
+            return NULL;
+        if (len)
+            memcpy(text, data, len);
+        text[len] = '\0';
+        cJSON *str = cJSON_CreateString(text);
+        free(text);
+        return str;
+    }
+    char *b64 = malloc(ZKV_REPL_BASE64_SIZE(len));
+    cJSON *o = b64 ? cJSON_CreateObject() : NULL;
+    if (o) {
+        zkv_repl_base64(data, len, b64);
+        if (!cJSON_AddStringToObject(o, "base64", b64)) {
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    }
+    free(b64);
+    return o;
 }
 
 const char *zkv_repl_status_name(int code)
@@ -282,6 +445,8 @@ const char *zkv_repl_status_name(int code)
         return "PROTOCOL";
     case ZKV_EAUTH:
         return "AUTH";
+    case ZKV_ECONDITION:
+        return "CONDITION_FAILED";
     default:
         return "ERROR";
     }
@@ -300,14 +465,22 @@ int zkv_repl_exit_status(int code)
     return code == ZKV_ENOTFOUND ? 1 : 2;
 }
 
+/* The two lines that start with "  $ " are shell commands; tests/integration/test_cli.c
+ * runs them as they are printed here. */
 static const char help_footer[] =
     "\n"
     "Arguments are separated by blanks. In the REPL and in scripts read from stdin, quote\n"
     "them with \"...\" or '...', and type any byte as \\xHH (also \\\\ \\\" \\' \\n \\r \\t;\n"
-    "inside '...' only \\' and \\\\). On the command line (zkv put KEY VALUE) each argument\n"
-    "is taken as the raw bytes the shell passes, with no escapes: use $'\\x00' in bash.\n"
-    "Keys and values are printed with bytes outside printable ASCII as \\xHH, except by get,\n"
-    "which prints the raw value.\n";
+    "inside '...' only \\' and \\\\): put \"k\\x00\" \"v\\x00\\xff\" writes a key and a value\n"
+    "that hold NUL bytes. On the command line (zkv put KEY VALUE) each argument is the\n"
+    "bytes the shell passes, with no escapes, and cannot hold a NUL (bash's $'\\x00' is\n"
+    "empty): give a binary value on stdin with - (or -x: the last argument), or the\n"
+    "commands as a script:\n"
+    "  $ printf 'v\\000\\377' | zkv put bin -\n"
+    "  $ printf '%s\\n' 'put \"k\\x00\" \"v\\x00\\xff\"' | zkv\n"
+    "get prints the raw value and a newline (--raw: the bytes alone; --quoted: the \"...\"\n"
+    "form above); scan shows bytes outside printable ASCII as \\xHH; --json writes a key or\n"
+    "value as a string when it is UTF-8 without NUL, else as {\"base64\":\"...\"}.\n";
 
 /* Appends to a bounded string; stops quietly when full. */
 typedef struct outbuf {

@@ -1,13 +1,18 @@
 /* commands.h: the zkv command table and the pure decisions around it: which command a
- * line names, whether its argument count fits, how scan's arguments read, and the short
- * names of client status codes used in error messages. No I/O. */
+ * line names, whether its argument count fits, how scan's arguments read, which argument
+ * stands for stdin, the short names of client status codes used in error messages,
+ * versions as "EPOCH:SEQ" and the binary-safe JSON form of keys and values. No I/O. */
 #ifndef ZKV_REPL_COMMANDS_H
 #define ZKV_REPL_COMMANDS_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <zkv/zkv.h>
+
 #include "tokenize.h"
+
+struct cJSON;
 
 typedef enum {
     ZKV_REPL_CMD_GET,
@@ -51,8 +56,11 @@ typedef enum {
 zkv_repl_dispatch_result zkv_repl_dispatch(const zkv_repl_args *args, const zkv_repl_command **cmd,
                                            char *err, size_t errlen);
 
-/* Arguments of "scan [START [END]] [limit N]". A trailing "limit N" (N a positive decimal)
- * is the limit; the arguments before it are START and END. Pointers are into args. */
+/* Arguments of "scan [START [END]] [limit N]". The bare word limit (tokenize.h) as the
+ * second-to-last argument is the keyword: the last one, N, must be a decimal from 1 to
+ * ZKV_REPL_SCAN_MAX_LIMIT, and the arguments before it are START and END. A bare limit as
+ * the last argument is an error (it lacks its N). A key named limit is written quoted,
+ * "limit", in the REPL and in scripts. Pointers are into args. */
 typedef struct zkv_repl_scan_args {
     const char *start;
     size_t slen;
@@ -67,6 +75,48 @@ typedef struct zkv_repl_scan_args {
 /* Parses args (argv[0] == "scan"). Returns 0, or -1 with the message in err. */
 int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out, char *err,
                              size_t errlen);
+
+/* The note scan prints on stderr when a replica answered some of its keys
+ * (zkv_scan_stale). */
+#define ZKV_REPL_SCAN_STALE_NOTE                                                                   \
+    "(stale: a replica answered part of this scan; it may lag the owner)"
+
+/* The largest input zkv reads from stdin for an argument (put KEY -, -x): libzkv's
+ * default largest value, 1 MiB (ZKV_MAX_VALUE_DEFAULT in common/frame.h), which the
+ * client it makes keeps. */
+#define ZKV_REPL_STDIN_MAX ((size_t)1024 * 1024)
+
+/* Index in args (argv[0] the command) of the argument that stands for standard input:
+ * VALUE of "put KEY -" (or "set KEY -") when it is a bare "-"; 0 when none does. One-shot
+ * mode reads stdin there; the REPL and scripts, whose stdin carries the commands, refuse
+ * it (a quoted "-" is the one-byte value). */
+size_t zkv_repl_stdin_arg(const zkv_repl_args *args);
+
+/* Versions on the command line are "EPOCH:SEQ" (the range epoch and the sequence number
+ * of the write, zkv_version), both unsigned 64-bit decimals: "3:17". */
+#define ZKV_REPL_VERSION_SIZE 42 /* 20 digits, ':', 20 digits, NUL */
+
+/* Writes "EPOCH:SEQ" to out (truncated to outlen, NUL terminated). Returns the length of
+ * the whole text, as snprintf. */
+int zkv_repl_version_format(zkv_version v, char *out, size_t outlen);
+
+/* Parses "EPOCH:SEQ": 1 to 20 decimal digits, ':', 1 to 20 decimal digits, each at most
+ * 2^64-1; no sign, blank or other byte. Returns 0, or -1 with *out unchanged. */
+int zkv_repl_version_parse(const char *text, zkv_version *out);
+
+/* The JSON of a key or value under --json (binary-safe): a JSON string when the bytes
+ * are valid UTF-8 (RFC 3629: no overlong form, surrogate or code point above U+10FFFF)
+ * without a NUL byte, else the object {"base64":"..."} (RFC 4648, padded). A new cJSON
+ * item, or NULL when out of memory. */
+struct cJSON *zkv_repl_json_bytes(const void *data, size_t len);
+
+/* Whether zkv_repl_json_bytes writes data as a JSON string. */
+bool zkv_repl_json_is_text(const void *data, size_t len);
+
+/* Standard base64 of data with padding, NUL terminated, into out, which holds
+ * ZKV_REPL_BASE64_SIZE(len) bytes. Returns the length without the NUL. */
+#define ZKV_REPL_BASE64_SIZE(len) (4 * (((len) + 2) / 3) + 1)
+size_t zkv_repl_base64(const void *data, size_t len, char *out);
 
 /* Short protocol-style name of a libzkv status: "NOT_FOUND", "UNAVAILABLE", ...;
  * "ERROR" for a code this table does not know. */

@@ -23,14 +23,19 @@
 
 #define HISTORY_MAX 1000
 
-static const char synopsis[] =
-    "[--json] [--timeout MS] [--strict | --replica] [--zone Z] [--ack-owner] [COMMAND ARGS...]";
+static const char synopsis[] = "[--json | --raw | --quoted] [-x] [--timeout MS] [--strict | "
+                               "--replica] [--zone Z] [--ack-owner] [COMMAND ARGS...]";
 static const char description[] =
     "The zkv command line. With a COMMAND, runs it once and exits 0 (ok), 1 (key not\n"
     "found) or 2 (error, reason on stderr). Without one, reads commands from stdin: the\n"
     "interactive REPL on a terminal, else one command per line (a script). Commands:\n"
     "get KEY, put KEY VALUE, del KEY, scan [START [END]] [limit N], ranges, nodes,\n"
-    "help [COMMAND], quit. 'zkv help' explains quoting and escapes.\n"
+    "admin ..., help [COMMAND], quit. 'zkv help' explains quoting and escapes.\n"
+    "Command-line arguments cannot hold a NUL byte: 'zkv put KEY -' reads the value from\n"
+    "stdin (binary-safe, at most 1 MiB), as 'zkv -x put KEY' does (-x: the last argument\n"
+    "from stdin). get prints the value and a newline; --raw the bytes alone; --quoted the\n"
+    "\"...\" form with \\xHH escapes. --json: keys and values as strings when UTF-8 without\n"
+    "NUL, else {\"base64\":\"...\"}; versions as \"EPOCH:SEQ\"; a missing key is null.\n"
     "Reads go to the key's owner; when it is unreachable or absent a replica answers and\n"
     "get notes \"(stale: replica node-2 at 3:1042)\" on stderr. Writes to a range without\n"
     "a serving owner fail within about a second: UNAVAILABLE, exit 2.";
@@ -216,12 +221,26 @@ static int run_interactive(zkv_repl_session *s)
 
 int main(int argc, char **argv)
 {
-    bool json = false, strict = false, replica = false, ack_owner = false;
+    bool json = false, raw = false, quoted = false, from_stdin = false, strict = false,
+         replica = false, ack_owner = false;
     long timeout = 5000;
     const char *zone = "", *zk_auth = NULL;
     zkv_tls_files tls = {0};
     const zkv_flag flags[] = {
-        {"json", 0, ZKV_FLAG_BOOL, &json, NULL, "print results as JSON", 0, 0},
+        {"json", 0, ZKV_FLAG_BOOL, &json, NULL,
+         "print results as JSON (bytes as UTF-8 strings, else {\"base64\":...}; versions "
+         "\"EPOCH:SEQ\")",
+         0, 0},
+        {"raw", 0, ZKV_FLAG_BOOL, &raw, NULL,
+         "get prints exactly the value's bytes (no newline); scan the bytes unescaped", 0, 0},
+        {"quoted", 0, ZKV_FLAG_BOOL, &quoted, NULL,
+         "get and scan print keys and values as \"...\" with \\xHH escapes, as the REPL reads "
+         "them",
+         0, 0},
+        {"stdin", 'x', ZKV_FLAG_BOOL, &from_stdin, NULL,
+         "read the command's last argument from stdin, binary-safe, at most 1 MiB (redis-cli's "
+         "-x): zkv -x put KEY < FILE",
+         0, 0},
         {"timeout", 0, ZKV_FLAG_INT, &timeout, "MS",
          "time budget of each call (and of connecting), in milliseconds", 1, 3600000},
         {"strict", 0, ZKV_FLAG_BOOL, &strict, NULL,
@@ -250,9 +269,17 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    if (strict && replica) {
-        fprintf(stderr, "zkv: --strict and --replica exclude each other\n");
+    const char *conflict = strict && replica           ? "--strict and --replica"
+                           : (json + raw + quoted) > 1 ? "--json, --raw and --quoted"
+                                                       : NULL;
+    if (conflict) {
+        fprintf(stderr, "zkv: %s exclude each other\n", conflict);
         zkv_flags_usage(stderr, "zkv", synopsis, flags, sizeof flags / sizeof flags[0]);
+        return 2;
+    }
+    if (from_stdin && first >= argc) {
+        fprintf(stderr, "zkv: -x reads the last argument of a command from stdin: give the "
+                        "command (zkv -x put KEY < FILE)\n");
         return 2;
     }
     zkv_zk_cred zk_cred;
@@ -267,6 +294,8 @@ int main(int argc, char **argv)
         .cluster = common.cluster,
         .timeout_ms = (int)timeout,
         .json = json,
+        .raw = raw,
+        .quoted = quoted,
         .read_flags = strict    ? ZKV_FLAG_OWNER_ONLY
                       : replica ? ZKV_FLAG_READ_REPLICA
                                 : ZKV_FLAG_NONE,
@@ -283,7 +312,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "zkv: out of memory\n");
             return 2;
         }
-        status = zkv_repl_session_run(&s, &args);
+        /* -x: stdin is one more, last argument; else "put KEY -" reads it as VALUE */
+        size_t in = from_stdin ? args.argc : zkv_repl_stdin_arg(&args);
+        if (in > 0)
+            status = zkv_repl_session_stdin_arg(&s, &args, in);
+        else
+            status = 0;
+        if (status == 0)
+            status = zkv_repl_session_run(&s, &args);
         zkv_repl_args_free(&args);
     } else if (isatty(STDIN_FILENO)) {
         s.mode = ZKV_REPL_MODE_INTERACTIVE;

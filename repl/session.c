@@ -2,11 +2,13 @@
  * Everything here is output formatting around one library call per command. */
 #include "session.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -73,13 +75,45 @@ static void note(const char *msg)
     fprintf(stderr, "%s\n", msg);
 }
 
-/* Escaped copy of bytes (zkv_key_escape), malloc'd; NULL when out of memory. */
-static char *escaped(const void *data, size_t len)
+/* Prints bytes in the form --raw (as they are), --quoted ("...", zkv_repl_quote) or the
+ * default (zkv_key_escape: \xHH) asks for. Returns 0, or -1 when out of memory. */
+static int print_bytes(const zkv_repl_session *s, const void *data, size_t len)
 {
-    char *out = malloc(4 * len + 1);
-    if (out)
-        zkv_key_escape(data, len, out);
-    return out;
+    if (s->raw) {
+        fwrite(data, 1, len, stdout);
+        return 0;
+    }
+    char *text = malloc(s->quoted ? ZKV_REPL_QUOTED_SIZE(len) : 4 * len + 1);
+    if (!text)
+        return -1;
+    if (s->quoted)
+        zkv_repl_quote(data, len, text);
+    else
+        zkv_key_escape(data, len, text);
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
+/* Adds bytes to a JSON object under name, as zkv_repl_json_bytes encodes them. */
+static bool json_add_bytes(cJSON *o, const char *name, const void *data, size_t len)
+{
+    cJSON *item = zkv_repl_json_bytes(data, len);
+    if (!item)
+        return false;
+    if (!cJSON_AddItemToObject(o, name, item)) {
+        cJSON_Delete(item);
+        return false;
+    }
+    return true;
+}
+
+/* Adds a version to a JSON object under name as "EPOCH:SEQ". */
+static bool json_add_version(cJSON *o, const char *name, zkv_version v)
+{
+    char text[ZKV_REPL_VERSION_SIZE];
+    zkv_repl_version_format(v, text, sizeof text);
+    return cJSON_AddStringToObject(o, name, text) != NULL;
 }
 
 /* Prints a cJSON document compactly on one line and frees it. */
@@ -136,48 +170,56 @@ void zkv_repl_session_close(zkv_repl_session *s)
     s->client = NULL;
 }
 
+/* The --json object of a value read: {"key","value","version","stale","node"}, and for a
+ * stale value "position", how far the replica that answered had applied the range's log. */
+static cJSON *json_value(const zkv_repl_arg *key, const zkv_value *v)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *node = zkv_value_node(v) ? zkv_value_node(v) : "";
+    if (!o || !json_add_bytes(o, "key", key->data, key->len) ||
+        !json_add_bytes(o, "value", zkv_value_data(v), zkv_value_len(v)) ||
+        !json_add_version(o, "version", zkv_value_version(v)) ||
+        !cJSON_AddBoolToObject(o, "stale", zkv_value_stale(v) != 0) ||
+        !cJSON_AddStringToObject(o, "node", node) ||
+        (zkv_value_stale(v) && !json_add_version(o, "position", zkv_value_position(v)))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 static int cmd_get(zkv_repl_session *s, const zkv_repl_args *a)
 {
     zkv_value *v = NULL;
     int rc = zkv_get(s->client, a->argv[1].data, a->argv[1].len, 0, s->read_flags, &v);
     if (rc == ZKV_ENOTFOUND) {
-        note("(not found)");
+        if (s->json)
+            puts("null");
+        else
+            note("(not found)");
         return 1;
     }
     if (rc != ZKV_OK)
         return report_status(s, "get", rc);
-    zkv_version ver = zkv_value_version(v);
-    zkv_version pos = zkv_value_position(v);
-    const char *node = zkv_value_node(v) ? zkv_value_node(v) : "";
-    int status = 0;
     if (s->json) {
-        cJSON *o = cJSON_CreateObject();
-        char *k = escaped(a->argv[1].data, a->argv[1].len);
-        char *val = escaped(zkv_value_data(v), zkv_value_len(v));
-        if (o && k && val) {
-            cJSON_AddStringToObject(o, "key", k);
-            cJSON_AddStringToObject(o, "value", val);
-            cJSON_AddNumberToObject(o, "epoch", (double)ver.epoch);
-            cJSON_AddNumberToObject(o, "seq", (double)ver.seq);
-            cJSON_AddBoolToObject(o, "stale", zkv_value_stale(v) != 0);
-            cJSON_AddStringToObject(o, "node", node);
-            cJSON_AddNumberToObject(o, "range_epoch", (double)pos.epoch);
-            cJSON_AddNumberToObject(o, "range_seq", (double)pos.seq);
-        } else {
-            cJSON_Delete(o);
-            o = NULL;
-        }
-        status = print_json(s, o);
-        free(k);
-        free(val);
-    } else {
+        int status = print_json(s, json_value(&a->argv[1], v));
+        zkv_value_free(v);
+        return status;
+    }
+    int status = 0;
+    if (!s->quoted) { /* the value's bytes, then a newline but with --raw */
         fwrite(zkv_value_data(v), 1, zkv_value_len(v), stdout);
+    } else if (print_bytes(s, zkv_value_data(v), zkv_value_len(v)) < 0) {
+        report(s, "get: out of memory");
+        status = 2;
+    }
+    if (!s->raw && status == 0)
         fputc('\n', stdout);
-        if (zkv_value_stale(v)) {
-            char msg[256];
-            zkv_repl_stale_note(node, pos.epoch, pos.seq, msg, sizeof msg);
-            note(msg);
-        }
+    if (status == 0 && zkv_value_stale(v)) {
+        char msg[256];
+        zkv_version pos = zkv_value_position(v);
+        zkv_repl_stale_note(zkv_value_node(v), pos.epoch, pos.seq, msg, sizeof msg);
+        note(msg);
     }
     zkv_value_free(v);
     return status;
@@ -190,10 +232,9 @@ static int print_write_result(zkv_repl_session *s, zkv_version ver)
         return 0;
     }
     cJSON *o = cJSON_CreateObject();
-    if (o) {
-        cJSON_AddBoolToObject(o, "ok", 1);
-        cJSON_AddNumberToObject(o, "epoch", (double)ver.epoch);
-        cJSON_AddNumberToObject(o, "seq", (double)ver.seq);
+    if (o && (!cJSON_AddBoolToObject(o, "ok", 1) || !json_add_version(o, "version", ver))) {
+        cJSON_Delete(o);
+        o = NULL;
     }
     return print_json(s, o);
 }
@@ -217,6 +258,33 @@ static int cmd_del(zkv_repl_session *s, const zkv_repl_args *a)
     return print_write_result(s, ver);
 }
 
+/* The --json object of a scan: {"items":[{"key","value"}...],"stale","more"}. */
+static cJSON *json_scan(const zkv_scan *sc)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *items = o ? cJSON_AddArrayToObject(o, "items") : NULL;
+    bool ok = items != NULL;
+    for (size_t i = 0; ok && i < zkv_scan_count(sc); i++) {
+        size_t klen = 0, vlen = 0;
+        const void *k = zkv_scan_key(sc, i, &klen);
+        const void *v = zkv_scan_value(sc, i, &vlen);
+        cJSON *item = cJSON_CreateObject();
+        if (!item || !cJSON_AddItemToArray(items, item)) {
+            cJSON_Delete(item);
+            ok = false;
+            break;
+        }
+        ok = json_add_bytes(item, "key", k, klen) && json_add_bytes(item, "value", v, vlen);
+    }
+    ok = ok && cJSON_AddBoolToObject(o, "stale", zkv_scan_stale(sc) != 0) &&
+         cJSON_AddBoolToObject(o, "more", zkv_scan_more(sc) != 0);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 static int cmd_scan(zkv_repl_session *s, const zkv_repl_args *a)
 {
     zkv_repl_scan_args sa;
@@ -231,41 +299,35 @@ static int cmd_scan(zkv_repl_session *s, const zkv_repl_args *a)
     if (rc != ZKV_OK)
         return report_status(s, "scan", rc);
     size_t n = zkv_scan_count(sc);
-    cJSON *arr = s->json ? cJSON_CreateArray() : NULL;
     int status = 0;
-    for (size_t i = 0; i < n && status == 0; i++) {
-        size_t klen = 0, vlen = 0;
-        const void *k = zkv_scan_key(sc, i, &klen);
-        const void *v = zkv_scan_value(sc, i, &vlen);
-        char *ke = escaped(k, klen), *ve = escaped(v, vlen);
-        if (!ke || !ve || (s->json && !arr)) {
-            report(s, "scan: out of memory");
-            status = 2;
-        } else if (s->json) {
-            cJSON *o = cJSON_CreateObject();
-            if (!o || !cJSON_AddStringToObject(o, "key", ke) ||
-                !cJSON_AddStringToObject(o, "value", ve) || !cJSON_AddItemToArray(arr, o)) {
-                cJSON_Delete(o);
+    if (s->json) {
+        status = print_json(s, json_scan(sc));
+    } else {
+        for (size_t i = 0; i < n && status == 0; i++) {
+            size_t klen = 0, vlen = 0;
+            const void *k = zkv_scan_key(sc, i, &klen);
+            const void *v = zkv_scan_value(sc, i, &vlen);
+            bool ok = print_bytes(s, k, klen) == 0;
+            if (ok) {
+                fputc('\t', stdout);
+                ok = print_bytes(s, v, vlen) == 0;
+            }
+            if (ok) {
+                fputc('\n', stdout);
+            } else {
                 report(s, "scan: out of memory");
                 status = 2;
             }
-        } else {
-            printf("%s\t%s\n", ke, ve);
         }
-        free(ke);
-        free(ve);
     }
-    if (s->json && status == 0) {
-        status = print_json(s, arr);
-        arr = NULL;
-    }
-    cJSON_Delete(arr);
     if (status == 0 && zkv_scan_more(sc)) {
         char msg[128];
         snprintf(msg, sizeof msg, "(stopped at the limit of %zu keys; more follow)", sa.limit);
         note(msg);
     } else if (status == 0 && n == 0 && s->mode == ZKV_REPL_MODE_INTERACTIVE && !s->json)
         note("(empty)");
+    if (status == 0 && zkv_scan_stale(sc) && !s->json)
+        note(ZKV_REPL_SCAN_STALE_NOTE);
     zkv_scan_free(sc);
     return status;
 }
@@ -406,6 +468,68 @@ static int cmd_help(zkv_repl_session *s, const zkv_repl_args *a)
     return 0;
 }
 
+int zkv_repl_session_stdin_arg(zkv_repl_session *s, zkv_repl_args *args, size_t i)
+{
+    const zkv_repl_command *c =
+        args->argc ? zkv_repl_command_find(args->argv[0].data, args->argv[0].len) : NULL;
+    const char *what = c ? c->name : NULL;
+    size_t cap = 64 * 1024, len = 0;
+    char *data = malloc(cap + 1), msg[256];
+    for (;;) {
+        if (!data) {
+            report2(s, what, "out of memory");
+            return 2;
+        }
+        if (len == cap) {
+            if (cap > ZKV_REPL_STDIN_MAX)
+                break;
+            cap *= 2; /* up to one byte past the limit: enough to tell it is over */
+            if (cap > ZKV_REPL_STDIN_MAX)
+                cap = ZKV_REPL_STDIN_MAX + 1;
+            char *more = realloc(data, cap + 1);
+            if (!more)
+                free(data);
+            data = more;
+            continue;
+        }
+        ssize_t n = read(STDIN_FILENO, data + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(msg, sizeof msg, "reading stdin: %s", strerror(errno));
+            report2(s, what, msg);
+            free(data);
+            return 2;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len > ZKV_REPL_STDIN_MAX) {
+        snprintf(msg, sizeof msg,
+                 "%s: stdin holds more than the limit of %zu bytes (1 MiB); nothing written",
+                 zkv_repl_status_name(ZKV_ETOOLARGE), ZKV_REPL_STDIN_MAX);
+        report2(s, what, msg);
+        free(data);
+        return 2;
+    }
+    data[len] = '\0'; /* arguments end with a NUL after their bytes */
+    if (i >= args->argc) {
+        zkv_repl_arg *argv = realloc(args->argv, (args->argc + 1) * sizeof *argv);
+        if (!argv) {
+            free(data);
+            report2(s, what, "out of memory");
+            return 2;
+        }
+        args->argv = argv;
+        i = args->argc++;
+    } else {
+        free(args->argv[i].data);
+    }
+    args->argv[i] = (zkv_repl_arg){.data = data, .len = len, .bare = false};
+    return 0;
+}
+
 int zkv_repl_session_run(zkv_repl_session *s, const zkv_repl_args *args)
 {
     const zkv_repl_command *c;
@@ -420,6 +544,12 @@ int zkv_repl_session_run(zkv_repl_session *s, const zkv_repl_args *args)
         return 2;
     case ZKV_REPL_DISPATCH_OK:
         break;
+    }
+    if (zkv_repl_stdin_arg(args)) { /* one-shot mode replaced it with stdin before */
+        report2(s, c->name,
+                "a bare - reads the value from stdin only on the command line (zkv put KEY - "
+                "< FILE); here stdin carries the commands: write \"-\" for the value -");
+        return 2;
     }
     if (c->needs_client && !s->client) {
         int rc = zkv_repl_session_connect(s);

@@ -25,7 +25,9 @@ typedef struct zkv_repl_session {
     const char *zk;
     const char *cluster;
     int timeout_ms;
-    bool json;
+    bool json;            /* --json: results as JSON (bytes as commands.h's json_bytes) */
+    bool raw;             /* --raw: get and scan print the bytes as they are, get no newline */
+    bool quoted;          /* --quoted: get and scan print the "..." form (zkv_repl_quote) */
     unsigned read_flags;  /* flags of get and scan (ZKV_FLAG_OWNER_ONLY, _READ_REPLICA) */
     unsigned write_flags; /* flags of put and del (ZKV_FLAG_ACK_OWNER) */
     const char *zone;     /* the client's zone for ZKV_FLAG_READ_REPLICA ("" or NULL: none) */
@@ -39,6 +41,11 @@ typedef struct zkv_repl_session {
 
 /* Connects now (interactive start-up). Returns a libzkv status; prints the failure. */
 int zkv_repl_session_connect(zkv_repl_session *s);
+/* One-shot mode: sets argument i of args (i == args->argc: appends one) to all of
+ * standard input, binary-safe, at most ZKV_REPL_STDIN_MAX bytes. Returns 0, or 2 (the exit
+ * status) after printing the reason: more input than that ("put: TOO_LARGE: ..."), a read
+ * error or no memory. */
+int zkv_repl_session_stdin_arg(zkv_repl_session *s, zkv_repl_args *args, size_t i);
 /* Runs one command. Returns the exit status: 0 ok, 1 key not found, 2 error. */
 int zkv_repl_session_run(zkv_repl_session *s, const zkv_repl_args *args);
 /* Tokenizes and runs one line (empty lines and comments do nothing and return 0). */

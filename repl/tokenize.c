@@ -1,5 +1,6 @@
 /* tokenize.c: the REPL's argument splitter (see tokenize.h for the syntax). One pass over
- * the line with a small state machine; each argument is built in a growable buffer. */
+ * the line with a small state machine; each argument is built in a growable buffer. Also
+ * its inverse, the quoted form --quoted prints. */
 #include "tokenize.h"
 
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 typedef struct buf {
     char *data;
     size_t len, cap;
+    bool quoted; /* a quote or an escape was part of the argument */
 } buf;
 
 /* Makes room for one more byte and the NUL; allocates even for an empty argument. */
@@ -51,9 +53,11 @@ static int args_push(zkv_repl_args *a, size_t *cap, buf *b)
         return -1;
     a->argv[a->argc].data = b->data;
     a->argv[a->argc].len = b->len;
+    a->argv[a->argc].bare = !b->quoted;
     a->argc++;
     b->data = NULL;
     b->len = b->cap = 0;
+    b->quoted = false;
     return 0;
 }
 
@@ -136,6 +140,7 @@ int zkv_repl_tokenize(const char *line, zkv_repl_args *out, char *err, size_t er
             size_t n = decode_escape(line + i, column, &byte, err, errlen);
             if (!n)
                 goto syntax;
+            b.quoted = true;
             if (buf_push(&b, byte) < 0)
                 goto nomem;
             i += n - 1;
@@ -151,6 +156,7 @@ int zkv_repl_tokenize(const char *line, zkv_repl_args *out, char *err, size_t er
             } else if (c == '"' || c == '\'') {
                 state = c == '"' ? DQUOTE : SQUOTE;
                 quote_col = column;
+                b.quoted = true;
                 if (buf_reserve(&b) < 0) /* "" is an argument */
                     goto nomem;
             } else if (buf_push(&b, c) < 0) {
@@ -216,6 +222,7 @@ int zkv_repl_args_from_argv(int argc, char *const *argv, zkv_repl_args *out)
         memcpy(p, argv[i], len + 1);
         out->argv[i].data = p;
         out->argv[i].len = len;
+        out->argv[i].bare = true;
         out->argc++;
     }
     return 0;
@@ -236,4 +243,48 @@ void zkv_repl_args_free(zkv_repl_args *a)
     free(a->argv);
     a->argv = NULL;
     a->argc = 0;
+}
+
+/* The letter of the two-character escape of c (\n ...), or 0 when it has none. */
+static char short_escape(unsigned char c)
+{
+    switch (c) {
+    case '"':
+    case '\\':
+        return (char)c;
+    case '\n':
+        return 'n';
+    case '\r':
+        return 'r';
+    case '\t':
+        return 't';
+    default:
+        return 0;
+    }
+}
+
+size_t zkv_repl_quote(const void *data, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = data;
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        char esc = short_escape(c);
+        if (esc) {
+            out[o++] = '\\';
+            out[o++] = esc;
+        } else if (c >= 0x20 && c < 0x7f) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return o;
 }

@@ -1,8 +1,11 @@
 /* test_repl_commands.c: command lookup and dispatch (unknown names, argument counts),
- * scan arguments, status names and exit codes, the stale note, help text and
- * completion. */
+ * scan arguments, the stdin argument, status names and exit codes, the stale note,
+ * versions as EPOCH:SEQ, the JSON form of bytes, help text and completion. */
 #include <CUnit/Basic.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include <zkv/zkv.h>
 
@@ -91,11 +94,62 @@ static void test_scan_args(void)
     CU_ASSERT_EQUAL(sa.slen, 0);
     CU_ASSERT_EQUAL(sa.elen, 1);
     CU_ASSERT_EQUAL(sa.limit, 3);
-    /* "limit" not followed by a number is a key */
-    CU_ASSERT_EQUAL(scan("scan limit z", &sa), 0);
+    CU_ASSERT_EQUAL(scan("scan a limit 5", &sa), 0);
+    CU_ASSERT_EQUAL(sa.slen, 1);
+    CU_ASSERT_EQUAL(sa.start[0], 'a');
+    CU_ASSERT_EQUAL(sa.elen, 0);
+    CU_ASSERT_EQUAL(sa.limit, 5);
+    CU_ASSERT_EQUAL(scan("scan a b limit 5", &sa), 0);
+    CU_ASSERT_EQUAL(sa.slen, 1);
+    CU_ASSERT_EQUAL(sa.elen, 1);
+    CU_ASSERT_EQUAL(sa.end[0], 'b');
+    CU_ASSERT_EQUAL(sa.limit, 5);
+    CU_ASSERT_EQUAL(scan("scan limit 1000000", &sa), 0);
+    CU_ASSERT_EQUAL(sa.limit, ZKV_REPL_SCAN_MAX_LIMIT);
+    /* the bare word limit, last or second to last, is always the keyword */
+    CU_ASSERT_EQUAL(scan("scan limit", &sa), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "limit needs a number"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"limit\""));
+    CU_ASSERT_EQUAL(scan("scan a limit", &sa), -1);
+    CU_ASSERT_EQUAL(scan("scan a b limit", &sa), -1);
+    CU_ASSERT_EQUAL(scan("scan limit z", &sa), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "limit must be a number"));
+    CU_ASSERT_EQUAL(scan("scan limit 0", &sa), -1);
+    CU_ASSERT_EQUAL(scan("scan limit 1000001", &sa), -1);
+    CU_ASSERT_EQUAL(scan("scan limit limit", &sa), -1);
+    /* quoted or escaped, limit is a key */
+    CU_ASSERT_EQUAL(scan("scan \"limit\"", &sa), 0);
+    CU_ASSERT_EQUAL(sa.slen, 5);
+    CU_ASSERT_EQUAL(memcmp(sa.start, "limit", 5), 0);
+    CU_ASSERT_EQUAL(sa.elen, 0);
+    CU_ASSERT_EQUAL(sa.limit, ZKV_REPL_SCAN_DEFAULT_LIMIT);
+    CU_ASSERT_EQUAL(scan("scan 'limit' z", &sa), 0);
+    CU_ASSERT_EQUAL(sa.slen, 5);
+    CU_ASSERT_EQUAL(sa.elen, 1);
+    CU_ASSERT_EQUAL(scan("scan a \\x6cimit", &sa), 0);
+    CU_ASSERT_EQUAL(sa.elen, 5);
+    CU_ASSERT_EQUAL(scan("scan \"limit\" limit 2", &sa), 0);
+    CU_ASSERT_EQUAL(sa.slen, 5);
+    CU_ASSERT_EQUAL(sa.limit, 2);
+    CU_ASSERT_EQUAL(scan("scan limit limit 2", &sa), 0); /* START limit: only the pair is read */
+    CU_ASSERT_EQUAL(sa.slen, 5);
+    CU_ASSERT_EQUAL(sa.limit, 2);
+    CU_ASSERT_EQUAL(scan("scan \"limit\" 5", &sa), 0); /* quoted: START limit, END 5 */
     CU_ASSERT_EQUAL(sa.slen, 5);
     CU_ASSERT_EQUAL(sa.elen, 1);
     CU_ASSERT_EQUAL(sa.limit, ZKV_REPL_SCAN_DEFAULT_LIMIT);
+    CU_ASSERT_EQUAL(scan("scan a \"limit\" 5", &sa), -1); /* three keys: too many */
+    CU_ASSERT_STRING_EQUAL(err, "usage: scan [START [END]] [limit N]");
+    CU_ASSERT_EQUAL(scan("scan LIMIT 5", &sa), 0); /* the keyword is lower case */
+    CU_ASSERT_EQUAL(sa.slen, 5);
+    CU_ASSERT_EQUAL(sa.limit, ZKV_REPL_SCAN_DEFAULT_LIMIT);
+    /* command-line arguments are bare: "zkv scan limit 5" */
+    char *argv[] = {"scan", "limit", "5"};
+    zkv_repl_args_free(&args);
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_args_from_argv(3, argv, &args), 0);
+    CU_ASSERT_EQUAL(zkv_repl_scan_args_parse(&args, &sa, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(sa.slen, 0);
+    CU_ASSERT_EQUAL(sa.limit, 5);
     CU_ASSERT_EQUAL(scan("scan a limit 0", &sa), -1);
     CU_ASSERT_EQUAL(scan("scan a b limit 0", &sa), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "limit must be a number"));
@@ -103,6 +157,179 @@ static void test_scan_args(void)
     CU_ASSERT_EQUAL(scan("scan a b limit 99999999", &sa), -1);
     CU_ASSERT_EQUAL(scan("scan a b c", &sa), -1);
     CU_ASSERT_STRING_EQUAL(err, "usage: scan [START [END]] [limit N]");
+}
+
+static size_t stdin_arg(const char *line)
+{
+    zkv_repl_args_free(&args);
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize(line, &args, err, sizeof err), 0);
+    return zkv_repl_stdin_arg(&args);
+}
+
+static void test_stdin_arg(void)
+{
+    CU_ASSERT_EQUAL(stdin_arg("put k -"), 2);
+    CU_ASSERT_EQUAL(stdin_arg("SET k -"), 2);
+    CU_ASSERT_EQUAL(stdin_arg("put k \"-\""), 0); /* quoted: the one-byte value */
+    CU_ASSERT_EQUAL(stdin_arg("put k '-'"), 0);
+    CU_ASSERT_EQUAL(stdin_arg("put k \\x2d"), 0);
+    CU_ASSERT_EQUAL(stdin_arg("put - v"), 0); /* only VALUE */
+    CU_ASSERT_EQUAL(stdin_arg("put k --"), 0);
+    CU_ASSERT_EQUAL(stdin_arg("put k"), 0);
+    CU_ASSERT_EQUAL(stdin_arg("put k - x"), 0);
+    CU_ASSERT_EQUAL(stdin_arg("get -"), 0);
+    CU_ASSERT_EQUAL(stdin_arg("del k -"), 0);
+    CU_ASSERT_EQUAL(stdin_arg(""), 0);
+    char *argv[] = {"put", "k", "-"};
+    zkv_repl_args_free(&args);
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_args_from_argv(3, argv, &args), 0);
+    CU_ASSERT_EQUAL(zkv_repl_stdin_arg(&args), 2);
+    CU_ASSERT_EQUAL(ZKV_REPL_STDIN_MAX, 1048576); /* libzkv's default max value */
+}
+
+static void test_version(void)
+{
+    char out[ZKV_REPL_VERSION_SIZE];
+    zkv_version v = {3, 17};
+    CU_ASSERT_EQUAL(zkv_repl_version_format(v, out, sizeof out), 4);
+    CU_ASSERT_STRING_EQUAL(out, "3:17");
+    v = (zkv_version){UINT64_MAX, UINT64_MAX};
+    CU_ASSERT_EQUAL(zkv_repl_version_format(v, out, sizeof out), 41);
+    CU_ASSERT_STRING_EQUAL(out, "18446744073709551615:18446744073709551615");
+    char small[4];
+    CU_ASSERT_EQUAL(zkv_repl_version_format((zkv_version){3, 17}, small, sizeof small), 4);
+    CU_ASSERT_STRING_EQUAL(small, "3:1");
+
+    zkv_version p = {9, 9};
+    CU_ASSERT_EQUAL(zkv_repl_version_parse("3:17", &p), 0);
+    CU_ASSERT_EQUAL(p.epoch, 3);
+    CU_ASSERT_EQUAL(p.seq, 17);
+    CU_ASSERT_EQUAL(zkv_repl_version_parse("0:0", &p), 0);
+    CU_ASSERT_EQUAL(p.epoch, 0);
+    CU_ASSERT_EQUAL(p.seq, 0);
+    CU_ASSERT_EQUAL(zkv_repl_version_parse("18446744073709551615:18446744073709551615", &p), 0);
+    CU_ASSERT_EQUAL(p.epoch, UINT64_MAX);
+    CU_ASSERT_EQUAL(p.seq, UINT64_MAX);
+    CU_ASSERT_EQUAL(zkv_repl_version_parse("007:010", &p), 0); /* leading zeros: decimal */
+    CU_ASSERT_EQUAL(p.epoch, 7);
+    CU_ASSERT_EQUAL(p.seq, 10);
+    const char *bad[] = {"",
+                         ":",
+                         "3",
+                         "3:",
+                         ":17",
+                         "3:17:1",
+                         "3::17",
+                         " 3:17",
+                         "3:17 ",
+                         "3 :17",
+                         "+3:17",
+                         "-3:17",
+                         "3:-17",
+                         "0x3:17",
+                         "3.0:17",
+                         "a:b",
+                         "3;17",
+                         "18446744073709551616:0",
+                         "0:18446744073709551616",
+                         "99999999999999999999:0",
+                         "000000000000000000001:0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p = (zkv_version){5, 6};
+        CU_ASSERT_EQUAL(zkv_repl_version_parse(bad[i], &p), -1);
+        CU_ASSERT_TRUE(p.epoch == 5 && p.seq == 6); /* unchanged */
+    }
+    CU_ASSERT_EQUAL(zkv_repl_version_parse(NULL, &p), -1);
+    /* round trip */
+    const zkv_version some[] = {{0, 0}, {1, 1}, {3, 1042}, {UINT64_MAX, 0}, {0, UINT64_MAX}};
+    for (size_t i = 0; i < sizeof some / sizeof some[0]; i++) {
+        zkv_repl_version_format(some[i], out, sizeof out);
+        CU_ASSERT_EQUAL(zkv_repl_version_parse(out, &p), 0);
+        CU_ASSERT_TRUE(p.epoch == some[i].epoch && p.seq == some[i].seq);
+    }
+}
+
+/* The JSON text zkv_repl_json_bytes makes of bytes (malloc'd). */
+static char *json_of(const void *data, size_t len)
+{
+    cJSON *j = zkv_repl_json_bytes(data, len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return text;
+}
+
+static void check_json(const void *data, size_t len, const char *want)
+{
+    char *text = json_of(data, len);
+    CU_ASSERT_STRING_EQUAL(text, want);
+    cJSON_free(text);
+}
+
+static void test_json_bytes(void)
+{
+    check_json("", 0, "\"\"");
+    check_json("hello", 5, "\"hello\"");
+    check_json("a\"b\\c", 5, "\"a\\\"b\\\\c\"");
+    check_json("line\n\x01", 6, "\"line\\n\\u0001\""); /* controls but NUL: a string */
+    check_json("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+               "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    /* NUL bytes or not UTF-8: base64 */
+    check_json("a\0b\xff", 4, "{\"base64\":\"YQBi/w==\"}");
+    check_json("\0", 1, "{\"base64\":\"AA==\"}");
+    check_json("\xff\xfe\xfd", 3, "{\"base64\":\"//79\"}");
+    check_json("caf\xe9", 4, "{\"base64\":\"Y2Fm6Q==\"}"); /* Latin-1 */
+
+    CU_ASSERT_TRUE(zkv_repl_json_is_text("", 0));
+    CU_ASSERT_TRUE(zkv_repl_json_is_text("\x7f\t", 2));
+    CU_ASSERT_TRUE(zkv_repl_json_is_text("\xc2\x80", 2));         /* U+0080 */
+    CU_ASSERT_TRUE(zkv_repl_json_is_text("\xed\x9f\xbf", 3));     /* U+D7FF */
+    CU_ASSERT_TRUE(zkv_repl_json_is_text("\xee\x80\x80", 3));     /* U+E000 */
+    CU_ASSERT_TRUE(zkv_repl_json_is_text("\xf4\x8f\xbf\xbf", 4)); /* U+10FFFF */
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("a\0", 2));
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\x80", 1)); /* lone continuation */
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xc3", 1)); /* cut short */
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xe2\x82", 2));
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xc0\xaf", 2)); /* overlong '/' */
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xc1\xbf", 2));
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xe0\x9f\xbf", 3));     /* overlong */
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xed\xa0\x80", 3));     /* surrogate U+D800 */
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xf0\x8f\xbf\xbf", 4)); /* overlong */
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xf5\x80\x80\x80", 4));
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("\xc3\x28", 2)); /* bad continuation */
+    CU_ASSERT_FALSE(zkv_repl_json_is_text("ok\xff", 3));
+    /* a string of text parses back to the same bytes */
+    const char text[] = "tab\there \"q\" \\ \xe2\x82\xac\x1f";
+    char *j = json_of(text, sizeof text - 1);
+    cJSON *back = cJSON_Parse(j);
+    CU_ASSERT_TRUE(cJSON_IsString(back));
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(back), text);
+    cJSON_Delete(back);
+    cJSON_free(j);
+
+    /* base64 (RFC 4648 test vectors) */
+    const char *vec[][2] = {{"", ""},
+                            {"f", "Zg=="},
+                            {"fo", "Zm8="},
+                            {"foo", "Zm9v"},
+                            {"foob", "Zm9vYg=="},
+                            {"fooba", "Zm9vYmE="},
+                            {"foobar", "Zm9vYmFy"}};
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+        char out[32];
+        size_t n = strlen(vec[i][0]);
+        CU_ASSERT_EQUAL(zkv_repl_base64(vec[i][0], n, out), strlen(vec[i][1]));
+        CU_ASSERT_STRING_EQUAL(out, vec[i][1]);
+        CU_ASSERT_TRUE(strlen(out) + 1 <= ZKV_REPL_BASE64_SIZE(n));
+    }
+    unsigned char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    char out[ZKV_REPL_BASE64_SIZE(256)];
+    CU_ASSERT_EQUAL(zkv_repl_base64(all, 256, out), sizeof out - 1);
+    CU_ASSERT_EQUAL(strncmp(out, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g", 44), 0);
+    CU_ASSERT_STRING_EQUAL(out + sizeof out - 1 - 8, "/P3+/w==");
 }
 
 static void test_status(void)
@@ -115,6 +342,21 @@ static void test_status(void)
     CU_ASSERT_EQUAL(zkv_repl_exit_status(ZKV_ENOTFOUND), 1);
     CU_ASSERT_EQUAL(zkv_repl_exit_status(ZKV_EZOOKEEPER), 2);
     CU_ASSERT_EQUAL(zkv_repl_exit_status(ZKV_EUNAVAILABLE), 2);
+}
+
+/* Help text as one line: the wrapping's newline and indent back to one blank. */
+static void flatten(char *text)
+{
+    char *o = text;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n') {
+            *o++ = ' ';
+            p += strspn(p + 1, " ");
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
 }
 
 static void test_help(void)
@@ -132,6 +374,25 @@ static void test_help(void)
     for (char *line = text; *line; line = strchr(line, '\n') + 1) /* wrapped to 78 */
         CU_ASSERT_TRUE(strcspn(line, "\n") <= 78);
     CU_ASSERT_EQUAL(zkv_repl_help_text("nope", 4, text, sizeof text), -1);
+    /* the NUL-byte examples (tests/integration/test_cli.c runs them) */
+    CU_ASSERT_EQUAL(zkv_repl_help_text(NULL, 0, text, sizeof text), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\n  $ printf 'v\\000\\377' | zkv put bin -\n"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(text, "\n  $ printf '%s\\n' 'put \"k\\x00\" \"v\\x00\\xff\"' | zkv\n"));
+    CU_ASSERT_PTR_NULL(strstr(text, "use $'")); /* bash's $'\x00' cannot carry a NUL */
+    CU_ASSERT_EQUAL(zkv_repl_help_text("put", 3, text, sizeof text), 0);
+    flatten(text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "a VALUE of - reads the value from stdin"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "zkv -x put KEY"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "{\"ok\":true,\"version\":\"EPOCH:SEQ\"}"));
+    CU_ASSERT_EQUAL(zkv_repl_help_text("scan", 4, text, sizeof text), 0);
+    flatten(text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, ZKV_REPL_SCAN_STALE_NOTE));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "scan limit 5, scan a limit 5, scan a b limit 5"));
+    CU_ASSERT_EQUAL(zkv_repl_help_text("get", 3, text, sizeof text), 0);
+    flatten(text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "with --raw the bytes alone"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "{\"base64\":\"...\"}; a missing key prints null"));
     /* truncation never overflows */
     char small[16];
     CU_ASSERT_EQUAL(zkv_repl_help_text(NULL, 0, small, sizeof small), 0);
@@ -191,6 +452,9 @@ int main(void)
     CU_add_test(s, "find", test_find);
     CU_add_test(s, "dispatch", test_dispatch);
     CU_add_test(s, "scan_args", test_scan_args);
+    CU_add_test(s, "stdin_arg", test_stdin_arg);
+    CU_add_test(s, "version", test_version);
+    CU_add_test(s, "json_bytes", test_json_bytes);
     CU_add_test(s, "status", test_status);
     CU_add_test(s, "stale_note", test_stale_note);
     CU_add_test(s, "help", test_help);
