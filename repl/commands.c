@@ -37,9 +37,9 @@ static const zkv_repl_command commands[] = {
      .name = "put",
      .alias = "set",
      .min_args = 2,
-     .max_args = 2,
+     .max_args = 4,
      .needs_client = true,
-     .usage = "put KEY VALUE",
+     .usage = "put KEY VALUE [--if-absent | --if-version EPOCH:SEQ]",
      .summary = "set KEY to VALUE",
      .help = "Writes KEY = VALUE and prints OK once the write is acknowledged (by the owner "
              "and its in-sync replicas; with --ack-owner by the owner alone). On the command "
@@ -48,19 +48,47 @@ static const zkv_repl_command commands[] = {
              "the same (-x: the last argument from stdin, as redis-cli's). In the REPL and in "
              "scripts stdin carries the commands: a bare - is refused there, and \"-\" quoted "
              "is the one-byte value. When the range has no serving owner the write fails within "
-             "about a second with UNAVAILABLE (exit status 2). With --json: "
-             "{\"ok\":true,\"version\":\"EPOCH:SEQ\"}, the version of the write."},
+             "about a second with UNAVAILABLE (exit status 2). --if-absent writes only if KEY "
+             "does not exist, --if-version EPOCH:SEQ only if its version is that (compare-and-"
+             "set; 0:0 for a missing key): otherwise nothing is written, CONDITION_FAILED says "
+             "the key's version now, and the exit status is 3 (zkv -x put appends stdin after "
+             "the options: write put KEY - --if-absent instead). With --json: "
+             "{\"ok\":true,\"version\":\"EPOCH:SEQ\"}, the version of the write, or "
+             "{\"ok\":false,\"version\":\"EPOCH:SEQ\"} when the condition failed."},
     {.id = ZKV_REPL_CMD_DEL,
      .name = "del",
      .alias = "delete",
      .min_args = 1,
-     .max_args = 1,
+     .max_args = 3,
      .needs_client = true,
-     .usage = "del KEY",
+     .usage = "del KEY [--if-version EPOCH:SEQ]",
      .summary = "delete KEY",
      .help = "Deletes KEY and prints OK. Deleting a missing key is not an error. Fails like "
-             "put when the range has no serving owner. With --json: "
-             "{\"ok\":true,\"version\":\"EPOCH:SEQ\"}."},
+             "put when the range has no serving owner. --if-version EPOCH:SEQ deletes only at "
+             "that version, as put's. With --json: {\"ok\":true,\"version\":\"EPOCH:SEQ\"}."},
+    {.id = ZKV_REPL_CMD_MGET,
+     .name = "mget",
+     .alias = NULL,
+     .min_args = 1,
+     .max_args = 1000,
+     .needs_client = true,
+     .usage = "mget KEY [KEY ...]",
+     .summary = "print the values of several keys",
+     .help = "Reads every KEY, the owners of their ranges asked in parallel (pipelined, one "
+             "write per node), and prints one line per key in order: the value as get prints "
+             "it, or (nil) for a missing key. With --json: an array of get's objects, null for "
+             "a missing key."},
+    {.id = ZKV_REPL_CMD_MSET,
+     .name = "mset",
+     .alias = NULL,
+     .min_args = 2,
+     .max_args = 2000,
+     .needs_client = true,
+     .usage = "mset KEY VALUE [KEY VALUE ...]",
+     .summary = "set several keys of one range atomically",
+     .help = "Writes every KEY = VALUE as one atomic batch and prints OK: all are written or "
+             "none. The keys must lie in one range (the error names two ranges otherwise: "
+             "see ranges). With --json: {\"ok\":true,\"versions\":[\"EPOCH:SEQ\"...]}."},
     {.id = ZKV_REPL_CMD_SCAN,
      .name = "scan",
      .alias = NULL,
@@ -277,7 +305,7 @@ int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out,
 
 size_t zkv_repl_stdin_arg(const zkv_repl_args *args)
 {
-    if (args->argc != 3)
+    if (args->argc < 3)
         return 0;
     const zkv_repl_command *c = zkv_repl_command_find(args->argv[0].data, args->argv[0].len);
     if (!c || c->id != ZKV_REPL_CMD_PUT)
@@ -318,6 +346,42 @@ int zkv_repl_version_parse(const char *text, zkv_version *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int zkv_repl_write_cond(const zkv_repl_args *args, size_t first, bool put, int *cond,
+                        zkv_version *expected, char *err, size_t errlen)
+{
+    *cond = 0;
+    expected->epoch = expected->seq = 0;
+    size_t n = args->argc;
+    if (first >= n)
+        return 0;
+    const zkv_repl_arg *o = &args->argv[first];
+    if (put && n == first + 1 && zkv_repl_arg_is(o, "--if-absent")) {
+        *cond = ZKV_IF_ABSENT;
+        return 0;
+    }
+    if (n == first + 2 && zkv_repl_arg_is(o, "--if-version")) {
+        char text[ZKV_REPL_VERSION_SIZE];
+        const zkv_repl_arg *v = &args->argv[first + 1];
+        if (v->len < sizeof text) {
+            memcpy(text, v->data, v->len);
+            text[v->len] = '\0';
+            if (memchr(v->data, '\0', v->len) == NULL &&
+                zkv_repl_version_parse(text, expected) == 0) {
+                *cond = ZKV_IF_VERSION;
+                return 0;
+            }
+        }
+        snprintf(err, errlen,
+                 "--if-version takes a version EPOCH:SEQ (as get --json prints it: "
+                 "\"3:17\"; 0:0 for a missing key)");
+        return -1;
+    }
+    snprintf(err, errlen, "%s",
+             put ? "after KEY VALUE: --if-absent, or --if-version EPOCH:SEQ"
+                 : "after KEY: --if-version EPOCH:SEQ");
+    return -1;
 }
 
 /* Length of the UTF-8 sequence at s[0..len) (RFC 3629), or 0 when it is not one. */
@@ -462,7 +526,7 @@ int zkv_repl_exit_status(int code)
 {
     if (code == ZKV_OK)
         return 0;
-    return code == ZKV_ENOTFOUND ? 1 : 2;
+    return code == ZKV_ENOTFOUND ? 1 : code == ZKV_ECONDITION ? 3 : 2;
 }
 
 /* The two lines that start with "  $ " are shell commands; tests/integration/test_cli.c

@@ -239,23 +239,156 @@ static int print_write_result(zkv_repl_session *s, zkv_version ver)
     return print_json(s, o);
 }
 
+/* A conditional write's failure: the key's version now, on stderr or as JSON (exit 3). */
+static int condition_failed(zkv_repl_session *s, const char *what, zkv_version now)
+{
+    if (!s->json)
+        return report_status(s, what, ZKV_ECONDITION);
+    cJSON *o = cJSON_CreateObject();
+    if (o && (!cJSON_AddBoolToObject(o, "ok", 0) || !json_add_version(o, "version", now))) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    print_json(s, o);
+    return zkv_repl_exit_status(ZKV_ECONDITION);
+}
+
+/* A put or del with the options after its arguments (first: their index). */
+static int write_cmd(zkv_repl_session *s, const zkv_repl_args *a, bool put, size_t first)
+{
+    int cond;
+    zkv_version expected, ver = {0, 0};
+    char err[256];
+    const char *what = put ? "put" : "del";
+    if (zkv_repl_write_cond(a, first, put, &cond, &expected, err, sizeof err) != 0) {
+        report2(s, what, err);
+        return 2;
+    }
+    const zkv_repl_arg *k = &a->argv[1];
+    int rc;
+    if (put && cond)
+        rc = zkv_put_if(s->client, k->data, k->len, a->argv[2].data, a->argv[2].len, cond, expected,
+                        0, s->write_flags, &ver);
+    else if (put)
+        rc = zkv_put(s->client, k->data, k->len, a->argv[2].data, a->argv[2].len, 0, s->write_flags,
+                     &ver);
+    else if (cond)
+        rc = zkv_del_if(s->client, k->data, k->len, expected, 0, s->write_flags, &ver);
+    else
+        rc = zkv_del(s->client, k->data, k->len, 0, s->write_flags, &ver);
+    if (rc == ZKV_ECONDITION)
+        return condition_failed(s, what, ver);
+    if (rc != ZKV_OK)
+        return report_status(s, what, rc);
+    return print_write_result(s, ver);
+}
+
 static int cmd_put(zkv_repl_session *s, const zkv_repl_args *a)
 {
-    zkv_version ver = {0, 0};
-    int rc = zkv_put(s->client, a->argv[1].data, a->argv[1].len, a->argv[2].data, a->argv[2].len, 0,
-                     s->write_flags, &ver);
-    if (rc != ZKV_OK)
-        return report_status(s, "put", rc);
-    return print_write_result(s, ver);
+    return write_cmd(s, a, true, 3);
 }
 
 static int cmd_del(zkv_repl_session *s, const zkv_repl_args *a)
 {
-    zkv_version ver = {0, 0};
-    int rc = zkv_del(s->client, a->argv[1].data, a->argv[1].len, 0, s->write_flags, &ver);
-    if (rc != ZKV_OK)
-        return report_status(s, "del", rc);
-    return print_write_result(s, ver);
+    return write_cmd(s, a, false, 2);
+}
+
+/* mget: one batch of gets (pipelined to every owner at once), printed in order. */
+static int cmd_mget(zkv_repl_session *s, const zkv_repl_args *a)
+{
+    zkv_batch *b = zkv_batch_create();
+    int rc = b ? ZKV_OK : ZKV_ENOMEM;
+    for (size_t i = 1; i < a->argc && rc == ZKV_OK; i++)
+        rc = zkv_batch_get(b, a->argv[i].data, a->argv[i].len);
+    if (rc == ZKV_OK)
+        rc = zkv_batch_run(s->client, b, 0, s->read_flags);
+    if (rc != ZKV_OK) {
+        zkv_batch_free(b);
+        return report_status(s, "mget", rc);
+    }
+    int status = 0;
+    cJSON *arr = s->json ? cJSON_CreateArray() : NULL;
+    for (size_t i = 0; i < zkv_batch_count(b); i++) {
+        int st = zkv_batch_status(b, i);
+        size_t len = 0;
+        const void *val = zkv_batch_value(b, i, &len);
+        if (st != ZKV_OK && st != ZKV_ENOTFOUND) {
+            report_status(s, "mget", st);
+            status = 2;
+            continue;
+        }
+        if (arr) {
+            cJSON *item = cJSON_CreateNull();
+            if (st == ZKV_OK) {
+                cJSON_Delete(item);
+                item = cJSON_CreateObject();
+                cJSON *k = zkv_repl_json_bytes(a->argv[i + 1].data, a->argv[i + 1].len);
+                cJSON *v = zkv_repl_json_bytes(val, len);
+                if (item && k && v) {
+                    cJSON_AddItemToObject(item, "key", k);
+                    cJSON_AddItemToObject(item, "value", v);
+                } else {
+                    cJSON_Delete(k);
+                    cJSON_Delete(v);
+                }
+            }
+            cJSON_AddItemToArray(arr, item);
+        } else if (st == ZKV_ENOTFOUND) {
+            puts("(nil)");
+        } else {
+            if (!s->quoted)
+                fwrite(val, 1, len, stdout);
+            else if (print_bytes(s, val, len) < 0)
+                status = 2;
+            if (!s->raw)
+                fputc('\n', stdout);
+        }
+    }
+    if (arr && print_json(s, arr) != 0)
+        status = 2;
+    zkv_batch_free(b);
+    return status;
+}
+
+/* mset: the pairs as one atomic batch. */
+static int cmd_mset(zkv_repl_session *s, const zkv_repl_args *a)
+{
+    if ((a->argc - 1) % 2 != 0) {
+        report2(s, "mset", "takes KEY VALUE pairs");
+        return 2;
+    }
+    zkv_batch *b = zkv_batch_create();
+    int rc = b ? ZKV_OK : ZKV_ENOMEM;
+    for (size_t i = 1; i + 1 < a->argc && rc == ZKV_OK; i += 2)
+        rc = zkv_batch_put(b, a->argv[i].data, a->argv[i].len, a->argv[i + 1].data,
+                           a->argv[i + 1].len);
+    if (rc == ZKV_OK)
+        rc = zkv_batch_atomic(s->client, b, 0, s->write_flags);
+    if (rc != ZKV_OK) {
+        zkv_batch_free(b);
+        return report_status(s, "mset", rc);
+    }
+    int status = 0;
+    if (!s->json) {
+        puts("OK");
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON *vs = cJSON_CreateArray();
+        for (size_t i = 0; o && vs && i < zkv_batch_count(b); i++) {
+            char text[ZKV_REPL_VERSION_SIZE];
+            zkv_repl_version_format(zkv_batch_version(b, i), text, sizeof text);
+            cJSON_AddItemToArray(vs, cJSON_CreateString(text));
+        }
+        if (o && vs) {
+            cJSON_AddBoolToObject(o, "ok", 1);
+            cJSON_AddItemToObject(o, "versions", vs);
+        } else {
+            cJSON_Delete(vs);
+        }
+        status = print_json(s, o);
+    }
+    zkv_batch_free(b);
+    return status;
 }
 
 /* The --json object of a scan: {"items":[{"key","value"}...],"stale","more"}. */
@@ -565,6 +698,12 @@ int zkv_repl_session_run(zkv_repl_session *s, const zkv_repl_args *args)
         break;
     case ZKV_REPL_CMD_DEL:
         status = cmd_del(s, args);
+        break;
+    case ZKV_REPL_CMD_MGET:
+        status = cmd_mget(s, args);
+        break;
+    case ZKV_REPL_CMD_MSET:
+        status = cmd_mset(s, args);
         break;
     case ZKV_REPL_CMD_SCAN:
         status = cmd_scan(s, args);

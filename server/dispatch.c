@@ -394,6 +394,29 @@ static bool conditional(const zkv_dispatch_env *env, const Zkv__Request *req, co
     return false;
 }
 
+/* Whether rg, routed here, takes a write now: its map epoch is not older than one seen
+ * here, and the replication gate (--min-in-sync) lets it. Otherwise r says why. */
+static bool takes_writes(const zkv_dispatch_env *env, const zkv_range *rg, zkv_reply *r)
+{
+    uint64_t min_epoch = zkv_store_range_min_epoch(env->store, rg->id);
+    if (rg->epoch < min_epoch) {
+        set_status(r, ZKV__STATUS__UNAVAILABLE,
+                   "range %s: epoch %llu in map version %lld is older than epoch %llu seen here",
+                   rg->id, (unsigned long long)rg->epoch, (long long)map_version(env),
+                   (unsigned long long)min_epoch);
+        return false;
+    }
+    if (env->write_gate) {
+        char msg[256] = "";
+        if (env->write_gate(env->hook_ctx, rg, msg, sizeof(msg)) != 0) {
+            set_status(r, ZKV__STATUS__UNAVAILABLE, "%s",
+                       msg[0] ? msg : "range is not accepting writes");
+            return false;
+        }
+    }
+    return true;
+}
+
 static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
 {
     const zkv_range *rg;
@@ -405,30 +428,15 @@ static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
                    req->value.len, env->max_value);
         return;
     }
-    if (!route_ok(env, req->key.data, req->key.len, &rg, r) || moving(env, rg, true, r))
+    if (!route_ok(env, req->key.data, req->key.len, &rg, r) || moving(env, rg, true, r) ||
+        !takes_writes(env, rg, r))
         return;
-    uint64_t min_epoch = zkv_store_range_min_epoch(env->store, rg->id);
-    if (rg->epoch < min_epoch) {
-        set_status(r, ZKV__STATUS__UNAVAILABLE,
-                   "range %s: epoch %llu in map version %lld is older than epoch %llu seen here",
-                   rg->id, (unsigned long long)rg->epoch, (long long)map_version(env),
-                   (unsigned long long)min_epoch);
-        return;
-    }
-    if (env->write_gate) {
-        char msg[256] = "";
-        if (env->write_gate(env->hook_ctx, rg, msg, sizeof(msg)) != 0) {
-            set_status(r, ZKV__STATUS__UNAVAILABLE, "%s",
-                       msg[0] ? msg : "range is not accepting writes");
-            return;
-        }
-    }
     if (req->condition != ZKV__CONDITION__COND_NONE && !conditional(env, req, rg, r))
         return;
     char err[256];
     zkv_value_meta m;
     bool cond = req->condition != ZKV__CONDITION__COND_NONE;
-    zkv_write_tag tag = {cond ? req->client_id : 0, cond ? req->client_seq : 0};
+    zkv_write_tag tag = {cond ? req->client_id : 0, cond ? req->client_seq : 0, 0};
     bool put = req->op == ZKV__OP__PUT;
     int rc =
         zkv_store_write(env->store, rg->id, rg->epoch, put ? ZKV_LOG_OP_PUT : ZKV_LOG_OP_DELETE,
@@ -484,6 +492,187 @@ static int grow_items(zkv_reply *r, size_t need)
     r->item_offs = offs;
     r->items_cap = ncap;
     return 0;
+}
+
+/* --- MULTI_WRITE: an atomic batch of one range ------------------------------------------ */
+
+/* Sets r's items to n entries (versions filled by the caller). false out of memory. */
+static bool multi_items(zkv_reply *r, size_t n)
+{
+    if (grow_items(r, n) != 0) {
+        set_status(r, ZKV__STATUS__INTERNAL, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        zkv__key_value__init(&r->items[i]);
+        r->item_ptrs[i] = &r->items[i];
+    }
+    r->resp.n_items = n;
+    r->resp.items = r->item_ptrs;
+    return true;
+}
+
+/* The writes' shape: 1..ZKV_MULTI_MAX_WRITES puts and deletes of valid keys and values, at
+ * most max_key + max_value bytes with their overhead (so the batch's APPEND fits a frame). */
+static bool multi_shape_ok(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
+{
+    if (req->n_writes == 0 || req->n_writes > ZKV_MULTI_MAX_WRITES) {
+        set_status(r, ZKV__STATUS__BAD_REQUEST, "an atomic batch has 1 to %u writes, not %zu",
+                   ZKV_MULTI_MAX_WRITES, req->n_writes);
+        return false;
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < req->n_writes; i++) {
+        const Zkv__WriteOp *w = req->writes[i];
+        if (w->op != ZKV__OP__PUT && w->op != ZKV__OP__DELETE) {
+            set_status(r, ZKV__STATUS__BAD_REQUEST,
+                       "write %zu of the batch is neither PUT nor DELETE", i);
+            return false;
+        }
+        if (!key_ok(env, "key", w->key.len, r))
+            return false;
+        if (w->op == ZKV__OP__PUT && w->value.len > env->max_value) {
+            set_status(r, ZKV__STATUS__TOO_LARGE,
+                       "value of %zu bytes exceeds the limit of %zu bytes (--max-value)",
+                       w->value.len, env->max_value);
+            return false;
+        }
+        bytes += w->key.len + w->value.len + ZKV_MULTI_WRITE_COST;
+    }
+    if (bytes > env->max_key + env->max_value) {
+        set_status(r, ZKV__STATUS__TOO_LARGE,
+                   "an atomic batch carries at most %zu bytes (keys, values and %u per write), "
+                   "not %zu",
+                   env->max_key + env->max_value, ZKV_MULTI_WRITE_COST, bytes);
+        return false;
+    }
+    return true;
+}
+
+/* Every key in rg (routed from the first), else BAD_REQUEST naming the ranges. */
+static bool multi_one_range(const zkv_dispatch_env *env, const Zkv__Request *req,
+                            const zkv_range *rg, zkv_reply *r)
+{
+    for (size_t i = 1; i < req->n_writes; i++) {
+        const Zkv__WriteOp *w = req->writes[i];
+        if (zkv_range_contains(rg->start, rg->start_len, rg->end, rg->end_len, w->key.data,
+                               w->key.len))
+            continue;
+        const zkv_range *other = zkv_rangemap_find(env->map, w->key.data, w->key.len);
+        set_status(r, ZKV__STATUS__BAD_REQUEST,
+                   "the keys of an atomic batch must be in one range: ranges %s and %s", rg->id,
+                   other ? other->id : "?");
+        return false;
+    }
+    return true;
+}
+
+/* The conditions, against the keys as the owner has them: true when all hold; else r is
+ * CONDITION_FAILED with each write's key version and the failed ones marked (answered once
+ * what it reports is committed), or a store error. */
+static bool multi_conditions(const zkv_dispatch_env *env, const Zkv__Request *req,
+                             const zkv_range *rg, zkv_reply *r)
+{
+    bool failed = false;
+    uint64_t wait = 0;
+    zkv_readvis *vis = env->read_vis ? lookup_vis(env, rg) : NULL;
+    if (!multi_items(r, req->n_writes))
+        return false;
+    for (size_t i = 0; i < req->n_writes; i++) {
+        const Zkv__WriteOp *w = req->writes[i];
+        if (w->condition == ZKV__CONDITION__COND_NONE)
+            continue;
+        zkv_store_value v;
+        char err[256];
+        int rc = zkv_store_get(env->store, w->key.data, w->key.len, &v, err, sizeof(err));
+        if (rc < 0) {
+            store_error(r, rc, err);
+            return false;
+        }
+        zkv_cond_key key = {.found = rc == 1,
+                            .epoch = rc == 1 ? v.view.meta.epoch : 0,
+                            .seq = rc == 1 ? v.view.meta.seq : 0};
+        zkv_store_value_release(&v);
+        r->items[i].epoch = key.epoch;
+        r->items[i].seq = key.seq;
+        if (zkv_cond_holds(w->condition, w->if_epoch, w->if_seq, &key))
+            continue;
+        r->items[i].failed = true;
+        failed = true;
+        uint64_t need =
+            vis ? zkv_readvis_get_wait(vis, key.found, key.seq, w->key.data, w->key.len) : 0;
+        if (need > wait)
+            wait = need;
+    }
+    if (!failed)
+        return true;
+    set_status(r, ZKV__STATUS__CONDITION_FAILED,
+               "condition failed: nothing of the batch was written (the failed writes are "
+               "marked, with their keys' versions)");
+    read_waits(rg, wait, r);
+    return false;
+}
+
+/* The answer to a batch applied at (epoch, first..first + n - 1): every write's version. */
+static void multi_applied(zkv_reply *r, const zkv_range *rg, size_t n, uint64_t epoch,
+                          uint64_t first)
+{
+    if (!multi_items(r, n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        r->items[i].epoch = epoch;
+        r->items[i].seq = first + i;
+    }
+    r->resp.status = ZKV__STATUS__OK;
+    r->resp.epoch = epoch;
+    r->resp.seq = first + n - 1;
+    r->range = rg;
+}
+
+static void do_multi(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
+{
+    const zkv_range *rg;
+    if (!multi_shape_ok(env, req, r) ||
+        !route_ok(env, req->writes[0]->key.data, req->writes[0]->key.len, &rg, r) ||
+        !multi_one_range(env, req, rg, r) || moving(env, rg, true, r) || !takes_writes(env, rg, r))
+        return;
+    size_t n = req->n_writes;
+    zkv_dedupe_hit hit;
+    if (req->client_id && zkv_dedupe_find(env->dedupe, req->client_id, req->client_seq, &hit)) {
+        /* applied before (a retry): its versions, once committed (as conditional()) */
+        multi_applied(r, rg, n, hit.epoch, hit.seq + 1 - n);
+        r->wait_seq = hit.seq;
+        return;
+    }
+    if (!multi_conditions(env, req, rg, r))
+        return;
+    const zkv_range_state *st = zkv_store_range(env->store, rg->id);
+    uint64_t first = (st ? st->last_seq : 0) + 1;
+    zkv_value_meta m = {0};
+    char err[256];
+    for (size_t i = 0; i < n; i++) {
+        const Zkv__WriteOp *w = req->writes[i];
+        bool last = i + 1 == n, put = w->op == ZKV__OP__PUT;
+        /* every entry knows where the batch ends; the last one carries the request */
+        zkv_write_tag tag = {last ? req->client_id : 0, last ? req->client_seq : 0, first + n - 1};
+        int rc =
+            zkv_store_write(env->store, rg->id, rg->epoch, put ? ZKV_LOG_OP_PUT : ZKV_LOG_OP_DELETE,
+                            &tag, w->key.data, w->key.len, put ? w->value.data : NULL,
+                            put ? w->value.len : 0, &m, err, sizeof(err));
+        if (rc != 0) { /* part of the batch may be staged: the store fails the node */
+            store_error(r, rc, err);
+            return;
+        }
+        if (!put && env->read_vis) {
+            zkv_readvis *vis = lookup_vis(env, rg);
+            if (vis)
+                zkv_readvis_note_delete(vis, w->key.data, w->key.len, m.seq);
+        }
+    }
+    if (req->client_id)
+        zkv_dedupe_note(env->dedupe, req->client_id, req->client_seq, rg->id, m.epoch, m.seq,
+                        zkv_now_ms());
+    multi_applied(r, rg, n, m.epoch, m.seq + 1 - n);
 }
 
 static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
@@ -602,6 +791,9 @@ zkv_dispatch_result zkv_dispatch(const zkv_dispatch_env *env, zkv_session *sess,
     case ZKV__OP__PUT:
     case ZKV__OP__DELETE:
         do_write(env, req, r);
+        break;
+    case ZKV__OP__MULTI_WRITE:
+        do_multi(env, req, r);
         break;
     case ZKV__OP__SCAN:
         do_scan(env, req, r);

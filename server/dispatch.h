@@ -22,6 +22,11 @@
 struct zkv_reply;
 
 /* What the node knows when it answers. */
+/* MULTI_WRITE: at most this many writes, and at most max_key + max_value bytes counting
+ * this much per write beside its key and value (the batch's APPEND then fits a frame). */
+#define ZKV_MULTI_MAX_WRITES 1000u
+#define ZKV_MULTI_WRITE_COST 64u
+
 typedef struct zkv_dispatch_env {
     zkv_store *store;
     const zkv_rangemap *map; /* NULL until the first map is loaded */

@@ -224,17 +224,22 @@ int zkv_rec_log_encode(zkv_buf *out, zkv_log_op op, uint64_t epoch, const zkv_wr
     if (klen > UINT32_MAX || (op != ZKV_LOG_OP_PUT && op != ZKV_LOG_OP_DELETE))
         return -1;
     bool tagged = tag && (tag->client_id || tag->client_seq);
-    size_t head = 1 + 8 + (tagged ? 16 : 0) + 4;
+    bool batch = tag && tag->batch_end;
+    size_t head = 1 + 8 + (tagged ? 16 : 0) + (batch ? 8 : 0) + 4;
     size_t need = head + klen + (op == ZKV_LOG_OP_PUT ? ZKV_REC_VALUE_HDR + vlen : 0);
     uint8_t *p = take(out, need);
     if (!p)
         return -1;
-    p[0] = (uint8_t)(op | (tagged ? ZKV_REC_LOG_TAGGED : 0));
+    p[0] = (uint8_t)(op | (tagged ? ZKV_REC_LOG_TAGGED : 0) | (batch ? ZKV_REC_LOG_BATCH : 0));
     zkv_put_u64be(p + 1, epoch);
+    size_t at = 9;
     if (tagged) {
-        zkv_put_u64be(p + 9, tag->client_id);
-        zkv_put_u64be(p + 17, tag->client_seq);
+        zkv_put_u64be(p + at, tag->client_id);
+        zkv_put_u64be(p + at + 8, tag->client_seq);
+        at += 16;
     }
+    if (batch)
+        zkv_put_u64be(p + at, tag->batch_end);
     zkv_put_u32be(p + head - 4, (uint32_t)klen);
     p = put_bytes(p + head, key, klen);
     if (op == ZKV_LOG_OP_PUT)
@@ -247,19 +252,24 @@ int zkv_rec_log_decode(const uint8_t *rec, size_t len, zkv_log_view *out)
     memset(out, 0, sizeof(*out));
     if (len < 13)
         return -1;
-    uint8_t op = rec[0] & (uint8_t)~ZKV_REC_LOG_TAGGED;
+    uint8_t op = rec[0] & (uint8_t) ~(ZKV_REC_LOG_TAGGED | ZKV_REC_LOG_BATCH);
     bool tagged = (rec[0] & ZKV_REC_LOG_TAGGED) != 0;
+    bool batch = (rec[0] & ZKV_REC_LOG_BATCH) != 0;
     if (op != ZKV_LOG_OP_PUT && op != ZKV_LOG_OP_DELETE)
         return -1;
-    size_t head = 13 + (tagged ? 16 : 0);
+    size_t head = 13 + (tagged ? 16 : 0) + (batch ? 8 : 0);
     if (len < head)
         return -1;
     out->op = (zkv_log_op)op;
     out->epoch = zkv_get_u64be(rec + 1);
+    size_t at = 9;
     if (tagged) {
-        out->tag.client_id = zkv_get_u64be(rec + 9);
-        out->tag.client_seq = zkv_get_u64be(rec + 17);
+        out->tag.client_id = zkv_get_u64be(rec + at);
+        out->tag.client_seq = zkv_get_u64be(rec + at + 8);
+        at += 16;
     }
+    if (batch)
+        out->tag.batch_end = zkv_get_u64be(rec + at);
     size_t klen = zkv_get_u32be(rec + head - 4);
     if (klen > len - head)
         return -1;

@@ -13,7 +13,8 @@
  * log entry:    u8 op (1 put, 2 delete), u64be epoch, u32be key length, key, and for a
  *               put the value record; a conditional write's entry has the op's bit 0x80
  *               set and u64be client id, u64be client seq after the epoch (its retries
- *               are recognised by them, server/dedupe.h)
+ *               are recognised by them, server/dedupe.h); an atomic batch's entry has
+ *               bit 0x40 set and then u64be batch end (the seq of its last entry)
  * range state:  u64be epoch, u64be last seq
  *
  * Errors: encoders append to a zkv_buf and return 0 or -1 (ENOMEM); decoders return 0,
@@ -52,14 +53,18 @@ typedef struct zkv_value_view {
     size_t value_len;
 } zkv_value_view;
 
-/* A conditional write's client id and request sequence (0, 0: none), kept in its log entry
- * so that every copy of the range knows which requests it applied. */
+/* What a log entry carries beside the write: a conditional write's client id and request
+ * sequence (0, 0: none), so that every copy of the range knows which requests it applied,
+ * and for an entry of an atomic batch the seq of the batch's last entry (0: none), so the
+ * batch is shipped and applied whole. */
 typedef struct zkv_write_tag {
     uint64_t client_id;
     uint64_t client_seq;
+    uint64_t batch_end;
 } zkv_write_tag;
 
-#define ZKV_REC_LOG_TAGGED 0x80u /* the op byte's bit: a zkv_write_tag follows the epoch */
+#define ZKV_REC_LOG_TAGGED 0x80u /* the op byte's bit: client id and seq follow the epoch */
+#define ZKV_REC_LOG_BATCH 0x40u  /* the op byte's bit: the batch end follows them */
 
 typedef struct zkv_log_view {
     zkv_log_op op;

@@ -243,7 +243,7 @@ void zkv_replica_append(const zkv_dispatch_env *env, const zkv_session *sess,
                              .value = le->value.data,
                              .vlen = le->value.len,
                              .expiry_ms = le->expiry_ms,
-                             .tag = {le->client_id, le->client_seq}};
+                             .tag = {le->client_id, le->client_seq, le->batch_end}};
         if (zkv_store_apply(env->store, rg->id, &e, err, sizeof(err)) != 0) {
             store_failure(r, "applying an entry", err);
             answer_position(env, req, r);

@@ -63,7 +63,8 @@ static size_t entry_len(const Zkv__LogEntry *e)
     return u64_field_len(1, e->seq) + u64_field_len(2, e->epoch) +
            u64_field_len(3, (uint64_t)(uint32_t)e->op) + bytes_field_len(4, e->key.len) +
            bytes_field_len(5, e->value.len) + u64_field_len(6, e->expiry_ms) +
-           u64_field_len(7, e->client_id) + u64_field_len(8, e->client_seq);
+           u64_field_len(7, e->client_id) + u64_field_len(8, e->client_seq) +
+           u64_field_len(9, e->batch_end);
 }
 
 /* Only the fields an APPEND of the shipper sets; anything else (unknown fields kept from a
@@ -123,6 +124,7 @@ int zkv_wire_append_frame(zkv_buf *out, const Zkv__Request *req)
         p = put_u64_field(p, 6, e->expiry_ms);
         p = put_u64_field(p, 7, e->client_id);
         p = put_u64_field(p, 8, e->client_seq);
+        p = put_u64_field(p, 9, e->batch_end);
     }
     p = put_u64_field(p, 21, req->commit_seq);
     out->len = (size_t)(p - out->data);
@@ -233,7 +235,7 @@ _Static_assert(sizeof(Zkv__Op) == sizeof(uint32_t), "enums are int-sized (protob
     }
 
 #define N_REQUEST_FIELDS 22u
-#define N_ENTRY_FIELDS 9u
+#define N_ENTRY_FIELDS 10u
 
 static const append_field append_request_fields[N_REQUEST_FIELDS] = {
     [1] = AFIELD(AK_U64, Zkv__Request, id),
@@ -248,10 +250,11 @@ static const append_field append_request_fields[N_REQUEST_FIELDS] = {
 };
 
 static const append_field append_entry_fields[N_ENTRY_FIELDS] = {
-    [1] = AFIELD(AK_U64, Zkv__LogEntry, seq),     [2] = AFIELD(AK_U64, Zkv__LogEntry, epoch),
-    [3] = AFIELD(AK_ENUM, Zkv__LogEntry, op),     [4] = AFIELD(AK_BYTES, Zkv__LogEntry, key),
-    [5] = AFIELD(AK_BYTES, Zkv__LogEntry, value), [6] = AFIELD(AK_U64, Zkv__LogEntry, expiry_ms),
+    [1] = AFIELD(AK_U64, Zkv__LogEntry, seq),       [2] = AFIELD(AK_U64, Zkv__LogEntry, epoch),
+    [3] = AFIELD(AK_ENUM, Zkv__LogEntry, op),       [4] = AFIELD(AK_BYTES, Zkv__LogEntry, key),
+    [5] = AFIELD(AK_BYTES, Zkv__LogEntry, value),   [6] = AFIELD(AK_U64, Zkv__LogEntry, expiry_ms),
     [7] = AFIELD(AK_U64, Zkv__LogEntry, client_id), [8] = AFIELD(AK_U64, Zkv__LogEntry, client_seq),
+    [9] = AFIELD(AK_U64, Zkv__LogEntry, batch_end),
 };
 
 typedef struct {

@@ -692,6 +692,7 @@ typedef struct log_ctx {
     bool gap;
     bool oom;
     uint64_t last_epoch;
+    uint64_t batch_end; /* an atomic batch being taken ends at this seq: no frame ends before */
 } log_ctx;
 
 static int grow_entries(zkv_shipper *sh, size_t need)
@@ -750,11 +751,21 @@ static Zkv__LogEntry *batch_entry(log_ctx *c, uint64_t seq, uint64_t epoch, zkv_
     }
     le->client_id = tag->client_id;
     le->client_seq = tag->client_seq;
+    le->batch_end = tag->batch_end;
     return le;
 }
 
-static void batch_took(log_ctx *c, uint64_t seq, uint64_t epoch, size_t cost)
+/* Whether the frame ends before entry seq: it is full, and seq does not continue an atomic
+ * batch (a batch goes whole: its size is bounded by the MULTI_WRITE that made it). */
+static bool frame_ends(const log_ctx *c, uint64_t seq, size_t cost)
 {
+    return seq > c->batch_end && frame_full(c->n, c->bytes, cost);
+}
+
+static void batch_took(log_ctx *c, uint64_t seq, uint64_t epoch, uint64_t batch_end, size_t cost)
+{
+    if (batch_end > seq)
+        c->batch_end = batch_end;
     c->n++;
     c->bytes += cost;
     c->expect = seq + 1;
@@ -774,7 +785,7 @@ static int collect_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
     bool put = e->op == ZKV_LOG_OP_PUT;
     size_t vlen = put ? e->value.value_len : 0;
     size_t cost = entry_cost(e->key_len, vlen);
-    if (frame_full(c->n, c->bytes, cost))
+    if (frame_ends(c, seq, cost))
         return 1;
     /* The bytes are copied (the log read's buffers go away); the entries point at them
      * once the batch is complete (entry_offs). */
@@ -793,7 +804,7 @@ static int collect_entry(void *vctx, uint64_t seq, const zkv_log_view *e)
         c->oom = true;
         return 1;
     }
-    batch_took(c, seq, e->epoch, cost);
+    batch_took(c, seq, e->epoch, e->tag.batch_end, cost);
     return 0;
 }
 
@@ -808,7 +819,7 @@ static int collect_tail(log_ctx *c, const zkv_tail *t)
         if (!e)
             break;
         size_t cost = entry_cost(e->klen, e->vlen);
-        if (frame_full(c->n, c->bytes, cost))
+        if (frame_ends(c, seq, cost))
             break;
         Zkv__LogEntry *le =
             batch_entry(c, seq, e->epoch, e->op, e->klen, e->vlen, e->expiry_ms, &e->tag);
@@ -817,7 +828,7 @@ static int collect_tail(log_ctx *c, const zkv_tail *t)
         le->key.data = (uint8_t *)zkv_tail_key(t, e);
         if (e->op == ZKV_LOG_OP_PUT)
             le->value.data = (uint8_t *)zkv_tail_value(t, e);
-        batch_took(c, seq, e->epoch, cost);
+        batch_took(c, seq, e->epoch, e->tag.batch_end, cost);
     }
     for (size_t i = 0; i < c->n; i++) /* grow_entries may have moved them */
         sh->entry_ptrs[i] = &sh->entries[i];

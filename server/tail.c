@@ -132,7 +132,7 @@ int zkv_tail_append(zkv_tail *t, uint64_t seq, uint64_t epoch, zkv_log_op op, co
     e->klen = klen;
     e->vlen = vlen;
     e->expiry_ms = op == ZKV_LOG_OP_PUT ? expiry_ms : 0;
-    e->tag = tag ? *tag : (zkv_write_tag){0, 0};
+    e->tag = tag ? *tag : (zkv_write_tag){0, 0, 0};
     e->off = t->base + t->len;
     if (klen)
         memcpy(t->bytes + t->len, key, klen);

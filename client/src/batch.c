@@ -97,6 +97,38 @@ int zkv_batch_del(zkv_batch *b, const void *key, size_t klen)
     return queue(b, ZKV__OP__DELETE, key, klen, NULL, 0);
 }
 
+/* queue() of a conditional write. */
+static int queue_if(zkv_batch *b, int op, const void *key, size_t klen, const void *val,
+                    size_t vlen, int cond, zkv_version expected)
+{
+    if (cond != ZKV_IF_ABSENT && cond != ZKV_IF_VERSION)
+        return zkv__fail(ZKV_EINVAL, "unknown condition %d (ZKV_IF_ABSENT or ZKV_IF_VERSION)",
+                         cond);
+    int rc = queue(b, op, key, klen, val, vlen);
+    if (rc == ZKV_OK) {
+        b->ops[b->n - 1].cond = cond;
+        b->ops[b->n - 1].expected = expected;
+    }
+    return rc;
+}
+
+int zkv_batch_put_if(zkv_batch *b, const void *key, size_t klen, const void *val, size_t vlen,
+                     int cond, zkv_version expected)
+{
+    return queue_if(b, ZKV__OP__PUT, key, klen, val, vlen, cond, expected);
+}
+
+int zkv_batch_del_if(zkv_batch *b, const void *key, size_t klen, zkv_version expected)
+{
+    return queue_if(b, ZKV__OP__DELETE, key, klen, NULL, 0, ZKV_IF_VERSION, expected);
+}
+
+zkv_version zkv_batch_version(const zkv_batch *b, size_t i)
+{
+    zkv_version none = {0, 0};
+    return b && i < b->n ? b->ops[i].ver : none;
+}
+
 int zkv_batch_status(const zkv_batch *b, size_t i)
 {
     if (!b || i >= b->n || b->ops[i].status == ZKV__BATCH_PENDING)
@@ -464,6 +496,12 @@ int zkv_batch_run(zkv_client *c, zkv_batch *b, int timeout_ms, unsigned flags)
     b->results.len = b->results.off = 0;
     if (b->n == 0)
         return ZKV_OK;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->ops[i].cond)
+            return zkv__fail(ZKV_EINVAL,
+                             "operation %zu is conditional: conditions are applied by "
+                             "zkv_batch_atomic",
+                             i);
 
     run_ctx x;
     memset(&x, 0, sizeof x);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "zkv/zkv.h"
 #include "common/buf.h"
 #include "route.h"
 
@@ -23,6 +24,9 @@ typedef struct zkv__batch_op {
     bool to_replica;    /* this round: routed to a replica (a read sent FLAG_ALLOW_STALE) */
     bool may_fall_back; /* this round: a read to the owner that replicas could answer */
     bool stale;         /* a get answered by a replica */
+    int cond;           /* ZKV_IF_ABSENT or ZKV_IF_VERSION with expected (0: none) */
+    zkv_version expected;
+    zkv_version ver; /* zkv_batch_atomic: the write's version, or the key's on a failure */
 } zkv__batch_op;
 
 struct zkv_batch {

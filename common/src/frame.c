@@ -188,7 +188,7 @@ static bool response_is_simple(const Zkv__Response *r)
 
 static bool request_is_simple(const Zkv__Request *r)
 {
-    return r->n_entries == 0 && r->n_items == 0 && r->n_history == 0 &&
+    return r->n_entries == 0 && r->n_items == 0 && r->n_history == 0 && r->n_writes == 0 &&
            r->base.n_unknown_fields == 0 && (int)r->op >= 0 && (int)r->phase >= 0 &&
            (int)r->condition >= 0 &&
            str_len(r->auth) == 0; /* a credential: a HELLO, rare, protobuf-c's */

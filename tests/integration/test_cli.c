@@ -191,7 +191,7 @@ static void test_put_from_stdin(void)
     CU_ASSERT(strstr(r.err, "-x") != NULL);
     zkt_run_result_free(&r);
     CU_ASSERT(cli_stdin(&r, "v", 1, "-x", "put", "cli-x2", "-") == 2);
-    CU_ASSERT(strstr(r.err, "usage: put KEY VALUE") != NULL);
+    CU_ASSERT(strstr(r.err, "stdin") != NULL); /* the value was given twice */
     zkt_run_result_free(&r);
 
     /* in a script stdin carries the commands: a bare - is refused, "-" is the value */
@@ -519,6 +519,57 @@ static void test_help_nul_examples(void)
     zkt_run_result_free(&r);
 }
 
+/* put --if-absent / --if-version, del --if-version (exit 3 and the version now when the
+ * condition fails), mset (one range, atomic), mget with a missing key. */
+static void test_conditions_and_multi(void)
+{
+    zkt_run_result r;
+    CU_ASSERT(cli(&r, "--json", "put", "cli-cas", "one", "--if-absent") == 0);
+    cJSON *o = cJSON_Parse(r.out);
+    CU_ASSERT_FATAL(o != NULL);
+    char v1[64];
+    snprintf(v1, sizeof v1, "%s", jstr(o, "version"));
+    cJSON_Delete(o);
+    zkt_run_result_free(&r);
+    /* a second put-if-absent fails: exit 3, the version now */
+    CU_ASSERT(cli(&r, "--json", "put", "cli-cas", "two", "--if-absent") == 3);
+    o = cJSON_Parse(r.out);
+    CU_ASSERT_FATAL(o != NULL);
+    CU_ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "ok")));
+    CU_ASSERT_STRING_EQUAL(jstr(o, "version"), v1);
+    cJSON_Delete(o);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "put", "cli-cas", "two", "--if-absent") == 3);
+    CU_ASSERT(strstr(r.err, "CONDITION_FAILED") != NULL);
+    zkt_run_result_free(&r);
+    /* compare-and-set with the version put printed */
+    CU_ASSERT(cli(&r, "put", "cli-cas", "two", "--if-version", v1) == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "del", "cli-cas", "--if-version", v1) == 3); /* old by now */
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "get", "cli-cas") == 0);
+    CU_ASSERT(strcmp(r.out, "two\n") == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "put", "cli-cas", "x", "--if-version", "three") == 2);
+    CU_ASSERT(strstr(r.err, "EPOCH:SEQ") != NULL);
+    zkt_run_result_free(&r);
+    /* mset of one range (the ranges split on the first byte: these keys share it), mget */
+    CU_ASSERT(cli(&r, "mset", "cli-m1", "a", "cli-m2", "b") == 0);
+    CU_ASSERT(strcmp(r.out, "OK\n") == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "mget", "cli-m1", "cli-none", "cli-m2") == 0);
+    CU_ASSERT(strcmp(r.out, "a\n(nil)\nb\n") == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "--json", "mget", "cli-m1", "cli-none") == 0);
+    o = cJSON_Parse(r.out);
+    CU_ASSERT(o && cJSON_IsArray(o) && cJSON_GetArraySize(o) == 2 &&
+              cJSON_IsNull(cJSON_GetArrayItem(o, 1)));
+    cJSON_Delete(o);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "mset", "cli-m1") == 2); /* pairs only */
+    zkt_run_result_free(&r);
+}
+
 int main(void)
 {
     zkt_init();
@@ -532,5 +583,7 @@ int main(void)
     CU_add_test(s, "--json: base64 and strings, versions E:S, null for a missing key", test_json);
     CU_add_test(s, "scan limit N, a key named limit, --json, the stale note", test_scan);
     CU_add_test(s, "the NUL-byte examples of 'zkv help' run as printed", test_help_nul_examples);
+    CU_add_test(s, "put --if-absent / --if-version, del --if-version, mset, mget",
+                test_conditions_and_multi);
     return zkt_run_all();
 }

@@ -100,6 +100,21 @@ static void test_request_bytes(void)
 
 static void test_request_repeated(void)
 {
+    /* a MULTI_WRITE's writes (repeated): protobuf-c's bytes */
+    Zkv__WriteOp w = ZKV__WRITE_OP__INIT;
+    Zkv__WriteOp *wp[1] = {&w};
+    w.op = ZKV__OP__PUT;
+    w.key.data = (uint8_t *)"k";
+    w.key.len = 1;
+    w.condition = ZKV__CONDITION__IF_ABSENT;
+    Zkv__Request m = ZKV__REQUEST__INIT;
+    m.id = 4;
+    m.op = ZKV__OP__MULTI_WRITE;
+    m.writes = wp;
+    m.n_writes = 1;
+    m.client_id = 99;
+    m.client_seq = 1;
+    check_request(&m);
     /* APPEND and SNAPSHOT chunks go through protobuf-c: the same bytes as well. */
     Zkv__LogEntry le;
     Zkv__LogEntry *lep[1] = {&le};

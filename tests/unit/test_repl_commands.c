@@ -33,7 +33,7 @@ static void test_find(void)
     CU_ASSERT_PTR_NULL(zkv_repl_command_find("get\0", 4));
     size_t n;
     const zkv_repl_command *all = zkv_repl_commands(&n);
-    CU_ASSERT_EQUAL(n, 9);
+    CU_ASSERT_EQUAL(n, 11);
     for (size_t i = 0; i < n; i++) {
         CU_ASSERT_PTR_EQUAL(zkv_repl_command_find(all[i].name, strlen(all[i].name)), &all[i]);
         CU_ASSERT_TRUE(all[i].min_args <= all[i].max_args);
@@ -53,8 +53,10 @@ static void test_dispatch(void)
     CU_ASSERT_EQUAL(dispatch("\\x01\\\\", &c), ZKV_REPL_DISPATCH_UNKNOWN);
     CU_ASSERT_STRING_EQUAL(err, "unknown command '\\x01\\x5c' (try 'help')");
     CU_ASSERT_EQUAL(dispatch("put k", &c), ZKV_REPL_DISPATCH_ARITY);
-    CU_ASSERT_STRING_EQUAL(err, "usage: put KEY VALUE");
-    CU_ASSERT_EQUAL(dispatch("put k v w", &c), ZKV_REPL_DISPATCH_ARITY);
+    CU_ASSERT_STRING_EQUAL(err, "usage: put KEY VALUE [--if-absent | --if-version EPOCH:SEQ]");
+    CU_ASSERT_EQUAL(dispatch("put k v w x y", &c), ZKV_REPL_DISPATCH_ARITY);
+    CU_ASSERT_EQUAL(dispatch("mset k", &c), ZKV_REPL_DISPATCH_ARITY);
+    CU_ASSERT_EQUAL(dispatch("mget a b c", &c), ZKV_REPL_DISPATCH_OK);
     CU_ASSERT_EQUAL(dispatch("get", &c), ZKV_REPL_DISPATCH_ARITY);
     CU_ASSERT_STRING_EQUAL(err, "usage: get KEY");
     CU_ASSERT_EQUAL(dispatch("ranges x", &c), ZKV_REPL_DISPATCH_ARITY);
@@ -176,7 +178,7 @@ static void test_stdin_arg(void)
     CU_ASSERT_EQUAL(stdin_arg("put - v"), 0); /* only VALUE */
     CU_ASSERT_EQUAL(stdin_arg("put k --"), 0);
     CU_ASSERT_EQUAL(stdin_arg("put k"), 0);
-    CU_ASSERT_EQUAL(stdin_arg("put k - x"), 0);
+    CU_ASSERT_EQUAL(stdin_arg("put k - --if-absent"), 2); /* the options follow VALUE */
     CU_ASSERT_EQUAL(stdin_arg("get -"), 0);
     CU_ASSERT_EQUAL(stdin_arg("del k -"), 0);
     CU_ASSERT_EQUAL(stdin_arg(""), 0);
@@ -369,7 +371,7 @@ static void test_help(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(text, all[i].usage));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "\\xHH"));
     CU_ASSERT_EQUAL(zkv_repl_help_text("put", 3, text, sizeof text), 0);
-    CU_ASSERT_EQUAL(strncmp(text, "usage: put KEY VALUE\n", 21), 0);
+    CU_ASSERT_EQUAL(strncmp(text, "usage: put KEY VALUE [--if-absent", 33), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "alias: set"));
     for (char *line = text; *line; line = strchr(line, '\n') + 1) /* wrapped to 78 */
         CU_ASSERT_TRUE(strcspn(line, "\n") <= 78);
@@ -399,6 +401,44 @@ static void test_help(void)
     CU_ASSERT_EQUAL(strlen(small), 15);
 }
 
+/* The options of a conditional put or del. */
+static void test_write_cond(void)
+{
+    zkv_repl_args a;
+    int cond;
+    zkv_version v;
+    char e[256];
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("put k v", &a, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(cond, 0);
+    zkv_repl_args_free(&a);
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("put k v --if-absent", &a, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(cond, ZKV_IF_ABSENT);
+    zkv_repl_args_free(&a);
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("put k v --if-version 3:17", &a, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, e, sizeof e), 0);
+    CU_ASSERT(cond == ZKV_IF_VERSION && v.epoch == 3 && v.seq == 17);
+    zkv_repl_args_free(&a);
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("del k --if-version 0:0", &a, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 2, false, &cond, &v, e, sizeof e), 0);
+    CU_ASSERT(cond == ZKV_IF_VERSION && v.epoch == 0 && v.seq == 0);
+    zkv_repl_args_free(&a);
+    static const char *bad[] = {"put k v --if-version 3", "put k v --if-version x:1",
+                                "put k v --if-version", "put k v --if-present",
+                                "put k v --if-absent x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize(bad[i], &a, e, sizeof e), 0);
+        CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, e, sizeof e), -1);
+        zkv_repl_args_free(&a);
+    }
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("del k --if-absent", &a, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 2, false, &cond, &v, e, sizeof e), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e, "--if-version"));
+    zkv_repl_args_free(&a);
+    CU_ASSERT_EQUAL(zkv_repl_exit_status(ZKV_ECONDITION), 3);
+}
+
 static void test_completion(void)
 {
     CU_ASSERT_STRING_EQUAL(zkv_repl_complete("g", 0), "get");
@@ -409,7 +449,7 @@ static void test_completion(void)
     size_t count = 0;
     while (zkv_repl_complete("", count))
         count++;
-    CU_ASSERT_EQUAL(count, 12); /* 9 names + 3 aliases ("?" is not offered) */
+    CU_ASSERT_EQUAL(count, 14); /* 11 names + 3 aliases ("?" is not offered) */
     CU_ASSERT_TRUE(zkv_repl_completion_wants_command("", 0));
     CU_ASSERT_TRUE(zkv_repl_completion_wants_command("ge", 0));
     CU_ASSERT_TRUE(zkv_repl_completion_wants_command("  ge", 2));
@@ -458,6 +498,7 @@ int main(void)
     CU_add_test(s, "status", test_status);
     CU_add_test(s, "stale_note", test_stale_note);
     CU_add_test(s, "help", test_help);
+    CU_add_test(s, "write_cond", test_write_cond);
     CU_add_test(s, "completion", test_completion);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -249,7 +249,7 @@ static void test_log_entry_tagged(void)
     CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 6, &tag, key, 1, NULL, NULL, 0), 0);
     CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, b.len, &e), 0);
     CU_ASSERT(e.op == ZKV_LOG_OP_DELETE && e.tag.client_seq == 12);
-    zkv_write_tag none = {0, 0};
+    zkv_write_tag none = {0, 0, 0};
     b.len = 0;
     CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 6, &none, key, 1, NULL, NULL, 0), 0);
     CU_ASSERT_EQUAL(b.data[0], ZKV_LOG_OP_DELETE);

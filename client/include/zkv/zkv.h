@@ -264,6 +264,23 @@ ZKV_EXPORT const void *zkv_batch_value(const zkv_batch *b, size_t i, size_t *len
 /* Empties the batch for reuse, keeping its memory. */
 ZKV_EXPORT void zkv_batch_clear(zkv_batch *b);
 
+/* --- atomic batches (docs/api.md, "Atomic batches") -------------------------------------
+ * Puts and deletes, each with an optional condition (as zkv_put_if), of keys that all lie
+ * in one range, applied all or none: zkv_batch_atomic sends them to the range's owner in
+ * one request; either every write is applied (one log position after another, replicated
+ * and failed over as a whole) or none is. At most 1,000 writes and the client's max value
+ * plus max key in bytes (keys, values and 64 bytes a write). Returns ZKV_OK (each write's
+ * version: zkv_batch_version), ZKV_ECONDITION (nothing written: zkv_batch_status is
+ * ZKV_ECONDITION for each write whose condition failed, ZKV_OK for the others, and
+ * zkv_batch_version the keys' current versions), ZKV_EINVAL for a batch with gets or with
+ * keys of several ranges (the message names two of them), or the errors of zkv_put. A
+ * retry after a lost answer reports the true outcome, as for zkv_put_if. */
+ZKV_EXPORT int zkv_batch_put_if(zkv_batch *b, const void *key, size_t klen, const void *val,
+                                size_t vlen, int cond, zkv_version expected);
+ZKV_EXPORT int zkv_batch_del_if(zkv_batch *b, const void *key, size_t klen, zkv_version expected);
+ZKV_EXPORT int zkv_batch_atomic(zkv_client *c, zkv_batch *b, int timeout_ms, unsigned flags);
+ZKV_EXPORT zkv_version zkv_batch_version(const zkv_batch *b, size_t i);
+
 #ifdef __cplusplus
 }
 #endif
