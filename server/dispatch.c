@@ -469,6 +469,7 @@ typedef struct scan_ctx {
     bool have_next;
     size_t next_off, next_len;
     uint64_t max_seq; /* of the items taken */
+    bool keys_only;   /* items without their values */
 } scan_ctx;
 
 static int grow_items(zkv_reply *r, size_t need)
@@ -675,10 +676,12 @@ static void do_multi(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
     multi_applied(r, rg, n, m.epoch, m.seq + 1 - n);
 }
 
-static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
+static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_value_view *full)
 {
     scan_ctx *c = vctx;
     zkv_reply *r = c->r;
+    zkv_value_view keys_only = {.meta = full->meta, .value = NULL, .value_len = 0};
+    const zkv_value_view *v = c->keys_only ? &keys_only : full;
     size_t cost = klen + v->value_len + 32;
     if (c->n >= c->limit || (c->n > 0 && c->bytes + cost > ZKV_SCAN_BYTE_BUDGET)) {
         c->next_off = r->scan_data.len;
@@ -704,35 +707,63 @@ static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_valu
     return 0;
 }
 
+/* A scan page's route: the range of its start key, or for a reverse scan the range of the
+ * keys just below its upper bound (the end key). */
+static bool scan_route(const zkv_dispatch_env *env, const Zkv__Request *req, const zkv_range **rg,
+                       zkv_reply *r, bool *stale)
+{
+    const uint8_t *key = req->key.data;
+    size_t klen = req->key.len;
+    if (req->reverse && env->map) {
+        const zkv_range *t =
+            zkv_rangemap_find_before(env->map, req->end_key.data, req->end_key.len);
+        if (t) {
+            key = t->start;
+            klen = t->start_len;
+        }
+    }
+    return read_route_ok(env, req, key, klen, rg, r, stale);
+}
+
 static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
 {
     const zkv_range *rg;
     bool stale;
     if (!key_ok(env, "start key", req->key.len, r) ||
-        !key_ok(env, "end key", req->end_key.len, r) ||
-        !read_route_ok(env, req, req->key.data, req->key.len, &rg, r, &stale) ||
+        !key_ok(env, "end key", req->end_key.len, r) || !scan_route(env, req, &rg, r, &stale) ||
         (!stale && moving(env, rg, false, r)))
         return;
-    /* Effective end: min(end_key, range end); an empty bound is +infinity. */
-    const uint8_t *end = req->end_key.data;
-    size_t elen = req->end_key.len;
-    bool clipped = false; /* the range end, not the request, bounds this page */
-    if (rg->end_len && (elen == 0 || zkv_key_cmp(rg->end, rg->end_len, end, elen) < 0)) {
+    /* The page's interval: [start, end) within the range; an empty bound is infinite. A
+     * forward page stops at the range end, a reverse one at the range start (clipped). */
+    const uint8_t *start = req->key.data, *end = req->end_key.data;
+    size_t slen = req->key.len, elen = req->end_key.len;
+    bool clipped = false;
+    if (!req->reverse && rg->end_len &&
+        (elen == 0 || zkv_key_cmp(rg->end, rg->end_len, end, elen) < 0)) {
         end = rg->end;
         elen = rg->end_len;
+        clipped = true;
+    }
+    if (req->reverse && rg->start_len && zkv_key_cmp(rg->start, rg->start_len, start, slen) > 0) {
+        start = rg->start;
+        slen = rg->start_len;
         clipped = true;
     }
     r->resp.status = ZKV__STATUS__OK;
     if (stale)
         mark_stale(env, rg, r);
-    if (elen && zkv_end_cmp(end, elen, req->key.data, req->key.len) <= 0)
+    if (elen && zkv_end_cmp(end, elen, start, slen) <= 0)
         return; /* empty interval */
-    scan_ctx c = {.r = r, .limit = req->limit ? req->limit : ZKV_SCAN_DEFAULT_LIMIT};
+    scan_ctx c = {.r = r,
+                  .limit = req->limit ? req->limit : ZKV_SCAN_DEFAULT_LIMIT,
+                  .keys_only = req->keys_only};
     if (c.limit > ZKV_SCAN_MAX_LIMIT)
         c.limit = ZKV_SCAN_MAX_LIMIT;
     char err[256];
-    int rc = zkv_store_scan(env->store, req->key.data, req->key.len, end, elen, scan_item, &c, err,
-                            sizeof(err));
+    int rc = req->reverse ? zkv_store_scan_reverse(env->store, start, slen, end, elen, scan_item,
+                                                   &c, err, sizeof(err))
+                          : zkv_store_scan(env->store, start, slen, end, elen, scan_item, &c, err,
+                                           sizeof(err));
     if (rc < 0) {
         store_error(r, rc, err);
         return;
@@ -759,12 +790,16 @@ static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_re
     r->resp.items = c.n ? r->item_ptrs : NULL;
     if (c.have_next) {
         r->resp.more = true;
-        r->resp.next_key.data = r->scan_data.data + c.next_off;
-        r->resp.next_key.len = c.next_len;
+        if (req->reverse) { /* the next page: below the last key taken */
+            r->resp.next_key = r->items[c.n - 1].key;
+        } else {
+            r->resp.next_key.data = r->scan_data.data + c.next_off;
+            r->resp.next_key.len = c.next_len;
+        }
     } else if (clipped) {
         r->resp.more = true;
-        r->resp.next_key.data = rg->end;
-        r->resp.next_key.len = rg->end_len;
+        r->resp.next_key.data = (uint8_t *)(req->reverse ? rg->start : rg->end);
+        r->resp.next_key.len = req->reverse ? rg->start_len : rg->end_len;
     }
 }
 

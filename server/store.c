@@ -1490,6 +1490,50 @@ int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_
     return iter_finish(it, rc, "LevelDB scan failed", err, errlen);
 }
 
+int zkv_store_scan_reverse(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                           size_t elen, zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen)
+{
+    if (s->n_pending && zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    s->kbuf.len = s->kbuf.off = 0;
+    /* no end: from the first key after every data key ('d' + 1) */
+    const uint8_t next_prefix = ZKV_REC_DATA_PREFIX + 1;
+    if (elen ? zkv_rec_data_key(&s->kbuf, end, elen) != 0
+             : zkv_buf_append(&s->kbuf, &next_prefix, 1) != 0) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
+    leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len);
+    if (leveldb_iter_valid(it))
+        leveldb_iter_prev(it); /* the first key >= end: the one before it is below end */
+    else
+        leveldb_iter_seek_to_last(it);
+    int rc = 0;
+    for (; leveldb_iter_valid(it); leveldb_iter_prev(it)) {
+        size_t klen, vlen;
+        const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
+        const uint8_t *ukey;
+        size_t uklen;
+        if (zkv_rec_data_key_decode(k, klen, &ukey, &uklen) != 0)
+            break; /* below the data keys */
+        if (slen && zkv_key_cmp(ukey, uklen, start, slen) < 0)
+            break;
+        const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
+        zkv_value_view view;
+        if (zkv_rec_value_decode(v, vlen, &view) != 0) {
+            set_err(err, errlen, "corrupt value record", NULL);
+            rc = ZKV_STORE_ERR;
+            break;
+        }
+        if (fn(ctx, ukey, uklen, &view) != 0) {
+            rc = 1;
+            break;
+        }
+    }
+    return iter_finish(it, rc, "LevelDB scan failed", err, errlen);
+}
+
 typedef struct {
     zkv_store_log_fn fn;
     void *ctx;

@@ -130,6 +130,9 @@ typedef int (*zkv_store_scan_fn)(void *ctx, const uint8_t *key, size_t klen,
  * Returns 1 when the callback stopped the scan, 0 when the keys ran out, or ZKV_STORE_ERR. */
 int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
                    zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen);
+/* The same keys, start <= key < end (elen 0: no end), in descending order. */
+int zkv_store_scan_reverse(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                           size_t elen, zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen);
 
 /* Visits range_id's log entries with seq >= from_seq in order (for the log shipper and
  * tests). The callback returns 0 to go on, 1 to stop. Same returns as zkv_store_scan. */

@@ -56,7 +56,10 @@ typedef struct zkv__areq {
     zkv__areq_op op;
     bool to_replica; /* the attempt on the wire went to a replica */
     unsigned flags;
-    uint32_t limit; /* a scan page's */
+    uint32_t limit;          /* a scan page's */
+    bool reverse, keys_only; /* a scan page's flags */
+    bool route_own;          /* routed by the key after the end key (rklen bytes) */
+    size_t rklen;
     /* a conditional write's (client.h's zkv__condition_set), sent with every attempt */
     int condition; /* Zkv__Condition; 0: none */
     uint64_t if_epoch, if_seq, client_seq;

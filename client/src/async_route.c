@@ -108,6 +108,17 @@ void zkv__async_flush_refresh(zkv_async *a)
 
 /* --- sending ------------------------------------------------------------------------------ */
 
+/* The key r is routed by: its own (a reverse scan page's, after the end key) or its key. */
+static const uint8_t *route_key(const zkv__areq *r)
+{
+    return r->route_own ? r->kv + r->klen + (r->vlen - r->rklen) : r->kv;
+}
+
+static size_t route_len(const zkv__areq *r)
+{
+    return r->route_own ? r->rklen : r->klen;
+}
+
 /* Queues r on the connection of the node rt chose. ZKV_OK, or the attempt's failure
  * (ZKV_ECONNECT: unreachable or skipped; ZKV_ENOMEM) with the reason in err. */
 static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, size_t errlen)
@@ -126,11 +137,13 @@ static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
     req.op = wire_op(r);
     req.key.data = r->kv;
     req.key.len = r->klen;
-    /* A scan page carries its end key where a put carries its value. */
+    /* A scan page carries its end key where a put carries its value (then its route key). */
     ProtobufCBinaryData *second = r->op == ZKV__AREQ_SCAN ? &req.end_key : &req.value;
-    second->data = r->vlen ? r->kv + r->klen : NULL;
-    second->len = r->vlen;
+    second->len = r->vlen - r->rklen;
+    second->data = second->len ? r->kv + r->klen : NULL;
     req.limit = r->limit;
+    req.reverse = r->reverse;
+    req.keys_only = r->keys_only;
     if (r->condition) {
         req.condition = (Zkv__Condition)r->condition;
         req.if_epoch = r->if_epoch;
@@ -206,8 +219,8 @@ static void fail_text(zkv_async *a, const zkv__areq *r, const zkv__outcome *o, c
     zkv__route fresh;
     if (nx->unserved && !rt) {
         snap = zkv__mapcache_snapshot(&a->c->mc);
-        zkv__route_key(snap->map, r->kv, r->klen, op_kind(r), r->flags, a->c->opts.zone, NULL,
-                       &fresh);
+        zkv__route_key(snap->map, route_key(r), route_len(r), op_kind(r), r->flags, a->c->opts.zone,
+                       NULL, &fresh);
         rt = &fresh;
     }
     const zkv__failures *f = r->slow ? &r->slow->f : NULL;
@@ -274,7 +287,7 @@ void zkv__areq_route(zkv_async *a, zkv__areq *r, char *sync_err, int *sync_rc)
         bool own;
         zkv__mapsnap *snap = zkv__async_snapshot(a, &own);
         zkv__route rt;
-        zkv__route_key(snap->map, r->kv, r->klen, op_kind(r), r->flags, a->c->opts.zone,
+        zkv__route_key(snap->map, route_key(r), route_len(r), op_kind(r), r->flags, a->c->opts.zone,
                        r->slow ? &r->slow->down : NULL, &rt);
         r->st.map_version = snap->map->version;
         zkv__outcome o = zkv__route_outcome(&rt, may_fall_back(r));

@@ -34,6 +34,8 @@ static void scan_deliver(zkv_async *a, zkv__adone *d)
     if (sc->status == ZKV_OK) {
         s = zkv__scan_walk_take(&sc->w);
         zkv__clear_error();
+        if (!s) /* no memory for its token */
+            sc->status = zkv__fail(ZKV_ENOMEM, "out of memory");
     } else {
         zkv__fail(sc->status, "%s", sc->why);
     }
@@ -60,15 +62,32 @@ static void on_page(zkv_async *a, int status, const Zkv__Response *page, const c
 
 /* Sends the page req asks for. ZKV_OK, or the error (published) when it could not be
  * queued. */
-static int page_send(zkv_async *a, zkv__ascan *sc, const Zkv__Request *req)
+static int page_send(zkv_async *a, zkv__ascan *sc, const Zkv__Request *req, const uint8_t *rkey,
+                     size_t rklen)
 {
     if (a->closing || a->free_asked)
         return zkv__fail(ZKV_ECONNECT, "the async context was freed");
-    zkv__areq *r = zkv__areq_new(a, ZKV__AREQ_SCAN, req->key.data, req->key.len, req->end_key.data,
-                                 req->end_key.len, sc->flags, sc);
+    /* A reverse page is routed by a key of its own (scan.c's route_below), kept after the
+     * end key; a forward page by its start key. */
+    bool own_route = req->reverse;
+    size_t elen = req->end_key.len, vlen = elen + (own_route ? rklen : 0);
+    uint8_t *tail = vlen ? malloc(vlen) : NULL;
+    if (vlen && !tail)
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    if (elen)
+        memcpy(tail, req->end_key.data, elen);
+    if (own_route && rklen)
+        memcpy(tail + elen, rkey, rklen);
+    zkv__areq *r =
+        zkv__areq_new(a, ZKV__AREQ_SCAN, req->key.data, req->key.len, tail, vlen, sc->flags, sc);
+    free(tail);
     if (!r)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
     r->limit = req->limit;
+    r->reverse = req->reverse;
+    r->keys_only = req->keys_only;
+    r->rklen = own_route ? rklen : 0;
+    r->route_own = own_route;
     r->page_cb = on_page;
     return zkv__async_start(a, r, sc->deadline_ms);
 }
@@ -90,11 +109,13 @@ static void on_page(zkv_async *a, int status, const Zkv__Response *page, const c
         return;
     }
     Zkv__Request req;
-    if (!go_on || !zkv__scan_walk_next(&sc->w, &req)) {
+    const uint8_t *rkey;
+    size_t rklen;
+    if (!go_on || !zkv__scan_walk_next(&sc->w, &req, &rkey, &rklen)) {
         scan_end(a, sc, ZKV_OK, NULL);
         return;
     }
-    rc = page_send(a, sc, &req);
+    rc = page_send(a, sc, &req, rkey, rklen);
     if (rc != ZKV_OK)
         scan_end(a, sc, rc, zkv_last_error());
 }
@@ -102,13 +123,20 @@ static void on_page(zkv_async *a, int status, const Zkv__Response *page, const c
 int zkv_async_scan_range(zkv_async *a, const void *start, size_t slen, const void *end, size_t elen,
                          size_t limit, unsigned flags, zkv_async_scan_cb cb, void *privdata)
 {
+    zkv_scan_args args = {.start = start, .slen = slen, .end = end, .elen = elen, .limit = limit};
+    return zkv_async_scan_run(a, &args, flags, cb, privdata);
+}
+
+int zkv_async_scan_run(zkv_async *a, const zkv_scan_args *args, unsigned flags,
+                       zkv_async_scan_cb cb, void *privdata)
+{
     int rc = zkv__async_entry(a, cb != NULL);
     if (rc != ZKV_OK)
         return rc;
     zkv__ascan *sc = calloc(1, sizeof *sc);
     if (!sc)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
-    rc = zkv__scan_walk_begin(&sc->w, a->c, start, slen, end, elen, limit, &flags);
+    rc = zkv__scan_walk_begin(&sc->w, a->c, args, &flags);
     if (rc != ZKV_OK) {
         free(sc);
         return rc;
@@ -118,8 +146,10 @@ int zkv_async_scan_range(zkv_async *a, const void *start, size_t slen, const voi
     sc->cb = cb;
     sc->priv = privdata;
     Zkv__Request req;
-    if (zkv__scan_walk_next(&sc->w, &req)) {
-        rc = page_send(a, sc, &req);
+    const uint8_t *rkey;
+    size_t rklen;
+    if (zkv__scan_walk_next(&sc->w, &req, &rkey, &rklen)) {
+        rc = page_send(a, sc, &req, rkey, rklen);
         if (rc != ZKV_OK) {
             zkv__scan_walk_end(&sc->w);
             free(sc);

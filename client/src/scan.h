@@ -11,6 +11,7 @@
 #include "zkv/zkv.h"
 #include "common/buf.h"
 #include "common/frame.h"
+#include "scan_args.h"
 
 typedef struct scan_item {
     size_t koff, klen, voff, vlen;
@@ -21,38 +22,44 @@ struct zkv_scan {
     scan_item *items;
     size_t n, cap;
     int more;
-    int stale; /* a replica answered a page */
+    int stale;     /* a replica answered a page */
+    zkv_buf token; /* when more: continues after the last item (scan_args.h) */
 };
 
 /* An empty result. NULL on ENOMEM. */
 zkv_scan *zkv__scan_new(void);
 
-/* Merges one page r, asked for from cursor (clen bytes): appends its items that lie in
- * [start, end) and above the last key kept, until s holds limit items; then *go_on says
- * whether the walk continues from r->next_key. ZKV_OK, ZKV_ENOMEM, or ZKV_EPROTOCOL (more
- * without a next key, or one that does not advance) with the reason in err. */
-int zkv__scan_page(zkv_scan *s, const Zkv__Response *r, const uint8_t *cursor, size_t clen,
-                   const uint8_t *start, size_t slen, const uint8_t *end, size_t elen, size_t limit,
-                   const char *node, bool *go_on, char *err, size_t errlen);
+/* Merges one page r, asked for from cursor (clen bytes; reverse: the page's exclusive upper
+ * bound, cur_inf when there is none yet): appends its items that lie in [start, end) and
+ * beyond the last key kept (above it; reverse: below), until s holds limit items; then
+ * *go_on says whether the walk continues from r->next_key. ZKV_OK, ZKV_ENOMEM, or
+ * ZKV_EPROTOCOL (more without a next key, or one that does not advance) with err. */
+int zkv__scan_page(zkv_scan *s, const Zkv__Response *r, bool reverse, const uint8_t *cursor,
+                   size_t clen, bool cur_inf, const uint8_t *start, size_t slen, const uint8_t *end,
+                   size_t elen, size_t limit, const char *node, bool *go_on, char *err,
+                   size_t errlen);
 
-/* A scan under way: the result being filled, its bounds and the cursor (the start key
- * of the next page). It owns copies of the bounds, so the caller's may go away. */
+/* A scan under way: the result being filled, its bounds and the cursor (the start key of
+ * the next page; reverse: its exclusive upper bound, with cur_inf before the first page
+ * of a scan without an end). It owns copies of the bounds, so the caller's may go away. */
 typedef struct zkv__scan_walk {
     zkv_scan *s;
-    zkv_buf cur;    /* the next page's start key (never NULL data, even when empty) */
-    zkv_buf bounds; /* start, then end */
-    size_t slen, elen, limit;
+    zkv__scan_spec sp; /* bounds and flags (copies) */
+    zkv_buf cur;       /* the cursor (never NULL data, even when empty) */
+    bool cur_inf;
+    zkv_buf rkey; /* reverse: a key of the range the next page asks (routing) */
+    size_t limit;
 } zkv__scan_walk;
 
 /* Checks a scan's arguments for client c (ORs the client's default flags into *flags)
- * and starts the walk at start. ZKV_OK, or ZKV_EINVAL / ZKV_ETOOLARGE / ZKV_ENOMEM,
- * published (zkv_last_error) with w left empty. limit 0 means 1000. */
-int zkv__scan_walk_begin(zkv__scan_walk *w, const zkv_client *c, const void *start, size_t slen,
-                         const void *end, size_t elen, size_t limit, unsigned *flags);
-/* The next page to ask for: true with *req's op, key (the cursor, in w), end key and
- * limit set; false when the walk is over (the cursor reached the end bound, or the
- * limit: then the result says more). */
-bool zkv__scan_walk_next(zkv__scan_walk *w, Zkv__Request *req);
+ * and starts the walk. ZKV_OK, or ZKV_EINVAL / ZKV_ETOOLARGE / ZKV_ENOMEM, published
+ * (zkv_last_error) with w left empty. limit 0 means 1000. */
+int zkv__scan_walk_begin(zkv__scan_walk *w, const zkv_client *c, const zkv_scan_args *a,
+                         unsigned *flags);
+/* The next page to ask for: true with *req's op, key, end key, limit and flags set and
+ * *rkey the key it is routed by; false when the walk is over (the cursor reached the
+ * bound, or the limit: then the result says more). */
+bool zkv__scan_walk_next(zkv__scan_walk *w, Zkv__Request *req, const uint8_t **rkey, size_t *rklen);
 /* Adds page r (the answer to the last zkv__scan_walk_next, from node; replica: a
  * replica answered) and moves the cursor; *go_on says whether to ask for the next page.
  * ZKV_OK, or ZKV_ENOMEM / ZKV_EPROTOCOL with the reason in err. */

@@ -234,7 +234,7 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
     size_t lclu = str_len(req->cluster_id), lname = str_len(req->client_name),
            lrange = str_len(req->range_id), lnode = str_len(req->node_id);
     uint8_t *p =
-        begin_frame(out, fields_bound(31, req->key.len + req->value.len + req->end_key.len + lclu +
+        begin_frame(out, fields_bound(33, req->key.len + req->value.len + req->end_key.len + lclu +
                                               lname + lrange + lnode));
     if (!p)
         return -1;
@@ -264,6 +264,9 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
                              req->client_seq};
     for (unsigned i = 0; i < sizeof cond / sizeof cond[0]; i++)
         p = put_u64_field(p, 28 + i, cond[i]);
+    /* 33, writes: never here (not simple); then a scan's flags */
+    p = put_bool_field(p, 34, req->reverse);
+    p = put_bool_field(p, 35, req->keys_only);
     return finish_frame(out, p);
 }
 

@@ -162,6 +162,30 @@ const zkv_range *zkv_rangemap_find(const zkv_rangemap *m, const uint8_t *key, si
     return r;
 }
 
+const zkv_range *zkv_rangemap_find_before(const zkv_rangemap *m, const uint8_t *key, size_t klen)
+{
+    if (!m || m->n_ranges == 0)
+        return NULL;
+    if (klen == 0) /* +infinity: the last range, if it is unbounded */
+        return m->ranges[m->n_ranges - 1].end_len == 0 ? &m->ranges[m->n_ranges - 1] : NULL;
+    /* Last range whose start < key: the keys just below key are in it when its end >= key. */
+    size_t lo = 0, hi = m->n_ranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const zkv_range *r = &m->ranges[mid];
+        if (zkv_key_cmp(r->start, r->start_len, key, klen) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL; /* nothing below key */
+    const zkv_range *r = &m->ranges[lo - 1];
+    if (zkv_end_cmp(r->end, r->end_len, key, klen) < 0)
+        return NULL; /* a hole in the map */
+    return r;
+}
+
 const zkv_node_info *zkv_rangemap_node(const zkv_rangemap *m, const char *node_id)
 {
     if (!m || !node_id || m->n_nodes == 0)

@@ -3,7 +3,7 @@
 # loopback peer), create failing fast without ZooKeeper. They link the static library and
 # see its internal headers (client/src).
 # Included by tests/CMakeLists.txt.
-foreach(t route api async)
+foreach(t route api async scan_args)
   zkv_unit_test(client_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_${t}.c LIBS zkv_static)
   target_include_directories(test_client_${t} PRIVATE ${PROJECT_SOURCE_DIR}/client/src)
 endforeach()

@@ -516,15 +516,17 @@ static void test_scan_pages(void)
     /* first range: stops at its end "m", node says go on from there */
     const char *k1[] = {"b", "c", "d"};
     make_page(&p, k1, 3, true, "m");
-    CU_ASSERT_EQUAL(zkv__scan_page(s, &p.r, (const uint8_t *)"b", 1, (const uint8_t *)"b", 1,
-                                   (const uint8_t *)"x", 1, 100, "n1", &go_on, err, sizeof err),
+    CU_ASSERT_EQUAL(zkv__scan_page(s, &p.r, false, (const uint8_t *)"b", 1, false,
+                                   (const uint8_t *)"b", 1, (const uint8_t *)"x", 1, 100, "n1",
+                                   &go_on, err, sizeof err),
                     ZKV_OK);
     CU_ASSERT_TRUE(go_on);
     /* second range repeats "d" and strays outside [b, x): both dropped */
     const char *k2[] = {"a", "d", "m", "q", "x", "y"};
     make_page(&p, k2, 6, false, NULL);
-    CU_ASSERT_EQUAL(zkv__scan_page(s, &p.r, (const uint8_t *)"m", 1, (const uint8_t *)"b", 1,
-                                   (const uint8_t *)"x", 1, 100, "n2", &go_on, err, sizeof err),
+    CU_ASSERT_EQUAL(zkv__scan_page(s, &p.r, false, (const uint8_t *)"m", 1, false,
+                                   (const uint8_t *)"b", 1, (const uint8_t *)"x", 1, 100, "n2",
+                                   &go_on, err, sizeof err),
                     ZKV_OK);
     CU_ASSERT_FALSE(go_on);
     const char *want[] = {"b", "c", "d", "m", "q"};
@@ -536,9 +538,9 @@ static void test_scan_pages(void)
     /* the limit cuts a page short: more is set */
     s = zkv__scan_new();
     make_page(&p, k1, 3, false, NULL);
-    CU_ASSERT_EQUAL(
-        zkv__scan_page(s, &p.r, NULL, 0, NULL, 0, NULL, 0, 2, "n1", &go_on, err, sizeof err),
-        ZKV_OK);
+    CU_ASSERT_EQUAL(zkv__scan_page(s, &p.r, false, NULL, 0, false, NULL, 0, NULL, 0, 2, "n1",
+                                   &go_on, err, sizeof err),
+                    ZKV_OK);
     CU_ASSERT_EQUAL(zkv_scan_count(s), 2);
     CU_ASSERT_EQUAL(zkv_scan_more(s), 1);
     zkv_scan_free(s);
@@ -546,13 +548,13 @@ static void test_scan_pages(void)
     /* protocol violations: more without next key, next key not advancing */
     s = zkv__scan_new();
     make_page(&p, k1, 3, true, NULL);
-    CU_ASSERT_EQUAL(zkv__scan_page(s, &p.r, (const uint8_t *)"b", 1, NULL, 0, NULL, 0, 100, "n1",
-                                   &go_on, err, sizeof err),
+    CU_ASSERT_EQUAL(zkv__scan_page(s, &p.r, false, (const uint8_t *)"b", 1, false, NULL, 0, NULL, 0,
+                                   100, "n1", &go_on, err, sizeof err),
                     ZKV_EPROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "n1"));
     make_page(&p, k1, 0, true, "b");
-    CU_ASSERT_EQUAL(zkv__scan_page(s, &p.r, (const uint8_t *)"c", 1, NULL, 0, NULL, 0, 100, "n1",
-                                   &go_on, err, sizeof err),
+    CU_ASSERT_EQUAL(zkv__scan_page(s, &p.r, false, (const uint8_t *)"c", 1, false, NULL, 0, NULL, 0,
+                                   100, "n1", &go_on, err, sizeof err),
                     ZKV_EPROTOCOL);
     CU_ASSERT_FALSE(go_on);
     zkv_scan_free(s);
@@ -567,9 +569,9 @@ static void test_scan_pages(void)
     Zkv__KeyValue *items[2] = {&a, &b};
     r.items = items;
     r.n_items = 2;
-    CU_ASSERT_EQUAL(
-        zkv__scan_page(s, &r, NULL, 0, NULL, 0, NULL, 0, 100, "n1", &go_on, err, sizeof err),
-        ZKV_OK);
+    CU_ASSERT_EQUAL(zkv__scan_page(s, &r, false, NULL, 0, false, NULL, 0, NULL, 0, 100, "n1",
+                                   &go_on, err, sizeof err),
+                    ZKV_OK);
     CU_ASSERT_EQUAL_FATAL(zkv_scan_count(s), 2);
     size_t len = 9;
     CU_ASSERT_PTR_NOT_NULL(zkv_scan_key(s, 0, &len));

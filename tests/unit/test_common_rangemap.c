@@ -57,6 +57,17 @@ static void test_finish_ok_unsorted(void)
     CU_ASSERT_STRING_EQUAL(r->id, "r0002");
     r = zkv_rangemap_find(m, (const uint8_t *)"\xff\xff\xff\xff", 4);
     CU_ASSERT_STRING_EQUAL(r->id, "r0002");
+    /* the range of the keys just below a reverse scan's upper bound */
+    r = zkv_rangemap_find_before(m, NULL, 0); /* +infinity */
+    CU_ASSERT_STRING_EQUAL(r->id, "r0002");
+    r = zkv_rangemap_find_before(m, (const uint8_t *)"m", 1); /* a start: the range before */
+    CU_ASSERT_STRING_EQUAL(r->id, "r0003");
+    r = zkv_rangemap_find_before(m, (const uint8_t *)"m\x00", 2);
+    CU_ASSERT_STRING_EQUAL(r->id, "r0000");
+    r = zkv_rangemap_find_before(m, (const uint8_t *)"a\x00", 2);
+    CU_ASSERT_STRING_EQUAL(r->id, "r0001");
+    r = zkv_rangemap_find_before(m, (const uint8_t *)"\x00", 1); /* only "" below: r0001 */
+    CU_ASSERT_STRING_EQUAL(r->id, "r0001");
     zkv_rangemap_free(m);
 }
 

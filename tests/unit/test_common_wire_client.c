@@ -75,6 +75,10 @@ static void test_request_bytes(void)
             r.seq = rand_u64();
             r.node_id = (char *)rand_str(s4, sizeof(s4));
         }
+        if (next_rand() % 4 == 0) { /* a scan's flags */
+            r.reverse = next_rand() % 2;
+            r.keys_only = next_rand() % 2;
+        }
         if (next_rand() % 4 == 0) { /* a conditional write's fields */
             r.condition = (Zkv__Condition)(next_rand() % 3);
             r.if_epoch = next_rand() % 2 ? rand_u64() : 0;

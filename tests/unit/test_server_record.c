@@ -249,6 +249,23 @@ static void test_log_entry_tagged(void)
     CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 6, &tag, key, 1, NULL, NULL, 0), 0);
     CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, b.len, &e), 0);
     CU_ASSERT(e.op == ZKV_LOG_OP_DELETE && e.tag.client_seq == 12);
+    /* an atomic batch's entry: the batch end after the tag, or alone */
+    zkv_write_tag both = {.client_id = 5, .client_seq = 6, .batch_end = 99};
+    zkv_write_tag batch = {.batch_end = 98};
+    b.len = 0;
+    CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 6, &both, key, 1, NULL, NULL, 0), 0);
+    CU_ASSERT_EQUAL(b.data[0], ZKV_LOG_OP_DELETE | ZKV_REC_LOG_TAGGED | ZKV_REC_LOG_BATCH);
+    CU_ASSERT_EQUAL(b.len, 13 + 16 + 8 + 1);
+    CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, b.len, &e), 0);
+    CU_ASSERT(e.tag.client_id == 5 && e.tag.client_seq == 6 && e.tag.batch_end == 99);
+    b.len = 0;
+    CU_ASSERT_EQUAL(
+        zkv_rec_log_encode(&b, ZKV_LOG_OP_PUT, 6, &batch, key, 1, &m, (const uint8_t *)"w", 1), 0);
+    CU_ASSERT_EQUAL(b.data[0], ZKV_LOG_OP_PUT | ZKV_REC_LOG_BATCH);
+    CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, b.len, &e), 0);
+    CU_ASSERT(e.tag.client_id == 0 && e.tag.batch_end == 98 && e.value.value_len == 1);
+    for (size_t n = 0; n < 13 + 8 + 1 + ZKV_REC_VALUE_HDR; n++)
+        CU_ASSERT_EQUAL(zkv_rec_log_decode(b.data, n, &e), -1);
     zkv_write_tag none = {0, 0, 0};
     b.len = 0;
     CU_ASSERT_EQUAL(zkv_rec_log_encode(&b, ZKV_LOG_OP_DELETE, 6, &none, key, 1, NULL, NULL, 0), 0);

@@ -193,6 +193,29 @@ static void test_scan_binary(void)
     scan_rec r3 = {.stop_after = 2};
     CU_ASSERT_EQUAL(zkv_store_scan(s, NULL, 0, NULL, 0, collect, &r3, err, sizeof(err)), 1);
     CU_ASSERT_EQUAL(r3.n, 2);
+    /* reverse: the same keys, descending */
+    scan_rec rv = {.stop_after = -1};
+    CU_ASSERT_EQUAL(zkv_store_scan_reverse(s, NULL, 0, NULL, 0, collect, &rv, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(rv.n, 9);
+    for (int i = 0; i < 9; i++)
+        CU_ASSERT(rv.klen[i] == r.klen[8 - i] &&
+                  memcmp(rv.keys[i], r.keys[8 - i], r.klen[8 - i]) == 0);
+    /* [\x00\x00, \xff) reversed: end exclusive (a key equal to it is left out), start
+     * inclusive */
+    scan_rec rv2 = {.stop_after = -1};
+    CU_ASSERT_EQUAL(zkv_store_scan_reverse(s, (const uint8_t *)"\x00\x00", 2,
+                                           (const uint8_t *)"\xff", 1, collect, &rv2, err,
+                                           sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL_FATAL(rv2.n, 4);
+    CU_ASSERT(rv2.klen[0] == 1 && rv2.keys[0][0] == 'c');
+    CU_ASSERT(rv2.klen[3] == 2 && rv2.keys[3][0] == 0 && rv2.keys[3][1] == 0);
+    /* an end between keys, and the callback stopping it */
+    scan_rec rv3 = {.stop_after = 1};
+    CU_ASSERT_EQUAL(zkv_store_scan_reverse(s, NULL, 0, (const uint8_t *)"b", 1, collect, &rv3, err,
+                                           sizeof(err)),
+                    1);
+    CU_ASSERT(rv3.n == 1 && rv3.klen[0] == 2 && memcmp(rv3.keys[0], "a\x00", 2) == 0);
     zkv_store_close(s);
 }
 

@@ -85,6 +85,7 @@ static void test_append_frames(void)
     es[2].expiry_ms = 1700000000000ull;
     es[2].client_id = 0x0123456789abcdefull; /* a conditional write's */
     es[2].client_seq = 77;
+    es[2].batch_end = 131; /* an atomic batch's */
     es[3].seq = 132; /* an empty value: the field is left out */
     es[3].epoch = 128;
     es[3].op = ZKV__OP__PUT;
@@ -313,6 +314,7 @@ static void check_equal(const Zkv__Request *got, const Zkv__Request *ref, const 
         CU_ASSERT_EQUAL(g->expiry_ms, r->expiry_ms);
         CU_ASSERT_EQUAL(g->client_id, r->client_id);
         CU_ASSERT_EQUAL(g->client_seq, r->client_seq);
+        CU_ASSERT_EQUAL(g->batch_end, r->batch_end);
         CU_ASSERT_EQUAL(g->base.descriptor, &zkv__log_entry__descriptor);
     }
 }
@@ -491,6 +493,7 @@ static void test_decode_random(void)
             if (rnd() % 4 == 0) {
                 e->client_id = rnd_num();
                 e->client_seq = rnd_num();
+                e->batch_end = rnd() % 2 ? rnd_num() : 0;
             }
             e->key.len = rnd() % 4 ? rnd() % 40 : 0;
             e->key.data = pool + rnd() % 1000;
@@ -583,8 +586,8 @@ static void test_decode_odd(void)
     check_decode(epoch_bytes, sizeof(epoch_bytes), &arena, 0);
     check_decode(rid_varint, sizeof(rid_varint), &arena, 0);
     check_decode(entries_varint, sizeof(entries_varint), &arena, 0);
-    /* entries: an unknown field (9), a field twice (seq), a wrong wire type (key varint) */
-    static const uint8_t entry_unknown[] = {0x10, 0x08, 0xa2, 0x01, 0x04, 0x08, 0x01, 0x48, 0x05};
+    /* entries: an unknown field (10), a field twice (seq), a wrong wire type (key varint) */
+    static const uint8_t entry_unknown[] = {0x10, 0x08, 0xa2, 0x01, 0x04, 0x08, 0x01, 0x50, 0x05};
     static const uint8_t entry_twice[] = {0x10, 0x08, 0xa2, 0x01, 0x04, 0x08, 0x01, 0x08, 0x02};
     static const uint8_t entry_key_varint[] = {0x10, 0x08, 0xa2, 0x01, 0x02, 0x20, 0x01};
     CU_ASSERT_EQUAL(check_decode(entry_unknown, sizeof(entry_unknown), &arena, 0), 1);

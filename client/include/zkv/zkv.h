@@ -180,6 +180,29 @@ ZKV_EXPORT int zkv_scan_range(zkv_client *c, const void *start, size_t slen, con
                               size_t elen, size_t limit, int timeout_ms, unsigned flags,
                               zkv_scan **out);
 
+/* A scan (docs/api.md, "Scans"): keys in [start, end) that begin with prefix (each bound
+ * optional: NULL/0), in key order or reversed, with their values or keys only, at most
+ * limit of them (0: 1000). When the limit stopped it before the end, zkv_scan_more is 1
+ * and zkv_scan_token gives a token: zkv_scan_run with the token (and only limit besides) continues
+ * exactly after the last key returned, in the same direction, within the same bounds,
+ * across splits, merges and moves of ranges. Each page is a read (replica fallback and
+ * staleness as zkv_scan_range). */
+typedef struct zkv_scan_args {
+    const void *start; /* keys >= start */
+    size_t slen;
+    const void *end; /* keys < end */
+    size_t elen;
+    const void *prefix; /* keys that begin with prefix */
+    size_t plen;
+    size_t limit;
+    int reverse;       /* descending key order */
+    int keys_only;     /* no values: zkv_scan_value gives empty ones */
+    const void *token; /* continue the scan that gave this token */
+    size_t tlen;
+} zkv_scan_args;
+ZKV_EXPORT int zkv_scan_run(zkv_client *c, const zkv_scan_args *args, int timeout_ms,
+                            unsigned flags, zkv_scan **out);
+
 /* Cluster description as compact JSON, read fresh from ZooKeeper:
  * {"cluster":"default","cluster_id":"...","map_version":N,"replicas":R,
  *  "ranges":[{"id","start","end","owner","replicas":[..],"in_sync":[..],"epoch",
@@ -241,6 +264,9 @@ ZKV_EXPORT int zkv_scan_more(const zkv_scan *s);
 /* 1 when a replica answered a page of the scan (its owner was unreachable, or
  * ZKV_FLAG_READ_REPLICA): those items may lag the owner, as a stale zkv_value does. */
 ZKV_EXPORT int zkv_scan_stale(const zkv_scan *s);
+/* The token that continues the scan after its last key (zkv_scan_args.token), valid until
+ * zkv_scan_free; NULL (*len 0) when the scan reached its end. Opaque bytes. */
+ZKV_EXPORT const void *zkv_scan_token(const zkv_scan *s, size_t *len);
 ZKV_EXPORT void zkv_scan_free(zkv_scan *s);
 
 /* --- pipelining ------------------------------------------------------------------------- */

@@ -153,6 +153,10 @@ typedef void (*zkv_async_scan_cb)(zkv_async *a, int status, zkv_scan *s, void *p
 ZKV_EXPORT int zkv_async_scan_range(zkv_async *a, const void *start, size_t slen, const void *end,
                                     size_t elen, size_t limit, unsigned flags, zkv_async_scan_cb cb,
                                     void *privdata);
+/* A scan with zkv_scan's arguments (prefix, reverse, keys only, resume token), as
+ * zkv_async_scan_range otherwise. */
+ZKV_EXPORT int zkv_async_scan_run(zkv_async *a, const zkv_scan_args *args, unsigned flags,
+                                  zkv_async_scan_cb cb, void *privdata);
 
 /* Requests whose callback has not run yet (a batch or a scan counts once, plus its
  * requests still under way). */

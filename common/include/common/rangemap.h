@@ -92,6 +92,10 @@ void zkv_rangemap_free(zkv_rangemap *m); /* NULL is a no-op */
 int zkv_rangemap_finish(zkv_rangemap *m, char *err, size_t errlen);
 /* The range holding key, or NULL (only for a map that does not tile the key space). */
 const zkv_range *zkv_rangemap_find(const zkv_rangemap *m, const uint8_t *key, size_t klen);
+/* The range holding the keys just below key (a reverse scan's exclusive upper bound; klen
+ * 0: +infinity, the last range), or NULL when there is none (key is the lowest, or the
+ * map has a hole there). */
+const zkv_range *zkv_rangemap_find_before(const zkv_rangemap *m, const uint8_t *key, size_t klen);
 const zkv_node_info *zkv_rangemap_node(const zkv_rangemap *m, const char *node_id);
 /* true when node_id is one of the range's recovery replicas (r->replicas; the owner is
  * not in that list) / one of in_sync. */
