@@ -86,7 +86,7 @@ static void test_append_frames(void)
     es[2].client_id = 0x0123456789abcdefull; /* a conditional write's */
     es[2].client_seq = 77;
     es[2].batch_end = 131; /* an atomic batch's */
-    es[3].seq = 132; /* an empty value: the field is left out */
+    es[3].seq = 132;       /* an empty value: the field is left out */
     es[3].epoch = 128;
     es[3].op = ZKV__OP__PUT;
     es[3].key.data = (uint8_t *)"";
