@@ -93,9 +93,9 @@ static const zkv_repl_command commands[] = {
      .name = "scan",
      .alias = NULL,
      .min_args = 0,
-     .max_args = 4,
+     .max_args = 10,
      .needs_client = true,
-     .usage = "scan [START [END]] [limit N]",
+     .usage = "scan [START [END]] [limit N] [--reverse] [--keys-only] [--prefix P] [--token HEX]",
      .summary = "list keys in [START, END) in key order",
      .help = "Prints one KEY<TAB>VALUE line per key with START <= KEY < END, in key order, across "
              "ranges. Bytes outside printable ASCII (and the backslash) are shown as \\xHH; with "
@@ -107,8 +107,12 @@ static const zkv_repl_command commands[] = {
              "a key named limit is written \"limit\" in the REPL or a script. Ranges whose owner "
              "is unreachable are read from a replica, like get, and the note \"(stale: a replica "
              "answered part of this scan; it may lag the owner)\" follows on stderr. With --json: "
-             "{\"items\":[{\"key\",\"value\"}],\"stale\",\"more\"}, keys and values as get "
-             "encodes them."},
+             "{\"items\":[{\"key\",\"value\"}],\"stale\",\"more\",\"token\"}, keys and "
+             "values as get encodes them. --reverse lists in descending key order, --keys-only "
+             "without values, --prefix P only the keys that begin with P. When the limit stops "
+             "it, the note gives the token that goes on: scan limit 10 --token HEX continues "
+             "after the last key printed, in the same order and bounds (the token carries "
+             "them), across splits and moves of ranges."},
     {.id = ZKV_REPL_CMD_RANGES,
      .name = "ranges",
      .alias = NULL,
@@ -268,13 +272,74 @@ static bool is_limit_keyword(const zkv_repl_arg *a)
     return a->bare && zkv_repl_arg_is(a, "limit");
 }
 
+void zkv_repl_hex(const void *data, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The options scan takes after its arguments, from the end of args: how many arguments
+ * are left before them, or -1 with err. */
+static long scan_options(const zkv_repl_args *args, zkv_repl_scan_args *out, char *err,
+                         size_t errlen)
+{
+    size_t n = args->argc;
+    for (bool more = true; more && n > 1;) {
+        const zkv_repl_arg *last = &args->argv[n - 1];
+        const zkv_repl_arg *opt = n > 2 ? &args->argv[n - 2] : NULL;
+        more = false;
+        if (last->bare && zkv_repl_arg_is(last, "--reverse")) {
+            out->reverse = more = true;
+            n--;
+        } else if (last->bare && zkv_repl_arg_is(last, "--keys-only")) {
+            out->keys_only = more = true;
+            n--;
+        } else if (opt && opt->bare && zkv_repl_arg_is(opt, "--prefix")) {
+            out->prefix = last->data;
+            out->plen = last->len;
+            more = true;
+            n -= 2;
+        } else if (opt && opt->bare && zkv_repl_arg_is(opt, "--token")) {
+            if (last->len % 2 || last->len / 2 > sizeof out->token) {
+                snprintf(err, errlen, "scan: --token takes the hex token a scan printed");
+                return -1;
+            }
+            for (size_t i = 0; i < last->len / 2; i++) {
+                int hi = hex_digit(last->data[2 * i]), lo = hex_digit(last->data[2 * i + 1]);
+                if (hi < 0 || lo < 0) {
+                    snprintf(err, errlen, "scan: --token takes the hex token a scan printed");
+                    return -1;
+                }
+                out->token[i] = (uint8_t)(hi << 4 | lo);
+            }
+            out->tlen = last->len / 2;
+            more = true;
+            n -= 2;
+        }
+    }
+    return (long)n;
+}
+
 int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out, char *err,
                              size_t errlen)
 {
-    size_t n = args->argc; /* argv[0] is "scan" */
     memset(out, 0, sizeof(*out));
     out->start = out->end = "";
     out->limit = ZKV_REPL_SCAN_DEFAULT_LIMIT;
+    long left = scan_options(args, out, err, errlen);
+    if (left < 0)
+        return -1;
+    size_t n = (size_t)left; /* argv[0] is "scan" */
     if (n >= 3 && is_limit_keyword(&args->argv[n - 2])) {
         if (parse_count(&args->argv[n - 1], ZKV_REPL_SCAN_MAX_LIMIT, &out->limit) < 0) {
             snprintf(err, errlen, "scan: limit must be a number from 1 to %d",
@@ -289,7 +354,9 @@ int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out,
         return -1;
     }
     if (n > 3) {
-        snprintf(err, errlen, "usage: scan [START [END]] [limit N]");
+        snprintf(err, errlen,
+                 "usage: scan [START [END]] [limit N] [--reverse] [--keys-only] "
+                 "[--prefix P] [--token HEX]");
         return -1;
     }
     if (n >= 2) {

@@ -63,18 +63,31 @@ zkv_repl_dispatch_result zkv_repl_dispatch(const zkv_repl_args *args, const zkv_
  * ZKV_REPL_SCAN_MAX_LIMIT, and the arguments before it are START and END. A bare limit as
  * the last argument is an error (it lacks its N). A key named limit is written quoted,
  * "limit", in the REPL and in scripts. Pointers are into args. */
+#define ZKV_REPL_SCAN_DEFAULT_LIMIT 1000
+/* Scan tokens carry three keys: with 4 KiB keys, 12 KiB and a few bytes. */
+#define ZKV_REPL_TOKEN_MAX (3 * 4096 + 16)
+/* Writes data as lowercase hex with a NUL (out: 2 * len + 1 bytes). */
+void zkv_repl_hex(const void *data, size_t len, char *out);
+
 typedef struct zkv_repl_scan_args {
     const char *start;
     size_t slen;
     const char *end;
     size_t elen;
     size_t limit; /* ZKV_REPL_SCAN_DEFAULT_LIMIT when not given */
+    /* the options after them: --reverse, --keys-only, --prefix P, --token HEX */
+    bool reverse, keys_only;
+    const char *prefix;
+    size_t plen;
+    uint8_t token[ZKV_REPL_TOKEN_MAX]; /* decoded from hex */
+    size_t tlen;
 } zkv_repl_scan_args;
 
-#define ZKV_REPL_SCAN_DEFAULT_LIMIT 1000
 #define ZKV_REPL_SCAN_MAX_LIMIT 1000000
 
-/* Parses args (argv[0] == "scan"). Returns 0, or -1 with the message in err. */
+/* Parses args (argv[0] == "scan"): [START [END]] [limit N] then options, each bare:
+ * --reverse, --keys-only, --prefix P, --token HEX (a token scan printed, in hex).
+ * Returns 0, or -1 with the message in err. */
 int zkv_repl_scan_args_parse(const zkv_repl_args *args, zkv_repl_scan_args *out, char *err,
                              size_t errlen);
 

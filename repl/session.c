@@ -411,6 +411,14 @@ static cJSON *json_scan(const zkv_scan *sc)
     }
     ok = ok && cJSON_AddBoolToObject(o, "stale", zkv_scan_stale(sc) != 0) &&
          cJSON_AddBoolToObject(o, "more", zkv_scan_more(sc) != 0);
+    size_t tlen = 0;
+    const void *token = zkv_scan_token(sc, &tlen);
+    char *hex = token ? malloc(2 * tlen + 1) : NULL;
+    if (hex)
+        zkv_repl_hex(token, tlen, hex);
+    if (ok && token)
+        ok = hex && cJSON_AddStringToObject(o, "token", hex);
+    free(hex);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -420,15 +428,25 @@ static cJSON *json_scan(const zkv_scan *sc)
 
 static int cmd_scan(zkv_repl_session *s, const zkv_repl_args *a)
 {
-    zkv_repl_scan_args sa;
+    static zkv_repl_scan_args sa; /* (a token buffer of 12 KiB: not on the stack) */
     char err[256];
     if (zkv_repl_scan_args_parse(a, &sa, err, sizeof err) < 0) {
         report(s, err);
         return 2;
     }
     zkv_scan *sc = NULL;
-    int rc = zkv_scan_range(s->client, sa.start, sa.slen, sa.end, sa.elen, sa.limit, 0,
-                            s->read_flags, &sc);
+    zkv_scan_args args = {.start = sa.start,
+                          .slen = sa.slen,
+                          .end = sa.end,
+                          .elen = sa.elen,
+                          .prefix = sa.prefix,
+                          .plen = sa.plen,
+                          .limit = sa.limit,
+                          .reverse = sa.reverse,
+                          .keys_only = sa.keys_only,
+                          .token = sa.tlen ? sa.token : NULL,
+                          .tlen = sa.tlen};
+    int rc = zkv_scan_run(s->client, &args, 0, s->read_flags, &sc);
     if (rc != ZKV_OK)
         return report_status(s, "scan", rc);
     size_t n = zkv_scan_count(sc);
@@ -453,10 +471,19 @@ static int cmd_scan(zkv_repl_session *s, const zkv_repl_args *a)
             }
         }
     }
-    if (status == 0 && zkv_scan_more(sc)) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "(stopped at the limit of %zu keys; more follow)", sa.limit);
-        note(msg);
+    if (status == 0 && zkv_scan_more(sc) && !s->json) {
+        size_t tlen = 0;
+        const void *token = zkv_scan_token(sc, &tlen);
+        char *msg = malloc(2 * tlen + 160);
+        if (msg) {
+            int len = snprintf(msg, 160, "(stopped at the limit of %zu keys; more follow%s",
+                               sa.limit, token ? ": --token " : "");
+            if (token)
+                zkv_repl_hex(token, tlen, msg + len);
+            strcat(msg, ")");
+            note(msg);
+        }
+        free(msg);
     } else if (status == 0 && n == 0 && s->mode == ZKV_REPL_MODE_INTERACTIVE && !s->json)
         note("(empty)");
     if (status == 0 && zkv_scan_stale(sc) && !s->json)

@@ -382,7 +382,7 @@ static void test_scan(void)
     CU_ASSERT(cli(&r, "scan", "limit", "2") == 0);
     CU_ASSERT(want && strcmp(r.out, want) == 0);
     free(want);
-    CU_ASSERT(strstr(r.err, "(stopped at the limit of 2 keys; more follow)") != NULL);
+    CU_ASSERT(strstr(r.err, "(stopped at the limit of 2 keys; more follow: --token ") != NULL);
     zkt_run_result_free(&r);
 
     /* scan START limit N, scan START END limit N */
@@ -395,7 +395,7 @@ static void test_scan(void)
     zkt_run_result_free(&r);
     CU_ASSERT(cli(&r, "scan", "cli-s-", "cli-s.", "limit", "4") == 0);
     CU_ASSERT(lines(r.out) == 4);
-    CU_ASSERT(strstr(r.err, "(stopped at the limit of 4 keys; more follow)") != NULL);
+    CU_ASSERT(strstr(r.err, "(stopped at the limit of 4 keys; more follow: --token ") != NULL);
     zkt_run_result_free(&r);
     /* --quoted and --raw */
     CU_ASSERT(cli(&r, "--quoted", "scan", "cli-s-3", "cli-s-5") == 0);

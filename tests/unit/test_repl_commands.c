@@ -64,7 +64,8 @@ static void test_dispatch(void)
     CU_ASSERT_FALSE(c->needs_client);
     CU_ASSERT_EQUAL(dispatch("help get put", &c), ZKV_REPL_DISPATCH_ARITY);
     CU_ASSERT_EQUAL(dispatch("scan a b limit 5", &c), ZKV_REPL_DISPATCH_OK);
-    CU_ASSERT_EQUAL(dispatch("scan a b limit 5 x", &c), ZKV_REPL_DISPATCH_ARITY);
+    CU_ASSERT_EQUAL(dispatch("scan a b limit 5 --reverse --keys-only --prefix p --token 00 x", &c),
+                    ZKV_REPL_DISPATCH_ARITY);
 }
 
 static int scan(const char *line, zkv_repl_scan_args *sa)
@@ -72,6 +73,25 @@ static int scan(const char *line, zkv_repl_scan_args *sa)
     zkv_repl_args_free(&args);
     CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize(line, &args, err, sizeof err), 0);
     return zkv_repl_scan_args_parse(&args, sa, err, sizeof err);
+}
+
+static void test_scan_options(void)
+{
+    static zkv_repl_scan_args sa;
+    CU_ASSERT_EQUAL(scan("scan a limit 5 --reverse --prefix us --keys-only", &sa), 0);
+    CU_ASSERT(sa.reverse && sa.keys_only && sa.plen == 2 && memcmp(sa.prefix, "us", 2) == 0);
+    CU_ASSERT(sa.slen == 1 && sa.limit == 5);
+    CU_ASSERT_EQUAL(scan("scan --token 7a730100ff", &sa), 0);
+    CU_ASSERT(sa.tlen == 5 && sa.token[0] == 'z' && sa.token[4] == 0xff);
+    CU_ASSERT_EQUAL(scan("scan --token 7a7", &sa), -1); /* odd */
+    CU_ASSERT_EQUAL(scan("scan --token zz", &sa), -1);
+    CU_ASSERT_EQUAL(scan("scan \"--reverse\"", &sa), 0); /* quoted: a start key */
+    CU_ASSERT(!sa.reverse && sa.slen == 9);
+    char hex[11];
+    zkv_repl_hex("\x00\xff"
+                 "ab",
+                 4, hex);
+    CU_ASSERT_STRING_EQUAL(hex, "00ff6162");
 }
 
 static void test_scan_args(void)
@@ -141,7 +161,9 @@ static void test_scan_args(void)
     CU_ASSERT_EQUAL(sa.elen, 1);
     CU_ASSERT_EQUAL(sa.limit, ZKV_REPL_SCAN_DEFAULT_LIMIT);
     CU_ASSERT_EQUAL(scan("scan a \"limit\" 5", &sa), -1); /* three keys: too many */
-    CU_ASSERT_STRING_EQUAL(err, "usage: scan [START [END]] [limit N]");
+    CU_ASSERT_STRING_EQUAL(
+        err,
+        "usage: scan [START [END]] [limit N] [--reverse] [--keys-only] [--prefix P] [--token HEX]");
     CU_ASSERT_EQUAL(scan("scan LIMIT 5", &sa), 0); /* the keyword is lower case */
     CU_ASSERT_EQUAL(sa.slen, 5);
     CU_ASSERT_EQUAL(sa.limit, ZKV_REPL_SCAN_DEFAULT_LIMIT);
@@ -158,7 +180,9 @@ static void test_scan_args(void)
     CU_ASSERT_EQUAL(scan("scan a b limit -1", &sa), -1);
     CU_ASSERT_EQUAL(scan("scan a b limit 99999999", &sa), -1);
     CU_ASSERT_EQUAL(scan("scan a b c", &sa), -1);
-    CU_ASSERT_STRING_EQUAL(err, "usage: scan [START [END]] [limit N]");
+    CU_ASSERT_STRING_EQUAL(
+        err,
+        "usage: scan [START [END]] [limit N] [--reverse] [--keys-only] [--prefix P] [--token HEX]");
 }
 
 static size_t stdin_arg(const char *line)
@@ -499,6 +523,7 @@ int main(void)
     CU_add_test(s, "stale_note", test_stale_note);
     CU_add_test(s, "help", test_help);
     CU_add_test(s, "write_cond", test_write_cond);
+    CU_add_test(s, "scan_options", test_scan_options);
     CU_add_test(s, "completion", test_completion);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
