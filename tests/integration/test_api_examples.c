@@ -1,7 +1,9 @@
 /* test_api_examples.c: the examples of docs/api.md, as the page shows them (the build
  * takes each from the page), run against a live cluster of two servers and a coordinator.
  *  - counter.c: two copies at once add 100 each to one key by compare-and-set loops; the
- *    key ends at exactly 200. */
+ *    key ends at exactly 200.
+ *  - listing.c: 250 keys under a prefix (and others around it) listed 40 a page, each page
+ *    from the token of the one before: every key of the prefix once, in order. */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,29 @@ static void test_counter(void)
     zkv_value_free(v);
 }
 
+static void test_listing(void)
+{
+    char key[32];
+    for (int i = 0; i < 250; i++) {
+        snprintf(key, sizeof key, "post:7:%04d", i);
+        CU_ASSERT_EQUAL_FATAL(zkv_put(g_client, key, strlen(key), "v", 1, 0, 0, NULL), ZKV_OK);
+    }
+    CU_ASSERT_EQUAL(zkv_put(g_client, "post:6:9999", 11, "v", 1, 0, 0, NULL), ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_put(g_client, "post:8:0000", 11, "v", 1, 0, 0, NULL), ZKV_OK);
+    const char *argv[] = {ZKV_EXAMPLE_LISTING, "post:7:", "40", NULL};
+    zkt_run_result r;
+    CU_ASSERT_FATAL(zkt_run(argv, NULL, 0, WAIT_MS, &r) == 0);
+    CU_ASSERT_EQUAL(r.code, 0);
+    zkt_log("listing: %s", r.err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "7 pages"));
+    char want[16 * 250 + 1] = "";
+    size_t at = 0;
+    for (int i = 0; i < 250; i++)
+        at += (size_t)snprintf(want + at, sizeof want - at, "post:7:%04d\n", i);
+    CU_ASSERT_STRING_EQUAL(r.out, want);
+    zkt_run_result_free(&r);
+}
+
 int main(void)
 {
     zkt_init();
@@ -57,5 +82,6 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("api_examples", suite_init, suite_cleanup);
     CU_add_test(s, "counter.c: two copies, one key, compare-and-set", test_counter);
+    CU_add_test(s, "listing.c: pages by tokens", test_listing);
     return zkt_run_all();
 }
