@@ -188,8 +188,8 @@ static zkv_held_kind answer_waits(zkv_server *s, const Zkv__Request *req, const 
         return ZKV_HELD_READ;
     }
     if (!req ||
-        (req->op != ZKV__OP__PUT && req->op != ZKV__OP__DELETE &&
-         req->op != ZKV__OP__MULTI_WRITE) ||
+        (req->op != ZKV__OP__PUT && req->op != ZKV__OP__DELETE && req->op != ZKV__OP__MULTI_WRITE &&
+         req->op != ZKV__OP__EXPIRE) ||
         s->reply.resp.status != ZKV__STATUS__OK ||
         (req->flags & ZKV__REQUEST_FLAG__FLAG_ACK_OWNER) || !s->map || !s->shipper)
         return ZKV_HELD_NONE;

@@ -15,6 +15,7 @@
 #include "readvis.h"
 #include "condition.h"
 #include "dedupe.h"
+#include "ownerclock.h"
 #include "replica.h"
 
 void zkv_reply_init(zkv_reply *r)
@@ -311,6 +312,88 @@ static zkv_dispatch_result do_hello(const zkv_dispatch_env *env, zkv_session *se
     return ZKV_DISPATCH_REPLY;
 }
 
+/* --- expiry (docs/api.md, "Expiry") ----------------------------------------------------- */
+
+static bool takes_writes(const zkv_dispatch_env *env, const zkv_range *rg, zkv_reply *r);
+
+/* What time it is for judging the expiry of rg's keys: the owner's wall clock; on a
+ * replica (stale) the owner's clock as its APPENDs said it (ownerclock.h). */
+static uint64_t expiry_now(const zkv_dispatch_env *env, const zkv_range *rg, bool stale)
+{
+    uint64_t now = zkv_wall_ms();
+    if (stale && env->clock)
+        zkv_ownerclock_now(env->clock, rg->id, zkv_now_ms(), &now);
+    return now;
+}
+
+static bool expired(const zkv_value_meta *m, uint64_t now)
+{
+    return m->expiry_ms && m->expiry_ms <= now;
+}
+
+/* The owner found key expired: stages its delete, so that no copy shows it again after a
+ * failover (the answer that hides it waits until that delete is committed). Returns the
+ * delete's seq, or 0 with r set when the range cannot take a write now. */
+static uint64_t purge(const zkv_dispatch_env *env, const zkv_range *rg, const uint8_t *key,
+                      size_t klen, zkv_reply *r)
+{
+    if (moving(env, rg, true, r) || !takes_writes(env, rg, r))
+        return 0;
+    zkv_value_meta m;
+    char err[256];
+    int rc = zkv_store_write(env->store, rg->id, rg->epoch, ZKV_LOG_OP_DELETE, NULL, key, klen,
+                             NULL, 0, 0, &m, err, sizeof(err));
+    if (rc != 0) {
+        store_error(r, rc, err);
+        return 0;
+    }
+    if (env->read_vis) {
+        zkv_readvis *vis = lookup_vis(env, rg);
+        if (vis)
+            zkv_readvis_note_delete(vis, key, klen, m.seq);
+    }
+    return m.seq;
+}
+
+bool zkv_dispatch_purge_expired(const zkv_dispatch_env *env, const uint8_t *key, size_t klen,
+                                zkv_reply *r)
+{
+    const zkv_range *rg = NULL;
+    if (zkv_dispatch_route(env->map, env->node_id, key, klen, &rg) != ZKV_ROUTE_SERVE ||
+        env->fenced)
+        return false;
+    zkv_store_value v;
+    char err[256];
+    int rc = zkv_store_get(env->store, key, klen, &v, err, sizeof(err));
+    if (rc != 1)
+        return false;
+    bool gone = expired(&v.view.meta, expiry_now(env, rg, false));
+    zkv_store_value_release(&v);
+    zkv_reply_reset(r);
+    return gone && purge(env, rg, key, klen, r) != 0;
+}
+
+/* The key as the owner has it for a condition or a rewrite: *v found (1), or 0 (missing,
+ * or expired: then purged, *purge_seq its delete), or <0 with r set. The caller releases v
+ * when 1 is returned. */
+static int owner_key(const zkv_dispatch_env *env, const zkv_range *rg, const uint8_t *key,
+                     size_t klen, zkv_store_value *v, uint64_t *purge_seq, zkv_reply *r)
+{
+    char err[256];
+    *purge_seq = 0;
+    int rc = zkv_store_get(env->store, key, klen, v, err, sizeof(err));
+    if (rc < 0) {
+        store_error(r, rc, err);
+        return rc;
+    }
+    if (rc == 1 && expired(&v->view.meta, expiry_now(env, rg, false))) {
+        zkv_store_value_release(v);
+        *purge_seq = purge(env, rg, key, klen, r);
+        return *purge_seq ? 0 : -1;
+    }
+    return rc;
+}
+
 static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
 {
     const zkv_range *rg;
@@ -325,8 +408,17 @@ static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_rep
         store_error(r, rc, err);
         return;
     }
+    uint64_t now = expiry_now(env, rg, stale), purged = 0;
+    if (rc == 1 && expired(&r->value.view.meta, now)) {
+        zkv_store_value_release(&r->value);
+        rc = 0; /* expired: invisible at once; the owner deletes it first (purge) */
+        if (!stale && !(purged = purge(env, rg, req->key.data, req->key.len, r)))
+            return;
+    }
     if (stale) {
         mark_stale(env, rg, r);
+    } else if (purged) {
+        read_waits(rg, purged, r); /* not found once the delete is committed */
     } else {
         zkv_readvis *vis;
         if (!read_vis(env, rg, &vis, r))
@@ -346,6 +438,8 @@ static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_rep
     r->resp.value.len = r->value.view.value_len;
     r->resp.epoch = r->value.view.meta.epoch;
     r->resp.seq = r->value.view.meta.seq;
+    if (r->value.view.meta.expiry_ms)
+        r->resp.ttl_ms = r->value.view.meta.expiry_ms - now;
 }
 
 /* A conditional write (req->condition): false when r is answered already: the request was
@@ -367,16 +461,15 @@ static bool conditional(const zkv_dispatch_env *env, const Zkv__Request *req, co
         return false;
     }
     zkv_store_value v;
-    char err[256];
-    int rc = zkv_store_get(env->store, req->key.data, req->key.len, &v, err, sizeof(err));
-    if (rc < 0) {
-        store_error(r, rc, err);
+    uint64_t purged;
+    int rc = owner_key(env, rg, req->key.data, req->key.len, &v, &purged, r);
+    if (rc < 0)
         return false;
-    }
     zkv_cond_key key = {.found = rc == 1,
                         .epoch = rc == 1 ? v.view.meta.epoch : 0,
                         .seq = rc == 1 ? v.view.meta.seq : 0};
-    zkv_store_value_release(&v);
+    if (rc == 1)
+        zkv_store_value_release(&v);
     if (zkv_cond_holds(req->condition, req->if_epoch, req->if_seq, &key))
         return true;
     if (key.found)
@@ -388,9 +481,11 @@ static bool conditional(const zkv_dispatch_env *env, const Zkv__Request *req, co
     r->resp.epoch = key.epoch;
     r->resp.seq = key.seq;
     zkv_readvis *vis = env->read_vis ? lookup_vis(env, rg) : NULL;
-    if (vis) /* what it says of the key must be committed, as a read's answer */
-        read_waits(rg, zkv_readvis_get_wait(vis, key.found, key.seq, req->key.data, req->key.len),
-                   r);
+    uint64_t wait =
+        vis ? zkv_readvis_get_wait(vis, key.found, key.seq, req->key.data, req->key.len) : 0;
+    /* what it says of the key must be committed, as a read's answer (an expired key: its
+     * delete) */
+    read_waits(rg, purged > wait ? purged : wait, r);
     return false;
 }
 
@@ -438,10 +533,11 @@ static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
     bool cond = req->condition != ZKV__CONDITION__COND_NONE;
     zkv_write_tag tag = {cond ? req->client_id : 0, cond ? req->client_seq : 0, 0};
     bool put = req->op == ZKV__OP__PUT;
+    uint64_t expiry = put && req->ttl_ms ? zkv_wall_ms() + req->ttl_ms : 0;
     int rc =
         zkv_store_write(env->store, rg->id, rg->epoch, put ? ZKV_LOG_OP_PUT : ZKV_LOG_OP_DELETE,
                         &tag, req->key.data, req->key.len, put ? req->value.data : NULL,
-                        put ? req->value.len : 0, &m, err, sizeof(err));
+                        put ? req->value.len : 0, expiry, &m, err, sizeof(err));
     if (rc != 0) {
         store_error(r, rc, err);
         return;
@@ -460,6 +556,42 @@ static void do_write(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
     r->range = rg;
 }
 
+/* EXPIRE: the key's expiry set anew from now (ttl_ms 0: none), by rewriting its value; a
+ * missing (or expired) key is NOT_FOUND. */
+static void do_expire(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_reply *r)
+{
+    const zkv_range *rg;
+    if (!key_ok(env, "key", req->key.len, r) ||
+        !route_ok(env, req->key.data, req->key.len, &rg, r) || moving(env, rg, true, r) ||
+        !takes_writes(env, rg, r))
+        return;
+    zkv_store_value v;
+    uint64_t purged;
+    int rc = owner_key(env, rg, req->key.data, req->key.len, &v, &purged, r);
+    if (rc < 0)
+        return;
+    if (rc == 0) {
+        r->resp.status = ZKV__STATUS__NOT_FOUND;
+        read_waits(rg, purged, r);
+        return;
+    }
+    zkv_value_meta m;
+    char err[256];
+    uint64_t expiry = req->ttl_ms ? zkv_wall_ms() + req->ttl_ms : 0;
+    rc =
+        zkv_store_write(env->store, rg->id, rg->epoch, ZKV_LOG_OP_PUT, NULL, req->key.data,
+                        req->key.len, v.view.value, v.view.value_len, expiry, &m, err, sizeof(err));
+    zkv_store_value_release(&v);
+    if (rc != 0) {
+        store_error(r, rc, err);
+        return;
+    }
+    r->resp.status = ZKV__STATUS__OK; /* held for its acks, as a PUT's */
+    r->resp.epoch = m.epoch;
+    r->resp.seq = m.seq;
+    r->range = rg;
+}
+
 typedef struct scan_ctx {
     zkv_reply *r;
     size_t limit;
@@ -470,7 +602,13 @@ typedef struct scan_ctx {
     size_t next_off, next_len;
     uint64_t max_seq; /* of the items taken */
     bool keys_only;   /* items without their values */
+    uint64_t now;     /* expiry: items expired by then are left out */
+    bool purge;       /* ...and, on the owner, noted in expired to be purged */
+    zkv_buf *expired; /* expired keys: u32 length, bytes */
+    size_t n_expired;
 } scan_ctx;
+
+#define SCAN_PURGE_MAX 256u /* expired keys a scan page purges (the expirer does the rest) */
 
 static int grow_items(zkv_reply *r, size_t need)
 {
@@ -584,16 +722,17 @@ static bool multi_conditions(const zkv_dispatch_env *env, const Zkv__Request *re
         if (w->condition == ZKV__CONDITION__COND_NONE)
             continue;
         zkv_store_value v;
-        char err[256];
-        int rc = zkv_store_get(env->store, w->key.data, w->key.len, &v, err, sizeof(err));
-        if (rc < 0) {
-            store_error(r, rc, err);
+        uint64_t purged;
+        int rc = owner_key(env, rg, w->key.data, w->key.len, &v, &purged, r);
+        if (rc < 0)
             return false;
-        }
         zkv_cond_key key = {.found = rc == 1,
                             .epoch = rc == 1 ? v.view.meta.epoch : 0,
                             .seq = rc == 1 ? v.view.meta.seq : 0};
-        zkv_store_value_release(&v);
+        if (rc == 1)
+            zkv_store_value_release(&v);
+        if (purged > wait)
+            wait = purged;
         r->items[i].epoch = key.epoch;
         r->items[i].seq = key.seq;
         if (zkv_cond_holds(w->condition, w->if_epoch, w->if_seq, &key))
@@ -659,7 +798,7 @@ static void do_multi(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_r
         int rc =
             zkv_store_write(env->store, rg->id, rg->epoch, put ? ZKV_LOG_OP_PUT : ZKV_LOG_OP_DELETE,
                             &tag, w->key.data, w->key.len, put ? w->value.data : NULL,
-                            put ? w->value.len : 0, &m, err, sizeof(err));
+                            put ? w->value.len : 0, 0, &m, err, sizeof(err));
         if (rc != 0) { /* part of the batch may be staged: the store fails the node */
             store_error(r, rc, err);
             return;
@@ -680,6 +819,16 @@ static int scan_item(void *vctx, const uint8_t *key, size_t klen, const zkv_valu
 {
     scan_ctx *c = vctx;
     zkv_reply *r = c->r;
+    if (expired(&full->meta, c->now)) {
+        if (c->purge && c->n_expired < SCAN_PURGE_MAX) {
+            uint32_t len = (uint32_t)klen;
+            if (zkv_buf_append(c->expired, &len, sizeof len) != 0 ||
+                zkv_buf_append(c->expired, key, klen) != 0)
+                c->oom = true;
+            c->n_expired++;
+        }
+        return c->oom ? 1 : 0; /* left out */
+    }
     zkv_value_view keys_only = {.meta = full->meta, .value = NULL, .value_len = 0};
     const zkv_value_view *v = c->keys_only ? &keys_only : full;
     size_t cost = klen + v->value_len + 32;
@@ -754,9 +903,14 @@ static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_re
         mark_stale(env, rg, r);
     if (elen && zkv_end_cmp(end, elen, start, slen) <= 0)
         return; /* empty interval */
+    zkv_buf expired_keys;
+    zkv_buf_init(&expired_keys);
     scan_ctx c = {.r = r,
                   .limit = req->limit ? req->limit : ZKV_SCAN_DEFAULT_LIMIT,
-                  .keys_only = req->keys_only};
+                  .keys_only = req->keys_only,
+                  .now = expiry_now(env, rg, stale),
+                  .purge = !stale,
+                  .expired = &expired_keys};
     if (c.limit > ZKV_SCAN_MAX_LIMIT)
         c.limit = ZKV_SCAN_MAX_LIMIT;
     char err[256];
@@ -764,6 +918,19 @@ static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_re
                                                    &c, err, sizeof(err))
                           : zkv_store_scan(env->store, start, slen, end, elen, scan_item, &c, err,
                                            sizeof(err));
+    uint64_t purged = 0; /* the expired keys left out: deleted first (as a get does) */
+    for (size_t at = 0; rc >= 0 && !c.oom && at < expired_keys.len;) {
+        uint32_t len;
+        memcpy(&len, expired_keys.data + at, sizeof len);
+        uint64_t seq = purge(env, rg, expired_keys.data + at + sizeof len, len, r);
+        if (!seq) {
+            zkv_buf_free(&expired_keys);
+            return; /* r says why */
+        }
+        purged = seq;
+        at += sizeof len + len;
+    }
+    zkv_buf_free(&expired_keys);
     if (rc < 0) {
         store_error(r, rc, err);
         return;
@@ -778,8 +945,8 @@ static void do_scan(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_re
         zkv_readvis *vis;
         if (!read_vis(env, rg, &vis, r))
             return;
-        if (vis)
-            read_waits(rg, zkv_readvis_scan_wait(vis, c.max_seq), r);
+        uint64_t wait = vis ? zkv_readvis_scan_wait(vis, c.max_seq) : 0;
+        read_waits(rg, purged > wait ? purged : wait, r);
     }
     for (size_t i = 0; i < c.n; i++) {
         r->items[i].key.data = r->scan_data.data + r->item_offs[2 * i];
@@ -829,6 +996,9 @@ zkv_dispatch_result zkv_dispatch(const zkv_dispatch_env *env, zkv_session *sess,
         break;
     case ZKV__OP__MULTI_WRITE:
         do_multi(env, req, r);
+        break;
+    case ZKV__OP__EXPIRE:
+        do_expire(env, req, r);
         break;
     case ZKV__OP__SCAN:
         do_scan(env, req, r);

@@ -69,6 +69,9 @@ typedef struct zkv_dispatch_env {
     /* The conditional writes applied here (dedupe.h), owner and replica alike; NULL: none
      * remembered (every retry is judged again). */
     struct zkv_dedupe *dedupe;
+    /* The owners' clocks as this node knows them from APPEND (ownerclock.h): replica reads
+     * judge expiry by them. NULL: by this node's wall clock. */
+    struct zkv_ownerclock *clock;
 } zkv_dispatch_env;
 
 /* Per-connection protocol state. */
@@ -144,5 +147,11 @@ void zkv_dispatch_error(const zkv_dispatch_env *env, zkv_reply *r, uint64_t id, 
  * into data once data stops growing. Returns 0, or -1 when data cannot grow. */
 int zkv_kv_item_stage(Zkv__KeyValue *kv, size_t offs[2], zkv_buf *data, const uint8_t *key,
                       size_t klen, const zkv_value_view *v);
+
+/* The background expirer's step (expirer.h): when this node owns key's range and the key
+ * has expired, stages its delete (a purge, as a read of it would) and returns true; r is
+ * scratch. */
+bool zkv_dispatch_purge_expired(const zkv_dispatch_env *env, const uint8_t *key, size_t klen,
+                                zkv_reply *r);
 
 #endif

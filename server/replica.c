@@ -3,6 +3,7 @@
 #include "replica.h"
 
 #include "dedupe.h"
+#include "ownerclock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -209,6 +210,8 @@ void zkv_replica_append(const zkv_dispatch_env *env, const zkv_session *sess,
     answer_position(env, req, r);
     if (!sender_ok(env, sess, req, &rg, r) || !entries_ok(req, r))
         return;
+    /* the owner's clock, by which this copy judges expiry (heartbeats carry it too) */
+    zkv_ownerclock_note(env->clock, rg->id, req->owner_time_ms, zkv_now_ms());
     char err[256];
     if (zkv_store_range_snapshot_epoch(env->store, rg->id)) {
         /* A snapshot was begun and abandoned (its sender lost the range): its items are

@@ -35,6 +35,8 @@
 #include "reshape.h"
 #include "server_int.h"
 #include "dedupe.h"
+#include "expirer.h"
+#include "ownerclock.h"
 #include "stats.h"
 
 #define SHUTDOWN_GRACE_MS 3000
@@ -226,6 +228,8 @@ static void begin_shutdown(zkv_server *s, const char *why)
     s->shutting_down = true;
     ZKV_INFO("shutting down (%s)", why);
     zkv_reclaim_stop(s->reclaim);
+    zkv_expirer_stop(s->expirer);
+    s->expirer = NULL;
     if (s->listening) {
         s->listening = false;
         close_core(s, (uv_handle_t *)&s->listener);
@@ -453,6 +457,14 @@ static zkv_reclaim_view reclaim_view(void *ctx)
         .map = s->map, .may_act = !s->env.fenced && !s->shutting_down && !s->leaving && !s->fatal};
 }
 
+/* What the expirer reads each tick (expirer.h). */
+static const zkv_dispatch_env *expirer_env(void *ctx, bool *may_act)
+{
+    const zkv_server *s = ctx;
+    *may_act = !s->env.fenced && !s->shutting_down && !s->fatal;
+    return &s->env;
+}
+
 /* --stats-interval-ms: samples every owned range, rates against the previous sample,
  * and hands the report to the membership thread (stats.h). */
 static void on_stats_timer(uv_timer_t *t)
@@ -600,7 +612,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                                 .fenced = true,
                                 .log_retain = opt->log_retain,
                                 .auth = opt->auth};
-    s->env.dedupe = zkv_dedupe_new(); /* NULL out of memory: retries are judged again */
+    s->env.dedupe = zkv_dedupe_new();    /* NULL out of memory: retries are judged again */
+    s->env.clock = zkv_ownerclock_new(); /* NULL: replicas judge expiry by their clock */
     zkv_arena_init(&s->arena, 64u * 1024u, s->max_frame + 64u * 1024u);
     zkv_reply_init(&s->reply);
     uv_loop_init(&s->loop);
@@ -688,6 +701,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         !(s->reclaim =
               zkv_reclaim_start(&s->loop, store, opt->node_id, opt->reclaim_ms, reclaim_view, s)))
         ZKV_WARN("out of memory: data of ranges this node gives up will not be deleted");
+    if (!s->shutting_down && !(s->expirer = zkv_expirer_start(&s->loop, store, expirer_env, s)))
+        ZKV_WARN("out of memory: expired keys nobody reads will not be deleted");
     uint64_t sweep = zkv_limits_sweep_ms(&s->limits);
     uv_timer_start(&s->limits_timer, on_limits_timer, sweep, sweep);
     uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -724,6 +739,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     zkv_tls_ctx_free(s->tls_accept);
     zkv_tls_ctx_free(s->tls_connect);
     zkv_dedupe_free(s->env.dedupe);
+    zkv_ownerclock_free(s->env.clock);
     free(s->stats_prev);
     zkv_rangemap_free(s->map);
     zkv_reply_free(&s->reply);

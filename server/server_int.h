@@ -57,6 +57,7 @@ typedef struct zkv_server {
     zkv_shipper *shipper;        /* owner-side replication (shipper.h) */
     zkv_handoffs *handoffs;      /* live ownership moves, owner side (handoff.h) */
     zkv_reclaim *reclaim;        /* deletes what the node no longer holds (reclaim.h) */
+    struct zkv_expirer *expirer; /* deletes expired keys nobody reads (expirer.h) */
     bool leaving;                /* controlled shutdown: handing owned ranges off before exit */
     bool leave_started;          /* ...and the handoffs were started */
     uint64_t leave_isr_deadline; /* ms: then exit even if still listed in some in_sync */

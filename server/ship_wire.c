@@ -75,7 +75,9 @@ static bool append_shaped(const Zkv__Request *req)
         req->protocol || req->phase || req->n_items || req->n_history || req->seq ||
         (req->cluster_id && req->cluster_id[0]) || (req->client_name && req->client_name[0]) ||
         (req->node_id && req->node_id[0]) || (req->auth && req->auth[0]) || (int)req->op < 0 ||
-        req->base.n_unknown_fields)
+        req->base.n_unknown_fields || req->condition || req->if_epoch || req->if_seq ||
+        req->client_id || req->client_seq || req->n_writes || req->reverse || req->keys_only ||
+        req->ttl_ms)
         return false;
     for (size_t i = 0; i < req->n_entries; i++)
         if (!req->entries[i] || (int)req->entries[i]->op < 0 ||
@@ -92,7 +94,8 @@ int zkv_wire_append_frame(zkv_buf *out, const Zkv__Request *req)
     size_t n = u64_field_len(1, req->id) + u64_field_len(2, (uint64_t)(uint32_t)req->op) +
                u64_field_len(8, req->map_version) + bytes_field_len(16, rid) +
                u64_field_len(17, req->epoch) + u64_field_len(18, req->prev_seq) +
-               u64_field_len(19, req->prev_epoch) + u64_field_len(21, req->commit_seq);
+               u64_field_len(19, req->prev_epoch) + u64_field_len(21, req->commit_seq) +
+               u64_field_len(37, req->owner_time_ms);
     for (size_t i = 0; i < req->n_entries; i++) {
         size_t el = entry_len(req->entries[i]);
         n += varint_len(20u << 3 | 2) + varint_len(el) + el; /* written even when empty */
@@ -127,6 +130,7 @@ int zkv_wire_append_frame(zkv_buf *out, const Zkv__Request *req)
         p = put_u64_field(p, 9, e->batch_end);
     }
     p = put_u64_field(p, 21, req->commit_seq);
+    p = put_u64_field(p, 37, req->owner_time_ms);
     out->len = (size_t)(p - out->data);
     return 0;
 }
@@ -234,7 +238,7 @@ _Static_assert(sizeof(Zkv__Op) == sizeof(uint32_t), "enums are int-sized (protob
         (k), (uint16_t)offsetof(type, m)                                                           \
     }
 
-#define N_REQUEST_FIELDS 22u
+#define N_REQUEST_FIELDS 38u
 #define N_ENTRY_FIELDS 10u
 
 static const append_field append_request_fields[N_REQUEST_FIELDS] = {
@@ -247,6 +251,7 @@ static const append_field append_request_fields[N_REQUEST_FIELDS] = {
     [19] = AFIELD(AK_U64, Zkv__Request, prev_epoch),
     [20] = AFIELD(AK_ENTRY, Zkv__Request, entries),
     [21] = AFIELD(AK_U64, Zkv__Request, commit_seq),
+    [37] = AFIELD(AK_U64, Zkv__Request, owner_time_ms),
 };
 
 static const append_field append_entry_fields[N_ENTRY_FIELDS] = {
@@ -274,7 +279,7 @@ typedef struct {
 static bool walk(const uint8_t *p, const uint8_t *end, const append_field *fields, unsigned nfields,
                  void *msg, append_ctx *ctx)
 {
-    uint32_t seen = 0;
+    uint64_t seen = 0; /* fields < 64 (N_REQUEST_FIELDS) */
     while (p < end) {
         uint64_t tag, v;
         size_t n = zkv_get_varint(p, end, &tag);
@@ -284,12 +289,12 @@ static bool walk(const uint8_t *p, const uint8_t *end, const append_field *field
         unsigned field = (unsigned)(tag >> 3);
         append_field fd = fields[field];
         bool delimited = fd.kind >= AK_BYTES;
-        if (fd.kind == AK_NONE || (tag & 7) != (delimited ? 2u : 0u) || (seen & (1u << field)) ||
+        if (fd.kind == AK_NONE || (tag & 7) != (delimited ? 2u : 0u) || (seen & (1ull << field)) ||
             (n = zkv_get_varint(p, end, &v)) == 0)
             return false;
         p += n;
         if (fd.kind != AK_ENTRY)
-            seen |= 1u << field;
+            seen |= 1ull << field;
         /* protobuf-c reads lengths of at most 5 bytes up to INT_MAX, and keeps the low bits
          * of longer enums: leave those, and negative enums, to it */
         if ((delimited || fd.kind == AK_ENUM) && (n > 5 || v > INT32_MAX))

@@ -705,7 +705,7 @@ static range *writable(zkv_store *s, const char *range_id, char *err, size_t err
  * data change. */
 int zkv_store_write(zkv_store *s, const char *range_id, uint64_t epoch, zkv_log_op op,
                     const zkv_write_tag *tag, const uint8_t *key, size_t klen, const uint8_t *value,
-                    size_t vlen, zkv_value_meta *meta, char *err, size_t errlen)
+                    size_t vlen, uint64_t expiry_ms, zkv_value_meta *meta, char *err, size_t errlen)
 {
     range *r = writable(s, range_id, err, errlen);
     if (!r)
@@ -722,7 +722,10 @@ int zkv_store_write(zkv_store *s, const char *range_id, uint64_t epoch, zkv_log_
                      range_id, (unsigned long long)epoch, (unsigned long long)r->st.epoch);
         return ZKV_STORE_STALE_EPOCH;
     }
-    zkv_value_meta m = {.flags = 0, .epoch = epoch, .seq = r->st.last_seq + 1, .expiry_ms = 0};
+    zkv_value_meta m = {.flags = 0,
+                        .epoch = epoch,
+                        .seq = r->st.last_seq + 1,
+                        .expiry_ms = op == ZKV_LOG_OP_PUT ? expiry_ms : 0};
     if (stage_entry(s, r, op, tag, key, klen, value, vlen, &m, err, errlen) != 0)
         return ZKV_STORE_ERR;
     if (meta)
@@ -755,14 +758,14 @@ int zkv_store_put(zkv_store *s, const char *range_id, uint64_t epoch, const uint
                   size_t klen, const uint8_t *value, size_t vlen, zkv_value_meta *meta, char *err,
                   size_t errlen)
 {
-    return zkv_store_write(s, range_id, epoch, ZKV_LOG_OP_PUT, NULL, key, klen, value, vlen, meta,
-                           err, errlen);
+    return zkv_store_write(s, range_id, epoch, ZKV_LOG_OP_PUT, NULL, key, klen, value, vlen, 0,
+                           meta, err, errlen);
 }
 
 int zkv_store_delete(zkv_store *s, const char *range_id, uint64_t epoch, const uint8_t *key,
                      size_t klen, zkv_value_meta *meta, char *err, size_t errlen)
 {
-    return zkv_store_write(s, range_id, epoch, ZKV_LOG_OP_DELETE, NULL, key, klen, NULL, 0, meta,
+    return zkv_store_write(s, range_id, epoch, ZKV_LOG_OP_DELETE, NULL, key, klen, NULL, 0, 0, meta,
                            err, errlen);
 }
 

@@ -69,10 +69,12 @@ int zkv_store_put(zkv_store *s, const char *range_id, uint64_t epoch, const uint
                   size_t klen, const uint8_t *value, size_t vlen, zkv_value_meta *meta, char *err,
                   size_t errlen);
 /* Stages a put or delete as zkv_store_put and zkv_store_delete do, with tag (NULL: none) in
- * its log entry: a conditional write's client id and sequence. */
+ * its log entry (a conditional write's client id and sequence, an atomic batch's end) and
+ * for a put its expiry (the owner's wall-clock ms; 0: none). */
 int zkv_store_write(zkv_store *s, const char *range_id, uint64_t epoch, zkv_log_op op,
                     const zkv_write_tag *tag, const uint8_t *key, size_t klen, const uint8_t *value,
-                    size_t vlen, zkv_value_meta *meta, char *err, size_t errlen);
+                    size_t vlen, uint64_t expiry_ms, zkv_value_meta *meta, char *err,
+                    size_t errlen);
 /* Stages the deletion of key (a missing key is fine: the delete is logged all the same). */
 int zkv_store_delete(zkv_store *s, const char *range_id, uint64_t epoch, const uint8_t *key,
                      size_t klen, zkv_value_meta *meta, char *err, size_t errlen);

@@ -174,7 +174,7 @@ static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *r
     } else if (r->condition && (code == ZKV_OK || code == ZKV_ECONDITION)) {
         /* the write's version, or the key's when the condition failed */
         static unsigned char none[1];
-        zkv_value v = {.data = none, .len = 0, .version = {resp->epoch, resp->seq}};
+        zkv_value v = {.data = none, .len = 0, .version = {resp->epoch, resp->seq}, .ttl_ms = -1};
         zkv__copy_str(v.node, sizeof v.node, r->node);
         zkv__async_complete(a, r, code, &v,
                             code == ZKV_OK                      ? NULL
@@ -194,7 +194,8 @@ static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *r
                        .len = resp->value.len,
                        .version = {resp->epoch, resp->seq},
                        .position = {resp->range_epoch, resp->range_seq},
-                       .stale = resp->stale || r->to_replica ? 1 : 0};
+                       .stale = resp->stale || r->to_replica ? 1 : 0,
+                       .ttl_ms = resp->ttl_ms ? (int64_t)resp->ttl_ms : -1};
         zkv__copy_str(v.node, sizeof v.node, r->node);
         zkv__async_complete(a, r, ZKV_OK, &v, NULL);
     } else {
@@ -202,6 +203,8 @@ static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *r
         zkv_version pos = {resp->range_epoch, resp->range_seq};
         zkv_value *v = zkv__value_new(resp->value.data, resp->value.len, ver, pos,
                                       resp->stale || r->to_replica ? 1 : 0, r->node);
+        if (v && resp->ttl_ms)
+            v->ttl_ms = (int64_t)resp->ttl_ms;
         if (v)
             zkv__async_complete(a, r, ZKV_OK, v, NULL);
         else

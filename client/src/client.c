@@ -159,6 +159,8 @@ int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigne
                               r->stale || reply.replica ? 1 : 0, reply.node);
         if (!*out)
             rc = zkv__fail(ZKV_ENOMEM, "out of memory");
+        else if (r->ttl_ms)
+            (*out)->ttl_ms = (int64_t)r->ttl_ms;
     } else if (rc == ZKV_ENOTFOUND) {
         zkv__fail(rc, "key not found");
     }
@@ -166,10 +168,11 @@ int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigne
     return rc;
 }
 
-/* A conditional write's condition (cond 0: none). */
+/* A write's condition (cond 0: none) and expiry (ttl_ms 0: none). */
 typedef struct write_cond {
     int cond;
     zkv_version expected;
+    uint64_t ttl_ms;
 } write_cond;
 
 static int write_op(zkv_client *c, int op, const void *key, size_t klen, const void *val,
@@ -189,13 +192,17 @@ static int write_op(zkv_client *c, int op, const void *key, size_t klen, const v
     req.key.len = klen;
     req.value.data = (uint8_t *)val;
     req.value.len = vlen;
-    if (wc && (rc = zkv__condition_set(c, &req, wc->cond, wc->expected)) != ZKV_OK)
+    if (wc && wc->cond && (rc = zkv__condition_set(c, &req, wc->cond, wc->expected)) != ZKV_OK)
         return rc;
+    if (wc)
+        req.ttl_ms = wc->ttl_ms;
     zkv__reply reply;
     /* Read flags mean nothing to a write: the owner alone takes it. */
     rc = run(c, &req, ZKV__WRITE, flags & (unsigned)ZKV_FLAG_ACK_OWNER, deadline, &reply);
     if (rc == ZKV_ENOTFOUND && op == ZKV__OP__DELETE)
         rc = ZKV_OK; /* deleting a missing key is not an error */
+    else if (rc == ZKV_ENOTFOUND && op == ZKV__OP__EXPIRE)
+        zkv__fail(rc, "key not found");
     else if (rc == ZKV_ENOTFOUND)
         rc = zkv__fail(ZKV_EPROTOCOL, "node %s answered NOT_FOUND to a put", reply.node);
     if ((rc == ZKV_OK || rc == ZKV_ECONDITION) && ver) {
@@ -221,6 +228,20 @@ int zkv_put_if(zkv_client *c, const void *key, size_t klen, const void *val, siz
 {
     write_cond wc = {.cond = cond, .expected = expected};
     return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, &wc, timeout_ms, flags, ver);
+}
+
+int zkv_put_ttl(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
+                uint64_t ttl_ms, int timeout_ms, unsigned flags, zkv_version *ver)
+{
+    write_cond wc = {.cond = 0, .ttl_ms = ttl_ms};
+    return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, &wc, timeout_ms, flags, ver);
+}
+
+int zkv_expire(zkv_client *c, const void *key, size_t klen, uint64_t ttl_ms, int timeout_ms,
+               unsigned flags, zkv_version *ver)
+{
+    write_cond wc = {.cond = 0, .ttl_ms = ttl_ms};
+    return write_op(c, ZKV__OP__EXPIRE, key, klen, NULL, 0, &wc, timeout_ms, flags, ver);
 }
 
 int zkv_del_if(zkv_client *c, const void *key, size_t klen, zkv_version expected, int timeout_ms,

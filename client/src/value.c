@@ -26,6 +26,7 @@ zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, zkv_ver
     v->version = ver;
     v->position = position;
     v->stale = stale;
+    v->ttl_ms = -1;
     zkv__copy_str(v->node, sizeof v->node, node ? node : "");
     return v;
 }
@@ -65,4 +66,9 @@ const char *zkv_value_node(const zkv_value *v)
 void zkv_value_free(zkv_value *v)
 {
     free(v); /* data lives in the same block (zkv__value_new) */
+}
+
+int64_t zkv_value_ttl(const zkv_value *v)
+{
+    return v ? v->ttl_ms : -1;
 }

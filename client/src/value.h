@@ -2,6 +2,7 @@
 #ifndef ZKV_CLIENT_VALUE_H
 #define ZKV_CLIENT_VALUE_H
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "zkv/zkv.h"
@@ -14,6 +15,7 @@ struct zkv_value {
     zkv_version position; /* the answering node's (epoch, seq) in the range's log */
     int stale;
     char node[ZKV_ID_MAX];
+    int64_t ttl_ms; /* ms until it expires when read, -1: it does not expire */
 };
 
 /* A new value holding a copy of data. NULL on ENOMEM. */

@@ -203,7 +203,7 @@ int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
     size_t lmsg = str_len(resp->message), lnode = str_len(resp->node_id),
            lclu = str_len(resp->cluster_id), lrange = str_len(resp->range_id);
     uint8_t *p = begin_frame(
-        out, fields_bound(18, lmsg + resp->value.len + resp->next_key.len + lnode + lclu + lrange));
+        out, fields_bound(19, lmsg + resp->value.len + resp->next_key.len + lnode + lclu + lrange));
     if (!p)
         return -1;
     p = put_u64_field(p, 1, resp->id);
@@ -222,6 +222,7 @@ int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
     p = put_u64_field(p, 15, resp->range_epoch);
     p = put_u64_field(p, 16, resp->range_seq);
     p = put_bool_field(p, 18, resp->owner);
+    p = put_u64_field(p, 19, resp->ttl_ms);
     return finish_frame(out, p);
 }
 
@@ -234,7 +235,7 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
     size_t lclu = str_len(req->cluster_id), lname = str_len(req->client_name),
            lrange = str_len(req->range_id), lnode = str_len(req->node_id);
     uint8_t *p =
-        begin_frame(out, fields_bound(33, req->key.len + req->value.len + req->end_key.len + lclu +
+        begin_frame(out, fields_bound(35, req->key.len + req->value.len + req->end_key.len + lclu +
                                               lname + lrange + lnode));
     if (!p)
         return -1;
@@ -267,6 +268,8 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
     /* 33, writes: never here (not simple); then a scan's flags */
     p = put_bool_field(p, 34, req->reverse);
     p = put_bool_field(p, 35, req->keys_only);
+    p = put_u64_field(p, 36, req->ttl_ms);
+    p = put_u64_field(p, 37, req->owner_time_ms);
     return finish_frame(out, p);
 }
 

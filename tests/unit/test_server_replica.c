@@ -13,6 +13,9 @@
 #include "dispatch.h"
 #include "server_fixture.h"
 
+/* An expiry (ms since the epoch) no run reaches: 2100-01-01. */
+#define FAR_FUTURE_MS 4102444800000ull
+
 /* This node is node-1. r0000 [, "m") owned by node-2 at epoch 5, replicas node-1, node-3;
  * r0001 ["m", ) owned by node-1 at epoch 2, replica node-2. */
 static zkv_rangemap *test_map(void)
@@ -115,7 +118,7 @@ static void append(const zkv_dispatch_env *e, zkv_session *sess, const char *ran
         if (value) {
             ents[i].value.data = (uint8_t *)value;
             ents[i].value.len = strlen(value);
-            ents[i].expiry_ms = 123;
+            ents[i].expiry_ms = FAR_FUTURE_MS; /* an expiry, not reached */
         }
         ent_ptrs[i] = &ents[i];
     }
@@ -227,7 +230,7 @@ static void test_append(void)
     CU_ASSERT_EQUAL(zkv_store_get(store, (const uint8_t *)"b", 1, &v, err, sizeof(err)), 1);
     CU_ASSERT_EQUAL(v.view.meta.seq, 5);
     CU_ASSERT_EQUAL(v.view.meta.epoch, 5);
-    CU_ASSERT_EQUAL(v.view.meta.expiry_ms, 123);
+    CU_ASSERT_EQUAL(v.view.meta.expiry_ms, FAR_FUTURE_MS);
     CU_ASSERT_EQUAL(memcmp(v.view.value, "v2", 2), 0);
     zkv_store_value_release(&v);
 }
@@ -361,7 +364,7 @@ static void snapshot(const zkv_dispatch_env *e, zkv_session *sess, uint64_t epoc
         kvs[i].value.len = 4;
         kvs[i].epoch = 3;
         kvs[i].seq = 10 + i;
-        kvs[i].expiry_ms = 9;
+        kvs[i].expiry_ms = FAR_FUTURE_MS + 9;
         kv_ptrs[i] = &kvs[i];
     }
     req.n_items = n;

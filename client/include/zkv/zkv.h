@@ -155,6 +155,17 @@ ZKV_EXPORT int zkv_put(zkv_client *c, const void *key, size_t klen, const void *
 /* Deletes key. Deleting a missing key is ZKV_OK (idempotent). */
 ZKV_EXPORT int zkv_del(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigned flags,
                        zkv_version *ver);
+/* Expiry (docs/api.md, "Expiry"): zkv_put_ttl writes key = value expiring ttl_ms after
+ * its owner takes it (0: never). zkv_expire sets an existing key's expiry anew, ttl_ms from
+ * now (0: it does not expire any more, as PERSIST); ZKV_ENOTFOUND for a missing key. An
+ * expired key reads as missing at once, on the owner and on replicas, and is deleted in
+ * the background; zkv_value_ttl says how long a value read has left. */
+ZKV_EXPORT int zkv_put_ttl(zkv_client *c, const void *key, size_t klen, const void *val,
+                           size_t vlen, uint64_t ttl_ms, int timeout_ms, unsigned flags,
+                           zkv_version *ver);
+ZKV_EXPORT int zkv_expire(zkv_client *c, const void *key, size_t klen, uint64_t ttl_ms,
+                          int timeout_ms, unsigned flags, zkv_version *ver);
+
 /* Conditional writes (docs/api.md, "Conditional writes"): the write is applied only if
  * the condition holds when the key's owner takes it, atomically with the write.
  *   ZKV_IF_ABSENT   the key does not exist (expected is ignored)
@@ -253,6 +264,9 @@ ZKV_EXPORT const char *zkv_value_node(const zkv_value *v);
 /* The answering node's position (epoch, seq) in the range's log when it answered: for a
  * stale value, how far the replica had caught up. */
 ZKV_EXPORT zkv_version zkv_value_position(const zkv_value *v);
+/* Milliseconds left before the key expires, as the answering node saw it; -1 when it does
+ * not expire. */
+ZKV_EXPORT int64_t zkv_value_ttl(const zkv_value *v);
 ZKV_EXPORT void zkv_value_free(zkv_value *v);
 
 /* --- scan results ----------------------------------------------------------------------- */
