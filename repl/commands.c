@@ -37,9 +37,9 @@ static const zkv_repl_command commands[] = {
      .name = "put",
      .alias = "set",
      .min_args = 2,
-     .max_args = 4,
+     .max_args = 6,
      .needs_client = true,
-     .usage = "put KEY VALUE [--if-absent | --if-version EPOCH:SEQ]",
+     .usage = "put KEY VALUE [--if-absent | --if-version EPOCH:SEQ] [--ttl SECONDS]",
      .summary = "set KEY to VALUE",
      .help = "Writes KEY = VALUE and prints OK once the write is acknowledged (by the owner "
              "and its in-sync replicas; with --ack-owner by the owner alone). On the command "
@@ -52,7 +52,8 @@ static const zkv_repl_command commands[] = {
              "does not exist, --if-version EPOCH:SEQ only if its version is that (compare-and-"
              "set; 0:0 for a missing key): otherwise nothing is written, CONDITION_FAILED says "
              "the key's version now, and the exit status is 3 (zkv -x put appends stdin after "
-             "the options: write put KEY - --if-absent instead). With --json: "
+             "the options: write put KEY - --if-absent instead). --ttl SECONDS makes the key "
+             "expire that long after the write (see ttl, expire, persist). With --json: "
              "{\"ok\":true,\"version\":\"EPOCH:SEQ\"}, the version of the write, or "
              "{\"ok\":false,\"version\":\"EPOCH:SEQ\"} when the condition failed."},
     {.id = ZKV_REPL_CMD_DEL,
@@ -66,6 +67,38 @@ static const zkv_repl_command commands[] = {
      .help = "Deletes KEY and prints OK. Deleting a missing key is not an error. Fails like "
              "put when the range has no serving owner. --if-version EPOCH:SEQ deletes only at "
              "that version, as put's. With --json: {\"ok\":true,\"version\":\"EPOCH:SEQ\"}."},
+    {.id = ZKV_REPL_CMD_TTL,
+     .name = "ttl",
+     .alias = NULL,
+     .min_args = 1,
+     .max_args = 1,
+     .needs_client = true,
+     .usage = "ttl KEY",
+     .summary = "print the seconds KEY has left",
+     .help = "Prints the seconds before KEY expires (rounded up), -1 when it does not expire, "
+             "and -2 when it does not exist (exit status 1), as redis-cli does. With --json: "
+             "{\"ttl_ms\":N} (-1 for none), null for a missing key."},
+    {.id = ZKV_REPL_CMD_EXPIRE,
+     .name = "expire",
+     .alias = NULL,
+     .min_args = 2,
+     .max_args = 2,
+     .needs_client = true,
+     .usage = "expire KEY SECONDS",
+     .summary = "make KEY expire SECONDS from now",
+     .help = "Sets KEY's expiry anew, SECONDS from now, keeping its value, and prints OK; a "
+             "missing key prints (not found) (exit status 1). An expired key reads as missing at "
+             "once, on every copy."},
+    {.id = ZKV_REPL_CMD_PERSIST,
+     .name = "persist",
+     .alias = NULL,
+     .min_args = 1,
+     .max_args = 1,
+     .needs_client = true,
+     .usage = "persist KEY",
+     .summary = "make KEY not expire",
+     .help = "Takes KEY's expiry away, keeping its value, and prints OK; a missing key prints "
+             "(not found) (exit status 1)."},
     {.id = ZKV_REPL_CMD_MGET,
      .name = "mget",
      .alias = NULL,
@@ -415,40 +448,55 @@ int zkv_repl_version_parse(const char *text, zkv_version *out)
     return 0;
 }
 
+/* The version argument of --if-version: 0, or -1 with err. */
+static int version_arg(const zkv_repl_arg *v, zkv_version *out, char *err, size_t errlen)
+{
+    char text[ZKV_REPL_VERSION_SIZE];
+    if (v->len < sizeof text && memchr(v->data, '\0', v->len) == NULL) {
+        memcpy(text, v->data, v->len);
+        text[v->len] = '\0';
+        if (zkv_repl_version_parse(text, out) == 0)
+            return 0;
+    }
+    snprintf(err, errlen,
+             "--if-version takes a version EPOCH:SEQ (as get --json prints it: "
+             "\"3:17\"; 0:0 for a missing key)");
+    return -1;
+}
+
 int zkv_repl_write_cond(const zkv_repl_args *args, size_t first, bool put, int *cond,
-                        zkv_version *expected, char *err, size_t errlen)
+                        zkv_version *expected, uint64_t *ttl_ms, char *err, size_t errlen)
 {
     *cond = 0;
+    *ttl_ms = 0;
     expected->epoch = expected->seq = 0;
-    size_t n = args->argc;
-    if (first >= n)
-        return 0;
-    const zkv_repl_arg *o = &args->argv[first];
-    if (put && n == first + 1 && zkv_repl_arg_is(o, "--if-absent")) {
-        *cond = ZKV_IF_ABSENT;
-        return 0;
-    }
-    if (n == first + 2 && zkv_repl_arg_is(o, "--if-version")) {
-        char text[ZKV_REPL_VERSION_SIZE];
-        const zkv_repl_arg *v = &args->argv[first + 1];
-        if (v->len < sizeof text) {
-            memcpy(text, v->data, v->len);
-            text[v->len] = '\0';
-            if (memchr(v->data, '\0', v->len) == NULL &&
-                zkv_repl_version_parse(text, expected) == 0) {
-                *cond = ZKV_IF_VERSION;
-                return 0;
+    for (size_t i = first; i < args->argc; i++) {
+        const zkv_repl_arg *o = &args->argv[i];
+        const zkv_repl_arg *next = i + 1 < args->argc ? &args->argv[i + 1] : NULL;
+        if (put && !*cond && zkv_repl_arg_is(o, "--if-absent")) {
+            *cond = ZKV_IF_ABSENT;
+        } else if (!*cond && next && zkv_repl_arg_is(o, "--if-version")) {
+            if (version_arg(next, expected, err, errlen) != 0)
+                return -1;
+            *cond = ZKV_IF_VERSION;
+            i++;
+        } else if (put && !*ttl_ms && next && zkv_repl_arg_is(o, "--ttl")) {
+            size_t secs;
+            if (parse_count(next, 100L * 365 * 24 * 3600, &secs) != 0) {
+                snprintf(err, errlen, "--ttl takes a number of seconds, at least 1");
+                return -1;
             }
+            *ttl_ms = (uint64_t)secs * 1000u;
+            i++;
+        } else {
+            snprintf(err, errlen, "%s",
+                     put ? "after KEY VALUE: --if-absent or --if-version EPOCH:SEQ, and --ttl "
+                           "SECONDS"
+                         : "after KEY: --if-version EPOCH:SEQ");
+            return -1;
         }
-        snprintf(err, errlen,
-                 "--if-version takes a version EPOCH:SEQ (as get --json prints it: "
-                 "\"3:17\"; 0:0 for a missing key)");
-        return -1;
     }
-    snprintf(err, errlen, "%s",
-             put ? "after KEY VALUE: --if-absent, or --if-version EPOCH:SEQ"
-                 : "after KEY: --if-version EPOCH:SEQ");
-    return -1;
+    return 0;
 }
 
 /* Length of the UTF-8 sequence at s[0..len) (RFC 3629), or 0 when it is not one. */

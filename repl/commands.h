@@ -18,6 +18,9 @@ typedef enum {
     ZKV_REPL_CMD_GET,
     ZKV_REPL_CMD_PUT,
     ZKV_REPL_CMD_DEL,
+    ZKV_REPL_CMD_TTL,
+    ZKV_REPL_CMD_EXPIRE,
+    ZKV_REPL_CMD_PERSIST,
     ZKV_REPL_CMD_MGET,
     ZKV_REPL_CMD_MSET,
     ZKV_REPL_CMD_SCAN,
@@ -119,11 +122,12 @@ int zkv_repl_version_format(zkv_version v, char *out, size_t outlen);
  * 2^64-1; no sign, blank or other byte. Returns 0, or -1 with *out unchanged. */
 int zkv_repl_version_parse(const char *text, zkv_version *out);
 
-/* The options of a conditional write after its arguments, from args->argv[first]: none,
- * "--if-absent" (put only), or "--if-version EPOCH:SEQ". Returns 0 with *cond (0 for none,
- * else ZKV_IF_ABSENT or ZKV_IF_VERSION) and *expected, or -1 with err. */
+/* The options of a write after its arguments, from args->argv[first], in any order: a
+ * condition, "--if-absent" (put only) or "--if-version EPOCH:SEQ", and "--ttl SECONDS" (put
+ * only). Returns 0 with *cond (0 for none, else ZKV_IF_ABSENT or ZKV_IF_VERSION),
+ * *expected and *ttl_ms (0: none), or -1 with err. */
 int zkv_repl_write_cond(const zkv_repl_args *args, size_t first, bool put, int *cond,
-                        zkv_version *expected, char *err, size_t errlen);
+                        zkv_version *expected, uint64_t *ttl_ms, char *err, size_t errlen);
 
 /* The JSON of a key or value under --json (binary-safe): a JSON string when the bytes
  * are valid UTF-8 (RFC 3629: no overlong form, surrogate or code point above U+10FFFF)

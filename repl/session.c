@@ -258,17 +258,18 @@ static int write_cmd(zkv_repl_session *s, const zkv_repl_args *a, bool put, size
 {
     int cond;
     zkv_version expected, ver = {0, 0};
+    uint64_t ttl_ms;
     char err[256];
     const char *what = put ? "put" : "del";
-    if (zkv_repl_write_cond(a, first, put, &cond, &expected, err, sizeof err) != 0) {
+    if (zkv_repl_write_cond(a, first, put, &cond, &expected, &ttl_ms, err, sizeof err) != 0) {
         report2(s, what, err);
         return 2;
     }
     const zkv_repl_arg *k = &a->argv[1];
     int rc;
-    if (put && cond)
-        rc = zkv_put_if(s->client, k->data, k->len, a->argv[2].data, a->argv[2].len, cond, expected,
-                        0, s->write_flags, &ver);
+    if (put && (cond || ttl_ms))
+        rc = zkv_put_ex(s->client, k->data, k->len, a->argv[2].data, a->argv[2].len, cond, expected,
+                        ttl_ms, 0, s->write_flags, &ver);
     else if (put)
         rc = zkv_put(s->client, k->data, k->len, a->argv[2].data, a->argv[2].len, 0, s->write_flags,
                      &ver);
@@ -291,6 +292,58 @@ static int cmd_put(zkv_repl_session *s, const zkv_repl_args *a)
 static int cmd_del(zkv_repl_session *s, const zkv_repl_args *a)
 {
     return write_cmd(s, a, false, 2);
+}
+
+/* ttl: the seconds left (rounded up), -1 without expiry, -2 for a missing key (exit 1). */
+static int cmd_ttl(zkv_repl_session *s, const zkv_repl_args *a)
+{
+    zkv_value *v = NULL;
+    int rc = zkv_get(s->client, a->argv[1].data, a->argv[1].len, 0, s->read_flags, &v);
+    if (rc == ZKV_ENOTFOUND) {
+        puts(s->json ? "null" : "-2");
+        return 1;
+    }
+    if (rc != ZKV_OK)
+        return report_status(s, "ttl", rc);
+    int64_t ms = zkv_value_ttl(v);
+    zkv_value_free(v);
+    if (s->json)
+        printf("{\"ttl_ms\":%lld}\n", (long long)ms);
+    else
+        printf("%lld\n", ms < 0 ? -1LL : (long long)((ms + 999) / 1000));
+    return 0;
+}
+
+/* expire KEY SECONDS, persist KEY. */
+static int cmd_expire(zkv_repl_session *s, const zkv_repl_args *a, bool persist)
+{
+    uint64_t ms = 0;
+    if (!persist) {
+        char text[32];
+        const zkv_repl_arg *n = &a->argv[2];
+        char *end = NULL;
+        unsigned long long secs = 0;
+        if (n->len > 0 && n->len < sizeof text) {
+            memcpy(text, n->data, n->len);
+            text[n->len] = '\0';
+            secs = strtoull(text, &end, 10);
+        }
+        if (!end || *end || secs == 0 || secs > 100ull * 365 * 24 * 3600) {
+            report2(s, "expire", "SECONDS is a whole number of seconds, at least 1");
+            return 2;
+        }
+        ms = secs * 1000u;
+    }
+    const char *what = persist ? "persist" : "expire";
+    zkv_version ver = {0, 0};
+    int rc = zkv_expire(s->client, a->argv[1].data, a->argv[1].len, ms, 0, s->write_flags, &ver);
+    if (rc == ZKV_ENOTFOUND) {
+        note("(not found)");
+        return 1;
+    }
+    if (rc != ZKV_OK)
+        return report_status(s, what, rc);
+    return print_write_result(s, ver);
 }
 
 /* mget: one batch of gets (pipelined to every owner at once), printed in order. */
@@ -728,6 +781,15 @@ int zkv_repl_session_run(zkv_repl_session *s, const zkv_repl_args *args)
         break;
     case ZKV_REPL_CMD_MGET:
         status = cmd_mget(s, args);
+        break;
+    case ZKV_REPL_CMD_TTL:
+        status = cmd_ttl(s, args);
+        break;
+    case ZKV_REPL_CMD_EXPIRE:
+        status = cmd_expire(s, args, false);
+        break;
+    case ZKV_REPL_CMD_PERSIST:
+        status = cmd_expire(s, args, true);
         break;
     case ZKV_REPL_CMD_MSET:
         status = cmd_mset(s, args);

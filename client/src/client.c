@@ -223,18 +223,27 @@ int zkv_put(zkv_client *c, const void *key, size_t klen, const void *val, size_t
     return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, NULL, timeout_ms, flags, ver);
 }
 
+int zkv_put_ex(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen, int cond,
+               zkv_version expected, uint64_t ttl_ms, int timeout_ms, unsigned flags,
+               zkv_version *ver)
+{
+    write_cond wc = {.cond = cond, .expected = expected, .ttl_ms = ttl_ms};
+    return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, &wc, timeout_ms, flags, ver);
+}
+
 int zkv_put_if(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen, int cond,
                zkv_version expected, int timeout_ms, unsigned flags, zkv_version *ver)
 {
-    write_cond wc = {.cond = cond, .expected = expected};
-    return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, &wc, timeout_ms, flags, ver);
+    if (cond == 0)
+        return zkv__fail(ZKV_EINVAL, "unknown condition 0 (ZKV_IF_ABSENT or ZKV_IF_VERSION)");
+    return zkv_put_ex(c, key, klen, val, vlen, cond, expected, 0, timeout_ms, flags, ver);
 }
 
 int zkv_put_ttl(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
                 uint64_t ttl_ms, int timeout_ms, unsigned flags, zkv_version *ver)
 {
-    write_cond wc = {.cond = 0, .ttl_ms = ttl_ms};
-    return write_op(c, ZKV__OP__PUT, key, klen, val, vlen, &wc, timeout_ms, flags, ver);
+    zkv_version none = {0, 0};
+    return zkv_put_ex(c, key, klen, val, vlen, 0, none, ttl_ms, timeout_ms, flags, ver);
 }
 
 int zkv_expire(zkv_client *c, const void *key, size_t klen, uint64_t ttl_ms, int timeout_ms,

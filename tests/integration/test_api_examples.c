@@ -3,7 +3,9 @@
  *  - counter.c: two copies at once add 100 each to one key by compare-and-set loops; the
  *    key ends at exactly 200.
  *  - listing.c: 250 keys under a prefix (and others around it) listed 40 a page, each page
- *    from the token of the one before: every key of the prefix once, in order. */
+ *    from the token of the one before: every key of the prefix once, in order.
+ *  - sessions.c: a session created with a TTL, found with its time left, renewed, and gone
+ *    once nobody uses it. */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +77,18 @@ static void test_listing(void)
     zkt_run_result_free(&r);
 }
 
+static void test_sessions(void)
+{
+    const char *argv[] = {ZKV_EXAMPLE_SESSIONS, "abc", NULL};
+    zkt_run_result r;
+    CU_ASSERT_FATAL(zkt_run(argv, NULL, 0, WAIT_MS, &r) == 0);
+    zkt_log("sessions: %s", r.out);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "create: ok\nfind: ok"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "renew: ok\nlater: gone\n"));
+    zkt_run_result_free(&r);
+}
+
 int main(void)
 {
     zkt_init();
@@ -83,5 +97,6 @@ int main(void)
     CU_pSuite s = CU_add_suite("api_examples", suite_init, suite_cleanup);
     CU_add_test(s, "counter.c: two copies, one key, compare-and-set", test_counter);
     CU_add_test(s, "listing.c: pages by tokens", test_listing);
+    CU_add_test(s, "sessions.c: a session with a TTL", test_sessions);
     return zkt_run_all();
 }

@@ -570,6 +570,37 @@ static void test_conditions_and_multi(void)
     zkt_run_result_free(&r);
 }
 
+/* put --ttl, ttl, expire, persist. */
+static void test_expiry(void)
+{
+    zkt_run_result r;
+    CU_ASSERT(cli(&r, "put", "cli-ttl", "v", "--ttl", "100") == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "ttl", "cli-ttl") == 0);
+    long left = strtol(r.out, NULL, 10);
+    CU_ASSERT(left > 90 && left <= 100);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "persist", "cli-ttl") == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "ttl", "cli-ttl") == 0);
+    CU_ASSERT(strcmp(r.out, "-1\n") == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "expire", "cli-ttl", "1") == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "ttl", "cli-none") == 1);
+    CU_ASSERT(strcmp(r.out, "-2\n") == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "expire", "cli-none", "5") == 1);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "put", "cli-ttl2", "v", "--ttl", "0") == 2); /* at least a second */
+    zkt_run_result_free(&r);
+    /* a lock that is taken once and lasts a while */
+    CU_ASSERT(cli(&r, "put", "cli-lock", "me", "--if-absent", "--ttl", "60") == 0);
+    zkt_run_result_free(&r);
+    CU_ASSERT(cli(&r, "put", "cli-lock", "you", "--ttl", "60", "--if-absent") == 3);
+    zkt_run_result_free(&r);
+}
+
 int main(void)
 {
     zkt_init();
@@ -585,5 +616,6 @@ int main(void)
     CU_add_test(s, "the NUL-byte examples of 'zkv help' run as printed", test_help_nul_examples);
     CU_add_test(s, "put --if-absent / --if-version, del --if-version, mset, mget",
                 test_conditions_and_multi);
+    CU_add_test(s, "put --ttl, ttl, expire, persist", test_expiry);
     return zkt_run_all();
 }

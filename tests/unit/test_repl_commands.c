@@ -33,7 +33,7 @@ static void test_find(void)
     CU_ASSERT_PTR_NULL(zkv_repl_command_find("get\0", 4));
     size_t n;
     const zkv_repl_command *all = zkv_repl_commands(&n);
-    CU_ASSERT_EQUAL(n, 11);
+    CU_ASSERT_EQUAL(n, 14);
     for (size_t i = 0; i < n; i++) {
         CU_ASSERT_PTR_EQUAL(zkv_repl_command_find(all[i].name, strlen(all[i].name)), &all[i]);
         CU_ASSERT_TRUE(all[i].min_args <= all[i].max_args);
@@ -53,8 +53,9 @@ static void test_dispatch(void)
     CU_ASSERT_EQUAL(dispatch("\\x01\\\\", &c), ZKV_REPL_DISPATCH_UNKNOWN);
     CU_ASSERT_STRING_EQUAL(err, "unknown command '\\x01\\x5c' (try 'help')");
     CU_ASSERT_EQUAL(dispatch("put k", &c), ZKV_REPL_DISPATCH_ARITY);
-    CU_ASSERT_STRING_EQUAL(err, "usage: put KEY VALUE [--if-absent | --if-version EPOCH:SEQ]");
-    CU_ASSERT_EQUAL(dispatch("put k v w x y", &c), ZKV_REPL_DISPATCH_ARITY);
+    CU_ASSERT_STRING_EQUAL(
+        err, "usage: put KEY VALUE [--if-absent | --if-version EPOCH:SEQ] [--ttl SECONDS]");
+    CU_ASSERT_EQUAL(dispatch("put k v w x y z q", &c), ZKV_REPL_DISPATCH_ARITY);
     CU_ASSERT_EQUAL(dispatch("mset k", &c), ZKV_REPL_DISPATCH_ARITY);
     CU_ASSERT_EQUAL(dispatch("mget a b c", &c), ZKV_REPL_DISPATCH_OK);
     CU_ASSERT_EQUAL(dispatch("get", &c), ZKV_REPL_DISPATCH_ARITY);
@@ -431,21 +432,22 @@ static void test_write_cond(void)
     zkv_repl_args a;
     int cond;
     zkv_version v;
+    uint64_t ttl;
     char e[256];
     CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("put k v", &a, e, sizeof e), 0);
-    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, &ttl, e, sizeof e), 0);
     CU_ASSERT_EQUAL(cond, 0);
     zkv_repl_args_free(&a);
     CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("put k v --if-absent", &a, e, sizeof e), 0);
-    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, &ttl, e, sizeof e), 0);
     CU_ASSERT_EQUAL(cond, ZKV_IF_ABSENT);
     zkv_repl_args_free(&a);
     CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("put k v --if-version 3:17", &a, e, sizeof e), 0);
-    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, &ttl, e, sizeof e), 0);
     CU_ASSERT(cond == ZKV_IF_VERSION && v.epoch == 3 && v.seq == 17);
     zkv_repl_args_free(&a);
     CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("del k --if-version 0:0", &a, e, sizeof e), 0);
-    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 2, false, &cond, &v, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 2, false, &cond, &v, &ttl, e, sizeof e), 0);
     CU_ASSERT(cond == ZKV_IF_VERSION && v.epoch == 0 && v.seq == 0);
     zkv_repl_args_free(&a);
     static const char *bad[] = {"put k v --if-version 3", "put k v --if-version x:1",
@@ -453,14 +455,25 @@ static void test_write_cond(void)
                                 "put k v --if-absent x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize(bad[i], &a, e, sizeof e), 0);
-        CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, e, sizeof e), -1);
+        CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, &ttl, e, sizeof e), -1);
         zkv_repl_args_free(&a);
     }
     CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("del k --if-absent", &a, e, sizeof e), 0);
-    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 2, false, &cond, &v, e, sizeof e), -1);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 2, false, &cond, &v, &ttl, e, sizeof e), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(e, "--if-version"));
     zkv_repl_args_free(&a);
     CU_ASSERT_EQUAL(zkv_repl_exit_status(ZKV_ECONDITION), 3);
+    /* --ttl, alone or with a condition, in either order */
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("put k v --ttl 30 --if-absent", &a, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, &ttl, e, sizeof e), 0);
+    CU_ASSERT(cond == ZKV_IF_ABSENT && ttl == 30000);
+    zkv_repl_args_free(&a);
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("put k v --ttl 0", &a, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 3, true, &cond, &v, &ttl, e, sizeof e), -1);
+    zkv_repl_args_free(&a);
+    CU_ASSERT_EQUAL_FATAL(zkv_repl_tokenize("del k --ttl 5", &a, e, sizeof e), 0);
+    CU_ASSERT_EQUAL(zkv_repl_write_cond(&a, 2, false, &cond, &v, &ttl, e, sizeof e), -1);
+    zkv_repl_args_free(&a);
 }
 
 static void test_completion(void)
@@ -473,7 +486,7 @@ static void test_completion(void)
     size_t count = 0;
     while (zkv_repl_complete("", count))
         count++;
-    CU_ASSERT_EQUAL(count, 14); /* 11 names + 3 aliases ("?" is not offered) */
+    CU_ASSERT_EQUAL(count, 17); /* 14 names + 3 aliases ("?" is not offered) */
     CU_ASSERT_TRUE(zkv_repl_completion_wants_command("", 0));
     CU_ASSERT_TRUE(zkv_repl_completion_wants_command("ge", 0));
     CU_ASSERT_TRUE(zkv_repl_completion_wants_command("  ge", 2));

@@ -165,6 +165,12 @@ ZKV_EXPORT int zkv_put_ttl(zkv_client *c, const void *key, size_t klen, const vo
                            zkv_version *ver);
 ZKV_EXPORT int zkv_expire(zkv_client *c, const void *key, size_t klen, uint64_t ttl_ms,
                           int timeout_ms, unsigned flags, zkv_version *ver);
+/* zkv_put with both: a condition (cond 0: none; else as zkv_put_if) and an expiry (ttl_ms
+ * 0: none), as Redis's SET NX EX: a lock or a session that is taken only once and lasts a
+ * while. */
+ZKV_EXPORT int zkv_put_ex(zkv_client *c, const void *key, size_t klen, const void *val, size_t vlen,
+                          int cond, zkv_version expected, uint64_t ttl_ms, int timeout_ms,
+                          unsigned flags, zkv_version *ver);
 
 /* Conditional writes (docs/api.md, "Conditional writes"): the write is applied only if
  * the condition holds when the key's owner takes it, atomically with the write.
