@@ -531,9 +531,12 @@ static int cmd_scan(zkv_repl_session *s, const zkv_repl_args *a)
         if (msg) {
             int len = snprintf(msg, 160, "(stopped at the limit of %zu keys; more follow%s",
                                sa.limit, token ? ": --token " : "");
-            if (token)
-                zkv_repl_hex(token, tlen, msg + len);
-            strcat(msg, ")");
+            size_t at = len > 0 && len < 160 ? (size_t)len : 0;
+            if (token) {
+                zkv_repl_hex(token, tlen, msg + at);
+                at += 2 * tlen;
+            }
+            memcpy(msg + at, ")", 2);
             note(msg);
         }
         free(msg);

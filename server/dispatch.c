@@ -442,6 +442,23 @@ static void do_get(const zkv_dispatch_env *env, const Zkv__Request *req, zkv_rep
         r->resp.ttl_ms = r->value.view.meta.expiry_ms - now;
 }
 
+/* Key as a condition sees it (owner_key: an expired key purged and absent), into *key.
+ * false with r set on a failure. */
+static bool cond_key(const zkv_dispatch_env *env, const zkv_range *rg, const uint8_t *k,
+                     size_t klen, zkv_cond_key *key, uint64_t *purged, zkv_reply *r)
+{
+    zkv_store_value v;
+    int rc = owner_key(env, rg, k, klen, &v, purged, r);
+    if (rc < 0)
+        return false;
+    *key = (zkv_cond_key){.found = rc == 1,
+                          .epoch = rc == 1 ? v.view.meta.epoch : 0,
+                          .seq = rc == 1 ? v.view.meta.seq : 0};
+    if (rc == 1)
+        zkv_store_value_release(&v);
+    return true;
+}
+
 /* A conditional write (req->condition): false when r is answered already: the request was
  * applied before (a retry: its version, OK), the condition does not hold (CONDITION_FAILED
  * with the key's version, once that version is committed), or the store failed. True: go
@@ -460,16 +477,10 @@ static bool conditional(const zkv_dispatch_env *env, const Zkv__Request *req, co
         r->wait_seq = hit.seq;
         return false;
     }
-    zkv_store_value v;
+    zkv_cond_key key;
     uint64_t purged;
-    int rc = owner_key(env, rg, req->key.data, req->key.len, &v, &purged, r);
-    if (rc < 0)
+    if (!cond_key(env, rg, req->key.data, req->key.len, &key, &purged, r))
         return false;
-    zkv_cond_key key = {.found = rc == 1,
-                        .epoch = rc == 1 ? v.view.meta.epoch : 0,
-                        .seq = rc == 1 ? v.view.meta.seq : 0};
-    if (rc == 1)
-        zkv_store_value_release(&v);
     if (zkv_cond_holds(req->condition, req->if_epoch, req->if_seq, &key))
         return true;
     if (key.found)
@@ -721,16 +732,10 @@ static bool multi_conditions(const zkv_dispatch_env *env, const Zkv__Request *re
         const Zkv__WriteOp *w = req->writes[i];
         if (w->condition == ZKV__CONDITION__COND_NONE)
             continue;
-        zkv_store_value v;
+        zkv_cond_key key;
         uint64_t purged;
-        int rc = owner_key(env, rg, w->key.data, w->key.len, &v, &purged, r);
-        if (rc < 0)
+        if (!cond_key(env, rg, w->key.data, w->key.len, &key, &purged, r))
             return false;
-        zkv_cond_key key = {.found = rc == 1,
-                            .epoch = rc == 1 ? v.view.meta.epoch : 0,
-                            .seq = rc == 1 ? v.view.meta.seq : 0};
-        if (rc == 1)
-            zkv_store_value_release(&v);
         if (purged > wait)
             wait = purged;
         r->items[i].epoch = key.epoch;

@@ -25,7 +25,9 @@ static int collect(void *ctx, const uint8_t *key, size_t klen, const zkv_value_v
     zkv_expirer *e = ctx;
     if (e->seen++ >= ZKV_EXPIRER_KEYS) { /* the next tick starts here */
         e->cursor.len = e->cursor.off = 0;
-        return zkv_buf_append(&e->cursor, key, klen) == 0 ? 1 : 1;
+        if (zkv_buf_append(&e->cursor, key, klen) != 0)
+            e->cursor.len = 0; /* out of memory: from the first key next time */
+        return 1;
     }
     if (v->meta.expiry_ms && v->meta.expiry_ms <= e->now) {
         uint32_t len = (uint32_t)klen;

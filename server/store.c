@@ -1456,27 +1456,23 @@ bool zkv_store_cache_stats(const zkv_store *s, zkv_rowcache_stats *out)
     return true;
 }
 
-int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
-                   zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen)
+/* Walks the data keys from where it stands, forward or backward, while they stay within
+ * [start, end) on the side the walk heads to, handing each to fn. */
+static int scan_walk(leveldb_iterator_t *it, bool reverse, const uint8_t *start, size_t slen,
+                     const uint8_t *end, size_t elen, zkv_store_scan_fn fn, void *ctx, char *err,
+                     size_t errlen)
 {
-    if (s->n_pending && zkv_store_commit(s, err, errlen) != 0)
-        return ZKV_STORE_ERR;
-    s->kbuf.len = s->kbuf.off = 0;
-    if (zkv_rec_data_key(&s->kbuf, start, slen) != 0) {
-        set_err(err, errlen, "out of memory", NULL);
-        return ZKV_STORE_ERR;
-    }
-    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
     int rc = 0;
-    for (leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len); leveldb_iter_valid(it);
-         leveldb_iter_next(it)) {
+    for (; leveldb_iter_valid(it); reverse ? leveldb_iter_prev(it) : leveldb_iter_next(it)) {
         size_t klen, vlen;
         const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
         const uint8_t *ukey;
         size_t uklen;
         if (zkv_rec_data_key_decode(k, klen, &ukey, &uklen) != 0)
-            break; /* past the data keys */
-        if (elen && zkv_end_cmp(end, elen, ukey, uklen) <= 0)
+            break; /* past (below) the data keys */
+        if (!reverse && elen && zkv_end_cmp(end, elen, ukey, uklen) <= 0)
+            break;
+        if (reverse && slen && zkv_key_cmp(ukey, uklen, start, slen) < 0)
             break;
         const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
         zkv_value_view view;
@@ -1491,6 +1487,21 @@ int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_
         }
     }
     return iter_finish(it, rc, "LevelDB scan failed", err, errlen);
+}
+
+int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
+                   zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen)
+{
+    if (s->n_pending && zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    s->kbuf.len = s->kbuf.off = 0;
+    if (zkv_rec_data_key(&s->kbuf, start, slen) != 0) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
+    leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len);
+    return scan_walk(it, false, start, slen, end, elen, fn, ctx, err, errlen);
 }
 
 int zkv_store_scan_reverse(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
@@ -1512,29 +1523,7 @@ int zkv_store_scan_reverse(zkv_store *s, const uint8_t *start, size_t slen, cons
         leveldb_iter_prev(it); /* the first key >= end: the one before it is below end */
     else
         leveldb_iter_seek_to_last(it);
-    int rc = 0;
-    for (; leveldb_iter_valid(it); leveldb_iter_prev(it)) {
-        size_t klen, vlen;
-        const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
-        const uint8_t *ukey;
-        size_t uklen;
-        if (zkv_rec_data_key_decode(k, klen, &ukey, &uklen) != 0)
-            break; /* below the data keys */
-        if (slen && zkv_key_cmp(ukey, uklen, start, slen) < 0)
-            break;
-        const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
-        zkv_value_view view;
-        if (zkv_rec_value_decode(v, vlen, &view) != 0) {
-            set_err(err, errlen, "corrupt value record", NULL);
-            rc = ZKV_STORE_ERR;
-            break;
-        }
-        if (fn(ctx, ukey, uklen, &view) != 0) {
-            rc = 1;
-            break;
-        }
-    }
-    return iter_finish(it, rc, "LevelDB scan failed", err, errlen);
+    return scan_walk(it, true, start, slen, end, elen, fn, ctx, err, errlen);
 }
 
 typedef struct {

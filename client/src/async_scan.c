@@ -74,9 +74,9 @@ static int page_send(zkv_async *a, zkv__ascan *sc, const Zkv__Request *req, cons
     uint8_t *tail = vlen ? malloc(vlen) : NULL;
     if (vlen && !tail)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
-    if (elen)
+    if (tail && elen)
         memcpy(tail, req->end_key.data, elen);
-    if (own_route && rklen)
+    if (tail && own_route && rklen)
         memcpy(tail + elen, rkey, rklen);
     zkv__areq *r =
         zkv__areq_new(a, ZKV__AREQ_SCAN, req->key.data, req->key.len, tail, vlen, sc->flags, sc);

@@ -101,7 +101,7 @@ int zkv__scan_spec_from(zkv__scan_spec *sp, const zkv_scan_args *a, char *err, s
     /* start' = max(start, prefix), end' = min(end, prefix_end), copied */
     const uint8_t *s = a->start, *e = a->end;
     size_t sl = a->slen, el = a->elen;
-    if (zkv_buf_reserve(&sp->own, a->slen + a->elen + 2 * a->plen + 1) != 0)
+    if (zkv_buf_reserve(&sp->own, a->slen + a->elen + 2 * a->plen + 1) != 0 || !sp->own.data)
         return ZKV_ENOMEM;
     uint8_t *b = sp->own.data;
     if (a->plen) {
