@@ -26,13 +26,19 @@ static const zkv_repl_command commands[] = {
              "printable ASCII). A missing key prints \"(not found)\" on stderr (exit status 1). "
              "When the owner of the key's range is unreachable or absent, a replica answers: the "
              "value is printed as usual, and on stderr a note such as \"(stale: replica node-2 at "
-             "3:1042)\" names the replica and the EPOCH:SEQ of the range's log it had applied "
-             "(exit status 0). --strict turns the fallback off; --replica reads the nearest "
-             "replica on purpose. With --json: {\"key\",\"value\",\"version\":\"EPOCH:SEQ\","
-             "\"stale\",\"node\",\"position\":\"EPOCH:SEQ\"} (version: the value's last "
-             "write; position: how far the answering node had applied the range's log), key and "
-             "value as JSON strings when they are UTF-8 without NUL, else {\"base64\":\"...\"}; "
-             "a missing key prints null (exit status 1)."},
+             "3:1042)\" names the replica and the EPOCH:SEQ of the range's log it had applied, "
+             "and \"(lag: 120 ms, 0 entries)\" how far behind its owner it was (exit status 0). "
+             "Options of zkv: --strict turns the fallback off; --replica reads a replica on "
+             "purpose, --nearest the nearest copy by --zone, --hedge MS asks a replica too when "
+             "the owner has not answered within MS (first answer wins); --max-lag-ms MS and "
+             "--max-lag-entries N make a replica further behind refuse, and the owner is asked. "
+             "With --json: {\"key\",\"value\",\"version\":\"EPOCH:SEQ\",\"stale\",\"node\","
+             "\"position\":\"EPOCH:SEQ\",\"lag_ms\",\"lag_entries\"} (version: the value's "
+             "last write; position, lag: for a stale value, how far the answering replica had "
+             "applied the range's log and how far behind its owner it was, lag_ms -1 when not "
+             "caught up since it started), key and value as JSON strings when they are UTF-8 "
+             "without NUL, else {\"base64\":\"...\"}; a missing key prints null (exit status "
+             "1)."},
     {.id = ZKV_REPL_CMD_PUT,
      .name = "put",
      .alias = "set",
@@ -629,6 +635,16 @@ const char *zkv_repl_status_name(int code)
     default:
         return "ERROR";
     }
+}
+
+void zkv_repl_lag_note(uint64_t lag_ms, uint64_t lag_entries, char *out, size_t outlen)
+{
+    if (lag_ms == UINT64_MAX)
+        snprintf(out, outlen, "(lag: not caught up since it started, %llu entries)",
+                 (unsigned long long)lag_entries);
+    else
+        snprintf(out, outlen, "(lag: %llu ms, %llu entries)", (unsigned long long)lag_ms,
+                 (unsigned long long)lag_entries);
 }
 
 void zkv_repl_stale_note(const char *node, uint64_t epoch, uint64_t seq, char *out, size_t outlen)

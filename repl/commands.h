@@ -151,6 +151,9 @@ const char *zkv_repl_status_name(int code);
  * answered: "(stale: replica node-2 at 3:1042)", the replica's (epoch, seq) position in
  * the range's log. */
 void zkv_repl_stale_note(const char *node, uint64_t epoch, uint64_t seq, char *out, size_t outlen);
+/* The second note of a stale value: how far behind its owner the replica was
+ * ("(lag: 120 ms, 3 entries)"; UINT64_MAX ms: "(lag: not caught up since it started)"). */
+void zkv_repl_lag_note(uint64_t lag_ms, uint64_t lag_entries, char *out, size_t outlen);
 
 /* Process exit status for a libzkv status: 0 ok, 1 not found, 2 any other error. */
 int zkv_repl_exit_status(int code);

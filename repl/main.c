@@ -23,8 +23,10 @@
 
 #define HISTORY_MAX 1000
 
-static const char synopsis[] = "[--json | --raw | --quoted] [-x] [--timeout MS] [--strict | "
-                               "--replica] [--zone Z] [--ack-owner] [COMMAND ARGS...]";
+static const char synopsis[] =
+    "[--json | --raw | --quoted] [-x] [--timeout MS] [--strict | --replica | --nearest] "
+    "[--hedge MS] [--max-lag-ms MS] [--max-lag-entries N] [--zone Z] [--ack-owner] "
+    "[COMMAND ARGS...]";
 static const char description[] =
     "The zkv command line. With a COMMAND, runs it once and exits 0 (ok), 1 (key not\n"
     "found) or 2 (error, reason on stderr). Without one, reads commands from stdin: the\n"
@@ -37,8 +39,10 @@ static const char description[] =
     "\"...\" form with \\xHH escapes. --json: keys and values as strings when UTF-8 without\n"
     "NUL, else {\"base64\":\"...\"}; versions as \"EPOCH:SEQ\"; a missing key is null.\n"
     "Reads go to the key's owner; when it is unreachable or absent a replica answers and\n"
-    "get notes \"(stale: replica node-2 at 3:1042)\" on stderr. Writes to a range without\n"
-    "a serving owner fail within about a second: UNAVAILABLE, exit 2.";
+    "get notes \"(stale: replica node-2 at 3:1042)\" and the replica's lag on stderr.\n"
+    "--replica, --nearest and --hedge read from replicas on purpose; --max-lag-ms and\n"
+    "--max-lag-entries bound how stale a replica's answer may be (docs/api.md). Writes to\n"
+    "a range without a serving owner fail within about a second: UNAVAILABLE, exit 2.";
 
 /* --- script mode ----------------------------------------------------------------------- */
 
@@ -222,8 +226,8 @@ static int run_interactive(zkv_repl_session *s)
 int main(int argc, char **argv)
 {
     bool json = false, raw = false, quoted = false, from_stdin = false, strict = false,
-         replica = false, ack_owner = false;
-    long timeout = 5000;
+         replica = false, nearest = false, ack_owner = false;
+    long timeout = 5000, hedge = -1, max_lag_ms = 0, max_lag_entries = 0;
     const char *zone = "", *zk_auth = NULL;
     zkv_tls_files tls = {0};
     const zkv_flag flags[] = {
@@ -247,8 +251,19 @@ int main(int argc, char **argv)
          "reads fail rather than fall back to a replica when the owner is down", 0, 0},
         {"replica", 0, ZKV_FLAG_BOOL, &replica, NULL,
          "read from the nearest replica on purpose (values flagged stale)", 0, 0},
+        {"nearest", 0, ZKV_FLAG_BOOL, &nearest, NULL,
+         "read from the nearest copy: one in --zone (the owner first), else the owner", 0, 0},
+        {"hedge", 0, ZKV_FLAG_INT, &hedge, "MS",
+         "hedged reads: ask a replica too when the owner has not answered within MS; the "
+         "first answer wins",
+         0, 3600000},
+        {"max-lag-ms", 0, ZKV_FLAG_INT, &max_lag_ms, "MS",
+         "a replica more than MS behind its owner refuses reads (the owner is asked)", 0, 86400000},
+        {"max-lag-entries", 0, ZKV_FLAG_INT, &max_lag_entries, "N",
+         "a replica missing more than N log entries refuses reads (the owner is asked)", 0,
+         1000000000},
         {"zone", 0, ZKV_FLAG_STRING, &zone, "Z",
-         "this client's zone: --replica prefers replicas in it", 0, 0},
+         "this client's zone ($ZKV_ZONE): replica reads and --nearest prefer copies in it", 0, 0},
         {"ack-owner", 0, ZKV_FLAG_BOOL, &ack_owner, NULL,
          "writes are acknowledged once the owner alone has them", 0, 0},
         {"zk-auth", 0, ZKV_FLAG_STRING, &zk_auth, "FILE",
@@ -269,9 +284,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    const char *conflict = strict && replica           ? "--strict and --replica"
-                           : (json + raw + quoted) > 1 ? "--json, --raw and --quoted"
-                                                       : NULL;
+    bool hedged = hedge >= 0;
+    const char *conflict = (strict + replica + nearest) > 1 ? "--strict, --replica and --nearest"
+                           : (strict || replica) && hedged  ? "--hedge and --strict or --replica"
+                           : (json + raw + quoted) > 1      ? "--json, --raw and --quoted"
+                                                            : NULL;
     if (conflict) {
         fprintf(stderr, "zkv: %s exclude each other\n", conflict);
         zkv_flags_usage(stderr, "zkv", synopsis, flags, sizeof flags / sizeof flags[0]);
@@ -296,11 +313,16 @@ int main(int argc, char **argv)
         .json = json,
         .raw = raw,
         .quoted = quoted,
-        .read_flags = strict    ? ZKV_FLAG_OWNER_ONLY
-                      : replica ? ZKV_FLAG_READ_REPLICA
-                                : ZKV_FLAG_NONE,
+        .read_flags = (strict    ? ZKV_FLAG_OWNER_ONLY
+                       : replica ? ZKV_FLAG_READ_REPLICA
+                       : nearest ? ZKV_FLAG_READ_NEAREST
+                                 : ZKV_FLAG_NONE) |
+                      (hedged ? ZKV_FLAG_HEDGE : 0),
         .write_flags = ack_owner ? ZKV_FLAG_ACK_OWNER : ZKV_FLAG_NONE,
         .zone = zone,
+        .max_lag_ms = (uint64_t)max_lag_ms,
+        .max_lag_entries = (uint64_t)max_lag_entries,
+        .hedge_ms = (int)hedge,
         .zk_auth = zk_auth ? zk_cred.user_password : NULL,
         .tls = tls,
     };

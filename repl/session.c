@@ -150,6 +150,10 @@ int zkv_repl_session_connect(zkv_repl_session *s)
         rc = zkv_options_set_client_name(o, "zkv-cli");
     if (rc == ZKV_OK && s->zone && s->zone[0])
         rc = zkv_options_set_zone(o, s->zone);
+    if (rc == ZKV_OK)
+        rc = zkv_options_set_max_staleness(o, s->max_lag_ms, s->max_lag_entries);
+    if (rc == ZKV_OK && s->hedge_ms >= 0)
+        rc = zkv_options_set_hedge_delay(o, s->hedge_ms);
     if (rc == ZKV_OK && s->zk_auth)
         rc = zkv_options_set_zk_auth(o, s->zk_auth);
     if (rc == ZKV_OK && zkv_tls_wanted(&s->tls))
@@ -182,6 +186,13 @@ static cJSON *json_value(const zkv_repl_arg *key, const zkv_value *v)
         !cJSON_AddBoolToObject(o, "stale", zkv_value_stale(v) != 0) ||
         !cJSON_AddStringToObject(o, "node", node) ||
         (zkv_value_stale(v) && !json_add_version(o, "position", zkv_value_position(v)))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    uint64_t lag_ms, lag_entries; /* a replica's lag (ms: -1 when not caught up since start) */
+    if (zkv_value_lag(v, &lag_ms, &lag_entries) &&
+        (!cJSON_AddNumberToObject(o, "lag_ms", lag_ms == UINT64_MAX ? -1.0 : (double)lag_ms) ||
+         !cJSON_AddNumberToObject(o, "lag_entries", (double)lag_entries))) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -219,6 +230,10 @@ static int cmd_get(zkv_repl_session *s, const zkv_repl_args *a)
         char msg[256];
         zkv_version pos = zkv_value_position(v);
         zkv_repl_stale_note(zkv_value_node(v), pos.epoch, pos.seq, msg, sizeof msg);
+        note(msg);
+        uint64_t lag_ms, lag_entries;
+        zkv_value_lag(v, &lag_ms, &lag_entries);
+        zkv_repl_lag_note(lag_ms, lag_entries, msg, sizeof msg);
         note(msg);
     }
     zkv_value_free(v);

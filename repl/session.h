@@ -30,9 +30,12 @@ typedef struct zkv_repl_session {
     bool quoted;          /* --quoted: get and scan print the "..." form (zkv_repl_quote) */
     unsigned read_flags;  /* flags of get and scan (ZKV_FLAG_OWNER_ONLY, _READ_REPLICA) */
     unsigned write_flags; /* flags of put and del (ZKV_FLAG_ACK_OWNER) */
-    const char *zone;     /* the client's zone for ZKV_FLAG_READ_REPLICA ("" or NULL: none) */
-    const char *zk_auth;  /* ZooKeeper digest USER:PASSWORD (NULL: none) */
-    zkv_tls_files tls;    /* --tls-*: TLS to the nodes (none given: $ZKV_TLS_*, else plain) */
+    const char *zone;     /* the client's zone for replica reads ("" or NULL: none) */
+    uint64_t max_lag_ms;  /* --max-lag-ms, --max-lag-entries: staleness bound (0: none) */
+    uint64_t max_lag_entries;
+    int hedge_ms;        /* --hedge MS: hedged reads after MS (-1: not hedged) */
+    const char *zk_auth; /* ZooKeeper digest USER:PASSWORD (NULL: none) */
+    zkv_tls_files tls;   /* --tls-*: TLS to the nodes (none given: $ZKV_TLS_*, else plain) */
     zkv_repl_mode mode;
     unsigned long line; /* current script line, for messages */
     bool quit;          /* set by quit/exit */

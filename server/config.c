@@ -67,6 +67,10 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "data directory (created if missing)", 0, 0},
         {"advertise", 0, ZKV_FLAG_STRING, &cfg->advertise, "HOST:PORT",
          "address clients reach this node at (default: the listen address)", 0, 0},
+        {"zone", 0, ZKV_FLAG_STRING, &cfg->zone, "ZONE",
+         "this node's zone (rack, availability zone), published for clients that read from "
+         "the nearest copy (docs/api.md)",
+         0, 0},
         {"id", 0, ZKV_FLAG_STRING, &cfg->id, "ID",
          "node id (default: the one persisted in DIR, else node-XXXXXXXX)", 0, 0},
         {"max-value", 0, ZKV_FLAG_INT, &cfg->max_value, "BYTES", "largest value accepted", 1,
@@ -171,6 +175,8 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
                             &cfg->metrics_port) != 0 ||
          !cfg->metrics_host[0] || cfg->metrics_port <= 0 || cfg->metrics_port > 65535))
         return fail(cfg, flags, n, "--metrics: bad address '%s' (want HOST:PORT)", cfg->metrics);
+    if (cfg->zone && (!cfg->zone[0] || !zkv_id_valid(cfg->zone)))
+        return fail(cfg, flags, n, "--zone: invalid zone '%s' (1-63 of [A-Za-z0-9._-])", cfg->zone);
     if (cfg->id && !zkv_id_valid(cfg->id))
         return fail(cfg, flags, n, "--id: invalid node id '%s' (1-63 of [A-Za-z0-9._-])", cfg->id);
     int lvl = zkv_log_level_parse(cfg->log_level_name);

@@ -31,6 +31,7 @@ typedef struct zkv_server_config {
     const char *listen; /* HOST:PORT */
     const char *data_dir;
     const char *advertise; /* HOST:PORT announced in nodes/<id>; default: listen */
+    const char *zone;      /* failure domain announced in nodes/<id> (NULL: none) */
     const char *id;        /* NULL: persisted or generated */
     const char *log_level_name;
     zkv_log_level log_level;

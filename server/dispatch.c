@@ -18,6 +18,8 @@
 #include "ownerclock.h"
 #include "replica.h"
 
+typedef unsigned long long ull;
+
 void zkv_reply_init(zkv_reply *r)
 {
     memset(r, 0, sizeof(*r));
@@ -177,6 +179,39 @@ static bool route_ok(const zkv_dispatch_env *env, const uint8_t *key, size_t kle
                         r);
 }
 
+/* How far behind its owner this node's copy of rg may be (ownerclock.h), into r's answer. */
+static void note_lag(const zkv_dispatch_env *env, const zkv_range *rg, zkv_reply *r)
+{
+    const zkv_range_state *st = zkv_store_range(env->store, rg->id);
+    zkv_ownerclock_lag(env->clock, rg->id, st ? st->last_seq : 0, zkv_now_ms(), &r->resp.lag_ms,
+                       &r->resp.lag_entries);
+}
+
+/* A replica read with a staleness bound (max_lag_ms, max_lag_entries) is refused with
+ * TOO_STALE when this copy is further behind its owner; the client then asks the owner. */
+static bool lag_ok(const zkv_dispatch_env *env, const Zkv__Request *req, const zkv_range *rg,
+                   zkv_reply *r)
+{
+    if (!req->max_lag_ms && !req->max_lag_entries)
+        return true;
+    note_lag(env, rg, r);
+    uint64_t ms = r->resp.lag_ms, entries = r->resp.lag_entries;
+    if (zkv_lag_within(ms, entries, req->max_lag_ms, req->max_lag_entries))
+        return true;
+    if (ms == UINT64_MAX)
+        set_status(r, ZKV__STATUS__TOO_STALE,
+                   "replica %s of range %s has not held all its owner had since it started "
+                   "(bound %llu ms, %llu entries)",
+                   env->node_id, rg->id, (ull)req->max_lag_ms, (ull)req->max_lag_entries);
+    else
+        set_status(r, ZKV__STATUS__TOO_STALE,
+                   "replica %s of range %s is %llu ms and %llu entries behind its owner (bound "
+                   "%llu ms, %llu entries)",
+                   env->node_id, rg->id, (ull)ms, (ull)entries, (ull)req->max_lag_ms,
+                   (ull)req->max_lag_entries);
+    return false;
+}
+
 /* Routing of a read: the owner's rules, and with FLAG_ALLOW_STALE a recovery replica of the
  * range answers from its own data (*stale set). A fenced owner never answers. */
 static bool read_route_ok(const zkv_dispatch_env *env, const Zkv__Request *req, const uint8_t *key,
@@ -195,7 +230,7 @@ static bool read_route_ok(const zkv_dispatch_env *env, const Zkv__Request *req, 
         return false;
     }
     *stale = true;
-    return true;
+    return lag_ok(env, req, *range, r);
 }
 
 /* rg's read visibility (readvis.h) through the shipper's table, else its hook; NULL when
@@ -256,6 +291,7 @@ static bool moving(const zkv_dispatch_env *env, const zkv_range *rg, bool write,
 static void mark_stale(const zkv_dispatch_env *env, const zkv_range *rg, zkv_reply *r)
 {
     r->resp.stale = true;
+    note_lag(env, rg, r);
     const zkv_range_state *st = zkv_store_range(env->store, rg->id);
     if (st) {
         r->resp.range_epoch = st->committed_epoch;

@@ -117,6 +117,7 @@ int main(int argc, char **argv)
                        .cluster = cfg.cluster,
                        .node_id = node_id,
                        .advertise = cfg.advertise,
+                       .zone = cfg.zone,
                        .incarnation = incarnation,
                        .session_timeout_ms = (int)cfg.session_timeout_ms,
                        .zk_cred = cfg.zk_auth ? &zk_cred : NULL},

@@ -233,6 +233,17 @@ static bool connect_zk(zkv_membership *m, bool *logged_failure)
     return true;
 }
 
+/* This node's nodes/<id> record (its leaving flag aside). */
+static void node_info(const zkv_membership *m, zkv_node_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    snprintf(info->id, sizeof(info->id), "%s", m->cfg.node_id);
+    snprintf(info->addr, sizeof(info->addr), "%s", m->cfg.advertise);
+    snprintf(info->zone, sizeof(info->zone), "%s", m->cfg.zone ? m->cfg.zone : "");
+    info->incarnation = m->cfg.incarnation;
+    snprintf(info->version, sizeof(info->version), "%s", ZKV_VERSION);
+}
+
 typedef enum { REG_OK, REG_RETRY, REG_REFUSED } reg_result;
 
 /* Creates the ephemeral nodes/<id>; replaces a registration left by an older incarnation. */
@@ -244,11 +255,7 @@ static reg_result register_node(zkv_membership *m, char *reason, size_t rlen)
         return REG_REFUSED;
     }
     zkv_node_info info;
-    memset(&info, 0, sizeof(info));
-    snprintf(info.id, sizeof(info.id), "%s", m->cfg.node_id);
-    snprintf(info.addr, sizeof(info.addr), "%s", m->cfg.advertise);
-    info.incarnation = m->cfg.incarnation;
-    snprintf(info.version, sizeof(info.version), "%s", ZKV_VERSION);
+    node_info(m, &info);
     pthread_mutex_lock(&m->mu);
     info.leaving = m->leaving;
     pthread_mutex_unlock(&m->mu);
@@ -330,11 +337,7 @@ static void write_leaving(zkv_membership *m)
     if (zkv_path(path, sizeof(path), m->cfg.cluster, ZKV_PATH_NODES, m->cfg.node_id) != 0)
         return;
     zkv_node_info info;
-    memset(&info, 0, sizeof(info));
-    snprintf(info.id, sizeof(info.id), "%s", m->cfg.node_id);
-    snprintf(info.addr, sizeof(info.addr), "%s", m->cfg.advertise);
-    info.incarnation = m->cfg.incarnation;
-    snprintf(info.version, sizeof(info.version), "%s", ZKV_VERSION);
+    node_info(m, &info);
     info.leaving = true;
     char *json = zkv_node_to_json(&info);
     /* with a map bump: every node and the coordinator read it at once (owners drop the

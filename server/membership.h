@@ -34,6 +34,7 @@ typedef struct zkv_membership_config {
     const char *cluster;
     const char *node_id;
     const char *advertise;
+    const char *zone; /* published in nodes/<id> for clients' nearest reads (NULL: none) */
     uint64_t incarnation;
     int session_timeout_ms;
     const zkv_zk_cred *zk_cred; /* --zk-auth (NULL: open ACLs, no ZooKeeper credentials) */

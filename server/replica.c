@@ -257,6 +257,12 @@ void zkv_replica_append(const zkv_dispatch_env *env, const zkv_session *sess,
                             zkv_now_ms());
     }
     const zkv_range_state *st = zkv_store_range(env->store, rg->id);
+    if (st) { /* how far behind the owner this copy is, for reads with a bound */
+        uint64_t sent_end = req->prev_seq + req->n_entries;
+        zkv_ownerclock_note_position(env->clock, rg->id,
+                                     req->head_seq > sent_end ? req->head_seq : sent_end,
+                                     st->last_seq, zkv_now_ms());
+    }
     if (env->log_retain && st && st->last_seq > env->log_retain &&
         zkv_store_truncate_log(env->store, rg->id, st->last_seq - env->log_retain, err,
                                sizeof(err)) < 0) {

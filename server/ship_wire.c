@@ -77,7 +77,7 @@ static bool append_shaped(const Zkv__Request *req)
         (req->node_id && req->node_id[0]) || (req->auth && req->auth[0]) || (int)req->op < 0 ||
         req->base.n_unknown_fields || req->condition || req->if_epoch || req->if_seq ||
         req->client_id || req->client_seq || req->n_writes || req->reverse || req->keys_only ||
-        req->ttl_ms)
+        req->ttl_ms || req->max_lag_ms || req->max_lag_entries)
         return false;
     for (size_t i = 0; i < req->n_entries; i++)
         if (!req->entries[i] || (int)req->entries[i]->op < 0 ||
@@ -95,7 +95,7 @@ int zkv_wire_append_frame(zkv_buf *out, const Zkv__Request *req)
                u64_field_len(8, req->map_version) + bytes_field_len(16, rid) +
                u64_field_len(17, req->epoch) + u64_field_len(18, req->prev_seq) +
                u64_field_len(19, req->prev_epoch) + u64_field_len(21, req->commit_seq) +
-               u64_field_len(37, req->owner_time_ms);
+               u64_field_len(37, req->owner_time_ms) + u64_field_len(40, req->head_seq);
     for (size_t i = 0; i < req->n_entries; i++) {
         size_t el = entry_len(req->entries[i]);
         n += varint_len(20u << 3 | 2) + varint_len(el) + el; /* written even when empty */
@@ -131,6 +131,7 @@ int zkv_wire_append_frame(zkv_buf *out, const Zkv__Request *req)
     }
     p = put_u64_field(p, 21, req->commit_seq);
     p = put_u64_field(p, 37, req->owner_time_ms);
+    p = put_u64_field(p, 40, req->head_seq);
     out->len = (size_t)(p - out->data);
     return 0;
 }
@@ -238,7 +239,7 @@ _Static_assert(sizeof(Zkv__Op) == sizeof(uint32_t), "enums are int-sized (protob
         (k), (uint16_t)offsetof(type, m)                                                           \
     }
 
-#define N_REQUEST_FIELDS 38u
+#define N_REQUEST_FIELDS 41u
 #define N_ENTRY_FIELDS 10u
 
 static const append_field append_request_fields[N_REQUEST_FIELDS] = {
@@ -252,6 +253,7 @@ static const append_field append_request_fields[N_REQUEST_FIELDS] = {
     [20] = AFIELD(AK_ENTRY, Zkv__Request, entries),
     [21] = AFIELD(AK_U64, Zkv__Request, commit_seq),
     [37] = AFIELD(AK_U64, Zkv__Request, owner_time_ms),
+    [40] = AFIELD(AK_U64, Zkv__Request, head_seq),
 };
 
 static const append_field append_entry_fields[N_ENTRY_FIELDS] = {

@@ -1004,6 +1004,7 @@ static int send_append(stream *st, bool heartbeat)
     req.entries = c.n ? sh->entry_ptrs : NULL;
     req.commit_seq = o->commit_point;
     req.owner_time_ms = zkv_wall_ms(); /* replicas judge expiry by it (ownerclock.h) */
+    req.head_seq = last; /* and how far behind they are (reads with a staleness bound) */
     if (memo && sh->n_memo < FRAME_MEMO_MAX) {
         /* encode once into the memo, copy to this peer (and later to the others) */
         req.id = ++sh->next_req_id;

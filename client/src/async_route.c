@@ -152,7 +152,7 @@ static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
         req.client_seq = r->client_seq;
     }
     req.map_version = r->st.map_version > 0 ? (uint64_t)r->st.map_version : 0;
-    req.flags = zkv__wire_flags(op_kind(r), r->flags, rt->replica);
+    zkv__stamp(&req, op_kind(r), r->flags, rt->replica, &a->c->opts);
     int rc = zkv__aconn_send(a, c, &req, r, now, err, errlen);
     if (rc != ZKV_OK)
         return rc;
@@ -190,21 +190,11 @@ static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *r
         zkv__async_complete(a, r, ZKV_ENOTFOUND, NULL, "key not found");
     } else if (value_nul || resp->value.len == 0) {
         static unsigned char empty[1];
-        zkv_value v = {.data = resp->value.len ? resp->value.data : empty,
-                       .len = resp->value.len,
-                       .version = {resp->epoch, resp->seq},
-                       .position = {resp->range_epoch, resp->range_seq},
-                       .stale = resp->stale || r->to_replica ? 1 : 0,
-                       .ttl_ms = resp->ttl_ms ? (int64_t)resp->ttl_ms : -1};
-        zkv__copy_str(v.node, sizeof v.node, r->node);
+        zkv_value v = {.data = resp->value.len ? resp->value.data : empty, .len = resp->value.len};
+        zkv__value_meta(&v, resp, r->to_replica, r->node);
         zkv__async_complete(a, r, ZKV_OK, &v, NULL);
     } else {
-        zkv_version ver = {resp->epoch, resp->seq};
-        zkv_version pos = {resp->range_epoch, resp->range_seq};
-        zkv_value *v = zkv__value_new(resp->value.data, resp->value.len, ver, pos,
-                                      resp->stale || r->to_replica ? 1 : 0, r->node);
-        if (v && resp->ttl_ms)
-            v->ttl_ms = (int64_t)resp->ttl_ms;
+        zkv_value *v = zkv__value_from(resp, r->to_replica, r->node);
         if (v)
             zkv__async_complete(a, r, ZKV_OK, v, NULL);
         else
@@ -222,8 +212,8 @@ static void fail_text(zkv_async *a, const zkv__areq *r, const zkv__outcome *o, c
     zkv__route fresh;
     if (nx->unserved && !rt) {
         snap = zkv__mapcache_snapshot(&a->c->mc);
-        zkv__route_key(snap->map, route_key(r), route_len(r), op_kind(r), r->flags, a->c->opts.zone,
-                       NULL, &fresh);
+        zkv__route_key(snap->map, route_key(r), route_len(r), op_kind(r),
+                       zkv__route_flags(r->flags, &a->c->opts), a->c->opts.zone, NULL, &fresh);
         rt = &fresh;
     }
     const zkv__failures *f = r->slow ? &r->slow->f : NULL;
@@ -290,7 +280,8 @@ void zkv__areq_route(zkv_async *a, zkv__areq *r, char *sync_err, int *sync_rc)
         bool own;
         zkv__mapsnap *snap = zkv__async_snapshot(a, &own);
         zkv__route rt;
-        zkv__route_key(snap->map, route_key(r), route_len(r), op_kind(r), r->flags, a->c->opts.zone,
+        zkv__route_key(snap->map, route_key(r), route_len(r), op_kind(r),
+                       zkv__route_flags(r->flags, &a->c->opts), a->c->opts.zone,
                        r->slow ? &r->slow->down : NULL, &rt);
         r->st.map_version = snap->map->version;
         zkv__outcome o = zkv__route_outcome(&rt, may_fall_back(r));
@@ -378,7 +369,7 @@ void zkv__areq_answer(zkv_async *a, zkv__areq *r, const Zkv__Response *resp, boo
     zkv__answer_text(resp->status, resp->message, resp->map_version, r->node, r->st.map_version,
                      text, sizeof text);
     zkv__attempt_why(resp, NULL, why, sizeof why);
-    if (resp->status == ZKV__STATUS__UNAVAILABLE)
+    if (zkv__node_refusal(resp->status))
         zkv__failures_note(&r->slow->f, r->node, r->to_replica, true, text, why);
     else
         zkv__copy_str(r->slow->f.last, sizeof r->slow->f.last, text);

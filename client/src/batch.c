@@ -295,7 +295,8 @@ static void unserved_message(const run_ctx *x, const zkv_rangemap *m, const zkv_
     bool fallback = kind == ZKV__READ && !(f & ZKV_FLAG_OWNER_ONLY);
     bool read_replica = kind == ZKV__READ && (f & ZKV_FLAG_READ_REPLICA);
     zkv__cand cands[ZKV__CAND_MAX];
-    size_t n = zkv__route_candidates(m, rt->range, kind, f, x->c->opts.zone, cands);
+    size_t n = zkv__route_candidates(m, rt->range, kind, zkv__route_flags(f, &x->c->opts),
+                                     x->c->opts.zone, cands);
     const char *replica_why = "";
     char rwhy[ZKV__WHY_MAX + ZKV_ID_MAX + 8] = "";
     size_t n_replicas = 0;
@@ -338,8 +339,8 @@ static void route_round(run_ctx *x)
         zkv__route rt;
         unsigned f = op_flags(x, op);
         zkv__route_key(m, x->b->arena.data ? x->b->arena.data + op->koff : (const uint8_t *)"",
-                       op->klen, is_read(op) ? ZKV__READ : ZKV__WRITE, f, x->c->opts.zone, &x->down,
-                       &rt);
+                       op->klen, is_read(op) ? ZKV__READ : ZKV__WRITE,
+                       zkv__route_flags(f, &x->c->opts), x->c->opts.zone, &x->down, &rt);
         bool fallback = is_read(op) && !(f & ZKV_FLAG_OWNER_ONLY);
         if (rt.kind == ZKV__ROUTE_SEND) {
             size_t g = 0;
@@ -413,8 +414,8 @@ static void exchange_round(run_ctx *x, zkv__conn **conns, int *rcs, uint64_t *fi
             r->key.len = op->klen;
             r->value.data = op->vlen ? x->b->arena.data + op->voff : NULL;
             r->value.len = op->vlen;
-            r->flags =
-                zkv__wire_flags(is_read(op) ? ZKV__READ : ZKV__WRITE, x->flags, op->to_replica);
+            zkv__stamp(r, is_read(op) ? ZKV__READ : ZKV__WRITE, x->flags, op->to_replica,
+                       &x->c->opts);
             r->map_version = (uint64_t)op->st.map_version;
             x->reqp[k] = r;
             x->resps[k] = NULL;

@@ -44,6 +44,13 @@ int zkv_client_create(const zkv_options *opts, zkv_client **out)
         free(c);
         return zkv__fail(ZKV_ENOMEM, "out of memory");
     }
+    if (zkv__pool_init(&c->hedge_pool, c->tls) != 0) {
+        zkv__pool_destroy(&c->pool);
+        zkv_tls_ctx_free(c->tls);
+        zkv__options_clear(&c->opts);
+        free(c);
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    }
     zkv_zk_cred cred;
     bool has_cred = c->opts.zk_auth && c->opts.zk_auth[0] &&
                     zkv_zk_cred_parse(c->opts.zk_auth, &cred, err, sizeof err) == 0;
@@ -52,6 +59,7 @@ int zkv_client_create(const zkv_options *opts, zkv_client **out)
                                 sizeof err);
     memset(&cred, 0, sizeof cred);
     if (rc != ZKV_OK) {
+        zkv__pool_destroy(&c->hedge_pool);
         zkv__pool_destroy(&c->pool);
         zkv_tls_ctx_free(c->tls);
         zkv__options_clear(&c->opts);
@@ -82,6 +90,7 @@ void zkv_client_free(zkv_client *c)
 {
     if (!c)
         return;
+    zkv__pool_destroy(&c->hedge_pool);
     zkv__pool_destroy(&c->pool);
     zkv__mapcache_close(&c->mc);
     zkv_tls_ctx_free(c->tls);
@@ -152,15 +161,9 @@ int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigne
     zkv__reply reply;
     rc = run(c, &req, ZKV__READ, flags, deadline, &reply);
     if (rc == ZKV_OK) {
-        Zkv__Response *r = reply.resp;
-        zkv_version ver = {r->epoch, r->seq};
-        zkv_version pos = {r->range_epoch, r->range_seq};
-        *out = zkv__value_new(r->value.data, r->value.len, ver, pos,
-                              r->stale || reply.replica ? 1 : 0, reply.node);
+        *out = zkv__value_from(reply.resp, reply.replica, reply.node);
         if (!*out)
             rc = zkv__fail(ZKV_ENOMEM, "out of memory");
-        else if (r->ttl_ms)
-            (*out)->ttl_ms = (int64_t)r->ttl_ms;
     } else if (rc == ZKV_ENOTFOUND) {
         zkv__fail(rc, "key not found");
     }

@@ -19,7 +19,8 @@ struct zkv_client {
     zkv_cluster_info info; /* cluster record read at create (cluster_id for HELLO) */
     zkv__mapcache mc;
     zkv__pool pool;
-    zkv_tls_ctx *tls; /* TLS to the nodes (NULL: plain), from the options */
+    zkv__pool hedge_pool; /* hedged reads' second requests (hedge.c) */
+    zkv_tls_ctx *tls;     /* TLS to the nodes (NULL: plain), from the options */
     /* Conditional writes carry (client_id, a request number): random per client, never 0;
      * numbers from 1 up, the same on every retry of one call. */
     uint64_t client_id;

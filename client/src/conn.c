@@ -302,6 +302,12 @@ static int parse_answers(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Respons
          * request outstanding that answer can only be for it. */
         if (id == 0 && n == 1)
             id = first_id;
+        if (id < first_id && id && id <= c->abandoned) {
+            zkv__response_free(r); /* the late answer of a hedged read that lost */
+            if (c->n_abandoned)
+                c->n_abandoned--;
+            continue;
+        }
         if (id < first_id || id - first_id >= n || resps[id - first_id]) {
             zkv__err(ZKV_EPROTOCOL, err, errlen, "node %s at %s answered unknown request id %llu",
                      c->node_id, c->addr, (unsigned long long)r->id);
@@ -316,6 +322,51 @@ static int parse_answers(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Respons
     return ZKV_OK;
 }
 
+short zkv__conn_events(const zkv__conn *c)
+{
+    return (short)(POLLIN | (zkv_stream_want_write(&c->s, &c->out) ? POLLOUT : 0));
+}
+
+int zkv__conn_take(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **resps, size_t *got,
+                   char *err, size_t errlen)
+{
+    if (c->s.fd < 0)
+        return zkv__err(ZKV_ECONNECT, err, errlen, "connection to node %s at %s is closed",
+                        c->node_id, c->addr);
+    return parse_answers(c, first_id, n, resps, got, err, errlen);
+}
+
+int zkv__conn_io(zkv__conn *c, short revents, char *err, size_t errlen)
+{
+    if (revents & POLLOUT) {
+        int w = zkv_stream_send(&c->s, &c->out);
+        if (w != 0)
+            return fail_stream(c, w, err, errlen, true);
+    }
+    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+        ssize_t r = read_some(c);
+        if (r < 0)
+            return fail_stream(c, r, err, errlen, true);
+    }
+    return ZKV_OK;
+}
+
+int zkv__conn_fail_wait(zkv__conn *c, int ev, char *err, size_t errlen)
+{
+    if (ev < 0)
+        return fail_io(c, ZKV_ECONNECT, err, errlen, true, errno);
+    zkv__err(ZKV_ETIMEOUT, err, errlen, "node %s at %s did not answer", c->node_id, c->addr);
+    zkv__conn_close(c);
+    return ZKV_ETIMEOUT;
+}
+
+void zkv__conn_abandon(zkv__conn *c, uint64_t id)
+{
+    if (id > c->abandoned)
+        c->abandoned = id;
+    c->n_abandoned++;
+}
+
 int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **resps,
                    uint64_t deadline_ms, char *err, size_t errlen)
 {
@@ -324,36 +375,14 @@ int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **re
         if (resps[i])
             got++;
     for (;;) {
-        if (c->s.fd < 0)
-            return zkv__err(ZKV_ECONNECT, err, errlen, "connection to node %s at %s is closed",
-                            c->node_id, c->addr);
-        int rc = parse_answers(c, first_id, n, resps, &got, err, errlen);
-        if (rc != ZKV_OK)
+        int rc = zkv__conn_take(c, first_id, n, resps, &got, err, errlen);
+        if (rc != ZKV_OK || got == n)
             return rc;
-        if (got == n)
-            return ZKV_OK;
-        short want = POLLIN;
-        if (zkv_stream_want_write(&c->s, &c->out))
-            want |= POLLOUT;
-        int ev = wait_fd(c->s.fd, want, deadline_ms);
-        if (ev == 0) {
-            zkv__err(ZKV_ETIMEOUT, err, errlen, "node %s at %s did not answer", c->node_id,
-                     c->addr);
-            zkv__conn_close(c);
-            return ZKV_ETIMEOUT;
-        }
-        if (ev < 0)
-            return fail_io(c, ZKV_ECONNECT, err, errlen, true, errno);
-        if (ev & POLLOUT) {
-            int w = zkv_stream_send(&c->s, &c->out);
-            if (w != 0)
-                return fail_stream(c, w, err, errlen, true);
-        }
-        if (ev & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t r = read_some(c);
-            if (r < 0)
-                return fail_stream(c, r, err, errlen, true);
-        }
+        int ev = wait_fd(c->s.fd, zkv__conn_events(c), deadline_ms);
+        if (ev <= 0)
+            return zkv__conn_fail_wait(c, ev, err, errlen);
+        if ((rc = zkv__conn_io(c, (short)ev, err, errlen)) != ZKV_OK)
+            return rc;
     }
 }
 
@@ -368,8 +397,8 @@ int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **re
  * it cannot close it, so a busy connection loses nothing that matters. */
 static bool idle_conn_dead(const zkv__conn *c)
 {
-    if (zkv_now_ms() - c->last_read_ms < IDLE_CHECK_MS)
-        return false;
+    if (zkv_now_ms() - c->last_read_ms < IDLE_CHECK_MS || c->n_abandoned)
+        return false; /* (a late answer to drop is not a dead connection) */
     struct pollfd p = {.fd = c->s.fd, .events = POLLIN};
     return poll(&p, 1, 0) != 0;
 }

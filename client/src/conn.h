@@ -32,8 +32,10 @@ typedef struct zkv__conn {
     /* Until when reads that replicas can answer skip this node: set after it was
      * unreachable or silent, cleared by its next answer (zkv__conn_note). */
     atomic_uint_fast64_t skip_until_ms;
-    zkv_buf in;  /* bytes read, not yet parsed */
-    zkv_buf out; /* bytes queued, not yet written */
+    uint64_t abandoned;   /* answers to ids up to this one are dropped (a hedge that lost) */
+    unsigned n_abandoned; /* ...of which this many have not come yet */
+    zkv_buf in;           /* bytes read, not yet parsed */
+    zkv_buf out;          /* bytes queued, not yet written */
 } zkv__conn;
 
 /* What HELLO says about us. */
@@ -94,5 +96,17 @@ void zkv__response_free(Zkv__Response *r);
  * stay in resps (the others are NULL). Free each with zkv__response_free. */
 int zkv__conn_recv(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **resps,
                    uint64_t deadline_ms, char *err, size_t errlen);
+
+/* The pieces of zkv__conn_recv, for a caller that waits on several connections at once
+ * (a hedged read, hedge.c): the poll(2) events c waits for; the reads and writes its
+ * revents allow; the answers to [first_id, first_id+n) among what was read (*got counts
+ * them); the failure of a wait (ev 0: ZKV_ETIMEOUT, -1: errno). Each closes c on error. */
+short zkv__conn_events(const zkv__conn *c);
+int zkv__conn_io(zkv__conn *c, short revents, char *err, size_t errlen);
+int zkv__conn_take(zkv__conn *c, uint64_t first_id, size_t n, Zkv__Response **resps, size_t *got,
+                   char *err, size_t errlen);
+int zkv__conn_fail_wait(zkv__conn *c, int ev, char *err, size_t errlen);
+/* The request id was given up on: its answer, when it comes, is dropped unread. */
+void zkv__conn_abandon(zkv__conn *c, uint64_t id);
 
 #endif

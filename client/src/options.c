@@ -37,7 +37,8 @@ zkv_options *zkv_options_create(void)
     o->zk = strdup(zk);
     o->cluster = strdup(cluster);
     o->client_name = strdup("libzkv");
-    o->zone = strdup("");
+    const char *zone = getenv("ZKV_ZONE");
+    o->zone = strdup(zone && strlen(zone) < ZKV__MAX_ZONE ? zone : "");
     const char *token = getenv("ZKV_AUTH_TOKEN");
     o->auth = strdup(token ? token : "");
     o->zk_auth = strdup("");
@@ -46,6 +47,7 @@ zkv_options *zkv_options_create(void)
     o->tls_cert = strdup(tls[1] ? tls[1] : "");
     o->tls_key = strdup(tls[2] ? tls[2] : "");
     o->failfast_ms = ZKV__DEFAULT_FAILFAST_MS;
+    o->hedge_ms = ZKV__DEFAULT_HEDGE_MS;
     o->connect_timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
     o->timeout_ms = ZKV__DEFAULT_TIMEOUT_MS;
     o->session_timeout_ms = ZKV__DEFAULT_SESSION_MS;
@@ -251,4 +253,22 @@ int zkv_options_set_zone(zkv_options *o, const char *zone)
     if (!o || !zone || strlen(zone) >= ZKV__MAX_ZONE)
         return zkv__fail(ZKV_EINVAL, "zone must be shorter than %d bytes", ZKV__MAX_ZONE);
     return set_string(&o->zone, zone);
+}
+
+int zkv_options_set_max_staleness(zkv_options *o, uint64_t max_lag_ms, uint64_t max_lag_entries)
+{
+    if (!o)
+        return zkv__fail(ZKV_EINVAL, "options are NULL");
+    o->max_lag_ms = max_lag_ms;
+    o->max_lag_entries = max_lag_entries;
+    return ZKV_OK;
+}
+
+int zkv_options_set_hedge_delay(zkv_options *o, int ms)
+{
+    if (!o || ms < 0 || ms > ZKV__MAX_TIMEOUT_MS)
+        return zkv__fail(ZKV_EINVAL, "hedge delay must be 0..%d ms, not %d", ZKV__MAX_TIMEOUT_MS,
+                         ms);
+    o->hedge_ms = ms;
+    return ZKV_OK;
 }

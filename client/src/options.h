@@ -3,12 +3,14 @@
 #ifndef ZKV_CLIENT_OPTIONS_H
 #define ZKV_CLIENT_OPTIONS_H
 #include <stddef.h>
+#include <stdint.h>
 
 #define ZKV__DEFAULT_ZK "127.0.0.1:2181"
 #define ZKV__DEFAULT_CLUSTER "default"
 #define ZKV__DEFAULT_TIMEOUT_MS 5000
 #define ZKV__DEFAULT_SESSION_MS 10000
 #define ZKV__DEFAULT_FAILFAST_MS 1000
+#define ZKV__DEFAULT_HEDGE_MS 10               /* HBase's timeline reads hedge after 10 ms too */
 #define ZKV__MAX_TIMEOUT_MS (24 * 3600 * 1000) /* a day: larger is a bug, not a choice */
 #define ZKV__MAX_CLIENT_NAME 128
 #define ZKV__MAX_AUTH 256 /* ZKV_AUTH_MAX_SECRET */
@@ -30,7 +32,10 @@ struct zkv_options {
     size_t max_key;
     size_t max_value;
     unsigned default_flags;
-    int failfast_ms; /* how long a call waits for a new owner when none can serve */
+    int failfast_ms;          /* how long a call waits for a new owner when none can serve */
+    uint64_t max_lag_ms;      /* replica reads: staleness bound in ms (0: none) */
+    uint64_t max_lag_entries; /* ...and in log entries (0: none) */
+    int hedge_ms;             /* ZKV_FLAG_HEDGE: ask a replica too after this long */
 };
 
 /* Deep copy of src into dst (uninitialised). Returns ZKV_OK or ZKV_ENOMEM. */

@@ -9,6 +9,7 @@
 
 #include "zkv/zkv.h"
 #include "common/frame.h"
+#include "options.h"
 #include "route.h"
 
 int zkv__flags_check(unsigned flags, char *err, size_t errlen)
@@ -17,11 +18,30 @@ int zkv__flags_check(unsigned flags, char *err, size_t errlen)
         snprintf(err, errlen, "unknown flag bits 0x%x", flags & ~(unsigned)ZKV__FLAGS_ALL);
         return -1;
     }
-    if ((flags & ZKV_FLAG_READ_REPLICA) && (flags & ZKV_FLAG_OWNER_ONLY)) {
-        snprintf(err, errlen, "ZKV_FLAG_READ_REPLICA and ZKV_FLAG_OWNER_ONLY exclude each other");
-        return -1;
-    }
+    static const struct {
+        unsigned a, b;
+        const char *text;
+    } excl[] = {
+        {ZKV_FLAG_READ_REPLICA, ZKV_FLAG_OWNER_ONLY,
+         "ZKV_FLAG_READ_REPLICA and ZKV_FLAG_OWNER_ONLY"},
+        {ZKV_FLAG_READ_NEAREST, ZKV_FLAG_OWNER_ONLY,
+         "ZKV_FLAG_READ_NEAREST and ZKV_FLAG_OWNER_ONLY"},
+        {ZKV_FLAG_HEDGE, ZKV_FLAG_OWNER_ONLY, "ZKV_FLAG_HEDGE and ZKV_FLAG_OWNER_ONLY"},
+        {ZKV_FLAG_READ_NEAREST, ZKV_FLAG_READ_REPLICA,
+         "ZKV_FLAG_READ_NEAREST and ZKV_FLAG_READ_REPLICA"},
+        {ZKV_FLAG_HEDGE, ZKV_FLAG_READ_REPLICA, "ZKV_FLAG_HEDGE and ZKV_FLAG_READ_REPLICA"},
+    };
+    for (size_t i = 0; i < sizeof excl / sizeof excl[0]; i++)
+        if ((flags & excl[i].a) && (flags & excl[i].b)) {
+            snprintf(err, errlen, "%s exclude each other", excl[i].text);
+            return -1;
+        }
     return 0;
+}
+
+unsigned zkv__route_flags(unsigned flags, const struct zkv_options *o)
+{
+    return flags | (o && (o->max_lag_ms || o->max_lag_entries) ? ZKV__FLAG_BOUNDED : 0);
 }
 
 bool zkv__may_fall_back(zkv__op_kind op, unsigned flags)
@@ -88,17 +108,31 @@ const char *zkv__short_reason(const char *err)
 
 /* --- candidates --------------------------------------------------------------------------- */
 
-/* Sort key of a replica candidate: lower asks first. */
-static int replica_rank(const zkv_rangemap *m, const zkv_range *r, const char *id, bool by_zone,
-                        const char *zone)
+static bool in_zone(const zkv_rangemap *m, const char *id, const char *zone)
 {
-    int rank = zkv_range_is_in_sync(r, id) ? 0 : 1;
-    if (by_zone) {
-        const zkv_node_info *n = zkv_rangemap_node(m, id);
-        if (!n || strcmp(n->zone, zone) != 0)
-            rank += 2;
-    }
-    return rank;
+    const zkv_node_info *n = zkv_rangemap_node(m, id);
+    return zone && zone[0] && n && strcmp(n->zone, zone) == 0;
+}
+
+/* Sort key of a replica candidate: lower asks first. */
+static int replica_rank(const zkv_rangemap *m, const zkv_range *r, const char *id, const char *zone)
+{
+    return (zkv_range_is_in_sync(r, id) ? 0 : 1) +
+           (zone && zone[0] && !in_zone(m, id, zone) ? 2 : 0);
+}
+
+/* Moves the owner (out[0]) behind the replicas of the client's zone for
+ * ZKV_FLAG_READ_NEAREST when it is not in that zone itself. */
+static void nearest_order(const zkv_rangemap *m, const char *zone, zkv__cand *out, size_t n)
+{
+    if (n < 2 || out[0].replica || in_zone(m, out[0].id, zone))
+        return;
+    size_t near = 1;
+    while (near < n && in_zone(m, out[near].id, zone))
+        near++;
+    zkv__cand owner = out[0];
+    memmove(&out[0], &out[1], (near - 1) * sizeof out[0]);
+    out[near - 1] = owner;
 }
 
 size_t zkv__route_candidates(const zkv_rangemap *m, const zkv_range *r, zkv__op_kind op,
@@ -111,7 +145,6 @@ size_t zkv__route_candidates(const zkv_rangemap *m, const zkv_range *r, zkv__op_
         out[n++] = (zkv__cand){.id = r->owner, .replica = false};
     if (!fallback)
         return n;
-    bool by_zone = read_replica && zone && zone[0];
     size_t first = n;
     int ranks[ZKV__CAND_MAX];
     for (int i = 0; i < r->n_replicas && n < ZKV__CAND_MAX; i++) {
@@ -124,7 +157,7 @@ size_t zkv__route_candidates(const zkv_rangemap *m, const zkv_range *r, zkv__op_
         if (dup)
             continue;
         /* insertion by (rank, id) */
-        int rank = replica_rank(m, r, id, by_zone, zone);
+        int rank = replica_rank(m, r, id, zone);
         size_t at = n;
         while (at > first && (ranks[at - 1] > rank ||
                               (ranks[at - 1] == rank && strcmp(out[at - 1].id, id) > 0))) {
@@ -136,6 +169,10 @@ size_t zkv__route_candidates(const zkv_rangemap *m, const zkv_range *r, zkv__op_
         ranks[at] = rank;
         n++;
     }
+    if (read_replica && (flags & ZKV__FLAG_BOUNDED) && r->owner[0] && n < ZKV__CAND_MAX)
+        out[n++] = (zkv__cand){.id = r->owner, .replica = false}; /* replicas too stale */
+    if (op == ZKV__READ && (flags & ZKV_FLAG_READ_NEAREST))
+        nearest_order(m, zone, out, n);
     return n;
 }
 
@@ -183,6 +220,37 @@ uint32_t zkv__wire_flags(zkv__op_kind op, unsigned flags, bool to_replica)
     return to_replica ? ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE : 0;
 }
 
+void zkv__stamp(Zkv__Request *req, zkv__op_kind op, unsigned flags, bool to_replica,
+                const struct zkv_options *o)
+{
+    req->flags = zkv__wire_flags(op, flags, to_replica);
+    bool bound = op == ZKV__READ && to_replica && o;
+    req->max_lag_ms = bound ? o->max_lag_ms : 0;
+    req->max_lag_entries = bound ? o->max_lag_entries : 0;
+}
+
+const zkv_node_info *zkv__hedge_target(const zkv_rangemap *m, const zkv__route *rt, zkv__op_kind op,
+                                       unsigned flags, const char *zone, const zkv__down *down)
+{
+    if (op != ZKV__READ || !(flags & ZKV_FLAG_HEDGE) || rt->kind != ZKV__ROUTE_SEND ||
+        rt->replica || !rt->range)
+        return NULL;
+    zkv__cand cands[ZKV__CAND_MAX];
+    size_t n = zkv__route_candidates(m, rt->range, op, flags, zone, cands);
+    for (size_t i = 0; i < n; i++) {
+        const zkv_node_info *node = zkv_rangemap_node(m, cands[i].id);
+        if (cands[i].replica && !zkv__down_has(down, cands[i].id) && node && node->addr[0] &&
+            node != rt->node)
+            return node;
+    }
+    return NULL;
+}
+
+bool zkv__node_refusal(int status)
+{
+    return status == ZKV__STATUS__UNAVAILABLE || status == ZKV__STATUS__TOO_STALE;
+}
+
 int zkv__status_to_code(int status)
 {
     switch (status) {
@@ -193,6 +261,7 @@ int zkv__status_to_code(int status)
     case ZKV__STATUS__NOT_OWNER:
         return ZKV_ENOTOWNER;
     case ZKV__STATUS__UNAVAILABLE:
+    case ZKV__STATUS__TOO_STALE:
         return ZKV_EUNAVAILABLE;
     case ZKV__STATUS__TOO_LARGE:
         return ZKV_ETOOLARGE;
@@ -288,6 +357,10 @@ static zkv__next decide_response(const zkv__outcome *o, const zkv__call_state *s
         } else {
             nx.backoff_ms = zkv__backoff_ms(st->retries);
         }
+        return nx;
+    case ZKV__STATUS__TOO_STALE: /* further behind than the bound: the next candidate */
+        nx = retry(ZKV_EUNAVAILABLE);
+        nx.mark_down = true;
         return nx;
     case ZKV__STATUS__UNAVAILABLE:
         if (o->to_replica || o->fallback) {

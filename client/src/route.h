@@ -4,8 +4,12 @@
  *      write                  the owner only;
  *      read                   the owner, then (unless ZKV_FLAG_OWNER_ONLY) the replicas:
  *                             in_sync ones first, then the others, each group by id;
- *      ZKV_FLAG_READ_REPLICA  the replicas only (the owner is not asked): same zone as
- *                             the client first, then in_sync first, then by id;
+ *      ZKV_FLAG_READ_REPLICA  the replicas only (the owner is not asked; with a
+ *                             staleness bound it is asked last): same zone as the client
+ *                             first, then in_sync first, then by id;
+ *      ZKV_FLAG_READ_NEAREST  the copies in the client's zone first (the owner before the
+ *                             replicas), then the owner, then the other replicas;
+ *    replicas of any read are ordered the client's zone first when it has one;
  *    skipping nodes that already failed in this call and nodes that are not live.
  *  - zkv__route_decide: given what happened to one attempt (an I/O error, a response
  *    status, or no node to ask) and the call's state, what to do next: done, fail with
@@ -32,7 +36,17 @@
 #include "error.h"
 
 /* Every flag bit of zkv.h. */
-#define ZKV__FLAGS_ALL (ZKV_FLAG_READ_REPLICA | ZKV_FLAG_ACK_OWNER | ZKV_FLAG_OWNER_ONLY)
+#define ZKV__FLAGS_ALL                                                                             \
+    (ZKV_FLAG_READ_REPLICA | ZKV_FLAG_ACK_OWNER | ZKV_FLAG_OWNER_ONLY | ZKV_FLAG_READ_NEAREST |    \
+     ZKV_FLAG_HEDGE)
+/* Internal: the client's reads carry a staleness bound (zkv_options_set_max_staleness), so
+ * a replica may refuse them (TOO_STALE) and ZKV_FLAG_READ_REPLICA asks the owner last.
+ * Added by zkv__route_flags, never by callers. */
+#define ZKV__FLAG_BOUNDED (1u << 31)
+
+struct zkv_options;
+/* The flags routing works with: a call's flags plus the client's read policy bits. */
+unsigned zkv__route_flags(unsigned flags, const struct zkv_options *o);
 
 /* Checks a call's flags (defaults included): known bits, no contradiction. 0, or -1 with
  * the reason in err. */
@@ -125,6 +139,22 @@ typedef struct zkv__attempt {
  * ZKV_FLAG_ACK_OWNER, FLAG_ALLOW_STALE for a read sent to a replica (never to the
  * owner: a node our stale map calls the owner must say NOT_OWNER, not answer stale). */
 uint32_t zkv__wire_flags(zkv__op_kind op, unsigned flags, bool to_replica);
+
+/* Stamps one attempt's request: its flags (zkv__wire_flags) and, for a read sent to a
+ * replica, the client's staleness bound (o's max_lag_ms, max_lag_entries). */
+struct Zkv__Request;
+void zkv__stamp(struct Zkv__Request *req, zkv__op_kind op, unsigned flags, bool to_replica,
+                const struct zkv_options *o);
+
+/* The candidate a hedged read (ZKV_FLAG_HEDGE) also asks when rt (its first route, to the
+ * owner) has not answered within the hedge delay: the next live candidate not in down,
+ * a replica; NULL when there is none (then the read just waits). Points into m. */
+const zkv_node_info *zkv__hedge_target(const zkv_rangemap *m, const zkv__route *rt, zkv__op_kind op,
+                                       unsigned flags, const char *zone, const zkv__down *down);
+
+/* Whether status is a node's refusal that a call's final error reports per node
+ * (UNAVAILABLE; TOO_STALE, a replica further behind than the bound). */
+bool zkv__node_refusal(int status);
 
 /* Maps a wire status (Zkv__Status) to a ZKV_* code (OK and NOT_FOUND included); the
  * node-to-node statuses (STALE_EPOCH, LOG_MISMATCH) are protocol errors for a client. */

@@ -27,7 +27,28 @@ zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, zkv_ver
     v->position = position;
     v->stale = stale;
     v->ttl_ms = -1;
+    v->lag_ms = v->lag_entries = 0;
     zkv__copy_str(v->node, sizeof v->node, node ? node : "");
+    return v;
+}
+
+void zkv__value_meta(zkv_value *v, const Zkv__Response *resp, int stale, const char *node)
+{
+    v->version = (zkv_version){resp->epoch, resp->seq};
+    v->position = (zkv_version){resp->range_epoch, resp->range_seq};
+    v->stale = stale || resp->stale ? 1 : 0;
+    v->ttl_ms = resp->ttl_ms ? (int64_t)resp->ttl_ms : -1;
+    v->lag_ms = v->stale ? resp->lag_ms : 0;
+    v->lag_entries = v->stale ? resp->lag_entries : 0;
+    zkv__copy_str(v->node, sizeof v->node, node ? node : "");
+}
+
+zkv_value *zkv__value_from(const Zkv__Response *resp, int stale, const char *node)
+{
+    zkv_version none = {0, 0};
+    zkv_value *v = zkv__value_new(resp->value.data, resp->value.len, none, none, 0, NULL);
+    if (v)
+        zkv__value_meta(v, resp, stale, node);
     return v;
 }
 
@@ -71,4 +92,13 @@ void zkv_value_free(zkv_value *v)
 int64_t zkv_value_ttl(const zkv_value *v)
 {
     return v ? v->ttl_ms : -1;
+}
+
+int zkv_value_lag(const zkv_value *v, uint64_t *lag_ms, uint64_t *lag_entries)
+{
+    if (lag_ms)
+        *lag_ms = v && v->stale ? v->lag_ms : 0;
+    if (lag_entries)
+        *lag_entries = v && v->stale ? v->lag_entries : 0;
+    return v && v->stale ? 1 : 0;
 }

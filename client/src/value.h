@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "zkv/zkv.h"
+#include "common/frame.h"
 #include "common/rangemap.h"
 
 struct zkv_value {
@@ -15,8 +16,15 @@ struct zkv_value {
     zkv_version position; /* the answering node's (epoch, seq) in the range's log */
     int stale;
     char node[ZKV_ID_MAX];
-    int64_t ttl_ms; /* ms until it expires when read, -1: it does not expire */
+    int64_t ttl_ms;               /* ms until it expires when read, -1: it does not expire */
+    uint64_t lag_ms, lag_entries; /* a replica's answer: how far behind its owner it was */
 };
+
+/* The metadata of a get answer (all but the bytes) into v: its version, the node's
+ * position, ttl and lag; stale when a replica answered (node). */
+void zkv__value_meta(zkv_value *v, const Zkv__Response *resp, int stale, const char *node);
+/* A new value holding a copy of resp's bytes and their metadata. NULL on ENOMEM. */
+zkv_value *zkv__value_from(const Zkv__Response *resp, int stale, const char *node);
 
 /* A new value holding a copy of data. NULL on ENOMEM. */
 zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, zkv_version position,

@@ -203,7 +203,7 @@ int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
     size_t lmsg = str_len(resp->message), lnode = str_len(resp->node_id),
            lclu = str_len(resp->cluster_id), lrange = str_len(resp->range_id);
     uint8_t *p = begin_frame(
-        out, fields_bound(19, lmsg + resp->value.len + resp->next_key.len + lnode + lclu + lrange));
+        out, fields_bound(21, lmsg + resp->value.len + resp->next_key.len + lnode + lclu + lrange));
     if (!p)
         return -1;
     p = put_u64_field(p, 1, resp->id);
@@ -223,6 +223,8 @@ int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
     p = put_u64_field(p, 16, resp->range_seq);
     p = put_bool_field(p, 18, resp->owner);
     p = put_u64_field(p, 19, resp->ttl_ms);
+    p = put_u64_field(p, 20, resp->lag_ms);
+    p = put_u64_field(p, 21, resp->lag_entries);
     return finish_frame(out, p);
 }
 
@@ -235,7 +237,7 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
     size_t lclu = str_len(req->cluster_id), lname = str_len(req->client_name),
            lrange = str_len(req->range_id), lnode = str_len(req->node_id);
     uint8_t *p =
-        begin_frame(out, fields_bound(35, req->key.len + req->value.len + req->end_key.len + lclu +
+        begin_frame(out, fields_bound(40, req->key.len + req->value.len + req->end_key.len + lclu +
                                               lname + lrange + lnode));
     if (!p)
         return -1;
@@ -270,6 +272,9 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
     p = put_bool_field(p, 35, req->keys_only);
     p = put_u64_field(p, 36, req->ttl_ms);
     p = put_u64_field(p, 37, req->owner_time_ms);
+    p = put_u64_field(p, 38, req->max_lag_ms);
+    p = put_u64_field(p, 39, req->max_lag_entries);
+    p = put_u64_field(p, 40, req->head_seq);
     return finish_frame(out, p);
 }
 
@@ -318,6 +323,8 @@ static const field_desc response_fields[32] = {
     [15] = FIELD(FK_U64, Zkv__Response, range_epoch),
     [16] = FIELD(FK_U64, Zkv__Response, range_seq),
     [18] = FIELD(FK_BOOL, Zkv__Response, owner),
+    [20] = FIELD(FK_U64, Zkv__Response, lag_ms),
+    [21] = FIELD(FK_U64, Zkv__Response, lag_entries),
 };
 
 /* Decodes payload into msg (already initialised) by fields[]. 1 when decoded, 0 when it
@@ -426,6 +433,10 @@ const char *zkv_status_name(int status)
         return "WRONG_CLUSTER";
     case ZKV__STATUS__AUTH_FAILED:
         return "AUTH_FAILED";
+    case ZKV__STATUS__CONDITION_FAILED:
+        return "CONDITION_FAILED";
+    case ZKV__STATUS__TOO_STALE:
+        return "TOO_STALE";
     default:
         return "UNKNOWN";
     }

@@ -15,6 +15,7 @@
 #include "common/frame.h"
 #include "common/keyrange.h"
 #include "common/rangemap.h"
+#include "options.h"
 #include "route.h"
 
 /* Map of 3 ranges: r0000 [, "b\x00"), r0001 ["b\x00", "\xff"), r0002 ["\xff", ).
@@ -272,8 +273,20 @@ static void test_wire_flags_and_check(void)
                     0);
     char err[128];
     CU_ASSERT_EQUAL(zkv__flags_check(0, err, sizeof err), 0);
-    CU_ASSERT_EQUAL(
-        zkv__flags_check(ZKV__FLAGS_ALL & ~(unsigned)ZKV_FLAG_OWNER_ONLY, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(zkv__flags_check(ZKV_FLAG_READ_REPLICA | ZKV_FLAG_ACK_OWNER, err, sizeof err),
+                    0);
+    CU_ASSERT_EQUAL(zkv__flags_check(ZKV_FLAG_READ_NEAREST | ZKV_FLAG_HEDGE | ZKV_FLAG_ACK_OWNER,
+                                     err, sizeof err),
+                    0);
+    const unsigned clash[][2] = {{ZKV_FLAG_READ_NEAREST, ZKV_FLAG_OWNER_ONLY},
+                                 {ZKV_FLAG_HEDGE, ZKV_FLAG_OWNER_ONLY},
+                                 {ZKV_FLAG_READ_NEAREST, ZKV_FLAG_READ_REPLICA},
+                                 {ZKV_FLAG_HEDGE, ZKV_FLAG_READ_REPLICA}};
+    for (size_t i = 0; i < sizeof clash / sizeof clash[0]; i++) {
+        CU_ASSERT_EQUAL(zkv__flags_check(clash[i][0] | clash[i][1], err, sizeof err), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "exclude"));
+    }
+    CU_ASSERT_EQUAL(zkv__flags_check(ZKV__FLAG_BOUNDED, err, sizeof err), -1); /* internal */
     CU_ASSERT_EQUAL(zkv__flags_check(ZKV_FLAG_OWNER_ONLY | ZKV_FLAG_ACK_OWNER, err, sizeof err), 0);
     CU_ASSERT_EQUAL(zkv__flags_check(1u << 9, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "0x200"));
@@ -368,6 +381,140 @@ static zkv__next response(int status, uint64_t node_version, bool fallback, bool
                       .owner = "node-2",
                       .owner_live = true};
     return zkv__route_decide(&o, st);
+}
+
+/* Zones for the replica-read tests: node-1 (lagging replica of r0001) in "b", node-2 (its
+ * owner) in "c", node-3 (in-sync replica) in "a". */
+static zkv_rangemap *zoned_map(void)
+{
+    zkv_rangemap *m = test_map();
+    strcpy(m->nodes[0].zone, "b");
+    strcpy(m->nodes[1].zone, "c");
+    strcpy(m->nodes[2].zone, "a");
+    return m;
+}
+
+static void test_read_nearest(void)
+{
+    zkv_rangemap *m = zoned_map();
+    zkv__cand c[ZKV__CAND_MAX];
+    /* the client's zone holds a lagging replica: it first, then the owner, then the rest */
+    size_t n = zkv__route_candidates(m, &m->ranges[1], ZKV__READ, ZKV_FLAG_READ_NEAREST, "b", c);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    CU_ASSERT_STRING_EQUAL(c[0].id, "node-1");
+    CU_ASSERT_TRUE(c[0].replica);
+    CU_ASSERT_STRING_EQUAL(c[1].id, "node-2");
+    CU_ASSERT_FALSE(c[1].replica);
+    CU_ASSERT_STRING_EQUAL(c[2].id, "node-3");
+    /* the owner's zone: the owner (fresh) */
+    zkv__route rt = route_zone(m, "c", ZKV_FLAG_READ_NEAREST, "c", NULL);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-2");
+    CU_ASSERT_FALSE(rt.replica);
+    rt = route_zone(m, "c", ZKV_FLAG_READ_NEAREST, "a", NULL);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-3");
+    CU_ASSERT_TRUE(rt.replica);
+    /* no zone, or one nobody is in: the owner */
+    rt = route_zone(m, "c", ZKV_FLAG_READ_NEAREST, "", NULL);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-2");
+    rt = route_zone(m, "c", ZKV_FLAG_READ_NEAREST, "z", NULL);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-2");
+    /* the nearest down: the owner next */
+    zkv__down down = {.n = 0};
+    zkv__down_add(&down, "node-1");
+    rt = route_zone(m, "c", ZKV_FLAG_READ_NEAREST, "b", &down);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-2");
+    /* writes ignore it */
+    n = zkv__route_candidates(m, &m->ranges[1], ZKV__WRITE, ZKV_FLAG_READ_NEAREST, "b", c);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_STRING_EQUAL(c[0].id, "node-2");
+    /* a plain read's fallback order puts the client's zone first too */
+    n = zkv__route_candidates(m, &m->ranges[1], ZKV__READ, 0, "b", c);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    CU_ASSERT_STRING_EQUAL(c[0].id, "node-2");
+    CU_ASSERT_STRING_EQUAL(c[1].id, "node-1");
+    zkv_rangemap_free(m);
+}
+
+static void test_bounded_read_replica(void)
+{
+    zkv_rangemap *m = zoned_map();
+    zkv__cand c[ZKV__CAND_MAX];
+    /* with a staleness bound, READ_REPLICA asks the owner after the replicas */
+    unsigned f = ZKV_FLAG_READ_REPLICA | ZKV__FLAG_BOUNDED;
+    size_t n = zkv__route_candidates(m, &m->ranges[1], ZKV__READ, f, "", c);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    CU_ASSERT_STRING_EQUAL(c[0].id, "node-3");
+    CU_ASSERT_STRING_EQUAL(c[1].id, "node-1");
+    CU_ASSERT_STRING_EQUAL(c[2].id, "node-2");
+    CU_ASSERT_FALSE(c[2].replica);
+    zkv__down down = {.n = 0};
+    zkv__down_add(&down, "node-1");
+    zkv__down_add(&down, "node-3");
+    zkv__route rt = route_zone(m, "c", f, "", &down);
+    CU_ASSERT_EQUAL(rt.kind, ZKV__ROUTE_SEND);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-2");
+    CU_ASSERT_FALSE(rt.replica);
+    /* the internal bit comes from the options */
+    struct zkv_options o;
+    memset(&o, 0, sizeof o);
+    CU_ASSERT_EQUAL(zkv__route_flags(ZKV_FLAG_READ_REPLICA, &o), ZKV_FLAG_READ_REPLICA);
+    o.max_lag_entries = 5;
+    CU_ASSERT_EQUAL(zkv__route_flags(ZKV_FLAG_READ_REPLICA, &o), f);
+    /* the bound travels with reads sent to replicas only */
+    o.max_lag_ms = 250;
+    Zkv__Request req = ZKV__REQUEST__INIT;
+    zkv__stamp(&req, ZKV__READ, 0, true, &o);
+    CU_ASSERT_EQUAL(req.flags, ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE);
+    CU_ASSERT_EQUAL(req.max_lag_ms, 250);
+    CU_ASSERT_EQUAL(req.max_lag_entries, 5);
+    zkv__stamp(&req, ZKV__READ, 0, false, &o);
+    CU_ASSERT_EQUAL(req.flags, 0);
+    CU_ASSERT_EQUAL(req.max_lag_ms, 0);
+    CU_ASSERT_EQUAL(req.max_lag_entries, 0);
+    zkv__stamp(&req, ZKV__WRITE, ZKV_FLAG_ACK_OWNER, false, &o);
+    CU_ASSERT_EQUAL(req.flags, ZKV__REQUEST_FLAG__FLAG_ACK_OWNER);
+    CU_ASSERT_EQUAL(req.max_lag_ms, 0);
+    /* a replica too far behind: the next candidate at once, ZKV_EUNAVAILABLE in the end */
+    zkv__call_state st = state(0, 1000, 6000);
+    zkv__next nx = response(ZKV__STATUS__TOO_STALE, 7, true, true, &st);
+    CU_ASSERT_EQUAL(nx.kind, ZKV__NEXT_RETRY);
+    CU_ASSERT_TRUE(nx.mark_down);
+    CU_ASSERT_EQUAL(nx.backoff_ms, 0);
+    CU_ASSERT_EQUAL(nx.code, ZKV_EUNAVAILABLE);
+    CU_ASSERT_TRUE(zkv__node_refusal(ZKV__STATUS__TOO_STALE));
+    CU_ASSERT_TRUE(zkv__node_refusal(ZKV__STATUS__UNAVAILABLE));
+    CU_ASSERT_FALSE(zkv__node_refusal(ZKV__STATUS__NOT_OWNER));
+    CU_ASSERT_EQUAL(zkv__status_to_code(ZKV__STATUS__TOO_STALE), ZKV_EUNAVAILABLE);
+    zkv_rangemap_free(m);
+}
+
+static void test_hedge_target(void)
+{
+    zkv_rangemap *m = zoned_map();
+    zkv__route rt = route_zone(m, "c", ZKV_FLAG_HEDGE, "", NULL);
+    CU_ASSERT_STRING_EQUAL(rt.node->id, "node-2");
+    const zkv_node_info *h = zkv__hedge_target(m, &rt, ZKV__READ, ZKV_FLAG_HEDGE, "", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_STRING_EQUAL(h->id, "node-3"); /* in sync first */
+    h = zkv__hedge_target(m, &rt, ZKV__READ, ZKV_FLAG_HEDGE, "b", NULL);
+    CU_ASSERT_STRING_EQUAL(h->id, "node-1"); /* the client's zone first */
+    zkv__down down = {.n = 0};
+    zkv__down_add(&down, "node-1");
+    h = zkv__hedge_target(m, &rt, ZKV__READ, ZKV_FLAG_HEDGE, "b", &down);
+    CU_ASSERT_STRING_EQUAL(h->id, "node-3");
+    zkv__down_add(&down, "node-3");
+    CU_ASSERT_PTR_NULL(zkv__hedge_target(m, &rt, ZKV__READ, ZKV_FLAG_HEDGE, "b", &down));
+    /* not without the flag, not for writes, not when the route is a replica already */
+    CU_ASSERT_PTR_NULL(zkv__hedge_target(m, &rt, ZKV__READ, 0, "", NULL));
+    CU_ASSERT_PTR_NULL(zkv__hedge_target(m, &rt, ZKV__WRITE, ZKV_FLAG_HEDGE, "", NULL));
+    zkv__route rr = route_zone(m, "c", ZKV_FLAG_HEDGE | ZKV_FLAG_READ_NEAREST, "a", NULL);
+    CU_ASSERT_TRUE(rr.replica);
+    CU_ASSERT_PTR_NULL(
+        zkv__hedge_target(m, &rr, ZKV__READ, ZKV_FLAG_HEDGE | ZKV_FLAG_READ_NEAREST, "a", NULL));
+    /* a range without replicas: nothing to hedge to */
+    zkv__route r0 = route_zone(m, "a", ZKV_FLAG_HEDGE, "", NULL);
+    CU_ASSERT_PTR_NULL(zkv__hedge_target(m, &r0, ZKV__READ, ZKV_FLAG_HEDGE, "", NULL));
+    zkv_rangemap_free(m);
 }
 
 static void test_decide_final_statuses(void)
@@ -822,6 +969,9 @@ int main(void)
     CU_add_test(s, "candidates sorted (in_sync, id)", test_candidates_sorted);
     CU_add_test(s, "READ_REPLICA prefers the client's zone", test_read_replica_zone);
     CU_add_test(s, "wire flags and flag checks", test_wire_flags_and_check);
+    CU_add_test(s, "READ_NEAREST: the client's zone, owner first", test_read_nearest);
+    CU_add_test(s, "bounded staleness: owner last, TOO_STALE", test_bounded_read_replica);
+    CU_add_test(s, "hedge target", test_hedge_target);
     CU_add_test(s, "down set", test_down_set);
     CU_add_test(s, "short reason", test_short_reason);
     CU_add_test(s, "status to code", test_status_to_code);

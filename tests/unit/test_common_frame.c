@@ -288,7 +288,9 @@ static void test_limits_and_names(void)
     CU_ASSERT_STRING_EQUAL(zkv_status_name(ZKV__STATUS__STALE_EPOCH), "STALE_EPOCH");
     CU_ASSERT_STRING_EQUAL(zkv_status_name(ZKV__STATUS__WRONG_CLUSTER), "WRONG_CLUSTER");
     CU_ASSERT_STRING_EQUAL(zkv_status_name(ZKV__STATUS__AUTH_FAILED), "AUTH_FAILED");
-    CU_ASSERT_STRING_EQUAL(zkv_status_name(12), "UNKNOWN");
+    CU_ASSERT_STRING_EQUAL(zkv_status_name(ZKV__STATUS__CONDITION_FAILED), "CONDITION_FAILED");
+    CU_ASSERT_STRING_EQUAL(zkv_status_name(ZKV__STATUS__TOO_STALE), "TOO_STALE");
+    CU_ASSERT_STRING_EQUAL(zkv_status_name(14), "UNKNOWN");
     CU_ASSERT_STRING_EQUAL(zkv_status_name(-1), "UNKNOWN");
 }
 

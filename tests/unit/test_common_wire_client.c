@@ -86,6 +86,11 @@ static void test_request_bytes(void)
             r.client_id = rand_u64();
             r.client_seq = next_rand() % 2 ? rand_u64() : 0;
         }
+        if (next_rand() % 4 == 0) { /* a read's staleness bound, an APPEND's head */
+            r.max_lag_ms = rand_u64();
+            r.max_lag_entries = next_rand() % 2 ? rand_u64() : 0;
+            r.head_seq = next_rand() % 2 ? rand_u64() : 0;
+        }
         check_request(&r);
     }
     /* a large value (multi-byte length prefix) */
@@ -167,6 +172,8 @@ static int check_response_payload(const uint8_t *p, size_t n)
     CU_ASSERT_EQUAL(fast.range_epoch, slow->range_epoch);
     CU_ASSERT_EQUAL(fast.range_seq, slow->range_seq);
     CU_ASSERT_EQUAL(fast.owner, slow->owner);
+    CU_ASSERT_EQUAL(fast.lag_ms, slow->lag_ms);
+    CU_ASSERT_EQUAL(fast.lag_entries, slow->lag_entries);
     const ProtobufCBinaryData *fb[2] = {&fast.value, &fast.next_key};
     const ProtobufCBinaryData *sb[2] = {&slow->value, &slow->next_key};
     for (int i = 0; i < 2; i++) {
@@ -203,7 +210,7 @@ static void test_response_decode(void)
         Zkv__Response r;
         zkv__response__init(&r);
         r.id = rand_u64();
-        r.status = (Zkv__Status)(next_rand() % 12);
+        r.status = (Zkv__Status)(next_rand() % 14);
         if (next_rand() % 2) {
             r.value.len = next_rand() % sizeof(value);
             r.value.data = value;
@@ -220,6 +227,10 @@ static void test_response_decode(void)
         r.range_epoch = rand_u64();
         r.range_seq = rand_u64();
         r.owner = next_rand() % 2;
+        if (next_rand() % 3 == 0) { /* a replica's lag */
+            r.lag_ms = next_rand() % 2 ? UINT64_MAX : rand_u64();
+            r.lag_entries = rand_u64();
+        }
         bool with_string = next_rand() % 5 == 0;
         if (with_string) {
             const char *s = rand_str(s1, sizeof(s1));

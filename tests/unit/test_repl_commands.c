@@ -519,6 +519,10 @@ static void test_stale_note(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(help, "UNAVAILABLE"));
     CU_ASSERT_EQUAL(zkv_repl_help_text("ranges", 6, help, sizeof help), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(help, "LAG"));
+    zkv_repl_lag_note(120, 3, out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "(lag: 120 ms, 3 entries)");
+    zkv_repl_lag_note(UINT64_MAX, 0, out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "(lag: not caught up since it started, 0 entries)");
 }
 
 int main(void)

@@ -31,6 +31,7 @@ static void check_same(const Zkv__Request *req)
     CU_ASSERT_PTR_NOT_NULL_FATAL(back);
     CU_ASSERT_EQUAL(back->n_entries, req->n_entries);
     CU_ASSERT_EQUAL(back->commit_seq, req->commit_seq);
+    CU_ASSERT_EQUAL(back->head_seq, req->head_seq);
     zkv__request__free_unpacked(back, NULL);
     zkv_buf_free(&a);
     zkv_buf_free(&b);
@@ -61,6 +62,8 @@ static void test_append_frames(void)
     req.prev_seq = 128;
     req.prev_epoch = UINT64_MAX;
     req.commit_seq = 16383;
+    req.owner_time_ms = 1700000000123ull;
+    req.head_seq = 140; /* the owner's log end: past this frame */
     req.entries = ep;
     req.n_entries = 6;
     es[0].seq = 129;

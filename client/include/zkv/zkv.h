@@ -73,6 +73,14 @@ enum {
      * replica applied it); owner reads still see it only once it is committed */
     ZKV_FLAG_ACK_OWNER = 1 << 1,
     ZKV_FLAG_OWNER_ONLY = 1 << 2, /* no replica fallback for reads */
+    /* read from the nearest copy (docs/api.md, "Replica reads"): one in the client's zone
+     * (zkv_options_set_zone), the owner before its replicas, else the owner; stale-flagged
+     * when a replica answered */
+    ZKV_FLAG_READ_NEAREST = 1 << 3,
+    /* hedged read: ask the owner and, if it has not answered within the hedge delay
+     * (zkv_options_set_hedge_delay, 10 ms), a replica too; the first answer wins, flagged
+     * stale when it is the replica's */
+    ZKV_FLAG_HEDGE = 1 << 4,
 };
 
 typedef struct zkv_options zkv_options;
@@ -135,8 +143,19 @@ ZKV_EXPORT int zkv_options_set_tls(zkv_options *o, const char *ca, const char *c
 /* How long a write keeps trying an unreachable or missing owner (waiting for a new one
  * to be published) before it fails with ZKV_EUNAVAILABLE. Default 1000 ms. */
 ZKV_EXPORT int zkv_options_set_failfast(zkv_options *o, int ms);
-/* The client's zone: ZKV_FLAG_READ_REPLICA prefers replicas of the same zone. */
+/* The client's zone (default: $ZKV_ZONE): reads that a replica may answer prefer copies
+ * on nodes of the same zone (zkv-server --zone); ZKV_FLAG_READ_NEAREST reads from them. */
 ZKV_EXPORT int zkv_options_set_zone(zkv_options *o, const char *zone);
+/* A bound on how stale a replica's answer may be (docs/api.md, "Replica reads"): a replica
+ * more than max_lag_ms behind its owner (time since it last held all the owner had), or
+ * missing more than max_lag_entries entries the owner told it of, refuses the read, and the
+ * client asks the next copy, the owner last. 0 leaves that measure unbounded; both 0 (the
+ * default) is no bound. Reads then fail with ZKV_EUNAVAILABLE rather than answer staler. */
+ZKV_EXPORT int zkv_options_set_max_staleness(zkv_options *o, uint64_t max_lag_ms,
+                                             uint64_t max_lag_entries);
+/* How long a ZKV_FLAG_HEDGE read waits for the owner before it also asks a replica.
+ * Default 10 ms; 0 asks both at once. */
+ZKV_EXPORT int zkv_options_set_hedge_delay(zkv_options *o, int ms);
 
 /* --- client --------------------------------------------------------------------------- */
 /* Connects to ZooKeeper, reads the cluster record and the range map. Fails within the
@@ -273,6 +292,11 @@ ZKV_EXPORT zkv_version zkv_value_position(const zkv_value *v);
 /* Milliseconds left before the key expires, as the answering node saw it; -1 when it does
  * not expire. */
 ZKV_EXPORT int64_t zkv_value_ttl(const zkv_value *v);
+/* For a stale value (a replica answered): 1, with how far behind its owner the replica
+ * was (docs/api.md, "Replica reads"): *lag_ms since it last held all its owner had
+ * (UINT64_MAX: not since it started), *lag_entries the entries it knew it lacked. 0 (and
+ * zeros) for the owner's answer. Either pointer may be NULL. */
+ZKV_EXPORT int zkv_value_lag(const zkv_value *v, uint64_t *lag_ms, uint64_t *lag_entries);
 ZKV_EXPORT void zkv_value_free(zkv_value *v);
 
 /* --- scan results ----------------------------------------------------------------------- */
