@@ -21,6 +21,7 @@
 static void finish(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
                    const Zkv__Response *page, const char *why)
 {
+    zkv__ahedge_drop(a, r);
     a->live--;
     if (status != ZKV_OK && status != ZKV_ENOTFOUND)
         zkv__fail(status, "%s", why ? why : zkv_strerror(status));
@@ -151,8 +152,9 @@ void zkv_async_handle_timeout(zkv_async *a)
     a->timer_on = false;
     zkv__async_deliver_ready(a);
     zkv__async_retry_due(a);
-    /* Attempts on the wire past their time. */
+    /* Attempts on the wire past their time or due to be hedged (hedge_due is found anew). */
     uint64_t now = zkv__async_now(a);
+    a->hedge_due = 0;
     for (size_t i = 0; i < a->nconns && !a->free_asked; i++)
         zkv__aconn_check(a, a->conns[i], now);
     leave(a);

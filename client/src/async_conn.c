@@ -72,7 +72,7 @@ static void fail_one(void *arg, uint64_t id, void *item)
     fail_ctx *f = arg;
     if (item == &hello_marker || item == &tombstone)
         return;
-    if (f->a->closing)
+    if (f->a->closing && !zkv__ahedge_failed(f->a, item))
         zkv__async_complete(f->a, item, f->code, NULL, f->why);
     else
         zkv__areq_attempt_failed(f->a, item, f->code, f->why);
@@ -121,6 +121,17 @@ static void fail_stream(zkv_async *a, zkv__aconn *c, ssize_t r)
     char why[ZKV__ERR_MAX];
     snprintf(why, sizeof why, "node %s at %s: %s", c->node_id, c->addr, c->s.err);
     zkv__aconn_fail(a, c, ZKV_EAUTH, why); /* as the blocking client: no retry helps */
+}
+
+void zkv__aconn_abandon(zkv__aconn *c, const zkv__areq *r)
+{
+    for (size_t k = 0; k < zkv_pending_count(&c->q); k++) {
+        zkv__apend *e = zkv_pending_at(&c->q, k);
+        if (e->item == r) {
+            e->item = &tombstone;
+            return;
+        }
+    }
 }
 
 zkv__aconn *zkv__aconn_get(zkv_async *a, const char *node_id, const char *addr)
@@ -385,6 +396,12 @@ void zkv__aconn_check(zkv_async *a, zkv__aconn *c, uint64_t now)
         if (e->item == &hello_marker || e->item == &tombstone)
             continue;
         zkv__areq *r = e->item;
+        if (r->hedge_at && now >= r->hedge_at && now < r->attempt_deadline) {
+            zkv__ahedge_fire(a, r); /* its copy goes on another connection's wire */
+            continue;
+        }
+        if (r->hedge_at && (!a->hedge_due || r->hedge_at < a->hedge_due))
+            a->hedge_due = r->hedge_at;
         if (now < r->attempt_deadline)
             continue;
         e->item = &tombstone;

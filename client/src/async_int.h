@@ -7,7 +7,9 @@
  *   async_conn.c   the non-blocking connections, one per node: connect, HELLO, write,
  *                  read, parse answers, attempts past their time;
  *   async_batch.c  zkv_async_batch_run on top of ordinary requests;
- *   async_scan.c   zkv_async_scan_range: one page request at a time, walked by scan.c.
+ *   async_scan.c   zkv_async_scan_range: one page request at a time, walked by scan.c;
+ *   async_hedge.c  hedged gets (ZKV_FLAG_HEDGE): a copy of the request to a replica when
+ *                  the owner is silent past the hedge delay; the first answer wins.
  * The structs live here because each file works on the others' state (a connection's
  * table holds requests; a request is routed to a connection); every function named
  * here is used across files. Nothing blocks or sleeps; callbacks run only from the
@@ -72,9 +74,13 @@ typedef struct zkv__areq {
     zkv_async_cb cb;           /* get, put, del */
     zkv__apage_cb page_cb;     /* scan page */
     void *priv;
-    char node[ZKV_ID_MAX]; /* node of the last attempt */
-    size_t cap;            /* bytes of kv[] allocated */
-    uint8_t kv[];          /* the key, then the value */
+    char node[ZKV_ID_MAX];     /* node of the last attempt */
+    struct zkv__aconn *conn;   /* the connection of the attempt on the wire */
+    uint64_t hedge_at;         /* a hedged get on the owner's wire: ask a replica then (0: no) */
+    struct zkv__areq *twin;    /* a hedged get: its copy on a replica's wire (NULL: none) */
+    struct zkv__areq *primary; /* a hedge's copy: the get it hedges (NULL: not a copy) */
+    size_t cap;                /* bytes of kv[] allocated */
+    uint8_t kv[];              /* the key, then the value */
 } zkv__areq;
 
 /* zkv__async_submit for a conditional PUT or DELETE (zkv_async_put_if, zkv_async_del_if). */
@@ -156,6 +162,7 @@ struct zkv_async {
     uint64_t snap_gen;
     zkv__areq *spare; /* finished small request blocks, linked by next */
     size_t n_spare;
+    uint64_t hedge_due; /* the earliest hedge_at of the gets on the wire (0: none) */
 };
 
 /* --- async.c --- */
@@ -211,6 +218,9 @@ void zkv__areq_attempt_failed(zkv_async *a, zkv__areq *r, int code, const char *
  * followed by a NUL byte in memory that stays put until this returns (a get's value is
  * then handed to the callback without a copy). */
 void zkv__areq_answer(zkv_async *a, zkv__areq *r, const Zkv__Response *resp, bool value_nul);
+/* Queues r on the connection of the node rt chose (one attempt). ZKV_OK, or the
+ * attempt's failure (ZKV_ECONNECT: unreachable or skipped; ZKV_ENOMEM), reason in err. */
+int zkv__areq_send(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, size_t errlen);
 /* Routes again the waiting requests whose retry time has come. */
 void zkv__async_retry_due(zkv_async *a);
 /* Arms the timer for the earliest of: the next deadline tick, the next retry. */
@@ -218,8 +228,28 @@ void zkv__async_rearm(zkv_async *a);
 /* Passes the reloads decided since the last call to the refresher (never waits). */
 void zkv__async_flush_refresh(zkv_async *a);
 
+/* --- async_hedge.c --- */
+
+/* After r went on the wire: a get with ZKV_FLAG_HEDGE sent to the owner is to be hedged
+ * at now + the hedge delay (the timer fires then). */
+void zkv__ahedge_arm(zkv_async *a, zkv__areq *r, bool to_replica, uint64_t now);
+/* The timer: r's hedge time came while it is still on the owner's wire: its copy goes
+ * to a replica (if the map has one to ask). */
+void zkv__ahedge_fire(zkv_async *a, zkv__areq *r);
+/* The answer to r, when r is a hedge's copy: a value or its absence completes the get it
+ * hedges (stale-flagged) and leaves that get's owner attempt abandoned; anything else is
+ * dropped. True when r was a copy (now freed). */
+bool zkv__ahedge_answered(zkv_async *a, zkv__areq *r, const Zkv__Response *resp, bool value_nul);
+/* r's attempt failed: when r is a hedge's copy, it is dropped (the get waits on for the
+ * owner). True when r was a copy (now freed). */
+bool zkv__ahedge_failed(zkv_async *a, zkv__areq *r);
+/* Drops r's copy on a replica's wire, if any (r got an answer, failed or completes). */
+void zkv__ahedge_drop(zkv_async *a, zkv__areq *r);
+
 /* --- async_conn.c --- */
 
+/* r left c's wire unanswered: its answer, when it comes, is dropped (a tombstone). */
+void zkv__aconn_abandon(zkv__aconn *c, const zkv__areq *r);
 /* The connection to node_id at addr, made (closed) on first use. NULL on ENOMEM. */
 zkv__aconn *zkv__aconn_get(zkv_async *a, const char *node_id, const char *addr);
 zkv__aconn *zkv__aconn_by_fd(zkv_async *a, int fd);

@@ -6,7 +6,8 @@
  * connection, a timeout, no node to ask) to zkv__route_decide, then carry out its
  * verdict: complete, re-route at once (the next candidate), or wait on the waiting list
  * for the backoff (NOT_OWNER, or no node can serve: the failfast wait for a new owner).
- * The timer is armed for the earliest retry, or the next deadline tick. A map reload is
+ * The timer is armed for the earliest retry or hedge (async_hedge.c), or the next
+ * deadline tick. A map reload is
  * only requested from the client's refresher thread, never waited for. The texts of a
  * failure (zkv__failures, zkv__fail_text) are route.c's too, so both APIs word their
  * errors alike. A request on the normal path costs one allocation (made in async.c);
@@ -90,6 +91,8 @@ void zkv__async_rearm(zkv_async *a)
     for (zkv__areq *r = a->waiting; r; r = r->next)
         if (r->retry_at < due)
             due = r->retry_at < now ? now : r->retry_at;
+    if (a->hedge_due && a->hedge_due < due)
+        due = a->hedge_due < now ? now : a->hedge_due;
     if (a->timer_on && a->timer_due <= due)
         return;
     a->timer_on = true;
@@ -119,9 +122,7 @@ static size_t route_len(const zkv__areq *r)
     return r->route_own ? r->rklen : r->klen;
 }
 
-/* Queues r on the connection of the node rt chose. ZKV_OK, or the attempt's failure
- * (ZKV_ECONNECT: unreachable or skipped; ZKV_ENOMEM) with the reason in err. */
-static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, size_t errlen)
+int zkv__areq_send(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, size_t errlen)
 {
     zkv__aconn *c = zkv__aconn_get(a, rt->node->id, rt->node->addr);
     if (!c)
@@ -159,6 +160,8 @@ static int send_to(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
     zkv__copy_str(r->node, sizeof r->node, c->node_id);
     r->to_replica = rt->replica;
     r->attempt_deadline = at.deadline_ms;
+    r->conn = c;
+    zkv__ahedge_arm(a, r, rt->replica, now);
     return ZKV_OK;
 }
 
@@ -289,7 +292,7 @@ void zkv__areq_route(zkv_async *a, zkv__areq *r, char *sync_err, int *sync_rc)
         text[0] = '\0';
         const char *node = NULL;
         if (rt.kind == ZKV__ROUTE_SEND) {
-            int rc = send_to(a, r, &rt, text, sizeof text);
+            int rc = zkv__areq_send(a, r, &rt, text, sizeof text);
             if (rc == ZKV_OK) {
                 if (own)
                     zkv__mapsnap_release(snap);
@@ -340,6 +343,9 @@ static zkv__outcome wire_outcome(const zkv__areq *r)
 
 void zkv__areq_attempt_failed(zkv_async *a, zkv__areq *r, int code, const char *why)
 {
+    if (zkv__ahedge_failed(a, r))
+        return;
+    zkv__ahedge_drop(a, r);
     if (!ensure_slow(r)) {
         zkv__async_complete(a, r, ZKV_ENOMEM, NULL, "out of memory");
         return;
@@ -353,6 +359,9 @@ void zkv__areq_attempt_failed(zkv_async *a, zkv__areq *r, int code, const char *
 
 void zkv__areq_answer(zkv_async *a, zkv__areq *r, const Zkv__Response *resp, bool value_nul)
 {
+    if (zkv__ahedge_answered(a, r, resp, value_nul))
+        return;
+    zkv__ahedge_drop(a, r);
     zkv__outcome o = wire_outcome(r);
     o.event = ZKV__EV_RESPONSE;
     o.status = resp->status;

@@ -179,7 +179,7 @@ int zkv__call(zkv_client *c, Zkv__Request *req, const uint8_t *rkey, size_t rkle
     zkv__down down = {.n = 0};
     zkv__call_state st = {.deadline_ms = deadline_ms, .failfast_ms = (unsigned)c->opts.failfast_ms};
     zkv__failures f; /* what the final error says; last is the last failure, in full */
-    f.owner_answered = false;
+    f.owner_answered = f.replica_answered = false;
     f.owner_why[0] = f.replica_why[0] = f.last[0] = '\0';
     bool fallback = zkv__may_fall_back(op, flags);
     uint64_t started = zkv_now_ms();

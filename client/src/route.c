@@ -522,7 +522,10 @@ void zkv__failures_note(zkv__failures *f, const char *node, bool replica, bool a
 {
     copy_str(f->last, sizeof f->last, text);
     if (replica) {
+        if (f->replica_answered && !answered)
+            return;
         snprintf(f->replica_why, sizeof f->replica_why, "node %s: %s", node, why);
+        f->replica_answered = answered;
     } else {
         copy_str(f->owner_why, sizeof f->owner_why, why);
         f->owner_answered = answered;
@@ -575,6 +578,9 @@ void zkv__fail_text(const zkv__next *nx, zkv__event ev, const zkv__route *rt, zk
         snprintf(out, outlen, "map version %lld does not cover the key", (long long)map_version);
     else if (nx->code == ZKV_ENOTOWNER)
         snprintf(out, outlen, "routing did not settle within %llu ms: %s", el, last);
+    else if (nx->code == ZKV_ETIMEOUT && ev == ZKV__EV_IO && f && f->replica_why[0])
+        snprintf(out, outlen, "%s within %llu ms; no replica could answer (%s)", last, el,
+                 f->replica_why); /* e.g. too far behind the owner for the read's bound */
     else if (nx->code == ZKV_ETIMEOUT && ev == ZKV__EV_IO)
         snprintf(out, outlen, "%s within %llu ms", last, el);
     else

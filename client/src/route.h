@@ -263,6 +263,8 @@ void zkv__unavailable_message(const zkv__unserved *u, zkv__op_kind op, char *out
 /* What a call keeps of its failed attempts for the reason of its final error. */
 typedef struct zkv__failures {
     bool owner_answered;            /* owner_why is the owner's UNAVAILABLE answer */
+    bool replica_answered;          /* replica_why is a replica's refusal (kept over a later
+                                       replica's silence: its own words say more) */
     char owner_why[ZKV__WHY_MAX];   /* why the owner failed */
     char replica_why[ZKV__WHY_MAX]; /* why the last replica failed ("node x: ...") */
     char last[ZKV__ERR_MAX];        /* the last failure, in full */

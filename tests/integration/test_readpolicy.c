@@ -10,7 +10,9 @@
  *   bound still answers, flagged stale with its lag; a hedged read (10 ms) is answered by
  *   a replica, stale-flagged, through libzkv and the command line.
  * - The owner resumed: the answers it owed to abandoned hedges are dropped, and every
- *   read of the cluster works on the same client. */
+ *   read of the cluster works on the same client.
+ * The asynchronous client (libuv) is checked alongside: nearest reads, hedged gets with
+ * the owner stopped, a bounded read refused. */
 #include <CUnit/CUnit.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -19,7 +21,9 @@
 #include "it_repl.h"
 #include "it_wire.h"
 #include "zkt/zkt.h"
+#include "zkv/adapters/libuv.h"
 #include "zkv/zkv.h"
+#include "zkv/zkv_async.h"
 
 #define N_SERVERS 3
 #define N_KEYS 20
@@ -133,6 +137,62 @@ static Zkv__Response *wire_get(int s, int i, uint64_t max_ms, uint64_t max_entri
     return r;
 }
 
+/* --- the async client -------------------------------------------------------------------- */
+
+typedef struct aget {
+    int i;
+    int status;
+    bool done, value_ok;
+    int stale;
+    char node[64];
+    char why[512];
+} aget;
+
+static void on_get(zkv_async *a, int status, const zkv_value *v, void *priv)
+{
+    (void)a;
+    aget *g = priv;
+    char val[64];
+    size_t vl = rp_value(g->i, val);
+    g->status = status;
+    g->value_ok = v && zkv_value_len(v) == vl && memcmp(zkv_value_data(v), val, vl) == 0;
+    g->stale = v ? zkv_value_stale(v) : -1;
+    snprintf(g->node, sizeof g->node, "%s", v ? zkv_value_node(v) : "");
+    snprintf(g->why, sizeof g->why, "%s", zkv_last_error());
+    g->done = true;
+}
+
+/* Gets keys 0, step, 2*step... (n of them) through c's async client with flags, all at
+ * once, into gs (bounded by WAIT_MS). Returns false when they did not all complete. */
+static bool async_gets(zkv_client *c, unsigned flags, int step, int n, aget *gs)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    zkv_async *a = NULL;
+    bool ok = zkv_async_create(c, &a) == ZKV_OK && zkv_async_libuv_attach(a, &loop) == ZKV_OK;
+    for (int k = 0; ok && k < n; k++) {
+        memset(&gs[k], 0, sizeof gs[k]);
+        gs[k].i = k * step;
+        char key[64];
+        size_t kl = rp_key(gs[k].i, key);
+        ok = zkv_async_get(a, key, kl, flags, on_get, &gs[k]) == ZKV_OK;
+    }
+    uint64_t t0 = zkt_now_ms();
+    for (bool all = false; ok && !all && zkt_now_ms() - t0 < (uint64_t)WAIT_MS;) {
+        uv_run(&loop, UV_RUN_ONCE);
+        all = true;
+        for (int k = 0; k < n; k++)
+            all &= gs[k].done;
+    }
+    for (int k = 0; k < n; k++)
+        ok &= gs[k].done;
+    zkv_async_free(a);
+    while (uv_run(&loop, UV_RUN_NOWAIT))
+        ;
+    uv_loop_close(&loop);
+    return ok;
+}
+
 static int replica_index(void)
 {
     for (int i = 0; i < N_SERVERS; i++)
@@ -182,6 +242,13 @@ static void test_nearest(void)
             CU_ASSERT(read_one(c, i, ZKV_FLAG_READ_NEAREST, node, sizeof node, &stale, NULL));
             CU_ASSERT_STRING_EQUAL(node, g_cl.servers[s].id);
             CU_ASSERT(stale == (s != g_owner));
+        }
+        aget gs[4];
+        CU_ASSERT(async_gets(c, ZKV_FLAG_READ_NEAREST, 5, 4, gs));
+        for (int k = 0; k < 4; k++) {
+            CU_ASSERT(gs[k].status == ZKV_OK && gs[k].value_ok);
+            CU_ASSERT_STRING_EQUAL(gs[k].node, g_cl.servers[s].id);
+            CU_ASSERT(gs[k].stale == (s != g_owner));
         }
         zkv_client_free(c);
     }
@@ -279,6 +346,17 @@ static void test_owner_stopped(void)
         CU_ASSERT(strcmp(node, g_range.replicas[0]) == 0 || strcmp(node, g_range.replicas[1]) == 0);
     }
 
+    /* the same with the async client, all at once */
+    aget gs[N_KEYS / 2];
+    CU_ASSERT(async_gets(hc, ZKV_FLAG_HEDGE, 2, N_KEYS / 2, gs));
+    for (int k = 0; k < N_KEYS / 2; k++) {
+        if (gs[k].status != ZKV_OK)
+            zkt_log("async hedged get %d: %s: %s", gs[k].i, zkv_strerror(gs[k].status), gs[k].why);
+        CU_ASSERT(gs[k].status == ZKV_OK && gs[k].value_ok && gs[k].stale == 1);
+        CU_ASSERT(strcmp(gs[k].node, g_range.replicas[0]) == 0 ||
+                  strcmp(gs[k].node, g_range.replicas[1]) == 0);
+    }
+
     /* its replicas soon exceed the bound: TOO_STALE on the wire */
     refusal_arg ra = {.server = replica_index()};
     CU_ASSERT_FATAL(zkt_wait_for(replica_refuses, &ra, 15000));
@@ -296,6 +374,10 @@ static void test_owner_stopped(void)
     CU_ASSERT(strstr(zkv_last_error(), "behind its owner") != NULL);
     zkv_value_free(v);
     v = NULL;
+    CU_ASSERT(async_gets(bc, ZKV_FLAG_READ_REPLICA, 1, 1, gs));
+    zkt_log("async bounded replica read, owner stopped: %s: %s", zkv_strerror(gs[0].status),
+            gs[0].why);
+    CU_ASSERT(gs[0].status != ZKV_OK && strstr(gs[0].why, "behind its owner") != NULL);
     /* without a bound the replica answers, stale, with its lag */
     rc = zkv_get(g_client, key, kl, 0, ZKV_FLAG_READ_REPLICA, &v);
     CU_ASSERT(rc == ZKV_OK);

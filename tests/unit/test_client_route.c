@@ -948,6 +948,16 @@ static void test_fail_text(void)
     zkv__fail_text(&to, ZKV__EV_IO, NULL, ZKV__WRITE, 0, 7, NULL, "node n did not answer", 42, msg,
                    sizeof msg);
     CU_ASSERT_STRING_EQUAL(msg, "node n did not answer within 42 ms");
+    zkv__failures rf = {.owner_why = "", .replica_why = "", .last = ""};
+    zkv__failures_note(&rf, "r2", true, true, "node r2: 900 ms behind", "900 ms behind");
+    /* a later replica's silence (the call's time ran out on it) does not hide a refusal */
+    zkv__failures_note(&rf, "r3", true, false, "node r3 did not answer", "did not answer");
+    CU_ASSERT_STRING_EQUAL(rf.last, "node r3 did not answer");
+    zkv__fail_text(&to, ZKV__EV_IO, NULL, ZKV__READ, 0, 7, &rf, "node n did not answer", 42, msg,
+                   sizeof msg);
+    CU_ASSERT_STRING_EQUAL(
+        msg,
+        "node n did not answer within 42 ms; no replica could answer (node r2: 900 ms behind)");
     zkv__fail_text(&to, ZKV__EV_RESPONSE, NULL, ZKV__WRITE, 0, 7, NULL, "node n: TIMEOUT", 42, msg,
                    sizeof msg);
     CU_ASSERT_STRING_EQUAL(msg, "node n: TIMEOUT");
