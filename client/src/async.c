@@ -28,7 +28,7 @@ static void finish(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
     else
         zkv__clear_error();
     a->depth++;
-    if (r->op == ZKV__AREQ_SCAN)
+    if (r->op == ZKV__AREQ_SCAN || r->op == ZKV__AREQ_ATOMIC)
         r->page_cb(a, status, page, r->node, r->to_replica, r->priv);
     else
         r->cb(a, status, v, r->priv);
@@ -42,9 +42,9 @@ void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value
     finish(a, r, status, v, NULL, why);
 }
 
-void zkv__async_complete_page(zkv_async *a, zkv__areq *r, const Zkv__Response *page)
+void zkv__async_complete_page(zkv_async *a, zkv__areq *r, int status, const Zkv__Response *page)
 {
-    finish(a, r, ZKV_OK, NULL, page, NULL);
+    finish(a, r, status, NULL, page, NULL);
 }
 
 void zkv__async_ready(zkv_async *a, zkv__adone *d)
@@ -331,6 +331,7 @@ static int submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, c
         r->if_epoch = cond->if_epoch;
         r->if_seq = cond->if_seq;
         r->client_seq = cond->client_seq;
+        r->ttl_ms = cond->ttl_ms;
     }
     return zkv__async_start(a, r, 0);
 }
@@ -343,14 +344,15 @@ int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t kle
 
 int zkv__async_submit_if(zkv_async *a, zkv__areq_op op, const void *key, size_t klen,
                          const void *val, size_t vlen, int cond, zkv_version expected,
-                         unsigned flags, zkv_async_cb cb, void *privdata)
+                         uint64_t ttl_ms, unsigned flags, zkv_async_cb cb, void *privdata)
 {
     if (!a)
         return zkv__fail(ZKV_EINVAL, "async context is NULL");
     Zkv__Request req = ZKV__REQUEST__INIT;
-    int rc = zkv__condition_set(a->c, &req, cond, expected);
+    int rc = cond ? zkv__condition_set(a->c, &req, cond, expected) : ZKV_OK;
     if (rc != ZKV_OK)
         return rc;
+    req.ttl_ms = ttl_ms;
     return submit(a, op, key, klen, val, vlen, &req, flags, cb, privdata);
 }
 
@@ -358,14 +360,31 @@ int zkv_async_put_if(zkv_async *a, const void *key, size_t klen, const void *val
                      int cond, zkv_version expected, unsigned flags, zkv_async_cb cb,
                      void *privdata)
 {
-    return zkv__async_submit_if(a, ZKV__AREQ_PUT, key, klen, val, vlen, cond, expected, flags, cb,
+    if (cond == 0)
+        return zkv__fail(ZKV_EINVAL, "unknown condition 0 (ZKV_IF_ABSENT or ZKV_IF_VERSION)");
+    return zkv_async_put_ex(a, key, klen, val, vlen, cond, expected, 0, flags, cb, privdata);
+}
+
+int zkv_async_put_ex(zkv_async *a, const void *key, size_t klen, const void *val, size_t vlen,
+                     int cond, zkv_version expected, uint64_t ttl_ms, unsigned flags,
+                     zkv_async_cb cb, void *privdata)
+{
+    return zkv__async_submit_if(a, ZKV__AREQ_PUT, key, klen, val, vlen, cond, expected, ttl_ms,
+                                flags, cb, privdata);
+}
+
+int zkv_async_expire(zkv_async *a, const void *key, size_t klen, uint64_t ttl_ms, unsigned flags,
+                     zkv_async_cb cb, void *privdata)
+{
+    zkv_version none = {0, 0};
+    return zkv__async_submit_if(a, ZKV__AREQ_EXPIRE, key, klen, NULL, 0, 0, none, ttl_ms, flags, cb,
                                 privdata);
 }
 
 int zkv_async_del_if(zkv_async *a, const void *key, size_t klen, zkv_version expected,
                      unsigned flags, zkv_async_cb cb, void *privdata)
 {
-    return zkv__async_submit_if(a, ZKV__AREQ_DEL, key, klen, NULL, 0, ZKV_IF_VERSION, expected,
+    return zkv__async_submit_if(a, ZKV__AREQ_DEL, key, klen, NULL, 0, ZKV_IF_VERSION, expected, 0,
                                 flags, cb, privdata);
 }
 

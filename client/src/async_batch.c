@@ -1,14 +1,17 @@
-/* async_batch.c: zkv_async_batch_run. Each operation of the batch is an ordinary
- * request (zkv__async_submit) whose callback (on_batch_op) stores its outcome in the
- * batch as zkv_batch_run would, so batches route, fall back and retry exactly as single
- * requests do, with no code of their own for it. When the last one ended the run waits
- * on the ready list and its callback runs from the next timer, so never from
- * zkv_async_batch_run itself, even when every operation was refused there. */
+/* async_batch.c: zkv_async_batch_run and zkv_async_batch_atomic. Each operation of a run
+ * is an ordinary request (zkv__async_submit) whose callback (on_batch_op) stores its
+ * outcome in the batch as zkv_batch_run would, so batches route, fall back and retry
+ * exactly as single requests do, with no code of their own for it. When the last one
+ * ended the run waits on the ready list and its callback runs from the next timer, so
+ * never from zkv_async_batch_run itself, even when every operation was refused there. An
+ * atomic batch is one request (op ATOMIC: a MULTI_WRITE built from the batch at each
+ * attempt) checked, answered and settled by batch_atomic.c's shared steps. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "async_int.h"
 #include "batch.h"
+#include "value.h"
 
 typedef struct zkv__abatch_slot {
     struct zkv__abatch *run;
@@ -97,6 +100,8 @@ int zkv_async_batch_run(zkv_async *a, zkv_batch *b, unsigned flags, zkv_async_ba
     char err[ZKV__ERR_MAX];
     if (zkv__flags_check(flags | a->c->opts.default_flags, err, sizeof err) != 0)
         return zkv__fail(ZKV_EINVAL, "%s", err);
+    if ((rc = zkv__batch_unconditional(b)) != ZKV_OK)
+        return rc;
     zkv__abatch *run = malloc(sizeof *run + b->n * sizeof run->slots[0]);
     if (!run)
         return zkv__fail(ZKV_ENOMEM, "out of memory");
@@ -134,4 +139,64 @@ int zkv_async_batch_run(zkv_async *a, zkv_batch *b, unsigned flags, zkv_async_ba
     if (a->depth == 0)
         zkv__async_rearm(a);
     return ZKV_OK;
+}
+
+/* --- atomic batches ----------------------------------------------------------------------- */
+
+typedef struct zkv__aatomic {
+    zkv_batch *b;
+    zkv_async_batch_cb cb;
+    void *priv;
+} zkv__aatomic;
+
+/* The MULTI_WRITE's end (from its request's completion, an entry point): the batch
+ * settled, then the caller's callback. */
+static void on_atomic(zkv_async *a, int status, const Zkv__Response *resp, const char *node,
+                      bool replica, void *priv)
+{
+    (void)replica;
+    zkv__aatomic *at = priv;
+    char why[ZKV__ERR_MAX];
+    zkv__copy_str(why, sizeof why, zkv_last_error());
+    int rc = zkv__atomic_settle(at->b, status, resp, node, why);
+    zkv_async_batch_cb cb = at->cb;
+    zkv_batch *b = at->b;
+    void *p = at->priv;
+    free(at);
+    cb(a, b, rc, p);
+}
+
+int zkv_async_batch_atomic(zkv_async *a, zkv_batch *b, unsigned flags, zkv_async_batch_cb cb,
+                           void *privdata)
+{
+    int rc = zkv__async_entry(a, cb != NULL);
+    if (rc != ZKV_OK)
+        return rc;
+    flags = (flags | a->c->opts.default_flags) & (unsigned)ZKV_FLAG_ACK_OWNER;
+    if ((rc = zkv__atomic_check(a->c, b, flags)) != ZKV_OK)
+        return rc;
+    bool own;
+    zkv__mapsnap *snap = zkv__async_snapshot(a, &own);
+    rc = zkv__atomic_one_range(snap->map, b);
+    if (own)
+        zkv__mapsnap_release(snap);
+    if (rc != ZKV_OK)
+        return rc;
+    zkv__aatomic *at = malloc(sizeof *at);
+    const zkv__batch_op *o0 = &b->ops[0];
+    zkv__areq *r = at ? zkv__areq_new(a, ZKV__AREQ_ATOMIC, b->arena.data + o0->koff, o0->klen, NULL,
+                                      0, flags, at)
+                      : NULL;
+    if (!r) {
+        free(at);
+        return zkv__fail(ZKV_ENOMEM, "out of memory");
+    }
+    *at = (zkv__aatomic){.b = b, .cb = cb, .priv = privdata};
+    r->batch = b;
+    r->page_cb = on_atomic;
+    r->client_seq = atomic_fetch_add(&a->c->next_cseq, 1);
+    rc = zkv__async_start(a, r, 0);
+    if (rc != ZKV_OK)
+        free(at); /* r was freed; the failure is published */
+    return rc;
 }

@@ -28,8 +28,17 @@
 #include "client.h"
 #include "error.h"
 
-/* SCAN: one page of a scan (async_scan.c); its value is the page's end key. */
-typedef enum { ZKV__AREQ_GET, ZKV__AREQ_PUT, ZKV__AREQ_DEL, ZKV__AREQ_SCAN } zkv__areq_op;
+/* SCAN: one page of a scan (async_scan.c); its value is the page's end key. EXPIRE: a
+ * key's expiry set anew (ttl_ms). ATOMIC: a batch's writes as one MULTI_WRITE (batch;
+ * async_batch.c), keyed by its first key. SCAN and ATOMIC complete through page_cb. */
+typedef enum {
+    ZKV__AREQ_GET,
+    ZKV__AREQ_PUT,
+    ZKV__AREQ_DEL,
+    ZKV__AREQ_SCAN,
+    ZKV__AREQ_EXPIRE,
+    ZKV__AREQ_ATOMIC
+} zkv__areq_op;
 
 /* Completion of a scan page request: status, and on ZKV_OK the page (valid during the
  * call; its NOT_FOUND counts as an empty page), the node that answered and whether it
@@ -62,9 +71,12 @@ typedef struct zkv__areq {
     bool reverse, keys_only; /* a scan page's flags */
     bool route_own;          /* routed by the key after the end key (rklen bytes) */
     size_t rklen;
-    /* a conditional write's (client.h's zkv__condition_set), sent with every attempt */
+    /* a conditional write's (client.h's zkv__condition_set), sent with every attempt;
+     * client_seq also an atomic batch's */
     int condition; /* Zkv__Condition; 0: none */
     uint64_t if_epoch, if_seq, client_seq;
+    uint64_t ttl_ms;  /* PUT, EXPIRE: the key's expiry from when the owner takes it */
+    zkv_batch *batch; /* ATOMIC: the batch (the caller's until the callback) */
     size_t klen, vlen;
     uint64_t started;
     uint64_t attempt_deadline; /* on the wire: the attempt counts as timed out then */
@@ -83,10 +95,11 @@ typedef struct zkv__areq {
     uint8_t kv[];              /* the key, then the value */
 } zkv__areq;
 
-/* zkv__async_submit for a conditional PUT or DELETE (zkv_async_put_if, zkv_async_del_if). */
+/* zkv__async_submit for a PUT or DELETE with a condition (cond 0: none) and a PUT or
+ * EXPIRE with an expiry (ttl_ms; zkv_async_put_if, _put_ex, _del_if, _expire). */
 int zkv__async_submit_if(zkv_async *a, zkv__areq_op op, const void *key, size_t klen,
                          const void *val, size_t vlen, int cond, zkv_version expected,
-                         unsigned flags, zkv_async_cb cb, void *privdata);
+                         uint64_t ttl_ms, unsigned flags, zkv_async_cb cb, void *privdata);
 
 /* Requests whose key and value fit this many bytes get a block of this size, and such
  * blocks are kept for reuse (zkv_async's spare list, at most ZKV__AREQ_SPARE_MAX), so a
@@ -181,8 +194,9 @@ zkv__mapsnap *zkv__async_snapshot(zkv_async *a, bool *own);
 /* Runs r's callback and frees r. why is the reason of a failure. */
 void zkv__async_complete(zkv_async *a, zkv__areq *r, int status, const zkv_value *v,
                          const char *why);
-/* The same for a scan page answered with page. */
-void zkv__async_complete_page(zkv_async *a, zkv__areq *r, const Zkv__Response *page);
+/* The same for a scan page or an atomic batch answered with page (status: ZKV_OK, or
+ * ZKV_ECONDITION for a batch whose condition failed). */
+void zkv__async_complete_page(zkv_async *a, zkv__areq *r, int status, const Zkv__Response *page);
 /* Validates and routes one request (zkv_async_get/put/del). ZKV_OK (the callback will
  * run) or the error, published (it will not). */
 int zkv__async_submit(zkv_async *a, zkv__areq_op op, const void *key, size_t klen, const void *val,

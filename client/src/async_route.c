@@ -19,6 +19,7 @@
 
 #include "common/util.h"
 #include "async_int.h"
+#include "batch.h"
 #include "conn.h"
 #include "value.h"
 
@@ -54,6 +55,10 @@ static Zkv__Op wire_op(const zkv__areq *r)
         return ZKV__OP__PUT;
     case ZKV__AREQ_DEL:
         return ZKV__OP__DELETE;
+    case ZKV__AREQ_EXPIRE:
+        return ZKV__OP__EXPIRE;
+    case ZKV__AREQ_ATOMIC:
+        return ZKV__OP__MULTI_WRITE;
     default:
         return ZKV__OP__SCAN;
     }
@@ -135,9 +140,16 @@ int zkv__areq_send(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
                         "node %s at %s unreachable: failed less than %d ms ago", c->node_id,
                         c->addr, ZKV__SKIP_MS);
     Zkv__Request req = ZKV__REQUEST__INIT;
+    if (r->op == ZKV__AREQ_ATOMIC) { /* the batch's writes, built anew for each attempt */
+        if (zkv__atomic_build(r->batch, &req) != ZKV_OK)
+            return zkv__err(ZKV_ENOMEM, err, errlen, "out of memory");
+        req.client_id = a->c->client_id;
+        req.client_seq = r->client_seq; /* the same on every retry */
+    } else {
+        req.key.data = r->kv;
+        req.key.len = r->klen;
+    }
     req.op = wire_op(r);
-    req.key.data = r->kv;
-    req.key.len = r->klen;
     /* A scan page carries its end key where a put carries its value (then its route key). */
     ProtobufCBinaryData *second = r->op == ZKV__AREQ_SCAN ? &req.end_key : &req.value;
     second->len = r->vlen - r->rklen;
@@ -152,9 +164,11 @@ int zkv__areq_send(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
         req.client_id = a->c->client_id;
         req.client_seq = r->client_seq;
     }
+    req.ttl_ms = r->ttl_ms;
     req.map_version = r->st.map_version > 0 ? (uint64_t)r->st.map_version : 0;
     zkv__stamp(&req, op_kind(r), r->flags, rt->replica, &a->c->opts);
     int rc = zkv__aconn_send(a, c, &req, r, now, err, errlen);
+    zkv__atomic_unbuild(&req); /* (encoded: the frame is in the connection's buffer) */
     if (rc != ZKV_OK)
         return rc;
     zkv__copy_str(r->node, sizeof r->node, c->node_id);
@@ -172,9 +186,10 @@ int zkv__areq_send(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
  * as it is (NOT_FOUND: an empty page, as zkv_scan_range takes it). */
 static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *resp, bool value_nul)
 {
-    if (r->op == ZKV__AREQ_SCAN) {
-        zkv__async_complete_page(a, r, resp);
-    } else if (r->condition && (code == ZKV_OK || code == ZKV_ECONDITION)) {
+    if (r->op == ZKV__AREQ_SCAN || r->op == ZKV__AREQ_ATOMIC) {
+        zkv__async_complete_page(a, r, code, resp); /* a page; a batch's versions */
+    } else if ((r->condition || r->op == ZKV__AREQ_EXPIRE) &&
+               (code == ZKV_OK || code == ZKV_ECONDITION)) {
         /* the write's version, or the key's when the condition failed */
         static unsigned char none[1];
         zkv_value v = {.data = none, .len = 0, .version = {resp->epoch, resp->seq}, .ttl_ms = -1};

@@ -97,6 +97,17 @@ int zkv_batch_del(zkv_batch *b, const void *key, size_t klen)
     return queue(b, ZKV__OP__DELETE, key, klen, NULL, 0);
 }
 
+int zkv__batch_unconditional(const zkv_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->ops[i].cond)
+            return zkv__fail(ZKV_EINVAL,
+                             "operation %zu is conditional: conditions are applied by "
+                             "zkv_batch_atomic",
+                             i);
+    return ZKV_OK;
+}
+
 /* queue() of a conditional write. */
 static int queue_if(zkv_batch *b, int op, const void *key, size_t klen, const void *val,
                     size_t vlen, int cond, zkv_version expected)
@@ -497,12 +508,8 @@ int zkv_batch_run(zkv_client *c, zkv_batch *b, int timeout_ms, unsigned flags)
     b->results.len = b->results.off = 0;
     if (b->n == 0)
         return ZKV_OK;
-    for (size_t i = 0; i < b->n; i++)
-        if (b->ops[i].cond)
-            return zkv__fail(ZKV_EINVAL,
-                             "operation %zu is conditional: conditions are applied by "
-                             "zkv_batch_atomic",
-                             i);
+    if ((rc = zkv__batch_unconditional(b)) != ZKV_OK)
+        return rc;
 
     run_ctx x;
     memset(&x, 0, sizeof x);

@@ -7,6 +7,7 @@
 
 #include "zkv/zkv.h"
 #include "common/buf.h"
+#include "common/frame.h"
 #include "route.h"
 
 /* Marks an operation that has no final status yet. */
@@ -53,5 +54,28 @@ typedef struct zkv__batch_group {
  * Returns the number of grouped operations. Pure, no allocation. */
 size_t zkv__batch_order(zkv__batch_op *ops, size_t n, zkv__batch_group *groups, size_t ngroups,
                         size_t *order, size_t *rank);
+
+/* ZKV_OK, or ZKV_EINVAL (published) when an operation of b has a condition: a batch run
+ * (not atomic) applies none. */
+int zkv__batch_unconditional(const zkv_batch *b);
+
+/* --- atomic batches (batch_atomic.c), shared by the blocking and the async call --- */
+
+struct zkv_client;
+/* Checks b as an atomic batch (writes only, at most 1000 and max key + max value bytes)
+ * and marks its operations pending: ZKV_OK or the error, published. */
+int zkv__atomic_check(const struct zkv_client *c, zkv_batch *b, unsigned flags);
+/* Every key of b in the range of its first key by map m: ZKV_OK, or ZKV_EINVAL (published)
+ * naming two of the ranges. */
+int zkv__atomic_one_range(const zkv_rangemap *m, const zkv_batch *b);
+/* Makes req b's MULTI_WRITE (its writes point into b's arena; the caller adds client_id
+ * and client_seq). ZKV_OK or ZKV_ENOMEM; zkv__atomic_unbuild frees what it allocated. */
+int zkv__atomic_build(const zkv_batch *b, Zkv__Request *req);
+void zkv__atomic_unbuild(Zkv__Request *req);
+/* Settles b after the request's outcome rc (the answer resp for ZKV_OK/ZKV_ECONDITION,
+ * from node; err: the reason of another failure): each write's version and status, the
+ * rest with rc. Returns the batch's status, its reason published. */
+int zkv__atomic_settle(zkv_batch *b, int rc, const Zkv__Response *resp, const char *node,
+                       const char *err);
 
 #endif

@@ -19,7 +19,9 @@
 #include "it_common.h"
 #include "it_repl.h"
 #include "zkt/zkt.h"
+#include "zkv/adapters/libuv.h"
 #include "zkv/zkv.h"
+#include "zkv/zkv_async.h"
 
 #define WAIT_MS 30000
 #define KEYS 10
@@ -139,6 +141,89 @@ static void test_refused(void)
     CU_ASSERT_STRING_EQUAL(got, "");
 }
 
+/* --- the async client -------------------------------------------------------------------- */
+
+typedef struct abatch {
+    bool done;
+    int status;
+    char why[512];
+} abatch;
+
+static void on_batch(zkv_async *a, zkv_batch *b, int status, void *priv)
+{
+    (void)a;
+    (void)b;
+    abatch *r = priv;
+    r->status = status;
+    snprintf(r->why, sizeof r->why, "%s", zkv_last_error());
+    r->done = true;
+}
+
+/* zkv_async_batch_atomic of b run to its callback on a libuv loop (bounded); -1 when the
+ * call refused it at once (its status then in r->status). */
+static int run_atomic(zkv_batch *b, abatch *r)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    zkv_async *a = NULL;
+    memset(r, 0, sizeof *r);
+    int rc = zkv_async_create(g_client, &a);
+    if (rc == ZKV_OK)
+        rc = zkv_async_libuv_attach(a, &loop);
+    if (rc == ZKV_OK)
+        rc = zkv_async_batch_atomic(a, b, 0, on_batch, r);
+    if (rc != ZKV_OK) {
+        r->status = rc;
+        snprintf(r->why, sizeof r->why, "%s", zkv_last_error());
+    }
+    uint64_t t0 = zkt_now_ms();
+    while (rc == ZKV_OK && !r->done && zkt_now_ms() - t0 < (uint64_t)WAIT_MS)
+        uv_run(&loop, UV_RUN_ONCE);
+    zkv_async_free(a);
+    while (uv_run(&loop, UV_RUN_NOWAIT))
+        ;
+    uv_loop_close(&loop);
+    return rc == ZKV_OK ? 0 : -1;
+}
+
+static void test_async(void)
+{
+    zkv_version none = {0, 0};
+    zkv_batch *b = zkv_batch_create();
+    CU_ASSERT_FATAL(b != NULL);
+    zkv_batch_put(b, "as:1", 4, "one", 3);
+    zkv_batch_put_if(b, "as:2", 4, "two", 3, ZKV_IF_ABSENT, none);
+    abatch r;
+    CU_ASSERT_EQUAL(run_atomic(b, &r), 0);
+    CU_ASSERT(r.done && r.status == ZKV_OK);
+    zkv_version v0 = zkv_batch_version(b, 0);
+    CU_ASSERT(v0.seq > 0 && zkv_batch_version(b, 1).seq == v0.seq + 1);
+    char got[32];
+    value_of(g_client, "as:2", 0, got, sizeof got);
+    CU_ASSERT_STRING_EQUAL(got, "two");
+    /* the same again: as:2 exists, nothing is written, the versions say why */
+    zkv_batch_clear(b);
+    zkv_batch_put(b, "as:1", 4, "uno", 3);
+    zkv_batch_put_if(b, "as:2", 4, "dos", 3, ZKV_IF_ABSENT, none);
+    CU_ASSERT_EQUAL(run_atomic(b, &r), 0);
+    zkt_log("async atomic, condition failed: %s", r.why);
+    CU_ASSERT_EQUAL(r.status, ZKV_ECONDITION);
+    CU_ASSERT_EQUAL(zkv_batch_status(b, 0), ZKV_OK);
+    CU_ASSERT_EQUAL(zkv_batch_status(b, 1), ZKV_ECONDITION);
+    CU_ASSERT_EQUAL(zkv_batch_version(b, 1).seq, v0.seq + 1);
+    value_of(g_client, "as:1", 0, got, sizeof got);
+    CU_ASSERT_STRING_EQUAL(got, "one");
+    /* two ranges: refused by the call, the callback never runs */
+    zkv_batch_clear(b);
+    zkv_batch_put(b, "as:3", 4, "x", 1);
+    zkv_batch_put(b, "\xf0:3", 3, "x", 1);
+    CU_ASSERT_EQUAL(run_atomic(b, &r), -1);
+    CU_ASSERT_EQUAL(r.status, ZKV_EINVAL);
+    CU_ASSERT_FALSE(r.done);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.why, "one range"));
+    zkv_batch_free(b);
+}
+
 /* --- under a failover ----------------------------------------------------------------------- */
 
 typedef struct writer {
@@ -232,6 +317,7 @@ int main(void)
     CU_add_test(s, "puts and deletes of one range, all applied", test_all_applied);
     CU_add_test(s, "a failed condition: nothing written", test_condition_fails);
     CU_add_test(s, "two ranges, a get, an empty batch: refused", test_refused);
+    CU_add_test(s, "the async client", test_async);
     CU_add_test(s, "a failover under a stream of batches", test_failover);
     return zkt_run_all();
 }

@@ -118,6 +118,15 @@ ZKV_EXPORT int zkv_async_put_if(zkv_async *a, const void *key, size_t klen, cons
                                 zkv_async_cb cb, void *privdata);
 ZKV_EXPORT int zkv_async_del_if(zkv_async *a, const void *key, size_t klen, zkv_version expected,
                                 unsigned flags, zkv_async_cb cb, void *privdata);
+/* Expiry, as zkv_put_ex and zkv_expire (zkv.h): a put with a condition (cond 0: none) and
+ * an expiry (ttl_ms 0: none); a key's expiry set anew (ttl_ms 0: none any more; a missing
+ * key completes with ZKV_ENOTFOUND). The callback's v carries the version (no data) when
+ * there is a condition, and for an expire. */
+ZKV_EXPORT int zkv_async_put_ex(zkv_async *a, const void *key, size_t klen, const void *val,
+                                size_t vlen, int cond, zkv_version expected, uint64_t ttl_ms,
+                                unsigned flags, zkv_async_cb cb, void *privdata);
+ZKV_EXPORT int zkv_async_expire(zkv_async *a, const void *key, size_t klen, uint64_t ttl_ms,
+                                unsigned flags, zkv_async_cb cb, void *privdata);
 
 /* Completion of a zkv_async_batch_run. status is ZKV_OK: every operation ran (each may
  * still have failed: zkv_batch_status; zkv_last_error() names the first failure). The
@@ -132,6 +141,13 @@ typedef void (*zkv_async_batch_cb)(zkv_async *a, zkv_batch *b, int status, void 
  * exactly once, even for an empty batch) or ZKV_EINVAL / ZKV_ENOMEM (cb will never run). */
 ZKV_EXPORT int zkv_async_batch_run(zkv_async *a, zkv_batch *b, unsigned flags,
                                    zkv_async_batch_cb cb, void *privdata);
+/* zkv_batch_atomic (zkv.h) without blocking: b's writes applied all or none by their
+ * range's owner. Refused at once (cb never runs) as zkv_batch_atomic refuses: ZKV_EINVAL
+ * for gets or keys of several ranges, ZKV_ETOOLARGE. cb's status is zkv_batch_atomic's
+ * (ZKV_OK, ZKV_ECONDITION with each write's status and the keys' versions, or the
+ * error); b must stay untouched until then. */
+ZKV_EXPORT int zkv_async_batch_atomic(zkv_async *a, zkv_batch *b, unsigned flags,
+                                      zkv_async_batch_cb cb, void *privdata);
 
 /* Completion of a zkv_async_scan_range. On ZKV_OK s is the result, as zkv_scan_range
  * gives it (zkv_scan_count/_key/_value/_more/_stale): the callback's to keep or free
