@@ -9,7 +9,9 @@
 
 #include "common/keyrange.h"
 #include "common/hello.h"
+#include "common/util.h"
 #include "dispatch.h"
+#include "ownerclock.h"
 #include "readvis.h"
 #include "server_fixture.h"
 
@@ -36,6 +38,8 @@ static zkv_rangemap *test_map(void)
     m->ranges[0].epoch = 3;
     strcpy(m->ranges[1].owner, "node-2");
     m->ranges[1].epoch = 1;
+    strcpy(m->ranges[1].replicas[0], "node-1"); /* node-1 answers its stale reads */
+    m->ranges[1].n_replicas = 1;
     return m;
 }
 
@@ -67,6 +71,57 @@ static zkv_dispatch_result run(const zkv_dispatch_env *e, zkv_session *sess, Zkv
     req.value.data = (uint8_t *)value;
     req.value.len = vlen;
     return zkv_dispatch(e, sess, &req, &reply);
+}
+
+/* A GET of key with FLAG_ALLOW_STALE and a staleness bound. */
+static void stale_get(const zkv_dispatch_env *e, const char *key, uint64_t max_ms,
+                      uint64_t max_entries)
+{
+    zkv_session sess = {.hello_done = true};
+    Zkv__Request req = request(43, ZKV__OP__GET, key, strlen(key));
+    req.flags = ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE;
+    req.max_lag_ms = max_ms;
+    req.max_lag_entries = max_entries;
+    zkv_dispatch(e, &sess, &req, &reply);
+}
+
+static void test_replica_lag(void)
+{
+    zkv_dispatch_env e = env();
+    zkv_ownerclock *clock = zkv_ownerclock_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(clock);
+    e.clock = clock;
+    /* nothing heard from r0001's owner: stale answers say so, any bound refuses */
+    stale_get(&e, "mango", 0, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__NOT_FOUND);
+    CU_ASSERT_TRUE(reply.resp.stale);
+    CU_ASSERT_EQUAL(reply.resp.lag_ms, UINT64_MAX);
+    stale_get(&e, "mango", 60000, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__TOO_STALE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(reply.resp.message, "has not held all its owner had"));
+    /* caught up just now (a heartbeat at the owner's log end): within a bound in ms */
+    zkv_ownerclock_note_position(clock, "r0001", 0, 0, zkv_now_ms());
+    stale_get(&e, "mango", 60000, 0);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__NOT_FOUND);
+    CU_ASSERT_TRUE(reply.resp.stale);
+    CU_ASSERT(reply.resp.lag_ms < 60000);
+    CU_ASSERT_EQUAL(reply.resp.lag_entries, 0);
+    /* the owner then tells of 50 entries this copy lacks: a bound in entries refuses */
+    const zkv_range_state *st = zkv_store_range(store, "r0001");
+    uint64_t applied = st ? st->last_seq : 0;
+    zkv_ownerclock_note_position(clock, "r0001", applied + 50, applied, zkv_now_ms());
+    stale_get(&e, "mango", 0, 10);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__TOO_STALE);
+    CU_ASSERT_EQUAL(reply.resp.lag_entries, 50);
+    CU_ASSERT_PTR_NOT_NULL(strstr(reply.resp.message, "50 entries behind its owner"));
+    stale_get(&e, "mango", 60000, 50);
+    CU_ASSERT_EQUAL(reply.resp.status, ZKV__STATUS__NOT_FOUND);
+    CU_ASSERT_EQUAL(reply.resp.lag_entries, 50);
+    /* an owned range ignores the bound: the owner is not behind itself */
+    stale_get(&e, "apple", 1, 1);
+    CU_ASSERT_NOT_EQUAL(reply.resp.status, ZKV__STATUS__TOO_STALE);
+    CU_ASSERT_FALSE(reply.resp.stale);
+    zkv_ownerclock_free(clock);
 }
 
 static void test_route(void)
@@ -366,6 +421,7 @@ int main(void)
     CU_add_test(s, "scan pages", test_scan);
     CU_add_test(s, "owner reads see committed writes only", test_read_visibility);
     CU_add_test(s, "error reply", test_error_reply);
+    CU_add_test(s, "replica reads with a staleness bound", test_replica_lag);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
