@@ -323,6 +323,7 @@ static const field_desc response_fields[32] = {
     [15] = FIELD(FK_U64, Zkv__Response, range_epoch),
     [16] = FIELD(FK_U64, Zkv__Response, range_seq),
     [18] = FIELD(FK_BOOL, Zkv__Response, owner),
+    [19] = FIELD(FK_U64, Zkv__Response, ttl_ms),
     [20] = FIELD(FK_U64, Zkv__Response, lag_ms),
     [21] = FIELD(FK_U64, Zkv__Response, lag_entries),
 };

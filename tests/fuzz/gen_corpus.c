@@ -86,6 +86,10 @@ static void requests(void)
     r.flags = ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE;
     r.id = 300;
     emit_msg("request", "get-stale", &r.base);
+    r.max_lag_ms = 500;
+    r.max_lag_entries = 1000;
+    emit_msg("request", "get-bounded", &r.base);
+    r.max_lag_ms = r.max_lag_entries = 0;
     r.op = ZKV__OP__DELETE;
     r.flags = 0;
     emit_msg("request", "delete", &r.base);
@@ -179,6 +183,8 @@ static void appends(void)
     r.prev_epoch = 2;
     r.commit_seq = 10;
     r.map_version = 12;
+    r.owner_time_ms = 1700000000123ull; /* the owner's clock and log end */
+    r.head_seq = 1ull << 33;
     r.n_entries = 1;
     r.entries = ep;
     emit_msg("append", "one-entry", &r.base);
@@ -205,6 +211,14 @@ static void responses(void)
     r.range_epoch = 2;
     r.range_seq = 40;
     emit_msg("response", "get-stale", &r.base);
+    r.lag_ms = 120;
+    r.lag_entries = 3;
+    emit_msg("response", "get-stale-lag", &r.base);
+    r.status = ZKV__STATUS__TOO_STALE;
+    r.value = bin("", 0);
+    r.lag_ms = UINT64_MAX;
+    r.message = "replica node-2 of range r0003 has not held all its owner had since it started";
+    emit_msg("response", "too-stale", &r.base);
     zkv__response__init(&r);
     r.id = 3;
     r.status = ZKV__STATUS__NOT_FOUND;

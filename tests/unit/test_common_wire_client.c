@@ -172,6 +172,7 @@ static int check_response_payload(const uint8_t *p, size_t n)
     CU_ASSERT_EQUAL(fast.range_epoch, slow->range_epoch);
     CU_ASSERT_EQUAL(fast.range_seq, slow->range_seq);
     CU_ASSERT_EQUAL(fast.owner, slow->owner);
+    CU_ASSERT_EQUAL(fast.ttl_ms, slow->ttl_ms);
     CU_ASSERT_EQUAL(fast.lag_ms, slow->lag_ms);
     CU_ASSERT_EQUAL(fast.lag_entries, slow->lag_entries);
     const ProtobufCBinaryData *fb[2] = {&fast.value, &fast.next_key};
@@ -227,6 +228,7 @@ static void test_response_decode(void)
         r.range_epoch = rand_u64();
         r.range_seq = rand_u64();
         r.owner = next_rand() % 2;
+        r.ttl_ms = next_rand() % 4 == 0 ? rand_u64() : 0;
         if (next_rand() % 3 == 0) { /* a replica's lag */
             r.lag_ms = next_rand() % 2 ? UINT64_MAX : rand_u64();
             r.lag_entries = rand_u64();
