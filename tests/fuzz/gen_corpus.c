@@ -151,6 +151,9 @@ static void requests(void)
     static const uint8_t padded[] = {0x88, 0x80, 0x80, 0x80, 0x00, 0x05, 0x10, 0x02};
     emit("request", "padded-tag", padded, sizeof padded);
     emit("response", "padded-tag", padded, sizeof padded);
+    /* ttl_ms (19, a varint) sent as empty bytes: protobuf-c refuses it (found by fuzzing) */
+    static const uint8_t ttl_as_bytes[] = {0x9a, 0x01, 0x00};
+    emit("response", "ttl-as-bytes", ttl_as_bytes, sizeof ttl_as_bytes);
 }
 
 static void appends(void)
