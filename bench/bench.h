@@ -28,6 +28,10 @@ typedef struct bench {
     bool quiet, zipfian, prefix_hash, blocking;
     out_format format;
     unsigned write_flags; /* ZKV_FLAG_ACK_OWNER with --ack-owner */
+    unsigned read_flags;  /* --read: ZKV_FLAG_READ_REPLICA, _READ_NEAREST or _HEDGE (0: owner) */
+    long hedge_ms;        /* --hedge-ms: ZKV_FLAG_HEDGE's delay */
+    long max_lag_ms;      /* --max-lag-ms: the replicas' staleness bound (0: none) */
+    const char *zone;     /* --zone: the clients' zone ("": none) */
     const char *zk, *cluster;
     zkv_tls_files tls;   /* --tls-*: TLS to the nodes (none given: $ZKV_TLS_*, else plain) */
     char *value;         /* data_size bytes of 'x' */

@@ -29,7 +29,7 @@ static void run_single(worker *w, zkv_client *zc, zkv_bench_op op, long seq, boo
     size_t klen = zkv_bench_key(w, seq, key);
     if (op == ZKV_BENCH_OP_READ || op == ZKV_BENCH_OP_RMW) {
         zkv_value *v = NULL;
-        int rc = zkv_get(zc, key, klen, 0, 0, &v);
+        int rc = zkv_get(zc, key, klen, 0, b->read_flags, &v);
         zkv_value_free(v);
         if (!zkv_bench_read_status(b, rc, measured, zkv_last_error()))
             return; /* a failed read-modify-write does not write */
@@ -46,7 +46,7 @@ static void run_one_batch(worker *w, zkv_client *zc, zkv_batch *batch, bool writ
                           const bool *is_get, size_t nqueued, bool measured)
 {
     bench *b = w->b;
-    int rc = zkv_batch_run(zc, batch, 0, writes ? b->write_flags : 0);
+    int rc = zkv_batch_run(zc, batch, 0, writes ? b->write_flags : b->read_flags);
     char reason[256]; /* before other library calls overwrite it */
     snprintf(reason, sizeof reason, "%s", zkv_last_error());
     size_t n = zkv_batch_count(batch);

@@ -76,7 +76,7 @@ static bool send_slot(aclient *c, slot *s, zkv_bench_op op)
         rc = zkv_async_put(c->za, s->key, s->klen, b->value, (size_t)b->data_size, b->write_flags,
                            on_answer, s);
     else
-        rc = zkv_async_get(c->za, s->key, s->klen, 0, on_answer, s);
+        rc = zkv_async_get(c->za, s->key, s->klen, b->read_flags, on_answer, s);
     if (rc != ZKV_OK)
         zkv_bench_error(b, 1, rc, zkv_last_error());
     return rc == ZKV_OK;

@@ -230,7 +230,9 @@ static const char synopsis[] =
     "[-c CLIENTS] [--threads T] [--blocking] [-n REQUESTS | --duration SEC] [--warmup SEC] [-d "
     "SIZE] "
     "[-P DEPTH] [-r KEYSPACE] [--distribution uniform|zipfian] [-t get,put] [--workload "
-    "a,b,c,f] [--rate OPS] [-q | --csv | --json] [--ack-owner] [--no-key-prefix-hash]";
+    "a,b,c,f] [--rate OPS] [-q | --csv | --json] [--ack-owner] [--read "
+    "owner|replica|nearest|hedge] "
+    "[--hedge-ms MS] [--max-lag-ms MS] [--zone Z] [--no-key-prefix-hash]";
 static const char description[] =
     "Load generator for a zkv cluster, with redis-benchmark's flags and YCSB's core\n"
     "workloads. The -c clients (each its own connections) are spread over --threads\n"
@@ -249,7 +251,9 @@ int main(int argc, char **argv)
 {
     static bench b;
     static const char default_tests[] = "put,get";
-    const char *tests = NULL, *workloads = NULL, *distribution = "uniform";
+    const char *tests = NULL, *workloads = NULL, *distribution = "uniform", *read = "owner";
+    b.hedge_ms = 10;
+    b.zone = "";
     b.clients = 50;
     b.requests = 100000;
     b.data_size = 100;
@@ -301,6 +305,15 @@ int main(int argc, char **argv)
         ZKV_FLAGS_TLS(&b.tls),
         {"ack-owner", 0, ZKV_FLAG_BOOL, &ack_owner, NULL,
          "PUTs are acknowledged by the owner alone (not waiting for in-sync replicas)", 0, 0},
+        {"read", 0, ZKV_FLAG_STRING, &read, "POLICY",
+         "who answers GETs (docs/api.md, \"Replica reads\"): owner, replica, nearest (by "
+         "--zone) or hedge (the owner, and a replica after --hedge-ms)",
+         0, 0},
+        {"hedge-ms", 0, ZKV_FLAG_INT, &b.hedge_ms, "MS", "the hedge delay of --read hedge", 0,
+         60000},
+        {"max-lag-ms", 0, ZKV_FLAG_INT, &b.max_lag_ms, "MS",
+         "replicas more than MS behind their owner refuse reads (0: no bound)", 0, 86400000},
+        {"zone", 0, ZKV_FLAG_STRING, &b.zone, "Z", "the clients' zone (--read nearest)", 0, 0},
     };
     const size_t nflags = sizeof flags / sizeof flags[0];
     zkv_common_opts common;
@@ -333,6 +346,8 @@ int main(int argc, char **argv)
         bad = "-q, --csv and --json exclude each other";
     } else if (prefix_hash && no_prefix_hash) {
         bad = "--key-prefix-hash and --no-key-prefix-hash exclude each other";
+    } else if (zkv_bench_parse_read(read, &b.read_flags, err, sizeof err) < 0) {
+        bad = err;
     }
     if (bad) {
         fprintf(stderr, "zkv-bench: %s\n", bad);

@@ -129,6 +129,12 @@ int zkv_bench_client_create(worker *w, long n, zkv_client **out)
         rc = zkv_options_set_connect_timeout(o, (int)b->timeout);
     if (rc == ZKV_OK)
         rc = zkv_options_set_client_name(o, name);
+    if (rc == ZKV_OK && b->zone && b->zone[0])
+        rc = zkv_options_set_zone(o, b->zone);
+    if (rc == ZKV_OK)
+        rc = zkv_options_set_hedge_delay(o, (int)b->hedge_ms);
+    if (rc == ZKV_OK)
+        rc = zkv_options_set_max_staleness(o, (uint64_t)b->max_lag_ms, 0);
     if (rc == ZKV_OK && zkv_tls_wanted(&b->tls))
         rc = zkv_options_set_tls(o, b->tls.ca, b->tls.cert, b->tls.key);
     if (rc == ZKV_OK)

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "zkv/zkv.h"
+
 static const char *const names[ZKV_BENCH_NTESTS] = {"LOAD",   "PUT",    "GET",   "YCSB-A",
                                                     "YCSB-B", "YCSB-C", "YCSB-F"};
 static const char *const op_names[ZKV_BENCH_NOPS] = {"read", "update", "rmw"};
@@ -76,6 +78,25 @@ int zkv_bench_parse_workloads(const char *list, unsigned *mask, char *err, size_
         return -1;
     *mask |= m;
     return 0;
+}
+
+int zkv_bench_parse_read(const char *policy, unsigned *flags, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        unsigned flag;
+    } policies[] = {{"owner", 0},
+                    {"replica", ZKV_FLAG_READ_REPLICA},
+                    {"nearest", ZKV_FLAG_READ_NEAREST},
+                    {"hedge", ZKV_FLAG_HEDGE}};
+    for (size_t i = 0; policy && i < sizeof policies / sizeof policies[0]; i++)
+        if (strcasecmp(policy, policies[i].name) == 0) {
+            *flags = policies[i].flag;
+            return 0;
+        }
+    snprintf(err, errlen, "--read: unknown policy '%s' (known: owner, replica, nearest, hedge)",
+             policy ? policy : "");
+    return -1;
 }
 
 unsigned zkv_bench_op_percent(zkv_bench_test t, zkv_bench_op op)

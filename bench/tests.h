@@ -39,6 +39,10 @@ int zkv_bench_parse_tests(const char *list, unsigned *mask, char *err, size_t er
  * after PUT and GET, in the order A, B, C, F. Returns 0, or -1 with a message in err. */
 int zkv_bench_parse_workloads(const char *list, unsigned *mask, char *err, size_t errlen);
 
+/* Parses --read (case-insensitive): "owner" (0), "replica", "nearest" or "hedge" into the
+ * libzkv read flag. Returns 0, or -1 with a message in err. */
+int zkv_bench_parse_read(const char *policy, unsigned *flags, char *err, size_t errlen);
+
 /* The share, in percent, of op among the requests of test t (sums to 100 over ops). */
 unsigned zkv_bench_op_percent(zkv_bench_test t, zkv_bench_op op);
 /* The operation of one request of test t for a uniform draw u in [0, 1). */

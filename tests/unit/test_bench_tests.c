@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tests.h"
+#include "zkv/zkv.h"
 
 static void test_parse(void)
 {
@@ -54,6 +55,19 @@ static void test_workloads(void)
     CU_ASSERT_STRING_EQUAL(zkv_bench_test_name(ZKV_BENCH_YCSB_F), "YCSB-F");
     CU_ASSERT_STRING_EQUAL(zkv_bench_test_name(ZKV_BENCH_NTESTS), "?");
     CU_ASSERT_STRING_EQUAL(zkv_bench_op_name(ZKV_BENCH_OP_RMW), "rmw");
+    /* --read */
+    unsigned f = 99;
+    CU_ASSERT_EQUAL(zkv_bench_parse_read("owner", &f, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(f, 0);
+    CU_ASSERT_EQUAL(zkv_bench_parse_read("Hedge", &f, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(f, ZKV_FLAG_HEDGE);
+    CU_ASSERT_EQUAL(zkv_bench_parse_read("nearest", &f, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(f, ZKV_FLAG_READ_NEAREST);
+    CU_ASSERT_EQUAL(zkv_bench_parse_read("replica", &f, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(f, ZKV_FLAG_READ_REPLICA);
+    CU_ASSERT_EQUAL(zkv_bench_parse_read("fast", &f, err, sizeof err), -1);
+    CU_ASSERT_STRING_EQUAL(err,
+                           "--read: unknown policy 'fast' (known: owner, replica, nearest, hedge)");
 }
 
 static void test_mix(void)
