@@ -335,7 +335,8 @@ int main(int argc, char **argv)
         bad = err;
     } else if (((tests || !workloads) &&
                 zkv_bench_parse_tests(tests ? tests : default_tests, &mask, err, sizeof err) < 0) ||
-               (workloads && zkv_bench_parse_workloads(workloads, &mask, err, sizeof err) < 0)) {
+               (workloads && zkv_bench_parse_workloads(workloads, &mask, err, sizeof err) < 0) ||
+               zkv_bench_parse_read(read, &b.read_flags, err, sizeof err) < 0) {
         bad = err;
     } else if (strcasecmp(distribution, "uniform") != 0 &&
                strcasecmp(distribution, "zipfian") != 0) {
@@ -346,8 +347,6 @@ int main(int argc, char **argv)
         bad = "-q, --csv and --json exclude each other";
     } else if (prefix_hash && no_prefix_hash) {
         bad = "--key-prefix-hash and --no-key-prefix-hash exclude each other";
-    } else if (zkv_bench_parse_read(read, &b.read_flags, err, sizeof err) < 0) {
-        bad = err;
     }
     if (bad) {
         fprintf(stderr, "zkv-bench: %s\n", bad);

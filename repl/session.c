@@ -704,7 +704,7 @@ int zkv_repl_session_stdin_arg(zkv_repl_session *s, zkv_repl_args *args, size_t 
     const zkv_repl_command *c =
         args->argc ? zkv_repl_command_find(args->argv[0].data, args->argv[0].len) : NULL;
     const char *what = c ? c->name : NULL;
-    size_t cap = 64 * 1024, len = 0;
+    size_t cap = (size_t)64 * 1024, len = 0;
     char *data = malloc(cap + 1), msg[256];
     for (;;) {
         if (!data) {

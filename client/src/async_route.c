@@ -186,6 +186,10 @@ int zkv__areq_send(zkv_async *a, zkv__areq *r, const zkv__route *rt, char *err, 
  * as it is (NOT_FOUND: an empty page, as zkv_scan_range takes it). */
 static void deliver(zkv_async *a, zkv__areq *r, int code, const Zkv__Response *resp, bool value_nul)
 {
+    if (!resp) { /* (route.c says DONE only after an answer) */
+        zkv__async_complete(a, r, ZKV_EINTERNAL, NULL, "no answer to deliver");
+        return;
+    }
     if (r->op == ZKV__AREQ_SCAN || r->op == ZKV__AREQ_ATOMIC) {
         zkv__async_complete_page(a, r, code, resp); /* a page; a batch's versions */
     } else if ((r->condition || r->op == ZKV__AREQ_EXPIRE) &&

@@ -55,7 +55,7 @@ int zkv__atomic_check(const zkv_client *c, zkv_batch *b, unsigned flags)
 int zkv__atomic_build(const zkv_batch *b, Zkv__Request *req)
 {
     Zkv__WriteOp *ws = calloc(b->n, sizeof *ws);
-    Zkv__WriteOp **wp = calloc(b->n, sizeof *wp);
+    Zkv__WriteOp **wp = calloc(b->n, sizeof *wp); /* NOLINT(bugprone-sizeof-expression) */
     if (!ws || !wp) {
         free(ws);
         free(wp);
@@ -127,7 +127,7 @@ int zkv_batch_atomic(zkv_client *c, zkv_batch *b, int timeout_ms, unsigned flags
     int rc = zkv__call_begin(c, timeout_ms, &deadline);
     if (rc != ZKV_OK)
         return rc;
-    flags |= c ? c->opts.default_flags : 0;
+    flags |= c->opts.default_flags;
     if ((rc = zkv__atomic_check(c, b, flags)) != ZKV_OK)
         return rc;
     zkv__mapsnap *snap = zkv__mapcache_get(&c->mc, deadline);
