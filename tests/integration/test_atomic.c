@@ -19,7 +19,7 @@
 #include "it_common.h"
 #include "it_repl.h"
 #include "zkt/zkt.h"
-#include "zkv/adapters/libuv.h"
+#include "it_uv.h"
 #include "zkv/zkv.h"
 #include "zkv/zkv_async.h"
 
@@ -163,26 +163,18 @@ static void on_batch(zkv_async *a, zkv_batch *b, int status, void *priv)
  * call refused it at once (its status then in r->status). */
 static int run_atomic(zkv_batch *b, abatch *r)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    zkv_async *a = NULL;
+    it_uv u;
     memset(r, 0, sizeof *r);
-    int rc = zkv_async_create(g_client, &a);
+    int rc = it_uv_open(&u, g_client);
     if (rc == ZKV_OK)
-        rc = zkv_async_libuv_attach(a, &loop);
-    if (rc == ZKV_OK)
-        rc = zkv_async_batch_atomic(a, b, 0, on_batch, r);
+        rc = zkv_async_batch_atomic(u.a, b, 0, on_batch, r);
     if (rc != ZKV_OK) {
         r->status = rc;
         snprintf(r->why, sizeof r->why, "%s", zkv_last_error());
+    } else {
+        it_uv_run_until(&u, &r->done);
     }
-    uint64_t t0 = zkt_now_ms();
-    while (rc == ZKV_OK && !r->done && zkt_now_ms() - t0 < (uint64_t)WAIT_MS)
-        uv_run(&loop, UV_RUN_ONCE);
-    zkv_async_free(a);
-    while (uv_run(&loop, UV_RUN_NOWAIT))
-        ;
-    uv_loop_close(&loop);
+    it_uv_close(&u);
     return rc == ZKV_OK ? 0 : -1;
 }
 

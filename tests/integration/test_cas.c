@@ -23,7 +23,7 @@
 #include "it_repl.h"
 #include "it_wire.h"
 #include "zkt/zkt.h"
-#include "zkv/adapters/libuv.h"
+#include "it_uv.h"
 #include "zkv/zkv.h"
 #include "zkv/zkv_async.h"
 
@@ -331,56 +331,29 @@ static void test_lost_answer(void)
 
 /* --- the async client --------------------------------------------------------------------- */
 
-typedef struct async_result {
-    int status;
-    zkv_version ver;
-    bool done;
-} async_result;
-
-static void on_write(zkv_async *a, int status, const zkv_value *v, void *priv)
-{
-    (void)a;
-    async_result *r = priv;
-    r->status = status;
-    r->ver = v ? zkv_value_version(v) : (zkv_version){0, 0};
-    r->done = true;
-}
-
-/* Runs loop until r is done (bounded). */
-static bool run_until(uv_loop_t *loop, const async_result *r)
-{
-    uint64_t t0 = zkt_now_ms();
-    while (!r->done && zkt_now_ms() - t0 < (uint64_t)WAIT_MS)
-        uv_run(loop, UV_RUN_ONCE);
-    return r->done;
-}
-
 static void test_async(void)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    zkv_async *a = NULL;
-    CU_ASSERT_FATAL(zkv_async_create(g_client, &a) == ZKV_OK);
-    CU_ASSERT_FATAL(zkv_async_libuv_attach(a, &loop) == ZKV_OK);
+    it_uv u;
+    CU_ASSERT_FATAL(it_uv_open(&u, g_client) == ZKV_OK);
+    zkv_async *a = u.a;
     zkv_version none = {0, 0};
-    async_result r1 = {0}, r2 = {0}, r3 = {0};
+    it_awrite r1 = {0}, r2 = {0}, r3 = {0};
     CU_ASSERT_EQUAL(
-        zkv_async_put_if(a, "async-cas", 9, "1", 1, ZKV_IF_ABSENT, none, 0, on_write, &r1), ZKV_OK);
-    CU_ASSERT(run_until(&loop, &r1));
+        zkv_async_put_if(a, "async-cas", 9, "1", 1, ZKV_IF_ABSENT, none, 0, it_on_write, &r1),
+        ZKV_OK);
+    CU_ASSERT(it_uv_run_until(&u, &r1.done));
     CU_ASSERT_EQUAL(r1.status, ZKV_OK);
     CU_ASSERT(r1.ver.seq > 0);
     CU_ASSERT_EQUAL(
-        zkv_async_put_if(a, "async-cas", 9, "2", 1, ZKV_IF_ABSENT, none, 0, on_write, &r2), ZKV_OK);
-    CU_ASSERT(run_until(&loop, &r2));
+        zkv_async_put_if(a, "async-cas", 9, "2", 1, ZKV_IF_ABSENT, none, 0, it_on_write, &r2),
+        ZKV_OK);
+    CU_ASSERT(it_uv_run_until(&u, &r2.done));
     CU_ASSERT_EQUAL(r2.status, ZKV_ECONDITION);
     CU_ASSERT(same(r2.ver, r1.ver));
-    CU_ASSERT_EQUAL(zkv_async_del_if(a, "async-cas", 9, r1.ver, 0, on_write, &r3), ZKV_OK);
-    CU_ASSERT(run_until(&loop, &r3));
+    CU_ASSERT_EQUAL(zkv_async_del_if(a, "async-cas", 9, r1.ver, 0, it_on_write, &r3), ZKV_OK);
+    CU_ASSERT(it_uv_run_until(&u, &r3.done));
     CU_ASSERT_EQUAL(r3.status, ZKV_OK);
-    zkv_async_free(a);
-    while (uv_run(&loop, UV_RUN_NOWAIT))
-        ;
-    uv_loop_close(&loop);
+    it_uv_close(&u);
 }
 
 int main(void)

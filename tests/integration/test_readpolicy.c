@@ -21,7 +21,7 @@
 #include "it_repl.h"
 #include "it_wire.h"
 #include "zkt/zkt.h"
-#include "zkv/adapters/libuv.h"
+#include "it_uv.h"
 #include "zkv/zkv.h"
 #include "zkv/zkv_async.h"
 
@@ -166,30 +166,18 @@ static void on_get(zkv_async *a, int status, const zkv_value *v, void *priv)
  * once, into gs (bounded by WAIT_MS). Returns false when they did not all complete. */
 static bool async_gets(zkv_client *c, unsigned flags, int step, int n, aget *gs)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    zkv_async *a = NULL;
-    bool ok = zkv_async_create(c, &a) == ZKV_OK && zkv_async_libuv_attach(a, &loop) == ZKV_OK;
+    it_uv u;
+    bool ok = it_uv_open(&u, c) == ZKV_OK;
     for (int k = 0; ok && k < n; k++) {
         memset(&gs[k], 0, sizeof gs[k]);
         gs[k].i = k * step;
         char key[64];
         size_t kl = rp_key(gs[k].i, key);
-        ok = zkv_async_get(a, key, kl, flags, on_get, &gs[k]) == ZKV_OK;
+        ok = zkv_async_get(u.a, key, kl, flags, on_get, &gs[k]) == ZKV_OK;
     }
-    uint64_t t0 = zkt_now_ms();
-    for (bool all = false; ok && !all && zkt_now_ms() - t0 < (uint64_t)WAIT_MS;) {
-        uv_run(&loop, UV_RUN_ONCE);
-        all = true;
-        for (int k = 0; k < n; k++)
-            all &= gs[k].done;
-    }
-    for (int k = 0; k < n; k++)
-        ok &= gs[k].done;
-    zkv_async_free(a);
-    while (uv_run(&loop, UV_RUN_NOWAIT))
-        ;
-    uv_loop_close(&loop);
+    for (int k = 0; ok && k < n; k++) /* (each wait is bounded; they overlap) */
+        ok = it_uv_run_until(&u, &gs[k].done);
+    it_uv_close(&u);
     return ok;
 }
 

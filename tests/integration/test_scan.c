@@ -16,7 +16,7 @@
 #include "it_admin.h"
 #include "it_common.h"
 #include "zkt/zkt.h"
-#include "zkv/adapters/libuv.h"
+#include "it_uv.h"
 #include "zkv/zkv.h"
 #include "zkv/zkv_async.h"
 
@@ -226,17 +226,13 @@ static void on_scan(zkv_async *a, int status, zkv_scan *s, void *priv)
 
 static void test_async(void)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    zkv_async *a = NULL;
-    CU_ASSERT_FATAL(zkv_async_create(g_client, &a) == ZKV_OK);
-    CU_ASSERT_FATAL(zkv_async_libuv_attach(a, &loop) == ZKV_OK);
+    it_uv u;
+    CU_ASSERT_FATAL(it_uv_open(&u, g_client) == ZKV_OK);
+    zkv_async *a = u.a;
     async_scan r = {0};
     zkv_scan_args args = {.prefix = "user:42:", .plen = 8, .reverse = 1, .limit = 20};
     CU_ASSERT_EQUAL_FATAL(zkv_async_scan_run(a, &args, 0, on_scan, &r), ZKV_OK);
-    uint64_t t0 = zkt_now_ms();
-    while (!r.done && zkt_now_ms() - t0 < (uint64_t)WAIT_MS)
-        uv_run(&loop, UV_RUN_ONCE);
+    it_uv_run_until(&u, &r.done);
     CU_ASSERT_FATAL(r.done && r.status == ZKV_OK);
     CU_ASSERT_EQUAL(zkv_scan_count(r.s), 20);
     size_t kl;
@@ -246,10 +242,7 @@ static void test_async(void)
     CU_ASSERT(kl == 11 && memcmp(k, "user:42:030", 11) == 0);
     CU_ASSERT(zkv_scan_token(r.s, NULL) != NULL);
     zkv_scan_free(r.s);
-    zkv_async_free(a);
-    while (uv_run(&loop, UV_RUN_NOWAIT))
-        ;
-    uv_loop_close(&loop);
+    it_uv_close(&u);
 }
 
 int main(void)

@@ -17,7 +17,7 @@
 #include "it_common.h"
 #include "it_repl.h"
 #include "zkt/zkt.h"
-#include "zkv/adapters/libuv.h"
+#include "it_uv.h"
 #include "zkv/zkv.h"
 #include "zkv/zkv_async.h"
 
@@ -104,29 +104,6 @@ static void test_expire_and_persist(void)
 
 /* --- the async client -------------------------------------------------------------------- */
 
-typedef struct awrite {
-    bool done;
-    int status;
-    zkv_version ver;
-} awrite;
-
-static void on_write(zkv_async *a, int status, const zkv_value *v, void *priv)
-{
-    (void)a;
-    awrite *w = priv;
-    w->status = status;
-    w->ver = v ? zkv_value_version(v) : (zkv_version){0, 0};
-    w->done = true;
-}
-
-static bool run_until(uv_loop_t *loop, const awrite *w)
-{
-    uint64_t t0 = zkt_now_ms();
-    while (!w->done && zkt_now_ms() - t0 < (uint64_t)WAIT_MS)
-        uv_run(loop, UV_RUN_ONCE);
-    return w->done;
-}
-
 static int64_t ttl_of(const char *key)
 {
     zkv_value *v = NULL;
@@ -137,44 +114,39 @@ static int64_t ttl_of(const char *key)
 
 static void test_async(void)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    zkv_async *a = NULL;
-    CU_ASSERT_FATAL(zkv_async_create(g_client, &a) == ZKV_OK);
-    CU_ASSERT_FATAL(zkv_async_libuv_attach(a, &loop) == ZKV_OK);
+    it_uv u;
+    CU_ASSERT_FATAL(it_uv_open(&u, g_client) == ZKV_OK);
+    zkv_async *a = u.a;
     zkv_version none = {0, 0};
     /* a lock taken once for a minute (SET NX EX), then refused */
-    awrite w1 = {0}, w2 = {0}, w3 = {0}, w4 = {0}, w5 = {0};
+    it_awrite w1 = {0}, w2 = {0}, w3 = {0}, w4 = {0}, w5 = {0};
     CU_ASSERT_EQUAL(
-        zkv_async_put_ex(a, "as:lock", 7, "me", 2, ZKV_IF_ABSENT, none, 60000, 0, on_write, &w1),
+        zkv_async_put_ex(a, "as:lock", 7, "me", 2, ZKV_IF_ABSENT, none, 60000, 0, it_on_write, &w1),
         ZKV_OK);
-    CU_ASSERT(run_until(&loop, &w1));
+    CU_ASSERT(it_uv_run_until(&u, &w1.done));
     CU_ASSERT(w1.status == ZKV_OK && w1.ver.seq > 0);
     int64_t t = ttl_of("as:lock");
     CU_ASSERT(t > 50000 && t <= 60000);
-    CU_ASSERT_EQUAL(
-        zkv_async_put_ex(a, "as:lock", 7, "you", 3, ZKV_IF_ABSENT, none, 60000, 0, on_write, &w2),
-        ZKV_OK);
-    CU_ASSERT(run_until(&loop, &w2));
+    CU_ASSERT_EQUAL(zkv_async_put_ex(a, "as:lock", 7, "you", 3, ZKV_IF_ABSENT, none, 60000, 0,
+                                     it_on_write, &w2),
+                    ZKV_OK);
+    CU_ASSERT(it_uv_run_until(&u, &w2.done));
     CU_ASSERT(w2.status == ZKV_ECONDITION && w2.ver.seq == w1.ver.seq);
     /* persist, then a short expiry: gone after it; a missing key: not found */
-    CU_ASSERT_EQUAL(zkv_async_expire(a, "as:lock", 7, 0, 0, on_write, &w3), ZKV_OK);
-    CU_ASSERT(run_until(&loop, &w3));
+    CU_ASSERT_EQUAL(zkv_async_expire(a, "as:lock", 7, 0, 0, it_on_write, &w3), ZKV_OK);
+    CU_ASSERT(it_uv_run_until(&u, &w3.done));
     CU_ASSERT(w3.status == ZKV_OK && w3.ver.seq > w1.ver.seq);
     CU_ASSERT_EQUAL(ttl_of("as:lock"), -1);
-    CU_ASSERT_EQUAL(zkv_async_expire(a, "as:lock", 7, 300, 0, on_write, &w4), ZKV_OK);
-    CU_ASSERT(run_until(&loop, &w4));
+    CU_ASSERT_EQUAL(zkv_async_expire(a, "as:lock", 7, 300, 0, it_on_write, &w4), ZKV_OK);
+    CU_ASSERT(it_uv_run_until(&u, &w4.done));
     CU_ASSERT_EQUAL(w4.status, ZKV_OK);
     probe p = {.key = "as:lock"};
     CU_ASSERT(zkt_wait_for(missing, &p, WAIT_MS));
-    CU_ASSERT_EQUAL(zkv_async_expire(a, "as:none", 7, 300, 0, on_write, &w5), ZKV_OK);
-    CU_ASSERT(run_until(&loop, &w5));
+    CU_ASSERT_EQUAL(zkv_async_expire(a, "as:none", 7, 300, 0, it_on_write, &w5), ZKV_OK);
+    CU_ASSERT(it_uv_run_until(&u, &w5.done));
     CU_ASSERT_EQUAL(w5.status, ZKV_ENOTFOUND);
-    CU_ASSERT_EQUAL(zkv_async_put_if(a, "k", 1, "v", 1, 0, none, 0, on_write, &w5), ZKV_EINVAL);
-    zkv_async_free(a);
-    while (uv_run(&loop, UV_RUN_NOWAIT))
-        ;
-    uv_loop_close(&loop);
+    CU_ASSERT_EQUAL(zkv_async_put_if(a, "k", 1, "v", 1, 0, none, 0, it_on_write, &w5), ZKV_EINVAL);
+    it_uv_close(&u);
 }
 
 static void test_absent_for_conditions_and_scans(void)
