@@ -16,6 +16,7 @@
 #include <string.h>
 #include "it_common.h"
 #include "it_repl.h"
+#include "it_wire.h"
 #include "zkt/zkt.h"
 #include "it_uv.h"
 #include "zkv/zkv.h"
@@ -54,6 +55,29 @@ static bool missing(void *arg)
     return rc == ZKV_ENOTFOUND;
 }
 
+/* A GET of key sent to server s directly with FLAG_ALLOW_STALE, so that each copy answers
+ * from its own data: the status, and *ttl_ms the time it says is left. */
+static int copy_get(int s, const char *key, uint64_t *ttl_ms)
+{
+    char cid[128];
+    CU_ASSERT_FATAL(zkt_cluster_id(&g_cl, cid, sizeof cid) == 0);
+    conn c;
+    conn_open_hello(&c, g_cl.servers[s].port, cid);
+    Zkv__Request req = ZKV__REQUEST__INIT;
+    req.id = 2;
+    req.op = ZKV__OP__GET;
+    req.key.data = (uint8_t *)key;
+    req.key.len = strlen(key);
+    req.flags = ZKV__REQUEST_FLAG__FLAG_ALLOW_STALE;
+    Zkv__Response *r = call(&c, &req);
+    conn_close(&c);
+    int status = r ? (int)r->status : -1;
+    *ttl_ms = r ? r->ttl_ms : 0;
+    if (r)
+        zkv__response__free_unpacked(r, NULL);
+    return status;
+}
+
 static void test_expires(void)
 {
     uint64_t t0 = zkt_now_ms();
@@ -66,13 +90,23 @@ static void test_expires(void)
     int64_t left = zkv_value_ttl(v);
     CU_ASSERT(left > 0 && left <= 1500);
     zkv_value_free(v);
+    /* every copy holds it with its expiry (replicas apply a write before it is acked) */
+    for (int s = 0; s < g_cl.n_servers; s++) {
+        uint64_t ttl = 0;
+        CU_ASSERT_EQUAL(copy_get(s, "s:1", &ttl), ZKV__STATUS__OK);
+        CU_ASSERT(ttl > 0 && ttl <= 1500);
+    }
     probe p = {.key = "s:1"};
     CU_ASSERT_FATAL(zkt_wait_for(missing, &p, WAIT_MS));
     uint64_t gone = zkt_now_ms() - t0;
     zkt_log("a key with a TTL of 1500 ms read as missing after %llu ms", (unsigned long long)gone);
     CU_ASSERT(gone >= 1400); /* not before its time (same machine, one clock) */
-    /* every copy agrees: reading replicas on purpose */
-    p.flags = ZKV_FLAG_READ_REPLICA;
+    /* every copy agrees, each asked on its own */
+    for (int s = 0; s < g_cl.n_servers; s++) {
+        uint64_t ttl = 0;
+        CU_ASSERT_EQUAL(copy_get(s, "s:1", &ttl), ZKV__STATUS__NOT_FOUND);
+    }
+    p.flags = ZKV_FLAG_READ_REPLICA; /* and through libzkv's replica reads */
     for (int i = 0; i < 6; i++)
         CU_ASSERT(missing(&p));
     /* a key without a TTL */
