@@ -60,10 +60,12 @@ static void print_flag_line(FILE *out, char short_name, const char *name, const 
 static void usage_body(FILE *out, const char *prog, const char *synopsis, const char *description,
                        const zkv_flag *flags, size_t n)
 {
-    fprintf(out, "usage: %s %s\n", prog, synopsis ? synopsis : "[FLAGS]");
+    /* "Usage:" and "Options:" as GNU programs print them: help2man makes the man pages'
+     * SYNOPSIS and OPTIONS of them (packaging/CMakeLists.txt) */
+    fprintf(out, "Usage: %s %s\n", prog, synopsis ? synopsis : "[FLAGS]");
     if (description && *description)
         fprintf(out, "\n%s\n", description);
-    fprintf(out, "\nflags:\n");
+    fprintf(out, "\nOptions:\n");
     bool table_has_h = false;
     for (size_t i = 0; i < n; i++)
         if (flags[i].short_name == 'h')

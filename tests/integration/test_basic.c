@@ -661,7 +661,7 @@ static void check_program_flags(const char *env)
     CU_ASSERT_FATAL(zkt_run(bad, NULL, 0, 10000, &r) == 0);
     zkt_log("%s --no-such-flag: exit %d: %.200s", bin, r.code, r.err);
     CU_ASSERT(r.code == 2);
-    CU_ASSERT(strstr(r.err, "usage") != NULL);
+    CU_ASSERT(strstr(r.err, "Usage: ") != NULL);
     zkt_run_result_free(&r);
 }
 

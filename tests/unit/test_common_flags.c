@@ -141,7 +141,7 @@ static void test_bad_int(void)
         snprintf(want, sizeof want, "--ranges: expected an integer between 1 and 4096, got '%s'",
                  bad[i]);
         CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
-        CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: zkv-test"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "Usage: zkv-test"));
         /* nothing was committed */
         CU_ASSERT_EQUAL(ranges, 8);
         CU_ASSERT_FALSE(json);
@@ -185,7 +185,7 @@ static void test_help_and_version(void)
     reset();
     char *a1[] = {"zkv-test", "--help", NULL};
     CU_ASSERT_EQUAL(run(2, a1, NULL, NULL, out, sizeof out), ZKV_FLAGS_EXIT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: zkv-test [FLAGS] [CMD]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Usage: zkv-test [FLAGS] [CMD]"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "A test program."));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "--listen HOST:PORT"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "address to listen on"));
@@ -197,7 +197,7 @@ static void test_help_and_version(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "--version"));
     char *a2[] = {"zkv-test", "-h", NULL};
     CU_ASSERT_EQUAL(run(2, a2, NULL, NULL, out, sizeof out), ZKV_FLAGS_EXIT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: zkv-test"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Usage: zkv-test"));
     char *a3[] = {"zkv-test", "--version", NULL};
     CU_ASSERT_EQUAL(run(2, a3, NULL, NULL, out, sizeof out), ZKV_FLAGS_EXIT);
     CU_ASSERT_STRING_EQUAL(out, "zkv-test " ZKV_VERSION "\n");
