@@ -73,7 +73,8 @@ int main(int argc, char **argv)
          split_wps = 0, merge_size_mb = 0, min_ranges = -1, autoshape_interval = 10000,
          balance_min_mb = 64;
     bool no_owner_balance = false;
-    const char *id = NULL, *log_level = "info", *auth_file = NULL, *zk_auth = NULL;
+    const char *id = NULL, *log_level = "info", *log_format = "text", *auth_file = NULL,
+               *zk_auth = NULL;
     zkv_tls_files tls = {0};
     const zkv_flag flags[] = {
         {"ranges", 0, ZKV_FLAG_INT, &ranges, "N", "initial range count when creating the cluster",
@@ -87,6 +88,8 @@ int main(int argc, char **argv)
         {"session-timeout", 0, ZKV_FLAG_INT, &session_timeout, "MS", "ZooKeeper session timeout",
          100, 600000},
         {"log-level", 0, ZKV_FLAG_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
+        {"log-format", 0, ZKV_FLAG_STRING, &log_format, "FORMAT",
+         "log lines as text, or json: one object a line for log collectors", 0, 0},
         {"zk-auth", 0, ZKV_FLAG_STRING, &zk_auth, "FILE",
          "ZooKeeper digest credentials (one line USER:PASSWORD, mode 600): what the "
          "coordinator creates only zkv's programs may change (docs/security.md)",
@@ -144,6 +147,9 @@ int main(int argc, char **argv)
     int level = zkv_log_level_parse(log_level);
     if (level < 0)
         return usage_error(flags, n_flags, "bad --log-level '%s'", log_level);
+    int format = zkv_log_format_parse(log_format);
+    if (format < 0)
+        return usage_error(flags, n_flags, "bad --log-format '%s' (text or json)", log_format);
     char root[ZKV_PATH_MAX];
     if (zkv_path(root, sizeof(root), common.cluster, ZKV_PATH_ROOT, NULL) != 0)
         return usage_error(flags, n_flags, "bad --cluster '%s'", common.cluster);
@@ -187,6 +193,7 @@ int main(int argc, char **argv)
     }
 
     zkv_log_init("coordinator", (zkv_log_level)level);
+    zkv_log_set_json(format == 1);
     cfg.auth_file = auth_file;
     cfg.tls = tls;
     char aerr[512];

@@ -22,6 +22,7 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->advertise = NULL;
     cfg->id = NULL;
     cfg->log_level_name = "info";
+    cfg->log_format_name = "text";
     cfg->max_value = ZKV_MAX_VALUE_DEFAULT;
     cfg->session_timeout_ms = ZKV_SERVER_DEFAULT_SESSION_MS;
     cfg->min_in_sync = ZKV_SERVER_DEFAULT_MIN_IN_SYNC;
@@ -79,6 +80,8 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "ZooKeeper session timeout", 100, 3600000},
         {"log-level", 0, ZKV_FLAG_STRING, &cfg->log_level_name, "LEVEL",
          "debug, info, warn or error", 0, 0},
+        {"log-format", 0, ZKV_FLAG_STRING, &cfg->log_format_name, "FORMAT",
+         "log lines as text, or json: one object a line for log collectors", 0, 0},
         {"min-in-sync", 0, ZKV_FLAG_INT, &cfg->min_in_sync, "N",
          "refuse writes to a range with fewer in-sync copies (owner included)", 1,
          ZKV_MAX_REPLICAS + 1},
@@ -183,6 +186,11 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
     if (lvl < 0)
         return fail(cfg, flags, n, "--log-level: unknown level '%s'", cfg->log_level_name);
     cfg->log_level = (zkv_log_level)lvl;
+    int fmt = zkv_log_format_parse(cfg->log_format_name);
+    if (fmt < 0)
+        return fail(cfg, flags, n, "--log-format: unknown format '%s' (text or json)",
+                    cfg->log_format_name);
+    cfg->log_json = fmt == 1;
     if (!cfg->data_dir[0])
         return fail(cfg, flags, n, "--data-dir: empty path%s", "");
     if (zkv_path(host, sizeof(host), cfg->cluster, ZKV_PATH_ROOT, NULL) != 0)

@@ -35,6 +35,8 @@ typedef struct zkv_server_config {
     const char *id;        /* NULL: persisted or generated */
     const char *log_level_name;
     zkv_log_level log_level;
+    const char *log_format_name; /* --log-format text|json */
+    bool log_json;
     long max_value;
     long session_timeout_ms;
     long min_in_sync;      /* --min-in-sync: copies (owner included) a write needs */

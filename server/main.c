@@ -22,6 +22,7 @@ int main(int argc, char **argv)
     if (cr != ZKV_CONFIG_OK)
         return 2;
     zkv_log_init("server", cfg.log_level);
+    zkv_log_set_json(cfg.log_json);
     signal(SIGPIPE, SIG_IGN);
     ZKV_INFO("zkv-server %s starting: cluster %s, ZooKeeper %s, data dir %s", ZKV_VERSION,
              cfg.cluster, cfg.zk, cfg.data_dir);

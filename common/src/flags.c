@@ -5,8 +5,13 @@
  * slots and written to the targets only when the whole command line is good, so a
  * rejected command line changes nothing and usage shows the true defaults. getopt's own
  * messages are silenced (opterr = 0) in favour of ours; optind is reset to 0 before each
- * parse, so the parser can run several times in one process (unit tests). */
+ * parse, so the parser can run several times in one process (unit tests).
+ * --config FILE (config_file.h) sets what the command line does not: flags win, then the
+ * file, then the environment (ZKV_ZK, ZKV_CLUSTER), then the defaults. --print-config
+ * prints every setting as a settings file would hold it. */
 #include "common/flags.h"
+
+#include "common/config_file.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -79,6 +84,14 @@ static void usage_body(FILE *out, const char *prog, const char *synopsis, const 
     print_flag_line(out, 0, "zk", "CONNECT", "ZooKeeper connect string", zk_default);
     print_flag_line(out, 0, "cluster", "NAME", "cluster name (root znode /zkv/NAME)",
                     cluster_default);
+    print_flag_line(out, 0, "config", "FILE",
+                    "settings file: one 'name = value' a line, names as the flags' without "
+                    "'--'; flags win over it, it over the environment",
+                    NULL);
+    print_flag_line(out, 0, "print-config", NULL,
+                    "print every setting (flags, file, environment, defaults applied) as a "
+                    "settings file, defaults commented out, and exit",
+                    NULL);
     for (size_t i = 0; i < n; i++) {
         const zkv_flag *f = &flags[i];
         char dflt[64] = "";
@@ -157,6 +170,148 @@ static void flag_error(char *msg, size_t msglen, int c, const struct option *opt
     snprintf(msg, msglen, "bad flag '%s'", arg);
 }
 
+/* Copies of the settings file's strings, which the targets point to for the life of the
+ * program (reachable, so not a leak). */
+static char **g_kept;
+static size_t g_n_kept;
+
+static const char *keep(const char *s)
+{
+    char **k = realloc(g_kept, (g_n_kept + 1) * sizeof *k);
+    char *copy = strdup(s);
+    if (!k || !copy) {
+        free(copy);
+        if (k)
+            g_kept = k;
+        return NULL;
+    }
+    g_kept = k;
+    g_kept[g_n_kept++] = copy;
+    return copy;
+}
+
+static bool same_value(const zkv_flag *f, const flag_value *a, const flag_value *b)
+{
+    switch (f->kind) {
+    case ZKV_FLAG_STRING:
+        return a->s == b->s || (a->s && b->s && strcmp(a->s, b->s) == 0);
+    case ZKV_FLAG_INT:
+        return a->i == b->i;
+    default:
+        return a->b == b->b;
+    }
+}
+
+static void print_config(FILE *out, const char *prog, const zkv_flag *flags, size_t n,
+                         const flag_value *vals, const flag_value *dflt, const char *zk,
+                         const char *cluster)
+{
+    fprintf(out,
+            "# Settings of %s %s (--config FILE): one 'name = value' a line, the names those "
+            "of\n# its flags (%s --help); flags on the command line win over this file, and "
+            "this file\n# over the environment. Lines starting with '#' are comments: the "
+            "defaults.\n",
+            prog, ZKV_VERSION, prog);
+    fprintf(out, "\n# ZooKeeper connect string\n%szk = %s\n",
+            strcmp(zk, ZKV_DEFAULT_ZK) == 0 ? "#" : "", zk);
+    fprintf(out, "\n# cluster name (root znode /zkv/NAME)\n%scluster = %s\n",
+            strcmp(cluster, ZKV_DEFAULT_CLUSTER) == 0 ? "#" : "", cluster);
+    for (size_t i = 0; i < n; i++) {
+        const zkv_flag *f = &flags[i];
+        if (!f->target)
+            continue;
+        char value[64];
+        const char *v = value;
+        switch (f->kind) {
+        case ZKV_FLAG_STRING:
+            v = vals[i].s ? vals[i].s : "";
+            break;
+        case ZKV_FLAG_INT:
+            snprintf(value, sizeof value, "%ld", vals[i].i);
+            break;
+        case ZKV_FLAG_BOOL:
+            v = vals[i].b ? "true" : "false";
+            break;
+        }
+        fprintf(out, "\n# %s\n%s%s = %s\n", f->help ? f->help : "",
+                same_value(f, &vals[i], &dflt[i]) ? "#" : "", f->name, v);
+    }
+}
+
+/* Applies the settings file at path to what the command line left unset (set[i] false,
+ * *zk_set, *cluster_set). 0, or -1 with the reason in msg. */
+static int apply_config(const char *path, const zkv_flag *flags, size_t n, const bool *set,
+                        const flag_value *dflt, flag_value *vals, const char **zk, bool zk_set,
+                        const char **cluster, bool cluster_set, char *msg, size_t msglen)
+{
+    zkv_config cf;
+    char err[300];
+    if (zkv_config_load(path, &cf, err, sizeof err) != 0) {
+        snprintf(msg, msglen, "--config %s", err);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t k = 0; k < cf.n && rc == 0; k++) {
+        const zkv_config_entry *e = &cf.e[k];
+        const char *s = NULL;
+        if (strcmp(e->name, "zk") == 0 || strcmp(e->name, "cluster") == 0) {
+            bool is_zk = e->name[0] == 'z';
+            if (!(is_zk ? zk_set : cluster_set) && !(s = keep(e->value)))
+                rc = -1;
+            else if (s)
+                *(is_zk ? zk : cluster) = s;
+            if (rc)
+                snprintf(msg, msglen, "--config %s: out of memory", path);
+            continue;
+        }
+        size_t i = 0;
+        while (i < n && strcmp(flags[i].name, e->name) != 0)
+            i++;
+        if (i == n || !flags[i].target) {
+            snprintf(msg, msglen, "--config %s: line %d: unknown setting '%s' (--help lists them)",
+                     path, e->line, e->name);
+            rc = -1;
+            break;
+        }
+        if (set[i])
+            continue; /* the command line wins */
+        const zkv_flag *f = &flags[i];
+        int b;
+        switch (f->kind) {
+        case ZKV_FLAG_STRING:
+            if (!e->value[0]) { /* "name =": the program's default (none) */
+                vals[i].s = dflt[i].s;
+                break;
+            }
+            if (!(vals[i].s = keep(e->value))) {
+                snprintf(msg, msglen, "--config %s: out of memory", path);
+                rc = -1;
+            }
+            break;
+        case ZKV_FLAG_INT:
+            if (parse_long(e->value, f->min, f->max, &vals[i].i) != 0) {
+                snprintf(msg, msglen,
+                         "--config %s: line %d: %s: expected an integer between %ld and %ld, "
+                         "got '%s'",
+                         path, e->line, f->name, f->min, f->max, e->value);
+                rc = -1;
+            }
+            break;
+        case ZKV_FLAG_BOOL:
+            if ((b = zkv_config_bool(e->value)) < 0) {
+                snprintf(msg, msglen, "--config %s: line %d: %s: expected true or false, got '%s'",
+                         path, e->line, f->name, e->value);
+                rc = -1;
+            } else {
+                vals[i].b = b != 0;
+            }
+            break;
+        }
+    }
+    zkv_config_free(&cf);
+    return rc;
+}
+
 static zkv_flags_result bad(const char *prog, const char *synopsis, const zkv_flag *flags, size_t n,
                             struct option *opts, flag_value *vals, const char *msg)
 {
@@ -174,11 +329,15 @@ zkv_flags_result zkv_flags_parse(const char *prog, const char *synopsis, const c
     const char *zk = env_or("ZKV_ZK", ZKV_DEFAULT_ZK);
     const char *cluster = env_or("ZKV_CLUSTER", ZKV_DEFAULT_CLUSTER);
     const int opt_help = OPT_BASE + (int)n, opt_version = opt_help + 1, opt_zk = opt_help + 2,
-              opt_cluster = opt_help + 3;
+              opt_cluster = opt_help + 3, opt_config = opt_help + 4, opt_print = opt_help + 5;
     char msg[512];
+    const char *config_path = NULL;
+    bool zk_set = false, cluster_set = false, print = false;
 
-    struct option *opts = calloc(n + 5, sizeof *opts);
-    flag_value *vals = calloc(n + 1, sizeof *vals);
+    struct option *opts = calloc(n + 7, sizeof *opts);
+    /* one block: vals[0..n) the values, then the defaults (dflt), then which flags the
+     * command line gave (set) */
+    flag_value *vals = calloc(3 * n + 2, sizeof *vals);
     /* "+:" plus up to two characters per short flag, plus "h" and the NUL. */
     char *optstring = calloc(2 * n + 5, 1);
     if (!opts || !vals || !optstring) {
@@ -188,6 +347,8 @@ zkv_flags_result zkv_flags_parse(const char *prog, const char *synopsis, const c
         free(vals);
         return ZKV_FLAGS_ERROR;
     }
+    flag_value *dflt = vals + n + 1;
+    bool *set = (bool *)(vals + 2 * n + 2); /* n bools in n flag_values */
     size_t os = 0;
     optstring[os++] = '+';
     optstring[os++] = ':';
@@ -226,7 +387,10 @@ zkv_flags_result zkv_flags_parse(const char *prog, const char *synopsis, const c
     opts[n + 1] = (struct option){"version", no_argument, NULL, opt_version};
     opts[n + 2] = (struct option){"zk", required_argument, NULL, opt_zk};
     opts[n + 3] = (struct option){"cluster", required_argument, NULL, opt_cluster};
-    /* opts[n + 4] stays zeroed: the terminator. */
+    opts[n + 4] = (struct option){"config", required_argument, NULL, opt_config};
+    opts[n + 5] = (struct option){"print-config", no_argument, NULL, opt_print};
+    /* opts[n + 6] stays zeroed: the terminator. */
+    memcpy(dflt, vals, n * sizeof *vals);
 
     optind = 0; /* full re-initialisation of getopt's state (glibc) */
     opterr = 0;
@@ -260,10 +424,20 @@ zkv_flags_result zkv_flags_parse(const char *prog, const char *synopsis, const c
         }
         if (c == opt_zk) {
             zk = optarg;
+            zk_set = true;
             continue;
         }
         if (c == opt_cluster) {
             cluster = optarg;
+            cluster_set = true;
+            continue;
+        }
+        if (c == opt_config) {
+            config_path = optarg;
+            continue;
+        }
+        if (c == opt_print) {
+            print = true;
             continue;
         }
         /* A table flag: by long-only value or by short name. */
@@ -283,6 +457,7 @@ zkv_flags_result zkv_flags_parse(const char *prog, const char *synopsis, const c
             return bad(prog, synopsis, flags, n, opts, vals, msg);
         }
         const zkv_flag *f = &flags[idx];
+        set[idx] = true;
         switch (f->kind) {
         case ZKV_FLAG_STRING:
             vals[idx].s = optarg;
@@ -299,6 +474,20 @@ zkv_flags_result zkv_flags_parse(const char *prog, const char *synopsis, const c
             }
             break;
         }
+    }
+
+    if (config_path && apply_config(config_path, flags, n, set, dflt, vals, &zk, zk_set, &cluster,
+                                    cluster_set, msg, sizeof msg) != 0) {
+        free(optstring);
+        return bad(prog, synopsis, flags, n, opts, vals, msg);
+    }
+    if (print) {
+        print_config(stdout, prog, flags, n, vals, dflt, zk, cluster);
+        fflush(stdout);
+        free(optstring);
+        free(opts);
+        free(vals);
+        return ZKV_FLAGS_EXIT;
     }
 
     /* Everything parsed: commit. */

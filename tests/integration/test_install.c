@@ -1,8 +1,9 @@
 /* test_install.c: `cmake --install` as a user runs it (issue 13, item 1; docs/install.md).
  * The build tree this test belongs to is installed into a temporary prefix, then:
  *  - every program, libzkv (shared with its soname, and static), the headers, zkv.pc, the
- *    CMake package, the four man pages and the systemd units with their settings files are
- *    where the GNU/Debian layout puts them, the units naming that prefix;
+ *    CMake package, the four man pages, the settings files (every setting with its
+ *    default) and the systemd units with their extra-flags files are where the GNU/Debian
+ *    layout puts them, the units naming that prefix;
  *  - a small program (tests/install/app.c) is built against the installed libzkv with
  *    `pkg-config --cflags --libs zkv`, and with CMake's find_package(zkv) (linked to
  *    zkv::zkv and to zkv::zkv_static), and each copy puts and reads a key on a live
@@ -105,6 +106,8 @@ static void test_install_layout(void)
         "lib/systemd/system/zkv-coordinator.service",
         "etc/default/zkv-server",
         "etc/default/zkv-coordinator",
+        "etc/zkv/zkv-server.conf",
+        "etc/zkv/zkv-coordinator.conf",
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         CU_ASSERT(installed(files[i]));
@@ -114,12 +117,17 @@ static void test_install_layout(void)
     CU_ASSERT(contains("share/man/man8/zkv-server.8", "SIGTERM"));
     CU_ASSERT(contains("share/man/man1/zkv.1", "ZKV_ZK"));
     /* the units name this prefix; the server's stop is the controlled shutdown */
-    char exec[700];
-    snprintf(exec, sizeof exec, "ExecStart=%s/bin/zkv-server", g_prefix);
+    char exec[1200];
+    snprintf(exec, sizeof exec, "ExecStart=%s/bin/zkv-server --config %s/etc/zkv/zkv-server.conf",
+             g_prefix, g_prefix);
     CU_ASSERT(contains("lib/systemd/system/zkv-server.service", exec));
     snprintf(exec, sizeof exec, "EnvironmentFile=-%s/etc/default/zkv-server", g_prefix);
     CU_ASSERT(contains("lib/systemd/system/zkv-server.service", exec));
     CU_ASSERT(contains("lib/systemd/system/zkv-server.service", "KillSignal=SIGTERM"));
+    /* the settings files hold every setting with its default, commented out */
+    CU_ASSERT(contains("etc/zkv/zkv-server.conf", "#listen = 127.0.0.1:7400"));
+    CU_ASSERT(contains("etc/zkv/zkv-server.conf", "#zk = 127.0.0.1:2181"));
+    CU_ASSERT(contains("etc/zkv/zkv-coordinator.conf", "#replicas = 3"));
     /* the soname */
     snprintf(cmd, sizeof cmd, "objdump -p '%s/lib/libzkv.so' | grep -q 'SONAME *libzkv.so.0'",
              g_prefix);

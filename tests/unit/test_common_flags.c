@@ -203,6 +203,114 @@ static void test_help_and_version(void)
     CU_ASSERT_STRING_EQUAL(out, "zkv-test " ZKV_VERSION "\n");
 }
 
+/* Writes text to a new temp file whose path goes to path (size 64). */
+static void config_file(const char *text, char *path)
+{
+    strcpy(path, "/tmp/zkv-test-config-XXXXXX");
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void test_config_file(void)
+{
+    reset();
+    setenv("ZKV_ZK", "env-zk:2181", 1);
+    setenv("ZKV_CLUSTER", "env-cluster", 1);
+    char path[64], out[4096];
+    config_file("# a comment\n\nlisten = 0.0.0.0:7500\nranges=32\njson = true\n"
+                "zk = file-zk:2181\ncluster = \"file-cluster\"\n",
+                path);
+    /* the file over the environment and the defaults; the command line over the file */
+    char *argv[] = {"zkv-test", "--config", path, "--ranges", "64", "get", NULL};
+    zkv_common_opts common;
+    int first = -1;
+    CU_ASSERT_EQUAL(run(6, argv, &common, &first, out, sizeof out), ZKV_FLAGS_OK);
+    CU_ASSERT_STRING_EQUAL(listen_addr, "0.0.0.0:7500");
+    CU_ASSERT_EQUAL(ranges, 64);
+    CU_ASSERT_TRUE(json);
+    CU_ASSERT_STRING_EQUAL(common.zk, "file-zk:2181");
+    CU_ASSERT_STRING_EQUAL(common.cluster, "file-cluster");
+    CU_ASSERT_EQUAL(first, 5);
+    /* --zk on the command line wins over the file */
+    reset();
+    char *argv2[] = {"zkv-test", "--zk", "flag-zk:1", "--config", path, NULL};
+    CU_ASSERT_EQUAL(run(5, argv2, &common, &first, out, sizeof out), ZKV_FLAGS_OK);
+    CU_ASSERT_STRING_EQUAL(common.zk, "flag-zk:1");
+    CU_ASSERT_STRING_EQUAL(common.cluster, "file-cluster");
+    unlink(path);
+    /* mistakes name the file and the line, and change nothing */
+    const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"listen = a\nnope = 1\n", "line 2: unknown setting 'nope'"},
+        {"ranges = 0\n", "line 1: ranges: expected an integer between 1 and 4096, got '0'"},
+        {"json = maybe\n", "line 1: json: expected true or false, got 'maybe'"},
+        {"listen\n", "line 1: expected 'name = value'"},
+        {"listen = a\nlisten = b\n", "line 2: 'listen' was set on line 1 already"},
+        {"--listen = a\n", "line 1: a name is a long flag's name"},
+        {"listen = \"a\n", "line 1: unterminated quote"},
+        {"config = other\n", "line 1: unknown setting 'config'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        reset();
+        config_file(bad[i].text, path);
+        char *argv3[] = {"zkv-test", "--config", path, NULL};
+        CU_ASSERT_EQUAL(run(3, argv3, &common, &first, out, sizeof out), ZKV_FLAGS_ERROR);
+        if (!strstr(out, bad[i].want))
+            fprintf(stderr, "config %zu: got %.200s\n", i, out);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, bad[i].want));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, path));
+        CU_ASSERT_STRING_EQUAL(listen_addr, "127.0.0.1:7400");
+        unlink(path);
+    }
+    /* "name =" leaves a string at its default */
+    reset();
+    config_file("listen =\n", path);
+    char *argv5[] = {"zkv-test", "--config", path, NULL};
+    CU_ASSERT_EQUAL(run(3, argv5, &common, &first, out, sizeof out), ZKV_FLAGS_OK);
+    CU_ASSERT_STRING_EQUAL(listen_addr, "127.0.0.1:7400");
+    unlink(path);
+    reset();
+    char *argv4[] = {"zkv-test", "--config", "/nonexistent/zkv.conf", NULL};
+    CU_ASSERT_EQUAL(run(3, argv4, &common, &first, out, sizeof out), ZKV_FLAGS_ERROR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "/nonexistent/zkv.conf: No such file"));
+}
+
+static void test_print_config(void)
+{
+    reset();
+    char out[4096];
+    zkv_common_opts common;
+    int first;
+    /* the defaults, commented out, each under its help */
+    char *argv[] = {"zkv-test", "--print-config", NULL};
+    CU_ASSERT_EQUAL(run(2, argv, &common, &first, out, sizeof out), ZKV_FLAGS_EXIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "# address to listen on\n#listen = 127.0.0.1:7400\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "#ranges = 8\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "#json = false\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "#zk = 127.0.0.1:2181\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "#cluster = default\n"));
+    CU_ASSERT_STRING_EQUAL(listen_addr, "127.0.0.1:7400"); /* nothing committed */
+    /* what is set shows uncommented; the output reads back as a settings file */
+    char *argv2[] = {"zkv-test", "--print-config", "--ranges", "12", "-j", "--zk", "z:1", NULL};
+    CU_ASSERT_EQUAL(run(7, argv2, &common, &first, out, sizeof out), ZKV_FLAGS_EXIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\nranges = 12\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\njson = true\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\nzk = z:1\n"));
+    char path[64];
+    config_file(out, path);
+    reset();
+    char *argv3[] = {"zkv-test", "--config", path, NULL};
+    CU_ASSERT_EQUAL(run(3, argv3, &common, &first, NULL, 0), ZKV_FLAGS_OK);
+    CU_ASSERT_EQUAL(ranges, 12);
+    CU_ASSERT_TRUE(json);
+    CU_ASSERT_STRING_EQUAL(common.zk, "z:1");
+    CU_ASSERT_STRING_EQUAL(listen_addr, "127.0.0.1:7400");
+    unlink(path);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -215,6 +323,8 @@ int main(void)
     CU_add_test(s, "bad_int", test_bad_int);
     CU_add_test(s, "unknown_and_missing", test_unknown_and_missing);
     CU_add_test(s, "help_and_version", test_help_and_version);
+    CU_add_test(s, "settings file: precedence and mistakes", test_config_file);
+    CU_add_test(s, "--print-config", test_print_config);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -8,6 +8,8 @@
 
 #include "common/log.h"
 
+#include <cjson/cJSON.h>
+
 static FILE *cap;
 static int saved_err = -1;
 
@@ -97,6 +99,49 @@ static void test_format_and_filter(void)
     zkv_log_init("zkv", ZKV_LOG_INFO);
 }
 
+static void test_json(void)
+{
+    char out[8192];
+    CU_ASSERT_EQUAL(zkv_log_format_parse("json"), 1);
+    CU_ASSERT_EQUAL(zkv_log_format_parse("TEXT"), 0);
+    CU_ASSERT_EQUAL(zkv_log_format_parse("xml"), -1);
+    zkv_log_init("server", ZKV_LOG_INFO);
+    zkv_log_set_json(true);
+    capture_start();
+    ZKV_DEBUG("hidden");
+    ZKV_WARN("range %s: \"quoted\" and a \\ backslash\n", "r0001");
+    ZKV_INFO("key k\x01\xff\tend");
+    capture_end(out, sizeof out);
+    const char *ts = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z";
+    char re[1024];
+    snprintf(re, sizeof re,
+             "^\\{\"ts\":\"%s\",\"level\":\"warn\",\"component\":\"server\","
+             "\"msg\":\"range r0001: \\\\\"quoted\\\\\" and a \\\\\\\\ backslash\"\\}\n"
+             "\\{\"ts\":\"%s\",\"level\":\"info\",\"component\":\"server\","
+             "\"msg\":\"key k\\\\u0001\\\\u00ff\\\\u0009end\"\\}\n$",
+             ts, ts);
+    if (!matches(re, out))
+        fprintf(stderr, "\ngot:\n%s", out);
+    CU_ASSERT_TRUE(matches(re, out));
+    /* an over-long message still makes one whole JSON object on one line */
+    static char big[10000];
+    memset(big, '"', sizeof big - 1);
+    capture_start();
+    ZKV_ERROR("%s", big);
+    capture_end(out, sizeof out);
+    size_t n = strlen(out);
+    CU_ASSERT(n > 1000 && n <= 4096);
+    CU_ASSERT(n >= 3 && strcmp(out + n - 3, "\"}\n") == 0);
+    CU_ASSERT(strchr(out, '\n') == out + n - 1);
+    cJSON *o = cJSON_Parse(out); /* valid JSON, its message a run of quotes */
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(o, "msg");
+    CU_ASSERT(cJSON_IsString(msg) && strlen(msg->valuestring) > 500 &&
+              strspn(msg->valuestring, "\"") == strlen(msg->valuestring));
+    cJSON_Delete(o);
+    zkv_log_set_json(false);
+    zkv_log_init("zkv", ZKV_LOG_INFO);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -104,6 +149,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("common_log", NULL, NULL);
     CU_add_test(s, "level_parse", test_level_parse);
     CU_add_test(s, "format_and_filter", test_format_and_filter);
+    CU_add_test(s, "json lines", test_json);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
