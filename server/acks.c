@@ -5,6 +5,7 @@
 #include <string.h>
 #include "common/frame.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "handoff.h"
 #include "readvis.h"
 #include "server_int.h"
@@ -21,7 +22,7 @@ bool zkv_acks_must_hold(const zkv_conn *c, zkv_held_kind kind)
 }
 
 int zkv_acks_hold(zkv_conn *c, const Zkv__Response *resp, zkv_held_kind kind, const char *range_id,
-                  uint64_t epoch, uint64_t seq)
+                  uint64_t epoch, uint64_t seq, int op, uint64_t start_us)
 {
     if (c->held_n == c->held_cap) {
         size_t ncap = c->held_cap ? c->held_cap * 2 : 32;
@@ -45,6 +46,8 @@ int zkv_acks_hold(zkv_conn *c, const Zkv__Response *resp, zkv_held_kind kind, co
     h->id = resp->id;
     h->len = c->held_bytes.len - before;
     h->kind = kind;
+    h->op = op;
+    h->start_us = start_us;
     if (kind != ZKV_HELD_NONE) {
         snprintf(h->range_id, sizeof(h->range_id), "%s", range_id);
         h->epoch = epoch;
@@ -145,6 +148,7 @@ static bool release(zkv_conn *c)
             zkv_acks_drop(c);
             break;
         }
+        zkv_metrics_observe(&s->stats.latency, (zkv_metrics_op)h->op, zkv_now_us() - h->start_us);
         zkv_buf_consume(&c->held_bytes, h->len);
         c->held_head = (c->held_head + 1) % c->held_cap;
         c->held_n--;

@@ -31,6 +31,8 @@ typedef struct zkv_held {
     zkv_held_kind kind;
     char range_id[ZKV_ID_MAX];
     uint64_t epoch, seq;
+    int op;            /* zkv_metrics_op, for the latency when it goes */
+    uint64_t start_us; /* when its request was decoded */
 } zkv_held;
 
 struct zkv_conn;
@@ -43,7 +45,7 @@ bool zkv_acks_must_hold(const struct zkv_conn *c, zkv_held_kind kind);
  * its commit point at seq or past it; ZKV_HELD_MOVED: until range_id's move is over (resp
  * gives only the id: the answer is made then). Returns 0, or -1 out of memory. */
 int zkv_acks_hold(struct zkv_conn *c, const Zkv__Response *resp, zkv_held_kind kind,
-                  const char *range_id, uint64_t epoch, uint64_t seq);
+                  const char *range_id, uint64_t epoch, uint64_t seq, int op, uint64_t start_us);
 /* Moves every releasable held answer to its connection's output. */
 void zkv_acks_release_all(struct zkv_server *s);
 /* Forgets c's held answers (close, fatal error). */

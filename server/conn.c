@@ -23,6 +23,7 @@
 #include <string.h>
 #include "common/frame.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "server_int.h"
 #include "ship_wire.h"
 
@@ -204,8 +205,8 @@ static zkv_held_kind answer_waits(zkv_server *s, const Zkv__Request *req, const 
 static void queue_reply(zkv_conn *c, const Zkv__Request *req)
 {
     zkv_server *s = c->srv;
-    s->stats.requests[req ? zkv_metrics_op_of(req->op) : ZKV_MOP_OTHER]
-                     [zkv_metrics_status_of(s->reply.resp.status)]++;
+    zkv_metrics_op op = req ? zkv_metrics_op_of(req->op) : ZKV_MOP_OTHER;
+    s->stats.requests[op][zkv_metrics_status_of(s->reply.resp.status)]++;
     const zkv_range *rg;
     uint64_t seq;
     zkv_held_kind kind = answer_waits(s, req, &rg, &seq);
@@ -213,8 +214,8 @@ static void queue_reply(zkv_conn *c, const Zkv__Request *req)
         s->stats.reads_held++;
     if (zkv_acks_must_hold(c, kind)) {
         if (zkv_acks_hold(c, &s->reply.resp, kind, rg ? rg->id : NULL,
-                          rg && kind != ZKV_HELD_WRITE ? rg->epoch : s->reply.resp.epoch,
-                          seq) != 0) {
+                          rg && kind != ZKV_HELD_WRITE ? rg->epoch : s->reply.resp.epoch, seq, op,
+                          s->req_start_us) != 0) {
             ZKV_WARN("connection from %s: cannot hold an answer (out of memory); closing", c->peer);
             zkv_acks_drop(c);
             c->out.len = c->out.off = 0;
@@ -228,6 +229,7 @@ static void queue_reply(zkv_conn *c, const Zkv__Request *req)
         c->out.len = c->out.off = 0;
         c->close_after_flush = true;
     }
+    zkv_metrics_observe(&s->stats.latency, op, zkv_now_us() - s->req_start_us);
     zkv_reply_reset(&s->reply);
 }
 
@@ -284,6 +286,7 @@ static void bad_frame(zkv_conn *c)
 static void handle_frame(zkv_conn *c, const uint8_t *payload, size_t len)
 {
     zkv_server *s = c->srv;
+    s->req_start_us = zkv_now_us(); /* the answer's latency runs from here */
     /* GET/PUT/DELETE and APPEND decode by hand, their bytes pointing into c->in (consumed
      * only after this call; the arena, which holds APPEND's range_id and entries, is reset
      * after the reply is queued); everything else through protobuf-c into the arena. */

@@ -16,6 +16,25 @@ static const char *const STATUS_NAMES[ZKV_MST_COUNT] = {"ok",          "not_foun
                                                         "unavailable", "too_large", "bad_request",
                                                         "timeout",     "internal",  "other"};
 
+const uint64_t zkv_lat_bounds_us[ZKV_LAT_NB] = {50,     100,    250,    500,     1000,
+                                                2500,   5000,   10000,  25000,   50000,
+                                                100000, 250000, 500000, 1000000, 5000000};
+/* The same bounds in seconds, as the le label shows them. */
+static const char *const LAT_LE[ZKV_LAT_NB] = {"5e-05",  "0.0001", "0.00025", "0.0005", "0.001",
+                                               "0.0025", "0.005",  "0.01",    "0.025",  "0.05",
+                                               "0.1",    "0.25",   "0.5",     "1",      "5"};
+
+void zkv_metrics_observe(zkv_latency *l, zkv_metrics_op op, uint64_t us)
+{
+    if ((unsigned)op >= ZKV_MOP_COUNT)
+        op = ZKV_MOP_OTHER;
+    size_t b = 0;
+    while (b < ZKV_LAT_NB && us > zkv_lat_bounds_us[b])
+        b++;
+    l->n[op][b]++;
+    l->sum_us[op] += us;
+}
+
 zkv_metrics_op zkv_metrics_op_of(Zkv__Op op)
 {
     switch (op) {
@@ -150,6 +169,30 @@ static void sample(writer *w, const char *name, const char *const labels[4], uin
     put(w, "\n", 1);
 }
 
+/* One sample with a value in decimal text (seconds with a fraction). */
+static void sample_text(writer *w, const char *name, const char *const labels[4], const char *value)
+{
+    puts_(w, name);
+    for (int i = 0; i < 4 && labels && labels[i]; i += 2) {
+        put(w, i == 0 ? "{" : ",", 1);
+        puts_(w, labels[i]);
+        puts_(w, "=\"");
+        put_escaped(w, labels[i + 1]);
+        put(w, "\"", 1);
+    }
+    if (labels && labels[0])
+        put(w, "}", 1);
+    put(w, " ", 1);
+    puts_(w, value);
+    put(w, "\n", 1);
+}
+
+/* us microseconds as seconds, exactly ("0.000125"). */
+static void seconds(uint64_t us, char *out, size_t n)
+{
+    snprintf(out, n, "%" PRIu64 ".%06" PRIu64, us / 1000000u, us % 1000000u);
+}
+
 /* A family of a single unlabelled sample. */
 static void scalar(writer *w, const char *name, const char *type, const char *help, uint64_t v)
 {
@@ -206,12 +249,83 @@ static void render_ranges(writer *w, const zkv_metrics_snapshot *s)
     }
 }
 
+static void render_latency(writer *w, const zkv_latency *l)
+{
+    static const char *const name = "zkv_request_duration_seconds";
+    family(w, name, "histogram",
+           "Time from a request decoded to its answer queued for the socket (an answer held "
+           "for replica acks or the commit point: released), by operation.");
+    for (int op = 0; op < ZKV_MOP_COUNT; op++) {
+        uint64_t cum = 0;
+        char v[32];
+        for (int b = 0; b <= ZKV_LAT_NB; b++) {
+            cum += l->n[op][b];
+            const char *const labels[4] = {"op", OP_NAMES[op], "le",
+                                           b < ZKV_LAT_NB ? LAT_LE[b] : "+Inf"};
+            sample(w, "zkv_request_duration_seconds_bucket", labels, cum);
+        }
+        const char *const labels[4] = {"op", OP_NAMES[op], NULL, NULL};
+        seconds(l->sum_us[op], v, sizeof v);
+        sample_text(w, "zkv_request_duration_seconds_sum", labels, v);
+        sample(w, "zkv_request_duration_seconds_count", labels, cum);
+    }
+}
+
+/* The process figures every exporter gives, named as Prometheus's client libraries do. */
+static void render_process(writer *w, const zkv_procstat *p)
+{
+    char v[32];
+    family(w, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.");
+    seconds(p->cpu_us, v, sizeof v);
+    sample_text(w, "process_cpu_seconds_total", NULL, v);
+    scalar(w, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           p->rss_bytes);
+    scalar(w, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+           p->vsize_bytes);
+    scalar(w, "process_open_fds", "gauge", "Number of open file descriptors.", p->open_fds);
+    scalar(w, "process_max_fds", "gauge", "Maximum number of open file descriptors.", p->max_fds);
+    family(w, "process_start_time_seconds", "gauge",
+           "Start time of the process since unix epoch in seconds.");
+    seconds(p->start_time_ms * 1000u, v, sizeof v);
+    sample_text(w, "process_start_time_seconds", NULL, v);
+}
+
+static void render_leveldb(writer *w, const zkv_metrics_snapshot *s)
+{
+    const zkv_dbstats *d = &s->db;
+    scalar(w, "zkv_leveldb_size_bytes", "gauge",
+           "Bytes LevelDB's table files take (its approximate size of every key).", d->size_bytes);
+    family(w, "zkv_leveldb_files", "gauge", "LevelDB table files, by level.");
+    for (int l = 0; l < ZKV_DB_LEVELS; l++) {
+        char level[4];
+        snprintf(level, sizeof level, "%d", l);
+        const char *const labels[4] = {"level", level, NULL, NULL};
+        sample(w, "zkv_leveldb_files", labels, d->files[l]);
+    }
+    char v[32];
+    family(w, "zkv_leveldb_compaction_seconds_total", "counter",
+           "Time LevelDB spent in compactions (memtable flushes included).");
+    seconds(d->compaction_ms * 1000u, v, sizeof v);
+    sample_text(w, "zkv_leveldb_compaction_seconds_total", NULL, v);
+    scalar(w, "zkv_leveldb_compaction_read_bytes_total", "counter",
+           "Bytes LevelDB's compactions read (MiB steps).", d->compaction_read_bytes);
+    scalar(w, "zkv_leveldb_compaction_written_bytes_total", "counter",
+           "Bytes LevelDB's compactions and flushes wrote (MiB steps).", d->compaction_write_bytes);
+}
+
 int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
 {
     writer w = {out, 0};
     const char *const node[4] = {"node", s->node_id ? s->node_id : "", NULL, NULL};
     family(&w, "zkv_node_info", "gauge", "Always 1; the node id as a label.");
     sample(&w, "zkv_node_info", node, 1);
+    const char *const build[4] = {"version", s->version ? s->version : "", NULL, NULL};
+    family(&w, "zkv_build_info", "gauge", "Always 1; the zkv version as a label.");
+    sample(&w, "zkv_build_info", build, 1);
+    scalar(&w, "zkv_zookeeper_session_ok", "gauge",
+           "1 while the node's ZooKeeper session is confirmed; 0: fenced, its owned ranges "
+           "answer UNAVAILABLE.",
+           s->zk_session_ok);
 
     family(&w, "zkv_requests_total", "counter",
            "Requests answered on the listen port, by operation and answer status.");
@@ -294,6 +408,12 @@ int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
            s->reclaim_pending_ranges);
     scalar(&w, "zkv_owned_ranges", "gauge", "Ranges this node owns in its current map.",
            s->n_ranges);
+    scalar(&w, "zkv_moves_out", "gauge",
+           "Owned ranges being passed to another owner now (a move, a drain, a shutdown).",
+           s->moves_out);
+    render_latency(&w, &s->c.latency);
+    render_leveldb(&w, s);
+    render_process(&w, &s->process);
     render_ranges(&w, s);
     return w.err;
 }

@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/buf.h"
+#include "common/procstat.h"
 #include "common/rangemap.h"
+#include "dbstats.h"
 #include "rowcache.h"
 #include "zkv.pb-c.h"
 
@@ -40,8 +42,21 @@ typedef enum {
 zkv_metrics_op zkv_metrics_op_of(Zkv__Op op);
 zkv_metrics_status zkv_metrics_status_of(Zkv__Status st);
 
+/* Request latency, from the request decoded to its answer queued for the socket (held
+ * answers: released), as Prometheus's histogram zkv_request_duration_seconds: buckets by
+ * upper bound in microseconds, then one past the last bound (+Inf). */
+#define ZKV_LAT_NB 15
+extern const uint64_t zkv_lat_bounds_us[ZKV_LAT_NB];
+typedef struct zkv_latency {
+    uint64_t n[ZKV_MOP_COUNT][ZKV_LAT_NB + 1]; /* per bucket, not cumulative */
+    uint64_t sum_us[ZKV_MOP_COUNT];
+} zkv_latency;
+/* Counts one request of op that took us microseconds. */
+void zkv_metrics_observe(zkv_latency *l, zkv_metrics_op op, uint64_t us);
+
 /* Counters of the loop thread (server_int.h holds one), incremented where it happens. */
 typedef struct zkv_metrics_counters {
+    zkv_latency latency;
     uint64_t requests[ZKV_MOP_COUNT][ZKV_MST_COUNT]; /* answers produced, by op and status */
     uint64_t conns_accepted;
     uint64_t bytes_read;    /* from client and peer connections of the listener */
@@ -73,6 +88,12 @@ typedef struct zkv_metrics_range {
 /* Everything one rendering shows, as plain values. */
 typedef struct zkv_metrics_snapshot {
     const char *node_id;
+    const char *version;  /* zkv_build_info */
+    zkv_procstat process; /* process_* */
+    bool zk_session_ok;   /* the ZooKeeper session is confirmed: the node is not fenced */
+    bool db_stats_ok;     /* db holds LevelDB's figures */
+    zkv_dbstats db;       /* zkv_leveldb_* */
+    uint64_t moves_out;   /* owned ranges being passed to another owner now */
     zkv_metrics_counters c;
     uint64_t conns_open;
     uint64_t conns_max;     /* client connections allowed (--max-conns, as the open-file

@@ -31,7 +31,9 @@
 #include "common/auth.h"
 #include "common/frame.h"
 #include "common/log.h"
+#include "common/procstat.h"
 #include "common/util.h"
+#include "handoff.h"
 #include "reshape.h"
 #include "server_int.h"
 #include "dedupe.h"
@@ -525,7 +527,15 @@ static void on_metrics_timer(uv_timer_t *t)
     zkv_server *s = t->data;
     zkv_metrics_snapshot *snap = &s->metrics_snap;
     snap->node_id = s->opt->node_id;
+    snap->version = ZKV_VERSION;
     snap->c = s->stats;
+    snap->zk_session_ok = !s->env.fenced;
+    snap->moves_out = s->handoffs ? zkv_handoffs_active(s->handoffs) : 0;
+    if (zkv_procstat_read(&snap->process) != 0 && !s->procstat_warned) {
+        s->procstat_warned = true;
+        ZKV_WARN("metrics: /proc/self cannot be read; the process figures are 0");
+    }
+    snap->db_stats_ok = zkv_store_db_stats(s->store, &snap->db) == 0;
     snap->conns_open = s->n_conns;
     snap->conns_max = s->limits.max_conns;
     snap->conns_paused = s->n_paused;

@@ -83,6 +83,8 @@ typedef struct zkv_server {
     struct zkv_stats_sample *stats_prev; /* the last report's samples (rates), malloc'd */
     size_t n_stats_prev;
     zkv_metrics_snapshot metrics_snap;
+    bool procstat_warned;  /* /proc could not be read (logged once) */
+    uint64_t req_start_us; /* when the request being answered was decoded (latency) */
     zkv_buf metrics_text;
 } zkv_server;
 

@@ -58,6 +58,8 @@
  * zkv_store_value_release even if a later write or eviction drops the entry. */
 #include "store.h"
 
+#include "dbstats.h"
+
 #include <leveldb/c.h>
 #include "bgnice.h"
 #include "common/keyrange.h"
@@ -1445,6 +1447,23 @@ int zkv_store_set_cache(zkv_store *s, size_t budget_bytes, char *err, size_t err
     zkv_rowcache_free(s->rc); /* values pinned by callers stay valid until released */
     s->rc = nc;
     return 0;
+}
+
+int zkv_store_db_stats(zkv_store *s, zkv_dbstats *out)
+{
+    char *text = leveldb_property_value(s->db, "leveldb.stats");
+    int rc = zkv_dbstats_parse(text, out);
+    leveldb_free(text);
+    /* the size to the byte (the stats say MB): every key, data, logs and positions */
+    static const char first[1] = {0},
+                      past[8] = {'\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff'};
+    const char *starts[1] = {first}, *limits[1] = {past};
+    size_t slens[1] = {0}, llens[1] = {sizeof past};
+    uint64_t size = 0;
+    leveldb_approximate_sizes(s->db, 1, starts, slens, limits, llens, &size);
+    if (rc == 0 && size)
+        out->size_bytes = size;
+    return rc;
 }
 
 bool zkv_store_cache_stats(const zkv_store *s, zkv_rowcache_stats *out)

@@ -122,6 +122,10 @@ void zkv_store_value_release(zkv_store_value *v);
  * GETs stay valid until released. */
 int zkv_store_set_cache(zkv_store *s, size_t budget_bytes, char *err, size_t errlen);
 /* The row cache's counters; false (and zeros) when the cache is disabled. */
+struct zkv_dbstats;
+/* LevelDB's own figures (dbstats.h: files, size and compaction work per level). 0, or -1
+ * when LevelDB does not give them. Costs a property read: once a second at most. */
+int zkv_store_db_stats(zkv_store *s, struct zkv_dbstats *out);
 bool zkv_store_cache_stats(const zkv_store *s, zkv_rowcache_stats *out);
 
 /* Called for each key in order; return 0 to go on, 1 to stop (the key is not consumed:

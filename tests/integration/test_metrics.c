@@ -81,6 +81,48 @@ static void put_keys(zkv_client *c, char tag, bool get)
     }
 }
 
+/* `promtool check metrics` (Prometheus's linter of the exposition format and its naming
+ * rules) on a scrape, when promtool is installed (scripts/install-deps.sh installs it). */
+static void check_promtool(const char *body)
+{
+    if (access("/usr/bin/promtool", X_OK) != 0) {
+        zkt_log("SKIPPED: promtool is not installed: /metrics was not linted");
+        return;
+    }
+    const char *argv[] = {"/usr/bin/promtool", "check", "metrics", NULL};
+    zkt_run_result r;
+    CU_ASSERT_FATAL(zkt_run(argv, body, strlen(body), 30000, &r) == 0);
+    zkt_log("promtool check metrics: exit %d; %.500s%.500s", r.code, r.out ? r.out : "",
+            r.err ? r.err : "");
+    CU_ASSERT_EQUAL(r.code, 0);
+    zkt_run_result_free(&r);
+}
+
+/* Every family of a scrape is a row of docs/metrics.md's table. */
+static void check_documented(const char *body)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/docs/metrics.md", ZKV_TEST_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_FATAL(f != NULL);
+    static char doc[1 << 17];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    doc[n] = '\0';
+    fclose(f);
+    int families = 0;
+    for (const char *p = strstr(body, "# TYPE "); p; p = strstr(p + 1, "# TYPE ")) {
+        char name[128], row[160];
+        if (sscanf(p + 7, "%127s", name) != 1)
+            continue;
+        snprintf(row, sizeof row, "| `%s` |", name);
+        families++;
+        if (!strstr(doc, row))
+            zkt_log("docs/metrics.md does not list %s", name);
+        CU_ASSERT_PTR_NOT_NULL(strstr(doc, row));
+    }
+    CU_ASSERT(families > 40);
+}
+
 static void test_scrape(void)
 {
     put_keys(g_client, 'm', true);
@@ -115,6 +157,21 @@ static void test_scrape(void)
         CU_ASSERT_EQUAL(it_sample_value(body, line), (long long)m->ranges[i].epoch);
     }
     zkt_map_free(m);
+    /* what people alert on: latency histograms, the build, the process, ZooKeeper, LevelDB */
+    CU_ASSERT(it_sample_value(body, "zkv_request_duration_seconds_count{op=\"put\"} ") >= N_PUTS);
+    CU_ASSERT(it_sample_value(
+                  body, "zkv_request_duration_seconds_bucket{op=\"put\",le=\"+Inf\"} ") >= N_PUTS);
+    CU_ASSERT(it_sample_value(body, "zkv_request_duration_seconds_count{op=\"get\"} ") >= N_PUTS);
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, "zkv_build_info{version=\"0.1.0\"} 1\n"));
+    CU_ASSERT_EQUAL(it_sample_value(body, "zkv_zookeeper_session_ok "), 1);
+    CU_ASSERT(it_sample_value(body, "process_resident_memory_bytes ") > 1000000);
+    CU_ASSERT(it_sample_value(body, "process_open_fds ") > 5);
+    CU_ASSERT(it_sample_value(body, "process_max_fds ") >= 1024);
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, "process_cpu_seconds_total "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, "zkv_leveldb_files{level=\"0\"} "));
+    CU_ASSERT(it_sample_value(body, "zkv_leveldb_size_bytes ") >= 0);
+    check_promtool(body);
+    check_documented(body);
 
     a = http_get("/other");
     CU_ASSERT_EQUAL(a.code, 404);

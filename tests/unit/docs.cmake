@@ -1,0 +1,10 @@
+# Tests of the monitoring files in docs/: the alert rules checked and unit tested by
+# promtool (docs_alerts; skipped, and said so, without promtool), and the metrics the rules
+# and the Grafana dashboard name all documented (docs_monitoring). Included by
+# tests/CMakeLists.txt.
+zkv_unit_test(docs_monitoring SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_docs_monitoring.c
+  LIBS PkgConfig::CJSON)
+target_compile_definitions(test_docs_monitoring PRIVATE ZKV_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+add_test(NAME docs_alerts COMMAND sh -c
+  "command -v promtool >/dev/null || { echo 'SKIPPED: promtool is not installed'; exit 77; }; cd '${PROJECT_SOURCE_DIR}/docs' && promtool check rules alerts.yml && promtool test rules alerts_test.yml")
+set_tests_properties(docs_alerts PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 60)
