@@ -35,6 +35,27 @@ void zkv_metrics_observe(zkv_latency *l, zkv_metrics_op op, uint64_t us)
     l->sum_us[op] += us;
 }
 
+uint64_t zkv_metrics_quantile_us(const zkv_latency *l, zkv_metrics_op op, double q)
+{
+    uint64_t total = 0;
+    for (int b = 0; b <= ZKV_LAT_NB; b++)
+        total += l->n[op][b];
+    if (!total)
+        return 0;
+    uint64_t want = (uint64_t)(q * (double)total + 0.999999), cum = 0;
+    for (int b = 0; b < ZKV_LAT_NB; b++) {
+        cum += l->n[op][b];
+        if (cum >= want)
+            return zkv_lat_bounds_us[b];
+    }
+    return UINT64_MAX;
+}
+
+const char *zkv_metrics_op_name(zkv_metrics_op op)
+{
+    return (unsigned)op < ZKV_MOP_COUNT ? OP_NAMES[op] : "?";
+}
+
 zkv_metrics_op zkv_metrics_op_of(Zkv__Op op)
 {
     switch (op) {

@@ -53,6 +53,11 @@ typedef struct zkv_latency {
 } zkv_latency;
 /* Counts one request of op that took us microseconds. */
 void zkv_metrics_observe(zkv_latency *l, zkv_metrics_op op, uint64_t us);
+/* The q-quantile (0 < q <= 1) of op's latency as the upper bound (us) of the bucket it
+ * falls in; UINT64_MAX past the last bound; 0 with no requests. For the /status page. */
+uint64_t zkv_metrics_quantile_us(const zkv_latency *l, zkv_metrics_op op, double q);
+/* The names of the ops ("get", ...) and statuses as the metrics label them. */
+const char *zkv_metrics_op_name(zkv_metrics_op op);
 
 /* Counters of the loop thread (server_int.h holds one), incremented where it happens. */
 typedef struct zkv_metrics_counters {

@@ -35,6 +35,7 @@
 #include "common/util.h"
 #include "handoff.h"
 #include "reshape.h"
+#include "status_page.h"
 #include "server_int.h"
 #include "dedupe.h"
 #include "expirer.h"
@@ -559,6 +560,12 @@ static void on_metrics_timer(uv_timer_t *t)
         return;
     }
     zkv_metrics_http_publish(s->metrics_http, &s->metrics_text);
+    s->metrics_text.len = s->metrics_text.off = 0;
+    if (zkv_status_page_render(snap, &s->metrics_text) != 0) {
+        ZKV_WARN("metrics: out of memory making the status page; keeping the previous one");
+        return;
+    }
+    zkv_metrics_http_publish_status(s->metrics_http, &s->metrics_text);
 }
 
 /* --metrics: binds the HTTP server and starts the refresh timer. -1 (logged) on failure. */

@@ -1,11 +1,12 @@
-/* metrics_http.h: the HTTP side of --metrics: a libmicrohttpd daemon on its own thread
- * serving GET /metrics with the latest text the loop published (metrics.h), 404 for any
- * other path. The loop renders and publishes once a second; a scrape only copies the
- * latest text under a mutex, so the loop thread never waits on HTTP.
- * A node with TLS serves HTTPS with its own certificate and key, and with a client CA
- * answers only clients whose certificate that CA signed (others get 403): the metrics
- * name the node's ranges and peers, and TLS is there to keep such things to the cluster.
- * On SIGHUP the files are read again and the daemon restarted on the same socket. */
+/* metrics_http.h: the HTTP side of --metrics (zkv-server and zkv-coordinator): a
+ * libmicrohttpd daemon on its own thread serving GET /metrics with the latest text the
+ * program published (Prometheus's text format) and GET /status with its latest page for
+ * people (HTML), 404 for any other path. The loop renders and publishes once a second; a scrape
+ * only copies the latest text under a mutex, so the loop thread never waits on HTTP. A node with
+ * TLS serves HTTPS with its own certificate and key, and with a client CA answers only clients
+ * whose certificate that CA signed (others get 403): the metrics name the node's ranges and peers,
+ * and TLS is there to keep such things to the cluster. On SIGHUP the files are read again and the
+ * daemon restarted on the same socket. */
 #ifndef ZKV_SERVER_METRICS_HTTP_H
 #define ZKV_SERVER_METRICS_HTTP_H
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include "common/tls.h"
 
 #define ZKV_METRICS_CONTENT_TYPE "text/plain; version=0.0.4"
+#define ZKV_STATUS_CONTENT_TYPE "text/html; charset=utf-8"
 
 typedef struct zkv_metrics_http zkv_metrics_http;
 
@@ -32,6 +34,8 @@ int zkv_metrics_http_reload(zkv_metrics_http *h, const zkv_tls_files *tls, char 
 /* Makes text the one served: swaps the buffers, so text gets the previous one back,
  * emptied, for the next rendering. */
 void zkv_metrics_http_publish(zkv_metrics_http *h, zkv_buf *text);
+/* The same for the /status page (HTML for people). */
+void zkv_metrics_http_publish_status(zkv_metrics_http *h, zkv_buf *html);
 /* Stops the daemon (waiting for its thread), then frees everything. NULL is fine. */
 void zkv_metrics_http_stop(zkv_metrics_http *h);
 

@@ -47,11 +47,12 @@ struct zkv_metrics_http {
     char where[300]; /* "host:port", for messages */
     daemon_run *run; /* the daemon serving now (touched by the caller's thread only) */
     pthread_mutex_t mu;
-    zkv_buf text; /* the latest rendering (guarded by mu) */
+    zkv_buf text;   /* the latest rendering (guarded by mu) */
+    zkv_buf status; /* the latest /status page (guarded by mu) */
 };
 
-static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned int code, const char *body,
-                                  size_t len, enum MHD_ResponseMemoryMode mode)
+static enum MHD_Result queue_typed(struct MHD_Connection *conn, unsigned int code, const char *body,
+                                   size_t len, enum MHD_ResponseMemoryMode mode, const char *type)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
     if (!r) {
@@ -59,10 +60,16 @@ static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned int code
             free((void *)body);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ZKV_METRICS_CONTENT_TYPE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     enum MHD_Result rc = MHD_queue_response(conn, code, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned int code, const char *body,
+                                  size_t len, enum MHD_ResponseMemoryMode mode)
+{
+    return queue_typed(conn, code, body, len, mode, ZKV_METRICS_CONTENT_TYPE);
 }
 
 /* Whether the client of conn presented a certificate the client CA signed, for client
@@ -106,7 +113,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     daemon_run *run = cls;
     zkv_metrics_http *h = run->h;
-    static const char NOT_FOUND[] = "not found: the metrics are at /metrics\n";
+    static const char NOT_FOUND[] =
+        "not found: the metrics are at /metrics, a status page at /status\n";
     static const char BAD_METHOD[] = "method not allowed\n";
     if (run->verify_clients) {
         char why[256], body[400];
@@ -122,18 +130,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return queue_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, BAD_METHOD, sizeof(BAD_METHOD) - 1,
                           MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/metrics") != 0)
+    bool status = strcmp(url, "/status") == 0;
+    if (!status && strcmp(url, "/metrics") != 0)
         return queue_text(conn, MHD_HTTP_NOT_FOUND, NOT_FOUND, sizeof(NOT_FOUND) - 1,
                           MHD_RESPMEM_PERSISTENT);
     pthread_mutex_lock(&h->mu);
-    size_t len = zkv_buf_unread(&h->text);
+    const zkv_buf *page = status ? &h->status : &h->text;
+    size_t len = zkv_buf_unread(page);
     char *copy = malloc(len ? len : 1);
     if (copy && len)
-        memcpy(copy, zkv_buf_head(&h->text), len);
+        memcpy(copy, zkv_buf_head(page), len);
     pthread_mutex_unlock(&h->mu);
     if (!copy)
         return MHD_NO;
-    return queue_text(conn, MHD_HTTP_OK, copy, len, MHD_RESPMEM_MUST_FREE);
+    return queue_typed(conn, MHD_HTTP_OK, copy, len, MHD_RESPMEM_MUST_FREE,
+                       status ? ZKV_STATUS_CONTENT_TYPE : ZKV_METRICS_CONTENT_TYPE);
 }
 
 /* A listening socket on host:port; -1 with the reason in err. *ipv6 says its family. */
@@ -320,6 +331,7 @@ int zkv_metrics_http_start(const char *host, int port, const zkv_tls_files *tls,
     snprintf(h->where, sizeof(h->where), "%s:%d", host, port);
     pthread_mutex_init(&h->mu, NULL);
     zkv_buf_init(&h->text);
+    zkv_buf_init(&h->status);
     if (run_start(h, tls, &h->run, err, errlen) != 0) {
         close(h->listen_fd);
         pthread_mutex_destroy(&h->mu);
@@ -341,14 +353,25 @@ int zkv_metrics_http_reload(zkv_metrics_http *h, const zkv_tls_files *tls, char 
     return 0;
 }
 
-void zkv_metrics_http_publish(zkv_metrics_http *h, zkv_buf *text)
+/* Swaps *slot (guarded by mu) with *text and empties what text gets back. */
+static void swap_in(zkv_metrics_http *h, zkv_buf *slot, zkv_buf *text)
 {
     pthread_mutex_lock(&h->mu);
-    zkv_buf old = h->text;
-    h->text = *text;
+    zkv_buf old = *slot;
+    *slot = *text;
     pthread_mutex_unlock(&h->mu);
     *text = old;
     text->len = text->off = 0;
+}
+
+void zkv_metrics_http_publish(zkv_metrics_http *h, zkv_buf *text)
+{
+    swap_in(h, &h->text, text);
+}
+
+void zkv_metrics_http_publish_status(zkv_metrics_http *h, zkv_buf *html)
+{
+    swap_in(h, &h->status, html);
 }
 
 void zkv_metrics_http_stop(zkv_metrics_http *h)
@@ -358,6 +381,7 @@ void zkv_metrics_http_stop(zkv_metrics_http *h)
     run_stop(h->run, false);
     close(h->listen_fd);
     zkv_buf_free(&h->text);
+    zkv_buf_free(&h->status);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
