@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <zookeeper/zookeeper.h>
+#include "cmetrics.h"
+#include "common/buf.h"
 #include "common/rangemap.h"
 #include "common/tls.h"
 #include "common/zkacl.h"
@@ -42,6 +44,8 @@ typedef struct zkv_coord_config {
     const char *auth_file;      /* --auth-file: its cluster secret is presented (NULL: none) */
     zkv_tls_files tls;          /* --tls-ca, --tls-cert, --tls-key (none: plain TCP) */
     const zkv_zk_cred *zk_cred; /* --zk-auth (NULL: open ACLs, no ZooKeeper credentials) */
+    const char *metrics_host;   /* --metrics HOST:PORT (NULL: none) */
+    int metrics_port;
 } zkv_coord_config;
 
 /* A range's size on disk as its owner last reported it. */
@@ -94,6 +98,13 @@ typedef struct zkv_coord {
     uint64_t next_autorun_ms;        /* monotonic time of the next automatic split/merge look */
     zkv_range_size *sizes;           /* the owners' last reports (autorun.c), for rule 14 */
     size_t n_sizes;
+
+    /* --metrics (cmetrics.h): the cluster as the last reconcile saw it (valid while leading),
+     * the HTTP endpoint (NULL: none) and when to publish next */
+    zkv_cluster_summary summary;
+    struct zkv_metrics_http *metrics_http;
+    uint64_t next_metrics_ms;
+    zkv_buf metrics_text;
 
     /* credentials.h: presented to nodes (main thread) */
     char auth_secret[257]; /* --auth-file's cluster secret ("": none), for the HELLOs */

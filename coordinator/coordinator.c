@@ -14,8 +14,10 @@
 #include "election.h"
 #include "leader.h"
 #include "common/log.h"
+#include "common/procstat.h"
 #include "common/util.h"
 #include "common/zk.h"
+#include "metrics_http.h"
 
 #define IDLE_WAIT_MS 1000    /* longest sleep without a due timer */
 #define CONNECT_WAIT_MS 2000 /* longest wait for a session, so SIGTERM stays prompt */
@@ -74,6 +76,28 @@ static bool start_session(zkv_coord *c, int failures)
     ZKV_INFO("connected to ZooKeeper %s (session 0x%" PRIx64 ", timeout %d ms)", c->cfg.zk,
              (uint64_t)(id ? id->client_id : 0), zoo_recv_timeout(zh));
     return true;
+}
+
+/* --metrics: once a second, /metrics and /status from what the coordinator knows. */
+static void publish_metrics(zkv_coord *c)
+{
+    uint64_t now = zkv_now_ms();
+    if (!c->metrics_http || now < c->next_metrics_ms)
+        return;
+    c->next_metrics_ms = now + 1000;
+    zkv_cmetrics m = {.id = c->cfg.id,
+                      .version = ZKV_VERSION,
+                      .cluster = c->cfg.cluster,
+                      .zk_connected = c->zh && zkv_coord_connected(c),
+                      .leader = c->elect == ZKV_ELECT_LEADING,
+                      .cluster_now = c->summary};
+    zkv_procstat_read(&m.process);
+    c->metrics_text.len = c->metrics_text.off = 0;
+    if (zkv_cmetrics_render(&m, &c->metrics_text) == 0)
+        zkv_metrics_http_publish(c->metrics_http, &c->metrics_text);
+    c->metrics_text.len = c->metrics_text.off = 0;
+    if (zkv_cmetrics_status(&m, &c->metrics_text) == 0)
+        zkv_metrics_http_publish_status(c->metrics_http, &c->metrics_text);
 }
 
 int zkv_coord_run(zkv_coord *c)
@@ -169,6 +193,8 @@ int zkv_coord_run(zkv_coord *c)
                 need_reconcile = true;
             }
         }
+
+        publish_metrics(c);
 
         /* Sleep until an event or the next due timer. */
         now = zkv_now_ms();

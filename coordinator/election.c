@@ -136,6 +136,7 @@ void zkv_election_reset(zkv_coord *c, const char *reason)
     c->elect = ZKV_ELECT_NONE;
     c->my_znode[0] = '\0';
     c->predecessor[0] = '\0';
+    c->summary.valid = false; /* a standby shows no cluster figures */
 }
 
 static void become_leader(zkv_coord *c)

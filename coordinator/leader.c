@@ -421,6 +421,17 @@ static void byte_balance(zkv_coord *c, const zkv_rangemap *map, zkv_assignment *
     free(nodes);
 }
 
+/* c->summary from the map and the operations this pass read. */
+static void summarize(zkv_coord *c, const zkv_rangemap *map, const zkv_opsrun *ops)
+{
+    enum { MAX_OPS = 256 };
+    const zkv_op *v[MAX_OPS];
+    size_t n = 0;
+    for (size_t i = 0; i < zkv_opsrun_loaded(ops) && n < MAX_OPS; i++)
+        v[n++] = zkv_opsrun_op(ops, i);
+    zkv_cmetrics_summarize(map, c->cluster.replicas, v, n, &c->summary);
+}
+
 int zkv_leader_reconcile(zkv_coord *c)
 {
     char err[256] = "", path[ZKV_PATH_MAX];
@@ -449,6 +460,7 @@ int zkv_leader_reconcile(zkv_coord *c)
         return rc;
     }
     extras x = {0};
+    summarize(c, map, ops); /* --metrics: the cluster as this pass sees it */
 
     size_t n = map->n_ranges;
     zkv_assignment *cur = calloc(n ? n : 1, sizeof(*cur));

@@ -16,6 +16,8 @@
 #include "common/tls.h"
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/util.h"
+#include "metrics_http.h"
 #include "common/znode.h"
 
 #define PROG "zkv-coordinator"
@@ -74,7 +76,7 @@ int main(int argc, char **argv)
          balance_min_mb = 64;
     bool no_owner_balance = false;
     const char *id = NULL, *log_level = "info", *log_format = "text", *auth_file = NULL,
-               *zk_auth = NULL;
+               *zk_auth = NULL, *metrics = NULL;
     zkv_tls_files tls = {0};
     const zkv_flag flags[] = {
         {"ranges", 0, ZKV_FLAG_INT, &ranges, "N", "initial range count when creating the cluster",
@@ -124,6 +126,10 @@ int main(int argc, char **argv)
          "trade range owners, then replica slots, between nodes when the bytes they carry "
          "differ by this much (and by a quarter of the lighter one's)",
          1, 1048576},
+        {"metrics", 0, ZKV_FLAG_STRING, &metrics, "HOST:PORT",
+         "serve /metrics (Prometheus) and /status at this address, over HTTPS with --tls-cert "
+         "(docs/metrics.md); default: none",
+         0, 0},
         {"no-owner-balance", 0, ZKV_FLAG_BOOL, &no_owner_balance, NULL,
          "do not even out range owners between nodes (owners still move off drained and "
          "leaving nodes)",
@@ -203,6 +209,12 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg.zk_cred = zk_auth ? &zk_cred : NULL;
+    char metrics_host[256];
+    if (metrics &&
+        (zkv_parse_hostport(metrics, metrics_host, sizeof metrics_host, &cfg.metrics_port) != 0 ||
+         !metrics_host[0] || cfg.metrics_port <= 0 || cfg.metrics_port > 65535))
+        return usage_error(flags, n_flags, "--metrics: bad address '%s' (want HOST:PORT)", metrics);
+    cfg.metrics_host = metrics ? metrics_host : NULL;
 
     /* Block the stop signals before any thread starts, so every thread inherits it. */
     sigset_t set;
@@ -222,6 +234,17 @@ int main(int argc, char **argv)
         zkv_coord_destroy(&c);
         return 2;
     }
+    if (cfg.metrics_host) {
+        char merr[512];
+        zkv_tls_files mtls = {.cert = tls.cert, .key = tls.key};
+        if (zkv_metrics_http_start(cfg.metrics_host, cfg.metrics_port, &mtls, &c.metrics_http, merr,
+                                   sizeof merr) != 0) {
+            ZKV_ERROR("--metrics %s: %s", metrics, merr);
+            zkv_coord_destroy(&c);
+            return 1;
+        }
+        ZKV_INFO("metrics at %s/metrics, a status page at /status", metrics);
+    }
     pthread_t sig_tid;
     if (pthread_create(&sig_tid, NULL, signal_thread, &c) != 0) {
         ZKV_ERROR("cannot start the signal thread");
@@ -233,6 +256,9 @@ int main(int argc, char **argv)
              cfg.zk, cfg.cluster, cfg.min_nodes);
     int rc = zkv_coord_run(&c);
     /* The signal thread may still sit in sigwait; exiting ends it. c stays valid. */
+    zkv_metrics_http_stop(c.metrics_http);
+    c.metrics_http = NULL;
+    zkv_buf_free(&c.metrics_text);
     zkv_coord_free_leader_state(&c);
     return rc;
 }

@@ -153,6 +153,11 @@ size_t zkv_opsrun_loaded(const zkv_opsrun *r)
     return r->n;
 }
 
+const zkv_op *zkv_opsrun_op(const zkv_opsrun *r, size_t i)
+{
+    return i < r->n ? &r->v[i].op : NULL;
+}
+
 size_t zkv_opsrun_count(const zkv_opsrun *r)
 {
     size_t k = r->new_replicas > 0;

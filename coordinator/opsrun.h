@@ -29,6 +29,8 @@ void zkv_opsrun_step(zkv_opsrun *r, zkv_op_world *w, uint64_t now_wall_ms);
 /* How many ZooKeeper operations zkv_opsrun_ops appends. */
 /* The operations loaded (in ops/ now). */
 size_t zkv_opsrun_loaded(const zkv_opsrun *r);
+/* The i-th operation loaded (i < zkv_opsrun_loaded), for the metrics; NULL past them. */
+const zkv_op *zkv_opsrun_op(const zkv_opsrun *r, size_t i);
 size_t zkv_opsrun_count(const zkv_opsrun *r);
 /* Appends them at ops[0..count): the buffers they point to live in r. Returns 0, or -1 out
  * of memory. */

@@ -37,3 +37,7 @@ zkv_unit_test(coordinator_bytebalance
 zkv_unit_test(coordinator_replicabalance
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_replicabalance.c
   LIBS zkv_coordinator_core zkv_common)
+# The coordinator's --metrics: the cluster summary of a map, its text and status page.
+zkv_unit_test(coordinator_cmetrics
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coordinator_cmetrics.c
+  LIBS zkv_coordinator_core zkv_common)
