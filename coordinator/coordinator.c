@@ -98,6 +98,10 @@ static void publish_metrics(zkv_coord *c)
     c->metrics_text.len = c->metrics_text.off = 0;
     if (zkv_cmetrics_status(&m, &c->metrics_text) == 0)
         zkv_metrics_http_publish_status(c->metrics_http, &c->metrics_text);
+    /* ready (/ready): in the election, leading or standing by */
+    zkv_metrics_http_set_ready(c->metrics_http, m.zk_connected && c->elect != ZKV_ELECT_NONE,
+                               m.zk_connected ? "not in the election yet"
+                                              : "not connected to ZooKeeper");
 }
 
 int zkv_coord_run(zkv_coord *c)

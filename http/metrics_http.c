@@ -47,8 +47,10 @@ struct zkv_metrics_http {
     char where[300]; /* "host:port", for messages */
     daemon_run *run; /* the daemon serving now (touched by the caller's thread only) */
     pthread_mutex_t mu;
-    zkv_buf text;   /* the latest rendering (guarded by mu) */
-    zkv_buf status; /* the latest /status page (guarded by mu) */
+    zkv_buf text;        /* the latest rendering (guarded by mu) */
+    zkv_buf status;      /* the latest /status page (guarded by mu) */
+    bool ready;          /* /ready answers 200 (guarded by mu) */
+    char not_ready[256]; /* why not, for the 503's body (guarded by mu) */
 };
 
 static enum MHD_Result queue_typed(struct MHD_Connection *conn, unsigned int code, const char *body,
@@ -114,7 +116,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     daemon_run *run = cls;
     zkv_metrics_http *h = run->h;
     static const char NOT_FOUND[] =
-        "not found: the metrics are at /metrics, a status page at /status\n";
+        "not found: the metrics are at /metrics, a status page at /status, readiness at /ready\n";
     static const char BAD_METHOD[] = "method not allowed\n";
     if (run->verify_clients) {
         char why[256], body[400];
@@ -130,6 +132,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return queue_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, BAD_METHOD, sizeof(BAD_METHOD) - 1,
                           MHD_RESPMEM_PERSISTENT);
+    if (strcmp(url, "/ready") == 0) { /* a readiness probe: 200 while serving, else 503 */
+        char body[300];
+        pthread_mutex_lock(&h->mu);
+        bool ready = h->ready;
+        snprintf(body, sizeof body, "%s\n", ready ? "ready" : h->not_ready);
+        pthread_mutex_unlock(&h->mu);
+        return queue_typed(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body,
+                           strlen(body), MHD_RESPMEM_MUST_COPY, "text/plain; charset=utf-8");
+    }
     bool status = strcmp(url, "/status") == 0;
     if (!status && strcmp(url, "/metrics") != 0)
         return queue_text(conn, MHD_HTTP_NOT_FOUND, NOT_FOUND, sizeof(NOT_FOUND) - 1,
@@ -332,6 +343,7 @@ int zkv_metrics_http_start(const char *host, int port, const zkv_tls_files *tls,
     pthread_mutex_init(&h->mu, NULL);
     zkv_buf_init(&h->text);
     zkv_buf_init(&h->status);
+    snprintf(h->not_ready, sizeof h->not_ready, "not ready: starting");
     if (run_start(h, tls, &h->run, err, errlen) != 0) {
         close(h->listen_fd);
         pthread_mutex_destroy(&h->mu);
@@ -372,6 +384,14 @@ void zkv_metrics_http_publish(zkv_metrics_http *h, zkv_buf *text)
 void zkv_metrics_http_publish_status(zkv_metrics_http *h, zkv_buf *html)
 {
     swap_in(h, &h->status, html);
+}
+
+void zkv_metrics_http_set_ready(zkv_metrics_http *h, bool ready, const char *why)
+{
+    pthread_mutex_lock(&h->mu);
+    h->ready = ready;
+    snprintf(h->not_ready, sizeof h->not_ready, "not ready: %s", why ? why : "starting");
+    pthread_mutex_unlock(&h->mu);
 }
 
 void zkv_metrics_http_stop(zkv_metrics_http *h)

@@ -1,7 +1,7 @@
 /* metrics_http.h: the HTTP side of --metrics (zkv-server and zkv-coordinator): a
  * libmicrohttpd daemon on its own thread serving GET /metrics with the latest text the
- * program published (Prometheus's text format) and GET /status with its latest page for
- * people (HTML), 404 for any other path. The loop renders and publishes once a second; a scrape
+ * program published (Prometheus's text format), GET /status with its latest page for
+ * people (HTML) and GET /ready for readiness probes, 404 for any other path. The loop renders and publishes once a second; a scrape
  * only copies the latest text under a mutex, so the loop thread never waits on HTTP. A node with
  * TLS serves HTTPS with its own certificate and key, and with a client CA answers only clients
  * whose certificate that CA signed (others get 403): the metrics name the node's ranges and peers,
@@ -9,6 +9,7 @@
  * daemon restarted on the same socket. */
 #ifndef ZKV_SERVER_METRICS_HTTP_H
 #define ZKV_SERVER_METRICS_HTTP_H
+#include <stdbool.h>
 #include <stddef.h>
 #include "common/buf.h"
 #include "common/tls.h"
@@ -36,6 +37,9 @@ int zkv_metrics_http_reload(zkv_metrics_http *h, const zkv_tls_files *tls, char 
 void zkv_metrics_http_publish(zkv_metrics_http *h, zkv_buf *text);
 /* The same for the /status page (HTML for people). */
 void zkv_metrics_http_publish_status(zkv_metrics_http *h, zkv_buf *html);
+/* What GET /ready answers (a readiness probe, docs/metrics.md): 200 "ready" when ready,
+ * else 503 "not ready: why". Starts not ready. */
+void zkv_metrics_http_set_ready(zkv_metrics_http *h, bool ready, const char *why);
 /* Stops the daemon (waiting for its thread), then frees everything. NULL is fine. */
 void zkv_metrics_http_stop(zkv_metrics_http *h);
 

@@ -566,6 +566,10 @@ static void on_metrics_timer(uv_timer_t *t)
         return;
     }
     zkv_metrics_http_publish_status(s->metrics_http, &s->metrics_text);
+    /* ready (a readiness probe, /ready): the node serves what it holds */
+    zkv_metrics_http_set_ready(s->metrics_http, s->map && !s->env.fenced,
+                               !s->map ? "no range map yet (joining the cluster)"
+                                       : "fenced: ZooKeeper session not confirmed");
 }
 
 /* --metrics: binds the HTTP server and starts the refresh timer. -1 (logged) on failure. */

@@ -235,6 +235,14 @@ static void test_coordinator_and_status(void)
     CU_ASSERT(a.body && strstr(a.body, want) && strstr(a.body, "yes: ZooKeeper session confirmed"));
     CU_ASSERT(a.body && strstr(a.body, "<th>ranges owned</th><td>8</td>"));
     free(a.body);
+    /* readiness probes */
+    a = http_get("/ready");
+    CU_ASSERT_EQUAL(a.code, 200);
+    CU_ASSERT(a.body && strcmp(a.body, "ready\n") == 0);
+    free(a.body);
+    a = it_http_get(g_coord_port, "/ready");
+    CU_ASSERT_EQUAL(a.code, 200);
+    free(a.body);
 }
 
 /* argv of a zkv-server that is not part of the cluster (data dir named by tag), with a
@@ -295,6 +303,43 @@ static void test_bad_flag(void)
 }
 
 /* A clean shutdown stops the HTTP daemon before its buffers go (ASan checks the frees). */
+typedef struct ready_arg {
+    int port;
+    int code;
+    char body[200];
+} ready_arg;
+
+static bool ready_answers(void *p)
+{
+    ready_arg *r = p;
+    it_http_answer a = it_http_get(r->port, "/ready");
+    r->code = a.code;
+    snprintf(r->body, sizeof r->body, "%s", a.body ? a.body : "");
+    free(a.body);
+    return a.code > 0;
+}
+
+/* A node that cannot reach ZooKeeper is not ready: /ready answers 503 and why. */
+static void test_not_ready(void)
+{
+    char metrics[64], listen[64], dir[PATH_MAX], log[PATH_MAX], dead_zk[64];
+    int port = zkt_free_port();
+    snprintf(metrics, sizeof metrics, "127.0.0.1:%d", port);
+    snprintf(dead_zk, sizeof dead_zk, "127.0.0.1:%d", zkt_free_port());
+    const char *argv[16];
+    lone_server_argv(argv, "unready", listen, sizeof listen, dir, sizeof dir, metrics);
+    argv[2] = dead_zk; /* --zk: nothing listens there */
+    zkt_path(log, sizeof log, "metrics-lone-unready.log");
+    pid_t pid = zkt_spawn("node-unready", argv, log);
+    CU_ASSERT_FATAL(pid > 0);
+    ready_arg r = {.port = port};
+    CU_ASSERT(zkt_wait_for(ready_answers, &r, 20000));
+    zkt_log("/ready of a node without ZooKeeper: %d %s", r.code, r.body);
+    CU_ASSERT_EQUAL(r.code, 503);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "not ready: "));
+    CU_ASSERT_EQUAL(zkt_proc_stop(pid, 10000), 0);
+}
+
 static void test_sigterm(void)
 {
     CU_ASSERT_EQUAL(zkt_server_stop(&g_cl, 0, SIGTERM), 0);
@@ -388,6 +433,7 @@ int main(void)
     CU_add_test(s, "the coordinator's figures; /status pages", test_coordinator_and_status);
     CU_add_test(s, "--metrics address in use: exit 1 naming it", test_address_in_use);
     CU_add_test(s, "malformed --metrics: exit 2", test_bad_flag);
+    CU_add_test(s, "/ready of a node that cannot reach ZooKeeper: 503", test_not_ready);
     CU_add_test(s, "SIGTERM with --metrics exits 0", test_sigterm);
     s = CU_add_suite("metrics: 3 servers, each with its own --metrics", suite3_init,
                      suite3_cleanup);
