@@ -13,7 +13,7 @@ PACKAGES=(
   libssl-dev openssl curl
   clang libclang-rt-14-dev llvm
   nftables
-  help2man systemd prometheus
+  help2man systemd prometheus yamllint
 )
 
 missing=()

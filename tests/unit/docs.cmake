@@ -8,3 +8,7 @@ target_compile_definitions(test_docs_monitoring PRIVATE ZKV_TEST_SOURCE_DIR="${P
 add_test(NAME docs_alerts COMMAND sh -c
   "command -v promtool >/dev/null || { echo 'SKIPPED: promtool is not installed'; exit 77; }; cd '${PROJECT_SOURCE_DIR}/docs' && promtool check rules alerts.yml && promtool test rules alerts_test.yml")
 set_tests_properties(docs_alerts PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 60)
+# deploy/k8s: yamllint, kubectl's offline reading of the kustomization when kubectl is
+# there, and what the manifests must hold (tests/deploy/check_k8s.sh).
+add_test(NAME deploy_k8s COMMAND ${PROJECT_SOURCE_DIR}/tests/deploy/check_k8s.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(deploy_k8s PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 60)
