@@ -7,3 +7,7 @@ foreach(t route api async scan_args)
   zkv_unit_test(client_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_${t}.c LIBS zkv_static)
   target_include_directories(test_client_${t} PRIVATE ${PROJECT_SOURCE_DIR}/client/src)
 endforeach()
+# The HTTP gateway's REST rules (client/examples/http-gateway/gw_api.c).
+if(TARGET zkv_gw_api)
+  zkv_unit_test(gw_api SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_gw_api.c LIBS zkv_gw_api)
+endif()
