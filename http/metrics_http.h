@@ -1,12 +1,12 @@
 /* metrics_http.h: the HTTP side of --metrics (zkv-server and zkv-coordinator): a
  * libmicrohttpd daemon on its own thread serving GET /metrics with the latest text the
  * program published (Prometheus's text format), GET /status with its latest page for
- * people (HTML) and GET /ready for readiness probes, 404 for any other path. The loop renders and publishes once a second; a scrape
- * only copies the latest text under a mutex, so the loop thread never waits on HTTP. A node with
- * TLS serves HTTPS with its own certificate and key, and with a client CA answers only clients
- * whose certificate that CA signed (others get 403): the metrics name the node's ranges and peers,
- * and TLS is there to keep such things to the cluster. On SIGHUP the files are read again and the
- * daemon restarted on the same socket. */
+ * people (HTML) and GET /ready for readiness probes, 404 for any other path. The loop renders and
+ * publishes once a second; a scrape only copies the latest text under a mutex, so the loop thread
+ * never waits on HTTP. A node with TLS serves HTTPS with its own certificate and key, and with a
+ * client CA answers only clients whose certificate that CA signed (others get 403): the metrics
+ * name the node's ranges and peers, and TLS is there to keep such things to the cluster. On SIGHUP
+ * the files are read again and the daemon restarted on the same socket. */
 #ifndef ZKV_SERVER_METRICS_HTTP_H
 #define ZKV_SERVER_METRICS_HTTP_H
 #include <stdbool.h>
