@@ -203,6 +203,51 @@ static const zkv_repl_command commands[] = {
          "[SECONDS]\" waits until OP finished (exit 0) or failed (exit 2; default 600 s). "
          "See docs/operations.md. With --json: {\"id\"} for a new operation, the status "
          "document for status."},
+    {.id = ZKV_REPL_CMD_PING,
+     .name = "ping",
+     .alias = NULL,
+     .min_args = 0,
+     .max_args = 1,
+     .needs_client = true,
+     .usage = "ping [NODE]",
+     .summary = "ask every live node (or NODE) whether it answers, with the round trip",
+     .help = "Sends a PING to each live node of the cluster's map (or to NODE alone) and prints "
+             "a line per node: \"node-1  127.0.0.1:7001  PONG  0.21 ms\", or the reason it "
+             "did not answer. Exit status 0 when every node answered, else 2. With --json: "
+             "[{\"node\",\"address\",\"ok\",\"rtt_ms\" or \"error\"}...]."},
+    {.id = ZKV_REPL_CMD_INFO,
+     .name = "info",
+     .alias = NULL,
+     .min_args = 0,
+     .max_args = 1,
+     .needs_client = true,
+     .usage = "info [NODE]",
+     .summary = "each node's version, uptime, ranges, keys, bytes, requests/s and latency",
+     .help = "Asks every live node (or NODE) for its figures, all at once, and prints a table: "
+             "version, uptime, whether it serves, ranges owned and held as a replica, keys and "
+             "bytes on disk of the ranges it owns (keys counted; \"~N\" estimated from a count "
+             "of the first 2,000 keys of a larger range; \">=N\" a lower bound while the data "
+             "is in LevelDB's memory table), requests per second and the p50/p99 latency of "
+             "GET and PUT on the node over its last 10 seconds, and the round trip. A node "
+             "that does not answer is listed below the table with the reason (exit status 2). "
+             "With --json: the document zkv_info returns (docs/operations.md)."},
+    {.id = ZKV_REPL_CMD_LATENCY,
+     .name = "latency",
+     .alias = NULL,
+     .min_args = 0,
+     .max_args = 5,
+     .needs_client = true,
+     .usage = "latency [NODE] [--samples N] [--history SECONDS]",
+     .summary = "measure round trips to the nodes until Ctrl-C (redis-cli --latency)",
+     .help = "PINGs NODE (or every live node in turn) every 10 ms over a kept connection and "
+             "shows \"min: 0.08, max: 0.41, avg: 0.12 (1532 samples)\" in milliseconds, "
+             "refreshed in place on a terminal, until Ctrl-C or N samples (--samples). "
+             "Failed PINGs are counted apart (\"3 failed\"), so it can watch a failover. "
+             "--history SECONDS prints a line per SECONDS and starts again (redis-cli "
+             "--latency-history). At the end, with several nodes, a line per node. zkv "
+             "--latency [NODE] and zkv --latency-history [-i SECONDS] [NODE] run it from the "
+             "command line. With --json: the final figures as {\"all\":{...},\"nodes\":"
+             "{\"node-1\":{\"min_ms\",\"max_ms\",\"avg_ms\",\"samples\",\"failed\"}}}."},
     {.id = ZKV_REPL_CMD_HELP,
      .name = "help",
      .alias = "?",

@@ -27,6 +27,9 @@ typedef enum {
     ZKV_REPL_CMD_RANGES,
     ZKV_REPL_CMD_NODES,
     ZKV_REPL_CMD_ADMIN,
+    ZKV_REPL_CMD_PING,
+    ZKV_REPL_CMD_INFO,
+    ZKV_REPL_CMD_LATENCY,
     ZKV_REPL_CMD_HELP,
     ZKV_REPL_CMD_QUIT,
 } zkv_repl_cmd_id;

@@ -26,13 +26,14 @@
 static const char synopsis[] =
     "[--json | --raw | --quoted] [-x] [--timeout MS] [--strict | --replica | --nearest] "
     "[--hedge MS] [--max-lag-ms MS] [--max-lag-entries N] [--zone Z] [--ack-owner] "
-    "[COMMAND ARGS...]";
+    "[--latency | --latency-history [-i SECONDS]] [COMMAND ARGS...]";
 static const char description[] =
     "The zkv command line. With a COMMAND, runs it once and exits 0 (ok), 1 (key not\n"
     "found) or 2 (error, reason on stderr). Without one, reads commands from stdin: the\n"
     "interactive REPL on a terminal, else one command per line (a script). Commands:\n"
     "get KEY, put KEY VALUE, del KEY, scan [START [END]] [limit N], ranges, nodes,\n"
-    "admin ..., help [COMMAND], quit. 'zkv help' explains quoting and escapes.\n"
+    "ping [NODE], info [NODE], latency [NODE], admin ..., help [COMMAND], quit.\n"
+    "'zkv help' explains quoting and escapes.\n"
     "Command-line arguments cannot hold a NUL byte: 'zkv put KEY -' reads the value from\n"
     "stdin (binary-safe, at most 1 MiB), as 'zkv -x put KEY' does (-x: the last argument\n"
     "from stdin). get prints the value and a newline; --raw the bytes alone; --quoted the\n"
@@ -226,8 +227,9 @@ static int run_interactive(zkv_repl_session *s)
 int main(int argc, char **argv)
 {
     bool json = false, raw = false, quoted = false, from_stdin = false, strict = false,
-         replica = false, nearest = false, ack_owner = false;
-    long timeout = 5000, hedge = -1, max_lag_ms = 0, max_lag_entries = 0;
+         replica = false, nearest = false, ack_owner = false, latency = false,
+         latency_history = false;
+    long timeout = 5000, hedge = -1, max_lag_ms = 0, max_lag_entries = 0, interval = 15;
     const char *zone = "", *zk_auth = NULL;
     zkv_tls_files tls = {0};
     const zkv_flag flags[] = {
@@ -270,6 +272,14 @@ int main(int argc, char **argv)
          "ZooKeeper digest credentials (USER:PASSWORD, mode 600) of a cluster started with "
          "--zk-auth: needed by 'admin' commands there",
          0, 0},
+        {"latency", 0, ZKV_FLAG_BOOL, &latency, NULL,
+         "measure round trips to the nodes until Ctrl-C, as redis-cli --latency: zkv --latency "
+         "[NODE] runs the command latency [NODE]",
+         0, 0},
+        {"latency-history", 0, ZKV_FLAG_BOOL, &latency_history, NULL,
+         "as --latency, a line every -i SECONDS (15), starting again each time", 0, 0},
+        {"interval", 'i', ZKV_FLAG_INT, &interval, "SECONDS", "the period of --latency-history", 1,
+         86400},
         ZKV_FLAGS_TLS(&tls),
     };
     zkv_common_opts common;
@@ -293,6 +303,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "zkv: %s exclude each other\n", conflict);
         zkv_flags_usage(stderr, "zkv", synopsis, flags, sizeof flags / sizeof flags[0]);
         return 2;
+    }
+    char history_arg[24];
+    snprintf(history_arg, sizeof history_arg, "%ld", interval);
+    char *latency_argv[5] = {"latency"};
+    if (latency || latency_history) { /* the command latency [NODE] [--history S] */
+        if (first + 1 < argc || from_stdin) {
+            fprintf(stderr, "zkv: --latency takes at most a NODE, and no other command\n");
+            return 2;
+        }
+        int n = 1;
+        if (first < argc)
+            latency_argv[n++] = argv[first];
+        if (latency_history) {
+            latency_argv[n++] = "--history";
+            latency_argv[n++] = history_arg;
+        }
+        latency_argv[n] = NULL;
+        argv = latency_argv;
+        argc = n;
+        first = 0;
     }
     if (from_stdin && first >= argc) {
         fprintf(stderr, "zkv: -x reads the last argument of a command from stdin: give the "

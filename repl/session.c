@@ -16,6 +16,7 @@
 #include "common/keyrange.h"
 #include "admin_render.h"
 #include "describe_render.h"
+#include "node_cmds.h"
 
 /* Prints a message about the current command to stderr in the mode's form: a prefix
  * ("zkv: ", "zkv: line 3: ", "(error) "), then what (if not NULL) and ": ", then msg. */
@@ -42,6 +43,11 @@ static void report(const zkv_repl_session *s, const char *msg)
     report2(s, NULL, msg);
 }
 
+void zkv_repl_session_report(const zkv_repl_session *s, const char *what, const char *msg)
+{
+    report2(s, what, msg);
+}
+
 /* Reports a failed library call: "put: UNAVAILABLE: range r0003 has no owner". Must run
  * right after the call, before zkv_last_error() is overwritten. */
 static int report_status(const zkv_repl_session *s, const char *what, int code)
@@ -53,6 +59,11 @@ static int report_status(const zkv_repl_session *s, const char *what, int code)
     snprintf(msg, sizeof msg, "%s: %s", zkv_repl_status_name(code), reason);
     report2(s, what, msg);
     return zkv_repl_exit_status(code);
+}
+
+int zkv_repl_session_report_status(const zkv_repl_session *s, const char *what, int code)
+{
+    return report_status(s, what, code);
 }
 
 static uint64_t mono_ms(void)
@@ -823,6 +834,15 @@ int zkv_repl_session_run(zkv_repl_session *s, const zkv_repl_args *args)
         break;
     case ZKV_REPL_CMD_ADMIN:
         status = cmd_admin(s, args);
+        break;
+    case ZKV_REPL_CMD_PING:
+        status = zkv_repl_cmd_ping(s, args);
+        break;
+    case ZKV_REPL_CMD_INFO:
+        status = zkv_repl_cmd_info(s, args);
+        break;
+    case ZKV_REPL_CMD_LATENCY:
+        status = zkv_repl_cmd_latency(s, args);
         break;
     case ZKV_REPL_CMD_HELP:
         status = cmd_help(s, args);

@@ -53,6 +53,10 @@ int zkv_repl_session_stdin_arg(zkv_repl_session *s, zkv_repl_args *args, size_t 
 int zkv_repl_session_run(zkv_repl_session *s, const zkv_repl_args *args);
 /* Tokenizes and runs one line (empty lines and comments do nothing and return 0). */
 int zkv_repl_session_run_line(zkv_repl_session *s, const char *line);
+/* Prints msg about command what in the mode's form ("zkv: what: msg", ...) on stderr. */
+void zkv_repl_session_report(const zkv_repl_session *s, const char *what, const char *msg);
+/* Reports a failed libzkv call (code, zkv_last_error()) as above; returns the exit status. */
+int zkv_repl_session_report_status(const zkv_repl_session *s, const char *what, int code);
 /* Closes the client. */
 void zkv_repl_session_close(zkv_repl_session *s);
 

@@ -3,7 +3,9 @@
 # zkv-server nodes on loopback, state under .local/cluster/ in the repo.
 #
 #   scripts/cluster.sh up       install what is missing, build, start, open the REPL
-#   scripts/cluster.sh start    the same without the REPL
+#   scripts/cluster.sh start    start what is not running, with the binaries there are
+#                               (built first only when missing; --rebuild: build anyway)
+#   scripts/cluster.sh build    install what is missing and build
 #   scripts/cluster.sh repl     open the REPL against the running cluster
 #   scripts/cluster.sh status   what runs, and the ranges table
 #   scripts/cluster.sh rolling-restart
@@ -12,6 +14,7 @@
 #                               every replica in sync before the next
 #   scripts/cluster.sh down     stop everything (data stays; "down --wipe" removes it)
 #
+# Unknown commands and options are refused (exit 2).
 # Environment: ZKV_ZK_PORT (2181), ZKV_NODES (3), ZKV_BASE_PORT (7401), ZKV_CLUSTER.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -94,9 +97,17 @@ rolling_restart() {
   log "rolling restart done: every range served, every replica in sync"
 }
 
-start() {
+build() {
   "$root/scripts/install-deps.sh"
   "$root/scripts/build.sh" release >/dev/null
+}
+
+built() {
+  [ -x "$bin/server/zkv-server" ] && [ -x "$bin/coordinator/zkv-coordinator" ] && [ -x "$bin/repl/zkv" ]
+}
+
+start() {
+  if [ "${1:-}" = rebuild ] || ! built; then build; fi
   mkdir -p "$state/logs"
   start_zookeeper
   for i in $(seq 1 "$nodes"); do
@@ -130,12 +141,26 @@ status() {
   "$bin/repl/zkv" ranges || true
 }
 
-case "${1:-up}" in
-  up) start; exec "$bin/repl/zkv" ;;
-  start) start ;;
+usage() {
+  echo "usage: scripts/cluster.sh [up [--rebuild] | start [--rebuild] | build | repl | status | rolling-restart | down [--wipe]]" >&2
+  exit 2
+}
+
+cmd="${1:-up}"
+[ "$#" -eq 0 ] || shift
+opt=""
+case "$cmd:$*" in
+  up:|start:|build:|repl:|status:|rolling-restart:|down:|stop:) ;;
+  up:--rebuild|start:--rebuild) opt=rebuild ;;
+  down:--wipe|stop:--wipe) opt=wipe ;;
+  *) log "unknown command or option: $cmd${*:+ $*}"; usage ;;
+esac
+case "$cmd" in
+  up) build; start; exec "$bin/repl/zkv" ;;
+  start) start "$opt" ;;
+  build) build ;;
   repl) exec "$bin/repl/zkv" ;;
   status) status ;;
   rolling-restart) rolling_restart ;;
-  down|stop) stop; if [ "${2:-}" = "--wipe" ]; then rm -rf "$state"; log "removed .local/cluster"; fi ;;
-  *) echo "usage: scripts/cluster.sh [up|start|repl|status|rolling-restart|down [--wipe]]" >&2; exit 2 ;;
+  down|stop) stop; if [ "$opt" = wipe ]; then rm -rf "$state"; log "removed .local/cluster"; fi ;;
 esac

@@ -34,6 +34,8 @@ void zkv_reply_reset(zkv_reply *r)
     r->wait_seq = 0;
     r->moving = false;
     r->scan_data.len = r->scan_data.off = 0;
+    free(r->info);
+    r->info = NULL;
     zkv__response__init(&r->resp);
     r->message[0] = '\0';
 }
@@ -1027,6 +1029,16 @@ zkv_dispatch_result zkv_dispatch(const zkv_dispatch_env *env, zkv_session *sess,
     switch ((int)req->op) {
     case ZKV__OP__PING:
         r->resp.status = ZKV__STATUS__OK;
+        break;
+    case ZKV__OP__INFO:
+        r->info = env->info ? env->info(env->info_ctx) : NULL;
+        if (r->info) {
+            r->resp.status = ZKV__STATUS__OK;
+            r->resp.info = r->info;
+        } else {
+            set_status(r, ZKV__STATUS__INTERNAL, "%s",
+                       env->info ? "out of memory" : "this node does not answer INFO");
+        }
         break;
     case ZKV__OP__GET:
         do_get(env, req, r);

@@ -72,6 +72,10 @@ typedef struct zkv_dispatch_env {
     /* The owners' clocks as this node knows them from APPEND (ownerclock.h): replica reads
      * judge expiry by them. NULL: by this node's wall clock. */
     struct zkv_ownerclock *clock;
+    /* INFO: the node's figures as JSON, malloc'd (info.h); NULL hook or NULL answer: the
+     * request is answered INTERNAL. */
+    char *(*info)(void *ctx);
+    void *info_ctx;
 } zkv_dispatch_env;
 
 /* Per-connection protocol state. */
@@ -96,6 +100,7 @@ typedef struct zkv_reply {
                                NOT_OWNER once the move is over (acks.h) */
     /* SCAN: item bytes and the items pointing into them */
     zkv_buf scan_data;
+    char *info; /* INFO: the JSON resp.info points to (freed by zkv_reply_reset) */
     Zkv__KeyValue *items;
     Zkv__KeyValue **item_ptrs;
     size_t *item_offs; /* 2 per item: key offset, value offset in scan_data */

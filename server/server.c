@@ -34,6 +34,7 @@
 #include "common/procstat.h"
 #include "common/util.h"
 #include "handoff.h"
+#include "info.h"
 #include "reshape.h"
 #include "status_page.h"
 #include "server_int.h"
@@ -202,6 +203,7 @@ static void maybe_finish(zkv_server *s)
     close_core(s, (uv_handle_t *)&s->leave_timer);
     close_core(s, (uv_handle_t *)&s->stats_timer);
     close_core(s, (uv_handle_t *)&s->limits_timer);
+    close_core(s, (uv_handle_t *)&s->info_timer);
 }
 
 void zkv_server_conn_closed(zkv_server *s)
@@ -523,6 +525,13 @@ static void on_limits_timer(uv_timer_t *t)
         zkv_conn_check_timeout(c, now); /* a closed connection stays listed until on_close */
 }
 
+/* INFO's window (nodeinfo.h): the counters once a second. */
+static void on_info_timer(uv_timer_t *t)
+{
+    zkv_server *s = t->data;
+    zkv_nodeinfo_tick(&s->info_ring, &s->stats, zkv_now_ms());
+}
+
 static void on_metrics_timer(uv_timer_t *t)
 {
     zkv_server *s = t->data;
@@ -643,7 +652,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                            (uv_handle_t *)&s->sigterm,        (uv_handle_t *)&s->sigint,
                            (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->metrics_timer,
                            (uv_handle_t *)&s->leave_timer,    (uv_handle_t *)&s->stats_timer,
-                           (uv_handle_t *)&s->limits_timer,   (uv_handle_t *)&s->sighup};
+                           (uv_handle_t *)&s->limits_timer,   (uv_handle_t *)&s->sighup,
+                           (uv_handle_t *)&s->info_timer};
     uv_tcp_init(&s->loop, &s->listener);
     uv_prepare_init(&s->loop, &s->prepare);
     uv_check_init(&s->loop, &s->check);
@@ -656,6 +666,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     uv_timer_init(&s->loop, &s->leave_timer);
     uv_timer_init(&s->loop, &s->stats_timer);
     uv_timer_init(&s->loop, &s->limits_timer);
+    uv_timer_init(&s->loop, &s->info_timer);
     zkv_buf_init(&s->metrics_text);
     for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
         core[i]->data = s;
@@ -695,6 +706,8 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         s->env.read_vis = zkv_shipper_read_vis;
         s->env.owner_status = zkv_shipper_owner_status;
         s->env.hook_ctx = s->shipper;
+        s->env.info = zkv_server_info;
+        s->env.info_ctx = s;
         s->handoffs = zkv_handoffs_new(s, opt->handoff_ms);
         if (s->handoffs) { /* move_gate is set while handoffs are active */
             s->env.move_ctx = s->handoffs;
@@ -726,6 +739,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
         ZKV_WARN("out of memory: expired keys nobody reads will not be deleted");
     uint64_t sweep = zkv_limits_sweep_ms(&s->limits);
     uv_timer_start(&s->limits_timer, on_limits_timer, sweep, sweep);
+    uv_timer_start(&s->info_timer, on_info_timer, 0, 1000);
     uv_run(&s->loop, UV_RUN_DEFAULT);
 
     /* Every handle is closed and the last before_sleep committed the store. Close the

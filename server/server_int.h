@@ -13,6 +13,7 @@
 #include "connlimits.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "nodeinfo.h"
 #include "reclaim.h"
 #include "uvstream.h"
 #include "server.h"
@@ -41,6 +42,7 @@ typedef struct zkv_server {
     uv_timer_t leave_timer;   /* controlled shutdown: watches the handoffs */
     uv_timer_t stats_timer;   /* --stats-interval-ms: reports the owned ranges (stats.h) */
     uv_timer_t limits_timer;  /* the idle and request timeout sweep (connlimits.h) */
+    uv_timer_t info_timer;    /* once a second: the counters into info_ring (INFO) */
     const zkv_server_options *opt;
     zkv_store *store;
     zkv_membership *membership;
@@ -79,6 +81,7 @@ typedef struct zkv_server {
     /* --metrics (metrics.h): counters bumped where things happen, on this thread only;
      * the snapshot and text buffers are reused by each rendering. */
     zkv_metrics_counters stats;
+    zkv_nodeinfo_ring info_ring;         /* INFO's rates and percentiles (nodeinfo.h, info.c) */
     zkv_metrics_http *metrics_http;      /* NULL: --metrics not given */
     struct zkv_stats_sample *stats_prev; /* the last report's samples (rates), malloc'd */
     size_t n_stats_prev;

@@ -142,12 +142,12 @@ int zkv_wire_append_frame(zkv_buf *out, const Zkv__Request *req)
  * field of the schema with another one is refused by protobuf-c, so it declines too;
  * items (8) and replicas (17), messages whose insides protobuf-c checks, always decline
  * (-1). Fields past the schema are skipped, as protobuf-c keeps them as unknown; so are
- * the schema's fields the shipper has no use for (ttl_ms, lag_ms, lag_entries: 19-21),
+ * the schema's fields the shipper has no use for (ttl_ms, lag_ms, lag_entries, info: 19-22),
  * once their wire type is checked. Every field added to Response belongs here. */
 static const int8_t answer_wire[] = {
-    [1] = 0,  [2] = 0,  [3] = 2,   [4] = 2,  [5] = 0,  [6] = 0,  [7] = 0,
-    [8] = -1, [9] = 0,  [10] = 2,  [11] = 2, [12] = 0, [13] = 2, [14] = 2,
-    [15] = 0, [16] = 0, [17] = -1, [18] = 0, [19] = 0, [20] = 0, [21] = 0,
+    [1] = 0,   [2] = 0,  [3] = 2,  [4] = 2,  [5] = 0,  [6] = 0,  [7] = 0,  [8] = -1,
+    [9] = 0,   [10] = 2, [11] = 2, [12] = 0, [13] = 2, [14] = 2, [15] = 0, [16] = 0,
+    [17] = -1, [18] = 0, [19] = 0, [20] = 0, [21] = 0, [22] = 2,
 };
 
 int zkv_wire_decode_answer(const uint8_t *payload, size_t len, Zkv__Response *resp, char *msg,

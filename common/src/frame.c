@@ -183,7 +183,7 @@ static int finish_frame(zkv_buf *out, const uint8_t *p)
 static bool response_is_simple(const Zkv__Response *r)
 {
     return r->n_items == 0 && r->n_replicas == 0 && r->base.n_unknown_fields == 0 &&
-           (int)r->status >= 0;
+           (int)r->status >= 0 && str_len(r->info) == 0; /* INFO: rare, protobuf-c's */
 }
 
 static bool request_is_simple(const Zkv__Request *r)

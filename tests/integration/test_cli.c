@@ -11,8 +11,15 @@
  *   quoted in a script, `--json scan`, the stale note and "stale":true of a scan a
  *   replica answered (--replica);
  * - the NUL-byte examples `zkv help` prints ("  $ ..." lines) run as printed by /bin/sh
- *   and write what the help says. */
+ *   and write what the help says;
+ * - the operators' commands (issue 13, item 7): `ping` (a PONG line per node, --json, one
+ *   node, an unknown one refused), `info` (version, serving, the ranges owned adding up to
+ *   the map's, keys counted exactly, GETs per second and their p50 over the window, the
+ *   table), `latency --samples N` and `--json latency`, `--latency` refusing another
+ *   command, and after a node is killed: `ping` and `info` of it fail (exit 2) while the
+ *   other still answers. */
 #include <CUnit/CUnit.h>
+#include <signal.h>
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -601,6 +608,169 @@ static void test_expiry(void)
     zkt_run_result_free(&r);
 }
 
+/* Lines of text holding needle. */
+static int count_lines(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+        n += strstr(buf, needle) != NULL;
+        line = end ? end + 1 : NULL;
+    }
+    return n;
+}
+
+/* The "nodes" array of `zkv --json info` (parsed, the caller frees), NULL on failure. */
+static cJSON *info_nodes(void)
+{
+    zkt_run_result r;
+    int code = cli(&r, "--json", "info");
+    cJSON *doc = code == 0 ? cJSON_Parse(r.out) : NULL;
+    zkt_run_result_free(&r);
+    CU_ASSERT_PTR_NOT_NULL(doc);
+    return doc;
+}
+
+static double jnum(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : -1;
+}
+
+/* Every node of `--json info` has had at least want GETs a second over its window. */
+static bool gets_seen(void *arg)
+{
+    double want = *(const double *)arg, sum = 0;
+    cJSON *doc = info_nodes();
+    const cJSON *n;
+    cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(doc, "nodes")) sum +=
+        jnum(n, "requests_per_s", "get");
+    cJSON_Delete(doc);
+    return sum >= want;
+}
+
+static void test_ping_info_latency(void)
+{
+    zkt_run_result r;
+    /* ping: a PONG per node */
+    CU_ASSERT_EQUAL(cli(&r, "ping"), 0);
+    for (int i = 0; i < N_SERVERS; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%s  127.0.0.1:", g_cl.servers[i].id);
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
+    }
+    CU_ASSERT_EQUAL(count_lines(r.out, "PONG"), N_SERVERS);
+    zkt_run_result_free(&r);
+    CU_ASSERT_EQUAL(cli(&r, "--json", "ping", g_cl.servers[1].id), 0);
+    cJSON *doc = cJSON_Parse(r.out);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(doc), 1);
+    const cJSON *p = cJSON_GetArrayItem(doc, 0);
+    CU_ASSERT_STRING_EQUAL(jstr(p, "node"), g_cl.servers[1].id);
+    CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "ok")));
+    CU_ASSERT_TRUE(jnum(p, "rtt_ms", NULL) > 0);
+    cJSON_Delete(doc);
+    zkt_run_result_free(&r);
+    CU_ASSERT_EQUAL(cli(&r, "ping", "node-none"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "no live node node-none"));
+    zkt_run_result_free(&r);
+
+    /* info: 300 keys written here, counted exactly; the map's ranges add up */
+    for (int i = 0; i < 300; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "info-%03d", i);
+        CU_ASSERT_EQUAL_FATAL(zkv_put(g_client, k, (size_t)kl, "v", 1, 0, 0, NULL), ZKV_OK);
+    }
+    doc = info_nodes();
+    double keys = 0, owned = 0;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(doc, "nodes"))
+    {
+        CU_ASSERT_STRING_EQUAL(jstr(n, "version"), ZKV_VERSION);
+        CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "serving")));
+        CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "keys_exact")));
+        CU_ASSERT_TRUE(jnum(n, "uptime_s", NULL) >= 0);
+        CU_ASSERT_TRUE(jnum(n, "rss_bytes", NULL) > 0);
+        keys += jnum(n, "keys", NULL);
+        owned += jnum(n, "ranges_owned", NULL);
+    }
+    cJSON_Delete(doc);
+    zkt_map *m = zkt_cluster_map(&g_cl);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(owned, (double)m->n_ranges);
+    zkt_map_free(m);
+    /* every key of this suite's earlier tests and these: at least the 300 */
+    CU_ASSERT_TRUE(keys >= 300);
+    zkt_log("info: %.0f keys in %.0f ranges", keys, owned);
+
+    /* 2,000 GETs: the nodes' windows show them */
+    for (int i = 0; i < 2000; i++) {
+        zkv_value *v = NULL;
+        char k[32];
+        int kl = snprintf(k, sizeof k, "info-%03d", i % 300);
+        CU_ASSERT_EQUAL(zkv_get(g_client, k, (size_t)kl, 0, 0, &v), ZKV_OK);
+        zkv_value_free(v);
+    }
+    double want = 2000.0 / 12; /* spread over the window at most (11 s) */
+    CU_ASSERT_TRUE(zkt_wait_for(gets_seen, &want, 15000));
+    doc = info_nodes();
+    cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(doc, "nodes"))
+    {
+        const cJSON *get = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(n, "latency_ms"), "get");
+        if (jnum(n, "requests_per_s", "get") > 0)
+            CU_ASSERT_TRUE(jnum(get, "p50", NULL) > 0);
+    }
+    cJSON_Delete(doc);
+    CU_ASSERT_EQUAL(cli(&r, "info"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "NODE"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "GET_MS(P50/P99)"));
+    CU_ASSERT_EQUAL(count_lines(r.out, " yes "), N_SERVERS);
+    zkt_run_result_free(&r);
+
+    /* latency */
+    CU_ASSERT_EQUAL(cli(&r, "latency", "--samples", "40"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "(40 samples)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "min: "));
+    zkt_run_result_free(&r);
+    CU_ASSERT_EQUAL(cli(&r, "--json", "latency", g_cl.servers[0].id, "--samples", "10"), 0);
+    doc = cJSON_Parse(r.out);
+    CU_ASSERT_EQUAL(jnum(cJSON_GetObjectItemCaseSensitive(doc, "all"), "samples", NULL), 10);
+    CU_ASSERT_EQUAL(jnum(cJSON_GetObjectItemCaseSensitive(doc, "all"), "failed", NULL), 0);
+    CU_ASSERT_TRUE(jnum(cJSON_GetObjectItemCaseSensitive(doc, "all"), "avg_ms", NULL) > 0);
+    cJSON_Delete(doc);
+    zkt_run_result_free(&r);
+    CU_ASSERT_EQUAL(cli(&r, "--latency", "get", "k"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "--latency takes at most a NODE"));
+    zkt_run_result_free(&r);
+    CU_ASSERT_EQUAL(cli(&r, "--latency", "node-none"), 2);
+    zkt_run_result_free(&r);
+}
+
+/* The last test: it kills a node. */
+static void test_node_down(void)
+{
+    int victim = 1;
+    char id[32];
+    snprintf(id, sizeof id, "%.31s", g_cl.servers[victim].id);
+    zkt_server_stop(&g_cl, victim, SIGKILL);
+    zkt_run_result r;
+    /* whether the map still lists it (its session not yet expired) or not, asking it fails */
+    CU_ASSERT_EQUAL(cli(&r, "ping", id), 2);
+    zkt_run_result_free(&r);
+    CU_ASSERT_EQUAL(cli(&r, "info", id), 2);
+    zkt_run_result_free(&r);
+    CU_ASSERT_EQUAL(cli(&r, "ping", g_cl.servers[0].id), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "PONG"));
+    zkt_run_result_free(&r);
+    CU_ASSERT_EQUAL(cli(&r, "--json", "info", g_cl.servers[0].id), 0);
+    zkt_run_result_free(&r);
+}
+
 int main(void)
 {
     zkt_init();
@@ -617,5 +787,7 @@ int main(void)
     CU_add_test(s, "put --if-absent / --if-version, del --if-version, mset, mget",
                 test_conditions_and_multi);
     CU_add_test(s, "put --ttl, ttl, expire, persist", test_expiry);
+    CU_add_test(s, "ping, info, latency", test_ping_info_latency);
+    CU_add_test(s, "ping and info of a node that was killed", test_node_down);
     return zkt_run_all();
 }

@@ -33,7 +33,10 @@ static void test_find(void)
     CU_ASSERT_PTR_NULL(zkv_repl_command_find("get\0", 4));
     size_t n;
     const zkv_repl_command *all = zkv_repl_commands(&n);
-    CU_ASSERT_EQUAL(n, 14);
+    CU_ASSERT_EQUAL(n, 17);
+    CU_ASSERT_EQUAL(zkv_repl_command_find("latency", 7)->id, ZKV_REPL_CMD_LATENCY);
+    CU_ASSERT_EQUAL(zkv_repl_command_find("PING", 4)->id, ZKV_REPL_CMD_PING);
+    CU_ASSERT_EQUAL(zkv_repl_command_find("info", 4)->id, ZKV_REPL_CMD_INFO);
     for (size_t i = 0; i < n; i++) {
         CU_ASSERT_PTR_EQUAL(zkv_repl_command_find(all[i].name, strlen(all[i].name)), &all[i]);
         CU_ASSERT_TRUE(all[i].min_args <= all[i].max_args);
@@ -486,7 +489,7 @@ static void test_completion(void)
     size_t count = 0;
     while (zkv_repl_complete("", count))
         count++;
-    CU_ASSERT_EQUAL(count, 17); /* 14 names + 3 aliases ("?" is not offered) */
+    CU_ASSERT_EQUAL(count, 20); /* 17 names + 3 aliases ("?" is not offered) */
     CU_ASSERT_TRUE(zkv_repl_completion_wants_command("", 0));
     CU_ASSERT_TRUE(zkv_repl_completion_wants_command("ge", 0));
     CU_ASSERT_TRUE(zkv_repl_completion_wants_command("  ge", 2));

@@ -254,6 +254,25 @@ ZKV_EXPORT int zkv_describe(zkv_client *c, char **json);
 /* Routing version of the cached map. */
 ZKV_EXPORT int64_t zkv_client_map_version(zkv_client *c);
 
+/* --- looking at nodes (docs/operations.md, "Looking at nodes") -------------------------
+ * zkv_nodes: the live nodes of the cached map as a JSON array
+ *   [{"id","address","zone","version","leaving"}...]; *json is the caller's (zkv_free).
+ * zkv_ping: one PING to the live node node_id over the client's connection to it (opened
+ *   first if there is none, within the timeout); *rtt_us is the round trip. ZKV_EINVAL for a
+ *   node not in the map; timeout_ms 0: the client's.
+ * zkv_info: what the node node_id, or every live node (NULL), says of itself, nodes asked
+ *   in parallel within the client's timeout:
+ *   {"nodes":[{"node","version","zone","address","uptime_s","serving","ranges_owned",
+ *     "ranges_replica","keys","keys_exact","keys_at_least","bytes","db_bytes","connections",
+ *     "rss_bytes","window_s","requests_per_s":{"get","put","delete","scan","other","total"},
+ *     "requests_total","latency_ms":{"get":{"p50","p99","p999"},...},"rtt_ms"}...]}
+ *   A node that did not answer is {"node","address","error"}. Rates and percentiles cover
+ *   the node's last window_s seconds (about 10); keys and bytes the ranges it owns (keys
+ *   counted, or estimated from a count of the first keys when a range holds more). */
+ZKV_EXPORT int zkv_nodes(zkv_client *c, char **json);
+ZKV_EXPORT int zkv_ping(zkv_client *c, const char *node_id, int timeout_ms, uint64_t *rtt_us);
+ZKV_EXPORT int zkv_info(zkv_client *c, const char *node_id, char **json);
+
 /* --- administration (docs/operations.md) ----------------------------------------------
  * Operations on the cluster's shape, recorded in ZooKeeper (ops/) and carried out by the
  * leading coordinator step by step; these calls record them (after checking the arguments
