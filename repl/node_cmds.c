@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "common/util.h"
 #include "node_render.h"
 
 #define LATENCY_PAUSE_MS 10 /* between two rounds of PINGs, as redis-cli's */
@@ -132,19 +132,6 @@ static void on_sigint(int sig)
     g_stop = 1;
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void pause_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL); /* a signal ends it early: g_stop is looked at next */
-}
-
 static cJSON *latency_json(const zkv_repl_latency *l)
 {
     cJSON *o = cJSON_CreateObject();
@@ -216,7 +203,7 @@ int zkv_repl_cmd_latency(zkv_repl_session *s, const zkv_repl_args *a)
     g_stop = 0;
     sigaction(SIGINT, &sa, &old);
     bool live = isatty(STDOUT_FILENO) && !la.history_s && !s->json;
-    uint64_t period_start = mono_ms();
+    uint64_t period_start = zkv_now_ms();
     while (!g_stop && (!la.samples || all.samples + all.failed < la.samples)) {
         int i = 0;
         const cJSON *n;
@@ -239,16 +226,16 @@ int zkv_repl_cmd_latency(zkv_repl_session *s, const zkv_repl_args *a)
             printf("\r\033[2K%s", line);
             fflush(stdout);
         }
-        if (la.history_s && mono_ms() - period_start >= la.history_s * 1000u) {
+        if (la.history_s && zkv_now_ms() - period_start >= la.history_s * 1000u) {
             zkv_repl_latency_line(&all, line, sizeof line);
             printf("%s -- %lu seconds range\n", line, la.history_s);
             fflush(stdout);
             memset(&all, 0, sizeof all);
             memset(per, 0, (size_t)nn * sizeof *per);
-            period_start = mono_ms();
+            period_start = zkv_now_ms();
         }
         if (!g_stop && (!la.samples || all.samples + all.failed < la.samples))
-            pause_ms(LATENCY_PAUSE_MS);
+            zkv_sleep_ms(LATENCY_PAUSE_MS);
     }
     sigaction(SIGINT, &old, NULL);
     if (live)

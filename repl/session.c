@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "common/keyrange.h"
+#include "common/util.h"
 #include "admin_render.h"
 #include "describe_render.h"
 #include "node_cmds.h"
@@ -64,19 +65,6 @@ static int report_status(const zkv_repl_session *s, const char *what, int code)
 int zkv_repl_session_report_status(const zkv_repl_session *s, const char *what, int code)
 {
     return report_status(s, what, code);
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* A note on stderr that is not an error ("(not found)", "(empty)"). */
@@ -612,7 +600,7 @@ static int admin_status(zkv_repl_session *s)
  * seconds. */
 static int admin_wait(zkv_repl_session *s, const char *id, long seconds)
 {
-    uint64_t deadline = mono_ms() + (uint64_t)seconds * 1000u;
+    uint64_t deadline = zkv_now_ms() + (uint64_t)seconds * 1000u;
     char detail[300], msg[400];
     for (;;) {
         char *json = NULL;
@@ -635,12 +623,12 @@ static int admin_wait(zkv_repl_session *s, const char *id, long seconds)
             report2(s, "admin wait", msg);
             return 2;
         }
-        if (mono_ms() >= deadline) {
+        if (zkv_now_ms() >= deadline) {
             snprintf(msg, sizeof msg, "%s still at step %s after %ld s", id, detail, seconds);
             report2(s, "admin wait", msg);
             return 2;
         }
-        sleep_ms(200);
+        zkv_sleep_ms(200);
     }
 }
 

@@ -38,6 +38,12 @@ uint64_t zkv_wall_ms(void)
     return clock_ns(CLOCK_REALTIME) / 1000000u;
 }
 
+void zkv_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL); /* a signal ends it early; callers look at their flags next */
+}
+
 void zkv_iso8601(uint64_t wall_ms, char *out, size_t outlen)
 {
     if (!out || outlen == 0)

@@ -8,6 +8,8 @@
 uint64_t zkv_now_ms(void);  /* CLOCK_MONOTONIC in milliseconds */
 uint64_t zkv_now_us(void);  /* CLOCK_MONOTONIC in microseconds */
 uint64_t zkv_wall_ms(void); /* CLOCK_REALTIME in milliseconds since the epoch */
+/* Sleeps ms milliseconds, or less when a signal arrives. */
+void zkv_sleep_ms(unsigned ms);
 /* ISO-8601 UTC with milliseconds: "2026-11-22T12:00:00.123Z"; out holds >= 32 bytes. */
 void zkv_iso8601(uint64_t wall_ms, char *out, size_t outlen);
 
