@@ -45,7 +45,7 @@ declare -A node_pid node_port
 # start_node I: zkv-server node-I on a free port (the same port when it restarts).
 start_node() {
   local i="$1"
-  [ -n "${node_port[$i]:-}" ] || node_port[$i]="$(free_port)"
+  [ -n "${node_port[$i]:-}" ] || free_port "node_port[$i]"
   start "node-$i" "$bin/server/zkv-server" --zk "$zk" --cluster "$name" --id "node-$i" \
     --listen "127.0.0.1:${node_port[$i]}" --data-dir "$tmp/node-$i" --log-level info
   node_pid[$i]=$started

@@ -27,7 +27,7 @@ fi
 start_zookeeper
 start_cluster http 3 3
 "$bin/bench/zkv-bench" --zk "$zk" --cluster http -c 50 -d 100 -r 10000 --no-key-prefix-hash -t load -q >/dev/null
-port="$(free_port)"
+free_port port
 start gateway "$bin/client/examples/http-gateway/zkv-http-gateway" --zk "$zk" --cluster http \
   --listen-port "$port" --threads 8
 wait_for 20 curl -s -o /dev/null "http://127.0.0.1:$port/kv/x" || die "the gateway did not answer"

@@ -78,29 +78,11 @@ stop() {
   pids=("${keep[@]+"${keep[@]}"}")
 }
 
-used_ports=" "
-# free_port: a loopback port nothing listens on and that this script did not hand out,
-# below Linux's ephemeral range (32768 and up), where a connection's source port could
-# take it between this check and the bind.
-free_port() {
-  local port
-  for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 12000))
-    case "$used_ports" in *" $port "*) continue ;; esac
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      used_ports+="$port "
-      echo "$port"
-      return
-    fi
-  done
-  die "no free port found"
-}
-
 
 # --- Redis -------------------------------------------------------------------------------------
 # start_redis: redis-server without persistence on a free port; sets $redis_port, $redis_pid.
 start_redis() {
-  redis_port="$(free_port)"
+  free_port redis_port
   start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$tmp" --daemonize no
   redis_pid=$started
@@ -110,7 +92,7 @@ start_redis() {
 # --- ZooKeeper ---------------------------------------------------------------------------
 # start_zookeeper: a standalone ZooKeeper on a free port; sets $zk, $zk_pid.
 start_zookeeper() {
-  zk_port="$(free_port)"
+  free_port zk_port
   zk="127.0.0.1:$zk_port"
   local cmd
   cmd="$(zk_config "$tmp" "$zk_port")"
@@ -146,7 +128,7 @@ start_cluster() {
   cluster_pids=()
   # shellcheck disable=SC2086 # server_flags is a list of flags
   for i in $(seq 1 "$nodes"); do
-    port="$(free_port)"
+    free_port port
     start "$name-node-$i" "$bin/server/zkv-server" --zk "$zk" --cluster "$name" --id "node-$i" \
       --listen "127.0.0.1:$port" --data-dir "$tmp/$name-node-$i" --log-level warn $server_flags
     cluster_pids+=("$started")

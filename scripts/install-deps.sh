@@ -14,6 +14,7 @@ PACKAGES=(
   clang libclang-rt-14-dev llvm
   nftables
   help2man systemd prometheus yamllint
+  docker.io docker-compose debootstrap
 )
 
 missing=()

@@ -33,3 +33,29 @@ CFG
   echo "java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar" \
     "org.apache.zookeeper.server.quorum.QuorumPeerMain $dir/zoo.cfg"
 }
+
+zkv_ports_given=" "
+# free_port VAR: sets VAR to a loopback port that nothing listens on or uses and that this
+# shell has not handed out before, below the kernel's ephemeral range (where a connection's source
+# port could take it between this check and the bind). Sets a variable rather than printing,
+# so the list of ports handed out survives (a $(...) would lose it in a subshell); its
+# locals have names no caller's VAR has.
+free_port() {
+  local zkv_fp_port zkv_fp_low
+  zkv_fp_low="$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+  [ "$zkv_fp_low" -gt 21000 ] || zkv_fp_low=32768
+  for _ in $(seq 1 500); do
+    zkv_fp_port=$((20000 + RANDOM % (zkv_fp_low - 20000)))
+    case "$zkv_ports_given" in *" $zkv_fp_port "*) continue ;; esac
+    if (exec 3<>"/dev/tcp/127.0.0.1/$zkv_fp_port") 2>/dev/null; then continue; fi
+    # nor in use in any state (TIME_WAIT, a connection's source port)
+    if command -v ss >/dev/null && ss -Htan "( sport = :$zkv_fp_port or dport = :$zkv_fp_port )" | grep -q .; then
+      continue
+    fi
+    zkv_ports_given+="$zkv_fp_port "
+    printf -v "$1" '%s' "$zkv_fp_port"
+    return 0
+  done
+  echo "free_port: no free loopback port found" >&2
+  return 1
+}

@@ -12,3 +12,10 @@ set_tests_properties(docs_alerts PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIME
 # there, and what the manifests must hold (tests/deploy/check_k8s.sh).
 add_test(NAME deploy_k8s COMMAND ${PROJECT_SOURCE_DIR}/tests/deploy/check_k8s.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(deploy_k8s PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 60)
+# docker/: the images built and the compose cluster run for real, a node's container killed
+# and its ranges failed over (tests/deploy/docker_cluster.sh, docker/README.md). Label
+# docker, not unit: it needs a Docker engine or root to start one (else skipped), takes
+# minutes and, cold, the Debian mirror. The high COST makes ctest -j start it first.
+add_test(NAME deploy_docker COMMAND ${PROJECT_SOURCE_DIR}/tests/deploy/docker_cluster.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(deploy_docker PROPERTIES LABELS docker SKIP_RETURN_CODE 77 TIMEOUT 900
+  COST 100000)
