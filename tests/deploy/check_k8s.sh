@@ -7,7 +7,8 @@
 #    schema and resource list);
 #  - what the manifests must hold: headless services for ZooKeeper and the nodes,
 #    StatefulSets for both, a Deployment of coordinators, /ready readiness probes, the
-#    preStop controlled shutdown, PodDisruptionBudgets, --advertise from the pod's name.
+#    preStop controlled shutdown, PodDisruptionBudgets, --advertise from the pod's name,
+#    ZooKeeper's shipped tickTime/initLimit/syncLimit.
 # Exit 0, 1 with the reason, or 77 (skipped) without yamllint.
 set -euo pipefail
 dir="${1:?source dir}/deploy/k8s"
@@ -36,5 +37,13 @@ need "PodDisruptionBudgets for ZooKeeper, nodes and coordinators" '^kind: PodDis
 need "readiness probes on /ready" '^              path: /ready$' 2
 need "the preStop controlled shutdown" 'kill -TERM 1; while kill -0 1' 1
 need "--advertise from the pod's DNS name" '--advertise=\$\(POD_NAME\)\.zkv-server\.\$\(POD_NAMESPACE\)\.svc' 1
+need_env() { # need_env NAME VALUE: a container variable NAME with the value VALUE
+  printf '%s\n' "$all" | grep -A1 -E -- "^ +- name: $1$" | grep -qE -- "^ +value: \"?$2\"?$" ||
+    { echo "missing: $1=$2"; exit 1; }
+}
+need_env ZOO_TICK_TIME 1000
+need_env ZOO_INIT_LIMIT 20
+need_env ZOO_SYNC_LIMIT 2
+echo "ok: ZooKeeper's tickTime, initLimit and syncLimit as docs/zookeeper.md ships them"
 need "a grace period longer than the controlled shutdown" '^      terminationGracePeriodSeconds: 60$' 1
 echo "deploy/k8s: ok"
