@@ -171,6 +171,38 @@ bench_zkv() {
       >>"$results" || log "zkv-bench reported failures: $(head -c 300 "$tmp/zkv-bench.err")"
 }
 
+# mode_table A B: the results of two modes of zkv measured in one run (systems named
+# MODE-SHAPE, e.g. plain-1n-r1 and tls-1n-r1) side by side: per test, pipeline and shape,
+# the median ops/s, p50 and p99 (ms) of each and B's ops/s over A's; then every run.
+mode_table() {
+  python3 - "$results" "$1" "$2" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+a, b = sys.argv[2], sys.argv[3]
+shapes = sorted({r["system"][len(a) + 1:] for r in rows if r["system"].startswith(a + "-")})
+w = max([5] + [len(x) for x in shapes])
+fmt = "{:<8} {:>2}  {:<%d} {:>10} {:>7} {:>7} {:>10} {:>7} {:>7} {:>9}" % w
+print(fmt.format("test", "P", "shape", a + "/s", "p50", "p99", b + "/s", "p50", "p99", b + "/" + a))
+for test in ("SET/PUT", "GET"):
+    for p in sorted({r["pipeline"] for r in rows}, key=int):
+        for shape in shapes:
+            m = {}
+            for mode in (a, b):
+                sel = [r for r in rows if r["system"] == mode + "-" + shape and
+                       r["test"] == test and r["pipeline"] == p]
+                med = lambda k: statistics.median(float(r[k]) for r in sel) if sel else 0.0
+                m[mode] = (med("ops_per_sec"), med("p50_ms"), med("p99_ms"))
+            if not m[a][0] and not m[b][0]:
+                continue
+            ratio = "%.3f" % (m[b][0] / m[a][0]) if m[a][0] else "-"
+            print(fmt.format(test, p, shape, "%.0f" % m[a][0], "%.3f" % m[a][1],
+                             "%.3f" % m[a][2], "%.0f" % m[b][0], "%.3f" % m[b][1],
+                             "%.3f" % m[b][2], ratio))
+PY
+  echo "# every run (ops/s, p50 ms, p99 ms):"
+  tail -n +2 "$results" | cut -d, -f1-3,7- | sed 's/^/#   /'
+}
+
 # machine: one line naming the date, CPUs and kernel.
 machine() {
   echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs:" \

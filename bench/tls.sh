@@ -73,24 +73,4 @@ stop "$zk_pid"
 echo "# zkv over TLS against plain TCP on loopback: $(machine)"
 echo "# $clients clients, $size-byte values, $keys keys, $requests requests per test," \
   "median of $runs runs; p50/p99 are the medians of the runs' percentiles (ms)"
-python3 - "$results" <<'PY'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-fmt = "{:<8} {:>2}  {:<6} {:>10} {:>7} {:>7} {:>10} {:>7} {:>7} {:>9}"
-print(fmt.format("test", "P", "shape", "plain/s", "p50", "p99", "tls/s", "p50", "p99", "tls/plain"))
-for test in ("SET/PUT", "GET"):
-    for p in ("1", "16"):
-        for shape in ("1n-r1", "3n-r3"):
-            m = {}
-            for mode in ("plain", "tls"):
-                sel = [r for r in rows if r["system"] == mode + "-" + shape and
-                       r["test"] == test and r["pipeline"] == p]
-                med = lambda k: statistics.median(float(r[k]) for r in sel) if sel else 0.0
-                m[mode] = (med("ops_per_sec"), med("p50_ms"), med("p99_ms"))
-            ratio = "%.3f" % (m["tls"][0] / m["plain"][0]) if m["plain"][0] else "-"
-            print(fmt.format(test, p, shape, "%.0f" % m["plain"][0], "%.3f" % m["plain"][1],
-                             "%.3f" % m["plain"][2], "%.0f" % m["tls"][0], "%.3f" % m["tls"][1],
-                             "%.3f" % m["tls"][2], ratio))
-PY
-echo "# every run (ops/s, p50 ms, p99 ms):"
-tail -n +2 "$results" | cut -d, -f1-3,7- | sed 's/^/#   /'
+mode_table plain tls

@@ -13,7 +13,7 @@ PACKAGES=(
   libssl-dev openssl curl
   clang libclang-rt-14-dev llvm
   nftables
-  help2man systemd prometheus yamllint
+  help2man systemd prometheus yamllint strace
   docker.io docker-compose debootstrap
 )
 

@@ -95,6 +95,11 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "LevelDB memtable in MiB (larger suits values of kilobytes and up)", 1, 4096},
         {"compaction-nice", 0, ZKV_FLAG_INT, &cfg->compaction_nice, "N",
          "run LevelDB's flushes and compactions this much nicer than serving (0: same)", 0, 19},
+        {"sync", 0, ZKV_FLAG_BOOL, &cfg->sync, NULL,
+         "fsync LevelDB's log at every group commit, before any write in it is answered: writes "
+         "survive a power failure of this machine (for single-copy deployments; default: off, "
+         "copies on other machines keep acknowledged writes: docs/guarantees.md)",
+         0, 0},
         {"zk-auth", 0, ZKV_FLAG_STRING, &cfg->zk_auth, "FILE",
          "ZooKeeper digest credentials (one line USER:PASSWORD, mode 600): what the node creates "
          "only zkv's programs may change, anyone may read (docs/security.md); default: none",

@@ -45,6 +45,7 @@ typedef struct zkv_server_config {
     long cache_mb;         /* --cache-mb: row cache budget in MiB (0: no cache) */
     long write_buffer_mb;  /* --write-buffer-mb: LevelDB memtable size in MiB */
     long compaction_nice;  /* --compaction-nice: LevelDB background thread's nice increment */
+    bool sync;             /* --sync: fsync LevelDB's log at every group commit */
     const char *metrics;   /* --metrics HOST:PORT: serve GET /metrics (NULL: off) */
     const char *auth_file; /* --auth-file FILE: credentials HELLO must present (NULL: none) */
     const char *zk_auth;   /* --zk-auth FILE: ZooKeeper digest USER:PASSWORD (NULL: none) */

@@ -38,7 +38,8 @@ int main(int argc, char **argv)
     }
     zkv_store *store = NULL;
     const zkv_store_tuning tuning = {.write_buffer = (size_t)cfg.write_buffer_mb << 20,
-                                     .compaction_nice = (int)cfg.compaction_nice};
+                                     .compaction_nice = (int)cfg.compaction_nice,
+                                     .sync = cfg.sync};
     if (zkv_store_open_with(db_path, &tuning, &store, err, sizeof(err)) != 0) {
         ZKV_ERROR("%s", err);
         return 1;

@@ -16,22 +16,11 @@ static const char *const STATUS_NAMES[ZKV_MST_COUNT] = {"ok",          "not_foun
                                                         "unavailable", "too_large", "bad_request",
                                                         "timeout",     "internal",  "other"};
 
-const uint64_t zkv_lat_bounds_us[ZKV_LAT_NB] = {50,     100,    250,    500,     1000,
-                                                2500,   5000,   10000,  25000,   50000,
-                                                100000, 250000, 500000, 1000000, 5000000};
-/* The same bounds in seconds, as the le label shows them. */
-static const char *const LAT_LE[ZKV_LAT_NB] = {"5e-05",  "0.0001", "0.00025", "0.0005", "0.001",
-                                               "0.0025", "0.005",  "0.01",    "0.025",  "0.05",
-                                               "0.1",    "0.25",   "0.5",     "1",      "5"};
-
 void zkv_metrics_observe(zkv_latency *l, zkv_metrics_op op, uint64_t us)
 {
     if ((unsigned)op >= ZKV_MOP_COUNT)
         op = ZKV_MOP_OTHER;
-    size_t b = 0;
-    while (b < ZKV_LAT_NB && us > zkv_lat_bounds_us[b])
-        b++;
-    l->n[op][b]++;
+    l->n[op][zkv_lat_bucket(us)]++;
     l->sum_us[op] += us;
 }
 
@@ -270,26 +259,37 @@ static void render_ranges(writer *w, const zkv_metrics_snapshot *s)
     }
 }
 
+/* One histogram's samples: cumulative buckets of n (zkv_lat_bounds_us, then +Inf), the sum
+ * and the count, each with the label key=value before le (key NULL: none). */
+static void histogram(writer *w, const char *name, const char *key, const char *value,
+                      const uint64_t n[ZKV_LAT_NB + 1], uint64_t sum_us)
+{
+    char bucket[96], sum[96], count[96], v[32];
+    snprintf(bucket, sizeof bucket, "%s_bucket", name);
+    snprintf(sum, sizeof sum, "%s_sum", name);
+    snprintf(count, sizeof count, "%s_count", name);
+    uint64_t cum = 0;
+    for (int b = 0; b <= ZKV_LAT_NB; b++) {
+        cum += n[b];
+        const char *le = b < ZKV_LAT_NB ? zkv_lat_le[b] : "+Inf";
+        const char *const labels[4] = {key ? key : "le", key ? value : le, key ? "le" : NULL,
+                                       key ? le : NULL};
+        sample(w, bucket, labels, cum);
+    }
+    const char *const labels[4] = {key, value, NULL, NULL};
+    seconds(sum_us, v, sizeof v);
+    sample_text(w, sum, key ? labels : NULL, v);
+    sample(w, count, key ? labels : NULL, cum);
+}
+
 static void render_latency(writer *w, const zkv_latency *l)
 {
     static const char *const name = "zkv_request_duration_seconds";
     family(w, name, "histogram",
            "Time from a request decoded to its answer queued for the socket (an answer held "
            "for replica acks or the commit point: released), by operation.");
-    for (int op = 0; op < ZKV_MOP_COUNT; op++) {
-        uint64_t cum = 0;
-        char v[32];
-        for (int b = 0; b <= ZKV_LAT_NB; b++) {
-            cum += l->n[op][b];
-            const char *const labels[4] = {"op", OP_NAMES[op], "le",
-                                           b < ZKV_LAT_NB ? LAT_LE[b] : "+Inf"};
-            sample(w, "zkv_request_duration_seconds_bucket", labels, cum);
-        }
-        const char *const labels[4] = {"op", OP_NAMES[op], NULL, NULL};
-        seconds(l->sum_us[op], v, sizeof v);
-        sample_text(w, "zkv_request_duration_seconds_sum", labels, v);
-        sample(w, "zkv_request_duration_seconds_count", labels, cum);
-    }
+    for (int op = 0; op < ZKV_MOP_COUNT; op++)
+        histogram(w, name, "op", OP_NAMES[op], l->n[op], l->sum_us[op]);
 }
 
 /* The process figures every exporter gives, named as Prometheus's client libraries do. */
@@ -332,6 +332,39 @@ static void render_leveldb(writer *w, const zkv_metrics_snapshot *s)
            "Bytes LevelDB's compactions read (MiB steps).", d->compaction_read_bytes);
     scalar(w, "zkv_leveldb_compaction_written_bytes_total", "counter",
            "Bytes LevelDB's compactions and flushes wrote (MiB steps).", d->compaction_write_bytes);
+}
+
+/* The commits' LevelDB writes: how long each took, and those that waited, by cause. */
+static void render_db_writes(writer *w, const zkv_metrics_snapshot *s)
+{
+    const zkv_dbwrite_stats *d = &s->db_writes;
+    family(w, "zkv_leveldb_write_duration_seconds", "histogram",
+           "Time each group commit's LevelDB write took (its fsync included with --sync).");
+    histogram(w, "zkv_leveldb_write_duration_seconds", NULL, NULL, d->n, d->sum_us);
+    char v[32];
+    family(w, "zkv_leveldb_write_waits_total", "counter",
+           "LevelDB writes that took 1 ms or more, by the likely cause: level 0 at LevelDB's "
+           "slowdown (8 files) or stop (12) trigger, a full memtable waiting for its flush, "
+           "or the fsync of --sync.");
+    for (int c = ZKV_DBW_NONE + 1; c < ZKV_DBW_NCAUSE; c++) {
+        const char *const labels[4] = {"cause", zkv_dbwrite_cause_name((zkv_dbwrite_cause)c), NULL,
+                                       NULL};
+        sample(w, "zkv_leveldb_write_waits_total", labels, d->waits[c]);
+    }
+    family(w, "zkv_leveldb_write_wait_seconds_total", "counter",
+           "Time of the LevelDB writes that took 1 ms or more, by the same causes.");
+    for (int c = ZKV_DBW_NONE + 1; c < ZKV_DBW_NCAUSE; c++) {
+        const char *const labels[4] = {"cause", zkv_dbwrite_cause_name((zkv_dbwrite_cause)c), NULL,
+                                       NULL};
+        seconds(d->wait_us[c], v, sizeof v);
+        sample_text(w, "zkv_leveldb_write_wait_seconds_total", labels, v);
+    }
+    family(w, "zkv_leveldb_write_max_seconds", "gauge", "The longest LevelDB write since start.");
+    seconds(d->max_us, v, sizeof v);
+    sample_text(w, "zkv_leveldb_write_max_seconds", NULL, v);
+    scalar(w, "zkv_leveldb_sync", "gauge",
+           "1 when every group commit fsyncs LevelDB's log before answering (--sync), else 0.",
+           s->db_sync ? 1 : 0);
 }
 
 int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
@@ -434,6 +467,7 @@ int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
            s->moves_out);
     render_latency(&w, &s->c.latency);
     render_leveldb(&w, s);
+    render_db_writes(&w, s);
     render_process(&w, &s->process);
     render_ranges(&w, s);
     return w.err;

@@ -12,6 +12,8 @@
 #include "common/procstat.h"
 #include "common/rangemap.h"
 #include "dbstats.h"
+#include "dbwrite.h"
+#include "latbuckets.h"
 #include "rowcache.h"
 #include "zkv.pb-c.h"
 
@@ -45,8 +47,6 @@ zkv_metrics_status zkv_metrics_status_of(Zkv__Status st);
 /* Request latency, from the request decoded to its answer queued for the socket (held
  * answers: released), as Prometheus's histogram zkv_request_duration_seconds: buckets by
  * upper bound in microseconds, then one past the last bound (+Inf). */
-#define ZKV_LAT_NB 15
-extern const uint64_t zkv_lat_bounds_us[ZKV_LAT_NB];
 typedef struct zkv_latency {
     uint64_t n[ZKV_MOP_COUNT][ZKV_LAT_NB + 1]; /* per bucket, not cumulative */
     uint64_t sum_us[ZKV_MOP_COUNT];
@@ -93,12 +93,14 @@ typedef struct zkv_metrics_range {
 /* Everything one rendering shows, as plain values. */
 typedef struct zkv_metrics_snapshot {
     const char *node_id;
-    const char *version;  /* zkv_build_info */
-    zkv_procstat process; /* process_* */
-    bool zk_session_ok;   /* the ZooKeeper session is confirmed: the node is not fenced */
-    bool db_stats_ok;     /* db holds LevelDB's figures */
-    zkv_dbstats db;       /* zkv_leveldb_* */
-    uint64_t moves_out;   /* owned ranges being passed to another owner now */
+    const char *version;         /* zkv_build_info */
+    zkv_procstat process;        /* process_* */
+    bool zk_session_ok;          /* the ZooKeeper session is confirmed: the node is not fenced */
+    bool db_stats_ok;            /* db holds LevelDB's figures */
+    zkv_dbstats db;              /* zkv_leveldb_* */
+    zkv_dbwrite_stats db_writes; /* zkv_leveldb_write_* */
+    bool db_sync;                /* --sync */
+    uint64_t moves_out;          /* owned ranges being passed to another owner now */
     zkv_metrics_counters c;
     uint64_t conns_open;
     uint64_t conns_max;     /* client connections allowed (--max-conns, as the open-file

@@ -551,6 +551,7 @@ static void on_metrics_timer(uv_timer_t *t)
     snap->conns_paused = s->n_paused;
     snap->output_queued = s->out_total;
     snap->store_commits = zkv_store_commit_count(s->store);
+    zkv_store_write_stats(s->store, &snap->db_writes, &snap->db_sync);
     snap->rowcache_enabled = zkv_store_cache_stats(s->store, &snap->rowcache);
     zkv_store_log_read_counts(s->store, &snap->log_reads_memory, &snap->log_reads_db);
     zkv_reclaim_counts rc;

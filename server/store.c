@@ -59,10 +59,12 @@
 #include "store.h"
 
 #include "dbstats.h"
+#include "dbwrite.h"
 
 #include <leveldb/c.h>
 #include "bgnice.h"
 #include "common/keyrange.h"
+#include "common/util.h"
 #include "logbatch.h"
 #include "rowcache.h"
 #include <stdio.h>
@@ -127,7 +129,16 @@ struct zkv_store {
     bool rc_bypass;   /* data keys deleted in the batch without the filter: no cache */
 
     zkv_buf kbuf, vbuf; /* scratch for keys and records */
+
+    /* LevelDB writes (dbwrite.h): synced (--sync), their times and waits, and level 0's
+     * file count as last read (at most every L0_SAMPLE_US before a write, and after a
+     * write that waited). */
+    bool sync;
+    zkv_dbwrite_stats wstats;
+    uint64_t l0_files, l0_at_us;
 };
+
+#define L0_SAMPLE_US 10000u
 
 static void set_err(char *err, size_t errlen, const char *what, const char *detail)
 {
@@ -479,7 +490,8 @@ int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **
     leveldb_options_set_max_file_size(s->opts, 8u << 20);
     s->ropts = leveldb_readoptions_create();
     s->wopts = leveldb_writeoptions_create();
-    leveldb_writeoptions_set_sync(s->wopts, 0);
+    s->sync = t->sync;
+    leveldb_writeoptions_set_sync(s->wopts, t->sync);
     s->batch = leveldb_writebatch_create();
     s->rc = zkv_rowcache_create(ZKV_STORE_DEFAULT_CACHE_BYTES);
     if (!s->rc) {
@@ -1322,6 +1334,19 @@ uint64_t zkv_store_commit_count(const zkv_store *s)
     return s->n_commits;
 }
 
+/* Level 0's file count: read from LevelDB when the last reading is older than L0_SAMPLE_US
+ * at now_us, or always with now_us 0. */
+static uint64_t level0_files(zkv_store *s, uint64_t now_us)
+{
+    if (now_us && now_us - s->l0_at_us < L0_SAMPLE_US)
+        return s->l0_files;
+    char *v = leveldb_property_value(s->db, "leveldb.num-files-at-level0");
+    s->l0_files = v ? strtoull(v, NULL, 10) : 0;
+    leveldb_free(v);
+    s->l0_at_us = now_us;
+    return s->l0_files;
+}
+
 int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
 {
     if (s->failed) {
@@ -1335,7 +1360,14 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
         if (s->dirty[i]->state_dirty && stage_state(s, s->dirty[i], err, errlen) != 0)
             return ZKV_STORE_ERR;
     char *lerr = NULL;
+    uint64_t t0 = zkv_now_us(), l0 = level0_files(s, t0);
     leveldb_write(s->db, s->wopts, s->batch, &lerr);
+    uint64_t us = zkv_now_us() - t0;
+    if (us >= ZKV_DBW_WAIT_US) {
+        uint64_t after = level0_files(s, 0);
+        l0 = after > l0 ? after : l0;
+    }
+    zkv_dbwrite_observe(&s->wstats, us, zkv_dbwrite_cause_of(us, l0, s->sync));
     if (lerr) {
         s->failed = true;
         set_err(err, errlen, "LevelDB write failed", lerr);
@@ -1464,6 +1496,12 @@ int zkv_store_db_stats(zkv_store *s, zkv_dbstats *out)
     if (rc == 0 && size)
         out->size_bytes = size;
     return rc;
+}
+
+void zkv_store_write_stats(const zkv_store *s, zkv_dbwrite_stats *out, bool *synced)
+{
+    *out = s->wstats;
+    *synced = s->sync;
 }
 
 bool zkv_store_cache_stats(const zkv_store *s, zkv_rowcache_stats *out)

@@ -52,6 +52,7 @@ typedef struct zkv_store_tuning {
     size_t write_buffer; /* memtable bytes */
     int compaction_nice; /* nice increment of LevelDB's background thread (0..19), taken
                             only if this is the first database the process opens */
+    bool sync;           /* every commit fsyncs LevelDB's log before it returns (--sync) */
 } zkv_store_tuning;
 #define ZKV_STORE_DEFAULT_COMPACTION_NICE 19
 /* The same with t (NULL: the defaults). */
@@ -123,6 +124,10 @@ void zkv_store_value_release(zkv_store_value *v);
 int zkv_store_set_cache(zkv_store *s, size_t budget_bytes, char *err, size_t errlen);
 /* The row cache's counters; false (and zeros) when the cache is disabled. */
 struct zkv_dbstats;
+struct zkv_dbwrite_stats;
+/* The commits' LevelDB writes so far (dbwrite.h: times, waits by cause) and whether they
+ * are synced. */
+void zkv_store_write_stats(const zkv_store *s, struct zkv_dbwrite_stats *out, bool *synced);
 /* LevelDB's own figures (dbstats.h: files, size and compaction work per level). 0, or -1
  * when LevelDB does not give them. Costs a property read: once a second at most. */
 int zkv_store_db_stats(zkv_store *s, struct zkv_dbstats *out);

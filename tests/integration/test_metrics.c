@@ -4,7 +4,8 @@
  * type, # TYPE lines, the put and not_found counters (polled: the text is refreshed once a
  * second), one line per owned range; any other path is 404. A second server given the
  * same --metrics address exits 1 naming the address; a malformed --metrics exits 2; the
- * server exits 0 on SIGTERM. Then three servers, each with its own --metrics: after
+ * server exits 0 on SIGTERM. The server runs with --sync: its figures say so, and strace
+ * sees it fdatasync while it takes writes. Then three servers, each with its own --metrics: after
  * replicated puts, each node's text shows, for every range it owns, both replicas in
  * in_sync with a lag of 0 once caught up, and acknowledged APPENDs. */
 #include <CUnit/CUnit.h>
@@ -36,7 +37,8 @@ static int suite_init(void)
     g_cl.replicas = 1;
     g_metrics_port = zkt_free_port();
     snprintf(g_metrics_addr, sizeof g_metrics_addr, "127.0.0.1:%d", g_metrics_port);
-    if (g_metrics_port <= 0 || zkt_cluster_server_flag(&g_cl, "--metrics", g_metrics_addr) != 0)
+    if (g_metrics_port <= 0 || zkt_cluster_server_flag(&g_cl, "--metrics", g_metrics_addr) != 0 ||
+        zkt_cluster_server_flag(&g_cl, "--sync", NULL) != 0)
         return -1;
     char coord_addr[64];
     g_coord_port = zkt_free_port();
@@ -182,6 +184,53 @@ static void test_scrape(void)
     a = http_get("/other");
     CU_ASSERT_EQUAL(a.code, 404);
     free(a.body);
+}
+
+/* it_log_count(arg[0], arg[1]) > 0: the file arg[0] has a line with arg[1]. */
+static bool file_has(void *arg)
+{
+    const char *const *a = arg;
+    return it_log_count(a[0], a[1]) > 0;
+}
+
+/* --sync (this suite's server runs with it): the figures say so and count the commits'
+ * LevelDB writes, and strace sees the node fdatasync while it takes writes (skipped
+ * without strace, or where ptrace is not allowed). */
+static void test_sync(void)
+{
+    it_http_answer a = http_get("/metrics");
+    CU_ASSERT_FATAL(a.code == 200 && a.body);
+    CU_ASSERT_EQUAL(it_sample_value(a.body, "zkv_leveldb_sync "), 1);
+    CU_ASSERT(it_sample_value(a.body, "zkv_leveldb_write_duration_seconds_count ") >= 1);
+    CU_ASSERT(it_sample_value(a.body, "zkv_leveldb_write_waits_total{cause=\"sync\"} ") >= 0);
+    free(a.body);
+    if (access("/usr/bin/strace", X_OK) != 0) {
+        zkt_log("SKIPPED: strace is not installed: the fdatasync calls were not seen");
+        return;
+    }
+    char out[600], log[600], pid[32];
+    snprintf(out, sizeof out, "%s/strace-summary.txt", zkt_tmpdir());
+    snprintf(log, sizeof log, "%s/strace.log", zkt_tmpdir());
+    snprintf(pid, sizeof pid, "%d", (int)g_cl.servers[0].pid);
+    const char *const argv[] = {"strace", "-f", "-c", "-e", "trace=fdatasync,fsync",
+                                "-o",     out,  "-p", pid,  NULL};
+    pid_t sp = zkt_spawn("strace", argv, log);
+    CU_ASSERT_FATAL(sp > 0);
+    const char *const attached[2] = {log, "attached"};
+    if (!zkt_wait_for(file_has, (void *)attached, 10000)) {
+        zkt_log("SKIPPED: strace did not attach to the server (%s)",
+                it_log_count(log, "ptrace") > 0 ? "ptrace refused" : "no answer");
+        zkt_proc_kill(sp);
+        return;
+    }
+    put_keys(g_client, 's', false);
+    CU_ASSERT_EQUAL(zkt_proc_signal(sp, SIGINT), 0); /* detach: the summary is written */
+    CU_ASSERT_EQUAL(zkt_proc_wait_exit(sp, 10000, NULL), 0);
+    const char *const synced[2] = {out, "fdatasync"};
+    bool seen = zkt_wait_for(file_has, (void *)synced, 5000);
+    if (!seen)
+        zkt_log("strace's summary has no fdatasync: %s", out);
+    CU_ASSERT(seen);
 }
 
 /* The coordinator's figures once it leads and a reconcile saw every range served (the
@@ -431,6 +480,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("metrics: 1 server with --metrics", suite_init, suite_cleanup);
     CU_add_test(s, "GET /metrics after puts and gets; other paths 404", test_scrape);
     CU_add_test(s, "the coordinator's figures; /status pages", test_coordinator_and_status);
+    CU_add_test(s, "--sync: the figures, and fdatasync seen by strace", test_sync);
     CU_add_test(s, "--metrics address in use: exit 1 naming it", test_address_in_use);
     CU_add_test(s, "malformed --metrics: exit 2", test_bad_flag);
     CU_add_test(s, "/ready of a node that cannot reach ZooKeeper: 503", test_not_ready);

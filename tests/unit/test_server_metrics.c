@@ -77,6 +77,20 @@ static void fill_small(zkv_metrics_snapshot *s)
     s->db.compaction_ms = 1500;
     s->db.compaction_read_bytes = 1048576;
     s->db.compaction_write_bytes = 2097152;
+    /* four writes: 40 us, 1.2 ms at a level-0 slowdown, 0.3 s at a stop, 2 ms of fsync */
+    s->db_writes.n[0] = 1;
+    s->db_writes.n[5] = 1;
+    s->db_writes.n[12] = 1;
+    s->db_writes.n[5] += 1;
+    s->db_writes.sum_us = 40 + 1200 + 300000 + 2000;
+    s->db_writes.max_us = 300000;
+    s->db_writes.waits[ZKV_DBW_LEVEL0_SLOWDOWN] = 1;
+    s->db_writes.wait_us[ZKV_DBW_LEVEL0_SLOWDOWN] = 1200;
+    s->db_writes.waits[ZKV_DBW_LEVEL0_STOP] = 1;
+    s->db_writes.wait_us[ZKV_DBW_LEVEL0_STOP] = 300000;
+    s->db_writes.waits[ZKV_DBW_SYNC] = 1;
+    s->db_writes.wait_us[ZKV_DBW_SYNC] = 2000;
+    s->db_sync = true;
     s->process = (zkv_procstat){.cpu_us = 1500000,
                                 .rss_bytes = 1000,
                                 .vsize_bytes = 2000,
@@ -144,6 +158,49 @@ static void small_new_b(char *out, size_t n)
         "# HELP zkv_leveldb_compaction_written_bytes_total Bytes LevelDB's compactions and "
         "flushes wrote (MiB steps).\n# TYPE zkv_leveldb_compaction_written_bytes_total counter\n"
         "zkv_leveldb_compaction_written_bytes_total 2097152\n"
+        "# HELP zkv_leveldb_write_duration_seconds Time each group commit's LevelDB write took "
+        "(its fsync included with --sync).\n"
+        "# TYPE zkv_leveldb_write_duration_seconds histogram\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"5e-05\"} 1\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.0001\"} 1\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.00025\"} 1\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.0005\"} 1\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.001\"} 1\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.0025\"} 3\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.005\"} 3\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.01\"} 3\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.025\"} 3\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.05\"} 3\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.1\"} 3\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.25\"} 3\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"0.5\"} 4\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"1\"} 4\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"5\"} 4\n"
+        "zkv_leveldb_write_duration_seconds_bucket{le=\"+Inf\"} 4\n"
+        "zkv_leveldb_write_duration_seconds_sum 0.303240\n"
+        "zkv_leveldb_write_duration_seconds_count 4\n"
+        "# HELP zkv_leveldb_write_waits_total LevelDB writes that took 1 ms or more, by the likely "
+        "cause: level 0 at LevelDB's slowdown (8 files) or stop (12) trigger, a full memtable "
+        "waiting for its flush, or the fsync of --sync.\n"
+        "# TYPE zkv_leveldb_write_waits_total counter\n"
+        "zkv_leveldb_write_waits_total{cause=\"level0_slowdown\"} 1\n"
+        "zkv_leveldb_write_waits_total{cause=\"level0_stop\"} 1\n"
+        "zkv_leveldb_write_waits_total{cause=\"memtable\"} 0\n"
+        "zkv_leveldb_write_waits_total{cause=\"sync\"} 1\n"
+        "# HELP zkv_leveldb_write_wait_seconds_total Time of the LevelDB writes that took 1 ms or "
+        "more, by the same causes.\n"
+        "# TYPE zkv_leveldb_write_wait_seconds_total counter\n"
+        "zkv_leveldb_write_wait_seconds_total{cause=\"level0_slowdown\"} 0.001200\n"
+        "zkv_leveldb_write_wait_seconds_total{cause=\"level0_stop\"} 0.300000\n"
+        "zkv_leveldb_write_wait_seconds_total{cause=\"memtable\"} 0.000000\n"
+        "zkv_leveldb_write_wait_seconds_total{cause=\"sync\"} 0.002000\n"
+        "# HELP zkv_leveldb_write_max_seconds The longest LevelDB write since start.\n"
+        "# TYPE zkv_leveldb_write_max_seconds gauge\n"
+        "zkv_leveldb_write_max_seconds 0.300000\n"
+        "# HELP zkv_leveldb_sync 1 when every group commit fsyncs LevelDB's log before answering "
+        "(--sync), else 0.\n"
+        "# TYPE zkv_leveldb_sync gauge\n"
+        "zkv_leveldb_sync 1\n"
         "# HELP process_cpu_seconds_total User and system CPU time spent in seconds.\n"
         "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.500000\n"
         "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"

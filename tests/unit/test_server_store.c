@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dbwrite.h"
 #include "store.h"
 
 static char dir[64];
@@ -1711,6 +1712,50 @@ static void test_middle_key_estimated_long_prefix(void)
     estimated_case("dbl", "bkey:00000000%05d");
 }
 
+/* --sync: a store opened synced commits as one opened without it, says so, and counts
+ * every commit's LevelDB write in its figures (dbwrite.h); the data is there after a
+ * reopen without it. */
+static void test_sync_and_write_stats(void)
+{
+    char sdir[160];
+    snprintf(sdir, sizeof(sdir), "%s/synced", dir);
+    const zkv_store_tuning synced = {.write_buffer = 4u << 20, .compaction_nice = 0, .sync = true};
+    zkv_store *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkv_store_open_with(sdir, &synced, &s, err, sizeof(err)), 0);
+    zkv_dbwrite_stats st;
+    bool on = false;
+    zkv_store_write_stats(s, &st, &on);
+    CU_ASSERT_TRUE(on);
+    uint64_t before = zkv_store_commit_count(s), writes_before = 0;
+    for (int b = 0; b <= ZKV_LAT_NB; b++)
+        writes_before += st.n[b];
+    zkv_value_meta m;
+    for (int i = 0; i < 3; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        CU_ASSERT_EQUAL(zkv_store_put(s, "r0000", 1, (const uint8_t *)k, 2, (const uint8_t *)"v", 1,
+                                      &m, err, sizeof(err)),
+                        0);
+        CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    }
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0); /* nothing staged: no write */
+    zkv_store_write_stats(s, &st, &on);
+    uint64_t writes = 0;
+    for (int b = 0; b <= ZKV_LAT_NB; b++)
+        writes += st.n[b];
+    CU_ASSERT_EQUAL(zkv_store_commit_count(s) - before, 3);
+    CU_ASSERT_EQUAL(writes - writes_before, 3);
+    zkv_store_close(s);
+    const zkv_store_tuning plain = {.write_buffer = 4u << 20, .compaction_nice = 0, .sync = false};
+    CU_ASSERT_EQUAL_FATAL(zkv_store_open_with(sdir, &plain, &s, err, sizeof(err)), 0);
+    zkv_store_write_stats(s, &st, &on);
+    CU_ASSERT_FALSE(on);
+    char buf[16];
+    CU_ASSERT_EQUAL(get(s, "k2", 2, buf, sizeof(buf), NULL), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "v");
+    zkv_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--child") == 0) { /* run_child */
@@ -1726,6 +1771,7 @@ int main(int argc, char **argv)
     CU_add_test(s, "put, get, delete, sequence numbers", test_put_get_seq);
     CU_add_test(s, "scan over binary keys", test_scan_binary);
     CU_add_test(s, "reopen keeps data, states and numbering", test_reopen);
+    CU_add_test(s, "--sync and the LevelDB write figures", test_sync_and_write_stats);
     CU_add_test(s, "raw LevelDB layout", test_raw_layout);
     CU_add_test(s, "epoch history", test_history);
     CU_add_test(s, "apply replicated entries", test_apply);
