@@ -37,7 +37,7 @@ find_bin() {
 }
 
 # --- processes we start, killed by pid on exit ----------------------------------------------
-tmp="$(mktemp -d /tmp/zkv-bench.XXXXXX)"
+tmp="$(mktemp -d "${ZKV_BENCH_TMP:-/tmp}/zkv-bench.XXXXXX")"
 pids=()
 cleanup() {
   local rc=$? i pid

@@ -60,6 +60,14 @@ under_100ms = max((v for le, v in buckets if le <= 0.1), default=0)
 print("PUT: %.0f ops/s (target %s), p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.1f ms, errors %s"
       % (float(row["ops_per_sec"]), row["target_rate"], float(row["p50_ms"]), float(row["p99_ms"]),
          float(row["p99_9_ms"]), float(row["max_ms"]), row["errors"]))
+# the node's own view of the PUTs (decoded to answered), from its histogram
+hb = sorted((float(re.search(r'le="([^"]+)"', k).group(1)), v) for k, v in m.items()
+            if k.startswith('zkv_request_duration_seconds_bucket{op="put"') and "+Inf" not in k)
+n = g('zkv_request_duration_seconds_count{op="put"}')
+def q(x):
+    return next((le for le, v in hb if v >= x * n), float("inf")) * 1000
+print("the node's PUT latency (decoded to answered): p50 <= %g ms, p99 <= %g ms, p99.9 <= %g ms"
+      % (q(0.5), q(0.99), q(0.999)))
 print("LevelDB writes: %d, longest %.1f ms, %d took over 100 ms" %
       (count, g("zkv_leveldb_write_max_seconds") * 1000, count - under_100ms))
 print("waits (count, seconds):", ", ".join(

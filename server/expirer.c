@@ -13,9 +13,9 @@ struct zkv_expirer {
     zkv_store *store;
     zkv_expirer_env_fn env;
     void *ctx;
-    zkv_buf cursor; /* the next tick's first key ("" : from the first) */
-    zkv_buf found;  /* expired keys of this tick: u32 length, bytes */
-    size_t seen;
+    zkv_buf cursor;     /* the next tick's first key ("" : from the first) */
+    zkv_buf found;      /* expired keys of this tick: u32 length, bytes */
+    size_t seen, bytes; /* keys and bytes (keys and values) read this tick */
     uint64_t now, purged;
     zkv_reply reply; /* scratch for dispatch */
 };
@@ -23,12 +23,14 @@ struct zkv_expirer {
 static int collect(void *ctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
 {
     zkv_expirer *e = ctx;
-    if (e->seen++ >= ZKV_EXPIRER_KEYS) { /* the next tick starts here */
+    if (e->seen++ >= ZKV_EXPIRER_KEYS ||
+        e->bytes >= ZKV_EXPIRER_BYTES) { /* the next tick starts here */
         e->cursor.len = e->cursor.off = 0;
         if (zkv_buf_append(&e->cursor, key, klen) != 0)
             e->cursor.len = 0; /* out of memory: from the first key next time */
         return 1;
     }
+    e->bytes += klen + v->value_len;
     if (v->meta.expiry_ms && v->meta.expiry_ms <= e->now) {
         uint32_t len = (uint32_t)klen;
         if (zkv_buf_append(&e->found, &len, sizeof len) != 0 ||
@@ -45,7 +47,7 @@ static void on_tick(uv_timer_t *t)
     const zkv_dispatch_env *env = e->env(e->ctx, &may_act);
     if (!may_act || !env || !env->map)
         return;
-    e->seen = 0;
+    e->seen = e->bytes = 0;
     e->now = zkv_wall_ms();
     e->found.len = e->found.off = 0;
     size_t from = zkv_buf_unread(&e->cursor);

@@ -1,7 +1,8 @@
 /* expirer.h: deletes expired keys in the background (docs/api.md, "Expiry"). A read
  * already hides an expired key and purges it (a logged delete) before answering; keys
  * nobody reads are found here: a timer walks the node's data keys from a cursor,
- * ZKV_EXPIRER_KEYS a tick every ZKV_EXPIRER_TICK_MS (wrapping at the end), and purges
+ * ZKV_EXPIRER_KEYS or ZKV_EXPIRER_BYTES of keys and values (whichever comes first) a tick
+ * every ZKV_EXPIRER_TICK_MS (wrapping at the end), and purges
  * each expired key of a range this node owns through dispatch (zkv_dispatch_purge_expired:
  * the same checks as a write). Nothing is done while the node is fenced or shutting down. */
 #ifndef ZKV_SERVER_EXPIRER_H
@@ -14,6 +15,9 @@
 
 #define ZKV_EXPIRER_TICK_MS 200
 #define ZKV_EXPIRER_KEYS 2000u
+/* Reading values costs the loop thread: 2,000 keys of 10 KB took 10 to 20 ms, which every
+ * request arriving meanwhile waited for (docs/performance.md, "Steady writes"). */
+#define ZKV_EXPIRER_BYTES (256u * 1024u)
 
 typedef struct zkv_expirer zkv_expirer;
 
