@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# curves.sh [--runs N] [--quick] [--out DIR] [--zkv-flags "FLAGS"]: throughput and p99 of a
+# curves.sh [--runs N] [--quick] [--out DIR] [--zkv-flags "FLAGS"] [--sweeps LIST]
+# [--sizes LIST]: throughput and p99 of a
 # 1-node zkv cluster (--replicas 1) as the load changes, with Redis (no persistence)
 # measured alongside as the reference of the same session:
 #   clients     1 to 256 (100-byte values, 100,000 keys, pipeline 1)          zkv and Redis
@@ -9,26 +10,37 @@
 # Each point runs --runs times (default 3); the tables give the median ops/s with the
 # medians of the runs' p50 and p99, and zkv/Redis. --quick stops each sweep early (up to
 # 64 clients, 10 KB, 1,000,000 keys) for a check of the script itself. --out DIR keeps
-# the CSV of every run. Uses bench/lib.sh as compare.sh does (release build, temp dir,
-# free ports, everything killed by pid on exit).
+# the CSV of every run. --sweeps runs only some of clients,sizes,data (default: all three);
+# --sizes replaces the value sizes (comma-separated bytes). Uses bench/lib.sh as compare.sh
+# does (release build, temp dir, free ports, everything killed by pid on exit).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs=3
 quick=0
 out=""
 zkv_flags=""
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+sweeps=",clients,sizes,data,"
+sizes_arg=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="${2:?}"; shift 2 ;;
     --quick) quick=1; shift ;;
     --out) out="${2:?}"; shift 2 ;;
     --zkv-flags) zkv_flags="${2?}"; shift 2 ;;
+    --sweeps) sweeps=",${2:?},"; shift 2 ;;
+    --sizes) sizes_arg="${2:?}"; shift 2 ;;
     -h|--help) usage ;;
     *) echo "curves: unknown argument '$1'" >&2; usage ;;
   esac
 done
 case "$runs" in ''|*[!0-9]*) echo "curves: --runs takes a number" >&2; exit 2 ;; esac
+for w in ${sweeps//,/ }; do
+  case "$w" in clients|sizes|data) ;; *) echo "curves: --sweeps takes clients, sizes, data" >&2; exit 2 ;; esac
+done
+case "$sizes_arg" in *[!0-9,]*) echo "curves: --sizes takes bytes, comma-separated" >&2; exit 2 ;; esac
+# has SWEEP: the sweep is to run
+has() { case "$sweeps" in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
@@ -41,6 +53,10 @@ datasets=(10000 100000 1000000 10000000)
 if [ "$quick" = 1 ]; then
   clients_list=(1 8 64); sizes=(10 1000 10000); datasets=(10000 1000000)
 fi
+[ -z "$sizes_arg" ] || IFS=, read -r -a sizes <<<"$sizes_arg"
+has clients || clients_list=()
+has sizes || sizes=()
+has data || datasets=()
 # requests N: how many requests a point runs: about 3 s at the expected rate, and no more
 # than 1 GB of values written per run.
 requests() {

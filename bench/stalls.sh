@@ -6,13 +6,15 @@
 # 100,000), open loop (zkv-bench --rate: latency counts from when a request was due). Then
 # prints the PUTs' p50, p99, p99.9 and max, and what the node's metrics say of its LevelDB
 # writes (docs/metrics.md): the longest, how many took 100 ms or more, the waits by cause,
-# level 0's files, and compaction work. --server-flags go to zkv-server (e.g.
-# "--write-buffer-mb 64"). Data under /tmp; builds the release tree unless ZKV_BUILD_DIR
-# names a built tree; kills everything it started, by pid, when it exits.
+# level 0's files, and compaction work; and the node's own view of the PUTs (decoded to
+# answered: a loop-thread stall before a request is read is not in it). --server-flags go
+# to zkv-server (e.g. "--write-buffer-mb 64"). Data under ZKV_BENCH_TMP (/tmp); builds the
+# release tree unless ZKV_BUILD_DIR names a built tree; kills everything it started, by
+# pid, when it exits.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 size=10000 rate=2000 duration=60 keys=100000 flags=""
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size="${2:?}"; shift 2 ;;

@@ -7,7 +7,7 @@
 #
 # In a temp dir on free loopback ports: a ZooKeeper, then for each run and shape a cluster
 # without --sync and one with it in turn, so the two modes alternate and share whatever
-# the machine does meanwhile. The data dirs are under /tmp: measure on the
+# the machine does meanwhile. The data dirs are under ZKV_BENCH_TMP (/tmp): measure on the
 # disk you mean to run on (tmpfs makes fsync free). Prints, per test, pipeline and shape,
 # the median ops/s and p50/p99 of each mode and sync over off. --out FILE keeps every run
 # as CSV. Builds the release tree unless ZKV_BUILD_DIR names a built tree; kills everything
