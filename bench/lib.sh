@@ -40,14 +40,8 @@ find_bin() {
 tmp="$(mktemp -d "${ZKV_BENCH_TMP:-/tmp}/zkv-bench.XXXXXX")"
 pids=()
 cleanup() {
-  local rc=$? i pid
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    pid="${pids[$i]}"
-    kill -TERM "$pid" 2>/dev/null || continue
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
+  local rc=$?
+  kill_pids "${pids[@]+"${pids[@]}"}"
   rm -rf "$tmp"
   exit "$rc"
 }

@@ -59,3 +59,20 @@ free_port() {
   echo "free_port: no free loopback port found" >&2
   return 1
 }
+
+# kill_pids PID...: stops the processes, the last given first: SIGCONT (a stopped process
+# would not act on SIGTERM) and SIGTERM to each, then SIGKILL to any still running 10 s
+# later, then reaps the shell's own children.
+kill_pids() {
+  local zkv_kp_i zkv_kp_pids=("$@")
+  for ((zkv_kp_i = ${#zkv_kp_pids[@]} - 1; zkv_kp_i >= 0; zkv_kp_i--)); do
+    kill -0 "${zkv_kp_pids[$zkv_kp_i]}" 2>/dev/null || continue
+    kill -CONT "${zkv_kp_pids[$zkv_kp_i]}" 2>/dev/null || true
+    kill -TERM "${zkv_kp_pids[$zkv_kp_i]}" 2>/dev/null || true
+  done
+  for ((zkv_kp_i = ${#zkv_kp_pids[@]} - 1; zkv_kp_i >= 0; zkv_kp_i--)); do
+    for _ in $(seq 1 100); do kill -0 "${zkv_kp_pids[$zkv_kp_i]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${zkv_kp_pids[$zkv_kp_i]}" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}

@@ -59,8 +59,10 @@ while [ $# -gt 0 ]; do
     *) echo "zk-leader-hang: unknown argument $1" >&2; usage ;;
   esac
 done
-[ "$tick" -ge 100 ] && [ "$init_limit" -ge 1 ] && [ "$sync_limit" -ge 1 ] && [ "$trials" -ge 1 ] ||
-  { echo "zk-leader-hang: --tick >= 100, limits and --trials >= 1" >&2; usage; }
+if [ "$tick" -lt 100 ] || [ "$init_limit" -lt 1 ] || [ "$sync_limit" -lt 1 ] || [ "$trials" -lt 1 ]; then
+  echo "zk-leader-hang: --tick >= 100, limits and --trials >= 1" >&2
+  usage
+fi
 [ "$check" -eq 0 ] || [ "$trials_set" -eq 1 ] || trials=1
 # The session timeout zkv asks for, and what ZooKeeper grants (clamped to 2..20 ticks).
 st_ask="${session_timeout:-4000}"
@@ -102,20 +104,9 @@ tmp="$(mktemp -d /tmp/zk-leader-hang.XXXXXX)"
 pids=()
 writer_pid=""
 cleanup() {
-  local rc=$? i pid
+  local rc=$?
   trap - EXIT INT TERM
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    pid="${pids[$i]}"
-    kill -0 "$pid" 2>/dev/null || continue
-    kill -CONT "$pid" 2>/dev/null || true # a stopped leader would not act on SIGTERM
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    pid="${pids[$i]}"
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
+  kill_pids "${pids[@]+"${pids[@]}"}" # a stopped leader is continued first
   if [ "$keep" -eq 1 ] || { [ "$rc" -ne 0 ] && [ "$check" -eq 1 ]; }; then
     log "logs kept in $tmp"
   else
@@ -396,6 +387,7 @@ for line in sys.stdin:
 PY
 
 coproc WRITER { exec python3 "$tmp/writer.py" "$libzkv" "$cluster" "$zk" 2>>"$tmp/writer.log"; }
+# shellcheck disable=SC2153 # WRITER_PID is set by coproc
 writer_pid=$WRITER_PID
 pids+=("$writer_pid")
 exec {w_in}>&"${WRITER[1]}" {w_out}<&"${WRITER[0]}"

@@ -17,7 +17,7 @@
 #define ZKV_EXPIRER_KEYS 2000u
 /* Reading values costs the loop thread: 2,000 keys of 10 KB took 10 to 20 ms, which every
  * request arriving meanwhile waited for (docs/performance.md, "Steady writes"). */
-#define ZKV_EXPIRER_BYTES (256u * 1024u)
+#define ZKV_EXPIRER_BYTES ((size_t)256 * 1024)
 
 typedef struct zkv_expirer zkv_expirer;
 
