@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "common/flags.h"
 #include "common/frame.h"
 #include "common/util.h"
@@ -14,6 +15,14 @@ static const char *const SYNOPSIS = "[--listen HOST:PORT] [--data-dir DIR] [--ad
 static const char *const DESCRIPTION =
     "The zkv KV node: serves the key ranges the coordinator assigns to it, stores them in\n"
     "LevelDB under DIR, and registers itself in ZooKeeper under /zkv/NAME/nodes.";
+
+long zkv_server_default_cache_mb(uint64_t phys_bytes)
+{
+    uint64_t mb = (phys_bytes >> 20) / 8;
+    if (mb < ZKV_SERVER_MIN_DEFAULT_CACHE_MB)
+        return ZKV_SERVER_MIN_DEFAULT_CACHE_MB;
+    return mb > ZKV_SERVER_MAX_DEFAULT_CACHE_MB ? ZKV_SERVER_MAX_DEFAULT_CACHE_MB : (long)mb;
+}
 
 static void set_defaults(zkv_server_config *cfg)
 {
@@ -28,7 +37,9 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->min_in_sync = ZKV_SERVER_DEFAULT_MIN_IN_SYNC;
     cfg->replica_lag_ms = ZKV_SERVER_DEFAULT_REPLICA_LAG_MS;
     cfg->log_retain = ZKV_SERVER_DEFAULT_LOG_RETAIN;
-    cfg->cache_mb = ZKV_SERVER_DEFAULT_CACHE_MB;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    cfg->cache_mb =
+        zkv_server_default_cache_mb(pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0);
     cfg->write_buffer_mb = ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB;
     cfg->compaction_nice = ZKV_SERVER_DEFAULT_COMPACTION_NICE;
     cfg->metrics = NULL;
@@ -89,8 +100,10 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "remove an in-sync replica not caught up for this long", 10, 3600000},
         {"log-retain", 0, ZKV_FLAG_INT, &cfg->log_retain, "N",
          "range log entries kept beyond what in-sync replicas still need", 0, 1000000000L},
-        {"cache-mb", 0, ZKV_FLAG_INT, &cfg->cache_mb, "N", "row cache for GETs in MiB (0: none)", 0,
-         ZKV_SERVER_MAX_CACHE_MB},
+        {"cache-mb", 0, ZKV_FLAG_INT, &cfg->cache_mb, "N",
+         "row cache for GETs in MiB (0: none; default: an eighth of the machine's memory, "
+         "64 to 32768)",
+         0, ZKV_SERVER_MAX_CACHE_MB},
         {"write-buffer-mb", 0, ZKV_FLAG_INT, &cfg->write_buffer_mb, "N",
          "LevelDB memtable in MiB (larger suits values of kilobytes and up)", 1, 4096},
         {"compaction-nice", 0, ZKV_FLAG_INT, &cfg->compaction_nice, "N",

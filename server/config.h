@@ -3,6 +3,7 @@
 #ifndef ZKV_SERVER_CONFIG_H
 #define ZKV_SERVER_CONFIG_H
 #include <stddef.h>
+#include <stdint.h>
 #include "common/log.h"
 #include "common/rangemap.h"
 #include "common/tls.h"
@@ -14,8 +15,9 @@
 #define ZKV_SERVER_DEFAULT_MIN_IN_SYNC 1
 #define ZKV_SERVER_DEFAULT_REPLICA_LAG_MS 2000
 #define ZKV_SERVER_DEFAULT_LOG_RETAIN 100000
-#define ZKV_SERVER_DEFAULT_CACHE_MB 64
-#define ZKV_SERVER_MAX_CACHE_MB 1048576 /* 1 TiB */
+#define ZKV_SERVER_MIN_DEFAULT_CACHE_MB 64    /* the row cache by default: an eighth of */
+#define ZKV_SERVER_MAX_DEFAULT_CACHE_MB 32768 /* the machine's memory, within these */
+#define ZKV_SERVER_MAX_CACHE_MB 1048576       /* 1 TiB */
 #define ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB 16
 #define ZKV_SERVER_DEFAULT_COMPACTION_NICE 19 /* ZKV_STORE_DEFAULT_COMPACTION_NICE */
 #define ZKV_SERVER_DEFAULT_HANDOFF_MS 5000
@@ -74,5 +76,9 @@ typedef enum {
 } zkv_config_result;
 
 zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char **argv);
+
+/* The default --cache-mb on a machine of phys_bytes of memory (0: unknown): an eighth of
+ * it in MiB, at least ZKV_SERVER_MIN_DEFAULT_CACHE_MB, at most ..._MAX_... (pure). */
+long zkv_server_default_cache_mb(uint64_t phys_bytes);
 
 #endif

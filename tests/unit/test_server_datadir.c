@@ -136,6 +136,12 @@ static void test_flags(void)
     CU_ASSERT_EQUAL(cfg.max_value, 1048576);
     CU_ASSERT_EQUAL(cfg.session_timeout_ms, 4000);
     CU_ASSERT_PTR_NULL(cfg.id);
+    CU_ASSERT(cfg.cache_mb >= 64 && cfg.cache_mb <= 32768);
+    /* the row cache's default: an eighth of memory, within 64 MiB and 32 GiB */
+    CU_ASSERT_EQUAL(zkv_server_default_cache_mb(0), 64);
+    CU_ASSERT_EQUAL(zkv_server_default_cache_mb(256ull << 20), 64);
+    CU_ASSERT_EQUAL(zkv_server_default_cache_mb(24ull << 30), 3072);
+    CU_ASSERT_EQUAL(zkv_server_default_cache_mb(1ull << 40), 32768);
     const char *a2[] = {"zkv-server", "--listen", "127.0.0.1:7501", "--advertise", "127.0.0.2:80",
                         "--id",       "n1",       "--max-value",    "10",          "--log-level",
                         "debug",      NULL};
