@@ -300,3 +300,72 @@ int zkv_rec_range_state_decode(const uint8_t *rec, size_t len, zkv_range_state_r
     out->last_seq = zkv_get_u64be(rec + 8);
     return 0;
 }
+
+int zkv_rec_chunk_append(zkv_buf *out, const uint8_t *rec, size_t len)
+{
+    if (len > UINT32_MAX)
+        return -1;
+    uint8_t hdr[ZKV_REC_LOG_CHUNK_HDR] = {ZKV_REC_LOG_CHUNK};
+    uint8_t l[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    if (out->len == 0 && zkv_buf_append(out, hdr, sizeof hdr) != 0)
+        return -1;
+    return zkv_buf_append(out, l, sizeof l) != 0 || zkv_buf_append(out, rec, len) != 0 ? -1 : 0;
+}
+
+void zkv_rec_chunk_seal(zkv_buf *out, uint64_t last_seq)
+{
+    if (out->len >= ZKV_REC_LOG_CHUNK_HDR)
+        zkv_put_u64be(out->data + 1, last_seq);
+}
+
+static bool is_chunk(const uint8_t *v, size_t vlen)
+{
+    return vlen > 0 && v[0] == ZKV_REC_LOG_CHUNK;
+}
+
+int zkv_rec_log_value_last(const uint8_t *v, size_t vlen, uint64_t key_seq, uint64_t *last)
+{
+    if (!is_chunk(v, vlen)) {
+        *last = key_seq;
+        return vlen > 0 ? 0 : -1;
+    }
+    if (vlen < ZKV_REC_LOG_CHUNK_HDR)
+        return -1;
+    *last = zkv_get_u64be(v + 1);
+    return *last >= key_seq ? 0 : -1;
+}
+
+int zkv_rec_log_value_walk(const uint8_t *v, size_t vlen, uint64_t key_seq, zkv_rec_entry_fn fn,
+                           void *ctx)
+{
+    if (!is_chunk(v, vlen))
+        return vlen > 0 ? fn(ctx, key_seq, v, vlen) : -1;
+    uint64_t last;
+    if (zkv_rec_log_value_last(v, vlen, key_seq, &last) != 0)
+        return -1;
+    /* the count and the lengths are checked before fn sees anything */
+    size_t at = ZKV_REC_LOG_CHUNK_HDR;
+    uint64_t n = 0;
+    while (at < vlen) {
+        if (vlen - at < 4)
+            return -1;
+        size_t len = (size_t)v[at] << 24 | (size_t)v[at + 1] << 16 | (size_t)v[at + 2] << 8 |
+                     (size_t)v[at + 3];
+        if (len == 0 || vlen - at - 4 < len)
+            return -1;
+        at += 4 + len;
+        n++;
+    }
+    if (n == 0 || n != last - key_seq + 1)
+        return -1;
+    at = ZKV_REC_LOG_CHUNK_HDR;
+    for (uint64_t seq = key_seq; seq <= last; seq++) {
+        size_t len = (size_t)v[at] << 24 | (size_t)v[at + 1] << 16 | (size_t)v[at + 2] << 8 |
+                     (size_t)v[at + 3];
+        int rc = fn(ctx, seq, v + at + 4, len);
+        if (rc != 0)
+            return rc;
+        at += 4 + len;
+    }
+    return 0;
+}

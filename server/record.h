@@ -2,7 +2,7 @@
  * as pure encode/decode functions over byte buffers. No I/O, no LevelDB.
  *
  *   'd' + user key                      value record
- *   'l' + range id + 0x00 + u64be seq   log entry
+ *   'l' + range id + 0x00 + u64be seq   log entry, or a chunk of entries from seq on
  *   'r' + range id                      range state
  *   'e' + range id + 0x00 + u64be epoch u64be start_seq: first seq written in that epoch
  *   'p' + range id                      u64be epoch: a snapshot of that epoch is being
@@ -15,6 +15,9 @@
  *               set and u64be client id, u64be client seq after the epoch (its retries
  *               are recognised by them, server/dedupe.h); an atomic batch's entry has
  *               bit 0x40 set and then u64be batch end (the seq of its last entry)
+ * log chunk:    u8 0x10, u64be last seq, then for each seq from the key's to the last:
+ *               u32be length, log entry (a batch's small entries of one range as one
+ *               record: LevelDB's cost is per record)
  * range state:  u64be epoch, u64be last seq
  *
  * Errors: encoders append to a zkv_buf and return 0 or -1 (ENOMEM); decoders return 0,
@@ -129,6 +132,24 @@ int zkv_rec_log_encode(zkv_buf *out, zkv_log_op op, uint64_t epoch, const zkv_wr
                        const uint8_t *key, size_t klen, const zkv_value_meta *m,
                        const uint8_t *value, size_t vlen);
 int zkv_rec_log_decode(const uint8_t *rec, size_t len, zkv_log_view *out);
+
+/* Log chunks: the value of a log key holds one entry (its first byte an op) or a chunk of
+ * consecutive entries (its first byte ZKV_REC_LOG_CHUNK, never an op's). */
+#define ZKV_REC_LOG_CHUNK 0x10u
+#define ZKV_REC_LOG_CHUNK_HDR 9u
+/* Appends entry rec[0..len) to the chunk being built in out (its header first when out is
+ * empty). 0, or -1 out of memory. */
+int zkv_rec_chunk_append(zkv_buf *out, const uint8_t *rec, size_t len);
+/* Writes the chunk's last seq into its header. */
+void zkv_rec_chunk_seal(zkv_buf *out, uint64_t last_seq);
+/* The last seq of the log key's value v (an entry: the key's seq). 0, or -1 malformed. */
+int zkv_rec_log_value_last(const uint8_t *v, size_t vlen, uint64_t key_seq, uint64_t *last);
+/* Calls fn for each entry of the log key's value v (seq from key_seq on) until fn returns
+ * non-zero. Returns what fn last returned (0: all seen), or -1 when v is malformed (a chunk
+ * whose entries do not fill it, or do not number last - key_seq + 1). */
+typedef int (*zkv_rec_entry_fn)(void *ctx, uint64_t seq, const uint8_t *rec, size_t len);
+int zkv_rec_log_value_walk(const uint8_t *v, size_t vlen, uint64_t key_seq, zkv_rec_entry_fn fn,
+                           void *ctx);
 
 int zkv_rec_range_state_encode(zkv_buf *out, const zkv_range_state_rec *st);
 int zkv_rec_range_state_decode(const uint8_t *rec, size_t len, zkv_range_state_rec *out);

@@ -73,19 +73,28 @@
 
 #define PENDING_BITS 4096u
 #define RESET_CHUNK 4096u /* deletions per commit while a range is reset */
+/* Log chunks (record.h): a range's small entries of one batch go to LevelDB as one record,
+ * since LevelDB's cost (memtable insertion, above all) is per record. Entries larger than
+ * CHUNK_ENTRY_MAX go alone (copying them into a chunk would cost more than it saves); a
+ * chunk is cut at CHUNK_BYTES. */
+#define CHUNK_ENTRY_MAX 1024u
+#define CHUNK_BYTES (64u * 1024u)
 
 /* A range as the store keeps it: the public state first, then what only the store sees. */
 typedef struct range {
     zkv_range_state st;
     zkv_epoch_start *hist; /* epoch history, oldest first (staged entries included) */
     size_t n_hist, hist_cap;
-    uint64_t first_seq;     /* first entry of the log (0: empty log) */
-    uint64_t snap_epoch;    /* a snapshot of this epoch is being received (0: none) */
-    uint64_t peer_epoch;    /* highest epoch of accepted replication traffic (memory only) */
-    bool state_dirty;       /* the next commit writes the 'r' record */
-    zkv_logchain staged;    /* its log records in the batch being staged */
-    zkv_logchain recent;    /* ... in the batch committed last, valid while recent_commit */
-    uint64_t recent_commit; /* == n_commits (0: none) */
+    uint64_t first_seq;  /* first entry of the log (0: empty log) */
+    uint64_t snap_epoch; /* a snapshot of this epoch is being received (0: none) */
+    uint64_t peer_epoch; /* highest epoch of accepted replication traffic (memory only) */
+    bool state_dirty;    /* the next commit writes the 'r' record */
+    zkv_logchain staged; /* its log records in the batch being staged */
+    zkv_buf pend;        /* small log entries staged, not yet in the batch: one chunk */
+    uint64_t pend_first, pend_last; /* their seqs (pend_first 0: none) */
+    uint64_t head_last;             /* last seq of the log record at first_seq (0: not known) */
+    zkv_logchain recent;            /* ... in the batch committed last, valid while recent_commit */
+    uint64_t recent_commit;         /* == n_commits (0: none) */
 } range;
 
 struct zkv_store_snapshot {
@@ -349,6 +358,22 @@ static int load_snap_marker(zkv_store *s, const uint8_t *k, size_t klen, const u
 
 /* The first and the last log entry of every range: first_seq, and the range's position
  * when the log is ahead of its 'r' record. Three seeks per range, whatever the log size. */
+/* The last entry of a log record (a chunk, or one entry). */
+typedef struct last_entry {
+    uint64_t seq;
+    const uint8_t *rec;
+    size_t len;
+} last_entry;
+
+static int note_last_entry(void *ctx, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    last_entry *le = ctx;
+    le->seq = seq;
+    le->rec = rec;
+    le->len = len;
+    return 0;
+}
+
 static int load_logs(zkv_store *s, char *err, size_t errlen)
 {
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
@@ -378,14 +403,17 @@ static int load_logs(zkv_store *s, char *err, size_t errlen)
             leveldb_iter_seek_to_last(it);
         zkv_log_view e;
         const uint8_t *v;
+        last_entry le = {0};
         if (!leveldb_iter_valid(it) || !(k = (const uint8_t *)leveldb_iter_key(it, &klen)) ||
             zkv_rec_log_key_decode(k, klen, last_id, sizeof(last_id), &last) != 0 ||
             strcmp(last_id, id) != 0 || last < first ||
             !(v = (const uint8_t *)leveldb_iter_value(it, &vlen)) ||
-            zkv_rec_log_decode(v, vlen, &e) != 0) {
+            zkv_rec_log_value_walk(v, vlen, last, note_last_entry, &le) != 0 || !le.rec ||
+            zkv_rec_log_decode(le.rec, le.len, &e) != 0) {
             bad = "corrupt log entry";
             break;
         }
+        last = le.seq; /* (a chunk's last entry) */
         range *r = range_get(s, id);
         if (!r) {
             bad = "out of memory";
@@ -535,8 +563,10 @@ void zkv_store_close(zkv_store *s)
     if (s->cache)
         leveldb_cache_destroy(s->cache);
     for (size_t i = 0; i < s->table_cap; i++) {
-        if (s->ranges[i])
+        if (s->ranges[i]) {
             free(s->ranges[i]->hist);
+            zkv_buf_free(&s->ranges[i]->pend);
+        }
         free(s->ranges[i]);
     }
     free(s->ranges);
@@ -655,6 +685,54 @@ static bool new_epoch(const range *r, uint64_t epoch)
 
 /* Stages one log entry at (m->epoch, m->seq) = r's next seq, its data change, and the history
  * entry when it opens an epoch. The caller checked every rule. */
+/* Stages r's pending small entries: one entry as itself, more as a chunk under the first's
+ * seq. */
+static int flush_pend(zkv_store *s, range *r, char *err, size_t errlen)
+{
+    if (!r->pend_first)
+        return 0;
+    s->kbuf.len = s->kbuf.off = 0;
+    if (zkv_rec_log_key(&s->kbuf, r->st.id, r->pend_first) != 0)
+        return oom(s, err, errlen);
+    const uint8_t *v = r->pend.data;
+    size_t vlen = r->pend.len;
+    if (r->pend_first == r->pend_last) { /* one entry: without the chunk's framing */
+        v += ZKV_REC_LOG_CHUNK_HDR + 4;
+        vlen -= ZKV_REC_LOG_CHUNK_HDR + 4;
+    } else {
+        zkv_rec_chunk_seal(&r->pend, r->pend_last);
+    }
+    leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len, (const char *)v,
+                           vlen);
+    r->pend.len = r->pend.off = 0;
+    r->pend_first = r->pend_last = 0;
+    return 0;
+}
+
+/* Stages the log entry s->vbuf of seq: into r's pending chunk when it is small and follows
+ * it, otherwise (after the pending chunk) as a record of its own. */
+static int stage_log_record(zkv_store *s, range *r, uint64_t seq, char *err, size_t errlen)
+{
+    bool small = s->vbuf.len <= CHUNK_ENTRY_MAX;
+    if (r->pend_first && (!small || seq != r->pend_last + 1 || r->pend.len >= CHUNK_BYTES) &&
+        flush_pend(s, r, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    if (small) {
+        if (zkv_rec_chunk_append(&r->pend, s->vbuf.data, s->vbuf.len) != 0)
+            return oom(s, err, errlen);
+        if (!r->pend_first)
+            r->pend_first = seq;
+        r->pend_last = seq;
+        return 0;
+    }
+    s->kbuf.len = s->kbuf.off = 0;
+    if (zkv_rec_log_key(&s->kbuf, r->st.id, seq) != 0)
+        return oom(s, err, errlen);
+    leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
+                           (const char *)s->vbuf.data, s->vbuf.len);
+    return 0;
+}
+
 static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_tag *tag,
                        const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
                        const zkv_value_meta *m, char *err, size_t errlen)
@@ -666,13 +744,11 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
             return ZKV_STORE_ERR;
         r->state_dirty = true; /* epochs change rarely: the 'r' record says it too */
     }
-    s->kbuf.len = s->kbuf.off = 0;
     s->vbuf.len = s->vbuf.off = 0;
-    if (zkv_rec_log_key(&s->kbuf, r->st.id, m->seq) != 0 ||
-        zkv_rec_log_encode(&s->vbuf, op, m->epoch, tag, key, klen, m, value, vlen) != 0)
+    if (zkv_rec_log_encode(&s->vbuf, op, m->epoch, tag, key, klen, m, value, vlen) != 0)
         return oom(s, err, errlen);
-    leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
-                           (const char *)s->vbuf.data, s->vbuf.len);
+    if (stage_log_record(s, r, m->seq, err, errlen) != 0)
+        return ZKV_STORE_ERR;
     /* A copy for log reads right after the commit; without memory, they read LevelDB. */
     (void)zkv_logbatch_add(&s->lb[s->lb_staged], &r->staged, m->seq, s->vbuf.data, s->vbuf.len);
     s->kbuf.len = 0;
@@ -688,8 +764,10 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
         leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
         stage_data_key(s, key, klen, NULL, 0);
     }
-    if (r->first_seq == 0)
+    if (r->first_seq == 0) {
         r->first_seq = m->seq;
+        r->head_last = 0;
+    }
     r->st.last_seq = m->seq;
     r->st.epoch = m->epoch;
     r->st.bytes_written += klen + vlen;
@@ -701,6 +779,9 @@ static void forget_log_records(range *r)
 {
     zkv_logchain_init(&r->staged);
     r->recent_commit = 0;
+    r->head_last = 0;
+    r->pend.len = r->pend.off = 0; /* (set_position stages them first; others drop them) */
+    r->pend_first = r->pend_last = 0;
 }
 
 static range *writable(zkv_store *s, const char *range_id, char *err, size_t errlen)
@@ -869,17 +950,49 @@ int64_t zkv_store_truncate_log(zkv_store *s, const char *range_id, uint64_t upto
     if (!r || r->first_seq == 0)
         return 0;
     uint64_t limit = upto_seq < r->st.committed_seq ? upto_seq : r->st.committed_seq;
-    if (r->first_seq > limit)
-        return 0;
-    uint64_t n = limit - r->first_seq + 1;
-    if (n > ZKV_STORE_TRUNCATE_CHUNK)
-        n = ZKV_STORE_TRUNCATE_CHUNK;
-    for (uint64_t seq = r->first_seq; seq < r->first_seq + n; seq++) {
-        s->kbuf.len = s->kbuf.off = 0;
-        if (zkv_rec_log_key(&s->kbuf, r->st.id, seq) != 0)
-            return oom(s, err, errlen);
-        leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
+    if (r->first_seq > limit || (r->head_last && r->head_last > limit))
+        return 0; /* (the record at the head holds entries past the limit: it stays) */
+    /* Whole records from the head, up to ZKV_STORE_TRUNCATE_CHUNK entries: a chunk that
+     * reaches past the limit stays, and the log then starts a little before it. */
+    s->kbuf.len = s->kbuf.off = 0;
+    if (zkv_rec_log_key(&s->kbuf, r->st.id, r->first_seq) != 0)
+        return oom(s, err, errlen);
+    size_t prefix_len = s->kbuf.len - 8;
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
+    uint64_t n = 0;
+    bool budget_left = true;
+    int rc = 0;
+    r->head_last = 0;
+    for (leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len); leveldb_iter_valid(it);
+         leveldb_iter_next(it)) {
+        size_t klen, vlen;
+        const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
+        if (klen != prefix_len + 8 || memcmp(k, s->kbuf.data, prefix_len) != 0)
+            break;
+        uint64_t first = zkv_get_u64be(k + prefix_len), last;
+        const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
+        if (zkv_rec_log_value_last(v, vlen, first, &last) != 0) {
+            set_err(err, errlen, "corrupt log record", NULL);
+            rc = ZKV_STORE_ERR;
+            break;
+        }
+        if (last > limit) {
+            r->head_last = last;
+            break;
+        }
+        if (n >= ZKV_STORE_TRUNCATE_CHUNK) {
+            budget_left = false;
+            break;
+        }
+        leveldb_writebatch_delete(s->batch, (const char *)k, klen);
+        n += last - first + 1;
+        r->first_seq = last + 1;
     }
+    rc = iter_finish(it, rc, "LevelDB read failed while truncating a log", err, errlen);
+    if (rc != 0)
+        return rc;
+    if (n == 0)
+        return 0;
     /* The log may end up empty: the position goes to the 'r' record in the same batch. */
     if (stage_state(s, r, err, errlen) != 0)
         return ZKV_STORE_ERR;
@@ -887,10 +1000,9 @@ int64_t zkv_store_truncate_log(zkv_store *s, const char *range_id, uint64_t upto
      * commits first, after which a range's chain holds only that batch's entries, all
      * above the committed seq this truncation stops at. */
     s->n_pending++;
-    r->first_seq += n;
     if (r->first_seq > r->st.last_seq)
         r->first_seq = 0;
-    if (r->first_seq == 0 || r->first_seq > limit)
+    if (r->first_seq == 0 || r->first_seq > limit || budget_left)
         return 0;
     return (int64_t)(limit - r->first_seq + 1);
 }
@@ -1292,7 +1404,7 @@ int zkv_store_range_set_position(zkv_store *s, const char *range_id, uint64_t ep
     range *r = writable(s, range_id, err, errlen);
     if (!r)
         return ZKV_STORE_ERR;
-    if (mark_dirty(s, r, err, errlen) != 0)
+    if (mark_dirty(s, r, err, errlen) != 0 || flush_pend(s, r, err, errlen) != 0)
         return ZKV_STORE_ERR;
     for (size_t i = 0; i < r->n_hist; i++) {
         s->kbuf.len = s->kbuf.off = 0;
@@ -1357,7 +1469,8 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
         return 0;
     /* The log entries of the batch carry the positions; 'r' only where they cannot. */
     for (size_t i = 0; i < s->n_dirty; i++)
-        if (s->dirty[i]->state_dirty && stage_state(s, s->dirty[i], err, errlen) != 0)
+        if (flush_pend(s, s->dirty[i], err, errlen) != 0 ||
+            (s->dirty[i]->state_dirty && stage_state(s, s->dirty[i], err, errlen) != 0))
             return ZKV_STORE_ERR;
     char *lerr = NULL;
     uint64_t t0 = zkv_now_us(), l0 = level0_files(s, t0);
@@ -1597,6 +1710,30 @@ static int mem_log_entry(void *vctx, uint64_t seq, const uint8_t *rec, size_t le
     return mc->fn(mc->ctx, seq, &e) != 0 ? 1 : 0;
 }
 
+/* A log read from LevelDB: each entry of a record (a chunk, or one entry) with seq in
+ * [from, last] is decoded and given to fn; 1 when fn stops the read, 2 past last. */
+typedef struct log_walk_ctx {
+    zkv_store_log_fn fn;
+    void *ctx;
+    uint64_t from, last;
+    bool bad;
+} log_walk_ctx;
+
+static int log_walk_entry(void *vctx, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    log_walk_ctx *wc = vctx;
+    if (seq < wc->from)
+        return 0;
+    zkv_log_view e;
+    if (zkv_rec_log_decode(rec, len, &e) != 0) {
+        wc->bad = true;
+        return -1;
+    }
+    if (wc->fn(wc->ctx, seq, &e) != 0)
+        return 1;
+    return seq >= wc->last ? 2 : 0;
+}
+
 void zkv_store_log_read_counts(const zkv_store *s, uint64_t *from_memory, uint64_t *from_db)
 {
     *from_memory = s->log_reads_mem;
@@ -1635,29 +1772,45 @@ int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zk
         return rc;
     }
     s->log_reads_db++;
+    /* The record holding from_seq: its key, or (a chunk) the one before it. Never before
+     * the log's first entry: the keys below it are deletion markers an iterator would step
+     * over one by one. */
+    if (r && r->first_seq && from_seq < r->first_seq) {
+        from_seq = r->first_seq;
+        s->kbuf.len = s->kbuf.off = 0;
+        if (zkv_rec_log_key(&s->kbuf, range_id, from_seq) != 0) {
+            set_err(err, errlen, "out of memory", NULL);
+            return ZKV_STORE_ERR;
+        }
+    }
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
+    leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len);
+    size_t klen = 0, vlen;
+    const uint8_t *k = leveldb_iter_valid(it) ? (const uint8_t *)leveldb_iter_key(it, &klen) : NULL;
+    if (!k || klen != s->kbuf.len || memcmp(k, s->kbuf.data, klen) != 0) {
+        if (k)
+            leveldb_iter_prev(it);
+        else
+            leveldb_iter_seek_to_last(it);
+        k = leveldb_iter_valid(it) ? (const uint8_t *)leveldb_iter_key(it, &klen) : NULL;
+        if (!k || klen != prefix_len + 8 || memcmp(k, s->kbuf.data, prefix_len) != 0)
+            leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len); /* none before */
+    }
+    log_walk_ctx wc = {.fn = fn, .ctx = ctx, .from = from_seq, .last = last};
     int rc = 0;
-    for (leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len); leveldb_iter_valid(it);
-         leveldb_iter_next(it)) {
-        size_t klen, vlen;
-        const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
+    for (; leveldb_iter_valid(it) && rc == 0; leveldb_iter_next(it)) {
+        k = (const uint8_t *)leveldb_iter_key(it, &klen);
         if (klen != prefix_len + 8 || memcmp(k, s->kbuf.data, prefix_len) != 0)
             break;
         const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
-        zkv_log_view e;
-        if (zkv_rec_log_decode(v, vlen, &e) != 0) {
+        rc = zkv_rec_log_value_walk(v, vlen, zkv_get_u64be(k + prefix_len), log_walk_entry, &wc);
+        if (rc < 0 || wc.bad) {
             set_err(err, errlen, "corrupt log entry", NULL);
             rc = ZKV_STORE_ERR;
-            break;
         }
-        uint64_t seq = zkv_get_u64be(k + prefix_len);
-        if (fn(ctx, seq, &e) != 0) {
-            rc = 1;
-            break;
-        }
-        if (seq >= last)
-            break;
     }
+    if (rc == 2) /* past the range's last entry */
+        rc = 0;
     return iter_finish(it, rc, "LevelDB log read failed", err, errlen);
 }
 

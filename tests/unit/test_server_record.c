@@ -221,6 +221,74 @@ static void test_log_entry(void)
 }
 
 /* A conditional write's entry: the op's bit 0x80 and the tag after the epoch. */
+typedef struct {
+    uint64_t seqs[8];
+    size_t lens[8];
+    int n;
+} walked;
+
+static int walk_note(void *ctx, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    walked *w = ctx;
+    (void)rec;
+    if (w->n == 8)
+        return 1;
+    w->seqs[w->n] = seq;
+    w->lens[w->n++] = len;
+    return 0;
+}
+
+/* Log chunks: entries framed by length after a header with the last seq; a single entry
+ * reads as a chunk of one; every malformed chunk is refused before any entry is seen. */
+static void test_log_chunk(void)
+{
+    zkv_buf e1, e2, c;
+    zkv_buf_init(&e1);
+    zkv_buf_init(&e2);
+    zkv_buf_init(&c);
+    zkv_value_meta m = {.epoch = 3, .seq = 10};
+    CU_ASSERT_EQUAL_FATAL(zkv_rec_log_encode(&e1, ZKV_LOG_OP_PUT, 3, NULL, (const uint8_t *)"k", 1,
+                                             &m, (const uint8_t *)"v", 1),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        zkv_rec_log_encode(&e2, ZKV_LOG_OP_DELETE, 3, NULL, (const uint8_t *)"k", 1, &m, NULL, 0),
+        0);
+    CU_ASSERT_NOT_EQUAL(e1.data[0], ZKV_REC_LOG_CHUNK); /* an entry never looks like one */
+    CU_ASSERT_EQUAL(zkv_rec_chunk_append(&c, e1.data, e1.len), 0);
+    CU_ASSERT_EQUAL(zkv_rec_chunk_append(&c, e2.data, e2.len), 0);
+    zkv_rec_chunk_seal(&c, 11);
+    CU_ASSERT_EQUAL(c.len, ZKV_REC_LOG_CHUNK_HDR + 8 + e1.len + e2.len);
+    uint64_t last = 0;
+    CU_ASSERT_EQUAL(zkv_rec_log_value_last(c.data, c.len, 10, &last), 0);
+    CU_ASSERT_EQUAL(last, 11);
+    walked w = {0};
+    CU_ASSERT_EQUAL(zkv_rec_log_value_walk(c.data, c.len, 10, walk_note, &w), 0);
+    CU_ASSERT_EQUAL_FATAL(w.n, 2);
+    CU_ASSERT_EQUAL(w.seqs[0], 10);
+    CU_ASSERT_EQUAL(w.lens[0], e1.len);
+    CU_ASSERT_EQUAL(w.seqs[1], 11);
+    CU_ASSERT_EQUAL(w.lens[1], e2.len);
+    /* a single entry */
+    walked one = {0};
+    CU_ASSERT_EQUAL(zkv_rec_log_value_last(e1.data, e1.len, 7, &last), 0);
+    CU_ASSERT_EQUAL(last, 7);
+    CU_ASSERT_EQUAL(zkv_rec_log_value_walk(e1.data, e1.len, 7, walk_note, &one), 0);
+    CU_ASSERT_EQUAL(one.n, 1);
+    CU_ASSERT_EQUAL(one.seqs[0], 7);
+    /* malformed: the count does not match the header, a length runs past the end, a
+     * truncated header, a last seq below the key's, an empty value */
+    walked bad = {0};
+    CU_ASSERT_EQUAL(zkv_rec_log_value_walk(c.data, c.len, 9, walk_note, &bad), -1);
+    CU_ASSERT_EQUAL(zkv_rec_log_value_walk(c.data, c.len - 1, 10, walk_note, &bad), -1);
+    CU_ASSERT_EQUAL(zkv_rec_log_value_walk(c.data, 5, 10, walk_note, &bad), -1);
+    CU_ASSERT_EQUAL(zkv_rec_log_value_last(c.data, c.len, 12, &last), -1);
+    CU_ASSERT_EQUAL(zkv_rec_log_value_walk(c.data, 0, 10, walk_note, &bad), -1);
+    CU_ASSERT_EQUAL(bad.n, 0);
+    zkv_buf_free(&e1);
+    zkv_buf_free(&e2);
+    zkv_buf_free(&c);
+}
+
 static void test_log_entry_tagged(void)
 {
     const uint8_t key[] = {'k', 0x00};
@@ -286,6 +354,7 @@ int main(void)
     CU_add_test(s, "log key", test_log_key);
     CU_add_test(s, "range state", test_range_state);
     CU_add_test(s, "log entry", test_log_entry);
+    CU_add_test(s, "log chunk", test_log_chunk);
     CU_add_test(s, "epoch history and snapshot marker keys", test_epoch_and_snap_keys);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -3,13 +3,14 @@
  * scans within bounds, the log, stale epochs, and what survives a reopen (data, range
  * states, sequence numbers; keys stored at 'd' + key as docs/internals.md says), and the
  * replication primitives: epoch history, applied entries, log truncation, snapshot reads
- * and range resets with their positions; range positions recovered from the log's last
- * entry (format 2: no 'r' record per write) and from format-1 'r' records. Row cache
- * coherence: targeted interleavings of cached GETs with puts, deletes, applied entries,
- * snapshot items, range resets and truncation, values held across drops of their cache
- * entry, and random operation sequences on a store with a tiny cache (forcing evictions)
- * whose every GET must equal the same sequence on a store without a cache. Split and merge:
- * zkv_store_range_fork (children continue a parent's log at its exact position, with its
+ * and range resets with their positions; log chunks (one record for a batch's small
+ * entries of a range: reads from inside one, truncation by whole records, positions); range
+ * positions recovered from the log's last entry (format 2: no 'r' record per write) and from
+ * format-1 'r' records. Row cache coherence: targeted interleavings of cached GETs with puts,
+ * deletes, applied entries, snapshot items, range resets and truncation, values held across drops
+ * of their cache entry, and random operation sequences on a store with a tiny cache (forcing
+ * evictions) whose every GET must equal the same sequence on a store without a cache. Split and
+ * merge: zkv_store_range_fork (children continue a parent's log at its exact position, with its
  * history; start empty when this copy is elsewhere; the parent's log goes either way;
  * idempotent, durable across a restart) and zkv_store_middle_key (the middle key of a
  * small range, a bisection by size estimates for a large one). Cases that abort the
@@ -462,14 +463,17 @@ static void test_truncate(void)
 {
     zkv_store *s = open_db2();
     char k[16];
+    /* one batch each: 5,000 log records of one entry (test_log_chunks has batches) */
     for (int i = 1; i <= 5000; i++) {
         snprintf(k, sizeof(k), "t%05d", i);
         CU_ASSERT_EQUAL_FATAL(put_s(s, "t0", 1, k, "v"), 0);
+        if (i == 1) {
+            /* nothing is committed yet: nothing to truncate */
+            CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "t0", 4500, err, sizeof(err)), 0);
+            CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), 1);
+        }
+        CU_ASSERT_EQUAL_FATAL(zkv_store_commit(s, err, sizeof(err)), 0);
     }
-    /* nothing is committed yet: nothing to truncate */
-    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "t0", 4500, err, sizeof(err)), 0);
-    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), 1);
-    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
     /* bounded work per call */
     CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "t0", 4500, err, sizeof(err)),
                     4500 - (int64_t)ZKV_STORE_TRUNCATE_CHUNK);
@@ -504,6 +508,124 @@ static void test_truncate(void)
     CU_ASSERT_EQUAL(put_s(s, "t0", 1, "u3", "v"), 0);
     CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "t0"), 5003);
     CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+}
+
+/* Log chunks: a batch's small entries of one range share a LevelDB record (record.h). */
+typedef struct {
+    uint64_t first, next; /* the seq the read started at, the seq expected next */
+    size_t n, vlen_big;
+    bool in_order;
+} chunk_read;
+
+static int collect_chunked(void *ctx, uint64_t seq, const zkv_log_view *e)
+{
+    chunk_read *c = ctx;
+    if (c->n == 0)
+        c->first = c->next = seq;
+    c->in_order = c->in_order && seq == c->next && e->value.meta.seq == seq;
+    if (e->value.value_len > 1000)
+        c->vlen_big = e->value.value_len;
+    c->next = seq + 1;
+    c->n++;
+    return 0;
+}
+
+static chunk_read read_from(zkv_store *s, uint64_t from)
+{
+    chunk_read c = {.in_order = true};
+    CU_ASSERT_EQUAL(zkv_store_read_log(s, "c0", from, collect_chunked, &c, err, sizeof(err)), 0);
+    return c;
+}
+
+static zkv_store *open_db4(void)
+{
+    zkv_store *s = NULL;
+    char path[200];
+    snprintf(path, sizeof(path), "%s/db4", dir);
+    CU_ASSERT_EQUAL_FATAL(zkv_store_open(path, &s, err, sizeof(err)), 0);
+    return s;
+}
+
+static void test_log_chunks(void)
+{
+    zkv_store *s = open_db4();
+    char k[16], big[2048];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    /* one batch: 300 small entries, a large one (alone), 100 small ones */
+    for (int i = 1; i <= 401; i++) {
+        snprintf(k, sizeof(k), "c%05d", i);
+        CU_ASSERT_EQUAL_FATAL(put_s(s, "c0", 2, k, i == 301 ? big : "v"), 0);
+    }
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    /* then one batch of one entry */
+    CU_ASSERT_EQUAL_FATAL(put_s(s, "c0", 2, "c00402", "v"), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    /* on disk: three records for the first batch (chunk, large entry, chunk) and one */
+    char path[200];
+    snprintf(path, sizeof(path), "%s/db4", dir);
+    leveldb_options_t *o = leveldb_options_create();
+    char *lerr = NULL;
+    leveldb_t *db = leveldb_open(o, path, &lerr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    leveldb_readoptions_t *ro = leveldb_readoptions_create();
+    leveldb_iterator_t *it = leveldb_create_iterator(db, ro);
+    const char lp[4] = {'l', 'c', '0', 0};
+    uint64_t firsts[8];
+    int n = 0;
+    for (leveldb_iter_seek(it, lp, sizeof lp); leveldb_iter_valid(it) && n < 8;
+         leveldb_iter_next(it)) {
+        size_t klen;
+        const char *key = leveldb_iter_key(it, &klen);
+        if (klen != sizeof lp + 8 || memcmp(key, lp, sizeof lp) != 0)
+            break;
+        firsts[n++] = zkv_get_u64be((const uint8_t *)key + sizeof lp);
+    }
+    leveldb_iter_destroy(it);
+    leveldb_readoptions_destroy(ro);
+    leveldb_close(db);
+    leveldb_options_destroy(o);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    CU_ASSERT_EQUAL(firsts[0], 1);
+    CU_ASSERT_EQUAL(firsts[1], 301);
+    CU_ASSERT_EQUAL(firsts[2], 302);
+    CU_ASSERT_EQUAL(firsts[3], 402);
+    /* reopened: the position from the last record; reads from anywhere, in order */
+    s = open_db4();
+    const zkv_range_state *r = zkv_store_range(s, "c0");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(r->last_seq, 402);
+    CU_ASSERT_EQUAL(r->epoch, 2);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "c0"), 1);
+    uint64_t froms[] = {1, 150, 300, 301, 302, 350, 401, 402};
+    for (size_t i = 0; i < sizeof froms / sizeof froms[0]; i++) {
+        chunk_read c = read_from(s, froms[i]);
+        CU_ASSERT_EQUAL(c.first, froms[i]);
+        CU_ASSERT_EQUAL(c.n, 402 - froms[i] + 1);
+        CU_ASSERT_TRUE(c.in_order);
+        CU_ASSERT_EQUAL(c.vlen_big, froms[i] <= 301 ? sizeof big - 1 : 0);
+    }
+    /* truncation takes whole records: the first chunk holds 1-300 */
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "c0", 200, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "c0"), 1);
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "c0", 301, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "c0"), 302);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    chunk_read c = read_from(s, 1); /* below the log: from its first entry */
+    CU_ASSERT_EQUAL(c.first, 302);
+    CU_ASSERT_EQUAL(c.n, 101);
+    CU_ASSERT_TRUE(c.in_order);
+    zkv_store_close(s);
+    s = open_db4();
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "c0"), 302);
+    CU_ASSERT_EQUAL(zkv_store_truncate_log(s, "c0", 500, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_log_first_seq(s, "c0"), 0); /* all of it, position in 'r' */
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    s = open_db4();
+    CU_ASSERT_EQUAL(zkv_store_range(s, "c0")->last_seq, 402);
     zkv_store_close(s);
 }
 
@@ -1776,6 +1898,7 @@ int main(int argc, char **argv)
     CU_add_test(s, "epoch history", test_history);
     CU_add_test(s, "apply replicated entries", test_apply);
     CU_add_test(s, "log truncation", test_truncate);
+    CU_add_test(s, "log chunks: a batch's small entries in one record", test_log_chunks);
     CU_add_test(s, "snapshot reads while writes go on", test_snapshot_read);
     CU_add_test(s, "range reset, items, position, reopen", test_reset_and_position);
     CU_add_test(s, "positions from the log and from 'r' records", test_positions);
