@@ -78,7 +78,7 @@
  * CHUNK_ENTRY_MAX go alone (copying them into a chunk would cost more than it saves); a
  * chunk is cut at CHUNK_BYTES. */
 #define CHUNK_ENTRY_MAX 1024u
-#define CHUNK_BYTES (64u * 1024u)
+#define CHUNK_BYTES ((size_t)64 * 1024)
 
 /* A range as the store keeps it: the public state first, then what only the store sees. */
 typedef struct range {
