@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # compare.sh [--runs N] [--requests N] [--out FILE] [--zkv-flags "FLAGS"]
-#            [--server-flags "FLAGS"]: zkv against Redis on loopback, in one run, with
-# redis-benchmark's default shape: 50 clients, 100-byte values, 100,000 keys, SET/PUT
-# then GET, pipeline 1 and 16.
+#            [--server-flags "FLAGS"] [--size BYTES]: zkv against Redis on loopback, in
+# one run, with redis-benchmark's default shape: 50 clients, 100-byte values (--size),
+# 100,000 keys, SET/PUT then GET, pipeline 1 and 16.
 #
 # Starts, in a temp dir and on free loopback ports: redis-server without persistence
 # (--save '' --appendonly no, as its benchmark is usually run), a ZooKeeper, then in turn
@@ -37,11 +37,12 @@ while [ $# -gt 0 ]; do
     --out) out="${2:?}"; shift 2 ;;
     --zkv-flags) zkv_flags="${2?}"; shift 2 ;;
     --server-flags) server_flags="${2?}"; shift 2 ;;
+    --size) size="${2:?}"; shift 2 ;;
     -h|--help) usage ;;
     *) echo "compare: unknown argument '$1'" >&2; usage ;;
   esac
 done
-case "$runs$requests" in *[!0-9]*) echo "compare: --runs and --requests take numbers" >&2; exit 2 ;; esac
+case "$runs$requests$size" in *[!0-9]*) echo "compare: --runs, --requests and --size take numbers" >&2; exit 2 ;; esac
 
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
