@@ -37,6 +37,7 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->min_in_sync = ZKV_SERVER_DEFAULT_MIN_IN_SYNC;
     cfg->replica_lag_ms = ZKV_SERVER_DEFAULT_REPLICA_LAG_MS;
     cfg->log_retain = ZKV_SERVER_DEFAULT_LOG_RETAIN;
+    cfg->log_retain_mb = ZKV_SERVER_DEFAULT_LOG_RETAIN_MB;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     cfg->cache_mb =
         zkv_server_default_cache_mb(pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0);
@@ -100,6 +101,10 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "remove an in-sync replica not caught up for this long", 10, 3600000},
         {"log-retain", 0, ZKV_FLAG_INT, &cfg->log_retain, "N",
          "range log entries kept beyond what in-sync replicas still need", 0, 1000000000L},
+        {"log-retain-mb", 0, ZKV_FLAG_INT, &cfg->log_retain_mb, "N",
+         "and of those no more than N MiB a range (0: no limit in bytes): a log of large values "
+         "counted in entries alone holds gigabytes that LevelDB compacts again and again",
+         0, 1000000},
         {"cache-mb", 0, ZKV_FLAG_INT, &cfg->cache_mb, "N",
          "row cache for GETs in MiB (0: none; default: an eighth of the machine's memory, "
          "64 to 32768)",

@@ -15,6 +15,7 @@
 #define ZKV_SERVER_DEFAULT_MIN_IN_SYNC 1
 #define ZKV_SERVER_DEFAULT_REPLICA_LAG_MS 2000
 #define ZKV_SERVER_DEFAULT_LOG_RETAIN 100000
+#define ZKV_SERVER_DEFAULT_LOG_RETAIN_MB 64
 #define ZKV_SERVER_MIN_DEFAULT_CACHE_MB 64    /* the row cache by default: an eighth of */
 #define ZKV_SERVER_MAX_DEFAULT_CACHE_MB 32768 /* the machine's memory, within these */
 #define ZKV_SERVER_MAX_CACHE_MB 1048576       /* 1 TiB */
@@ -44,6 +45,7 @@ typedef struct zkv_server_config {
     long min_in_sync;      /* --min-in-sync: copies (owner included) a write needs */
     long replica_lag_ms;   /* --replica-lag-ms */
     long log_retain;       /* --log-retain */
+    long log_retain_mb;    /* --log-retain-mb: and no more than this many MiB of them */
     long cache_mb;         /* --cache-mb: row cache budget in MiB (0: no cache) */
     long write_buffer_mb;  /* --write-buffer-mb: LevelDB memtable size in MiB */
     long compaction_nice;  /* --compaction-nice: LevelDB background thread's nice increment */

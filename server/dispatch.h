@@ -64,8 +64,10 @@ typedef struct zkv_dispatch_env {
     size_t n_vis_by_map;
     void (*owner_status)(void *ctx, const char *range_id, struct zkv_reply *r);
     void *hook_ctx;
-    /* Replicas keep the last log_retain entries of a range's log (0: keep everything). */
+    /* Replicas keep the last log_retain entries of a range's log (0: keep everything), and
+     * of those no more than log_retain_bytes (0: no limit in bytes). */
     uint64_t log_retain;
+    uint64_t log_retain_bytes;
     /* The conditional writes applied here (dedupe.h), owner and replica alike; NULL: none
      * remembered (every retry is judged again). */
     struct zkv_dedupe *dedupe;

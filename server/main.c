@@ -98,6 +98,7 @@ int main(int argc, char **argv)
         .min_in_sync = (int)cfg.min_in_sync,
         .replica_lag_ms = (uint64_t)cfg.replica_lag_ms,
         .log_retain = (uint64_t)cfg.log_retain,
+        .log_retain_bytes = (uint64_t)cfg.log_retain_mb << 20,
         .metrics_host = cfg.metrics ? cfg.metrics_host : NULL,
         .metrics_port = cfg.metrics_port,
         .handoff_ms = (uint64_t)cfg.handoff_ms,

@@ -263,9 +263,10 @@ void zkv_replica_append(const zkv_dispatch_env *env, const zkv_session *sess,
                                      req->head_seq > sent_end ? req->head_seq : sent_end,
                                      st->last_seq, zkv_now_ms());
     }
-    if (env->log_retain && st && st->last_seq > env->log_retain &&
-        zkv_store_truncate_log(env->store, rg->id, st->last_seq - env->log_retain, err,
-                               sizeof(err)) < 0) {
+    uint64_t retain =
+        zkv_store_log_retain(env->store, rg->id, env->log_retain, env->log_retain_bytes);
+    if (env->log_retain && st && st->last_seq > retain &&
+        zkv_store_truncate_log(env->store, rg->id, st->last_seq - retain, err, sizeof(err)) < 0) {
         store_failure(r, "truncating the log", err);
         return;
     }

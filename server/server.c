@@ -642,6 +642,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
                                 .max_value = opt->max_value,
                                 .fenced = true,
                                 .log_retain = opt->log_retain,
+                                .log_retain_bytes = opt->log_retain_bytes,
                                 .auth = opt->auth};
     s->env.dedupe = zkv_dedupe_new();    /* NULL out of memory: retries are judged again */
     s->env.clock = zkv_ownerclock_new(); /* NULL: replicas judge expiry by their clock */
@@ -681,6 +682,7 @@ int zkv_server_run(const zkv_server_options *opt, zkv_store *store)
     zkv_shipper_options sopt = {.min_in_sync = opt->min_in_sync,
                                 .replica_lag_ms = opt->replica_lag_ms,
                                 .log_retain = opt->log_retain,
+                                .log_retain_bytes = opt->log_retain_bytes,
                                 .copy_rate = opt->copy_rate,
                                 .max_copies = opt->max_copies};
     const zkv_ship_node node = {.loop = &s->loop,

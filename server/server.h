@@ -16,10 +16,11 @@ typedef struct zkv_server_options {
     const char *cluster_name;
     size_t max_key;
     size_t max_value;
-    int min_in_sync;          /* --min-in-sync: owner + in_sync replicas a write needs */
-    uint64_t replica_lag_ms;  /* --replica-lag-ms: in_sync replicas behind longer are removed */
-    uint64_t log_retain;      /* --log-retain: log entries kept beyond what replicas need */
-    const char *metrics_host; /* --metrics: serve GET /metrics there (NULL: off) */
+    int min_in_sync;           /* --min-in-sync: owner + in_sync replicas a write needs */
+    uint64_t replica_lag_ms;   /* --replica-lag-ms: in_sync replicas behind longer are removed */
+    uint64_t log_retain;       /* --log-retain: log entries kept beyond what replicas need */
+    uint64_t log_retain_bytes; /* --log-retain-mb in bytes (0: no limit in bytes) */
+    const char *metrics_host;  /* --metrics: serve GET /metrics there (NULL: off) */
     int metrics_port;
     uint64_t handoff_ms;         /* --handoff-timeout-ms */
     uint64_t leave_ms;           /* --leave-timeout-ms (0: no controlled shutdown) */

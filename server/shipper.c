@@ -1347,7 +1347,10 @@ static void truncate_step(zkv_shipper *sh, owned *o)
     if (!rs)
         return;
     uint64_t floor =
-        zkv_repl_truncate_floor(rs->committed_seq, sh->opt.log_retain, o->reps, (size_t)o->n);
+        zkv_repl_truncate_floor(rs->committed_seq,
+                                zkv_store_log_retain(sh->node.store, o->range.id,
+                                                     sh->opt.log_retain, sh->opt.log_retain_bytes),
+                                o->reps, (size_t)o->n);
     /* A snapshot being sent keeps the entries after its seq: its replica streams from there
      * once it is installed. (A throttled copy can take longer than --log-retain writes; it
      * must not end needing another one.) */

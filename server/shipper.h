@@ -85,11 +85,12 @@ typedef struct zkv_ship_node {
 } zkv_ship_node;
 
 typedef struct zkv_shipper_options {
-    int min_in_sync;         /* --min-in-sync */
-    uint64_t replica_lag_ms; /* --replica-lag-ms */
-    uint64_t log_retain;     /* --log-retain */
-    uint64_t copy_rate;      /* --copy-rate-mb in bytes/s: snapshot data sent (0: unlimited) */
-    int max_copies;          /* --max-copies: snapshots sent at the same time */
+    int min_in_sync;           /* --min-in-sync */
+    uint64_t replica_lag_ms;   /* --replica-lag-ms */
+    uint64_t log_retain;       /* --log-retain */
+    uint64_t log_retain_bytes; /* --log-retain-mb in bytes (0: no limit) */
+    uint64_t copy_rate;        /* --copy-rate-mb in bytes/s: snapshot data sent (0: unlimited) */
+    int max_copies;            /* --max-copies: snapshots sent at the same time */
 } zkv_shipper_options;
 
 zkv_shipper *zkv_shipper_new(const zkv_ship_node *node, const zkv_shipper_options *opt);

@@ -66,6 +66,7 @@
 #include "common/keyrange.h"
 #include "common/util.h"
 #include "logbatch.h"
+#include "logspan.h"
 #include "rowcache.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,7 @@ typedef struct range {
     zkv_buf pend;        /* small log entries staged, not yet in the batch: one chunk */
     uint64_t pend_first, pend_last; /* their seqs (pend_first 0: none) */
     uint64_t head_last;             /* last seq of the log record at first_seq (0: not known) */
+    zkv_logspan span;               /* log bytes by seq, for zkv_store_log_entries_within */
     zkv_logchain recent;            /* ... in the batch committed last, valid while recent_commit */
     uint64_t recent_commit;         /* == n_commits (0: none) */
 } range;
@@ -749,6 +751,7 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
         return oom(s, err, errlen);
     if (stage_log_record(s, r, m->seq, err, errlen) != 0)
         return ZKV_STORE_ERR;
+    zkv_logspan_add(&r->span, m->seq, s->vbuf.len);
     /* A copy for log reads right after the commit; without memory, they read LevelDB. */
     (void)zkv_logbatch_add(&s->lb[s->lb_staged], &r->staged, m->seq, s->vbuf.data, s->vbuf.len);
     s->kbuf.len = 0;
@@ -781,6 +784,7 @@ static void forget_log_records(range *r)
     r->recent_commit = 0;
     r->head_last = 0;
     r->pend.len = r->pend.off = 0; /* (set_position stages them first; others drop them) */
+    zkv_logspan_reset(&r->span);
     r->pend_first = r->pend_last = 0;
 }
 
@@ -900,6 +904,16 @@ int zkv_store_history(const zkv_store *s, const char *range_id, zkv_epoch_start 
     if (k)
         memcpy(out, r->hist, k * sizeof(*out));
     return r->n_hist > INT32_MAX ? ZKV_STORE_ERR : (int)r->n_hist;
+}
+
+uint64_t zkv_store_log_retain(const zkv_store *s, const char *range_id, uint64_t entries,
+                              uint64_t bytes)
+{
+    const range *r = range_find(s, range_id);
+    if (!bytes || !r)
+        return entries;
+    uint64_t within = zkv_logspan_entries_within(&r->span, r->st.last_seq, bytes);
+    return within < entries ? within : entries;
 }
 
 uint64_t zkv_store_log_first_seq(const zkv_store *s, const char *range_id)

@@ -184,6 +184,11 @@ int zkv_store_apply(zkv_store *s, const char *range_id, const zkv_store_entry *e
                     size_t errlen);
 
 /* First seq of the range's log, 0 when the log is empty (the log is [first, last_seq]). */
+/* How many of the range's newest log entries to keep beyond what replicas need: entries,
+ * fewer when those take more than bytes bytes (logspan.h: to a MiB's precision, counting
+ * entries written since open; bytes 0: no limit in bytes). */
+uint64_t zkv_store_log_retain(const zkv_store *s, const char *range_id, uint64_t entries,
+                              uint64_t bytes);
 uint64_t zkv_store_log_first_seq(const zkv_store *s, const char *range_id);
 
 /* Stages the deletion of log entries with seq <= min(upto_seq, committed last seq), at most
