@@ -15,7 +15,7 @@ static void test_entries_within(void)
     CU_ASSERT_EQUAL(zkv_logspan_entries_within(&l, 0, 1000), UINT64_MAX);
     /* 100 entries of 100 KiB: 10,000 KiB, a mark each ~1 MiB */
     for (uint64_t seq = 1; seq <= 100; seq++)
-        zkv_logspan_add(&l, seq, 100 * 1024);
+        zkv_logspan_add(&l, seq, (uint64_t)100 * 1024);
     /* 3 MiB hold about 30 of them, never more */
     uint64_t n = zkv_logspan_entries_within(&l, 100, (uint64_t)3 << 20);
     CU_ASSERT(n <= 30 && n >= 30 - 11);
@@ -34,7 +34,7 @@ static void test_small_entries_and_wrap(void)
     memset(&l, 0, sizeof l);
     /* 1 KiB entries far past what the marks cover (256 MiB): the newest marks stay */
     uint64_t seq = 0;
-    for (; seq < 400u * 1024u; seq++)
+    for (; seq < (uint64_t)400 * 1024; seq++)
         zkv_logspan_add(&l, seq + 1, 1024);
     CU_ASSERT_EQUAL(l.n, ZKV_LOGSPAN_MARKS);
     /* 64 MiB: about 65,536 entries, to a MiB (1,024 entries) */
