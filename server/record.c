@@ -306,16 +306,22 @@ int zkv_rec_chunk_append(zkv_buf *out, const uint8_t *rec, size_t len)
     if (len > UINT32_MAX)
         return -1;
     uint8_t hdr[ZKV_REC_LOG_CHUNK_HDR] = {ZKV_REC_LOG_CHUNK};
-    uint8_t l[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    uint8_t l[4];
+    zkv_put_u32be(l, (uint32_t)len);
     if (out->len == 0 && zkv_buf_append(out, hdr, sizeof hdr) != 0)
         return -1;
     return zkv_buf_append(out, l, sizeof l) != 0 || zkv_buf_append(out, rec, len) != 0 ? -1 : 0;
 }
 
-void zkv_rec_chunk_seal(zkv_buf *out, uint64_t last_seq)
+const uint8_t *zkv_rec_chunk_finish(zkv_buf *b, uint64_t first, uint64_t last, size_t *len)
 {
-    if (out->len >= ZKV_REC_LOG_CHUNK_HDR)
-        zkv_put_u64be(out->data + 1, last_seq);
+    if (first == last) { /* one entry: without the chunk's framing */
+        *len = b->len - (ZKV_REC_LOG_CHUNK_HDR + 4);
+        return b->data + ZKV_REC_LOG_CHUNK_HDR + 4;
+    }
+    zkv_put_u64be(b->data + 1, last);
+    *len = b->len;
+    return b->data;
 }
 
 static bool is_chunk(const uint8_t *v, size_t vlen)
@@ -349,8 +355,7 @@ int zkv_rec_log_value_walk(const uint8_t *v, size_t vlen, uint64_t key_seq, zkv_
     while (at < vlen) {
         if (vlen - at < 4)
             return -1;
-        size_t len = (size_t)v[at] << 24 | (size_t)v[at + 1] << 16 | (size_t)v[at + 2] << 8 |
-                     (size_t)v[at + 3];
+        size_t len = zkv_get_u32be(v + at);
         if (len == 0 || vlen - at - 4 < len)
             return -1;
         at += 4 + len;
@@ -360,8 +365,7 @@ int zkv_rec_log_value_walk(const uint8_t *v, size_t vlen, uint64_t key_seq, zkv_
         return -1;
     at = ZKV_REC_LOG_CHUNK_HDR;
     for (uint64_t seq = key_seq; seq <= last; seq++) {
-        size_t len = (size_t)v[at] << 24 | (size_t)v[at + 1] << 16 | (size_t)v[at + 2] << 8 |
-                     (size_t)v[at + 3];
+        size_t len = zkv_get_u32be(v + at);
         int rc = fn(ctx, seq, v + at + 4, len);
         if (rc != 0)
             return rc;

@@ -140,8 +140,10 @@ int zkv_rec_log_decode(const uint8_t *rec, size_t len, zkv_log_view *out);
 /* Appends entry rec[0..len) to the chunk being built in out (its header first when out is
  * empty). 0, or -1 out of memory. */
 int zkv_rec_chunk_append(zkv_buf *out, const uint8_t *rec, size_t len);
-/* Writes the chunk's last seq into its header. */
-void zkv_rec_chunk_seal(zkv_buf *out, uint64_t last_seq);
+/* The LevelDB value for the chunk built in b of entries first..last: the chunk with its
+ * last seq in the header, or, for one entry, that entry bare (as entries were written
+ * before chunks). Sets *len; points into b. */
+const uint8_t *zkv_rec_chunk_finish(zkv_buf *b, uint64_t first, uint64_t last, size_t *len);
 /* The last seq of the log key's value v (an entry: the key's seq). 0, or -1 malformed. */
 int zkv_rec_log_value_last(const uint8_t *v, size_t vlen, uint64_t key_seq, uint64_t *last);
 /* Calls fn for each entry of the log key's value v (seq from key_seq on) until fn returns

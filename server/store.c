@@ -86,17 +86,17 @@ typedef struct range {
     zkv_range_state st;
     zkv_epoch_start *hist; /* epoch history, oldest first (staged entries included) */
     size_t n_hist, hist_cap;
-    uint64_t first_seq;  /* first entry of the log (0: empty log) */
-    uint64_t snap_epoch; /* a snapshot of this epoch is being received (0: none) */
-    uint64_t peer_epoch; /* highest epoch of accepted replication traffic (memory only) */
-    bool state_dirty;    /* the next commit writes the 'r' record */
-    zkv_logchain staged; /* its log records in the batch being staged */
-    zkv_buf pend;        /* small log entries staged, not yet in the batch: one chunk */
+    uint64_t first_seq;     /* first entry of the log (0: empty log) */
+    uint64_t snap_epoch;    /* a snapshot of this epoch is being received (0: none) */
+    uint64_t peer_epoch;    /* highest epoch of accepted replication traffic (memory only) */
+    bool state_dirty;       /* the next commit writes the 'r' record */
+    zkv_logchain staged;    /* its log records in the batch being staged */
+    zkv_logchain recent;    /* ... in the batch committed last, valid while recent_commit */
+    uint64_t recent_commit; /* == n_commits (0: none) */
+    zkv_buf pend;           /* small log entries staged, not yet in the batch: one chunk */
     uint64_t pend_first, pend_last; /* their seqs (pend_first 0: none) */
     uint64_t head_last;             /* last seq of the log record at first_seq (0: not known) */
-    zkv_logspan span;               /* log bytes by seq, for zkv_store_log_entries_within */
-    zkv_logchain recent;            /* ... in the batch committed last, valid while recent_commit */
-    uint64_t recent_commit;         /* == n_commits (0: none) */
+    zkv_logspan span;               /* log bytes by seq, for zkv_store_log_retain */
 } range;
 
 struct zkv_store_snapshot {
@@ -358,8 +358,6 @@ static int load_snap_marker(zkv_store *s, const uint8_t *k, size_t klen, const u
     return 0;
 }
 
-/* The first and the last log entry of every range: first_seq, and the range's position
- * when the log is ahead of its 'r' record. Three seeks per range, whatever the log size. */
 /* The last entry of a log record (a chunk, or one entry). */
 typedef struct last_entry {
     uint64_t seq;
@@ -376,6 +374,8 @@ static int note_last_entry(void *ctx, uint64_t seq, const uint8_t *rec, size_t l
     return 0;
 }
 
+/* The first and the last log entry of every range: first_seq, and the range's position
+ * when the log is ahead of its 'r' record. Three seeks per range, whatever the log size. */
 static int load_logs(zkv_store *s, char *err, size_t errlen)
 {
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
@@ -685,8 +685,6 @@ static bool new_epoch(const range *r, uint64_t epoch)
     return epoch != r->hist[r->n_hist - 1].epoch;
 }
 
-/* Stages one log entry at (m->epoch, m->seq) = r's next seq, its data change, and the history
- * entry when it opens an epoch. The caller checked every rule. */
 /* Stages r's pending small entries: one entry as itself, more as a chunk under the first's
  * seq. */
 static int flush_pend(zkv_store *s, range *r, char *err, size_t errlen)
@@ -696,14 +694,8 @@ static int flush_pend(zkv_store *s, range *r, char *err, size_t errlen)
     s->kbuf.len = s->kbuf.off = 0;
     if (zkv_rec_log_key(&s->kbuf, r->st.id, r->pend_first) != 0)
         return oom(s, err, errlen);
-    const uint8_t *v = r->pend.data;
-    size_t vlen = r->pend.len;
-    if (r->pend_first == r->pend_last) { /* one entry: without the chunk's framing */
-        v += ZKV_REC_LOG_CHUNK_HDR + 4;
-        vlen -= ZKV_REC_LOG_CHUNK_HDR + 4;
-    } else {
-        zkv_rec_chunk_seal(&r->pend, r->pend_last);
-    }
+    size_t vlen;
+    const uint8_t *v = zkv_rec_chunk_finish(&r->pend, r->pend_first, r->pend_last, &vlen);
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len, (const char *)v,
                            vlen);
     r->pend.len = r->pend.off = 0;
@@ -735,6 +727,8 @@ static int stage_log_record(zkv_store *s, range *r, uint64_t seq, char *err, siz
     return 0;
 }
 
+/* Stages one log entry at (m->epoch, m->seq) = r's next seq, its data change, and the history
+ * entry when it opens an epoch. The caller checked every rule. */
 static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_tag *tag,
                        const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
                        const zkv_value_meta *m, char *err, size_t errlen)
@@ -1710,22 +1704,9 @@ int zkv_store_scan_reverse(zkv_store *s, const uint8_t *start, size_t slen, cons
     return scan_walk(it, true, start, slen, end, elen, fn, ctx, err, errlen);
 }
 
-typedef struct {
-    zkv_store_log_fn fn;
-    void *ctx;
-} mem_log_ctx;
-
-static int mem_log_entry(void *vctx, uint64_t seq, const uint8_t *rec, size_t len)
-{
-    const mem_log_ctx *mc = vctx;
-    zkv_log_view e;
-    if (zkv_rec_log_decode(rec, len, &e) != 0)
-        return ZKV_STORE_ERR;
-    return mc->fn(mc->ctx, seq, &e) != 0 ? 1 : 0;
-}
-
-/* A log read from LevelDB: each entry of a record (a chunk, or one entry) with seq in
- * [from, last] is decoded and given to fn; 1 when fn stops the read, 2 past last. */
+/* A log read, from the batch in memory or from LevelDB's records (a chunk, or one entry):
+ * each entry with seq in [from, last] is decoded and given to fn; 1 when fn stops the
+ * read, 2 past last, -1 (bad set) for an entry that does not decode. */
 typedef struct log_walk_ctx {
     zkv_store_log_fn fn;
     void *ctx;
@@ -1778,12 +1759,14 @@ int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zk
         from_seq >= r->recent.first && r->recent.last == last) {
         /* Everything asked for is in the batch committed last (nothing is staged now). */
         s->log_reads_mem++;
-        mem_log_ctx mc = {.fn = fn, .ctx = ctx};
+        log_walk_ctx wc = {.fn = fn, .ctx = ctx, .from = from_seq, .last = last};
         int rc =
-            zkv_logbatch_walk(&s->lb[s->lb_staged ^ 1], &r->recent, from_seq, mem_log_entry, &mc);
-        if (rc == ZKV_STORE_ERR)
+            zkv_logbatch_walk(&s->lb[s->lb_staged ^ 1], &r->recent, from_seq, log_walk_entry, &wc);
+        if (rc < 0 || wc.bad) {
             set_err(err, errlen, "corrupt log entry", NULL);
-        return rc;
+            return ZKV_STORE_ERR;
+        }
+        return rc == 2 ? 0 : rc;
     }
     s->log_reads_db++;
     /* The record holding from_seq: its key, or (a chunk) the one before it. Never before

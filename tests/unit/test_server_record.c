@@ -256,7 +256,9 @@ static void test_log_chunk(void)
     CU_ASSERT_NOT_EQUAL(e1.data[0], ZKV_REC_LOG_CHUNK); /* an entry never looks like one */
     CU_ASSERT_EQUAL(zkv_rec_chunk_append(&c, e1.data, e1.len), 0);
     CU_ASSERT_EQUAL(zkv_rec_chunk_append(&c, e2.data, e2.len), 0);
-    zkv_rec_chunk_seal(&c, 11);
+    size_t vlen = 0;
+    CU_ASSERT_PTR_EQUAL(zkv_rec_chunk_finish(&c, 10, 11, &vlen), c.data);
+    CU_ASSERT_EQUAL(vlen, c.len);
     CU_ASSERT_EQUAL(c.len, ZKV_REC_LOG_CHUNK_HDR + 8 + e1.len + e2.len);
     uint64_t last = 0;
     CU_ASSERT_EQUAL(zkv_rec_log_value_last(c.data, c.len, 10, &last), 0);
@@ -268,7 +270,14 @@ static void test_log_chunk(void)
     CU_ASSERT_EQUAL(w.lens[0], e1.len);
     CU_ASSERT_EQUAL(w.seqs[1], 11);
     CU_ASSERT_EQUAL(w.lens[1], e2.len);
-    /* a single entry */
+    /* a single entry: a chunk of one is written bare */
+    zkv_buf c1;
+    zkv_buf_init(&c1);
+    CU_ASSERT_EQUAL(zkv_rec_chunk_append(&c1, e1.data, e1.len), 0);
+    const uint8_t *bare = zkv_rec_chunk_finish(&c1, 7, 7, &vlen);
+    CU_ASSERT_EQUAL(vlen, e1.len);
+    CU_ASSERT(bare && memcmp(bare, e1.data, e1.len) == 0);
+    zkv_buf_free(&c1);
     walked one = {0};
     CU_ASSERT_EQUAL(zkv_rec_log_value_last(e1.data, e1.len, 7, &last), 0);
     CU_ASSERT_EQUAL(last, 7);
