@@ -161,8 +161,9 @@ static void family(writer *w, const char *name, const char *type, const char *he
     put(w, "\n", 1);
 }
 
-/* One sample: name{k0="v0",k1="v1"} value, with the labels whose key is not NULL. */
-static void sample(writer *w, const char *name, const char *const labels[4], uint64_t v)
+/* A sample's name{k0="v0",k1="v1"} and the space before its value, with the labels whose
+ * key is not NULL. */
+static void sample_head(writer *w, const char *name, const char *const labels[4])
 {
     puts_(w, name);
     for (int i = 0; i < 4 && labels && labels[i]; i += 2) {
@@ -175,6 +176,12 @@ static void sample(writer *w, const char *name, const char *const labels[4], uin
     if (labels && labels[0])
         put(w, "}", 1);
     put(w, " ", 1);
+}
+
+/* One sample: name{labels} value. */
+static void sample(writer *w, const char *name, const char *const labels[4], uint64_t v)
+{
+    sample_head(w, name, labels);
     put_u64(w, v);
     put(w, "\n", 1);
 }
@@ -182,17 +189,7 @@ static void sample(writer *w, const char *name, const char *const labels[4], uin
 /* One sample with a value in decimal text (seconds with a fraction). */
 static void sample_text(writer *w, const char *name, const char *const labels[4], const char *value)
 {
-    puts_(w, name);
-    for (int i = 0; i < 4 && labels && labels[i]; i += 2) {
-        put(w, i == 0 ? "{" : ",", 1);
-        puts_(w, labels[i]);
-        puts_(w, "=\"");
-        put_escaped(w, labels[i + 1]);
-        put(w, "\"", 1);
-    }
-    if (labels && labels[0])
-        put(w, "}", 1);
-    put(w, " ", 1);
+    sample_head(w, name, labels);
     puts_(w, value);
     put(w, "\n", 1);
 }
