@@ -60,6 +60,21 @@ static inline int it_log_count(const char *path, const char *needle)
     return n;
 }
 
+/* Reads the file dir/rel (a page of docs/) into buf, NUL-terminated, at most cap - 1
+ * bytes. Returns the bytes read, or -1 when it cannot be opened. */
+static inline long it_read_file(const char *dir, const char *rel, char *buf, size_t cap)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return (long)n;
+}
+
 typedef struct it__failover {
     zkt_cluster *cl;
     char victim[64];

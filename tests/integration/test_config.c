@@ -173,14 +173,9 @@ static void check_documented(const char *bin_env, const char *doc)
 
 static void test_documented(void)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/docs/configuration.md", ZKV_TEST_SOURCE_DIR);
-    FILE *f = fopen(path, "r");
-    CU_ASSERT_FATAL(f != NULL);
     static char doc[1 << 17];
-    size_t n = fread(doc, 1, sizeof doc - 1, f);
-    doc[n] = '\0';
-    fclose(f);
+    CU_ASSERT_FATAL(it_read_file(ZKV_TEST_SOURCE_DIR, "docs/configuration.md", doc, sizeof doc) >
+                    0);
     check_documented("ZKV_SERVER_BIN", doc);
     check_documented("ZKV_COORDINATOR_BIN", doc);
 }

@@ -109,14 +109,8 @@ static void check_promtool(const char *body)
 /* Every family of a scrape is a row of docs/metrics.md's table. */
 static void check_documented(const char *body)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/docs/metrics.md", ZKV_TEST_SOURCE_DIR);
-    FILE *f = fopen(path, "r");
-    CU_ASSERT_FATAL(f != NULL);
     static char doc[1 << 17];
-    size_t n = fread(doc, 1, sizeof doc - 1, f);
-    doc[n] = '\0';
-    fclose(f);
+    CU_ASSERT_FATAL(it_read_file(ZKV_TEST_SOURCE_DIR, "docs/metrics.md", doc, sizeof doc) > 0);
     int families = 0;
     for (const char *p = strstr(body, "# TYPE "); p; p = strstr(p + 1, "# TYPE ")) {
         char name[128], row[160];
