@@ -23,8 +23,8 @@ struct zkv_expirer {
 static int collect(void *ctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
 {
     zkv_expirer *e = ctx;
-    if (e->seen++ >= ZKV_EXPIRER_KEYS ||
-        e->bytes >= ZKV_EXPIRER_BYTES) { /* the next tick starts here */
+    /* past either bound the next tick starts here */
+    if (e->seen++ >= ZKV_EXPIRER_KEYS || e->bytes >= ZKV_EXPIRER_BYTES) {
         e->cursor.len = e->cursor.off = 0;
         if (zkv_buf_append(&e->cursor, key, klen) != 0)
             e->cursor.len = 0; /* out of memory: from the first key next time */
