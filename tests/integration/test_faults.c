@@ -9,7 +9,8 @@
  *    time (since issue 3 a replica or the promoted successor may answer, with the last
  *    value); after SIGCONT the same process registers again and every key reads back.
  * 3. ZooKeeper restart (same port and dataDir): servers, coordinator and client recover:
- *    every key reads back, writes work, and a later map change (a 4th node joins, node-1
+ *    every key reads back, writes work (once every node's session is confirmed again:
+ *    waited for, bounded), and a later map change (a 4th node joins, node-1
  *    leaves: failover and the spare takes its slots) reaches the client. */
 #include <CUnit/CUnit.h>
 #include <signal.h>
@@ -102,6 +103,13 @@ static bool get_works(void *p)
     int rc = zkv_get(g_client, key, kl, 1000, 0, &v);
     zkv_value_free(v);
     return rc == ZKV_OK;
+}
+
+/* Whether a put of key *p (generation 4) is acknowledged: its owner serves again. */
+static bool put_works(void *p)
+{
+    int k = *(int *)p;
+    return it_put_keys(g_client, k, k + 1, 4, g_gen) == 0;
 }
 
 /* --- 1. partition from ZooKeeper --------------------------------------------------------- */
@@ -244,6 +252,13 @@ static void test_zookeeper_restart(void)
     CU_ASSERT_FATAL(zkt_cluster_wait_ready(&g_cl, 30000));
     CU_ASSERT(zkt_wait_for(get_works, &k, 30000));
     CU_ASSERT(read_all() == 0);
+    /* Each node serves writes again once its session is confirmed on the new ZooKeeper,
+     * which may come a moment after the cluster looks ready (a node stays fenced until
+     * then): wait, bounded, for a key of every node. */
+    for (int i = 0; i < g_cl.n_servers; i++) {
+        int ki = key_owned_by(i);
+        CU_ASSERT(ki < 0 || zkt_wait_for(put_works, &ki, 30000));
+    }
     CU_ASSERT(put_all(4) == 0);
     CU_ASSERT(read_all() == 0);
     for (int i = 0; i < g_cl.n_servers; i++)
