@@ -9,6 +9,8 @@
 #include "common/frame.h"
 #include "common/util.h"
 #include "common/znode.h"
+#include "store.h"
+#include "vlog.h"
 
 static const char *const SYNOPSIS = "[--listen HOST:PORT] [--data-dir DIR] [--advertise "
                                     "HOST:PORT] [--id ID] [FLAGS]";
@@ -42,6 +44,8 @@ static void set_defaults(zkv_server_config *cfg)
     cfg->cache_mb =
         zkv_server_default_cache_mb(pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0);
     cfg->write_buffer_mb = ZKV_SERVER_DEFAULT_WRITE_BUFFER_MB;
+    cfg->inline_max = (long)ZKV_STORE_DEFAULT_INLINE_MAX;
+    cfg->vlog_file_mb = (long)(ZKV_VLOG_DEFAULT_FILE_BYTES >> 20);
     cfg->compaction_nice = ZKV_SERVER_DEFAULT_COMPACTION_NICE;
     cfg->metrics = NULL;
     cfg->tls = (zkv_tls_files){0};
@@ -111,6 +115,14 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          0, ZKV_SERVER_MAX_CACHE_MB},
         {"write-buffer-mb", 0, ZKV_FLAG_INT, &cfg->write_buffer_mb, "N",
          "LevelDB memtable in MiB (larger suits values of kilobytes and up)", 1, 4096},
+        {"inline-max-bytes", 0, ZKV_FLAG_INT, &cfg->inline_max, "N",
+         "values of more bytes are stored once, in the value log, and LevelDB keeps a pointer "
+         "(docs/internals.md, \"Value log\")",
+         0, 1L << 30},
+        {"value-log-file-mb", 0, ZKV_FLAG_INT, &cfg->vlog_file_mb, "N",
+         "size of a value-log file in MiB: the unit its garbage collection measures, moves "
+         "and deletes",
+         1, 4096},
         {"compaction-nice", 0, ZKV_FLAG_INT, &cfg->compaction_nice, "N",
          "run LevelDB's flushes and compactions this much nicer than serving (0: same)", 0, 19},
         {"sync", 0, ZKV_FLAG_BOOL, &cfg->sync, NULL,

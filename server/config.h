@@ -48,6 +48,8 @@ typedef struct zkv_server_config {
     long log_retain_mb;    /* --log-retain-mb: and no more than this many MiB of them */
     long cache_mb;         /* --cache-mb: row cache budget in MiB (0: no cache) */
     long write_buffer_mb;  /* --write-buffer-mb: LevelDB memtable size in MiB */
+    long inline_max;       /* --inline-max-bytes: larger values go to the value log */
+    long vlog_file_mb;     /* --value-log-file-mb: value-log file size in MiB */
     long compaction_nice;  /* --compaction-nice: LevelDB background thread's nice increment */
     bool sync;             /* --sync: fsync LevelDB's log at every group commit */
     const char *metrics;   /* --metrics HOST:PORT: serve GET /metrics (NULL: off) */

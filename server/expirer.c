@@ -52,8 +52,8 @@ static void on_tick(uv_timer_t *t)
     e->found.len = e->found.off = 0;
     size_t from = zkv_buf_unread(&e->cursor);
     char err[256];
-    int rc = zkv_store_scan(e->store, zkv_buf_head(&e->cursor), from, NULL, 0, collect, e, err,
-                            sizeof(err));
+    int rc = zkv_store_scan_meta(e->store, zkv_buf_head(&e->cursor), from, NULL, 0, collect, e, err,
+                                 sizeof(err));
     if (rc == 0)
         e->cursor.len = e->cursor.off = 0; /* the keys ran out: from the first next time */
     for (size_t at = 0; at < e->found.len;) {

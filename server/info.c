@@ -40,8 +40,8 @@ static zkv_key_count range_keys(zkv_store *store, const zkv_range *r, uint64_t r
 {
     key_sample k = {0};
     char err[256];
-    int rc = zkv_store_scan(store, r->start, r->start_len, r->end, r->end_len, count_key, &k, err,
-                            sizeof err);
+    int rc = zkv_store_scan_meta(store, r->start, r->start_len, r->end, r->end_len, count_key, &k,
+                                 err, sizeof err);
     if (rc < 0)
         return (zkv_key_count){.keys = k.counted, .at_least = true};
     uint64_t sample_bytes =
@@ -83,7 +83,7 @@ char *zkv_server_info(void *ctx)
             continue;
         ni.owned++;
         uint64_t bytes =
-            zkv_store_approx_size(s->store, r->start, r->start_len, r->end, r->end_len);
+            zkv_store_range_bytes(s->store, r->start, r->start_len, r->end, r->end_len);
         ni.bytes += bytes;
         zkv_key_count_add(&ni.keys, range_keys(s->store, r, bytes));
     }

@@ -39,7 +39,9 @@ int main(int argc, char **argv)
     zkv_store *store = NULL;
     const zkv_store_tuning tuning = {.write_buffer = (size_t)cfg.write_buffer_mb << 20,
                                      .compaction_nice = (int)cfg.compaction_nice,
-                                     .sync = cfg.sync};
+                                     .sync = cfg.sync,
+                                     .inline_max = (size_t)cfg.inline_max,
+                                     .vlog_file_bytes = (uint64_t)cfg.vlog_file_mb << 20};
     if (zkv_store_open_with(db_path, &tuning, &store, err, sizeof(err)) != 0) {
         ZKV_ERROR("%s", err);
         return 1;

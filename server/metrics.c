@@ -364,6 +364,34 @@ static void render_db_writes(writer *w, const zkv_metrics_snapshot *s)
            s->db_sync ? 1 : 0);
 }
 
+/* The value log (vlog.h) and its garbage collection. */
+static void render_vlog(writer *w, const zkv_metrics_snapshot *s)
+{
+    const zkv_vlog_stats *v = &s->vlog;
+    scalar(w, "zkv_value_log_bytes", "gauge",
+           "Bytes of the value log's files: the values above --inline-max-bytes, live or not "
+           "yet collected.",
+           v->bytes);
+    scalar(w, "zkv_value_log_files", "gauge", "Files of the value log.", v->files);
+    scalar(w, "zkv_value_log_live_bytes", "gauge",
+           "Live bytes of the value log as last measured (files not yet measured count whole): "
+           "zkv_value_log_bytes over this is its space amplification.",
+           v->live_estimate);
+    scalar(w, "zkv_value_log_appended_bytes_total", "counter",
+           "Bytes writes appended to the value log since start.", v->appended);
+    scalar(w, "zkv_value_log_gc_read_bytes_total", "counter",
+           "Bytes the value log's garbage collection read (measures and moves).", v->gc_read);
+    scalar(w, "zkv_value_log_gc_moved_bytes_total", "counter",
+           "Bytes of live values the garbage collection moved out of mostly dead files.",
+           v->gc_moved);
+    scalar(w, "zkv_value_log_gc_files_removed_total", "counter",
+           "Value-log files the garbage collection deleted.", v->gc_files_removed);
+    scalar(w, "zkv_value_log_gc_pinned_total", "counter",
+           "Measures that found a file a range's log still points into (kept for replicas that "
+           "catch up; --log-retain-mb bounds how long).",
+           v->gc_pinned_skips);
+}
+
 int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
 {
     writer w = {out, 0};
@@ -465,6 +493,7 @@ int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
     render_latency(&w, &s->c.latency);
     render_leveldb(&w, s);
     render_db_writes(&w, s);
+    render_vlog(&w, s);
     render_process(&w, &s->process);
     render_ranges(&w, s);
     return w.err;

@@ -15,6 +15,7 @@
 #include "dbwrite.h"
 #include "latbuckets.h"
 #include "rowcache.h"
+#include "store.h" /* zkv_vlog_stats */
 #include "zkv.pb-c.h"
 
 /* The request kinds and answer statuses requests are counted by. */
@@ -100,6 +101,7 @@ typedef struct zkv_metrics_snapshot {
     zkv_dbstats db;              /* zkv_leveldb_* */
     zkv_dbwrite_stats db_writes; /* zkv_leveldb_write_* */
     bool db_sync;                /* --sync */
+    zkv_vlog_stats vlog;         /* zkv_value_log_* */
     uint64_t moves_out;          /* owned ranges being passed to another owner now */
     zkv_metrics_counters c;
     uint64_t conns_open;

@@ -187,8 +187,8 @@ int zkv_rec_range_key_decode(const uint8_t *k, size_t len, char *range_id, size_
 /* Writes a value record (ZKV_REC_VALUE_HDR + vlen bytes) at p. */
 static void value_write(uint8_t *p, const zkv_value_meta *m, const uint8_t *value, size_t vlen)
 {
-    p[0] = ZKV_REC_FORMAT;
-    p[1] = m->flags;
+    p[0] = (m->flags & ZKV_VALUE_INDIRECT) ? ZKV_REC_FORMAT_INDIRECT : ZKV_REC_FORMAT;
+    p[1] = (uint8_t)(m->flags & ~ZKV_VALUE_INDIRECT);
     zkv_put_u64be(p + 2, m->epoch);
     zkv_put_u64be(p + 10, m->seq);
     zkv_put_u64be(p + 18, m->expiry_ms);
@@ -206,14 +206,38 @@ int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *v
 
 int zkv_rec_value_decode(const uint8_t *rec, size_t len, zkv_value_view *out)
 {
-    if (len < ZKV_REC_VALUE_HDR || rec[0] != ZKV_REC_FORMAT)
+    if (len < ZKV_REC_VALUE_HDR ||
+        (rec[0] != ZKV_REC_FORMAT && rec[0] != ZKV_REC_FORMAT_INDIRECT) ||
+        (rec[1] & ZKV_VALUE_INDIRECT))
         return -1;
-    out->meta.flags = rec[1];
+    bool indirect = rec[0] == ZKV_REC_FORMAT_INDIRECT;
+    if (indirect && len != ZKV_REC_VALUE_HDR + ZKV_REC_VPTR_LEN)
+        return -1;
+    out->meta.flags = (uint8_t)(rec[1] | (indirect ? ZKV_VALUE_INDIRECT : 0));
     out->meta.epoch = zkv_get_u64be(rec + 2);
     out->meta.seq = zkv_get_u64be(rec + 10);
     out->meta.expiry_ms = zkv_get_u64be(rec + 18);
     out->value = rec + ZKV_REC_VALUE_HDR;
     out->value_len = len - ZKV_REC_VALUE_HDR;
+    return 0;
+}
+
+void zkv_rec_vptr_encode(uint8_t out[ZKV_REC_VPTR_LEN], const zkv_vptr *p)
+{
+    zkv_put_u32be(out, p->file);
+    zkv_put_u64be(out + 4, p->off);
+    zkv_put_u32be(out + 12, p->rec_len);
+    zkv_put_u32be(out + 16, p->vlen);
+}
+
+int zkv_rec_vptr_decode(const uint8_t *p, size_t len, zkv_vptr *out)
+{
+    if (len != ZKV_REC_VPTR_LEN)
+        return -1;
+    out->file = zkv_get_u32be(p);
+    out->off = zkv_get_u64be(p + 4);
+    out->rec_len = zkv_get_u32be(p + 12);
+    out->vlen = zkv_get_u32be(p + 16);
     return 0;
 }
 

@@ -9,7 +9,9 @@
  *                                       received (the range's data is incomplete)
  *
  * value record: u8 format (1), u8 flags (0), u64be epoch, u64be seq, u64be expiry_ms,
- *               value bytes
+ *               value bytes; or format 2 (the value is in the value log, vlog.h) with
+ *               a value pointer instead of the bytes: u32be file, u64be offset,
+ *               u32be record length, u32be value length
  * log entry:    u8 op (1 put, 2 delete), u64be epoch, u32be key length, key, and for a
  *               put the value record; a conditional write's entry has the op's bit 0x80
  *               set and u64be client id, u64be client seq after the epoch (its retries
@@ -49,6 +51,21 @@ typedef struct zkv_value_meta {
     uint64_t seq;
     uint64_t expiry_ms; /* wall-clock expiry, 0 = none */
 } zkv_value_meta;
+
+/* meta.flags bit, in memory only: the value record is of format 2 and its "value" is a
+ * value pointer (zkv_rec_vptr_decode); the store resolves it before anyone else sees it. */
+#define ZKV_VALUE_INDIRECT 0x80u
+#define ZKV_REC_FORMAT_INDIRECT 2u
+#define ZKV_REC_VPTR_LEN 20u
+
+/* Where a value-log value is (vlog.h): its record at off in file, rec_len bytes long,
+ * ending with the vlen value bytes. */
+typedef struct zkv_vptr {
+    uint32_t file;
+    uint64_t off;
+    uint32_t rec_len;
+    uint32_t vlen;
+} zkv_vptr;
 
 typedef struct zkv_value_view {
     zkv_value_meta meta;
@@ -123,8 +140,14 @@ int zkv_rec_snap_key_decode(const uint8_t *k, size_t len, char *range_id, size_t
 int zkv_rec_u64_encode(zkv_buf *out, uint64_t v);
 int zkv_rec_u64_decode(const uint8_t *rec, size_t len, uint64_t *out);
 
+/* A meta with ZKV_VALUE_INDIRECT writes format 2: value must then be a pointer's
+ * ZKV_REC_VPTR_LEN bytes (zkv_rec_vptr_encode). Decoding format 2 sets that bit and
+ * checks the length. */
 int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen);
 int zkv_rec_value_decode(const uint8_t *rec, size_t len, zkv_value_view *out);
+void zkv_rec_vptr_encode(uint8_t out[ZKV_REC_VPTR_LEN], const zkv_vptr *p);
+/* 0, or -1 unless len is ZKV_REC_VPTR_LEN. */
+int zkv_rec_vptr_decode(const uint8_t *p, size_t len, zkv_vptr *out);
 
 /* A put entry carries the value record of the write; a delete entry none (value/m ignored).
  * tag: a conditional write's (NULL, or 0, 0: an entry without one, as before tags). */

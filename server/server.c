@@ -47,10 +47,27 @@
 #define LEAVE_MARK_WAIT_MS 1000 /* for nodes/<id> to say "leaving" before handing off */
 #define LEAVE_ISR_WAIT_MS 3000  /* for the owners to drop it from in_sync before exiting */
 #define METRICS_REFRESH_MS 1000
+/* Value-log GC (vlog_gc.c): at most this much reading after each commit, paid for by what
+ * the writes appended; and once a second as much again unpaid, so an idle node finishes. */
+#define VLOG_GC_STEP ((size_t)1 << 20)
+#define VLOG_GC_IDLE ((size_t)4 << 20)
 
 static void begin_shutdown(zkv_server *s, const char *why);
 
 static void close_core(zkv_server *s, uv_handle_t *h);
+
+/* A value-log GC step; a failure that did not fail the store (a read error) is logged and
+ * tried again later. */
+static void vlog_gc(zkv_server *s, size_t max_bytes, uint64_t bonus)
+{
+    char err[256];
+    if (zkv_store_vlog_gc(s->store, max_bytes, bonus, false, err, sizeof(err)) == 0)
+        return;
+    if (zkv_store_failed(s->store))
+        zkv_server_fatal(s, "value log GC: %s", err);
+    else
+        ZKV_WARN("%s", err);
+}
 
 static void before_sleep(zkv_server *s)
 {
@@ -59,6 +76,9 @@ static void before_sleep(zkv_server *s)
         zkv_server_fatal(s, "cannot commit writes: %s", err);
         return;
     }
+    vlog_gc(s, VLOG_GC_STEP, 0);
+    if (s->fatal)
+        return;
     if (s->shipper) {
         zkv_shipper_after_commit(s->shipper);
         if (s->fatal)
@@ -492,7 +512,7 @@ static void on_stats_timer(uv_timer_t *t)
         x->epoch = r->epoch;
         x->seq = rs ? rs->committed_seq : 0;
         x->bytes_written = rs ? rs->bytes_written : 0;
-        x->bytes = zkv_store_approx_size(s->store, r->start, r->start_len, r->end, r->end_len);
+        x->bytes = zkv_store_range_bytes(s->store, r->start, r->start_len, r->end, r->end_len);
         x->at_ms = at;
         const zkv_stats_sample *prev = NULL;
         for (size_t k = 0; k < s->n_stats_prev && !prev; k++)
@@ -530,6 +550,7 @@ static void on_info_timer(uv_timer_t *t)
 {
     zkv_server *s = t->data;
     zkv_nodeinfo_tick(&s->info_ring, &s->stats, zkv_now_ms());
+    vlog_gc(s, VLOG_GC_IDLE, VLOG_GC_IDLE);
 }
 
 static void on_metrics_timer(uv_timer_t *t)
@@ -552,6 +573,7 @@ static void on_metrics_timer(uv_timer_t *t)
     snap->output_queued = s->out_total;
     snap->store_commits = zkv_store_commit_count(s->store);
     zkv_store_write_stats(s->store, &snap->db_writes, &snap->db_sync);
+    zkv_store_vlog_stats(s->store, &snap->vlog);
     snap->rowcache_enabled = zkv_store_cache_stats(s->store, &snap->rowcache);
     zkv_store_log_read_counts(s->store, &snap->log_reads_memory, &snap->log_reads_db);
     zkv_reclaim_counts rc;

@@ -68,6 +68,8 @@
 #include "logbatch.h"
 #include "logspan.h"
 #include "rowcache.h"
+#include "store_vlog.h"
+#include "vlog.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +142,17 @@ struct zkv_store {
     bool rc_bypass;   /* data keys deleted in the batch without the filter: no cache */
 
     zkv_buf kbuf, vbuf; /* scratch for keys and records */
+
+    /* The value log (vlog.h): values above inline_max are stored there once, the data
+     * record and log entry holding a pointer. vres holds the last value read from it (a
+     * log read's or scan's entry: valid during the callback), cbuf the inline record of a
+     * write's value for the row cache. */
+    zkv_vlog *vlog;
+    size_t inline_max;
+    zkv_buf vres, cbuf;
+    uint64_t vlog_appended; /* record bytes appended since open (GC credit) */
+    size_t n_snapshots;     /* open snapshots: GC keeps the files they may read */
+    zkv_vlog_gc *gc;
 
     /* LevelDB writes (dbwrite.h): synced (--sync), their times and waits, and level 0's
      * file count as last read (at most every L0_SAMPLE_US before a write, and after a
@@ -489,7 +502,8 @@ int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **
                         size_t errlen)
 {
     const zkv_store_tuning defaults = {.write_buffer = ZKV_STORE_DEFAULT_WRITE_BUFFER,
-                                       .compaction_nice = ZKV_STORE_DEFAULT_COMPACTION_NICE};
+                                       .compaction_nice = ZKV_STORE_DEFAULT_COMPACTION_NICE,
+                                       .inline_max = ZKV_STORE_DEFAULT_INLINE_MAX};
     if (!t)
         t = &defaults;
     *out = NULL;
@@ -500,6 +514,9 @@ int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **
     }
     zkv_buf_init(&s->kbuf);
     zkv_buf_init(&s->vbuf);
+    zkv_buf_init(&s->vres);
+    zkv_buf_init(&s->cbuf);
+    s->inline_max = t->inline_max;
     zkv_logbatch_init(&s->lb[0]);
     zkv_logbatch_init(&s->lb[1]);
     s->opts = leveldb_options_create();
@@ -535,6 +552,15 @@ int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **
     if (!s->db) {
         set_err(err, errlen, "cannot open LevelDB", oc.lerr);
         leveldb_free(oc.lerr);
+        zkv_store_close(s);
+        return ZKV_STORE_ERR;
+    }
+    char vdir[4096];
+    snprintf(vdir, sizeof(vdir), "%s/vlog", dir);
+    if (zkv_vlog_open(vdir, t->vlog_file_bytes, &s->vlog, err, errlen) != 0 ||
+        !(s->gc = zkv__vlog_gc_create())) {
+        if (!s->gc && s->vlog)
+            set_err(err, errlen, "out of memory", NULL);
         zkv_store_close(s);
         return ZKV_STORE_ERR;
     }
@@ -574,8 +600,12 @@ void zkv_store_close(zkv_store *s)
     free(s->ranges);
     free(s->dirty);
     zkv_rowcache_free(s->rc);
+    zkv_vlog_close(s->vlog);
+    zkv__vlog_gc_free(s->gc);
     zkv_buf_free(&s->kbuf);
     zkv_buf_free(&s->vbuf);
+    zkv_buf_free(&s->vres);
+    zkv_buf_free(&s->cbuf);
     zkv_logbatch_free(&s->lb[0]);
     zkv_logbatch_free(&s->lb[1]);
     free(s);
@@ -727,6 +757,40 @@ static int stage_log_record(zkv_store *s, range *r, uint64_t seq, char *err, siz
     return 0;
 }
 
+/* Appends a value to the value log for (range_id, seq, key); ptr receives its pointer. */
+static int vlog_put(zkv_store *s, const char *range_id, uint64_t seq, const uint8_t *key,
+                    size_t klen, const uint8_t *value, size_t vlen, uint8_t ptr[ZKV_REC_VPTR_LEN],
+                    char *err, size_t errlen)
+{
+    zkv_vptr p;
+    if (zkv_vlog_append(s->vlog, range_id, seq, key, klen, value, vlen, &p, err, errlen) != 0) {
+        s->failed = true;
+        return ZKV_STORE_ERR;
+    }
+    zkv_rec_vptr_encode(ptr, &p);
+    s->vlog_appended += p.rec_len;
+    return 0;
+}
+
+/* stage_data_key for a put whose data record is rec: the row cache holds values, so a
+ * record that points into the value log is cached as the inline record of the value. */
+static int stage_data_value(zkv_store *s, const uint8_t *key, size_t klen, const uint8_t *rec,
+                            size_t rlen, bool indirect, const zkv_value_meta *m,
+                            const uint8_t *value, size_t vlen)
+{
+    if (!indirect || !s->rc || s->rc_bypass) {
+        stage_data_key(s, key, klen, rec, rlen);
+        return 0;
+    }
+    s->cbuf.len = s->cbuf.off = 0;
+    zkv_value_meta im = *m;
+    im.flags &= (uint8_t)~ZKV_VALUE_INDIRECT;
+    if (zkv_rec_value_encode(&s->cbuf, &im, value, vlen) != 0)
+        return -1;
+    stage_data_key(s, key, klen, s->cbuf.data, s->cbuf.len);
+    return 0;
+}
+
 /* Stages one log entry at (m->epoch, m->seq) = r's next seq, its data change, and the history
  * entry when it opens an epoch. The caller checked every rule. */
 static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_tag *tag,
@@ -740,12 +804,25 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
             return ZKV_STORE_ERR;
         r->state_dirty = true; /* epochs change rarely: the 'r' record says it too */
     }
+    /* A large value goes to the value log; the entry and the data record point at it. */
+    zkv_value_meta lm = *m;
+    const uint8_t *lv = value;
+    size_t llen = vlen;
+    uint8_t ptr[ZKV_REC_VPTR_LEN];
+    bool indirect = op == ZKV_LOG_OP_PUT && vlen > s->inline_max;
+    if (indirect) {
+        if (vlog_put(s, r->st.id, m->seq, key, klen, value, vlen, ptr, err, errlen) != 0)
+            return ZKV_STORE_ERR;
+        lm.flags |= ZKV_VALUE_INDIRECT;
+        lv = ptr;
+        llen = sizeof(ptr);
+    }
     s->vbuf.len = s->vbuf.off = 0;
-    if (zkv_rec_log_encode(&s->vbuf, op, m->epoch, tag, key, klen, m, value, vlen) != 0)
+    if (zkv_rec_log_encode(&s->vbuf, op, m->epoch, tag, key, klen, &lm, lv, llen) != 0)
         return oom(s, err, errlen);
     if (stage_log_record(s, r, m->seq, err, errlen) != 0)
         return ZKV_STORE_ERR;
-    zkv_logspan_add(&r->span, m->seq, s->vbuf.len);
+    zkv_logspan_add(&r->span, m->seq, s->vbuf.len + (indirect ? vlen : 0));
     /* A copy for log reads right after the commit; without memory, they read LevelDB. */
     (void)zkv_logbatch_add(&s->lb[s->lb_staged], &r->staged, m->seq, s->vbuf.data, s->vbuf.len);
     s->kbuf.len = 0;
@@ -753,10 +830,12 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
         return oom(s, err, errlen);
     if (op == ZKV_LOG_OP_PUT) {
         /* The value record is the tail of the log entry just encoded. */
-        size_t off = s->vbuf.len - (ZKV_REC_VALUE_HDR + vlen);
+        size_t off = s->vbuf.len - (ZKV_REC_VALUE_HDR + llen);
         leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
-                               (const char *)s->vbuf.data + off, ZKV_REC_VALUE_HDR + vlen);
-        stage_data_key(s, key, klen, s->vbuf.data + off, ZKV_REC_VALUE_HDR + vlen);
+                               (const char *)s->vbuf.data + off, ZKV_REC_VALUE_HDR + llen);
+        if (stage_data_value(s, key, klen, s->vbuf.data + off, ZKV_REC_VALUE_HDR + llen, indirect,
+                             m, value, vlen) != 0)
+            return oom(s, err, errlen);
     } else {
         leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
         stage_data_key(s, key, klen, NULL, 0);
@@ -826,8 +905,8 @@ int zkv_store_write(zkv_store *s, const char *range_id, uint64_t epoch, zkv_log_
     return 0;
 }
 
-uint64_t zkv_store_approx_size(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
-                               size_t elen)
+static uint64_t db_size(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                        size_t elen)
 {
     zkv_buf a, b;
     zkv_buf_init(&a);
@@ -845,6 +924,23 @@ uint64_t zkv_store_approx_size(zkv_store *s, const uint8_t *start, size_t slen, 
     zkv_buf_free(&a);
     zkv_buf_free(&b);
     return size;
+}
+
+/* LevelDB's bytes of the interval's data records, plus the interval's share of the value
+ * log's live bytes: its share of all data records' bytes (the records of value-log values
+ * are pointers, which LevelDB's estimate alone would count about 70 bytes a key). */
+uint64_t zkv_store_approx_size(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                               size_t elen)
+{
+    uint64_t size = db_size(s, start, slen, end, elen);
+    zkv_vlog_stats st;
+    zkv_store_vlog_stats(s, &st);
+    if (size == 0 || st.live_estimate == 0)
+        return size;
+    uint64_t all = db_size(s, NULL, 0, NULL, 0);
+    if (all < size)
+        all = size;
+    return size + (uint64_t)((double)st.live_estimate * (double)size / (double)all);
 }
 
 int zkv_store_put(zkv_store *s, const char *range_id, uint64_t epoch, const uint8_t *key,
@@ -1306,6 +1402,43 @@ static int edge_keys(zkv_store *s, const uint8_t *start, size_t slen, const uint
     return iter_finish(it, rc, "LevelDB read failed while choosing a split key", err, errlen);
 }
 
+/* The bytes a data record stands for: the record, or for a value-log pointer the value. */
+static uint64_t record_weight(const uint8_t *v, size_t vlen)
+{
+    zkv_value_view view;
+    zkv_vptr p;
+    if (zkv_rec_value_decode(v, vlen, &view) == 0 && (view.meta.flags & ZKV_VALUE_INDIRECT) &&
+        zkv_rec_vptr_decode(view.value, view.value_len, &p) == 0)
+        return ZKV_REC_VALUE_HDR + (uint64_t)p.vlen;
+    return vlen;
+}
+
+typedef struct size_sample {
+    uint64_t keys, bytes;
+} size_sample;
+
+static int sample_size(void *ctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
+{
+    size_sample *ss = ctx;
+    (void)key;
+    if (ss->keys == ZKV_STORE_SIZE_SAMPLE)
+        return 1;
+    ss->keys++;
+    ss->bytes += klen + ZKV_REC_VALUE_HDR + v->value_len;
+    return 0;
+}
+
+uint64_t zkv_store_range_bytes(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                               size_t elen)
+{
+    uint64_t est = zkv_store_approx_size(s, start, slen, end, elen);
+    size_sample ss = {0};
+    char err[128];
+    if (zkv_store_scan_meta(s, start, slen, end, elen, sample_size, &ss, err, sizeof(err)) < 0)
+        return est;
+    return ss.bytes > est ? ss.bytes : est;
+}
+
 int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
                          size_t elen, zkv_buf *out, char *err, size_t errlen)
 {
@@ -1346,37 +1479,43 @@ int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const 
     }
     zkv_buf_free(&lo);
     zkv_buf_free(&hi);
-    /* walk the range's keys: count them (small ranges), or find the first after target */
+    /* walk the range's keys: weigh them (small ranges: keys and values, a value-log value
+     * by its length) and take the first with half the weight before it, or find the first
+     * after target */
     leveldb_iterator_t *it = rc == 0 ? leveldb_create_iterator(s->db, s->ropts) : NULL;
     zkv_buf seek;
     zkv_buf_init(&seek);
-    size_t count = 0;
+    uint64_t weight = 0;
     if (it && zkv_rec_data_key(&seek, start, slen) != 0)
         rc = oom(s, err, errlen);
     for (int pass = 0; it && rc == 0 && pass < 2; pass++) {
-        size_t n = 0, want = pass == 0 ? 0 : count / 2;
+        size_t n = 0;
+        uint64_t before = 0;
         for (leveldb_iter_seek(it, (const char *)seek.data, seek.len); leveldb_iter_valid(it);
              leveldb_iter_next(it)) {
-            size_t klen;
+            size_t klen, vlen;
             const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
             if (klen < 1 || k[0] != ZKV_REC_DATA_PREFIX ||
                 (elen && zkv_end_cmp(end, elen, k + 1, klen - 1) <= 0))
                 break;
-            bool take =
-                pass == 1 &&
-                (target.len ? n > 0 && zkv_key_cmp(k + 1, klen - 1, target.data, target.len) >= 0
-                            : n == want && n > 0);
+            const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
+            uint64_t w = klen + record_weight(v, vlen);
+            /* the first key whose middle is past half the weight (the last at the latest) */
+            bool take = pass == 1 && n > 0 &&
+                        (target.len ? zkv_key_cmp(k + 1, klen - 1, target.data, target.len) >= 0
+                                    : before * 2 + w >= weight);
             if (take) {
                 if (zkv_buf_append(out, k + 1, klen - 1) != 0)
                     rc = oom(s, err, errlen);
                 break;
             }
+            before += w;
             n++;
+            if (pass == 0)
+                weight += w;
             if (pass == 0 && (target.len || n >= ZKV_STORE_SPLIT_SCAN_MAX))
-                break; /* counting is for small ranges only */
+                break; /* weighing is for small ranges only */
         }
-        if (pass == 0)
-            count = n;
     }
     if (it)
         rc = iter_finish(it, rc, "LevelDB read failed while choosing a split key", err, errlen);
@@ -1394,14 +1533,29 @@ int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_
         set_err(err, errlen, "store failed after a write error", NULL);
         return ZKV_STORE_ERR;
     }
+    zkv_value_meta lm = v->meta;
+    const uint8_t *lv = v->value;
+    size_t llen = v->value_len;
+    uint8_t ptr[ZKV_REC_VPTR_LEN];
+    bool indirect = v->value_len > s->inline_max;
+    if (indirect) {
+        /* no range: no log entry points at it (a snapshot item) */
+        if (vlog_put(s, "", v->meta.seq, key, klen, v->value, v->value_len, ptr, err, errlen) != 0)
+            return ZKV_STORE_ERR;
+        lm.flags |= ZKV_VALUE_INDIRECT;
+        lv = ptr;
+        llen = sizeof(ptr);
+    }
     s->kbuf.len = s->kbuf.off = 0;
     s->vbuf.len = s->vbuf.off = 0;
     if (zkv_rec_data_key(&s->kbuf, key, klen) != 0 ||
-        zkv_rec_value_encode(&s->vbuf, &v->meta, v->value, v->value_len) != 0)
+        zkv_rec_value_encode(&s->vbuf, &lm, lv, llen) != 0)
         return oom(s, err, errlen);
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
-    stage_data_key(s, key, klen, s->vbuf.data, s->vbuf.len);
+    if (stage_data_value(s, key, klen, s->vbuf.data, s->vbuf.len, indirect, &v->meta, v->value,
+                         v->value_len) != 0)
+        return oom(s, err, errlen);
     s->n_pending++;
     return 0;
 }
@@ -1480,6 +1634,11 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
         if (flush_pend(s, s->dirty[i], err, errlen) != 0 ||
             (s->dirty[i]->state_dirty && stage_state(s, s->dirty[i], err, errlen) != 0))
             return ZKV_STORE_ERR;
+    /* The values first: no record may point at bytes not yet written. */
+    if (zkv_vlog_buffered(s->vlog) && zkv_vlog_flush(s->vlog, s->sync, err, errlen) != 0) {
+        s->failed = true;
+        return ZKV_STORE_ERR;
+    }
     char *lerr = NULL;
     uint64_t t0 = zkv_now_us(), l0 = level0_files(s, t0);
     leveldb_write(s->db, s->wopts, s->batch, &lerr);
@@ -1516,6 +1675,49 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
     memset(s->pending_filter, 0, sizeof(s->pending_filter));
     leveldb_writebatch_clear(s->batch);
     return 0;
+}
+
+/* A view of a value-log value: the value itself (read into s->vres, valid until the next
+ * read; key: the key it must be stored under, NULL: unchecked), or with values false only
+ * its length (value NULL). Views of inline values are left as they are. */
+static int resolve(zkv_store *s, zkv_value_view *v, const uint8_t *key, size_t klen, bool values,
+                   char *err, size_t errlen)
+{
+    if (!(v->meta.flags & ZKV_VALUE_INDIRECT))
+        return 0;
+    zkv_vptr p;
+    if (zkv_rec_vptr_decode(v->value, v->value_len, &p) != 0) {
+        set_err(err, errlen, "corrupt value pointer", NULL);
+        return ZKV_STORE_ERR;
+    }
+    const uint8_t *val = NULL;
+    if (values && !(val = zkv_vlog_read(s->vlog, &p, key, klen, &s->vres, err, errlen)))
+        return ZKV_STORE_ERR;
+    v->value = val;
+    v->value_len = p.vlen;
+    v->meta.flags &= (uint8_t)~ZKV_VALUE_INDIRECT;
+    return 0;
+}
+
+/* A GET of a value-log value: out gets the value read into a buffer of its own, as an
+ * inline record (which the row cache, rc unless NULL, takes too). */
+static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size_t klen,
+                        zkv_store_value *out, char *err, size_t errlen)
+{
+    zkv_value_view v = out->view;
+    if (resolve(s, &v, key, klen, true, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    zkv_buf b;
+    zkv_buf_init(&b);
+    if (zkv_rec_value_encode(&b, &v.meta, v.value, v.value_len) != 0) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    (void)zkv_rec_value_decode(b.data, b.len, &out->view);
+    if (rc)
+        zkv_rowcache_put(rc, key, klen, b.data, b.len);
+    out->own = b.data;
+    return 1;
 }
 
 int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value *out, char *err,
@@ -1570,6 +1772,11 @@ int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value
         set_err(err, errlen, "corrupt value record", NULL);
         return ZKV_STORE_ERR;
     }
+    if (out->view.meta.flags & ZKV_VALUE_INDIRECT) {
+        int rc2 = get_indirect(s, rc, key, klen, out, err, errlen);
+        leveldb_free(v);
+        return rc2;
+    }
     if (rc)
         zkv_rowcache_put(rc, key, klen, (const uint8_t *)v, vlen);
     out->buf = v;
@@ -1588,6 +1795,8 @@ void zkv_store_value_release(zkv_store_value *v)
         zkv_rowcache_unpin(v->pin);
         v->pin = NULL;
     }
+    free(v->own);
+    v->own = NULL;
 }
 
 int zkv_store_set_cache(zkv_store *s, size_t budget_bytes, char *err, size_t errlen)
@@ -1636,9 +1845,9 @@ bool zkv_store_cache_stats(const zkv_store *s, zkv_rowcache_stats *out)
 
 /* Walks the data keys from where it stands, forward or backward, while they stay within
  * [start, end) on the side the walk heads to, handing each to fn. */
-static int scan_walk(leveldb_iterator_t *it, bool reverse, const uint8_t *start, size_t slen,
-                     const uint8_t *end, size_t elen, zkv_store_scan_fn fn, void *ctx, char *err,
-                     size_t errlen)
+static int scan_walk(zkv_store *s, leveldb_iterator_t *it, bool reverse, bool values,
+                     const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
+                     zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen)
 {
     int rc = 0;
     for (; leveldb_iter_valid(it); reverse ? leveldb_iter_prev(it) : leveldb_iter_next(it)) {
@@ -1659,6 +1868,10 @@ static int scan_walk(leveldb_iterator_t *it, bool reverse, const uint8_t *start,
             rc = ZKV_STORE_ERR;
             break;
         }
+        if (resolve(s, &view, ukey, uklen, values, err, errlen) != 0) {
+            rc = ZKV_STORE_ERR;
+            break;
+        }
         if (fn(ctx, ukey, uklen, &view) != 0) {
             rc = 1;
             break;
@@ -1667,8 +1880,9 @@ static int scan_walk(leveldb_iterator_t *it, bool reverse, const uint8_t *start,
     return iter_finish(it, rc, "LevelDB scan failed", err, errlen);
 }
 
-int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
-                   zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen)
+static int scan_forward(zkv_store *s, bool values, const uint8_t *start, size_t slen,
+                        const uint8_t *end, size_t elen, zkv_store_scan_fn fn, void *ctx, char *err,
+                        size_t errlen)
 {
     if (s->n_pending && zkv_store_commit(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
@@ -1679,7 +1893,19 @@ int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_
     }
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropts);
     leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len);
-    return scan_walk(it, false, start, slen, end, elen, fn, ctx, err, errlen);
+    return scan_walk(s, it, false, values, start, slen, end, elen, fn, ctx, err, errlen);
+}
+
+int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
+                   zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen)
+{
+    return scan_forward(s, true, start, slen, end, elen, fn, ctx, err, errlen);
+}
+
+int zkv_store_scan_meta(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                        size_t elen, zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen)
+{
+    return scan_forward(s, false, start, slen, end, elen, fn, ctx, err, errlen);
 }
 
 int zkv_store_scan_reverse(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
@@ -1701,17 +1927,21 @@ int zkv_store_scan_reverse(zkv_store *s, const uint8_t *start, size_t slen, cons
         leveldb_iter_prev(it); /* the first key >= end: the one before it is below end */
     else
         leveldb_iter_seek_to_last(it);
-    return scan_walk(it, true, start, slen, end, elen, fn, ctx, err, errlen);
+    return scan_walk(s, it, true, true, start, slen, end, elen, fn, ctx, err, errlen);
 }
 
 /* A log read, from the batch in memory or from LevelDB's records (a chunk, or one entry):
  * each entry with seq in [from, last] is decoded and given to fn; 1 when fn stops the
  * read, 2 past last, -1 (bad set) for an entry that does not decode. */
 typedef struct log_walk_ctx {
+    zkv_store *s;
     zkv_store_log_fn fn;
     void *ctx;
     uint64_t from, last;
     bool bad;
+    bool lost; /* a value-log read failed: err says why */
+    char *err;
+    size_t errlen;
 } log_walk_ctx;
 
 static int log_walk_entry(void *vctx, uint64_t seq, const uint8_t *rec, size_t len)
@@ -1722,6 +1952,11 @@ static int log_walk_entry(void *vctx, uint64_t seq, const uint8_t *rec, size_t l
     zkv_log_view e;
     if (zkv_rec_log_decode(rec, len, &e) != 0) {
         wc->bad = true;
+        return -1;
+    }
+    if (e.op == ZKV_LOG_OP_PUT &&
+        resolve(wc->s, &e.value, e.key, e.key_len, true, wc->err, wc->errlen) != 0) {
+        wc->lost = true;
         return -1;
     }
     if (wc->fn(wc->ctx, seq, &e) != 0)
@@ -1759,11 +1994,18 @@ int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zk
         from_seq >= r->recent.first && r->recent.last == last) {
         /* Everything asked for is in the batch committed last (nothing is staged now). */
         s->log_reads_mem++;
-        log_walk_ctx wc = {.fn = fn, .ctx = ctx, .from = from_seq, .last = last};
+        log_walk_ctx wc = {.s = s,
+                           .fn = fn,
+                           .ctx = ctx,
+                           .from = from_seq,
+                           .last = last,
+                           .err = err,
+                           .errlen = errlen};
         int rc =
             zkv_logbatch_walk(&s->lb[s->lb_staged ^ 1], &r->recent, from_seq, log_walk_entry, &wc);
-        if (rc < 0 || wc.bad) {
-            set_err(err, errlen, "corrupt log entry", NULL);
+        if (rc < 0 || wc.bad || wc.lost) {
+            if (!wc.lost)
+                set_err(err, errlen, "corrupt log entry", NULL);
             return ZKV_STORE_ERR;
         }
         return rc == 2 ? 0 : rc;
@@ -1793,7 +2035,8 @@ int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zk
         if (!k || klen != prefix_len + 8 || memcmp(k, s->kbuf.data, prefix_len) != 0)
             leveldb_iter_seek(it, (const char *)s->kbuf.data, s->kbuf.len); /* none before */
     }
-    log_walk_ctx wc = {.fn = fn, .ctx = ctx, .from = from_seq, .last = last};
+    log_walk_ctx wc = {
+        .s = s, .fn = fn, .ctx = ctx, .from = from_seq, .last = last, .err = err, .errlen = errlen};
     int rc = 0;
     for (; leveldb_iter_valid(it) && rc == 0; leveldb_iter_next(it)) {
         k = (const uint8_t *)leveldb_iter_key(it, &klen);
@@ -1801,8 +2044,9 @@ int zkv_store_read_log(zkv_store *s, const char *range_id, uint64_t from_seq, zk
             break;
         const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
         rc = zkv_rec_log_value_walk(v, vlen, zkv_get_u64be(k + prefix_len), log_walk_entry, &wc);
-        if (rc < 0 || wc.bad) {
-            set_err(err, errlen, "corrupt log entry", NULL);
+        if (rc < 0 || wc.bad || wc.lost) {
+            if (!wc.lost)
+                set_err(err, errlen, "corrupt log entry", NULL);
             rc = ZKV_STORE_ERR;
         }
     }
@@ -1852,6 +2096,7 @@ int zkv_store_snapshot_open(zkv_store *s, const uint8_t *start, size_t slen, con
         sn->elen = elen;
     }
     sn->snap = leveldb_create_snapshot(s->db);
+    s->n_snapshots++; /* until closed, the value-log files it may read stay (vlog_gc.c) */
     sn->ropts = leveldb_readoptions_create();
     leveldb_readoptions_set_snapshot(sn->ropts, sn->snap);
     leveldb_readoptions_set_fill_cache(sn->ropts, 0);
@@ -1900,11 +2145,13 @@ int zkv_store_snapshot_next(zkv_store_snapshot *sn, zkv_store_scan_fn fn, void *
             set_err(err, errlen, "corrupt value record", NULL);
             return ZKV_STORE_ERR;
         }
+        if (resolve(sn->s, &view, ukey, uklen, true, err, errlen) != 0)
+            return ZKV_STORE_ERR;
         if (fn(ctx, ukey, uklen, &view) != 0) {
             set_err(err, errlen, "snapshot item refused by the caller", NULL);
             return ZKV_STORE_ERR;
         }
-        bytes += uklen + vlen;
+        bytes += uklen + view.value_len;
         leveldb_iter_next(sn->it);
     }
     char *lerr = NULL;
@@ -1925,9 +2172,140 @@ void zkv_store_snapshot_close(zkv_store_snapshot *sn)
         leveldb_iter_destroy(sn->it);
     if (sn->ropts)
         leveldb_readoptions_destroy(sn->ropts);
-    if (sn->snap)
+    if (sn->snap) {
         leveldb_release_snapshot(sn->s->db, sn->snap);
+        sn->s->n_snapshots--;
+    }
     free(sn->end);
     free(sn->hist);
     free(sn);
+}
+
+/* ---- What the value log's GC needs (store_vlog.h) ---- */
+
+zkv_vlog_gc *zkv__store_gc(zkv_store *s)
+{
+    return s->gc;
+}
+
+const zkv_vlog_gc *zkv__store_gc_const(const zkv_store *s)
+{
+    return s->gc;
+}
+
+zkv_vlog *zkv__store_vlog(const zkv_store *s)
+{
+    return s->vlog;
+}
+
+uint64_t zkv__store_vlog_appended(const zkv_store *s)
+{
+    return s->vlog_appended;
+}
+
+size_t zkv__store_snapshots(const zkv_store *s)
+{
+    return s->n_snapshots;
+}
+
+/* The committed data record of key when it points into the value log: 1 (*p and *m
+ * set), 0 (missing or inline), or ZKV_STORE_ERR. */
+static int data_pointer(zkv_store *s, const uint8_t *key, size_t klen, zkv_vptr *p,
+                        zkv_value_meta *m, char *err, size_t errlen)
+{
+    if (s->n_pending && filter_has(s, key, klen) && zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    s->kbuf.len = s->kbuf.off = 0;
+    if (zkv_rec_data_key(&s->kbuf, key, klen) != 0) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    char *lerr = NULL;
+    size_t vlen = 0;
+    char *v = leveldb_get(s->db, s->ropts, (const char *)s->kbuf.data, s->kbuf.len, &vlen, &lerr);
+    if (lerr) {
+        set_err(err, errlen, "LevelDB read failed", lerr);
+        leveldb_free(lerr);
+        return ZKV_STORE_ERR;
+    }
+    if (!v)
+        return 0;
+    zkv_value_view view;
+    int rc = zkv_rec_value_decode((const uint8_t *)v, vlen, &view) != 0 ? ZKV_STORE_ERR : 0;
+    if (rc == 0 && (view.meta.flags & ZKV_VALUE_INDIRECT)) {
+        rc = zkv_rec_vptr_decode(view.value, view.value_len, p) != 0 ? ZKV_STORE_ERR : 1;
+        *m = view.meta;
+    }
+    leveldb_free(v);
+    if (rc == ZKV_STORE_ERR)
+        set_err(err, errlen, "corrupt value record", NULL);
+    return rc;
+}
+
+int zkv__store_vlog_refs(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t errlen)
+{
+    zkv_vptr p;
+    zkv_value_meta m;
+    int rc = data_pointer(s, r->key, r->klen, &p, &m, err, errlen);
+    if (rc < 0)
+        return rc;
+    int refs = rc == 1 && p.file == r->at.file && p.off == r->at.off ? ZKV_VLOG_REF_DATA : 0;
+    /* Conservative: any entry of the range's log at that seq may point here. */
+    const range *rg = r->range_id[0] ? range_find(s, r->range_id) : NULL;
+    if (rg && rg->first_seq && r->seq >= rg->first_seq && r->seq <= rg->st.last_seq)
+        refs |= ZKV_VLOG_REF_LOG;
+    return refs;
+}
+
+int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t errlen)
+{
+    zkv_vptr p;
+    zkv_value_meta m;
+    int rc = data_pointer(s, r->key, r->klen, &p, &m, err, errlen);
+    if (rc != 1 || p.file != r->at.file || p.off != r->at.off)
+        return rc < 0 ? rc : 0;
+    zkv_vptr np;
+    if (zkv_vlog_append(s->vlog, r->range_id, r->seq, r->key, r->klen, r->value, r->at.vlen, &np,
+                        err, errlen) != 0) {
+        s->failed = true;
+        return ZKV_STORE_ERR;
+    }
+    uint8_t ptr[ZKV_REC_VPTR_LEN];
+    zkv_rec_vptr_encode(ptr, &np);
+    s->kbuf.len = s->kbuf.off = 0;
+    s->vbuf.len = s->vbuf.off = 0;
+    if (zkv_rec_data_key(&s->kbuf, r->key, r->klen) != 0 ||
+        zkv_rec_value_encode(&s->vbuf, &m, ptr, sizeof(ptr)) != 0)
+        return oom(s, err, errlen);
+    /* Not through stage_data_key: the value, and so the row cache's entry, is the same, and
+     * a GET that reads the old record before the commit reads the same bytes. */
+    leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
+                           (const char *)s->vbuf.data, s->vbuf.len);
+    s->n_pending++;
+    return 1;
+}
+
+int zkv__store_commit_durable(zkv_store *s, char *err, size_t errlen)
+{
+    if (zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    if (zkv_vlog_sync_all(s->vlog, err, errlen) != 0) {
+        s->failed = true;
+        return ZKV_STORE_ERR;
+    }
+    if (s->sync)
+        return 0; /* every commit was synced */
+    /* An empty batch written with sync fsyncs LevelDB's log, and so every write before it. */
+    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+    leveldb_writeoptions_set_sync(wo, 1);
+    char *lerr = NULL;
+    leveldb_write(s->db, wo, s->batch, &lerr);
+    leveldb_writeoptions_destroy(wo);
+    if (lerr) {
+        s->failed = true;
+        set_err(err, errlen, "LevelDB sync failed", lerr);
+        leveldb_free(lerr);
+        return ZKV_STORE_ERR;
+    }
+    return 0;
 }

@@ -49,11 +49,15 @@ typedef struct zkv_range_state {
 int zkv_store_open(const char *dir, zkv_store **out, char *err, size_t errlen);
 /* How zkv-server tunes LevelDB (--write-buffer-mb, --compaction-nice). */
 typedef struct zkv_store_tuning {
-    size_t write_buffer; /* memtable bytes */
-    int compaction_nice; /* nice increment of LevelDB's background thread (0..19), taken
-                            only if this is the first database the process opens */
-    bool sync;           /* every commit fsyncs LevelDB's log before it returns (--sync) */
+    size_t write_buffer;      /* memtable bytes */
+    int compaction_nice;      /* nice increment of LevelDB's background thread (0..19), taken
+                                 only if this is the first database the process opens */
+    bool sync;                /* every commit fsyncs LevelDB's log before it returns (--sync) */
+    size_t inline_max;        /* values of more bytes go to the value log (--inline-max-bytes) */
+    uint64_t vlog_file_bytes; /* value-log file size (0: ZKV_VLOG_DEFAULT_FILE_BYTES) */
 } zkv_store_tuning;
+/* Values above this many bytes are stored once, in the value log (vlog.h), by default. */
+#define ZKV_STORE_DEFAULT_INLINE_MAX ((size_t)1024)
 #define ZKV_STORE_DEFAULT_COMPACTION_NICE 19
 /* The same with t (NULL: the defaults). */
 int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **out, char *err,
@@ -89,23 +93,35 @@ bool zkv_store_failed(const zkv_store *s);
  * may have moved. */
 uint64_t zkv_store_commit_count(const zkv_store *s);
 
-/* A value read from the store: view points into buf (a LevelDB result) or into a pinned
- * row-cache entry (pin); either stays valid, whatever the store does meanwhile, until the
- * caller releases it with zkv_store_value_release. */
+/* A value read from the store: view points into buf (a LevelDB result), own (a value read
+ * from the value log) or a pinned row-cache entry (pin); each stays valid, whatever the
+ * store does meanwhile, until the caller releases it with zkv_store_value_release. */
 typedef struct zkv_store_value {
     char *buf;
+    uint8_t *own;
     zkv_rowcache_entry *pin;
     zkv_value_view view;
 } zkv_store_value;
 
 /* LevelDB's estimate of the bytes the user keys in [start, end) (empty end: to the last
- * key) take on disk, compressed; writes still in the memtable count once flushed. */
+ * key) take on disk, compressed; writes still in the memtable count once flushed. Values
+ * in the value log count by the interval's share of LevelDB's data bytes (docs/internals.md,
+ * "Value log"). */
 uint64_t zkv_store_approx_size(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                               size_t elen);
+
+/* The bytes of [start, end) for the range reports (stats, INFO): zkv_store_approx_size, or
+ * when more, the keys and values of its first ZKV_STORE_SIZE_SAMPLE keys (LevelDB's
+ * estimate misses the memtable, which holds all of a young range's value pointers). */
+#define ZKV_STORE_SIZE_SAMPLE 2000u
+uint64_t zkv_store_range_bytes(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
                                size_t elen);
 
 /* A key to split [start, end) at, about halfway by bytes: LevelDB's size estimates bisect
  * the interval when it holds at least ZKV_STORE_SPLIT_ESTIMATE_MIN bytes on disk, else the
- * keys are counted (up to ZKV_STORE_SPLIT_SCAN_MAX of them) and the middle one is taken.
+ * keys are weighed, each by its key and value (up to ZKV_STORE_SPLIT_SCAN_MAX of them), and
+ * the first whose middle lies past half the weight is taken (keys of one size: the middle
+ * one).
  * The key is a key of the range other than its first (so both halves hold keys) and goes
  * into out (replacing what it had). Returns 1 (found), 0 (fewer than 2 keys: no split) or
  * ZKV_STORE_ERR. Commits staged writes first. */
@@ -141,6 +157,10 @@ typedef int (*zkv_store_scan_fn)(void *ctx, const uint8_t *key, size_t klen,
  * Returns 1 when the callback stopped the scan, 0 when the keys ran out, or ZKV_STORE_ERR. */
 int zkv_store_scan(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end, size_t elen,
                    zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen);
+/* The same, without reading values kept in the value log: views have their value_len, and
+ * value is NULL for those (for walks that count or expire keys). */
+int zkv_store_scan_meta(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
+                        size_t elen, zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen);
 /* The same keys, start <= key < end (elen 0: no end), in descending order. */
 int zkv_store_scan_reverse(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
                            size_t elen, zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen);
@@ -276,5 +296,23 @@ int zkv_store_delete_data(zkv_store *s, const uint8_t *start, size_t slen, const
                           size_t errlen);
 void zkv_store_compact_data(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
                             size_t elen);
+
+/* ---- Value log (vlog.h, docs/internals.md "Value log") ----
+ * zkv_store_vlog_gc runs the value log's garbage collection (vlog_gc.c) for at most about
+ * max_bytes of reading, paid for by what writes appended (vlog_plan.h) plus bonus bytes:
+ * the server calls it after each commit and, with a bonus, once a second so that an idle
+ * node finishes. It commits what it moves. force ignores credit and measures every closed
+ * file once (within max_bytes), moving and deleting what the plan says (tests). */
+int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force, char *err,
+                      size_t errlen);
+typedef struct zkv_vlog_stats {
+    uint64_t files, bytes;      /* on disk */
+    uint64_t live_estimate;     /* bytes live as last measured (unmeasured files count whole) */
+    uint64_t appended;          /* bytes appended by writes since open */
+    uint64_t gc_read, gc_moved; /* bytes GC read and moved since open */
+    uint64_t gc_files_removed;  /* files GC deleted since open */
+    uint64_t gc_pinned_skips;   /* measures that found a file still in a range's log */
+} zkv_vlog_stats;
+void zkv_store_vlog_stats(const zkv_store *s, zkv_vlog_stats *out);
 
 #endif

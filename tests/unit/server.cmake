@@ -13,7 +13,7 @@
 # Included by tests/CMakeLists.txt.
 foreach(t record store rowcache dispatch datadir arena lease repl_state shipper repl_plan replica wire
     logbatch metrics readvis handoff stats copythrottle reshape connlimits reclaim_plan dedupe ownerclock
-    dbstats dbwrite logspan status_page nodeinfo)
+    dbstats dbwrite logspan status_page nodeinfo vlog store_vlog)
   zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
     LIBS zkv_server_core zkv_common)
 endforeach()

@@ -91,6 +91,14 @@ static void fill_small(zkv_metrics_snapshot *s)
     s->db_writes.waits[ZKV_DBW_SYNC] = 1;
     s->db_writes.wait_us[ZKV_DBW_SYNC] = 2000;
     s->db_sync = true;
+    s->vlog = (zkv_vlog_stats){.files = 3,
+                               .bytes = 150000000,
+                               .live_estimate = 90000000,
+                               .appended = 400000000,
+                               .gc_read = 300000000,
+                               .gc_moved = 20000000,
+                               .gc_files_removed = 4,
+                               .gc_pinned_skips = 2};
     s->process = (zkv_procstat){.cpu_us = 1500000,
                                 .rss_bytes = 1000,
                                 .vsize_bytes = 2000,
@@ -201,6 +209,33 @@ static void small_new_b(char *out, size_t n)
         "(--sync), else 0.\n"
         "# TYPE zkv_leveldb_sync gauge\n"
         "zkv_leveldb_sync 1\n"
+        "# HELP zkv_value_log_bytes Bytes of the value log's files: the values above "
+        "--inline-max-bytes, live or not yet collected.\n"
+        "# TYPE zkv_value_log_bytes gauge\nzkv_value_log_bytes 150000000\n"
+        "# HELP zkv_value_log_files Files of the value log.\n"
+        "# TYPE zkv_value_log_files gauge\nzkv_value_log_files 3\n"
+        "# HELP zkv_value_log_live_bytes Live bytes of the value log as last measured (files not "
+        "yet measured count whole): zkv_value_log_bytes over this is its space amplification.\n"
+        "# TYPE zkv_value_log_live_bytes gauge\nzkv_value_log_live_bytes 90000000\n"
+        "# HELP zkv_value_log_appended_bytes_total Bytes writes appended to the value log since "
+        "start.\n"
+        "# TYPE zkv_value_log_appended_bytes_total counter\n"
+        "zkv_value_log_appended_bytes_total 400000000\n"
+        "# HELP zkv_value_log_gc_read_bytes_total Bytes the value log's garbage collection read "
+        "(measures and moves).\n"
+        "# TYPE zkv_value_log_gc_read_bytes_total counter\n"
+        "zkv_value_log_gc_read_bytes_total 300000000\n"
+        "# HELP zkv_value_log_gc_moved_bytes_total Bytes of live values the garbage collection "
+        "moved out of mostly dead files.\n"
+        "# TYPE zkv_value_log_gc_moved_bytes_total counter\n"
+        "zkv_value_log_gc_moved_bytes_total 20000000\n"
+        "# HELP zkv_value_log_gc_files_removed_total Value-log files the garbage collection "
+        "deleted.\n"
+        "# TYPE zkv_value_log_gc_files_removed_total counter\n"
+        "zkv_value_log_gc_files_removed_total 4\n"
+        "# HELP zkv_value_log_gc_pinned_total Measures that found a file a range's log still "
+        "points into (kept for replicas that catch up; --log-retain-mb bounds how long).\n"
+        "# TYPE zkv_value_log_gc_pinned_total counter\nzkv_value_log_gc_pinned_total 2\n"
         "# HELP process_cpu_seconds_total User and system CPU time spent in seconds.\n"
         "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.500000\n"
         "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"

@@ -10,6 +10,7 @@
 #include "zkt/util.h"
 
 struct zkt_ldb {
+    char dir[PATH_MAX]; /* DIR/db */
     leveldb_t *db;
     leveldb_options_t *opts;
     leveldb_readoptions_t *ropts;
@@ -22,6 +23,7 @@ zkt_ldb *zkt_ldb_open(const char *data_dir)
     zkt_ldb *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
+    snprintf(d->dir, sizeof d->dir, "%s", path);
     d->opts = leveldb_options_create();
     leveldb_options_set_create_if_missing(d->opts, 0);
     d->ropts = leveldb_readoptions_create();
@@ -57,6 +59,58 @@ static uint64_t be64(const uint8_t *p)
     return v;
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* CRC-32C, bit by bit: slow, and independent of the server's. */
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+/* The value a format-2 record's pointer (20 bytes) names, read from the value log and
+ * checked (CRC, lengths, key): a malloc'd copy (NUL-terminated) in *val, its length in
+ * *vlen. 0, or -1 with a log line. */
+static int vlog_value(const zkt_ldb *d, const uint8_t *key, size_t klen, const uint8_t *ptr,
+                      uint8_t **val, size_t *vlen)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/vlog/%08u.vlog", d->dir, be32(ptr));
+    uint64_t off = be64(ptr + 4);
+    uint32_t rlen = be32(ptr + 12), n = be32(ptr + 16);
+    uint8_t *r = malloc(rlen ? rlen : 1);
+    FILE *f = fopen(path, "rb");
+    int ok = r && f && fseek(f, (long)off, SEEK_SET) == 0 && fread(r, 1, rlen, f) == rlen &&
+             rlen >= 22 && be32(r) == crc32c(r + 4, rlen - 4) && be32(r + 10) == n &&
+             be32(r + 6) == klen && 22u + r[5] + klen + n == rlen &&
+             memcmp(r + 22 + r[5], key, klen) == 0;
+    if (f)
+        fclose(f);
+    if (!ok) {
+        zkt_log("value log: bad record at %s offset %llu", path, (unsigned long long)off);
+        free(r);
+        return -1;
+    }
+    memmove(r, r + rlen - n, n);
+    uint8_t *v = realloc(r, (size_t)n + 1);
+    if (!v) {
+        free(r);
+        return -1;
+    }
+    v[n] = 0;
+    *val = v;
+    *vlen = n;
+    return 0;
+}
+
 int zkt_ldb_get(zkt_ldb *d, const void *key, size_t klen, uint8_t **val, size_t *vlen,
                 uint64_t *epoch, uint64_t *seq)
 {
@@ -78,7 +132,22 @@ int zkt_ldb_get(zkt_ldb *d, const void *key, size_t klen, uint8_t **val, size_t 
     if (!rec)
         return 0;
     int rc = -1;
-    if (rlen >= ZKT_VALUE_HEADER && (uint8_t)rec[0] == 1) {
+    if (rlen == ZKT_VALUE_HEADER + 20 && (uint8_t)rec[0] == 2) {
+        const uint8_t *p = (const uint8_t *)rec;
+        if (epoch)
+            *epoch = be64(p + 2);
+        if (seq)
+            *seq = be64(p + 10);
+        uint8_t *v = NULL;
+        size_t n = 0;
+        rc = vlog_value(d, key, klen, p + ZKT_VALUE_HEADER, &v, &n) == 0 ? 1 : -1;
+        if (rc == 1 && vlen)
+            *vlen = n;
+        if (rc == 1 && val)
+            *val = v;
+        else
+            free(v);
+    } else if (rlen >= ZKT_VALUE_HEADER && (uint8_t)rec[0] == 1) {
         const uint8_t *p = (const uint8_t *)rec;
         if (epoch)
             *epoch = be64(p + 2);
@@ -143,6 +212,19 @@ int zkt_ldb_foreach(zkt_ldb *d, const void *start, size_t slen, const void *end,
                 break;
         }
         const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vl);
+        if (vl == ZKT_VALUE_HEADER + 20 && v[0] == 2) {
+            uint8_t *val = NULL;
+            size_t n = 0;
+            if (vlog_value(d, k + 1, kl - 1, v + ZKT_VALUE_HEADER, &val, &n) != 0) {
+                rc = -1;
+                break;
+            }
+            rc = fn(arg, k + 1, kl - 1, val, n, be64(v + 2), be64(v + 10));
+            free(val);
+            if (rc != 0)
+                break;
+            continue;
+        }
         if (vl < ZKT_VALUE_HEADER || v[0] != 1) {
             zkt_log("leveldb: malformed value record (%zu bytes)", vl);
             rc = -1;

@@ -1,6 +1,8 @@
 /* ldb.h: reads a stopped server's LevelDB (DIR/db) with the LevelDB C API to check what
  * it stored. Keys and value records as in docs/internals.md: data key 'd' + user key,
- * value record u8 format (1), u8 flags, u64be epoch, u64be seq, u64be expiry_ms, bytes. */
+ * value record u8 format (1), u8 flags, u64be epoch, u64be seq, u64be expiry_ms, bytes;
+ * format 2 holds a value-log pointer instead of the bytes, which this reader follows into
+ * DIR/db/vlog on its own (its own CRC-32C and record parser, not the server's). */
 #ifndef ZKT_LDB_H
 #define ZKT_LDB_H
 #include <stddef.h>

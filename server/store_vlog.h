@@ -1,0 +1,29 @@
+/* store_vlog.h: what the value log's garbage collection (vlog_gc.c) needs of the store
+ * (store.c), kept out of store.h: the GC's state, the liveness of a value-log record, the
+ * move of a live value, and a durable commit. Internal to the server. */
+#ifndef ZKV_SERVER_STORE_VLOG_H
+#define ZKV_SERVER_STORE_VLOG_H
+#include "store.h"
+#include "vlog.h"
+
+typedef struct zkv_vlog_gc zkv_vlog_gc;
+zkv_vlog_gc *zkv__vlog_gc_create(void);
+void zkv__vlog_gc_free(zkv_vlog_gc *g);
+zkv_vlog_gc *zkv__store_gc(zkv_store *s);
+const zkv_vlog_gc *zkv__store_gc_const(const zkv_store *s);
+zkv_vlog *zkv__store_vlog(const zkv_store *s);
+uint64_t zkv__store_vlog_appended(const zkv_store *s);
+size_t zkv__store_snapshots(const zkv_store *s);
+
+#define ZKV_VLOG_REF_DATA 1 /* the key's data record points at the record */
+#define ZKV_VLOG_REF_LOG 2  /* a range's log may still hold an entry that does */
+/* Which of the above hold for r (0: garbage), or ZKV_STORE_ERR. */
+int zkv__store_vlog_refs(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t errlen);
+/* When the key's data record still points at r, appends r's value anew and stages the data
+ * record pointing there (same version and expiry): 1, else 0, or ZKV_STORE_ERR. */
+int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t errlen);
+/* Commits, then makes everything written durable: the value log's files fdatasynced and a
+ * synced LevelDB write. */
+int zkv__store_commit_durable(zkv_store *s, char *err, size_t errlen);
+
+#endif

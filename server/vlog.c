@@ -1,0 +1,465 @@
+/* vlog.c: value-log files (see vlog.h). A record:
+ *   u32be crc32c of what follows, u8 kind (1), u8 range id length, u32be key length,
+ *   u32be value length, u64be seq, range id, key, value
+ * Files are "<dir>/NNNNNNNN.vlog", numbered from 1; the newest is the one appended to. */
+#include "vlog.h"
+
+#include "crc32c.h"
+#include "record.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REC_KIND 1u
+#define SCAN_SLACK ((size_t)64 << 10) /* read beyond max_bytes: the record that crosses it */
+
+typedef struct vfile {
+    uint32_t num;
+    int fd;        /* -1 until read or written */
+    uint64_t size; /* bytes flushed */
+    bool dirty;    /* written since its last fdatasync */
+} vfile;
+
+struct zkv_vlog {
+    char *dir;
+    uint64_t file_bytes;
+    vfile *files; /* by number, oldest first; the last is the active one when active */
+    size_t n, cap;
+    bool active; /* files[n-1] takes appends */
+    uint32_t next_num;
+    zkv_buf wbuf; /* appended, not yet flushed (for files[n-1] once active) */
+    bool failed;
+    uint64_t total; /* bytes flushed to every file */
+};
+
+static int fail(char *err, size_t errlen, const char *what, const char *path, int e)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "value log: %s%s%s%s%s", what, path ? " " : "", path ? path : "",
+                 e ? ": " : "", e ? strerror(e) : "");
+    return -1;
+}
+
+static void file_path(const zkv_vlog *v, uint32_t num, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%08u.vlog", v->dir, num);
+}
+
+static vfile *find(const zkv_vlog *v, uint32_t num)
+{
+    size_t lo = 0, hi = v->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v->files[mid].num < num)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->n && v->files[lo].num == num ? &v->files[lo] : NULL;
+}
+
+static int push(zkv_vlog *v, uint32_t num, uint64_t size)
+{
+    if (v->n == v->cap) {
+        size_t ncap = v->cap ? v->cap * 2 : 16;
+        vfile *nf = realloc(v->files, ncap * sizeof(*nf));
+        if (!nf)
+            return -1;
+        v->files = nf;
+        v->cap = ncap;
+    }
+    v->files[v->n++] = (vfile){.num = num, .fd = -1, .size = size};
+    return 0;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+    uint32_t x = ((const vfile *)a)->num, y = ((const vfile *)b)->num;
+    return x < y ? -1 : x > y;
+}
+
+static int list_files(zkv_vlog *v, char *err, size_t errlen)
+{
+    DIR *d = opendir(v->dir);
+    if (!d)
+        return fail(err, errlen, "cannot open", v->dir, errno);
+    struct dirent *de;
+    int rc = 0;
+    char path[4096];
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        unsigned num;
+        char tail[8];
+        if (sscanf(de->d_name, "%8u.%5s", &num, tail) != 2 || strcmp(tail, "vlog") != 0 || num == 0)
+            continue;
+        file_path(v, num, path, sizeof(path));
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            rc = fail(err, errlen, "cannot stat", path, errno);
+        } else if (st.st_size == 0) {
+            if (unlink(path) != 0)
+                rc = fail(err, errlen, "cannot remove empty", path, errno);
+        } else if (push(v, num, (uint64_t)st.st_size) != 0) {
+            rc = fail(err, errlen, "out of memory", NULL, 0);
+        } else {
+            v->total += (uint64_t)st.st_size;
+        }
+        if (num >= v->next_num)
+            v->next_num = num + 1;
+    }
+    closedir(d);
+    if (rc == 0 && v->n > 1)
+        qsort(v->files, v->n, sizeof(*v->files), cmp_file);
+    return rc;
+}
+
+int zkv_vlog_open(const char *dir, uint64_t file_bytes, zkv_vlog **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    zkv_vlog *v = calloc(1, sizeof(*v));
+    if (!v || !(v->dir = strdup(dir))) {
+        free(v);
+        return fail(err, errlen, "out of memory", NULL, 0);
+    }
+    v->file_bytes = file_bytes ? file_bytes : ZKV_VLOG_DEFAULT_FILE_BYTES;
+    v->next_num = 1;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fail(err, errlen, "cannot create", dir, errno);
+        zkv_vlog_close(v);
+        return -1;
+    }
+    if (list_files(v, err, errlen) != 0) {
+        zkv_vlog_close(v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void zkv_vlog_close(zkv_vlog *v)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < v->n; i++)
+        if (v->files[i].fd >= 0)
+            close(v->files[i].fd);
+    free(v->files);
+    zkv_buf_free(&v->wbuf);
+    free(v->dir);
+    free(v);
+}
+
+static int file_fd(zkv_vlog *v, vfile *f, bool create, char *err, size_t errlen)
+{
+    if (f->fd >= 0)
+        return f->fd;
+    char path[4096];
+    file_path(v, f->num, path, sizeof(path));
+    f->fd = open(path, create ? O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0600);
+    if (f->fd < 0)
+        return fail(err, errlen, "cannot open", path, errno);
+    return f->fd;
+}
+
+int zkv_vlog_append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key,
+                    size_t klen, const uint8_t *value, size_t vlen, zkv_vptr *p, char *err,
+                    size_t errlen)
+{
+    size_t idlen = strlen(range_id);
+    size_t rec_len = ZKV_VLOG_REC_HDR + idlen + klen + vlen;
+    if (idlen > 255 || rec_len > UINT32_MAX)
+        return fail(err, errlen, "record too large", NULL, 0);
+    if (v->failed)
+        return fail(err, errlen, "failed after a write error", NULL, 0);
+    if (!v->active) {
+        if (push(v, v->next_num, 0) != 0)
+            return fail(err, errlen, "out of memory", NULL, 0);
+        v->next_num++;
+        if (file_fd(v, &v->files[v->n - 1], true, err, errlen) < 0) {
+            v->n--;
+            return -1;
+        }
+        v->active = true;
+    }
+    if (zkv_buf_reserve(&v->wbuf, rec_len) != 0)
+        return fail(err, errlen, "out of memory", NULL, 0);
+    const vfile *f = &v->files[v->n - 1];
+    *p = (zkv_vptr){.file = f->num,
+                    .off = f->size + v->wbuf.len,
+                    .rec_len = (uint32_t)rec_len,
+                    .vlen = (uint32_t)vlen};
+    uint8_t *r = v->wbuf.data + v->wbuf.len;
+    r[4] = REC_KIND;
+    r[5] = (uint8_t)idlen;
+    zkv_put_u32be(r + 6, (uint32_t)klen);
+    zkv_put_u32be(r + 10, (uint32_t)vlen);
+    zkv_put_u64be(r + 14, seq);
+    uint8_t *q = r + ZKV_VLOG_REC_HDR;
+    memcpy(q, range_id, idlen);
+    if (klen)
+        memcpy(q + idlen, key, klen);
+    if (vlen)
+        memcpy(q + idlen + klen, value, vlen);
+    zkv_put_u32be(r, zkv_crc32c(0, r + 4, rec_len - 4));
+    v->wbuf.len += rec_len;
+    return 0;
+}
+
+size_t zkv_vlog_buffered(const zkv_vlog *v)
+{
+    return v->wbuf.len;
+}
+
+static int sync_file(zkv_vlog *v, vfile *f, char *err, size_t errlen)
+{
+    if (!f->dirty)
+        return 0;
+    if (fdatasync(f->fd) != 0) {
+        v->failed = true;
+        return fail(err, errlen, "fdatasync failed", NULL, errno);
+    }
+    f->dirty = false;
+    return 0;
+}
+
+int zkv_vlog_flush(zkv_vlog *v, bool sync, char *err, size_t errlen)
+{
+    if (v->failed)
+        return fail(err, errlen, "failed after a write error", NULL, 0);
+    if (!v->active)
+        return 0;
+    vfile *f = &v->files[v->n - 1];
+    size_t done = 0;
+    while (done < v->wbuf.len) {
+        ssize_t w = pwrite(f->fd, v->wbuf.data + done, v->wbuf.len - done, (off_t)(f->size + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            v->failed = true;
+            return fail(err, errlen, "write failed", NULL, w < 0 ? errno : EIO);
+        }
+        done += (size_t)w;
+    }
+    f->size += done;
+    v->total += done;
+    f->dirty = f->dirty || done > 0;
+    v->wbuf.len = 0;
+    if (sync && sync_file(v, f, err, errlen) != 0)
+        return -1;
+    if (f->size >= v->file_bytes)
+        v->active = false; /* the next append starts a new file */
+    return 0;
+}
+
+int zkv_vlog_sync_all(zkv_vlog *v, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (sync_file(v, &v->files[i], err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+/* Checks the record at r[0..len) (len = its rec_len) and fills out. */
+static bool rec_parse(const uint8_t *r, size_t len, zkv_vlog_rec *out, char *id)
+{
+    if (len < ZKV_VLOG_REC_HDR || r[4] != REC_KIND)
+        return false;
+    size_t idlen = r[5], klen = zkv_get_u32be(r + 6), vlen = zkv_get_u32be(r + 10);
+    if (ZKV_VLOG_REC_HDR + idlen + klen + vlen != len ||
+        zkv_get_u32be(r) != zkv_crc32c(0, r + 4, len - 4))
+        return false;
+    memcpy(id, r + ZKV_VLOG_REC_HDR, idlen);
+    id[idlen] = '\0';
+    out->range_id = id;
+    out->seq = zkv_get_u64be(r + 14);
+    out->key = r + ZKV_VLOG_REC_HDR + idlen;
+    out->klen = klen;
+    out->value = out->key + klen;
+    out->at.rec_len = (uint32_t)len;
+    out->at.vlen = (uint32_t)vlen;
+    return true;
+}
+
+static int read_at(vfile *f, uint8_t *dst, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(f->fd, dst + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : -EIO;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key, size_t klen,
+                             zkv_buf *out, char *err, size_t errlen)
+{
+    vfile *f = find(v, p->file);
+    char path[4096];
+    file_path(v, p->file, path, sizeof(path));
+    if (!f) {
+        fail(err, errlen, "missing file", path, 0);
+        return NULL;
+    }
+    out->len = out->off = 0;
+    if (zkv_buf_reserve(out, p->rec_len) != 0) {
+        fail(err, errlen, "out of memory", NULL, 0);
+        return NULL;
+    }
+    bool buffered = v->active && f == &v->files[v->n - 1] && p->off >= f->size;
+    if (buffered) {
+        if (p->off + p->rec_len > f->size + v->wbuf.len) {
+            fail(err, errlen, "pointer past the end of", path, 0);
+            return NULL;
+        }
+        memcpy(out->data, v->wbuf.data + (p->off - f->size), p->rec_len);
+    } else {
+        if (p->off + p->rec_len > f->size) {
+            fail(err, errlen, "pointer past the end of", path, 0);
+            return NULL;
+        }
+        if (file_fd(v, f, false, err, errlen) < 0)
+            return NULL;
+        int rc = read_at(f, out->data, p->rec_len, p->off);
+        if (rc != 0) {
+            fail(err, errlen, "read failed in", path, -rc);
+            return NULL;
+        }
+    }
+    out->len = p->rec_len;
+    zkv_vlog_rec rec;
+    char id[256];
+    if (!rec_parse(out->data, p->rec_len, &rec, id) || rec.at.vlen != p->vlen ||
+        (key && (rec.klen != klen || (klen && memcmp(rec.key, key, klen) != 0)))) {
+        if (err && errlen)
+            snprintf(err, errlen, "value log: damaged record at %s offset %llu", path,
+                     (unsigned long long)p->off);
+        return NULL;
+    }
+    return rec.value;
+}
+
+/* Reads want bytes (fewer at the end of f) at off into *buf. */
+static int refill(vfile *f, uint8_t **buf, size_t *have, size_t want, uint64_t off, char *err,
+                  size_t errlen)
+{
+    uint64_t left = f->size - off;
+    size_t need = want > left ? (size_t)left : want;
+    uint8_t *nb = realloc(*buf, need ? need : 1);
+    if (!nb)
+        return fail(err, errlen, "out of memory", NULL, 0);
+    *buf = nb;
+    int e = read_at(f, nb, need, off);
+    if (e != 0)
+        return fail(err, errlen, "read failed", NULL, -e);
+    *have = need;
+    return 0;
+}
+
+int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, zkv_vlog_rec_fn fn,
+                  void *ctx, bool *damaged, char *err, size_t errlen)
+{
+    *damaged = false;
+    vfile *f = find(v, file);
+    if (!f || (v->active && f == &v->files[v->n - 1]))
+        return fail(err, errlen, "no such closed file", NULL, 0);
+    if (file_fd(v, f, false, err, errlen) < 0)
+        return -1;
+    size_t want = max_bytes + SCAN_SLACK;
+    uint8_t *buf = NULL;
+    size_t have = 0, used = 0, seen = 0;
+    int rc;
+    char id[256];
+    for (;;) {
+        if (*off >= f->size) {
+            rc = 0;
+            break;
+        }
+        if (seen > 0 && seen >= max_bytes) {
+            rc = 1;
+            break;
+        }
+        if (have - used < ZKV_VLOG_REC_HDR) {
+            if ((rc = refill(f, &buf, &have, want, *off, err, errlen)) != 0)
+                break;
+            used = 0;
+        }
+        const uint8_t *h = buf + used;
+        uint64_t rl =
+            have - used < ZKV_VLOG_REC_HDR
+                ? UINT64_MAX
+                : (uint64_t)ZKV_VLOG_REC_HDR + h[5] + zkv_get_u32be(h + 6) + zkv_get_u32be(h + 10);
+        if (rl > f->size - *off) {
+            *damaged = true; /* a record past the end: a torn tail */
+            rc = 0;
+            break;
+        }
+        if (have - used < rl) {
+            if ((rc = refill(f, &buf, &have, rl > want ? (size_t)rl : want, *off, err, errlen)) !=
+                0)
+                break;
+            used = 0;
+            h = buf;
+        }
+        zkv_vlog_rec rec;
+        if (!rec_parse(h, (size_t)rl, &rec, id)) {
+            *damaged = true;
+            rc = 0;
+            break;
+        }
+        rec.at.file = file;
+        rec.at.off = *off;
+        if ((rc = fn(ctx, &rec)) != 0)
+            break;
+        used += (size_t)rl;
+        *off += rl;
+        seen += (size_t)rl;
+    }
+    free(buf);
+    return rc;
+}
+
+size_t zkv_vlog_files(const zkv_vlog *v, uint32_t *nums, uint64_t *bytes, size_t max)
+{
+    for (size_t i = 0; i < v->n && i < max; i++) {
+        nums[i] = v->files[i].num;
+        bytes[i] = v->files[i].size;
+    }
+    return v->n;
+}
+
+uint32_t zkv_vlog_active(const zkv_vlog *v)
+{
+    return v->active ? v->files[v->n - 1].num : 0;
+}
+
+int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
+{
+    vfile *f = find(v, file);
+    if (!f || (v->active && f == &v->files[v->n - 1]))
+        return fail(err, errlen, "no such closed file", NULL, 0);
+    char path[4096];
+    file_path(v, file, path, sizeof(path));
+    if (unlink(path) != 0 && errno != ENOENT)
+        return fail(err, errlen, "cannot remove", path, errno);
+    if (f->fd >= 0)
+        close(f->fd);
+    v->total -= f->size;
+    size_t i = (size_t)(f - v->files);
+    memmove(f, f + 1, (v->n - i - 1) * sizeof(*f));
+    v->n--;
+    return 0;
+}
+
+void zkv_vlog_totals(const zkv_vlog *v, uint64_t *files, uint64_t *bytes)
+{
+    *files = v->n;
+    *bytes = v->total;
+}

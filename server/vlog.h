@@ -1,0 +1,71 @@
+/* vlog.h: the value log, where a node stores each large value once (docs/internals.md,
+ * "Value log"). Values above the store's inline limit are appended to numbered files in
+ * <db dir>/vlog; the data record and the log entry hold a pointer (file, offset, lengths)
+ * instead of the value, so LevelDB's compactions never copy them. Records carry the range
+ * id, seq and key they were written for (garbage collection checks them against the data
+ * records) and a CRC-32C.
+ *
+ * Appends go to a buffer that zkv_vlog_flush writes (and with sync fdatasyncs) before the
+ * store writes the LevelDB batch that points at them. A file is closed for appends once
+ * it holds file_bytes; the next flush starts a new one. Open never appends to an old file.
+ * Not thread-safe: the store's thread owns it. Errors: 0, or -1 with a reason in err. */
+#ifndef ZKV_SERVER_VLOG_H
+#define ZKV_SERVER_VLOG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/buf.h"
+#include "record.h" /* zkv_vptr */
+
+#define ZKV_VLOG_REC_HDR 22u /* crc, kind, id length, key length, value length, seq */
+#define ZKV_VLOG_DEFAULT_FILE_BYTES ((uint64_t)64 << 20)
+
+typedef struct zkv_vlog zkv_vlog;
+
+/* Opens (creating) the directory dir and lists its files; empty files are removed. */
+int zkv_vlog_open(const char *dir, uint64_t file_bytes, zkv_vlog **out, char *err, size_t errlen);
+void zkv_vlog_close(zkv_vlog *v); /* buffered records are dropped; NULL is a no-op */
+
+/* Buffers the record of (range_id, seq, key, value); *p receives where it will be. */
+int zkv_vlog_append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key,
+                    size_t klen, const uint8_t *value, size_t vlen, zkv_vptr *p, char *err,
+                    size_t errlen);
+/* Bytes appended and not yet flushed. */
+size_t zkv_vlog_buffered(const zkv_vlog *v);
+/* Writes the buffered records to the file, fdatasyncs it when sync, and closes the file
+ * for appends once it is full. A failed write leaves the log failed: later calls fail. */
+int zkv_vlog_flush(zkv_vlog *v, bool sync, char *err, size_t errlen);
+/* fdatasyncs every file written since its last sync (before a GC deletes what it moved). */
+int zkv_vlog_sync_all(zkv_vlog *v, char *err, size_t errlen);
+
+/* Reads the record at p into out (replacing its contents) and returns the value's start
+ * in out. The record must check out: CRC, lengths, and key (when key is not NULL). */
+const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key, size_t klen,
+                             zkv_buf *out, char *err, size_t errlen);
+
+/* One record as zkv_vlog_scan sees it (pointers valid during the callback only). */
+typedef struct zkv_vlog_rec {
+    zkv_vptr at;
+    const char *range_id; /* NUL-terminated */
+    uint64_t seq;
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *value;
+} zkv_vlog_rec;
+typedef int (*zkv_vlog_rec_fn)(void *ctx, const zkv_vlog_rec *r);
+/* Visits file's records from *off on, about max_bytes of them (at least one), advancing
+ * *off. Returns 1 while records remain, 0 at the end (a damaged record ends the file: a
+ * torn tail after a crash; *damaged says so), what fn returned when non-zero, or -1. */
+int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, zkv_vlog_rec_fn fn,
+                  void *ctx, bool *damaged, char *err, size_t errlen);
+
+/* The files, oldest first: numbers and sizes; returns the count (copies at most max). */
+size_t zkv_vlog_files(const zkv_vlog *v, uint32_t *nums, uint64_t *bytes, size_t max);
+/* The file appends go to (0: none yet). Every other file is closed for appends. */
+uint32_t zkv_vlog_active(const zkv_vlog *v);
+/* Deletes a file closed for appends. */
+int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen);
+/* Files and bytes on disk (flushed). */
+void zkv_vlog_totals(const zkv_vlog *v, uint64_t *files, uint64_t *bytes);
+
+#endif

@@ -1,0 +1,297 @@
+/* vlog_gc.c: the value log's garbage collection (docs/internals.md, "Value log"): the I/O
+ * shell around vlog_plan.h. A job measures one closed file (which records the data records
+ * or a range's log still point at), and when the plan says so moves its live values to the
+ * newest file, commits durably and deletes it; a file an open snapshot may still read is
+ * deleted once no snapshot is open. Work is bounded per call and resumes where it stopped. */
+#include "store_vlog.h"
+#include "vlog_plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LIVE 0.5
+#define CREDIT_CAP ((uint64_t)256 << 20)
+#define MIN_STEP ((size_t)256 << 10) /* credit gathers to this before a step reads */
+
+struct zkv_vlog_gc {
+    zkv_vlog_file_gc *f; /* closed files, oldest first */
+    size_t n, cap;
+    uint64_t listed_files; /* the value log's file count and active file when f was listed */
+    uint32_t listed_active;
+    uint64_t credit, seen_appended;
+    bool job, moving; /* a file is being measured, or moved */
+    uint32_t file;
+    uint64_t off, live, pinned;
+    uint32_t *doomed; /* moved files an open snapshot may still read */
+    size_t n_doomed, doomed_cap;
+    uint64_t read, moved, removed, pinned_skips;
+    uint64_t pass; /* forced passes so far */
+};
+
+zkv_vlog_gc *zkv__vlog_gc_create(void)
+{
+    return calloc(1, sizeof(zkv_vlog_gc));
+}
+
+void zkv__vlog_gc_free(zkv_vlog_gc *g)
+{
+    if (!g)
+        return;
+    free(g->f);
+    free(g->doomed);
+    free(g);
+}
+
+static void set_err(char *err, size_t errlen, const char *what)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "value log GC: %s", what);
+}
+
+static bool is_doomed(const zkv_vlog_gc *g, uint32_t num)
+{
+    for (size_t i = 0; i < g->n_doomed; i++)
+        if (g->doomed[i] == num)
+            return true;
+    return false;
+}
+
+/* Brings f up to the value log's closed files, keeping what was measured. */
+static int relist(zkv_vlog_gc *g, const zkv_vlog *v)
+{
+    uint64_t files, bytes;
+    zkv_vlog_totals(v, &files, &bytes);
+    uint32_t active = zkv_vlog_active(v);
+    if (files == g->listed_files && active == g->listed_active)
+        return 0;
+    uint32_t *nums = malloc((files + 1) * sizeof(*nums));
+    uint64_t *sizes = malloc((files + 1) * sizeof(*sizes));
+    zkv_vlog_file_gc *nf = calloc(files + 1, sizeof(*nf));
+    if (!nums || !sizes || !nf) {
+        free(nums);
+        free(sizes);
+        free(nf);
+        return -1;
+    }
+    size_t n = zkv_vlog_files(v, nums, sizes, files), k = 0, j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nums[i] == active || is_doomed(g, nums[i]))
+            continue;
+        while (j < g->n && g->f[j].num < nums[i])
+            j++;
+        if (j < g->n && g->f[j].num == nums[i])
+            nf[k] = g->f[j];
+        else
+            nf[k] = (zkv_vlog_file_gc){
+                .num = nums[i], .bytes = sizes[i], .live = sizes[i], .measured_at = ZKV_VLOG_NEVER};
+        k++;
+    }
+    free(nums);
+    free(sizes);
+    free(g->f);
+    g->f = nf;
+    g->n = k;
+    g->cap = files + 1;
+    g->listed_files = files;
+    g->listed_active = active;
+    return 0;
+}
+
+static zkv_vlog_file_gc *entry(zkv_vlog_gc *g, uint32_t num)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (g->f[i].num == num)
+            return &g->f[i];
+    return NULL;
+}
+
+typedef struct gc_ctx {
+    zkv_store *s;
+    zkv_vlog_gc *g;
+    char *err;
+    size_t errlen;
+} gc_ctx;
+
+static int measure_rec(void *vctx, const zkv_vlog_rec *r)
+{
+    gc_ctx *c = vctx;
+    int refs = zkv__store_vlog_refs(c->s, r, c->err, c->errlen);
+    if (refs < 0)
+        return -1;
+    if (refs & ZKV_VLOG_REF_DATA)
+        c->g->live += r->at.rec_len;
+    if (refs & ZKV_VLOG_REF_LOG)
+        c->g->pinned += r->at.rec_len;
+    return 0;
+}
+
+static int move_rec(void *vctx, const zkv_vlog_rec *r)
+{
+    gc_ctx *c = vctx;
+    int rc = zkv__store_vlog_move(c->s, r, c->err, c->errlen);
+    if (rc < 0)
+        return -1;
+    if (rc == 1)
+        c->g->moved += r->at.rec_len;
+    return 0;
+}
+
+static int remove_file(zkv_vlog_gc *g, zkv_vlog *v, uint32_t num, char *err, size_t errlen)
+{
+    if (zkv_vlog_remove(v, num, err, errlen) != 0)
+        return -1;
+    g->removed++;
+    return 0;
+}
+
+/* Deletes the doomed files once no snapshot is open. */
+static int reap(zkv_vlog_gc *g, zkv_store *s, char *err, size_t errlen)
+{
+    if (g->n_doomed == 0 || zkv__store_snapshots(s) > 0)
+        return 0;
+    zkv_vlog *v = zkv__store_vlog(s);
+    for (size_t i = 0; i < g->n_doomed; i++)
+        if (remove_file(g, v, g->doomed[i], err, errlen) != 0)
+            return -1;
+    g->n_doomed = 0;
+    return 0;
+}
+
+/* The job's file is moved: commit durably, then delete it (or doom it). */
+static int finish_move(zkv_vlog_gc *g, zkv_store *s, char *err, size_t errlen)
+{
+    if (zkv__store_commit_durable(s, err, errlen) != 0)
+        return -1;
+    zkv_vlog *v = zkv__store_vlog(s);
+    if (zkv__store_snapshots(s) == 0) {
+        if (remove_file(g, v, g->file, err, errlen) != 0)
+            return -1;
+    } else {
+        if (g->n_doomed == g->doomed_cap) {
+            size_t ncap = g->doomed_cap ? g->doomed_cap * 2 : 8;
+            uint32_t *nd = realloc(g->doomed, ncap * sizeof(*nd));
+            if (!nd) {
+                set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            g->doomed = nd;
+            g->doomed_cap = ncap;
+        }
+        g->doomed[g->n_doomed++] = g->file;
+    }
+    g->listed_files = UINT64_MAX; /* relist: the file is gone from the candidates */
+    g->job = false;
+    return 0;
+}
+
+/* One scan of the job's file for at most budget bytes; *used gets what it read. */
+static int job_step(zkv_vlog_gc *g, zkv_store *s, uint64_t appended, uint64_t pass, size_t budget,
+                    size_t *used, char *err, size_t errlen)
+{
+    zkv_vlog *v = zkv__store_vlog(s);
+    zkv_vlog_file_gc *f = entry(g, g->file);
+    if (!f) {
+        g->job = false;
+        *used = 1;
+        return 0;
+    }
+    gc_ctx c = {.s = s, .g = g, .err = err, .errlen = errlen};
+    uint64_t before = g->off;
+    bool damaged;
+    int rc = zkv_vlog_scan(v, g->file, &g->off, budget, g->moving ? move_rec : measure_rec, &c,
+                           &damaged, err, errlen);
+    if (rc == 0)
+        g->off = f->bytes; /* the rest of a damaged file is garbage */
+    *used = g->off > before ? (size_t)(g->off - before) : 1;
+    g->read += g->off - before;
+    if (rc < 0)
+        return -1;
+    if (g->moving && zkv_store_pending(s) && zkv_store_commit(s, err, errlen) != 0)
+        return -1;
+    if (rc == 1)
+        return 0;
+    if (g->moving)
+        return finish_move(g, s, err, errlen);
+    f->live = g->live;
+    f->pinned = g->pinned;
+    f->measured_at = appended;
+    f->pass = pass;
+    if (g->pinned)
+        g->pinned_skips++;
+    if (zkv_vlog_plan_rewrite(f, MAX_LIVE)) {
+        g->moving = true;
+        g->off = 0;
+    } else {
+        g->job = false;
+    }
+    return 0;
+}
+
+int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force, char *err,
+                      size_t errlen)
+{
+    zkv_vlog_gc *g = zkv__store_gc(s);
+    zkv_vlog *v = zkv__store_vlog(s);
+    if (zkv_store_failed(s))
+        return 0;
+    if (reap(g, s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    uint64_t appended = zkv__store_vlog_appended(s);
+    g->credit = zkv_vlog_plan_credit(g->credit, g->seen_appended, appended, CREDIT_CAP);
+    g->credit = g->credit + bonus > CREDIT_CAP ? CREDIT_CAP : g->credit + bonus;
+    g->seen_appended = appended;
+    size_t budget = force || g->credit >= max_bytes ? max_bytes : (size_t)g->credit;
+    if (budget == 0 || (!force && budget < max_bytes && budget < MIN_STEP && g->n_doomed == 0))
+        return 0;
+    if (relist(g, v) != 0) {
+        set_err(err, errlen, "out of memory");
+        return ZKV_STORE_ERR;
+    }
+    uint64_t pass = force ? ++g->pass : 0;
+    if (force && g->job && !g->moving)
+        g->job = false; /* a forced pass measures afresh */
+    while (budget > 0) {
+        if (!g->job) {
+            uint64_t total = 0;
+            for (size_t i = 0; i < g->n; i++)
+                total += g->f[i].bytes;
+            long i = zkv_vlog_plan_pick(g->f, g->n, appended, total, pass);
+            if (i < 0)
+                break;
+            g->job = true;
+            g->moving = false;
+            g->file = g->f[i].num;
+            g->off = g->live = g->pinned = 0;
+        }
+        size_t used;
+        if (job_step(g, s, appended, pass, budget, &used, err, errlen) != 0)
+            return ZKV_STORE_ERR;
+        if (relist(g, v) != 0) {
+            set_err(err, errlen, "out of memory");
+            return ZKV_STORE_ERR;
+        }
+        budget -= used < budget ? used : budget;
+        if (!force)
+            g->credit -= used < g->credit ? used : g->credit;
+    }
+    return 0;
+}
+
+void zkv_store_vlog_stats(const zkv_store *s, zkv_vlog_stats *out)
+{
+    const zkv_vlog_gc *g = zkv__store_gc_const(s);
+    memset(out, 0, sizeof(*out));
+    zkv_vlog_totals(zkv__store_vlog(s), &out->files, &out->bytes);
+    uint64_t closed = 0, estimate = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        closed += g->f[i].bytes;
+        estimate += g->f[i].live;
+    }
+    out->live_estimate = estimate + (out->bytes > closed ? out->bytes - closed : 0);
+    out->appended = zkv__store_vlog_appended(s);
+    out->gc_read = g->read;
+    out->gc_moved = g->moved;
+    out->gc_files_removed = g->removed;
+    out->gc_pinned_skips = g->pinned_skips;
+}

@@ -1,0 +1,258 @@
+/* test_server_vlog.c: the value log's pieces. CRC-32C (the standard check value, the
+ * instruction and the table agree, continuation); server/vlog.c against real files in a
+ * mkdtemp directory (appends read back before and after the flush, the key and CRC checks,
+ * a damaged byte, a torn tail ends a scan, files roll over at their size, a reopen removes
+ * empty files and never appends to an old one, removal); and the GC's decisions
+ * (vlog_plan.c: the oldest due file, the rewrite rule, credit). */
+#include <CUnit/Basic.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "vlog.h"
+#include "vlog_plan.h"
+
+uint32_t zkv__crc32c_sw(uint32_t crc, const void *p, size_t n);
+
+static char dir[64];
+static char err[256];
+
+static int setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/zkv-test-vlog-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_crc32c(void)
+{
+    CU_ASSERT_EQUAL(zkv_crc32c(0, "123456789", 9), 0xe3069283u);
+    CU_ASSERT_EQUAL(zkv__crc32c_sw(0, "123456789", 9), 0xe3069283u);
+    uint8_t b[1031];
+    for (size_t i = 0; i < sizeof b; i++)
+        b[i] = (uint8_t)(i * 131 + 7);
+    for (size_t n = 0; n < sizeof b; n += 97) {
+        CU_ASSERT_EQUAL(zkv_crc32c(0, b, n), zkv__crc32c_sw(0, b, n));
+        CU_ASSERT_EQUAL(zkv_crc32c(zkv_crc32c(0, b, n), b + n, sizeof b - n),
+                        zkv_crc32c(0, b, sizeof b));
+    }
+}
+
+static zkv_vlog *open_log(const char *sub, uint64_t file_bytes)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, sub);
+    zkv_vlog *v = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkv_vlog_open(path, file_bytes, &v, err, sizeof(err)), 0);
+    return v;
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(seed * 17 + i * 7);
+}
+
+typedef struct seen {
+    int n;
+    uint64_t seqs[64];
+    zkv_vptr at[64];
+    char ids[64][8];
+} seen;
+
+static int note(void *ctx, const zkv_vlog_rec *r)
+{
+    seen *s = ctx;
+    s->seqs[s->n] = r->seq;
+    s->at[s->n] = r->at;
+    snprintf(s->ids[s->n], sizeof s->ids[0], "%s", r->range_id);
+    s->n++;
+    return 0;
+}
+
+static void test_append_read(void)
+{
+    zkv_vlog *v = open_log("a", 0);
+    uint8_t val[3000], key[4] = {'k', 0, 1, 2};
+    zkv_vptr p[3];
+    for (int i = 0; i < 3; i++) {
+        fill(val, sizeof val, (unsigned)i);
+        CU_ASSERT_EQUAL(zkv_vlog_append(v, "r1", 10u + (unsigned)i, key, sizeof key, val,
+                                        sizeof val - (size_t)i * 1000, &p[i], err, sizeof(err)),
+                        0);
+    }
+    CU_ASSERT_EQUAL(p[0].file, 1);
+    CU_ASSERT_EQUAL(p[0].off, 0);
+    CU_ASSERT_EQUAL(p[1].off, p[0].rec_len);
+    CU_ASSERT_EQUAL(p[0].vlen, 3000);
+    CU_ASSERT_EQUAL(p[2].vlen, 1000);
+    zkv_buf out;
+    zkv_buf_init(&out);
+    /* before the flush: from the buffer */
+    const uint8_t *got = zkv_vlog_read(v, &p[1], key, sizeof key, &out, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    fill(val, sizeof val, 1);
+    CU_ASSERT_EQUAL(memcmp(got, val, 2000), 0);
+    CU_ASSERT_EQUAL(zkv_vlog_flush(v, true, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_vlog_buffered(v), 0);
+    for (int i = 0; i < 3; i++) {
+        fill(val, sizeof val, (unsigned)i);
+        got = zkv_vlog_read(v, &p[i], key, sizeof key, &out, err, sizeof(err));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        CU_ASSERT_EQUAL(memcmp(got, val, p[i].vlen), 0);
+    }
+    /* another key, a pointer past the end, a wrong length: refused */
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &p[0], (const uint8_t *)"x", 1, &out, err, sizeof(err)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "damaged"));
+    zkv_vptr bad = p[2];
+    bad.off += 10;
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &bad, NULL, 0, &out, err, sizeof(err)));
+    bad = p[1];
+    bad.vlen--;
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &bad, NULL, 0, &out, err, sizeof(err)));
+    bad = p[1];
+    bad.file = 99;
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &bad, NULL, 0, &out, err, sizeof(err)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "missing"));
+    /* a flipped byte in the value: the CRC says so */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/a/00000001.vlog", dir);
+    int fd = open(path, O_RDWR);
+    CU_ASSERT_FATAL(fd >= 0);
+    uint8_t byte;
+    CU_ASSERT_EQUAL(pread(fd, &byte, 1, (off_t)(p[1].off + p[1].rec_len - 5)), 1);
+    byte ^= 0x40;
+    CU_ASSERT_EQUAL(pwrite(fd, &byte, 1, (off_t)(p[1].off + p[1].rec_len - 5)), 1);
+    close(fd);
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &p[1], key, sizeof key, &out, err, sizeof(err)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "damaged"));
+    CU_ASSERT_PTR_NOT_NULL(zkv_vlog_read(v, &p[2], key, sizeof key, &out, err, sizeof(err)));
+    zkv_buf_free(&out);
+    zkv_vlog_close(v);
+}
+
+static void test_scan_rollover_reopen(void)
+{
+    zkv_vlog *v = open_log("b", 10000);
+    uint8_t val[4000];
+    zkv_vptr p;
+    for (int i = 0; i < 7; i++) {
+        fill(val, sizeof val, (unsigned)i);
+        CU_ASSERT_EQUAL(zkv_vlog_append(v, i % 2 ? "odd" : "even", (uint64_t)i + 1,
+                                        (const uint8_t *)"key", 3, val, sizeof val, &p, err,
+                                        sizeof(err)),
+                        0);
+        CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
+    }
+    /* 4 KB records in 10,000-byte files: 3 a file, so files 1, 2 and the active 3 */
+    uint32_t nums[8];
+    uint64_t sizes[8];
+    CU_ASSERT_EQUAL(zkv_vlog_files(v, nums, sizes, 8), 3);
+    CU_ASSERT_EQUAL(nums[0], 1);
+    CU_ASSERT_EQUAL(nums[2], 3);
+    CU_ASSERT_EQUAL(zkv_vlog_active(v), 3);
+    seen s = {0};
+    uint64_t off = 0;
+    bool damaged;
+    /* about one record a call */
+    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 1, &off, 100, note, &s, &damaged, err, sizeof(err)), 1);
+    CU_ASSERT_EQUAL(s.n, 1);
+    while (zkv_vlog_scan(v, 1, &off, 100, note, &s, &damaged, err, sizeof(err)) == 1)
+        ;
+    CU_ASSERT_EQUAL(s.n, 3);
+    CU_ASSERT_FALSE(damaged);
+    CU_ASSERT_EQUAL(s.seqs[2], 3);
+    CU_ASSERT_STRING_EQUAL(s.ids[1], "odd");
+    CU_ASSERT_EQUAL(off, sizes[0]);
+    /* the active file is not scanned; nor removed */
+    off = 0;
+    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 3, &off, 100, note, &s, &damaged, err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_remove(v, 3, err, sizeof(err)), -1);
+    zkv_vlog_close(v);
+    /* a torn tail: file 2 cut inside its last record */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/b/00000002.vlog", dir);
+    CU_ASSERT_EQUAL(truncate(path, (off_t)(sizes[1] - 100)), 0);
+    snprintf(path, sizeof(path), "%s/b/00000009.vlog", dir);
+    FILE *f = fopen(path, "w"); /* an empty file, as a crash leaves one */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fclose(f);
+    v = open_log("b", 10000);
+    CU_ASSERT_EQUAL(zkv_vlog_files(v, nums, sizes, 8), 3);
+    CU_ASSERT_EQUAL(access(path, F_OK), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_active(v), 0);
+    s.n = 0;
+    off = 0;
+    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 2, &off, 1 << 20, note, &s, &damaged, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(s.n, 2);
+    CU_ASSERT_TRUE(damaged);
+    /* appends go to a new file, numbered after every file seen (9 included) */
+    CU_ASSERT_EQUAL(
+        zkv_vlog_append(v, "r", 1, (const uint8_t *)"k", 1, val, 10, &p, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(p.file, 10);
+    CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_vlog_remove(v, 1, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_vlog_files(v, nums, sizes, 8), 3);
+    CU_ASSERT_EQUAL(nums[0], 2);
+    uint64_t nf, nb;
+    zkv_vlog_totals(v, &nf, &nb);
+    CU_ASSERT_EQUAL(nf, 3);
+    CU_ASSERT_EQUAL(nb, sizes[0] + sizes[1] + sizes[2]);
+    zkv_vlog_close(v);
+}
+
+static void test_plan(void)
+{
+    zkv_vlog_file_gc f[3] = {
+        {.num = 1, .bytes = 100, .live = 40, .measured_at = 1000},
+        {.num = 2, .bytes = 100, .live = 100, .measured_at = ZKV_VLOG_NEVER},
+        {.num = 3, .bytes = 100, .live = 100, .measured_at = ZKV_VLOG_NEVER},
+    };
+    /* file 1 was measured at 1000: not due until 1000 + every */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1100, 300, 0), 1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1300, 300, 0), 0);
+    f[1].measured_at = f[2].measured_at = 1100;
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 0), -1);
+    /* a forced pass: every file it has not measured, oldest first */
+    f[0].pass = 4;
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 4), 1);
+    f[1].pass = f[2].pass = 4;
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 4), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 5), 0);
+    CU_ASSERT_TRUE(zkv_vlog_plan_rewrite(&f[0], 0.5));
+    f[0].pinned = 10;
+    CU_ASSERT_FALSE(zkv_vlog_plan_rewrite(&f[0], 0.5));
+    CU_ASSERT_FALSE(zkv_vlog_plan_rewrite(&f[1], 0.5));
+    f[2].measured_at = ZKV_VLOG_NEVER;
+    f[2].live = 0;
+    CU_ASSERT_FALSE(zkv_vlog_plan_rewrite(&f[2], 0.5)); /* never measured */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_credit(0, 100, 150, 1000), 50 * ZKV_VLOG_GC_CREDIT);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_credit(900, 100, 150, 1000), 1000);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_credit(7, 150, 150, 1000), 7);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("vlog", setup, teardown);
+    CU_add_test(s, "crc32c", test_crc32c);
+    CU_add_test(s, "append, flush, read, damaged records", test_append_read);
+    CU_add_test(s, "scan, rollover, torn tail, reopen, remove", test_scan_rollover_reopen);
+    CU_add_test(s, "GC plan: pick, rewrite, credit", test_plan);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
