@@ -264,13 +264,13 @@ int zkv_vlog_sync_all(zkv_vlog *v, char *err, size_t errlen)
 }
 
 /* Checks the record at r[0..len) (len = its rec_len) and fills out. */
-static bool rec_parse(const uint8_t *r, size_t len, zkv_vlog_rec *out, char *id)
+static bool rec_parse(const uint8_t *r, size_t len, bool crc, zkv_vlog_rec *out, char *id)
 {
     if (len < ZKV_VLOG_REC_HDR || r[4] != REC_KIND)
         return false;
     size_t idlen = r[5], klen = zkv_get_u32be(r + 6), vlen = zkv_get_u32be(r + 10);
     if (ZKV_VLOG_REC_HDR + idlen + klen + vlen != len ||
-        zkv_get_u32be(r) != zkv_crc32c(0, r + 4, len - 4))
+        (crc && zkv_get_u32be(r) != zkv_crc32c(0, r + 4, len - 4)))
         return false;
     memcpy(id, r + ZKV_VLOG_REC_HDR, idlen);
     id[idlen] = '\0';
@@ -336,7 +336,7 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
     out->len = p->rec_len;
     zkv_vlog_rec rec;
     char id[256];
-    if (!rec_parse(out->data, p->rec_len, &rec, id) || rec.at.vlen != p->vlen ||
+    if (!rec_parse(out->data, p->rec_len, true, &rec, id) || rec.at.vlen != p->vlen ||
         (key && (rec.klen != klen || (klen && memcmp(rec.key, key, klen) != 0)))) {
         if (err && errlen)
             snprintf(err, errlen, "value log: damaged record at %s offset %llu", path,
@@ -363,8 +363,8 @@ static int refill(vfile *f, uint8_t **buf, size_t *have, size_t want, uint64_t o
     return 0;
 }
 
-int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, zkv_vlog_rec_fn fn,
-                  void *ctx, bool *damaged, char *err, size_t errlen)
+int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, bool check,
+                  zkv_vlog_rec_fn fn, void *ctx, bool *damaged, char *err, size_t errlen)
 {
     *damaged = false;
     vfile *f = find(v, file);
@@ -409,7 +409,7 @@ int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, z
             h = buf;
         }
         zkv_vlog_rec rec;
-        if (!rec_parse(h, (size_t)rl, &rec, id)) {
+        if (!rec_parse(h, (size_t)rl, check, &rec, id)) {
             *damaged = true;
             rc = 0;
             break;
@@ -456,6 +456,11 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
     memmove(f, f + 1, (v->n - i - 1) * sizeof(*f));
     v->n--;
     return 0;
+}
+
+uint64_t zkv_vlog_file_bytes(const zkv_vlog *v)
+{
+    return v->file_bytes;
 }
 
 void zkv_vlog_totals(const zkv_vlog *v, uint64_t *files, uint64_t *bytes)

@@ -54,10 +54,12 @@ typedef struct zkv_vlog_rec {
 } zkv_vlog_rec;
 typedef int (*zkv_vlog_rec_fn)(void *ctx, const zkv_vlog_rec *r);
 /* Visits file's records from *off on, about max_bytes of them (at least one), advancing
- * *off. Returns 1 while records remain, 0 at the end (a damaged record ends the file: a
- * torn tail after a crash; *damaged says so), what fn returned when non-zero, or -1. */
-int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, zkv_vlog_rec_fn fn,
-                  void *ctx, bool *damaged, char *err, size_t errlen);
+ * *off. check: each record's CRC is verified (its value is used), else only its framing
+ * (lengths that add up: a GC measure reads keys only). Returns 1 while records remain, 0 at
+ * the end (a damaged record ends the file: a torn tail after a crash; *damaged says so),
+ * what fn returned when non-zero, or -1. */
+int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, bool check,
+                  zkv_vlog_rec_fn fn, void *ctx, bool *damaged, char *err, size_t errlen);
 
 /* The files, oldest first: numbers and sizes; returns the count (copies at most max). */
 size_t zkv_vlog_files(const zkv_vlog *v, uint32_t *nums, uint64_t *bytes, size_t max);
@@ -65,6 +67,8 @@ size_t zkv_vlog_files(const zkv_vlog *v, uint32_t *nums, uint64_t *bytes, size_t
 uint32_t zkv_vlog_active(const zkv_vlog *v);
 /* Deletes a file closed for appends. */
 int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen);
+/* The size at which a file is closed for appends. */
+uint64_t zkv_vlog_file_bytes(const zkv_vlog *v);
 /* Files and bytes on disk (flushed). */
 void zkv_vlog_totals(const zkv_vlog *v, uint64_t *files, uint64_t *bytes);
 

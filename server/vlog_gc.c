@@ -113,16 +113,19 @@ typedef struct gc_ctx {
     size_t errlen;
 } gc_ctx;
 
+/* Counts r's bytes as live or not; a pinned record ends the measure (2): the file stays. */
 static int measure_rec(void *vctx, const zkv_vlog_rec *r)
 {
     gc_ctx *c = vctx;
     int refs = zkv__store_vlog_refs(c->s, r, c->err, c->errlen);
     if (refs < 0)
         return -1;
+    if (refs & ZKV_VLOG_REF_LOG) {
+        c->g->pinned += r->at.rec_len;
+        return 2;
+    }
     if (refs & ZKV_VLOG_REF_DATA)
         c->g->live += r->at.rec_len;
-    if (refs & ZKV_VLOG_REF_LOG)
-        c->g->pinned += r->at.rec_len;
     return 0;
 }
 
@@ -199,12 +202,20 @@ static int job_step(zkv_vlog_gc *g, zkv_store *s, uint64_t appended, uint64_t pa
     gc_ctx c = {.s = s, .g = g, .err = err, .errlen = errlen};
     uint64_t before = g->off;
     bool damaged;
-    int rc = zkv_vlog_scan(v, g->file, &g->off, budget, g->moving ? move_rec : measure_rec, &c,
-                           &damaged, err, errlen);
+    int rc = zkv_vlog_scan(v, g->file, &g->off, budget, g->moving,
+                           g->moving ? move_rec : measure_rec, &c, &damaged, err, errlen);
     if (rc == 0)
         g->off = f->bytes; /* the rest of a damaged file is garbage */
     *used = g->off > before ? (size_t)(g->off - before) : 1;
     g->read += g->off - before;
+    if (rc == 2) { /* pinned: measured as far as needed, and it stays */
+        f->pinned = g->pinned;
+        f->measured_at = appended;
+        f->pass = pass;
+        g->pinned_skips++;
+        g->job = false;
+        return 0;
+    }
     if (rc < 0)
         return -1;
     if (g->moving && zkv_store_pending(s) && zkv_store_commit(s, err, errlen) != 0)
@@ -214,11 +225,9 @@ static int job_step(zkv_vlog_gc *g, zkv_store *s, uint64_t appended, uint64_t pa
     if (g->moving)
         return finish_move(g, s, err, errlen);
     f->live = g->live;
-    f->pinned = g->pinned;
+    f->pinned = 0;
     f->measured_at = appended;
     f->pass = pass;
-    if (g->pinned)
-        g->pinned_skips++;
     if (zkv_vlog_plan_rewrite(f, MAX_LIVE)) {
         g->moving = true;
         g->off = 0;
@@ -253,10 +262,10 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
         g->job = false; /* a forced pass measures afresh */
     while (budget > 0) {
         if (!g->job) {
-            uint64_t total = 0;
-            for (size_t i = 0; i < g->n; i++)
-                total += g->f[i].bytes;
-            long i = zkv_vlog_plan_pick(g->f, g->n, appended, total, pass);
+            uint64_t total, files, fb = zkv_vlog_file_bytes(v);
+            zkv_vlog_totals(v, &files, &total);
+            long i = zkv_vlog_plan_pick(g->f, g->n, appended, zkv_vlog_plan_every(total, fb), fb,
+                                        pass);
             if (i < 0)
                 break;
             g->job = true;

@@ -6,9 +6,12 @@
  * revived: moves go to new files), so a measurement stays an upper bound. Files are
  * measured oldest first, each again once `every` more bytes were appended; a file whose
  * live share is at most max_live and that no range's log still holds is rewritten:
- * its live values are moved to the newest file and it is deleted. GC reads cost credit:
- * ZKV_VLOG_GC_CREDIT bytes for each byte writes append, so GC keeps pace with writes
- * without outrunning them. */
+ * its live values are moved to the newest file and it is deleted. A file a range's log
+ * still holds (pinned) is the frontier: files are written in seq order and logs are cut
+ * from their old end, so the younger files are pinned too; nothing younger is measured
+ * until it is measured again, `recheck` appended bytes later (a log moves on about as
+ * fast as files fill). GC reads cost credit: ZKV_VLOG_GC_CREDIT bytes for each byte
+ * writes append, so GC keeps pace with writes without outrunning them. */
 #ifndef ZKV_SERVER_VLOG_PLAN_H
 #define ZKV_SERVER_VLOG_PLAN_H
 #include <stdbool.h>
@@ -28,10 +31,15 @@ typedef struct zkv_vlog_file_gc {
 } zkv_vlog_file_gc;
 
 /* The index of the file to measure next: the oldest never measured, or measured at least
- * `every` appended bytes ago, or -1. A forced pass (pass > 0) takes every file it has not
- * measured yet instead. */
+ * `every` appended bytes ago (`recheck` for a pinned one), or -1 (none, or a pinned file
+ * not yet due comes first). A forced pass (pass > 0) takes every file it has not measured
+ * yet instead. */
 long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, uint64_t every,
-                        uint64_t pass);
+                        uint64_t recheck, uint64_t pass);
+/* `every` for a value log of total bytes in files of file_bytes: a sweep of every file
+ * costs about a byte read per byte appended meanwhile, half the credit (the rest is for
+ * moves). */
+uint64_t zkv_vlog_plan_every(uint64_t total, uint64_t file_bytes);
 /* Whether a measured file is rewritten: nothing pinned and live <= max_live of its bytes. */
 bool zkv_vlog_plan_rewrite(const zkv_vlog_file_gc *f, double max_live);
 /* Credit after appended grew from before to now (at most cap). */

@@ -165,9 +165,9 @@ static void test_scan_rollover_reopen(void)
     uint64_t off = 0;
     bool damaged;
     /* about one record a call */
-    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 1, &off, 100, note, &s, &damaged, err, sizeof(err)), 1);
+    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 1, &off, 100, true, note, &s, &damaged, err, sizeof(err)), 1);
     CU_ASSERT_EQUAL(s.n, 1);
-    while (zkv_vlog_scan(v, 1, &off, 100, note, &s, &damaged, err, sizeof(err)) == 1)
+    while (zkv_vlog_scan(v, 1, &off, 100, true, note, &s, &damaged, err, sizeof(err)) == 1)
         ;
     CU_ASSERT_EQUAL(s.n, 3);
     CU_ASSERT_FALSE(damaged);
@@ -176,7 +176,7 @@ static void test_scan_rollover_reopen(void)
     CU_ASSERT_EQUAL(off, sizes[0]);
     /* the active file is not scanned; nor removed */
     off = 0;
-    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 3, &off, 100, note, &s, &damaged, err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 3, &off, 100, true, note, &s, &damaged, err, sizeof(err)), -1);
     CU_ASSERT_EQUAL(zkv_vlog_remove(v, 3, err, sizeof(err)), -1);
     zkv_vlog_close(v);
     /* a torn tail: file 2 cut inside its last record */
@@ -193,7 +193,7 @@ static void test_scan_rollover_reopen(void)
     CU_ASSERT_EQUAL(zkv_vlog_active(v), 0);
     s.n = 0;
     off = 0;
-    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 2, &off, 1 << 20, note, &s, &damaged, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 2, &off, 1 << 20, true, note, &s, &damaged, err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(s.n, 2);
     CU_ASSERT_TRUE(damaged);
     /* appends go to a new file, numbered after every file seen (9 included) */
@@ -218,17 +218,28 @@ static void test_plan(void)
         {.num = 2, .bytes = 100, .live = 100, .measured_at = ZKV_VLOG_NEVER},
         {.num = 3, .bytes = 100, .live = 100, .measured_at = ZKV_VLOG_NEVER},
     };
-    /* file 1 was measured at 1000: not due until 1000 + every */
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1100, 300, 0), 1);
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1300, 300, 0), 0);
+    /* file 1 was measured at 1000: not due until 1000 + every; the next never was */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1100, 300, 50, 0), 1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1300, 300, 50, 0), 0);
     f[1].measured_at = f[2].measured_at = 1100;
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 0), -1);
-    /* a forced pass: every file it has not measured, oldest first */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 50, 0), -1);
+    /* a pinned file is the frontier: measured again after recheck, and nothing younger
+     * before it */
+    f[1].pinned = 7;
+    f[2].measured_at = ZKV_VLOG_NEVER;
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1120, 300, 50, 0), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1150, 300, 50, 0), 1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1300, 300, 50, 0), 0); /* older ones first */
+    /* a forced pass: every file it has not measured, oldest first, pinned or not */
     f[0].pass = 4;
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 4), 1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 50, 4), 1);
     f[1].pass = f[2].pass = 4;
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 4), -1);
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 5), 0);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 50, 4), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 50, 5), 0);
+    /* a sweep of every file costs what the meantime's writes pay for, a file at least */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_every(1000, 64), 1000);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_every(50, 64), 64);
+    f[1].pinned = 0;
     CU_ASSERT_TRUE(zkv_vlog_plan_rewrite(&f[0], 0.5));
     f[0].pinned = 10;
     CU_ASSERT_FALSE(zkv_vlog_plan_rewrite(&f[0], 0.5));
