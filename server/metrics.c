@@ -390,6 +390,10 @@ static void render_vlog(writer *w, const zkv_metrics_snapshot *s)
            "Measures that found a file a range's log still points into (kept for replicas that "
            "catch up; --log-retain-mb bounds how long).",
            v->gc_pinned_skips);
+    scalar(w, "zkv_value_log_gc_files_waiting", "gauge",
+           "Files whose live values were moved, not yet deleted: until the moves are on disk "
+           "(a background fdatasync) and no snapshot being sent may still read them.",
+           v->gc_files_waiting);
 }
 
 int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)

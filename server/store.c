@@ -68,6 +68,7 @@
 #include "logbatch.h"
 #include "logspan.h"
 #include "rowcache.h"
+#include "bgsync.h"
 #include "store_vlog.h"
 #include "vlog.h"
 #include <stdio.h>
@@ -153,6 +154,7 @@ struct zkv_store {
     uint64_t vlog_appended; /* record bytes appended since open (GC credit) */
     size_t n_snapshots;     /* open snapshots: GC keeps the files they may read */
     zkv_vlog_gc *gc;
+    zkv_bgsync *bg; /* the GC's durability barriers (started on first use) */
 
     /* LevelDB writes (dbwrite.h): synced (--sync), their times and waits, and level 0's
      * file count as last read (at most every L0_SAMPLE_US before a write, and after a
@@ -576,6 +578,7 @@ void zkv_store_close(zkv_store *s)
 {
     if (!s)
         return;
+    zkv_bgsync_free(s->bg); /* its barriers write to the database */
     if (s->db)
         leveldb_close(s->db);
     if (s->batch)
@@ -2285,27 +2288,56 @@ int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t 
     return 1;
 }
 
-int zkv__store_commit_durable(zkv_store *s, char *err, size_t errlen)
+/* On bgsync's thread: an empty batch written with sync fsyncs LevelDB's log, and so every
+ * write before it (LevelDB is thread-safe; nothing of the loop's is touched). */
+static int db_sync(void *ctx)
+{
+    zkv_store *s = ctx;
+    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+    leveldb_writebatch_t *b = leveldb_writebatch_create();
+    leveldb_writeoptions_set_sync(wo, 1);
+    char *lerr = NULL;
+    leveldb_write(s->db, wo, b, &lerr);
+    leveldb_writebatch_destroy(b);
+    leveldb_writeoptions_destroy(wo);
+    if (!lerr)
+        return 0;
+    leveldb_free(lerr);
+    return -1;
+}
+
+int64_t zkv__store_barrier(zkv_store *s, char *err, size_t errlen)
 {
     if (zkv_store_commit(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
-    if (zkv_vlog_sync_all(s->vlog, err, errlen) != 0) {
-        s->failed = true;
-        return ZKV_STORE_ERR;
-    }
     if (s->sync)
-        return 0; /* every commit was synced */
-    /* An empty batch written with sync fsyncs LevelDB's log, and so every write before it. */
-    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
-    leveldb_writeoptions_set_sync(wo, 1);
-    char *lerr = NULL;
-    leveldb_write(s->db, wo, s->batch, &lerr);
-    leveldb_writeoptions_destroy(wo);
-    if (lerr) {
-        s->failed = true;
-        set_err(err, errlen, "LevelDB sync failed", lerr);
-        leveldb_free(lerr);
+        return 0; /* every commit synced the value log and LevelDB's log */
+    if (!s->bg && !(s->bg = zkv_bgsync_create(db_sync, s))) {
+        set_err(err, errlen, "cannot start the sync thread", NULL);
         return ZKV_STORE_ERR;
     }
-    return 0;
+    int *fds;
+    size_t n;
+    uint64_t ticket;
+    if (zkv_vlog_take_dirty(s->vlog, &fds, &n) != 0 ||
+        !(ticket = zkv_bgsync_request(s->bg, fds, n))) {
+        s->failed = true; /* files were marked synced */
+        set_err(err, errlen, "out of memory or descriptors for a sync", NULL);
+        return ZKV_STORE_ERR;
+    }
+    return (int64_t)ticket;
+}
+
+int zkv__store_barrier_done(zkv_store *s, int64_t ticket, char *err, size_t errlen)
+{
+    if (ticket == 0)
+        return 1;
+    bool failed;
+    uint64_t done = s->bg ? zkv_bgsync_done(s->bg, &failed) : 0;
+    if (s->bg && failed) {
+        s->failed = true;
+        set_err(err, errlen, "value log or LevelDB sync failed", NULL);
+        return ZKV_STORE_ERR;
+    }
+    return done >= (uint64_t)ticket ? 1 : 0;
 }

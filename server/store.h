@@ -312,6 +312,7 @@ typedef struct zkv_vlog_stats {
     uint64_t gc_read, gc_moved; /* bytes GC read and moved since open */
     uint64_t gc_files_removed;  /* files GC deleted since open */
     uint64_t gc_pinned_skips;   /* measures that found a file still in a range's log */
+    uint64_t gc_files_waiting;  /* moved files not yet deleted: their barrier or a snapshot */
 } zkv_vlog_stats;
 void zkv_store_vlog_stats(const zkv_store *s, zkv_vlog_stats *out);
 

@@ -22,8 +22,12 @@ int zkv__store_vlog_refs(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t 
 /* When the key's data record still points at r, appends r's value anew and stages the data
  * record pointing there (same version and expiry): 1, else 0, or ZKV_STORE_ERR. */
 int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t errlen);
-/* Commits, then makes everything written durable: the value log's files fdatasynced and a
- * synced LevelDB write. */
-int zkv__store_commit_durable(zkv_store *s, char *err, size_t errlen);
+/* Commits, then asks for everything written so far to be made durable on a thread
+ * (bgsync.h: the value log's files fdatasynced, then a synced LevelDB write). Returns the
+ * barrier's ticket (0: durable already, with --sync), or -1. */
+int64_t zkv__store_barrier(zkv_store *s, char *err, size_t errlen);
+/* 1 when the barrier of ticket is done, 0 not yet, ZKV_STORE_ERR when a barrier failed (the
+ * store is failed then). */
+int zkv__store_barrier_done(zkv_store *s, int64_t ticket, char *err, size_t errlen);
 
 #endif

@@ -255,11 +255,27 @@ int zkv_vlog_flush(zkv_vlog *v, bool sync, char *err, size_t errlen)
     return 0;
 }
 
-int zkv_vlog_sync_all(zkv_vlog *v, char *err, size_t errlen)
+int zkv_vlog_take_dirty(zkv_vlog *v, int **fds, size_t *n)
 {
-    for (size_t i = 0; i < v->n; i++)
-        if (sync_file(v, &v->files[i], err, errlen) != 0)
+    *n = 0;
+    *fds = malloc((v->n ? v->n : 1) * sizeof(int));
+    if (!*fds)
+        return -1;
+    for (size_t i = 0; i < v->n; i++) {
+        if (!v->files[i].dirty)
+            continue;
+        int fd = dup(v->files[i].fd);
+        if (fd < 0) {
+            while (*n)
+                close((*fds)[--*n]);
+            free(*fds);
+            *fds = NULL;
             return -1;
+        }
+        (*fds)[(*n)++] = fd;
+    }
+    for (size_t i = 0; i < v->n; i++)
+        v->files[i].dirty = false;
     return 0;
 }
 

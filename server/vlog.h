@@ -35,8 +35,10 @@ size_t zkv_vlog_buffered(const zkv_vlog *v);
 /* Writes the buffered records to the file, fdatasyncs it when sync, and closes the file
  * for appends once it is full. A failed write leaves the log failed: later calls fail. */
 int zkv_vlog_flush(zkv_vlog *v, bool sync, char *err, size_t errlen);
-/* fdatasyncs every file written since its last sync (before a GC deletes what it moved). */
-int zkv_vlog_sync_all(zkv_vlog *v, char *err, size_t errlen);
+/* Copies of the descriptors of every file written since its last sync (the caller
+ * fdatasyncs and closes them: a GC's durability barrier, bgsync.h), which count as synced
+ * from now on. 0, or -1 out of memory or descriptors. */
+int zkv_vlog_take_dirty(zkv_vlog *v, int **fds, size_t *n);
 
 /* Reads the record at p into out (replacing its contents) and returns the value's start
  * in out. The record must check out: CRC, lengths, and key (when key is not NULL). */

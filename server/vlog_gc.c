@@ -1,8 +1,9 @@
 /* vlog_gc.c: the value log's garbage collection (docs/internals.md, "Value log"): the I/O
  * shell around vlog_plan.h. A job measures one closed file (which records the data records
  * or a range's log still point at), and when the plan says so moves its live values to the
- * newest file, commits durably and deletes it; a file an open snapshot may still read is
- * deleted once no snapshot is open. Work is bounded per call and resumes where it stopped. */
+ * newest file and commits. The file is deleted once a durability barrier after the moves
+ * is done (on bgsync's thread) and no snapshot, which may still read it, is open. Work is
+ * bounded per call and resumes where it stopped. */
 #include "store_vlog.h"
 #include "vlog_plan.h"
 
@@ -14,6 +15,11 @@
 #define CREDIT_CAP ((uint64_t)256 << 20)
 #define MIN_STEP ((size_t)256 << 10) /* credit gathers to this before a step reads */
 
+struct doomed {
+    uint32_t file;
+    int64_t ticket; /* the barrier after its moves (zkv__store_barrier) */
+};
+
 struct zkv_vlog_gc {
     zkv_vlog_file_gc *f; /* closed files, oldest first */
     size_t n, cap;
@@ -23,7 +29,7 @@ struct zkv_vlog_gc {
     bool job, moving; /* a file is being measured, or moved */
     uint32_t file;
     uint64_t off, live, pinned;
-    uint32_t *doomed; /* moved files an open snapshot may still read */
+    struct doomed *doomed; /* moved files, deleted once safe */
     size_t n_doomed, doomed_cap;
     uint64_t read, moved, removed, pinned_skips;
     uint64_t pass; /* forced passes so far */
@@ -52,7 +58,7 @@ static void set_err(char *err, size_t errlen, const char *what)
 static bool is_doomed(const zkv_vlog_gc *g, uint32_t num)
 {
     for (size_t i = 0; i < g->n_doomed; i++)
-        if (g->doomed[i] == num)
+        if (g->doomed[i].file == num)
             return true;
     return false;
 }
@@ -148,44 +154,50 @@ static int remove_file(zkv_vlog_gc *g, zkv_vlog *v, uint32_t num, char *err, siz
     return 0;
 }
 
-/* Deletes the doomed files once no snapshot is open. */
+/* Deletes the doomed files whose barrier is done, while no snapshot is open (barriers
+ * complete in order: the first not done stops the walk). */
 static int reap(zkv_vlog_gc *g, zkv_store *s, char *err, size_t errlen)
 {
     if (g->n_doomed == 0 || zkv__store_snapshots(s) > 0)
         return 0;
     zkv_vlog *v = zkv__store_vlog(s);
-    for (size_t i = 0; i < g->n_doomed; i++)
-        if (remove_file(g, v, g->doomed[i], err, errlen) != 0)
+    size_t k = 0;
+    for (; k < g->n_doomed; k++) {
+        int done = zkv__store_barrier_done(s, g->doomed[k].ticket, err, errlen);
+        if (done < 0)
             return -1;
-    g->n_doomed = 0;
+        if (done == 0)
+            break;
+        if (remove_file(g, v, g->doomed[k].file, err, errlen) != 0)
+            return -1;
+    }
+    memmove(g->doomed, g->doomed + k, (g->n_doomed - k) * sizeof(*g->doomed));
+    g->n_doomed -= k;
+    if (k)
+        g->listed_files = UINT64_MAX; /* relist */
     return 0;
 }
 
-/* The job's file is moved: commit durably, then delete it (or doom it). */
+/* The job's file is moved: commit, ask for a barrier, and doom the file. */
 static int finish_move(zkv_vlog_gc *g, zkv_store *s, char *err, size_t errlen)
 {
-    if (zkv__store_commit_durable(s, err, errlen) != 0)
-        return -1;
-    zkv_vlog *v = zkv__store_vlog(s);
-    if (zkv__store_snapshots(s) == 0) {
-        if (remove_file(g, v, g->file, err, errlen) != 0)
+    if (g->n_doomed == g->doomed_cap) {
+        size_t ncap = g->doomed_cap ? g->doomed_cap * 2 : 8;
+        struct doomed *nd = realloc(g->doomed, ncap * sizeof(*nd));
+        if (!nd) {
+            set_err(err, errlen, "out of memory");
             return -1;
-    } else {
-        if (g->n_doomed == g->doomed_cap) {
-            size_t ncap = g->doomed_cap ? g->doomed_cap * 2 : 8;
-            uint32_t *nd = realloc(g->doomed, ncap * sizeof(*nd));
-            if (!nd) {
-                set_err(err, errlen, "out of memory");
-                return -1;
-            }
-            g->doomed = nd;
-            g->doomed_cap = ncap;
         }
-        g->doomed[g->n_doomed++] = g->file;
+        g->doomed = nd;
+        g->doomed_cap = ncap;
     }
+    int64_t ticket = zkv__store_barrier(s, err, errlen);
+    if (ticket < 0)
+        return -1;
+    g->doomed[g->n_doomed++] = (struct doomed){.file = g->file, .ticket = ticket};
     g->listed_files = UINT64_MAX; /* relist: the file is gone from the candidates */
     g->job = false;
-    return 0;
+    return reap(g, s, err, errlen); /* at once when the barrier was not needed */
 }
 
 /* One scan of the job's file for at most budget bytes; *used gets what it read. */
@@ -264,8 +276,8 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
         if (!g->job) {
             uint64_t total, files, fb = zkv_vlog_file_bytes(v);
             zkv_vlog_totals(v, &files, &total);
-            long i = zkv_vlog_plan_pick(g->f, g->n, appended, zkv_vlog_plan_every(total, fb), fb,
-                                        pass);
+            long i =
+                zkv_vlog_plan_pick(g->f, g->n, appended, zkv_vlog_plan_every(total, fb), fb, pass);
             if (i < 0)
                 break;
             g->job = true;
@@ -303,4 +315,5 @@ void zkv_store_vlog_stats(const zkv_store *s, zkv_vlog_stats *out)
     out->gc_moved = g->moved;
     out->gc_files_removed = g->removed;
     out->gc_pinned_skips = g->pinned_skips;
+    out->gc_files_waiting = g->n_doomed;
 }

@@ -98,7 +98,8 @@ static void fill_small(zkv_metrics_snapshot *s)
                                .gc_read = 300000000,
                                .gc_moved = 20000000,
                                .gc_files_removed = 4,
-                               .gc_pinned_skips = 2};
+                               .gc_pinned_skips = 2,
+                               .gc_files_waiting = 1};
     s->process = (zkv_procstat){.cpu_us = 1500000,
                                 .rss_bytes = 1000,
                                 .vsize_bytes = 2000,
@@ -236,6 +237,10 @@ static void small_new_b(char *out, size_t n)
         "# HELP zkv_value_log_gc_pinned_total Measures that found a file a range's log still "
         "points into (kept for replicas that catch up; --log-retain-mb bounds how long).\n"
         "# TYPE zkv_value_log_gc_pinned_total counter\nzkv_value_log_gc_pinned_total 2\n"
+        "# HELP zkv_value_log_gc_files_waiting Files whose live values were moved, not yet "
+        "deleted: until the moves are on disk (a background fdatasync) and no snapshot being "
+        "sent may still read them.\n"
+        "# TYPE zkv_value_log_gc_files_waiting gauge\nzkv_value_log_gc_files_waiting 1\n"
         "# HELP process_cpu_seconds_total User and system CPU time spent in seconds.\n"
         "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.500000\n"
         "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"

@@ -193,7 +193,8 @@ static void test_scan_rollover_reopen(void)
     CU_ASSERT_EQUAL(zkv_vlog_active(v), 0);
     s.n = 0;
     off = 0;
-    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 2, &off, 1 << 20, true, note, &s, &damaged, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_vlog_scan(v, 2, &off, 1 << 20, true, note, &s, &damaged, err, sizeof(err)),
+                    0);
     CU_ASSERT_EQUAL(s.n, 2);
     CU_ASSERT_TRUE(damaged);
     /* appends go to a new file, numbered after every file seen (9 included) */
