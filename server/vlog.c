@@ -33,6 +33,11 @@ struct zkv_vlog {
     bool active; /* files[n-1] takes appends */
     uint32_t next_num;
     zkv_buf wbuf; /* appended, not yet flushed (for files[n-1] once active) */
+    /* What the last flush wrote, kept for reads: the shipper reads a commit's entries right
+     * after it, and those come from memory, without a read or a CRC check. */
+    zkv_buf recent;
+    uint32_t recent_file;
+    uint64_t recent_off;
     bool failed;
     uint64_t total; /* bytes flushed to every file */
 };
@@ -149,6 +154,7 @@ void zkv_vlog_close(zkv_vlog *v)
             close(v->files[i].fd);
     free(v->files);
     zkv_buf_free(&v->wbuf);
+    zkv_buf_free(&v->recent);
     free(v->dir);
     free(v);
 }
@@ -244,10 +250,15 @@ int zkv_vlog_flush(zkv_vlog *v, bool sync, char *err, size_t errlen)
         }
         done += (size_t)w;
     }
+    v->recent_file = f->num;
+    v->recent_off = f->size;
     f->size += done;
     v->total += done;
     f->dirty = f->dirty || done > 0;
-    v->wbuf.len = 0;
+    zkv_buf t = v->recent; /* the flushed bytes become the recent ones */
+    v->recent = v->wbuf;
+    v->wbuf = t;
+    v->wbuf.len = v->wbuf.off = 0;
     if (sync && sync_file(v, f, err, errlen) != 0)
         return -1;
     if (f->size >= v->file_bytes)
@@ -330,12 +341,16 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
         return NULL;
     }
     bool buffered = v->active && f == &v->files[v->n - 1] && p->off >= f->size;
+    bool recent = p->file == v->recent_file && p->off >= v->recent_off &&
+                  p->off + p->rec_len <= v->recent_off + v->recent.len;
     if (buffered) {
         if (p->off + p->rec_len > f->size + v->wbuf.len) {
             fail(err, errlen, "pointer past the end of", path, 0);
             return NULL;
         }
         memcpy(out->data, v->wbuf.data + (p->off - f->size), p->rec_len);
+    } else if (recent) {
+        memcpy(out->data, v->recent.data + (p->off - v->recent_off), p->rec_len);
     } else {
         if (p->off + p->rec_len > f->size) {
             fail(err, errlen, "pointer past the end of", path, 0);
@@ -352,7 +367,7 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
     out->len = p->rec_len;
     zkv_vlog_rec rec;
     char id[256];
-    if (!rec_parse(out->data, p->rec_len, true, &rec, id) || rec.at.vlen != p->vlen ||
+    if (!rec_parse(out->data, p->rec_len, !buffered && !recent, &rec, id) || rec.at.vlen != p->vlen ||
         (key && (rec.klen != klen || (klen && memcmp(rec.key, key, klen) != 0)))) {
         if (err && errlen)
             snprintf(err, errlen, "value log: damaged record at %s offset %llu", path,
@@ -468,6 +483,8 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
     if (f->fd >= 0)
         close(f->fd);
     v->total -= f->size;
+    if (v->recent_file == file)
+        v->recent.len = 0;
     size_t i = (size_t)(f - v->files);
     memmove(f, f + 1, (v->n - i - 1) * sizeof(*f));
     v->n--;

@@ -134,6 +134,12 @@ static void test_append_read(void)
     byte ^= 0x40;
     CU_ASSERT_EQUAL(pwrite(fd, &byte, 1, (off_t)(p[1].off + p[1].rec_len - 5)), 1);
     close(fd);
+    /* (what the last flush wrote is read from memory: flush something else first) */
+    zkv_vptr other;
+    CU_ASSERT_EQUAL(zkv_vlog_append(v, "r1", 20, key, sizeof key, val, 100, &other, err,
+                                    sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
     CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &p[1], key, sizeof key, &out, err, sizeof(err)));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "damaged"));
     CU_ASSERT_PTR_NOT_NULL(zkv_vlog_read(v, &p[2], key, sizeof key, &out, err, sizeof(err)));
