@@ -17,6 +17,7 @@ struct zkv_rowcache_entry {
     uint32_t klen;
     uint32_t rlen;
     uint32_t pins;
+    uint64_t tag;       /* the caller's (store.c: where a value-log value is; 0: none) */
     uint8_t missing;    /* a "known missing" mark */
     uint8_t linked;     /* in the table and the ring, charged to the budget */
     uint8_t referenced; /* CLOCK bit: hit since the hand last passed */
@@ -237,7 +238,7 @@ static int table_grow(zkv_rowcache *c)
 }
 
 static int insert(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
-                  size_t rlen, bool missing)
+                  size_t rlen, bool missing, uint64_t tag)
 {
     uint64_t h = zkv_rowcache_hash(key, klen);
     zkv_rowcache_entry *old = c->slots[find_slot(c, h, key, klen)].e;
@@ -248,6 +249,7 @@ static int insert(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_
         if (rlen)
             memcpy(old->data + klen, record, rlen);
         old->missing = missing;
+        old->tag = tag;
         old->referenced = 0;
         c->st.inserts++;
         return 0;
@@ -270,6 +272,7 @@ static int insert(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_
     e->klen = (uint32_t)klen;
     e->rlen = (uint32_t)rlen;
     e->pins = 0;
+    e->tag = tag;
     e->missing = missing;
     e->linked = 1;
     e->referenced = 0; /* a second chance only once it is hit */
@@ -299,12 +302,33 @@ static int insert(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_
 int zkv_rowcache_put(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
                      size_t rlen)
 {
-    return insert(c, key, klen, record, rlen, false);
+    return insert(c, key, klen, record, rlen, false, 0);
+}
+
+int zkv_rowcache_put_tagged(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
+                            size_t rlen, uint64_t tag)
+{
+    return insert(c, key, klen, record, rlen, false, tag);
 }
 
 int zkv_rowcache_put_missing(zkv_rowcache *c, const uint8_t *key, size_t klen)
 {
-    return insert(c, key, klen, NULL, 0, true);
+    return insert(c, key, klen, NULL, 0, true, 0);
+}
+
+zkv_rowcache_entry *zkv_rowcache_peek(zkv_rowcache *c, const uint8_t *key, size_t klen)
+{
+    return c->slots[find_slot(c, zkv_rowcache_hash(key, klen), key, klen)].e;
+}
+
+uint64_t zkv_rowcache_entry_tag(const zkv_rowcache_entry *e)
+{
+    return e->tag;
+}
+
+void zkv_rowcache_entry_set_tag(zkv_rowcache_entry *e, uint64_t tag)
+{
+    e->tag = tag;
 }
 
 void zkv_rowcache_invalidate(zkv_rowcache *c, const uint8_t *key, size_t klen)

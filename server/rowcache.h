@@ -67,6 +67,14 @@ zkv_rowcache_entry *zkv_rowcache_get(zkv_rowcache *c, const uint8_t *key, size_t
  * unchanged apart from evictions and the removal of the old entry of key). */
 int zkv_rowcache_put(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
                      size_t rlen);
+/* The same with a tag kept beside the record (zkv_rowcache_entry_tag). */
+int zkv_rowcache_put_tagged(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
+                            size_t rlen, uint64_t tag);
+/* The entry of key or NULL, as zkv_rowcache_get, but neither counted nor marked for CLOCK
+ * (a look that is not a read: the value log's GC). */
+zkv_rowcache_entry *zkv_rowcache_peek(zkv_rowcache *c, const uint8_t *key, size_t klen);
+uint64_t zkv_rowcache_entry_tag(const zkv_rowcache_entry *e);
+void zkv_rowcache_entry_set_tag(zkv_rowcache_entry *e, uint64_t tag);
 /* Caches "key is known to be missing"; same returns as zkv_rowcache_put. */
 int zkv_rowcache_put_missing(zkv_rowcache *c, const uint8_t *key, size_t klen);
 /* Drops the entry of key, if any. */

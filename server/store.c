@@ -644,6 +644,17 @@ static void stage_data_key(zkv_store *s, const uint8_t *key, size_t klen, const 
         zkv_rowcache_put_missing(s->rc, key, klen);
 }
 
+/* The row-cache tag of a value-log value: where it is (file and offset), so the GC learns
+ * from a cached entry whether a record is live without a LevelDB read. 0 when a pointer
+ * does not fit (file >= 2^24 or offset >= 2^40): such values are not cached. */
+#define TAG_OFF_BITS 40
+static uint64_t vptr_tag(uint32_t file, uint64_t off)
+{
+    if (file == 0 || file >= (1u << 24) || off >> TAG_OFF_BITS)
+        return 0;
+    return (uint64_t)file << TAG_OFF_BITS | off;
+}
+
 /* A 'd' key is deleted in the batch without the filter (delete_prefix): drop the whole
  * cache and keep GETs off it until a commit wrote the deletion. */
 static void stage_data_reset(zkv_store *s)
@@ -760,10 +771,11 @@ static int stage_log_record(zkv_store *s, range *r, uint64_t seq, char *err, siz
     return 0;
 }
 
-/* Appends a value to the value log for (range_id, seq, key); ptr receives its pointer. */
+/* Appends a value to the value log for (range_id, seq, key); ptr receives its pointer and
+ * *tag its row-cache tag. */
 static int vlog_put(zkv_store *s, const char *range_id, uint64_t seq, const uint8_t *key,
                     size_t klen, const uint8_t *value, size_t vlen, uint8_t ptr[ZKV_REC_VPTR_LEN],
-                    char *err, size_t errlen)
+                    uint64_t *tag, char *err, size_t errlen)
 {
     zkv_vptr p;
     if (zkv_vlog_append(s->vlog, range_id, seq, key, klen, value, vlen, &p, err, errlen) != 0) {
@@ -771,18 +783,25 @@ static int vlog_put(zkv_store *s, const char *range_id, uint64_t seq, const uint
         return ZKV_STORE_ERR;
     }
     zkv_rec_vptr_encode(ptr, &p);
+    *tag = vptr_tag(p.file, p.off);
     s->vlog_appended += p.rec_len;
     return 0;
 }
 
 /* stage_data_key for a put whose data record is rec: the row cache holds values, so a
- * record that points into the value log is cached as the inline record of the value. */
+ * record that points into the value log (indirect) is cached as the inline record of the
+ * value, tagged with where it is (without a tag: not cached). */
 static int stage_data_value(zkv_store *s, const uint8_t *key, size_t klen, const uint8_t *rec,
-                            size_t rlen, bool indirect, const zkv_value_meta *m,
+                            size_t rlen, bool indirect, uint64_t tag, const zkv_value_meta *m,
                             const uint8_t *value, size_t vlen)
 {
     if (!indirect || !s->rc || s->rc_bypass) {
         stage_data_key(s, key, klen, rec, rlen);
+        return 0;
+    }
+    filter_add(s, key, klen);
+    if (!tag) {
+        zkv_rowcache_invalidate(s->rc, key, klen);
         return 0;
     }
     s->cbuf.len = s->cbuf.off = 0;
@@ -790,7 +809,7 @@ static int stage_data_value(zkv_store *s, const uint8_t *key, size_t klen, const
     im.flags &= (uint8_t)~ZKV_VALUE_INDIRECT;
     if (zkv_rec_value_encode(&s->cbuf, &im, value, vlen) != 0)
         return -1;
-    stage_data_key(s, key, klen, s->cbuf.data, s->cbuf.len);
+    zkv_rowcache_put_tagged(s->rc, key, klen, s->cbuf.data, s->cbuf.len, tag);
     return 0;
 }
 
@@ -812,9 +831,10 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
     const uint8_t *lv = value;
     size_t llen = vlen;
     uint8_t ptr[ZKV_REC_VPTR_LEN];
+    uint64_t ctag = 0; /* its row-cache tag */
     bool indirect = op == ZKV_LOG_OP_PUT && vlen > s->inline_max;
     if (indirect) {
-        if (vlog_put(s, r->st.id, m->seq, key, klen, value, vlen, ptr, err, errlen) != 0)
+        if (vlog_put(s, r->st.id, m->seq, key, klen, value, vlen, ptr, &ctag, err, errlen) != 0)
             return ZKV_STORE_ERR;
         lm.flags |= ZKV_VALUE_INDIRECT;
         lv = ptr;
@@ -837,7 +857,7 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
         leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                                (const char *)s->vbuf.data + off, ZKV_REC_VALUE_HDR + llen);
         if (stage_data_value(s, key, klen, s->vbuf.data + off, ZKV_REC_VALUE_HDR + llen, indirect,
-                             m, value, vlen) != 0)
+                             ctag, m, value, vlen) != 0)
             return oom(s, err, errlen);
     } else {
         leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
@@ -1540,10 +1560,12 @@ int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_
     const uint8_t *lv = v->value;
     size_t llen = v->value_len;
     uint8_t ptr[ZKV_REC_VPTR_LEN];
+    uint64_t tag = 0;
     bool indirect = v->value_len > s->inline_max;
     if (indirect) {
         /* no range: no log entry points at it (a snapshot item) */
-        if (vlog_put(s, "", v->meta.seq, key, klen, v->value, v->value_len, ptr, err, errlen) != 0)
+        if (vlog_put(s, "", v->meta.seq, key, klen, v->value, v->value_len, ptr, &tag, err,
+                     errlen) != 0)
             return ZKV_STORE_ERR;
         lm.flags |= ZKV_VALUE_INDIRECT;
         lv = ptr;
@@ -1556,7 +1578,7 @@ int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_
         return oom(s, err, errlen);
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
-    if (stage_data_value(s, key, klen, s->vbuf.data, s->vbuf.len, indirect, &v->meta, v->value,
+    if (stage_data_value(s, key, klen, s->vbuf.data, s->vbuf.len, indirect, tag, &v->meta, v->value,
                          v->value_len) != 0)
         return oom(s, err, errlen);
     s->n_pending++;
@@ -1708,6 +1730,9 @@ static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size
                         zkv_store_value *out, char *err, size_t errlen)
 {
     zkv_value_view v = out->view;
+    uint8_t out_ptr[ZKV_REC_VPTR_LEN];
+    if (v.value_len == ZKV_REC_VPTR_LEN)
+        memcpy(out_ptr, v.value, ZKV_REC_VPTR_LEN);
     if (resolve(s, &v, key, klen, true, err, errlen) != 0)
         return ZKV_STORE_ERR;
     zkv_buf b;
@@ -1717,8 +1742,11 @@ static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size
         return ZKV_STORE_ERR;
     }
     (void)zkv_rec_value_decode(b.data, b.len, &out->view);
-    if (rc)
-        zkv_rowcache_put(rc, key, klen, b.data, b.len);
+    zkv_vptr p;
+    uint64_t tag =
+        zkv_rec_vptr_decode(out_ptr, ZKV_REC_VPTR_LEN, &p) == 0 ? vptr_tag(p.file, p.off) : 0;
+    if (rc && tag)
+        zkv_rowcache_put_tagged(rc, key, klen, b.data, b.len, tag);
     out->own = b.data;
     return 1;
 }
@@ -2216,6 +2244,22 @@ size_t zkv__store_snapshots(const zkv_store *s)
 static int data_pointer(zkv_store *s, const uint8_t *key, size_t klen, zkv_vptr *p,
                         zkv_value_meta *m, char *err, size_t errlen)
 {
+    /* A cached entry is the key's state with the staged batch: a tag says where its value
+     * is, no tag an inline value, a missing mark no key (see the top). */
+    zkv_rowcache_entry *e = s->rc && !s->rc_bypass ? zkv_rowcache_peek(s->rc, key, klen) : NULL;
+    if (e) {
+        uint64_t tag = zkv_rowcache_entry_tag(e);
+        size_t rlen;
+        const uint8_t *rec = zkv_rowcache_entry_record(e, &rlen);
+        zkv_value_view view;
+        if (!tag || !rec || zkv_rec_value_decode(rec, rlen, &view) != 0)
+            return 0;
+        p->file = (uint32_t)(tag >> TAG_OFF_BITS);
+        p->off = tag & (((uint64_t)1 << TAG_OFF_BITS) - 1);
+        *m = view.meta;
+        m->flags |= ZKV_VALUE_INDIRECT;
+        return 1;
+    }
     if (s->n_pending && filter_has(s, key, klen) && zkv_store_commit(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
     s->kbuf.len = s->kbuf.off = 0;
@@ -2267,6 +2311,12 @@ int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t 
     int rc = data_pointer(s, r->key, r->klen, &p, &m, err, errlen);
     if (rc != 1 || p.file != r->at.file || p.off != r->at.off)
         return rc < 0 ? rc : 0;
+    if (!zkv_vlog_rec_intact(r)) {
+        if (err && errlen)
+            snprintf(err, errlen, "value log: damaged record in file %u at offset %llu, not moved",
+                     r->at.file, (unsigned long long)r->at.off);
+        return ZKV_STORE_ERR;
+    }
     zkv_vptr np;
     if (zkv_vlog_append(s->vlog, r->range_id, r->seq, r->key, r->klen, r->value, r->at.vlen, &np,
                         err, errlen) != 0) {
@@ -2280,11 +2330,21 @@ int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t 
     if (zkv_rec_data_key(&s->kbuf, r->key, r->klen) != 0 ||
         zkv_rec_value_encode(&s->vbuf, &m, ptr, sizeof(ptr)) != 0)
         return oom(s, err, errlen);
-    /* Not through stage_data_key: the value, and so the row cache's entry, is the same, and
-     * a GET that reads the old record before the commit reads the same bytes. */
+    /* Not through stage_data_key: the value, and so the row cache's entry, is the same (it
+     * learns the new place), and a GET that reads the old record before the commit reads
+     * the same bytes. */
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
     s->n_pending++;
+    zkv_rowcache_entry *e =
+        s->rc && !s->rc_bypass ? zkv_rowcache_peek(s->rc, r->key, r->klen) : NULL;
+    if (e) {
+        uint64_t tag = vptr_tag(np.file, np.off);
+        if (tag)
+            zkv_rowcache_entry_set_tag(e, tag);
+        else
+            zkv_rowcache_invalidate(s->rc, r->key, r->klen);
+    }
     return 1;
 }
 

@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define REC_KIND 1u
-#define SCAN_SLACK ((size_t)64 << 10) /* read beyond max_bytes: the record that crosses it */
 
 typedef struct vfile {
     uint32_t num;
@@ -40,7 +40,12 @@ struct zkv_vlog {
     uint64_t recent_off;
     bool failed;
     uint64_t total; /* bytes flushed to every file */
+    uint8_t *map;   /* zkv_vlog_scan's file, mapped (map_file 0: none) */
+    size_t map_len;
+    uint32_t map_file;
 };
+
+static void unmap_scan(zkv_vlog *v);
 
 static int fail(char *err, size_t errlen, const char *what, const char *path, int e)
 {
@@ -149,6 +154,7 @@ void zkv_vlog_close(zkv_vlog *v)
 {
     if (!v)
         return;
+    unmap_scan(v);
     for (size_t i = 0; i < v->n; i++)
         if (v->files[i].fd >= 0)
             close(v->files[i].fd);
@@ -306,6 +312,7 @@ static bool rec_parse(const uint8_t *r, size_t len, bool crc, zkv_vlog_rec *out,
     out->key = r + ZKV_VLOG_REC_HDR + idlen;
     out->klen = klen;
     out->value = out->key + klen;
+    out->raw = r;
     out->at.rec_len = (uint32_t)len;
     out->at.vlen = (uint32_t)vlen;
     return true;
@@ -367,7 +374,8 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
     out->len = p->rec_len;
     zkv_vlog_rec rec;
     char id[256];
-    if (!rec_parse(out->data, p->rec_len, !buffered && !recent, &rec, id) || rec.at.vlen != p->vlen ||
+    if (!rec_parse(out->data, p->rec_len, !buffered && !recent, &rec, id) ||
+        rec.at.vlen != p->vlen ||
         (key && (rec.klen != klen || (klen && memcmp(rec.key, key, klen) != 0)))) {
         if (err && errlen)
             snprintf(err, errlen, "value log: damaged record at %s offset %llu", path,
@@ -377,21 +385,14 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
     return rec.value;
 }
 
-/* Reads want bytes (fewer at the end of f) at off into *buf. */
-static int refill(vfile *f, uint8_t **buf, size_t *have, size_t want, uint64_t off, char *err,
-                  size_t errlen)
+/* The scanned file's mapping (one at a time: the GC works through one file). */
+static void unmap_scan(zkv_vlog *v)
 {
-    uint64_t left = f->size - off;
-    size_t need = want > left ? (size_t)left : want;
-    uint8_t *nb = realloc(*buf, need ? need : 1);
-    if (!nb)
-        return fail(err, errlen, "out of memory", NULL, 0);
-    *buf = nb;
-    int e = read_at(f, nb, need, off);
-    if (e != 0)
-        return fail(err, errlen, "read failed", NULL, -e);
-    *have = need;
-    return 0;
+    if (v->map)
+        munmap(v->map, v->map_len);
+    v->map = NULL;
+    v->map_len = 0;
+    v->map_file = 0;
 }
 
 int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, bool check,
@@ -401,60 +402,47 @@ int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, b
     vfile *f = find(v, file);
     if (!f || (v->active && f == &v->files[v->n - 1]))
         return fail(err, errlen, "no such closed file", NULL, 0);
-    if (file_fd(v, f, false, err, errlen) < 0)
-        return -1;
-    size_t want = max_bytes + SCAN_SLACK;
-    uint8_t *buf = NULL;
-    size_t have = 0, used = 0, seen = 0;
-    int rc;
+    if (v->map_file != file) {
+        unmap_scan(v);
+        if (file_fd(v, f, false, err, errlen) < 0)
+            return -1;
+        void *m = mmap(NULL, (size_t)f->size, PROT_READ, MAP_SHARED, f->fd, 0);
+        if (m == MAP_FAILED)
+            return fail(err, errlen, "cannot map a file", NULL, errno);
+        (void)madvise(m, (size_t)f->size, MADV_SEQUENTIAL);
+        v->map = m;
+        v->map_len = (size_t)f->size;
+        v->map_file = file;
+    }
+    const uint8_t *base = v->map;
+    size_t seen = 0;
     char id[256];
     for (;;) {
         if (*off >= f->size) {
-            rc = 0;
-            break;
+            unmap_scan(v); /* done with it */
+            return 0;
         }
-        if (seen > 0 && seen >= max_bytes) {
-            rc = 1;
-            break;
-        }
-        if (have - used < ZKV_VLOG_REC_HDR) {
-            if ((rc = refill(f, &buf, &have, want, *off, err, errlen)) != 0)
-                break;
-            used = 0;
-        }
-        const uint8_t *h = buf + used;
-        uint64_t rl =
-            have - used < ZKV_VLOG_REC_HDR
-                ? UINT64_MAX
-                : (uint64_t)ZKV_VLOG_REC_HDR + h[5] + zkv_get_u32be(h + 6) + zkv_get_u32be(h + 10);
-        if (rl > f->size - *off) {
-            *damaged = true; /* a record past the end: a torn tail */
-            rc = 0;
-            break;
-        }
-        if (have - used < rl) {
-            if ((rc = refill(f, &buf, &have, rl > want ? (size_t)rl : want, *off, err, errlen)) !=
-                0)
-                break;
-            used = 0;
-            h = buf;
-        }
+        if (seen > 0 && seen >= max_bytes)
+            return 1;
+        uint64_t left = f->size - *off;
+        const uint8_t *h = base + *off;
+        uint64_t rl = left < ZKV_VLOG_REC_HDR ? UINT64_MAX
+                                              : (uint64_t)ZKV_VLOG_REC_HDR + h[5] +
+                                                    zkv_get_u32be(h + 6) + zkv_get_u32be(h + 10);
         zkv_vlog_rec rec;
-        if (!rec_parse(h, (size_t)rl, check, &rec, id)) {
-            *damaged = true;
-            rc = 0;
-            break;
+        if (rl > left || !rec_parse(h, (size_t)rl, check, &rec, id)) {
+            *damaged = true; /* a torn tail after a crash, or damage: the rest is not read */
+            unmap_scan(v);
+            return 0;
         }
         rec.at.file = file;
         rec.at.off = *off;
-        if ((rc = fn(ctx, &rec)) != 0)
-            break;
-        used += (size_t)rl;
+        int rc = fn(ctx, &rec);
+        if (rc != 0)
+            return rc;
         *off += rl;
         seen += (size_t)rl;
     }
-    free(buf);
-    return rc;
 }
 
 size_t zkv_vlog_files(const zkv_vlog *v, uint32_t *nums, uint64_t *bytes, size_t max)
@@ -485,10 +473,17 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
     v->total -= f->size;
     if (v->recent_file == file)
         v->recent.len = 0;
+    if (v->map_file == file)
+        unmap_scan(v);
     size_t i = (size_t)(f - v->files);
     memmove(f, f + 1, (v->n - i - 1) * sizeof(*f));
     v->n--;
     return 0;
+}
+
+bool zkv_vlog_rec_intact(const zkv_vlog_rec *r)
+{
+    return zkv_get_u32be(r->raw) == zkv_crc32c(0, r->raw + 4, r->at.rec_len - 4u);
 }
 
 uint64_t zkv_vlog_file_bytes(const zkv_vlog *v)

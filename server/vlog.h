@@ -53,7 +53,10 @@ typedef struct zkv_vlog_rec {
     const uint8_t *key;
     size_t klen;
     const uint8_t *value;
+    const uint8_t *raw; /* the whole record, at.rec_len bytes */
 } zkv_vlog_rec;
+/* Whether r's CRC checks out (a scan without check verifies framing only). */
+bool zkv_vlog_rec_intact(const zkv_vlog_rec *r);
 typedef int (*zkv_vlog_rec_fn)(void *ctx, const zkv_vlog_rec *r);
 /* Visits file's records from *off on, about max_bytes of them (at least one), advancing
  * *off. check: each record's CRC is verified (its value is used), else only its framing

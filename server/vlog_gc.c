@@ -214,8 +214,8 @@ static int job_step(zkv_vlog_gc *g, zkv_store *s, uint64_t appended, uint64_t pa
     gc_ctx c = {.s = s, .g = g, .err = err, .errlen = errlen};
     uint64_t before = g->off;
     bool damaged;
-    int rc = zkv_vlog_scan(v, g->file, &g->off, budget, g->moving,
-                           g->moving ? move_rec : measure_rec, &c, &damaged, err, errlen);
+    int rc = zkv_vlog_scan(v, g->file, &g->off, budget, false, g->moving ? move_rec : measure_rec,
+                           &c, &damaged, err, errlen);
     if (rc == 0)
         g->off = f->bytes; /* the rest of a damaged file is garbage */
     *used = g->off > before ? (size_t)(g->off - before) : 1;
@@ -228,10 +228,15 @@ static int job_step(zkv_vlog_gc *g, zkv_store *s, uint64_t appended, uint64_t pa
         g->job = false;
         return 0;
     }
-    if (rc < 0)
-        return -1;
     if (g->moving && zkv_store_pending(s) && zkv_store_commit(s, err, errlen) != 0)
         return -1;
+    if (rc < 0) {
+        /* (a damaged live record: the file stays, counted all live, so it waits long) */
+        f->live = f->bytes;
+        f->measured_at = appended;
+        g->job = false;
+        return -1;
+    }
     if (rc == 1)
         return 0;
     if (g->moving)
@@ -274,14 +279,16 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
         g->job = false; /* a forced pass measures afresh */
     while (budget > 0) {
         if (!g->job) {
-            uint64_t total, files, fb = zkv_vlog_file_bytes(v);
-            zkv_vlog_totals(v, &files, &total);
-            long i =
-                zkv_vlog_plan_pick(g->f, g->n, appended, zkv_vlog_plan_every(total, fb), fb, pass);
+            zkv_vlog_stats st;
+            zkv_store_vlog_stats(s, &st);
+            long i = zkv_vlog_plan_pick(g->f, g->n, appended, st.live_estimate,
+                                        zkv_vlog_file_bytes(v), MAX_LIVE, pass);
             if (i < 0)
                 break;
+            /* A file measured before and due again is about max_live by now: moved in one
+             * pass. A first measure (or a pinned file's) only counts. */
             g->job = true;
-            g->moving = false;
+            g->moving = !pass && g->f[i].measured_at != ZKV_VLOG_NEVER && !g->f[i].pinned;
             g->file = g->f[i].num;
             g->off = g->live = g->pinned = 0;
         }

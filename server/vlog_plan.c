@@ -1,29 +1,44 @@
 /* vlog_plan.c: the value log's GC decisions (see vlog_plan.h). */
 #include "vlog_plan.h"
 
-long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, uint64_t every,
-                        uint64_t recheck, uint64_t pass)
+/* ln(y) for y >= 1: 2 atanh((y - 1) / (y + 1)) by its series (no libm). */
+static double ln_ge1(double y)
+{
+    double z = (y - 1) / (y + 1), z2 = z * z, term = z, sum = 0;
+    for (int k = 1; k < 40; k += 2) {
+        sum += term / k;
+        term *= z2;
+    }
+    return 2 * sum;
+}
+
+uint64_t zkv_vlog_plan_wait(double share, double max_live, uint64_t live_total)
+{
+    if (share <= max_live || max_live <= 0)
+        return 0;
+    return (uint64_t)((double)live_total * ln_ge1(share / max_live));
+}
+
+long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, uint64_t live_total,
+                        uint64_t recheck, double max_live, uint64_t pass)
 {
     for (size_t i = 0; i < n; i++) {
         uint64_t at = f[i].measured_at;
         if (pass) {
             if (f[i].pass != pass)
                 return (long)i;
-        } else if (at == ZKV_VLOG_NEVER) {
-            return (long)i;
-        } else if (f[i].pinned) {
-            return appended - at >= recheck ? (long)i : -1;
-        } else if (appended - at >= every) {
-            return (long)i;
+            continue;
         }
+        if (at == ZKV_VLOG_NEVER)
+            return (long)i;
+        if (f[i].pinned)
+            return appended - at >= recheck ? (long)i : -1;
+        double share = f[i].bytes ? (double)f[i].live / (double)f[i].bytes : 0;
+        uint64_t wait = zkv_vlog_plan_wait(share, max_live, live_total);
+        if (appended - at >= (wait > recheck ? wait : recheck))
+            return (long)i;
     }
     return -1;
-}
-
-uint64_t zkv_vlog_plan_every(uint64_t total, uint64_t file_bytes)
-{
-    uint64_t every = total;
-    return every > file_bytes ? every : file_bytes;
 }
 
 bool zkv_vlog_plan_rewrite(const zkv_vlog_file_gc *f, double max_live)

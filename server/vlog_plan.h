@@ -4,7 +4,9 @@
  *
  * A file's live bytes only fall once measured (values are overwritten or deleted, never
  * revived: moves go to new files), so a measurement stays an upper bound. Files are
- * measured oldest first, each again once `every` more bytes were appended; a file whose
+ * measured oldest first, each again once enough bytes were appended for its live share
+ * to fall to max_live were the writes to overwrite the live values uniformly (a file
+ * measured just above it soon, a file all live much later; at least `recheck`); a file whose
  * live share is at most max_live and that no range's log still holds is rewritten:
  * its live values are moved to the newest file and it is deleted. A file a range's log
  * still holds (pinned) is the frontier: files are written in seq order and logs are cut
@@ -30,16 +32,16 @@ typedef struct zkv_vlog_file_gc {
     uint64_t pass;        /* the forced pass that measured it last (0: none) */
 } zkv_vlog_file_gc;
 
-/* The index of the file to measure next: the oldest never measured, or measured at least
- * `every` appended bytes ago (`recheck` for a pinned one), or -1 (none, or a pinned file
- * not yet due comes first). A forced pass (pass > 0) takes every file it has not measured
- * yet instead. */
-long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, uint64_t every,
-                        uint64_t recheck, uint64_t pass);
-/* `every` for a value log of total bytes in files of file_bytes: a sweep of every file
- * costs about a byte read per byte appended meanwhile, half the credit (the rest is for
- * moves). */
-uint64_t zkv_vlog_plan_every(uint64_t total, uint64_t file_bytes);
+/* The index of the file to measure next, or -1: the oldest never measured, or due again
+ * (zkv_vlog_plan_wait after its measure, `recheck` for a pinned one), where a pinned file
+ * not yet due stops the search. A forced pass (pass > 0) takes every file it has not
+ * measured yet instead. live_total: the value log's live bytes as known. */
+long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, uint64_t live_total,
+                        uint64_t recheck, double max_live, uint64_t pass);
+/* Appended bytes after which a file measured at live share `share` falls to max_live if
+ * writes overwrite live_total bytes of live values uniformly: live_total * ln(share /
+ * max_live) (0 at or below max_live). */
+uint64_t zkv_vlog_plan_wait(double share, double max_live, uint64_t live_total);
 /* Whether a measured file is rewritten: nothing pinned and live <= max_live of its bytes. */
 bool zkv_vlog_plan_rewrite(const zkv_vlog_file_gc *f, double max_live);
 /* Credit after appended grew from before to now (at most cap). */

@@ -136,9 +136,8 @@ static void test_append_read(void)
     close(fd);
     /* (what the last flush wrote is read from memory: flush something else first) */
     zkv_vptr other;
-    CU_ASSERT_EQUAL(zkv_vlog_append(v, "r1", 20, key, sizeof key, val, 100, &other, err,
-                                    sizeof(err)),
-                    0);
+    CU_ASSERT_EQUAL(
+        zkv_vlog_append(v, "r1", 20, key, sizeof key, val, 100, &other, err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
     CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &p[1], key, sizeof key, &out, err, sizeof(err)));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "damaged"));
@@ -225,28 +224,34 @@ static void test_plan(void)
         {.num = 2, .bytes = 100, .live = 100, .measured_at = ZKV_VLOG_NEVER},
         {.num = 3, .bytes = 100, .live = 100, .measured_at = ZKV_VLOG_NEVER},
     };
-    /* file 1 was measured at 1000: not due until 1000 + every; the next never was */
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1100, 300, 50, 0), 1);
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1300, 300, 50, 0), 0);
+    /* the wait: live_total * ln(share / max_live) */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_wait(0.4, 0.5, 1000), 0);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_wait(1.0, 0.5, 1000000), 693147); /* ln 2 */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_wait(0.55, 0.5, 1000000), 95310); /* ln 1.1 */
+    /* file 1 (40% live, not pinned) is due after recheck; else the oldest never measured */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1010, 1000, 50, 0.5, 0), 1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1050, 1000, 50, 0.5, 0), 0);
+    /* all live: due after live_total * ln 2 */
+    f[0].live = 100;
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1600, 1000, 50, 0.5, 0), 1);
     f[1].measured_at = f[2].measured_at = 1100;
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 50, 0), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1600, 1000, 50, 0.5, 0), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1700, 1000, 50, 0.5, 0), 0);
     /* a pinned file is the frontier: measured again after recheck, and nothing younger
      * before it */
+    f[0].measured_at = 1100;
     f[1].pinned = 7;
     f[2].measured_at = ZKV_VLOG_NEVER;
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1120, 300, 50, 0), -1);
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1150, 300, 50, 0), 1);
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1300, 300, 50, 0), 0); /* older ones first */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1120, 1000, 50, 0.5, 0), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1150, 1000, 50, 0.5, 0), 1);
     /* a forced pass: every file it has not measured, oldest first, pinned or not */
     f[0].pass = 4;
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 50, 4), 1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 1000, 50, 0.5, 4), 1);
     f[1].pass = f[2].pass = 4;
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 50, 4), -1);
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 300, 50, 5), 0);
-    /* a sweep of every file costs what the meantime's writes pay for, a file at least */
-    CU_ASSERT_EQUAL(zkv_vlog_plan_every(1000, 64), 1000);
-    CU_ASSERT_EQUAL(zkv_vlog_plan_every(50, 64), 64);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 1000, 50, 0.5, 4), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1200, 1000, 50, 0.5, 5), 0);
     f[1].pinned = 0;
+    f[0].live = 40;
     CU_ASSERT_TRUE(zkv_vlog_plan_rewrite(&f[0], 0.5));
     f[0].pinned = 10;
     CU_ASSERT_FALSE(zkv_vlog_plan_rewrite(&f[0], 0.5));
