@@ -224,6 +224,10 @@ static const range_family RANGE_FAMILIES[] = {
      offsetof(zkv_metrics_range, commit_point)},
     {"zkv_range_in_sync_replicas", "Replicas of the range confirmed in_sync (owner not counted).",
      offsetof(zkv_metrics_range, n_in_sync)},
+    {"zkv_range_log_first_seq",
+     "First sequence number of the range's log kept on this node (0: none): a replica behind "
+     "it catches up by a snapshot.",
+     offsetof(zkv_metrics_range, log_first_seq)},
 };
 
 static void render_ranges(writer *w, const zkv_metrics_snapshot *s)

@@ -87,6 +87,7 @@ typedef struct zkv_metrics_range {
     uint64_t committed_seq; /* last seq durable on this node */
     uint64_t commit_point;  /* highest seq whose write answers may be released */
     uint64_t n_in_sync;     /* replicas confirmed in_sync (owner not counted) */
+    uint64_t log_first_seq; /* first seq of the range's log kept here (0: empty) */
     int n_replicas;
     zkv_metrics_replica replicas[ZKV_MAX_REPLICAS];
 } zkv_metrics_range;

@@ -1758,6 +1758,7 @@ int zkv_shipper_metrics(zkv_shipper *sh, zkv_metrics_snapshot *snap)
         m->epoch = o->range.epoch;
         m->committed_seq = committed;
         m->commit_point = o->commit_point;
+        m->log_first_seq = zkv_store_log_first_seq(sh->node.store, o->range.id);
         m->n_replicas = o->n;
         for (int j = 0; j < o->n; j++) {
             const zkv_repl_replica *r = &o->reps[j];

@@ -2,7 +2,9 @@
  * "Log truncation"). A 1-node cluster (--replicas 1, so only the retention keeps log
  * entries) takes 120 values of 64 KiB (7.5 MiB) for keys of one range, one at a time; the
  * node started with --log-retain-mb 1 truncates its log as it goes: once stopped, its
- * LevelDB holds at most about 1 MiB of that range's log (plus a mark's step). Started with
+ * LevelDB holds at most about 1 MiB of that range's log (plus a mark's step). Truncation
+ * runs on the node's tick, after the writes: the test waits (bounded) until the node's
+ * zkv_range_log_first_seq says it has cut the log before it stops it. Started with
  * --log-retain-mb 0 (no bound in bytes; --log-retain's 100,000 entries), it keeps every
  * entry. Every value reads back before the stop either way. */
 #include <CUnit/CUnit.h>
@@ -11,14 +13,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include "it_common.h"
+#include "it_http.h"
 #include "zkt/zkt.h"
 #include "zkv/zkv.h"
 
 #define N_VALUES 120
 #define VALUE_LEN (64 * 1024)
 
-/* Writes the values, reads them back, stops the node and counts the range's log records
- * in its LevelDB. Returns the count, or -1. */
+typedef struct first_seq_arg {
+    int port;
+    char prefix[64]; /* the sample line's start */
+    long long want, seen;
+} first_seq_arg;
+
+static bool log_cut(void *p)
+{
+    first_seq_arg *a = p;
+    it_http_answer h = it_http_get(a->port, "/metrics");
+    a->seen = h.body ? it_sample_value(h.body, a->prefix) : -1;
+    free(h.body);
+    return a->seen >= a->want;
+}
+
+/* Writes the values, reads them back, stops the node (with --log-retain-mb 1: once it has
+ * cut the log) and counts the range's log records in its LevelDB. Returns the count, or
+ * -1. */
 static int log_records_after_writes(const char *name, const char *retain_mb)
 {
     zkt_cluster cl;
@@ -27,7 +46,11 @@ static int log_records_after_writes(const char *name, const char *retain_mb)
     if (zkt_cluster_init(&cl, name) != 0)
         return -1;
     cl.replicas = 1;
+    int mport = zkt_free_port();
+    char maddr[32];
+    snprintf(maddr, sizeof maddr, "127.0.0.1:%d", mport);
     if (zkt_cluster_server_flag(&cl, "--log-retain-mb", retain_mb) != 0 ||
+        zkt_cluster_server_flag(&cl, "--metrics", maddr) != 0 ||
         it_cluster_up(&cl, 1, 10000, 0, &client) != 0) {
         it_cluster_down(&cl, &client);
         return -1;
@@ -58,6 +81,13 @@ static int log_records_after_writes(const char *name, const char *retain_mb)
     prefix[0] = 'l';
     memcpy(prefix + 1, r->id, idl);
     prefix[idl + 1] = 0;
+    if (strcmp(retain_mb, "0") != 0) {
+        /* 1 MiB holds 16 of the values: the log starts past the 100th entry once cut */
+        first_seq_arg a = {.port = mport, .want = N_VALUES - 20};
+        snprintf(a.prefix, sizeof a.prefix, "zkv_range_log_first_seq{range=\"%s\"} ", r->id);
+        CU_ASSERT(zkt_wait_for(log_cut, &a, 10000));
+        zkt_log("log of range %s starts at %lld", r->id, a.seen);
+    }
     CU_ASSERT(zkt_server_stop(&cl, 0, SIGTERM) == 0);
     zkt_ldb *db = zkt_ldb_open(cl.servers[0].dir);
     CU_ASSERT_FATAL(db != NULL);

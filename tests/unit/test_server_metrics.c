@@ -58,6 +58,7 @@ static void fill_small(zkv_metrics_snapshot *s)
     r->committed_seq = 100;
     r->commit_point = 98;
     r->n_in_sync = 1;
+    r->log_first_seq = 42;
     r->n_replicas = 2;
     snprintf(r->replicas[0].node_id, sizeof(r->replicas[0].node_id), "node-2");
     r->replicas[0].in_sync = true;
@@ -425,6 +426,10 @@ static const char SMALL_TEXT[] =
     "counted).\n"
     "# TYPE zkv_range_in_sync_replicas gauge\n"
     "zkv_range_in_sync_replicas{range=\"r0001\"} 1\n"
+    "# HELP zkv_range_log_first_seq First sequence number of the range's log kept on this node "
+    "(0: none): a replica behind it catches up by a snapshot.\n"
+    "# TYPE zkv_range_log_first_seq gauge\n"
+    "zkv_range_log_first_seq{range=\"r0001\"} 42\n"
     "# HELP zkv_replica_in_sync 1 when the replica is confirmed in_sync for the range, else 0.\n"
     "# TYPE zkv_replica_in_sync gauge\n"
     "zkv_replica_in_sync{range=\"r0001\",replica=\"node-2\"} 1\n"
