@@ -47,8 +47,9 @@
 #define LEAVE_MARK_WAIT_MS 1000 /* for nodes/<id> to say "leaving" before handing off */
 #define LEAVE_ISR_WAIT_MS 3000  /* for the owners to drop it from in_sync before exiting */
 #define METRICS_REFRESH_MS 1000
-/* Value-log GC (vlog_gc.c): at most this much reading after each commit, paid for by what
- * the writes appended; and once a second as much again unpaid, so an idle node finishes. */
+/* Value-log GC (vlog_gc.c): at most this much reading after each commit of writes, paid for
+ * by what the writes appended; and once a second VLOG_GC_IDLE, paid or not, so an idle node
+ * finishes (a node serving only reads gives the GC no more than that). */
 #define VLOG_GC_STEP ((size_t)1 << 20)
 #define VLOG_GC_IDLE ((size_t)4 << 20)
 
@@ -72,11 +73,13 @@ static void vlog_gc(zkv_server *s, size_t max_bytes, uint64_t bonus)
 static void before_sleep(zkv_server *s)
 {
     char err[256];
-    if (zkv_store_pending(s->store) && zkv_store_commit(s->store, err, sizeof(err)) != 0) {
+    bool wrote = zkv_store_pending(s->store) > 0;
+    if (wrote && zkv_store_commit(s->store, err, sizeof(err)) != 0) {
         zkv_server_fatal(s, "cannot commit writes: %s", err);
         return;
     }
-    vlog_gc(s, VLOG_GC_STEP, 0);
+    if (wrote) /* (a turn of reads only leaves the GC to the timer) */
+        vlog_gc(s, VLOG_GC_STEP, 0);
     if (s->fatal)
         return;
     if (s->shipper) {

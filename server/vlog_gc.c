@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define MAX_LIVE 0.5
-#define CREDIT_CAP ((uint64_t)256 << 20)
+#define CREDIT_CAP ((uint64_t)64 << 20)
 #define MIN_STEP ((size_t)256 << 10) /* credit gathers to this before a step reads */
 
 struct doomed {
