@@ -247,7 +247,7 @@ int zkv_vlog_append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8
     zkv_put_u32be(r + 10, (uint32_t)vlen);
     zkv_put_u64be(r + 14, seq);
     uint8_t *q = r + ZKV_VLOG_REC_HDR;
-    memcpy(q, range_id, idlen);
+    memcpy(q, range_id, idlen); // NOLINT(bugprone-not-null-terminated-result): length-prefixed
     if (klen)
         memcpy(q + idlen, key, klen);
     if (vlen)
