@@ -1751,6 +1751,33 @@ static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size
     return 1;
 }
 
+/* LevelDB's 'd' record of key: *v (leveldb_free it) or NULL when missing. 0, or
+ * ZKV_STORE_ERR. */
+static int read_data_record(zkv_store *s, const uint8_t *key, size_t klen, char **v, size_t *vlen,
+                            char *err, size_t errlen)
+{
+    /* 'd' + key (zkv_rec_data_key), written in place: this is every GET's path. */
+    *v = NULL;
+    *vlen = 0;
+    s->kbuf.len = s->kbuf.off = 0;
+    if (zkv_buf_reserve(&s->kbuf, 1 + klen) != 0) {
+        set_err(err, errlen, "out of memory", NULL);
+        return ZKV_STORE_ERR;
+    }
+    s->kbuf.data[0] = ZKV_REC_DATA_PREFIX;
+    if (klen)
+        memcpy(s->kbuf.data + 1, key, klen);
+    s->kbuf.len = 1 + klen;
+    char *lerr = NULL;
+    *v = leveldb_get(s->db, s->ropts, (const char *)s->kbuf.data, s->kbuf.len, vlen, &lerr);
+    if (lerr) {
+        set_err(err, errlen, "LevelDB read failed", lerr);
+        leveldb_free(lerr);
+        return ZKV_STORE_ERR;
+    }
+    return 0;
+}
+
 int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value *out, char *err,
                   size_t errlen)
 {
@@ -1775,24 +1802,10 @@ int zkv_store_get(zkv_store *s, const uint8_t *key, size_t klen, zkv_store_value
             return 1;
         }
     }
-    /* 'd' + key (zkv_rec_data_key), written in place: this is every GET's path. */
-    s->kbuf.len = s->kbuf.off = 0;
-    if (zkv_buf_reserve(&s->kbuf, 1 + klen) != 0) {
-        set_err(err, errlen, "out of memory", NULL);
+    char *v;
+    size_t vlen;
+    if (read_data_record(s, key, klen, &v, &vlen, err, errlen) != 0)
         return ZKV_STORE_ERR;
-    }
-    s->kbuf.data[0] = ZKV_REC_DATA_PREFIX;
-    if (klen)
-        memcpy(s->kbuf.data + 1, key, klen);
-    s->kbuf.len = 1 + klen;
-    char *lerr = NULL;
-    size_t vlen = 0;
-    char *v = leveldb_get(s->db, s->ropts, (const char *)s->kbuf.data, s->kbuf.len, &vlen, &lerr);
-    if (lerr) {
-        set_err(err, errlen, "LevelDB read failed", lerr);
-        leveldb_free(lerr);
-        return ZKV_STORE_ERR;
-    }
     if (!v) {
         if (rc)
             zkv_rowcache_put_missing(rc, key, klen);
@@ -2262,19 +2275,10 @@ static int data_pointer(zkv_store *s, const uint8_t *key, size_t klen, zkv_vptr 
     }
     if (s->n_pending && filter_has(s, key, klen) && zkv_store_commit(s, err, errlen) != 0)
         return ZKV_STORE_ERR;
-    s->kbuf.len = s->kbuf.off = 0;
-    if (zkv_rec_data_key(&s->kbuf, key, klen) != 0) {
-        set_err(err, errlen, "out of memory", NULL);
+    char *v;
+    size_t vlen;
+    if (read_data_record(s, key, klen, &v, &vlen, err, errlen) != 0)
         return ZKV_STORE_ERR;
-    }
-    char *lerr = NULL;
-    size_t vlen = 0;
-    char *v = leveldb_get(s->db, s->ropts, (const char *)s->kbuf.data, s->kbuf.len, &vlen, &lerr);
-    if (lerr) {
-        set_err(err, errlen, "LevelDB read failed", lerr);
-        leveldb_free(lerr);
-        return ZKV_STORE_ERR;
-    }
     if (!v)
         return 0;
     zkv_value_view view;

@@ -325,7 +325,7 @@ static void test_gc(void)
     }
     zkv_vlog_stats before, st;
     zkv_store_vlog_stats(s, &before);
-    CU_ASSERT(before.bytes > 350 * 4000);
+    CU_ASSERT(before.bytes > (uint64_t)350 * 4000);
     /* the range's log still holds every entry: nothing may go */
     gc_all(s, false);
     zkv_store_vlog_stats(s, &st);
@@ -350,14 +350,14 @@ static void test_gc(void)
     while ((rc = zkv_store_snapshot_next(sn, count_item, &total, 1 << 20, err, sizeof(err))) == 1)
         ;
     CU_ASSERT_EQUAL(rc, 0);
-    CU_ASSERT_EQUAL(total, 200 * 4000);
+    CU_ASSERT_EQUAL(total, (uint64_t)200 * 4000);
     zkv_store_snapshot_close(sn);
     reap_wait(s, false);
     zkv_store_vlog_stats(s, &st);
     /* 350 records of 4,031 bytes, 200 live: 8 files deleted, what is left is live */
     CU_ASSERT(st.gc_files_removed >= 7);
     CU_ASSERT(st.bytes < before.bytes * 6 / 10);
-    CU_ASSERT(st.bytes >= 200 * 4000);
+    CU_ASSERT(st.bytes >= (uint64_t)200 * 4000);
     CU_ASSERT_EQUAL(zkv_store_set_cache(s, 0, err, sizeof(err)), 0);
     for (int k = 0; k < 200; k++)
         CU_ASSERT_EQUAL(check_kv(s, k, k < 150 ? 1 : 0, 4000), 1);
@@ -380,7 +380,7 @@ static void test_gc(void)
     gc_all(s, false);
     zkv_store_vlog_stats(s, &st);
     CU_ASSERT(st.gc_moved > moved);
-    CU_ASSERT(st.bytes < 250 * 4100);
+    CU_ASSERT(st.bytes < (uint64_t)250 * 4100);
     CU_ASSERT_EQUAL(zkv_store_set_cache(s, 0, err, sizeof(err)), 0);
     for (int k = 0; k < 200; k++)
         CU_ASSERT_EQUAL(check_kv(s, k, k < 150 ? 2 : 0, 4000), 1);

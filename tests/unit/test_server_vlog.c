@@ -60,7 +60,7 @@ static zkv_vlog *open_log(const char *sub, uint64_t file_bytes)
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {
     for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(seed * 17 + i * 7);
+        p[i] = (uint8_t)((size_t)seed * 17 + i * 7);
 }
 
 typedef struct seen {
@@ -101,6 +101,8 @@ static void test_append_read(void)
     /* before the flush: from the buffer */
     const uint8_t *got = zkv_vlog_read(v, &p[1], key, sizeof key, &out, err, sizeof(err));
     CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    if (!got)
+        return;
     fill(val, sizeof val, 1);
     CU_ASSERT_EQUAL(memcmp(got, val, 2000), 0);
     CU_ASSERT_EQUAL(zkv_vlog_flush(v, true, err, sizeof(err)), 0);
@@ -109,6 +111,8 @@ static void test_append_read(void)
         fill(val, sizeof val, (unsigned)i);
         got = zkv_vlog_read(v, &p[i], key, sizeof key, &out, err, sizeof(err));
         CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        if (!got)
+            return;
         CU_ASSERT_EQUAL(memcmp(got, val, p[i].vlen), 0);
     }
     /* another key, a pointer past the end, a wrong length: refused */
@@ -321,7 +325,7 @@ static void test_plan(void)
     f[2].measured_at = ZKV_VLOG_NEVER;
     f[2].live = 0;
     CU_ASSERT_FALSE(zkv_vlog_plan_rewrite(&f[2], 0.5)); /* never measured */
-    CU_ASSERT_EQUAL(zkv_vlog_plan_credit(0, 100, 150, 1000), 50 * ZKV_VLOG_GC_CREDIT);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_credit(0, 100, 150, 1000), (uint64_t)50 * ZKV_VLOG_GC_CREDIT);
     CU_ASSERT_EQUAL(zkv_vlog_plan_credit(900, 100, 150, 1000), 1000);
     CU_ASSERT_EQUAL(zkv_vlog_plan_credit(7, 150, 150, 1000), 7);
 }
