@@ -22,7 +22,7 @@
 
 typedef struct first_seq_arg {
     int port;
-    char prefix[64]; /* the sample line's start */
+    char prefix[128]; /* the sample line's start (a range id is < 64 bytes) */
     long long want, seen;
 } first_seq_arg;
 
