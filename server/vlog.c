@@ -24,6 +24,9 @@
 
 #define REC_KIND 1u
 #define SPARES 4
+/* Descriptors of closed files kept open at most (a value log of a terabyte is 16,000 files
+ * of 64 MiB; reads of old files reopen theirs, a clock hand picks which to close). */
+#define MAX_OPEN 128
 
 typedef struct vfile {
     uint32_t num;
@@ -46,9 +49,10 @@ struct zkv_vlog {
     uint32_t recent_file;
     uint64_t recent_off;
     bool failed;
-    uint64_t total;    /* bytes flushed to every file */
-    unsigned n_spares; /* spare files kept for reuse: spare-0 .. spare-(n-1) */
-    uint8_t *map;      /* zkv_vlog_scan's file, mapped (map_file 0: none) */
+    uint64_t total;                /* bytes flushed to every file */
+    unsigned n_spares;             /* spare files kept for reuse: spare-0 .. spare-(n-1) */
+    size_t n_open, max_open, hand; /* descriptors open, their cap, the clock hand */
+    uint8_t *map;                  /* zkv_vlog_scan's file, mapped (map_file 0: none) */
     size_t map_len;
     uint32_t map_file;
 };
@@ -150,6 +154,7 @@ int zkv_vlog_open(const char *dir, uint64_t file_bytes, zkv_vlog **out, char *er
         return fail(err, errlen, "out of memory", NULL, 0);
     }
     v->file_bytes = file_bytes ? file_bytes : ZKV_VLOG_DEFAULT_FILE_BYTES;
+    v->max_open = MAX_OPEN;
     v->next_num = 1;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         fail(err, errlen, "cannot create", dir, errno);
@@ -179,15 +184,30 @@ void zkv_vlog_close(zkv_vlog *v)
     free(v);
 }
 
+/* Closes a descriptor of a closed file (not f's) while the cap is reached. */
+static void make_room(zkv_vlog *v, const vfile *f)
+{
+    for (size_t k = 0; k < 2 * v->n && v->n_open >= v->max_open; k++) {
+        vfile *c = &v->files[v->hand++ % v->n];
+        if (c->fd < 0 || c == f || (v->active && c == &v->files[v->n - 1]))
+            continue;
+        close(c->fd);
+        c->fd = -1;
+        v->n_open--;
+    }
+}
+
 static int file_fd(zkv_vlog *v, vfile *f, bool create, char *err, size_t errlen)
 {
     if (f->fd >= 0)
         return f->fd;
+    make_room(v, f);
     char path[4096];
     file_path(v, f->num, path, sizeof(path));
     f->fd = open(path, create ? O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0600);
     if (f->fd < 0)
         return fail(err, errlen, "cannot open", path, errno);
+    v->n_open++;
     return f->fd;
 }
 
@@ -203,10 +223,13 @@ static int new_file(zkv_vlog *v, vfile *f, char *err, size_t errlen)
         char from[4096], to[4096];
         spare_path(v, --v->n_spares, from, sizeof(from));
         file_path(v, f->num, to, sizeof(to));
+        make_room(v, f);
         if (rename(from, to) == 0) {
             f->fd = open(to, O_RDWR | O_CLOEXEC);
-            if (f->fd >= 0)
+            if (f->fd >= 0) {
+                v->n_open++;
                 return f->fd;
+            }
         }
         unlink(to); /* a spare that does not open: created anew below */
     }
@@ -317,7 +340,10 @@ int zkv_vlog_take_dirty(zkv_vlog *v, int **fds, size_t *n)
     for (size_t i = 0; i < v->n; i++) {
         if (!v->files[i].dirty)
             continue;
-        int fd = dup(v->files[i].fd);
+        char path[4096];
+        file_path(v, v->files[i].num, path, sizeof(path));
+        /* (a dirty file's descriptor may have been closed for the cap: fsync works on any) */
+        int fd = v->files[i].fd >= 0 ? dup(v->files[i].fd) : open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             while (*n)
                 close((*fds)[--*n]);
@@ -507,8 +533,10 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
         v->n_spares++;
     else if (unlink(path) != 0 && errno != ENOENT)
         return fail(err, errlen, "cannot remove", path, errno);
-    if (f->fd >= 0)
+    if (f->fd >= 0) {
         close(f->fd);
+        v->n_open--;
+    }
     v->total -= f->size;
     if (v->recent_file == file)
         v->recent.len = 0;
@@ -523,6 +551,16 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
 bool zkv_vlog_rec_intact(const zkv_vlog_rec *r)
 {
     return zkv_get_u32be(r->raw) == zkv_crc32c(0, r->raw + 4, r->at.rec_len - 4u);
+}
+
+void zkv__vlog_set_max_open(zkv_vlog *v, size_t n)
+{
+    v->max_open = n ? n : 1;
+}
+
+size_t zkv_vlog_open_fds(const zkv_vlog *v)
+{
+    return v->n_open;
 }
 
 uint64_t zkv_vlog_file_bytes(const zkv_vlog *v)

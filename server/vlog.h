@@ -72,6 +72,10 @@ size_t zkv_vlog_files(const zkv_vlog *v, uint32_t *nums, uint64_t *bytes, size_t
 uint32_t zkv_vlog_active(const zkv_vlog *v);
 /* Deletes a file closed for appends. */
 int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen);
+/* Descriptors the log holds open (at most 128 for closed files, plus the active one's);
+ * zkv__vlog_set_max_open changes the cap (tests). */
+size_t zkv_vlog_open_fds(const zkv_vlog *v);
+void zkv__vlog_set_max_open(zkv_vlog *v, size_t n);
 /* The size at which a file is closed for appends. */
 uint64_t zkv_vlog_file_bytes(const zkv_vlog *v);
 /* Files and bytes on disk (flushed). */

@@ -283,6 +283,54 @@ static void test_spares(void)
     zkv_vlog_close(v);
 }
 
+static void test_fd_cap(void)
+{
+    /* at most max_open descriptors of closed files: reads of others reopen theirs */
+    zkv_vlog *v = open_log("d", 5000);
+    zkv__vlog_set_max_open(v, 2);
+    uint8_t val[4000];
+    zkv_vptr p[8];
+    for (int i = 0; i < 8; i++) {
+        fill(val, sizeof val, (unsigned)i);
+        CU_ASSERT_EQUAL(zkv_vlog_append(v, "r", (uint64_t)i + 1, (const uint8_t *)"k", 1, val,
+                                        sizeof val, &p[i], err, sizeof(err)),
+                        0);
+        CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
+    }
+    CU_ASSERT_EQUAL(p[7].file, 4); /* two records a file */
+    zkv_buf out;
+    zkv_buf_init(&out);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 8; i++) {
+            fill(val, sizeof val, (unsigned)i);
+            const uint8_t *got =
+                zkv_vlog_read(v, &p[i], (const uint8_t *)"k", 1, &out, err, sizeof(err));
+            CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+            if (!got)
+                return;
+            CU_ASSERT_EQUAL(memcmp(got, val, sizeof val), 0);
+            CU_ASSERT(zkv_vlog_open_fds(v) <= 3); /* two closed files and the active one */
+        }
+    zkv_buf_free(&out);
+    /* every written file is still synced by a barrier, its descriptor open or not */
+    int *fds;
+    size_t n;
+    uint32_t nums[16];
+    uint64_t sizes[16];
+    size_t files = zkv_vlog_files(v, nums, sizes, 16);
+    CU_ASSERT_EQUAL(zkv_vlog_take_dirty(v, &fds, &n), 0);
+    CU_ASSERT_EQUAL(n, files);
+    for (size_t i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL(fdatasync(fds[i]), 0);
+        close(fds[i]);
+    }
+    free(fds);
+    CU_ASSERT_EQUAL(zkv_vlog_take_dirty(v, &fds, &n), 0);
+    CU_ASSERT_EQUAL(n, 0);
+    free(fds);
+    zkv_vlog_close(v);
+}
+
 static void test_plan(void)
 {
     zkv_vlog_file_gc f[3] = {
@@ -339,6 +387,7 @@ int main(void)
     CU_add_test(s, "append, flush, read, damaged records", test_append_read);
     CU_add_test(s, "scan, rollover, torn tail, reopen, remove", test_scan_rollover_reopen);
     CU_add_test(s, "spare files: kept, reused, dropped at open", test_spares);
+    CU_add_test(s, "descriptors of closed files capped", test_fd_cap);
     CU_add_test(s, "GC plan: pick, rewrite, credit", test_plan);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
