@@ -22,7 +22,6 @@ static void table_init(void)
     table_ready = true;
 }
 
-uint32_t zkv__crc32c_sw(uint32_t crc, const void *p, size_t n);
 uint32_t zkv__crc32c_sw(uint32_t crc, const void *p, size_t n)
 {
     if (!table_ready)

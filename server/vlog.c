@@ -59,6 +59,12 @@ struct zkv_vlog {
 
 static void unmap_scan(zkv_vlog *v);
 
+/* f takes appends (every other file is closed). */
+static bool is_active(const zkv_vlog *v, const vfile *f)
+{
+    return v->active && f == &v->files[v->n - 1];
+}
+
 static int fail(char *err, size_t errlen, const char *what, const char *path, int e)
 {
     if (err && errlen)
@@ -189,7 +195,7 @@ static void make_room(zkv_vlog *v, const vfile *f)
 {
     for (size_t k = 0; k < 2 * v->n && v->n_open >= v->max_open; k++) {
         vfile *c = &v->files[v->hand++ % v->n];
-        if (c->fd < 0 || c == f || (v->active && c == &v->files[v->n - 1]))
+        if (c->fd < 0 || c == f || is_active(v, c))
             continue;
         close(c->fd);
         c->fd = -1;
@@ -340,10 +346,15 @@ int zkv_vlog_take_dirty(zkv_vlog *v, int **fds, size_t *n)
     for (size_t i = 0; i < v->n; i++) {
         if (!v->files[i].dirty)
             continue;
-        char path[4096];
-        file_path(v, v->files[i].num, path, sizeof(path));
         /* (a dirty file's descriptor may have been closed for the cap: fsync works on any) */
-        int fd = v->files[i].fd >= 0 ? dup(v->files[i].fd) : open(path, O_RDONLY | O_CLOEXEC);
+        int fd;
+        if (v->files[i].fd >= 0) {
+            fd = dup(v->files[i].fd);
+        } else {
+            char path[4096];
+            file_path(v, v->files[i].num, path, sizeof(path));
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+        }
         if (fd < 0) {
             while (*n)
                 close((*fds)[--*n]);
@@ -394,44 +405,45 @@ static int read_at(vfile *f, uint8_t *dst, size_t len, uint64_t off)
     return 0;
 }
 
+/* A failed read of p: what went wrong, and in which file (formatted only then: reads are
+ * on the GET and shipping paths). NULL. */
+static const uint8_t *read_fail(const zkv_vlog *v, const zkv_vptr *p, const char *what, int e,
+                                char *err, size_t errlen)
+{
+    char path[4096];
+    file_path(v, p->file, path, sizeof(path));
+    fail(err, errlen, what, path, e);
+    return NULL;
+}
+
 const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key, size_t klen,
                              zkv_buf *out, char *err, size_t errlen)
 {
     vfile *f = find(v, p->file);
-    char path[4096];
-    file_path(v, p->file, path, sizeof(path));
-    if (!f) {
-        fail(err, errlen, "missing file", path, 0);
-        return NULL;
-    }
+    if (!f)
+        return read_fail(v, p, "missing file", 0, err, errlen);
     out->len = out->off = 0;
     if (zkv_buf_reserve(out, p->rec_len) != 0) {
         fail(err, errlen, "out of memory", NULL, 0);
         return NULL;
     }
-    bool buffered = v->active && f == &v->files[v->n - 1] && p->off >= f->size;
+    bool buffered = is_active(v, f) && p->off >= f->size;
     bool recent = p->file == v->recent_file && p->off >= v->recent_off &&
                   p->off + p->rec_len <= v->recent_off + v->recent.len;
     if (buffered) {
-        if (p->off + p->rec_len > f->size + v->wbuf.len) {
-            fail(err, errlen, "pointer past the end of", path, 0);
-            return NULL;
-        }
+        if (p->off + p->rec_len > f->size + v->wbuf.len)
+            return read_fail(v, p, "pointer past the end of", 0, err, errlen);
         memcpy(out->data, v->wbuf.data + (p->off - f->size), p->rec_len);
     } else if (recent) {
         memcpy(out->data, v->recent.data + (p->off - v->recent_off), p->rec_len);
     } else {
-        if (p->off + p->rec_len > f->size) {
-            fail(err, errlen, "pointer past the end of", path, 0);
-            return NULL;
-        }
+        if (p->off + p->rec_len > f->size)
+            return read_fail(v, p, "pointer past the end of", 0, err, errlen);
         if (file_fd(v, f, false, err, errlen) < 0)
             return NULL;
         int rc = read_at(f, out->data, p->rec_len, p->off);
-        if (rc != 0) {
-            fail(err, errlen, "read failed in", path, -rc);
-            return NULL;
-        }
+        if (rc != 0)
+            return read_fail(v, p, "read failed in", -rc, err, errlen);
     }
     out->len = p->rec_len;
     zkv_vlog_rec rec;
@@ -439,6 +451,8 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
     if (!rec_parse(out->data, p->rec_len, !buffered && !recent, &rec, id) ||
         rec.at.vlen != p->vlen ||
         (key && (rec.klen != klen || (klen && memcmp(rec.key, key, klen) != 0)))) {
+        char path[4096];
+        file_path(v, p->file, path, sizeof(path));
         if (err && errlen)
             snprintf(err, errlen, "value log: damaged record at %s offset %llu", path,
                      (unsigned long long)p->off);
@@ -462,7 +476,7 @@ int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, b
 {
     *damaged = false;
     vfile *f = find(v, file);
-    if (!f || (v->active && f == &v->files[v->n - 1]))
+    if (!f || is_active(v, f))
         return fail(err, errlen, "no such closed file", NULL, 0);
     if (v->map_file != file) {
         unmap_scan(v);
@@ -524,7 +538,7 @@ uint32_t zkv_vlog_active(const zkv_vlog *v)
 int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
 {
     vfile *f = find(v, file);
-    if (!f || (v->active && f == &v->files[v->n - 1]))
+    if (!f || is_active(v, f))
         return fail(err, errlen, "no such closed file", NULL, 0);
     char path[4096], spare[4096];
     file_path(v, file, path, sizeof(path));

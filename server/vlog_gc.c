@@ -22,7 +22,7 @@ struct doomed {
 
 struct zkv_vlog_gc {
     zkv_vlog_file_gc *f; /* closed files, oldest first */
-    size_t n, cap;
+    size_t n;
     uint64_t listed_files; /* the value log's file count and active file when f was listed */
     uint32_t listed_active;
     uint64_t credit, seen_appended;
@@ -98,7 +98,6 @@ static int relist(zkv_vlog_gc *g, const zkv_vlog *v)
     free(g->f);
     g->f = nf;
     g->n = k;
-    g->cap = files + 1;
     g->listed_files = files;
     g->listed_active = active;
     return 0;

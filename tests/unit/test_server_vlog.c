@@ -16,8 +16,6 @@
 #include "vlog.h"
 #include "vlog_plan.h"
 
-uint32_t zkv__crc32c_sw(uint32_t crc, const void *p, size_t n);
-
 static char dir[64];
 static char err[256];
 
