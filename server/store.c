@@ -655,6 +655,18 @@ static uint64_t vptr_tag(uint32_t file, uint64_t off)
     return (uint64_t)file << TAG_OFF_BITS | off;
 }
 
+static void tag_where(uint64_t tag, zkv_vptr *p)
+{
+    p->file = (uint32_t)(tag >> TAG_OFF_BITS);
+    p->off = tag & (((uint64_t)1 << TAG_OFF_BITS) - 1);
+}
+
+/* The row-cache entry of key, looked at without counting it as a read (the GC), or NULL. */
+static zkv_rowcache_entry *cache_peek(zkv_store *s, const uint8_t *key, size_t klen)
+{
+    return s->rc && !s->rc_bypass ? zkv_rowcache_peek(s->rc, key, klen) : NULL;
+}
+
 /* A 'd' key is deleted in the batch without the filter (delete_prefix): drop the whole
  * cache and keep GETs off it until a commit wrote the deletion. */
 static void stage_data_reset(zkv_store *s)
@@ -772,8 +784,9 @@ static int stage_log_record(zkv_store *s, range *r, uint64_t seq, char *err, siz
 }
 
 /* Appends a value to the value log for (range_id, seq, key); ptr receives its pointer and
- * *tag its row-cache tag. */
-static int vlog_put(zkv_store *s, const char *range_id, uint64_t seq, const uint8_t *key,
+ * *tag its row-cache tag. paid: a write's append, which pays for GC reading (vlog_plan.h);
+ * a GC move is not. */
+static int vlog_put(zkv_store *s, bool paid, const char *range_id, uint64_t seq, const uint8_t *key,
                     size_t klen, const uint8_t *value, size_t vlen, uint8_t ptr[ZKV_REC_VPTR_LEN],
                     uint64_t *tag, char *err, size_t errlen)
 {
@@ -784,7 +797,8 @@ static int vlog_put(zkv_store *s, const char *range_id, uint64_t seq, const uint
     }
     zkv_rec_vptr_encode(ptr, &p);
     *tag = vptr_tag(p.file, p.off);
-    s->vlog_appended += p.rec_len;
+    if (paid)
+        s->vlog_appended += p.rec_len;
     return 0;
 }
 
@@ -834,7 +848,8 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
     uint64_t ctag = 0; /* its row-cache tag */
     bool indirect = op == ZKV_LOG_OP_PUT && vlen > s->inline_max;
     if (indirect) {
-        if (vlog_put(s, r->st.id, m->seq, key, klen, value, vlen, ptr, &ctag, err, errlen) != 0)
+        if (vlog_put(s, true, r->st.id, m->seq, key, klen, value, vlen, ptr, &ctag, err, errlen) !=
+            0)
             return ZKV_STORE_ERR;
         lm.flags |= ZKV_VALUE_INDIRECT;
         lv = ptr;
@@ -1483,6 +1498,9 @@ int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const 
         while (common < lo.len && common < hi.len && lo.data[common] == hi.data[common])
             common++;
         int steps = 8 * (int)(common + 8) < 512 ? 8 * (int)(common + 8) : 512;
+        /* LevelDB's bytes alone: the value log's share scales both sides of the comparison
+         * alike (zkv_store_approx_size), so it need not be read at every step */
+        uint64_t db_total = db_size(s, start, slen, end, elen);
         size_t cap = (lo.len > hi.len ? lo.len : hi.len) + (size_t)steps + 2;
         uint8_t *mid = malloc(cap);
         if (!mid || zkv_buf_reserve(&lo, cap) != 0 || zkv_buf_reserve(&hi, cap) != 0)
@@ -1491,8 +1509,7 @@ int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const 
             size_t mlen = zkv_key_midpoint(lo.data, lo.len, hi.data, hi.len, mid);
             if (zkv_key_cmp(mid, mlen, lo.data, lo.len) <= 0)
                 break; /* no key fits between them any more */
-            zkv_buf *side =
-                zkv_store_approx_size(s, start, slen, mid, mlen) * 2 < total ? &lo : &hi;
+            zkv_buf *side = db_size(s, start, slen, mid, mlen) * 2 < db_total ? &lo : &hi;
             memcpy(side->data, mid, mlen);
             side->len = mlen;
         }
@@ -1564,7 +1581,7 @@ int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_
     bool indirect = v->value_len > s->inline_max;
     if (indirect) {
         /* no range: no log entry points at it (a snapshot item) */
-        if (vlog_put(s, "", v->meta.seq, key, klen, v->value, v->value_len, ptr, &tag, err,
+        if (vlog_put(s, true, "", v->meta.seq, key, klen, v->value, v->value_len, ptr, &tag, err,
                      errlen) != 0)
             return ZKV_STORE_ERR;
         lm.flags |= ZKV_VALUE_INDIRECT;
@@ -1704,9 +1721,10 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
 
 /* A view of a value-log value: the value itself (read into s->vres, valid until the next
  * read; key: the key it must be stored under, NULL: unchecked), or with values false only
- * its length (value NULL). Views of inline values are left as they are. */
+ * its length (value NULL); where (unless NULL) receives the pointer. Views of inline values
+ * are left as they are. */
 static int resolve(zkv_store *s, zkv_value_view *v, const uint8_t *key, size_t klen, bool values,
-                   char *err, size_t errlen)
+                   zkv_vptr *where, char *err, size_t errlen)
 {
     if (!(v->meta.flags & ZKV_VALUE_INDIRECT))
         return 0;
@@ -1715,6 +1733,8 @@ static int resolve(zkv_store *s, zkv_value_view *v, const uint8_t *key, size_t k
         set_err(err, errlen, "corrupt value pointer", NULL);
         return ZKV_STORE_ERR;
     }
+    if (where)
+        *where = p;
     const uint8_t *val = NULL;
     if (values && !(val = zkv_vlog_read(s->vlog, &p, key, klen, &s->vres, err, errlen)))
         return ZKV_STORE_ERR;
@@ -1730,10 +1750,8 @@ static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size
                         zkv_store_value *out, char *err, size_t errlen)
 {
     zkv_value_view v = out->view;
-    uint8_t out_ptr[ZKV_REC_VPTR_LEN];
-    if (v.value_len == ZKV_REC_VPTR_LEN)
-        memcpy(out_ptr, v.value, ZKV_REC_VPTR_LEN);
-    if (resolve(s, &v, key, klen, true, err, errlen) != 0)
+    zkv_vptr p;
+    if (resolve(s, &v, key, klen, true, &p, err, errlen) != 0)
         return ZKV_STORE_ERR;
     zkv_buf b;
     zkv_buf_init(&b);
@@ -1742,9 +1760,7 @@ static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size
         return ZKV_STORE_ERR;
     }
     (void)zkv_rec_value_decode(b.data, b.len, &out->view);
-    zkv_vptr p;
-    uint64_t tag =
-        zkv_rec_vptr_decode(out_ptr, ZKV_REC_VPTR_LEN, &p) == 0 ? vptr_tag(p.file, p.off) : 0;
+    uint64_t tag = vptr_tag(p.file, p.off);
     if (rc && tag)
         zkv_rowcache_put_tagged(rc, key, klen, b.data, b.len, tag);
     out->own = b.data;
@@ -1912,7 +1928,7 @@ static int scan_walk(zkv_store *s, leveldb_iterator_t *it, bool reverse, bool va
             rc = ZKV_STORE_ERR;
             break;
         }
-        if (resolve(s, &view, ukey, uklen, values, err, errlen) != 0) {
+        if (resolve(s, &view, ukey, uklen, values, NULL, err, errlen) != 0) {
             rc = ZKV_STORE_ERR;
             break;
         }
@@ -1999,7 +2015,7 @@ static int log_walk_entry(void *vctx, uint64_t seq, const uint8_t *rec, size_t l
         return -1;
     }
     if (e.op == ZKV_LOG_OP_PUT &&
-        resolve(wc->s, &e.value, e.key, e.key_len, true, wc->err, wc->errlen) != 0) {
+        resolve(wc->s, &e.value, e.key, e.key_len, true, NULL, wc->err, wc->errlen) != 0) {
         wc->lost = true;
         return -1;
     }
@@ -2189,7 +2205,7 @@ int zkv_store_snapshot_next(zkv_store_snapshot *sn, zkv_store_scan_fn fn, void *
             set_err(err, errlen, "corrupt value record", NULL);
             return ZKV_STORE_ERR;
         }
-        if (resolve(sn->s, &view, ukey, uklen, true, err, errlen) != 0)
+        if (resolve(sn->s, &view, ukey, uklen, true, NULL, err, errlen) != 0)
             return ZKV_STORE_ERR;
         if (fn(ctx, ukey, uklen, &view) != 0) {
             set_err(err, errlen, "snapshot item refused by the caller", NULL);
@@ -2259,7 +2275,7 @@ static int data_pointer(zkv_store *s, const uint8_t *key, size_t klen, zkv_vptr 
 {
     /* A cached entry is the key's state with the staged batch: a tag says where its value
      * is, no tag an inline value, a missing mark no key (see the top). */
-    zkv_rowcache_entry *e = s->rc && !s->rc_bypass ? zkv_rowcache_peek(s->rc, key, klen) : NULL;
+    zkv_rowcache_entry *e = cache_peek(s, key, klen);
     if (e) {
         uint64_t tag = zkv_rowcache_entry_tag(e);
         size_t rlen;
@@ -2267,8 +2283,7 @@ static int data_pointer(zkv_store *s, const uint8_t *key, size_t klen, zkv_vptr 
         zkv_value_view view;
         if (!tag || !rec || zkv_rec_value_decode(rec, rlen, &view) != 0)
             return 0;
-        p->file = (uint32_t)(tag >> TAG_OFF_BITS);
-        p->off = tag & (((uint64_t)1 << TAG_OFF_BITS) - 1);
+        tag_where(tag, p);
         *m = view.meta;
         m->flags |= ZKV_VALUE_INDIRECT;
         return 1;
@@ -2321,14 +2336,11 @@ int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t 
                      r->at.file, (unsigned long long)r->at.off);
         return ZKV_STORE_ERR;
     }
-    zkv_vptr np;
-    if (zkv_vlog_append(s->vlog, r->range_id, r->seq, r->key, r->klen, r->value, r->at.vlen, &np,
-                        err, errlen) != 0) {
-        s->failed = true;
-        return ZKV_STORE_ERR;
-    }
     uint8_t ptr[ZKV_REC_VPTR_LEN];
-    zkv_rec_vptr_encode(ptr, &np);
+    uint64_t tag;
+    if (vlog_put(s, false, r->range_id, r->seq, r->key, r->klen, r->value, r->at.vlen, ptr, &tag,
+                 err, errlen) != 0)
+        return ZKV_STORE_ERR;
     s->kbuf.len = s->kbuf.off = 0;
     s->vbuf.len = s->vbuf.off = 0;
     if (zkv_rec_data_key(&s->kbuf, r->key, r->klen) != 0 ||
@@ -2340,10 +2352,8 @@ int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t 
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
     s->n_pending++;
-    zkv_rowcache_entry *e =
-        s->rc && !s->rc_bypass ? zkv_rowcache_peek(s->rc, r->key, r->klen) : NULL;
+    zkv_rowcache_entry *e = cache_peek(s, r->key, r->klen);
     if (e) {
-        uint64_t tag = vptr_tag(np.file, np.off);
         if (tag)
             zkv_rowcache_entry_set_tag(e, tag);
         else
