@@ -454,8 +454,10 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
         char path[4096];
         file_path(v, p->file, path, sizeof(path));
         if (err && errlen)
-            snprintf(err, errlen, "value log: damaged record at %s offset %llu", path,
-                     (unsigned long long)p->off);
+            snprintf(err, errlen,
+                     "value log: damaged record at %s offset %llu (rebuild this node's copy "
+                     "from the others: docs/guarantees.md)",
+                     path, (unsigned long long)p->off);
         return NULL;
     }
     return rec.value;
