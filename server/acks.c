@@ -86,7 +86,7 @@ static int append_moved(zkv_server *s, zkv_conn *c, const zkv_held *h)
     resp.status = ZKV__STATUS__NOT_OWNER;
     resp.message = msg;
     resp.map_version = map_version(s);
-    return zkv_frame_append_response(&c->out, &resp);
+    return zkv_frame_append_response(zkv_outq_bytes(&c->out), &resp);
 }
 
 /* The UNAVAILABLE answer of a write or read whose range left this node while it waited. */
@@ -97,7 +97,7 @@ static int append_unowned(zkv_server *s, zkv_conn *c, const zkv_held *h)
     r.status = ZKV__STATUS__UNAVAILABLE;
     r.message = h->kind == ZKV_HELD_READ ? ZKV_ACKS_READ_OWNERSHIP_MSG : ZKV_ACKS_OWNERSHIP_MSG;
     r.map_version = map_version(s);
-    return zkv_frame_append_response(&c->out, &r);
+    return zkv_frame_append_response(zkv_outq_bytes(&c->out), &r);
 }
 
 /* Moves held answer h to c's output if it may go. Returns 1 when it must keep waiting, 0
@@ -122,13 +122,16 @@ static int release_one(zkv_server *s, zkv_conn *c, const zkv_held *h)
     }
     case ZKV_HELD_NONE:
     default:
-        return zkv_buf_append(&c->out, zkv_buf_head(&c->held_bytes), h->len) == 0 ? 0 : -1;
+        return zkv_buf_append(zkv_outq_bytes(&c->out), zkv_buf_head(&c->held_bytes), h->len) == 0
+                   ? 0
+                   : -1;
     }
     if (!owned)
         return append_unowned(s, c, h) == 0 ? 0 : -1;
     if (cp < h->seq)
         return 1;
-    return zkv_buf_append(&c->out, zkv_buf_head(&c->held_bytes), h->len) == 0 ? 0 : -1;
+    return zkv_buf_append(zkv_outq_bytes(&c->out), zkv_buf_head(&c->held_bytes), h->len) == 0 ? 0
+                                                                                              : -1;
 }
 
 /* Releases c's head entries; returns true when c still holds answers. */

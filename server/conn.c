@@ -5,7 +5,8 @@
  * zkv_conn_flush, which the loop calls before sleeping, after the group commit of the
  * turn's writes (server.c), so no write is acknowledged before it is in LevelDB. One
  * write per connection per turn: straight to the socket (zkv_uvstream_send), and what it does
- * not take by uv_write of one buffer, c->out and c->wbuf swapping roles. On a TLS node
+ * not take by one uv_write, c->out and c->wout swapping roles; a large GET value goes
+ * from where the store holds it, not copied (outq.h). On a TLS node
  * (--tls-cert) each connection has a TLS session (uvstream.h); the first bytes tell a
  * plain client, which is answered that TLS is required.
  *
@@ -33,7 +34,7 @@
 
 static size_t queued_output(const zkv_conn *c)
 {
-    return zkv_buf_unread(&c->out) + zkv_buf_unread(&c->wbuf) + zkv_acks_held_bytes(c) +
+    return zkv_outq_unread(&c->out) + zkv_outq_unread(&c->wout) + zkv_acks_held_bytes(c) +
            zkv_uvstream_held(&c->st);
 }
 
@@ -122,8 +123,8 @@ static void on_close(uv_handle_t *h)
     unpause(c);
     set_class(c, ZKV_CONN_REFUSED); /* counted nowhere any more */
     zkv_buf_free(&c->in);
-    zkv_buf_free(&c->out);
-    zkv_buf_free(&c->wbuf);
+    zkv_outq_free(&c->out);
+    zkv_outq_free(&c->wout);
     zkv_buf_free(&c->held_bytes);
     zkv_uvstream_free(&c->st);
     free(c->held);
@@ -200,6 +201,21 @@ static zkv_held_kind answer_waits(zkv_server *s, const Zkv__Request *req, const 
     return *rg && zkv_shipper_needs_acks(s->shipper, (*rg)->id) ? ZKV_HELD_WRITE : ZKV_HELD_NONE;
 }
 
+/* Appends r's answer to c's output: a GET's large value, on a plain connection, by
+ * reference (outq.h) with r's hold on it, else copied. */
+static int append_answer(zkv_conn *c, zkv_reply *r)
+{
+    const Zkv__Response *resp = &r->resp;
+    size_t vlen = resp->value.len;
+    if (vlen >= ZKV_OUTQ_SPLICE_MIN && !c->st.tls && resp->value.data == r->value.view.value &&
+        zkv_outq_reserve(&c->out) == 0 &&
+        zkv_frame_append_response_head(zkv_outq_bytes(&c->out), resp, vlen) == 0) {
+        zkv_outq_add(&c->out, &r->value, resp->value.data, vlen);
+        return 0;
+    }
+    return zkv_frame_append_response(zkv_outq_bytes(&c->out), resp);
+}
+
 /* Appends the current reply to the output, or holds it until replica acks (acks.h). A
  * connection that cannot hold its answers (out of memory) is closed. */
 static void queue_reply(zkv_conn *c, const Zkv__Request *req)
@@ -218,15 +234,15 @@ static void queue_reply(zkv_conn *c, const Zkv__Request *req)
                           s->req_start_us) != 0) {
             ZKV_WARN("connection from %s: cannot hold an answer (out of memory); closing", c->peer);
             zkv_acks_drop(c);
-            c->out.len = c->out.off = 0;
+            zkv_outq_clear(&c->out);
             c->close_after_flush = true;
         }
         zkv_reply_reset(&s->reply);
         return;
     }
-    if (zkv_frame_append_response(&c->out, &s->reply.resp) != 0) {
+    if (append_answer(c, &s->reply) != 0) {
         ZKV_WARN("connection from %s: cannot queue an answer (out of memory); closing", c->peer);
-        c->out.len = c->out.off = 0;
+        zkv_outq_clear(&c->out);
         c->close_after_flush = true;
     }
     zkv_metrics_observe(&s->stats.latency, op, zkv_now_us() - s->req_start_us);
@@ -400,7 +416,7 @@ static void process(zkv_conn *c)
     }
     track_frame(c, consumed);
     account(c);
-    if (zkv_buf_unread(&c->out) || c->close_after_flush)
+    if (zkv_outq_unread(&c->out) || c->close_after_flush)
         zkv_conn_mark_dirty(c);
 }
 
@@ -532,9 +548,9 @@ static void on_write(uv_write_t *req, int status)
 {
     zkv_conn *c = req->data;
     c->writing = false;
-    c->wbuf.len = c->wbuf.off = 0;
-    if (c->wbuf.cap > ZKV_CONN_KEEP_BUFFER)
-        zkv_buf_free(&c->wbuf); /* do not keep a big page's buffer around */
+    zkv_outq_clear(&c->wout); /* releases the values it sent */
+    if (c->wout.b.cap > ZKV_CONN_KEEP_BUFFER)
+        zkv_buf_free(&c->wout.b); /* do not keep a big page's buffer around */
     if (c->closing)
         return;
     if (status < 0) {
@@ -553,7 +569,7 @@ static void on_write(uv_write_t *req, int status)
         if (!c->paused)
             start_reading(c);
     }
-    if (zkv_buf_unread(&c->out) || c->close_after_flush || zkv_uvstream_held(&c->st))
+    if (zkv_outq_unread(&c->out) || c->close_after_flush || zkv_uvstream_held(&c->st))
         zkv_conn_mark_dirty(c);
 }
 
@@ -561,25 +577,28 @@ void zkv_conn_flush(zkv_conn *c)
 {
     if (c->closing || c->writing)
         return;
-    size_t before = zkv_buf_unread(&c->out);
+    size_t before = zkv_outq_unread(&c->out);
     c->srv->stats.bytes_written += before; /* all of it goes out below */
-    /* A paused connection resumes from on_write, so it keeps the queued path. */
-    int rc =
-        zkv_uvstream_send(&c->st, &c->tcp, &c->out, &c->wbuf, &c->wreq, on_write, c, !c->paused);
+    /* A paused connection resumes from on_write, so it keeps the queued path. A TLS
+     * connection's queue holds bytes only (append_answer). */
+    int rc = c->st.tls
+                 ? zkv_uvstream_send(&c->st, &c->tcp, &c->out.b, &c->wout.b, &c->wreq, on_write, c,
+                                     !c->paused)
+                 : zkv_outq_send(&c->out, &c->wout, &c->tcp, &c->wreq, on_write, c, !c->paused);
     if (rc < 0) {
         ZKV_DEBUG("connection from %s: write error: %s", c->peer, uv_strerror(rc));
         zkv_conn_close(c);
         return;
     }
-    if (zkv_buf_unread(&c->out) + zkv_buf_unread(&c->wbuf) < before)
+    if (zkv_outq_unread(&c->out) + zkv_outq_unread(&c->wout) < before)
         c->last_io_ms = uv_now(&c->srv->loop);
     account(c);
     if (rc == 1) {
         c->writing = true;
         return;
     }
-    if (c->out.cap > ZKV_CONN_KEEP_BUFFER)
-        zkv_buf_free(&c->out); /* do not keep a big page's buffer around */
+    if (c->out.b.cap > ZKV_CONN_KEEP_BUFFER)
+        zkv_buf_free(&c->out.b); /* do not keep a big page's buffer around */
     if (c->close_after_flush && c->held_n == 0)
         zkv_conn_close(c);
 }
@@ -667,8 +686,8 @@ void zkv_conn_accept(zkv_server *s)
     c->cls = ZKV_CONN_REFUSED; /* counted nowhere until admitted below */
     c->last_io_ms = uv_now(&s->loop);
     zkv_buf_init(&c->in);
-    zkv_buf_init(&c->out);
-    zkv_buf_init(&c->wbuf);
+    zkv_outq_init(&c->out);
+    zkv_outq_init(&c->wout);
     zkv_buf_init(&c->held_bytes);
     uv_tcp_init(&s->loop, &c->tcp);
     c->tcp.data = c;

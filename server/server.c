@@ -280,7 +280,7 @@ void zkv_server_fatal(zkv_server *s, const char *fmt, ...)
     s->fatal = true;
     /* Nothing queued may go out: some answers acknowledge writes that did not persist. */
     for (zkv_conn *c = s->conns; c; c = c->next) {
-        c->out.len = c->out.off = 0;
+        zkv_outq_clear(&c->out);
         zkv_acks_drop(c);
         zkv_conn_close(c);
     }

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "nodeinfo.h"
+#include "outq.h"
 #include "reclaim.h"
 #include "uvstream.h"
 #include "server.h"
@@ -97,9 +98,9 @@ struct zkv_conn {
     zkv_conn *prev, *next;
     zkv_conn *dirty_next;
     bool dirty;
-    zkv_buf in;   /* bytes received, not yet parsed */
-    zkv_buf out;  /* responses of this turn, waiting for the commit and the flush */
-    zkv_buf wbuf; /* bytes handed to uv_write */
+    zkv_buf in;    /* bytes received, not yet parsed */
+    zkv_outq out;  /* responses of this turn, waiting for the commit and the flush */
+    zkv_outq wout; /* handed to uv_write */
     uv_write_t wreq;
     zkv_uvstream st;   /* plain, or TLS on a node with --tls-cert (uvstream.h) */
     bool saw_bytes;    /* the first bytes arrived (they tell TLS from plain) */

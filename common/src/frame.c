@@ -159,7 +159,8 @@ static size_t fields_bound(size_t n, size_t data)
 }
 
 /* Reserves a frame of at most bound payload bytes at the end of out; returns where the
- * payload goes (NULL on ENOMEM). finish_frame closes it at p. */
+ * payload goes (NULL on ENOMEM). finish_frame closes it at p, its length counting
+ * spliced_len more bytes that the caller sends after it. */
 static uint8_t *begin_frame(zkv_buf *out, size_t bound)
 {
     if (zkv_buf_reserve(out, ZKV_FRAME_HEADER_LEN + bound) != 0)
@@ -167,13 +168,13 @@ static uint8_t *begin_frame(zkv_buf *out, size_t bound)
     return out->data + out->len + ZKV_FRAME_HEADER_LEN;
 }
 
-static int finish_frame(zkv_buf *out, const uint8_t *p)
+static int finish_frame(zkv_buf *out, const uint8_t *p, size_t spliced_len)
 {
     uint8_t *start = out->data + out->len;
     size_t n = (size_t)(p - start) - ZKV_FRAME_HEADER_LEN;
-    if (n > UINT32_MAX)
+    if (spliced_len > UINT32_MAX || n > UINT32_MAX - spliced_len)
         return -1;
-    zkv_frame_put_header(start, (uint32_t)n);
+    zkv_frame_put_header(start, (uint32_t)(n + spliced_len));
     out->len += ZKV_FRAME_HEADER_LEN + n;
     return 0;
 }
@@ -194,22 +195,22 @@ static bool request_is_simple(const Zkv__Request *r)
            str_len(r->auth) == 0; /* a credential: a HELLO, rare, protobuf-c's */
 }
 
-int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
+/* The hand-written encoding of a simple resp. spliced_len > 0: the value field comes last
+ * and only its tag and length are written; the frame counts the spliced_len bytes the
+ * caller sends after these (resp->value is ignored). Protobuf takes fields in any order. */
+static int append_simple_response(zkv_buf *out, const Zkv__Response *resp, size_t spliced_len)
 {
-    if (!out || !resp)
-        return -1;
-    if (!response_is_simple(resp))
-        return append_packed(out, zkv__response__get_packed_size(resp), pack_response, resp);
     size_t lmsg = str_len(resp->message), lnode = str_len(resp->node_id),
            lclu = str_len(resp->cluster_id), lrange = str_len(resp->range_id);
+    size_t lval = spliced_len ? 0 : resp->value.len;
     uint8_t *p = begin_frame(
-        out, fields_bound(21, lmsg + resp->value.len + resp->next_key.len + lnode + lclu + lrange));
+        out, fields_bound(21, lmsg + lval + resp->next_key.len + lnode + lclu + lrange));
     if (!p)
         return -1;
     p = put_u64_field(p, 1, resp->id);
     p = put_u64_field(p, 2, (uint64_t)resp->status);
     p = put_bytes_field(p, 3, (const uint8_t *)resp->message, lmsg);
-    p = put_bytes_field(p, 4, resp->value.data, resp->value.len);
+    p = put_bytes_field(p, 4, resp->value.data, lval);
     p = put_u64_field(p, 5, resp->epoch);
     p = put_u64_field(p, 6, resp->seq);
     p = put_u64_field(p, 7, resp->map_version);
@@ -225,7 +226,25 @@ int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
     p = put_u64_field(p, 19, resp->ttl_ms);
     p = put_u64_field(p, 20, resp->lag_ms);
     p = put_u64_field(p, 21, resp->lag_entries);
-    return finish_frame(out, p);
+    if (spliced_len)
+        p = put_varint(put_tag(p, 4, 2), spliced_len);
+    return finish_frame(out, p, spliced_len);
+}
+
+int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp)
+{
+    if (!out || !resp)
+        return -1;
+    if (!response_is_simple(resp))
+        return append_packed(out, zkv__response__get_packed_size(resp), pack_response, resp);
+    return append_simple_response(out, resp, 0);
+}
+
+int zkv_frame_append_response_head(zkv_buf *out, const Zkv__Response *resp, size_t value_len)
+{
+    if (!out || !resp || value_len == 0 || !response_is_simple(resp))
+        return -1;
+    return append_simple_response(out, resp, value_len);
 }
 
 int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
@@ -275,7 +294,7 @@ int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req)
     p = put_u64_field(p, 38, req->max_lag_ms);
     p = put_u64_field(p, 39, req->max_lag_entries);
     p = put_u64_field(p, 40, req->head_seq);
-    return finish_frame(out, p);
+    return finish_frame(out, p, 0);
 }
 
 /* ---- hand-made decoders (Request on the server, Response on the client) ---- */

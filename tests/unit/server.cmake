@@ -9,11 +9,12 @@
 # the store fork of split and merged ranges (reshape), what a node may delete of what it no
 # longer holds (reclaim_plan), and the connection limits (connlimits:
 # admission, backpressure, timeouts, the open-file plan), and how LevelDB writes are judged
-# and counted (dbwrite), and how many log entries fit in a number of bytes (logspan).
+# and counted (dbwrite), and how many log entries fit in a number of bytes (logspan), and
+# the answer queue that sends large GET values without copying them (outq).
 # Included by tests/CMakeLists.txt.
 foreach(t record store rowcache dispatch datadir arena lease repl_state shipper repl_plan replica wire
     logbatch metrics readvis handoff stats copythrottle reshape connlimits reclaim_plan dedupe ownerclock
-    dbstats dbwrite logspan status_page nodeinfo vlog store_vlog)
+    dbstats dbwrite logspan status_page nodeinfo vlog store_vlog outq)
   zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
     LIBS zkv_server_core zkv_common)
 endforeach()

@@ -43,6 +43,11 @@ int zkv_frame_peek_id(const uint8_t *payload, size_t len, uint64_t *id);
  * walk, the same bytes as protobuf-c; others go through protobuf-c. */
 int zkv_frame_append_request(zkv_buf *out, const Zkv__Request *req);
 int zkv_frame_append_response(zkv_buf *out, const Zkv__Response *resp);
+/* The frame of resp but for its value, whose value_len bytes the caller sends right after
+ * the bytes appended (a node's GET answer points the socket at the value instead of copying
+ * it: server/outq.h). The value field is encoded last, which decoders accept. -1 when resp
+ * has repeated or unknown fields (then append it whole), value_len is 0, or ENOMEM. */
+int zkv_frame_append_response_head(zkv_buf *out, const Zkv__Response *resp, size_t value_len);
 
 /* Decodes a request made only of fields id, op, key, value, end_key, limit, map_version,
  * flags and protocol, each at most once, into *req (initialised first) without copying:
