@@ -161,7 +161,7 @@ int zkv_get(zkv_client *c, const void *key, size_t klen, int timeout_ms, unsigne
     zkv__reply reply;
     rc = run(c, &req, ZKV__READ, flags, deadline, &reply);
     if (rc == ZKV_OK) {
-        *out = zkv__value_from(reply.resp, reply.replica, reply.node);
+        *out = zkv__value_take(&reply.resp, reply.replica, reply.node);
         if (!*out)
             rc = zkv__fail(ZKV_ENOMEM, "out of memory");
     } else if (rc == ZKV_ENOTFOUND) {

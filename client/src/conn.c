@@ -235,8 +235,8 @@ int zkv__conn_send(zkv__conn *c, Zkv__Request *const *reqs, size_t n, uint64_t *
 }
 
 /* A decoded answer made by the hand-written decoder (frame.h) is one block: the
- * message, then a copy of its bytes; its unknown_fields (protobuf-c's, never set with
- * n_unknown_fields 0) points here to tell it from protobuf-c's. */
+ * message, then a copy of its bytes (the value's followed by a NUL); its unknown_fields
+ * (protobuf-c's, never set with n_unknown_fields 0) points here to tell it from protobuf-c's. */
 static ProtobufCMessageUnknownField fast_mark;
 
 Zkv__Response *zkv__response_decode(const uint8_t *payload, size_t len)
@@ -244,7 +244,7 @@ Zkv__Response *zkv__response_decode(const uint8_t *payload, size_t len)
     Zkv__Response tmp;
     if (!zkv_frame_decode_response_fast(payload, len, &tmp))
         return zkv__response__unpack(NULL, len, payload);
-    Zkv__Response *r = malloc(sizeof *r + tmp.value.len + tmp.next_key.len);
+    Zkv__Response *r = malloc(sizeof *r + tmp.value.len + 1 + tmp.next_key.len);
     if (!r)
         return NULL;
     *r = tmp;
@@ -253,6 +253,7 @@ Zkv__Response *zkv__response_decode(const uint8_t *payload, size_t len)
         memcpy(p, tmp.value.data, tmp.value.len);
         r->value.data = p;
         p += tmp.value.len;
+        *p++ = '\0'; /* a value that keeps the block reads as a C string too */
     }
     if (tmp.next_key.len) {
         memcpy(p, tmp.next_key.data, tmp.next_key.len);
@@ -260,6 +261,11 @@ Zkv__Response *zkv__response_decode(const uint8_t *payload, size_t len)
     }
     r->base.unknown_fields = &fast_mark;
     return r;
+}
+
+bool zkv__response_is_block(const Zkv__Response *r)
+{
+    return r && r->base.unknown_fields == &fast_mark;
 }
 
 void zkv__response_free(Zkv__Response *r)

@@ -90,6 +90,9 @@ int zkv__conn_send(zkv__conn *c, Zkv__Request *const *reqs, size_t n, uint64_t *
  * owns its bytes; NULL when undecodable or on ENOMEM. Free with zkv__response_free. */
 Zkv__Response *zkv__response_decode(const uint8_t *payload, size_t len);
 void zkv__response_free(Zkv__Response *r);
+/* Whether r is one block of zkv__response_decode, its value followed by a NUL: a value
+ * may then keep r instead of copying its bytes (value.h). */
+bool zkv__response_is_block(const Zkv__Response *r);
 
 /* Writes the rest, then reads until the answers to ids first_id .. first_id+n-1 are all in
  * resps[0..n) (in any order). On failure the connection is closed; answers already read

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
 #include "value.h"
 
 /* One allocation holds the struct and the bytes (data points just past the struct): a get
@@ -19,6 +20,7 @@ zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, zkv_ver
     if (!v)
         return NULL;
     v->data = (unsigned char *)(v + 1);
+    v->hold = NULL;
     if (len)
         memcpy(v->data, data, len);
     v->data[len] = '\0';
@@ -49,6 +51,22 @@ zkv_value *zkv__value_from(const Zkv__Response *resp, int stale, const char *nod
     zkv_value *v = zkv__value_new(resp->value.data, resp->value.len, none, none, 0, NULL);
     if (v)
         zkv__value_meta(v, resp, stale, node);
+    return v;
+}
+
+zkv_value *zkv__value_take(Zkv__Response **resp, int stale, const char *node)
+{
+    Zkv__Response *r = *resp;
+    if (r->value.len < ZKV__VALUE_TAKE_MIN || !zkv__response_is_block(r))
+        return zkv__value_from(r, stale, node);
+    zkv_value *v = malloc(sizeof *v);
+    if (!v)
+        return NULL;
+    v->data = r->value.data; /* NUL-terminated in the block */
+    v->len = r->value.len;
+    v->hold = r;
+    zkv__value_meta(v, r, stale, node);
+    *resp = NULL;
     return v;
 }
 
@@ -86,7 +104,9 @@ const char *zkv_value_node(const zkv_value *v)
 
 void zkv_value_free(zkv_value *v)
 {
-    free(v); /* data lives in the same block (zkv__value_new) */
+    if (v)
+        zkv__response_free(v->hold);
+    free(v); /* data lives in the same block (zkv__value_new) or in hold's */
 }
 
 int64_t zkv_value_ttl(const zkv_value *v)

@@ -11,6 +11,7 @@
 
 struct zkv_value {
     unsigned char *data; /* len bytes plus a NUL, so text values print as they are */
+    Zkv__Response *hold; /* the answer data points into (zkv__value_take), else NULL */
     size_t len;
     zkv_version version;
     zkv_version position; /* the answering node's (epoch, seq) in the range's log */
@@ -25,6 +26,10 @@ struct zkv_value {
 void zkv__value_meta(zkv_value *v, const Zkv__Response *resp, int stale, const char *node);
 /* A new value holding a copy of resp's bytes and their metadata. NULL on ENOMEM. */
 zkv_value *zkv__value_from(const Zkv__Response *resp, int stale, const char *node);
+/* As zkv__value_from, but a large value in a block of zkv__response_decode is not copied:
+ * the value takes *resp over (*resp is then NULL). */
+#define ZKV__VALUE_TAKE_MIN ((size_t)4096)
+zkv_value *zkv__value_take(Zkv__Response **resp, int stale, const char *node);
 
 /* A new value holding a copy of data. NULL on ENOMEM. */
 zkv_value *zkv__value_new(const void *data, size_t len, zkv_version ver, zkv_version position,

@@ -19,6 +19,7 @@
 #include "common/keyrange.h"
 #include "common/rangemap.h"
 #include "batch.h"
+#include "conn.h"
 #include "describe.h"
 #include "options.h"
 #include "scan.h"
@@ -408,6 +409,47 @@ static void test_value_position(void)
     CU_ASSERT_EQUAL(zkv_value_position(NULL).seq, 0);
 }
 
+/* A GET answer as the blocking client decodes it: a large value keeps the decoded block
+ * (not copied), a small one is copied and the answer stays the caller's. */
+static void check_take(size_t len, bool kept)
+{
+    uint8_t *val = malloc(len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(val);
+    for (size_t i = 0; i < len; i++)
+        val[i] = (uint8_t)('a' + i % 26);
+    Zkv__Response r = ZKV__RESPONSE__INIT;
+    r.status = ZKV__STATUS__OK;
+    r.seq = 9;
+    r.value.data = val;
+    r.value.len = len;
+    zkv_buf b;
+    zkv_buf_init(&b);
+    CU_ASSERT_EQUAL_FATAL(zkv_frame_append_response(&b, &r), 0);
+    Zkv__Response *d =
+        zkv__response_decode(b.data + ZKV_FRAME_HEADER_LEN, b.len - ZKV_FRAME_HEADER_LEN);
+    zkv_buf_free(&b);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_TRUE(zkv__response_is_block(d));
+    zkv_value *v = zkv__value_take(&d, 0, "node-1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    CU_ASSERT_EQUAL(d == NULL, kept);
+    CU_ASSERT_EQUAL_FATAL(zkv_value_len(v), len);
+    CU_ASSERT_EQUAL(memcmp(zkv_value_data(v), val, len), 0);
+    CU_ASSERT_EQUAL(((const char *)zkv_value_data(v))[len], '\0');
+    CU_ASSERT_EQUAL(zkv_value_version(v).seq, 9);
+    CU_ASSERT_STRING_EQUAL(zkv_value_node(v), "node-1");
+    zkv__response_free(d);
+    zkv_value_free(v); /* ASan: the kept block is freed with the value, once */
+    free(val);
+}
+
+static void test_value_take(void)
+{
+    check_take(10, false);
+    check_take(ZKV__VALUE_TAKE_MIN, true);
+    check_take(100000, true);
+}
+
 /* A loopback port nothing listens on: bind one, note it, close it. */
 static int closed_port(void)
 {
@@ -596,6 +638,7 @@ int main(void)
     CU_add_test(s, "describe JSON", test_describe_json);
     CU_add_test(s, "describe seq and lag (RANGE_STATUS)", test_describe_status);
     CU_add_test(s, "value position", test_value_position);
+    CU_add_test(s, "a large value keeps its decoded answer", test_value_take);
     CU_add_test(s, "scan pages across ranges", test_scan_pages);
     CU_add_test(s, "create fails fast without ZooKeeper", test_create_without_zookeeper);
     CU_add_test(s, "NULL arguments", test_null_arguments);
