@@ -195,6 +195,11 @@ static void value_write(uint8_t *p, const zkv_value_meta *m, const uint8_t *valu
     put_bytes(p + ZKV_REC_VALUE_HDR, value, vlen);
 }
 
+void zkv_rec_value_head(uint8_t out[ZKV_REC_VALUE_HDR], const zkv_value_meta *m)
+{
+    value_write(out, m, NULL, 0);
+}
+
 int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen)
 {
     uint8_t *p = take(out, ZKV_REC_VALUE_HDR + vlen);

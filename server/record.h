@@ -144,6 +144,8 @@ int zkv_rec_u64_decode(const uint8_t *rec, size_t len, uint64_t *out);
  * ZKV_REC_VPTR_LEN bytes (zkv_rec_vptr_encode). Decoding format 2 sets that bit and
  * checks the length. */
 int zkv_rec_value_encode(zkv_buf *out, const zkv_value_meta *m, const uint8_t *value, size_t vlen);
+/* The record's first ZKV_REC_VALUE_HDR bytes, which its value follows. */
+void zkv_rec_value_head(uint8_t out[ZKV_REC_VALUE_HDR], const zkv_value_meta *m);
 int zkv_rec_value_decode(const uint8_t *rec, size_t len, zkv_value_view *out);
 void zkv_rec_vptr_encode(uint8_t out[ZKV_REC_VPTR_LEN], const zkv_vptr *p);
 /* 0, or -1 unless len is ZKV_REC_VPTR_LEN. */

@@ -237,21 +237,35 @@ static int table_grow(zkv_rowcache *c)
     return 0;
 }
 
-static int insert(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
-                  size_t rlen, bool missing, uint64_t tag)
+static void copy_parts(uint8_t *to, const uint8_t *head, size_t hlen, const uint8_t *body,
+                       size_t blen)
 {
+    if (hlen)
+        memcpy(to, head, hlen);
+    if (blen)
+        memcpy(to + hlen, body, blen);
+}
+
+/* Caches key -> the record made of head (hlen bytes) and then body (blen); *out (unless
+ * NULL) the entry when cached. */
+static int insert(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *head,
+                  size_t hlen, const uint8_t *body, size_t blen, bool missing, uint64_t tag,
+                  zkv_rowcache_entry **out)
+{
+    size_t rlen = hlen + blen;
     uint64_t h = zkv_rowcache_hash(key, klen);
     zkv_rowcache_entry *old = c->slots[find_slot(c, h, key, klen)].e;
     if (old && old->pins == 0 && old->rlen == rlen) {
         /* The same key with a record of the same size and no reader holding the old one
          * (the common overwrite): rewritten in place, nothing allocated or freed. It keeps
          * its place in the ring and, as a new entry, has no second chance. */
-        if (rlen)
-            memcpy(old->data + klen, record, rlen);
+        copy_parts(old->data + klen, head, hlen, body, blen);
         old->missing = missing;
         old->tag = tag;
         old->referenced = 0;
         c->st.inserts++;
+        if (out)
+            *out = old;
         return 0;
     }
     if (old)
@@ -278,8 +292,7 @@ static int insert(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_
     e->referenced = 0; /* a second chance only once it is hit */
     if (klen)
         memcpy(e->data, key, klen);
-    if (rlen)
-        memcpy(e->data + klen, record, rlen);
+    copy_parts(e->data + klen, head, hlen, body, blen);
     /* The evictions above may have shifted slots: probe again for the free one. */
     size_t i = find_slot(c, h, key, klen);
     c->slots[i].hash = h;
@@ -296,24 +309,34 @@ static int insert(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_
     c->n++;
     c->bytes += charge;
     c->st.inserts++;
+    if (out)
+        *out = e;
     return 0;
 }
 
 int zkv_rowcache_put(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
                      size_t rlen)
 {
-    return insert(c, key, klen, record, rlen, false, 0);
+    return insert(c, key, klen, record, rlen, NULL, 0, false, 0, NULL);
 }
 
 int zkv_rowcache_put_tagged(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
                             size_t rlen, uint64_t tag)
 {
-    return insert(c, key, klen, record, rlen, false, tag);
+    return insert(c, key, klen, record, rlen, NULL, 0, false, tag, NULL);
+}
+
+zkv_rowcache_entry *zkv_rowcache_put_parts(zkv_rowcache *c, const uint8_t *key, size_t klen,
+                                           const uint8_t *head, size_t hlen, const uint8_t *body,
+                                           size_t blen, uint64_t tag)
+{
+    zkv_rowcache_entry *e = NULL;
+    return insert(c, key, klen, head, hlen, body, blen, false, tag, &e) == 0 ? e : NULL;
 }
 
 int zkv_rowcache_put_missing(zkv_rowcache *c, const uint8_t *key, size_t klen)
 {
-    return insert(c, key, klen, NULL, 0, true, 0);
+    return insert(c, key, klen, NULL, 0, NULL, 0, true, 0, NULL);
 }
 
 zkv_rowcache_entry *zkv_rowcache_peek(zkv_rowcache *c, const uint8_t *key, size_t klen)

@@ -70,6 +70,12 @@ int zkv_rowcache_put(zkv_rowcache *c, const uint8_t *key, size_t klen, const uin
 /* The same with a tag kept beside the record (zkv_rowcache_entry_tag). */
 int zkv_rowcache_put_tagged(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
                             size_t rlen, uint64_t tag);
+/* As zkv_rowcache_put_tagged for the record head (hlen bytes) then body (blen): a value
+ * read from elsewhere is cached without first being joined to its head. The entry, valid
+ * until the next call that changes the cache unless pinned, or NULL when not cached. */
+zkv_rowcache_entry *zkv_rowcache_put_parts(zkv_rowcache *c, const uint8_t *key, size_t klen,
+                                           const uint8_t *head, size_t hlen, const uint8_t *body,
+                                           size_t blen, uint64_t tag);
 /* The entry of key or NULL, as zkv_rowcache_get, but neither counted nor marked for CLOCK
  * (a look that is not a read: the value log's GC). */
 zkv_rowcache_entry *zkv_rowcache_peek(zkv_rowcache *c, const uint8_t *key, size_t klen);

@@ -1744,8 +1744,9 @@ static int resolve(zkv_store *s, zkv_value_view *v, const uint8_t *key, size_t k
     return 0;
 }
 
-/* A GET of a value-log value: out gets the value read into a buffer of its own, as an
- * inline record (which the row cache, rc unless NULL, takes too). */
+/* A GET of a value-log value: out gets the value as an inline record, the row cache's
+ * (rc unless NULL; made from the value where it was read, one copy) or, when not cached, in
+ * a buffer of its own. */
 static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size_t klen,
                         zkv_store_value *out, char *err, size_t errlen)
 {
@@ -1753,6 +1754,20 @@ static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size
     zkv_vptr p;
     if (resolve(s, &v, key, klen, true, &p, err, errlen) != 0)
         return ZKV_STORE_ERR;
+    uint64_t tag = vptr_tag(p.file, p.off);
+    if (rc && tag) {
+        uint8_t head[ZKV_REC_VALUE_HDR];
+        zkv_rec_value_head(head, &v.meta);
+        zkv_rowcache_entry *e =
+            zkv_rowcache_put_parts(rc, key, klen, head, sizeof head, v.value, v.value_len, tag);
+        size_t rlen;
+        const uint8_t *rec = e ? zkv_rowcache_entry_record(e, &rlen) : NULL;
+        if (rec && zkv_rec_value_decode(rec, rlen, &out->view) == 0) {
+            zkv_rowcache_pin(e);
+            out->pin = e;
+            return 1;
+        }
+    }
     zkv_buf b;
     zkv_buf_init(&b);
     if (zkv_rec_value_encode(&b, &v.meta, v.value, v.value_len) != 0) {
@@ -1760,9 +1775,6 @@ static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size
         return ZKV_STORE_ERR;
     }
     (void)zkv_rec_value_decode(b.data, b.len, &out->view);
-    uint64_t tag = vptr_tag(p.file, p.off);
-    if (rc && tag)
-        zkv_rowcache_put_tagged(rc, key, klen, b.data, b.len, tag);
     out->own = b.data;
     return 1;
 }
