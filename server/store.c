@@ -1736,7 +1736,8 @@ static int resolve(zkv_store *s, zkv_value_view *v, const uint8_t *key, size_t k
     if (where)
         *where = p;
     const uint8_t *val = NULL;
-    if (values && !(val = zkv_vlog_read(s->vlog, &p, key, klen, &s->vres, err, errlen)))
+    if (values &&
+        !(val = zkv_vlog_read(s->vlog, &p, key, klen, v->meta.seq, &s->vres, err, errlen)))
         return ZKV_STORE_ERR;
     v->value = val;
     v->value_len = p.vlen;

@@ -417,7 +417,7 @@ static const uint8_t *read_fail(const zkv_vlog *v, const zkv_vptr *p, const char
 }
 
 const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key, size_t klen,
-                             zkv_buf *out, char *err, size_t errlen)
+                             uint64_t seq, zkv_buf *out, char *err, size_t errlen)
 {
     vfile *f = find(v, p->file);
     if (!f)
@@ -449,7 +449,7 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
     zkv_vlog_rec rec;
     char id[256];
     if (!rec_parse(out->data, p->rec_len, !buffered && !recent, &rec, id) ||
-        rec.at.vlen != p->vlen ||
+        rec.at.vlen != p->vlen || (seq && rec.seq != seq) ||
         (key && (rec.klen != klen || (klen && memcmp(rec.key, key, klen) != 0)))) {
         char path[4096];
         file_path(v, p->file, path, sizeof(path));

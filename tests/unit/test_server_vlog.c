@@ -97,7 +97,7 @@ static void test_append_read(void)
     zkv_buf out;
     zkv_buf_init(&out);
     /* before the flush: from the buffer */
-    const uint8_t *got = zkv_vlog_read(v, &p[1], key, sizeof key, &out, err, sizeof(err));
+    const uint8_t *got = zkv_vlog_read(v, &p[1], key, sizeof key, 0, &out, err, sizeof(err));
     CU_ASSERT_PTR_NOT_NULL_FATAL(got);
     if (!got)
         return;
@@ -107,24 +107,27 @@ static void test_append_read(void)
     CU_ASSERT_EQUAL(zkv_vlog_buffered(v), 0);
     for (int i = 0; i < 3; i++) {
         fill(val, sizeof val, (unsigned)i);
-        got = zkv_vlog_read(v, &p[i], key, sizeof key, &out, err, sizeof(err));
+        got = zkv_vlog_read(v, &p[i], key, sizeof key, 10u + (unsigned)i, &out, err, sizeof(err));
         CU_ASSERT_PTR_NOT_NULL_FATAL(got);
         if (!got)
             return;
         CU_ASSERT_EQUAL(memcmp(got, val, p[i].vlen), 0);
     }
-    /* another key, a pointer past the end, a wrong length: refused */
-    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &p[0], (const uint8_t *)"x", 1, &out, err, sizeof(err)));
+    /* another seq (an older write's record where a reused file had it), another key, a
+     * pointer past the end, a wrong length: refused */
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &p[0], key, sizeof key, 11, &out, err, sizeof(err)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "damaged"));
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &p[0], (const uint8_t *)"x", 1, 0, &out, err, sizeof(err)));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "damaged"));
     zkv_vptr bad = p[2];
     bad.off += 10;
-    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &bad, NULL, 0, &out, err, sizeof(err)));
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &bad, NULL, 0, 0, &out, err, sizeof(err)));
     bad = p[1];
     bad.vlen--;
-    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &bad, NULL, 0, &out, err, sizeof(err)));
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &bad, NULL, 0, 0, &out, err, sizeof(err)));
     bad = p[1];
     bad.file = 99;
-    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &bad, NULL, 0, &out, err, sizeof(err)));
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &bad, NULL, 0, 0, &out, err, sizeof(err)));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "missing"));
     /* a flipped byte in the value: the CRC says so */
     char path[128];
@@ -141,9 +144,9 @@ static void test_append_read(void)
     CU_ASSERT_EQUAL(
         zkv_vlog_append(v, "r1", 20, key, sizeof key, val, 100, &other, err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
-    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &p[1], key, sizeof key, &out, err, sizeof(err)));
+    CU_ASSERT_PTR_NULL(zkv_vlog_read(v, &p[1], key, sizeof key, 0, &out, err, sizeof(err)));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "damaged"));
-    CU_ASSERT_PTR_NOT_NULL(zkv_vlog_read(v, &p[2], key, sizeof key, &out, err, sizeof(err)));
+    CU_ASSERT_PTR_NOT_NULL(zkv_vlog_read(v, &p[2], key, sizeof key, 0, &out, err, sizeof(err)));
     zkv_buf_free(&out);
     zkv_vlog_close(v);
 }
@@ -263,7 +266,8 @@ static void test_spares(void)
     zkv_buf out;
     zkv_buf_init(&out);
     fill(val, sizeof val, 17);
-    const uint8_t *got = zkv_vlog_read(v, &q[7], (const uint8_t *)"new", 3, &out, err, sizeof(err));
+    const uint8_t *got =
+        zkv_vlog_read(v, &q[7], (const uint8_t *)"new", 3, 0, &out, err, sizeof(err));
     CU_ASSERT_PTR_NOT_NULL_FATAL(got);
     CU_ASSERT_EQUAL(memcmp(got, val, 1000), 0);
     zkv_buf_free(&out);
@@ -302,7 +306,7 @@ static void test_fd_cap(void)
         for (int i = 0; i < 8; i++) {
             fill(val, sizeof val, (unsigned)i);
             const uint8_t *got =
-                zkv_vlog_read(v, &p[i], (const uint8_t *)"k", 1, &out, err, sizeof(err));
+                zkv_vlog_read(v, &p[i], (const uint8_t *)"k", 1, 0, &out, err, sizeof(err));
             CU_ASSERT_PTR_NOT_NULL_FATAL(got);
             if (!got)
                 return;
