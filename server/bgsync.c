@@ -11,6 +11,7 @@ typedef struct req {
     uint64_t ticket;
     int *fds;
     size_t n;
+    uint64_t mark;
 } req;
 
 struct zkv_bgsync {
@@ -48,7 +49,7 @@ static void *worker(void *arg)
         bool ok = true;
         for (size_t i = 0; i < r->n; i++)
             ok = fdatasync(r->fds[i]) == 0 && ok;
-        ok = ok && b->db_sync(b->ctx) == 0;
+        ok = ok && b->db_sync(b->ctx, r->mark) == 0;
         close_all(r->fds, r->n);
         pthread_mutex_lock(&b->mu);
         b->done = r->ticket;
@@ -92,7 +93,7 @@ void zkv_bgsync_free(zkv_bgsync *b)
     free(b);
 }
 
-uint64_t zkv_bgsync_request(zkv_bgsync *b, int *fds, size_t n)
+uint64_t zkv_bgsync_request(zkv_bgsync *b, int *fds, size_t n, uint64_t mark)
 {
     req *r = malloc(sizeof(*r));
     if (!r) {
@@ -102,6 +103,7 @@ uint64_t zkv_bgsync_request(zkv_bgsync *b, int *fds, size_t n)
     r->next = NULL;
     r->fds = fds;
     r->n = n;
+    r->mark = mark;
     pthread_mutex_lock(&b->mu);
     uint64_t ticket = r->ticket = b->next_ticket++;
     if (b->tail)

@@ -11,16 +11,17 @@
 #include <stdint.h>
 
 typedef struct zkv_bgsync zkv_bgsync;
-/* db_sync runs on the thread; 0, or -1 for a failure. */
-typedef int (*zkv_bgsync_db_fn)(void *ctx);
+/* db_sync runs on the thread with the request's mark (what the barrier makes durable, for
+ * the caller to record); 0, or -1 for a failure. */
+typedef int (*zkv_bgsync_db_fn)(void *ctx, uint64_t mark);
 
 /* Starts the thread. NULL when it cannot. */
 zkv_bgsync *zkv_bgsync_create(zkv_bgsync_db_fn db_sync, void *ctx);
 /* Finishes the barriers asked for, then stops the thread. NULL is a no-op. */
 void zkv_bgsync_free(zkv_bgsync *b);
-/* Asks for a barrier over fds[0..n) (taken: the thread closes them). Returns its ticket
- * (from 1, in order), or 0 out of memory (the fds are closed). */
-uint64_t zkv_bgsync_request(zkv_bgsync *b, int *fds, size_t n);
+/* Asks for a barrier over fds[0..n) (taken: the thread closes them) that passes mark to
+ * db_sync. Returns its ticket (from 1, in order), or 0 out of memory (the fds are closed). */
+uint64_t zkv_bgsync_request(zkv_bgsync *b, int *fds, size_t n, uint64_t mark);
 /* The last ticket done; *failed once any barrier failed (an fdatasync or db_sync error). */
 uint64_t zkv_bgsync_done(zkv_bgsync *b, bool *failed);
 

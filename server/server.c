@@ -554,6 +554,9 @@ static void on_info_timer(uv_timer_t *t)
     zkv_server *s = t->data;
     zkv_nodeinfo_tick(&s->info_ring, &s->stats, zkv_now_ms());
     vlog_gc(s, VLOG_GC_IDLE, VLOG_GC_IDLE);
+    char err[256];
+    if (zkv_store_vlog_mark(s->store, err, sizeof(err)) != 0)
+        zkv_server_fatal(s, "value log sync: %s", err);
 }
 
 static void on_metrics_timer(uv_timer_t *t)

@@ -74,6 +74,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PENDING_BITS 4096u
 #define RESET_CHUNK 4096u /* deletions per commit while a range is reset */
@@ -154,7 +155,10 @@ struct zkv_store {
     uint64_t vlog_appended; /* record bytes appended since open (GC credit) */
     size_t n_snapshots;     /* open snapshots: GC keeps the files they may read */
     zkv_vlog_gc *gc;
-    zkv_bgsync *bg; /* the GC's durability barriers (started on first use) */
+    zkv_bgsync *bg;       /* durability barriers: the GC's and the marks' (started on first use) */
+    uint64_t mark_asked;  /* the value log's end as of the last mark asked for (a tag) */
+    uint64_t mark_ticket; /* that mark's barrier (0: none) */
+    bool abandon;         /* zkv__store_abandon: close as a crash would, without the mark */
 
     /* LevelDB writes (dbwrite.h): synced (--sync), their times and waits, and level 0's
      * file count as last read (at most every L0_SAMPLE_US before a write, and after a
@@ -574,11 +578,14 @@ int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **
     return 0;
 }
 
+static void final_mark(zkv_store *s);
+
 void zkv_store_close(zkv_store *s)
 {
     if (!s)
         return;
     zkv_bgsync_free(s->bg); /* its barriers write to the database */
+    final_mark(s);
     if (s->db)
         leveldb_close(s->db);
     if (s->batch)
@@ -2375,14 +2382,21 @@ int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t 
     return 1;
 }
 
-/* On bgsync's thread: an empty batch written with sync fsyncs LevelDB's log, and so every
- * write before it (LevelDB is thread-safe; nothing of the loop's is touched). */
-static int db_sync(void *ctx)
+/* On bgsync's thread (or at close): a batch written with sync fsyncs LevelDB's log, and so
+ * every write before it; it records mark (unless 0), the value log's end that the barrier
+ * made durable (store_recover.c reads it). LevelDB is thread-safe; nothing of the loop's is
+ * touched. */
+static int db_sync(void *ctx, uint64_t mark)
 {
     zkv_store *s = ctx;
     leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
     leveldb_writebatch_t *b = leveldb_writebatch_create();
     leveldb_writeoptions_set_sync(wo, 1);
+    uint8_t v[8];
+    zkv_put_u64be(v, mark);
+    if (mark)
+        leveldb_writebatch_put(b, ZKV_STORE_VLOG_MARK_KEY, sizeof ZKV_STORE_VLOG_MARK_KEY - 1,
+                               (const char *)v, sizeof v);
     char *lerr = NULL;
     leveldb_write(s->db, wo, b, &lerr);
     leveldb_writebatch_destroy(b);
@@ -2393,12 +2407,17 @@ static int db_sync(void *ctx)
     return -1;
 }
 
-int64_t zkv__store_barrier(zkv_store *s, char *err, size_t errlen)
+/* The value log's end (zkv_vlog_end) as a tag, 0 without files. */
+static uint64_t vlog_end_tag(const zkv_store *s)
 {
-    if (zkv_store_commit(s, err, errlen) != 0)
-        return ZKV_STORE_ERR;
-    if (s->sync)
-        return 0; /* every commit synced the value log and LevelDB's log */
+    uint32_t file;
+    uint64_t off;
+    return zkv_vlog_end(s->vlog, &file, &off) ? vptr_tag(file, off) : 0;
+}
+
+/* Asks bgsync for a barrier over the value log's dirty files that records mark. */
+static int64_t request_barrier(zkv_store *s, uint64_t mark, char *err, size_t errlen)
+{
     if (!s->bg && !(s->bg = zkv_bgsync_create(db_sync, s))) {
         set_err(err, errlen, "cannot start the sync thread", NULL);
         return ZKV_STORE_ERR;
@@ -2407,12 +2426,88 @@ int64_t zkv__store_barrier(zkv_store *s, char *err, size_t errlen)
     size_t n;
     uint64_t ticket;
     if (zkv_vlog_take_dirty(s->vlog, &fds, &n) != 0 ||
-        !(ticket = zkv_bgsync_request(s->bg, fds, n))) {
+        !(ticket = zkv_bgsync_request(s->bg, fds, n, mark))) {
         s->failed = true; /* files were marked synced */
         set_err(err, errlen, "out of memory or descriptors for a sync", NULL);
         return ZKV_STORE_ERR;
     }
     return (int64_t)ticket;
+}
+
+int64_t zkv__store_barrier(zkv_store *s, char *err, size_t errlen)
+{
+    if (zkv_store_commit(s, err, errlen) != 0)
+        return ZKV_STORE_ERR;
+    if (s->sync)
+        return 0; /* every commit synced the value log and LevelDB's log */
+    return request_barrier(s, vlog_end_tag(s), err, errlen);
+}
+
+int zkv_store_vlog_mark(zkv_store *s, char *err, size_t errlen)
+{
+    uint64_t end = vlog_end_tag(s);
+    if (end == 0 || end == s->mark_asked)
+        return 0;
+    if (s->mark_ticket) {
+        int rc = zkv__store_barrier_done(s, (int64_t)s->mark_ticket, err, errlen);
+        if (rc != 1)
+            return rc; /* the last one is still under way, or failed */
+    }
+    int64_t t = request_barrier(s, end, err, errlen);
+    if (t < 0)
+        return (int)t;
+    s->mark_ticket = (uint64_t)t;
+    s->mark_asked = end;
+    return 0;
+}
+
+void zkv__store_abandon(zkv_store *s)
+{
+    s->abandon = true;
+    zkv_store_close(s);
+}
+
+/* At close: every dirty value-log file fdatasynced and the mark of the end recorded, so a
+ * machine restart finds nothing to check (store_recover.c). Errors only lose that. */
+static void final_mark(zkv_store *s)
+{
+    int *fds;
+    size_t n;
+    uint64_t end = vlog_end_tag(s);
+    if (s->abandon || s->failed || !s->db || !s->vlog || end == 0 ||
+        zkv_vlog_take_dirty(s->vlog, &fds, &n) != 0)
+        return;
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        ok = fdatasync(fds[i]) == 0 && ok;
+        close(fds[i]);
+    }
+    free(fds);
+    if (ok)
+        (void)db_sync(s, end);
+}
+
+int zkv__store_vlog_mark_read(zkv_store *s, zkv_vptr *w, char *err, size_t errlen)
+{
+    char *lerr = NULL;
+    size_t vlen = 0;
+    char *v = leveldb_get(s->db, s->ropts, ZKV_STORE_VLOG_MARK_KEY,
+                          sizeof ZKV_STORE_VLOG_MARK_KEY - 1, &vlen, &lerr);
+    memset(w, 0, sizeof *w);
+    if (lerr) {
+        set_err(err, errlen, "LevelDB read failed", lerr);
+        leveldb_free(lerr);
+        return ZKV_STORE_ERR;
+    }
+    if (v && vlen == 8)
+        tag_where(zkv_get_u64be((const uint8_t *)v), w);
+    leveldb_free(v);
+    return 0;
+}
+
+leveldb_t *zkv__store_db(const zkv_store *s)
+{
+    return s->db;
 }
 
 int zkv__store_barrier_done(zkv_store *s, int64_t ticket, char *err, size_t errlen)

@@ -305,6 +305,13 @@ void zkv_store_compact_data(zkv_store *s, const uint8_t *start, size_t slen, con
  * file once (within max_bytes), moving and deleting what the plan says (tests). */
 int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force, char *err,
                       size_t errlen);
+/* Asks, on the sync thread, for the value log written so far to be fdatasynced and its end
+ * recorded as the durability mark (a machine restart checks only what lies beyond it:
+ * zkv_store_vlog_recover), unless the log has not grown since the last mark or that one is
+ * still under way. The server calls it once a second; zkv_store_close records a last one.
+ * 0, or ZKV_STORE_ERR (a failed sync fails the store). */
+int zkv_store_vlog_mark(zkv_store *s, char *err, size_t errlen);
+
 typedef struct zkv_vlog_stats {
     uint64_t files, bytes;      /* on disk */
     uint64_t live_estimate;     /* bytes live as last measured (unmeasured files count whole) */

@@ -1,10 +1,16 @@
-/* store_vlog.h: what the value log's garbage collection (vlog_gc.c) needs of the store
- * (store.c), kept out of store.h: the GC's state, the liveness of a value-log record, the
- * move of a live value, and a durable commit. Internal to the server. */
+/* store_vlog.h: what the value log's garbage collection (vlog_gc.c) and its check after a
+ * machine restart (store_recover.c) need of the store (store.c), kept out of store.h: the
+ * GC's state, the liveness of a value-log record, the move of a live value, a durable
+ * commit, the durability mark and the database. Internal to the server. */
 #ifndef ZKV_SERVER_STORE_VLOG_H
 #define ZKV_SERVER_STORE_VLOG_H
+#include <leveldb/c.h>
 #include "store.h"
 #include "vlog.h"
+
+/* The LevelDB key of the value log's durability mark: u64be (file << 40 | offset), every
+ * value-log byte before which was fdatasynced before the mark was written (synced). */
+#define ZKV_STORE_VLOG_MARK_KEY "vsynced"
 
 typedef struct zkv_vlog_gc zkv_vlog_gc;
 zkv_vlog_gc *zkv__vlog_gc_create(void);
@@ -30,5 +36,10 @@ int64_t zkv__store_barrier(zkv_store *s, char *err, size_t errlen);
 /* 1 when the barrier of ticket is done, 0 not yet, ZKV_STORE_ERR when a barrier failed (the
  * store is failed then). */
 int zkv__store_barrier_done(zkv_store *s, int64_t ticket, char *err, size_t errlen);
+/* The durability mark as a position (file 0, offset 0: none recorded). */
+int zkv__store_vlog_mark_read(zkv_store *s, zkv_vptr *w, char *err, size_t errlen);
+leveldb_t *zkv__store_db(const zkv_store *s);
+/* Closes s as a crash would leave it: without the mark of a clean close (tests). */
+void zkv__store_abandon(zkv_store *s);
 
 #endif

@@ -579,6 +579,15 @@ size_t zkv_vlog_open_fds(const zkv_vlog *v)
     return v->n_open;
 }
 
+bool zkv_vlog_end(const zkv_vlog *v, uint32_t *file, uint64_t *off)
+{
+    if (v->n == 0)
+        return false;
+    *file = v->files[v->n - 1].num;
+    *off = v->files[v->n - 1].size;
+    return true;
+}
+
 uint64_t zkv_vlog_file_bytes(const zkv_vlog *v)
 {
     return v->file_bytes;

@@ -77,6 +77,9 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen);
  * zkv__vlog_set_max_open changes the cap (tests). */
 size_t zkv_vlog_open_fds(const zkv_vlog *v);
 void zkv__vlog_set_max_open(zkv_vlog *v, size_t n);
+/* Where the flushed records end: the newest file and its size; false without files. Every
+ * record flushed so far lies before it (files are numbered in the order they are written). */
+bool zkv_vlog_end(const zkv_vlog *v, uint32_t *file, uint64_t *off);
 /* The size at which a file is closed for appends. */
 uint64_t zkv_vlog_file_bytes(const zkv_vlog *v);
 /* Files and bytes on disk (flushed). */
