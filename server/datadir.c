@@ -221,3 +221,38 @@ int zkv_datadir_identity(const char *dir, const char *flag_id, char node_id[ZKV_
     *incarnation = inc;
     return 0;
 }
+
+int zkv_datadir_boot(const char *dir, const char *source, bool *restarted, char *err, size_t errlen)
+{
+    size_t len;
+    char *now = zkv_read_file(source, &len);
+    *restarted = true; /* without a boot id, assume the worst */
+    if (!now)
+        return 0;
+    bool missing;
+    char *was = read_text(dir, "boot_id", &missing, err, errlen);
+    if (!was && !missing) {
+        free(now);
+        return -1;
+    }
+    size_t n = trimmed_len(now);
+    now[n] = '\0';
+    /* A dir from before boot ids were kept: as after a clean stop (there is no mark to
+     * check against either). */
+    *restarted = was && (trimmed_len(was) != n || memcmp(was, now, n) != 0);
+    free(was);
+    free(now);
+    return 0;
+}
+
+int zkv_datadir_boot_done(const char *dir, const char *source, char *err, size_t errlen)
+{
+    size_t len;
+    char *now = zkv_read_file(source, &len);
+    if (!now)
+        return 0;
+    now[trimmed_len(now)] = '\0';
+    int rc = write_text(dir, "boot_id", now, err, errlen);
+    free(now);
+    return rc;
+}

@@ -10,8 +10,54 @@
 #include "common/auth.h"
 #include "common/zkacl.h"
 #include "connlimits.h"
+#include "rejoin.h"
 #include "server.h"
 #include "store.h"
+
+/* How long a node back from a machine restart waits at most for its ranges to fail over:
+ * three session timeouts, and at least this. */
+#define REJOIN_WAIT_MIN_MS 30000L
+
+/* After the machine restarted (the page cache may have been lost): the value log's check
+ * (store.h, zkv_store_vlog_recover) and the return as a replica (rejoin.h), then the boot id
+ * noted, so that a crash before the end brings them back at the next start. */
+static int check_after_restart(const zkv_server_config *cfg, const char *node_id,
+                               const zkv_zk_cred *cred, zkv_store *store, char *err, size_t errlen)
+{
+    bool restarted;
+    if (zkv_datadir_boot(cfg->data_dir, ZKV_DATADIR_BOOT_ID_SOURCE, &restarted, err, errlen) != 0)
+        return -1;
+    if (!restarted)
+        return zkv_datadir_boot_done(cfg->data_dir, ZKV_DATADIR_BOOT_ID_SOURCE, err, errlen);
+    zkv_vlog_recovery r = {0};
+    if (zkv_store_vlog_recover(store, &r, err, errlen) != 0)
+        return -1;
+    if (!r.clean)
+        ZKV_INFO("value log: the machine restarted; %llu of the %llu values written after the "
+                 "last sync did not read back (%llu data records, %llu log entries): %zu "
+                 "range(s) damaged%s",
+                 (unsigned long long)(r.lost_data + r.lost_log), (unsigned long long)r.checked,
+                 (unsigned long long)r.lost_data, (unsigned long long)r.lost_log, r.n_ranges,
+                 r.all ? " (every one: a lost value's range is not known)" : "");
+    long wait = cfg->session_timeout_ms * 3;
+    zkv_rejoin_config rc = {.zk = cfg->zk,
+                            .cluster = cfg->cluster,
+                            .node_id = node_id,
+                            .session_timeout_ms = (int)cfg->session_timeout_ms,
+                            .cred = cred,
+                            .wait_ms =
+                                (uint64_t)(wait > REJOIN_WAIT_MIN_MS ? wait : REJOIN_WAIT_MIN_MS)};
+    zkv_rejoin_result res;
+    int rv = zkv_rejoin(&rc, store, &r, &res, err, errlen);
+    if (rv == 0 && res.forgotten > 0)
+        ZKV_WARN("value log: %zu damaged range copies were forgotten and are rebuilt from their "
+                 "other copies (docs/guarantees.md)",
+                 res.forgotten);
+    zkv_vlog_recovery_free(&r);
+    if (rv != 0)
+        return -1;
+    return zkv_datadir_boot_done(cfg->data_dir, ZKV_DATADIR_BOOT_ID_SOURCE, err, errlen);
+}
 
 int main(int argc, char **argv)
 {
@@ -79,6 +125,12 @@ int main(int argc, char **argv)
         ZKV_ERROR("--zk-auth %s", err);
         zkv_store_close(store);
         return 2;
+    }
+    if (check_after_restart(&cfg, node_id, cfg.zk_auth ? &zk_cred : NULL, store, err,
+                            sizeof(err)) != 0) {
+        ZKV_ERROR("%s", err);
+        zkv_store_close(store);
+        return 1;
     }
     zkv_auth *auth = NULL;
     if (cfg.auth_file && zkv_auth_load(cfg.auth_file, &auth, err, sizeof(err)) != 0) {

@@ -312,6 +312,24 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
  * 0, or ZKV_STORE_ERR (a failed sync fails the store). */
 int zkv_store_vlog_mark(zkv_store *s, char *err, size_t errlen);
 
+/* After the machine restarted (the page cache may have been lost): checks every value
+ * pointer of the data records and range logs that lies beyond the durability mark by
+ * reading its record (CRC, key, seq), and names the ranges whose copy here lost a value:
+ * those whose log points at a lost record, or every range (all) when a data record no log
+ * entry explains (a GC move, a snapshot item) did. The caller forgets them where another
+ * copy can rebuild them (rejoin.h). store_recover.c; docs/guarantees.md. */
+typedef struct zkv_vlog_recovery {
+    bool clean;                 /* nothing lay beyond the mark: nothing was read */
+    uint64_t checked;           /* pointers beyond the mark that were read */
+    uint64_t lost_data;         /* data records whose value did not read back */
+    uint64_t lost_log;          /* log entries whose value did not read back */
+    bool all;                   /* a lost value's range is not known: every range is damaged */
+    char (*ranges)[ZKV_ID_MAX]; /* the damaged ranges (malloc'd; every range when all) */
+    size_t n_ranges;
+} zkv_vlog_recovery;
+int zkv_store_vlog_recover(zkv_store *s, zkv_vlog_recovery *out, char *err, size_t errlen);
+void zkv_vlog_recovery_free(zkv_vlog_recovery *r); /* frees ranges; r stays usable */
+
 typedef struct zkv_vlog_stats {
     uint64_t files, bytes;      /* on disk */
     uint64_t live_estimate;     /* bytes live as last measured (unmeasured files count whole) */

@@ -1,5 +1,6 @@
 /* test_server_datadir.c: the data directory (FORMAT, node_id, incarnation, --id rules)
- * in a mkdtemp directory, the pure parsers, and zkv-server's flag validation. */
+ * in a mkdtemp directory, the boot id that tells a machine restart, the pure parsers, and
+ * zkv-server's flag validation. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,45 @@ static void test_files(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "format"));
 }
 
+/* The boot id kept in the data dir tells a machine restart from a process restart. */
+static void test_boot(void)
+{
+    char sub[128], db[256], err[256], src[160];
+    snprintf(sub, sizeof(sub), "%s/b", dir);
+    snprintf(src, sizeof(src), "%s/boot_id_source", dir);
+    CU_ASSERT_EQUAL_FATAL(zkv_datadir_init(sub, db, sizeof(db), err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(zkv_write_file_atomic(src, "aaaa-1\n", 7), 0);
+    bool restarted = true;
+    /* a dir without one (first start, or kept by an older build): not a restart */
+    CU_ASSERT_EQUAL(zkv_datadir_boot(sub, src, &restarted, err, sizeof(err)), 0);
+    CU_ASSERT_FALSE(restarted);
+    CU_ASSERT_EQUAL(zkv_datadir_boot_done(sub, src, err, sizeof(err)), 0);
+    char *s = slurp("b/boot_id");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_STRING_EQUAL(s, "aaaa-1");
+    free(s);
+    /* the same boot: a process restart */
+    CU_ASSERT_EQUAL(zkv_datadir_boot(sub, src, &restarted, err, sizeof(err)), 0);
+    CU_ASSERT_FALSE(restarted);
+    /* another boot: a machine restart, until it is noted done */
+    CU_ASSERT_EQUAL_FATAL(zkv_write_file_atomic(src, "bbbb-2\n", 7), 0);
+    CU_ASSERT_EQUAL(zkv_datadir_boot(sub, src, &restarted, err, sizeof(err)), 0);
+    CU_ASSERT_TRUE(restarted);
+    CU_ASSERT_EQUAL(zkv_datadir_boot(sub, src, &restarted, err, sizeof(err)), 0);
+    CU_ASSERT_TRUE(restarted); /* a crash before the check ended: checked again */
+    CU_ASSERT_EQUAL(zkv_datadir_boot_done(sub, src, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_datadir_boot(sub, src, &restarted, err, sizeof(err)), 0);
+    CU_ASSERT_FALSE(restarted);
+    /* no boot id to read: assume the worst */
+    snprintf(src, sizeof(src), "%s/no-such-file", dir);
+    CU_ASSERT_EQUAL(zkv_datadir_boot(sub, src, &restarted, err, sizeof(err)), 0);
+    CU_ASSERT_TRUE(restarted);
+    /* the real one reads */
+    CU_ASSERT_EQUAL(zkv_datadir_boot(sub, ZKV_DATADIR_BOOT_ID_SOURCE, &restarted, err, sizeof(err)),
+                    0);
+    CU_ASSERT_TRUE(restarted); /* it differs from bbbb-2 */
+}
+
 static zkv_config_result parse(zkv_server_config *cfg, int argc, const char **argv)
 {
     return zkv_server_config_parse(cfg, argc, (char **)argv);
@@ -169,6 +209,7 @@ int main(void)
     CU_add_test(s, "parsers", test_parsers);
     CU_add_test(s, "first start and restart", test_first_start_and_restart);
     CU_add_test(s, "files", test_files);
+    CU_add_test(s, "boot id", test_boot);
     CU_add_test(s, "flags", test_flags);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -15,6 +15,7 @@
 #include "crc32c.h"
 #include "vlog.h"
 #include "vlog_plan.h"
+#include "vlog_recover_plan.h"
 
 static char dir[64];
 static char err[256];
@@ -380,6 +381,28 @@ static void test_plan(void)
     CU_ASSERT_EQUAL(zkv_vlog_plan_credit(7, 150, 150, 1000), 7);
 }
 
+static void test_recover_plan(void)
+{
+    zkv_vptr mark = {.file = 3, .off = 1000};
+    zkv_vptr before = {.file = 3, .off = 999}, at = {.file = 3, .off = 1000},
+             later_file = {.file = 4, .off = 0}, older_file = {.file = 2, .off = 5000};
+    CU_ASSERT_FALSE(zkv_vlog_beyond_mark(&before, &mark));
+    CU_ASSERT_FALSE(zkv_vlog_beyond_mark(&older_file, &mark));
+    CU_ASSERT_TRUE(zkv_vlog_beyond_mark(&at, &mark));
+    CU_ASSERT_TRUE(zkv_vlog_beyond_mark(&later_file, &mark));
+    zkv_vptr none = {0};
+    CU_ASSERT_TRUE(zkv_vlog_beyond_mark(&older_file, &none)); /* no mark: everything */
+    /* lost data records that lost log entries explain: their ranges will do */
+    zkv_vptr logs[3] = {{.file = 5, .off = 40}, {.file = 4, .off = 10}, {.file = 5, .off = 0}};
+    zkv_vptr data[2] = {{.file = 5, .off = 0}, {.file = 4, .off = 10}};
+    CU_ASSERT_FALSE(zkv_vlog_recovery_all(logs, 3, data, 2));
+    CU_ASSERT_FALSE(zkv_vlog_recovery_all(logs, 3, NULL, 0));
+    /* one that none explains (a GC move, a snapshot item): every range */
+    zkv_vptr moved[2] = {{.file = 5, .off = 0}, {.file = 5, .off = 20}};
+    CU_ASSERT_TRUE(zkv_vlog_recovery_all(logs, 3, moved, 2));
+    CU_ASSERT_TRUE(zkv_vlog_recovery_all(NULL, 0, moved, 1));
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -391,6 +414,7 @@ int main(void)
     CU_add_test(s, "spare files: kept, reused, dropped at open", test_spares);
     CU_add_test(s, "descriptors of closed files capped", test_fd_cap);
     CU_add_test(s, "GC plan: pick, rewrite, credit", test_plan);
+    CU_add_test(s, "recovery plan: beyond the mark, ranges or all", test_recover_plan);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -111,6 +111,28 @@ static int vlog_value(const zkt_ldb *d, const uint8_t *key, size_t klen, const u
     return 0;
 }
 
+int zkt_ldb_get_raw(zkt_ldb *d, const void *key, size_t klen, uint8_t **val, size_t *vlen)
+{
+    char *err = NULL;
+    size_t n = 0;
+    char *v = leveldb_get(d->db, d->ropts, key, klen, &n, &err);
+    if (err) {
+        zkt_log("leveldb get: %s", err);
+        leveldb_free(err);
+        return -1;
+    }
+    if (!v)
+        return 0;
+    *val = malloc(n ? n : 1);
+    if (*val && n)
+        memcpy(*val, v, n);
+    leveldb_free(v);
+    if (!*val)
+        return -1;
+    *vlen = n;
+    return 1;
+}
+
 int zkt_ldb_get(zkt_ldb *d, const void *key, size_t klen, uint8_t **val, size_t *vlen,
                 uint64_t *epoch, uint64_t *seq)
 {

@@ -19,6 +19,9 @@ void zkt_ldb_close(zkt_ldb *db); /* NULL is a no-op */
  * filled when not NULL), 0 (absent), -1 (read error or malformed value record). */
 int zkt_ldb_get(zkt_ldb *db, const void *key, size_t klen, uint8_t **val, size_t *vlen,
                 uint64_t *epoch, uint64_t *seq);
+/* Looks up a LevelDB key as it is (no 'd' prefix: the store's own records). Returns as
+ * zkt_ldb_get. */
+int zkt_ldb_get_raw(zkt_ldb *db, const void *key, size_t klen, uint8_t **val, size_t *vlen);
 /* Calls fn for every user key of [start, end) in key order (data keys 'd' + key; slen 0:
  * from the first key, elen 0: to the last), with the value bytes and version of its
  * record. fn returns 0 to go on, anything else to stop (returned). Returns 0, or -1 on a
