@@ -52,6 +52,10 @@
  * finishes (a node serving only reads gives the GC no more than that). */
 #define VLOG_GC_STEP ((size_t)1 << 20)
 #define VLOG_GC_IDLE ((size_t)4 << 20)
+/* The value log's durability mark (store.h) every this many seconds: each one fdatasyncs
+ * what was written since, bytes the kernel would otherwise write later or, for files the
+ * GC deletes first, never; a GC's barrier records one too. */
+#define VLOG_MARK_TICKS 10u
 
 static void begin_shutdown(zkv_server *s, const char *why);
 
@@ -555,6 +559,9 @@ static void on_info_timer(uv_timer_t *t)
     zkv_nodeinfo_tick(&s->info_ring, &s->stats, zkv_now_ms());
     vlog_gc(s, VLOG_GC_IDLE, VLOG_GC_IDLE);
     char err[256];
+    if (++s->mark_ticks < VLOG_MARK_TICKS)
+        return;
+    s->mark_ticks = 0;
     if (zkv_store_vlog_mark(s->store, err, sizeof(err)) != 0)
         zkv_server_fatal(s, "value log sync: %s", err);
 }

@@ -89,6 +89,7 @@ typedef struct zkv_server {
     zkv_metrics_snapshot metrics_snap;
     bool procstat_warned;  /* /proc could not be read (logged once) */
     uint64_t req_start_us; /* when the request being answered was decoded (latency) */
+    unsigned mark_ticks;   /* info timer ticks since the value log's last durability mark */
     zkv_buf metrics_text;
 } zkv_server;
 

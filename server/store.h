@@ -308,7 +308,7 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
 /* Asks, on the sync thread, for the value log written so far to be fdatasynced and its end
  * recorded as the durability mark (a machine restart checks only what lies beyond it:
  * zkv_store_vlog_recover), unless the log has not grown since the last mark or that one is
- * still under way. The server calls it once a second; zkv_store_close records a last one.
+ * still under way. The server calls it every 10 s; zkv_store_close records a last one.
  * 0, or ZKV_STORE_ERR (a failed sync fails the store). */
 int zkv_store_vlog_mark(zkv_store *s, char *err, size_t errlen);
 
