@@ -82,8 +82,6 @@ static void before_sleep(zkv_server *s)
         zkv_server_fatal(s, "cannot commit writes: %s", err);
         return;
     }
-    if (wrote) /* (a turn of reads only leaves the GC to the timer) */
-        vlog_gc(s, VLOG_GC_STEP, 0);
     if (s->fatal)
         return;
     if (s->shipper) {
@@ -101,6 +99,11 @@ static void before_sleep(zkv_server *s)
         c->dirty_next = NULL;
         zkv_conn_flush(c);
     }
+    /* The GC's step last: its moves commit, and the shipper reads the entries just
+     * committed from memory only while that commit is the last one (store.c); the answers
+     * are out before it. (A turn of reads only leaves the GC to the timer.) */
+    if (wrote && !s->fatal)
+        vlog_gc(s, VLOG_GC_STEP, 0);
 }
 
 static void on_prepare(uv_prepare_t *h)
