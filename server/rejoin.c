@@ -39,7 +39,10 @@ static bool settled(const zkv_rejoin_config *c, zhandle_t *zh, zkv_rangemap **ma
     if (rc != ZNONODE)
         return false;
     zkv_rangemap *m = NULL;
-    if (zkv_zk_read_map(zh, c->cluster, NULL, NULL, &m, err, sizeof err) != ZOK)
+    rc = zkv_zk_read_map(zh, c->cluster, NULL, NULL, &m, err, sizeof err);
+    if (rc == ZKV_ZK_NOCLUSTER || rc == ZNONODE)
+        return true; /* no cluster or no map: nothing is owned, nothing to wait for */
+    if (rc != ZOK)
         return false;
     zkv_rangemap_free(*map);
     *map = m;
