@@ -147,11 +147,10 @@ struct zkv_store {
 
     /* The value log (vlog.h): values above inline_max are stored there once, the data
      * record and log entry holding a pointer. vres holds the last value read from it (a
-     * log read's or scan's entry: valid during the callback), cbuf the inline record of a
-     * write's value for the row cache. */
+     * log read's or scan's entry: valid during the callback). */
     zkv_vlog *vlog;
     size_t inline_max;
-    zkv_buf vres, cbuf;
+    zkv_buf vres;
     uint64_t vlog_appended; /* record bytes appended since open (GC credit) */
     size_t n_snapshots;     /* open snapshots: GC keeps the files they may read */
     zkv_vlog_gc *gc;
@@ -521,7 +520,6 @@ int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **
     zkv_buf_init(&s->kbuf);
     zkv_buf_init(&s->vbuf);
     zkv_buf_init(&s->vres);
-    zkv_buf_init(&s->cbuf);
     s->inline_max = t->inline_max;
     zkv_logbatch_init(&s->lb[0]);
     zkv_logbatch_init(&s->lb[1]);
@@ -615,7 +613,6 @@ void zkv_store_close(zkv_store *s)
     zkv_buf_free(&s->kbuf);
     zkv_buf_free(&s->vbuf);
     zkv_buf_free(&s->vres);
-    zkv_buf_free(&s->cbuf);
     zkv_logbatch_free(&s->lb[0]);
     zkv_logbatch_free(&s->lb[1]);
     free(s);
@@ -811,7 +808,8 @@ static int vlog_put(zkv_store *s, bool paid, const char *range_id, uint64_t seq,
 
 /* stage_data_key for a put whose data record is rec: the row cache holds values, so a
  * record that points into the value log (indirect) is cached as the inline record of the
- * value, tagged with where it is (without a tag: not cached). */
+ * value (built in the cache's entry: one copy), tagged with where it is (without a tag: not
+ * cached). */
 static int stage_data_value(zkv_store *s, const uint8_t *key, size_t klen, const uint8_t *rec,
                             size_t rlen, bool indirect, uint64_t tag, const zkv_value_meta *m,
                             const uint8_t *value, size_t vlen)
@@ -825,12 +823,11 @@ static int stage_data_value(zkv_store *s, const uint8_t *key, size_t klen, const
         zkv_rowcache_invalidate(s->rc, key, klen);
         return 0;
     }
-    s->cbuf.len = s->cbuf.off = 0;
     zkv_value_meta im = *m;
     im.flags &= (uint8_t)~ZKV_VALUE_INDIRECT;
-    if (zkv_rec_value_encode(&s->cbuf, &im, value, vlen) != 0)
-        return -1;
-    zkv_rowcache_put_tagged(s->rc, key, klen, s->cbuf.data, s->cbuf.len, tag);
+    uint8_t head[ZKV_REC_VALUE_HDR];
+    zkv_rec_value_head(head, &im);
+    (void)zkv_rowcache_put_parts(s->rc, key, klen, head, sizeof head, value, vlen, tag);
     return 0;
 }
 
