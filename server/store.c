@@ -2471,8 +2471,10 @@ static void final_mark(zkv_store *s)
     int *fds;
     size_t n;
     uint64_t end = vlog_end_tag(s);
-    if (s->abandon || s->failed || !s->db || !s->vlog || end == 0 ||
-        zkv_vlog_take_dirty(s->vlog, &fds, &n) != 0)
+    if (s->abandon || s->failed || !s->db || !s->vlog || end == 0)
+        return;
+    (void)zkv_vlog_trim(s->vlog); /* else a reused spare's old tail reads as unsynced */
+    if (zkv_vlog_take_dirty(s->vlog, &fds, &n) != 0)
         return;
     bool ok = true;
     for (size_t i = 0; i < n; i++) {

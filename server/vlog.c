@@ -579,6 +579,17 @@ size_t zkv_vlog_open_fds(const zkv_vlog *v)
     return v->n_open;
 }
 
+int zkv_vlog_trim(zkv_vlog *v)
+{
+    if (!v->active || v->failed)
+        return 0;
+    vfile *f = &v->files[v->n - 1];
+    if (f->fd < 0 || ftruncate(f->fd, (off_t)f->size) != 0)
+        return -1;
+    f->dirty = true; /* the new size goes with the next sync */
+    return 0;
+}
+
 bool zkv_vlog_end(const zkv_vlog *v, uint32_t *file, uint64_t *off)
 {
     if (v->n == 0)

@@ -77,6 +77,10 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen);
  * zkv__vlog_set_max_open changes the cap (tests). */
 size_t zkv_vlog_open_fds(const zkv_vlog *v);
 void zkv__vlog_set_max_open(zkv_vlog *v, size_t n);
+/* Cuts the file taking appends to what was written to it: a reused spare holds its earlier
+ * records past that, which would otherwise count as written after a restart (the store
+ * calls it at a clean close). 0, or -1 (the file keeps its size). */
+int zkv_vlog_trim(zkv_vlog *v);
 /* Where the flushed records end: the newest file and its size; false without files. Every
  * record flushed so far lies before it (files are numbered in the order they are written). */
 bool zkv_vlog_end(const zkv_vlog *v, uint32_t *file, uint64_t *off);
