@@ -91,7 +91,7 @@ static size_t fill_iov(const zkv_outq *q, uv_buf_t *iov, size_t max, size_t *byt
             if (k == max)
                 return k;
         }
-        iov[k++] = uv_buf_init((char *)(uintptr_t)(r->p + r->done), (unsigned)(r->len - r->done));
+        iov[k++] = uv_buf_init((char *)r->p + r->done, (unsigned)(r->len - r->done));
         *bytes += r->len - r->done;
     }
     if (k < max && boff < q->b.len) {

@@ -148,6 +148,8 @@ static void queue_value(sender *s, zkv_buf *want, size_t n)
 {
     uint8_t *own = malloc(n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(own);
+    if (!own)
+        return;
     for (size_t i = 0; i < n; i++)
         own[i] = (uint8_t)next_rand();
     CU_ASSERT_EQUAL_FATAL(zkv_buf_append(want, own, n), 0);
