@@ -4,7 +4,7 @@
  * the registration of its previous run to expire and for the coordinator to give the ranges
  * it owned to in-sync replicas; then it forgets the copies its value-log check found
  * damaged (store.h, zkv_store_vlog_recover) where another copy can rebuild them, so they
- * come back by snapshot. Decisions: rejoin_plan.h; docs/guarantees.md. Runs at start, on
+ * are rebuilt from the others. Decisions: rejoin_plan.h; docs/guarantees.md. Runs at start, on
  * the main thread, before the server. */
 #ifndef ZKV_SERVER_REJOIN_H
 #define ZKV_SERVER_REJOIN_H
