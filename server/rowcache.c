@@ -320,12 +320,6 @@ int zkv_rowcache_put(zkv_rowcache *c, const uint8_t *key, size_t klen, const uin
     return insert(c, key, klen, record, rlen, NULL, 0, false, 0, NULL);
 }
 
-int zkv_rowcache_put_tagged(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
-                            size_t rlen, uint64_t tag)
-{
-    return insert(c, key, klen, record, rlen, NULL, 0, false, tag, NULL);
-}
-
 zkv_rowcache_entry *zkv_rowcache_put_parts(zkv_rowcache *c, const uint8_t *key, size_t klen,
                                            const uint8_t *head, size_t hlen, const uint8_t *body,
                                            size_t blen, uint64_t tag)

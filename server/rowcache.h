@@ -67,12 +67,10 @@ zkv_rowcache_entry *zkv_rowcache_get(zkv_rowcache *c, const uint8_t *key, size_t
  * unchanged apart from evictions and the removal of the old entry of key). */
 int zkv_rowcache_put(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
                      size_t rlen);
-/* The same with a tag kept beside the record (zkv_rowcache_entry_tag). */
-int zkv_rowcache_put_tagged(zkv_rowcache *c, const uint8_t *key, size_t klen, const uint8_t *record,
-                            size_t rlen, uint64_t tag);
-/* As zkv_rowcache_put_tagged for the record head (hlen bytes) then body (blen): a value
- * read from elsewhere is cached without first being joined to its head. The entry, valid
- * until the next call that changes the cache unless pinned, or NULL when not cached. */
+/* As zkv_rowcache_put for the record head (hlen bytes) then body (blen), with a tag kept
+ * beside it (zkv_rowcache_entry_tag): a value read or received elsewhere is cached without
+ * first being joined to its head. The entry, valid until the next call that changes the
+ * cache unless pinned, or NULL when not cached. */
 zkv_rowcache_entry *zkv_rowcache_put_parts(zkv_rowcache *c, const uint8_t *key, size_t klen,
                                            const uint8_t *head, size_t hlen, const uint8_t *body,
                                            size_t blen, uint64_t tag);
