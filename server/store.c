@@ -665,6 +665,20 @@ static void tag_where(uint64_t tag, zkv_vptr *p)
     p->off = tag & (((uint64_t)1 << TAG_OFF_BITS) - 1);
 }
 
+/* Caches key's value-log value (value, vlen; its metadata m) as the inline record of it,
+ * tagged with where it is: the record is built in the entry, one copy. The entry, or NULL
+ * when not cached. */
+static zkv_rowcache_entry *cache_value(zkv_rowcache *rc, const uint8_t *key, size_t klen,
+                                       const zkv_value_meta *m, const uint8_t *value, size_t vlen,
+                                       uint64_t tag)
+{
+    zkv_value_meta im = *m;
+    im.flags &= (uint8_t)~ZKV_VALUE_INDIRECT;
+    uint8_t head[ZKV_REC_VALUE_HDR];
+    zkv_rec_value_head(head, &im);
+    return zkv_rowcache_put_parts(rc, key, klen, head, sizeof head, value, vlen, tag);
+}
+
 /* The row-cache entry of key, looked at without counting it as a read (the GC), or NULL. */
 static zkv_rowcache_entry *cache_peek(zkv_store *s, const uint8_t *key, size_t klen)
 {
@@ -823,11 +837,7 @@ static int stage_data_value(zkv_store *s, const uint8_t *key, size_t klen, const
         zkv_rowcache_invalidate(s->rc, key, klen);
         return 0;
     }
-    zkv_value_meta im = *m;
-    im.flags &= (uint8_t)~ZKV_VALUE_INDIRECT;
-    uint8_t head[ZKV_REC_VALUE_HDR];
-    zkv_rec_value_head(head, &im);
-    (void)zkv_rowcache_put_parts(s->rc, key, klen, head, sizeof head, value, vlen, tag);
+    (void)cache_value(s->rc, key, klen, m, value, vlen, tag);
     return 0;
 }
 
@@ -1761,10 +1771,7 @@ static int get_indirect(zkv_store *s, zkv_rowcache *rc, const uint8_t *key, size
         return ZKV_STORE_ERR;
     uint64_t tag = vptr_tag(p.file, p.off);
     if (rc && tag) {
-        uint8_t head[ZKV_REC_VALUE_HDR];
-        zkv_rec_value_head(head, &v.meta);
-        zkv_rowcache_entry *e =
-            zkv_rowcache_put_parts(rc, key, klen, head, sizeof head, v.value, v.value_len, tag);
+        zkv_rowcache_entry *e = cache_value(rc, key, klen, &v.meta, v.value, v.value_len, tag);
         size_t rlen;
         const uint8_t *rec = e ? zkv_rowcache_entry_record(e, &rlen) : NULL;
         if (rec && zkv_rec_value_decode(rec, rlen, &out->view) == 0) {
