@@ -74,7 +74,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define PENDING_BITS 4096u
 #define RESET_CHUNK 4096u /* deletions per commit while a range is reset */
@@ -582,8 +581,8 @@ void zkv_store_close(zkv_store *s)
 {
     if (!s)
         return;
-    zkv_bgsync_free(s->bg); /* its barriers write to the database */
     final_mark(s);
+    zkv_bgsync_free(s->bg); /* finishes its barriers, which write to the database */
     if (s->db)
         leveldb_close(s->db);
     if (s->batch)
@@ -2471,26 +2470,17 @@ void zkv__store_abandon(zkv_store *s)
     zkv_store_close(s);
 }
 
-/* At close: every dirty value-log file fdatasynced and the mark of the end recorded, so a
- * machine restart finds nothing to check (store_recover.c). Errors only lose that. */
+/* At close, a last barrier (carried out by zkv_bgsync_free): every dirty value-log file
+ * fdatasynced and the mark of the end recorded, so a machine restart finds nothing to check
+ * (store_recover.c). Errors only lose that. */
 static void final_mark(zkv_store *s)
 {
-    int *fds;
-    size_t n;
-    uint64_t end = vlog_end_tag(s);
-    if (s->abandon || s->failed || !s->db || !s->vlog || end == 0)
+    uint64_t end = s->vlog ? vlog_end_tag(s) : 0;
+    if (s->abandon || s->failed || !s->db || end == 0)
         return;
     (void)zkv_vlog_trim(s->vlog); /* else a reused spare's old tail reads as unsynced */
-    if (zkv_vlog_take_dirty(s->vlog, &fds, &n) != 0)
-        return;
-    bool ok = true;
-    for (size_t i = 0; i < n; i++) {
-        ok = fdatasync(fds[i]) == 0 && ok;
-        close(fds[i]);
-    }
-    free(fds);
-    if (ok)
-        (void)db_sync(s, end);
+    char err[128];
+    (void)request_barrier(s, end, err, sizeof err);
 }
 
 int zkv__store_vlog_mark_read(zkv_store *s, zkv_vptr *w, char *err, size_t errlen)
