@@ -222,10 +222,19 @@ int zkv_datadir_identity(const char *dir, const char *flag_id, char node_id[ZKV_
     return 0;
 }
 
-int zkv_datadir_boot(const char *dir, const char *source, bool *restarted, char *err, size_t errlen)
+/* The kernel's boot id read from source, trailing whitespace cut (malloc'd), or NULL. */
+static char *read_boot_id(const char *source)
 {
     size_t len;
-    char *now = zkv_read_file(source, &len);
+    char *id = zkv_read_file(source, &len);
+    if (id)
+        id[trimmed_len(id)] = '\0';
+    return id;
+}
+
+int zkv_datadir_boot(const char *dir, const char *source, bool *restarted, char *err, size_t errlen)
+{
+    char *now = read_boot_id(source);
     *restarted = true; /* without a boot id, assume the worst */
     if (!now)
         return 0;
@@ -235,8 +244,7 @@ int zkv_datadir_boot(const char *dir, const char *source, bool *restarted, char 
         free(now);
         return -1;
     }
-    size_t n = trimmed_len(now);
-    now[n] = '\0';
+    size_t n = strlen(now);
     /* A dir from before boot ids were kept: as after a clean stop (there is no mark to
      * check against either). */
     *restarted = was && (trimmed_len(was) != n || memcmp(was, now, n) != 0);
@@ -247,11 +255,9 @@ int zkv_datadir_boot(const char *dir, const char *source, bool *restarted, char 
 
 int zkv_datadir_boot_done(const char *dir, const char *source, char *err, size_t errlen)
 {
-    size_t len;
-    char *now = zkv_read_file(source, &len);
+    char *now = read_boot_id(source);
     if (!now)
         return 0;
-    now[trimmed_len(now)] = '\0';
     int rc = write_text(dir, "boot_id", now, err, errlen);
     free(now);
     return rc;
