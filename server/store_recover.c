@@ -54,6 +54,17 @@ static bool lost(check *c, const zkv_value_view *v, const uint8_t *key, size_t k
                           sizeof err);
 }
 
+/* Appends p to the lost pointers arr (n of cap); false out of memory (c->oom set). */
+static bool push_lost(check *c, zkv_vptr **arr, size_t *n, size_t *cap, const zkv_vptr *p)
+{
+    if (!grow((void **)arr, cap, *n, sizeof **arr)) {
+        c->oom = true;
+        return false;
+    }
+    (*arr)[(*n)++] = *p;
+    return true;
+}
+
 static void note_range(check *c, const char *id)
 {
     for (size_t i = 0; i < c->n_ranges; i++)
@@ -76,11 +87,8 @@ static int on_entry(void *ctx, uint64_t seq, const uint8_t *rec, size_t len)
         !lost(c, &e.value, e.key, e.key_len, &p))
         return 0;
     c->out->lost_log++;
-    if (!grow((void **)&c->log_lost, &c->cap_log, c->n_log, sizeof *c->log_lost)) {
-        c->oom = true;
+    if (!push_lost(c, &c->log_lost, &c->n_log, &c->cap_log, &p))
         return 1;
-    }
-    c->log_lost[c->n_log++] = p;
     note_range(c, c->range_id);
     return c->oom ? 1 : 0;
 }
@@ -95,11 +103,7 @@ static void on_data(check *c, const uint8_t *k, size_t klen, const uint8_t *v, s
         zkv_rec_value_decode(v, vlen, &view) != 0 || !lost(c, &view, key, keylen, &p))
         return;
     c->out->lost_data++;
-    if (!grow((void **)&c->data_lost, &c->cap_data, c->n_data, sizeof *c->data_lost)) {
-        c->oom = true;
-        return;
-    }
-    c->data_lost[c->n_data++] = p;
+    (void)push_lost(c, &c->data_lost, &c->n_data, &c->cap_data, &p);
 }
 
 static void on_log(check *c, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
