@@ -270,7 +270,7 @@ bool zkv__response_is_block(const Zkv__Response *r)
 
 void zkv__response_free(Zkv__Response *r)
 {
-    if (r && r->base.unknown_fields == &fast_mark)
+    if (zkv__response_is_block(r))
         free(r);
     else if (r)
         zkv__response__free_unpacked(r, NULL);
