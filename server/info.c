@@ -36,19 +36,20 @@ static int count_key(void *ctx, const uint8_t *key, size_t klen, const zkv_value
     return 0;
 }
 
-static zkv_key_count range_keys(zkv_store *store, const zkv_range *r, uint64_t range_bytes)
+/* The range's keys counted and its bytes (*bytes, zkv_store_range_bytes) in one walk. */
+static zkv_key_count range_keys(zkv_store *store, const zkv_range *r, uint64_t *bytes)
 {
     key_sample k = {0};
-    char err[256];
-    int rc = zkv_store_scan_meta(store, r->start, r->start_len, r->end, r->end_len, count_key, &k,
-                                 err, sizeof err);
+    int rc;
+    *bytes = zkv_store_range_bytes_walk(store, r->start, r->start_len, r->end, r->end_len,
+                                        count_key, &k, &rc);
     if (rc < 0)
         return (zkv_key_count){.keys = k.counted, .at_least = true};
     uint64_t sample_bytes =
         rc == 1 && k.last_fits
             ? zkv_store_approx_size(store, r->start, r->start_len, k.last, k.last_len)
             : 0;
-    return zkv_nodeinfo_key_count(k.counted, rc == 0, sample_bytes, range_bytes);
+    return zkv_nodeinfo_key_count(k.counted, rc == 0, sample_bytes, *bytes);
 }
 
 char *zkv_server_info(void *ctx)
@@ -82,10 +83,9 @@ char *zkv_server_info(void *ctx)
         if (strcmp(r->owner, s->opt->node_id) != 0)
             continue;
         ni.owned++;
-        uint64_t bytes =
-            zkv_store_range_bytes(s->store, r->start, r->start_len, r->end, r->end_len);
+        uint64_t bytes;
+        zkv_key_count_add(&ni.keys, range_keys(s->store, r, &bytes));
         ni.bytes += bytes;
-        zkv_key_count_add(&ni.keys, range_keys(s->store, r, bytes));
     }
     return zkv_nodeinfo_render(&ni, &s->info_ring, zkv_now_ms());
 }

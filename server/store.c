@@ -1466,12 +1466,16 @@ static uint64_t record_weight(const uint8_t *v, size_t vlen)
 
 typedef struct size_sample {
     uint64_t keys, bytes;
+    zkv_store_scan_fn fn; /* the caller's visit of the same keys (NULL: none) */
+    void *ctx;
 } size_sample;
 
 static int sample_size(void *ctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
 {
     size_sample *ss = ctx;
-    (void)key;
+    int rc = ss->fn ? ss->fn(ss->ctx, key, klen, v) : 0;
+    if (rc != 0)
+        return rc;
     if (ss->keys == ZKV_STORE_SIZE_SAMPLE)
         return 1;
     ss->keys++;
@@ -1479,15 +1483,25 @@ static int sample_size(void *ctx, const uint8_t *key, size_t klen, const zkv_val
     return 0;
 }
 
+uint64_t zkv_store_range_bytes_walk(zkv_store *s, const uint8_t *start, size_t slen,
+                                    const uint8_t *end, size_t elen, zkv_store_scan_fn fn,
+                                    void *ctx, int *walked)
+{
+    uint64_t est = zkv_store_approx_size(s, start, slen, end, elen);
+    size_sample ss = {.fn = fn, .ctx = ctx};
+    char err[128];
+    int rc = zkv_store_scan_meta(s, start, slen, end, elen, sample_size, &ss, err, sizeof(err));
+    if (walked)
+        *walked = rc;
+    if (rc < 0)
+        return est;
+    return ss.bytes > est ? ss.bytes : est;
+}
+
 uint64_t zkv_store_range_bytes(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
                                size_t elen)
 {
-    uint64_t est = zkv_store_approx_size(s, start, slen, end, elen);
-    size_sample ss = {0};
-    char err[128];
-    if (zkv_store_scan_meta(s, start, slen, end, elen, sample_size, &ss, err, sizeof(err)) < 0)
-        return est;
-    return ss.bytes > est ? ss.bytes : est;
+    return zkv_store_range_bytes_walk(s, start, slen, end, elen, NULL, NULL, NULL);
 }
 
 int zkv_store_middle_key(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,

@@ -164,6 +164,13 @@ int zkv_store_scan_meta(zkv_store *s, const uint8_t *start, size_t slen, const u
 /* The same keys, start <= key < end (elen 0: no end), in descending order. */
 int zkv_store_scan_reverse(zkv_store *s, const uint8_t *start, size_t slen, const uint8_t *end,
                            size_t elen, zkv_store_scan_fn fn, void *ctx, char *err, size_t errlen);
+/* zkv_store_range_bytes in one walk with a visit of the caller's: fn sees each key the sample sees
+ * first (up to ZKV_STORE_SIZE_SAMPLE + 1 of them) and may stop the walk sooner; *walked
+ * (unless NULL) gets the walk's result as zkv_store_scan_meta's: 1 stopped, 0 the keys ran
+ * out, ZKV_STORE_ERR. */
+uint64_t zkv_store_range_bytes_walk(zkv_store *s, const uint8_t *start, size_t slen,
+                                    const uint8_t *end, size_t elen, zkv_store_scan_fn fn,
+                                    void *ctx, int *walked);
 
 /* Visits range_id's log entries with seq >= from_seq in order (for the log shipper and
  * tests). The callback returns 0 to go on, 1 to stop. Same returns as zkv_store_scan. */

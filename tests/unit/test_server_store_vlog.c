@@ -238,6 +238,53 @@ static void test_sizes(void)
     zkv_store_close(s);
 }
 
+/* A visit that counts keys and stops after `stop` of them (0: never). */
+typedef struct seen_keys {
+    int n, stop;
+} seen_keys;
+
+static int see_key(void *ctx, const uint8_t *key, size_t klen, const zkv_value_view *v)
+{
+    (void)key;
+    (void)klen;
+    (void)v;
+    seen_keys *k = ctx;
+    if (k->stop && k->n == k->stop)
+        return 1;
+    k->n++;
+    return 0;
+}
+
+static void test_bytes_walk(void)
+{
+    /* the range's bytes and a caller's visit of the same keys in one walk (INFO's key count):
+     * the bytes as zkv_store_range_bytes gives them, the visit seeing every key up to the
+     * sample, and the walk's end told apart from a stop */
+    zkv_store *s = open_at("walk", ZKV_STORE_DEFAULT_INLINE_MAX, 0);
+    for (int k = 0; k < 10; k++)
+        CU_ASSERT_EQUAL_FATAL(put_kv(s, "r", k, 0, k == 3 ? 50000 : 10), 0);
+    seen_keys all = {0}, five = {.stop = 5};
+    int walked = -9;
+    uint64_t b = zkv_store_range_bytes_walk(s, NULL, 0, NULL, 0, see_key, &all, &walked);
+    CU_ASSERT_EQUAL(b, zkv_store_range_bytes(s, NULL, 0, NULL, 0));
+    CU_ASSERT(b >= 50000);
+    CU_ASSERT_EQUAL(all.n, 10);
+    CU_ASSERT_EQUAL(walked, 0);
+    b = zkv_store_range_bytes_walk(s, NULL, 0, NULL, 0, see_key, &five, &walked);
+    CU_ASSERT_EQUAL(five.n, 5);
+    CU_ASSERT_EQUAL(walked, 1);
+    CU_ASSERT(b >= 50000); /* key 3 was in the sample */
+    /* more keys than the sample: the walk stops after it */
+    for (int k = 10; k < (int)ZKV_STORE_SIZE_SAMPLE + 50; k++)
+        CU_ASSERT_EQUAL_FATAL(put_kv(s, "r", k, 0, 10), 0);
+    all.n = 0;
+    b = zkv_store_range_bytes_walk(s, NULL, 0, NULL, 0, see_key, &all, &walked);
+    CU_ASSERT_EQUAL(all.n, (int)ZKV_STORE_SIZE_SAMPLE + 1);
+    CU_ASSERT_EQUAL(walked, 1);
+    CU_ASSERT_EQUAL(b, zkv_store_range_bytes(s, NULL, 0, NULL, 0));
+    zkv_store_close(s);
+}
+
 static void test_upgrade_and_damage(void)
 {
     /* written by a store that keeps every value inline (as before the value log) */
@@ -526,6 +573,7 @@ int main(void)
     CU_add_test(s, "inline data dirs upgrade in place; damage is an error",
                 test_upgrade_and_damage);
     CU_add_test(s, "range bytes and split keys weigh value-log values", test_sizes);
+    CU_add_test(s, "range bytes and a visit of its keys in one walk", test_bytes_walk);
     CU_add_test(s, "GC: moves live values, keeps pinned files, loses nothing", test_gc);
     CU_add_test(s, "after a machine restart: lost values name their ranges", test_recover);
     CU_basic_set_mode(CU_BRM_VERBOSE);
