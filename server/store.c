@@ -629,24 +629,6 @@ static bool filter_has(const zkv_store *s, const uint8_t *key, size_t klen)
     return (s->pending_filter[h / 64] >> (h % 64)) & 1u;
 }
 
-/* Every staged change of 'd' + key (put, delete, snapshot item) calls this with the value
- * record it stages (NULL: a deletion): a read of key then commits first (filter), and the
- * row cache holds key's state as of that commit (write-through, see the top), so a read
- * after a write does not have to go to LevelDB. */
-static void stage_data_key(zkv_store *s, const uint8_t *key, size_t klen, const uint8_t *rec,
-                           size_t rlen)
-{
-    filter_add(s, key, klen);
-    if (!s->rc)
-        return;
-    if (s->rc_bypass)
-        zkv_rowcache_invalidate(s->rc, key, klen);
-    else if (rec)
-        zkv_rowcache_put(s->rc, key, klen, rec, rlen); /* not cached: old entry dropped */
-    else
-        zkv_rowcache_put_missing(s->rc, key, klen);
-}
-
 /* The row-cache tag of a value-log value: where it is (file and offset), so the GC learns
  * from a cached entry whether a record is live without a LevelDB read. 0 when a pointer
  * does not fit (file >= 2^24 or offset >= 2^40): such values are not cached. */
@@ -682,6 +664,41 @@ static zkv_rowcache_entry *cache_value(zkv_rowcache *rc, const uint8_t *key, siz
 static zkv_rowcache_entry *cache_peek(zkv_store *s, const uint8_t *key, size_t klen)
 {
     return s->rc && !s->rc_bypass ? zkv_rowcache_peek(s->rc, key, klen) : NULL;
+}
+
+/* A staged change of key kills its value-log record the row cache knows of (tagged): its
+ * bytes (but the range id's) count against its file, the GC's estimate of what is live. */
+static void note_dead(zkv_store *s, const uint8_t *key, size_t klen)
+{
+    zkv_rowcache_entry *e = cache_peek(s, key, klen);
+    uint64_t tag = e ? zkv_rowcache_entry_tag(e) : 0;
+    if (!tag)
+        return;
+    size_t rlen;
+    (void)zkv_rowcache_entry_record(e, &rlen);
+    zkv_vptr p;
+    tag_where(tag, &p);
+    uint64_t vlen = rlen > ZKV_REC_VALUE_HDR ? rlen - ZKV_REC_VALUE_HDR : 0;
+    zkv_vlog_note_dead(s->vlog, p.file, ZKV_VLOG_REC_HDR + klen + vlen);
+}
+
+/* Every staged change of 'd' + key (put, delete, snapshot item) calls this with the value
+ * record it stages (NULL: a deletion): a read of key then commits first (filter), and the
+ * row cache holds key's state as of that commit (write-through, see the top), so a read
+ * after a write does not have to go to LevelDB. */
+static void stage_data_key(zkv_store *s, const uint8_t *key, size_t klen, const uint8_t *rec,
+                           size_t rlen)
+{
+    note_dead(s, key, klen);
+    filter_add(s, key, klen);
+    if (!s->rc)
+        return;
+    if (s->rc_bypass)
+        zkv_rowcache_invalidate(s->rc, key, klen);
+    else if (rec)
+        zkv_rowcache_put(s->rc, key, klen, rec, rlen); /* not cached: old entry dropped */
+    else
+        zkv_rowcache_put_missing(s->rc, key, klen);
 }
 
 /* A 'd' key is deleted in the batch without the filter (delete_prefix): drop the whole
@@ -831,6 +848,7 @@ static int stage_data_value(zkv_store *s, const uint8_t *key, size_t klen, const
         stage_data_key(s, key, klen, rec, rlen);
         return 0;
     }
+    note_dead(s, key, klen);
     filter_add(s, key, klen);
     if (!tag) {
         zkv_rowcache_invalidate(s->rc, key, klen);
@@ -2345,6 +2363,13 @@ static int data_pointer(zkv_store *s, const uint8_t *key, size_t klen, zkv_vptr 
     return rc;
 }
 
+/* Conservative: whether any entry of r's range's log at r's seq may point at r. */
+static bool log_may_hold(zkv_store *s, const zkv_vlog_rec *r)
+{
+    const range *rg = r->range_id[0] ? range_find(s, r->range_id) : NULL;
+    return rg && rg->first_seq && r->seq >= rg->first_seq && r->seq <= rg->st.last_seq;
+}
+
 int zkv__store_vlog_refs(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t errlen)
 {
     zkv_vptr p;
@@ -2353,15 +2378,13 @@ int zkv__store_vlog_refs(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t 
     if (rc < 0)
         return rc;
     int refs = rc == 1 && p.file == r->at.file && p.off == r->at.off ? ZKV_VLOG_REF_DATA : 0;
-    /* Conservative: any entry of the range's log at that seq may point here. */
-    const range *rg = r->range_id[0] ? range_find(s, r->range_id) : NULL;
-    if (rg && rg->first_seq && r->seq >= rg->first_seq && r->seq <= rg->st.last_seq)
-        refs |= ZKV_VLOG_REF_LOG;
-    return refs;
+    return log_may_hold(s, r) ? refs | ZKV_VLOG_REF_LOG : refs;
 }
 
 int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t errlen)
 {
+    if (log_may_hold(s, r))
+        return ZKV_VLOG_MOVE_PINNED;
     zkv_vptr p;
     zkv_value_meta m;
     int rc = data_pointer(s, r->key, r->klen, &p, &m, err, errlen);

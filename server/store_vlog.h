@@ -27,7 +27,9 @@ size_t zkv__store_snapshots(const zkv_store *s);
 int zkv__store_vlog_refs(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t errlen);
 /* When the key's data record still points at r, appends r's value anew and stages the data
  * record pointing there (same version and expiry): 1, else 0, or ZKV_STORE_ERR (also for a
- * record whose CRC fails: its value is not copied under a fresh CRC). */
+ * record whose CRC fails: its value is not copied under a fresh CRC). A record a range's log
+ * may still point at (ZKV_VLOG_REF_LOG) is not moved: ZKV_VLOG_MOVE_PINNED. */
+#define ZKV_VLOG_MOVE_PINNED 2
 int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t errlen);
 /* Commits, then asks for everything written so far to be made durable on a thread
  * (bgsync.h: the value log's files fdatasynced, then a synced LevelDB write). Returns the

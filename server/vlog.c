@@ -33,6 +33,7 @@ typedef struct vfile {
     int fd;        /* -1 until read or written */
     uint64_t size; /* bytes flushed */
     bool dirty;    /* written since its last fdatasync */
+    uint64_t dead; /* bytes of its records known overwritten or deleted (zkv_vlog_note_dead) */
 } vfile;
 
 struct zkv_vlog {
@@ -530,6 +531,19 @@ size_t zkv_vlog_files(const zkv_vlog *v, uint32_t *nums, uint64_t *bytes, size_t
         bytes[i] = v->files[i].size;
     }
     return v->n;
+}
+
+void zkv_vlog_note_dead(zkv_vlog *v, uint32_t file, uint64_t bytes)
+{
+    vfile *f = find(v, file);
+    if (f)
+        f->dead += bytes;
+}
+
+uint64_t zkv_vlog_dead(const zkv_vlog *v, uint32_t file)
+{
+    const vfile *f = find(v, file);
+    return f ? f->dead : 0;
 }
 
 uint32_t zkv_vlog_active(const zkv_vlog *v)

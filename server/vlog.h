@@ -69,6 +69,12 @@ int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, b
 
 /* The files, oldest first: numbers and sizes; returns the count (copies at most max). */
 size_t zkv_vlog_files(const zkv_vlog *v, uint32_t *nums, uint64_t *bytes, size_t max);
+/* Counts bytes of file's records as dead (their key was overwritten or deleted; the store
+ * tells what it knows from its row cache): the GC's estimate of a file's live share between
+ * its reads of it. Kept in memory only; unknown files are ignored. */
+void zkv_vlog_note_dead(zkv_vlog *v, uint32_t file, uint64_t bytes);
+/* The dead bytes counted for file since it was written or this process started (0: none). */
+uint64_t zkv_vlog_dead(const zkv_vlog *v, uint32_t file);
 /* The file appends go to (0: none yet). Every other file is closed for appends. */
 uint32_t zkv_vlog_active(const zkv_vlog *v);
 /* Deletes a file closed for appends. */

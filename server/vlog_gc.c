@@ -12,6 +12,9 @@
 #include <string.h>
 
 #define MAX_LIVE 0.5
+/* A file the counted deaths take this low is moved; lower than MAX_LIVE, since such a file
+ * is moved the moment it gets there (docs/internals.md, "Value log") */
+#define LOW_LIVE 0.2
 #define CREDIT_CAP ((uint64_t)64 << 20)
 #define MIN_STEP ((size_t)256 << 10) /* credit gathers to this before a step reads */
 
@@ -33,6 +36,7 @@ struct zkv_vlog_gc {
     size_t n_doomed, doomed_cap;
     uint64_t read, moved, removed, pinned_skips;
     uint64_t pass; /* forced passes so far */
+    bool listed;   /* the files from before this process started were listed */
 };
 
 zkv_vlog_gc *zkv__vlog_gc_create(void)
@@ -64,13 +68,17 @@ static bool is_doomed(const zkv_vlog_gc *g, uint32_t num)
 }
 
 /* Brings f up to the value log's closed files, keeping what was measured. */
-static int relist(zkv_vlog_gc *g, const zkv_vlog *v)
+/* The closed files, relisted when the value log's files changed: a new one is closed as of
+ * appended (the first listing's files are from before, their deaths unknown). */
+static int relist(zkv_vlog_gc *g, const zkv_vlog *v, uint64_t appended)
 {
     uint64_t files, bytes;
     zkv_vlog_totals(v, &files, &bytes);
     uint32_t active = zkv_vlog_active(v);
-    if (files == g->listed_files && active == g->listed_active)
+    if (files == g->listed_files && active == g->listed_active) {
+        g->listed = true;
         return 0;
+    }
     uint32_t *nums = malloc((files + 1) * sizeof(*nums));
     uint64_t *sizes = malloc((files + 1) * sizeof(*sizes));
     zkv_vlog_file_gc *nf = calloc(files + 1, sizeof(*nf));
@@ -89,8 +97,11 @@ static int relist(zkv_vlog_gc *g, const zkv_vlog *v)
         if (j < g->n && g->f[j].num == nums[i])
             nf[k] = g->f[j];
         else
-            nf[k] = (zkv_vlog_file_gc){
-                .num = nums[i], .bytes = sizes[i], .live = sizes[i], .measured_at = ZKV_VLOG_NEVER};
+            nf[k] = (zkv_vlog_file_gc){.num = nums[i],
+                                       .bytes = sizes[i],
+                                       .live = sizes[i],
+                                       .measured_at = ZKV_VLOG_NEVER,
+                                       .listed_at = g->listed ? appended : ZKV_VLOG_NEVER};
         k++;
     }
     free(nums);
@@ -100,6 +111,7 @@ static int relist(zkv_vlog_gc *g, const zkv_vlog *v)
     g->n = k;
     g->listed_files = files;
     g->listed_active = active;
+    g->listed = true;
     return 0;
 }
 
@@ -140,6 +152,8 @@ static int move_rec(void *vctx, const zkv_vlog_rec *r)
     int rc = zkv__store_vlog_move(c->s, r, c->err, c->errlen);
     if (rc < 0)
         return -1;
+    if (rc == ZKV_VLOG_MOVE_PINNED)
+        return 2; /* a range's log may still point here: the file stays */
     if (rc == 1)
         c->g->moved += r->at.rec_len;
     return 0;
@@ -219,9 +233,17 @@ static int job_step(zkv_vlog_gc *g, zkv_store *s, uint64_t appended, uint64_t pa
         g->off = f->bytes; /* the rest of a damaged file is garbage */
     *used = g->off > before ? (size_t)(g->off - before) : 1;
     g->read += g->off - before;
-    if (rc == 2) { /* pinned: measured as far as needed, and it stays */
+    if (rc == 2) { /* pinned: read as far as needed, and it stays */
+        if (g->moving) {
+            /* what was moved before the pinned record stays moved (its copies here dead) */
+            if (zkv_store_pending(s) && zkv_store_commit(s, err, errlen) != 0)
+                return -1;
+            f->live = zkv_vlog_plan_live(f);
+            g->pinned = f->pinned ? f->pinned : 1;
+        }
         f->pinned = g->pinned;
         f->measured_at = appended;
+        f->dead_at = f->dead;
         f->pass = pass;
         g->pinned_skips++;
         g->job = false;
@@ -243,6 +265,7 @@ static int job_step(zkv_vlog_gc *g, zkv_store *s, uint64_t appended, uint64_t pa
     f->live = g->live;
     f->pinned = 0;
     f->measured_at = appended;
+    f->dead_at = f->dead; /* deaths during the read may be counted twice: an upper bound still */
     f->pass = pass;
     if (zkv_vlog_plan_rewrite(f, MAX_LIVE)) {
         g->moving = true;
@@ -266,35 +289,40 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
     g->credit = zkv_vlog_plan_credit(g->credit, g->seen_appended, appended, CREDIT_CAP);
     g->credit = g->credit + bonus > CREDIT_CAP ? CREDIT_CAP : g->credit + bonus;
     g->seen_appended = appended;
-    size_t budget = force || g->credit >= max_bytes ? max_bytes : (size_t)g->credit;
-    if (budget == 0 || (!force && budget < max_bytes && budget < MIN_STEP && g->n_doomed == 0))
-        return 0;
-    if (relist(g, v) != 0) {
+    /* listed at every call, so that a file is known from when it was closed */
+    if (relist(g, v, appended) != 0) {
         set_err(err, errlen, "out of memory");
         return ZKV_STORE_ERR;
     }
+    size_t budget = force || g->credit >= max_bytes ? max_bytes : (size_t)g->credit;
+    if (budget == 0 || (!force && budget < max_bytes && budget < MIN_STEP && g->n_doomed == 0))
+        return 0;
     uint64_t pass = force ? ++g->pass : 0;
     if (force && g->job && !g->moving)
         g->job = false; /* a forced pass measures afresh */
     while (budget > 0) {
         if (!g->job) {
+            for (size_t k = 0; k < g->n; k++)
+                g->f[k].dead = zkv_vlog_dead(v, g->f[k].num);
             zkv_vlog_stats st;
             zkv_store_vlog_stats(s, &st);
             long i = zkv_vlog_plan_pick(g->f, g->n, appended, st.live_estimate,
-                                        zkv_vlog_file_bytes(v), MAX_LIVE, pass);
+                                        zkv_vlog_file_bytes(v), MAX_LIVE, LOW_LIVE, pass);
             if (i < 0)
                 break;
-            /* A file measured before and due again is about max_live by now: moved in one
-             * pass. A first measure (or a pinned file's) only counts. */
+            /* A file known low, or measured before and due again (about max_live by now), is
+             * moved in one pass; a move stops at a record a range's log may point at. A first
+             * measure (or a pinned file's) only counts. */
             g->job = true;
-            g->moving = !pass && g->f[i].measured_at != ZKV_VLOG_NEVER && !g->f[i].pinned;
+            g->moving = !pass && (zkv_vlog_plan_low(&g->f[i], LOW_LIVE) ||
+                                  (g->f[i].measured_at != ZKV_VLOG_NEVER && !g->f[i].pinned));
             g->file = g->f[i].num;
             g->off = g->live = g->pinned = 0;
         }
         size_t used;
         if (job_step(g, s, appended, pass, budget, &used, err, errlen) != 0)
             return ZKV_STORE_ERR;
-        if (relist(g, v) != 0) {
+        if (relist(g, v, appended) != 0) {
             set_err(err, errlen, "out of memory");
             return ZKV_STORE_ERR;
         }
@@ -313,7 +341,7 @@ void zkv_store_vlog_stats(const zkv_store *s, zkv_vlog_stats *out)
     uint64_t closed = 0, estimate = 0;
     for (size_t i = 0; i < g->n; i++) {
         closed += g->f[i].bytes;
-        estimate += g->f[i].live;
+        estimate += zkv_vlog_plan_live(&g->f[i]);
     }
     out->live_estimate = estimate + (out->bytes > closed ? out->bytes - closed : 0);
     out->appended = zkv__store_vlog_appended(s);

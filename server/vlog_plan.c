@@ -19,8 +19,28 @@ uint64_t zkv_vlog_plan_wait(double share, double max_live, uint64_t live_total)
     return (uint64_t)((double)live_total * ln_ge1(share / max_live));
 }
 
+uint64_t zkv_vlog_plan_live(const zkv_vlog_file_gc *f)
+{
+    uint64_t base = f->measured_at == ZKV_VLOG_NEVER ? f->bytes : f->live;
+    uint64_t since = f->measured_at == ZKV_VLOG_NEVER ? f->dead
+                     : f->dead > f->dead_at           ? f->dead - f->dead_at
+                                                      : 0;
+    return base > since ? base - since : 0;
+}
+
+bool zkv_vlog_plan_low(const zkv_vlog_file_gc *f, double max_live)
+{
+    return f->bytes > 0 && (double)zkv_vlog_plan_live(f) <= (double)f->bytes * max_live;
+}
+
+/* Whether `wait` (at least recheck) appended bytes passed since `since`. */
+static bool waited(uint64_t appended, uint64_t since, uint64_t wait, uint64_t recheck)
+{
+    return appended - since >= (wait > recheck ? wait : recheck);
+}
+
 long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, uint64_t live_total,
-                        uint64_t recheck, double max_live, uint64_t pass)
+                        uint64_t recheck, double max_live, double low_live, uint64_t pass)
 {
     for (size_t i = 0; i < n; i++) {
         uint64_t at = f[i].measured_at;
@@ -29,13 +49,21 @@ long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, 
                 return (long)i;
             continue;
         }
-        if (at == ZKV_VLOG_NEVER)
-            return (long)i;
         if (f[i].pinned)
             return appended - at >= recheck ? (long)i : -1;
-        double share = f[i].bytes ? (double)f[i].live / (double)f[i].bytes : 0;
-        uint64_t wait = zkv_vlog_plan_wait(share, max_live, live_total);
-        if (appended - at >= (wait > recheck ? wait : recheck))
+        if (zkv_vlog_plan_low(&f[i], low_live))
+            return (long)i;
+        if (at == ZKV_VLOG_NEVER) {
+            /* The counted deaths make a file low about when uniform overwrites would have
+             * taken it to low_live; a file still not low when they would have taken it to
+             * low_live squared is measured: the row cache did not see its deaths. */
+            uint64_t late = zkv_vlog_plan_wait(1.0, low_live * low_live, live_total);
+            if (f[i].listed_at == ZKV_VLOG_NEVER || waited(appended, f[i].listed_at, late, recheck))
+                return (long)i;
+            continue;
+        }
+        double share = f[i].bytes ? (double)zkv_vlog_plan_live(&f[i]) / (double)f[i].bytes : 0;
+        if (waited(appended, at, zkv_vlog_plan_wait(share, max_live, live_total), recheck))
             return (long)i;
     }
     return -1;

@@ -30,14 +30,30 @@ typedef struct zkv_vlog_file_gc {
     uint64_t pinned;      /* of those, records a range's log may still point at */
     uint64_t measured_at; /* appended bytes at the last measure (ZKV_VLOG_NEVER: none) */
     uint64_t pass;        /* the forced pass that measured it last (0: none) */
+    uint64_t dead;        /* bytes the writes are known to have killed since it was written */
+    uint64_t dead_at;     /* dead at the last measure */
+    uint64_t listed_at;   /* appended bytes when it was closed (ZKV_VLOG_NEVER: before this
+                           * process started, its deaths unknown) */
 } zkv_vlog_file_gc;
 
-/* The index of the file to measure next, or -1: the oldest never measured, or due again
- * (zkv_vlog_plan_wait after its measure, `recheck` for a pinned one), where a pinned file
- * not yet due stops the search. A forced pass (pass > 0) takes every file it has not
- * measured yet instead. live_total: the value log's live bytes as known. */
+/* An upper bound of f's live bytes now: its measure less the deaths counted since, or
+ * before a measure its bytes less the deaths counted. */
+uint64_t zkv_vlog_plan_live(const zkv_vlog_file_gc *f);
+/* Whether f is known to be at most low_live live (zkv_vlog_plan_live): it is moved in one
+ * pass, without a measure first. */
+bool zkv_vlog_plan_low(const zkv_vlog_file_gc *f, double low_live);
+
+/* The index of the file to read next, or -1, oldest first: a pinned file when `recheck`
+ * appended bytes passed since its last read (not yet: it stops the search); a file known
+ * low (zkv_vlog_plan_low at low_live); a file from before this process started, never
+ * measured; a file never measured and still not low once the wait for an all-live file to
+ * fall to low_live squared (at least `recheck`) passed since it was closed; a measured file
+ * once
+ * zkv_vlog_plan_wait (at least `recheck`) passed since its measure. A forced pass (pass >
+ * 0) takes every file it has not measured yet instead. live_total: the value log's live
+ * bytes as known. */
 long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, uint64_t live_total,
-                        uint64_t recheck, double max_live, uint64_t pass);
+                        uint64_t recheck, double max_live, double low_live, uint64_t pass);
 /* Appended bytes after which a file measured at live share `share` falls to max_live if
  * writes overwrite live_total bytes of live values uniformly: live_total * ln(share /
  * max_live) (0 at or below max_live). */
