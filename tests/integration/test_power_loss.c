@@ -159,27 +159,7 @@ static void test_power_loss(void)
     CU_ASSERT(it_log_count(g_cl.servers[VICTIM].log, "were forgotten and are rebuilt") == 1);
     CU_ASSERT_EQUAL(it_read_keys(g_client, N_KEYS, g_gen), 0);
     /* every copy, the victim's included, holds every key's last value */
-    zkt_ldb *db[N_SERVERS];
-    it_stop_all_open_ldb(&g_cl, db);
-    static uint8_t want[IT_VAL_MAX];
-    int bad[N_SERVERS] = {0};
-    for (int i = 0; i < N_KEYS; i++) {
-        uint8_t key[IT_KEY_MAX];
-        size_t kl = it_key(i, key), wl = it_value(i, g_gen[i], want);
-        for (int s = 0; s < N_SERVERS; s++) {
-            uint8_t *got = NULL;
-            size_t gl = 0;
-            int f = zkt_ldb_get(db[s], key, kl, &got, &gl, NULL, NULL);
-            if (f != 1 || gl != wl || memcmp(got, want, wl) != 0)
-                bad[s]++;
-            free(got);
-        }
-    }
-    for (int s = 0; s < N_SERVERS; s++) {
-        zkt_log("%s: %d of %d keys wrong or unreadable", g_cl.servers[s].id, bad[s], N_KEYS);
-        CU_ASSERT_EQUAL(bad[s], 0);
-        zkt_ldb_close(db[s]);
-    }
+    it_check_all_copies(&g_cl, N_KEYS, g_gen);
 }
 
 int main(void)
