@@ -13,8 +13,10 @@
 
 #define MAX_LIVE 0.5
 /* A file the counted deaths take this low is moved; lower than MAX_LIVE, since such a file
- * is moved the moment it gets there (docs/internals.md, "Value log") */
-#define LOW_LIVE 0.2
+ * is moved the moment it gets there: x / (1 - x) bytes moved per byte written (0.11), and
+ * the space ln(1/x) / (1 - x) times the live bytes (2.6) under uniform overwrites
+ * (docs/internals.md, "Value log") */
+#define LOW_LIVE 0.1
 #define CREDIT_CAP ((uint64_t)64 << 20)
 #define MIN_STEP ((size_t)256 << 10) /* credit gathers to this before a step reads */
 

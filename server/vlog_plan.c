@@ -33,10 +33,10 @@ bool zkv_vlog_plan_low(const zkv_vlog_file_gc *f, double max_live)
     return f->bytes > 0 && (double)zkv_vlog_plan_live(f) <= (double)f->bytes * max_live;
 }
 
-/* Whether `wait` (at least recheck) appended bytes passed since `since`. */
-static bool waited(uint64_t appended, uint64_t since, uint64_t wait, uint64_t recheck)
+/* wait, at least recheck. */
+static uint64_t wait_or(uint64_t wait, uint64_t recheck)
 {
-    return appended - since >= (wait > recheck ? wait : recheck);
+    return wait > recheck ? wait : recheck;
 }
 
 long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, uint64_t live_total,
@@ -54,16 +54,22 @@ long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, 
         if (zkv_vlog_plan_low(&f[i], low_live))
             return (long)i;
         if (at == ZKV_VLOG_NEVER) {
-            /* The counted deaths make a file low about when uniform overwrites would have
-             * taken it to low_live; a file still not low when they would have taken it to
-             * low_live squared is measured: the row cache did not see its deaths. */
-            uint64_t late = zkv_vlog_plan_wait(1.0, low_live * low_live, live_total);
-            if (f[i].listed_at == ZKV_VLOG_NEVER || waited(appended, f[i].listed_at, late, recheck))
+            if (f[i].listed_at == ZKV_VLOG_NEVER)
+                return (long)i; /* from before this start: its deaths unknown */
+            /* Once uniform overwrites would have taken it to max_live, a file whose counted
+             * deaths fall short of that (by a tenth) is measured: the row cache did not see
+             * all of them. Else the counts make it low; failing that it is measured once
+             * they would have taken it to half of low_live. */
+            uint64_t since = appended - f[i].listed_at;
+            bool silent = (double)f[i].dead < (double)f[i].bytes * (1 - max_live) * 0.9;
+            if ((silent &&
+                 since >= wait_or(zkv_vlog_plan_wait(1.0, max_live, live_total), recheck)) ||
+                since >= wait_or(zkv_vlog_plan_wait(1.0, low_live / 2, live_total), recheck))
                 return (long)i;
             continue;
         }
         double share = f[i].bytes ? (double)zkv_vlog_plan_live(&f[i]) / (double)f[i].bytes : 0;
-        if (waited(appended, at, zkv_vlog_plan_wait(share, max_live, live_total), recheck))
+        if (appended - at >= wait_or(zkv_vlog_plan_wait(share, max_live, live_total), recheck))
             return (long)i;
     }
     return -1;

@@ -46,12 +46,12 @@ bool zkv_vlog_plan_low(const zkv_vlog_file_gc *f, double low_live);
 /* The index of the file to read next, or -1, oldest first: a pinned file when `recheck`
  * appended bytes passed since its last read (not yet: it stops the search); a file known
  * low (zkv_vlog_plan_low at low_live); a file from before this process started, never
- * measured; a file never measured and still not low once the wait for an all-live file to
- * fall to low_live squared (at least `recheck`) passed since it was closed; a measured file
- * once
- * zkv_vlog_plan_wait (at least `recheck`) passed since its measure. A forced pass (pass >
- * 0) takes every file it has not measured yet instead. live_total: the value log's live
- * bytes as known. */
+ * measured; a file never measured once uniform overwrites would have taken it to max_live
+ * when its counted deaths are short of that by more than a tenth (the row cache did not
+ * see them all), or else once they would have taken it to half of low_live; a measured
+ * file once zkv_vlog_plan_wait passed since its measure. Waits are at least `recheck`. A
+ * forced pass (pass > 0) takes every file it has not measured yet instead. live_total: the
+ * value log's live bytes as known. */
 long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, uint64_t live_total,
                         uint64_t recheck, double max_live, double low_live, uint64_t pass);
 /* Appended bytes after which a file measured at live share `share` falls to max_live if

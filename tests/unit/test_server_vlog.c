@@ -383,11 +383,19 @@ static void test_plan(void)
     CU_ASSERT_EQUAL(zkv_vlog_plan_live(&f[0]), 50);
     CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1010, 1000, 50, 0.5, 0.5, 0), 0);
     f[0].dead_at = 15;
-    /* the counters silent (values not in the row cache): measured once an all-live file
-     * would have fallen to a quarter, after 1000 * ln 4 */
-    f[0].measured_at = 2380;
+    /* the counters silent (values not in the row cache): measured once uniform overwrites
+     * would have taken an all-live file to max_live, after 1000 * ln 2 */
+    f[0].measured_at = 1600; /* 60% live: due 182 later */
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1692, 1000, 50, 0.5, 0.5, 0), -1);
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1693, 1000, 50, 0.5, 0.5, 0), 1);
+    /* counting (45 of the 50 bytes uniform overwrites would have killed): trusted until
+     * they would have taken it to half of low_live, 1000 * ln 4 */
+    f[1].dead = f[2].dead = 45;
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1693, 1000, 50, 0.5, 0.5, 0), -1);
+    f[0].measured_at = 2300;
     CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 2385, 1000, 50, 0.5, 0.5, 0), -1);
     CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 2386, 1000, 50, 0.5, 0.5, 0), 1);
+    f[1].dead = f[2].dead = 0;
     /* a pinned file is the frontier: read again after recheck, and nothing younger before
      * it, low or not */
     f[0].measured_at = 1100;
