@@ -494,16 +494,18 @@ int zkv_vlog_scan(zkv_vlog *v, uint32_t file, uint64_t *off, size_t max_bytes, b
         v->map_file = file;
     }
     const uint8_t *base = v->map;
+    /* f is not used past here: fn may append, and a new file reallocates v->files */
+    const uint64_t size = f->size;
     size_t seen = 0;
     char id[256];
     for (;;) {
-        if (*off >= f->size) {
+        if (*off >= size) {
             unmap_scan(v); /* done with it */
             return 0;
         }
         if (seen > 0 && seen >= max_bytes)
             return 1;
-        uint64_t left = f->size - *off;
+        uint64_t left = size - *off;
         const uint8_t *h = base + *off;
         uint64_t rl = left < ZKV_VLOG_REC_HDR ? UINT64_MAX
                                               : (uint64_t)ZKV_VLOG_REC_HDR + h[5] +

@@ -223,6 +223,63 @@ static void test_scan_rollover_reopen(void)
     zkv_vlog_close(v);
 }
 
+/* A GC move as a scan sees it: each record visited is appended anew (and flushed), so the
+ * scan's callback adds files, and the log's file table grows under it. */
+typedef struct copier {
+    zkv_vlog *v;
+    int n;
+} copier;
+
+static int copy_rec(void *ctx, const zkv_vlog_rec *r)
+{
+    copier *c = ctx;
+    zkv_vptr p;
+    if (zkv_vlog_append(c->v, r->range_id, r->seq, r->key, r->klen, r->value, r->at.vlen, &p, err,
+                        sizeof(err)) != 0 ||
+        zkv_vlog_flush(c->v, false, err, sizeof(err)) != 0)
+        return -1;
+    c->n++;
+    return 0;
+}
+
+static void test_scan_while_appending(void)
+{
+    /* 14 closed files of three 4 KB records, then a scan of the first that appends a file's
+     * worth at every record: 16 files and more, past the table's first size (16) */
+    zkv_vlog *v = open_log("grow", 10000);
+    uint8_t val[4000];
+    zkv_vptr p;
+    for (int i = 0; i < 45; i++) {
+        fill(val, sizeof val, (unsigned)i);
+        CU_ASSERT_EQUAL_FATAL(zkv_vlog_append(v, "r", (uint64_t)i + 1, (const uint8_t *)"key", 3,
+                                              val, sizeof val, &p, err, sizeof(err)),
+                              0);
+        CU_ASSERT_EQUAL_FATAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
+    }
+    uint64_t files, bytes;
+    zkv_vlog_totals(v, &files, &bytes);
+    CU_ASSERT_EQUAL(files, 15);
+    copier c = {.v = v};
+    uint64_t off = 0;
+    bool damaged;
+    CU_ASSERT_EQUAL(
+        zkv_vlog_scan(v, 1, &off, 1 << 20, true, copy_rec, &c, &damaged, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.n, 3);
+    CU_ASSERT_FALSE(damaged);
+    /* and once more over a file while each record adds three files */
+    for (int k = 0; k < 3; k++) {
+        off = 0;
+        c.n = 0;
+        CU_ASSERT_EQUAL(zkv_vlog_scan(v, (uint32_t)(2 + k), &off, 1 << 20, true, copy_rec, &c,
+                                      &damaged, err, sizeof(err)),
+                        0);
+        CU_ASSERT_EQUAL(c.n, 3);
+    }
+    zkv_vlog_totals(v, &files, &bytes);
+    CU_ASSERT(files > 16);
+    zkv_vlog_close(v);
+}
+
 static ino_t inode_of(const char *path)
 {
     struct stat st;
@@ -459,6 +516,7 @@ int main(void)
     CU_add_test(s, "scan, rollover, torn tail, reopen, remove", test_scan_rollover_reopen);
     CU_add_test(s, "spare files: kept, reused, dropped at open", test_spares);
     CU_add_test(s, "descriptors of closed files capped", test_fd_cap);
+    CU_add_test(s, "a scan whose callback appends files", test_scan_while_appending);
     CU_add_test(s, "GC plan: pick, rewrite, credit", test_plan);
     CU_add_test(s, "recovery plan: beyond the mark, ranges or all", test_recover_plan);
     CU_basic_set_mode(CU_BRM_VERBOSE);
