@@ -288,6 +288,10 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
     if (reap(g, s, err, errlen) != 0)
         return ZKV_STORE_ERR;
     uint64_t appended = zkv__store_vlog_appended(s);
+    /* Credit saved while nothing was due is spent at most at twice the rate it comes in
+     * (and MIN_STEP), not in one long step: the loop waits for a step. */
+    uint64_t paid = zkv_vlog_plan_credit(0, g->seen_appended, appended, UINT64_MAX / 4) + bonus;
+    uint64_t spend = 2 * paid + MIN_STEP;
     g->credit = zkv_vlog_plan_credit(g->credit, g->seen_appended, appended, CREDIT_CAP);
     g->credit = g->credit + bonus > CREDIT_CAP ? CREDIT_CAP : g->credit + bonus;
     g->seen_appended = appended;
@@ -297,6 +301,8 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
         return ZKV_STORE_ERR;
     }
     size_t budget = force || g->credit >= max_bytes ? max_bytes : (size_t)g->credit;
+    if (!force && budget > spend)
+        budget = (size_t)spend;
     if (budget == 0 || (!force && budget < max_bytes && budget < MIN_STEP && g->n_doomed == 0))
         return 0;
     uint64_t pass = force ? ++g->pass : 0;

@@ -66,7 +66,7 @@ long zkv_vlog_plan_pick(const zkv_vlog_file_gc *f, size_t n, uint64_t appended, 
                  since >= wait_or(zkv_vlog_plan_wait(1.0, max_live, live_total), recheck)) ||
                 since >= wait_or(zkv_vlog_plan_wait(1.0, low_live / 2, live_total), recheck))
                 return (long)i;
-            continue;
+            return -1; /* oldest first: younger files die later under uniform overwrites */
         }
         double share = f[i].bytes ? (double)zkv_vlog_plan_live(&f[i]) / (double)f[i].bytes : 0;
         if (appended - at >= wait_or(zkv_vlog_plan_wait(share, max_live, live_total), recheck))

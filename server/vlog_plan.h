@@ -48,7 +48,8 @@ bool zkv_vlog_plan_low(const zkv_vlog_file_gc *f, double low_live);
  * low (zkv_vlog_plan_low at low_live); a file from before this process started, never
  * measured; a file never measured once uniform overwrites would have taken it to max_live
  * when its counted deaths are short of that by more than a tenth (the row cache did not
- * see them all), or else once they would have taken it to half of low_live; a measured
+ * see them all), or else once they would have taken it to half of low_live (not yet: it
+ * stops the search, as moving younger files first cost PUT p99s); a measured
  * file once zkv_vlog_plan_wait passed since its measure. Waits are at least `recheck`. A
  * forced pass (pass > 0) takes every file it has not measured yet instead. live_total: the
  * value log's live bytes as known. */

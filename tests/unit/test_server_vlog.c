@@ -428,12 +428,15 @@ static void test_plan(void)
     f[1].listed_at = f[2].listed_at = 1000;
     CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1010, 1000, 50, 0.5, 0.5, 0), -1);
     CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1182, 1000, 50, 0.5, 0.5, 0), 0);
-    /* a file the counted deaths make low is taken at once (the younger before the older) */
+    /* a file the counted deaths make low is taken at once, but not before an older one
+     * never measured and not yet due */
     f[2].dead = 60;
     CU_ASSERT_EQUAL(zkv_vlog_plan_live(&f[2]), 40);
     CU_ASSERT_TRUE(zkv_vlog_plan_low(&f[2], 0.5));
-    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1010, 1000, 50, 0.5, 0.5, 0), 2);
-    f[2].dead = 0;
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1010, 1000, 50, 0.5, 0.5, 0), -1);
+    f[1].dead = 50;
+    CU_ASSERT_EQUAL(zkv_vlog_plan_pick(f, 3, 1010, 1000, 50, 0.5, 0.5, 0), 1);
+    f[1].dead = f[2].dead = 0;
     /* deaths since a measure count against it: 60 - (15 - 5) = 50, low */
     f[0].dead = 15;
     f[0].dead_at = 5;
