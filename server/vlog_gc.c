@@ -69,9 +69,9 @@ static bool is_doomed(const zkv_vlog_gc *g, uint32_t num)
     return false;
 }
 
-/* Brings f up to the value log's closed files, keeping what was measured. */
-/* The closed files, relisted when the value log's files changed: a new one is closed as of
- * appended (the first listing's files are from before, their deaths unknown). */
+/* Brings f up to the value log's closed files when they changed, keeping what was measured:
+ * a new one is closed as of appended (the first listing's files are from before this
+ * process started, their deaths unknown). */
 static int relist(zkv_vlog_gc *g, const zkv_vlog *v, uint64_t appended)
 {
     uint64_t files, bytes;
@@ -292,8 +292,7 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
      * (and MIN_STEP), not in one long step: the loop waits for a step. */
     uint64_t paid = zkv_vlog_plan_credit(0, g->seen_appended, appended, UINT64_MAX / 4) + bonus;
     uint64_t spend = 2 * paid + MIN_STEP;
-    g->credit = zkv_vlog_plan_credit(g->credit, g->seen_appended, appended, CREDIT_CAP);
-    g->credit = g->credit + bonus > CREDIT_CAP ? CREDIT_CAP : g->credit + bonus;
+    g->credit = g->credit + paid > CREDIT_CAP ? CREDIT_CAP : g->credit + paid;
     g->seen_appended = appended;
     /* listed at every call, so that a file is known from when it was closed */
     if (relist(g, v, appended) != 0) {
