@@ -62,6 +62,20 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
         p[i] = (uint8_t)((size_t)seed * 17 + i * 7);
 }
 
+/* Appends one record (range, seq, key; vlen bytes filled from seed) and flushes it: 0, or
+ * -1. *at (unless NULL) gets where it is. */
+static int append_flushed(zkv_vlog *v, const char *range, uint64_t seq, const char *key,
+                          size_t vlen, unsigned seed, zkv_vptr *at)
+{
+    static uint8_t val[4000];
+    zkv_vptr p;
+    fill(val, vlen, seed);
+    if (zkv_vlog_append(v, range, seq, (const uint8_t *)key, strlen(key), val, vlen, at ? at : &p,
+                        err, sizeof(err)) != 0)
+        return -1;
+    return zkv_vlog_flush(v, false, err, sizeof(err));
+}
+
 typedef struct seen {
     int n;
     uint64_t seqs[64];
@@ -157,14 +171,10 @@ static void test_scan_rollover_reopen(void)
     zkv_vlog *v = open_log("b", 10000);
     uint8_t val[4000];
     zkv_vptr p;
-    for (int i = 0; i < 7; i++) {
-        fill(val, sizeof val, (unsigned)i);
-        CU_ASSERT_EQUAL(zkv_vlog_append(v, i % 2 ? "odd" : "even", (uint64_t)i + 1,
-                                        (const uint8_t *)"key", 3, val, sizeof val, &p, err,
-                                        sizeof(err)),
+    for (int i = 0; i < 7; i++)
+        CU_ASSERT_EQUAL(append_flushed(v, i % 2 ? "odd" : "even", (uint64_t)i + 1, "key", 4000,
+                                       (unsigned)i, NULL),
                         0);
-        CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
-    }
     /* 4 KB records in 10,000-byte files: 3 a file, so files 1, 2 and the active 3 */
     uint32_t nums[8];
     uint64_t sizes[8];
@@ -247,15 +257,9 @@ static void test_scan_while_appending(void)
     /* 14 closed files of three 4 KB records, then a scan of the first that appends a file's
      * worth at every record: 16 files and more, past the table's first size (16) */
     zkv_vlog *v = open_log("grow", 10000);
-    uint8_t val[4000];
-    zkv_vptr p;
-    for (int i = 0; i < 45; i++) {
-        fill(val, sizeof val, (unsigned)i);
-        CU_ASSERT_EQUAL_FATAL(zkv_vlog_append(v, "r", (uint64_t)i + 1, (const uint8_t *)"key", 3,
-                                              val, sizeof val, &p, err, sizeof(err)),
-                              0);
-        CU_ASSERT_EQUAL_FATAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
-    }
+    for (int i = 0; i < 45; i++)
+        CU_ASSERT_EQUAL_FATAL(
+            append_flushed(v, "r", (uint64_t)i + 1, "key", 4000, (unsigned)i, NULL), 0);
     uint64_t files, bytes;
     zkv_vlog_totals(v, &files, &bytes);
     CU_ASSERT_EQUAL(files, 15);
@@ -291,14 +295,8 @@ static void test_spares(void)
     /* a removed file is kept as a spare and becomes the next new file, written over */
     zkv_vlog *v = open_log("c", 10000);
     uint8_t val[4000];
-    zkv_vptr p;
-    for (int i = 0; i < 4; i++) {
-        fill(val, sizeof val, (unsigned)i);
-        CU_ASSERT_EQUAL(zkv_vlog_append(v, "r", (uint64_t)i + 1, (const uint8_t *)"old", 3, val,
-                                        sizeof val, &p, err, sizeof(err)),
-                        0);
-        CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
-    }
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(append_flushed(v, "r", (uint64_t)i + 1, "old", 4000, (unsigned)i, NULL), 0);
     char path[128], spare[128];
     snprintf(path, sizeof(path), "%s/c/00000001.vlog", dir);
     snprintf(spare, sizeof(spare), "%s/c/spare-0.vlog", dir);
@@ -309,13 +307,9 @@ static void test_spares(void)
     CU_ASSERT_EQUAL(inode_of(spare), ino);
     /* file 2 is active (one record); fill it, then file 3 is the spare, written over */
     zkv_vptr q[8];
-    for (int i = 0; i < 8; i++) {
-        fill(val, sizeof val, (unsigned)i + 10);
-        CU_ASSERT_EQUAL(zkv_vlog_append(v, "r", (uint64_t)i + 10, (const uint8_t *)"new", 3, val,
-                                        1000, &q[i], err, sizeof(err)),
-                        0);
-        CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
-    }
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT_EQUAL(
+            append_flushed(v, "r", (uint64_t)i + 10, "new", 1000, (unsigned)i + 10, &q[i]), 0);
     CU_ASSERT_EQUAL(q[5].file, 2);
     CU_ASSERT_EQUAL(q[7].file, 3);
     snprintf(path, sizeof(path), "%s/c/00000003.vlog", dir);
@@ -361,13 +355,8 @@ static void test_fd_cap(void)
     zkv__vlog_set_max_open(v, 2);
     uint8_t val[4000];
     zkv_vptr p[8];
-    for (int i = 0; i < 8; i++) {
-        fill(val, sizeof val, (unsigned)i);
-        CU_ASSERT_EQUAL(zkv_vlog_append(v, "r", (uint64_t)i + 1, (const uint8_t *)"k", 1, val,
-                                        sizeof val, &p[i], err, sizeof(err)),
-                        0);
-        CU_ASSERT_EQUAL(zkv_vlog_flush(v, false, err, sizeof(err)), 0);
-    }
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT_EQUAL(append_flushed(v, "r", (uint64_t)i + 1, "k", 4000, (unsigned)i, &p[i]), 0);
     CU_ASSERT_EQUAL(p[7].file, 4); /* two records a file */
     zkv_buf out;
     zkv_buf_init(&out);
