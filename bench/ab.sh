@@ -36,7 +36,7 @@ for r in $(seq 1 "$rounds"); do
       for p in ${pipelines//,/ }; do
         bench_zkv "$v-${nodes}n" "ab$n" "$r" 50 "$size" "$requests" "$p" put,get -n "$requests"
       done
-      stop "${cluster_pids[@]}"
+      stop_cluster
     done
   done
 done

@@ -75,7 +75,7 @@ for shape in "zkv-1n-r1 1 1" "zkv-3n-r3 3 3"; do
         -n "$requests" $zkv_flags
     done
   done
-  stop "${cluster_pids[@]}"
+  stop_cluster
 done
 stop "$zk_pid"
 

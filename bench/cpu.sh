@@ -56,10 +56,7 @@ for r in $(seq 1 "$rounds"); do
     c1="$(cpu_ticks "${node_pids[@]}")"
     us="$(awk -v a="$c0" -v b="$c1" -v t="$ticks" -v n="$ops" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / n }')"
     echo "$v,$r,$rate,$us" >>"$rows"
-    stop "${cluster_pids[@]}"
-    # Its files go at once: dirty pages left to the kernel's writeback would load the
-    # rounds after it (a 3-node round took twice the CPU per PUT after two others).
-    rm -rf "$tmp/cpu$n"-*
+    stop_cluster # (a 3-node round took twice the CPU per PUT after two others' files)
   done
 done
 stop "$zk_pid"

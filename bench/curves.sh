@@ -91,13 +91,13 @@ sweep() {
   if [ "$sys" = redis ]; then
     redis-cli -p "$redis_port" flushall >/dev/null
   else
-    stop "${cluster_pids[@]}"
+    stop_cluster
     start_cluster zkv-sizes 1 1
   fi
   for run in $(seq 1 "$runs"); do
     for d in "${sizes[@]}"; do point "$sys" zkv-sizes "$run" 50 "$d" 10000; done
   done
-  [ "$sys" = redis ] || stop "${cluster_pids[@]}"
+  [ "$sys" = redis ] || stop_cluster
 }
 
 log "redis-server on a free port, no persistence"
@@ -123,7 +123,7 @@ for r in "${datasets[@]}"; do
   done
 done
 du -sh "$tmp/zkv-data-node-1" | sed 's/^/# data dir after the largest data set: /' >"$tmp/du.txt"
-stop "${cluster_pids[@]}"
+stop_cluster
 stop "$zk_pid"
 
 if [ -n "$out" ]; then

@@ -120,6 +120,7 @@ coord_flags="${coord_flags:-}"
 start_cluster() {
   local name="$1" nodes="$2" replicas="$3" i port
   cluster_pids=()
+  cluster_name="$name"
   # shellcheck disable=SC2086 # server_flags is a list of flags
   for i in $(seq 1 "$nodes"); do
     free_port port
@@ -133,6 +134,15 @@ start_cluster() {
   cluster_pids+=("$started")
   wait_for 60 ready "$name" "$replicas" ||
     die "cluster $name not ready within 60 s; logs: $(tail -n 3 "$tmp/$name"-*.log)"
+}
+
+# stop_cluster: stops the cluster start_cluster started and deletes its data dirs at once:
+# dirty pages left to the kernel's writeback would load whatever runs next (a 3-node
+# cluster measured after a 1-node one ran at half its rate once the 1-node's files were
+# written back under it).
+stop_cluster() {
+  stop "${cluster_pids[@]}"
+  rm -rf "$tmp/$cluster_name"-node-*/
 }
 
 # --- benchmark runs, appended to $results as CSV rows ----------------------------------------
