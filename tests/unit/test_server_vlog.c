@@ -47,6 +47,22 @@ static void test_crc32c(void)
     }
 }
 
+/* Lengths about the three-block steps (3 x 256 and 3 x 8192 bytes), at every alignment. */
+static void test_crc32c_blocks(void)
+{
+    static uint8_t b[100007];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof b; i++) {
+        x = x * 1103515245u + 12345u;
+        b[i] = (uint8_t)(x >> 16);
+    }
+    const size_t lens[] = {767,   768,   769,   775,   776,   1536,  2311,  24575,
+                           24576, 24577, 24583, 25344, 49152, 50000, 100000};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+        for (size_t a = 0; a < 8; a++)
+            CU_ASSERT_EQUAL(zkv_crc32c(7, b + a, lens[i]), zkv__crc32c_sw(7, b + a, lens[i]));
+}
+
 static zkv_vlog *open_log(const char *sub, uint64_t file_bytes)
 {
     char path[128];
@@ -504,6 +520,7 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("vlog", setup, teardown);
     CU_add_test(s, "crc32c", test_crc32c);
+    CU_add_test(s, "crc32c: three blocks at a time", test_crc32c_blocks);
     CU_add_test(s, "append, flush, read, damaged records", test_append_read);
     CU_add_test(s, "scan, rollover, torn tail, reopen, remove", test_scan_rollover_reopen);
     CU_add_test(s, "spare files: kept, reused, dropped at open", test_spares);
