@@ -347,8 +347,10 @@ void zkv_store_vlog_stats(const zkv_store *s, zkv_vlog_stats *out)
     zkv_vlog_totals(zkv__store_vlog(s), &out->files, &out->bytes);
     uint64_t closed = 0, estimate = 0;
     for (size_t i = 0; i < g->n; i++) {
-        closed += g->f[i].bytes;
-        estimate += zkv_vlog_plan_live(&g->f[i]);
+        zkv_vlog_file_gc f = g->f[i]; /* with the deaths counted up to now, not at the last pick */
+        f.dead = zkv_vlog_dead(zkv__store_vlog(s), f.num);
+        closed += f.bytes;
+        estimate += zkv_vlog_plan_live(&f);
     }
     out->live_estimate = estimate + (out->bytes > closed ? out->bytes - closed : 0);
     out->appended = zkv__store_vlog_appended(s);
