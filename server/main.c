@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include "common/frame.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "config.h"
 #include "datadir.h"
 #include "common/auth.h"
@@ -30,9 +31,15 @@ static int check_after_restart(const zkv_server_config *cfg, const char *node_id
     if (!restarted)
         return zkv_datadir_boot_done(cfg->data_dir, ZKV_DATADIR_BOOT_ID_SOURCE, err, errlen);
     zkv_vlog_recovery r = {0};
+    uint64_t t0 = zkv_now_ms();
     if (zkv_store_vlog_recover(store, &r, err, errlen) != 0)
         return -1;
     if (!r.clean)
+        ZKV_INFO("value log: the machine restarted; the check went through %llu records and "
+                 "read back %llu values in %llu ms",
+                 (unsigned long long)r.walked, (unsigned long long)r.checked,
+                 (unsigned long long)(zkv_now_ms() - t0));
+    if (!r.clean && r.lost_data + r.lost_log > 0)
         ZKV_INFO("value log: the machine restarted; %llu of the %llu values written after the "
                  "last sync did not read back (%llu data records, %llu log entries): %zu "
                  "range(s) damaged%s",

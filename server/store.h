@@ -327,6 +327,7 @@ int zkv_store_vlog_mark(zkv_store *s, char *err, size_t errlen);
  * copy can rebuild them (rejoin.h). store_recover.c; docs/guarantees.md. */
 typedef struct zkv_vlog_recovery {
     bool clean;                 /* nothing lay beyond the mark: nothing was read */
+    uint64_t walked;            /* data records and log records the check went through */
     uint64_t checked;           /* pointers beyond the mark that were read */
     uint64_t lost_data;         /* data records whose value did not read back */
     uint64_t lost_log;          /* log entries whose value did not read back */

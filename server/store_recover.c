@@ -131,6 +131,7 @@ static int walk(check *c, char prefix,
         if (klen == 0 || k[0] != prefix)
             break;
         const char *v = leveldb_iter_value(it, &vlen);
+        c->out->walked++;
         fn(c, (const uint8_t *)k, klen, (const uint8_t *)v, vlen);
     }
     char *lerr = NULL;
