@@ -114,7 +114,9 @@ zkv_config_result zkv_server_config_parse(zkv_server_config *cfg, int argc, char
          "64 to 32768)",
          0, ZKV_SERVER_MAX_CACHE_MB},
         {"write-buffer-mb", 0, ZKV_FLAG_INT, &cfg->write_buffer_mb, "N",
-         "LevelDB memtable in MiB (larger suits values of kilobytes and up)", 1, 4096},
+         "LevelDB memtable in MiB (values above --inline-max-bytes reach it as pointers of about "
+         "70 bytes)",
+         1, 4096},
         {"inline-max-bytes", 0, ZKV_FLAG_INT, &cfg->inline_max, "N",
          "values of more bytes are stored once, in the value log, and LevelDB keeps a pointer "
          "(docs/internals.md, \"Value log\")",
