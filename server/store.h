@@ -312,6 +312,11 @@ void zkv_store_compact_data(zkv_store *s, const uint8_t *start, size_t slen, con
  * file once (within max_bytes), moving and deleting what the plan says (tests). */
 int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force, char *err,
                       size_t errlen);
+/* Bounds an unforced zkv_store_vlog_gc call to about step_us of work (0, the default: no
+ * bound): it reads in 2 MiB scans and returns once the time is up, keeping the rest of its
+ * credit, unless the GC is behind (vlog_plan.h, zkv_vlog_plan_yield). The loop then serves
+ * requests between the steps of a long move. */
+void zkv_store_vlog_gc_pace(zkv_store *s, uint64_t step_us);
 /* Asks, on the sync thread, for the value log written so far to be fdatasynced and its end
  * recorded as the durability mark (a machine restart checks only what lies beyond it:
  * zkv_store_vlog_recover), unless the log has not grown since the last mark or that one is

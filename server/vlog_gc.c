@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_LIVE 0.5
 /* A file the counted deaths take this low is moved; lower than MAX_LIVE, since such a file
@@ -19,6 +20,9 @@
 #define LOW_LIVE 0.1
 #define CREDIT_CAP ((uint64_t)64 << 20)
 #define MIN_STEP ((size_t)256 << 10) /* credit gathers to this before a step reads */
+/* Read per scan when a call is paced (zkv_store_vlog_gc_pace): it looks at the clock
+ * between scans. */
+#define PACED_CHUNK ((size_t)2 << 20)
 
 struct doomed {
     uint32_t file;
@@ -37,9 +41,17 @@ struct zkv_vlog_gc {
     struct doomed *doomed; /* moved files, deleted once safe */
     size_t n_doomed, doomed_cap;
     uint64_t read, moved, removed, pinned_skips;
-    uint64_t pass; /* forced passes so far */
-    bool listed;   /* the files from before this process started were listed */
+    uint64_t pass;    /* forced passes so far */
+    bool listed;      /* the files from before this process started were listed */
+    uint64_t step_us; /* a call's time bound (0: none), zkv_store_vlog_gc_pace */
 };
+
+static uint64_t now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
 
 zkv_vlog_gc *zkv__vlog_gc_create(void)
 {
@@ -305,6 +317,7 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
     if (budget == 0 || (!force && budget < max_bytes && budget < MIN_STEP && g->n_doomed == 0))
         return 0;
     uint64_t pass = force ? ++g->pass : 0;
+    uint64_t t0 = now_us();
     if (force && g->job && !g->moving)
         g->job = false; /* a forced pass measures afresh */
     while (budget > 0) {
@@ -326,8 +339,10 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
             g->file = g->f[i].num;
             g->off = g->live = g->pinned = 0;
         }
-        size_t used;
-        if (job_step(g, s, appended, pass, budget, &used, err, errlen) != 0)
+        size_t used, chunk = budget;
+        if (!force && g->step_us && chunk > PACED_CHUNK)
+            chunk = PACED_CHUNK;
+        if (job_step(g, s, appended, pass, chunk, &used, err, errlen) != 0)
             return ZKV_STORE_ERR;
         if (relist(g, v, appended) != 0) {
             set_err(err, errlen, "out of memory");
@@ -336,8 +351,15 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
         budget -= used < budget ? used : budget;
         if (!force)
             g->credit -= used < g->credit ? used : g->credit;
+        if (zkv_vlog_plan_yield(force, g->step_us, g->credit, CREDIT_CAP, now_us() - t0))
+            break; /* the rest of the credit waits for the next call */
     }
     return 0;
+}
+
+void zkv_store_vlog_gc_pace(zkv_store *s, uint64_t step_us)
+{
+    zkv__store_gc(s)->step_us = step_us;
 }
 
 void zkv_store_vlog_stats(const zkv_store *s, zkv_vlog_stats *out)

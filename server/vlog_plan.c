@@ -87,3 +87,9 @@ uint64_t zkv_vlog_plan_credit(uint64_t credit, uint64_t before, uint64_t now, ui
     uint64_t c = credit + add < credit ? UINT64_MAX : credit + add;
     return c > cap ? cap : c;
 }
+
+bool zkv_vlog_plan_yield(bool force, uint64_t step_us, uint64_t credit, uint64_t cap,
+                         uint64_t elapsed_us)
+{
+    return !force && step_us > 0 && credit < cap / 2 && elapsed_us >= step_us;
+}

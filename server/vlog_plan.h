@@ -63,5 +63,10 @@ uint64_t zkv_vlog_plan_wait(double share, double max_live, uint64_t live_total);
 bool zkv_vlog_plan_rewrite(const zkv_vlog_file_gc *f, double max_live);
 /* Credit after appended grew from before to now (at most cap). */
 uint64_t zkv_vlog_plan_credit(uint64_t credit, uint64_t before, uint64_t now, uint64_t cap);
+/* Whether a GC call that has run elapsed_us yields to the loop now: only when paced (a
+ * step_us bound, not forced) and not behind (credit below half of cap: a GC that falls
+ * behind takes its full steps again, so that the value log stays bounded). */
+bool zkv_vlog_plan_yield(bool force, uint64_t step_us, uint64_t credit, uint64_t cap,
+                         uint64_t elapsed_us);
 
 #endif

@@ -413,6 +413,36 @@ static void test_live_estimate_current(void)
     zkv_store_close(s);
 }
 
+/* A paced call stops after a 2 MiB scan once its time is up (the rest of its credit waits
+ * for the next call); unpaced, the same call reads what it was paid for. */
+static void test_gc_paced(void)
+{
+    zkv_store *s = open_at("gcp", ZKV_STORE_DEFAULT_INLINE_MAX, 1 << 20);
+    for (int k = 0; k < 2000; k++) { /* 8 MB in 1 MiB files */
+        CU_ASSERT_EQUAL_FATAL(put_kv(s, "r", k, 0, 4000), 0);
+        if (k % 50 == 49)
+            CU_ASSERT_EQUAL_FATAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    }
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    while (zkv_store_truncate_log(s, "r", 2000, err, sizeof(err)) > 0) /* nothing pinned */
+        CU_ASSERT_EQUAL_FATAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+    s = open_at("gcp", ZKV_STORE_DEFAULT_INLINE_MAX, 1 << 20); /* files from before: measured */
+    zkv_vlog_stats a, b, c;
+    zkv_store_vlog_stats(s, &a);
+    zkv_store_vlog_gc_pace(s, 1); /* a microsecond: every call yields after its first scan */
+    CU_ASSERT_EQUAL(zkv_store_vlog_gc(s, 16 << 20, 8 << 20, false, err, sizeof(err)), 0);
+    zkv_store_vlog_stats(s, &b);
+    CU_ASSERT(b.gc_read > a.gc_read);
+    CU_ASSERT(b.gc_read - a.gc_read <= (2 << 20) + 5000);
+    zkv_store_vlog_gc_pace(s, 0); /* the same call unpaced reads what it was paid for */
+    CU_ASSERT_EQUAL(zkv_store_vlog_gc(s, 16 << 20, 8 << 20, false, err, sizeof(err)), 0);
+    zkv_store_vlog_stats(s, &c);
+    CU_ASSERT(c.gc_read - b.gc_read > (4 << 20));
+    zkv_store_close(s);
+}
+
 static void test_gc_counted(void)
 {
     /* 64 KiB files of 4 KB values, the row cache on: 200 keys, then 150 of them again. The
@@ -677,6 +707,7 @@ int main(void)
     CU_add_test(s, "range bytes and a visit of its keys in one walk", test_bytes_walk);
     CU_add_test(s, "GC: moves live values, keeps pinned files, loses nothing", test_gc);
     CU_add_test(s, "GC: the live estimate follows the counted deaths", test_live_estimate_current);
+    CU_add_test(s, "GC: a paced call yields after a scan", test_gc_paced);
     CU_add_test(s, "GC: a file the writes are known to have killed is read once", test_gc_counted);
     CU_add_test(s, "after a machine restart: lost values name their ranges", test_recover);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -490,6 +490,14 @@ static void test_plan(void)
     CU_ASSERT_EQUAL(zkv_vlog_plan_credit(0, 100, 150, 1000), (uint64_t)50 * ZKV_VLOG_GC_CREDIT);
     CU_ASSERT_EQUAL(zkv_vlog_plan_credit(900, 100, 150, 1000), 1000);
     CU_ASSERT_EQUAL(zkv_vlog_plan_credit(7, 150, 150, 1000), 7);
+    /* a paced call yields once its time is up, unless forced, unpaced, or behind (credit at
+     * half the cap or more) */
+    CU_ASSERT_TRUE(zkv_vlog_plan_yield(false, 2000, 100, 1000, 2000));
+    CU_ASSERT_FALSE(zkv_vlog_plan_yield(false, 2000, 100, 1000, 1999));
+    CU_ASSERT_FALSE(zkv_vlog_plan_yield(true, 2000, 100, 1000, 5000));
+    CU_ASSERT_FALSE(zkv_vlog_plan_yield(false, 0, 100, 1000, 5000));
+    CU_ASSERT_FALSE(zkv_vlog_plan_yield(false, 2000, 500, 1000, 5000));
+    CU_ASSERT_TRUE(zkv_vlog_plan_yield(false, 2000, 499, 1000, 5000));
 }
 
 static void test_recover_plan(void)
