@@ -1,5 +1,6 @@
 /* bgsync.c: durability barriers on a thread (see bgsync.h): a FIFO of requests under a
- * mutex, one worker that fdatasyncs and calls db_sync for each, and the last ticket done. */
+ * mutex, one worker that fdatasyncs and calls db_sync for each barrier (and only closes for
+ * a close), and the last ticket done. */
 #include "bgsync.h"
 
 #include <pthread.h>
@@ -8,7 +9,7 @@
 
 typedef struct req {
     struct req *next;
-    uint64_t ticket;
+    uint64_t ticket; /* 0: a close (zkv_bgsync_close) */
     int *fds;
     size_t n;
     uint64_t mark;
@@ -47,13 +48,17 @@ static void *worker(void *arg)
             b->tail = NULL;
         pthread_mutex_unlock(&b->mu);
         bool ok = true;
-        for (size_t i = 0; i < r->n; i++)
-            ok = fdatasync(r->fds[i]) == 0 && ok;
-        ok = ok && b->db_sync(b->ctx, r->mark) == 0;
+        if (r->ticket) {
+            for (size_t i = 0; i < r->n; i++)
+                ok = fdatasync(r->fds[i]) == 0 && ok;
+            ok = ok && b->db_sync(b->ctx, r->mark) == 0;
+        }
         close_all(r->fds, r->n);
         pthread_mutex_lock(&b->mu);
-        b->done = r->ticket;
-        b->failed = b->failed || !ok;
+        if (r->ticket) {
+            b->done = r->ticket;
+            b->failed = b->failed || !ok;
+        }
         free(r);
     }
     pthread_mutex_unlock(&b->mu);
@@ -93,19 +98,12 @@ void zkv_bgsync_free(zkv_bgsync *b)
     free(b);
 }
 
-uint64_t zkv_bgsync_request(zkv_bgsync *b, int *fds, size_t n, uint64_t mark)
+/* Queues r, with a ticket when it is a barrier; returns the ticket (0 for a close). */
+static uint64_t enqueue(zkv_bgsync *b, req *r, bool barrier)
 {
-    req *r = malloc(sizeof(*r));
-    if (!r) {
-        close_all(fds, n);
-        return 0;
-    }
     r->next = NULL;
-    r->fds = fds;
-    r->n = n;
-    r->mark = mark;
     pthread_mutex_lock(&b->mu);
-    uint64_t ticket = r->ticket = b->next_ticket++;
+    uint64_t ticket = r->ticket = barrier ? b->next_ticket++ : 0;
     if (b->tail)
         b->tail->next = r;
     else
@@ -114,6 +112,37 @@ uint64_t zkv_bgsync_request(zkv_bgsync *b, int *fds, size_t n, uint64_t mark)
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
     return ticket; /* (r may be gone already) */
+}
+
+uint64_t zkv_bgsync_request(zkv_bgsync *b, int *fds, size_t n, uint64_t mark)
+{
+    req *r = malloc(sizeof(*r));
+    if (!r) {
+        close_all(fds, n);
+        return 0;
+    }
+    r->fds = fds;
+    r->n = n;
+    r->mark = mark;
+    return enqueue(b, r, true);
+}
+
+int zkv_bgsync_close(zkv_bgsync *b, int fd)
+{
+    req *r = malloc(sizeof(*r));
+    int *fds = malloc(sizeof(*fds));
+    if (!r || !fds) {
+        free(r);
+        free(fds);
+        close(fd);
+        return -1;
+    }
+    fds[0] = fd;
+    r->fds = fds;
+    r->n = 1;
+    r->mark = 0;
+    (void)enqueue(b, r, false);
+    return 0;
 }
 
 uint64_t zkv_bgsync_done(zkv_bgsync *b, bool *failed)

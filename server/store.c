@@ -74,6 +74,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PENDING_BITS 4096u
 #define RESET_CHUNK 4096u /* deletions per commit while a range is reset */
@@ -502,6 +503,8 @@ static void open_db(void *arg)
         leveldb_compact_range(c->s->db, no_record, 1, no_record, 1);
 }
 
+static void close_later(void *ctx, int fd); /* (bgsync's, below) */
+
 int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **out, char *err,
                         size_t errlen)
 {
@@ -567,6 +570,7 @@ int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **
         zkv_store_close(s);
         return ZKV_STORE_ERR;
     }
+    zkv_vlog_set_closer(s->vlog, close_later, s);
     if (table_grow(s) != 0 || load_ranges(s, err, errlen) != 0) {
         zkv_store_close(s);
         return ZKV_STORE_ERR;
@@ -583,6 +587,7 @@ void zkv_store_close(zkv_store *s)
         return;
     final_mark(s);
     zkv_bgsync_free(s->bg); /* finishes its barriers, which write to the database */
+    s->bg = NULL;           /* (a deleted file's close from here on is done in place) */
     if (s->db)
         leveldb_close(s->db);
     if (s->batch)
@@ -2453,6 +2458,18 @@ static uint64_t vlog_end_tag(const zkv_store *s)
     uint32_t file;
     uint64_t off;
     return zkv_vlog_end(s->vlog, &file, &off) ? vptr_tag(file, off) : 0;
+}
+
+/* The value log's closer (vlog.h): a deleted file's last close, which frees its blocks,
+ * on bgsync's thread. */
+static void close_later(void *ctx, int fd)
+{
+    zkv_store *s = ctx;
+    if (!s->bg && !(s->bg = zkv_bgsync_create(db_sync, s))) {
+        close(fd);
+        return;
+    }
+    (void)zkv_bgsync_close(s->bg, fd);
 }
 
 /* Asks bgsync for a barrier over the value log's dirty files that records mark. */

@@ -53,7 +53,9 @@ struct zkv_vlog {
     uint64_t total;                /* bytes flushed to every file */
     unsigned n_spares;             /* spare files kept for reuse: spare-0 .. spare-(n-1) */
     size_t n_open, max_open, hand; /* descriptors open, their cap, the clock hand */
-    uint8_t *map;                  /* zkv_vlog_scan's file, mapped (map_file 0: none) */
+    zkv_vlog_close_fn closer;      /* takes a deleted file's descriptor (NULL: close it) */
+    void *closer_ctx;
+    uint8_t *map; /* zkv_vlog_scan's file, mapped (map_file 0: none) */
     size_t map_len;
     uint32_t map_file;
 };
@@ -561,13 +563,31 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
     char path[4096], spare[4096];
     file_path(v, file, path, sizeof(path));
     spare_path(v, v->n_spares, spare, sizeof(spare));
-    if (v->n_spares < SPARES && rename(path, spare) == 0)
-        v->n_spares++;
-    else if (unlink(path) != 0 && errno != ENOENT)
-        return fail(err, errlen, "cannot remove", path, errno);
-    if (f->fd >= 0) {
-        close(f->fd);
+    int fd = f->fd; /* the log's own descriptor, if open */
+    if (fd >= 0)
         v->n_open--;
+    f->fd = -1;
+    if (v->n_spares < SPARES && rename(path, spare) == 0) {
+        v->n_spares++;
+        if (fd >= 0)
+            close(fd); /* still linked: a cheap close */
+    } else {
+        /* Held open across the unlink, so that the last close, which frees the blocks, is
+         * the closer's; the scan's mapping lets go first. */
+        if (fd < 0 && v->closer)
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            return fail(err, errlen, "cannot remove", path, e);
+        }
+        if (v->map_file == file)
+            unmap_scan(v);
+        if (fd >= 0 && v->closer)
+            v->closer(v->closer_ctx, fd);
+        else if (fd >= 0)
+            close(fd);
     }
     v->total -= f->size;
     if (v->recent_file == file)
@@ -624,4 +644,10 @@ void zkv_vlog_totals(const zkv_vlog *v, uint64_t *files, uint64_t *bytes)
 {
     *files = v->n;
     *bytes = v->total;
+}
+
+void zkv_vlog_set_closer(zkv_vlog *v, zkv_vlog_close_fn fn, void *ctx)
+{
+    v->closer = fn;
+    v->closer_ctx = ctx;
 }

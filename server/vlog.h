@@ -79,6 +79,11 @@ uint64_t zkv_vlog_dead(const zkv_vlog *v, uint32_t file);
 uint32_t zkv_vlog_active(const zkv_vlog *v);
 /* Deletes a file closed for appends. */
 int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen);
+/* Where zkv_vlog_remove hands the open descriptor of a file it unlinked: its last close
+ * frees the file's blocks, which with the `discard` mount option waits for the device
+ * (the store closes it on its sync thread). Without one (the default) it is closed at once. */
+typedef void (*zkv_vlog_close_fn)(void *ctx, int fd);
+void zkv_vlog_set_closer(zkv_vlog *v, zkv_vlog_close_fn fn, void *ctx);
 /* Descriptors the log holds open (at most 128 for closed files, plus the active one's);
  * zkv__vlog_set_max_open changes the cap (tests). */
 size_t zkv_vlog_open_fds(const zkv_vlog *v);

@@ -364,6 +364,51 @@ static void test_spares(void)
     zkv_vlog_close(v);
 }
 
+typedef struct closed_fds {
+    int fds[8];
+    int n;
+} closed_fds;
+
+static void take_fd(void *ctx, int fd)
+{
+    closed_fds *c = ctx;
+    if (c->n < 8)
+        c->fds[c->n++] = fd;
+    else
+        close(fd);
+}
+
+/* A file unlinked (no spare slot left) goes to the closer still open, so that the close
+ * that frees its blocks is not the loop's; a file kept as a spare does not. */
+static void test_closer(void)
+{
+    zkv_vlog *v = open_log("cl", 4000);
+    closed_fds c = {.n = 0};
+    zkv_vlog_set_closer(v, take_fd, &c);
+    for (int i = 0; i < 7; i++) /* a 4000-byte record fills a file: files 1-7, all closed */
+        CU_ASSERT_EQUAL(append_flushed(v, "r", (uint64_t)i + 1, "k", 4000, (unsigned)i, NULL), 0);
+    zkv__vlog_set_max_open(v, 1); /* most descriptors closed: the closer's is opened anew */
+    for (uint32_t f = 1; f <= 4; f++)
+        CU_ASSERT_EQUAL(zkv_vlog_remove(v, f, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.n, 0); /* four spares */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/cl/00000005.vlog", dir);
+    CU_ASSERT_EQUAL(zkv_vlog_remove(v, 5, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(access(path, F_OK), -1);
+    CU_ASSERT_EQUAL_FATAL(c.n, 1);
+    struct stat st;
+    CU_ASSERT_EQUAL(fstat(c.fds[0], &st), 0);
+    CU_ASSERT_EQUAL(st.st_nlink, 0);                  /* unlinked, still open */
+    CU_ASSERT(st.st_size >= 4000 + ZKV_VLOG_REC_HDR); /* its blocks not yet freed */
+    close(c.fds[0]);
+    zkv_vlog_set_closer(v, NULL, NULL); /* without one the descriptor is closed in place */
+    CU_ASSERT_EQUAL(zkv_vlog_remove(v, 6, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.n, 1);
+    snprintf(path, sizeof(path), "%s/cl/00000006.vlog", dir);
+    CU_ASSERT_EQUAL(access(path, F_OK), -1);
+    zkv_vlog_close(v);
+}
+
 static void test_fd_cap(void)
 {
     /* at most max_open descriptors of closed files: reads of others reopen theirs */
@@ -532,6 +577,7 @@ int main(void)
     CU_add_test(s, "append, flush, read, damaged records", test_append_read);
     CU_add_test(s, "scan, rollover, torn tail, reopen, remove", test_scan_rollover_reopen);
     CU_add_test(s, "spare files: kept, reused, dropped at open", test_spares);
+    CU_add_test(s, "a deleted file's last close goes to the closer", test_closer);
     CU_add_test(s, "descriptors of closed files capped", test_fd_cap);
     CU_add_test(s, "a scan whose callback appends files", test_scan_while_appending);
     CU_add_test(s, "GC plan: pick, rewrite, credit", test_plan);
