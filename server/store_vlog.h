@@ -44,4 +44,8 @@ leveldb_t *zkv__store_db(const zkv_store *s);
 /* Closes s as a crash would leave it: without the mark of a clean close (tests). */
 void zkv__store_abandon(zkv_store *s);
 
+/* The value log's check after a restart reads back what it gathered every n pointers
+ * (0: the default, about a million); tests make it small (store_recover.c). */
+void zkv__store_recover_batch(size_t n);
+
 #endif

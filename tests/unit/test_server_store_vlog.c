@@ -668,6 +668,15 @@ static void test_recover(void)
     CU_ASSERT_EQUAL_FATAL(rep.n_ranges, 1);
     CU_ASSERT_STRING_EQUAL(rep.ranges[0], "r2");
     zkv_vlog_recovery_free(&rep);
+    zkv__store_recover_batch(3); /* read back three pointers at a time: the same answer */
+    CU_ASSERT_EQUAL(zkv_store_vlog_recover(s, &rep, err, sizeof(err)), 0);
+    zkv__store_recover_batch(0);
+    CU_ASSERT_EQUAL(rep.checked, 20);
+    CU_ASSERT_EQUAL(rep.lost_data, 10);
+    CU_ASSERT_EQUAL(rep.lost_log, 10);
+    CU_ASSERT_EQUAL_FATAL(rep.n_ranges, 1);
+    CU_ASSERT_STRING_EQUAL(rep.ranges[0], "r2");
+    zkv_vlog_recovery_free(&rep);
     CU_ASSERT_EQUAL(zkv_store_range_forget(s, "r2", err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(zkv_store_range_ids(s, NULL, 0), 2);    /* r1 and r3 */
     CU_ASSERT_EQUAL(zkv_store_range(s, "r2")->last_seq, 0); /* reads as never written */
