@@ -563,7 +563,9 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
     char path[4096], spare[4096];
     file_path(v, file, path, sizeof(path));
     spare_path(v, v->n_spares, spare, sizeof(spare));
-    int fd = f->fd; /* the log's own descriptor, if open */
+    if (v->map_file == file)
+        unmap_scan(v); /* (before the descriptor's close below: the mapping holds the file) */
+    int fd = f->fd;    /* the log's own descriptor, if open */
     if (fd >= 0)
         v->n_open--;
     f->fd = -1;
@@ -573,7 +575,7 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
             close(fd); /* still linked: a cheap close */
     } else {
         /* Held open across the unlink, so that the last close, which frees the blocks, is
-         * the closer's; the scan's mapping lets go first. */
+         * the closer's. */
         if (fd < 0 && v->closer)
             fd = open(path, O_RDONLY | O_CLOEXEC);
         if (unlink(path) != 0 && errno != ENOENT) {
@@ -582,8 +584,6 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
                 close(fd);
             return fail(err, errlen, "cannot remove", path, e);
         }
-        if (v->map_file == file)
-            unmap_scan(v);
         if (fd >= 0 && v->closer)
             v->closer(v->closer_ctx, fd);
         else if (fd >= 0)
@@ -592,8 +592,6 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
     v->total -= f->size;
     if (v->recent_file == file)
         v->recent.len = 0;
-    if (v->map_file == file)
-        unmap_scan(v);
     size_t i = (size_t)(f - v->files);
     memmove(f, f + 1, (v->n - i - 1) * sizeof(*f));
     v->n--;
