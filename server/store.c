@@ -2460,12 +2460,20 @@ static uint64_t vlog_end_tag(const zkv_store *s)
     return zkv_vlog_end(s->vlog, &file, &off) ? vptr_tag(file, off) : 0;
 }
 
+/* bgsync, started on first use; NULL when it cannot start. */
+static zkv_bgsync *sync_thread(zkv_store *s)
+{
+    if (!s->bg)
+        s->bg = zkv_bgsync_create(db_sync, s);
+    return s->bg;
+}
+
 /* The value log's closer (vlog.h): a deleted file's last close, which frees its blocks,
  * on bgsync's thread. */
 static void close_later(void *ctx, int fd)
 {
     zkv_store *s = ctx;
-    if (!s->bg && !(s->bg = zkv_bgsync_create(db_sync, s))) {
+    if (!sync_thread(s)) {
         close(fd);
         return;
     }
@@ -2475,7 +2483,7 @@ static void close_later(void *ctx, int fd)
 /* Asks bgsync for a barrier over the value log's dirty files that records mark. */
 static int64_t request_barrier(zkv_store *s, uint64_t mark, char *err, size_t errlen)
 {
-    if (!s->bg && !(s->bg = zkv_bgsync_create(db_sync, s))) {
+    if (!sync_thread(s)) {
         set_err(err, errlen, "cannot start the sync thread", NULL);
         return ZKV_STORE_ERR;
     }
