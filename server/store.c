@@ -503,6 +503,12 @@ static void open_db(void *arg)
         leveldb_compact_range(c->s->db, no_record, 1, no_record, 1);
 }
 
+/* The value log lets go of a row-cache entry it wrote a value from (put_large). */
+static void unpin_entry(void *e)
+{
+    zkv_rowcache_unpin(e);
+}
+
 static void close_later(void *ctx, int fd); /* (bgsync's, below) */
 
 int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **out, char *err,
@@ -571,6 +577,7 @@ int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **
         return ZKV_STORE_ERR;
     }
     zkv_vlog_set_closer(s->vlog, close_later, s);
+    zkv_vlog_set_release(s->vlog, unpin_entry);
     if (table_grow(s) != 0 || load_ranges(s, err, errlen) != 0) {
         zkv_store_close(s);
         return ZKV_STORE_ERR;
@@ -841,6 +848,50 @@ static int vlog_put(zkv_store *s, bool paid, const char *range_id, uint64_t seq,
     return 0;
 }
 
+/* Values of this size or more that the row cache takes are written to the value log from
+ * the cache's entry (zkv_vlog_append_ref) rather than copied into the log's batch as well:
+ * one copy of the value on the loop thread instead of two. Smaller ones are copied. */
+#define VLOG_REF_MIN 8192u
+
+/* A put's value-log half for a large value: its append (paid) and, where the row cache is
+ * in use, its caching (stage_data_value's part, which the caller then skips: *cached). A
+ * value of VLOG_REF_MIN or more is cached first and appended from its entry, which the log
+ * keeps pinned until it has let go of the bytes. */
+static int put_large(zkv_store *s, const char *range_id, uint64_t seq, const uint8_t *key,
+                     size_t klen, const zkv_value_meta *m, const uint8_t *value, size_t vlen,
+                     uint8_t ptr[ZKV_REC_VPTR_LEN], uint64_t *tag, bool *cached, char *err,
+                     size_t errlen)
+{
+    *cached = false;
+    if (!s->rc || s->rc_bypass || vlen < VLOG_REF_MIN)
+        return vlog_put(s, true, range_id, seq, key, klen, value, vlen, ptr, tag, err, errlen);
+    note_dead(s, key, klen);
+    filter_add(s, key, klen);
+    *cached = true; /* from here on the cache holds the new value or nothing for key */
+    zkv_rowcache_entry *e = cache_value(s->rc, key, klen, m, value, vlen, 0);
+    if (!e)
+        return vlog_put(s, true, range_id, seq, key, klen, value, vlen, ptr, tag, err, errlen);
+    size_t rlen;
+    const uint8_t *rec = zkv_rowcache_entry_record(e, &rlen);
+    zkv_rowcache_pin(e);
+    zkv_vptr p;
+    if (zkv_vlog_append_ref(s->vlog, range_id, seq, key, klen, rec + ZKV_REC_VALUE_HDR, vlen, e, &p,
+                            err, errlen) != 0) {
+        zkv_rowcache_unpin(e);
+        zkv_rowcache_invalidate(s->rc, key, klen);
+        s->failed = true;
+        return ZKV_STORE_ERR;
+    }
+    zkv_rec_vptr_encode(ptr, &p);
+    *tag = vptr_tag(p.file, p.off);
+    s->vlog_appended += p.rec_len;
+    if (*tag)
+        zkv_rowcache_entry_set_tag(e, *tag);
+    else
+        zkv_rowcache_invalidate(s->rc, key, klen);
+    return 0;
+}
+
 /* stage_data_key for a put whose data record is rec: the row cache holds values, so a
  * record that points into the value log (indirect) is cached as the inline record of the
  * value (built in the cache's entry: one copy), tagged with where it is (without a tag: not
@@ -882,10 +933,10 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
     size_t llen = vlen;
     uint8_t ptr[ZKV_REC_VPTR_LEN];
     uint64_t ctag = 0; /* its row-cache tag */
-    bool indirect = op == ZKV_LOG_OP_PUT && vlen > s->inline_max;
+    bool indirect = op == ZKV_LOG_OP_PUT && vlen > s->inline_max, cached = false;
     if (indirect) {
-        if (vlog_put(s, true, r->st.id, m->seq, key, klen, value, vlen, ptr, &ctag, err, errlen) !=
-            0)
+        if (put_large(s, r->st.id, m->seq, key, klen, m, value, vlen, ptr, &ctag, &cached, err,
+                      errlen) != 0)
             return ZKV_STORE_ERR;
         lm.flags |= ZKV_VALUE_INDIRECT;
         lv = ptr;
@@ -907,8 +958,8 @@ static int stage_entry(zkv_store *s, range *r, zkv_log_op op, const zkv_write_ta
         size_t off = s->vbuf.len - (ZKV_REC_VALUE_HDR + llen);
         leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                                (const char *)s->vbuf.data + off, ZKV_REC_VALUE_HDR + llen);
-        if (stage_data_value(s, key, klen, s->vbuf.data + off, ZKV_REC_VALUE_HDR + llen, indirect,
-                             ctag, m, value, vlen) != 0)
+        if (!cached && stage_data_value(s, key, klen, s->vbuf.data + off, ZKV_REC_VALUE_HDR + llen,
+                                        indirect, ctag, m, value, vlen) != 0)
             return oom(s, err, errlen);
     } else {
         leveldb_writebatch_delete(s->batch, (const char *)s->kbuf.data, s->kbuf.len);
@@ -1628,11 +1679,11 @@ int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_
     size_t llen = v->value_len;
     uint8_t ptr[ZKV_REC_VPTR_LEN];
     uint64_t tag = 0;
-    bool indirect = v->value_len > s->inline_max;
+    bool indirect = v->value_len > s->inline_max, cached = false;
     if (indirect) {
         /* no range: no log entry points at it (a snapshot item) */
-        if (vlog_put(s, true, "", v->meta.seq, key, klen, v->value, v->value_len, ptr, &tag, err,
-                     errlen) != 0)
+        if (put_large(s, "", v->meta.seq, key, klen, &v->meta, v->value, v->value_len, ptr, &tag,
+                      &cached, err, errlen) != 0)
             return ZKV_STORE_ERR;
         lm.flags |= ZKV_VALUE_INDIRECT;
         lv = ptr;
@@ -1645,8 +1696,8 @@ int zkv_store_put_item(zkv_store *s, const uint8_t *key, size_t klen, const zkv_
         return oom(s, err, errlen);
     leveldb_writebatch_put(s->batch, (const char *)s->kbuf.data, s->kbuf.len,
                            (const char *)s->vbuf.data, s->vbuf.len);
-    if (stage_data_value(s, key, klen, s->vbuf.data, s->vbuf.len, indirect, tag, &v->meta, v->value,
-                         v->value_len) != 0)
+    if (!cached && stage_data_value(s, key, klen, s->vbuf.data, s->vbuf.len, indirect, tag,
+                                    &v->meta, v->value, v->value_len) != 0)
         return oom(s, err, errlen);
     s->n_pending++;
     return 0;

@@ -12,6 +12,7 @@
 
 #include "crc32c.h"
 #include "record.h"
+#include "vlog_batch.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +44,11 @@ struct zkv_vlog {
     size_t n, cap;
     bool active; /* files[n-1] takes appends */
     uint32_t next_num;
-    zkv_buf wbuf; /* appended, not yet flushed (for files[n-1] once active) */
+    zkv_vbatch wbuf; /* appended, not yet flushed (for files[n-1] once active) */
     /* What the last flush wrote, kept for reads: the shipper reads a commit's entries right
      * after it, and those come from memory, without a read or a CRC check. */
-    zkv_buf recent;
+    zkv_vbatch recent;
+    zkv_vlog_release_fn release; /* lets go of a referred value's owner (append_ref) */
     uint32_t recent_file;
     uint64_t recent_off;
     bool failed;
@@ -187,8 +189,8 @@ void zkv_vlog_close(zkv_vlog *v)
         if (v->files[i].fd >= 0)
             close(v->files[i].fd);
     free(v->files);
-    zkv_buf_free(&v->wbuf);
-    zkv_buf_free(&v->recent);
+    zkv_vbatch_free(&v->wbuf, v->release);
+    zkv_vbatch_free(&v->recent, v->release);
     free(v->dir);
     free(v);
 }
@@ -245,9 +247,10 @@ static int new_file(zkv_vlog *v, vfile *f, char *err, size_t errlen)
     return file_fd(v, f, true, err, errlen);
 }
 
-int zkv_vlog_append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key,
-                    size_t klen, const uint8_t *value, size_t vlen, zkv_vptr *p, char *err,
-                    size_t errlen)
+/* zkv_vlog_append with the value copied into the batch (owner NULL) or referred to. */
+static int append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key, size_t klen,
+                  const uint8_t *value, size_t vlen, void *owner, zkv_vptr *p, char *err,
+                  size_t errlen)
 {
     size_t idlen = strlen(range_id);
     size_t rec_len = ZKV_VLOG_REC_HDR + idlen + klen + vlen;
@@ -265,14 +268,15 @@ int zkv_vlog_append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8
         }
         v->active = true;
     }
-    if (zkv_buf_reserve(&v->wbuf, rec_len) != 0)
-        return fail(err, errlen, "out of memory", NULL, 0);
     const vfile *f = &v->files[v->n - 1];
     *p = (zkv_vptr){.file = f->num,
                     .off = f->size + v->wbuf.len,
                     .rec_len = (uint32_t)rec_len,
                     .vlen = (uint32_t)vlen};
-    uint8_t *r = v->wbuf.data + v->wbuf.len;
+    size_t own = owner ? rec_len - vlen : rec_len;
+    uint8_t *r = zkv_vbatch_reserve(&v->wbuf, own);
+    if (!r)
+        return fail(err, errlen, "out of memory", NULL, 0);
     r[4] = REC_KIND;
     r[5] = (uint8_t)idlen;
     zkv_put_u32be(r + 6, (uint32_t)klen);
@@ -282,11 +286,31 @@ int zkv_vlog_append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8
     memcpy(q, range_id, idlen); // NOLINT(bugprone-not-null-terminated-result): length-prefixed
     if (klen)
         memcpy(q + idlen, key, klen);
-    if (vlen)
+    if (vlen && !owner)
         memcpy(q + idlen + klen, value, vlen);
-    zkv_put_u32be(r, zkv_crc32c(0, r + 4, rec_len - 4));
-    v->wbuf.len += rec_len;
+    uint32_t crc = zkv_crc32c(0, r + 4, own - 4);
+    zkv_put_u32be(r, owner ? zkv_crc32c(crc, value, vlen) : crc);
+    if (owner && zkv_vbatch_refer(&v->wbuf, value, vlen, owner) != 0) {
+        v->failed = true; /* a head without its value cannot be taken back */
+        return fail(err, errlen, "out of memory", NULL, 0);
+    }
     return 0;
+}
+
+int zkv_vlog_append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key,
+                    size_t klen, const uint8_t *value, size_t vlen, zkv_vptr *p, char *err,
+                    size_t errlen)
+{
+    return append(v, range_id, seq, key, klen, value, vlen, NULL, p, err, errlen);
+}
+
+int zkv_vlog_append_ref(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key,
+                        size_t klen, const uint8_t *value, size_t vlen, void *owner, zkv_vptr *p,
+                        char *err, size_t errlen)
+{
+    if (!owner || !v->release)
+        return fail(err, errlen, "a referred value needs an owner and a release", NULL, 0);
+    return append(v, range_id, seq, key, klen, value, vlen, owner, p, err, errlen);
 }
 
 size_t zkv_vlog_buffered(const zkv_vlog *v)
@@ -314,25 +338,20 @@ int zkv_vlog_flush(zkv_vlog *v, bool sync, char *err, size_t errlen)
         return 0;
     vfile *f = &v->files[v->n - 1];
     size_t done = 0;
-    while (done < v->wbuf.len) {
-        ssize_t w = pwrite(f->fd, v->wbuf.data + done, v->wbuf.len - done, (off_t)(f->size + done));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            v->failed = true;
-            return fail(err, errlen, "write failed", NULL, w < 0 ? errno : EIO);
-        }
-        done += (size_t)w;
+    int e = zkv_vbatch_write(&v->wbuf, f->fd, (off_t)f->size, &done);
+    if (e) {
+        v->failed = true;
+        return fail(err, errlen, "write failed", NULL, e);
     }
     v->recent_file = f->num;
     v->recent_off = f->size;
     f->size += done;
     v->total += done;
     f->dirty = f->dirty || done > 0;
-    zkv_buf t = v->recent; /* the flushed bytes become the recent ones */
+    zkv_vbatch_clear(&v->recent, v->release); /* the flushed bytes become the recent ones */
+    zkv_vbatch t = v->recent;
     v->recent = v->wbuf;
     v->wbuf = t;
-    v->wbuf.len = v->wbuf.off = 0;
     if (sync && sync_file(v, f, err, errlen) != 0)
         return -1;
     if (f->size >= v->file_bytes)
@@ -436,9 +455,9 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
     if (buffered) {
         if (p->off + p->rec_len > f->size + v->wbuf.len)
             return read_fail(v, p, "pointer past the end of", 0, err, errlen);
-        memcpy(out->data, v->wbuf.data + (p->off - f->size), p->rec_len);
+        zkv_vbatch_copy(&v->wbuf, p->off - f->size, p->rec_len, out->data);
     } else if (recent) {
-        memcpy(out->data, v->recent.data + (p->off - v->recent_off), p->rec_len);
+        zkv_vbatch_copy(&v->recent, p->off - v->recent_off, p->rec_len, out->data);
     } else {
         if (p->off + p->rec_len > f->size)
             return read_fail(v, p, "pointer past the end of", 0, err, errlen);
@@ -591,7 +610,7 @@ int zkv_vlog_remove(zkv_vlog *v, uint32_t file, char *err, size_t errlen)
     }
     v->total -= f->size;
     if (v->recent_file == file)
-        v->recent.len = 0;
+        zkv_vbatch_clear(&v->recent, v->release);
     size_t i = (size_t)(f - v->files);
     memmove(f, f + 1, (v->n - i - 1) * sizeof(*f));
     v->n--;
@@ -648,4 +667,9 @@ void zkv_vlog_set_closer(zkv_vlog *v, zkv_vlog_close_fn fn, void *ctx)
 {
     v->closer = fn;
     v->closer_ctx = ctx;
+}
+
+void zkv_vlog_set_release(zkv_vlog *v, zkv_vlog_release_fn fn)
+{
+    v->release = fn;
 }

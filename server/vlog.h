@@ -30,6 +30,17 @@ void zkv_vlog_close(zkv_vlog *v); /* buffered records are dropped; NULL is a no-
 int zkv_vlog_append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key,
                     size_t klen, const uint8_t *value, size_t vlen, zkv_vptr *p, char *err,
                     size_t errlen);
+/* As zkv_vlog_append, but value is not copied: the flush writes it from where it is, and
+ * reads of the record before and just after the flush copy it from there. Its bytes must
+ * stay unchanged until the log hands owner to its release function (zkv_vlog_set_release,
+ * which must be set): after the flush after the one that writes them, at a remove of their
+ * file, or at close. -1 without owner or release, or as zkv_vlog_append (an append that
+ * fails for memory after its head leaves the log failed). */
+int zkv_vlog_append_ref(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key,
+                        size_t klen, const uint8_t *value, size_t vlen, void *owner, zkv_vptr *p,
+                        char *err, size_t errlen);
+typedef void (*zkv_vlog_release_fn)(void *owner);
+void zkv_vlog_set_release(zkv_vlog *v, zkv_vlog_release_fn fn);
 /* Bytes appended and not yet flushed. */
 size_t zkv_vlog_buffered(const zkv_vlog *v);
 /* Writes the buffered records to the file, fdatasyncs it when sync, and closes the file

@@ -1,9 +1,10 @@
 /* test_server_vlog.c: the value log's pieces. CRC-32C (the standard check value, the
  * instruction and the table agree, continuation); server/vlog.c against real files in a
  * mkdtemp directory (appends read back before and after the flush, the key and CRC checks,
- * a damaged byte, a torn tail ends a scan, files roll over at their size, a reopen removes
- * empty files and never appends to an old one, removal); and the GC's decisions
- * (vlog_plan.c: the oldest due file, the rewrite rule, credit). */
+ * a damaged byte, a torn tail ends a scan, values written from where they are (batches of
+ * owned and referred pieces, their owners released after the next flush), files roll over at their
+ * size, a reopen removes empty files and never appends to an old one, removal); and the GC's
+ * decisions (vlog_plan.c: the oldest due file, the rewrite rule, credit). */
 #include <CUnit/Basic.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "crc32c.h"
 #include "vlog.h"
+#include "vlog_batch.h"
 #include "vlog_plan.h"
 #include "vlog_recover_plan.h"
 
@@ -409,6 +411,134 @@ static void test_closer(void)
     zkv_vlog_close(v);
 }
 
+/* Owners of referred pieces: how often each was released. */
+static int released[2048];
+
+static void release_owner(void *owner)
+{
+    released[(int *)owner - released]++;
+}
+
+/* A batch of 1,500 pieces (more than one pwritev takes), owned and referred in turn: every
+ * byte range reads back as the flat run, the file gets the run, each owner is released
+ * once. */
+static void test_vbatch(void)
+{
+    enum { PIECES = 1500 };
+    static uint8_t flat[PIECES * 40], refd[PIECES * 40];
+    zkv_vbatch b = {0};
+    size_t len = 0;
+    memset(released, 0, sizeof(released));
+    for (int i = 0; i < PIECES; i++) {
+        size_t n = 1 + (size_t)(i * 13) % 39;
+        fill(flat + len, n, (unsigned)i);
+        if (i % 2) {
+            memcpy(refd + len, flat + len, n);
+            CU_ASSERT_EQUAL(zkv_vbatch_refer(&b, refd + len, n, &released[i]), 0);
+        } else {
+            uint8_t *at = zkv_vbatch_reserve(&b, n);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+            memcpy(at, flat + len, n);
+        }
+        len += n;
+    }
+    CU_ASSERT_EQUAL_FATAL(b.len, len);
+    static uint8_t got[sizeof flat];
+    size_t from[] = {0, 1, 17, 500, len / 2, len - 40}, n[] = {len, 40, 1, 3000, 99, 40};
+    for (size_t k = 0; k < sizeof from / sizeof from[0]; k++) {
+        memset(got, 0, n[k]);
+        zkv_vbatch_copy(&b, from[k], n[k], got);
+        CU_ASSERT_EQUAL(memcmp(got, flat + from[k], n[k]), 0);
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "%s/batch", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CU_ASSERT_FATAL(fd >= 0);
+    size_t done = 0;
+    CU_ASSERT_EQUAL(zkv_vbatch_write(&b, fd, 5, &done), 0);
+    CU_ASSERT_EQUAL(done, len);
+    memset(got, 0, len);
+    CU_ASSERT_EQUAL(pread(fd, got, len, 5), (ssize_t)len);
+    CU_ASSERT_EQUAL(memcmp(got, flat, len), 0);
+    close(fd);
+    CU_ASSERT_EQUAL(released[1], 0);
+    zkv_vbatch_clear(&b, release_owner);
+    CU_ASSERT_EQUAL(b.len, 0);
+    for (int i = 0; i < PIECES; i++)
+        CU_ASSERT_EQUAL(released[i], i % 2);
+    CU_ASSERT_PTR_NOT_NULL(zkv_vbatch_reserve(&b, 3)); /* reusable after a clear */
+    CU_ASSERT_EQUAL(b.len, 3);
+    zkv_vbatch_free(&b, release_owner);
+}
+
+/* Records appended by reference give the same file as the same records copied (the CRC
+ * over head and value alike), read back before and after their flush, and each owner is
+ * let go after the flush that follows the one that wrote it, or at close. */
+static void test_append_ref(void)
+{
+    zkv_vlog *c = open_log("refc", 0), *r = open_log("refr", 0);
+    static uint8_t vals[6][20000];
+    zkv_vptr pc[6], pr[6];
+    zkv_buf out = {0};
+    memset(released, 0, sizeof(released));
+    CU_ASSERT_EQUAL(zkv_vlog_append_ref(r, "r1", 1, (const uint8_t *)"k", 1, vals[0], 10,
+                                        &released[0], &pr[0], err, sizeof(err)),
+                    -1); /* no release function yet */
+    zkv_vlog_set_release(r, release_owner);
+    for (int i = 0; i < 6; i++) {
+        size_t vlen = 9000 + (size_t)i * 1777;
+        fill(vals[i], vlen, (unsigned)i + 3);
+        char key[8];
+        snprintf(key, sizeof(key), "key%d", i);
+        CU_ASSERT_EQUAL(zkv_vlog_append(c, "r1", (uint64_t)i + 1, (const uint8_t *)key, 4, vals[i],
+                                        vlen, &pc[i], err, sizeof(err)),
+                        0);
+        int rc = i % 3 == 2 /* every third copied, in the same log */
+                     ? zkv_vlog_append(r, "r1", (uint64_t)i + 1, (const uint8_t *)key, 4, vals[i],
+                                       vlen, &pr[i], err, sizeof(err))
+                     : zkv_vlog_append_ref(r, "r1", (uint64_t)i + 1, (const uint8_t *)key, 4,
+                                           vals[i], vlen, &released[i], &pr[i], err, sizeof(err));
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_EQUAL(pr[i].off, pc[i].off);
+        const uint8_t *v = zkv_vlog_read(r, &pr[i], (const uint8_t *)key, 4, (uint64_t)i + 1, &out,
+                                         err, sizeof(err));
+        CU_ASSERT(v && memcmp(v, vals[i], vlen) == 0); /* buffered */
+        if (i == 2 || i == 5) {
+            CU_ASSERT_EQUAL(zkv_vlog_flush(c, false, err, sizeof(err)), 0);
+            CU_ASSERT_EQUAL(zkv_vlog_flush(r, false, err, sizeof(err)), 0);
+            v = zkv_vlog_read(r, &pr[i - 1], NULL, 0, (uint64_t)i, &out, err, sizeof(err));
+            CU_ASSERT(v && memcmp(v, vals[i - 1], pr[i - 1].vlen) == 0); /* recent */
+        }
+        if (i == 2) /* the first batch is the recent one: kept */
+            CU_ASSERT_EQUAL(released[0] + released[1], 0);
+    }
+    CU_ASSERT_EQUAL(released[0] + released[1], 2); /* let go after the second flush */
+    CU_ASSERT_EQUAL(released[3] + released[4], 0);
+    char pa[128], pb[128];
+    snprintf(pa, sizeof(pa), "%s/refc/00000001.vlog", dir);
+    snprintf(pb, sizeof(pb), "%s/refr/00000001.vlog", dir);
+    static uint8_t fa[80000], fb[80000];
+    int da = open(pa, O_RDONLY), db = open(pb, O_RDONLY);
+    ssize_t na = read(da, fa, sizeof(fa)), nb = read(db, fb, sizeof(fb));
+    close(da);
+    close(db);
+    CU_ASSERT(na > 60000);
+    CU_ASSERT_EQUAL(na, nb);
+    CU_ASSERT(na == nb && memcmp(fa, fb, (size_t)na) == 0);
+    /* read back from the file after a reopen, CRC checked */
+    for (int i = 0; i < 6; i++) {
+        zkv_vlog_close(r); /* reopened: reads come from the file */
+        r = open_log("refr", 0);
+        const uint8_t *v = zkv_vlog_read(r, &pr[i], NULL, 0, 0, &out, err, sizeof(err));
+        CU_ASSERT(v && memcmp(v, vals[i], pr[i].vlen) == 0);
+    }
+    CU_ASSERT_EQUAL(released[3] + released[4], 2); /* at the first close */
+    CU_ASSERT_EQUAL(released[2] + released[5], 0); /* copied: never referred */
+    zkv_buf_free(&out);
+    zkv_vlog_close(c);
+    zkv_vlog_close(r);
+}
+
 static void test_fd_cap(void)
 {
     /* at most max_open descriptors of closed files: reads of others reopen theirs */
@@ -579,6 +709,8 @@ int main(void)
     CU_add_test(s, "spare files: kept, reused, dropped at open", test_spares);
     CU_add_test(s, "a deleted file's last close goes to the closer", test_closer);
     CU_add_test(s, "descriptors of closed files capped", test_fd_cap);
+    CU_add_test(s, "a batch of owned and referred pieces", test_vbatch);
+    CU_add_test(s, "values appended by reference", test_append_ref);
     CU_add_test(s, "a scan whose callback appends files", test_scan_while_appending);
     CU_add_test(s, "GC plan: pick, rewrite, credit", test_plan);
     CU_add_test(s, "recovery plan: beyond the mark, ranges or all", test_recover_plan);

@@ -1,0 +1,40 @@
+/* vlog_batch.h: the value log's unwritten (and last written) records as one run of bytes
+ * made of pieces: bytes the batch owns (record heads, small values) and large values it
+ * only refers to where they already are (a pinned row-cache entry), so that a value is
+ * not copied once more on its way to the file. Written with pwritev; read back by
+ * position. Each referred piece has an owner, handed to a release function once the batch
+ * is cleared. Pure memory and one system call; not thread-safe. */
+#ifndef ZKV_SERVER_VLOG_BATCH_H
+#define ZKV_SERVER_VLOG_BATCH_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "common/buf.h"
+
+typedef struct zkv_vseg zkv_vseg;
+typedef void (*zkv_vbatch_release_fn)(void *owner);
+
+typedef struct zkv_vbatch {
+    zkv_buf own; /* the owned bytes, in order */
+    zkv_vseg *segs;
+    size_t n, cap;
+    size_t len; /* bytes in all */
+} zkv_vbatch;
+
+/* n more owned bytes at the end: where to write them (valid until the next reserve), or
+ * NULL out of memory (the batch is unchanged). */
+uint8_t *zkv_vbatch_reserve(zkv_vbatch *b, size_t n);
+/* n bytes at p, not copied: they must stay as they are until owner is released. -1 out of
+ * memory (the batch is unchanged). */
+int zkv_vbatch_refer(zkv_vbatch *b, const uint8_t *p, size_t n, void *owner);
+/* Copies bytes [from, from + n) of the batch (within its length) to dst. */
+void zkv_vbatch_copy(const zkv_vbatch *b, size_t from, size_t n, uint8_t *dst);
+/* Writes the whole batch to fd at offset at, in as few pwritev calls as it takes. 0, or an
+ * errno (*done says how many bytes went: a short write that makes no progress is EIO). */
+int zkv_vbatch_write(const zkv_vbatch *b, int fd, off_t at, size_t *done);
+/* Empties the batch, releasing each referred piece's owner with fn (NULL: none to call). */
+void zkv_vbatch_clear(zkv_vbatch *b, zkv_vbatch_release_fn fn);
+/* zkv_vbatch_clear, then frees the batch's memory. */
+void zkv_vbatch_free(zkv_vbatch *b, zkv_vbatch_release_fn fn);
+
+#endif
