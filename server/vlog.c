@@ -452,12 +452,18 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
     bool buffered = is_active(v, f) && p->off >= f->size;
     bool recent = p->file == v->recent_file && p->off >= v->recent_off &&
                   p->off + p->rec_len <= v->recent_off + v->recent.len;
-    if (buffered) {
-        if (p->off + p->rec_len > f->size + v->wbuf.len)
+    const uint8_t *value = NULL; /* where the value is, when not in out */
+    if (buffered || recent) {
+        if (buffered && p->off + p->rec_len > f->size + v->wbuf.len)
             return read_fail(v, p, "pointer past the end of", 0, err, errlen);
-        zkv_vbatch_copy(&v->wbuf, p->off - f->size, p->rec_len, out->data);
-    } else if (recent) {
-        zkv_vbatch_copy(&v->recent, p->off - v->recent_off, p->rec_len, out->data);
+        const zkv_vbatch *b = buffered ? &v->wbuf : &v->recent;
+        size_t at = (size_t)(p->off - (buffered ? f->size : v->recent_off));
+        size_t head = p->vlen < p->rec_len ? p->rec_len - p->vlen : p->rec_len;
+        /* The head is copied; the value is seen where it is when one piece holds it. */
+        zkv_vbatch_copy(b, at, head, out->data);
+        value = zkv_vbatch_span(b, at + head, p->rec_len - head);
+        if (!value)
+            zkv_vbatch_copy(b, at + head, p->rec_len - head, out->data + head);
     } else {
         if (p->off + p->rec_len > f->size)
             return read_fail(v, p, "pointer past the end of", 0, err, errlen);
@@ -470,6 +476,7 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
     out->len = p->rec_len;
     zkv_vlog_rec rec;
     char id[256];
+    /* (without the CRC check rec_parse reads the head only: the value may be elsewhere) */
     if (!rec_parse(out->data, p->rec_len, !buffered && !recent, &rec, id) ||
         rec.at.vlen != p->vlen || (seq && rec.seq != seq) ||
         (key && (rec.klen != klen || (klen && memcmp(rec.key, key, klen) != 0)))) {
@@ -482,7 +489,7 @@ const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key,
                      path, (unsigned long long)p->off);
         return NULL;
     }
-    return rec.value;
+    return value ? value : rec.value;
 }
 
 /* The scanned file's mapping (one at a time: the GC works through one file). */

@@ -51,9 +51,11 @@ int zkv_vlog_flush(zkv_vlog *v, bool sync, char *err, size_t errlen);
  * from now on. 0, or -1 out of memory or descriptors. */
 int zkv_vlog_take_dirty(zkv_vlog *v, int **fds, size_t *n);
 
-/* Reads the record at p into out (replacing its contents) and returns the value's start
- * in out. The record must check out: CRC, lengths, key (when key is not NULL) and seq (when
- * not 0: a record left in a reused file by an older write of the key has another seq). */
+/* Reads the record at p into out (replacing its contents) and returns the value's start:
+ * in out, or, for a record not yet written or written by the last flush, where the log holds
+ * it (valid until the next append, flush or read). The record must check out: CRC, lengths, key
+ * (when key is not NULL) and seq (when not 0: a record left in a reused file by an older write of
+ * the key has another seq). */
 const uint8_t *zkv_vlog_read(zkv_vlog *v, const zkv_vptr *p, const uint8_t *key, size_t klen,
                              uint64_t seq, zkv_buf *out, char *err, size_t errlen);
 

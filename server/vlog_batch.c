@@ -84,6 +84,14 @@ void zkv_vbatch_copy(const zkv_vbatch *b, size_t from, size_t n, uint8_t *dst)
     }
 }
 
+const uint8_t *zkv_vbatch_span(const zkv_vbatch *b, size_t from, size_t n)
+{
+    if (b->n == 0 || from + n > b->len)
+        return NULL;
+    const zkv_vseg *s = &b->segs[seg_at(b, from)];
+    return from + n <= s->pos + s->len ? seg_bytes(b, s) + (from - s->pos) : NULL;
+}
+
 int zkv_vbatch_write(const zkv_vbatch *b, int fd, off_t at, size_t *done)
 {
     struct iovec iov[MAX_IOV];

@@ -29,6 +29,9 @@ uint8_t *zkv_vbatch_reserve(zkv_vbatch *b, size_t n);
 int zkv_vbatch_refer(zkv_vbatch *b, const uint8_t *p, size_t n, void *owner);
 /* Copies bytes [from, from + n) of the batch (within its length) to dst. */
 void zkv_vbatch_copy(const zkv_vbatch *b, size_t from, size_t n, uint8_t *dst);
+/* Where bytes [from, from + n) of the batch are when one piece holds them all (valid until
+ * the next reserve or clear), else NULL. */
+const uint8_t *zkv_vbatch_span(const zkv_vbatch *b, size_t from, size_t n);
 /* Writes the whole batch to fd at offset at, in as few pwritev calls as it takes. 0, or an
  * errno (*done says how many bytes went: a short write that makes no progress is EIO). */
 int zkv_vbatch_write(const zkv_vbatch *b, int fd, off_t at, size_t *done);

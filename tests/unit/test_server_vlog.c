@@ -443,6 +443,12 @@ static void test_vbatch(void)
         len += n;
     }
     CU_ASSERT_EQUAL_FATAL(b.len, len);
+    /* piece 0: 1 owned byte; piece 1: 14 referred bytes from refd + 1 */
+    CU_ASSERT_PTR_EQUAL(zkv_vbatch_span(&b, 1, 14), refd + 1);
+    CU_ASSERT_PTR_EQUAL(zkv_vbatch_span(&b, 3, 5), refd + 3);
+    CU_ASSERT_PTR_EQUAL(zkv_vbatch_span(&b, 0, 1), b.own.data);
+    CU_ASSERT_PTR_NULL(zkv_vbatch_span(&b, 0, 2));       /* across two pieces */
+    CU_ASSERT_PTR_NULL(zkv_vbatch_span(&b, len - 1, 2)); /* past the end */
     static uint8_t got[sizeof flat];
     size_t from[] = {0, 1, 17, 500, len / 2, len - 40}, n[] = {len, 40, 1, 3000, 99, 40};
     for (size_t k = 0; k < sizeof from / sizeof from[0]; k++) {
@@ -503,6 +509,8 @@ static void test_append_ref(void)
         const uint8_t *v = zkv_vlog_read(r, &pr[i], (const uint8_t *)key, 4, (uint64_t)i + 1, &out,
                                          err, sizeof(err));
         CU_ASSERT(v && memcmp(v, vals[i], vlen) == 0); /* buffered */
+        if (i % 3 != 2)
+            CU_ASSERT_PTR_EQUAL(v, vals[i]); /* seen where it is, not copied */
         if (i == 2 || i == 5) {
             CU_ASSERT_EQUAL(zkv_vlog_flush(c, false, err, sizeof(err)), 0);
             CU_ASSERT_EQUAL(zkv_vlog_flush(r, false, err, sizeof(err)), 0);
