@@ -28,13 +28,6 @@ case "$test" in get|put) ;; *) echo "cpu: TEST is get or put" >&2; exit 2 ;; esa
 
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
-ticks="$(getconf CLK_TCK)"
-# The user and system ticks of the nodes (the last pid of a cluster is its coordinator).
-cpu_ticks() {
-  local t=0 p
-  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
-  echo "$t"
-}
 start_zookeeper
 n=0
 rows="$tmp/cpu.csv"
@@ -44,7 +37,7 @@ for r in $(seq 1 "$rounds"); do
     n=$((n + 1))
     log "round $r of $rounds: build $v, $nodes node(s)"
     start_cluster "cpu$n" "$nodes" "$nodes"
-    node_pids=("${cluster_pids[@]:0:$nodes}")
+    node_pids=("${cluster_pids[@]:0:$nodes}") # (the last pid is the coordinator)
     run() {
       "$bin/bench/zkv-bench" --zk "$zk" --cluster "cpu$n" -c 50 -d "$size" -r "$keys" -P 1 \
         -t "$1" -n "$2" --csv 2>"$tmp/zkv-bench.err"
@@ -54,7 +47,7 @@ for r in $(seq 1 "$rounds"); do
     c0="$(cpu_ticks "${node_pids[@]}")"
     rate="$(run "$test" "$ops" | awk -F, 'toupper($1) == toupper(t) { print $4 }' t="$test")"
     c1="$(cpu_ticks "${node_pids[@]}")"
-    us="$(awk -v a="$c0" -v b="$c1" -v t="$ticks" -v n="$ops" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / n }')"
+    us="$(cpu_us_per "$c0" "$c1" "$ops")"
     echo "$v,$r,$rate,$us" >>"$rows"
     stop_cluster # (a 3-node round took twice the CPU per PUT after two others' files)
   done

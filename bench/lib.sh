@@ -207,6 +207,18 @@ PY
   tail -n +2 "$results" | cut -d, -f1-3,7- | sed 's/^/#   /'
 }
 
+# cpu_ticks PID...: the user and system clock ticks the processes have used ($ticks a
+# second); cpu_us_per A B N: microseconds per request of N requests between two readings.
+ticks="$(getconf CLK_TCK)"
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+cpu_us_per() {
+  awk -v a="$1" -v b="$2" -v t="$ticks" -v n="$3" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / n }'
+}
+
 # machine: one line naming the date, CPUs and kernel.
 machine() {
   echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs:" \
