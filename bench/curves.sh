@@ -79,35 +79,30 @@ point() {
   fi
 }
 
-# sweep SYSTEM: the clients sweep, then the value-size sweep, each on fresh state (a new
-# zkv cluster; an emptied Redis), so that the compactions left by large values do not
-# run under the next points.
-sweep() {
-  local sys="$1" run c d
-  [ "$sys" = redis ] || start_cluster zkv-clients 1 1
-  for run in $(seq 1 "$runs"); do
-    for c in "${clients_list[@]}"; do point "$sys" zkv-clients "$run" "$c" 100 100000; done
-  done
-  if [ "$sys" = redis ]; then
-    redis-cli -p "$redis_port" flushall >/dev/null
-  else
-    stop_cluster
-    start_cluster zkv-sizes 1 1
-  fi
-  for run in $(seq 1 "$runs"); do
-    for d in "${sizes[@]}"; do point "$sys" zkv-sizes "$run" 50 "$d" 10000; done
-  done
-  [ "$sys" = redis ] || stop_cluster
-}
-
+# The clients sweep, then the value-size sweep, each on fresh state (a new zkv cluster; an
+# emptied Redis), so that the compactions left by large values do not run under the next
+# points. At every point Redis runs first, then zkv: a swing of this machine's speed (2x
+# within minutes on the VM of docs/performance.md) falls on both sides of a ratio.
 log "redis-server on a free port, no persistence"
 start_redis
-sweep redis
-stop "$redis_pid"
-
 start_zookeeper
 log "ZooKeeper on $zk"
-sweep zkv
+start_cluster zkv-clients 1 1
+for run in $(seq 1 "$runs"); do
+  for c in "${clients_list[@]}"; do
+    for sys in redis zkv; do point "$sys" zkv-clients "$run" "$c" 100 100000; done
+  done
+done
+redis-cli -p "$redis_port" flushall >/dev/null
+stop_cluster
+start_cluster zkv-sizes 1 1
+for run in $(seq 1 "$runs"); do
+  for d in "${sizes[@]}"; do
+    for sys in redis zkv; do point "$sys" zkv-sizes "$run" 50 "$d" 10000; done
+  done
+done
+stop_cluster
+stop "$redis_pid"
 
 # The data set sweep: a new cluster, grown in place (each load rewrites the keys below it
 # and adds the rest), each size measured --runs times.
@@ -133,7 +128,7 @@ fi
 
 # --- report ----------------------------------------------------------------------------------
 echo "# zkv curves: $(machine)"
-echo "# 1 zkv node (--replicas 1) and redis-server (no persistence), one at a time; median of" \
+echo "# 1 zkv node (--replicas 1) and redis-server (no persistence), one at a time, in turns at each point; median of" \
   "$runs runs; p50/p99 are the medians of the runs' percentiles (ms)"
 cat "$tmp/du.txt"
 python3 - "$results" <<'PY'
