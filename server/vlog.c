@@ -13,6 +13,7 @@
 #include "crc32c.h"
 #include "record.h"
 #include "vlog_batch.h"
+#include "vlog_writer.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,11 @@
 /* Descriptors of closed files kept open at most (a value log of a terabyte is 16,000 files
  * of 64 MiB; reads of old files reopen theirs, a clock hand picks which to close). */
 #define MAX_OPEN 128
+/* A batch that grows past this many bytes not yet handed over gives them to the writer
+ * thread, which copies them into the page cache while the loop stages more (vlog_writer.h);
+ * a smaller batch is written at its flush by the loop itself, without a handover. */
+#define SUBMIT_MIN ((size_t)512 * 1024)
+#define MAX_IOV 1024
 
 typedef struct vfile {
     uint32_t num;
@@ -49,6 +55,9 @@ struct zkv_vlog {
      * after it, and those come from memory, without a read or a CRC check. */
     zkv_vbatch recent;
     zkv_vlog_release_fn release; /* lets go of a referred value's owner (append_ref) */
+    zkv_vwriter *writer;         /* started at the first handover; NULL: none (yet) */
+    size_t submitted;            /* bytes of wbuf handed to the writer */
+    size_t submit_min;           /* SUBMIT_MIN (0: never hand over) */
     uint32_t recent_file;
     uint64_t recent_off;
     bool failed;
@@ -166,6 +175,7 @@ int zkv_vlog_open(const char *dir, uint64_t file_bytes, zkv_vlog **out, char *er
     }
     v->file_bytes = file_bytes ? file_bytes : ZKV_VLOG_DEFAULT_FILE_BYTES;
     v->max_open = MAX_OPEN;
+    v->submit_min = SUBMIT_MIN;
     v->next_num = 1;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         fail(err, errlen, "cannot create", dir, errno);
@@ -184,6 +194,7 @@ void zkv_vlog_close(zkv_vlog *v)
 {
     if (!v)
         return;
+    zkv_vwriter_free(v->writer); /* (after the writes handed over, which use the batch) */
     unmap_scan(v);
     for (size_t i = 0; i < v->n; i++)
         if (v->files[i].fd >= 0)
@@ -247,6 +258,22 @@ static int new_file(zkv_vlog *v, vfile *f, char *err, size_t errlen)
     return file_fd(v, f, true, err, errlen);
 }
 
+/* Hands the batch's bytes not yet handed over to the writer thread (started on first use).
+ * Whatever it cannot hand over (no thread, no memory) the flush writes. */
+static void hand_over(zkv_vlog *v)
+{
+    if (!v->writer && !(v->writer = zkv_vwriter_create())) {
+        v->submit_min = 0;
+        return;
+    }
+    const vfile *f = &v->files[v->n - 1];
+    struct iovec iov[MAX_IOV];
+    size_t bytes, k;
+    while ((k = zkv_vbatch_iov(&v->wbuf, v->submitted, iov, MAX_IOV, &bytes)) > 0 &&
+           zkv_vwriter_submit(v->writer, f->fd, (off_t)(f->size + v->submitted), iov, k) == 0)
+        v->submitted += bytes;
+}
+
 /* zkv_vlog_append with the value copied into the batch (owner NULL) or referred to. */
 static int append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key, size_t klen,
                   const uint8_t *value, size_t vlen, void *owner, zkv_vptr *p, char *err,
@@ -294,6 +321,8 @@ static int append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t
         v->failed = true; /* a head without its value cannot be taken back */
         return fail(err, errlen, "out of memory", NULL, 0);
     }
+    if (v->submit_min && v->wbuf.len - v->submitted >= v->submit_min)
+        hand_over(v);
     return 0;
 }
 
@@ -338,10 +367,13 @@ int zkv_vlog_flush(zkv_vlog *v, bool sync, char *err, size_t errlen)
         return 0;
     vfile *f = &v->files[v->n - 1];
     size_t done = 0;
-    int e = zkv_vbatch_write(&v->wbuf, f->fd, (off_t)f->size, &done);
-    if (e) {
+    /* what was not handed over, then the wait for what was */
+    int e = zkv_vbatch_write(&v->wbuf, v->submitted, f->fd, (off_t)f->size, &done);
+    int we = v->submitted ? zkv_vwriter_wait(v->writer) : 0;
+    v->submitted = 0;
+    if (e || we) {
         v->failed = true;
-        return fail(err, errlen, "write failed", NULL, e);
+        return fail(err, errlen, "write failed", NULL, e ? e : we);
     }
     v->recent_file = f->num;
     v->recent_off = f->size;
@@ -629,6 +661,11 @@ bool zkv_vlog_rec_intact(const zkv_vlog_rec *r)
     return zkv_get_u32be(r->raw) == zkv_crc32c(0, r->raw + 4, r->at.rec_len - 4u);
 }
 
+void zkv__vlog_set_submit_min(zkv_vlog *v, size_t bytes)
+{
+    v->submit_min = bytes;
+}
+
 void zkv__vlog_set_max_open(zkv_vlog *v, size_t n)
 {
     v->max_open = n ? n : 1;
@@ -641,6 +678,8 @@ size_t zkv_vlog_open_fds(const zkv_vlog *v)
 
 int zkv_vlog_trim(zkv_vlog *v)
 {
+    if (v->writer)
+        (void)zkv_vwriter_wait(v->writer); /* (an unflushed batch's writes land first) */
     if (!v->active || v->failed)
         return 0;
     vfile *f = &v->files[v->n - 1];

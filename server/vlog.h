@@ -5,10 +5,11 @@
  * id, seq and key they were written for (garbage collection checks them against the data
  * records) and a CRC-32C.
  *
- * Appends go to a buffer that zkv_vlog_flush writes (and with sync fdatasyncs) before the
- * store writes the LevelDB batch that points at them. A file is closed for appends once
- * it holds file_bytes; the next flush starts a new one. Open never appends to an old file.
- * Not thread-safe: the store's thread owns it. Errors: 0, or -1 with a reason in err. */
+ * Appends go to a batch that zkv_vlog_flush writes (and with sync fdatasyncs) before the
+ * store writes the LevelDB batch that points at them; a batch that grows large is handed to
+ * a writer thread in parts while it grows, and the flush waits for them. A file is closed for
+ * appends once it holds file_bytes; the next flush starts a new one. Open never appends to an old
+ * file. Not thread-safe: the store's thread owns it. Errors: 0, or -1 with a reason in err. */
 #ifndef ZKV_SERVER_VLOG_H
 #define ZKV_SERVER_VLOG_H
 #include <stdbool.h>
@@ -101,6 +102,8 @@ void zkv_vlog_set_closer(zkv_vlog *v, zkv_vlog_close_fn fn, void *ctx);
  * zkv__vlog_set_max_open changes the cap (tests). */
 size_t zkv_vlog_open_fds(const zkv_vlog *v);
 void zkv__vlog_set_max_open(zkv_vlog *v, size_t n);
+/* The bytes a batch grows by before they go to the writer thread (0: never; tests). */
+void zkv__vlog_set_submit_min(zkv_vlog *v, size_t bytes);
 /* Cuts the file taking appends to what was written to it: a reused spare holds its earlier
  * records past that, which would otherwise count as written after a restart (the store
  * calls it at a clean close). 0, or -1 (the file keeps its size). */

@@ -428,6 +428,7 @@ static void test_vbatch(void)
     static uint8_t flat[PIECES * 40], refd[PIECES * 40];
     zkv_vbatch b = {0};
     size_t len = 0;
+    const uint8_t *first = NULL;
     memset(released, 0, sizeof(released));
     for (int i = 0; i < PIECES; i++) {
         size_t n = 1 + (size_t)(i * 13) % 39;
@@ -439,6 +440,8 @@ static void test_vbatch(void)
             uint8_t *at = zkv_vbatch_reserve(&b, n);
             CU_ASSERT_PTR_NOT_NULL_FATAL(at);
             memcpy(at, flat + len, n);
+            if (i == 0)
+                first = at;
         }
         len += n;
     }
@@ -446,7 +449,7 @@ static void test_vbatch(void)
     /* piece 0: 1 owned byte; piece 1: 14 referred bytes from refd + 1 */
     CU_ASSERT_PTR_EQUAL(zkv_vbatch_span(&b, 1, 14), refd + 1);
     CU_ASSERT_PTR_EQUAL(zkv_vbatch_span(&b, 3, 5), refd + 3);
-    CU_ASSERT_PTR_EQUAL(zkv_vbatch_span(&b, 0, 1), b.own.data);
+    CU_ASSERT_PTR_EQUAL(zkv_vbatch_span(&b, 0, 1), first);
     CU_ASSERT_PTR_NULL(zkv_vbatch_span(&b, 0, 2));       /* across two pieces */
     CU_ASSERT_PTR_NULL(zkv_vbatch_span(&b, len - 1, 2)); /* past the end */
     static uint8_t got[sizeof flat];
@@ -461,7 +464,7 @@ static void test_vbatch(void)
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
     CU_ASSERT_FATAL(fd >= 0);
     size_t done = 0;
-    CU_ASSERT_EQUAL(zkv_vbatch_write(&b, fd, 5, &done), 0);
+    CU_ASSERT_EQUAL(zkv_vbatch_write(&b, 0, fd, 5, &done), 0);
     CU_ASSERT_EQUAL(done, len);
     memset(got, 0, len);
     CU_ASSERT_EQUAL(pread(fd, got, len, 5), (ssize_t)len);
@@ -474,6 +477,17 @@ static void test_vbatch(void)
         CU_ASSERT_EQUAL(released[i], i % 2);
     CU_ASSERT_PTR_NOT_NULL(zkv_vbatch_reserve(&b, 3)); /* reusable after a clear */
     CU_ASSERT_EQUAL(b.len, 3);
+    /* owned bytes stay where they were written while the batch grows past its chunks */
+    uint8_t *a = zkv_vbatch_reserve(&b, 100), *big = zkv_vbatch_reserve(&b, 600000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    memset(a, 0xab, 100);
+    for (int i = 0; i < 3000; i++)
+        CU_ASSERT_PTR_NOT_NULL(zkv_vbatch_reserve(&b, 100));
+    CU_ASSERT_PTR_EQUAL(zkv_vbatch_span(&b, 3, 100), a);
+    CU_ASSERT_PTR_EQUAL(zkv_vbatch_span(&b, 103, 600000), big);
+    CU_ASSERT_EQUAL(a[99], 0xab);
+    CU_ASSERT_EQUAL(b.len, 3 + 100 + 600000 + 300000);
     zkv_vbatch_free(&b, release_owner);
 }
 
@@ -491,6 +505,8 @@ static void test_append_ref(void)
                                         &released[0], &pr[0], err, sizeof(err)),
                     -1); /* no release function yet */
     zkv_vlog_set_release(r, release_owner);
+    zkv__vlog_set_submit_min(c, 0); /* written by the flush itself */
+    zkv__vlog_set_submit_min(r, 1); /* every record handed to the writer thread */
     for (int i = 0; i < 6; i++) {
         size_t vlen = 9000 + (size_t)i * 1777;
         fill(vals[i], vlen, (unsigned)i + 3);
@@ -545,6 +561,63 @@ static void test_append_ref(void)
     zkv_buf_free(&out);
     zkv_vlog_close(c);
     zkv_vlog_close(r);
+}
+
+/* Batches handed to the writer thread in parts as they grow, across files that fill up,
+ * give the same files as batches the flush writes itself; what a flush returned from is
+ * on file. */
+static void test_writer(void)
+{
+    zkv_vlog *a = open_log("wra", 100000), *b = open_log("wrb", 100000);
+    zkv__vlog_set_submit_min(a, 0);
+    zkv__vlog_set_submit_min(b, 4096);
+    static uint8_t val[30000];
+    zkv_buf out = {0};
+    for (int i = 0; i < 200; i++) {
+        size_t vlen = (size_t)(i * 7919) % 30000;
+        fill(val, vlen, (unsigned)i);
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        zkv_vptr pa, pb;
+        CU_ASSERT_EQUAL(zkv_vlog_append(a, "r", (uint64_t)i + 1, (const uint8_t *)key, strlen(key),
+                                        val, vlen, &pa, err, sizeof(err)),
+                        0);
+        CU_ASSERT_EQUAL(zkv_vlog_append(b, "r", (uint64_t)i + 1, (const uint8_t *)key, strlen(key),
+                                        val, vlen, &pb, err, sizeof(err)),
+                        0);
+        CU_ASSERT(pa.file == pb.file && pa.off == pb.off);
+        if (i % 9 == 8) {
+            CU_ASSERT_EQUAL(zkv_vlog_flush(a, false, err, sizeof(err)), 0);
+            CU_ASSERT_EQUAL(zkv_vlog_flush(b, false, err, sizeof(err)), 0);
+            /* flushed: on file, read back with its CRC checked after a reopen below */
+            char path[128];
+            snprintf(path, sizeof(path), "%s/wrb/%08u.vlog", dir, pb.file);
+            struct stat st;
+            CU_ASSERT(stat(path, &st) == 0 && (uint64_t)st.st_size >= pb.off + pb.rec_len);
+        }
+    }
+    CU_ASSERT_EQUAL(zkv_vlog_flush(a, false, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_vlog_flush(b, false, err, sizeof(err)), 0);
+    uint32_t na[64], nb[64];
+    uint64_t sa[64], sb[64];
+    size_t fa = zkv_vlog_files(a, na, sa, 64), fb = zkv_vlog_files(b, nb, sb, 64);
+    CU_ASSERT(fa > 10);
+    CU_ASSERT_EQUAL_FATAL(fa, fb);
+    static uint8_t da[200000], db[200000];
+    for (size_t i = 0; i < fa; i++) {
+        char pa[128], pb[128];
+        snprintf(pa, sizeof(pa), "%s/wra/%08u.vlog", dir, na[i]);
+        snprintf(pb, sizeof(pb), "%s/wrb/%08u.vlog", dir, nb[i]);
+        int xa = open(pa, O_RDONLY), xb = open(pb, O_RDONLY);
+        ssize_t ra = read(xa, da, sizeof(da)), rb = read(xb, db, sizeof(db));
+        close(xa);
+        close(xb);
+        CU_ASSERT(na[i] == nb[i] && sa[i] == sb[i] && ra == rb && ra > 0 &&
+                  memcmp(da, db, (size_t)ra) == 0);
+    }
+    zkv_buf_free(&out);
+    zkv_vlog_close(a);
+    zkv_vlog_close(b);
 }
 
 static void test_fd_cap(void)
@@ -719,6 +792,7 @@ int main(void)
     CU_add_test(s, "descriptors of closed files capped", test_fd_cap);
     CU_add_test(s, "a batch of owned and referred pieces", test_vbatch);
     CU_add_test(s, "values appended by reference", test_append_ref);
+    CU_add_test(s, "batches handed to the writer thread", test_writer);
     CU_add_test(s, "a scan whose callback appends files", test_scan_while_appending);
     CU_add_test(s, "GC plan: pick, rewrite, credit", test_plan);
     CU_add_test(s, "recovery plan: beyond the mark, ranges or all", test_recover_plan);
