@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_IOV 1024         /* pieces a pwritev takes (Linux's IOV_MAX) */
-#define CHUNK (256u * 1024u) /* owned bytes per chunk (more for a larger record) */
+#define MAX_IOV 1024               /* pieces a pwritev takes (Linux's IOV_MAX) */
+#define CHUNK ((size_t)256 * 1024) /* owned bytes per chunk (more for a larger record) */
 
 struct zkv_vchunk {
     uint8_t *data;
