@@ -2,9 +2,10 @@
  * instruction and the table agree, continuation); server/vlog.c against real files in a
  * mkdtemp directory (appends read back before and after the flush, the key and CRC checks,
  * a damaged byte, a torn tail ends a scan, values written from where they are (batches of
- * owned and referred pieces, their owners released after the next flush), files roll over at their
- * size, a reopen removes empty files and never appends to an old one, removal); and the GC's
- * decisions (vlog_plan.c: the oldest due file, the rewrite rule, credit). */
+ * owned and referred pieces, their owners released after the next flush), batches handed to
+ * the writer thread in parts, files roll over at their size, a reopen removes empty files
+ * and never appends to an old one, removal); and the GC's decisions (vlog_plan.c: the
+ * oldest due file, the rewrite rule, credit). */
 #include <CUnit/Basic.h>
 #include <fcntl.h>
 #include <stdio.h>
