@@ -398,6 +398,15 @@ static void render_vlog(writer *w, const zkv_metrics_snapshot *s)
            "Files whose live values were moved, not yet deleted: until the moves are on disk "
            "(a background fdatasync) and no snapshot being sent may still read them.",
            v->gc_files_waiting);
+    scalar(w, "zkv_value_log_writer_bytes_total", "counter",
+           "Bytes of the value log written by its writer thread while the loop staged more "
+           "(batches past 512 KiB).",
+           v->writer_bytes);
+    char secs[32];
+    family(w, "zkv_value_log_writer_wait_seconds_total", "counter",
+           "Time group commits waited for the writer thread to finish their batch.");
+    seconds(v->writer_wait_us, secs, sizeof secs);
+    sample_text(w, "zkv_value_log_writer_wait_seconds_total", NULL, secs);
 }
 
 int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)

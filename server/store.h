@@ -351,6 +351,8 @@ typedef struct zkv_vlog_stats {
     uint64_t gc_files_removed;  /* files GC deleted since open */
     uint64_t gc_pinned_skips;   /* measures that found a file still in a range's log */
     uint64_t gc_files_waiting;  /* moved files not yet deleted: their barrier or a snapshot */
+    uint64_t writer_bytes;      /* bytes the writer thread wrote (zkv_vlog_writer_stats) */
+    uint64_t writer_wait_us;    /* time commits waited for it */
 } zkv_vlog_stats;
 void zkv_store_vlog_stats(const zkv_store *s, zkv_vlog_stats *out);
 

@@ -10,6 +10,7 @@
  * are checked against the key), and a scan stops at the first that does not follow. */
 #include "vlog.h"
 
+#include "common/util.h"
 #include "crc32c.h"
 #include "record.h"
 #include "vlog_batch.h"
@@ -58,6 +59,7 @@ struct zkv_vlog {
     zkv_vwriter *writer;         /* started at the first handover; NULL: none (yet) */
     size_t submitted;            /* bytes of wbuf handed to the writer */
     size_t submit_min;           /* SUBMIT_MIN (0: never hand over) */
+    uint64_t handed, wait_us;    /* zkv_vlog_writer_stats */
     uint32_t recent_file;
     uint64_t recent_off;
     bool failed;
@@ -270,8 +272,10 @@ static void hand_over(zkv_vlog *v)
     struct iovec iov[MAX_IOV];
     size_t bytes, k;
     while ((k = zkv_vbatch_iov(&v->wbuf, v->submitted, iov, MAX_IOV, &bytes)) > 0 &&
-           zkv_vwriter_submit(v->writer, f->fd, (off_t)(f->size + v->submitted), iov, k) == 0)
+           zkv_vwriter_submit(v->writer, f->fd, (off_t)(f->size + v->submitted), iov, k) == 0) {
         v->submitted += bytes;
+        v->handed += bytes;
+    }
 }
 
 /* zkv_vlog_append with the value copied into the batch (owner NULL) or referred to. */
@@ -369,7 +373,12 @@ int zkv_vlog_flush(zkv_vlog *v, bool sync, char *err, size_t errlen)
     size_t done = 0;
     /* what was not handed over, then the wait for what was */
     int e = zkv_vbatch_write(&v->wbuf, v->submitted, f->fd, (off_t)f->size, &done);
-    int we = v->submitted ? zkv_vwriter_wait(v->writer) : 0;
+    int we = 0;
+    if (v->submitted) {
+        uint64_t t0 = zkv_now_us();
+        we = zkv_vwriter_wait(v->writer);
+        v->wait_us += zkv_now_us() - t0;
+    }
     v->submitted = 0;
     if (e || we) {
         v->failed = true;
@@ -701,6 +710,12 @@ bool zkv_vlog_end(const zkv_vlog *v, uint32_t *file, uint64_t *off)
 uint64_t zkv_vlog_file_bytes(const zkv_vlog *v)
 {
     return v->file_bytes;
+}
+
+void zkv_vlog_writer_stats(const zkv_vlog *v, uint64_t *handed, uint64_t *wait_us)
+{
+    *handed = v->handed;
+    *wait_us = v->wait_us;
 }
 
 void zkv_vlog_totals(const zkv_vlog *v, uint64_t *files, uint64_t *bytes)

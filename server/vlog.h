@@ -113,6 +113,9 @@ int zkv_vlog_trim(zkv_vlog *v);
 bool zkv_vlog_end(const zkv_vlog *v, uint32_t *file, uint64_t *off);
 /* The size at which a file is closed for appends. */
 uint64_t zkv_vlog_file_bytes(const zkv_vlog *v);
+/* What the writer thread did since open: bytes handed to it, and the microseconds flushes
+ * spent waiting for it (a writer that keeps up leaves little to wait for). */
+void zkv_vlog_writer_stats(const zkv_vlog *v, uint64_t *handed, uint64_t *wait_us);
 /* Files and bytes on disk (flushed). */
 void zkv_vlog_totals(const zkv_vlog *v, uint64_t *files, uint64_t *bytes);
 

@@ -381,4 +381,5 @@ void zkv_store_vlog_stats(const zkv_store *s, zkv_vlog_stats *out)
     out->gc_files_removed = g->removed;
     out->gc_pinned_skips = g->pinned_skips;
     out->gc_files_waiting = g->n_doomed;
+    zkv_vlog_writer_stats(zkv__store_vlog(s), &out->writer_bytes, &out->writer_wait_us);
 }

@@ -100,7 +100,9 @@ static void fill_small(zkv_metrics_snapshot *s)
                                .gc_moved = 20000000,
                                .gc_files_removed = 4,
                                .gc_pinned_skips = 2,
-                               .gc_files_waiting = 1};
+                               .gc_files_waiting = 1,
+                               .writer_bytes = 250000000,
+                               .writer_wait_us = 1250000};
     s->process = (zkv_procstat){.cpu_us = 1500000,
                                 .rss_bytes = 1000,
                                 .vsize_bytes = 2000,
@@ -242,6 +244,14 @@ static void small_new_b(char *out, size_t n)
         "deleted: until the moves are on disk (a background fdatasync) and no snapshot being "
         "sent may still read them.\n"
         "# TYPE zkv_value_log_gc_files_waiting gauge\nzkv_value_log_gc_files_waiting 1\n"
+        "# HELP zkv_value_log_writer_bytes_total Bytes of the value log written by its writer "
+        "thread while the loop staged more (batches past 512 KiB).\n"
+        "# TYPE zkv_value_log_writer_bytes_total counter\n"
+        "zkv_value_log_writer_bytes_total 250000000\n"
+        "# HELP zkv_value_log_writer_wait_seconds_total Time group commits waited for the writer "
+        "thread to finish their batch.\n"
+        "# TYPE zkv_value_log_writer_wait_seconds_total counter\n"
+        "zkv_value_log_writer_wait_seconds_total 1.250000\n"
         "# HELP process_cpu_seconds_total User and system CPU time spent in seconds.\n"
         "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.500000\n"
         "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
@@ -464,7 +474,7 @@ static void test_exact_text(void)
     zkv_buf b;
     const char *text = render(&s, &b);
     /* SMALL_TEXT with the new families where they go */
-    static char want[sizeof SMALL_TEXT + 16384], new_b[12000];
+    static char want[sizeof SMALL_TEXT + 20480], new_b[16384];
     small_new_b(new_b, sizeof new_b);
     const char *a = strstr(SMALL_TEXT, "# HELP zkv_requests_total");
     const char *c = strstr(SMALL_TEXT, "# HELP zkv_range_epoch");

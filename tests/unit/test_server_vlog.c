@@ -599,6 +599,11 @@ static void test_writer(void)
     }
     CU_ASSERT_EQUAL(zkv_vlog_flush(a, false, err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(zkv_vlog_flush(b, false, err, sizeof(err)), 0);
+    uint64_t handed, wait_us;
+    zkv_vlog_writer_stats(a, &handed, &wait_us);
+    CU_ASSERT_EQUAL(handed, 0);
+    zkv_vlog_writer_stats(b, &handed, &wait_us);
+    CU_ASSERT(handed > 1000000); /* most of 3 MB went through the thread */
     uint32_t na[64], nb[64];
     uint64_t sa[64], sb[64];
     size_t fa = zkv_vlog_files(a, na, sa, 64), fb = zkv_vlog_files(b, nb, sb, 64);
