@@ -7,8 +7,9 @@
 #   value size  10 B to 100 KB (50 clients, 10,000 keys, pipeline 1)          zkv and Redis
 #   data set    10,000 to 10,000,000 keys, loaded in key order (zkv-bench -t load,
 #               pipeline 16), then PUT and GET (50 clients, 100-byte values)  zkv only
-# Each point runs --runs times (default 3); the tables give the median ops/s with the
-# medians of the runs' p50 and p99, and zkv/Redis. --quick stops each sweep early (up to
+# Each point runs --runs times (default 3), Redis then zkv, each filled first (fill,
+# below); the tables give the median ops/s with the medians of the runs' p50 and p99, and
+# zkv/Redis. --quick stops each sweep early (up to
 # 64 clients, 10 KB, 1,000,000 keys) for a check of the script itself. --out DIR keeps
 # the CSV of every run. --sweeps runs only some of clients,sizes,data (default: all three);
 # --sizes replaces the value sizes (comma-separated bytes). Uses bench/lib.sh as compare.sh
