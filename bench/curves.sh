@@ -20,7 +20,7 @@ runs=3
 quick=0
 out=""
 zkv_flags=""
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 sweeps=",clients,sizes,data,"
 sizes_arg=""
 while [ $# -gt 0 ]; do
