@@ -4,13 +4,13 @@
  * newest file and commits. The file is deleted once a durability barrier after the moves
  * is done (on bgsync's thread) and no snapshot, which may still read it, is open. Work is
  * bounded per call and resumes where it stopped. */
+#include "common/util.h"
 #include "store_vlog.h"
 #include "vlog_plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_LIVE 0.5
 /* A file the counted deaths take this low is moved; lower than MAX_LIVE, since such a file
@@ -45,13 +45,6 @@ struct zkv_vlog_gc {
     bool listed;      /* the files from before this process started were listed */
     uint64_t step_us; /* a call's time bound (0: none), zkv_store_vlog_gc_pace */
 };
-
-static uint64_t now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
 
 zkv_vlog_gc *zkv__vlog_gc_create(void)
 {
@@ -317,7 +310,7 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
     if (budget == 0 || (!force && budget < max_bytes && budget < MIN_STEP && g->n_doomed == 0))
         return 0;
     uint64_t pass = force ? ++g->pass : 0;
-    uint64_t t0 = now_us();
+    uint64_t t0 = zkv_now_us();
     if (force && g->job && !g->moving)
         g->job = false; /* a forced pass measures afresh */
     while (budget > 0) {
@@ -351,7 +344,7 @@ int zkv_store_vlog_gc(zkv_store *s, size_t max_bytes, uint64_t bonus, bool force
         budget -= used < budget ? used : budget;
         if (!force)
             g->credit -= used < g->credit ? used : g->credit;
-        if (zkv_vlog_plan_yield(force, g->step_us, g->credit, CREDIT_CAP, now_us() - t0))
+        if (zkv_vlog_plan_yield(force, g->step_us, g->credit, CREDIT_CAP, zkv_now_us() - t0))
             break; /* the rest of the credit waits for the next call */
     }
     return 0;
