@@ -34,7 +34,6 @@
  * thread, which copies them into the page cache while the loop stages more (vlog_writer.h);
  * a smaller batch is written at its flush by the loop itself, without a handover. */
 #define SUBMIT_MIN ((size_t)512 * 1024)
-#define MAX_IOV 1024
 
 typedef struct vfile {
     uint32_t num;
@@ -269,9 +268,9 @@ static void hand_over(zkv_vlog *v)
         return;
     }
     const vfile *f = &v->files[v->n - 1];
-    struct iovec iov[MAX_IOV];
+    struct iovec iov[ZKV_VBATCH_MAX_IOV];
     size_t bytes, k;
-    while ((k = zkv_vbatch_iov(&v->wbuf, v->submitted, iov, MAX_IOV, &bytes)) > 0 &&
+    while ((k = zkv_vbatch_iov(&v->wbuf, v->submitted, iov, ZKV_VBATCH_MAX_IOV, &bytes)) > 0 &&
            zkv_vwriter_submit(v->writer, f->fd, (off_t)(f->size + v->submitted), iov, k) == 0) {
         v->submitted += bytes;
         v->handed += bytes;

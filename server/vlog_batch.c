@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_IOV 1024               /* pieces a pwritev takes (Linux's IOV_MAX) */
 #define CHUNK ((size_t)256 * 1024) /* owned bytes per chunk (more for a larger record) */
 
 struct zkv_vchunk {
@@ -148,19 +147,42 @@ size_t zkv_vbatch_iov(const zkv_vbatch *b, size_t from, struct iovec *iov, size_
     return k;
 }
 
-int zkv_vbatch_write(const zkv_vbatch *b, size_t from, int fd, off_t at, size_t *done)
+int zkv_vbatch_pwritev_all(int fd, off_t off, struct iovec *iov, size_t n)
 {
-    struct iovec iov[MAX_IOV];
-    *done = from;
-    while (*done < b->len) {
-        size_t bytes;
-        size_t k = zkv_vbatch_iov(b, *done, iov, MAX_IOV, &bytes);
-        ssize_t w = pwritev(fd, iov, (int)k, at + (off_t)*done);
+    while (n) {
+        int k = n < ZKV_VBATCH_MAX_IOV ? (int)n : ZKV_VBATCH_MAX_IOV;
+        ssize_t w = pwritev(fd, iov, k, off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             return w < 0 ? errno : EIO;
-        *done += (size_t)w;
+        off += w;
+        for (size_t left = (size_t)w; left && n;) { /* past what went */
+            if (iov->iov_len <= left) {
+                left -= iov->iov_len;
+                iov++;
+                n--;
+            } else {
+                iov->iov_base = (char *)iov->iov_base + left;
+                iov->iov_len -= left;
+                left = 0;
+            }
+        }
+    }
+    return 0;
+}
+
+int zkv_vbatch_write(const zkv_vbatch *b, size_t from, int fd, off_t at, size_t *done)
+{
+    struct iovec iov[ZKV_VBATCH_MAX_IOV];
+    *done = from;
+    while (*done < b->len) {
+        size_t bytes;
+        size_t k = zkv_vbatch_iov(b, *done, iov, ZKV_VBATCH_MAX_IOV, &bytes);
+        int e = zkv_vbatch_pwritev_all(fd, at + (off_t)*done, iov, k);
+        if (e)
+            return e;
+        *done += bytes;
     }
     return 0;
 }

@@ -39,9 +39,14 @@ const uint8_t *zkv_vbatch_span(const zkv_vbatch *b, size_t from, size_t n);
  * cover. Returns how many it filled (0 at the end). */
 size_t zkv_vbatch_iov(const zkv_vbatch *b, size_t from, struct iovec *iov, size_t max,
                       size_t *bytes);
-/* Writes the batch from byte from on to fd at offset at + from, in as few pwritev calls as it
- * takes. 0, or an errno (*done says how far it got: a short write that makes no progress is
- * EIO). */
+/* The pieces a pwritev takes (Linux's IOV_MAX). */
+#define ZKV_VBATCH_MAX_IOV 1024
+/* Writes all of iov[0..n) to fd at off, in pwritev calls of at most ZKV_VBATCH_MAX_IOV
+ * pieces, past short writes (iov is used up). 0, or an errno (a write that makes no
+ * progress is EIO). */
+int zkv_vbatch_pwritev_all(int fd, off_t off, struct iovec *iov, size_t n);
+/* Writes the batch from byte from on to fd at offset at + from. 0, or an errno (*done says
+ * how far the batch is known written: through from, and past every part that went whole). */
 int zkv_vbatch_write(const zkv_vbatch *b, size_t from, int fd, off_t at, size_t *done);
 /* Empties the batch, releasing each referred piece's owner with fn (NULL: none to call). */
 void zkv_vbatch_clear(zkv_vbatch *b, zkv_vbatch_release_fn fn);

@@ -1,13 +1,12 @@
 /* vlog_writer.c: the value log's writer thread (see vlog_writer.h). */
 #include "vlog_writer.h"
 
-#include <errno.h>
+#include "vlog_batch.h" /* zkv_vbatch_pwritev_all */
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_IOV 1024 /* pieces a pwritev takes (Linux's IOV_MAX) */
 
 typedef struct job {
     struct job *next;
@@ -26,32 +25,6 @@ struct zkv_vwriter {
     int err; /* the first failure's errno since the last wait */
 };
 
-/* Writes all of iov[0..n) at off; 0 or an errno. */
-static int write_all(int fd, off_t off, struct iovec *iov, size_t n)
-{
-    while (n) {
-        int k = n < MAX_IOV ? (int)n : MAX_IOV;
-        ssize_t w = pwritev(fd, iov, k, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? errno : EIO;
-        off += w;
-        for (size_t left = (size_t)w; left;) { /* past what went */
-            if (iov->iov_len <= left) {
-                left -= iov->iov_len;
-                iov++;
-                n--;
-            } else {
-                iov->iov_base = (char *)iov->iov_base + left;
-                iov->iov_len -= left;
-                left = 0;
-            }
-        }
-    }
-    return 0;
-}
-
 static void *run(void *arg)
 {
     zkv_vwriter *w = arg;
@@ -67,7 +40,7 @@ static void *run(void *arg)
             w->tail = NULL;
         w->busy = true;
         pthread_mutex_unlock(&w->mu);
-        int e = write_all(j->fd, j->off, j->iov, j->n);
+        int e = zkv_vbatch_pwritev_all(j->fd, j->off, j->iov, j->n);
         free(j);
         pthread_mutex_lock(&w->mu);
         if (e && !w->err)
