@@ -831,13 +831,17 @@ static int stage_log_record(zkv_store *s, range *r, uint64_t seq, char *err, siz
 
 /* Appends a value to the value log for (range_id, seq, key); ptr receives its pointer and
  * *tag its row-cache tag. paid: a write's append, which pays for GC reading (vlog_plan.h);
- * a GC move is not. */
+ * a GC move is not. owner: NULL, or the pinned row-cache entry that holds value, which the
+ * log then writes from where it is (zkv_vlog_append_ref) and unpins when done with it. */
 static int vlog_put(zkv_store *s, bool paid, const char *range_id, uint64_t seq, const uint8_t *key,
-                    size_t klen, const uint8_t *value, size_t vlen, uint8_t ptr[ZKV_REC_VPTR_LEN],
-                    uint64_t *tag, char *err, size_t errlen)
+                    size_t klen, const uint8_t *value, size_t vlen, zkv_rowcache_entry *owner,
+                    uint8_t ptr[ZKV_REC_VPTR_LEN], uint64_t *tag, char *err, size_t errlen)
 {
     zkv_vptr p;
-    if (zkv_vlog_append(s->vlog, range_id, seq, key, klen, value, vlen, &p, err, errlen) != 0) {
+    if ((owner ? zkv_vlog_append_ref(s->vlog, range_id, seq, key, klen, value, vlen, owner, &p, err,
+                                     errlen)
+               : zkv_vlog_append(s->vlog, range_id, seq, key, klen, value, vlen, &p, err,
+                                 errlen)) != 0) {
         s->failed = true;
         return ZKV_STORE_ERR;
     }
@@ -864,27 +868,24 @@ static int put_large(zkv_store *s, const char *range_id, uint64_t seq, const uin
 {
     *cached = false;
     if (!s->rc || s->rc_bypass || vlen < VLOG_REF_MIN)
-        return vlog_put(s, true, range_id, seq, key, klen, value, vlen, ptr, tag, err, errlen);
+        return vlog_put(s, true, range_id, seq, key, klen, value, vlen, NULL, ptr, tag, err,
+                        errlen);
     note_dead(s, key, klen);
     filter_add(s, key, klen);
     *cached = true; /* from here on the cache holds the new value or nothing for key */
     zkv_rowcache_entry *e = cache_value(s->rc, key, klen, m, value, vlen, 0);
     if (!e)
-        return vlog_put(s, true, range_id, seq, key, klen, value, vlen, ptr, tag, err, errlen);
+        return vlog_put(s, true, range_id, seq, key, klen, value, vlen, NULL, ptr, tag, err,
+                        errlen);
     size_t rlen;
     const uint8_t *rec = zkv_rowcache_entry_record(e, &rlen);
     zkv_rowcache_pin(e);
-    zkv_vptr p;
-    if (zkv_vlog_append_ref(s->vlog, range_id, seq, key, klen, rec + ZKV_REC_VALUE_HDR, vlen, e, &p,
-                            err, errlen) != 0) {
+    if (vlog_put(s, true, range_id, seq, key, klen, rec + ZKV_REC_VALUE_HDR, vlen, e, ptr, tag, err,
+                 errlen) != 0) {
         zkv_rowcache_unpin(e);
         zkv_rowcache_invalidate(s->rc, key, klen);
-        s->failed = true;
         return ZKV_STORE_ERR;
     }
-    zkv_rec_vptr_encode(ptr, &p);
-    *tag = vptr_tag(p.file, p.off);
-    s->vlog_appended += p.rec_len;
     if (*tag)
         zkv_rowcache_entry_set_tag(e, *tag);
     else
@@ -2454,8 +2455,8 @@ int zkv__store_vlog_move(zkv_store *s, const zkv_vlog_rec *r, char *err, size_t 
     }
     uint8_t ptr[ZKV_REC_VPTR_LEN];
     uint64_t tag;
-    if (vlog_put(s, false, r->range_id, r->seq, r->key, r->klen, r->value, r->at.vlen, ptr, &tag,
-                 err, errlen) != 0)
+    if (vlog_put(s, false, r->range_id, r->seq, r->key, r->klen, r->value, r->at.vlen, NULL, ptr,
+                 &tag, err, errlen) != 0)
         return ZKV_STORE_ERR;
     s->kbuf.len = s->kbuf.off = 0;
     s->vbuf.len = s->vbuf.off = 0;
