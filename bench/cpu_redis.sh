@@ -40,12 +40,10 @@ measure() {
 }
 for r in $(seq 1 "$rounds"); do
   log "round $r of $rounds"
-  redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 50 -d "$size" -r "$keys" -P 1 -t set \
-    -n "$keys" --csv >/dev/null 2>&1
+  fill redis - "$size" "$keys" "$keys"
   measure redis "$redis_pid" redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 50 -d "$size" \
     -r "$keys" -P 1 -t "$rtest" -n "$ops" --csv
-  "$bin/bench/zkv-bench" --zk "$zk" --cluster cpu-redis -c 50 -d "$size" -r "$keys" -P 1 \
-    -t put -n "$keys" --csv >/dev/null 2>&1
+  fill zkv cpu-redis "$size" "$keys" "$keys"
   measure zkv "$node" "$bin/bench/zkv-bench" --zk "$zk" --cluster cpu-redis -c 50 -d "$size" \
     -r "$keys" -P 1 -t "$test" -n "$ops" --csv
 done

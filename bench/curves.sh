@@ -7,8 +7,8 @@
 #   value size  10 B to 100 KB (50 clients, 10,000 keys, pipeline 1)          zkv and Redis
 #   data set    10,000 to 10,000,000 keys, loaded in key order (zkv-bench -t load,
 #               pipeline 16), then PUT and GET (50 clients, 100-byte values)  zkv only
-# Each point runs --runs times (default 3), Redis then zkv, each filled first (fill,
-# below); the tables give the median ops/s with the medians of the runs' p50 and p99, and
+# Each point runs --runs times (default 3), Redis then zkv, each filled first (fill in
+# lib.sh); the tables give the median ops/s with the medians of the runs' p50 and p99, and
 # zkv/Redis. --quick stops each sweep early (up to
 # 64 clients, 10 KB, 1,000,000 keys) for a check of the script itself. --out DIR keeps
 # the CSV of every run. --sweeps runs only some of clients,sizes,data (default: all three);
@@ -67,21 +67,6 @@ requests() {
   echo "$n"
 }
 
-# fill SYSTEM CLUSTER SIZE KEYS: unmeasured, 3 x KEYS writes of SIZE at random keys (95% of
-# them), so that both systems are measured on memory and files they already hold, as a
-# running service is, and not while their first writes take new pages (a fresh Redis ran
-# 100 KB SETs at 18k/s, the same Redis warm at 40-47k/s).
-fill() {
-  local sys="$1" cluster="$2" d="$3" r="$4"
-  if [ "$sys" = redis ]; then
-    redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 50 -n $((3 * r)) -d "$d" -r "$r" -t set \
-      >/dev/null 2>&1
-  else
-    "$bin/bench/zkv-bench" --zk "$zk" --cluster "$cluster" -c 50 -d "$d" -r "$r" -t put \
-      -n $((3 * r)) >/dev/null 2>&1
-  fi
-}
-
 # point SYSTEM CLUSTER RUN CLIENTS SIZE KEYS: one measured point (SET/PUT then GET).
 point() {
   local sys="$1" cluster="$2" run="$3" c="$4" d="$5" r="$6" n
@@ -97,15 +82,20 @@ point() {
 
 # The clients sweep, then the value-size sweep, each on fresh state (a new zkv cluster; an
 # emptied Redis), so that the compactions left by large values do not run under the next
-# points; each filled first (once for the clients, before every point for the sizes, whose
-# value size changes). At every point Redis runs first, then zkv: a swing of this machine's
-# speed (2x within minutes on the VM of docs/performance.md) falls on both sides of a ratio.
+# points. Each is filled first (fill, lib.sh: 3 x the keys of writes at random keys, 95% of
+# them; once for the clients, before every point for the sizes, whose value size changes),
+# so that neither system is measured while its first writes take new pages, as a running
+# service is not (a fresh Redis ran 100 KB SETs at 18k/s, the same Redis warm at
+# 40-47k/s). At every point Redis runs first, then zkv: a swing of this machine's speed (2x
+# within minutes on the VM of docs/performance.md) falls on both sides of a ratio.
 log "redis-server on a free port, no persistence"
 start_redis
 start_zookeeper
 log "ZooKeeper on $zk"
 start_cluster zkv-clients 1 1
-[ ${#clients_list[@]} = 0 ] || for sys in redis zkv; do fill "$sys" zkv-clients 100 100000; done
+if [ ${#clients_list[@]} -gt 0 ]; then
+  for sys in redis zkv; do fill "$sys" zkv-clients 100 100000 300000; done
+fi
 for run in $(seq 1 "$runs"); do
   for c in "${clients_list[@]}"; do
     for sys in redis zkv; do point "$sys" zkv-clients "$run" "$c" 100 100000; done
@@ -117,7 +107,7 @@ start_cluster zkv-sizes 1 1
 for run in $(seq 1 "$runs"); do
   for d in "${sizes[@]}"; do
     for sys in redis zkv; do
-      fill "$sys" zkv-sizes "$d" 10000
+      fill "$sys" zkv-sizes "$d" 10000 30000
       point "$sys" zkv-sizes "$run" 50 "$d" 10000
     done
   done

@@ -162,6 +162,20 @@ bench_redis() {
       >>"$results"
 }
 
+# fill SYSTEM CLUSTER SIZE KEYS WRITES: unmeasured, WRITES writes of SIZE bytes at random
+# keys of KEYS, 50 clients, into Redis (SYSTEM redis; CLUSTER unused) or the zkv cluster
+# CLUSTER: what a system holds before it is measured.
+fill() {
+  local sys="$1" cluster="$2" d="$3" r="$4" n="$5"
+  if [ "$sys" = redis ]; then
+    redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 50 -n "$n" -d "$d" -r "$r" -t set \
+      >/dev/null 2>&1
+  else
+    "$bin/bench/zkv-bench" --zk "$zk" --cluster "$cluster" -c 50 -d "$d" -r "$r" -t put -n "$n" \
+      >/dev/null 2>&1
+  fi
+}
+
 # bench_zkv SYSTEM CLUSTER RUN CLIENTS SIZE KEYS PIPELINE TESTS ZKV-BENCH-ARGS...: zkv-bench
 # --csv: test,requests,seconds,ops_per_sec,errors,misses,reads,updates,rmws,avg_ms,min_ms,
 # p50_ms,p90_ms,p99_ms,...
