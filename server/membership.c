@@ -19,6 +19,7 @@
 #include "common/zk.h"
 #include "common/util.h"
 #include "common/znode.h"
+#include "mapbump.h"
 
 #define CONNECT_WAIT_MS 2000
 #define RETRY_MS 500
@@ -452,16 +453,15 @@ static void maybe_confirm(zkv_membership *m)
 }
 
 /* Runs ops[0..n) and map := its current version + 1 as one zoo_multi, reading map afresh
- * (other owners bump it too: only the ops' own versions decide) and retrying, up to 5
- * times, when only map moved meanwhile. ops and results have room for n + 1. Returns the
- * multi's code. */
+ * for each try, as long as mapbump.h's rule says to try again. ops and results have room
+ * for n + 1. Returns the multi's code or ZKV_ZK_MAPRACE. */
 static int multi_with_map_bump(zkv_membership *m, zoo_op_t *ops, zoo_op_result_t *results, int n)
 {
     char mpath[ZKV_PATH_MAX];
     if (zkv_path(mpath, sizeof(mpath), m->cfg.cluster, ZKV_PATH_MAP, NULL) != 0)
         return ZBADARGUMENTS;
     int rc = ZSYSTEMERROR;
-    for (int attempt = 0; attempt < 5; attempt++) {
+    for (int attempt = 0; attempt < ZKV_MAPBUMP_TRIES; attempt++) {
         char buf[256], perr[128];
         int len = sizeof(buf) - 1;
         struct Stat mst, mstat;
@@ -482,14 +482,9 @@ static int multi_with_map_bump(zkv_membership *m, zoo_op_t *ops, zoo_op_result_t
         zoo_set_op_init(&ops[n], mpath, mjson, (int)strlen(mjson), mst.version, &mstat);
         rc = zoo_multi(m->zh, n + 1, ops, results);
         free(mjson);
-        if (rc == ZOK)
+        rc = zkv_mapbump_verdict(rc, results, n, attempt + 1 == ZKV_MAPBUMP_TRIES);
+        if (rc != ZKV_MAPBUMP_AGAIN)
             break;
-        bool map_race = results[n].err == ZBADVERSION;
-        for (int i = 0; i < n; i++)
-            if (results[i].err != ZOK && results[i].err != ZRUNTIMEINCONSISTENCY)
-                map_race = false;
-        if (!map_race)
-            break; /* not a race on map: report it */
     }
     return rc;
 }

@@ -413,6 +413,8 @@ const char *zkv_zk_strerror(int rc)
         return "cluster does not exist";
     case ZKV_ZK_BADDATA:
         return "malformed cluster metadata";
+    case ZKV_ZK_MAPRACE:
+        return "the map version kept changing; nothing written";
     default:
         return zerror(rc);
     }

@@ -11,11 +11,12 @@
 # admission, backpressure, timeouts, the open-file plan), and how LevelDB writes are judged
 # and counted (dbwrite), and how many log entries fit in a number of bytes (logspan), and
 # the answer queue that sends large GET values without copying them (outq), and what a node
-# back from a machine restart waits for and forgets (rejoin).
+# back from a machine restart waits for and forgets (rejoin), and the retry rule of writes
+# that bump the map (mapbump).
 # Included by tests/CMakeLists.txt.
 foreach(t record store rowcache dispatch datadir arena lease repl_state shipper repl_plan replica wire
     logbatch metrics readvis handoff stats copythrottle reshape connlimits reclaim_plan dedupe ownerclock
-    dbstats dbwrite logspan status_page nodeinfo vlog store_vlog outq rejoin)
+    dbstats dbwrite logspan status_page nodeinfo vlog store_vlog outq rejoin mapbump)
   zkv_unit_test(server_${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server_${t}.c
     LIBS zkv_server_core zkv_common)
 endforeach()

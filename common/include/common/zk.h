@@ -13,6 +13,7 @@
 #define ZKV_ZK_TIMEOUT (-1000)   /* our own code: no session within the wait */
 #define ZKV_ZK_NOCLUSTER (-1001) /* /zkv/NAME/cluster does not exist */
 #define ZKV_ZK_BADDATA (-1002)   /* a znode holds malformed metadata (see err) */
+#define ZKV_ZK_MAPRACE (-1003)   /* other writers kept bumping the map: nothing written */
 
 /* Connects and waits up to wait_ms for the session to be established. The watcher gets
  * every session event afterwards (as with zookeeper_init); ZooKeeper's own log lines go
