@@ -13,6 +13,7 @@
 #include "common/keyrange.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/zk.h"
 #include "membership.h"
 #include "server_int.h"
 #include "shipper.h"
@@ -38,6 +39,16 @@ zkv_ho_action zkv_ho_next(zkv_ho_state st, const zkv_ho_view *v)
     default:
         return ZKV_HO_WAIT;
     }
+}
+
+zkv_ho_result zkv_ho_write_result(bool move, uint64_t epoch, uint64_t write_epoch, int rc)
+{
+    zkv_ho_result res = {.ours = write_epoch == epoch + (move ? 1 : 0)};
+    if (!res.ours)
+        return res;
+    res.written = move && rc == ZOK;
+    res.again = rc != ZOK && rc != ZBADVERSION && rc != ZNONODE;
+    return res;
 }
 
 static bool ids_have(const char (*ids)[ZKV_ID_MAX], int n, const char *id)
@@ -702,15 +713,21 @@ bool zkv_handoffs_write_result(zkv_handoffs *h, const char *range_id, uint64_t e
                      range_id, zerror(rc));
         return true;
     }
-    if (!e || e->st != ZKV_HO_FLIP || !e->awaiting || e->epoch != epoch)
+    if (!e || e->st != ZKV_HO_FLIP || !e->awaiting)
+        return false;
+    zkv_ho_result res = zkv_ho_write_result(e->kind == HO_MOVE, e->epoch, epoch, rc);
+    if (!res.ours)
         return false;
     e->awaiting = false;
-    e->written = rc == ZOK && e->kind == HO_MOVE;
-    if (rc != ZOK && rc != ZBADVERSION && rc != ZNONODE) {
+    e->written = res.written;
+    e->resubmit = res.again;
+    if (rc == ZKV_ZK_MAPRACE)
+        ZKV_INFO("range %s: the ownership write lost its map bump to other writers every "
+                 "time; writing it again",
+                 range_id);
+    else if (res.again)
         ZKV_WARN("range %s: the ownership write's outcome is unknown (%s); writing it again",
-                 range_id, zerror(rc));
-        e->resubmit = true;
-    }
+                 range_id, zkv_zk_strerror(rc));
     zkv_handoffs_pump(h);
     return true;
 }

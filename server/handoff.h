@@ -68,6 +68,17 @@ typedef enum {
  * map says otherwise could make two owners. */
 zkv_ho_action zkv_ho_next(zkv_ho_state st, const zkv_ho_view *v);
 
+/* What a range write's result means to a handoff in ZKV_HO_FLIP awaiting it (pure). A move
+ * writes the range at epoch + 1 (zkv_ho_flip_range), a split or merge deletes it at epoch;
+ * a result of another epoch is not the handoff's (ours false: it is the shipper's in_sync
+ * write of the same range). written: a move that took effect. again: nothing was written
+ * (ZKV_ZK_MAPRACE) or the outcome is unknown (the connection dropped), so the write is
+ * submitted again; after ZOK, ZBADVERSION and ZNONODE the handoff waits for the map. */
+typedef struct zkv_ho_result {
+    bool ours, written, again;
+} zkv_ho_result;
+zkv_ho_result zkv_ho_write_result(bool move, uint64_t epoch, uint64_t write_epoch, int rc);
+
 /* The range the owner writes to pass ownership of cur from me to target: owner target,
  * epoch + 1, target's replica slot taken by me (me stays in in_sync in target's place when
  * keep_in_sync, else leaves it), handoff cleared; zversion kept (the write is conditional
@@ -118,7 +129,7 @@ size_t zkv_handoffs_leave(zkv_handoffs *h);
 void zkv_handoffs_pump(zkv_handoffs *h);
 /* The result of a range write (membership.h); true when it was this module's (a handoff
  * in ZKV_HO_FLIP waiting for it), which takes it: ZOK and ZBADVERSION wait for the map, any
- * other outcome (unknown: the connection dropped) is submitted again. */
+ * other outcome (ZKV_ZK_MAPRACE, or unknown: the connection dropped) is submitted again. */
 bool zkv_handoffs_write_result(zkv_handoffs *h, const char *range_id, uint64_t epoch, int rc);
 /* How requests for range_id must be treated now. */
 zkv_ho_gate zkv_handoffs_gate(const zkv_handoffs *h, const char *range_id);

@@ -2,14 +2,16 @@
  * step of a handoff (drain until the target has every committed entry, then write the
  * range; never serve again before a map says how the write ended), the range the owner
  * writes (owner, epoch, replica slots, in_sync with and without the old owner), the
- * choice of a target on shutdown, the two ranges a split writes (bounds, ids, epoch,
- * holders, parent position; keys that are not strictly inside refused), and the range a
- * merge writes (bounds, id, the left one's holders, in_sync of both, epoch above both, the
- * two parent positions; ranges that are not neighbours refused). */
+ * choice of a target on shutdown, which range write results are the handoff's and what
+ * each means (a move's at the epoch it writes; written, wait for the map, or write again), the two
+ * ranges a split writes (bounds, ids, epoch, holders, parent position; keys that are not strictly
+ * inside refused), and the range a merge writes (bounds, id, the left one's holders, in_sync of
+ * both, epoch above both, the two parent positions; ranges that are not neighbours refused). */
 #include <CUnit/Basic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/zk.h"
 #include "handoff.h"
 
 static zkv_ho_view ready_view(void)
@@ -90,6 +92,34 @@ static void range3(zkv_range *r)
     r->epoch = 4;
     strcpy(r->handoff, "c");
     r->zversion = 9;
+}
+
+static void test_write_results(void)
+{
+    zkv_range cur, out;
+    range3(&cur);
+    CU_ASSERT_EQUAL_FATAL(zkv_ho_flip_range(&cur, "a", "c", true, &out), 0);
+    /* a move's result comes at the epoch the flip wrote, not the one it passes */
+    zkv_ho_result r = zkv_ho_write_result(true, cur.epoch, out.epoch, ZOK);
+    CU_ASSERT(r.ours && r.written && !r.again);
+    zkv_range_clear(&out);
+    /* the shipper's in_sync write of the same range, at the owned epoch, is not the move's */
+    r = zkv_ho_write_result(true, 4, 4, ZOK);
+    CU_ASSERT(!r.ours && !r.written);
+    /* a split or merge deletes the range at its own epoch */
+    r = zkv_ho_write_result(false, 4, 4, ZOK);
+    CU_ASSERT(r.ours && !r.written && !r.again);
+    CU_ASSERT(!zkv_ho_write_result(false, 4, 5, ZOK).ours);
+    /* the range changed: wait for the map */
+    r = zkv_ho_write_result(true, 4, 5, ZBADVERSION);
+    CU_ASSERT(r.ours && !r.written && !r.again);
+    r = zkv_ho_write_result(false, 4, 4, ZNONODE);
+    CU_ASSERT(r.ours && !r.again);
+    /* nothing written (map alone moved every try) or unknown: write it again */
+    r = zkv_ho_write_result(true, 4, 5, ZKV_ZK_MAPRACE);
+    CU_ASSERT(r.ours && !r.written && r.again);
+    r = zkv_ho_write_result(true, 4, 5, ZCONNECTIONLOSS);
+    CU_ASSERT(r.ours && !r.written && r.again);
 }
 
 static void test_flip_range(void)
@@ -483,6 +513,8 @@ int main(void)
     CU_add_test(s, "drain: wait for the target, give up, end", test_drain_steps);
     CU_add_test(s, "flip: never serve again before the map says", test_flip_steps);
     CU_add_test(s, "the range the owner writes", test_flip_range);
+    CU_add_test(s, "which range write results are the handoff's, and what they mean",
+                test_write_results);
     CU_add_test(s, "the target on shutdown", test_pick_target);
     CU_add_test(s, "the two ranges of a split", test_split_ranges);
     CU_add_test(s, "a split key not strictly inside the range", test_split_ranges_bad_key);
