@@ -1,29 +1,31 @@
 #!/usr/bin/env bash
-# cpu.sh [--nodes-a N] [--nodes-b N] BUILD_A BUILD_B [VALUE_BYTES] [KEYS] [OPS] [ROUNDS]
+# cpu.sh [--nodes-a N] [--nodes-b N] [--pipeline P] BUILD_A BUILD_B [VALUE_BYTES] [KEYS] [OPS] [ROUNDS]
 # [TEST]: what one request costs the nodes, two builds (or two cluster sizes) against each
 # other in one run. Throughput on this machine swings 2x from run to run; the CPU time the
 # nodes spend per request does not. Each round starts a fresh cluster of build A (N nodes,
 # --replicas N; 1 unless --nodes-a), then of build B (--nodes-b), loads KEYS keys (default
 # 2000) of VALUE_BYTES (default 100000), runs 5000 requests of TEST (get, the default, or
-# put) to warm up, then OPS more (default 40000; zkv-bench -c 50 -P 1) and reads the user
-# and system CPU of every node (/proc/PID/stat) before and after. Prints, per build and
-# round, the rate and the nodes' CPU microseconds per request (all nodes together), then
-# the medians and B over A. Kills everything it started, by pid, when it exits.
+# put) to warm up, then OPS more (default 40000; zkv-bench -c 50 -P P, P 1 unless
+# --pipeline) and reads the user and system CPU of every node (/proc/PID/stat) before and
+# after. Prints, per build and round, the rate and the nodes' CPU microseconds per request
+# (all nodes together), then the medians and B over A. Kills everything it started, by pid,
+# when it exits.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-nodes_a=1 nodes_b=1
+nodes_a=1 nodes_b=1 pipeline=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes-a) nodes_a="${2:?}"; shift 2 ;;
     --nodes-b) nodes_b="${2:?}"; shift 2 ;;
+    --pipeline) pipeline="${2:?}"; shift 2 ;;
     *) break ;;
   esac
 done
-[ $# -ge 2 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 build_a="$(cd "$1" && pwd)"
 build_b="$(cd "$2" && pwd)"
 size="${3:-100000}" keys="${4:-2000}" ops="${5:-40000}" rounds="${6:-3}" test="${7:-get}"
-case "$size$keys$ops$rounds$nodes_a$nodes_b" in *[!0-9]*) echo "cpu: numbers expected" >&2; exit 2 ;; esac
+case "$size$keys$ops$rounds$nodes_a$nodes_b$pipeline" in *[!0-9]*) echo "cpu: numbers expected" >&2; exit 2 ;; esac
 case "$test" in get|put) ;; *) echo "cpu: TEST is get or put" >&2; exit 2 ;; esac
 
 # shellcheck source=bench/lib.sh
@@ -39,8 +41,8 @@ for r in $(seq 1 "$rounds"); do
     start_cluster "cpu$n" "$nodes" "$nodes"
     node_pids=("${cluster_pids[@]:0:$nodes}") # (the last pid is the coordinator)
     run() {
-      "$bin/bench/zkv-bench" --zk "$zk" --cluster "cpu$n" -c 50 -d "$size" -r "$keys" -P 1 \
-        -t "$1" -n "$2" --csv 2>"$tmp/zkv-bench.err"
+      "$bin/bench/zkv-bench" --zk "$zk" --cluster "cpu$n" -c 50 -d "$size" -r "$keys" \
+        -P "$pipeline" -t "$1" -n "$2" --csv 2>"$tmp/zkv-bench.err"
     }
     run put "$keys" >/dev/null
     run "$test" 5000 >/dev/null
@@ -54,7 +56,7 @@ for r in $(seq 1 "$rounds"); do
 done
 stop "$zk_pid"
 
-echo "# A: $build_a ($nodes_a node(s)); B: $build_b ($nodes_b node(s)); $(machine); ${test^^} of $size-byte values, $keys keys, $ops requests"
+echo "# A: $build_a ($nodes_a node(s)); B: $build_b ($nodes_b node(s)); $(machine); ${test^^} of $size-byte values, $keys keys, $ops requests, pipeline $pipeline"
 python3 - "$rows" <<'PY'
 import csv, statistics, sys
 rows = list(csv.reader(open(sys.argv[1])))
