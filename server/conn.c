@@ -411,6 +411,7 @@ static void process(zkv_conn *c)
             continue;
         }
         handle_frame(c, payload, plen);
+        zkv_server_after_request(s);
         zkv_buf_consume(&c->in, used);
         consumed = true;
     }

@@ -461,6 +461,10 @@ int zkv_metrics_render(const zkv_metrics_snapshot *s, zkv_buf *out)
            s->c.reads_held);
     scalar(&w, "zkv_store_commits_total", "counter",
            "Group commits (LevelDB write batches) that wrote something.", s->store_commits);
+    scalar(&w, "zkv_store_early_writes_total", "counter",
+           "LevelDB writes of a batch's records made ahead of its commit, behind the values "
+           "the value log's writer thread took.",
+           s->store_early_writes);
 
     family(&w, "zkv_store_log_reads_total", "counter",
            "Range log reads, by where they were answered from.");

@@ -111,6 +111,7 @@ typedef struct zkv_metrics_snapshot {
     uint64_t conns_paused;  /* connections not read now: their answers queue up */
     uint64_t output_queued; /* answer bytes queued for every connection */
     uint64_t store_commits;
+    uint64_t store_early_writes; /* LevelDB writes made ahead of commits (early_write.h) */
     bool rowcache_enabled;
     zkv_rowcache_stats rowcache;
     uint64_t log_reads_memory, log_reads_db;

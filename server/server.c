@@ -170,6 +170,13 @@ void zkv_server_check_lease(zkv_server *s)
         ZKV_INFO("serving: ZooKeeper session confirmed");
 }
 
+void zkv_server_after_request(zkv_server *s)
+{
+    char err[256];
+    if (s->store && !s->fatal && zkv_store_progress(s->store, err, sizeof(err)) != 0)
+        zkv_server_fatal(s, "cannot write records ahead of the commit: %s", err);
+}
+
 static void on_async(uv_async_t *h)
 {
     zkv_server *s = h->data;
@@ -593,6 +600,7 @@ static void on_metrics_timer(uv_timer_t *t)
     snap->conns_paused = s->n_paused;
     snap->output_queued = s->out_total;
     snap->store_commits = zkv_store_commit_count(s->store);
+    snap->store_early_writes = zkv_store_early_writes(s->store);
     zkv_store_write_stats(s->store, &snap->db_writes, &snap->db_sync);
     zkv_store_vlog_stats(s->store, &snap->vlog);
     snap->rowcache_enabled = zkv_store_cache_stats(s->store, &snap->rowcache);

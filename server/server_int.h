@@ -141,6 +141,9 @@ void zkv_conn_check_timeout(zkv_conn *c, uint64_t now);
 /* Sets env.fenced from the membership's lease; logs when it changes. Called before a
  * batch of requests is handled. */
 void zkv_server_check_lease(zkv_server *s);
+/* After each request a connection handled: the store may write the batch's records ahead
+ * of the commit (zkv_store_progress). */
+void zkv_server_after_request(zkv_server *s);
 void zkv_server_conn_closed(zkv_server *s);
 void zkv_server_fatal(zkv_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

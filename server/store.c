@@ -60,6 +60,7 @@
 
 #include "dbstats.h"
 #include "dbwrite.h"
+#include "early_write.h"
 
 #include <leveldb/c.h>
 #include "bgnice.h"
@@ -165,6 +166,11 @@ struct zkv_store {
     bool sync;
     zkv_dbwrite_stats wstats;
     uint64_t l0_files, l0_at_us;
+
+    /* The batch's records written ahead of the commit, behind the values the value log's
+     * writer thread took (early_write.h); early_handed: its bytes handed as of the last. */
+    zkv_early *early;
+    uint64_t early_handed;
 };
 
 #define L0_SAMPLE_US 10000u
@@ -592,6 +598,12 @@ void zkv_store_close(zkv_store *s)
 {
     if (!s)
         return;
+    if (zkv_early_queued(s->early)) { /* (a crash's close: they write to the database) */
+        zkv_vlog_wait_writer(s->vlog);
+        char err[8];
+        (void)zkv_early_collect(s->early, NULL, NULL, err, sizeof(err));
+    }
+    zkv_early_free(s->early);
     final_mark(s);
     zkv_bgsync_free(s->bg); /* finishes its barriers, which write to the database */
     s->bg = NULL;           /* (a deleted file's close from here on is done in place) */
@@ -1765,6 +1777,38 @@ static uint64_t level0_files(zkv_store *s, uint64_t now_us)
     return s->l0_files;
 }
 
+/* zkv_early_collect's observer: a write ahead is a LevelDB write like the commit's. */
+static void observe_early(void *ctx, uint64_t us)
+{
+    zkv_store *s = ctx;
+    uint64_t l0 = us >= ZKV_DBW_WAIT_US ? level0_files(s, 0) : s->l0_files;
+    zkv_dbwrite_observe(&s->wstats, us, zkv_dbwrite_cause_of(us, l0, s->sync));
+}
+
+int zkv_store_progress(zkv_store *s, char *err, size_t errlen)
+{
+    if (s->failed || s->sync || !s->vlog || s->n_pending == 0)
+        return 0;
+    uint64_t handed, wait_us;
+    zkv_vlog_writer_stats(s->vlog, &handed, &wait_us);
+    if (handed == s->early_handed)
+        return 0; /* no value went to the writer thread since the last time */
+    if (!s->early && !(s->early = zkv_early_new(s->db, s->wopts)))
+        return 0; /* the commit writes it all */
+    /* the log entries go with their data records */
+    for (size_t i = 0; i < s->n_dirty; i++)
+        if (flush_pend(s, s->dirty[i], err, errlen) != 0)
+            return ZKV_STORE_ERR;
+    (void)zkv_early_submit(s->early, s->vlog, &s->batch);
+    zkv_vlog_writer_stats(s->vlog, &s->early_handed, &wait_us);
+    return 0;
+}
+
+uint64_t zkv_store_early_writes(const zkv_store *s)
+{
+    return zkv_early_total(s->early);
+}
+
 int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
 {
     if (s->failed) {
@@ -1778,8 +1822,22 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
         if (flush_pend(s, s->dirty[i], err, errlen) != 0 ||
             (s->dirty[i]->state_dirty && stage_state(s, s->dirty[i], err, errlen) != 0))
             return ZKV_STORE_ERR;
-    /* The values first: no record may point at bytes not yet written. */
-    if (zkv_vlog_buffered(s->vlog) && zkv_vlog_flush(s->vlog, s->sync, err, errlen) != 0) {
+    /* The values first: no record may point at bytes not yet written. The flush also waits
+     * for the records written ahead. */
+    bool early = zkv_early_queued(s->early) > 0;
+    if ((early || zkv_vlog_buffered(s->vlog)) &&
+        zkv_vlog_flush(s->vlog, s->sync, err, errlen) != 0) {
+        if (early) {
+            zkv_vlog_wait_writer(s->vlog);
+            char e2[8];
+            (void)zkv_early_collect(s->early, NULL, NULL, e2, sizeof(e2));
+        }
+        s->failed = true;
+        return ZKV_STORE_ERR;
+    }
+    if (early)
+        zkv_vlog_wait_writer(s->vlog); /* (the flush waited already, unless it wrote nothing) */
+    if (early && zkv_early_collect(s->early, observe_early, s, err, errlen) != 0) {
         s->failed = true;
         return ZKV_STORE_ERR;
     }

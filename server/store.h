@@ -88,6 +88,13 @@ int zkv_store_delete(zkv_store *s, const char *range_id, uint64_t epoch, const u
 size_t zkv_store_pending(const zkv_store *s);
 /* Writes the staged batch (no-op when empty). */
 int zkv_store_commit(zkv_store *s, char *err, size_t errlen);
+/* Between requests (never inside one): once the value log has handed values to its writer
+ * thread since the last call, the records staged so far are written to LevelDB on that
+ * thread behind them (early_write.h), while the batch stays pending until the commit. Not
+ * with --sync. 0, or ZKV_STORE_ERR (out of memory: the store failed). */
+int zkv_store_progress(zkv_store *s, char *err, size_t errlen);
+/* LevelDB writes made ahead of commits (zkv_store_progress) since open. */
+uint64_t zkv_store_early_writes(const zkv_store *s);
 bool zkv_store_failed(const zkv_store *s);
 /* Number of commits that wrote something since open: a change means committed positions
  * may have moved. */

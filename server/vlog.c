@@ -277,6 +277,17 @@ static void hand_over(zkv_vlog *v)
     }
 }
 
+int zkv_vlog_after_written(zkv_vlog *v, int (*fn)(void *arg), void *arg)
+{
+    if (v->failed || !v->active || !v->submit_min || v->wbuf.len == 0)
+        return -1;
+    if (v->submitted < v->wbuf.len)
+        hand_over(v);
+    if (!v->writer || v->submitted < v->wbuf.len)
+        return -1; /* not all of it went: the flush writes the rest, fn would run too soon */
+    return zkv_vwriter_submit_call(v->writer, fn, arg);
+}
+
 /* zkv_vlog_append with the value copied into the batch (owner NULL) or referred to. */
 static int append(zkv_vlog *v, const char *range_id, uint64_t seq, const uint8_t *key, size_t klen,
                   const uint8_t *value, size_t vlen, void *owner, zkv_vptr *p, char *err,
@@ -682,6 +693,15 @@ void zkv__vlog_set_max_open(zkv_vlog *v, size_t n)
 size_t zkv_vlog_open_fds(const zkv_vlog *v)
 {
     return v->n_open;
+}
+
+void zkv_vlog_wait_writer(zkv_vlog *v)
+{
+    if (v->writer) {
+        int e = zkv_vwriter_wait(v->writer);
+        if (e)
+            v->failed = true; /* a write of the batch failed: the next flush says so */
+    }
 }
 
 int zkv_vlog_trim(zkv_vlog *v)

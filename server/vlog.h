@@ -104,6 +104,12 @@ size_t zkv_vlog_open_fds(const zkv_vlog *v);
 void zkv__vlog_set_max_open(zkv_vlog *v, size_t n);
 /* The bytes a batch grows by before they go to the writer thread (0: never; tests). */
 void zkv__vlog_set_submit_min(zkv_vlog *v, size_t bytes);
+/* Hands every byte of the batch not yet handed over to the writer thread, then fn(arg) to
+ * run there once they are written (vlog_writer.h); the next flush waits for it too. 0, or
+ * -1 (no writer thread, nothing to hand over, out of memory, failed): nothing was queued. */
+int zkv_vlog_after_written(zkv_vlog *v, int (*fn)(void *arg), void *arg);
+/* Waits for everything handed to the writer thread (writes and calls). */
+void zkv_vlog_wait_writer(zkv_vlog *v);
 /* Cuts the file taking appends to what was written to it: a reused spare holds its earlier
  * records past that, which would otherwise count as written after a restart (the store
  * calls it at a clean close). 0, or -1 (the file keeps its size). */

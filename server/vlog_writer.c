@@ -10,6 +10,8 @@
 
 typedef struct job {
     struct job *next;
+    int (*fn)(void *arg); /* a call (zkv_vwriter_submit_call), or NULL: a write */
+    void *arg;
     int fd;
     off_t off;
     size_t n;
@@ -40,7 +42,7 @@ static void *run(void *arg)
             w->tail = NULL;
         w->busy = true;
         pthread_mutex_unlock(&w->mu);
-        int e = zkv_vbatch_pwritev_all(j->fd, j->off, j->iov, j->n);
+        int e = j->fn ? j->fn(j->arg) : zkv_vbatch_pwritev_all(j->fd, j->off, j->iov, j->n);
         free(j);
         pthread_mutex_lock(&w->mu);
         if (e && !w->err)
@@ -86,16 +88,8 @@ void zkv_vwriter_free(zkv_vwriter *w)
     free(w);
 }
 
-int zkv_vwriter_submit(zkv_vwriter *w, int fd, off_t off, const struct iovec *iov, size_t n)
+static void enqueue(zkv_vwriter *w, job *j)
 {
-    job *j = malloc(sizeof(*j) + n * sizeof(*iov));
-    if (!j)
-        return -1;
-    j->next = NULL;
-    j->fd = fd;
-    j->off = off;
-    j->n = n;
-    memcpy(j->iov, iov, n * sizeof(*iov));
     pthread_mutex_lock(&w->mu);
     if (w->tail)
         w->tail->next = j;
@@ -104,6 +98,26 @@ int zkv_vwriter_submit(zkv_vwriter *w, int fd, off_t off, const struct iovec *io
     w->tail = j;
     pthread_cond_signal(&w->more);
     pthread_mutex_unlock(&w->mu);
+}
+
+int zkv_vwriter_submit(zkv_vwriter *w, int fd, off_t off, const struct iovec *iov, size_t n)
+{
+    job *j = malloc(sizeof(*j) + n * sizeof(*iov));
+    if (!j)
+        return -1;
+    *j = (job){.fd = fd, .off = off, .n = n};
+    memcpy(j->iov, iov, n * sizeof(*iov));
+    enqueue(w, j);
+    return 0;
+}
+
+int zkv_vwriter_submit_call(zkv_vwriter *w, int (*fn)(void *arg), void *arg)
+{
+    job *j = malloc(sizeof(*j));
+    if (!j)
+        return -1;
+    *j = (job){.fn = fn, .arg = arg};
+    enqueue(w, j);
     return 0;
 }
 

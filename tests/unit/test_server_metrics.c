@@ -30,6 +30,7 @@ static void fill_small(zkv_metrics_snapshot *s)
     s->c.bytes_written = 2000;
     s->c.reads_held = 6;
     s->store_commits = 4;
+    s->store_early_writes = 3;
     s->rowcache_enabled = true;
     s->rowcache = (zkv_rowcache_stats){.hits = 10,
                                        .misses = 11,
@@ -362,6 +363,10 @@ static const char SMALL_TEXT[] =
     "# HELP zkv_store_commits_total Group commits (LevelDB write batches) that wrote something.\n"
     "# TYPE zkv_store_commits_total counter\n"
     "zkv_store_commits_total 4\n"
+    "# HELP zkv_store_early_writes_total LevelDB writes of a batch's records made ahead of its "
+    "commit, behind the values the value log's writer thread took.\n"
+    "# TYPE zkv_store_early_writes_total counter\n"
+    "zkv_store_early_writes_total 3\n"
     "# HELP zkv_store_log_reads_total Range log reads, by where they were answered from.\n"
     "# TYPE zkv_store_log_reads_total counter\n"
     "zkv_store_log_reads_total{source=\"memory\"} 20\n"

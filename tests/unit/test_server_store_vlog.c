@@ -130,6 +130,58 @@ static int count_item(void *ctx, const uint8_t *key, size_t klen, const zkv_valu
     return 0;
 }
 
+/* Puts 100 KB values k = 0..n-1 as the server does: the store's progress after each. */
+static void put_progressing(zkv_store *s, int n)
+{
+    for (int k = 0; k < n; k++) {
+        CU_ASSERT_EQUAL_FATAL(put_kv(s, "r1", k, 0, 100000), 0);
+        CU_ASSERT_EQUAL_FATAL(zkv_store_progress(s, err, sizeof(err)), 0);
+    }
+}
+
+static void test_early_writes(void)
+{
+    zkv_store *s = open_at("early", ZKV_STORE_DEFAULT_INLINE_MAX, 0);
+    put_progressing(s, 30);
+    /* written ahead, behind the values the writer thread took; still pending */
+    uint64_t early = zkv_store_early_writes(s);
+    CU_ASSERT(early >= 3);
+    CU_ASSERT(zkv_store_pending(s) > 0);
+    const zkv_range_state *rs = zkv_store_range(s, "r1");
+    CU_ASSERT_FATAL(rs != NULL);
+    CU_ASSERT_EQUAL(rs->committed_seq, 0);
+    CU_ASSERT_EQUAL(rs->last_seq, 30);
+    CU_ASSERT_EQUAL_FATAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkv_store_range(s, "r1")->committed_seq, 30);
+    for (int k = 0; k < 30; k++)
+        CU_ASSERT_EQUAL(check_kv(s, k, 0, 100000), 1);
+    /* small values hand nothing to the writer thread: nothing ahead */
+    for (int k = 100; k < 200; k++) {
+        CU_ASSERT_EQUAL_FATAL(put_kv(s, "r1", k, 0, 100), 0);
+        CU_ASSERT_EQUAL_FATAL(zkv_store_progress(s, err, sizeof(err)), 0);
+    }
+    CU_ASSERT_EQUAL(zkv_store_early_writes(s), early);
+    CU_ASSERT_EQUAL(zkv_store_commit(s, err, sizeof(err)), 0);
+    zkv_store_close(s);
+
+    /* a crash before the commit: the records written ahead came with their log entries
+     * and their values, the rest never reached LevelDB */
+    s = open_at("early-crash", ZKV_STORE_DEFAULT_INLINE_MAX, 0);
+    put_progressing(s, 28); /* (the writer takes a batch's bytes 512 KiB at a time) */
+    CU_ASSERT(zkv_store_early_writes(s) >= 3);
+    zkv__store_abandon(s);
+    s = open_at("early-crash", ZKV_STORE_DEFAULT_INLINE_MAX, 0);
+    log_seen c = {0};
+    CU_ASSERT_EQUAL(zkv_store_read_log(s, "r1", 1, check_entry, &c, err, sizeof(err)), 0);
+    CU_ASSERT(c.n > 0 && c.n < 28);
+    CU_ASSERT_EQUAL(c.bad, 0);
+    rs = zkv_store_range(s, "r1");
+    CU_ASSERT(rs && rs->last_seq == (uint64_t)c.n);
+    for (int k = 0; k < 28; k++)
+        CU_ASSERT_EQUAL(check_kv(s, k, 0, 100000), k < c.n ? 1 : 0);
+    zkv_store_close(s);
+}
+
 static void test_values_once(void)
 {
     zkv_store *s = open_at("once", ZKV_STORE_DEFAULT_INLINE_MAX, 0);
@@ -710,6 +762,7 @@ int main(void)
         return 2;
     CU_pSuite s = CU_add_suite("server_store_vlog", setup, teardown);
     CU_add_test(s, "large values stored once, read by every path", test_values_once);
+    CU_add_test(s, "records written ahead of the commit, and a crash before it", test_early_writes);
     CU_add_test(s, "inline data dirs upgrade in place; damage is an error",
                 test_upgrade_and_damage);
     CU_add_test(s, "range bytes and split keys weigh value-log values", test_sizes);
