@@ -594,15 +594,21 @@ int zkv_store_open_with(const char *dir, const zkv_store_tuning *t, zkv_store **
 
 static void final_mark(zkv_store *s);
 
+/* Waits for the records written ahead and forgets them (a failed commit, a close). */
+static void drop_early(zkv_store *s)
+{
+    if (!zkv_early_queued(s->early))
+        return;
+    zkv_vlog_wait_writer(s->vlog);
+    char err[8];
+    (void)zkv_early_collect(s->early, NULL, NULL, err, sizeof(err));
+}
+
 void zkv_store_close(zkv_store *s)
 {
     if (!s)
         return;
-    if (zkv_early_queued(s->early)) { /* (a crash's close: they write to the database) */
-        zkv_vlog_wait_writer(s->vlog);
-        char err[8];
-        (void)zkv_early_collect(s->early, NULL, NULL, err, sizeof(err));
-    }
+    drop_early(s); /* (a crash's close: they write to the database) */
     zkv_early_free(s->early);
     final_mark(s);
     zkv_bgsync_free(s->bg); /* finishes its barriers, which write to the database */
@@ -1827,11 +1833,7 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
     bool early = zkv_early_queued(s->early) > 0;
     if ((early || zkv_vlog_buffered(s->vlog)) &&
         zkv_vlog_flush(s->vlog, s->sync, err, errlen) != 0) {
-        if (early) {
-            zkv_vlog_wait_writer(s->vlog);
-            char e2[8];
-            (void)zkv_early_collect(s->early, NULL, NULL, e2, sizeof(e2));
-        }
+        drop_early(s);
         s->failed = true;
         return ZKV_STORE_ERR;
     }
