@@ -6,7 +6,8 @@
  * "Writes ahead of the commit"). Once the value log has handed values to its writer thread
  * (vlog_writer.h), the records staged so far, which point at no byte beyond those, are
  * queued behind them on the same thread: they reach LevelDB only after the values they
- * point to are written, as a commit's records always do. Nothing else changes: the batch
+ * point to are written, as a commit's records always do (behind a write that failed they
+ * are not written at all: the commit then fails). Nothing else changes: the batch
  * stays pending for the store (its positions, reads, answers and replication move at the
  * commit, which waits for these writes and reports their failure). A crash between leaves
  * records of unanswered writes, as one between a commit's LevelDB write and its answers

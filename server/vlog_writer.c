@@ -41,8 +41,11 @@ static void *run(void *arg)
         if (!w->head)
             w->tail = NULL;
         w->busy = true;
+        bool failed = w->err != 0; /* a call behind a failed write is not made */
         pthread_mutex_unlock(&w->mu);
-        int e = j->fn ? j->fn(j->arg) : zkv_vbatch_pwritev_all(j->fd, j->off, j->iov, j->n);
+        int e = !j->fn   ? zkv_vbatch_pwritev_all(j->fd, j->off, j->iov, j->n)
+                : failed ? 0
+                         : j->fn(j->arg);
         free(j);
         pthread_mutex_lock(&w->mu);
         if (e && !w->err)

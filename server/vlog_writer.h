@@ -22,7 +22,8 @@ void zkv_vwriter_free(zkv_vwriter *w);
 int zkv_vwriter_submit(zkv_vwriter *w, int fd, off_t off, const struct iovec *iov, size_t n);
 /* Hands over a call of fn(arg) on the thread, after every job handed over before it (the
  * store's LevelDB records follow the values they point to: store.c, zkv_store_progress).
- * fn returns 0 or an errno, kept as a write's failure is. 0, or -1 out of memory. */
+ * fn returns 0 or an errno, kept as a write's failure is. A call behind a write that
+ * failed (since the last zkv_vwriter_wait) is not made. 0, or -1 out of memory. */
 int zkv_vwriter_submit_call(zkv_vwriter *w, int (*fn)(void *arg), void *arg);
 /* Waits until every job handed over is done. 0, or the errno of the first that failed (a
  * write that makes no progress is EIO); the failure is then cleared. */

@@ -7,6 +7,7 @@
  * and never appends to an old one, removal); and the GC's decisions (vlog_plan.c: the
  * oldest due file, the rewrite rule, credit). */
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "vlog_batch.h"
 #include "vlog_plan.h"
 #include "vlog_recover_plan.h"
+#include "vlog_writer.h"
 
 static char dir[64];
 static char err[256];
@@ -574,6 +576,47 @@ static void test_append_ref(void)
     zkv_vlog_close(r);
 }
 
+static int count_call(void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Calls run in order behind the writes; one behind a write that failed is not made (the
+ * store's records must never reach LevelDB before their values), until the failure has
+ * been reported by a wait. */
+static void test_writer_calls(void)
+{
+    zkv_vwriter *w = zkv_vwriter_create();
+    CU_ASSERT_FATAL(w != NULL);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/calls.bin", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CU_ASSERT_FATAL(fd >= 0);
+    static uint8_t buf[1 << 16];
+    memset(buf, 7, sizeof(buf));
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    int calls = 0;
+    CU_ASSERT_EQUAL(zkv_vwriter_submit(w, fd, 0, &iov, 1), 0);
+    CU_ASSERT_EQUAL(zkv_vwriter_submit_call(w, count_call, &calls), 0);
+    CU_ASSERT_EQUAL(zkv_vwriter_wait(w), 0);
+    CU_ASSERT_EQUAL(calls, 1);
+    struct stat st;
+    CU_ASSERT(fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof(buf));
+    /* a write to no descriptor fails: the calls behind it are skipped */
+    CU_ASSERT_EQUAL(zkv_vwriter_submit(w, -1, 0, &iov, 1), 0);
+    CU_ASSERT_EQUAL(zkv_vwriter_submit_call(w, count_call, &calls), 0);
+    CU_ASSERT_EQUAL(zkv_vwriter_submit_call(w, count_call, &calls), 0);
+    CU_ASSERT_EQUAL(zkv_vwriter_wait(w), EBADF);
+    CU_ASSERT_EQUAL(calls, 1);
+    /* reported: the next call runs */
+    CU_ASSERT_EQUAL(zkv_vwriter_submit_call(w, count_call, &calls), 0);
+    CU_ASSERT_EQUAL(zkv_vwriter_wait(w), 0);
+    CU_ASSERT_EQUAL(calls, 2);
+    zkv_vwriter_free(w);
+    close(fd);
+}
+
 /* Batches handed to the writer thread in parts as they grow, across files that fill up,
  * give the same files as batches the flush writes itself; what a flush returned from is
  * on file. */
@@ -799,6 +842,8 @@ int main(void)
     CU_add_test(s, "a batch of owned and referred pieces", test_vbatch);
     CU_add_test(s, "values appended by reference", test_append_ref);
     CU_add_test(s, "batches handed to the writer thread", test_writer);
+    CU_add_test(s, "calls on the writer thread: in order, none behind a failed write",
+                test_writer_calls);
     CU_add_test(s, "a scan whose callback appends files", test_scan_while_appending);
     CU_add_test(s, "GC plan: pick, rewrite, credit", test_plan);
     CU_add_test(s, "recovery plan: beyond the mark, ranges or all", test_recover_plan);
