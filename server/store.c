@@ -1828,18 +1828,15 @@ int zkv_store_commit(zkv_store *s, char *err, size_t errlen)
         if (flush_pend(s, s->dirty[i], err, errlen) != 0 ||
             (s->dirty[i]->state_dirty && stage_state(s, s->dirty[i], err, errlen) != 0))
             return ZKV_STORE_ERR;
-    /* The values first: no record may point at bytes not yet written. The flush also waits
-     * for the records written ahead. */
-    bool early = zkv_early_queued(s->early) > 0;
-    if ((early || zkv_vlog_buffered(s->vlog)) &&
-        zkv_vlog_flush(s->vlog, s->sync, err, errlen) != 0) {
+    /* The values first: no record may point at bytes not yet written. Records written
+     * ahead imply a batch handed to the writer thread, which the flush waits for. */
+    if (zkv_vlog_buffered(s->vlog) && zkv_vlog_flush(s->vlog, s->sync, err, errlen) != 0) {
         drop_early(s);
         s->failed = true;
         return ZKV_STORE_ERR;
     }
-    if (early)
-        zkv_vlog_wait_writer(s->vlog); /* (the flush waited already, unless it wrote nothing) */
-    if (early && zkv_early_collect(s->early, observe_early, s, err, errlen) != 0) {
+    if (zkv_early_queued(s->early) &&
+        zkv_early_collect(s->early, observe_early, s, err, errlen) != 0) {
         s->failed = true;
         return ZKV_STORE_ERR;
     }
