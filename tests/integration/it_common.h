@@ -252,30 +252,46 @@ static inline void it_stop_all_open_ldb(zkt_cluster *cl, zkt_ldb **db)
     }
 }
 
-/* Stops everything (it_stop_all_open_ldb) and checks that every server's copy holds keys
- * 0..n-1 with their values of generation gens[i], read from its files; logs each
- * server's count of keys wrong or unreadable. */
-static inline void it_check_all_copies(zkt_cluster *cl, int n, const int *gens)
+/* Whether key i reads right from a server's files (it_check_copies). */
+typedef bool (*it_copy_ok_fn)(void *arg, zkt_ldb *db, int i);
+
+/* Stops everything (it_stop_all_open_ldb) and checks that ok holds for keys 0..n-1 of every
+ * server's copy, read from its files; logs each server's count of keys wrong or
+ * unreadable. */
+static inline void it_check_copies(zkt_cluster *cl, int n, it_copy_ok_fn ok, void *arg)
 {
-    static uint8_t want[IT_VAL_MAX];
     zkt_ldb *db[ZKT_MAX_SERVERS];
     it_stop_all_open_ldb(cl, db);
     for (int s = 0; s < cl->n_servers; s++) {
         int bad = 0;
-        for (int i = 0; i < n; i++) {
-            uint8_t key[IT_KEY_MAX];
-            size_t kl = it_key(i, key), wl = it_value(i, gens[i], want);
-            uint8_t *got = NULL;
-            size_t gl = 0;
-            int f = zkt_ldb_get(db[s], key, kl, &got, &gl, NULL, NULL);
-            if (f != 1 || gl != wl || memcmp(got, want, wl) != 0)
-                bad++;
-            free(got);
-        }
+        for (int i = 0; i < n; i++)
+            bad += !ok(arg, db[s], i);
         zkt_log("%s: %d of %d keys wrong or unreadable", cl->servers[s].id, bad, n);
         CU_ASSERT_EQUAL(bad, 0);
         zkt_ldb_close(db[s]);
     }
+}
+
+/* it_check_all_copies's test: key i holds its value of generation gens[i]. */
+static inline bool it__gen_ok(void *arg, zkt_ldb *db, int i)
+{
+    static uint8_t want[IT_VAL_MAX];
+    const int *gens = arg;
+    uint8_t key[IT_KEY_MAX];
+    size_t kl = it_key(i, key), wl = it_value(i, gens[i], want);
+    uint8_t *got = NULL;
+    size_t gl = 0;
+    int f = zkt_ldb_get(db, key, kl, &got, &gl, NULL, NULL);
+    bool ok = f == 1 && gl == wl && memcmp(got, want, wl) == 0;
+    free(got);
+    return ok;
+}
+
+/* Stops everything and checks that every server's copy holds keys 0..n-1 with their values
+ * of generation gens[i] (it_check_copies). */
+static inline void it_check_all_copies(zkt_cluster *cl, int n, const int *gens)
+{
+    it_check_copies(cl, n, it__gen_ok, (void *)gens);
 }
 
 #endif
